@@ -1,0 +1,57 @@
+"""The exception family of skills_sdk: one base class, one class per thing that can go wrong."""
+
+from __future__ import annotations
+
+
+class SkillsError(Exception):
+    """Base class of every error skills_sdk raises on purpose."""
+
+
+class RegistrationError(SkillsError):
+    """A skill was set up wrongly: duplicate handler, bad slot, setup after serving began."""
+
+
+class ModelError(RegistrationError):
+    """An interaction model (samples, slots, slot types) is inconsistent."""
+
+
+class EnvelopeError(SkillsError):
+    """A request body is not a valid Alexa request envelope.
+
+    ``errors`` maps dotted field paths (``request.intent.slots.size.value``) to lists of
+    messages, in the shape marshmallow reports them.
+    """
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class UnknownRequestType(EnvelopeError):
+    """The envelope names a request type that no handler and no default can answer."""
+
+
+class VerificationError(SkillsError):
+    """An incoming request failed Alexa request verification; ``check`` names the rule."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(f"{check}: {message}")
+        self.check = check
+        self.message = message
+
+
+class StoreError(SkillsError):
+    """The transcript store could not do what was asked."""
+
+
+class NotFound(StoreError):
+    """The record asked for does not exist (or belongs to someone else)."""
+
+
+class BadQuery(SkillsError):
+    """A filter, cursor or query parameter has the wrong form; ``param`` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
