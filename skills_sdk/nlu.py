@@ -1,0 +1,631 @@
+"""A local NLU that turns typed text into intent + slots from a skill's own interaction model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from skills_sdk.errors import ModelError
+from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, InteractionModel, SlotType
+
+__all__ = ["Matcher", "NluResult", "SlotMatch", "compile_model", "export_model", "validate_model"]
+
+FALLBACK_INTENT = "AMAZON.FallbackIntent"
+MATCH = "ER_SUCCESS_MATCH"
+NO_MATCH = "ER_SUCCESS_NO_MATCH"
+
+#: Samples a built-in intent answers to without the model listing any; the model may add more.
+#: The BUILTIN_INTENTS are always matched; the others only when the model lists them.
+DEFAULT_SAMPLES: Mapping[str, tuple[str, ...]] = {
+    "AMAZON.HelpIntent": ("help", "help me", "what can I do", "what can you do"),
+    "AMAZON.StopIntent": ("stop", "shut up", "off"),
+    "AMAZON.CancelIntent": ("cancel", "never mind", "nevermind", "forget it"),
+    "AMAZON.NavigateHomeIntent": ("go home",),
+    "AMAZON.FallbackIntent": (),
+    "AMAZON.YesIntent": ("yes", "yeah", "yep", "sure", "okay"),
+    "AMAZON.NoIntent": ("no", "nope", "no thanks"),
+    "AMAZON.PauseIntent": ("pause",),
+    "AMAZON.ResumeIntent": ("resume", "continue"),
+    "AMAZON.RepeatIntent": ("repeat", "say that again"),
+    "AMAZON.StartOverIntent": ("start over", "restart"),
+    "AMAZON.NextIntent": ("next", "skip"),
+    "AMAZON.PreviousIntent": ("previous", "go back"),
+}
+
+# Words that may come before the invocation name, and words that join it to the request
+# ("ask pizza shop TO order a pizza"); from Alexa's documented invocation phrases.
+_LAUNCH_VERBS = tuple(
+    tuple(v.split())
+    for v in ("open", "launch", "start", "begin", "load", "run", "use", "talk to", "speak to", "ask", "tell")
+)
+_CONNECTORS = frozenset({"to", "for", "and", "about", "if", "whether", "that"})
+
+# Alexa limits utterances; the cap also bounds matching time on pasted walls of text.
+_MAX_WORDS = 100
+_MAX_NUMBER_WORDS = 12
+
+_APOSTROPHES = re.compile(r"['’‘`]")
+_DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3})")
+_WORDS = re.compile(r"[^\W_]+")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_SLOT_NAME = re.compile(r"\w+")
+_INVOCATION = re.compile(r"[a-z][a-z'.]*(?: [a-z][a-z'.]*)*")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Lowercase words of ``text``: punctuation and spacing dropped, "what's" == "whats"."""
+    text = _DIGIT_GROUPS.sub("", _APOSTROPHES.sub("", text.lower()))
+    return tuple(_WORDS.findall(text))
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotMatch:
+    """One filled slot: what the user said and, for custom types, what it resolved to."""
+
+    name: str
+    value: str
+    resolved: str | None
+    id: str | None
+    status: str | None
+    type: str
+
+
+@dataclass(frozen=True)
+class NluResult:
+    """What an utterance means: a launch, or an intent with its filled slots.
+
+    Slots the utterance did not fill are absent from ``slots``.
+    """
+
+    kind: str
+    intent: str | None
+    slots: dict[str, SlotMatch] = field(default_factory=dict)
+    sample: str | None = None
+
+
+_FALLBACK = NluResult(kind="intent", intent=FALLBACK_INTENT, slots={}, sample=None)
+_LAUNCH = NluResult(kind="launch", intent=None, slots={}, sample=None)
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+_UNITS = {w: i for i, w in enumerate("one two three four five six seven eight nine".split(), 1)}
+_TEENS = {
+    w: i
+    for i, w in enumerate(
+        "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split(), 10
+    )
+}
+_TENS = {w: i * 10 for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_SCALES = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_NUMBER_STARTS = frozenset({*_UNITS, *_TEENS, *_TENS, "a", "zero"})
+
+
+def _below_hundred(ws: Sequence[str], i: int) -> tuple[int, int] | None:
+    w = ws[i]
+    if w in _TENS:
+        if i + 1 < len(ws) and ws[i + 1] in _UNITS:
+            return _TENS[w] + _UNITS[ws[i + 1]], i + 2
+        return _TENS[w], i + 1
+    if w in _UNITS:
+        return _UNITS[w], i + 1
+    if w in _TEENS:
+        return _TEENS[w], i + 1
+    return None
+
+
+def _below_thousand(ws: Sequence[str], i: int) -> tuple[int, int] | None:
+    if i >= len(ws):
+        return None
+    w, nxt = ws[i], ws[i + 1] if i + 1 < len(ws) else None
+    if nxt == "hundred" and (w == "a" or w in _UNITS or w in _TEENS):  # "fifteen hundred" is 1500
+        value, j = 100 * (_UNITS.get(w) or _TEENS.get(w) or 1), i + 2
+        rest = j + 1 if j < len(ws) and ws[j] == "and" else j
+        tail = _below_hundred(ws, rest) if rest < len(ws) else None
+        return (value + tail[0], tail[1]) if tail else (value, j)
+    if w == "a" and nxt in _SCALES:
+        return 1, i + 1
+    return _below_hundred(ws, i)
+
+
+def words_to_number(words: Sequence[str]) -> int | None:
+    """The integer that number words spell, or None if they do not spell exactly one.
+
+    >>> words_to_number("a hundred and five".split())
+    105
+    """
+    if list(words) == ["zero"]:
+        return 0
+    total, i, last_scale = 0, 0, None
+    while True:
+        part = _below_thousand(words, i)
+        if part is None:
+            return None
+        value, i = part
+        if i < len(words) and words[i] in _SCALES:
+            scale = _SCALES[words[i]]
+            if last_scale is not None and scale >= last_scale:
+                return None
+            total, last_scale, i = total + value * scale, scale, i + 1
+            if i == len(words):
+                return total
+            if words[i] == "and":
+                i += 1
+            continue
+        return total + value if i == len(words) else None
+
+
+# --- compiled samples ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+    type: str
+    kind: str  # "custom", "number" or "free"
+    values: Mapping[tuple[str, ...], tuple[str, str | None]] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()  # lengths of known values, longest first
+
+
+_Element = tuple[str, ...] | _Slot  # a run of literal words, or a slot
+
+
+@dataclass(frozen=True)
+class _Sample:
+    intent: str
+    text: str
+    elements: tuple[_Element, ...]
+    order: int
+    n_literals: int
+    literals: frozenset[str]
+    min_after: tuple[int, ...]  # fewest words the elements after each position need
+    min_words: int
+    allow_free: bool  # a sample of slots only must not swallow every utterance as NO_MATCH text
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    length: int
+    slot: SlotMatch
+    free: int
+    known: int
+
+
+_Parse = tuple[tuple[int, int], tuple[SlotMatch, ...]]  # ((-free captures, known values), slots)
+
+
+def _slot_candidates(
+    slot: _Slot, words: tuple[str, ...], i: int, room: int, sample: _Sample, stop: str | None, last: bool
+) -> Iterator[_Candidate]:
+    """Ways ``slot`` can fill words[i:]: known values and numbers first, then free text, longest first."""
+    if slot.kind == "custom":
+        for n in slot.lengths:
+            if n <= room and (hit := slot.values.get(words[i : i + n])) is not None:
+                yield _Candidate(
+                    n,
+                    SlotMatch(slot.name, " ".join(words[i : i + n]), hit[0], hit[1], MATCH, slot.type),
+                    0,
+                    1,
+                )
+    elif slot.kind == "number":
+        w = words[i]
+        if w.isascii() and w.isdigit():
+            # str(int(w)) would fail on thousands of digits; stripping zeros is all it did.
+            yield _Candidate(1, SlotMatch(slot.name, w.lstrip("0") or "0", None, None, None, slot.type), 0, 1)
+        elif w in _NUMBER_STARTS:
+            for n in range(min(room, _MAX_NUMBER_WORDS), 0, -1):
+                if (value := words_to_number(words[i : i + n])) is not None:
+                    yield _Candidate(n, SlotMatch(slot.name, str(value), None, None, None, slot.type), 0, 1)
+        return
+    if not sample.allow_free:
+        return
+    status = NO_MATCH if slot.kind == "custom" else None
+    lengths = (room,) if last else range(room, 0, -1)
+    for n in lengths:
+        if stop is None or last or words[i + n] == stop:
+            yield _Candidate(
+                n, SlotMatch(slot.name, " ".join(words[i : i + n]), None, None, status, slot.type), 1, 0
+            )
+
+
+def _parse(sample: _Sample, words: tuple[str, ...]) -> _Parse | None:
+    """The best way ``sample`` covers all of ``words``, or None."""
+    memo: dict[tuple[int, int], _Parse | None] = {}
+    elements, end = sample.elements, len(sample.elements)
+
+    def best(e: int, i: int) -> _Parse | None:
+        if e == end:
+            return ((0, 0), ()) if i == len(words) else None
+        if (e, i) in memo:
+            return memo[e, i]
+        el, result = elements[e], None
+        if isinstance(el, tuple):
+            if words[i : i + len(el)] == el:
+                result = best(e + 1, i + len(el))
+        else:
+            room = len(words) - i - sample.min_after[e]
+            if room > 0:
+                nxt = elements[e + 1] if e + 1 < end else None
+                stop = nxt[0] if isinstance(nxt, tuple) else None
+                for c in _slot_candidates(el, words, i, room, sample, stop, nxt is None):
+                    rest = best(e + 1, i + c.length)
+                    if rest is not None:
+                        score = (rest[0][0] - c.free, rest[0][1] + c.known)
+                        if result is None or score > result[0]:
+                            result = (score, (c.slot, *rest[1]))
+        memo[e, i] = result
+        return result
+
+    return best(0, 0)
+
+
+class Matcher:
+    """A skill's interaction model compiled for matching; build it with :func:`compile_model`."""
+
+    def __init__(self, invocation: tuple[str, ...], samples: Sequence[_Sample]) -> None:
+        self.invocation = invocation
+        # Most literal words first, so the scan can stop once no later sample can beat the best.
+        self._samples = sorted(samples, key=lambda s: (-s.n_literals, s.order))
+
+    def __repr__(self) -> str:
+        return f"<Matcher {' '.join(self.invocation)!r}: {len(self._samples)} samples>"
+
+    def match(self, text: str) -> NluResult:
+        """What ``text`` means to this skill; never raises, and falls back to AMAZON.FallbackIntent.
+
+        >>> matcher.match("ask pizza shop for a large pizza").slots["size"].resolved  # doctest: +SKIP
+        'large'
+        """
+        words = _words(text)
+        if not words or len(words) > _MAX_WORDS:
+            return _FALLBACK
+        routed = self._route(words)
+        if routed is None:
+            return _LAUNCH
+        for candidate in routed:
+            result = self._match_intent(candidate)
+            if result is not None:
+                return result
+        return _FALLBACK
+
+    def _route(self, words: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+        """Strip an invocation phrase: None for a bare launch, else the word runs to try, best first."""
+        if words[0] == "alexa":
+            words = words[1:]
+        inv = self.invocation
+        for verb in _LAUNCH_VERBS:
+            if words[: len(verb)] == verb and words[len(verb) : len(verb) + len(inv)] == inv:
+                rest = words[len(verb) + len(inv) :]
+                if not rest or (len(rest) == 1 and rest[0] in _CONNECTORS):
+                    return None
+                return [rest[1:], rest] if rest[0] in _CONNECTORS else [rest]
+        return [words] if words else []
+
+    def _match_intent(self, words: tuple[str, ...]) -> NluResult | None:
+        present = frozenset(words)
+        best: tuple[_Sample, _Parse] | None = None
+        for sample in self._samples:
+            if best is not None and sample.n_literals < best[0].n_literals:
+                break
+            if len(words) < sample.min_words:
+                continue
+            if not sample.literals <= present:
+                continue
+            first = sample.elements[0]
+            if isinstance(first, tuple) and words[: len(first)] != first:
+                continue
+            parsed = _parse(sample, words)
+            if parsed is not None and (best is None or parsed[0] > best[1][0]):
+                best = (sample, parsed)
+        if best is None:
+            return None
+        sample, (_, slots) = best
+        return NluResult(
+            kind="intent", intent=sample.intent, slots={s.name: s for s in slots}, sample=sample.text
+        )
+
+
+# --- validation and compilation --------------------------------------------------------------
+
+
+def _quote_all(names: Sequence[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names) or "none"
+
+
+def _slot(name: str, type_name: str, types: Mapping[str, SlotType]) -> _Slot:
+    if type_name in types:
+        values: dict[tuple[str, ...], tuple[str, str | None]] = {}
+        for v in types[type_name].values:  # canonical names before synonyms, first declared wins
+            values.setdefault(_words(v.name), (v.name, v.id))
+        for v in types[type_name].values:
+            for synonym in v.synonyms:
+                values.setdefault(_words(synonym), (v.name, v.id))
+        values.pop((), None)
+        return _Slot(name, type_name, "custom", values, tuple(sorted({len(k) for k in values}, reverse=True)))
+    return _Slot(name, type_name, "number" if type_name == "AMAZON.NUMBER" else "free")
+
+
+def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str, SlotType]) -> str | None:
+    if type_name in types:
+        return None
+    known = {t.upper(): t for t in BUILTIN_SLOT_TYPES}
+    if type_name.startswith("AMAZON.") and (
+        type_name not in BUILTIN_SLOT_TYPES and type_name.upper() in known
+    ):
+        return (
+            f"Slot '{slot}' of intent '{intent}' has type '{type_name}'; the built-in is spelled "
+            f"'{known[type_name.upper()]}'. Fix the spelling in slots={{...}}."
+        )
+    if type_name.startswith("AMAZON."):
+        return None
+    return (
+        f"Slot '{slot}' of intent '{intent}' has type '{type_name}', which is neither a custom slot type "
+        f"nor an AMAZON.* built-in. Custom types: {_quote_all(sorted(types))}. Add "
+        f"SlotType.of('{type_name}', [...]) to types=(...) or use a built-in such as 'AMAZON.NUMBER'."
+    )
+
+
+def _compile_sample(
+    intent: str, text: str, slots: Mapping[str, _Slot], order: int, problems: list[str]
+) -> _Sample | None:
+    """Parse one sample into literal runs and slots, appending what is wrong with it to ``problems``."""
+    where = f"Sample '{text}' of intent '{intent}'"
+    if not text.strip():
+        problems.append(
+            f"Intent '{intent}' has an empty sample ({text!r}). Remove it or write the words a user says."
+        )
+        return None
+    elements: list[_Element] = []
+    used: list[str] = []
+    pos = 0
+    for m in [*_PLACEHOLDER.finditer(text), None]:
+        chunk = text[pos : m.start() if m else len(text)]
+        if "{" in chunk or "}" in chunk:
+            problems.append(
+                f"{where} has an unbalanced brace. Write each slot as {{name}}, e.g. 'order a {{size}} pizza'."
+            )
+            return None
+        if words := _words(chunk):
+            elements.append(words)
+        if m is None:
+            break
+        pos = m.end()
+        name = m.group(1).strip()
+        if not _SLOT_NAME.fullmatch(name):
+            problems.append(
+                f"{where} has a placeholder {m.group(0)!r} that is not a slot name. "
+                "Write each slot as {name} with letters, digits or underscores."
+            )
+            return None
+        if name not in slots:
+            problems.append(
+                f"{where} uses slot '{name}', which is not declared. Declared slots: "
+                f"{_quote_all(list(slots))}. Declare it in slots={{...}} or fix the sample."
+            )
+            return None
+        if name in used:
+            problems.append(
+                f"{where} uses slot '{name}' twice. Use each slot once per sample, "
+                "or declare a second slot of the same type."
+            )
+            return None
+        prev = elements[-1] if elements else None
+        if isinstance(prev, _Slot) and "free" in (prev.kind, slots[name].kind):
+            problems.append(
+                f"{where} puts slots '{prev.name}' and '{name}' next to each other, and free text "
+                f"({prev.type if prev.kind == 'free' else slots[name].type}) makes the split "
+                f"ambiguous. Put a word between them, e.g. '{{{prev.name}}} by {{{name}}}'."
+            )
+            return None
+        used.append(name)
+        elements.append(slots[name])
+    if not elements:
+        problems.append(f"{where} has no words. Remove it or write the words a user says.")
+        return None
+    needs = [len(e) if isinstance(e, tuple) else 1 for e in elements]
+    n_literals = sum(len(e) for e in elements if isinstance(e, tuple))
+    return _Sample(
+        intent=intent,
+        text=text,
+        elements=tuple(elements),
+        order=order,
+        n_literals=n_literals,
+        literals=frozenset(w for e in elements if isinstance(e, tuple) for w in e),
+        min_after=tuple(sum(needs[k + 1 :]) for k in range(len(needs))),
+        min_words=sum(needs),
+        allow_free=n_literals > 0,
+    )
+
+
+def _signature(sample: _Sample) -> tuple[Any, ...]:
+    """Samples with equal signatures read the same to Alexa, whatever their slots are called."""
+    return tuple(e if isinstance(e, tuple) else ("{", e.type) for e in sample.elements)
+
+
+def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
+    problems: list[str] = []
+    if len(model.invocation_name) < 2 or not _INVOCATION.fullmatch(model.invocation_name):
+        problems.append(
+            f"Invocation name {model.invocation_name!r} must be lowercase words (letters, apostrophes, "
+            "periods) separated by single spaces, at least 2 characters. Rename it, e.g. 'pizza shop'."
+        )
+    types: dict[str, SlotType] = {}
+    for t in model.types:
+        if t.name in types:
+            problems.append(
+                f"Slot type '{t.name}' is declared twice. Merge the two value lists into one SlotType."
+            )
+        types.setdefault(t.name, t)
+        if not t.values:
+            problems.append(
+                f"Slot type '{t.name}' has no values. Add at least one, e.g. "
+                f"SlotType.of('{t.name}', ['first value'])."
+            )
+        elif any(not _words(v.name) for v in t.values):
+            problems.append(
+                f"Slot type '{t.name}' has a value with no words in its name. Remove it or name it."
+            )
+
+    declared = [i.name for i in model.intents]
+    intents = list(model.intents)
+    seen: set[str] = set()
+    samples: list[_Sample] = []
+    owners: dict[tuple[Any, ...], _Sample] = {}
+    for intent in intents:
+        if intent.name in seen:
+            problems.append(
+                f"Intent '{intent.name}' is declared twice. Merge its samples and slots into one IntentModel."
+            )
+            continue
+        seen.add(intent.name)
+        if intent.name == FALLBACK_INTENT and intent.samples:
+            problems.append(
+                f"Intent '{FALLBACK_INTENT}' takes no samples: it is what nothing else matching returns. "
+                "Move the samples to a custom intent."
+            )
+            continue
+        slot_problems = [
+            p for s, ty in intent.slots.items() if (p := _check_slot_type(intent.name, s, ty, types))
+        ]
+        problems.extend(slot_problems)
+        slots = {s: _slot(s, ty, types) for s, ty in intent.slots.items()}
+        texts = [*DEFAULT_SAMPLES.get(intent.name, ()), *intent.samples]
+        for text in texts:
+            sample = _compile_sample(intent.name, text, slots, len(samples), problems)
+            if sample is None:
+                continue
+            other = owners.setdefault(_signature(sample), sample)
+            if other.intent != intent.name:
+                builtin = other.text in DEFAULT_SAMPLES.get(other.intent, ())
+                problems.append(
+                    f"Sample '{text}' of intent '{intent.name}' is the same as "
+                    + (
+                        f"the built-in sample '{other.text}' of intent '{other.intent}'. Handle "
+                        f"'{other.intent}' instead, or reword the sample."
+                        if builtin
+                        else f"sample '{other.text}' of intent '{other.intent}', so the two cannot be told apart. "
+                        "Keep it in one intent, or reword one of them."
+                    )
+                )
+            elif other is sample:
+                samples.append(sample)
+    for name in BUILTIN_INTENTS:  # always answered, even when the model does not list them
+        if name not in declared:
+            for text in DEFAULT_SAMPLES.get(name, ()):
+                sample = _compile_sample(name, text, {}, len(samples), problems)
+                if sample is not None and owners.setdefault(_signature(sample), sample) is sample:
+                    samples.append(sample)
+                elif sample is not None:
+                    other = owners[_signature(sample)]
+                    problems.append(
+                        f"Sample '{other.text}' of intent '{other.intent}' is the same as the built-in "
+                        f"sample '{text}' of intent '{name}'. Handle '{name}' instead, or reword the sample."
+                    )
+    return problems, samples
+
+
+def _raise_for(problems: Sequence[str], model: InteractionModel) -> None:
+    if len(problems) == 1:
+        raise ModelError(problems[0])
+    if problems:
+        listed = "\n".join(f"  {n}. {p}" for n, p in enumerate(problems, 1))
+        raise ModelError(
+            f"{len(problems)} problems in the interaction model of '{model.invocation_name}':\n{listed}"
+        )
+
+
+def validate_model(model: InteractionModel) -> None:
+    """Raise ModelError naming every problem in ``model`` and how to fix it.
+
+    >>> validate_model(InteractionModel("pizza shop", (IntentModel("Order", ("order a {size}",)),)))
+    Traceback (most recent call last):
+    ModelError: Sample 'order a {size}' of intent 'Order' uses slot 'size', which is not declared. ...
+
+    :param model: the skill's interaction model.
+    :raises ModelError: one message per problem, numbered when there are several.
+    """
+    _raise_for(_analyse(model)[0], model)
+
+
+def compile_model(model: InteractionModel) -> Matcher:
+    """Validate ``model`` and compile it once into a :class:`Matcher`.
+
+    >>> compile_model(model).match("ask pizza shop to order a large pizza").intent  # doctest: +SKIP
+    'OrderPizzaIntent'
+
+    :param model: the skill's interaction model.
+    :raises ModelError: if the model is inconsistent (see :func:`validate_model`).
+    """
+    problems, samples = _analyse(model)
+    _raise_for(problems, model)
+    return Matcher(_words(model.invocation_name), samples)
+
+
+# --- export ----------------------------------------------------------------------------------
+
+#: Built-in intents every exported model must carry (Alexa rejects a model without them).
+REQUIRED_INTENTS = (
+    "AMAZON.CancelIntent",
+    "AMAZON.HelpIntent",
+    "AMAZON.StopIntent",
+    "AMAZON.NavigateHomeIntent",
+    "AMAZON.FallbackIntent",
+)
+
+_UNSPEAKABLE = re.compile(r"[^\w\s{}'.\-]")
+
+
+def _export_samples(samples: Sequence[str]) -> list[str]:
+    """Samples as Alexa accepts them: no stray punctuation, single spaces, no duplicates."""
+    out: dict[str, str] = {}
+    for s in samples:
+        cleaned = " ".join(_UNSPEAKABLE.sub("", s).split())
+        out.setdefault(
+            " ".join(_words(_PLACEHOLDER.sub(lambda m: "{" + m.group(1).strip() + "}", cleaned))), cleaned
+        )
+    return list(out.values())
+
+
+def export_model(model: InteractionModel) -> dict[str, Any]:
+    """The Alexa interaction-model JSON (as a dict) for ``model``, ready for the developer console or ASK CLI.
+
+    >>> export_model(model)["interactionModel"]["languageModel"]["invocationName"]  # doctest: +SKIP
+    'pizza shop'
+
+    :param model: the skill's interaction model; validated first, so what you upload builds.
+    :raises ModelError: if the model is inconsistent (see :func:`validate_model`).
+    """
+    validate_model(model)
+    intents: list[dict[str, Any]] = [
+        {
+            "name": i.name,
+            "slots": [{"name": s, "type": t, "samples": []} for s, t in i.slots.items()],
+            "samples": _export_samples(i.samples),
+        }
+        for i in model.intents
+    ]
+    listed = {i.name for i in model.intents}
+    intents += [{"name": n, "slots": [], "samples": []} for n in REQUIRED_INTENTS if n not in listed]
+    types = [
+        {
+            "name": t.name,
+            "values": [
+                {
+                    **({"id": v.id} if v.id is not None else {}),
+                    "name": {"value": v.name, "synonyms": list(v.synonyms)},
+                }
+                for v in t.values
+            ],
+        }
+        for t in model.types
+    ]
+    return {
+        "interactionModel": {
+            "languageModel": {"invocationName": model.invocation_name, "intents": intents, "types": types}
+        }
+    }
