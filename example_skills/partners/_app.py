@@ -256,29 +256,35 @@ class PartnerApp:
         if failure is not None:
             extra = {"Retry-After": "1"} if failure.status in (429, 503) else {}
             return PartnerResponse(failure.status, failure.body(), extra)
-        try:
-            parsed = json.loads(body) if body.strip() else None
-        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-            return self._error(PartnerError(400, "bad_json", f"The request body is not valid JSON: {exc}."))
         if len(path) > 1:
             path = path.rstrip("/")
         allowed: list[str] = []
+        found: tuple[Route, dict[str, str]] | None = None
         for route in self._routes:
             match = route.regex.match(path)
             if match is None:
                 continue
-            if route.method != method:
-                allowed.append(route.method)
-                continue
-            request = PartnerRequest(
-                method=method,
-                path=path,
-                params=dict(params or {}),
-                json=parsed,
-                headers={k.lower(): v for k, v in (headers or {}).items()},
-                path_params=match.groupdict(),
-            )
-            return self._call(route, request)
+            if route.method == method:
+                found = (route, match.groupdict())
+                break
+            allowed.append(route.method)
+        if found is None:
+            return self._no_route(method, path, allowed)
+        try:
+            parsed = json.loads(body) if body.strip() else None
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+            return self._error(PartnerError(400, "bad_json", f"The request body is not valid JSON: {exc}."))
+        request = PartnerRequest(
+            method=method,
+            path=path,
+            params=dict(params or {}),
+            json=parsed,
+            headers={k.lower(): v for k, v in (headers or {}).items()},
+            path_params=found[1],
+        )
+        return self._call(found[0], request)
+
+    def _no_route(self, method: str, path: str, allowed: list[str]) -> PartnerResponse:
         if allowed:
             error = PartnerError(
                 405,
@@ -296,6 +302,7 @@ class PartnerApp:
     def _call(self, route: Route, request: PartnerRequest) -> PartnerResponse:
         try:
             status, body = route.handler(request)
+            json.dumps(body)  # a body that cannot be sent is the partner's crash, not the transport's
         except PartnerError as exc:
             return self._error(exc)
         except Exception as exc:  # a partner that crashes answers 500; the skills must cope with that
