@@ -10,7 +10,15 @@ from typing import Any
 from skills_sdk.errors import ModelError
 from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, InteractionModel, SlotType
 
-__all__ = ["Matcher", "NluResult", "SlotMatch", "compile_model", "export_model", "validate_model"]
+__all__ = [
+    "Matcher",
+    "NluResult",
+    "SlotMatch",
+    "compile_model",
+    "export_model",
+    "validate_model",
+    "words_to_number",
+]
 
 FALLBACK_INTENT = "AMAZON.FallbackIntent"
 MATCH = "ER_SUCCESS_MATCH"
@@ -88,8 +96,9 @@ class NluResult:
     sample: str | None = None
 
 
-_FALLBACK = NluResult(kind="intent", intent=FALLBACK_INTENT, slots={}, sample=None)
-_LAUNCH = NluResult(kind="launch", intent=None, slots={}, sample=None)
+def _fallback() -> NluResult:
+    # A fresh result each time: ``slots`` is a dict a caller may change.
+    return NluResult(kind="intent", intent=FALLBACK_INTENT, slots={}, sample=None)
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -283,15 +292,15 @@ class Matcher:
         """
         words = _words(text)
         if not words or len(words) > _MAX_WORDS:
-            return _FALLBACK
+            return _fallback()
         routed = self._route(words)
         if routed is None:
-            return _LAUNCH
+            return NluResult(kind="launch", intent=None, slots={}, sample=None)
         for candidate in routed:
             result = self._match_intent(candidate)
             if result is not None:
                 return result
-        return _FALLBACK
+        return _fallback()
 
     def _route(self, words: tuple[str, ...]) -> list[tuple[str, ...]] | None:
         """Strip an invocation phrase: None for a bare launch, else the word runs to try, best first."""
@@ -320,7 +329,10 @@ class Matcher:
             if isinstance(first, tuple) and words[: len(first)] != first:
                 continue
             parsed = _parse(sample, words)
-            if parsed is not None and (best is None or parsed[0] > best[1][0]):
+            # Ranking: literal words matched, then fewer free-text captures, then more known values.
+            if parsed is not None and (
+                best is None or (sample.n_literals, parsed[0]) > (best[0].n_literals, best[1][0])
+            ):
                 best = (sample, parsed)
         if best is None:
             return None

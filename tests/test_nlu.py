@@ -323,6 +323,21 @@ def test_sample_with_more_literals_beats_generic_one(pizza, music):
     assert music.match("play music by abba").intent == "PlayArtistIntent"
 
 
+def test_more_literals_win_even_over_known_values():
+    model = InteractionModel(
+        "test skill",
+        (
+            IntentModel("Generic", ("add {item}",), {"item": "Item"}),
+            IntentModel("Specific", ("add {item} to {place}",), {"item": "Item", "place": "Item"}),
+        ),
+        (SlotType.of("Item", ["ham", "ham to go"]),),
+    )
+    # "Generic" resolves "ham to go" as one known value; "Specific" matches more literal words.
+    result = compile_model(model).match("add ham to go")
+    assert result.intent == "Specific"
+    assert slot_view(result) == {"item": ("ham", "ham", "HAM", M), "place": ("go", None, None, NM)}
+
+
 def test_fewer_free_captures_beat_more():
     model = InteractionModel(
         "test skill",
@@ -356,6 +371,13 @@ def test_no_match_returns_fallback(pizza):
     assert pizza.match("what is the airspeed of a swallow") == NluResult(
         kind="intent", intent="AMAZON.FallbackIntent", slots={}, sample=None
     )
+
+
+def test_changing_a_result_does_not_change_later_results(pizza):
+    pizza.match("gibberish words").slots["size"] = SlotMatch("size", "x", None, None, None, "PizzaSize")
+    pizza.match("open pizza shop").slots["size"] = SlotMatch("size", "x", None, None, None, "PizzaSize")
+    assert pizza.match("gibberish words").slots == {}
+    assert pizza.match("open pizza shop").slots == {}
 
 
 def test_builtin_defaults_apply_without_listing_them():
