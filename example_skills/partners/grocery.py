@@ -143,7 +143,7 @@ def _line(index: int, item: Any) -> dict[str, Any]:
     where = f"items[{index}]"
     if not isinstance(item, dict):
         raise invalid(where, "Each item must be an object with product_id and quantity.")
-    product = PRODUCTS.get(item.get("product_id"))  # type: ignore[arg-type]
+    product = PRODUCTS.get(str(item.get("product_id")))
     if product is None:
         raise invalid(
             f"{where}.product_id", f"No product with id {item.get('product_id')!r}.", code="unknown_product"

@@ -92,7 +92,9 @@ def _place(body: dict[str, Any], key: str, allow_coordinates: bool) -> dict[str,
 
 
 def _label(place: dict[str, Any]) -> str:
-    return normalize(str(place.get("address") or place.get("place") or f"{place['lat']},{place['lng']}"))
+    if "lat" in place:
+        return f"{place['lat']},{place['lng']}"  # normalize() would drop the minus signs
+    return normalize(place.get("address") or place["place"])
 
 
 def create_app(clock: Clock | None = None) -> PartnerApp:
