@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skills_sdk.errors import ModelError
-from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, InteractionModel, SlotType
+from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, IntentModel, InteractionModel, SlotType
 
 __all__ = [
     "Matcher",
@@ -189,7 +189,7 @@ class _Sample:
     intent: str
     text: str
     elements: tuple[_Element, ...]
-    order: int
+    order: tuple[int, int]  # (intent, sample) position: ties go to the first registered
     n_literals: int
     literals: frozenset[str]
     min_after: tuple[int, ...]  # fewest words the elements after each position need
@@ -383,7 +383,7 @@ def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str,
 
 
 def _compile_sample(
-    intent: str, text: str, slots: Mapping[str, _Slot], order: int, problems: list[str]
+    intent: str, text: str, slots: Mapping[str, _Slot], order: tuple[int, int], problems: list[str]
 ) -> _Sample | None:
     """Parse one sample into literal runs and slots, appending what is wrong with it to ``problems``."""
     where = f"Sample '{text}' of intent '{intent}'"
@@ -483,12 +483,13 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
                 f"Slot type '{t.name}' has a value with no words in its name. Remove it or name it."
             )
 
-    declared = [i.name for i in model.intents]
-    intents = list(model.intents)
+    # Unlisted required built-ins are still answered; every built-in's default samples are
+    # registered before any model sample, so a clash is always reported against the built-in.
+    declared = {i.name for i in model.intents}
+    entries = [*model.intents, *(IntentModel(n) for n in BUILTIN_INTENTS if n not in declared)]
     seen: set[str] = set()
-    samples: list[_Sample] = []
-    owners: dict[tuple[Any, ...], _Sample] = {}
-    for intent in intents:
+    intents: list[tuple[int, IntentModel, dict[str, _Slot]]] = []
+    for index, intent in enumerate(entries):
         if intent.name in seen:
             problems.append(
                 f"Intent '{intent.name}' is declared twice. Merge its samples and slots into one IntentModel."
@@ -501,42 +502,38 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
                 "Move the samples to a custom intent."
             )
             continue
-        slot_problems = [
+        problems.extend(
             p for s, ty in intent.slots.items() if (p := _check_slot_type(intent.name, s, ty, types))
-        ]
-        problems.extend(slot_problems)
-        slots = {s: _slot(s, ty, types) for s, ty in intent.slots.items()}
-        texts = [*DEFAULT_SAMPLES.get(intent.name, ()), *intent.samples]
-        for text in texts:
-            sample = _compile_sample(intent.name, text, slots, len(samples), problems)
-            if sample is None:
-                continue
-            other = owners.setdefault(_signature(sample), sample)
-            if other.intent != intent.name:
-                builtin = other.text in DEFAULT_SAMPLES.get(other.intent, ())
-                problems.append(
-                    f"Sample '{text}' of intent '{intent.name}' is the same as "
-                    + (
-                        f"the built-in sample '{other.text}' of intent '{other.intent}'. Handle "
-                        f"'{other.intent}' instead, or reword the sample."
-                        if builtin
-                        else f"sample '{other.text}' of intent '{other.intent}', so the two cannot be told apart. "
-                        "Keep it in one intent, or reword one of them."
-                    )
-                )
-            elif other is sample:
-                samples.append(sample)
-    for name in BUILTIN_INTENTS:  # always answered, even when the model does not list them
-        if name not in declared:
-            for text in DEFAULT_SAMPLES.get(name, ()):
-                sample = _compile_sample(name, text, {}, len(samples), problems)
-                if sample is not None and owners.setdefault(_signature(sample), sample) is sample:
+        )
+        intents.append((index, intent, {s: _slot(s, ty, types) for s, ty in intent.slots.items()}))
+
+    samples: list[_Sample] = []
+    owners: dict[tuple[Any, ...], _Sample] = {}
+    for builtin in (True, False):
+        for index, intent, slots in intents:
+            defaults = DEFAULT_SAMPLES.get(intent.name, ())
+            texts = defaults if builtin else intent.samples
+            offset = 0 if builtin else len(defaults)
+            for k, text in enumerate(texts):
+                sample = _compile_sample(intent.name, text, slots, (index, offset + k), problems)
+                if sample is None:
+                    continue
+                other = owners.setdefault(_signature(sample), sample)
+                if other is sample:
                     samples.append(sample)
-                elif sample is not None:
-                    other = owners[_signature(sample)]
+                elif other.intent == intent.name:
+                    pass  # the same words twice in one intent do no harm
+                elif other.text in DEFAULT_SAMPLES.get(other.intent, ()):
                     problems.append(
-                        f"Sample '{other.text}' of intent '{other.intent}' is the same as the built-in "
-                        f"sample '{text}' of intent '{name}'. Handle '{name}' instead, or reword the sample."
+                        f"Sample '{text}' of intent '{intent.name}' is the same as the built-in sample "
+                        f"'{other.text}' of intent '{other.intent}'. Handle '{other.intent}' instead, "
+                        "or reword the sample."
+                    )
+                else:
+                    problems.append(
+                        f"Sample '{text}' of intent '{intent.name}' is the same as sample '{other.text}' of "
+                        f"intent '{other.intent}', so the two cannot be told apart. Keep it in one intent, "
+                        "or reword one of them."
                     )
     return problems, samples
 

@@ -431,6 +431,12 @@ def model_with(*intents: IntentModel, types: tuple[SlotType, ...] = (), invocati
             "'AMAZON.StopIntent'. Handle 'AMAZON.StopIntent' instead, or reword the sample.",
         ),
         (
+            # The built-in is listed after the clashing intent: still reported against the built-in.
+            model_with(IntentModel("Quit", ("Stop!",)), IntentModel("AMAZON.StopIntent", ("halt",))),
+            "Sample 'Stop!' of intent 'Quit' is the same as the built-in sample 'stop' of intent "
+            "'AMAZON.StopIntent'. Handle 'AMAZON.StopIntent' instead, or reword the sample.",
+        ),
+        (
             model_with(
                 IntentModel(
                     "Find", ("find {query}{size}",), {"query": "AMAZON.SearchQuery", "size": "PizzaSize"}
