@@ -1,0 +1,632 @@
+"""Alexa request and response envelopes: marshmallow schemas at the boundary, typed dataclasses past it.
+
+``load_request(data)`` turns a parsed JSON body into a :class:`RequestEnvelope`. The marshmallow
+schemas below are the contract: they define what is valid and produce the error messages, keyed by
+dotted field path. Because a full marshmallow load costs several hundred microseconds per envelope,
+a hand-written loader handles the common, well-formed case first and hands anything unusual to the
+schema, so the result (or the error) is always the schema's own. ``tests/test_envelope.py`` checks,
+property-based, that both paths agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+
+from .errors import EnvelopeError
+
+__all__ = [
+    "Application",
+    "User",
+    "Device",
+    "System",
+    "Session",
+    "Slot",
+    "Intent",
+    "Request",
+    "RequestEnvelope",
+    "load_request",
+    "RequestEnvelopeSchema",
+    "ResponseEnvelopeSchema",
+]
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """The skill the platform thinks it is calling."""
+
+    application_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The skill user: ``user_id`` is per user and per enablement of the skill."""
+
+    user_id: str | None = None
+    access_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """The device the request came from and the interfaces it supports."""
+
+    device_id: str | None = None
+    supported_interfaces: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """``context.System``: application, user, device and the platform API endpoint."""
+
+    application: Application = Application()
+    user: User = User()
+    device: Device = Device()
+    api_endpoint: str | None = None
+    api_access_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The session block of a request; ``attributes`` is what the skill stored last turn."""
+
+    new: bool = False
+    session_id: str | None = None
+    application: Application = Application()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    user: User = User()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One entity-resolution authority's answer for a slot."""
+
+    authority: str | None
+    status: str | None
+    values: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A slot as the platform filled it: the spoken ``value`` and its entity resolutions."""
+
+    name: str
+    value: str | None = None
+    confirmation_status: str = "NONE"
+    source: str | None = None
+    resolutions: tuple[Resolution, ...] = ()
+
+    @property
+    def er_status(self) -> str | None:
+        """``ER_SUCCESS_MATCH`` when an authority matched, else the first status, else None."""
+        for r in self.resolutions:
+            if r.status == "ER_SUCCESS_MATCH":
+                return r.status
+        return self.resolutions[0].status if self.resolutions else None
+
+    @property
+    def resolved(self) -> str | None:
+        """The canonical value name of the first successful resolution, else None."""
+        for r in self.resolutions:
+            if r.status == "ER_SUCCESS_MATCH" and r.values:
+                return r.values[0][0]
+        return None
+
+    @property
+    def id(self) -> str | None:
+        """The id of the first successful resolution, else None."""
+        for r in self.resolutions:
+            if r.status == "ER_SUCCESS_MATCH" and r.values:
+                return r.values[0][1]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """The intent of an IntentRequest with its slots, keyed by slot name."""
+
+    name: str
+    confirmation_status: str = "NONE"
+    slots: Mapping[str, Slot] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The ``request`` block. Fields that only some types carry stay readable through ``raw``."""
+
+    type: str
+    request_id: str
+    timestamp: str | None = None
+    locale: str | None = None
+    dialog_state: str | None = None
+    intent: Intent | None = None
+    reason: str | None = None
+    error: Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnvelope:
+    """A whole Alexa request: version, session (absent for some events), context.System, request."""
+
+    version: str
+    request: Request
+    system: System
+    session: Session | None = None
+
+    @property
+    def user_id(self) -> str | None:
+        """The skill user id, from context.System (preferred) or the session."""
+        return self.system.user.user_id or (self.session.user.user_id if self.session else None)
+
+    @property
+    def application_id(self) -> str | None:
+        """The skill id the platform addressed, from context.System or the session."""
+        return self.system.application.application_id or (
+            self.session.application.application_id if self.session else None
+        )
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class _Base(Schema):
+    class Meta:
+        unknown = EXCLUDE  # platforms add fields over time: ignore what we do not know
+
+
+class _ApplicationSchema(_Base):
+    applicationId = fields.Str(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> Application:
+        return Application(d.get("applicationId"))
+
+
+class _UserSchema(_Base):
+    userId = fields.Str(allow_none=True)
+    accessToken = fields.Str(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> User:
+        return User(d.get("userId"), d.get("accessToken"))
+
+
+class _DeviceSchema(_Base):
+    deviceId = fields.Str(allow_none=True)
+    supportedInterfaces = fields.Dict(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> Device:
+        return Device(d.get("deviceId"), d.get("supportedInterfaces") or {})
+
+
+class _SystemSchema(_Base):
+    application = fields.Nested(_ApplicationSchema)
+    user = fields.Nested(_UserSchema)
+    device = fields.Nested(_DeviceSchema)
+    apiEndpoint = fields.Str(allow_none=True)
+    apiAccessToken = fields.Str(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> System:
+        return System(
+            d.get("application") or Application(),
+            d.get("user") or User(),
+            d.get("device") or Device(),
+            d.get("apiEndpoint"),
+            d.get("apiAccessToken"),
+        )
+
+
+class _ContextSchema(_Base):
+    System = fields.Nested(_SystemSchema)
+
+
+class _SessionSchema(_Base):
+    new = fields.Bool(load_default=False)
+    sessionId = fields.Str(allow_none=True)
+    application = fields.Nested(_ApplicationSchema)
+    attributes = fields.Dict(keys=fields.Str(), allow_none=True)
+    user = fields.Nested(_UserSchema)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> Session:
+        return Session(
+            d["new"],
+            d.get("sessionId"),
+            d.get("application") or Application(),
+            d.get("attributes") or {},
+            d.get("user") or User(),
+        )
+
+
+class _ValueSchema(_Base):
+    name = fields.Str(allow_none=True)
+    id = fields.Str(allow_none=True)
+
+
+class _ValueWrapperSchema(_Base):
+    value = fields.Nested(_ValueSchema, required=True)
+
+
+class _StatusSchema(_Base):
+    code = fields.Str(allow_none=True)
+
+
+class _AuthoritySchema(_Base):
+    authority = fields.Str(allow_none=True)
+    status = fields.Nested(_StatusSchema)
+    values = fields.List(fields.Nested(_ValueWrapperSchema))
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> Resolution:
+        return Resolution(
+            d.get("authority"),
+            (d.get("status") or {}).get("code"),
+            tuple((v["value"].get("name"), v["value"].get("id")) for v in d.get("values") or ()),
+        )
+
+
+class _ResolutionsSchema(_Base):
+    resolutionsPerAuthority = fields.List(fields.Nested(_AuthoritySchema))
+
+
+class _SlotSchema(_Base):
+    name = fields.Str(allow_none=True)
+    value = fields.Str(allow_none=True)
+    confirmationStatus = fields.Str(load_default="NONE")
+    source = fields.Str(allow_none=True)
+    resolutions = fields.Nested(_ResolutionsSchema)
+
+
+class _SlotsField(fields.Field):
+    """A mapping of slot name -> slot whose errors are keyed by slot name (no marshmallow wrapper level)."""
+
+    _schema = _SlotSchema()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Slot]:
+        if not isinstance(value, Mapping):
+            raise ValidationError("Not a valid mapping type.")
+        slots: dict[str, Slot] = {}
+        errors: dict[str, Any] = {}
+        for key, raw in value.items():
+            if not isinstance(raw, Mapping):
+                errors[str(key)] = ["Not a valid slot object."]
+                continue
+            try:
+                d = self._schema.load(raw)
+            except ValidationError as exc:
+                errors[str(key)] = exc.messages
+                continue
+            slots[str(key)] = Slot(
+                d.get("name") or str(key),
+                d.get("value"),
+                d["confirmationStatus"],
+                d.get("source"),
+                tuple((d.get("resolutions") or {}).get("resolutionsPerAuthority") or ()),
+            )
+        if errors:
+            raise ValidationError(errors)
+        return slots
+
+
+class _IntentSchema(_Base):
+    name = fields.Str(required=True)
+    confirmationStatus = fields.Str(load_default="NONE")
+    slots = _SlotsField(allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> Intent:
+        return Intent(d["name"], d["confirmationStatus"], d.get("slots") or {})
+
+
+class _ErrorSchema(_Base):
+    type = fields.Str(allow_none=True)
+    message = fields.Str(allow_none=True)
+
+
+class _RequestSchema(_Base):
+    type = fields.Str(required=True)
+    requestId = fields.Str(required=True)
+    timestamp = fields.Str(allow_none=True)
+    locale = fields.Str(allow_none=True)
+    dialogState = fields.Str(allow_none=True)
+    intent = fields.Nested(_IntentSchema)
+    reason = fields.Str(allow_none=True)
+    error = fields.Nested(_ErrorSchema, allow_none=True)
+
+    @validates_schema
+    def _intent_request_has_intent(self, d: dict, **_: Any) -> None:
+        if d.get("type") == "IntentRequest" and not d.get("intent"):
+            raise ValidationError("An IntentRequest needs an intent.", "intent")
+
+
+class RequestEnvelopeSchema(_Base):
+    """The Alexa request envelope (what the platform POSTs to a skill)."""
+
+    version = fields.Str(load_default="1.0")
+    session = fields.Nested(_SessionSchema, allow_none=True)
+    context = fields.Nested(_ContextSchema)
+    request = fields.Nested(_RequestSchema, required=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _has_user(self, d: dict, **_: Any) -> None:
+        system = (d.get("context") or {}).get("System")
+        session = d.get("session")
+        if not ((system and system.user.user_id) or (session and session.user.user_id)):
+            raise ValidationError(
+                "No user id: expected context.System.user.userId or session.user.userId.", "context"
+            )
+
+
+_ENVELOPE_SCHEMA = RequestEnvelopeSchema()
+
+
+def _envelope_from_schema(d: dict, raw: Mapping[str, Any]) -> RequestEnvelope:
+    r = d["request"]
+    request = Request(
+        r["type"],
+        r["requestId"],
+        r.get("timestamp"),
+        r.get("locale"),
+        r.get("dialogState"),
+        r.get("intent"),
+        r.get("reason"),
+        r.get("error"),
+        raw["request"],
+    )
+    system = (d.get("context") or {}).get("System") or System()
+    return RequestEnvelope(d["version"], request, system, d.get("session"))
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _str(v: Any) -> str | None:
+    if v is None or type(v) is str:
+        return v
+    raise _Slow
+
+
+class _Slow(Exception):
+    """The fast loader met something it does not handle; the schema decides."""
+
+
+def _fast_app(a: Any) -> Application:
+    if a is None:
+        return Application()
+    if type(a) is not dict:
+        raise _Slow
+    return Application(_str(a.get("applicationId")))
+
+
+def _fast_user(u: Any) -> User:
+    if u is None:
+        return User()
+    if type(u) is not dict:
+        raise _Slow
+    return User(_str(u.get("userId")), _str(u.get("accessToken")))
+
+
+def _fast_slot(key: str, s: Any) -> Slot:
+    if type(s) is not dict:
+        raise _Slow
+    res = s.get("resolutions")
+    resolutions: tuple[Resolution, ...] = ()
+    if res is not None:
+        if type(res) is not dict:
+            raise _Slow
+        rpa = res.get("resolutionsPerAuthority")
+        if rpa is not None:
+            if type(rpa) is not list:
+                raise _Slow
+            out = []
+            for a in rpa:
+                if type(a) is not dict:
+                    raise _Slow
+                st = a.get("status")
+                if st is not None and type(st) is not dict:
+                    raise _Slow
+                vals = a.get("values")
+                pairs: tuple[tuple[str, str | None], ...] = ()
+                if vals is not None:
+                    if type(vals) is not list:
+                        raise _Slow
+                    pl = []
+                    for w in vals:
+                        if type(w) is not dict or type(w.get("value")) is not dict:
+                            raise _Slow
+                        v = w["value"]
+                        pl.append((_str(v.get("name")), _str(v.get("id"))))
+                    pairs = tuple(pl)  # type: ignore[arg-type]
+                out.append(Resolution(_str(a.get("authority")), _str(st.get("code")) if st else None, pairs))
+            resolutions = tuple(out)
+    cs = s.get("confirmationStatus", "NONE")
+    if type(cs) is not str:
+        raise _Slow
+    return Slot(_str(s.get("name")) or key, _str(s.get("value")), cs, _str(s.get("source")), resolutions)
+
+
+def _fast_load(d: Any) -> RequestEnvelope:
+    if type(d) is not dict:
+        raise _Slow
+    r = d.get("request")
+    if type(r) is not dict:
+        raise _Slow
+    rtype = r.get("type")
+    rid = r.get("requestId")
+    if type(rtype) is not str or type(rid) is not str:
+        raise _Slow
+    intent = None
+    i = r.get("intent")
+    if i is not None:
+        if type(i) is not dict or type(i.get("name")) is not str:
+            raise _Slow
+        slots_raw = i.get("slots")
+        slots: dict[str, Slot] = {}
+        if slots_raw is not None:
+            if type(slots_raw) is not dict:
+                raise _Slow
+            for k, s in slots_raw.items():
+                slots[k] = _fast_slot(k, s)
+        ics = i.get("confirmationStatus", "NONE")
+        if type(ics) is not str:
+            raise _Slow
+        intent = Intent(i["name"], ics, slots)
+    elif rtype == "IntentRequest":
+        raise _Slow
+    err = r.get("error")
+    if err is not None:
+        if type(err) is not dict:
+            raise _Slow
+        err = {k: _str(err[k]) for k in ("type", "message") if k in err}
+    request = Request(
+        rtype,
+        rid,
+        _str(r.get("timestamp")),
+        _str(r.get("locale")),
+        _str(r.get("dialogState")),
+        intent,
+        _str(r.get("reason")),
+        err,
+        r,
+    )
+    system = System()
+    ctx = d.get("context")
+    if ctx is not None:
+        if type(ctx) is not dict:
+            raise _Slow
+        s = ctx.get("System")
+        if s is not None:
+            if type(s) is not dict:
+                raise _Slow
+            dev = s.get("device")
+            device = Device()
+            if dev is not None:
+                if type(dev) is not dict:
+                    raise _Slow
+                si = dev.get("supportedInterfaces")
+                if si is not None and type(si) is not dict:
+                    raise _Slow
+                device = Device(_str(dev.get("deviceId")), si or {})
+            system = System(
+                _fast_app(s.get("application")),
+                _fast_user(s.get("user")),
+                device,
+                _str(s.get("apiEndpoint")),
+                _str(s.get("apiAccessToken")),
+            )
+    session = None
+    sd = d.get("session")
+    if sd is not None:
+        if type(sd) is not dict:
+            raise _Slow
+        new = sd.get("new", False)
+        attrs = sd.get("attributes")
+        if type(new) is not bool or (attrs is not None and type(attrs) is not dict):
+            raise _Slow
+        if attrs and any(type(k) is not str for k in attrs):
+            raise _Slow
+        session = Session(
+            new, _str(sd.get("sessionId")), _fast_app(sd.get("application")), attrs or {}, _fast_user(sd.get("user"))
+        )
+    version = d.get("version", "1.0")
+    if type(version) is not str:
+        raise _Slow
+    env = RequestEnvelope(version, request, system, session)
+    if not env.user_id:
+        raise _Slow
+    return env
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for k, v in messages.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if k == "_schema":
+                path = prefix or "(body)"
+            for p, msgs in _flatten(v, path).items():
+                out.setdefault(p, []).extend(msgs)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "(body)"] = list(messages)
+    elif isinstance(messages, list):
+        for m in messages:
+            for p, msgs in _flatten(m, prefix).items():
+                out.setdefault(p, []).extend(msgs)
+    else:
+        out[prefix or "(body)"] = [str(messages)]
+    return out
+
+
+def load_request(data: Any) -> RequestEnvelope:
+    """Load a parsed JSON body into a :class:`RequestEnvelope`, or raise :class:`EnvelopeError`.
+
+    >>> env = load_request({"request": {"type": "LaunchRequest", "requestId": "r1"},
+    ...                     "session": {"user": {"userId": "u1"}}})
+    >>> env.request.type, env.user_id
+    ('LaunchRequest', 'u1')
+
+    The error's ``errors`` maps dotted field paths to messages, e.g.
+    ``{"request.intent.slots.size.value": ["Not a valid string."]}``.
+    """
+    try:
+        return _fast_load(data)
+    except _Slow:
+        pass
+    if not isinstance(data, Mapping):
+        raise EnvelopeError(
+            "The body is not an Alexa request envelope: expected a JSON object.",
+            {"(body)": ["Expected a JSON object."]},
+        )
+    try:
+        d = _ENVELOPE_SCHEMA.load(data)
+    except ValidationError as exc:
+        errors = _flatten(exc.messages)
+        detail = "; ".join(f"{p}: {' '.join(m)}" for p, m in sorted(errors.items()))
+        raise EnvelopeError(f"Invalid request envelope: {detail}", errors) from None
+    return _envelope_from_schema(d, data)
+
+
+# --------------------------------------------------------------------------- response schema
+
+
+class _OutputSpeechSchema(_Base):
+    type = fields.Str(required=True)
+    text = fields.Str()
+    ssml = fields.Str()
+    playBehavior = fields.Str()
+
+
+class _RepromptSchema(_Base):
+    outputSpeech = fields.Nested(_OutputSpeechSchema, required=True)
+
+
+class _CardSchema(_Base):
+    type = fields.Str(required=True)
+    title = fields.Str()
+    content = fields.Str()
+    text = fields.Str()
+    image = fields.Dict()
+
+
+class _ResponseSchema(_Base):
+    outputSpeech = fields.Nested(_OutputSpeechSchema)
+    reprompt = fields.Nested(_RepromptSchema)
+    card = fields.Nested(_CardSchema)
+    directives = fields.List(fields.Dict())
+    shouldEndSession = fields.Bool(allow_none=True)
+
+
+class ResponseEnvelopeSchema(_Base):
+    """The Alexa response envelope. The server builds it as plain dicts; tests validate with this."""
+
+    version = fields.Str(required=True)
+    sessionAttributes = fields.Dict(keys=fields.Str())
+    userAgent = fields.Str()
+    response = fields.Nested(_ResponseSchema, required=True)

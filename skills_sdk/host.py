@@ -1,0 +1,137 @@
+"""``SkillHost``: runs turns of hosted skills through one middleware chain, whatever the edge (HTTP, text, tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from . import __version__
+from .context import Turn
+from .envelope import RequestEnvelope, load_request
+from .errors import EnvelopeError, RegistrationError
+from .middleware import Endpoint, Middleware
+from .response import Response
+from .skill import AUDIO_ONLY_PREFIXES, Skill
+
+if TYPE_CHECKING:
+    import requests
+
+    from .transcripts.store import TranscriptStore
+
+__all__ = ["SkillHost", "TurnResult", "USER_AGENT"]
+
+USER_AGENT = f"skills_sdk/{__version__}"
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """One answered turn: the response envelope, what the skill built, and the turn context."""
+
+    envelope: dict[str, Any]
+    response: Response
+    turn: Turn
+
+    @property
+    def transcript(self) -> dict[str, Any] | None:
+        """The transcript row this turn wrote (None when capture is off)."""
+        return self.turn.meta.get("transcript")
+
+    def json(self) -> str:
+        """The response envelope as compact JSON."""
+        return _DUMPS(self.envelope)
+
+
+class SkillHost:
+    """The skills a server hosts, each with its middleware chain composed once.
+
+    >>> host = SkillHost([pizza], store=TranscriptStore(":memory:"))     # doctest: +SKIP
+    >>> host.handle("pizza", envelope_dict).envelope["response"]          # doctest: +SKIP
+
+    ``store`` turns on transcript capture (the outermost middleware) and per-user state;
+    ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
+    ``requests.Session`` handlers reach partner APIs through.
+    """
+
+    def __init__(
+        self,
+        skills: Iterable[Skill] = (),
+        *,
+        store: "TranscriptStore | None" = None,
+        middleware: Sequence[Middleware] = (),
+        http: "requests.Session | None" = None,
+        capture: bool = True,
+        spool: Any = None,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.capture = None
+        outer: list[Middleware] = []
+        if store is not None and capture:
+            from .transcripts.capture import Capture
+
+            self.capture = Capture(store, fallback=spool.append if spool is not None else None)
+            outer.append(self.capture)
+        self._outer = [*outer, *middleware]
+        self.skills: dict[str, Skill] = {}
+        self._chains: dict[str, Endpoint] = {}
+        for skill in skills:
+            self.add(skill)
+
+    def add(self, skill: Skill) -> None:
+        """Host ``skill`` (its name must be unique on this host)."""
+        if skill.name in self.skills:
+            raise RegistrationError(
+                f"Two skills are named {skill.name!r} ({self.skills[skill.name]!r} and {skill!r}); names must be unique."
+            )
+        self.skills[skill.name] = skill
+        self._chains[skill.name] = skill.pipeline(self._outer)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.skills
+
+    def handle(
+        self, skill_name: str, data: Mapping[str, Any] | RequestEnvelope, *, utterance: str | None = None
+    ) -> TurnResult:
+        """Answer one request envelope (a parsed JSON dict or a loaded envelope) for ``skill_name``.
+
+        Raises :class:`KeyError` for an unknown skill and :class:`EnvelopeError` for bad input,
+        before any handler runs.
+        """
+        skill = self.skills[skill_name]
+        envelope = data if isinstance(data, RequestEnvelope) else load_request(data)
+        if skill.application_id and envelope.application_id and envelope.application_id != skill.application_id:
+            raise EnvelopeError(
+                f"This request is for application {envelope.application_id!r}, but skill {skill.name!r} "
+                f"is configured for {skill.application_id!r}.",
+                {"context.System.application.applicationId": ["Does not match the skill's application id."]},
+            )
+        # Unknown request types are refused before the chain, so nothing is recorded for garbage.
+        skill.check_request_type(envelope.request.type)
+        turn = Turn(envelope, skill, utterance=utterance, http=self.http, state_backend=self.store)
+        resp = self._chains[skill_name](turn)
+        return TurnResult(self.envelope_for(turn, resp), resp, turn)
+
+    def handle_json(self, skill_name: str, body: str | bytes) -> str:
+        """Bytes or text in, response JSON out: the whole round trip without HTTP."""
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise EnvelopeError(f"The body is not JSON: {exc}.", {"(body)": ["Not valid JSON."]}) from None
+        return self.handle(skill_name, data).json()
+
+    @staticmethod
+    def envelope_for(turn: Turn, resp: Response) -> dict[str, Any]:
+        """The Alexa response envelope for ``resp``."""
+        rtype = turn.request.type
+        if rtype == "SessionEndedRequest":
+            body: dict[str, Any] = {}
+        else:
+            body = resp.to_dict(audio_only=rtype.startswith(AUDIO_ONLY_PREFIXES))
+        out: dict[str, Any] = {"version": "1.0"}
+        if turn.envelope.session is not None:
+            out["sessionAttributes"] = turn.session
+        out["response"] = body
+        out["userAgent"] = USER_AGENT
+        return out

@@ -1,0 +1,326 @@
+"""The response builder: speech, reprompt, cards, directives, session end and transaction tags."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+__all__ = ["Response", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text"]
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+TransactionStatus = Literal["completed", "pending", "failed", "refunded", "cancelled"]
+
+
+def escape_ssml(text: str) -> str:
+    """Escape user text for SSML: ``ham & pineapple`` -> ``ham &amp; pineapple``.
+
+    >>> escape_ssml('5 < 6 & "quoted"')
+    '5 &lt; 6 &amp; &quot;quoted&quot;'
+    """
+    return html.escape(text, quote=True)
+
+
+def ssml_to_text(markup: str) -> str:
+    """The plain text an SSML document speaks: tags dropped, entities decoded, spacing folded.
+
+    >>> ssml_to_text("<speak>Ham &amp; <emphasis>pineapple</emphasis></speak>")
+    'Ham & pineapple'
+    """
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A purchase, booking, refund or fee that a response completed; the transcript records it."""
+
+    kind: str
+    reference: str
+    amount: Decimal
+    currency: str = "USD"
+    status: str = "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (amount as a string, so no float rounding)."""
+        return {
+            "kind": self.kind,
+            "reference": self.reference,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "status": self.status,
+        }
+
+
+def _speech(text: str | None, markup: str | None) -> dict[str, str] | None:
+    if markup is not None:
+        body = markup if markup.lstrip().startswith("<speak") else f"<speak>{markup}</speak>"
+        return {"type": "SSML", "ssml": body}
+    if text is not None:
+        return {"type": "SSML", "ssml": f"<speak>{escape_ssml(text)}</speak>"}
+    return None
+
+
+class Response:
+    """What a skill says back, built fluently: ``say("Large it is.").ask("Which topping?")``.
+
+    Build one with :func:`say`, :func:`ask`, :func:`ssml` or :func:`empty`; each method returns the
+    same response, so calls chain. A response ends the session unless it asks a question, carries a
+    Dialog directive, or you call ``keep_open()``.
+    """
+
+    __slots__ = (
+        "_speech_text",
+        "_speech_ssml",
+        "_reprompt_text",
+        "_reprompt_ssml",
+        "_card",
+        "_directives",
+        "_end",
+        "transaction_tag",
+        "error",
+    )
+
+    def __init__(self, text: str | None = None, *, markup: str | None = None) -> None:
+        self._speech_text = text
+        self._speech_ssml = markup
+        self._reprompt_text: str | None = None
+        self._reprompt_ssml: str | None = None
+        self._card: dict[str, Any] | None = None
+        self._directives: list[dict[str, Any]] = []
+        self._end: bool | None = None
+        #: The purchase or booking this response completed, set with :meth:`transaction`.
+        self.transaction_tag: Transaction | None = None
+        #: Set by the SDK when the response stands in for a failed handler: (type, message).
+        self.error: tuple[str, str] | None = None
+
+    # -- speech ---------------------------------------------------------------
+    def say(self, text: str) -> "Response":
+        """Say ``text`` (plain text: escaped for SSML). Replaces earlier speech."""
+        self._speech_text, self._speech_ssml = text, None
+        return self
+
+    def ssml(self, markup: str) -> "Response":
+        """Say raw SSML (``<speak>`` is added when missing). You own its escaping."""
+        self._speech_text, self._speech_ssml = None, markup
+        return self
+
+    def ask(self, reprompt: str | None = None, *, markup: str | None = None) -> "Response":
+        """Keep the microphone open; ``reprompt`` is said if the user is silent (default: the speech)."""
+        if reprompt is None and markup is None:
+            reprompt, markup = self._speech_text, self._speech_ssml
+        self._reprompt_text, self._reprompt_ssml = reprompt, markup
+        self._end = False
+        return self
+
+    reprompt = ask
+
+    # -- session ----------------------------------------------------------------
+    def end(self) -> "Response":
+        """End the session after this response."""
+        self._end = True
+        return self
+
+    def keep_open(self) -> "Response":
+        """Keep the session open without a reprompt."""
+        self._end = False
+        return self
+
+    # -- cards ------------------------------------------------------------------
+    def card(
+        self, title: str, content: str, *, small_image: str | None = None, large_image: str | None = None
+    ) -> "Response":
+        """Show a Simple card, or a Standard card when an image URL is given."""
+        if small_image or large_image:
+            image = {k: v for k, v in (("smallImageUrl", small_image), ("largeImageUrl", large_image)) if v}
+            self._card = {"type": "Standard", "title": title, "text": content, "image": image}
+        else:
+            self._card = {"type": "Simple", "title": title, "content": content}
+        return self
+
+    def link_account_card(self) -> "Response":
+        """Ask the user to link their account in the companion app."""
+        self._card = {"type": "LinkAccount"}
+        return self
+
+    # -- directives -------------------------------------------------------------
+    def directive(self, directive: dict[str, Any]) -> "Response":
+        """Add any directive as its JSON object (``{"type": ..., ...}``)."""
+        if not isinstance(directive, dict) or not isinstance(directive.get("type"), str):
+            raise TypeError(f"A directive is a dict with a 'type' string, got {directive!r}.")
+        self._directives.append(directive)
+        return self
+
+    def play(
+        self,
+        url: str,
+        *,
+        token: str,
+        offset_ms: int = 0,
+        behavior: str = "REPLACE_ALL",
+        expected_previous_token: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> "Response":
+        """Play an audio stream (``AudioPlayer.Play``). ``url`` must be https."""
+        if not url.startswith("https://"):
+            raise ValueError(f"AudioPlayer streams must be https URLs, got {url!r}.")
+        if behavior not in ("REPLACE_ALL", "ENQUEUE", "REPLACE_ENQUEUED"):
+            raise ValueError(f"behavior must be REPLACE_ALL, ENQUEUE or REPLACE_ENQUEUED, got {behavior!r}.")
+        stream: dict[str, Any] = {"url": url, "token": token, "offsetInMilliseconds": int(offset_ms)}
+        if behavior == "ENQUEUE":
+            if expected_previous_token is None:
+                raise ValueError("Enqueuing needs expected_previous_token: the token of the playing stream.")
+            stream["expectedPreviousToken"] = expected_previous_token
+        item: dict[str, Any] = {"stream": stream}
+        if metadata:
+            item["metadata"] = metadata
+        if self._end is None:
+            self._end = True
+        return self.directive({"type": "AudioPlayer.Play", "playBehavior": behavior, "audioItem": item})
+
+    def stop_audio(self) -> "Response":
+        """Stop the current audio stream (``AudioPlayer.Stop``)."""
+        return self.directive({"type": "AudioPlayer.Stop"})
+
+    def clear_queue(self, *, stop_current: bool = False) -> "Response":
+        """Clear the audio queue (``AudioPlayer.ClearQueue``); optionally stop what plays."""
+        behavior = "CLEAR_ALL" if stop_current else "CLEAR_ENQUEUED"
+        return self.directive({"type": "AudioPlayer.ClearQueue", "clearBehavior": behavior})
+
+    def _dialog(self, directive: dict[str, Any], updated_intent: dict[str, Any] | None) -> "Response":
+        if updated_intent is not None:
+            directive["updatedIntent"] = updated_intent
+        self._end = False
+        return self.directive(directive)
+
+    def delegate(self, updated_intent: dict[str, Any] | None = None) -> "Response":
+        """Let the platform's dialog model ask for the next slot (``Dialog.Delegate``)."""
+        return self._dialog({"type": "Dialog.Delegate"}, updated_intent)
+
+    def elicit_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> "Response":
+        """Ask the user for ``slot``; say the question with :meth:`say` (``Dialog.ElicitSlot``)."""
+        return self._dialog({"type": "Dialog.ElicitSlot", "slotToElicit": slot}, updated_intent)
+
+    def confirm_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> "Response":
+        """Ask the user to confirm ``slot`` (``Dialog.ConfirmSlot``)."""
+        return self._dialog({"type": "Dialog.ConfirmSlot", "slotToConfirm": slot}, updated_intent)
+
+    def confirm_intent(self, updated_intent: dict[str, Any] | None = None) -> "Response":
+        """Ask the user to confirm the whole intent (``Dialog.ConfirmIntent``)."""
+        return self._dialog({"type": "Dialog.ConfirmIntent"}, updated_intent)
+
+    # -- transactions -----------------------------------------------------------
+    def transaction(
+        self,
+        kind: str,
+        reference: str,
+        amount: Decimal | int | str,
+        currency: str = "USD",
+        status: str = "completed",
+    ) -> "Response":
+        """Tag the purchase or booking this response completes; the transcript records it.
+
+        >>> say("Your order is placed.").transaction("order", "ORD-1", "23.50").transaction_tag.amount
+        Decimal('23.50')
+        """
+        if isinstance(amount, float):
+            raise TypeError("Pass amount as Decimal, int or a string like '23.50': floats round.")
+        try:
+            value = Decimal(amount)
+        except Exception:
+            raise ValueError(f"amount must be a number like '23.50', got {amount!r}.") from None
+        if not (isinstance(currency, str) and len(currency) == 3 and currency.isalpha()):
+            raise ValueError(f"currency must be a 3-letter ISO code like 'USD', got {currency!r}.")
+        self.transaction_tag = Transaction(kind, str(reference), value, currency.upper(), status)
+        return self
+
+    # -- reading back -------------------------------------------------------------
+    @property
+    def speech(self) -> str | None:
+        """The plain text this response says (SSML tags stripped)."""
+        if self._speech_ssml is not None:
+            return ssml_to_text(self._speech_ssml)
+        return self._speech_text
+
+    @property
+    def reprompt_text(self) -> str | None:
+        """The plain text of the reprompt, if any."""
+        if self._reprompt_ssml is not None:
+            return ssml_to_text(self._reprompt_ssml)
+        return self._reprompt_text
+
+    @property
+    def card_data(self) -> dict[str, Any] | None:
+        """The card as its JSON object, if any."""
+        return self._card
+
+    @property
+    def directives(self) -> list[dict[str, Any]]:
+        """The directives, in order."""
+        return self._directives
+
+    @property
+    def should_end_session(self) -> bool | None:
+        """True, False, or None (left to the platform, e.g. for AudioPlayer responses)."""
+        if self._end is None:
+            return None if self._is_empty() else True
+        return self._end
+
+    def _is_empty(self) -> bool:
+        return self._speech_text is None and self._speech_ssml is None and not self._directives
+
+    def to_dict(self, *, audio_only: bool = False) -> dict[str, Any]:
+        """The ``response`` object of the Alexa response envelope.
+
+        ``audio_only`` drops speech, reprompt and card, as AudioPlayer and PlaybackController
+        requests require.
+        """
+        out: dict[str, Any] = {}
+        if not audio_only:
+            speech = _speech(self._speech_text, self._speech_ssml)
+            if speech is not None:
+                out["outputSpeech"] = speech
+            reprompt = _speech(self._reprompt_text, self._reprompt_ssml)
+            if reprompt is not None and self._end is False:
+                out["reprompt"] = {"outputSpeech": reprompt}
+            if self._card is not None:
+                out["card"] = self._card
+        if self._directives:
+            out["directives"] = self._directives
+        if not audio_only:
+            end = self.should_end_session
+            if end is not None:
+                out["shouldEndSession"] = end
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Response speech={self.speech!r} end={self.should_end_session!r}>"
+
+
+def say(text: str) -> Response:
+    """A response that says ``text`` and, unless you ask, ends the session.
+
+    >>> say("Your pizza is on its way.").speech
+    'Your pizza is on its way.'
+    """
+    return Response(text)
+
+
+def ask(question: str, reprompt: str | None = None) -> Response:
+    """A response that asks ``question`` and keeps the session open for the answer."""
+    return Response(question).ask(reprompt if reprompt is not None else question)
+
+
+def ssml(markup: str) -> Response:
+    """A response that says raw SSML."""
+    return Response(markup=markup)
+
+
+def empty() -> Response:
+    """A response that says nothing (for SessionEndedRequest and AudioPlayer events)."""
+    return Response()

@@ -1,0 +1,134 @@
+"""The capture middleware: one committed transcript row per response, redacted per the user's consent."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Any, Callable
+
+from ..context import Turn
+from ..errors import StoreError
+from ..middleware import Endpoint
+from ..response import Response, ask
+from .redaction import Redactor
+from .store import TranscriptStore, utcnow_iso
+
+__all__ = ["Capture", "CAPTURE_MODES"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
+CAPTURE_MODES = ("full", "redacted", "metadata")
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class Capture:
+    """Middleware that records every response of a skill into a :class:`TranscriptStore`.
+
+    >>> from skills_sdk import Skill, say
+    >>> store = TranscriptStore(":memory:")
+    >>> app = create_app(skills=[skill], store=store)   # doctest: +SKIP  (the server adds it for you)
+
+    The row is committed before the middleware returns, so before the reply leaves the server.
+    A handler that raised is recorded with status ``error`` and the user hears an apology.
+    ``fallback(row, exc)`` is called when the store cannot be written (the spool uses it); without
+    one the failure is logged and the user is still answered.
+    """
+
+    def __init__(
+        self,
+        store: TranscriptStore,
+        *,
+        clock: Callable[[], str] = utcnow_iso,
+        fallback: Callable[[dict[str, Any], Exception], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.fallback = fallback
+        self._redactors: dict[str, Redactor] = {}
+
+    def _redactor(self, ctx: Turn) -> Redactor:
+        r = self._redactors.get(ctx.skill.name)
+        if r is None:
+            r = self._redactors[ctx.skill.name] = Redactor(patterns=ctx.skill.redact_patterns or None)
+        return r
+
+    def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
+        try:
+            resp = call_next(ctx)
+        except Exception as exc:  # a middleware below failed: record it, apologise
+            log.exception("skill %s failed outside its handler", ctx.skill.name)
+            resp = ask("Sorry, something went wrong on my side. Please try again.", "What would you like to do?")
+            resp.error = (type(exc).__name__, str(exc)[:500])
+        row = self.build_row(ctx, resp)
+        try:
+            row["id"] = self.store.record(row)
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            if self.fallback is None:
+                log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
+            else:
+                self.fallback(row, exc)
+        ctx.meta["transcript"] = row
+        return resp
+
+    def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
+        """The transcript row for ``resp``, redacted according to the user's capture mode."""
+        request = ctx.request
+        mode = self.store.capture_mode(ctx.user_id) if ctx.user_id else "redacted"
+        slots = {name: (s.resolved or s.value) for name, s in ctx.slots.items() if (s.resolved or s.value)}
+        utterance = ctx.utterance
+        speech = resp.speech
+        reprompt = resp.reprompt_text
+        card = resp.card_data
+        error = f"{resp.error[0]}: {resp.error[1]}" if resp.error else None
+        kinds: set[str] = set()
+        if mode == "metadata":
+            slots, utterance, speech, reprompt, card = {}, None, None, None, None
+            error = resp.error[0] if resp.error else None
+        elif mode == "redacted":
+            red = self._redactor(ctx)
+            if slots:
+                slots, k = red.redact_slots(slots, exempt=ctx.skill.exempt_slots)
+                kinds |= k
+            out = []
+            for text in (utterance, speech, reprompt, error):
+                if text:
+                    r = red.redact(text)
+                    kinds |= r.kinds
+                    out.append(r.text)
+                else:
+                    out.append(text)
+            utterance, speech, reprompt, error = out
+            if card is not None:
+                card = dict(card)
+                for key in ("title", "content", "text"):
+                    if card.get(key):
+                        r = red.redact(card[key])
+                        kinds |= r.kinds
+                        card[key] = r.text
+        tx = resp.transaction_tag
+        return {
+            "created_at": self.clock(),
+            "developer_id": ctx.skill.developer_id,
+            "skill": ctx.skill.name,
+            "user_id": ctx.user_id,
+            "session_id": ctx.session_id,
+            "request_id": request.request_id,
+            "request_type": request.type,
+            "intent": request.intent.name if request.intent else None,
+            "slots": _DUMPS(slots) if slots else None,
+            "utterance": utterance,
+            "speech": speech,
+            "reprompt": reprompt,
+            "card": _DUMPS(card) if card else None,
+            "directives": _DUMPS([d["type"] for d in resp.directives]) if resp.directives else None,
+            "end_session": None if resp.should_end_session is None else int(resp.should_end_session),
+            "transaction": _DUMPS(tx.to_dict()) if tx is not None else None,
+            "locale": request.locale,
+            "latency_ms": round(ctx.elapsed_ms, 3),
+            "status": "error" if resp.error else "ok",
+            "error": error,
+            "redacted": ",".join(sorted(kinds)) if kinds else None,
+            "capture_mode": mode,
+        }

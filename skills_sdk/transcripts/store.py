@@ -1,0 +1,369 @@
+"""``TranscriptStore``: the transcript ledger on SQLite through sqlite-utils, and per-user skill state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from typing import Any, Iterator, Mapping, Sequence
+
+import logging
+
+import sqlite_utils
+
+from ..errors import StoreError
+
+__all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: Where ``skills serve`` keeps transcripts when no --db is given.
+DEFAULT_DB = os.path.join("var", "transcripts.db")
+
+#: The transcript columns, in order, with their SQLite types.
+COLUMNS: dict[str, type] = {
+    "id": int,
+    "created_at": str,
+    "developer_id": str,
+    "skill": str,
+    "user_id": str,
+    "session_id": str,
+    "request_id": str,
+    "request_type": str,
+    "intent": str,
+    "slots": str,
+    "utterance": str,
+    "speech": str,
+    "reprompt": str,
+    "card": str,
+    "directives": str,
+    "end_session": int,
+    "transaction": str,
+    "locale": str,
+    "latency_ms": float,
+    "status": str,
+    "error": str,
+    "redacted": str,
+    "capture_mode": str,
+}
+_JSON_COLUMNS = ("slots", "card", "directives", "transaction")
+_INSERT_COLUMNS = [c for c in COLUMNS if c != "id"]
+_INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
+    ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join(f":{c}" for c in _INSERT_COLUMNS)
+)
+
+
+def utcnow_iso() -> str:
+    """Now, as ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T04:41:41.123Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TranscriptStore:
+    """The transcript ledger: one row per skill response, tagged with developer and user.
+
+    >>> store = TranscriptStore(":memory:")
+    >>> store.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
+    1
+    >>> [r["speech"] for r in store.user_history("u1")]
+    ['Hi.']
+
+    ``path`` is a file (created with its parent folder) or ``":memory:"``. Each thread gets its own
+    connection; every write commits before it returns (WAL journal, ``synchronous`` NORMAL by
+    default: a row survives a killed process; pass ``synchronous="FULL"`` to survive power loss too).
+    ``secure_delete`` is on for every connection, so deleted text does not linger in free pages.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
+                 busy_timeout_ms: int = 10_000) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}.")
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._memory_db: sqlite_utils.Database | None = None
+        self._lock = threading.RLock()  # serialises the shared in-memory connection only
+        self._checkpointer: tuple[int, threading.Event] | None = None
+        self.checkpoint_interval = 0.5
+        if not self.memory:
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+        self.ensure_schema()
+
+    # -- connections -------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's sqlite-utils Database (autocommit; use ``with store.transaction()`` to group)."""
+        if self.memory:
+            if self._memory_db is None:
+                self._memory_db = sqlite_utils.Database(self._connect())
+            return self._memory_db
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite_utils.Database(self._connect())
+            self._local.db = db
+            self._local.pid = os.getpid()
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            if not self.memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+                # Checkpoints (the only fsyncs under synchronous=NORMAL) run on a background thread,
+                # not inside the request that happened to cross the WAL threshold.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._start_checkpointer()
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open transcript database {self.path!r}: {exc}.") from exc
+        return conn
+
+    def _start_checkpointer(self) -> None:
+        with self._lock:
+            if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
+                return
+            stop = threading.Event()
+            t = threading.Thread(target=self._checkpoint_loop, args=(stop,), name="skills-checkpoint", daemon=True)
+            self._checkpointer = (os.getpid(), stop)
+            t.start()
+
+    def _checkpoint_loop(self, stop: threading.Event) -> None:
+        conn = None
+        while not stop.wait(self.checkpoint_interval):
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                    conn.execute("PRAGMA busy_timeout = 1000")
+                self.checkpoint(conn=conn)
+            except sqlite3.Error as exc:  # a busy database is retried on the next tick
+                log.debug("background checkpoint skipped: %s", exc)
+
+    def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
+        """Copy WAL pages into the database file; returns SQLite's ``(busy, wal_pages, copied)``.
+
+        ``TRUNCATE`` also empties the ``-wal`` file, which erasure needs; it reports ``busy=1`` when
+        another connection's read transaction kept it from finishing.
+        """
+        if mode.upper() not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"checkpoint mode must be PASSIVE, FULL, RESTART or TRUNCATE, got {mode!r}.")
+        c = conn or self.db.conn
+        busy, pages, copied = c.execute(f"PRAGMA wal_checkpoint({mode.upper()})").fetchone()
+        return int(busy), int(pages), int(copied)
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        db = self._memory_db if self.memory else getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            if self.memory:
+                self._memory_db = None
+            else:
+                self._local.db = None
+
+    def transaction(self) -> "_Transaction":
+        """``with store.transaction():`` groups writes into one immediate transaction."""
+        return _Transaction(self.db.conn)
+
+    # -- schema ---------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create the tables and indexes if they are missing (safe to call from many processes)."""
+        db = self.db
+        with self.transaction():
+            if not db["transcripts"].exists():
+                db["transcripts"].create(COLUMNS, pk="id", not_null={"created_at", "developer_id", "skill", "user_id"})
+            t = db["transcripts"]
+            # The queries users run: a user's history, a developer's timeline, a skill's, a session's.
+            # Each index costs a page write per capture, so there are only these four.
+            for cols in (["user_id", "id"], ["developer_id", "created_at"], ["skill", "created_at"], ["session_id"]):
+                t.create_index(cols, if_not_exists=True)
+            if not db["user_state"].exists():
+                db["user_state"].create(
+                    {"developer_id": str, "skill": str, "user_id": str, "state": str, "updated_at": str},
+                    pk=("developer_id", "skill", "user_id"),
+                )
+            db["user_state"].create_index(["user_id"], if_not_exists=True)
+            if not db["consent"].exists():
+                db["consent"].create({"user_id": str, "mode": str, "updated_at": str}, pk="user_id")
+        for hook in _SCHEMA_HOOKS:
+            hook(self)
+
+    # -- writing ---------------------------------------------------------------------
+    def record(self, row: Mapping[str, Any]) -> int:
+        """Write one transcript row and commit it; returns its id.
+
+        Missing columns are stored as NULL; JSON columns (slots, card, directives, transaction)
+        accept Python values or already-encoded strings.
+        """
+        values = {c: row.get(c) for c in _INSERT_COLUMNS}
+        if not values["created_at"]:
+            values["created_at"] = utcnow_iso()
+        for c in _JSON_COLUMNS:
+            v = values[c]
+            if v is not None and not isinstance(v, str):
+                values[c] = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        for c in ("developer_id", "skill", "user_id"):
+            if not values[c]:
+                raise StoreError(f"A transcript needs {c}; got {values[c]!r}.")
+        if self.memory:
+            with self._lock:
+                cur = self.db.conn.execute(_INSERT_SQL, values)
+        else:
+            cur = self.db.conn.execute(_INSERT_SQL, values)
+        return int(cur.lastrowid or 0)
+
+    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write many rows in one transaction (imports, spool replay); returns how many."""
+        prepared = []
+        for row in rows:
+            values = {c: row.get(c) for c in _INSERT_COLUMNS}
+            values["created_at"] = values["created_at"] or utcnow_iso()
+            for c in _JSON_COLUMNS:
+                v = values[c]
+                if v is not None and not isinstance(v, str):
+                    values[c] = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+            prepared.append(values)
+        with self.transaction() as conn:
+            conn.executemany(_INSERT_SQL, prepared)
+        return len(prepared)
+
+    # -- reading -------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [decode_row(dict(zip(names, r))) for r in cur.fetchall()]
+
+    def get(self, transcript_id: int) -> dict[str, Any] | None:
+        """One transcript by id, or None."""
+        rows = self._rows("SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
+        return rows[0] if rows else None
+
+    def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+        """A user's transcripts across every skill, newest first."""
+        if before_id is None:
+            return self._rows("SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit))
+        return self._rows(
+            "SELECT * FROM transcripts WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (user_id, before_id, limit),
+        )
+
+    def session_turns(self, session_id: str) -> list[dict[str, Any]]:
+        """Every turn of one session, in order."""
+        return self._rows("SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
+
+    def count(self, **where: Any) -> int:
+        """How many transcripts match equality filters, e.g. ``count(user_id="u1")``."""
+        clauses = [f'"{k}" = ?' for k in where if k in COLUMNS]
+        sql = "SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return int(self.db.conn.execute(sql, [where[k] for k in where if k in COLUMNS]).fetchone()[0])
+
+    def iter_transcripts(
+        self,
+        *,
+        developer_id: str | None = None,
+        skill: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch: int = 2000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching transcript, oldest first, read in batches (memory stays flat)."""
+        clauses, params = [], []
+        for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
+                         ("session_id", session_id)):
+            if val is not None:
+                clauses.append(f"{col} = ?")
+                params.append(val)
+        if since:
+            clauses.append("created_at >= ?")
+            params.append(since)
+        if until:
+            clauses.append("created_at < ?")
+            params.append(until)
+        last = 0
+        where = " AND ".join(clauses + ["id > ?"])
+        sql = f"SELECT * FROM transcripts WHERE {where} ORDER BY id LIMIT {int(batch)}"
+        while True:
+            rows = self._rows(sql, [*params, last])
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["id"]
+
+    # -- consent ------------------------------------------------------------------
+    def capture_mode(self, user_id: str) -> str:
+        """What this user lets us record: ``full``, ``redacted`` (the default) or ``metadata``."""
+        row = self.db.conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
+        return row[0] if row else "redacted"
+
+    def set_capture_mode(self, user_id: str, mode: str) -> None:
+        """Set what is recorded for ``user_id`` from now on."""
+        if mode not in ("full", "redacted", "metadata"):
+            raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
+        self.db.conn.execute(
+            "INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
+            (user_id, mode, utcnow_iso()),
+        )
+
+    # -- per-user skill state ------------------------------------------------------
+    def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
+        """The persistent attributes of ``user_id`` in ``skill`` (empty dict if none)."""
+        row = self.db.conn.execute(
+            "SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?",
+            (developer_id, skill, user_id),
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
+        """Replace the persistent attributes of ``user_id`` in ``skill``."""
+        self.db.conn.execute(
+            "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at",
+            (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso()),
+        )
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Turn a raw transcript row into plain values: JSON columns decoded, end_session a bool."""
+    for c in _JSON_COLUMNS:
+        v = row.get(c)
+        if isinstance(v, str):
+            try:
+                row[c] = json.loads(v)
+            except ValueError:
+                pass
+    if "end_session" in row and row["end_session"] is not None:
+        row["end_session"] = bool(row["end_session"])
+    if "redacted" in row:
+        row["redacted"] = [k for k in (row["redacted"] or "").split(",") if k]
+    return row
+
+
+#: Functions ``hook(store)`` run after the base schema exists (privacy tables, FTS, keys, audit).
+_SCHEMA_HOOKS: list[Any] = []
