@@ -1,0 +1,76 @@
+"""Options and helpers shared by the ``skills`` commands."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import click
+
+from ..transcripts.store import DEFAULT_DB, TranscriptStore
+
+__all__ = ["db_option", "open_store", "iso_time", "load_skills"]
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--db PATH``: the transcript database (default ``var/transcripts.db``, or $SKILLS_DB)."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False),
+        default=lambda: os.environ.get("SKILLS_DB", DEFAULT_DB),
+        show_default=DEFAULT_DB,
+        help="SQLite file holding the transcripts.",
+    )(func)
+
+
+def open_store(db_path: str, *, must_exist: bool = True) -> TranscriptStore:
+    """Open the store at ``db_path``; a missing file is a usage error when ``must_exist``."""
+    if must_exist and db_path != ":memory:" and not os.path.exists(db_path):
+        raise click.UsageError(
+            f"No transcript database at {db_path!r}. Pass --db with the file `skills serve` wrote "
+            f"(default {DEFAULT_DB})."
+        )
+    return TranscriptStore(db_path)
+
+
+def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any], str | None]:
+    """A click callback that accepts ISO-8601 dates/times and returns a normalised UTC string."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or 2026-11-28T09:30:00Z.",
+                param_hint=param_name,
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    return convert
+
+
+def load_skills(spec: str | None) -> list[Any]:
+    """The skills to host: ``module:attr`` (a Skill, a list, or a factory) or the example skills."""
+    if not spec:
+        from example_skills import all_skills
+
+        return all_skills()
+    import importlib
+
+    mod_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {mod_name!r}: {exc}", param_hint="--skills") from None
+    obj = getattr(module, attr or "skill", None)
+    if obj is None:
+        raise click.BadParameter(f"{mod_name!r} has no attribute {attr or 'skill'!r}.", param_hint="--skills")
+    if callable(obj) and not hasattr(obj, "pipeline"):
+        obj = obj()
+    return list(obj) if isinstance(obj, (list, tuple)) else [obj]

@@ -1,0 +1,81 @@
+"""The Flask server: ``create_app()`` hosts skills behind the Alexa endpoint and the transcript API."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+from flask import Flask
+
+from ..host import SkillHost
+from ..middleware import Middleware
+from ..skill import Skill
+from ..transcripts.store import DEFAULT_DB, TranscriptStore
+
+__all__ = ["create_app", "get_host"]
+
+log = logging.getLogger("skills_sdk.server")
+
+#: Requests larger than this are refused with 413 before they are read.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(
+    skills: Iterable[Skill] | None = None,
+    *,
+    store: TranscriptStore | None = None,
+    db: str | os.PathLike[str] | None = None,
+    http: Any = None,
+    middleware: Sequence[Middleware] = (),
+    verify: bool = False,
+    verifier: Any = None,
+    capture: bool = True,
+    test_config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """Build the Flask app that hosts ``skills`` (the four example skills when None).
+
+    >>> app = create_app(db=":memory:")
+    >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
+
+    ``store`` (or a ``db`` path; default ``var/transcripts.db``) receives a transcript of every
+    response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
+    given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
+    use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
+    """
+    app = Flask("skills_sdk")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
+    if test_config:
+        app.config.update(test_config)
+    if skills is None:
+        from example_skills import all_skills, partner_session
+
+        skills = all_skills()
+        if http is None:
+            http = partner_session()
+    if store is None:
+        store = TranscriptStore(db if db is not None else DEFAULT_DB)
+    if verifier is None and app.config["SKILLS_VERIFY"]:
+        from ..verify import RequestVerifier
+
+        verifier = RequestVerifier()
+    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture)
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier}
+
+    from . import alexa
+
+    alexa.register(app)
+    for name in ("simulate", "api", "ops", "console"):
+        try:
+            module = __import__(f"{__name__}.{name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(app)
+    return app
+
+
+def get_host(app: Flask) -> SkillHost:
+    """The :class:`SkillHost` behind ``app``."""
+    return app.extensions["skills_sdk"]["host"]

@@ -1,0 +1,72 @@
+"""The Alexa endpoint ``POST /alexa/<skill>``, the health check, and JSON bodies for every error."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import EnvelopeError, UnknownRequestType, VerificationError
+
+__all__ = ["register", "error_response"]
+
+log = logging.getLogger("skills_sdk.server")
+_loads = json.loads
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    """A JSON error body: ``{"error": {"code": ..., "message": ..., ...}}`` with ``status``."""
+    body = {"error": {"code": code, "message": message, **extra}}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def register(app: Flask) -> None:
+    """Add the Alexa endpoint, ``/healthz`` and the JSON error handlers to ``app``."""
+    ext = app.extensions["skills_sdk"]
+    host = ext["host"]
+    verifier = ext["verifier"]
+
+    @app.post("/alexa/<skill>")
+    def alexa(skill: str) -> Response:
+        if skill not in host:
+            known = ", ".join(sorted(host.skills)) or "none"
+            return error_response(404, "unknown_skill", f"No skill named {skill!r} is hosted here. Hosted: {known}.")
+        raw = request.get_data(cache=False)
+        try:
+            data = _loads(raw)
+        except ValueError as exc:
+            return error_response(400, "invalid_json", f"The body is not JSON: {exc}.")
+        if verifier is not None:
+            try:
+                verifier.verify(request.headers, raw, envelope=data if isinstance(data, dict) else None,
+                                application_id=host.skills[skill].application_id)
+            except VerificationError as exc:
+                log.warning("verification failed for skill %s: %s", skill, exc)
+                return error_response(400, "verification_failed", exc.message, check=exc.check)
+        try:
+            result = host.handle(skill, data)
+        except UnknownRequestType as exc:
+            return error_response(400, "unknown_request_type", str(exc), fields=exc.errors)
+        except EnvelopeError as exc:
+            return error_response(400, "invalid_envelope", str(exc), fields=exc.errors)
+        return Response(result.json(), mimetype="application/json")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response('{"status":"ok"}', mimetype="application/json")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        resp = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "The server failed to answer; the error was logged.")
