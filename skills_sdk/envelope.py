@@ -206,9 +206,9 @@ class _DeviceSchema(_Base):
 
 
 class _SystemSchema(_Base):
-    application = fields.Nested(_ApplicationSchema)
-    user = fields.Nested(_UserSchema)
-    device = fields.Nested(_DeviceSchema)
+    application = fields.Nested(_ApplicationSchema, allow_none=True)
+    user = fields.Nested(_UserSchema, allow_none=True)
+    device = fields.Nested(_DeviceSchema, allow_none=True)
     apiEndpoint = fields.Str(allow_none=True)
     apiAccessToken = fields.Str(allow_none=True)
 
@@ -224,15 +224,15 @@ class _SystemSchema(_Base):
 
 
 class _ContextSchema(_Base):
-    System = fields.Nested(_SystemSchema)
+    System = fields.Nested(_SystemSchema, allow_none=True)
 
 
 class _SessionSchema(_Base):
     new = fields.Bool(load_default=False)
     sessionId = fields.Str(allow_none=True)
-    application = fields.Nested(_ApplicationSchema)
+    application = fields.Nested(_ApplicationSchema, allow_none=True)
     attributes = fields.Dict(keys=fields.Str(), allow_none=True)
-    user = fields.Nested(_UserSchema)
+    user = fields.Nested(_UserSchema, allow_none=True)
 
     @post_load
     def _make(self, d: dict, **_: Any) -> Session:
@@ -260,8 +260,8 @@ class _StatusSchema(_Base):
 
 class _AuthoritySchema(_Base):
     authority = fields.Str(allow_none=True)
-    status = fields.Nested(_StatusSchema)
-    values = fields.List(fields.Nested(_ValueWrapperSchema))
+    status = fields.Nested(_StatusSchema, allow_none=True)
+    values = fields.List(fields.Nested(_ValueWrapperSchema), allow_none=True)
 
     @post_load
     def _make(self, d: dict, **_: Any) -> Resolution:
@@ -273,7 +273,7 @@ class _AuthoritySchema(_Base):
 
 
 class _ResolutionsSchema(_Base):
-    resolutionsPerAuthority = fields.List(fields.Nested(_AuthoritySchema))
+    resolutionsPerAuthority = fields.List(fields.Nested(_AuthoritySchema), allow_none=True)
 
 
 class _SlotSchema(_Base):
@@ -281,7 +281,7 @@ class _SlotSchema(_Base):
     value = fields.Str(allow_none=True)
     confirmationStatus = fields.Str(load_default="NONE")
     source = fields.Str(allow_none=True)
-    resolutions = fields.Nested(_ResolutionsSchema)
+    resolutions = fields.Nested(_ResolutionsSchema, allow_none=True)
 
 
 class _SlotsField(fields.Field):
@@ -336,7 +336,7 @@ class _RequestSchema(_Base):
     timestamp = fields.Str(allow_none=True)
     locale = fields.Str(allow_none=True)
     dialogState = fields.Str(allow_none=True)
-    intent = fields.Nested(_IntentSchema)
+    intent = fields.Nested(_IntentSchema, allow_none=True)
     reason = fields.Str(allow_none=True)
     error = fields.Nested(_ErrorSchema, allow_none=True)
 
@@ -351,7 +351,7 @@ class RequestEnvelopeSchema(_Base):
 
     version = fields.Str(load_default="1.0")
     session = fields.Nested(_SessionSchema, allow_none=True)
-    context = fields.Nested(_ContextSchema)
+    context = fields.Nested(_ContextSchema, allow_none=True)
     request = fields.Nested(_RequestSchema, required=True)
 
     @validates_schema(skip_on_field_errors=True)

@@ -1,0 +1,128 @@
+"""Shared fixtures: envelope builders, an in-memory store, a small demo skill."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import uuid
+from typing import Any
+
+import pytest
+
+from skills_sdk import Skill, ask, say
+from skills_sdk.transcripts import TranscriptStore
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+
+
+def make_envelope(
+    request_type: str = "LaunchRequest",
+    *,
+    intent: str | None = None,
+    slots: dict[str, Any] | None = None,
+    user_id: str = "amzn1.ask.account.USER1",
+    session_id: str = "amzn1.echo-api.session.S1",
+    attributes: dict[str, Any] | None = None,
+    new: bool = False,
+    application_id: str = "amzn1.ask.skill.test",
+    **request_fields: Any,
+) -> dict[str, Any]:
+    """A realistic Alexa request envelope as a dict, as the platform would POST it."""
+    request: dict[str, Any] = {
+        "type": request_type,
+        "requestId": f"amzn1.echo-api.request.{uuid.uuid4()}",
+        "timestamp": "2026-11-28T09:30:00Z",
+        "locale": "en-US",
+        **request_fields,
+    }
+    if intent is not None:
+        request["type"] = "IntentRequest"
+        request["intent"] = {
+            "name": intent,
+            "confirmationStatus": "NONE",
+            "slots": {
+                name: {"name": name, "value": value, "confirmationStatus": "NONE"}
+                for name, value in (slots or {}).items()
+            },
+        }
+    return {
+        "version": "1.0",
+        "session": {
+            "new": new,
+            "sessionId": session_id,
+            "application": {"applicationId": application_id},
+            "attributes": attributes or {},
+            "user": {"userId": user_id},
+        },
+        "context": {
+            "System": {
+                "application": {"applicationId": application_id},
+                "user": {"userId": user_id},
+                "device": {"deviceId": "amzn1.ask.device.D1", "supportedInterfaces": {}},
+                "apiEndpoint": "https://api.amazonalexa.com",
+            }
+        },
+        "request": request,
+    }
+
+
+@pytest.fixture
+def envelope():
+    """The envelope builder, as a fixture: ``envelope("LaunchRequest")``, ``envelope(intent="X", slots={...})``."""
+    return make_envelope
+
+
+@pytest.fixture
+def order_pizza_body() -> str:
+    """The exact bytes of a real OrderPizzaIntent envelope (size=large, topping=pepperoni, COMPLETED)."""
+    return (FIXTURES / "order_pizza_envelope.json").read_text()
+
+
+@pytest.fixture
+def memory_store() -> TranscriptStore:
+    """A transcript store in memory."""
+    return TranscriptStore(":memory:")
+
+
+@pytest.fixture
+def file_store(tmp_path) -> TranscriptStore:
+    """A transcript store in a WAL file under tmp_path."""
+    store = TranscriptStore(tmp_path / "transcripts.db")
+    yield store
+    store.close()
+
+
+def build_greeter() -> Skill:
+    """A small skill used across the core tests."""
+    skill = Skill("greeter", developer_id="dev-greeter", invocation_name="greeter")
+    skill.slot_type("Mood", {"happy": ["glad", "cheerful"], "sad": ["blue"]})
+
+    @skill.launch
+    def hello(ctx):
+        return ask("Hello! How are you feeling?", "How are you?")
+
+    @skill.intent("MoodIntent", samples=["i am {mood}", "i feel {mood}"], slots={"mood": "Mood"})
+    def mood(ctx, mood=None):
+        ctx.session["mood"] = mood
+        return say(f"Glad to know you are {mood}.").card("Mood", mood or "unknown")
+
+    @skill.intent("CountIntent", samples=["count to {n}"], slots={"n": "AMAZON.NUMBER"})
+    def count(ctx, n: int = 3):
+        return say(", ".join(str(i) for i in range(1, n + 1)))
+
+    @skill.intent("BoomIntent", samples=["explode"])
+    def boom(ctx):
+        raise RuntimeError("card number 4111 1111 1111 1111 leaked")
+
+    return skill
+
+
+@pytest.fixture
+def greeter() -> Skill:
+    """A fresh greeter skill."""
+    return build_greeter()
+
+
+def loads(body: str | bytes) -> Any:
+    """json.loads, for brevity in tests."""
+    return json.loads(body)

@@ -1,0 +1,244 @@
+"""Skills: registration, slot injection, routing, built-in defaults, errors and setup rules."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import build_greeter, make_envelope
+
+from skills_sdk import RegistrationError, Skill, SkillHost, Slot, UnknownRequestType, ask, say
+
+
+def answer(skill, data, **kw):
+    return SkillHost([skill], **kw).handle(skill.name, data)
+
+
+def test_decorators_return_the_function_unchanged():
+    skill = Skill("demo", developer_id="d")
+
+    def handler(ctx):
+        return say("hi")
+
+    assert skill.intent("HiIntent", samples=["hi"])(handler) is handler
+    assert skill.launch(handler) is handler
+    assert skill.on("AudioPlayer.PlaybackStarted")(handler) is handler
+
+
+def test_plain_method_twin_registers_the_same_way():
+    skill = Skill("demo", developer_id="d")
+    skill.add_intent("HiIntent", lambda ctx: say("hi there"), samples=["hi"])
+    assert answer(skill, make_envelope(intent="HiIntent")).response.speech == "hi there"
+
+
+def test_duplicate_intent_raises_naming_both_functions():
+    skill = Skill("demo", developer_id="d")
+
+    @skill.intent("HiIntent", samples=["hi"])
+    def first(ctx):
+        return say("1")
+
+    with pytest.raises(RegistrationError) as info:
+
+        @skill.intent("HiIntent", samples=["hello"])
+        def second(ctx):
+            return say("2")
+
+    message = str(info.value)
+    assert "first" in message and "second" in message and "HiIntent" in message
+
+
+def test_registration_after_serving_began_raises():
+    skill = build_greeter()
+    SkillHost([skill])
+    with pytest.raises(RegistrationError, match="already started serving"):
+        skill.add_intent("LateIntent", lambda ctx: say("late"), samples=["late"])
+
+
+def test_handler_without_context_parameter_is_refused():
+    skill = Skill("demo", developer_id="d")
+    with pytest.raises(RegistrationError, match=r"turn context as its first argument"):
+        skill.add_launch(lambda: say("x"))
+
+
+@pytest.mark.parametrize("name", ["", "has space", "semi;colon"])
+def test_bad_skill_names_are_refused(name):
+    with pytest.raises(RegistrationError):
+        Skill(name, developer_id="d")
+
+
+def test_developer_id_is_required():
+    with pytest.raises(RegistrationError, match="developer_id"):
+        Skill("s", developer_id="")
+
+
+def test_slots_are_injected_by_parameter_name(greeter):
+    result = answer(greeter, make_envelope(intent="MoodIntent", slots={"mood": "happy"}))
+    assert result.response.speech == "Glad to know you are happy."
+    assert result.envelope["sessionAttributes"]["mood"] == "happy"
+
+
+def test_missing_slot_gets_the_declared_default(greeter):
+    assert answer(greeter, make_envelope(intent="CountIntent")).response.speech == "1, 2, 3"
+
+
+def test_int_annotation_converts_the_slot(greeter):
+    assert answer(greeter, make_envelope(intent="CountIntent", slots={"n": "5"})).response.speech == "1, 2, 3, 4, 5"
+
+
+def test_unconvertible_int_slot_falls_back_to_default(greeter):
+    assert answer(greeter, make_envelope(intent="CountIntent", slots={"n": "many"})).response.speech == "1, 2, 3"
+
+
+def test_resolved_value_wins_over_spoken_synonym(greeter):
+    data = make_envelope(intent="MoodIntent", slots={"mood": "glad"})
+    data["request"]["intent"]["slots"]["mood"]["resolutions"] = {"resolutionsPerAuthority": [
+        {"authority": "x", "status": {"code": "ER_SUCCESS_MATCH"}, "values": [{"value": {"name": "happy", "id": "HAPPY"}}]}
+    ]}
+    assert answer(greeter, data).response.speech == "Glad to know you are happy."
+
+
+def test_slot_annotation_receives_the_slot_object():
+    skill = Skill("demo", developer_id="d")
+    seen = {}
+
+    @skill.intent("PickIntent", samples=["pick {thing}"], slots={"thing": "AMAZON.SearchQuery"})
+    def pick(ctx, thing: Slot):
+        seen["slot"] = thing
+        return say("ok")
+
+    answer(skill, make_envelope(intent="PickIntent", slots={"thing": "blue"}))
+    assert isinstance(seen["slot"], Slot) and seen["slot"].value == "blue"
+
+
+def test_handler_receives_turn_context_not_globals(greeter):
+    skill = Skill("demo", developer_id="d")
+    seen = {}
+
+    @skill.launch
+    def launch(ctx):
+        seen.update(user=ctx.user_id, locale=ctx.locale, type=ctx.request_type, new=ctx.new_session)
+        return say("hi")
+
+    answer(skill, make_envelope("LaunchRequest", user_id="u-42", new=True))
+    assert seen == {"user": "u-42", "locale": "en-US", "type": "LaunchRequest", "new": True}
+
+
+@pytest.mark.parametrize(
+    ("intent", "expected", "ends"),
+    [
+        ("AMAZON.HelpIntent", "You can say", False),
+        ("AMAZON.StopIntent", "Goodbye", True),
+        ("AMAZON.CancelIntent", "Goodbye", True),
+        ("AMAZON.FallbackIntent", "can't help with that", False),
+        ("SomethingNobodyRegistered", "can't help with that", False),
+    ],
+)
+def test_builtin_intents_have_sensible_defaults(greeter, intent, expected, ends):
+    result = answer(greeter, make_envelope(intent=intent))
+    assert expected in result.response.speech
+    assert result.envelope["response"]["shouldEndSession"] is ends
+
+
+def test_skill_overrides_a_builtin():
+    skill = Skill("demo", developer_id="d")
+
+    @skill.intent("AMAZON.HelpIntent")
+    def help_(ctx):
+        return ask("Custom help.")
+
+    assert answer(skill, make_envelope(intent="AMAZON.HelpIntent")).response.speech == "Custom help."
+
+
+def test_unknown_intent_goes_to_registered_fallback():
+    skill = Skill("demo", developer_id="d")
+
+    @skill.fallback
+    def fallback(ctx):
+        return ask(f"No idea about {ctx.intent_name}.")
+
+    assert answer(skill, make_envelope(intent="Mystery")).response.speech == "No idea about Mystery."
+
+
+def test_session_ended_gets_an_empty_response(greeter):
+    result = answer(greeter, make_envelope("SessionEndedRequest", reason="USER_INITIATED"))
+    assert result.envelope["response"] == {}
+
+
+def test_audio_events_without_handler_get_an_empty_answer(greeter):
+    assert answer(greeter, make_envelope("AudioPlayer.PlaybackStarted")).envelope["response"] == {}
+
+
+def test_unknown_request_type_raises_before_any_handler(greeter):
+    with pytest.raises(UnknownRequestType, match="register @skill.on"):
+        answer(greeter, make_envelope("Totally.NewType"))
+
+
+def test_registered_custom_request_type_is_routed():
+    skill = Skill("demo", developer_id="d")
+    skill.add_request_handler("Totally.NewType", lambda ctx: say("handled"))
+    assert answer(skill, make_envelope("Totally.NewType")).response.speech == "handled"
+
+
+def test_handler_exception_becomes_an_apology_with_error_recorded(greeter, memory_store):
+    result = answer(greeter, make_envelope(intent="BoomIntent"), store=memory_store)
+    assert "Sorry" in result.response.speech
+    assert result.transcript["status"] == "error"
+    assert result.transcript["error"].startswith("RuntimeError")
+
+
+def test_custom_error_handler_answers():
+    skill = Skill("demo", developer_id="d")
+
+    @skill.intent("BoomIntent", samples=["boom"])
+    def boom(ctx):
+        raise ValueError("nope")
+
+    @skill.error
+    def on_error(ctx, exc):
+        return say(f"Handled {type(exc).__name__}.")
+
+    assert answer(skill, make_envelope(intent="BoomIntent")).response.speech == "Handled ValueError."
+
+
+def test_returning_a_non_response_is_an_error_naming_the_handler():
+    skill = Skill("demo", developer_id="d")
+    skill.add_intent("BadIntent", lambda ctx: 42, samples=["bad"])
+    result = answer(skill, make_envelope(intent="BadIntent"))
+    assert result.response.error[0] == "TypeError"
+    assert "expected a Response" in result.response.error[1]
+
+
+def test_returning_a_string_says_it():
+    skill = Skill("demo", developer_id="d")
+    skill.add_intent("StrIntent", lambda ctx: "plain words", samples=["words"])
+    assert answer(skill, make_envelope(intent="StrIntent")).response.speech == "plain words"
+
+
+def test_wrong_application_id_is_refused():
+    from skills_sdk import EnvelopeError
+
+    skill = Skill("demo", developer_id="d", application_id="amzn1.ask.skill.mine")
+    with pytest.raises(EnvelopeError, match="configured for"):
+        answer(skill, make_envelope("LaunchRequest", application_id="amzn1.ask.skill.other"))
+
+
+def test_persistent_state_survives_sessions(memory_store):
+    skill = Skill("demo", developer_id="d")
+
+    @skill.intent("VisitIntent", samples=["visit"])
+    def visit(ctx):
+        ctx.state["visits"] = ctx.state.get("visits", 0) + 1
+        return say(f"Visit {ctx.state['visits']}.")
+
+    host = SkillHost([skill], store=memory_store)
+    host.handle("demo", make_envelope(intent="VisitIntent", session_id="a"))
+    second = host.handle("demo", make_envelope(intent="VisitIntent", session_id="b"))
+    assert second.response.speech == "Visit 2."
+    other_user = host.handle("demo", make_envelope(intent="VisitIntent", user_id="someone-else"))
+    assert other_user.response.speech == "Visit 1."
+
+
+def test_model_lists_intents_samples_and_types(greeter):
+    model = greeter.model
+    assert model.invocation_name == "greeter"
+    assert model.intent("MoodIntent").slots == {"mood": "Mood"}
+    assert model.slot_type("Mood").values[0].synonyms == ("glad", "cheerful")
