@@ -1,0 +1,118 @@
+"""Transcript capture: one row per response, tagged with developer and user, redacted per consent."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import make_envelope
+
+from skills_sdk import Skill, SkillHost, say
+from skills_sdk.transcripts import TranscriptStore
+
+
+def test_one_row_per_response_with_developer_and_user(greeter, memory_store):
+    host = SkillHost([greeter], store=memory_store)
+    host.handle("greeter", make_envelope("LaunchRequest", user_id="alice"))
+    host.handle("greeter", make_envelope(intent="MoodIntent", slots={"mood": "happy"}, user_id="alice"))
+    host.handle("greeter", make_envelope(intent="MoodIntent", slots={"mood": "sad"}, user_id="bob"))
+    rows = list(memory_store.iter_transcripts())
+    assert len(rows) == 3
+    assert {r["developer_id"] for r in rows} == {"dev-greeter"}
+    assert [r["user_id"] for r in rows] == ["alice", "alice", "bob"]
+    mood = rows[1]
+    assert mood["intent"] == "MoodIntent" and mood["slots"] == {"mood": "happy"}
+    assert mood["speech"] == "Glad to know you are happy." and mood["card"]["title"] == "Mood"
+    assert mood["request_type"] == "IntentRequest" and mood["status"] == "ok" and mood["end_session"] is True
+    assert rows[0]["intent"] is None and rows[0]["reprompt"] == "How are you?"
+    assert mood["latency_ms"] >= 0 and mood["locale"] == "en-US"
+
+
+def test_speech_is_plain_text_without_ssml(memory_store):
+    skill = Skill("speaker", developer_id="d")
+    skill.add_launch(lambda ctx: say("ham & pineapple"))
+    SkillHost([skill], store=memory_store).handle("speaker", make_envelope())
+    assert next(memory_store.iter_transcripts())["speech"] == "ham & pineapple"
+
+
+def test_transaction_and_directives_are_recorded(memory_store):
+    skill = Skill("shop", developer_id="d")
+    skill.add_launch(lambda ctx: say("Bought.").transaction("order", "O-9", "12.30").play(
+        "https://cdn/x.mp3", token="t"))
+    SkillHost([skill], store=memory_store).handle("shop", make_envelope())
+    r = next(memory_store.iter_transcripts())
+    assert r["transaction"] == {"kind": "order", "reference": "O-9", "amount": "12.30", "currency": "USD",
+                                "status": "completed"}
+    assert r["directives"] == ["AudioPlayer.Play"]
+
+
+def test_handler_error_is_recorded_redacted_and_the_user_hears_an_apology(greeter, memory_store):
+    result = SkillHost([greeter], store=memory_store).handle("greeter", make_envelope(intent="BoomIntent"))
+    assert "Sorry" in result.response.speech
+    r = next(memory_store.iter_transcripts())
+    assert r["status"] == "error"
+    assert "4111" not in r["error"] and "[CARD]" in r["error"]
+    assert "CARD" in r["redacted"]
+
+
+def test_middleware_failure_is_recorded_too(greeter, memory_store):
+    def broken(ctx, call_next):
+        raise KeyError("oops")
+
+    host = SkillHost([greeter], store=memory_store, middleware=[broken])
+    result = host.handle("greeter", make_envelope())
+    assert "Sorry" in result.response.speech
+    assert next(memory_store.iter_transcripts())["status"] == "error"
+
+
+def test_pii_is_redacted_before_storage_by_default(memory_store):
+    skill = Skill("echo", developer_id="d")
+    skill.add_launch(lambda ctx: say("I'll text 415-555-0100 and mail jane.doe@example.com."))
+    SkillHost([skill], store=memory_store).handle("echo", make_envelope())
+    r = next(memory_store.iter_transcripts())
+    assert "555-0100" not in r["speech"] and "jane.doe" not in r["speech"]
+    assert set(r["redacted"]) >= {"PHONE", "EMAIL"} and r["capture_mode"] == "redacted"
+
+
+def test_full_mode_keeps_text_and_metadata_mode_keeps_none(memory_store):
+    skill = Skill("echo", developer_id="d")
+    skill.add_launch(lambda ctx: say("Call 415-555-0100.").transaction("order", "O-1", "5.00"))
+    host = SkillHost([skill], store=memory_store)
+    memory_store.set_capture_mode("full-user", "full")
+    memory_store.set_capture_mode("meta-user", "metadata")
+    host.handle("echo", make_envelope(user_id="full-user"))
+    host.handle("echo", make_envelope(user_id="meta-user"))
+    full, meta = list(memory_store.iter_transcripts())
+    assert full["speech"] == "Call 415-555-0100." and full["capture_mode"] == "full"
+    assert meta["speech"] is None and meta["card"] is None and meta["slots"] is None
+    assert meta["transaction"]["reference"] == "O-1" and meta["capture_mode"] == "metadata"
+
+
+def test_row_is_committed_before_the_reply_is_returned(greeter, tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    host = SkillHost([greeter], store=store)
+    result = host.handle("greeter", make_envelope())
+    # A second, independent connection sees the row the moment handle() returns.
+    other = TranscriptStore(tmp_path / "t.db")
+    assert other.get(result.transcript["id"])["request_id"] == result.transcript["request_id"]
+
+
+def test_store_failure_does_not_fail_the_request(greeter):
+    class BrokenStore(TranscriptStore):
+        def record(self, row):
+            import sqlite3
+
+            raise sqlite3.OperationalError("database is locked")
+
+    spooled = []
+    host = SkillHost([greeter], store=BrokenStore(":memory:"))
+    host.capture.fallback = lambda row, exc: spooled.append((row, str(exc)))
+    result = host.handle("greeter", make_envelope())
+    assert result.response.speech.startswith("Hello")
+    assert spooled and spooled[0][1] == "database is locked"
+
+
+def test_row_values_are_plain_json(greeter, memory_store):
+    SkillHost([greeter], store=memory_store).handle("greeter", make_envelope(intent="MoodIntent",
+                                                                             slots={"mood": "happy"}))
+    raw = memory_store.db.conn.execute("SELECT slots, card FROM transcripts").fetchone()
+    assert json.loads(raw[0]) == {"mood": "happy"} and json.loads(raw[1])["type"] == "Simple"

@@ -1,0 +1,71 @@
+"""The ``skills`` CLI: export formats and filters, and errors that say what to do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import build_greeter, make_envelope
+
+from skills_sdk import SkillHost
+from skills_sdk.cli import main
+from skills_sdk.transcripts import TranscriptStore
+
+EXPORT_KEYS = {"developer_id", "skill", "user_id", "session_id", "request_id", "request_type", "intent", "speech",
+               "created_at"}
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "t.db"
+    host = SkillHost([build_greeter()], store=TranscriptStore(path))
+    host.handle("greeter", make_envelope("LaunchRequest", user_id="alice"))
+    host.handle("greeter", make_envelope(intent="MoodIntent", slots={"mood": "happy"}, user_id="bob"))
+    return str(path)
+
+
+def test_export_jsonl_has_the_contract_keys(db):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == 2
+    assert all(EXPORT_KEYS <= set(r) for r in rows)
+    assert rows[0]["intent"] is None and rows[1]["intent"] == "MoodIntent"
+    assert rows[0]["created_at"].endswith("Z")
+
+
+def test_export_filters_by_user(db):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--user", "bob"])
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["user_id"] for r in rows] == ["bob"]
+
+
+def test_export_csv_has_a_header_and_rows(db):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 2 and rows[1]["speech"] == "Glad to know you are happy."
+
+
+def test_export_time_range(db):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--since", "2999-01-01"])
+    assert result.exit_code == 0 and result.output == ""
+
+
+def test_export_of_missing_database_says_what_to_do(tmp_path):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", str(tmp_path / "missing.db")])
+    assert result.exit_code == 2
+    assert "No transcript database" in result.output and "--db" in result.output
+
+
+def test_bad_time_names_the_option_and_the_format(db):
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--since", "yesterday-ish"])
+    assert result.exit_code == 2
+    assert "--since" in result.output and "ISO-8601" in result.output
+
+
+def test_help_lists_the_commands():
+    result = CliRunner().invoke(main, ["--help"])
+    assert "serve" in result.output and "transcripts" in result.output

@@ -1,0 +1,100 @@
+"""The Flask server: the Alexa endpoint, JSON errors for bad input, limits, health."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import build_greeter, make_envelope
+
+from skills_sdk.envelope import ResponseEnvelopeSchema
+from skills_sdk.server import create_app
+from skills_sdk.transcripts import TranscriptStore
+
+
+@pytest.fixture
+def store():
+    return TranscriptStore(":memory:")
+
+
+@pytest.fixture
+def client(store):
+    return create_app([build_greeter()], store=store).test_client()
+
+
+def test_alexa_endpoint_answers_a_response_envelope(client, store):
+    resp = client.post("/alexa/greeter", json=make_envelope("LaunchRequest"))
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    body = resp.get_json()
+    ResponseEnvelopeSchema().load(body)
+    assert body["version"] == "1.0" and body["response"]["shouldEndSession"] is False
+    assert store.count() == 1
+
+
+def test_session_attributes_round_trip(client):
+    body = client.post("/alexa/greeter", json=make_envelope(intent="MoodIntent", slots={"mood": "sad"},
+                                                            attributes={"visits": 2})).get_json()
+    assert body["sessionAttributes"] == {"visits": 2, "mood": "sad"}
+
+
+def test_example_pizza_answers_the_real_order_envelope(order_pizza_body):
+    app = create_app(store=TranscriptStore(":memory:"))
+    body = app.test_client().post("/alexa/pizza", data=order_pizza_body,
+                                  content_type="application/json").get_json()
+    assert "pepperoni" in body["response"]["outputSpeech"]["ssml"]
+    assert body["response"]["shouldEndSession"] is True
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "needle"),
+    [
+        (b"not json", "invalid_json", "not JSON"),
+        (b"[1, 2]", "invalid_envelope", "JSON object"),
+        (b"{}", "invalid_envelope", "request"),
+        (json.dumps(make_envelope(intent="MoodIntent", slots={"mood": "x"})).replace('"value": "x"', '"value": 7'),
+         "invalid_envelope", "request.intent.slots.mood.value"),
+        (json.dumps(make_envelope("Brand.NewThing")), "unknown_request_type", "Brand.NewThing"),
+        (b"\xff\xfe\x00garbage", "invalid_json", "not JSON"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_problem(client, store, data, code, needle):
+    resp = client.post("/alexa/greeter", data=data, content_type="application/json")
+    assert resp.status_code == 400
+    error = resp.get_json()["error"]
+    assert error["code"] == code and needle in json.dumps(error)
+    assert store.count() == 0
+
+
+def test_unknown_skill_is_a_404_listing_hosted_skills(client):
+    resp = client.post("/alexa/nope", json=make_envelope())
+    assert resp.status_code == 404
+    assert "greeter" in resp.get_json()["error"]["message"]
+
+
+def test_oversized_body_is_a_413_with_json(client):
+    resp = client.post("/alexa/greeter", data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                       content_type="application/json")
+    assert resp.status_code == 413
+    assert resp.get_json()["error"]["code"] == "request_entity_too_large"
+
+
+def test_wrong_method_and_unknown_route_are_json(client):
+    resp = client.get("/alexa/greeter")
+    assert resp.status_code == 405 and resp.get_json()["error"]["code"] == "method_not_allowed"
+    assert client.get("/nowhere").get_json()["error"]["code"] == "not_found"
+
+
+def test_healthz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_handler_crash_is_a_200_apology_not_a_500(client, store):
+    resp = client.post("/alexa/greeter", json=make_envelope(intent="BoomIntent"))
+    assert resp.status_code == 200
+    assert "Sorry" in resp.get_json()["response"]["outputSpeech"]["ssml"]
+    assert next(store.iter_transcripts())["status"] == "error"
+
+
+def test_session_ended_gets_empty_response(client):
+    body = client.post("/alexa/greeter", json=make_envelope("SessionEndedRequest", reason="USER_INITIATED")).get_json()
+    assert body["response"] == {}
