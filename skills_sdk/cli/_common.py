@@ -62,7 +62,11 @@ def load_skills(spec: str | None) -> list[Any]:
 
         return all_skills()
     import importlib
+    import sys
 
+    # Like `flask --app`, find the user's module in the current directory.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     mod_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(mod_name)
