@@ -130,15 +130,24 @@ class Turn:
                 self._state_json = "{}"
             else:
                 self._state = self._state_backend.load_state(self.skill.developer_id, self.skill.name, self.user_id)
-                self._state_json = json.dumps(self._state, sort_keys=True)
+                self._state_json = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
         return self._state
+
+    def changed_state(self) -> str | None:
+        """``state`` as JSON if it was read and changed this turn, else None."""
+        if self._state is None or self._state_backend is None or not self.user_id:
+            return None
+        now = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
+        return None if now == self._state_json else now
+
+    def state_saved(self, saved_json: str) -> None:
+        """Note that ``saved_json`` is now what the backend holds (called by whoever saved it)."""
+        self._state_json = saved_json
 
     def save_state(self) -> bool:
         """Save ``state`` if it was read and changed; True if something was written."""
-        if self._state is None or self._state_backend is None or not self.user_id:
-            return False
-        now = json.dumps(self._state, sort_keys=True)
-        if now == self._state_json:
+        now = self.changed_state()
+        if now is None:
             return False
         self._state_backend.save_state(self.skill.developer_id, self.skill.name, self.user_id, self._state)
         self._state_json = now

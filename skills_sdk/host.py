@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from .transcripts.store import TranscriptStore
 
 __all__ = ["SkillHost", "TurnResult", "USER_AGENT"]
+
+log = logging.getLogger("skills_sdk")
 
 USER_AGENT = f"skills_sdk/{__version__}"
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -111,6 +114,13 @@ class SkillHost:
         skill.check_request_type(envelope.request.type)
         turn = Turn(envelope, skill, utterance=utterance, http=self.http, state_backend=self.store)
         resp = self._chains[skill_name](turn)
+        if resp.error is None and turn.changed_state() is not None:
+            # Capture saves state with the transcript in one commit; this covers capture=False
+            # and a failed capture write.
+            try:
+                turn.save_state()
+            except Exception:
+                log.exception("could not save the state of user %s in skill %s", turn.user_id[-8:], skill_name)
         return TurnResult(self.envelope_for(turn, resp), resp, turn)
 
     def handle_json(self, skill_name: str, body: str | bytes) -> str:

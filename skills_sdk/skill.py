@@ -337,7 +337,6 @@ class Skill:
                 result = args  # the default answer
             else:
                 result = handler.func(ctx, **args)
-                ctx.save_state()
             if not isinstance(result, Response):
                 if result is None and ctx.request_type == "SessionEndedRequest":
                     result = empty()

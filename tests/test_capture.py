@@ -98,7 +98,7 @@ def test_row_is_committed_before_the_reply_is_returned(greeter, tmp_path):
 
 def test_store_failure_does_not_fail_the_request(greeter):
     class BrokenStore(TranscriptStore):
-        def record(self, row):
+        def record(self, row, **kwargs):
             import sqlite3
 
             raise sqlite3.OperationalError("database is locked")

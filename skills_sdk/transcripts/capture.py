@@ -46,12 +46,12 @@ class Capture:
         self.store = store
         self.clock = clock
         self.fallback = fallback
-        self._redactors: dict[str, Redactor] = {}
+        self._redactors: dict[str, _CachedRedactor] = {}
 
-    def _redactor(self, ctx: Turn) -> Redactor:
+    def _redactor(self, ctx: Turn) -> "_CachedRedactor":
         r = self._redactors.get(ctx.skill.name)
         if r is None:
-            r = self._redactors[ctx.skill.name] = Redactor(patterns=ctx.skill.redact_patterns or None)
+            r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.redact_patterns or None))
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
@@ -62,8 +62,11 @@ class Capture:
             resp = ask("Sorry, something went wrong on my side. Please try again.", "What would you like to do?")
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
+        state = ctx.changed_state() if resp.error is None else None
         try:
-            row["id"] = self.store.record(row)
+            row["id"] = self.store.record(row, state=state)
+            if state is not None:
+                ctx.state_saved(state)
         except (sqlite3.Error, StoreError, OSError) as exc:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
@@ -132,3 +135,29 @@ class Capture:
             "redacted": ",".join(sorted(kinds)) if kinds else None,
             "capture_mode": mode,
         }
+
+
+class _CachedRedactor:
+    """A redactor that remembers its answers for text it has seen (prompts repeat a lot).
+
+    The cache lives in process memory only and is bounded; it never reaches disk.
+    """
+
+    __slots__ = ("redactor", "_cache", "size")
+
+    def __init__(self, redactor: Redactor, size: int = 2048) -> None:
+        self.redactor = redactor
+        self._cache: dict[str, Any] = {}
+        self.size = size
+
+    def redact(self, text: str) -> Any:
+        hit = self._cache.get(text)
+        if hit is None:
+            hit = self.redactor.redact(text)
+            if len(self._cache) >= self.size:
+                self._cache.clear()
+            self._cache[text] = hit
+        return hit
+
+    def redact_slots(self, slots: dict[str, Any], *, exempt: Any = ()) -> tuple[dict[str, Any], Any]:
+        return self.redactor.redact_slots(slots, exempt=exempt)

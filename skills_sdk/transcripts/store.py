@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
-from datetime import datetime, timezone
+import time
 from typing import Any, Iterator, Mapping, Sequence
 
 import logging
@@ -49,6 +50,10 @@ COLUMNS: dict[str, type] = {
     "capture_mode": str,
 }
 _JSON_COLUMNS = ("slots", "card", "directives", "transaction")
+_STATE_SQL = (
+    "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
 _INSERT_COLUMNS = [c for c in COLUMNS if c != "id"]
 _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
     ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join(f":{c}" for c in _INSERT_COLUMNS)
@@ -57,7 +62,8 @@ _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
 
 def utcnow_iso() -> str:
     """Now, as ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T04:41:41.123Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
 
 
 class TranscriptStore:
@@ -197,11 +203,12 @@ class TranscriptStore:
             hook(self)
 
     # -- writing ---------------------------------------------------------------------
-    def record(self, row: Mapping[str, Any]) -> int:
+    def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         """Write one transcript row and commit it; returns its id.
 
         Missing columns are stored as NULL; JSON columns (slots, card, directives, transaction)
-        accept Python values or already-encoded strings.
+        accept Python values or already-encoded strings. ``state`` (JSON) replaces the user's
+        persistent attributes for the row's skill in the same commit.
         """
         values = {c: row.get(c) for c in _INSERT_COLUMNS}
         if not values["created_at"]:
@@ -213,11 +220,15 @@ class TranscriptStore:
         for c in ("developer_id", "skill", "user_id"):
             if not values[c]:
                 raise StoreError(f"A transcript needs {c}; got {values[c]!r}.")
-        if self.memory:
-            with self._lock:
-                cur = self.db.conn.execute(_INSERT_SQL, values)
-        else:
-            cur = self.db.conn.execute(_INSERT_SQL, values)
+        conn = self.db.conn
+        with self._lock if self.memory else _NO_LOCK:
+            if state is None:
+                cur = conn.execute(_INSERT_SQL, values)
+            else:
+                with _Transaction(conn):
+                    conn.execute(_STATE_SQL, (values["developer_id"], values["skill"], values["user_id"], state,
+                                              values["created_at"]))
+                    cur = conn.execute(_INSERT_SQL, values)
         return int(cur.lastrowid or 0)
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -327,11 +338,11 @@ class TranscriptStore:
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         """Replace the persistent attributes of ``user_id`` in ``skill``."""
         self.db.conn.execute(
-            "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, "
-            "updated_at = excluded.updated_at",
-            (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso()),
+            _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
         )
+
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 class _Transaction:
