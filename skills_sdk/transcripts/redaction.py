@@ -50,9 +50,9 @@ _SPOKEN_EMAIL_HINT = re.compile(r"\sat\s+[\w-]+(?:\s+dot\s|\.)")
 _COORDINATES = re.compile(
     r"""
     (?<![0-9.])
-    (?P<lat>[-+]?[0-9]{1,2}\.[0-9]{4,})\s?°?(?:\s?[ns]\b)?
+    (?P<lat>[-+]?[0-9]{1,2}\.[0-9]{4,})(?:\s?°)?(?:\s?[ns]\b)?
     (?:\s*,\s*|\s+)
-    (?P<lon>[-+]?[0-9]{1,3}\.[0-9]{4,})\s?°?(?:\s?[ew]\b)?
+    (?P<lon>[-+]?[0-9]{1,3}\.[0-9]{4,})(?:\s?°)?(?:\s?[ew]\b)?
     (?![0-9]|\.[0-9])
     """,
     re.VERBOSE,
@@ -133,15 +133,13 @@ def _find_cards(text: str, spans: list[tuple[int, int, str]]) -> None:
         if _is_card(_digits_of(match.group())):
             spans.append((match.start(), match.end(), "CARD"))
             continue
-        # A run can hold a card plus more, "4111 1111 1111 1111 12 25" (card, expiry): try every
-        # stretch of whole digit groups, longest first, left to right.
+        # A run can be a card followed by more digits, "4111 1111 1111 1111 12 25" (card, expiry),
+        # or two cards: take the longest Luhn-valid run of whole groups from the start, then again
+        # after it. Stretches starting mid-run are not tried: in a long reference number one of
+        # them passes Luhn by chance far too often.
         groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_GROUP.finditer(text, *match.span())]
         first = 0
-        while first < len(groups):
-            last = _longest_card_from(groups, first)
-            if last is None:
-                first += 1
-                continue
+        while (last := _longest_card_from(groups, first)) is not None:
             spans.append((groups[first][0], groups[last][1], "CARD"))
             first = last + 1
 
@@ -193,7 +191,7 @@ def _street_end(text: str, match: re.Match[str]) -> int | None:
         bare = word.rstrip(".")
         if index and bare in _STREET_SUFFIXES:
             return cursor - (len(word) - len(bare))
-        if bare in _NOT_A_STREET_NAME:
+        if bare in _NOT_A_STREET_NAME or bare.isdigit():  # "200 200 0000 ct" is a phone
             return None
     return None
 
