@@ -1,11 +1,18 @@
-"""In-process round-trip target for the peer harness: ``handle_json(body: str) -> str``.
+"""In-process round-trip targets for the peer harness: ``handle_json(body: str) -> str``.
 
-Serves the example pizza skill with transcript capture ON into a temporary SQLite file (WAL,
-synchronous=NORMAL: each row is committed before the response string is returned). The pizza
-partner is the embedded stand-in, as under ``skills serve``. Set ``SKILLS_BENCH_CAPTURE=0`` to
-time the same round trip without capture.
+``handle_json`` serves the example pizza skill with transcript capture ON into a temporary SQLite
+file (WAL, synchronous=NORMAL: each row is committed before the response string is returned). It
+places a real order with the embedded PizzaPronto stand-in through ``requests``, as under
+``skills serve``, and saves the order in the user's persistent state.
 
-    PYTHONPATH=bench bash ../shared/bench/run.sh inproc --target inproc_target:handle_json --name skills_sdk
+``handle_json_same_work`` serves a skill that does exactly what the peer's ``pizza_skill.py`` does
+(read two slots, speak, show a Simple card; no partner call), also with capture ON: it isolates
+what the SDK itself costs, which is what a comparison of SDKs should compare.
+
+Set ``SKILLS_BENCH_CAPTURE=0`` to time both without capture.
+
+    PYTHONPATH=bench bash ../shared/bench/run.sh inproc --target inproc_target:handle_json --name example-pizza
+    PYTHONPATH=bench bash ../shared/bench/run.sh inproc --target inproc_target:handle_json_same_work --name same-work
 """
 
 from __future__ import annotations
@@ -17,16 +24,47 @@ import tempfile
 
 from example_skills import partner_session
 from example_skills.pizza import create_skill
-from skills_sdk import SkillHost
+from skills_sdk import Skill, SkillHost, say
 from skills_sdk.transcripts import TranscriptStore
 
 _CAPTURE = os.environ.get("SKILLS_BENCH_CAPTURE", "1") != "0"
 _DIR = tempfile.mkdtemp(prefix="skills-bench-")
 atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
-STORE = TranscriptStore(os.path.join(_DIR, "transcripts.db")) if _CAPTURE else None
-HOST = SkillHost([create_skill()], store=STORE, http=partner_session())
+
+
+def same_work_skill() -> Skill:
+    """The peer benchmark's pizza skill, written with skills_sdk: two slots, speech and a card."""
+    skill = Skill("pizza", developer_id="acme-pizza-inc", invocation_name="pizza shop")
+
+    @skill.launch
+    def launch(ctx):
+        return say("Welcome to Pizza Shop. What size and topping would you like?").ask("What pizza would you like?")
+
+    @skill.intent("OrderPizzaIntent", samples=["order a {size} pizza with {topping}"],
+                  slots={"size": "AMAZON.SearchQuery", "topping": "AMAZON.SearchQuery"})
+    def order(ctx, size="medium", topping="cheese"):
+        return (
+            say(f"Okay, one {size} {topping} pizza is on its way. It should arrive in about thirty minutes.")
+            .card("Pizza order", f"1 x {size} {topping}")
+            .end()
+        )
+
+    return skill
+
+
+def _store(name: str) -> TranscriptStore | None:
+    return TranscriptStore(os.path.join(_DIR, name)) if _CAPTURE else None
+
+
+EXAMPLE = SkillHost([create_skill()], store=_store("example.db"), http=partner_session())
+SAME_WORK = SkillHost([same_work_skill()], store=_store("same_work.db"))
 
 
 def handle_json(body: str) -> str:
-    """The whole round trip: JSON text in, response JSON text out."""
-    return HOST.handle_json("pizza", body)
+    """The example pizza skill: JSON text in, response JSON text out."""
+    return EXAMPLE.handle_json("pizza", body)
+
+
+def handle_json_same_work(body: str) -> str:
+    """The peer-equivalent pizza skill: JSON text in, response JSON text out."""
+    return SAME_WORK.handle_json("pizza", body)

@@ -39,6 +39,10 @@ def partner_session(*, timeout: float = 5.0) -> PartnerSession:
     """
     session = PartnerSession(timeout=timeout)
     embedded = [n for n in BASE_URLS if not os.environ.get(f"SKILLS_PARTNER_{n.upper()}_URL")]
+    if len(embedded) == len(BASE_URLS):
+        # Every partner is in-process: proxy and .netrc settings from the environment cannot apply,
+        # and reading them costs about a third of each partner call.
+        session.trust_env = False
     return mount_partners(session, embedded)
 
 
