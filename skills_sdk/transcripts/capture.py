@@ -78,8 +78,14 @@ class Capture:
     def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
         """The transcript row for ``resp``, redacted according to the user's capture mode."""
         request = ctx.request
-        mode = self.store.capture_mode(ctx.user_id) if ctx.user_id else "redacted"
-        slots = {name: (s.resolved or s.value) for name, s in ctx.slots.items() if (s.resolved or s.value)}
+        user_id = ctx.user_id
+        mode = self.store.capture_mode(user_id) if user_id else "redacted"
+        slots = {}
+        if request.intent is not None:
+            for name, s in request.intent.slots.items():
+                value = s.resolved or s.value
+                if value:
+                    slots[name] = value
         utterance = ctx.utterance
         speech = resp.speech
         reprompt = resp.reprompt_text
@@ -115,7 +121,7 @@ class Capture:
             "created_at": self.clock(),
             "developer_id": ctx.skill.developer_id,
             "skill": ctx.skill.name,
-            "user_id": ctx.user_id,
+            "user_id": user_id,
             "session_id": ctx.session_id,
             "request_id": request.request_id,
             "request_type": request.type,
@@ -159,5 +165,14 @@ class _CachedRedactor:
             self._cache[text] = hit
         return hit
 
-    def redact_slots(self, slots: dict[str, Any], *, exempt: Any = ()) -> tuple[dict[str, Any], Any]:
-        return self.redactor.redact_slots(slots, exempt=exempt)
+    def redact_slots(self, slots: dict[str, Any], *, exempt: frozenset[str] = frozenset()) -> tuple[dict[str, Any], set[str]]:
+        out: dict[str, Any] = {}
+        kinds: set[str] = set()
+        for name, value in slots.items():
+            if name in exempt:
+                out[name] = value
+                continue
+            r = self.redact(value)
+            out[name] = r.text
+            kinds |= r.kinds
+        return out, kinds

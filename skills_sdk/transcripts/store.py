@@ -56,8 +56,10 @@ _STATE_SQL = (
 )
 _INSERT_COLUMNS = [c for c in COLUMNS if c != "id"]
 _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
-    ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join(f":{c}" for c in _INSERT_COLUMNS)
+    ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join("?" for _ in _INSERT_COLUMNS)
 )
+_JSON_INDEXES = tuple(_INSERT_COLUMNS.index(c) for c in ("slots", "card", "directives", "transaction"))
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def utcnow_iso() -> str:
@@ -210,38 +212,20 @@ class TranscriptStore:
         accept Python values or already-encoded strings. ``state`` (JSON) replaces the user's
         persistent attributes for the row's skill in the same commit.
         """
-        values = {c: row.get(c) for c in _INSERT_COLUMNS}
-        if not values["created_at"]:
-            values["created_at"] = utcnow_iso()
-        for c in _JSON_COLUMNS:
-            v = values[c]
-            if v is not None and not isinstance(v, str):
-                values[c] = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-        for c in ("developer_id", "skill", "user_id"):
-            if not values[c]:
-                raise StoreError(f"A transcript needs {c}; got {values[c]!r}.")
+        values = _values(row)
         conn = self.db.conn
         with self._lock if self.memory else _NO_LOCK:
             if state is None:
                 cur = conn.execute(_INSERT_SQL, values)
             else:
                 with _Transaction(conn):
-                    conn.execute(_STATE_SQL, (values["developer_id"], values["skill"], values["user_id"], state,
-                                              values["created_at"]))
+                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
                     cur = conn.execute(_INSERT_SQL, values)
         return int(cur.lastrowid or 0)
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows in one transaction (imports, spool replay); returns how many."""
-        prepared = []
-        for row in rows:
-            values = {c: row.get(c) for c in _INSERT_COLUMNS}
-            values["created_at"] = values["created_at"] or utcnow_iso()
-            for c in _JSON_COLUMNS:
-                v = values[c]
-                if v is not None and not isinstance(v, str):
-                    values[c] = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-            prepared.append(values)
+        prepared = [_values(row) for row in rows]
         with self.transaction() as conn:
             conn.executemany(_INSERT_SQL, prepared)
         return len(prepared)
@@ -358,6 +342,22 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+def _values(row: Mapping[str, Any]) -> list[Any]:
+    """The INSERT parameters for ``row``, in column order, JSON columns encoded; checks the owners."""
+    get = row.get
+    values = [get(c) for c in _INSERT_COLUMNS]
+    if not values[0]:
+        values[0] = utcnow_iso()
+    for i in _JSON_INDEXES:
+        v = values[i]
+        if v is not None and type(v) is not str:
+            values[i] = _DUMPS(v)
+    if not (values[1] and values[2] and values[3]):
+        missing = next(c for c in ("developer_id", "skill", "user_id") if not get(c))
+        raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
+    return values
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
