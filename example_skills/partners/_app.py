@@ -322,7 +322,8 @@ class PartnerApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Serve the app over WSGI, so :func:`serve` can give a stand-in a port of its own."""
-        time.sleep(self.latency)
+        if self.latency:  # even sleep(0) is a syscall and a GIL hand-off
+            time.sleep(self.latency)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         headers = {k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -406,7 +407,8 @@ class PartnerAdapter(BaseAdapter):
                 f"(injected latency {delay}s).",
                 request=request,
             )
-        time.sleep(delay)
+        if delay:
+            time.sleep(delay)
         url = urlsplit(request.url or "")
         params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         answer = self.app.handle(
