@@ -116,7 +116,8 @@ def create_skill() -> Skill:
         ctx.state["last_order"] = placed["id"]
         total = dollars(placed["total_cents"])
         return (
-            say(f"Okay, {describe(draft)} is on its way. It should arrive in about {placed['eta_minutes']} minutes.")
+            say(f"Okay, {describe(draft)} {'is on its' if quantity == 1 else 'are on their'} way. "
+                f"It should arrive in about {placed['eta_minutes']} minutes.")
             .card("Pizza order", f"{quantity} x {draft['size']} with {', '.join(draft['toppings'])}\n"
                                  f"Order {placed['id']}: ${total}")
             .transaction("pizza_order", placed["id"], total, "USD")
