@@ -146,10 +146,10 @@ def create_skill() -> Skill:
             return ask(f"There's no delivery slot at {time}. The first one starts at {slots[0]['start'][11:16]}. "
                        "Say check out to take it.", "Would you like to check out?")
         chosen = chosen or slots[0]
-        window = f"between {chosen['start'][11:16]} and {chosen['end'][11:16]} on {chosen['start'][:10]}"
+        window = f"between {chosen['start'][11:16]} and {chosen['end'][11:16]} UTC on {chosen['start'][:10]}"
         # A yes/no turn before money moves: the slot waits in the session for the answer.
         ctx.session["checkout"] = {"slot_id": chosen["id"], "window": window}
-        return ask(f"That's {cart_text(lines)}, delivered {window} U.T.C. Shall I place the order?",
+        return ask(f"That's {cart_text(lines)}, delivered {window}. Shall I place the order?",
                    "Shall I place the order?")
 
     @skill.intent("AMAZON.YesIntent")
@@ -170,7 +170,7 @@ def create_skill() -> Skill:
         ctx.state["last_order"] = order["id"]
         total = order["total_cents"]
         fee = " including delivery" if order.get("delivery_fee_cents") else ""
-        return (say(f"Your order is placed: {spoken_price(total)}{fee}, delivered {pending['window']} U.T.C.")
+        return (say(f"Your order is placed: {spoken_price(total)}{fee}, delivered {pending['window']}.")
                 .card("FreshCart order", f"Order {order['id']}\n{cart_text(lines)}\nTotal ${dollars(total)}")
                 .transaction("grocery_order", order["id"], dollars(total), "USD"))
 

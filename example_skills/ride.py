@@ -14,6 +14,7 @@ RIDE_TYPES = {"standard": ["regular", "normal", "cheap"], "xl": ["x l", "extra l
 # Pick-up is where the device is. A production skill asks for the device-address permission; the
 # example leaves it to the partner, which accepts a named place.
 PICKUP = {"place": "current location"}
+RIDE_NAMES = {"standard": "A standard", "xl": "An XL", "premium": "A premium"}
 STATUS_WORDS = {"driver_assigned": "is on the way", "driver_arrived": "is waiting outside",
                 "in_progress": "is under way", "completed": "is complete", "cancelled": "was cancelled"}
 
@@ -25,7 +26,8 @@ def ride_samples() -> list[str]:
     matches the address sample, listed first, wins.
     """
     stems = ["get me a ride to", "book a ride to", "i need a ride to", "get me a {ride_type} to",
-             "get me a {ride_type} ride to", "book a {ride_type} ride to", "book an {ride_type} ride to"]
+             "get me a {ride_type} ride to", "get me an {ride_type} ride to", "book a {ride_type} ride to",
+             "book an {ride_type} ride to"]
     return [f"{stem} {{{slot}}}" for stem in stems for slot in ("address", "place")] + ["take me {place}"]
 
 
@@ -77,7 +79,7 @@ def create_skill() -> Skill:
         where = place if place in PLACES else address
         ctx.session["quote"] = {"id": quote["id"], "price_cents": quote["price_cents"], "to": where,
                                 "ride_type": quote["ride_type"]}
-        return ask(f"A {quote['ride_type']} ride to {where} is {spoken_price(quote['price_cents'])}, and a driver "
+        return ask(f"{RIDE_NAMES[quote['ride_type']]} ride to {where} is {spoken_price(quote['price_cents'])}, and a driver "
                    f"can be there in {quote['eta_minutes']} minutes. Shall I book it?", "Shall I book the ride?")
 
     @skill.intent("AMAZON.YesIntent")

@@ -65,7 +65,7 @@ def test_unsaved_place_asks_for_its_address(client, partner):
 
 def test_spoken_address_with_a_ride_type_quotes_books_and_tags_the_fare(client, partner):
     client.say("book an xl ride to 1 market street")
-    client.assert_said("A xl ride to 1 market street is $12.34")
+    client.assert_said("An XL ride to 1 market street is $12.34")
     assert posted(partner, "/v1/quotes")[0]["ride_type"] == "xl"
     r = client.say("yes")
     client.assert_said("Booked. Priya is coming in a silver Toyota Prius, plate ZIP 4821, in about 5 minutes.")
