@@ -1,0 +1,330 @@
+"""``SkillClient``: talk to a skill in a test as a device would, and assert on what it said."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from .. import simulator as _sim
+from .builders import DEFAULT_USER
+
+if TYPE_CHECKING:
+    import requests
+
+    from ..middleware import Middleware
+    from ..skill import Skill
+    from ..transcripts.store import TranscriptStore
+
+__all__ = ["SkillClient", "Reply"]
+
+
+class Reply:
+    """What the skill answered to one request, read back the way a test wants it."""
+
+    def __init__(self, turn: _sim.SimulatedTurn) -> None:
+        self.turn = turn
+
+    @property
+    def speech(self) -> str | None:
+        """The plain text said (SSML tags dropped); None when nothing was said."""
+        return self.turn.speech
+
+    @property
+    def reprompt(self) -> str | None:
+        """The plain text of the reprompt, if any."""
+        return self.turn.reprompt
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The card as its JSON object, if any."""
+        return self.turn.card
+
+    @property
+    def directives(self) -> list[dict[str, Any]]:
+        """The directives, in order."""
+        return self.turn.directives
+
+    @property
+    def directive_types(self) -> list[str]:
+        """The directive types, in order: ``["Dialog.ElicitSlot"]``."""
+        return [d.get("type") for d in self.turn.directives]
+
+    @property
+    def ended(self) -> bool | None:
+        """``shouldEndSession`` as sent: True, False, or None when the response leaves it out."""
+        return self.turn.end_session
+
+    @property
+    def session_attributes(self) -> dict[str, Any]:
+        """The session attributes the response carries."""
+        return self.turn.session_attributes
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        """The whole response envelope."""
+        return self.turn.result.envelope
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request envelope that was sent."""
+        return self.turn.request
+
+    @property
+    def intent(self) -> str | None:
+        """The intent that was sent (what the NLU understood, for ``say``)."""
+        return self.turn.intent
+
+    @property
+    def slots(self) -> dict[str, dict[str, Any]]:
+        """The filled slots that were sent: name -> {value, resolved, id, status}."""
+        return self.turn.slots
+
+    @property
+    def transcript(self) -> dict[str, Any] | None:
+        """The transcript row this turn wrote (JSON columns decoded)."""
+        return self.turn.transcript
+
+    @property
+    def transaction(self) -> dict[str, Any] | None:
+        """The transaction the response tagged: kind, reference, amount (a string), currency, status."""
+        tag = self.turn.result.response.transaction_tag
+        return tag.to_dict() if tag is not None else None
+
+    @property
+    def error(self) -> str | None:
+        """``"Type: message"`` when the handler raised and the user heard an apology, else None."""
+        err = self.turn.result.response.error
+        return f"{err[0]}: {err[1]}" if err else None
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.turn.request_type} speech={self.speech!r} ended={self.ended!r}>"
+
+
+class SkillClient:
+    """A test client for one skill: requests go through a :class:`SkillHost`, as in production.
+
+    >>> client = SkillClient(pizza_skill, http=partner_session())       # doctest: +SKIP
+    >>> client.say("open pizza shop").speech                              # doctest: +SKIP
+    'Welcome to Pizza Shop. What size and topping would you like?'
+    >>> client.say("order a large pepperoni pizza")                       # doctest: +SKIP
+    >>> client.assert_said("Shall I place the order")                     # doctest: +SKIP
+
+    ``store`` receives the transcripts (a fresh in-memory store when None); ``http`` is the
+    ``requests.Session`` handlers reach partners through (a plain session when None, so
+    ``responses`` can mock it); ``middleware`` runs inside capture, as on the server. The client
+    carries the session between requests as a device does (see :mod:`skills_sdk.simulator`).
+    """
+
+    def __init__(
+        self,
+        skill: Skill,
+        store: TranscriptStore | None = None,
+        http: requests.Session | None = None,
+        user_id: str = DEFAULT_USER,
+        locale: str = "en-US",
+        *,
+        middleware: Sequence[Middleware] = (),
+        capture: bool = True,
+    ) -> None:
+        from ..host import SkillHost
+        from ..http import PartnerSession
+        from ..transcripts.store import TranscriptStore
+
+        self.skill = skill
+        self.owns_store = store is None
+        self.store = store if store is not None else TranscriptStore(":memory:")
+        self.http = http if http is not None else PartnerSession()
+        self.user_id = user_id
+        self.host = SkillHost([skill], store=self.store, http=self.http, middleware=middleware, capture=capture)
+        self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale)
+        self.replies: list[Reply] = []
+
+    # -- talking ------------------------------------------------------------------------
+    def _keep(self, turn: _sim.SimulatedTurn) -> Reply:
+        reply = Reply(turn)
+        self.replies.append(reply)
+        return reply
+
+    def say(self, text: str) -> Reply:
+        """Say ``text``: the skill's own NLU turns it into a LaunchRequest ("open <invocation name>")
+        or an IntentRequest with slots, and the text is recorded as the turn's utterance."""
+        return self._keep(self.conversation.say(text))
+
+    def launch(self) -> Reply:
+        """Send a LaunchRequest (always the first request of a new session)."""
+        return self._keep(self.conversation.launch())
+
+    def intent(self, name: str, *, dialog_state: str | None = None, confirmation: str = "NONE",
+               **slots: Any) -> Reply:
+        """Send intent ``name`` with slot values by name; custom slot types resolve as on a device.
+
+        >>> client.intent("OrderPizzaIntent", size="big", topping="pepperoni")   # doctest: +SKIP
+        """
+        return self._keep(self.conversation.intent(name, slots, dialog_state=dialog_state,
+                                                   confirmation=confirmation))
+
+    def request(self, request_type: str, **fields: Any) -> Reply:
+        """Send any other request type (``AudioPlayer.*``, ``PlaybackController.*``, ``AlexaSkillEvent.*``,
+        ``System.ExceptionEncountered``...); ``token=``, ``offset_ms=``, ``persistence=``, ``error=``
+        fill the usual fields, other keywords go into the request block."""
+        return self._keep(self.conversation.event(request_type, **fields))
+
+    def end(self, reason: str = "USER_INITIATED", *, error: Mapping[str, str] | None = None) -> Reply:
+        """Send a SessionEndedRequest; the next request starts a new session."""
+        return self._keep(self.conversation.end(reason, error=error))
+
+    def new_session(self) -> None:
+        """Make the next request start a new session for the same user."""
+        self.conversation.new_session()
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The current session attributes (what the next request will carry)."""
+        return dict(self.conversation.attributes)
+
+    @property
+    def last(self) -> Reply:
+        """The latest reply; raises AssertionError before the first request."""
+        if not self.replies:
+            raise AssertionError(f"Nothing was sent to skill {self.skill.name!r} yet: call say(), launch() or "
+                                 "intent() before asserting.")
+        return self.replies[-1]
+
+    def transcripts(self) -> list[dict[str, Any]]:
+        """The transcript rows recorded for this client's user in this skill, oldest first."""
+        return list(self.store.iter_transcripts(user_id=self.user_id, skill=self.skill.name))
+
+    # -- the conversation, as a chat log --------------------------------------------------
+    def conversation_log(self) -> str:
+        """The conversation so far as a chat log: each user turn and the skill's reply."""
+        name = self.skill.name
+        width = max(len(name), 4)
+        lines = [f"Conversation with skill {name!r} ({len(self.replies)} turn{'s' if len(self.replies) != 1 else ''}):"]
+        for reply in self.replies:
+            lines.append(f"  {'user':<{width}} > {_user_side(reply)}")
+            lines.append(f"  {name:<{width}} < {_skill_side(reply)}")
+        if not self.replies:
+            lines.append("  (nothing said yet)")
+        return "\n".join(lines)
+
+    def _fail(self, expected: str, got: str) -> AssertionError:
+        return AssertionError(f"{expected}\n  but {got}\n\n{self.conversation_log()}")
+
+    # -- assertions -------------------------------------------------------------------------
+    def assert_said(self, expected: str | re.Pattern[str], *, reply: Reply | None = None) -> Reply:
+        """Assert that the latest reply's speech contains ``expected`` (a substring, case-insensitive,
+        or a compiled regex searched in it); returns the reply."""
+        r = reply or self.last
+        speech = r.speech or ""
+        if isinstance(expected, re.Pattern):
+            ok = expected.search(speech) is not None
+            want = f"Expected the skill to say something matching /{expected.pattern}/"
+        else:
+            ok = expected.lower() in speech.lower()
+            want = f"Expected the skill to say {expected!r}"
+        if not ok:
+            raise self._fail(want, f"it said {r.speech!r}")
+        return r
+
+    def assert_card(self, title: str | None = None, content: str | None = None, *,
+                    reply: Reply | None = None) -> Reply:
+        """Assert that the latest reply shows a card; ``title`` must equal its title and ``content`` be in
+        its text (case-insensitive)."""
+        r = reply or self.last
+        card = r.card
+        want = "Expected a card" + (f" titled {title!r}" if title else "") + (
+            f" containing {content!r}" if content else "")
+        if card is None:
+            raise self._fail(want, "the reply has no card")
+        body = card.get("content") or card.get("text") or ""
+        if (title is not None and card.get("title") != title) or (
+            content is not None and content.lower() not in body.lower()
+        ):
+            raise self._fail(want, f"the card is {card!r}")
+        return r
+
+    def assert_directive(self, directive_type: str, *, reply: Reply | None = None, **fields: Any) -> Reply:
+        """Assert that the latest reply carries a directive of ``directive_type`` whose top-level
+        ``fields`` equal the given values: ``assert_directive("Dialog.ElicitSlot", slotToElicit="size")``."""
+        r = reply or self.last
+        for d in r.directives:
+            if d.get("type") == directive_type and all(d.get(k) == v for k, v in fields.items()):
+                return r
+        extra = "".join(f" {k}={v!r}" for k, v in fields.items())
+        raise self._fail(f"Expected a {directive_type} directive{extra}",
+                         f"the directives are {r.directives!r}" if r.directives else "the reply has no directives")
+
+    def assert_ended(self, ended: bool = True, *, reply: Reply | None = None) -> Reply:
+        """Assert that the latest reply ends the session (or, with ``ended=False``, keeps it open)."""
+        r = reply or self.last
+        if bool(r.ended) is not ended:
+            raise self._fail(f"Expected the session to {'end' if ended else 'stay open'}",
+                             f"shouldEndSession is {r.ended!r}")
+        return r
+
+    def assert_transaction(self, kind: str | None = None, amount: Decimal | int | str | None = None, *,
+                           currency: str | None = None, reference: str | None = None,
+                           reply: Reply | None = None) -> Reply:
+        """Assert that the latest reply is tagged with a transaction; the given fields must match
+        (``amount`` compared as a decimal: ``"23.50" == 23.5``)."""
+        r = reply or self.last
+        tx = r.transaction
+        wanted = {k: v for k, v in (("kind", kind), ("amount", amount), ("currency", currency),
+                                    ("reference", reference)) if v is not None}
+        want = "Expected a transaction" + ("".join(f" {k}={v!r}" for k, v in wanted.items()))
+        if tx is None:
+            raise self._fail(want, "the reply has no transaction")
+        for key, value in wanted.items():
+            have = tx.get(key)
+            if key == "amount":
+                try:
+                    same = Decimal(str(value)) == Decimal(str(have))
+                except InvalidOperation:
+                    same = False
+            else:
+                same = have == value
+            if not same:
+                raise self._fail(want, f"the transaction is {tx!r}")
+        return r
+
+    def __repr__(self) -> str:
+        return f"<SkillClient {self.skill.name!r} user={self.user_id!r} turns={len(self.replies)}>"
+
+
+def _user_side(reply: Reply) -> str:
+    turn = reply.turn
+    if turn.text is not None:
+        sent = turn.intent or turn.request_type
+        slots = " ".join(f"{k}={v['resolved'] or v['value']}" for k, v in turn.slots.items())
+        return f"{turn.text!r}  [{sent}{' ' + slots if slots else ''}]"
+    req = turn.request["request"]
+    if turn.intent:
+        slots = " ".join(f"{k}={v['value']}" for k, v in turn.slots.items())
+        extra = ""
+        if req.get("dialogState"):
+            extra += f" dialogState={req['dialogState']}"
+        if req["intent"].get("confirmationStatus") not in (None, "NONE"):
+            extra += f" confirmation={req['intent']['confirmationStatus']}"
+        return f"(intent {turn.intent}{' ' + slots if slots else ''}{extra})"
+    details = " ".join(f"{k}={req[k]}" for k in ("reason", "token", "offsetInMilliseconds") if req.get(k) is not None)
+    return f"({turn.request_type}{' ' + details if details else ''})"
+
+
+def _skill_side(reply: Reply) -> str:
+    parts = [repr(reply.speech) if reply.speech is not None else "(says nothing)"]
+    if reply.reprompt and reply.reprompt != reply.speech:
+        parts.append(f"reprompt={reply.reprompt!r}")
+    if reply.card:
+        parts.append(f"card={reply.card.get('title')!r}")
+    for d in reply.directives:
+        detail = d.get("slotToElicit") or d.get("slotToConfirm") or d.get("playBehavior") or ""
+        parts.append(f"[{d.get('type')}{' ' + detail if detail else ''}]")
+    if reply.transaction:
+        tx = reply.transaction
+        parts.append(f"transaction={tx['kind']} {tx['amount']} {tx['currency']}")
+    if reply.error:
+        parts.append(f"error={reply.error!r}")
+    parts.append("(session ended)" if reply.ended else "(session open)" if reply.ended is False else "")
+    return "  ".join(p for p in parts if p)
