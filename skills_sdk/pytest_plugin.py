@@ -1,0 +1,78 @@
+"""pytest fixtures for skill developers: ``skill_client``, ``partners``, ``transcript_store``, ``partner_session``.
+
+Installed with the SDK (entry point ``pytest11``), so a test file needs no imports to use them::
+
+    def test_orders_a_pizza(skill_client, partners):
+        partners.post("https://api.pizzapronto.example/v1/orders", json={"id": "pz_1", ...})
+        client = skill_client(pizza)
+        client.say("order a large pepperoni pizza")
+        client.assert_said("Shall I place the order")
+
+This module stays import-light (it loads in every pytest run): the SDK is imported inside fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def transcript_store(tmp_path: Any) -> Iterator[Any]:
+    """A :class:`~skills_sdk.transcripts.TranscriptStore` in a file under ``tmp_path``, closed after the test."""
+    from skills_sdk.transcripts.store import TranscriptStore
+
+    store = TranscriptStore(tmp_path / "transcripts.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def skill_client() -> Iterator[Callable[..., Any]]:
+    """A factory of :class:`~skills_sdk.testing.SkillClient`: ``client = skill_client(skill, http=..., store=...)``.
+
+    Keywords are those of ``SkillClient``. Without ``store`` each client records into its own
+    in-memory store; without ``http`` it reaches partners through a plain ``requests`` session,
+    which the ``partners`` fixture mocks.
+    """
+    from skills_sdk.testing import SkillClient
+
+    made: list[Any] = []
+
+    def make(skill: Any, **kwargs: Any) -> Any:
+        client = SkillClient(skill, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        if client.owns_store:
+            client.store.close()
+
+
+@pytest.fixture
+def partners() -> Iterator[Any]:
+    """A started ``responses.RequestsMock``: register partner answers on it (``partners.get(url, json=...)``).
+
+    Calls that match nothing fail with a ConnectionError that lists every registered mock, so no
+    test reaches the network; registered answers that are never called do not fail the test.
+    """
+    import responses
+
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mock.start()
+    try:
+        yield mock
+    finally:
+        mock.stop()
+        mock.reset()
+
+
+@pytest.fixture
+def partner_session() -> Any:
+    """The example skills' ``requests`` session with the embedded partner stand-ins mounted (fresh state)."""
+    from example_skills import partner_session as make_session
+
+    return make_session()
