@@ -136,6 +136,12 @@ class SimulatedTurn:
         return dict(self.result.envelope.get("sessionAttributes") or {})
 
     @property
+    def transaction(self) -> dict[str, Any] | None:
+        """The transaction the response tagged (kind, reference, amount as a string, currency, status)."""
+        tag = self.result.response.transaction_tag
+        return tag.to_dict() if tag is not None else None
+
+    @property
     def transcript(self) -> dict[str, Any] | None:
         """The transcript row this turn wrote, JSON columns decoded (None when capture is off)."""
         row = self.result.transcript
@@ -167,6 +173,7 @@ class SimulatedTurn:
             "directives": self.directives,
             "end_session": self.end_session,
             "session_attributes": self.session_attributes,
+            "transaction": self.transaction,
             "transcript": self.transcript,
         }
 

@@ -89,8 +89,7 @@ class Reply:
     @property
     def transaction(self) -> dict[str, Any] | None:
         """The transaction the response tagged: kind, reference, amount (a string), currency, status."""
-        tag = self.turn.result.response.transaction_tag
-        return tag.to_dict() if tag is not None else None
+        return self.turn.transaction
 
     @property
     def error(self) -> str | None:

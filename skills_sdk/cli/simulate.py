@@ -1,0 +1,161 @@
+"""``skills say``, ``skills chat`` and ``skills model export``: talk to a skill in text, export its interaction model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ._common import db_option, load_skills, open_store
+
+__all__ = ["register"]
+
+_SKILLS_OPTION = click.option(
+    "--skills", "skills_spec", default=None, metavar="MODULE:ATTR",
+    help="Your skills (a Skill, a list, or a factory); default: the four example skills.")
+_USER_OPTION = click.option("--user", "user_id", default="simulator-user", show_default=True,
+                            help="The user id to speak as.")
+
+
+def _pick(skills_spec: str | None, name: str) -> Any:
+    skills = load_skills(skills_spec)
+    for skill in skills:
+        if skill.name == name:
+            return skill
+    known = ", ".join(sorted(s.name for s in skills)) or "none"
+    where = f"in {skills_spec}" if skills_spec else "among the example skills"
+    raise click.ClickException(f"No skill named {name!r} {where}. Known: {known}.")
+
+
+def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str, session_id: str | None) -> Any:
+    from ..host import SkillHost
+    from ..http import PartnerSession
+    from ..simulator import Conversation
+
+    skill = _pick(skills_spec, name)
+    if skills_spec:
+        http = PartnerSession()
+    else:
+        from example_skills import partner_session
+
+        http = partner_session()  # the embedded partner stand-ins: works offline
+    host = SkillHost([skill], store=open_store(db_path, must_exist=False), http=http)
+    return Conversation(host, skill.name, user_id=user_id, session_id=session_id)
+
+
+def _show(turn: Any, skill: str) -> None:
+    """Print one turn: what the NLU understood, what the skill answered, the transcript row written."""
+    d = turn.to_dict()
+    nlu = d["nlu"] or {}
+    slots = " ".join(f"{k}={v['value']!r}" + (f"->{v['resolved']}" if v["resolved"] and v["resolved"] != v["value"]
+                                               else "") for k, v in (nlu.get("slots") or {}).items())
+    heard = nlu.get("intent") or d["request_type"]
+    if nlu.get("elicited_slot"):
+        heard += f" (answer for {nlu['elicited_slot']})"
+    click.echo(f"  heard:      {heard}{'  ' + slots if slots else ''}")
+    click.echo(f"  {skill + ':':<11} {d['speech'] if d['speech'] is not None else '(says nothing)'}")
+    if d["reprompt"]:
+        click.echo(f"  reprompt:   {d['reprompt']}")
+    if d["card"]:
+        card = d["card"]
+        body = (card.get("content") or card.get("text") or "").replace("\n", " / ")
+        click.echo(f"  card:       {card.get('title') or card.get('type')}: {body}")
+    for directive in d["directives"]:
+        detail = {k: v for k, v in directive.items() if k not in ("type", "updatedIntent")}
+        click.echo(f"  directive:  {directive['type']}{' ' + json.dumps(detail) if detail else ''}")
+    if d["transaction"]:
+        tx = d["transaction"]
+        click.echo(f"  transaction: {tx['kind']} {tx['reference']} {tx['amount']} {tx['currency']} ({tx['status']})")
+    state = {True: "ended", False: "open", None: "unchanged"}[d["end_session"]]
+    click.echo(f"  session:    {state}  {json.dumps(d['session_attributes']) if d['session_attributes'] else ''}".rstrip())
+    row = d["transcript"]
+    if row is not None:
+        click.echo(f"  transcript: #{row.get('id')} {row['created_at']} status={row['status']} "
+                   f"session={row['session_id']} utterance={row['utterance']!r} speech={row['speech']!r}")
+
+
+@click.command()
+@click.argument("skill")
+@click.argument("text")
+@db_option
+@_USER_OPTION
+@click.option("--session", "session_id", default=None, help="The session id to use (a fresh one by default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the turn as one JSON object.")
+@_SKILLS_OPTION
+def say(skill: str, text: str, db_path: str, user_id: str, session_id: str | None, as_json: bool,
+        skills_spec: str | None) -> None:
+    """Say TEXT to SKILL once: print what it understood and answered, and the transcript row written to --db."""
+    chat = _conversation(skills_spec, skill, db_path, user_id, session_id)
+    try:
+        turn = chat.say(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="TEXT") from None
+    if as_json:
+        click.echo(json.dumps(turn.to_dict(), ensure_ascii=False, default=str))
+        return
+    click.echo(f"you:          {text}")
+    _show(turn, skill)
+
+
+@click.command()
+@click.argument("skill")
+@db_option
+@_USER_OPTION
+@_SKILLS_OPTION
+def chat(skill: str, db_path: str, user_id: str, skills_spec: str | None) -> None:
+    """Talk to SKILL line by line (stdin, until EOF, "quit" or "exit"); the session carries across lines."""
+    conversation = _conversation(skills_spec, skill, db_path, user_id, None)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo(f'Talking to {skill}. Try "open {conversation.skill.invocation_name}"; "quit" ends.')
+    while True:
+        if interactive:
+            click.echo("you> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text.lower() in ("quit", "exit"):
+            break
+        if not interactive:
+            click.echo(f"you:          {text}")
+        try:
+            turn = conversation.say(text)
+        except ValueError as exc:
+            click.echo(f"  (not sent: {exc})")
+            continue
+        _show(turn, skill)
+        if turn.session_ended:
+            click.echo("  -- session ended; the next line starts a new one --")
+
+
+@click.group()
+def model() -> None:
+    """Work with a skill's interaction model."""
+
+
+@model.command("export")
+@click.argument("skill")
+@_SKILLS_OPTION
+def export_model_command(skill: str, skills_spec: str | None) -> None:
+    """Print SKILL's interaction model as Alexa JSON (for the developer console or the ASK CLI)."""
+    from ..errors import ModelError
+    from ..nlu import export_model
+
+    found = _pick(skills_spec, skill)
+    try:
+        data = export_model(found.model)
+    except ModelError as exc:
+        raise click.ClickException(f"The model of skill {skill!r} does not build: {exc}") from None
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def register(main: click.Group) -> None:
+    """Add ``say``, ``chat`` and the ``model`` group to ``main``."""
+    main.add_command(say)
+    main.add_command(chat)
+    main.add_command(model)
