@@ -1,0 +1,193 @@
+"""The text simulator: POST /simulate/<skill>, skills say, skills chat and skills model export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from example_skills import SKILL_MODULES
+from skills_sdk.cli import main
+from skills_sdk.server import create_app
+from skills_sdk.simulator import ConversationCache
+from skills_sdk.transcripts import TranscriptStore
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(store=TranscriptStore(":memory:"))
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["skills_sdk"]["store"]
+
+
+# -- POST /simulate ---------------------------------------------------------------------------------
+
+
+def test_simulate_answers_speech_nlu_and_the_transcript_row(http, store):
+    body = http.post("/simulate/pizza", json={"text": "ask pizza shop for a large pepperoni pizza",
+                                              "user_id": "amzn1.ask.account.sim-1"}).get_json()
+    assert body["nlu"]["intent"] == "OrderPizzaIntent"
+    assert body["nlu"]["slots"]["size"] == {"value": "large", "resolved": "large", "id": "LARGE",
+                                            "status": "ER_SUCCESS_MATCH"}
+    assert body["speech"] == "That's one large hand tossed pizza with pepperoni. Shall I place the order?"
+    assert body["end_session"] is False and body["directives"][0]["type"] == "Dialog.ConfirmIntent"
+    assert body["session_attributes"]["order"]["size"] == "large"
+    row = body["transcript"]
+    assert row["utterance"] == "ask pizza shop for a large pepperoni pizza" and row["user_id"] == "amzn1.ask.account.sim-1"
+    assert store.get(row["id"])["speech"] == body["speech"]
+
+
+def test_simulate_keeps_a_named_sessions_attributes_between_calls(http):
+    def turn(text):
+        return http.post("/simulate/pizza", json={"text": text, "session_id": "sim-session-1"}).get_json()
+
+    assert turn("open pizza shop")["transcript"]["session_id"] == "sim-session-1"
+    assert turn("order a small pizza")["directives"][0]["slotToElicit"] == "topping"
+    assert turn("bacon")["speech"] == "That's one small hand tossed pizza with bacon. Shall I place the order?"
+    done = turn("yes")
+    assert done["end_session"] is True and done["transaction"]["kind"] == "pizza_order"
+    assert done["transcript"]["user_id"] == "simulator-user"
+    assert turn("yes")["speech"] == "What pizza would you like?"  # the ended session was forgotten
+
+
+def test_without_a_session_id_each_call_is_a_new_session(http):
+    http.post("/simulate/pizza", json={"text": "order a small pizza"})
+    body = http.post("/simulate/pizza", json={"text": "bacon"}).get_json()
+    assert body["session_attributes"]["order"] == {"toppings": ["bacon"]}  # no size: nothing was carried
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "field"),
+    [
+        (b"not json", "invalid_json", None),
+        (b"[1, 2]", "invalid_body", None),
+        (b"{}", "invalid_field", "text"),
+        (b'{"text": 42}', "invalid_field", "text"),
+        (b'{"text": "   "}', "invalid_field", "text"),
+        (json.dumps({"text": "order " * 200}).encode(), "invalid_field", "text"),
+        (b'{"text": "hi", "user_id": 7}', "invalid_field", "user_id"),
+        (b'{"text": "hi", "session_id": ""}', "invalid_field", "session_id"),
+    ],
+)
+def test_bad_simulate_input_is_a_400_naming_the_field(http, store, data, code, field):
+    before = store.count()
+    resp = http.post("/simulate/pizza", data=data, content_type="application/json")
+    assert resp.status_code == 400
+    error = resp.get_json()["error"]
+    assert error["code"] == code and error.get("field") == field
+    assert store.count() == before
+
+
+def test_simulate_an_unknown_skill_is_a_404_listing_the_hosted_ones(http):
+    resp = http.post("/simulate/pasta", json={"text": "hi"})
+    assert resp.status_code == 404
+    assert "grocery, music, pizza, ride" in resp.get_json()["error"]["message"]
+
+
+def test_simulate_is_off_on_a_verifying_server():
+    app = create_app(store=TranscriptStore(":memory:"), verify=True, verifier=object())
+    resp = app.test_client().post("/simulate/pizza", json={"text": "open pizza shop"})
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "simulator_disabled"
+
+
+def test_the_conversation_cache_forgets_the_least_recently_used():
+    cache = ConversationCache(limit=2)
+    made = []
+
+    def make(key):
+        return lambda: made.append(key) or key
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        cache.get(key, make(key))
+    assert made == ["a", "b", "c", "b"] and len(cache) == 2
+
+
+# -- skills say / chat ------------------------------------------------------------------------------
+
+
+def test_skills_say_prints_the_answer_and_the_transcript_row(tmp_path):
+    db = str(tmp_path / "t.db")
+    result = CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db, "--user", "u-cli"])
+    assert result.exit_code == 0, result.output
+    assert "pizza:      Welcome to Pizza Shop." in result.output
+    assert "reprompt:   What pizza would you like?" in result.output
+    assert "transcript: #1" in result.output and "utterance='open pizza shop'" in result.output
+    assert TranscriptStore(db).user_history("u-cli")[0]["utterance"] == "open pizza shop"
+
+
+def test_skills_say_json_uses_the_given_session(tmp_path):
+    result = CliRunner().invoke(main, ["say", "pizza", "where is my pizza", "--db", str(tmp_path / "t.db"),
+                                       "--session", "cli-session", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["nlu"]["intent"] == "OrderStatusIntent" and body["session_id"] == "cli-session"
+    assert body["transcript"]["session_id"] == "cli-session"
+
+
+def test_skills_chat_carries_the_session_across_lines(tmp_path):
+    db = str(tmp_path / "t.db")
+    lines = "order a large pizza\nolives\nyes\n"
+    result = CliRunner().invoke(main, ["chat", "pizza", "--db", db, "--user", "u-chat"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "directive:  Dialog.ElicitSlot" in out
+    assert "one large hand tossed pizza with black olives. Shall I place the order?" in out
+    assert "transaction: pizza_order" in out and "session ended" in out
+    rows = TranscriptStore(db).user_history("u-chat")
+    assert [r["utterance"] for r in reversed(rows)] == ["order a large pizza", "olives", "yes"]
+    assert len({r["session_id"] for r in rows}) == 1
+
+
+def test_skills_chat_stops_at_quit(tmp_path):
+    result = CliRunner().invoke(main, ["chat", "music", "--db", str(tmp_path / "t.db")],
+                                input="open music player\nquit\nhelp\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("you:") == 1
+
+
+@pytest.mark.parametrize("command", [["say", "pasta", "hi"], ["chat", "pasta"], ["model", "export", "pasta"]])
+def test_an_unknown_skill_exits_1_listing_the_known_ones(tmp_path, command):
+    result = CliRunner().invoke(main, [*command, *(["--db", str(tmp_path / "t.db")] if command[0] != "model" else [])])
+    assert result.exit_code == 1
+    assert "No skill named 'pasta'" in result.output and "Known: grocery, music, pizza, ride." in result.output
+
+
+# -- skills model export ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("skill", SKILL_MODULES)
+def test_model_export_prints_an_alexa_interaction_model(skill):
+    result = CliRunner().invoke(main, ["model", "export", skill])
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.output)["interactionModel"]["languageModel"]
+    assert model["invocationName"]
+    names = {i["name"] for i in model["intents"]}
+    assert {"AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent", "AMAZON.FallbackIntent"} <= names
+    assert any(i["samples"] for i in model["intents"])
+    declared = {t["name"] for t in model["types"]}
+    used = {s["type"] for i in model["intents"] for s in i["slots"] if not s["type"].startswith("AMAZON.")}
+    assert used <= declared
+
+
+def test_model_export_of_your_own_skills(tmp_path, monkeypatch):
+    (tmp_path / "my_cafe.py").write_text(
+        "from skills_sdk import Skill, say\n"
+        "skill = Skill('cafe', developer_id='me', invocation_name='my cafe')\n"
+        "skill.slot_type('Drink', ['latte', 'mocha'])\n"
+        "@skill.intent('OrderIntent', samples=['a {drink}'], slots={'drink': 'Drink'})\n"
+        "def order(ctx, drink=None):\n    return say(drink)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["model", "export", "cafe", "--skills", "my_cafe:skill"])
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.output)["interactionModel"]["languageModel"]
+    assert model["invocationName"] == "my cafe" and model["types"][0]["name"] == "Drink"
