@@ -353,7 +353,7 @@ class Skill:
             return self._on_error(ctx, exc, handler)
 
     def _on_error(self, ctx: Turn, exc: Exception, handler: Handler | None) -> Response:
-        log.exception("handler %s of skill %s raised", handler.describe() if handler else "?", self.name)
+        where = handler.describe() if handler else "the default handler"
         custom = self._handlers.get(("error", "*"))
         resp: Response | None = None
         if custom is not None:
@@ -361,7 +361,11 @@ class Skill:
                 resp = custom.func(ctx, exc)
             except Exception:
                 log.exception("error handler of skill %s raised too", self.name)
-        if not isinstance(resp, Response):
+        if isinstance(resp, Response):
+            # The skill answered for its own failure (a partner outage, say): one line, no traceback.
+            log.warning("%s of skill %s raised %s; its error handler answered", where, self.name, type(exc).__name__)
+        else:
+            log.error("%s of skill %s raised", where, self.name, exc_info=exc)
             resp = ask("Sorry, something went wrong on my side. Please try again.", "What would you like to do?")
         resp.error = (type(exc).__name__, str(exc)[:500])
         return resp
