@@ -149,7 +149,7 @@ def test_skills_chat_carries_the_session_across_lines(tmp_path):
 
 def test_skills_chat_stops_at_quit(tmp_path):
     result = CliRunner().invoke(main, ["chat", "music", "--db", str(tmp_path / "t.db")],
-                                input="open music player\nquit\nhelp\n")
+                                input="open tune stream\nquit\nhelp\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("you:") == 1
 
