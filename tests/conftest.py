@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from skills_sdk import Skill, ask, say
+
+# CI explores a fixed set of examples, so a run is reproducible; local runs explore new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 from skills_sdk.transcripts import TranscriptStore
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
