@@ -1,12 +1,18 @@
-"""``skills serve``: host skills over HTTP on the embedded SQLite store."""
+"""``skills serve``: host skills over HTTP on the embedded SQLite store (one threaded process, or gunicorn workers)."""
 
 from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
 
 import click
 
 from ._common import db_option, load_skills
 
-__all__ = ["register"]
+__all__ = ["register", "serve", "run_threaded"]
 
 
 @click.command()
@@ -15,12 +21,29 @@ __all__ = ["register"]
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--skills", "skills_spec", default=None, metavar="MODULE:ATTR",
               help="Your skills (a Skill, a list, or a factory); default: the four example skills.")
-@click.option("--verify/--no-verify", default=False, show_default=True,
-              help="Check Alexa request signatures (turn on when facing the internet).")
-def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool) -> None:
-    """Serve skills at http://HOST:PORT/alexa/<skill>, recording transcripts in --db."""
-    from ..server import create_app
+@click.option("--verify/--no-verify", default=None,
+              help="Check Alexa request signatures. Default: on with --production, off otherwise.")
+@click.option("--production", is_flag=True,
+              help="Serve as in production: request verification on and JSON log lines.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; more than 1 runs gunicorn (sync workers) with skills_sdk.wsgi:app.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool | None,
+          production: bool, workers: int, log_level: str) -> None:
+    """Serve skills at http://HOST:PORT/alexa/<skill>, recording transcripts in --db.
 
+    SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight, then exits.
+    """
+    if verify is None:
+        verify = production
+    if workers > 1:
+        _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level)
+        return
+    from ..server import create_app
+    from ..server.ops import configure_logging
+
+    configure_logging(log_level, json_format=production)
     skills = load_skills(skills_spec)
     http = None
     if not skills_spec:
@@ -29,8 +52,57 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
         http = partner_session()
     app = create_app(skills, db=db_path, http=http, verify=verify)
     names = ", ".join(s.name for s in skills)
-    click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path})")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path}; "
+               f"verification {'on' if verify else 'off'})")
+    run_threaded(app, host, port)
+
+
+def run_threaded(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` on a threaded werkzeug server until SIGTERM or SIGINT, then drain in-flight requests.
+
+    >>> run_threaded(create_app(db="var/t.db"), "127.0.0.1", 8000)   # doctest: +SKIP
+    """
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True)
+    server.daemon_threads = False  # server_close() then joins the request threads still running
+
+    def stop(signum: int, frame: Any) -> None:
+        # shutdown() waits for serve_forever() to return, so it cannot run on this (the serving) thread.
+        threading.Thread(target=server.shutdown, name="skills-shutdown", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool,
+                   workers: int, log_level: str) -> None:
+    """Replace this process with gunicorn serving ``skills_sdk.wsgi:app``, configured by environment."""
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        raise click.UsageError(
+            f"--workers {workers} needs gunicorn, which is not installed. "
+            "Install it with: pip install 'skills_sdk[serve]' (or use --workers 1)."
+        ) from None
+    env = dict(os.environ, SKILLS_DB=os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
+               SKILLS_LOG_LEVEL=log_level.upper())
+    if skills_spec:
+        env["SKILLS_SKILLS"] = skills_spec
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
+    else:
+        env.pop("SKILLS_SKILLS", None)
+    argv = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{host}:{port}",
+            "--graceful-timeout", "30", "--log-level", log_level.lower(), "skills_sdk.wsgi:app"]
+    click.echo(f"Serving with gunicorn, {workers} sync workers, on http://{host}:{port}/alexa/<skill>  "
+               f"(transcripts: {db_path}; verification {'on' if verify else 'off'})")
+    sys.stdout.flush()
+    os.execve(sys.executable, argv, env)
 
 
 def register(main: click.Group) -> None:

@@ -59,8 +59,13 @@ def create_app(
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier}
+    spool = None
+    if capture and not store.memory and app.config.get("SKILLS_SPOOL", True):
+        from ..transcripts.spool import Spool
+
+        spool = Spool.for_store(store)  # rows the store cannot take wait here, replayed by server/ops.py
+    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
 
     from . import alexa
 

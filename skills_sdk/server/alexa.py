@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import EnvelopeError, UnknownRequestType, VerificationError
@@ -39,12 +39,14 @@ def register(app: Flask) -> None:
             data = _loads(raw)
         except ValueError as exc:
             return error_response(400, "invalid_json", f"The body is not JSON: {exc}.")
+        g.skills_body = data  # for the access log (server/ops.py)
         if verifier is not None:
             try:
                 verifier.verify(request.headers, raw, envelope=data if isinstance(data, dict) else None,
                                 application_id=host.skills[skill].application_id)
             except VerificationError as exc:
-                log.warning("verification failed for skill %s: %s", skill, exc)
+                g.skills_check = exc.check
+                log.warning("verification failed for skill %s: %s", skill, exc, extra={"check": exc.check})
                 return error_response(400, "verification_failed", exc.message, check=exc.check)
         try:
             result = host.handle(skill, data)
@@ -52,6 +54,7 @@ def register(app: Flask) -> None:
             return error_response(400, "unknown_request_type", str(exc), fields=exc.errors)
         except EnvelopeError as exc:
             return error_response(400, "invalid_envelope", str(exc), fields=exc.errors)
+        g.skills_turn = result.turn
         return Response(result.json(), mimetype="application/json")
 
     @app.get("/healthz")

@@ -1,0 +1,151 @@
+"""Operations: ``GET /readyz``, one JSON access-log line per request, JSON logging, and the spool replayer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from ..transcripts.health import check_writable
+
+__all__ = ["register", "configure_logging", "JsonFormatter", "user_hash"]
+
+access_log = logging.getLogger("skills_sdk.access")
+log = logging.getLogger("skills_sdk.server")
+
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+#: LogRecord attributes that are not extra fields.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def user_hash(user_id: str | None) -> str | None:
+    """A short, stable, non-reversible tag for a user id, for logs: 12 hex digits of SHA-256.
+
+    >>> user_hash("amzn1.ask.account.X")
+    'c718daaee267'
+    """
+    if not user_id:
+        return None
+    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
+
+
+class JsonFormatter(logging.Formatter):
+    """Format each record as one JSON object: ``ts``, ``level``, ``logger``, ``msg`` and any ``extra`` fields.
+
+    >>> handler.setFormatter(JsonFormatter())   # doctest: +SKIP
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return _DUMPS(out)
+
+
+def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_format: bool = True) -> logging.Handler:
+    """Send the ``skills_sdk`` loggers to ``stream`` (stderr) as JSON lines at ``level``; returns the handler.
+
+    Call it once at start-up (``skills_sdk.wsgi`` and ``skills serve`` do); calling again replaces
+    the handler it added before.
+
+    >>> configure_logging("INFO")   # doctest: +SKIP
+    """
+    if isinstance(level, str):
+        name = level.upper()
+        if name not in logging.getLevelNamesMapping():
+            raise ValueError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {level!r}.")
+        level = logging.getLevelNamesMapping()[name]
+    root = logging.getLogger("skills_sdk")
+    for old in [h for h in root.handlers if getattr(h, "_skills_sdk", False)]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler._skills_sdk = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    return handler
+
+
+def register(app: Flask) -> None:
+    """Add ``GET /readyz``, the access-log hooks, and spool replay (at start-up and in the background)."""
+    ext = app.extensions["skills_sdk"]
+    store = ext["store"]
+    spool = ext.get("spool")
+    replayer = None
+    if spool is not None:
+        from ..transcripts.spool import Replayer
+
+        try:
+            spool.replay(store)
+        except Exception as exc:  # the store is unwritable right now; the replayer retries
+            log.warning("spool replay at start-up postponed: %s", exc)
+        replayer = Replayer(spool, store, interval=float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)))
+        ext["replayer"] = replayer
+    started_in: list[int] = []
+
+    @app.before_request
+    def _start() -> None:
+        g.skills_t0 = time.perf_counter()
+        if replayer is not None and (not started_in or started_in[0] != os.getpid()):
+            # Started lazily so each forked worker (gunicorn --preload) runs its own.
+            started_in[:] = [os.getpid()]
+            replayer.start()
+
+    @app.after_request
+    def _access(resp: Response) -> Response:
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("request", extra=_fields(resp))
+        return resp
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        problem = check_writable(store)
+        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable"}
+        if spool is not None:
+            body["spooled_files"] = len(spool.files())
+        return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
+
+
+def _fields(resp: Response) -> dict[str, Any]:
+    """The access-log fields of this request; never any text said or heard, never a clear user id."""
+    t0 = g.get("skills_t0")
+    fields: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "status": resp.status_code,
+        "latency_ms": round((time.perf_counter() - t0) * 1000, 3) if t0 is not None else None,
+    }
+    turn = g.get("skills_turn")
+    if turn is not None:
+        fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
+                      request_type=turn.request.type, user=user_hash(turn.user_id))
+        if turn.request.intent is not None:
+            fields["intent"] = turn.request.intent.name
+        return fields
+    data = g.get("skills_body")
+    req = data.get("request") if isinstance(data, dict) else None
+    if isinstance(req, dict):
+        rid, rtype = req.get("requestId"), req.get("type")
+        fields.update(request_id=rid if isinstance(rid, str) else None,
+                      request_type=rtype if isinstance(rtype, str) else None)
+    if request.view_args and "skill" in request.view_args:
+        fields["skill"] = request.view_args["skill"]
+    check = g.get("skills_check")
+    if check:
+        fields["check"] = check
+    return fields

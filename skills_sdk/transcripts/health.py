@@ -1,0 +1,41 @@
+"""Readiness of the transcript store: can a write transaction start right now?"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .store import TranscriptStore
+
+__all__ = ["check_writable"]
+
+
+def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | None:
+    """None when ``store`` can take a write now, else why not (``BEGIN IMMEDIATE`` then ``ROLLBACK``).
+
+    The probe writes nothing and waits at most ``timeout_ms`` for a lock held elsewhere.
+
+    >>> check_writable(TranscriptStore(":memory:")) is None
+    True
+    """
+    if store.memory:
+        conn = store.db.conn
+        with store._lock:
+            return _probe(conn)
+    try:
+        conn = sqlite3.connect(store.path, timeout=timeout_ms / 1000, isolation_level=None)
+    except sqlite3.Error as exc:
+        return f"cannot open {store.path!r}: {exc}"
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+        return _probe(conn)
+    finally:
+        conn.close()
+
+
+def _probe(conn: sqlite3.Connection) -> str | None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        return f"the transcript database cannot be written: {exc}"
+    conn.execute("ROLLBACK")
+    return None

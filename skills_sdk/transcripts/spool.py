@@ -1,0 +1,293 @@
+"""The spool: transcript rows the store could not take, kept in an append-only file and replayed exactly once."""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import TranscriptStore
+
+__all__ = ["Spool", "Replayer", "SPOOL_SUFFIX"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: The spool of database ``x.db`` is ``x.db.spool``; files being replayed are ``x.db.spool.<id>.replay``.
+SPOOL_SUFFIX = ".spool"
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_PROGRESS_SQL = (
+    "CREATE TABLE IF NOT EXISTS spool_replay (file TEXT PRIMARY KEY, offset INTEGER NOT NULL, updated_at TEXT)"
+)
+
+
+class Spool:
+    """An append-only file of transcript rows, beside the database, for when the database cannot be written.
+
+    >>> spool = Spool.for_store(store)                  # doctest: +SKIP
+    >>> host = SkillHost(skills, store=store, spool=spool)   # Capture falls back to spool.append
+    >>> spool.replay(store)                             # later: move the rows into the store, once
+    3
+
+    Each row is one JSON line written with a single ``os.write`` on an ``O_APPEND`` descriptor, so
+    lines from many threads and processes never interleave. Replay renames the file aside under an
+    exclusive lock, then inserts its rows and records how far it got (the byte offset) in the same
+    transaction, so a process killed mid-replay neither loses nor repeats a row.
+    ``fsync=True`` also syncs every append to disk (survives power loss; slower).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.path = str(path)
+        self.fsync = fsync
+        self._replay_lock = threading.Lock()
+
+    @classmethod
+    def for_store(cls, store: TranscriptStore, **kwargs: Any) -> Spool:
+        """The spool beside ``store``'s database file: ``<db>.spool``.
+
+        >>> Spool.for_store(TranscriptStore("var/t.db")).path   # doctest: +SKIP
+        'var/t.db.spool'
+        """
+        if store.memory:
+            raise ValueError("An in-memory store has no file to put a spool beside; give the store a file path.")
+        return cls(store.path + SPOOL_SUFFIX, **kwargs)
+
+    # -- writing -----------------------------------------------------------------------
+    def append(self, row: Mapping[str, Any], exc: BaseException | None = None) -> bool:
+        """Append ``row`` as one JSON line; True when written. The signature of ``Capture(fallback=)``.
+
+        Never raises: when even the spool cannot be written (disk full), the loss is logged, with
+        the request id, and the user is still answered.
+        """
+        line = _DUMPS({k: v for k, v in row.items() if k != "id"}).encode() + b"\n"
+        try:
+            self._write(line)
+        except OSError as err:
+            log.error("transcript lost for request %s: store failed (%s) and spool %s failed (%s)",
+                      row.get("request_id"), exc, self.path, err)
+            return False
+        log.warning("transcript for request %s spooled to %s: %s", row.get("request_id"), self.path, exc)
+        return True
+
+    def _write(self, line: bytes) -> None:
+        for _ in range(8):  # the file may be renamed aside for replay between open and lock
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                if not _same_file(fd, self.path):
+                    continue
+                if os.write(fd, line) != len(line):
+                    raise OSError(f"short write to {self.path}")
+                if self.fsync:
+                    os.fsync(fd)
+                return
+            finally:
+                os.close(fd)
+        raise OSError(f"spool {self.path} kept moving while appending")
+
+    # -- reading -------------------------------------------------------------------------
+    def files(self) -> list[str]:
+        """The spool files holding rows: those left mid-replay first, then the live spool."""
+        found = sorted(glob.glob(glob.escape(self.path) + ".*.replay"))
+        return found + ([self.path] if os.path.exists(self.path) else [])
+
+    def pending(self) -> int:
+        """How many rows wait in the spool (a cheap line count; rows already replayed are not counted)."""
+        n = 0
+        for path in self.files():
+            for _, row in _read_rows(path, 0):
+                n += row is not None
+        return n
+
+    # -- replay --------------------------------------------------------------------------
+    def replay(self, store: TranscriptStore) -> int:
+        """Move every spooled row into ``store``, exactly once; returns how many rows were inserted.
+
+        Safe to run from many threads and processes at once, and to kill at any point.
+
+        >>> Spool.for_store(store).replay(store)   # doctest: +SKIP
+        0
+        """
+        with self._replay_lock:
+            conn = store.db.conn
+            conn.execute(_PROGRESS_SQL)
+            self._rotate()
+            total = 0
+            for path in self.files():
+                if path != self.path:
+                    total += self._replay_file(store, path)
+            return total
+
+    def _rotate(self) -> None:
+        """Rename the live spool aside (``<spool>.<id>.replay``) so appends go to a fresh file."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for appends in flight
+            if _same_file(fd, self.path) and os.fstat(fd).st_size > 0:
+                os.rename(self.path, f"{self.path}.{uuid.uuid4().hex}.replay")
+        finally:
+            os.close(fd)
+
+    def _replay_file(self, store: TranscriptStore, path: str) -> int:
+        name = os.path.basename(path)
+        conn = store.db.conn
+        from .store import _INSERT_SQL, _values, utcnow_iso
+
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return 0  # another process finished it
+        inserted = 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # erasure blanks lines under LOCK_EX
+            with store.transaction():
+                got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (name,)).fetchone()
+                start = got[0] if got else 0
+                end = start
+                for offset, row in _read_rows(path, start):
+                    end = offset
+                    if row is None:
+                        continue
+                    try:
+                        conn.execute(_INSERT_SQL, _values(row))
+                        inserted += 1
+                    except Exception as exc:  # a row the store refuses must not block the rest
+                        log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
+                conn.execute(
+                    "INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at",
+                    (name, end, utcnow_iso()),
+                )
+        finally:
+            os.close(fd)
+        # Committed: the file is done. A crash here leaves it for the next replay, which finds
+        # its offset at the end and inserts nothing.
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        conn.execute("DELETE FROM spool_replay WHERE file = ?", (name,))
+        if inserted:
+            log.info("replayed %d spooled transcript(s) from %s", inserted, name)
+        return inserted
+
+    # -- erasure -------------------------------------------------------------------------
+    def erase_user(self, user_id: str) -> int:
+        """Overwrite, in place, every spooled row of ``user_id``; returns how many were erased.
+
+        Lines are blanked to spaces of the same length, so replay offsets stay valid. Erasure must
+        call this *before* deleting the user's rows from the store: a replay running concurrently
+        then either sees the blanks or commits before the store delete, which removes its rows.
+
+        >>> Spool.for_store(store).erase_user("amzn1.ask.account.X")   # doctest: +SKIP
+        2
+        """
+        needle = _DUMPS(user_id).encode()
+        erased = 0
+        for path in self.files():
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                offset = 0
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    for line in f:
+                        if needle in line:
+                            try:
+                                hit = json.loads(line).get("user_id") == user_id
+                            except ValueError:
+                                hit = False
+                            if hit:
+                                os.pwrite(fd, b" " * (len(line) - 1), offset)
+                                erased += 1
+                        offset += len(line)
+                if erased:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        return erased
+
+
+class Replayer:
+    """A daemon thread that replays ``spool`` into ``store`` every ``interval`` seconds while rows wait.
+
+    >>> Replayer(spool, store, interval=30).start()   # doctest: +SKIP
+    """
+
+    def __init__(self, spool: Spool, store: TranscriptStore, *, interval: float = 30.0) -> None:
+        self.spool = spool
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Replayer:
+        """Start the thread (a no-op if it is running in this process)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="skills-spool-replay", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to stop after its current replay."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if not self.spool.files():
+                continue
+            try:
+                self.spool.replay(self.store)
+            except Exception as exc:  # the store is still unwritable: try again next tick
+                log.warning("spool replay postponed: %s", exc)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _read_rows(path: str, start: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """``(offset after the line, row or None)`` for each complete line from byte ``start``.
+
+    Blank (erased) and unreadable lines give None; a torn last line without its newline is left
+    unread (its offset is not passed), so it is neither inserted nor counted as done.
+    """
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(start)
+        offset = start
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            offset += len(line)
+            text = line.strip()
+            if not text:
+                yield offset, None
+                continue
+            try:
+                row = json.loads(text)
+            except ValueError:
+                log.error("unreadable line in spool %s at byte %d skipped", path, offset - len(line))
+                yield offset, None
+                continue
+            yield offset, row if isinstance(row, dict) else None

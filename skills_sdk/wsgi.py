@@ -1,0 +1,71 @@
+"""The production entry point ``skills_sdk.wsgi:app``, configured from the environment.
+
+    gunicorn -w 4 -b 0.0.0.0:8000 'skills_sdk.wsgi:app'
+
+| variable | meaning | default |
+|---|---|---|
+| ``SKILLS_DB`` | the transcript database file | ``var/transcripts.db`` |
+| ``SKILLS_VERIFY`` | check Alexa request signatures (``0``/``false``/``off`` to disable) | on |
+| ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | the example skills |
+| ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (JSON lines on stderr) | ``INFO`` |
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import RegistrationError
+
+__all__ = ["build_app", "app"]
+
+_FALSE = ("0", "false", "off", "no")
+
+#: The WSGI app, built from the environment on first access (so importing this module opens nothing).
+app: Any
+
+
+def build_app(environ: Mapping[str, str] | None = None) -> Any:
+    """Build the Flask app the way production runs it, from ``environ`` (default ``os.environ``).
+
+    >>> app = build_app({"SKILLS_DB": "/srv/skills/transcripts.db", "SKILLS_VERIFY": "1"})   # doctest: +SKIP
+    """
+    from .server import create_app
+    from .server.ops import configure_logging
+    from .transcripts.store import DEFAULT_DB
+
+    env = os.environ if environ is None else environ
+    configure_logging(env.get("SKILLS_LOG_LEVEL", "INFO"))
+    verify = env.get("SKILLS_VERIFY", "1").strip().lower() not in _FALSE
+    spec = env.get("SKILLS_SKILLS") or None
+    skills = _load(spec) if spec else None  # None: the example skills with their partner stand-ins
+    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, verify=verify)
+
+
+def _load(spec: str) -> list[Any]:
+    """``module:attr`` (a Skill, a list, or a factory) -> a list of skills."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    mod_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise RegistrationError(f"SKILLS_SKILLS={spec!r}: cannot import {mod_name!r}: {exc}.") from None
+    obj = getattr(module, attr or "skill", None)
+    if obj is None:
+        raise RegistrationError(f"SKILLS_SKILLS={spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
+                                "expected module:attr naming a Skill, a list of skills, or a factory.")
+    if callable(obj) and not hasattr(obj, "pipeline"):
+        obj = obj()
+    return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access, so importing the module (docs, tests) does not open a database.
+    if name == "app":
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
