@@ -1,0 +1,539 @@
+"""The web console at ``/console``: developers read conversations, users see and erase their data, anyone chats with a skill."""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import logging
+import os
+import secrets
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import urlencode
+
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request,
+                   session, stream_with_context, url_for)
+
+from ..transcripts.store import COLUMNS, TranscriptStore
+from . import console_data as data
+from .alexa import error_response
+
+__all__ = ["register", "bp", "PAGE_SIZE"]
+
+log = logging.getLogger("skills_sdk.server")
+
+#: Transcripts shown per page of the developer console (and per page of "My data").
+PAGE_SIZE = 50
+#: The longest filter value accepted; longer ones are refused with a message, not truncated.
+MAX_FILTER = 200
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static/console", static_url_path="/static")
+
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def register(app: Flask) -> None:
+    """Mount the console on ``app`` and configure signed, HttpOnly, SameSite=Lax session cookies.
+
+    >>> app = create_app(db=":memory:", test_config={"SECRET_KEY": "a long random string"})  # registers it
+
+    The session secret comes from ``SECRET_KEY`` in the app config, else ``$SKILLS_SECRET_KEY``;
+    without either a random one is made for this process (sessions then end on restart, and
+    workers of a multi-process server do not share them), and a warning says so.
+    ``SKILLS_CONSOLE_SIMULATOR=False`` in the config turns the simulator page off.
+    """
+    if not app.config.get("SECRET_KEY"):
+        secret = os.environ.get("SKILLS_SECRET_KEY")
+        if not secret:
+            secret = secrets.token_hex(32)
+            log.warning("No SECRET_KEY in the config and no $SKILLS_SECRET_KEY: console sessions use a random key "
+                        "made for this process, so they end when it restarts. Set SKILLS_SECRET_KEY to keep them.")
+        app.config["SECRET_KEY"] = secret
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config.setdefault("SKILLS_CONSOLE_SIMULATOR", True)
+    app.register_blueprint(bp)
+
+
+# -- session, CSRF, headers --------------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use); every console POST must send it back."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+@bp.before_request
+def _check_csrf() -> Response | None:
+    if request.method != "POST":
+        return None
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if expected and hmac.compare_digest(sent.encode(), expected.encode()):
+        return None
+    why = "missing" if not sent else "wrong or expired"
+    message = (f"The form's security token is {why}. Reload the page and try again "
+               "(the console only accepts forms it served to this browser session).")
+    if _wants_json():
+        return error_response(403, "csrf_failed", message)
+    return Response(render_template("console/error.html", title="Form expired", message=message), status=403)
+
+
+@bp.after_request
+def _headers(resp: Response) -> Response:
+    resp.headers.setdefault("Content-Security-Policy", _CSP)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "console.static":
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "developer": _developer_id(), "me_user": _user_id(),
+            "simulator_on": current_app.config.get("SKILLS_CONSOLE_SIMULATOR", True),
+            "fmt_json": _fmt_json, "fmt_ms": _fmt_ms}
+
+
+def _store() -> TranscriptStore:
+    return current_app.extensions["skills_sdk"]["store"]
+
+
+def _developer_id() -> str | None:
+    """The developer signed in to this session, re-checked against the key store on every request."""
+    if "dev_key" not in session:
+        return None
+    if "_dev" not in request.environ:  # once per request
+        try:
+            request.environ["_dev"] = data.verify_developer_key(_store(), session["dev_key"])
+        except data.AuthError as exc:
+            session.pop("dev_key", None)
+            flash(f"You were signed out: {exc}", "error")
+            request.environ["_dev"] = None
+    return request.environ["_dev"]
+
+
+def _user_id() -> str | None:
+    """The user signed in to "My data" in this session, re-checked on every request."""
+    if "user_token" not in session:
+        return None
+    if "_me" not in request.environ:
+        try:
+            request.environ["_me"] = data.verify_user_token(_store(), session["user_token"])
+        except data.AuthError as exc:
+            session.pop("user_token", None)
+            flash(f"You were signed out: {exc}", "error")
+            request.environ["_me"] = None
+    return request.environ["_me"]
+
+
+def _new_session(**keep: str) -> None:
+    """Start a fresh session (new CSRF token) on sign-in, so a token seen before it is worthless after."""
+    old = {k: session[k] for k in ("dev_key", "user_token") if k in session}
+    session.clear()
+    session.update(old)
+    session.update(keep)
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+# -- formatting helpers used by templates ------------------------------------------------------------
+
+
+def _fmt_json(value: Any) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _fmt_ms(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f} ms"
+
+
+# -- the developer console ---------------------------------------------------------------------------
+
+_FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "q")
+_FLAGS = ("errors", "has_transaction")
+
+
+def parse_filters(args: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The console's filters from query arguments, and a message for each one that was refused.
+
+    >>> parse_filters({"skill": "pizza", "since": "2026-11-01", "errors": "1"})[0]
+    {'skill': 'pizza', 'since': '2026-11-01', 'errors': True}
+
+    ``since``/``until`` take a date (``until`` includes that whole day) or an ISO-8601 time.
+    """
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in _FILTERS:
+        value = (args.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > MAX_FILTER:
+            problems.append(f"The {name} filter is {len(value)} characters long; at most {MAX_FILTER} are accepted.")
+            continue
+        if name in ("since", "until"):
+            parsed = _parse_time(value, end=name == "until")
+            if parsed is None:
+                problems.append(f"The {name} filter {value!r} is not a date (2026-11-28) or time "
+                                "(2026-11-28T09:30); it was ignored.")
+                continue
+            out[name] = value
+            continue
+        out[name] = value
+    for name in _FLAGS:
+        if args.get(name) in ("1", "on", "true", "yes"):
+            out[name] = True
+    return out, problems
+
+
+def _parse_time(value: str, *, end: bool = False) -> str | None:
+    """An ISO-8601 UTC bound for SQL comparison; a bare date as ``until`` means the end of that day."""
+    try:
+        if len(value) == 10:
+            d = date.fromisoformat(value)
+            return (d + timedelta(days=1) if end else d).isoformat()
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t.isoformat(timespec="milliseconds") + "Z"
+
+
+def _query_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """Filters as the ledger's query takes them (times made ISO bounds)."""
+    out = dict(filters)
+    for name in ("since", "until"):
+        if name in out:
+            out[name] = _parse_time(out[name], end=name == "until")
+    return out
+
+
+def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows (newest first) as conversations: one thread per (skill, session), threads newest first, turns in order.
+
+    >>> [t["session_id"] for t in group_conversations(rows)]   # doctest: +SKIP
+    ['S2', 'S1']
+    """
+    threads: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row.get("skill") or "", row.get("session_id") or f"#{row.get('id')}")
+        thread = threads.get(key)
+        if thread is None:
+            thread = threads[key] = {"skill": row.get("skill"), "session_id": row.get("session_id"),
+                                     "user_id": row.get("user_id"), "developer_id": row.get("developer_id"),
+                                     "turns": []}
+        thread["turns"].append(row)
+    for thread in threads.values():
+        thread["turns"].sort(key=lambda r: r.get("id") or 0)
+        thread["started"] = thread["turns"][0].get("created_at")
+        thread["errors"] = sum(1 for r in thread["turns"] if r.get("status") == "error")
+        thread["transactions"] = sum(1 for r in thread["turns"] if r.get("transaction"))
+    return list(threads.values())
+
+
+def _signed_in_developer() -> str | Response:
+    dev = _developer_id()
+    if dev is None:
+        return redirect(url_for("console.index"))
+    return dev
+
+
+@bp.get("/")
+def index() -> Any:
+    """Sign-in page, or the developer's transcripts as conversations with filters and keyset pages."""
+    dev = _developer_id()
+    if dev is None:
+        return render_template("console/sign_in.html", title="Developer console")
+    filters, problems = parse_filters(request.args)
+    for p in problems:
+        flash(p, "error")
+    cursor = request.args.get("cursor") or None
+    try:
+        page = data.query(_store(), dev, _query_filters(filters), cursor=cursor, limit=PAGE_SIZE)
+    except data.QueryError as exc:
+        flash(str(exc), "error")
+        page = data.Page([], None)
+    args = {k: ("1" if v is True else v) for k, v in filters.items()}
+    next_url = url_for("console.index", **args, cursor=page.next_cursor) if page.next_cursor else None
+    first_url = url_for("console.index", **args) if cursor else None
+    return render_template("console/conversations.html", title="Conversations", filters=filters,
+                           threads=group_conversations(page.rows), count=len(page.rows), next_url=next_url,
+                           first_url=first_url, skills=data.developer_skills(current_app, _store(), dev),
+                           export_args=urlencode(args))
+
+
+@bp.get("/conversations/<path:session_id>")
+def conversation(session_id: str) -> Any:
+    """Every turn of one of the developer's sessions, in order."""
+    dev = _signed_in_developer()
+    if isinstance(dev, Response):
+        return dev
+    rows = data.session_rows(_store(), dev, session_id)
+    if not rows:
+        return Response(render_template("console/error.html", title="No such conversation",
+                                        message=f"None of your skills has a session {session_id!r}."), status=404)
+    return render_template("console/conversation.html", title="Conversation", thread=group_conversations(rows)[0])
+
+
+@bp.get("/dashboard")
+def dashboard() -> Any:
+    """Per-skill figures for the last N days: requests per day, error rate, transactions, p50/p99 latency."""
+    dev = _signed_in_developer()
+    if isinstance(dev, Response):
+        return dev
+    skills = data.developer_skills(current_app, _store(), dev)
+    try:
+        days = max(1, min(366, int(request.args.get("days", "14"))))
+    except ValueError:
+        days = 14
+    since = (datetime.now(timezone.utc).date() - timedelta(days=days - 1)).isoformat()
+    from ..transcripts.stats import skill_stats
+
+    boards = [_chart(skill_stats(_store(), dev, s, since=since), since, days) for s in skills
+              if not request.args.get("skill") or request.args.get("skill") == s]
+    return render_template("console/dashboard.html", title="Dashboard", boards=boards, days=days, skills=skills)
+
+
+def _chart(stats: dict[str, Any], since: str, days: int) -> dict[str, Any]:
+    """Add bar geometry for an inline SVG (one bar per day, errors stacked on top) to ``stats``."""
+    per_day = {d["day"]: d for d in stats["days"]}
+    start = date.fromisoformat(since)
+    width, height, gap = 600, 120, 2
+    bar_w = max(1.0, width / days - gap)
+    peak = max([d["requests"] for d in stats["days"]] or [1]) or 1
+    bars = []
+    for i in range(days):
+        day = (start + timedelta(days=i)).isoformat()
+        d = per_day.get(day, {"requests": 0, "errors": 0})
+        h = height * d["requests"] / peak
+        eh = height * d["errors"] / peak
+        x = i * (bar_w + gap)
+        bars.append({"day": day, "x": round(x, 1), "w": round(bar_w, 1), "y": round(height - h, 1),
+                     "h": round(h - eh, 1), "ey": round(height - eh, 1), "eh": round(eh, 1),
+                     "requests": d["requests"], "errors": d["errors"]})
+    lat_peak = max(stats["p99_ms"] or 0, stats["p50_ms"] or 0) or 1
+    stats["chart"] = {"width": width, "height": height, "bars": bars, "peak": peak,
+                      "p50_w": round(300 * (stats["p50_ms"] or 0) / lat_peak, 1),
+                      "p99_w": round(300 * (stats["p99_ms"] or 0) / lat_peak, 1)}
+    return stats
+
+
+@bp.get("/export")
+def export() -> Any:
+    """The current filter's transcripts as a JSONL or CSV download, streamed page by page."""
+    dev = _signed_in_developer()
+    if isinstance(dev, Response):
+        return dev
+    fmt = request.args.get("format", "jsonl")
+    if fmt not in ("jsonl", "csv"):
+        return error_response(400, "invalid_format", f"format must be 'jsonl' or 'csv', got {fmt!r:.40}.")
+    filters, problems = parse_filters(request.args)
+    if problems:
+        return error_response(400, "invalid_filter", " ".join(problems))
+    rows = data.iter_query(_store(), dev, _query_filters(filters))
+    body = _jsonl(rows) if fmt == "jsonl" else _csv(rows)
+    name = f"transcripts-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.{fmt}"
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(stream_with_context(body), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _jsonl(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False, default=str) + "\n"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """CSV with JSON columns as JSON text; text that a spreadsheet would run as a formula gets a leading '."""
+    columns = list(COLUMNS)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    for row in rows:
+        out = []
+        for c in columns:
+            v = row.get(c)
+            if isinstance(v, (dict, list)):
+                v = json.dumps(v, ensure_ascii=False) if v else ""
+            elif isinstance(v, str) and v.startswith(_FORMULA_START):
+                v = "'" + v
+            out.append("" if v is None else v)
+        writer.writerow(out)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
+@bp.post("/sign-in")
+def sign_in() -> Any:
+    """Sign in with a developer API key sent in the form body (never in a URL)."""
+    key = (request.form.get("key") or "").strip()
+    if not key:
+        return _sign_in_failed("console/sign_in.html", "Developer console", "Paste your developer API key to sign in.")
+    try:
+        dev = data.verify_developer_key(_store(), key)
+    except data.AuthError as exc:
+        return _sign_in_failed("console/sign_in.html", "Developer console", f"That key did not work: {exc}")
+    _new_session(dev_key=key)
+    flash(f"Signed in as developer {dev}.", "info")
+    return redirect(url_for("console.index"), code=303)
+
+
+def _sign_in_failed(template: str, title: str, message: str) -> Response:
+    return Response(render_template(template, title=title, sign_in_error=message), status=401)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Any:
+    """Forget the developer key of this session."""
+    session.pop("dev_key", None)
+    _new_session()
+    flash("Signed out of the developer console.", "info")
+    return redirect(url_for("console.index"), code=303)
+
+
+# -- My data ----------------------------------------------------------------------------------------
+
+
+def _signed_in_user() -> str | Response:
+    user = _user_id()
+    if user is None:
+        return redirect(url_for("console.me"))
+    return user
+
+
+@bp.get("/me")
+def me() -> Any:
+    """Sign-in page, or every transcript of the signed-in user, grouped by developer and skill."""
+    user = _user_id()
+    if user is None:
+        return render_template("console/me_sign_in.html", title="My data")
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError:
+        before = None
+    rows = data.user_rows(_store(), user, limit=PAGE_SIZE * 4 + 1, before_id=before)
+    more = len(rows) > PAGE_SIZE * 4
+    rows = rows[: PAGE_SIZE * 4]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["developer_id"], row["skill"]), []).append(row)
+    return render_template(
+        "console/me.html", title="My data", user_id=user, groups=groups,
+        totals=data.user_totals(_store(), user), mode=data.capture_mode(_store(), user),
+        next_url=url_for("console.me", before=rows[-1]["id"]) if more and rows else None,
+        first_url=url_for("console.me") if before else None)
+
+
+@bp.post("/me/sign-in")
+def me_sign_in() -> Any:
+    """Sign in to "My data" with a user token sent in the form body."""
+    token = (request.form.get("token") or "").strip()
+    if not token:
+        return _sign_in_failed("console/me_sign_in.html", "My data", "Paste your user token to sign in.")
+    try:
+        user = data.verify_user_token(_store(), token)
+    except data.AuthError as exc:
+        return _sign_in_failed("console/me_sign_in.html", "My data", f"That token did not work: {exc}")
+    _new_session(user_token=token)
+    flash(f"Signed in as {user}.", "info")
+    return redirect(url_for("console.me"), code=303)
+
+
+@bp.post("/me/sign-out")
+def me_sign_out() -> Any:
+    """Forget the user token of this session."""
+    session.pop("user_token", None)
+    _new_session()
+    flash("Signed out of My data.", "info")
+    return redirect(url_for("console.me"), code=303)
+
+
+@bp.get("/me/download.json")
+def me_download() -> Any:
+    """All of the signed-in user's transcripts as one JSON document, streamed."""
+    user = _signed_in_user()
+    if isinstance(user, Response):
+        return user
+    store = _store()
+    mode = data.capture_mode(store, user)
+
+    def body() -> Iterator[str]:
+        head = {"user_id": user, "capture_mode": mode, "exported_at": datetime.now(timezone.utc).isoformat()}
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "transcripts": ['
+        for i, row in enumerate(data.iter_user_rows(store, user)):
+            yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str)
+        yield "\n]}\n"
+
+    return Response(stream_with_context(body()), mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-transcripts.json"'})
+
+
+@bp.post("/me/capture-mode")
+def me_capture_mode() -> Any:
+    """Set what is recorded about the signed-in user from now on."""
+    user = _signed_in_user()
+    if isinstance(user, Response):
+        return user
+    mode = request.form.get("mode", "")
+    if mode not in data.CAPTURE_MODES:
+        flash(f"Unknown capture mode {mode[:40]!r}; choose one of {', '.join(data.CAPTURE_MODES)}.", "error")
+    else:
+        data.set_capture_mode(_store(), user, mode)
+        flash(f"From now on skills record: {data.CAPTURE_MODE_LABELS[mode]}.", "info")
+    return redirect(url_for("console.me"), code=303)
+
+
+@bp.post("/me/erase")
+def me_erase() -> Any:
+    """Erase the signed-in user's transcripts (all, or one skill's): a confirmation page first, then the receipt."""
+    user = _signed_in_user()
+    if isinstance(user, Response):
+        return user
+    skill = (request.form.get("skill") or "").strip() or None
+    developer = (request.form.get("developer_id") or "").strip() or None
+    store = _store()
+    if request.form.get("confirm") != "yes":
+        count = data.count_user_rows(store, user, skill=skill, developer_id=developer)
+        return render_template("console/me_confirm.html", title="Erase my data", user_id=user, skill=skill,
+                               developer_id=developer, count=count)
+    receipt = data.erase_user(store, user, skill=skill, developer_id=developer)
+    return render_template("console/me_receipt.html", title="Erased", user_id=user, skill=skill,
+                           developer_id=developer, receipt=receipt, receipt_json=json.dumps(receipt, indent=2,
+                                                                                             default=str))
+
+
+# -- the simulator ----------------------------------------------------------------------------------
+
+
+@bp.get("/simulator")
+def simulator() -> Any:
+    """Talk to a hosted skill by typing; the page's script calls ``POST /simulate/<skill>``."""
+    if not current_app.config.get("SKILLS_CONSOLE_SIMULATOR", True):
+        abort(404)
+    host = current_app.extensions["skills_sdk"]["host"]
+    skills = sorted(host.skills)
+    chosen = request.args.get("skill")
+    return render_template("console/simulator.html", title="Simulator", skills=skills,
+                           chosen=chosen if chosen in skills else (skills[0] if skills else None))
