@@ -38,8 +38,17 @@ def user_hash(user_id: str | None) -> str | None:
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object: ``ts``, ``level``, ``logger``, ``msg`` and any ``extra`` fields.
 
+    Warnings and errors (whose messages and tracebacks may quote what a handler saw) pass through
+    the transcript redactor first, so a card number in an exception message is not logged.
+
     >>> handler.setFormatter(JsonFormatter())   # doctest: +SKIP
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        from ..transcripts.redaction import Redactor
+
+        self._redact = Redactor().redact
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -53,6 +62,10 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
+        if record.levelno >= logging.WARNING:
+            for key in ("msg", "exc"):
+                if out.get(key):
+                    out[key] = self._redact(out[key]).text
         return _DUMPS(out)
 
 

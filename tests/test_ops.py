@@ -1,0 +1,154 @@
+"""Operations: /readyz follows the store's writability; one JSON log line per request, with no speech and no clear user id."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+from conftest import build_greeter, make_envelope
+
+from skills_sdk.server import create_app
+from skills_sdk.server.ops import configure_logging, user_hash
+from skills_sdk.transcripts import TranscriptStore
+
+SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
+USER = "amzn1.ask.account.PRIVATE-USER-42"
+
+
+@pytest.fixture
+def log_lines():
+    """The JSON lines the ``skills_sdk`` loggers write, as dicts (logger state restored afterwards)."""
+    logger = logging.getLogger("skills_sdk")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def test_readyz_is_200_when_the_store_is_writable_and_503_when_locked(tmp_path):
+    db = str(tmp_path / "t.db")
+    client = create_app([build_greeter()], db=db).test_client()
+    ok = client.get("/readyz")
+    assert ok.status_code == 200 and ok.json["status"] == "ok"
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        down = client.get("/readyz")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert down.status_code == 503
+    assert down.json["status"] == "unavailable" and "locked" in down.json["store"]
+    assert client.get("/readyz").status_code == 200
+
+
+def test_healthz_answers_even_when_the_store_is_locked(tmp_path):
+    db = str(tmp_path / "t.db")
+    client = create_app([build_greeter()], db=db).test_client()
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        assert client.get("/healthz").status_code == 200
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+
+
+def test_one_json_line_per_request_without_speech_or_user_id(log_lines):
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    env = make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}, user_id=USER)
+    resp = client.post("/alexa/greeter", json=env)
+    assert "Glad to know you are" in resp.get_data(as_text=True)
+    (line,) = [r for r in log_lines() if r["logger"] == "skills_sdk.access"]
+    assert line["request_id"] == env["request"]["requestId"]
+    assert line["skill"] == "greeter" and line["request_type"] == "IntentRequest" and line["status"] == 200
+    assert line["level"] == "info" and line["ts"].endswith("Z") and line["latency_ms"] >= 0
+    assert line["user"] == user_hash(USER)
+    text = json.dumps(log_lines())
+    assert USER not in text and "Glad to know" not in text and "cheerful" not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fields"),
+    [
+        (b"not json", 400, {"request_id": None}),
+        (json.dumps({"request": {"type": "LaunchRequest", "requestId": "r-9"}}).encode(), 400, {"request_id": "r-9"}),
+    ],
+)
+def test_rejected_requests_are_logged_with_their_status(log_lines, body, status, fields):
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    assert client.post("/alexa/greeter", data=body, content_type="application/json").status_code == status
+    (line,) = [r for r in log_lines() if r["logger"] == "skills_sdk.access"]
+    assert line["status"] == status and line["skill"] == "greeter"
+    for key, value in fields.items():
+        assert line.get(key) == value
+
+
+def test_a_handler_error_logs_no_transcript_text(log_lines):
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    client.post("/alexa/greeter", json=make_envelope(intent="BoomIntent", user_id=USER))
+    text = json.dumps(log_lines())
+    assert "4111" not in text and USER not in text
+
+
+def test_bad_log_level_says_what_is_accepted():
+    with pytest.raises(ValueError, match="DEBUG, INFO"):
+        configure_logging("LOUD")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits(tmp_path):
+    port = _free_port()
+    module = tmp_path / "slow_skill.py"
+    module.write_text(
+        "import time\nfrom skills_sdk import Skill, say\n"
+        "skill = Skill('slow', developer_id='d', invocation_name='slow')\n"
+        "@skill.launch\ndef launch(ctx):\n    time.sleep(1.0)\n    return say('done at last')\n"
+    )
+    proc = subprocess.Popen([SKILLS, "serve", "--db", str(tmp_path / "t.db"), "--port", str(port),
+                             "--skills", "slow_skill:skill"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        result: dict = {}
+
+        def call() -> None:
+            req = urllib.request.Request(base + "/alexa/slow", data=json.dumps(make_envelope()).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                result["body"] = r.read().decode()
+
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.4)  # the request is inside the handler
+        proc.send_signal(signal.SIGTERM)
+        t.join(10)
+        assert "done at last" in result.get("body", "")
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
