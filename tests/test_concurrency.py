@@ -1,0 +1,70 @@
+"""Many worker processes writing one store: every answer has its transcript, and no user sees an error."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import make_envelope
+
+SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_four_gunicorn_workers_under_concurrent_load_record_every_answer(tmp_path):
+    db, port = str(tmp_path / "t.db"), free_port()
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([SKILLS, "serve", "--db", db, "--port", str(port), "--workers", "4"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+
+    def one(i: int) -> tuple[int, str]:
+        env = make_envelope(intent="AMAZON.HelpIntent", user_id=f"amzn1.ask.account.U{i % 16}",
+                            session_id=f"s{i % 32}")
+        req = urllib.request.Request(base + "/alexa/pizza", data=json.dumps(env).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, env["request"]["requestId"]
+        except urllib.error.HTTPError as exc:
+            return exc.code, env["request"]["requestId"]
+
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/readyz", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                time.sleep(0.1)
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(one, range(400)))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert [s for s, _ in results if s != 200] == []
+    with sqlite3.connect(db) as conn:
+        recorded = sorted(r[0] for r in conn.execute("SELECT request_id FROM transcripts"))
+    assert recorded == sorted(rid for _, rid in results)
+    text = (tmp_path / "server.log").read_text()
+    assert "database is locked" not in text and "spooled" not in text
+    access = [json.loads(line) for line in text.splitlines() if '"skills_sdk.access"' in line]
+    assert len(access) >= 400 and len({line["pid"] for line in access}) >= 2  # several workers answered
