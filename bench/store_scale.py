@@ -1,0 +1,400 @@
+"""The transcript store at scale: write, read, search, erase, purge and export on a big ledger.
+
+    python bench/store_scale.py --rows 1000000                       # generate in a temp dir, measure
+    python bench/store_scale.py --rows 10000000 --db /tmp/skills-bench/10m.db --reuse
+    python bench/store_scale.py --rows 10000000 --db /tmp/skills-bench/10m.db --generate-only
+
+Generates a realistic ledger (4 developers, 8 skills, 100,000 long-tailed users, sessions of 1-8
+turns, 10% with a transaction) through ``TranscriptStore.record_many``, then measures everything on
+that database, prints a table, and ends with one JSON line holding every figure. ``--reuse`` keeps
+an existing database of the right size (erasure and purge remove a few users and the oldest day on
+each run; the rows they take are topped up with new ones first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Iterator
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import _ledger  # noqa: E402
+
+from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
+
+TTY = sys.stderr.isatty()
+
+
+class Progress:
+    """A one-line progress counter on stderr, shown only on a terminal."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.t0, self.last = label, max(total, 1), time.perf_counter(), 0.0
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if TTY and (now - self.last > 0.5 or done >= self.total):
+            self.last = now
+            rate = done / max(now - self.t0, 1e-9)
+            sys.stderr.write(f"\r  {self.label}: {done:,}/{self.total:,} ({100 * done / self.total:.0f}%) "
+                             f"{rate:,.0f} rows/s   ")
+            if done >= self.total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- generation ---------------------------------------------------------------------------------
+def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | None = None) -> float:
+    """Fill ``store`` with ``rows`` generated transcripts via ``record_many``; returns rows/s."""
+    # A bulk import may use a larger page cache on its own connection; the default 2 MB makes every
+    # insert into the (user_id, id) index a read from the OS page cache once the index outgrows it.
+    store.db.conn.execute("PRAGMA cache_size = -262144")
+    progress = Progress("generate", rows)
+    t0 = time.perf_counter()
+    done = 0
+    for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000):
+        done += store.record_many(batch)
+        progress.update(done)
+    store.db.conn.execute("PRAGMA cache_size = -2000")
+    store.checkpoint("TRUNCATE")
+    return rows / (time.perf_counter() - t0)
+
+
+def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float | None]:
+    """Open (or generate) the big database; returns the store, its path and the generation rate."""
+    path = args.db or os.path.join(args.tmp, f"ledger-{args.rows}.db")
+    rate = None
+    if os.path.exists(path) and not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    store = TranscriptStore(path)
+    have = store.count()
+    if have == 0:
+        log(f"generating {args.rows:,} transcripts into {path}")
+        rate = generate(store, args.rows, seed=args.seed)
+    elif have < args.rows:
+        # A reused ledger that earlier runs purged and erased from: top it up with newer rows so the
+        # table keeps its size (new sessions, so they land at the newest end like real traffic).
+        last = store.db.conn.execute("SELECT max(created_at) FROM transcripts").fetchone()[0]
+        log(f"reusing {path}: {have:,} rows, topping up {args.rows - have:,}")
+        end = _ms(last) + 86_400_000
+        for batch in _ledger.generate(args.rows - have, seed=int(time.time()), end_ms=end, days=1,
+                                      heavy_users=0):
+            store.record_many(batch)
+    else:
+        log(f"reusing {path}: {have:,} rows")
+    return store, path, rate
+
+
+def _ms(iso: str) -> int:
+    return int(time.mktime(time.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000, help="transcripts in the ledger")
+    ap.add_argument("--db", help="database file (default: a temp dir, removed at the end)")
+    ap.add_argument("--reuse", action="store_true", help="keep an existing --db instead of regenerating it")
+    ap.add_argument("--generate-only", action="store_true", help="generate the ledger and stop")
+    ap.add_argument("--queries", type=int, default=300, help="random queries per read measurement")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    args.tmp = tempfile.mkdtemp(prefix="skills-store-scale-")
+    try:
+        store, path, rate = open_ledger(args)
+        if args.generate_only:
+            log(f"generated at {rate or 0:,.0f} rows/s")
+            return 0
+        return measure(store, path, rate, args)
+    finally:
+        shutil.rmtree(args.tmp, ignore_errors=True)
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def pct(samples: list[float], q: float) -> float:
+    """The nearest-rank ``q`` percentile (0-100) of ``samples``."""
+    s = sorted(samples)
+    return s[min(len(s) - 1, max(0, int(round(q / 100 * len(s) + 0.5)) - 1))]
+
+
+def latencies(fn: Callable[[Any], Any], inputs: list[Any]) -> tuple[float, float]:
+    """p50 and p99 in ms of ``fn(x)`` over ``inputs`` (after a short warm-up)."""
+    for x in inputs[:10]:
+        fn(x)
+    out = []
+    for x in inputs:
+        t = time.perf_counter()
+        fn(x)
+        out.append((time.perf_counter() - t) * 1000)
+    return pct(out, 50), pct(out, 99)
+
+
+def privacy_api() -> dict[str, Callable[..., Any]]:
+    """The store's erase / purge / search / developer-page functions, where they exist yet."""
+    found: dict[str, Callable[..., Any]] = {}
+    import importlib
+    for key, module, names in (
+        ("erase", "skills_sdk.transcripts.erasure", ("erase_user",)),
+        ("purge", "skills_sdk.transcripts.retention", ("purge_expired", "purge", "apply_retention")),
+        ("search", "skills_sdk.transcripts.search", ("search", "search_transcripts")),
+        ("dev_page", "skills_sdk.transcripts.queries", ("developer_page",)),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        for name in names:
+            if hasattr(mod, name):
+                found[key] = getattr(mod, name)
+                break
+    return found
+
+
+def random_rows(store: TranscriptStore, n: int, rng: random.Random, cols: str) -> list[tuple[Any, ...]]:
+    """``n`` random existing rows (by random id), as tuples of ``cols``."""
+    conn = store.db.conn
+    lo, hi = conn.execute("SELECT min(id), max(id) FROM transcripts").fetchone()
+    out: list[tuple[Any, ...]] = []
+    while len(out) < n:
+        r = conn.execute(f"SELECT {cols} FROM transcripts WHERE id >= ? ORDER BY id LIMIT 1",
+                         (rng.randint(lo, hi),)).fetchone()
+        if r:
+            out.append(r)
+    return out
+
+
+def copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
+    """Create in ``dst`` every table, index, trigger and virtual table ``src`` has (not FTS shadows)."""
+    objs = src.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid").fetchall()
+    virtual = [n for t, n, sql in objs if sql.upper().startswith("CREATE VIRTUAL TABLE")]
+    for kind, name, sql in sorted(objs, key=lambda o: {"table": 0, "index": 1, "view": 2, "trigger": 3}[o[0]]):
+        if name.startswith("sqlite_") or any(name.startswith(v + "_") and kind == "table" for v in virtual):
+            continue
+        dst.execute(sql)
+
+
+def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, float]:
+    """Durable single capture on the big ledger; bulk import against plain sqlite3 on fresh files."""
+    out: dict[str, float] = {}
+    n = 2000
+    now_ms = int(time.time() * 1000)
+    capture_rows = next(_ledger.generate(n, seed=99, end_ms=now_ms, days=1, heavy_users=0, batch=n))
+    for row in capture_rows[:50]:
+        store.record(dict(row, request_id=row["request_id"] + "w"))
+    t = time.perf_counter()
+    for row in capture_rows:
+        store.record(row)          # what Capture does per turn: one committed INSERT
+    dt = time.perf_counter() - t
+    out["capture_us"] = dt / n * 1e6
+    out["capture_rows_per_s"] = n / dt
+
+    m = min(100_000, max(rows, 2000))
+    sample = next(_ledger.generate(m, seed=11, batch=m))
+    bulk = TranscriptStore(os.path.join(tmp, "bulk.db"))
+    t = time.perf_counter()
+    bulk.record_many(sample)
+    out["bulk_rows_per_s"] = m / (time.perf_counter() - t)
+    raw = sqlite3.connect(os.path.join(tmp, "raw.db"), isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute("PRAGMA synchronous = NORMAL")
+    raw.execute("PRAGMA wal_autocheckpoint = 0")  # as the store: no checkpoint inside the timed commit
+    copy_schema(bulk.db.conn, raw)
+    tuples = [tuple(r.get(c) for c in _INSERT_COLUMNS) for r in sample]
+    sql = "INSERT INTO transcripts ({}) VALUES ({})".format(", ".join(f'"{c}"' for c in _INSERT_COLUMNS),
+                                                            ", ".join("?" * len(_INSERT_COLUMNS)))
+    t = time.perf_counter()
+    raw.execute("BEGIN")
+    raw.executemany(sql, tuples)
+    raw.execute("COMMIT")
+    out["raw_sqlite_rows_per_s"] = m / (time.perf_counter() - t)
+    out["bulk_vs_raw"] = out["bulk_rows_per_s"] / out["raw_sqlite_rows_per_s"]
+    raw.close()
+    bulk.close()
+    return out
+
+
+def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q: int,
+                  rng: random.Random) -> dict[str, float]:
+    """p50/p99 of a user's history, a developer's page, a session's turns and a full-text search."""
+    out: dict[str, float] = {}
+    picks = random_rows(store, q, rng, "user_id, developer_id, session_id, created_at, speech")
+    p = latencies(lambda r: store.user_history(r[0], limit=50), picks)
+    out["user_history_p50_ms"], out["user_history_p99_ms"] = p
+    conn = store.db.conn
+    first, last = conn.execute("SELECT min(created_at), max(created_at) FROM transcripts").fetchone()
+    dev_page = api.get("dev_page")
+
+    def page(r: tuple[Any, ...]) -> Any:
+        # A day-long window ending at a random row's time, newest 50 first.
+        until = r[3]
+        since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(_ms(until) / 1000 - 86400))
+        if dev_page is not None:
+            return dev_page(store, r[1], since=since, until=until, limit=50)
+        return store._rows("SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
+                           "ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
+
+    out["dev_page_p50_ms"], out["dev_page_p99_ms"] = latencies(page, picks)
+    out["session_p50_ms"], out["session_p99_ms"] = latencies(lambda r: store.session_turns(r[2]), picks)
+    search = api.get("search")
+    if search is not None:
+        words = [w.strip(".,?!").lower() for r in picks for w in (r[4] or "").split() if len(w) > 4][: q]
+        rng.shuffle(words)
+        out["fts_p50_ms"], out["fts_p99_ms"] = latencies(
+            lambda w: search(store, w, developer_id=None, limit=50), words or ["pizza"])
+    else:
+        out["fts_p50_ms"] = out["fts_p99_ms"] = None  # type: ignore[assignment]
+    return out
+
+
+def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
+    """Erase seeded users holding the most rows (1,000 at full size), through the real erasure."""
+    erase = api.get("erase")
+    conn = store.db.conn
+    heavy = conn.execute(
+        "SELECT user_id, count(*) FROM transcripts WHERE user_id >= ? AND user_id < ? GROUP BY user_id "
+        "ORDER BY count(*) DESC, user_id", (_ledger.HEAVY_PREFIX, _ledger.HEAVY_PREFIX + "~")).fetchall()
+    if erase is None or not heavy:
+        return {"erase_1000_ms": None, "erase_rows": heavy[0][1] if heavy else 0}
+    times = []
+    for user_id, count in heavy[:2]:
+        t = time.perf_counter()
+        erase(store, user_id)
+        times.append((time.perf_counter() - t) * 1000)
+        left = store.count(user_id=user_id)
+        if left:
+            raise SystemExit(f"erasure of {user_id} left {left} rows")
+    return {"erase_1000_ms": max(times), "erase_rows": heavy[0][1]}
+
+
+def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
+    """Purge the oldest day of rows through the real retention purge."""
+    purge = api.get("purge")
+    first = store.db.conn.execute("SELECT min(created_at) FROM transcripts").fetchone()[0]
+    cutoff = time.strftime("%Y-%m-%dT00:00:00.000Z", time.gmtime(_ms(first) / 1000 + 86400))
+    n = store.db.conn.execute("SELECT count(*) FROM transcripts WHERE created_at < ?", (cutoff,)).fetchone()[0]
+    if purge is None:
+        return {"purge_day_ms": None, "purge_day_rows": n}
+    t = time.perf_counter()
+    purge(store, before=cutoff)
+    dt = (time.perf_counter() - t) * 1000
+    return {"purge_day_ms": dt, "purge_day_rows": n}
+
+
+def run_export(path: str, *extra: str) -> tuple[int, float, float]:
+    """Run ``skills transcripts export --format jsonl`` in a child; returns lines, seconds, peak RSS MB."""
+    import subprocess
+    code = "import sys; from skills_sdk.cli import main; sys.argv[0] = 'skills'; main()"
+    out_path = path + ".export.jsonl"
+    with open(out_path, "wb") as sink:
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code, "transcripts", "export", "--db", path,
+                                 "--format", "jsonl", *extra], stdout=sink)
+        _, status, usage = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"export failed with exit code {proc.returncode}")
+    with open(out_path, "rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    os.remove(out_path)
+    return lines, dt, usage.ru_maxrss / 1024
+
+
+def measure_export(store: TranscriptStore, path: str) -> dict[str, Any]:
+    """Export the smallest developer's transcripts, and one day of them, through the CLI."""
+    conn = store.db.conn
+    dev, n = conn.execute("SELECT developer_id, count(*) FROM transcripts GROUP BY developer_id "
+                          "ORDER BY count(*) LIMIT 1").fetchone()
+    last = conn.execute("SELECT max(created_at) FROM transcripts WHERE developer_id = ?", (dev,)).fetchone()[0]
+    day = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_ms(last) / 1000 - 86400))
+    small_lines, _, small_rss = run_export(path, "--developer", dev, "--since", day)
+    lines, dt, rss = run_export(path, "--developer", dev)
+    if lines != n:
+        raise SystemExit(f"export of {dev} wrote {lines} lines, the table holds {n}")
+    return {"export_rows": lines, "export_rows_per_s": lines / dt, "export_peak_rss_mb": rss,
+            "export_day_rows": small_lines, "export_day_peak_rss_mb": small_rss}
+
+
+def measure_size(store: TranscriptStore) -> dict[str, Any]:
+    """Bytes on disk per transcript, with and without the full-text index's tables."""
+    conn = store.db.conn
+    store.checkpoint("TRUNCATE")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    used = (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0])
+    n = store.count()
+    virtual = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' AND sql LIKE '%fts5%'")]
+    fts_bytes = 0
+    for v in virtual:
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE name = ? OR name LIKE ?",
+                                    (v, v.replace("_", "\\_") + "\\_%")).fetchall():
+            fts_bytes += conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?",
+                                      (name,)).fetchone()[0]
+    total = used * page
+    return {"rows": n, "db_mb": total / 1e6, "bytes_per_row": total / n, "bytes_per_row_no_fts": (total - fts_bytes) / n}
+
+
+FIGURES = [
+    ("write", [("capture_us", "durable single capture (record), us/row"), ("capture_rows_per_s", "  = rows/s"),
+               ("bulk_rows_per_s", "bulk import (record_many), rows/s"),
+               ("raw_sqlite_rows_per_s", "plain sqlite3 executemany, rows/s"), ("bulk_vs_raw", "bulk / plain")]),
+    ("read", [("user_history_p50_ms", "user history, newest 50, p50 ms"), ("user_history_p99_ms", "  p99 ms"),
+              ("dev_page_p50_ms", "developer page by time, 50 rows, p50 ms"), ("dev_page_p99_ms", "  p99 ms"),
+              ("session_p50_ms", "session turns, p50 ms"), ("session_p99_ms", "  p99 ms"),
+              ("fts_p50_ms", "full-text search, p50 ms"), ("fts_p99_ms", "  p99 ms")]),
+    ("privacy", [("erase_1000_ms", "erase one user (secure delete, FTS, WAL), ms"), ("erase_rows", "  rows erased"),
+                 ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_rows", "  rows purged")]),
+    ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"), ("export_rows", "  rows"),
+                ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
+    ("disk", [("bytes_per_row", "bytes per transcript"), ("bytes_per_row_no_fts", "  without the full-text index"),
+              ("db_mb", "database, MB")]),
+]
+
+
+def measure(store: TranscriptStore, path: str, rate: float | None, args: argparse.Namespace) -> int:
+    """Run every measurement on the ledger at ``path``; print the table and the JSON line."""
+    rng = random.Random(args.seed)
+    api = privacy_api()
+    fig: dict[str, Any] = {"rows": store.count(), "generate_rows_per_s": rate}
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("reads", lambda: measure_reads(store, api, args.queries, rng)),
+        ("write", lambda: measure_write(store, args.tmp, args.rows)),
+        ("export", lambda: measure_export(store, path)),
+        ("erase", lambda: measure_erase(store, api)),
+        ("purge", lambda: measure_purge(store, api)),
+        ("size", lambda: measure_size(store)),
+    ]
+    for name, step in steps:
+        log(f"measuring {name}")
+        fig.update(step())
+    fig["api"] = sorted(api)
+    print(f"\ntranscript store at {fig['rows']:,} rows ({path})")
+    for section, rows in FIGURES:
+        print(f"{section}")
+        for key, label in rows:
+            v = fig.get(key)
+            shown = "n/a" if v is None else (f"{v:,.3f}" if isinstance(v, float) and v < 10 else
+                                              f"{v:,.0f}" if isinstance(v, (int, float)) else str(v))
+            print(f"  {label:<48} {shown:>14}")
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in fig.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
