@@ -201,6 +201,7 @@ class TranscriptStore:
             db["user_state"].create_index(["user_id"], if_not_exists=True)
             if not db["consent"].exists():
                 db["consent"].create({"user_id": str, "mode": str, "updated_at": str}, pk="user_id")
+            _privacy_schema(db.conn)
         for hook in _SCHEMA_HOOKS:
             hook(self)
 
@@ -271,7 +272,11 @@ class TranscriptStore:
         until: str | None = None,
         batch: int = 2000,
     ) -> Iterator[dict[str, Any]]:
-        """Every matching transcript, oldest first, read in batches (memory stays flat)."""
+        """Every matching transcript, oldest first, read in batches (memory stays flat).
+
+        Filtered by developer or skill alone, rows come in ``created_at`` order (ties by id), which
+        the ledger's own rows share with id order; otherwise in id order.
+        """
         clauses, params = [], []
         for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
                          ("session_id", session_id)):
@@ -284,6 +289,18 @@ class TranscriptStore:
         if until:
             clauses.append("created_at < ?")
             params.append(until)
+        if user_id is None and session_id is None and (developer_id is not None or skill is not None):
+            # Walk the (developer_id | skill, created_at) index in its own order, keyset on
+            # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
+            base = " AND ".join(clauses)
+            first_sql = f"SELECT * FROM transcripts WHERE {base} ORDER BY created_at, id LIMIT {int(batch)}"
+            next_sql = (f"SELECT * FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) "
+                        f"ORDER BY created_at, id LIMIT {int(batch)}")
+            rows = self._rows(first_sql, params)
+            while rows:
+                yield from rows
+                rows = self._rows(next_sql, [*params, rows[-1]["created_at"], rows[-1]["id"]])
+            return
         last = 0
         where = " AND ".join(clauses + ["id > ?"])
         sql = f"SELECT * FROM transcripts WHERE {where} ORDER BY id LIMIT {int(batch)}"
@@ -374,6 +391,66 @@ def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     if "redacted" in row:
         row["redacted"] = [k for k in (row["redacted"] or "").split(",") if k]
     return row
+
+
+# -- the privacy tables: full-text index, keys, audit, erasure receipts, scheduled erasures ----------
+#: Text columns the full-text index covers. Only these two: each indexed column costs capture time.
+FTS_COLUMNS = ("utterance", "speech")
+_FTS_HAS_TEXT = "{0}.utterance IS NOT NULL OR {0}.speech IS NOT NULL"
+_PRIVACY_DDL = (
+    # External-content FTS5: the text lives once, in transcripts; the index holds tokens only.
+    # Triggers keep it in step, and skip metadata-only rows (no text, nothing to index, no cost).
+    "CREATE VIRTUAL TABLE IF NOT EXISTS transcripts_fts USING fts5("
+    "utterance, speech, content='transcripts', content_rowid='id')",
+    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_ai AFTER INSERT ON transcripts WHEN "
+    + _FTS_HAS_TEXT.format("new") + " BEGIN "
+    "INSERT INTO transcripts_fts (rowid, utterance, speech) VALUES (new.id, new.utterance, new.speech); END",
+    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_ad AFTER DELETE ON transcripts WHEN "
+    + _FTS_HAS_TEXT.format("old") + " BEGIN "
+    "INSERT INTO transcripts_fts (transcripts_fts, rowid, utterance, speech) "
+    "VALUES ('delete', old.id, old.utterance, old.speech); END",
+    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_au AFTER UPDATE OF utterance, speech ON transcripts BEGIN "
+    "INSERT INTO transcripts_fts (transcripts_fts, rowid, utterance, speech) "
+    "SELECT 'delete', old.id, old.utterance, old.speech WHERE " + _FTS_HAS_TEXT.format("old") + "; "
+    "INSERT INTO transcripts_fts (rowid, utterance, speech) "
+    "SELECT new.id, new.utterance, new.speech WHERE " + _FTS_HAS_TEXT.format("new") + "; END",
+    # Only a hash of each key is kept: the key itself is shown once, when it is made.
+    "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, "
+    "kind TEXT NOT NULL CHECK (kind IN ('developer', 'user')), subject TEXT NOT NULL, "
+    "created_at TEXT NOT NULL, revoked_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS audit_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, "
+    "action TEXT NOT NULL, filters TEXT, rows INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log BEGIN "
+    "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN "
+    "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be deleted'); END",
+    # Receipts hold counts and a salted hash of the user id: never the id, never any text.
+    "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
+    "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
+    "developers TEXT NOT NULL, state_rows INTEGER NOT NULL, scrubbed INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pending_erasures (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
+    "developer_id TEXT, skill TEXT, due_at TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS privacy_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+
+def _privacy_schema(conn: sqlite3.Connection) -> None:
+    """Create the privacy tables and triggers (inside ensure_schema's transaction)."""
+    fresh_fts = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'transcripts_fts'").fetchone() is None
+    for ddl in _PRIVACY_DDL:
+        conn.execute(ddl)
+    if fresh_fts:  # a database from before the index: index the rows it already holds
+        conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('rebuild')")
+    conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
+
+
+def privacy_secret(store: "TranscriptStore") -> bytes:
+    """This database's random secret (salts user-id hashes in receipts, signs page cursors)."""
+    secret = getattr(store, "_privacy_secret", None)
+    if secret is None:
+        row = store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'secret'").fetchone()
+        secret = store._privacy_secret = bytes.fromhex(row[0])
+    return secret
 
 
 #: Functions ``hook(store)`` run after the base schema exists (privacy tables, FTS, keys, audit).
