@@ -48,6 +48,14 @@ class NotFound(StoreError):
     """The record asked for does not exist (or belongs to someone else)."""
 
 
+class ErasureIncomplete(StoreError):
+    """Rows were deleted but their old bytes could not yet be scrubbed from the files; ``receipt`` says so."""
+
+    def __init__(self, message: str, receipt: dict) -> None:
+        super().__init__(message)
+        self.receipt = receipt
+
+
 class BadQuery(SkillsError):
     """A filter, cursor or query parameter has the wrong form; ``param`` names it."""
 

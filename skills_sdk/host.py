@@ -71,6 +71,10 @@ class SkillHost:
         self.http = http
         self.capture = None
         outer: list[Middleware] = []
+        if store is not None:
+            from .transcripts.erasure import ForgetOnDisable
+
+            outer.append(ForgetOnDisable(store))  # before capture: the event itself leaves no row
         if store is not None and capture:
             from .transcripts.capture import Capture
 

@@ -277,6 +277,57 @@ class TranscriptStore:
         Filtered by developer or skill alone, rows come in ``created_at`` order (ties by id), which
         the ledger's own rows share with id order; otherwise in id order.
         """
+        names: list[str] = []
+        for raw in self._walk("*", developer_id, skill, user_id, session_id, since, until, batch, names):
+            yield decode_row(dict(zip(names, raw)))
+
+    def iter_jsonl(
+        self,
+        *,
+        developer_id: str | None = None,
+        skill: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch: int = 2000,
+    ) -> Iterator[str]:
+        """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).
+
+        >>> lines = store.iter_jsonl(developer_id="acme")   # doctest: +SKIP
+
+        SQLite builds each object (``json_object``), so an export does no per-row Python work; the
+        text equals ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
+        """
+        for raw in self._walk(self._json_select(), developer_id, skill, user_id, session_id, since, until,
+                              batch, []):
+            yield raw[0]
+
+    def _json_select(self) -> str:
+        """``json_object(...)`` over every column, decoding as ``decode_row`` does."""
+        parts = []
+        for (name,) in self.db.conn.execute("SELECT name FROM pragma_table_info('transcripts') ORDER BY cid"):
+            col = '"' + name.replace('"', '""') + '"'
+            if name in _JSON_COLUMNS:
+                expr = f"CASE WHEN json_valid({col}) THEN json({col}) ELSE {col} END"
+            elif name == "end_session":
+                expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
+            elif name == "redacted":
+                expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') "
+                        f"ELSE json_array({col}) END")  # a single kind; lists are split below
+                expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') WHEN instr({col}, ',') = 0 "
+                        f"THEN json_array({col}) ELSE (SELECT json_group_array(value) FROM json_each("
+                        f"'[\"' || replace(replace(replace(trim({col}, ','), '\\', '\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]')"
+                        f" WHERE value != '') END")
+            else:
+                expr = col
+            parts.append(f"'{name}', {expr}")
+        return "json_object(" + ", ".join(parts) + ")"
+
+    def _walk(self, select: str, developer_id: str | None, skill: str | None, user_id: str | None,
+              session_id: str | None, since: str | None, until: str | None, batch: int,
+              names: list[str]) -> Iterator[tuple[Any, ...]]:
+        """Raw result tuples of ``SELECT {select}`` over the matching rows, keyset-paged, oldest first."""
         clauses, params = [], []
         for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
                          ("session_id", session_id)):
@@ -289,27 +340,30 @@ class TranscriptStore:
         if until:
             clauses.append("created_at < ?")
             params.append(until)
+        conn = self.db.conn
+        # The keyset columns ride at the end of each result tuple.
+        sel = f"{select}, created_at AS _k_at, id AS _k_id"
         if user_id is None and session_id is None and (developer_id is not None or skill is not None):
             # Walk the (developer_id | skill, created_at) index in its own order, keyset on
             # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
             base = " AND ".join(clauses)
-            first_sql = f"SELECT * FROM transcripts WHERE {base} ORDER BY created_at, id LIMIT {int(batch)}"
-            next_sql = (f"SELECT * FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) "
-                        f"ORDER BY created_at, id LIMIT {int(batch)}")
-            rows = self._rows(first_sql, params)
-            while rows:
-                yield from rows
-                rows = self._rows(next_sql, [*params, rows[-1]["created_at"], rows[-1]["id"]])
-            return
-        last = 0
-        where = " AND ".join(clauses + ["id > ?"])
-        sql = f"SELECT * FROM transcripts WHERE {where} ORDER BY id LIMIT {int(batch)}"
+            order = f"ORDER BY created_at, id LIMIT {int(batch)}"
+            cur = conn.execute(f"SELECT {sel} FROM transcripts WHERE {base} {order}", params)
+            next_sql = f"SELECT {sel} FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) {order}"
+            key = lambda r: [*params, r[-2], r[-1]]  # noqa: E731
+        else:
+            where = " AND ".join(clauses + ["id > ?"])
+            next_sql = f"SELECT {sel} FROM transcripts WHERE {where} ORDER BY id LIMIT {int(batch)}"
+            cur = conn.execute(next_sql, [*params, 0])
+            key = lambda r: [*params, r[-1]]  # noqa: E731
+        names[:] = [d[0] for d in cur.description][:-2]
         while True:
-            rows = self._rows(sql, [*params, last])
+            rows = cur.fetchall()
             if not rows:
                 return
-            yield from rows
-            last = rows[-1]["id"]
+            for r in rows:
+                yield r[:-2]
+            cur = conn.execute(next_sql, key(rows[-1]))
 
     # -- consent ------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:

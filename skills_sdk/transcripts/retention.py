@@ -1,0 +1,137 @@
+"""Retention: transcripts expire after their skill's retention; transaction receipts may outlive the text."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+from .audit import audit
+from .erasure import _iso, finish_scrubs, run_pending, scrub
+from .store import TranscriptStore
+
+__all__ = ["Policy", "policies", "purge", "PurgeThread", "RECEIPT_COLUMNS"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: What a receipt-only row keeps once its text has expired; every other column becomes NULL.
+RECEIPT_COLUMNS = ("id", "developer_id", "skill", "user_id", "created_at", "request_id", "transaction")
+_NULLED = ("session_id", "request_type", "intent", "slots", "utterance", "speech", "reprompt", "card", "directives",
+           "end_session", "locale", "latency_ms", "status", "error", "redacted", "capture_mode")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How long one skill keeps transcripts (``days``) and transaction receipts (``receipt_days``); None is forever."""
+
+    days: int | None
+    receipt_days: int | None = None
+
+
+def policies(skills: Iterable[Any]) -> dict[str, Policy]:
+    """The retention policy of each skill, by name, from ``Skill(retention_days=…, receipt_retention_days=…)``.
+
+    >>> policies([Skill("pizza", developer_id="d", retention_days=30, receipt_retention_days=365)])   # doctest: +SKIP
+    {'pizza': Policy(days=30, receipt_days=365)}
+    """
+    return {s.name: Policy(s.retention_days, s.receipt_retention_days) for s in skills}
+
+
+def _cutoff(now: datetime, days: int) -> str:
+    return _iso(now - timedelta(days=days))
+
+
+def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] = (), *,
+          default_days: int | None = None, now: datetime | str | None = None, actor: str = "purge") -> dict[str, Any]:
+    """Delete expired transcripts, strip expired text from kept receipts, run due erasures; returns a report.
+
+    >>> purge(store, [pizza], default_days=30, now="2026-12-31T00:00:00Z")   # doctest: +SKIP
+    {'deleted': 12, 'stripped': 2, 'per_skill': {'pizza': 14}, 'erasures': [], 'scrubbed': True, ...}
+
+    A skill's ``retention_days`` applies to its rows; rows of skills not listed, or without one,
+    use ``default_days`` (None keeps them). A row with a transaction, in a skill whose
+    ``receipt_retention_days`` is longer, keeps only :data:`RECEIPT_COLUMNS` (text nulled, its
+    full-text entry removed) until the receipt retention ends too. Everything removed is scrubbed
+    from the files as an erasure is (see :func:`skills_sdk.transcripts.erasure.scrub`); ``scrubbed``
+    in the report is False when the WAL could not be truncated yet (the next purge retries).
+    """
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
+    deleted = stripped = 0
+    per_skill: dict[str, int] = {}
+    conn = store.db.conn
+    with store.transaction():
+        present = [r[0] for r in conn.execute("SELECT DISTINCT skill FROM transcripts")]
+        for name in present:
+            pol = table.get(name) or Policy(None)
+            days = pol.days if pol.days is not None else default_days
+            if days is None:
+                continue
+            cut = _cutoff(now, days)
+            if pol.receipt_days is not None and pol.receipt_days > days:
+                n = conn.execute('DELETE FROM transcripts WHERE skill = ? AND created_at < ? AND "transaction" IS NULL',
+                                 (name, cut)).rowcount
+                n += conn.execute('DELETE FROM transcripts WHERE skill = ? AND created_at < ? AND "transaction" '
+                                  "IS NOT NULL", (name, _cutoff(now, pol.receipt_days))).rowcount
+                sets = ", ".join(f'"{c}" = NULL' for c in _NULLED)
+                s = conn.execute(f'UPDATE transcripts SET {sets} WHERE skill = ? AND created_at < ? AND "transaction" '
+                                 "IS NOT NULL AND request_type IS NOT NULL", (name, cut)).rowcount
+                stripped += s
+            else:
+                n = conn.execute("DELETE FROM transcripts WHERE skill = ? AND created_at < ?", (name, cut)).rowcount
+                s = 0
+            deleted += n
+            if n or s:
+                per_skill[name] = n + s
+        audit(store, actor, "purge", {"now": _iso(now), "default_days": default_days}, deleted + stripped,
+              conn=conn)
+    erasures = run_pending(store, now=now, actor=actor)
+    if deleted or stripped:
+        scrubbed = scrub(store) and finish_scrubs(store)
+    else:
+        scrubbed = finish_scrubs(store)
+    return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
+            "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+
+
+class PurgeThread:
+    """A daemon thread that runs :func:`purge` every ``interval`` seconds (the server starts one).
+
+    >>> t = PurgeThread(store, [pizza], default_days=30, interval=3600); t.start()   # doctest: +SKIP
+    >>> t.stop()                                                                      # doctest: +SKIP
+    """
+
+    def __init__(self, store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] = (), *,
+                 default_days: int | None = None, interval: float = 3600.0) -> None:
+        if interval <= 0:
+            raise ValueError(f"the purge interval must be a positive number of seconds, got {interval!r}.")
+        self.store = store
+        self.table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
+        self.default_days = default_days
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="skills-purge", daemon=True)
+
+    def start(self) -> None:
+        """Start purging (first run after one interval)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current run."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                report = purge(self.store, self.table, default_days=self.default_days)
+                if report["deleted"] or report["stripped"] or report["erasures"]:
+                    log.info("purge: %d deleted, %d stripped to receipts, %d erasures", report["deleted"],
+                             report["stripped"], len(report["erasures"]))
+            except Exception:  # a busy or broken database is retried on the next tick
+                log.exception("purge failed; retrying in %.0f s", self.interval)

@@ -1,0 +1,167 @@
+"""Filtered, full-text, keyset-paged reads for the transcript API, always scoped to one developer or one user."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterator, Mapping
+
+from ..errors import BadQuery
+from .store import TranscriptStore, decode_row, privacy_secret
+
+__all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor", "decode_cursor", "FILTERS",
+           "MAX_LIMIT"]
+
+#: The filters the API takes (besides ``limit`` and ``cursor``).
+FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q")
+#: The largest page.
+MAX_LIMIT = 500
+_MAX_VALUE = 500
+_CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def _iso(name: str, value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadQuery(name, f"{value[:40]!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or "
+                             "2026-11-28T09:30:00Z.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS) -> dict[str, Any]:
+    """Check query-string filters and turn them into typed values; raises :class:`BadQuery` naming the parameter.
+
+    >>> parse_filters({"skill": "pizza", "has_transaction": "true", "since": "2026-11-01"})
+    {'skill': 'pizza', 'has_transaction': True, 'since': '2026-11-01T00:00:00.000Z'}
+    """
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise BadQuery(unknown[0], f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(allowed)}.")
+    out: dict[str, Any] = {}
+    for name, value in args.items():
+        if len(value) > _MAX_VALUE:
+            raise BadQuery(name, f"is {len(value)} characters long; at most {_MAX_VALUE} are accepted.")
+        if name in ("since", "until"):
+            out[name] = _iso(name, value)
+        elif name == "has_transaction":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise BadQuery(name, f"must be true or false, got {value[:20]!r}.")
+            out[name] = value.lower() in ("true", "1")
+        elif name == "q":
+            out[name] = fts_query(value)
+        else:
+            if not value:
+                raise BadQuery(name, "is empty; leave it out to match every value.")
+            out[name] = value
+    return out
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into a safe FTS5 query: each word a quoted term, all of them required.
+
+    >>> fts_query('large "pepperoni" OR')
+    '"large" "pepperoni" "OR"'
+    """
+    words = [w for w in re.findall(r"\w+", text)]
+    if not words:
+        raise BadQuery("q", f"{text[:40]!r} has no words to search for.")
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words[:20])
+
+
+def _sign(store: TranscriptStore, scope: str, last_id: int) -> str:
+    return hmac.new(privacy_secret(store), f"{scope}:{last_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def encode_cursor(store: TranscriptStore, scope: str, last_id: int) -> str:
+    """An opaque page cursor: the last id seen, signed for this scope (a developer, or a user)."""
+    raw = f"{last_id}.{_sign(store, scope, last_id)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(store: TranscriptStore, scope: str, cursor: str) -> int:
+    """The last id a cursor stands for; raises :class:`BadQuery` (``cursor``) for anything this server did not make."""
+    bad = BadQuery("cursor", "is not a cursor this API returned for this key; start again from the first page.")
+    if not _CURSOR_RE.match(cursor):
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad from None
+    head, _, sig = raw.partition(".")
+    if not head.isdigit() or len(head) > 18 or not hmac.compare_digest(sig, _sign(store, scope, int(head))):
+        raise bad
+    return int(head)
+
+
+def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    # The scope comes from the caller's key, never from the request; it is always the first clause.
+    if developer_id is not None:
+        clauses.append("t.developer_id = ?")
+        params.append(developer_id)
+    if user_id is not None:
+        clauses.append("t.user_id = ?")
+        params.append(user_id)
+    if not clauses:
+        raise ValueError("search needs a developer_id or a user_id scope.")
+    for col in ("skill", "user_id", "session_id", "intent"):
+        if col in filters:
+            clauses.append(f"t.{col} = ?")
+            params.append(filters[col])
+    if "since" in filters:
+        clauses.append("t.created_at >= ?")
+        params.append(filters["since"])
+    if "until" in filters:
+        clauses.append("t.created_at < ?")
+        params.append(filters["until"])
+    if "has_transaction" in filters:
+        clauses.append('t."transaction" IS NOT NULL' if filters["has_transaction"] else 't."transaction" IS NULL')
+    if "q" in filters:
+        clauses.append("t.id IN (SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH ?)")
+        params.append(filters["q"])
+    return clauses, params
+
+
+def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: str | None = None,
+           user_id: str | None = None, before_id: int | None = None, limit: int = 50
+           ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of transcripts in the scope (a developer's, or a user's), newest first, and the last id for the next page.
+
+    >>> rows, last = search(store, parse_filters({"q": "pepperoni"}), developer_id="pronto-pizza-labs", limit=20)
+
+    ``filters`` come from :func:`parse_filters`. ``last`` is None on the last page.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
+    clauses, params = _where(filters, developer_id, user_id)
+    if before_id is not None:
+        clauses.append("t.id < ?")
+        params.append(before_id)
+    sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
+    cur = store.db.conn.execute(sql, [*params, limit + 1])
+    names = [d[0] for d in cur.description]
+    rows = [decode_row(dict(zip(names, r))) for r in cur.fetchall()]
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1]["id"]
+    return rows, None
+
+
+def iter_search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: str | None = None,
+                user_id: str | None = None, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every transcript :func:`search` would page through, newest first, ``batch`` rows at a time (memory stays flat)."""
+    before: int | None = None
+    while True:
+        rows, before = search(store, filters, developer_id=developer_id, user_id=user_id, before_id=before,
+                              limit=batch)
+        yield from rows
+        if before is None:
+            return
