@@ -35,17 +35,56 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
            session_id: str | None, since: str | None, until: str | None) -> None:
     """Print transcripts, oldest first: one JSON object per line, or CSV with a header."""
     store = open_store(db_path)
-    rows = store.iter_transcripts(developer_id=developer_id, skill=skill, user_id=user_id,
-                                  session_id=session_id, since=since, until=until)
+    filters = dict(developer_id=developer_id, skill=skill, user_id=user_id, session_id=session_id,
+                   since=since, until=until)
     out = sys.stdout
     if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        # SQLite encodes each line (same text as json.dumps of the decoded row): no per-row Python.
+        for line in store.iter_jsonl(**filters):
+            out.write(line + "\n")
         return
+    rows = store.iter_transcripts(**filters)
     writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()})
+
+
+@transcripts.command()
+@db_option
+@click.option("--user", "user_id", required=True, help="The user whose transcripts to erase.")
+@click.option("--skill", help="Only this skill's transcripts (default: every skill).")
+def erase(db_path: str, user_id: str, skill: str | None) -> None:
+    """Erase a user's transcripts and saved state, leave no byte of them in the files, print the receipt."""
+    from ..errors import ErasureIncomplete
+    from ..transcripts.erasure import erase_user
+
+    store = open_store(db_path)
+    try:
+        receipt = erase_user(store, user_id, skill=skill)
+    except ErasureIncomplete as exc:
+        click.echo(json.dumps(exc.receipt, indent=2))
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(receipt, indent=2))
+
+
+@transcripts.command()
+@db_option
+@click.option("--skills", "skills_spec", metavar="MODULE:ATTR", help="Whose retention applies (default: the examples).")
+@click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
+              help="Retention of skills that set none (default: keep them).")
+@click.option("--now", callback=iso_time("--now"), help="Purge as if it were this time (ISO-8601).")
+def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now: str | None) -> None:
+    """Delete expired transcripts (keeping receipts their skill keeps longer) and run due erasures."""
+    from ..transcripts.retention import purge as run_purge
+    from ._common import load_skills
+
+    store = open_store(db_path)
+    report = run_purge(store, load_skills(skills_spec), default_days=retention_days, now=now)
+    click.echo(json.dumps(report, indent=2))
+    if not report["scrubbed"]:
+        raise click.ClickException("Rows were removed but the write-ahead log could not be truncated yet (another "
+                                   "connection was reading); run the purge again to finish the scrub.")
 
 
 def register(main: click.Group) -> None:

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .store import TranscriptStore, privacy_secret, utcnow_iso
 

@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..context import Turn
@@ -170,7 +170,7 @@ def schedule_erasure(store: TranscriptStore, user_id: str, *, skill: str | None 
 
 def run_pending(store: TranscriptStore, *, now: datetime | None = None, actor: str = "purge") -> list[dict[str, Any]]:
     """Carry out the scheduled erasures that are due at ``now``; returns their receipts."""
-    cutoff = _iso(now or datetime.now(timezone.utc))
+    cutoff = _iso(now or datetime.now(UTC))
     due = store.db.conn.execute(
         "SELECT id, user_id, developer_id, skill, reason FROM pending_erasures WHERE due_at <= ? ORDER BY id",
         (cutoff,)).fetchall()
@@ -184,8 +184,8 @@ def run_pending(store: TranscriptStore, *, now: datetime | None = None, actor: s
 
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class ForgetOnDisable:
@@ -208,7 +208,7 @@ class ForgetOnDisable:
         if user_id:
             try:
                 if skill.disable_grace_days:
-                    due = datetime.now(timezone.utc) + timedelta(days=skill.disable_grace_days)
+                    due = datetime.now(UTC) + timedelta(days=skill.disable_grace_days)
                     schedule_erasure(self.store, user_id, skill=skill.name, developer_id=skill.developer_id, due=due)
                 else:
                     erase_user(self.store, user_id, skill=skill.name, developer_id=skill.developer_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from .audit import audit
 from .erasure import _iso, finish_scrubs, run_pending, scrub
@@ -59,9 +60,9 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     """
     if isinstance(now, str):
         now = datetime.fromisoformat(now.replace("Z", "+00:00"))
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
     deleted = stripped = 0
     per_skill: dict[str, int] = {}

@@ -7,8 +7,9 @@ import binascii
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from ..errors import BadQuery
 from .store import TranscriptStore, decode_row, privacy_secret
@@ -31,8 +32,8 @@ def _iso(name: str, value: str) -> str:
         raise BadQuery(name, f"{value[:40]!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or "
                              "2026-11-28T09:30:00Z.") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS) -> dict[str, Any]:
@@ -148,7 +149,7 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
     cur = store.db.conn.execute(sql, [*params, limit + 1])
     names = [d[0] for d in cur.description]
-    rows = [decode_row(dict(zip(names, r))) for r in cur.fetchall()]
+    rows = [decode_row(dict(zip(names, r, strict=False))) for r in cur.fetchall()]
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, rows[-1]["id"]

@@ -1,0 +1,64 @@
+"""``skills audit`` and ``skills privacy ...``: the audit trail, the privacy report, users' capture modes."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..transcripts.audit import audit as write_audit
+from ..transcripts.audit import iter_audit
+from ..transcripts.capture import CAPTURE_MODES
+from ..transcripts.report import privacy_report
+from ._common import db_option, load_skills, open_store
+
+__all__ = ["register", "audit", "privacy"]
+
+
+@click.command()
+@db_option
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="How many rows, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def audit(db_path: str, limit: int, as_json: bool) -> None:
+    """Show the audit trail: every read, export, erasure, purge, key change and consent change."""
+    store = open_store(db_path)
+    for row in iter_audit(store, limit=limit):
+        if as_json:
+            click.echo(json.dumps(row, separators=(",", ":")))
+        else:
+            filters = json.dumps(row["filters"], separators=(",", ":")) if row["filters"] else "-"
+            click.echo(f"{row['at']}  {row['actor']:<18} {row['action']:<14} rows={row['rows']:<6} {filters}")
+
+
+@click.group()
+def privacy() -> None:
+    """What the ledger keeps, and what each user lets it keep."""
+
+
+@privacy.command()
+@click.option("--skills", "skills_spec", metavar="MODULE:ATTR", help="The skills to report on (default: the examples).")
+@click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
+              help="The server's default retention, for skills that set none.")
+def report(skills_spec: str | None, retention_days: int | None) -> None:
+    """Print, per skill: what is recorded, for how long, who can read it, how to erase it."""
+    click.echo(privacy_report(load_skills(skills_spec), default_days=retention_days), nl=False)
+
+
+@privacy.command()
+@db_option
+@click.option("--user", "user_id", required=True, help="The user (amzn1.ask.account.…).")
+@click.option("--mode", type=click.Choice(CAPTURE_MODES), help="Set it: full, redacted or metadata. Omit to show it.")
+def consent(db_path: str, user_id: str, mode: str | None) -> None:
+    """Show or set what is recorded about a user from now on."""
+    store = open_store(db_path, must_exist=mode is None)
+    if mode is not None:
+        with store.transaction() as conn:
+            store.set_capture_mode(user_id, mode)
+            write_audit(store, "cli", "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+    click.echo(f"{user_id}: {store.capture_mode(user_id)}")
+
+
+def register(main: click.Group) -> None:
+    """Add ``audit`` and the ``privacy`` group to ``main``."""
+    main.add_command(audit)
+    main.add_command(privacy)
