@@ -60,6 +60,7 @@ _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
 )
 _JSON_INDEXES = tuple(_INSERT_COLUMNS.index(c) for c in ("slots", "card", "directives", "transaction"))
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_STRICT_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def utcnow_iso() -> str:
@@ -305,20 +306,30 @@ class TranscriptStore:
 
     def _json_select(self) -> str:
         """``json_object(...)`` over every column, decoding as ``decode_row`` does."""
+        conn = self.db.conn
+        conn.create_function("skills_split_kinds", 1, _split_kinds, deterministic=True)
+        conn.create_function("skills_json", 1, _canonical_json, deterministic=True)
+        conn.create_function("skills_float", 1, repr, deterministic=True)
         parts = []
-        for (name,) in self.db.conn.execute("SELECT name FROM pragma_table_info('transcripts') ORDER BY cid"):
+        for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') ORDER BY cid"):
             col = '"' + name.replace('"', '""') + '"'
             if name in _JSON_COLUMNS:
-                expr = f"CASE WHEN json_valid({col}) THEN json({col}) ELSE {col} END"
+                # SQLite's json() keeps the stored text; Python re-encodes it. They agree on minified
+                # JSON without escapes, floats or "-0" (all the store's own encoder writes for
+                # slots, cards and directives); anything else goes through Python, as decode_row does.
+                expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) AND instr({col}, '\\') = 0 "
+                        f"AND {col} NOT GLOB '*[0-9][.eE]*' AND instr({col}, '-0') = 0 AND json({col}) = {col} "
+                        f"THEN json({col}) ELSE json(skills_json({col})) END")
+            elif kind in ("REAL", "FLOAT"):
+                # SQLite prints 15 significant digits, Python the shortest text that round-trips.
+                expr = (f"CASE WHEN typeof({col}) = 'real' AND (abs({col}) >= 1e15 OR ({col} != 0 AND "
+                        f"abs({col}) < 1e-4) OR CAST(printf('%.15g', {col}) AS REAL) != {col}) "
+                        f"THEN json(skills_float({col})) ELSE {col} END")
             elif name == "end_session":
                 expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
             elif name == "redacted":
-                expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') "
-                        f"ELSE json_array({col}) END")  # a single kind; lists are split below
                 expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') WHEN instr({col}, ',') = 0 "
-                        f"THEN json_array({col}) ELSE (SELECT json_group_array(value) FROM json_each("
-                        f"'[\"' || replace(replace(replace(trim({col}, ','), '\\', '\\\\'), '\"', '\\\"'), ',', '\",\"') || '\"]')"
-                        f" WHERE value != '') END")
+                        f"THEN json_array({col}) ELSE json(skills_split_kinds({col})) END")
             else:
                 expr = col
             parts.append(f"'{name}', {expr}")
@@ -429,6 +440,23 @@ def _values(row: Mapping[str, Any]) -> list[Any]:
         missing = next(c for c in ("developer_id", "skill", "user_id") if not get(c))
         raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
     return values
+
+
+def _canonical_json(text: str) -> str:
+    """What ``decode_row`` and ``json.dumps`` make of a stored JSON column, as JSON text."""
+    try:
+        value = json.loads(text, parse_constant=_reject)
+        return _STRICT_DUMPS(value)
+    except ValueError:  # not JSON (or NaN / Infinity): decode_row keeps the text as it is
+        return _DUMPS(text)
+
+
+def _reject(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _split_kinds(text: str) -> str:
+    return _DUMPS([k for k in text.split(",") if k])
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
