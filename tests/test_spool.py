@@ -179,3 +179,12 @@ def test_server_replays_the_spool_at_start_up(app, db):
         lock.release()
     create_app([build_greeter()], db=db)  # a restarted server
     assert sorted(request_ids(db)) == sorted(ids)
+
+
+def test_erase_spooled_is_a_no_op_for_a_memory_store_and_finds_the_file_spool(db):
+    from skills_sdk.transcripts.spool import erase_spooled
+
+    assert erase_spooled(TranscriptStore(":memory:"), "u") == 0
+    store = TranscriptStore(db)
+    Spool.for_store(store).append({"developer_id": "d", "skill": "s", "user_id": "u", "request_id": "r"})
+    assert erase_spooled(store, "u") == 1

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .store import TranscriptStore
 
-__all__ = ["Spool", "Replayer", "SPOOL_SUFFIX"]
+__all__ = ["Spool", "Replayer", "SPOOL_SUFFIX", "erase_spooled"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -217,6 +217,19 @@ class Spool:
             finally:
                 os.close(fd)
         return erased
+
+
+def erase_spooled(store: TranscriptStore, user_id: str) -> int:
+    """Erasure's hook: blank every row of ``user_id`` waiting in ``store``'s spool; returns how many.
+
+    Call it before deleting the user's rows from the store (see :meth:`Spool.erase_user`).
+
+    >>> erase_spooled(store, "amzn1.ask.account.X")   # doctest: +SKIP
+    0
+    """
+    if store.memory:
+        return 0
+    return Spool.for_store(store).erase_user(user_id)
 
 
 class Replayer:

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# HTTP, side by side under the same gunicorn settings (sync workers on 127.0.0.1, wrk POST load):
+# ours (same-work pizza skill, capture on, JSON access log), ours with request verification on,
+# flask-ask-sdk (the peer) and a bare Flask app returning the same bytes. See bench/wsgi_pizza.py.
+#
+#   bash bench/http_bench.sh                 # DURATION=5 RUNS=3 WORKERS=2 by default
+#
+# Results (JSON) land in $BENCH_RESULTS (default /tmp/skills-bench-results)/http_ours.json.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEER="${PEER_BENCH:-$ROOT/../shared/bench}"
+VENV="${ANCHORS_VENV:-/tmp/anchors-venv}"
+export BENCH_RESULTS="${BENCH_RESULTS:-/tmp/skills-bench-results}" DURATION="${DURATION:-5}" RUNS="${RUNS:-3}"
+mkdir -p "$BENCH_RESULTS"
+rm -f "$BENCH_RESULTS"/ours_http.db*
+[ -x "$VENV/bin/python" ] || bash "$PEER/run.sh" inproc >/dev/null 2>&1 || true   # makes the venv
+"$VENV/bin/pip" install -q -e "$ROOT" >/dev/null 2>&1
+PYTHONPATH="$ROOT/bench:$ROOT" bash "$PEER/run.sh" http \
+  --app ours=wsgi_pizza:app --app ours_verify=wsgi_pizza:app_verified \
+  --app asksdk=app_asksdk:app --app bare=app_bare:app --baseline bare \
+  --out "$BENCH_RESULTS/http_ours.json" "$@"
