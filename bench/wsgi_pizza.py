@@ -52,6 +52,8 @@ def _build(verify: bool) -> Any:
 
 def _test_verifier() -> tuple[Any, dict[str, str]]:
     """A verifier trusting a fresh private CA, and the headers Alexa would send for ENVELOPE."""
+    import json
+
     import requests
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -59,8 +61,6 @@ def _test_verifier() -> tuple[Any, dict[str, str]]:
     from cryptography.x509.oid import NameOID
 
     from skills_sdk.verify import RequestVerifier
-
-    import json
 
     body = open(ENVELOPE, "rb").read()
     sent = datetime.fromisoformat(json.loads(body)["request"]["timestamp"].replace("Z", "+00:00"))
