@@ -9,12 +9,25 @@ import json
 import logging
 import os
 import secrets
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request,
-                   session, stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 
 from ..transcripts.store import COLUMNS, TranscriptStore
 from . import console_data as data
@@ -112,32 +125,37 @@ def _store() -> TranscriptStore:
     return current_app.extensions["skills_sdk"]["store"]
 
 
-def _developer_id() -> str | None:
+def _developer() -> data.Identity | None:
     """The developer signed in to this session, re-checked against the key store on every request."""
-    if "dev_key" not in session:
+    return _identity("dev_key", "_dev", data.verify_developer_key)
+
+
+def _user() -> data.Identity | None:
+    """The user signed in to "My data" in this session, re-checked on every request."""
+    return _identity("user_token", "_me", data.verify_user_token)
+
+
+def _identity(name: str, slot: str, verify: Any) -> data.Identity | None:
+    if name not in session:
         return None
-    if "_dev" not in request.environ:  # once per request
+    if slot not in request.environ:  # once per request; a revoked key ends the session at once
         try:
-            request.environ["_dev"] = data.verify_developer_key(_store(), session["dev_key"])
+            request.environ[slot] = verify(_store(), session[name])
         except data.AuthError as exc:
-            session.pop("dev_key", None)
+            session.pop(name, None)
             flash(f"You were signed out: {exc}", "error")
-            request.environ["_dev"] = None
-    return request.environ["_dev"]
+            request.environ[slot] = None
+    return request.environ[slot]
+
+
+def _developer_id() -> str | None:
+    who = _developer()
+    return who.subject if who else None
 
 
 def _user_id() -> str | None:
-    """The user signed in to "My data" in this session, re-checked on every request."""
-    if "user_token" not in session:
-        return None
-    if "_me" not in request.environ:
-        try:
-            request.environ["_me"] = data.verify_user_token(_store(), session["user_token"])
-        except data.AuthError as exc:
-            session.pop("user_token", None)
-            flash(f"You were signed out: {exc}", "error")
-            request.environ["_me"] = None
-    return request.environ["_me"]
+    who = _user()
+    return who.subject if who else None
 
 
 def _new_session(**keep: str) -> None:
@@ -212,7 +230,7 @@ def _parse_time(value: str, *, end: bool = False) -> str | None:
     except ValueError:
         return None
     if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(UTC).replace(tzinfo=None)
     return t.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -248,19 +266,20 @@ def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     return list(threads.values())
 
 
-def _signed_in_developer() -> str | Response:
-    dev = _developer_id()
-    if dev is None:
+def _signed_in_developer() -> data.Identity | Response:
+    who = _developer()
+    if who is None:
         return redirect(url_for("console.index"))
-    return dev
+    return who
 
 
 @bp.get("/")
 def index() -> Any:
     """Sign-in page, or the developer's transcripts as conversations with filters and keyset pages."""
-    dev = _developer_id()
-    if dev is None:
+    who = _developer()
+    if who is None:
         return render_template("console/sign_in.html", title="Developer console")
+    dev = who.subject
     filters, problems = parse_filters(request.args)
     for p in problems:
         flash(p, "error")
@@ -270,6 +289,7 @@ def index() -> Any:
     except data.QueryError as exc:
         flash(str(exc), "error")
         page = data.Page([], None)
+    data.audit(_store(), who, "list", filters, len(page.rows))
     args = {k: ("1" if v is True else v) for k, v in filters.items()}
     next_url = url_for("console.index", **args, cursor=page.next_cursor) if page.next_cursor else None
     first_url = url_for("console.index", **args) if cursor else None
@@ -282,10 +302,11 @@ def index() -> Any:
 @bp.get("/conversations/<path:session_id>")
 def conversation(session_id: str) -> Any:
     """Every turn of one of the developer's sessions, in order."""
-    dev = _signed_in_developer()
-    if isinstance(dev, Response):
-        return dev
-    rows = data.session_rows(_store(), dev, session_id)
+    who = _signed_in_developer()
+    if isinstance(who, Response):
+        return who
+    rows = data.session_rows(_store(), who.subject, session_id)
+    data.audit(_store(), who, "get", {"session_id": session_id}, len(rows))
     if not rows:
         return Response(render_template("console/error.html", title="No such conversation",
                                         message=f"None of your skills has a session {session_id!r}."), status=404)
@@ -295,15 +316,16 @@ def conversation(session_id: str) -> Any:
 @bp.get("/dashboard")
 def dashboard() -> Any:
     """Per-skill figures for the last N days: requests per day, error rate, transactions, p50/p99 latency."""
-    dev = _signed_in_developer()
-    if isinstance(dev, Response):
-        return dev
+    who = _signed_in_developer()
+    if isinstance(who, Response):
+        return who
+    dev = who.subject
     skills = data.developer_skills(current_app, _store(), dev)
     try:
         days = max(1, min(366, int(request.args.get("days", "14"))))
     except ValueError:
         days = 14
-    since = (datetime.now(timezone.utc).date() - timedelta(days=days - 1)).isoformat()
+    since = (datetime.now(UTC).date() - timedelta(days=days - 1)).isoformat()
     from ..transcripts.stats import skill_stats
 
     boards = [_chart(skill_stats(_store(), dev, s, since=since), since, days) for s in skills
@@ -338,18 +360,19 @@ def _chart(stats: dict[str, Any], since: str, days: int) -> dict[str, Any]:
 @bp.get("/export")
 def export() -> Any:
     """The current filter's transcripts as a JSONL or CSV download, streamed page by page."""
-    dev = _signed_in_developer()
-    if isinstance(dev, Response):
-        return dev
+    who = _signed_in_developer()
+    if isinstance(who, Response):
+        return who
     fmt = request.args.get("format", "jsonl")
     if fmt not in ("jsonl", "csv"):
         return error_response(400, "invalid_format", f"format must be 'jsonl' or 'csv', got {fmt!r:.40}.")
     filters, problems = parse_filters(request.args)
     if problems:
         return error_response(400, "invalid_filter", " ".join(problems))
-    rows = data.iter_query(_store(), dev, _query_filters(filters))
+    data.audit(_store(), who, "export", {**filters, "format": fmt})
+    rows = data.iter_query(_store(), who.subject, _query_filters(filters))
     body = _jsonl(rows) if fmt == "jsonl" else _csv(rows)
-    name = f"transcripts-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.{fmt}"
+    name = f"transcripts-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     return Response(stream_with_context(body), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -396,7 +419,7 @@ def sign_in() -> Any:
     except data.AuthError as exc:
         return _sign_in_failed("console/sign_in.html", "Developer console", f"That key did not work: {exc}")
     _new_session(dev_key=key)
-    flash(f"Signed in as developer {dev}.", "info")
+    flash(f"Signed in as developer {dev.subject}.", "info")
     return redirect(url_for("console.index"), code=303)
 
 
@@ -416,19 +439,20 @@ def sign_out() -> Any:
 # -- My data ----------------------------------------------------------------------------------------
 
 
-def _signed_in_user() -> str | Response:
-    user = _user_id()
-    if user is None:
+def _signed_in_user() -> data.Identity | Response:
+    who = _user()
+    if who is None:
         return redirect(url_for("console.me"))
-    return user
+    return who
 
 
 @bp.get("/me")
 def me() -> Any:
     """Sign-in page, or every transcript of the signed-in user, grouped by developer and skill."""
-    user = _user_id()
-    if user is None:
+    who = _user()
+    if who is None:
         return render_template("console/me_sign_in.html", title="My data")
+    user = who.subject
     try:
         before = int(request.args["before"]) if request.args.get("before") else None
     except ValueError:
@@ -436,6 +460,7 @@ def me() -> Any:
     rows = data.user_rows(_store(), user, limit=PAGE_SIZE * 4 + 1, before_id=before)
     more = len(rows) > PAGE_SIZE * 4
     rows = rows[: PAGE_SIZE * 4]
+    data.audit(_store(), who, "user_list", {"user_id": user}, len(rows))
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["developer_id"], row["skill"]), []).append(row)
@@ -457,7 +482,7 @@ def me_sign_in() -> Any:
     except data.AuthError as exc:
         return _sign_in_failed("console/me_sign_in.html", "My data", f"That token did not work: {exc}")
     _new_session(user_token=token)
-    flash(f"Signed in as {user}.", "info")
+    flash(f"Signed in as {user.subject}.", "info")
     return redirect(url_for("console.me"), code=303)
 
 
@@ -473,14 +498,15 @@ def me_sign_out() -> Any:
 @bp.get("/me/download.json")
 def me_download() -> Any:
     """All of the signed-in user's transcripts as one JSON document, streamed."""
-    user = _signed_in_user()
-    if isinstance(user, Response):
-        return user
-    store = _store()
+    who = _signed_in_user()
+    if isinstance(who, Response):
+        return who
+    store, user = _store(), who.subject
     mode = data.capture_mode(store, user)
+    data.audit(store, who, "export", {"user_id": user})
 
     def body() -> Iterator[str]:
-        head = {"user_id": user, "capture_mode": mode, "exported_at": datetime.now(timezone.utc).isoformat()}
+        head = {"user_id": user, "capture_mode": mode, "exported_at": datetime.now(UTC).isoformat()}
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "transcripts": ['
         for i, row in enumerate(data.iter_user_rows(store, user)):
             yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str)
@@ -493,14 +519,15 @@ def me_download() -> Any:
 @bp.post("/me/capture-mode")
 def me_capture_mode() -> Any:
     """Set what is recorded about the signed-in user from now on."""
-    user = _signed_in_user()
-    if isinstance(user, Response):
-        return user
+    who = _signed_in_user()
+    if isinstance(who, Response):
+        return who
     mode = request.form.get("mode", "")
     if mode not in data.CAPTURE_MODES:
         flash(f"Unknown capture mode {mode[:40]!r}; choose one of {', '.join(data.CAPTURE_MODES)}.", "error")
     else:
-        data.set_capture_mode(_store(), user, mode)
+        data.set_capture_mode(_store(), who.subject, mode)
+        data.audit(_store(), who, "consent", {"user_id": who.subject, "mode": mode}, 1)
         flash(f"From now on skills record: {data.CAPTURE_MODE_LABELS[mode]}.", "info")
     return redirect(url_for("console.me"), code=303)
 
@@ -508,9 +535,10 @@ def me_capture_mode() -> Any:
 @bp.post("/me/erase")
 def me_erase() -> Any:
     """Erase the signed-in user's transcripts (all, or one skill's): a confirmation page first, then the receipt."""
-    user = _signed_in_user()
-    if isinstance(user, Response):
-        return user
+    who = _signed_in_user()
+    if isinstance(who, Response):
+        return who
+    user = who.subject
     skill = (request.form.get("skill") or "").strip() or None
     developer = (request.form.get("developer_id") or "").strip() or None
     store = _store()
@@ -518,7 +546,7 @@ def me_erase() -> Any:
         count = data.count_user_rows(store, user, skill=skill, developer_id=developer)
         return render_template("console/me_confirm.html", title="Erase my data", user_id=user, skill=skill,
                                developer_id=developer, count=count)
-    receipt = data.erase_user(store, user, skill=skill, developer_id=developer)
+    receipt = data.erase_user(store, who, skill=skill, developer_id=developer)
     return render_template("console/me_receipt.html", title="Erased", user_id=user, skill=skill,
                            developer_id=developer, receipt=receipt, receipt_json=json.dumps(receipt, indent=2,
                                                                                              default=str))

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from flask import Flask
 
-from ..errors import BadQuery, SkillsError
-from ..transcripts.browse import browse, iter_browse
+from ..errors import BadQuery
 from ..transcripts.capture import CAPTURE_MODES
 from ..transcripts.store import TranscriptStore
 
 __all__ = ["AuthError", "QueryError", "Page", "CAPTURE_MODES", "CAPTURE_MODE_LABELS", "verify_developer_key",
            "verify_user_token", "query", "iter_query", "session_rows", "developer_skills", "user_rows",
-           "iter_user_rows", "user_totals", "count_user_rows", "capture_mode", "set_capture_mode", "erase_user"]
+           "iter_user_rows", "user_totals", "count_user_rows", "capture_mode", "set_capture_mode", "erase_user",
+           "Identity", "audit"]
 
 #: How each capture mode reads on the page.
 CAPTURE_MODE_LABELS = {"full": "everything said, as said",
@@ -41,40 +42,117 @@ class Page:
 # -- keys --------------------------------------------------------------------------------------------
 
 
-def verify_developer_key(store: TranscriptStore, key: str) -> str:
-    """The developer id a developer API key belongs to; raises AuthError for an unknown or revoked key."""
-    from . import console_auth
+@dataclass(frozen=True)
+class Identity:
+    """Who a key or token signed in: its key id (for the audit log) and the developer or user id it opens."""
 
-    return console_auth.verify_developer_key(store, key)
+    key_id: str
+    subject: str
 
 
-def verify_user_token(store: TranscriptStore, token: str) -> str:
-    """The user id a user token belongs to; raises AuthError for an unknown or revoked token."""
-    from . import console_auth
+def _verify(store: TranscriptStore, key: str, kind: str) -> Identity:
+    from ..transcripts.keys import PREFIXES, verify_key
 
-    return console_auth.verify_user_token(store, token)
+    other = "user" if kind == "developer" else "developer"
+    if key.startswith(PREFIXES[other]):
+        where = "My data" if other == "user" else "the developer console"
+        raise AuthError(f"that is a {other} key ({PREFIXES[other]}…); sign in to {where} with it instead.")
+    info = verify_key(store, key)
+    if info is None or info.kind != kind:
+        raise AuthError(f"no live {kind} key matches it: it is mistyped, incomplete, or was revoked. "
+                        f"{kind.capitalize()} keys start with {PREFIXES[kind]}.")
+    return Identity(info.id, info.subject)
+
+
+def verify_developer_key(store: TranscriptStore, key: str) -> Identity:
+    """The developer a developer API key belongs to; raises AuthError for an unknown, revoked or user key.
+
+    >>> verify_developer_key(store, key).subject      # doctest: +SKIP
+    'pronto-pizza-labs'
+    """
+    return _verify(store, key, "developer")
+
+
+def verify_user_token(store: TranscriptStore, token: str) -> Identity:
+    """The user a user token belongs to; raises AuthError for an unknown, revoked or developer key."""
+    return _verify(store, token, "user")
+
+
+def audit(store: TranscriptStore, who: Identity, action: str, filters: Mapping[str, Any] | None = None,
+          rows: int = 0) -> None:
+    """Log a console read or change in the ledger's audit trail, under the key that made it."""
+    from ..transcripts.audit import audit as _audit
+
+    _audit(store, who.key_id, action, filters, rows)
 
 
 # -- the developer's transcripts ----------------------------------------------------------------------
 
+#: The most rows read to fill one page when a filter (errors) is applied after the search.
+MAX_SCAN = 5000
+
+
+def _search_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    from ..transcripts.search import fts_query
+
+    out = {k: v for k, v in filters.items() if k != "errors" and v not in (None, "")}
+    if "q" in out:
+        out["q"] = fts_query(out["q"])
+    return out
+
 
 def query(store: TranscriptStore, developer_id: str, filters: Mapping[str, Any], *, cursor: str | None = None,
           limit: int = 50) -> Page:
-    """One keyset page of the developer's transcripts matching ``filters``, newest first."""
+    """One keyset page of the developer's transcripts matching ``filters``, newest first.
+
+    ``errors`` (status error) is applied to the ledger search's pages, reading at most
+    :data:`MAX_SCAN` rows per page, so a rare error never makes a page read the whole table.
+    """
+    from ..transcripts.search import decode_cursor, encode_cursor, search
+
+    scope = "console:" + developer_id
     try:
-        before = int(cursor) if cursor else None
-    except ValueError:
-        raise QueryError(f"The page cursor {cursor[:40]!r} is not one this console made; start from the first page.")
-    try:
-        rows, nxt = browse(store, developer_id, filters, before_id=before, limit=limit)
+        before = decode_cursor(store, scope, cursor) if cursor else None
+        wanted = _search_filters(filters)
+        if not filters.get("errors"):
+            rows, last = search(store, wanted, developer_id=developer_id, before_id=before, limit=limit)
+        else:
+            rows, last = _errors_page(store, wanted, developer_id, before, limit)
     except BadQuery as exc:
-        raise QueryError(str(exc)) from exc
-    return Page(rows, str(nxt) if nxt is not None else None)
+        raise QueryError(f"The {exc.param} filter {exc.message}") from exc
+    return Page(rows, encode_cursor(store, scope, last) if last is not None else None)
+
+
+def _errors_page(store: TranscriptStore, wanted: Mapping[str, Any], developer_id: str, before: int | None,
+                 limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to ``limit`` error rows older than ``before``, and where to go on from (None: nothing older)."""
+    from ..transcripts.search import search
+
+    rows: list[dict[str, Any]] = []
+    pos, scanned = before, 0
+    while len(rows) < limit and scanned < MAX_SCAN:
+        batch, nxt = search(store, wanted, developer_id=developer_id, before_id=pos, limit=500)
+        scanned += len(batch)
+        for r in batch:
+            pos = r["id"]
+            if r.get("status") == "error":
+                rows.append(r)
+                if len(rows) == limit:
+                    break
+        if nxt is None and (not batch or pos == batch[-1]["id"]):
+            return rows, None
+    return rows, pos
 
 
 def iter_query(store: TranscriptStore, developer_id: str, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every transcript of the developer matching ``filters``, newest first, read in batches."""
-    return iter_browse(store, developer_id, filters)
+    from ..transcripts.search import iter_search
+
+    wanted = _search_filters(filters)
+    rows = iter_search(store, wanted, developer_id=developer_id)
+    if filters.get("errors"):
+        return (r for r in rows if r.get("status") == "error")
+    return rows
 
 
 def session_rows(store: TranscriptStore, developer_id: str, session_id: str) -> list[dict[str, Any]]:
@@ -128,16 +206,17 @@ def set_capture_mode(store: TranscriptStore, user_id: str, mode: str) -> None:
     store.set_capture_mode(user_id, mode)
 
 
-def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None,
+def erase_user(store: TranscriptStore, who: Identity, *, skill: str | None = None,
                developer_id: str | None = None) -> dict[str, Any]:
-    """Erase the user's transcripts (all, or one skill's) and return the erasure receipt."""
+    """Erase the user's transcripts (all, or one skill's) and return the erasure receipt.
+
+    A receipt marked ``scrubbed: False`` (the rows are gone, the write-ahead log not yet truncated)
+    is returned as it is; the page says the scrub finishes on the next purge.
+    """
+    from ..errors import ErasureIncomplete
+    from ..transcripts.erasure import erase_user as _erase
+
     try:
-        from ..transcripts.erasure import erase_user as _erase  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise SkillsError("Erasure is not available in this build of skills_sdk.") from exc
-    kwargs: dict[str, Any] = {}
-    if skill:
-        kwargs["skill"] = skill
-    if developer_id:
-        kwargs["developer_id"] = developer_id
-    return dict(_erase(store, user_id, **kwargs))
+        return dict(_erase(store, who.subject, skill=skill, developer_id=developer_id, actor=who.key_id))
+    except ErasureIncomplete as exc:
+        return dict(exc.receipt)

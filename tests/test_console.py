@@ -1,0 +1,474 @@
+"""The web console through Flask's test client: sign-in, CSRF, filters, pages, export, dashboard, My data, escaping."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+
+import pytest
+
+from skills_sdk.server import create_app
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.audit import iter_audit
+from skills_sdk.transcripts.keys import create_key, revoke_key
+
+USER = "amzn1.ask.account.ALICE"
+SCRIPT = '<script>document.title="pwned"</script>'
+SSML = '<speak>Hi <audio src="https://evil.example/a.mp3"/></speak>'
+
+
+CONFIG = {"SECRET_KEY": "test-secret-key-0123456789abcdef"}
+
+
+class Keys:
+    """The keys of one test database: a developer key, a revoked one, and Alice's user token."""
+
+    def __init__(self, store: TranscriptStore) -> None:
+        self.dev = create_key(store, "developer", "pronto-pizza-labs")[1]
+        self.revoked = create_key(store, "developer", "pronto-pizza-labs")[1]
+        revoke_key(store, self.revoked)
+        self.user = create_key(store, "user", USER)[1]
+
+
+def row(i: int, **over) -> dict:
+    base = {"created_at": f"2026-11-{10 + i % 5:02d}T09:{i % 60:02d}:00.000Z", "developer_id": "pronto-pizza-labs",
+            "skill": "pizza", "user_id": USER, "session_id": f"S{i // 3}", "request_id": f"R{i}",
+            "request_type": "IntentRequest", "intent": "OrderPizzaIntent", "slots": {"size": "large"},
+            "utterance": f"order pizza number {i}", "speech": f"Answer {i}.", "latency_ms": float(i % 10 + 1),
+            "status": "ok", "capture_mode": "full"}
+    base.update(over)
+    return base
+
+
+SEED = [
+    row(0, intent=None, request_type="LaunchRequest", utterance="open pizza shop", speech="Welcome to Pizza Shop."),
+    row(1, speech="One large pepperoni.", transaction={"kind": "pizza_order", "reference": "P-1", "amount": "18.50",
+                                                       "currency": "USD", "status": "placed"}),
+    row(2, status="error", error="RuntimeError: oven on fire", speech="Sorry, something went wrong."),
+    row(3, intent="OrderStatusIntent", utterance="where is my pizza", speech="Your pizza is in the oven.",
+        card={"type": "Simple", "title": "Order", "content": "In the oven"}, directives=["Dialog.Delegate"]),
+    row(4, user_id="amzn1.ask.account.BOB", utterance=SCRIPT, speech=SSML),
+    row(5, developer_id="freshcart-labs", skill="grocery", utterance="add milk", speech="Milk is in your cart.",
+        session_id="G1"),
+]
+
+
+@pytest.fixture
+def app():
+    store = TranscriptStore(":memory:")
+    store.record_many(SEED)
+    app = create_app(store=store, test_config=CONFIG)
+    app.keys = Keys(store)
+    return app
+
+
+@pytest.fixture
+def keys(app) -> Keys:
+    return app.keys
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["skills_sdk"]["store"]
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+def csrf(http, path="/console/") -> str:
+    page = http.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(http, key=None):
+    key = http.application.keys.dev if key is None else key
+    return http.post("/console/sign-in", data={"key": key, "csrf_token": csrf(http)})
+
+
+def me_sign_in(http, token=None):
+    token = http.application.keys.user if token is None else token
+    return http.post("/console/me/sign-in", data={"token": token, "csrf_token": csrf(http, "/console/me")})
+
+
+def shown_turns(html: str) -> set[int]:
+    return {int(i) for i in re.findall(r'id="turn-(\d+)"', html)}
+
+
+# -- sign-in -----------------------------------------------------------------------------------------
+
+
+def test_console_asks_for_a_key_with_a_post_form_and_shows_no_data(http):
+    page = http.get("/console/").get_data(as_text=True)
+    assert '<form method="post" action="/console/sign-in"' in page
+    assert 'type="password" id="key" name="key"' in page
+    assert "turn-" not in page
+
+
+def test_a_key_in_the_url_does_not_sign_in(http, keys):
+    page = http.get(f"/console/?key={keys.dev}").get_data(as_text=True)
+    assert "Developer API key" in page and "pronto-pizza-labs" not in page
+
+
+def test_signing_in_with_a_developer_key_shows_that_developers_conversations(http, keys):
+    resp = sign_in(http)
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/console/")
+    assert keys.dev not in resp.headers["Location"]
+    page = http.get("/console/").get_data(as_text=True)
+    assert "developer <b>pronto-pizza-labs</b>" in page
+    assert shown_turns(page) == {1, 2, 3, 4, 5}  # ids are 1-based; row 6 is freshcart's
+
+
+@pytest.mark.parametrize("key, message", [
+    ("", "Paste your developer API key"),
+    ("sk_dev_wrong", "no live developer key matches it"),
+    ("revoked", "no live developer key matches it: it is mistyped, incomplete, or was revoked"),
+    ("user", "that is a user key (sk_user_…); sign in to My data with it instead"),
+])
+def test_a_missing_wrong_revoked_or_user_key_is_a_clear_message_on_the_sign_in_page(http, keys, key, message):
+    resp = sign_in(http, getattr(keys, key, key))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 401
+    assert message in page and 'id="sign-in-error"' in page
+    assert "Traceback" not in page
+    assert "turn-" not in http.get("/console/").get_data(as_text=True)
+
+
+def test_a_key_revoked_after_sign_in_signs_the_session_out(http, store, keys):
+    sign_in(http)
+    revoke_key(store, keys.dev)
+    page = http.get("/console/").get_data(as_text=True)
+    assert "You were signed out: no live developer key matches it" in page
+    assert "turn-" not in page
+
+
+def test_sign_out_forgets_the_key(http):
+    sign_in(http)
+    http.post("/console/sign-out", data={"csrf_token": csrf(http)})
+    assert "turn-" not in http.get("/console/").get_data(as_text=True)
+
+
+def test_session_cookie_is_httponly_samesite_lax_and_a_forged_one_is_ignored(app, http):
+    cookie = sign_in(http).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    forger = app.test_client()
+    value = cookie.split(";")[0].split("=", 1)[1]
+    forger.set_cookie("session", value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"))
+    assert "turn-" not in forger.get("/console/").get_data(as_text=True)
+
+
+def test_console_pages_forbid_inline_scripts_and_framing(http):
+    headers = http.get("/console/").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_without_a_configured_secret_a_random_one_is_made_and_a_warning_logged(monkeypatch, caplog):
+    monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
+    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
+        a = create_app(store=TranscriptStore(":memory:"))
+        b = create_app(store=TranscriptStore(":memory:"))
+    assert a.secret_key and a.secret_key != b.secret_key
+    assert "SKILLS_SECRET_KEY" in caplog.text
+
+
+def test_the_secret_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SKILLS_SECRET_KEY", "from-the-environment-0123456789")
+    assert create_app(store=TranscriptStore(":memory:")).secret_key == "from-the-environment-0123456789"
+
+
+# -- CSRF --------------------------------------------------------------------------------------------
+
+POSTS = ["/console/sign-in", "/console/sign-out", "/console/me/sign-in", "/console/me/sign-out",
+         "/console/me/capture-mode", "/console/me/erase"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_a_post_without_the_sessions_csrf_token_is_refused(http, path, token):
+    csrf(http)  # the session has a token; the form does not send it back
+    data = {"key": http.application.keys.dev, "token": http.application.keys.user, "mode": "full", "confirm": "yes"}
+    if token:
+        data["csrf_token"] = token
+    resp = http.post(path, data=data)
+    assert resp.status_code == 403
+    assert "security token is" in resp.get_data(as_text=True)
+
+
+def test_a_csrf_failure_is_json_for_a_json_client(http):
+    resp = http.post("/console/me/erase", json={"confirm": "yes"}, headers={"X-CSRF-Token": "nope"})
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "csrf_failed"
+
+
+def test_a_forged_cross_site_erase_changes_nothing(http, store):
+    me_sign_in(http)
+    before = store.count(user_id=USER)
+    assert http.post("/console/me/erase", data={"confirm": "yes"}).status_code == 403
+    assert store.count(user_id=USER) == before
+
+
+def test_signing_in_gives_a_new_csrf_token(http):
+    old = csrf(http)
+    sign_in(http)
+    assert csrf(http) != old
+
+
+# -- conversations, filters, pages ------------------------------------------------------------------
+
+
+def test_turns_show_utterance_slots_speech_card_directives_transaction_and_latency(http):
+    sign_in(http)
+    page = http.get("/console/").get_data(as_text=True)
+    for text in ("order pizza number 1", "size=<b>large</b>", "One large pepperoni.", "In the oven",
+                 "Dialog.Delegate", "pizza_order P-1 <b>18.50 USD</b>", "2.0 ms", "RuntimeError: oven on fire"):
+        assert text in page
+
+
+def test_turns_are_grouped_into_one_thread_per_session(http):
+    sign_in(http)
+    page = http.get("/console/").get_data(as_text=True)
+    assert page.count('<section class="thread">') == 2  # S0 (rows 0-2) and S1 (rows 3-4)
+    s0 = page.split("pizza · S0")[1].split('<section class="thread">')[0]
+    assert shown_turns(s0) == {1, 2, 3}
+    assert s0.index('id="turn-1"') < s0.index('id="turn-3"')  # oldest turn first inside a thread
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("skill=pizza", {1, 2, 3, 4, 5}),
+    ("skill=grocery", set()),  # another developer's skill: nothing, not their rows
+    ("user_id=amzn1.ask.account.BOB", {5}),
+    ("intent=OrderStatusIntent", {4}),
+    ("errors=1", {3}),
+    ("has_transaction=1", {2}),
+    ("q=oven", {4}),  # what was said (utterance, speech), not the error text
+    ("q=PEPPERONI", {2}),
+    ("since=2026-11-12&until=2026-11-13", {3, 4}),
+    ("since=2026-11-12T00:00:00Z", {3, 4, 5}),
+    ("session_id=S1", {4, 5}),
+])
+def test_filters_pick_the_matching_turns(http, query, expected):
+    sign_in(http)
+    assert shown_turns(http.get(f"/console/?{query}").get_data(as_text=True)) == expected
+
+
+@pytest.mark.parametrize("query, message", [
+    ("since=yesterday", "is not a date"),
+    ("q=" + "x" * 500, "at most 200 are accepted"),
+    ("cursor=abc", "start again from the first page"),
+])
+def test_bad_filter_values_are_explained_not_a_server_error(http, query, message):
+    sign_in(http)
+    resp = http.get(f"/console/?{query}")
+    assert resp.status_code == 200 and message in resp.get_data(as_text=True)
+
+
+def test_a_conversation_page_shows_every_turn_of_the_session_in_order(http):
+    sign_in(http)
+    page = http.get("/console/conversations/S0").get_data(as_text=True)
+    assert re.findall(r'id="turn-(\d+)"', page) == ["1", "2", "3"]
+
+
+def test_another_developers_conversation_is_not_found(http):
+    sign_in(http)
+    resp = http.get("/console/conversations/G1")
+    assert resp.status_code == 404 and "Milk" not in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/console/conversations/S0", "/console/dashboard", "/console/export"])
+def test_developer_pages_need_a_sign_in(http, path):
+    resp = http.get(path)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/console/")
+
+
+@pytest.fixture(scope="module")
+def big_app():
+    store = TranscriptStore(":memory:")
+    # Metadata-only rows (no words), so the fixture does not spend its time building the full-text index.
+    store.record_many([{"created_at": "2026-11-10T09:00:00.000Z", "developer_id": "pronto-pizza-labs",
+                        "skill": "pizza", "user_id": USER, "session_id": f"S{i // 4}", "intent": "OrderPizzaIntent",
+                        "latency_ms": 3.0, "status": "ok", "capture_mode": "metadata"} for i in range(100_000)])
+    app = create_app(store=store, test_config=CONFIG)
+    app.keys = Keys(store)
+    return app
+
+
+def test_a_page_of_100k_transcripts_reads_one_keyset_page_and_links_the_next(big_app):
+    http = big_app.test_client()
+    sign_in(http)
+    store = big_app.extensions["skills_sdk"]["store"]
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        first = http.get("/console/?skill=pizza").get_data(as_text=True)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    reads = [s for s in statements if "FROM transcripts" in s and "ORDER BY t.id DESC" in s]
+    assert reads and all("LIMIT" in s for s in reads)
+    assert shown_turns(first) == set(range(99_951, 100_001))
+    next_url = re.search(r'href="([^"]+)" id="next-page"', first).group(1).replace("&amp;", "&")
+    assert "cursor=" in next_url and "skill=pizza" in next_url
+    second = http.get(next_url).get_data(as_text=True)
+    assert shown_turns(second) == set(range(99_901, 99_951))
+    assert 'id="first-page"' in second
+
+
+# -- export --------------------------------------------------------------------------------------------
+
+
+def test_export_jsonl_streams_the_current_filter(http):
+    sign_in(http)
+    resp = http.get("/console/export?format=jsonl&has_transaction=1")
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    rows = [json.loads(line) for line in resp.get_data(as_text=True).splitlines()]
+    assert [r["id"] for r in rows] == [2]
+    assert rows[0]["transaction"]["amount"] == "18.50"
+
+
+def test_export_csv_has_a_header_and_neutralises_spreadsheet_formulas(http, store):
+    store.record(row(9, utterance="=HYPERLINK(\"http://x\")", speech="ok"))
+    sign_in(http)
+    text = http.get("/console/export?format=csv&skill=pizza").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 6 and rows[0]["utterance"].startswith("'=HYPERLINK")
+    assert {r["developer_id"] for r in rows} == {"pronto-pizza-labs"}
+
+
+def test_export_refuses_an_unknown_format_with_json(http):
+    sign_in(http)
+    resp = http.get("/console/export?format=xlsx")
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_format"
+
+
+# -- dashboard -----------------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_requests_errors_transactions_and_latency_per_skill(app, store):
+    from skills_sdk.transcripts.store import utcnow_iso
+
+    today = utcnow_iso()
+    store.record_many([row(i, created_at=today, latency_ms=float(i + 1), session_id="D",
+                           status="error" if i < 2 else "ok",
+                           transaction={"kind": "pizza_order", "reference": f"P{i}", "amount": "10.25",
+                                        "currency": "USD"} if i < 3 else None) for i in range(100)])
+    http = app.test_client()
+    sign_in(http)
+    page = http.get("/console/dashboard?skill=pizza&days=7").get_data(as_text=True)
+    board = page.split('id="board-pizza"')[1]
+    assert '<dd class="requests">100</dd>' in board
+    assert '<dd class="error-rate">2.0%</dd>' in board
+    assert '<dd class="transactions">3</dd>' in board and "30.75 USD" in board
+    assert '<dd class="p50">50.0 ms</dd>' in board and '<dd class="p99">99.0 ms</dd>' in board
+    assert board.count('<rect class="ok"') == 7 and '<rect class="err"' in board
+
+
+# -- My data ---------------------------------------------------------------------------------------------
+
+
+def test_my_data_shows_every_transcript_of_the_user_grouped_by_skill_and_developer(http, store):
+    store.record(row(20, developer_id="freshcart-labs", skill="grocery", speech="Eggs added."))
+    assert me_sign_in(http).status_code == 303
+    page = http.get("/console/me").get_data(as_text=True)
+    assert shown_turns(page) == {1, 2, 3, 4, 6, 7}  # not BOB's row 5, not another user's
+    assert "grocery <span class=\"dev\">by freshcart-labs</span>" in page
+    assert "pizza <span class=\"dev\">by pronto-pizza-labs</span>" in page
+
+
+@pytest.mark.parametrize("token, message", [("", "Paste your user token"), ("sk_user_wrong", "no live user key matches it")])
+def test_my_data_refuses_a_missing_or_wrong_token(http, token, message):
+    resp = me_sign_in(http, token)
+    assert resp.status_code == 401 and message in resp.get_data(as_text=True)
+
+
+def test_my_data_download_is_all_of_the_users_transcripts_as_json(http):
+    me_sign_in(http)
+    resp = http.get("/console/me/download.json")
+    body = json.loads(resp.get_data(as_text=True))
+    assert body["user_id"] == USER
+    assert [r["id"] for r in body["transcripts"]] == [1, 2, 3, 4, 6]
+
+
+@pytest.mark.parametrize("mode", ["full", "redacted", "metadata"])
+def test_my_data_sets_the_capture_mode(http, store, mode):
+    me_sign_in(http)
+    resp = http.post("/console/me/capture-mode", data={"mode": mode, "csrf_token": csrf(http, "/console/me")})
+    assert resp.status_code == 303
+    assert store.capture_mode(USER) == mode
+    assert f'value="{mode}" checked' in http.get("/console/me").get_data(as_text=True)
+
+
+def test_my_data_refuses_an_unknown_capture_mode(http, store):
+    me_sign_in(http)
+    http.post("/console/me/capture-mode", data={"mode": "everything", "csrf_token": csrf(http, "/console/me")})
+    assert store.capture_mode(USER) == "redacted"
+    assert "Unknown capture mode" in http.get("/console/me").get_data(as_text=True)
+
+
+def test_erase_asks_for_confirmation_before_erasing(http, store):
+    me_sign_in(http)
+    page = http.post("/console/me/erase", data={"csrf_token": csrf(http, "/console/me")}).get_data(as_text=True)
+    assert "permanently removes <b>5</b> transcripts" in page and 'id="confirm-erase"' in page
+    assert store.count(user_id=USER) == 5
+
+
+@pytest.mark.parametrize("form, left", [({}, 0), ({"skill": "pizza", "developer_id": "pronto-pizza-labs"}, 2)])
+def test_erase_after_confirmation_removes_the_data_and_shows_the_receipt(http, store, form, left):
+    store.record(row(20, developer_id="freshcart-labs", skill="grocery"))
+    me_sign_in(http)
+    token = csrf(http, "/console/me")
+    page = http.post("/console/me/erase", data={**form, "confirm": "yes", "csrf_token": token}).get_data(as_text=True)
+    assert 'id="receipt"' in page
+    assert store.count(user_id=USER) == left
+    assert store.count(user_id="amzn1.ask.account.BOB") == 1
+
+
+# -- escaping ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, sign", [("/console/?user_id=amzn1.ask.account.BOB", "dev"),
+                                         ("/console/conversations/S1", "dev"),
+                                         ("/console/me", "user")])
+def test_transcript_html_and_ssml_show_as_text(http, store, path, sign):
+    store.record(row(30, utterance=SCRIPT, speech=SSML, session_id="S1"))
+    sign_in(http) if sign == "dev" else me_sign_in(http)
+    page = http.get(path).get_data(as_text=True)
+    assert SCRIPT not in page and "<speak>" not in page and "<audio" not in page
+    assert "&lt;script&gt;document.title=&#34;pwned&#34;&lt;/script&gt;" in page
+    assert "&lt;speak&gt;Hi &lt;audio src=" in page
+
+
+# -- simulator ---------------------------------------------------------------------------------------------
+
+
+def test_simulator_page_lists_hosted_skills_and_loads_its_script_without_sign_in(http):
+    page = http.get("/console/simulator?skill=pizza").get_data(as_text=True)
+    assert '<option value="pizza" selected>' in page
+    assert 'data-endpoint="/simulate/SKILL"' in page
+    assert "/console/static/simulator.js" in page
+    script = http.get("/console/static/simulator.js").get_data(as_text=True)
+    assert "textContent" in script and "innerHTML" not in script
+
+
+def test_simulator_page_is_off_when_configured_off():
+    app = create_app(store=TranscriptStore(":memory:"), test_config={**CONFIG, "SKILLS_CONSOLE_SIMULATOR": False})
+    http = app.test_client()
+    assert http.get("/console/simulator").status_code == 404
+    assert "/console/simulator" not in http.get("/console/").get_data(as_text=True)
+
+
+# -- audit -------------------------------------------------------------------------------------------------
+
+
+def test_console_reads_and_changes_are_in_the_audit_log_under_the_key_id(http, store):
+    sign_in(http)
+    http.get("/console/?skill=pizza")
+    http.get("/console/export?format=jsonl")
+    me_sign_in(http)
+    http.post("/console/me/capture-mode", data={"mode": "metadata", "csrf_token": csrf(http, "/console/me")})
+    actions = [(r["action"], r["actor"]) for r in iter_audit(store)]
+    assert {a for a, _ in actions} >= {"list", "export", "consent", "user_list"}
+    assert all(actor.startswith("key_") for a, actor in actions if a in ("list", "export", "consent"))
