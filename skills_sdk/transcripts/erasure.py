@@ -25,7 +25,7 @@ log = logging.getLogger("skills_sdk.transcripts")
 SKILL_DISABLED = "AlexaSkillEvent.SkillDisabled"
 
 
-def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05) -> bool:
+def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wait_ms: int = 200) -> bool:
     """Remove the old bytes of deleted rows from the files; True when nothing of them is left.
 
     >>> scrub(store)
@@ -35,17 +35,24 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05) -> 
     full-text index, whose deletes are tombstones until the index is merged ('optimize'), and the
     ``-wal`` file, which keeps old page images until a ``wal_checkpoint(TRUNCATE)`` completes. A
     checkpoint cannot complete while another connection holds a read transaction; it is retried
-    ``attempts`` times, ``pause`` seconds apart, and False is returned if it never completed.
+    ``attempts`` times (each waiting up to ``wait_ms`` for readers), ``pause`` seconds apart, and
+    False is returned if it never completed.
     """
     conn = store.db.conn
     conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('optimize')")
     if store.memory:
         return True
-    for i in range(attempts):
-        busy, _, _ = store.checkpoint("TRUNCATE")
-        if not busy:
-            return True
-        time.sleep(pause * (i + 1))
+    # A short busy timeout per attempt: a long-lived reader must not hold the erasing request for
+    # attempts x the store's (long) timeout; the retries and the next purge cover slow readers.
+    conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        for i in range(attempts):
+            busy, _, _ = store.checkpoint("TRUNCATE")
+            if not busy:
+                return True
+            time.sleep(pause * (i + 1))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(store.busy_timeout_ms)}")
     return False
 
 
