@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 
 import pytest
 from _privacy_kit import marker, note_skill, occurrences, speak
@@ -179,7 +180,7 @@ def test_skill_disabled_forgets_the_user_in_that_skill_only(ledger):
 
 
 def test_skill_disabled_with_grace_days_is_queued_for_the_purge(tmp_path):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from skills_sdk.transcripts.retention import purge
 
@@ -192,7 +193,7 @@ def test_skill_disabled_with_grace_days_is_queued_for_the_purge(tmp_path):
     host.handle("notes", event)
     assert store.count(user_id=ALICE) == 1
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert purge(store, [skill], now=now + timedelta(days=6))["erasures"] == []
     report = purge(store, [skill], now=now + timedelta(days=8))
 
