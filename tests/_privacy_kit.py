@@ -52,3 +52,15 @@ def occurrences(db_path, text: str) -> int:
     """How many times ``text`` (UTF-8, or UTF-16 as SQLite may store it) appears in the files."""
     data = file_bytes(db_path)
     return data.count(text.encode()) + data.count(text.encode("utf-16-le"))
+
+
+def retention_skills() -> list[Skill]:
+    """Skills with retention policies, for ``--skills _privacy_kit:retention_skills``."""
+    return [note_skill("notes", "dev-a", retention_days=30),
+            note_skill("shop", "dev-b", retention_days=30, receipt_retention_days=365),
+            note_skill("forever", "dev-c")]
+
+
+def at(host: SkillHost, when: str) -> None:
+    """Make the host's capture stamp rows with ``when`` (a controllable clock)."""
+    host.capture.clock = lambda: when

@@ -1,0 +1,130 @@
+"""Retention: expired transcripts are purged without residue; receipts outlive their text only as long as declared."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from _privacy_kit import at, marker, occurrences, retention_skills, speak
+from click.testing import CliRunner
+
+from skills_sdk.cli import main
+from skills_sdk.host import SkillHost
+from skills_sdk.server import create_app
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.retention import RECEIPT_COLUMNS, Policy, purge
+
+USER = "amzn1.ask.account.RET"
+OLD, RECENT, NOW = "2026-01-01T10:00:00.000Z", "2026-11-20T10:00:00.000Z", "2026-12-01T00:00:00Z"
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    skills = retention_skills()
+    host = SkillHost(skills, store=store)
+    yield store, host, skills, tmp_path / "t.db"
+    store.close()
+
+
+def test_rows_older_than_their_skills_retention_are_gone_newer_stay(ledger):
+    store, host, skills, path = ledger
+    old = marker()
+    at(host, OLD)
+    speak(host, "notes", USER, old)
+    at(host, RECENT)
+    speak(host, "notes", USER, "recent")
+
+    report = purge(store, skills, now=NOW)
+
+    assert report["deleted"] == 1 and report["scrubbed"] is True
+    assert [r["created_at"] for r in store.iter_transcripts(skill="notes")] == [RECENT]
+    assert occurrences(path, old) == 0
+
+
+def test_skills_without_retention_use_the_default_or_keep_everything(ledger):
+    store, host, skills, path = ledger
+    at(host, OLD)
+    speak(host, "forever", USER, "kept")
+    assert purge(store, skills, now=NOW)["deleted"] == 0
+    assert purge(store, skills, default_days=90, now=NOW)["per_skill"] == {"forever": 1}
+
+
+def test_rows_of_skills_not_hosted_follow_the_default(ledger):
+    store, host, skills, path = ledger
+    store.record({"developer_id": "gone", "skill": "retired", "user_id": USER, "created_at": OLD})
+    assert purge(store, {}, default_days=30, now=NOW)["per_skill"] == {"retired": 1}
+
+
+def test_a_transaction_keeps_only_its_receipt_until_receipt_retention_ends(ledger):
+    store, host, skills, path = ledger
+    text = marker()
+    at(host, "2026-09-01T00:00:00.000Z")
+    speak(host, "shop", USER, text, intent="BuyIntent")
+    speak(host, "shop", USER, "no purchase")
+
+    report = purge(store, skills, now=NOW)
+
+    assert (report["deleted"], report["stripped"]) == (1, 1)
+    (row,) = store.iter_transcripts(skill="shop")
+    assert row["transaction"]["kind"] == "order"
+    assert {k for k, v in row.items() if v not in (None, [])} == set(RECEIPT_COLUMNS)
+    assert occurrences(path, text) == 0
+    assert store.db.conn.execute("SELECT count(*) FROM transcripts_fts WHERE transcripts_fts MATCH ?",
+                                 (f'"{text}"',)).fetchone()[0] == 0
+
+    assert purge(store, skills, now="2027-09-02T00:00:00Z")["deleted"] == 1
+    assert store.count(skill="shop") == 0
+
+
+def test_purging_twice_changes_nothing_more(ledger):
+    store, host, skills, path = ledger
+    at(host, "2026-09-01T00:00:00.000Z")
+    speak(host, "shop", USER, "x", intent="BuyIntent")
+    purge(store, skills, now=NOW)
+    again = purge(store, skills, now=NOW)
+    assert (again["deleted"], again["stripped"]) == (0, 0)
+
+
+def test_policy_mapping_is_accepted_in_place_of_skills(ledger):
+    store, host, skills, path = ledger
+    at(host, OLD)
+    speak(host, "forever", USER, "x")
+    assert purge(store, {"forever": Policy(10)}, now=NOW)["deleted"] == 1
+
+
+def test_cli_purge_reads_the_skills_retention_and_a_fixed_now(ledger):
+    store, host, skills, path = ledger
+    at(host, OLD)
+    speak(host, "notes", USER, "old")
+    speak(host, "forever", USER, "old")
+
+    result = CliRunner().invoke(main, ["transcripts", "purge", "--db", str(path), "--skills",
+                                       "_privacy_kit:retention_skills", "--now", NOW])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["per_skill"] == {"notes": 1}
+    assert [r["skill"] for r in store.iter_transcripts()] == ["forever"]
+
+
+def test_the_server_purges_on_its_own_when_an_interval_is_set(tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD, "speech": "old"})
+    app = create_app(skills=retention_skills(), store=store,
+                     test_config={"SKILLS_PURGE_INTERVAL": 0.05, "SECRET_KEY": "x", "SKILLS_SPOOL": False})
+    purger = app.extensions["skills_sdk"]["purger"]
+    try:
+        for _ in range(200):  # wait for the first run, whenever it comes
+            if store.count(skill="notes") == 0:
+                break
+            time.sleep(0.05)
+        assert store.count(skill="notes") == 0
+    finally:
+        purger.stop()
+
+
+def test_testing_apps_do_not_start_a_purge_thread(tmp_path):
+    app = create_app(skills=retention_skills(), store=TranscriptStore(tmp_path / "t.db"),
+                     test_config={"TESTING": True, "SECRET_KEY": "x"})
+    assert "purger" not in app.extensions["skills_sdk"]
