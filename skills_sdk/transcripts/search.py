@@ -126,7 +126,7 @@ def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | 
     if "has_transaction" in filters:
         clauses.append('t."transaction" IS NOT NULL' if filters["has_transaction"] else 't."transaction" IS NULL')
     if "q" in filters:
-        clauses.append("t.id IN (SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH ?)")
+        clauses.append("transcripts_fts MATCH ?")  # search() then drives the query from the index
         params.append(filters["q"])
     return clauses, params
 
@@ -146,7 +146,13 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     if before_id is not None:
         clauses.append("t.id < ?")
         params.append(before_id)
-    sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
+    if "q" in filters:
+        # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
+        # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
+        sql = (f"SELECT t.* FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid "
+               f"WHERE {' AND '.join(clauses)} ORDER BY transcripts_fts.rowid DESC LIMIT ?")
+    else:
+        sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
     cur = store.db.conn.execute(sql, [*params, limit + 1])
     names = [d[0] for d in cur.description]
     rows = [decode_row(dict(zip(names, r, strict=False))) for r in cur.fetchall()]
