@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -178,7 +179,7 @@ def _iso_factory() -> Any:
             if len(cache) > 4096:
                 cache.clear()
             prefix = cache[minute] = time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minute * 60))
-        return "%s%02d.%03dZ" % (prefix, rest // 1000, rest % 1000)
+        return f"{prefix}{rest // 1000:02d}.{rest % 1000:03d}Z"
 
     return iso
 
@@ -220,7 +221,7 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
     start_ms = end_ms - days * 86_400_000
     step = days * 86_400_000 / max(rows, 1)
     iso = _iso_factory()
-    run = "%08x" % rng.getrandbits(32)
+    run = f"{rng.getrandbits(32):08x}"
     req = f"amzn1.echo-api.request.{run}-"
     out: list[dict[str, Any]] = []
     i = 0
@@ -233,7 +234,7 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
         who = rng.choices(uids, cum_weights=cum, k=block)
         which = rng.choices(skills, cum_weights=skill_cum, k=block)
         lengths = rng.choices(range(1, 9), weights=(30, 22, 16, 11, 8, 6, 4, 3), k=block)
-        for user, skill, turns in zip(who, which, lengths):
+        for user, skill, turns in zip(who, which, lengths, strict=False):
             session_no += 1
             sid = f"amzn1.echo-api.session.{run}-{session_no:010d}"
             dev = SKILLS[skill]

@@ -17,14 +17,13 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -146,23 +145,34 @@ def latencies(fn: Callable[[Any], Any], inputs: list[Any]) -> tuple[float, float
 
 
 def privacy_api() -> dict[str, Callable[..., Any]]:
-    """The store's erase / purge / search / developer-page functions, where they exist yet."""
+    """The real erase / purge / search / developer-page functions, where they exist yet."""
     found: dict[str, Callable[..., Any]] = {}
-    import importlib
-    for key, module, names in (
-        ("erase", "skills_sdk.transcripts.erasure", ("erase_user",)),
-        ("purge", "skills_sdk.transcripts.retention", ("purge_expired", "purge", "apply_retention")),
-        ("search", "skills_sdk.transcripts.search", ("search", "search_transcripts")),
-        ("dev_page", "skills_sdk.transcripts.queries", ("developer_page",)),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        for name in names:
-            if hasattr(mod, name):
-                found[key] = getattr(mod, name)
-                break
+    try:
+        from skills_sdk.transcripts.erasure import erase_user
+        found["erase"] = erase_user
+    except ImportError:
+        pass
+    try:
+        from skills_sdk.transcripts.retention import purge
+        found["purge"] = purge
+    except ImportError:
+        pass
+    try:
+        from skills_sdk.transcripts.search import parse_filters, search
+
+        def dev_page(store: TranscriptStore, developer_id: str, *, since: str, until: str, limit: int) -> Any:
+            # What GET /v1/transcripts?since=..&until=.. runs for a developer's key.
+            return search(store, parse_filters({"since": since, "until": until}), developer_id=developer_id,
+                          limit=limit)
+
+        def text_search(store: TranscriptStore, developer_id: str, words: str, limit: int) -> Any:
+            # What GET /v1/transcripts?q=... runs for a developer's key.
+            return search(store, parse_filters({"q": words}), developer_id=developer_id, limit=limit)
+
+        found["dev_page"] = dev_page
+        found["search"] = text_search
+    except ImportError:
+        pass
     return found
 
 
@@ -253,10 +263,12 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
     out["session_p50_ms"], out["session_p99_ms"] = latencies(lambda r: store.session_turns(r[2]), picks)
     search = api.get("search")
     if search is not None:
-        words = [w.strip(".,?!").lower() for r in picks for w in (r[4] or "").split() if len(w) > 4][: q]
-        rng.shuffle(words)
-        out["fts_p50_ms"], out["fts_p99_ms"] = latencies(
-            lambda w: search(store, w, developer_id=None, limit=50), words or ["pizza"])
+        # Words from real rows' speech, searched within that row's developer.
+        queries = [(r[1], w.strip(".,?!").lower()) for r in picks for w in (r[4] or "").split()
+                   if len(w.strip(".,?!")) > 4]
+        rng.shuffle(queries)
+        queries = queries[:q] or [(picks[0][1], "pizza")]
+        out["fts_p50_ms"], out["fts_p99_ms"] = latencies(lambda x: search(store, x[0], x[1], 50), queries)
     else:
         out["fts_p50_ms"] = out["fts_p99_ms"] = None  # type: ignore[assignment]
     return out
@@ -272,9 +284,9 @@ def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
     if erase is None or not heavy:
         return {"erase_1000_ms": None, "erase_rows": heavy[0][1] if heavy else 0}
     times = []
-    for user_id, count in heavy[:2]:
+    for user_id, _count in heavy[:2]:
         t = time.perf_counter()
-        erase(store, user_id)
+        erase(store, user_id, actor="bench")   # delete, FTS 'optimize', wal_checkpoint(TRUNCATE)
         times.append((time.perf_counter() - t) * 1000)
         left = store.count(user_id=user_id)
         if left:
@@ -291,8 +303,11 @@ def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
     if purge is None:
         return {"purge_day_ms": None, "purge_day_rows": n}
     t = time.perf_counter()
-    purge(store, before=cutoff)
+    # Every skill keeps 0 days, "now" is the end of the oldest day: exactly that day is expired.
+    report = purge(store, default_days=0, now=cutoff)
     dt = (time.perf_counter() - t) * 1000
+    if report["deleted"] != n:
+        raise SystemExit(f"purge deleted {report['deleted']} rows, {n} were older than {cutoff}")
     return {"purge_day_ms": dt, "purge_day_rows": n}
 
 
@@ -341,9 +356,9 @@ def measure_size(store: TranscriptStore) -> dict[str, Any]:
     virtual = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' AND sql LIKE '%fts5%'")]
     fts_bytes = 0
-    for v in virtual:
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE name = ? OR name LIKE ?",
-                                    (v, v.replace("_", "\\_") + "\\_%")).fetchall():
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for name in tables:
+        if any(name.startswith(v + "_") for v in virtual):   # the FTS shadow tables: data, idx, docsize...
             fts_bytes += conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?",
                                       (name,)).fetchone()[0]
     total = used * page
