@@ -526,8 +526,7 @@ def me_capture_mode() -> Any:
     if mode not in data.CAPTURE_MODES:
         flash(f"Unknown capture mode {mode[:40]!r}; choose one of {', '.join(data.CAPTURE_MODES)}.", "error")
     else:
-        data.set_capture_mode(_store(), who.subject, mode)
-        data.audit(_store(), who, "consent", {"user_id": who.subject, "mode": mode}, 1)
+        data.set_capture_mode(_store(), who, mode)
         flash(f"From now on skills record: {data.CAPTURE_MODE_LABELS[mode]}.", "info")
     return redirect(url_for("console.me"), code=303)
 

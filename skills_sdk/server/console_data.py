@@ -201,9 +201,13 @@ def capture_mode(store: TranscriptStore, user_id: str) -> str:
     return store.capture_mode(user_id)
 
 
-def set_capture_mode(store: TranscriptStore, user_id: str, mode: str) -> None:
-    """Change what is recorded about the user from now on."""
-    store.set_capture_mode(user_id, mode)
+def set_capture_mode(store: TranscriptStore, who: Identity, mode: str) -> None:
+    """Change what is recorded about the signed-in user from now on; the change and its audit row commit together."""
+    from ..transcripts.audit import audit as _audit
+
+    with store.transaction() as conn:
+        store.set_capture_mode(who.subject, mode)
+        _audit(store, who.key_id, "consent", {"user_id": who.subject, "mode": mode}, 1, conn=conn)
 
 
 def erase_user(store: TranscriptStore, who: Identity, *, skill: str | None = None,
