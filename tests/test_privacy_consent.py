@@ -15,6 +15,7 @@ from skills_sdk.cli import main
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
+from skills_sdk.transcripts.store import index_pending
 
 USER = "amzn1.ask.account.CONSENT"
 
@@ -75,6 +76,7 @@ def test_metadata_users_are_answered_and_only_the_receipt_is_stored(ledger):
     row = store.get(result.transcript["id"])
     assert [row[c] for c in ("utterance", "speech", "reprompt", "card", "slots")] == [None] * 5
     assert row["transaction"]["kind"] == "order" and row["capture_mode"] == "metadata"
+    index_pending(store.db.conn)
     assert store.db.conn.execute("SELECT count(*) FROM transcripts_fts_docsize").fetchone()[0] == 0
     store.checkpoint("PASSIVE")
     assert occurrences(path, text) == 0

@@ -16,6 +16,7 @@ from skills_sdk.errors import ErasureIncomplete
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user, iter_receipts, scrub
+from skills_sdk.transcripts.store import index_pending
 
 ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 
@@ -36,6 +37,7 @@ def test_erased_markers_leave_no_byte_in_db_wal_or_shm_while_others_remain(ledge
     for i, m in enumerate(mine):
         speak(host, "notes" if i % 2 else "shop", ALICE, m, intent="BuyIntent" if i == 3 else "NoteIntent")
     speak(host, "notes", BOB, theirs)
+    assert index_pending(store.db.conn) == 7  # the markers are in the full-text index too
     store.checkpoint("PASSIVE")
     assert all(occurrences(path, m) for m in mine)
 
@@ -52,6 +54,7 @@ def test_erasure_removes_full_text_entries_and_saved_state(ledger):
     m = marker()
     speak(host, "notes", ALICE, m)
     assert store.load_state("dev-a", "notes", ALICE) == {"last": m}
+    index_pending(store.db.conn)
 
     erase_user(store, ALICE)
 
@@ -131,8 +134,10 @@ def test_busy_checkpoint_is_reported_not_claimed(ledger):
 def test_capture_for_other_users_during_erasure_neither_fails_nor_resurrects(ledger):
     store, host, path = ledger
     mine = [marker() for _ in range(20)]
-    for m in mine:
+    for i, m in enumerate(mine):
         speak(host, "notes", ALICE, m)
+        if i == 9:
+            index_pending(store.db.conn)  # half of them indexed, half not yet
     errors: list[BaseException] = []
     stop = threading.Event()
     written = []
@@ -213,3 +218,18 @@ def test_cli_erase_prints_the_receipt(ledger):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["per_skill"] == {"shop": 1}
     assert store.count(user_id=ALICE) == 1
+
+
+def test_ids_reused_after_erasing_the_last_rows_stay_searchable_and_the_index_stays_sound(ledger):
+    store, host, _ = ledger
+    speak(host, "notes", BOB, "first")
+    speak(host, "notes", ALICE, "second")
+    index_pending(store.db.conn)
+    erase_user(store, ALICE)  # removes the last row: its id will be handed out again
+    reused = speak(host, "notes", ALICE, "again").transcript["id"]
+    index_pending(store.db.conn)
+
+    hits = store.db.conn.execute("SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH 'again'").fetchall()
+    assert hits == [(reused,)]
+    erase_user(store, ALICE)
+    store.db.conn.execute("INSERT INTO transcripts_fts (transcripts_fts, rank) VALUES ('integrity-check', 1)")

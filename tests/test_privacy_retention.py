@@ -14,6 +14,7 @@ from skills_sdk.host import SkillHost
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.retention import RECEIPT_COLUMNS, Policy, purge
+from skills_sdk.transcripts.store import index_pending
 
 USER = "amzn1.ask.account.RET"
 OLD, RECENT, NOW = "2026-01-01T10:00:00.000Z", "2026-11-20T10:00:00.000Z", "2026-12-01T00:00:00Z"
@@ -63,6 +64,7 @@ def test_a_transaction_keeps_only_its_receipt_until_receipt_retention_ends(ledge
     at(host, "2026-09-01T00:00:00.000Z")
     speak(host, "shop", USER, text, intent="BuyIntent")
     speak(host, "shop", USER, "no purchase")
+    index_pending(store.db.conn)
 
     report = purge(store, skills, now=NOW)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadQuery
-from .store import TranscriptStore, decode_row, privacy_secret
+from .store import TranscriptStore, decode_row, index_pending, privacy_secret
 
 __all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor", "decode_cursor", "FILTERS",
            "MAX_LIMIT"]
@@ -143,6 +143,8 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     if not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
     clauses, params = _where(filters, developer_id, user_id)
+    if "q" in filters:
+        index_pending(store.db.conn)  # rows captured since the last checkpoint tick are searchable too
     if before_id is not None:
         clauses.append("t.id < ?")
         params.append(before_id)
