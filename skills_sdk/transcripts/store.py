@@ -192,9 +192,11 @@ class TranscriptStore:
             if not db["transcripts"].exists():
                 db["transcripts"].create(COLUMNS, pk="id", not_null={"created_at", "developer_id", "skill", "user_id"})
             t = db["transcripts"]
-            # The queries users run: a user's history, a developer's timeline, a skill's, a session's.
-            # Each index costs a page write per capture, so there are only these four.
-            for cols in (["user_id", "id"], ["developer_id", "created_at"], ["skill", "created_at"], ["session_id"]):
+            # The queries users run: a user's history, a developer's pages (newest first, keyset on id:
+            # /v1 and the console), a developer's and a skill's timeline (time ranges, exports,
+            # retention), a session's. Each index costs a page write per capture, so only these five.
+            for cols in (["user_id", "id"], ["developer_id", "id"], ["developer_id", "created_at"],
+                         ["skill", "created_at"], ["session_id"]):
                 t.create_index(cols, if_not_exists=True)
             if not db["user_state"].exists():
                 db["user_state"].create(
