@@ -233,3 +233,36 @@ def test_ids_reused_after_erasing_the_last_rows_stay_searchable_and_the_index_st
     assert hits == [(reused,)]
     erase_user(store, ALICE)
     store.db.conn.execute("INSERT INTO transcripts_fts (transcripts_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_rows_waiting_in_the_spool_do_not_come_back_after_erasure(ledger):
+    from skills_sdk.transcripts.spool import Spool
+
+    store, host, path = ledger
+    spool = Spool.for_store(store)
+    gone, kept = marker(), marker()
+    spool.append({"developer_id": "dev-a", "skill": "notes", "user_id": ALICE, "speech": gone})
+    spool.append({"developer_id": "dev-a", "skill": "notes", "user_id": BOB, "speech": kept})
+
+    receipt = erase_user(store, ALICE)
+    assert [f for f in spool.files() if gone.encode() in open(f, "rb").read()] == []
+    spool.replay(store)
+
+    assert receipt["spooled"] == 1
+    assert store.count(user_id=ALICE) == 0 and store.count(user_id=BOB) == 1
+    assert occurrences(path, gone) == 0
+
+
+def test_erasing_one_skill_keeps_the_users_other_spooled_rows(ledger):
+    from skills_sdk.transcripts.spool import Spool
+
+    store, host, path = ledger
+    spool = Spool.for_store(store)
+    spool.append({"developer_id": "dev-a", "skill": "notes", "user_id": ALICE, "speech": "a"})
+    spool.append({"developer_id": "dev-b", "skill": "shop", "user_id": ALICE, "speech": "b"})
+
+    receipt = erase_user(store, ALICE, skill="notes")
+    spool.replay(store)
+
+    assert receipt["per_skill"] == {"notes": 1}
+    assert [r["skill"] for r in store.user_history(ALICE)] == ["shop"]

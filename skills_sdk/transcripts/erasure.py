@@ -75,8 +75,8 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
     >>> receipt["transcripts"], receipt["scrubbed"]
     (3, True)
 
-    Removes the user's transcripts (with their full-text entries), their saved skill state and any
-    erasure scheduled for them, in one transaction, then scrubs the files (see :func:`scrub`). The
+    Removes the user's transcripts (with their full-text entries and any rows still waiting in the
+    spool), their saved skill state and any erasure scheduled for them, in one transaction, then scrubs the files (see :func:`scrub`). The
     consent row stays: it holds no text, and dropping it would silently put the user back on the
     default capture mode. The receipt (stored in ``erasure_receipts`` and returned) holds counts,
     per-skill numbers, the developers involved, when, and a salted hash of the user id — never the
@@ -89,6 +89,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
         raise ValueError("erase_user needs a user id; got an empty one.")
     where, params = _where(user_id, skill, developer_id)
     receipt_id = "er_" + secrets.token_hex(8)
+    spooled = _clear_spool(store, user_id, whole_user=not (skill or developer_id))
     with store.transaction() as conn:
         per_skill: dict[str, int] = {}
         developers: set[str] = set()
@@ -115,7 +116,8 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
         store.db.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", (receipt_id,))
     receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": user_hash(store, user_id), "skill": skill,
                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
-               "developers": sorted(developers), "state_rows": state_rows, "scrubbed": scrubbed, "reason": reason}
+               "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
+               "reason": reason}
     if not scrubbed:
         log.warning("erasure %s deleted %d rows but could not truncate the WAL yet", receipt_id, rows)
         if check:
@@ -124,6 +126,24 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                 "from being truncated, so their old bytes may remain in the -wal file. Retry the erasure (it is "
                 "safe) or run `skills transcripts purge`; the receipt says scrubbed: false until then.", receipt)
     return receipt
+
+
+def _clear_spool(store: TranscriptStore, user_id: str, *, whole_user: bool) -> int:
+    """Keep rows waiting in the spool (written while the database was unavailable) from coming back later.
+
+    For a whole-user erasure they are blanked in place (returns how many); for one skill the spool
+    is replayed first, so the store's DELETE removes exactly that skill's rows and keeps the rest.
+    """
+    if store.memory:
+        return 0
+    from .spool import Spool, erase_spooled
+
+    if whole_user:
+        return erase_spooled(store, user_id)
+    spool = Spool.for_store(store)
+    if spool.files():
+        spool.replay(store)
+    return 0
 
 
 def _wal_clean(store: TranscriptStore) -> bool:
