@@ -191,3 +191,12 @@ def test_model_export_of_your_own_skills(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     model = json.loads(result.output)["interactionModel"]["languageModel"]
     assert model["invocationName"] == "my cafe" and model["types"][0]["name"] == "Drink"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_simulate_refuses_bodies_not_sent_as_json(http, content_type):
+    """A form or text post (which a foreign web page can send) never reaches the skill."""
+    kwargs = {"content_type": content_type} if content_type else {}
+    resp = http.post("/simulate/pizza", data='{"text": "open pizza shop"}', **kwargs)
+    assert resp.status_code == 415
+    assert resp.get_json()["error"]["code"] == "unsupported_media_type"

@@ -67,6 +67,12 @@ def register(app: Flask) -> None:
         if skill not in host:
             known = ", ".join(sorted(host.skills)) or "none"
             return error_response(404, "unknown_skill", f"No skill named {skill!r} is hosted here. Hosted: {known}.")
+        if request.mimetype != "application/json":
+            # A JSON content type cannot be sent cross-site without a CORS preflight, so another
+            # web page cannot make a visitor's browser speak to the simulator.
+            return error_response(415, "unsupported_media_type",
+                                  f"Send the body as JSON with Content-Type: application/json "
+                                  f"(got {request.mimetype or 'none'!r}).")
         body = _parse(request.get_data(cache=False))
         if isinstance(body, Response):
             return body
