@@ -195,3 +195,22 @@ def test_a_user_sets_and_reads_their_capture_mode(world):
     bad = get(app, url, keys["bob"], "put", json={"mode": "everything"})
     assert bad.status_code == 400 and bad.json["error"]["param"] == "mode"
     get(app, url, keys["bob"], "put", json={"mode": "redacted"})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(
+    st.sampled_from(["skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q", "limit",
+                     "cursor", "developer_id", "id"]),
+    st.one_of(st.text(max_size=30), st.sampled_from(["shop", "dev-b", BOB, "1 OR 1=1", "' OR ''='", "*", "%",
+                                                      "shop-S1", "true", "2026-01-01", "MQ"])),
+    max_size=4))
+def test_crafted_query_strings_never_reach_another_developer(world, params):
+    app, store, keys = world
+    for url in ("/v1/transcripts", "/v1/transcripts/export"):
+        r = get(app, url, keys["a"], query_string=params)
+        assert r.status_code in (200, 400), r.get_data(as_text=True)
+        if r.status_code == 200:
+            text = r.get_data(as_text=True)
+            assert "dev-b" not in text and '"skill":"shop"' not in text
+        else:
+            assert r.json["error"]["param"] in params
