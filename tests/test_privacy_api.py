@@ -186,6 +186,19 @@ def test_a_user_erases_one_skill_then_everything_over_http(tmp_path):
     assert get(app, f"/v1/users/{ALICE}/transcripts?colour=x", token, "delete").json["error"]["param"] == "colour"
 
 
+def test_an_empty_skill_on_erase_is_refused_not_taken_as_every_skill(tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    app = create_app(skills=[note_skill("notes", "dev-a")], store=store,
+                     test_config={"TESTING": True, "SECRET_KEY": "test"})
+    speak(get_host(app), "notes", ALICE, "keep me")
+    _, token = create_key(store, "user", ALICE)
+
+    r = get(app, f"/v1/users/{ALICE}/transcripts?skill=", token, "delete")
+
+    assert r.status_code == 400 and r.json["error"]["param"] == "skill"
+    assert store.count(user_id=ALICE) == 1
+
+
 def test_a_user_sets_and_reads_their_capture_mode(world):
     app, store, keys = world
     url = f"/v1/users/{BOB}/capture-mode"

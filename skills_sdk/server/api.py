@@ -173,8 +173,11 @@ def register(app: Flask) -> None:
         unknown = sorted(set(request.args) - {"skill"})
         if unknown:
             return _bad(BadQuery(unknown[0], "unknown parameter; only `skill` is accepted."))
+        skill = request.args.get("skill")
+        if skill is not None and not skill.strip():
+            return _bad(BadQuery("skill", "is empty; leave it out to erase every skill, or name one."))
         try:
-            receipt = erase_user(store, user_id, skill=request.args.get("skill") or None, actor=key.id)
+            receipt = erase_user(store, user_id, skill=skill, actor=key.id)
         except ErasureIncomplete as exc:
             return error_response(503, "erasure_incomplete", str(exc), receipt=exc.receipt)
         return _json({"receipt": receipt})
