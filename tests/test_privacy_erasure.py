@@ -266,3 +266,11 @@ def test_erasing_one_skill_keeps_the_users_other_spooled_rows(ledger):
 
     assert receipt["per_skill"] == {"notes": 1}
     assert [r["skill"] for r in store.user_history(ALICE)] == ["shop"]
+
+
+def test_cli_erase_refuses_an_empty_skill(ledger):
+    store, host, path = ledger
+    speak(host, "notes", ALICE, "a")
+    result = CliRunner().invoke(main, ["transcripts", "erase", "--db", str(path), "--user", ALICE, "--skill", ""])
+    assert result.exit_code == 2 and "skill is empty" in result.output
+    assert store.count(user_id=ALICE) == 1

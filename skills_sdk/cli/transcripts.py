@@ -62,6 +62,8 @@ def erase(db_path: str, user_id: str, skill: str | None) -> None:
     store = open_store(db_path)
     try:
         receipt = erase_user(store, user_id, skill=skill)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     except ErasureIncomplete as exc:
         click.echo(json.dumps(exc.receipt, indent=2))
         raise click.ClickException(str(exc)) from None

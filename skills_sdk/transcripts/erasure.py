@@ -87,6 +87,9 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
     """
     if not user_id:
         raise ValueError("erase_user needs a user id; got an empty one.")
+    for name, value in (("skill", skill), ("developer_id", developer_id)):
+        if value is not None and not value.strip():
+            raise ValueError(f"{name} is empty; pass None to erase across every {name.split('_')[0]}, or name one.")
     where, params = _where(user_id, skill, developer_id)
     receipt_id = "er_" + secrets.token_hex(8)
     spooled = _clear_spool(store, user_id, whole_user=not (skill or developer_id))
