@@ -227,3 +227,22 @@ def test_crafted_query_strings_never_reach_another_developer(world, params):
             assert "dev-b" not in text and '"skill":"shop"' not in text
         else:
             assert r.json["error"]["param"] in params
+
+
+def test_an_erasure_that_cannot_scrub_yet_is_a_503_with_the_honest_receipt(tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    app = create_app(skills=[note_skill("notes", "dev-a")], store=store,
+                     test_config={"TESTING": True, "SECRET_KEY": "test"})
+    speak(get_host(app), "notes", ALICE, "hello")
+    _, token = create_key(store, "user", ALICE)
+    reader = TranscriptStore(tmp_path / "t.db")
+    reader.db.conn.execute("BEGIN")
+    reader.db.conn.execute("SELECT count(*) FROM transcripts").fetchone()  # a long read keeps the WAL
+    try:
+        r = get(app, f"/v1/users/{ALICE}/transcripts", token, "delete")
+    finally:
+        reader.db.conn.execute("COMMIT")
+        reader.close()
+    assert r.status_code == 503 and r.json["error"]["code"] == "erasure_incomplete"
+    assert r.json["error"]["receipt"]["scrubbed"] is False and r.json["error"]["receipt"]["transcripts"] == 1
+    assert get(app, f"/v1/users/{ALICE}/transcripts", token, "delete").json["receipt"]["scrubbed"] is True

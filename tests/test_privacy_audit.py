@@ -99,3 +99,15 @@ def test_cli_audit_shows_rows_as_text_and_json(served):
     as_json = CliRunner().invoke(main, ["audit", "--db", str(path), "--json"])
     assert text.exit_code == 0 and " erase " in text.output
     assert json.loads(as_json.output.splitlines()[0])["action"] == "erase"
+
+
+def test_a_skill_disabled_erasure_is_audited_as_such(served):
+    from conftest import make_envelope
+
+    app, store, _ = served
+    event = make_envelope("AlexaSkillEvent.SkillDisabled", user_id=USER)
+    del event["session"]
+    app.test_client().post("/alexa/notes", json=event)
+    row = _last(store)
+    assert (row["actor"], row["action"], row["rows"]) == ("skill-disabled", "skill_disabled", 1)
+    assert store.count(user_id=USER) == 0
