@@ -11,6 +11,7 @@ from _privacy_kit import marker, note_skill, occurrences, speak
 from click.testing import CliRunner
 from conftest import make_envelope
 
+from skills_sdk import say
 from skills_sdk.cli import main
 from skills_sdk.errors import ErasureIncomplete
 from skills_sdk.host import SkillHost
@@ -274,3 +275,25 @@ def test_cli_erase_refuses_an_empty_skill(ledger):
     result = CliRunner().invoke(main, ["transcripts", "erase", "--db", str(path), "--user", ALICE, "--skill", ""])
     assert result.exit_code == 2 and "skill is empty" in result.output
     assert store.count(user_id=ALICE) == 1
+
+
+def test_the_skills_own_disable_handler_still_runs_and_cannot_bring_state_back(tmp_path):
+    store = TranscriptStore(tmp_path / "t.db")
+    skill = note_skill("notes", "dev-a")
+    seen = []
+
+    @skill.on("AlexaSkillEvent.SkillDisabled")
+    def disabled(ctx):
+        seen.append(ctx.user_id)
+        ctx.state["goodbye"] = True
+        return say("ignored")
+
+    host = SkillHost([skill], store=store)
+    speak(host, "notes", ALICE, "hello")
+    event = make_envelope("AlexaSkillEvent.SkillDisabled", user_id=ALICE)
+    del event["session"]
+
+    result = host.handle("notes", event)
+
+    assert seen == [ALICE] and result.envelope["response"] == {}
+    assert store.load_state("dev-a", "notes", ALICE) == {} and store.count(user_id=ALICE) == 0

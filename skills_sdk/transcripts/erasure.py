@@ -223,8 +223,8 @@ class ForgetOnDisable:
 
     >>> host = SkillHost([pizza], store=store)   # installs it first in the chain   # doctest: +SKIP
 
-    Answers ``AlexaSkillEvent.SkillDisabled`` itself with an empty response, before capture, so
-    the event leaves no transcript row. With ``Skill(disable_grace_days=N)`` the erasure is queued
+    Answers ``AlexaSkillEvent.SkillDisabled`` with an empty response, before capture, so the
+    event leaves no transcript row; a handler the skill registered for it still runs first. With ``Skill(disable_grace_days=N)`` the erasure is queued
     for N days later (a user who re-enables gets a new user id anyway); otherwise it runs at once.
     """
 
@@ -235,6 +235,12 @@ class ForgetOnDisable:
         if ctx.request.type != SKILL_DISABLED:
             return call_next(ctx)
         user_id, skill = ctx.user_id, ctx.skill
+        # The skill's own SkillDisabled handler (cleaning up partner data, say) still runs, before
+        # the erasure and outside capture; state it changes is dropped rather than saved afterwards.
+        skill.route(ctx)
+        changed = ctx.changed_state()
+        if changed is not None:
+            ctx.state_saved(changed)
         if user_id:
             try:
                 if skill.disable_grace_days:
