@@ -123,7 +123,21 @@ def register(app: Flask) -> None:
     @app.after_request
     def _access(resp: Response) -> Response:
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info("request", extra=_fields(resp))
+            fields = _fields(resp)
+            handler = _json_handler()
+            if handler is None:
+                access_log.info("request", extra=fields)
+            else:
+                # The access line is written once per request: format it directly instead of
+                # building a LogRecord and walking its attributes (a third of a request's logging cost).
+                now = time.time()
+                line = _DUMPS({
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000),
+                    "level": "info", "logger": "skills_sdk.access", "pid": os.getpid(), "msg": "request", **fields,
+                })
+                with handler.lock:  # type: ignore[union-attr]
+                    handler.stream.write(line + "\n")
+                    handler.flush()
         return resp
 
     @app.get("/readyz")
@@ -133,6 +147,14 @@ def register(app: Flask) -> None:
         if spool is not None:
             body["spooled_files"] = len(spool.files())
         return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
+
+
+def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]
+    """The JSON handler :func:`configure_logging` installed, if the access logger ends there."""
+    for h in logging.getLogger("skills_sdk").handlers:
+        if getattr(h, "_skills_sdk", False) and isinstance(h.formatter, JsonFormatter) and not access_log.handlers:
+            return h  # type: ignore[return-value]
+    return None
 
 
 def _fields(resp: Response) -> dict[str, Any]:

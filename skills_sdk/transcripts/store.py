@@ -95,6 +95,7 @@ class TranscriptStore:
         self._local = threading.local()
         self._memory_db: sqlite_utils.Database | None = None
         self._lock = threading.RLock()  # serialises the shared in-memory connection only
+        self._write_lock = threading.Lock()  # serialises this process's capture writes
         self._checkpointer: tuple[int, threading.Event] | None = None
         self.checkpoint_interval = 0.5
         if not self.memory:
@@ -153,7 +154,8 @@ class TranscriptStore:
                     conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
-                index_pending(conn)
+                with self._write_lock:
+                    index_pending(conn)
                 self.checkpoint(conn=conn)
             except sqlite3.Error as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
@@ -220,7 +222,9 @@ class TranscriptStore:
         """
         values = _values(row)
         conn = self.db.conn
-        with self._lock if self.memory else _NO_LOCK:
+        # Writers in this process queue on a lock rather than on SQLite's busy handler, which
+        # sleeps in whole milliseconds: a capture never waits longer than the write before it.
+        with self._lock if self.memory else self._write_lock:
             if state is None:
                 cur = conn.execute(_INSERT_SQL, values)
             else:
