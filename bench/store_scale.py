@@ -98,7 +98,25 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
             store.record_many(batch)
     else:
         log(f"reusing {path}: {have:,} rows")
+    index_fts(store)
     return store, path, rate
+
+
+def index_fts(store: TranscriptStore) -> None:
+    """Bring the full-text index up to date first (the store indexes new rows in batches)."""
+    try:
+        from skills_sdk.transcripts.store import index_pending
+    except ImportError:
+        return
+    t = time.perf_counter()
+    while True:
+        try:
+            n = index_pending(store.db.conn)
+            break
+        except sqlite3.OperationalError:  # the checkpoint thread is indexing them: wait for it
+            time.sleep(1)
+    if n:
+        log(f"indexed {n:,} rows for full-text search in {time.perf_counter() - t:.1f} s")
 
 
 def _ms(iso: str) -> int:
@@ -322,12 +340,15 @@ def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
 def run_export(path: str, *extra: str) -> tuple[int, float, float]:
     """Run ``skills transcripts export --format jsonl`` in a child; returns lines, seconds, peak RSS MB."""
     import subprocess
-    code = "import sys; from skills_sdk.cli import main; sys.argv[0] = 'skills'; main()"
+    # The child reports its own peak (VmHWM): ru_maxrss of a forked child counts this big parent's pages.
+    code = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(open('/proc/self/status').read())); "
+            "from skills_sdk.cli import main; sys.argv[0] = 'skills'; main()")
     out_path = path + ".export.jsonl"
     with open(out_path, "wb") as sink:
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-c", code, "transcripts", "export", "--db", path,
-                                 "--format", "jsonl", *extra], stdout=sink)
+                                 "--format", "jsonl", *extra], stdout=sink, stderr=subprocess.PIPE)
+        err = proc.stderr.read().decode() if proc.stderr else ""
         _, status, usage = os.wait4(proc.pid, 0)
         dt = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -336,7 +357,8 @@ def run_export(path: str, *extra: str) -> tuple[int, float, float]:
     with open(out_path, "rb") as f:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
     os.remove(out_path)
-    return lines, dt, usage.ru_maxrss / 1024
+    hwm = [int(line.split()[1]) for line in err.splitlines() if line.startswith("VmHWM:")]
+    return lines, dt, (hwm[0] if hwm else usage.ru_maxrss) / 1024
 
 
 def measure_export(store: TranscriptStore, path: str) -> dict[str, Any]:
