@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from _privacy_kit import note_skill, speak
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 from skills_sdk.cli import main
 from skills_sdk.server import create_app, get_host
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts._sqlite import sqlite3  # the driver the store uses: one SQLite per process
 from skills_sdk.transcripts.audit import audit, iter_audit
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.keys import create_key, revoke_key

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from conftest import build_greeter, make_envelope
 
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts._sqlite import sqlite3  # the driver the store uses: one SQLite per process
 from skills_sdk.transcripts.spool import Spool
 
 SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")

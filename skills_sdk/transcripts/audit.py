@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ._sqlite import sqlite3
 from .store import TranscriptStore, privacy_secret, utcnow_iso
 
 __all__ = ["audit", "iter_audit", "user_hash", "ACTIONS"]

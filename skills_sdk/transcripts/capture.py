@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..context import Turn
 from ..errors import StoreError
 from ..middleware import Endpoint
 from ..response import Response, ask
+from ._sqlite import DB_ERRORS
 from .redaction import Redactor
 from .store import TranscriptStore, utcnow_iso
 
@@ -48,7 +49,7 @@ class Capture:
         self.fallback = fallback
         self._redactors: dict[str, _CachedRedactor] = {}
 
-    def _redactor(self, ctx: Turn) -> "_CachedRedactor":
+    def _redactor(self, ctx: Turn) -> _CachedRedactor:
         r = self._redactors.get(ctx.skill.name)
         if r is None:
             r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.redact_patterns or None))
@@ -67,7 +68,7 @@ class Capture:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
                 ctx.state_saved(state)
-        except (sqlite3.Error, StoreError, OSError) as exc:
+        except (*DB_ERRORS, StoreError, OSError) as exc:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
             else:

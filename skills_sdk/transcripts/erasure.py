@@ -14,6 +14,7 @@ from ..errors import ErasureIncomplete
 from ..middleware import Endpoint
 from ..response import Response, empty
 from .audit import audit, user_hash
+from ._sqlite import FTS5_SECURE_DELETE
 from .store import TranscriptStore, utcnow_iso
 
 __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "ForgetOnDisable", "iter_receipts",
@@ -39,7 +40,10 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     False is returned if it never completed.
     """
     conn = store.db.conn
-    conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('optimize')")
+    if not FTS5_SECURE_DELETE:
+        # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
+        # tokens in the segments until the whole index is merged.
+        conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('optimize')")
     if store.memory:
         return True
     # A short busy timeout per attempt: a long-lived reader must not hold the erasing request for

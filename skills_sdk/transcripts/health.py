@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+from ._sqlite import DB_ERRORS, sqlite3
 from .store import TranscriptStore
 
 __all__ = ["check_writable"]
@@ -23,7 +22,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
             return _probe(conn)
     try:
         conn = sqlite3.connect(store.path, timeout=timeout_ms / 1000, isolation_level=None)
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         return f"cannot open {store.path!r}: {exc}"
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
@@ -35,7 +34,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
 def _probe(conn: sqlite3.Connection) -> str | None:
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         return f"the transcript database cannot be written: {exc}"
     conn.execute("ROLLBACK")
     return None

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import sqlite3
 import threading
 import time
-from typing import Any, Iterator, Mapping, Sequence
-
-import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import sqlite_utils
 
 from ..errors import StoreError
+from ._sqlite import DB_ERRORS, FTS5_SECURE_DELETE, sqlite3
 
 __all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB"]
 
@@ -66,7 +66,7 @@ _STRICT_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allo
 def utcnow_iso() -> str:
     """Now, as ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T04:41:41.123Z``."""
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 class TranscriptStore:
@@ -133,7 +133,7 @@ class TranscriptStore:
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"Cannot open transcript database {self.path!r}: {exc}.") from exc
         return conn
 
@@ -157,7 +157,7 @@ class TranscriptStore:
                 with self._write_lock:
                     index_pending(conn)
                 self.checkpoint(conn=conn)
-            except sqlite3.Error as exc:  # a busy database is retried on the next tick
+            except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
 
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
@@ -182,7 +182,7 @@ class TranscriptStore:
             else:
                 self._local.db = None
 
-    def transaction(self) -> "_Transaction":
+    def transaction(self) -> _Transaction:
         """``with store.transaction():`` groups writes into one immediate transaction."""
         return _Transaction(self.db.conn)
 
@@ -244,7 +244,7 @@ class TranscriptStore:
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self.db.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
-        return [decode_row(dict(zip(names, r))) for r in cur.fetchall()]
+        return [decode_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 
     def get(self, transcript_id: int) -> dict[str, Any] | None:
         """One transcript by id, or None."""
@@ -288,7 +288,7 @@ class TranscriptStore:
         """
         names: list[str] = []
         for raw in self._walk("*", developer_id, skill, user_id, session_id, since, until, batch, names):
-            yield decode_row(dict(zip(names, raw)))
+            yield decode_row(dict(zip(names, raw, strict=True)))
 
     def iter_jsonl(
         self,
@@ -539,6 +539,10 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
                          "VALUES ('fts_upto', (SELECT coalesce(max(id), 0) FROM transcripts))")
     for ddl in _PRIVACY_DDL:
         conn.execute(ddl)
+    if FTS5_SECURE_DELETE:
+        # Deletes then remove the tokens from the index itself, so erasure need not rewrite the
+        # whole index ('optimize') to leave no trace: its cost follows the user, not the ledger.
+        conn.execute("INSERT INTO transcripts_fts (transcripts_fts, rank) VALUES ('secure-delete', 1)")
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
 
 
@@ -568,7 +572,7 @@ def index_pending(conn: sqlite3.Connection) -> int:
     return n
 
 
-def privacy_secret(store: "TranscriptStore") -> bytes:
+def privacy_secret(store: TranscriptStore) -> bytes:
     """This database's random secret (salts user-id hashes in receipts, signs page cursors)."""
     secret = getattr(store, "_privacy_secret", None)
     if secret is None:
