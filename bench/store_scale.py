@@ -18,7 +18,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -30,7 +29,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import _ledger  # noqa: E402
 
+from skills_sdk.transcripts import store as _store_module  # noqa: E402
 from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
+
+# The SQLite the store runs on (it may be a newer build than the stdlib's): the plain reference
+# must use the same one.
+sqlite3 = _store_module.sqlite3
 
 TTY = sys.stderr.isatty()
 
