@@ -391,10 +391,13 @@ def measure_size(store: TranscriptStore) -> dict[str, Any]:
         "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' AND sql LIKE '%fts5%'")]
     fts_bytes = 0
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    for name in tables:
-        if any(name.startswith(v + "_") for v in virtual):   # the FTS shadow tables: data, idx, docsize...
-            fts_bytes += conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?",
-                                      (name,)).fetchone()[0]
+    shadows = [n for n in tables if any(n.startswith(v + "_") for v in virtual)]  # FTS data, idx, docsize...
+    # dbstat is missing from some SQLite builds; the stdlib's has it and reads the same file.
+    import sqlite3 as stdlib_sqlite3
+    stat = stdlib_sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    for name in shadows:
+        fts_bytes += stat.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?", (name,)).fetchone()[0]
+    stat.close()
     total = used * page
     return {"rows": n, "db_mb": total / 1e6, "bytes_per_row": total / n, "bytes_per_row_no_fts": (total - fts_bytes) / n}
 
