@@ -1,10 +1,9 @@
 """skills_sdk: write voice-assistant skills as decorated functions, serve them, keep trustworthy transcripts."""
 
-__version__ = "0.1.0"
-
-from .context import Turn  # noqa: E402
-from .envelope import RequestEnvelope, Slot, load_request  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .context import Turn
+from .envelope import RequestEnvelope, Slot, load_request
+from .errors import (
     BadQuery,
     EnvelopeError,
     ModelError,
@@ -15,11 +14,11 @@ from .errors import (  # noqa: E402
     UnknownRequestType,
     VerificationError,
 )
-from .host import SkillHost, TurnResult  # noqa: E402
-from .middleware import Middleware, compose  # noqa: E402
-from .model import InteractionModel, IntentModel, SlotType, SlotValue  # noqa: E402
-from .response import Response, Transaction, ask, empty, say, ssml  # noqa: E402
-from .skill import Skill, is_intent, is_request_type  # noqa: E402
+from .host import SkillHost, TurnResult
+from .middleware import Middleware, compose
+from .model import IntentModel, InteractionModel, SlotType, SlotValue
+from .response import Response, Transaction, ask, empty, say, ssml
+from .skill import Skill, is_intent, is_request_type
 
 __all__ = [
     "__version__",

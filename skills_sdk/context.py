@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .envelope import Request, RequestEnvelope, Slot
 
@@ -51,10 +52,10 @@ class Turn:
     def __init__(
         self,
         envelope: RequestEnvelope,
-        skill: "Skill",
+        skill: Skill,
         *,
         utterance: str | None = None,
-        http: "requests.Session | None" = None,
+        http: requests.Session | None = None,
         state_backend: StateBackend | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:

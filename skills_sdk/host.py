@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from ._version import __version__
 from .context import Turn
 from .envelope import RequestEnvelope, load_request
 from .errors import EnvelopeError, RegistrationError
@@ -61,9 +62,9 @@ class SkillHost:
         self,
         skills: Iterable[Skill] = (),
         *,
-        store: "TranscriptStore | None" = None,
+        store: TranscriptStore | None = None,
         middleware: Sequence[Middleware] = (),
-        http: "requests.Session | None" = None,
+        http: requests.Session | None = None,
         capture: bool = True,
         spool: Any = None,
     ) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 #: Built-in intents every skill answers; a skill may override each one's handler.
 BUILTIN_INTENTS = (
@@ -47,7 +47,7 @@ class SlotType:
     values: tuple[SlotValue, ...]
 
     @classmethod
-    def of(cls, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]) -> "SlotType":
+    def of(cls, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]) -> SlotType:
         """Build a slot type from names, ``SlotValue``s, or a mapping of name -> synonyms.
 
         >>> SlotType.of("PizzaSize", {"large": ["big"], "small": []}).values[0].synonyms

@@ -100,17 +100,17 @@ class Response:
         self.error: tuple[str, str] | None = None
 
     # -- speech ---------------------------------------------------------------
-    def say(self, text: str) -> "Response":
+    def say(self, text: str) -> Response:
         """Say ``text`` (plain text: escaped for SSML). Replaces earlier speech."""
         self._speech_text, self._speech_ssml = text, None
         return self
 
-    def ssml(self, markup: str) -> "Response":
+    def ssml(self, markup: str) -> Response:
         """Say raw SSML (``<speak>`` is added when missing). You own its escaping."""
         self._speech_text, self._speech_ssml = None, markup
         return self
 
-    def ask(self, reprompt: str | None = None, *, markup: str | None = None) -> "Response":
+    def ask(self, reprompt: str | None = None, *, markup: str | None = None) -> Response:
         """Keep the microphone open; ``reprompt`` is said if the user is silent (default: the speech)."""
         if reprompt is None and markup is None:
             reprompt, markup = self._speech_text, self._speech_ssml
@@ -121,12 +121,12 @@ class Response:
     reprompt = ask
 
     # -- session ----------------------------------------------------------------
-    def end(self) -> "Response":
+    def end(self) -> Response:
         """End the session after this response."""
         self._end = True
         return self
 
-    def keep_open(self) -> "Response":
+    def keep_open(self) -> Response:
         """Keep the session open without a reprompt."""
         self._end = False
         return self
@@ -134,7 +134,7 @@ class Response:
     # -- cards ------------------------------------------------------------------
     def card(
         self, title: str, content: str, *, small_image: str | None = None, large_image: str | None = None
-    ) -> "Response":
+    ) -> Response:
         """Show a Simple card, or a Standard card when an image URL is given."""
         if small_image or large_image:
             image = {k: v for k, v in (("smallImageUrl", small_image), ("largeImageUrl", large_image)) if v}
@@ -143,13 +143,13 @@ class Response:
             self._card = {"type": "Simple", "title": title, "content": content}
         return self
 
-    def link_account_card(self) -> "Response":
+    def link_account_card(self) -> Response:
         """Ask the user to link their account in the companion app."""
         self._card = {"type": "LinkAccount"}
         return self
 
     # -- directives -------------------------------------------------------------
-    def directive(self, directive: dict[str, Any]) -> "Response":
+    def directive(self, directive: dict[str, Any]) -> Response:
         """Add any directive as its JSON object (``{"type": ..., ...}``)."""
         if not isinstance(directive, dict) or not isinstance(directive.get("type"), str):
             raise TypeError(f"A directive is a dict with a 'type' string, got {directive!r}.")
@@ -165,7 +165,7 @@ class Response:
         behavior: str = "REPLACE_ALL",
         expected_previous_token: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> "Response":
+    ) -> Response:
         """Play an audio stream (``AudioPlayer.Play``). ``url`` must be https."""
         if not url.startswith("https://"):
             raise ValueError(f"AudioPlayer streams must be https URLs, got {url!r}.")
@@ -183,34 +183,34 @@ class Response:
             self._end = True
         return self.directive({"type": "AudioPlayer.Play", "playBehavior": behavior, "audioItem": item})
 
-    def stop_audio(self) -> "Response":
+    def stop_audio(self) -> Response:
         """Stop the current audio stream (``AudioPlayer.Stop``)."""
         return self.directive({"type": "AudioPlayer.Stop"})
 
-    def clear_queue(self, *, stop_current: bool = False) -> "Response":
+    def clear_queue(self, *, stop_current: bool = False) -> Response:
         """Clear the audio queue (``AudioPlayer.ClearQueue``); optionally stop what plays."""
         behavior = "CLEAR_ALL" if stop_current else "CLEAR_ENQUEUED"
         return self.directive({"type": "AudioPlayer.ClearQueue", "clearBehavior": behavior})
 
-    def _dialog(self, directive: dict[str, Any], updated_intent: dict[str, Any] | None) -> "Response":
+    def _dialog(self, directive: dict[str, Any], updated_intent: dict[str, Any] | None) -> Response:
         if updated_intent is not None:
             directive["updatedIntent"] = updated_intent
         self._end = False
         return self.directive(directive)
 
-    def delegate(self, updated_intent: dict[str, Any] | None = None) -> "Response":
+    def delegate(self, updated_intent: dict[str, Any] | None = None) -> Response:
         """Let the platform's dialog model ask for the next slot (``Dialog.Delegate``)."""
         return self._dialog({"type": "Dialog.Delegate"}, updated_intent)
 
-    def elicit_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> "Response":
+    def elicit_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> Response:
         """Ask the user for ``slot``; say the question with :meth:`say` (``Dialog.ElicitSlot``)."""
         return self._dialog({"type": "Dialog.ElicitSlot", "slotToElicit": slot}, updated_intent)
 
-    def confirm_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> "Response":
+    def confirm_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> Response:
         """Ask the user to confirm ``slot`` (``Dialog.ConfirmSlot``)."""
         return self._dialog({"type": "Dialog.ConfirmSlot", "slotToConfirm": slot}, updated_intent)
 
-    def confirm_intent(self, updated_intent: dict[str, Any] | None = None) -> "Response":
+    def confirm_intent(self, updated_intent: dict[str, Any] | None = None) -> Response:
         """Ask the user to confirm the whole intent (``Dialog.ConfirmIntent``)."""
         return self._dialog({"type": "Dialog.ConfirmIntent"}, updated_intent)
 
@@ -222,7 +222,7 @@ class Response:
         amount: Decimal | int | str,
         currency: str = "USD",
         status: str = "completed",
-    ) -> "Response":
+    ) -> Response:
         """Tag the purchase or booking this response completes; the transcript records it.
 
         >>> say("Your order is placed.").transaction("order", "ORD-1", "23.50").transaction_tag.amount

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import settings
 
 from skills_sdk import Skill, ask, say
+from skills_sdk.transcripts import TranscriptStore
 
 # CI explores a fixed set of examples, so a run is reproducible; local runs explore new ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-from skills_sdk.transcripts import TranscriptStore
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 

@@ -132,7 +132,7 @@ def register(app: Flask) -> None:
                 # building a LogRecord and walking its attributes (a third of a request's logging cost).
                 now = time.time()
                 line = _DUMPS({
-                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000),
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
                     "level": "info", "logger": "skills_sdk.access", "pid": os.getpid(), "msg": "request", **fields,
                 })
                 with handler.lock:  # type: ignore[union-attr]

@@ -13,8 +13,8 @@ from ..context import Turn
 from ..errors import ErasureIncomplete
 from ..middleware import Endpoint
 from ..response import Response, empty
-from .audit import audit, user_hash
 from ._sqlite import FTS5_SECURE_DELETE
+from .audit import audit, user_hash
 from .store import TranscriptStore, utcnow_iso
 
 __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "ForgetOnDisable", "iter_receipts",
