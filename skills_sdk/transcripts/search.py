@@ -151,7 +151,8 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     if "q" in filters:
         # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
         # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
-        sql = (f"SELECT t.* FROM transcripts_fts JOIN transcripts t ON t.id = transcripts_fts.rowid "
+        # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index again.
+        sql = (f"SELECT t.* FROM transcripts_fts CROSS JOIN transcripts t ON t.id = transcripts_fts.rowid "
                f"WHERE {' AND '.join(clauses)} ORDER BY transcripts_fts.rowid DESC LIMIT ?")
     else:
         sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
