@@ -156,8 +156,11 @@ class TranscriptStore:
                     conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
-                with self.writing():
-                    index_pending(conn)
+                while True:  # in short slices: a capture waits for one slice at most
+                    with self.writing():
+                        index_pending(conn, limit=100)
+                    if conn.execute("SELECT coalesce(max(id), 0) <= " + _FTS_UPTO + " FROM transcripts").fetchone()[0]:
+                        break
                 self.checkpoint(conn=conn)
             except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
@@ -571,8 +574,11 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
 
 
-def index_pending(conn: sqlite3.Connection) -> int:
+def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
     """Add the rows written since the last call to the full-text index, in one transaction; returns how many.
+
+    ``limit`` caps how many ids one call covers, so the background thread holds the write lock
+    only briefly and captures never queue behind a long indexing transaction.
 
     >>> index_pending(store.db.conn)      # doctest: +SKIP
     12
@@ -586,6 +592,8 @@ def index_pending(conn: sqlite3.Connection) -> int:
     try:
         upto = conn.execute("SELECT " + _FTS_UPTO).fetchone()[0]
         top = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
+        if limit is not None:
+            top = min(top, upto + limit)
         n = conn.execute(
             "INSERT INTO transcripts_fts (rowid, utterance, speech) SELECT id, utterance, speech FROM transcripts t "
             "WHERE id > ? AND id <= ? AND " + _FTS_HAS_TEXT.format("t"), (upto, top)).rowcount
