@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+from _server import SKILLS, free_port
 from conftest import make_envelope
-
-SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_four_gunicorn_workers_under_concurrent_load_record_every_answer(tmp_path):

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
+from _server import SKILLS, free_port
 from conftest import make_envelope
-
-SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(db: str, port: int) -> subprocess.Popen:

@@ -4,53 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
+from _server import SKILLS, serving
 from conftest import make_envelope
-
-SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def served(tmp_path):
     """``skills serve`` on a free loopback port with a fresh database; always terminated."""
-    port, db = free_port(), tmp_path / "examples.db"
+    db = tmp_path / "examples.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLS_PARTNER_")}  # embedded partners
-    proc = subprocess.Popen([SKILLS, "serve", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**env, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"skills serve did not start: {proc.stdout.read().decode()}") from None
-                time.sleep(0.1)
+    with serving(db, env=env) as base:
         yield base, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Conversation:

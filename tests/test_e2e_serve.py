@@ -3,60 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
+from _server import SKILLS, post, serving
 from conftest import make_envelope
-
-SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
     db = tmp_path / "served.db"
-    proc = subprocess.Popen([SKILLS, "serve", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.stdout.read().decode()}") from None
-                time.sleep(0.1)
+    with serving(db) as base:
         yield base, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_serve_answers_envelopes_and_export_reads_them_back(server, order_pizza_body):

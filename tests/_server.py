@@ -1,0 +1,74 @@
+"""Running ``skills serve`` in a subprocess on a free loopback port, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+
+#: The ``skills`` script of the venv running the tests.
+SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> subprocess.Popen:
+    """Start ``skills <args> --port PORT`` and wait until /healthz answers; raise with its output if it dies."""
+    proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                raise RuntimeError(f"skills {' '.join(args)} did not start: {proc.stdout.read().decode()}") from None
+            time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` (SIGTERM, then SIGKILL after 10 s) and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def serving(db: os.PathLike[str] | str, *, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``skills serve --db DB`` on a free port for the ``with`` block; yields its base URL."""
+    port = free_port()
+    proc = start(["serve", "--db", str(db)], port, env=env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    """POST JSON bytes; returns the status and the decoded JSON answer (errors included)."""
+    import json
+    import urllib.error
+
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
