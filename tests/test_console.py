@@ -168,13 +168,21 @@ def test_console_pages_forbid_inline_scripts_and_framing(http):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_without_a_configured_secret_a_random_one_is_made_and_a_warning_logged(monkeypatch, caplog):
+def test_without_a_configured_secret_a_random_one_is_made_and_noted(monkeypatch, caplog):
     monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
-    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
+    with caplog.at_level(logging.INFO, logger="skills_sdk.server"):
         a = create_app(store=TranscriptStore(":memory:"))
         b = create_app(store=TranscriptStore(":memory:"))
     assert a.secret_key and a.secret_key != b.secret_key
     assert "SKILLS_SECRET_KEY" in caplog.text
+
+
+def test_a_verifying_server_without_a_secret_warns(monkeypatch, caplog):
+    """In production several workers would each sign sessions with their own random key."""
+    monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
+    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
+        create_app(store=TranscriptStore(":memory:"), verify=True)
+    assert any(r.levelno == logging.WARNING and "SKILLS_SECRET_KEY" in r.getMessage() for r in caplog.records)
 
 
 def test_the_secret_comes_from_the_environment(monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -44,6 +45,10 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     from ..server.ops import configure_logging
 
     configure_logging(log_level, json_format=production)
+    if not production:
+        # Locally the server prints one line per request already; the structured access log is
+        # for production log pipelines.
+        logging.getLogger("skills_sdk.access").setLevel(logging.WARNING)
     skills = load_skills(skills_spec)
     http = None
     if not skills_spec:

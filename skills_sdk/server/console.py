@@ -63,8 +63,11 @@ def register(app: Flask) -> None:
         secret = os.environ.get("SKILLS_SECRET_KEY")
         if not secret:
             secret = secrets.token_hex(32)
-            log.warning("No SECRET_KEY in the config and no $SKILLS_SECRET_KEY: console sessions use a random key "
-                        "made for this process, so they end when it restarts. Set SKILLS_SECRET_KEY to keep them.")
+            # Harmless on a laptop (sign in again after a restart); in production, several workers
+            # would each sign with their own key, so there it is worth a warning.
+            level = logging.WARNING if app.config.get("SKILLS_VERIFY") else logging.INFO
+            log.log(level, "No SECRET_KEY in the config and no $SKILLS_SECRET_KEY: console sessions use a random "
+                           "key made for this process, so they end when it restarts. Set SKILLS_SECRET_KEY to keep them.")
         app.config["SECRET_KEY"] = secret
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
