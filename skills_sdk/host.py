@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .transcripts.store import TranscriptStore
 
-__all__ = ["SkillHost", "TurnResult", "USER_AGENT"]
+__all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills"]
 
 log = logging.getLogger("skills_sdk")
 
@@ -150,3 +150,33 @@ class SkillHost:
         out["response"] = body
         out["userAgent"] = USER_AGENT
         return out
+
+
+def load_skills(spec: str) -> list[Skill]:
+    """The skills named by ``module:attr``: a Skill, a list of skills, or a factory returning either.
+
+    >>> load_skills("hello_skill:skill")      # doctest: +SKIP
+    [<Skill 'hello' ...>]
+
+    Like ``flask --app``, the current directory is searched first. Raises :class:`RegistrationError`
+    naming the spec when the module or attribute is missing.
+    """
+    import importlib
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    mod_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as exc:
+        raise RegistrationError(f"{spec!r}: cannot import {mod_name!r}: {exc}.") from None
+    obj = getattr(module, attr or "skill", None)
+    if obj is None:
+        raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
+                                "expected module:attr naming a Skill, a list of skills, or a factory.")
+    if callable(obj) and not hasattr(obj, "pipeline"):
+        obj = obj()
+    return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+

@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import RegistrationError
+from .host import load_skills
 
 __all__ = ["build_app", "app"]
 
@@ -41,26 +40,11 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
     configure_logging(env.get("SKILLS_LOG_LEVEL", "INFO"))
     verify = env.get("SKILLS_VERIFY", "1").strip().lower() not in _FALSE
     spec = env.get("SKILLS_SKILLS") or None
-    skills = _load(spec) if spec else None  # None: the example skills with their partner stand-ins
-    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, verify=verify)
-
-
-def _load(spec: str) -> list[Any]:
-    """``module:attr`` (a Skill, a list, or a factory) -> a list of skills."""
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    mod_name, _, attr = spec.partition(":")
     try:
-        module = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise RegistrationError(f"SKILLS_SKILLS={spec!r}: cannot import {mod_name!r}: {exc}.") from None
-    obj = getattr(module, attr or "skill", None)
-    if obj is None:
-        raise RegistrationError(f"SKILLS_SKILLS={spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
-                                "expected module:attr naming a Skill, a list of skills, or a factory.")
-    if callable(obj) and not hasattr(obj, "pipeline"):
-        obj = obj()
-    return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+        skills = load_skills(spec) if spec else None  # None: the example skills with their partner stand-ins
+    except RegistrationError as exc:
+        raise RegistrationError(f"SKILLS_SKILLS={exc}") from None
+    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, verify=verify)
 
 
 def __getattr__(name: str) -> Any:

@@ -62,20 +62,10 @@ def load_skills(spec: str | None) -> list[Any]:
         from example_skills import all_skills
 
         return all_skills()
-    import importlib
-    import sys
+    from ..errors import RegistrationError
+    from ..host import load_skills as load
 
-    # Like `flask --app`, find the user's module in the current directory.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    mod_name, _, attr = spec.partition(":")
     try:
-        module = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise click.BadParameter(f"cannot import {mod_name!r}: {exc}", param_hint="--skills") from None
-    obj = getattr(module, attr or "skill", None)
-    if obj is None:
-        raise click.BadParameter(f"{mod_name!r} has no attribute {attr or 'skill'!r}.", param_hint="--skills")
-    if callable(obj) and not hasattr(obj, "pipeline"):
-        obj = obj()
-    return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+        return load(spec)
+    except RegistrationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--skills") from None

@@ -444,9 +444,6 @@ class TranscriptStore:
         )
 
 
-_NO_LOCK = contextlib.nullcontext()
-
-
 class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
