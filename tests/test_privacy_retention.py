@@ -130,3 +130,51 @@ def test_testing_apps_do_not_start_a_purge_thread(tmp_path):
     app = create_app(skills=retention_skills(), store=TranscriptStore(tmp_path / "t.db"),
                      test_config={"TESTING": True, "SECRET_KEY": "x"})
     assert "purger" not in app.extensions["skills_sdk"]
+
+
+def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(tmp_path, monkeypatch):
+    from skills_sdk.transcripts import retention
+    from skills_sdk.transcripts.audit import iter_audit
+
+    monkeypatch.setattr(retention, "_CHUNK", 3)
+    store = TranscriptStore(tmp_path / "t.db")
+    rows = [{"developer_id": "d", "skill": s, "user_id": USER, "created_at": OLD, "speech": f"old {i}"}
+            for i, s in enumerate(["notes"] * 7 + ["shop"] * 3)]
+    store.record_many(rows)
+    store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": RECENT, "speech": "new"})
+    seen = []
+
+    report = purge(store, {}, default_days=30, now=NOW, progress=seen.append, batch_seconds=0)
+
+    assert report["deleted"] == 10 and report["per_skill"] == {"notes": 7, "shop": 3}
+    assert seen == [3, 6, 7, 10]        # one transaction per statement when the budget is 0
+    purges = [a for a in iter_audit(store) if a["action"] == "purge"]
+    assert sorted(a["rows"] for a in purges) == [1, 3, 3, 3]
+    assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
+
+
+def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
+    import threading
+
+    from skills_sdk.transcripts import retention
+
+    monkeypatch.setattr(retention, "_CHUNK", 50)
+    store = TranscriptStore(tmp_path / "t.db")
+    store.record_many([{"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD, "speech": "x"}
+                       for _ in range(5000)])
+    progressed = threading.Event()
+    captured = []
+
+    def capture_while_purging(done):
+        if not progressed.is_set():
+            progressed.set()
+            # Between two purge transactions another thread's capture commits at once.
+            t = threading.Thread(target=lambda: captured.append(store.record(
+                {"developer_id": "d", "skill": "live", "user_id": USER, "speech": "live"})))
+            t.start()
+            t.join(timeout=5)
+
+    report = purge(store, {}, default_days=30, now=NOW, progress=capture_while_purging, batch_seconds=0)
+
+    assert captured and report["deleted"] == 5000
+    assert store.count(skill="live") == 1
