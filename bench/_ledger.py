@@ -257,7 +257,7 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
                        "user_id": uid, "session_id": sid, "request_id": f"{req}{i:011d}",
                        "request_type": rtype, "intent": intent, "slots": slots, "utterance": utt,
                        "speech": speech, "reprompt": reprompt, "card": card, "directives": directives,
-                       "end_session": end, "locale": locale, "latency_ms": 3.0 + (i % 97) * 0.41,
+                       "end_session": end, "locale": locale, "latency_ms": round(3.0 + (i % 97) * 0.41, 3),
                        "status": "ok", "capture_mode": "redacted"}
                 if buy and t == len(plan) - 1:
                     tx_no += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -129,3 +130,27 @@ def test_indexes_cover_the_common_queries(memory_store):
         "EXPLAIN QUERY PLAN SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ?", ("d", "x")
     ).fetchall()
     assert "idx_transcripts_developer_id_created_at" in str(plan)
+
+
+def test_json_columns_are_stored_in_one_canonical_spelling():
+    from skills_sdk.transcripts.store import encode_json
+
+    store = TranscriptStore(":memory:")
+    base = {"developer_id": "d", "skill": "s", "user_id": "u"}
+    store.record(dict(base, slots='{ "n": 1e2, "u": "\\u00e9" }', card="not json", directives=["A"],
+                      transaction=encode_json({"amount": "1.50"})))
+    raw = store.db.conn.execute("SELECT slots, card, directives, \"transaction\" FROM transcripts").fetchone()
+    assert raw == ('{"n":100.0,"u":"é"}', '"not json"', '["A"]', '{"amount":"1.50"}')
+    assert store.get(1)["card"] == "not json"      # decoded as before: text that is not JSON stays text
+
+
+def test_export_lines_stay_valid_json_for_rows_written_around_the_store():
+    store = TranscriptStore(":memory:")
+    store.db.conn.execute(
+        "INSERT INTO transcripts (created_at, developer_id, skill, user_id, slots, card, latency_ms) "
+        "VALUES ('2026-01-01T00:00:00.000Z', 'd', 's', 'u', '{ \"a\" : 1.50 }', 'NaN', 1e300)")
+    (line,) = store.iter_jsonl(developer_id="d")
+    exported = json.loads(line)
+    (row,) = store.iter_transcripts(developer_id="d")
+    assert exported["slots"] == row["slots"] == {"a": 1.5}
+    assert exported["card"] == "NaN" and exported["latency_ms"] == 1e300

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +12,7 @@ from ..middleware import Endpoint
 from ..response import Response, ask
 from ._sqlite import DB_ERRORS
 from .redaction import Redactor
-from .store import TranscriptStore, utcnow_iso
+from .store import TranscriptStore, encode_json, utcnow_iso
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -21,7 +20,6 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 #: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
 CAPTURE_MODES = ("full", "redacted", "metadata")
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Capture:
@@ -127,14 +125,14 @@ class Capture:
             "request_id": request.request_id,
             "request_type": request.type,
             "intent": request.intent.name if request.intent else None,
-            "slots": _DUMPS(slots) if slots else None,
+            "slots": encode_json(slots) if slots else None,
             "utterance": utterance,
             "speech": speech,
             "reprompt": reprompt,
-            "card": _DUMPS(card) if card else None,
-            "directives": _DUMPS([d["type"] for d in resp.directives]) if resp.directives else None,
+            "card": encode_json(card) if card else None,
+            "directives": encode_json([d["type"] for d in resp.directives]) if resp.directives else None,
             "end_session": None if resp.should_end_session is None else int(resp.should_end_session),
-            "transaction": _DUMPS(tx.to_dict()) if tx is not None else None,
+            "transaction": encode_json(tx.to_dict()) if tx is not None else None,
             "locale": request.locale,
             "latency_ms": round(ctx.elapsed_ms, 3),
             "status": "error" if resp.error else "ok",

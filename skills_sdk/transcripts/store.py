@@ -17,7 +17,7 @@ import sqlite_utils
 from ..errors import StoreError
 from ._sqlite import DB_ERRORS, FTS5_SECURE_DELETE, sqlite3
 
-__all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB"]
+__all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB", "JsonText", "encode_json"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -62,6 +62,11 @@ _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
 _JSON_INDEXES = tuple(_INSERT_COLUMNS.index(c) for c in ("slots", "card", "directives", "transaction"))
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _STRICT_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def encode_json(value: Any) -> JsonText:
+    """``value`` as the store's canonical JSON text, ready for a JSON column (capture uses it)."""
+    return JsonText(_DUMPS(value))
 
 
 def utcnow_iso() -> str:
@@ -320,7 +325,7 @@ class TranscriptStore:
         """
         names: list[str] = []
         for raw in self._walk("*", developer_id, skill, user_id, session_id, since, until, batch, names):
-            yield decode_row(dict(zip(names, raw, strict=True)))
+            yield decode_row(dict(zip(names, raw[:-2], strict=True)))
 
     def iter_jsonl(
         self,
@@ -331,7 +336,7 @@ class TranscriptStore:
         session_id: str | None = None,
         since: str | None = None,
         until: str | None = None,
-        batch: int = 2000,
+        batch: int = 10_000,
     ) -> Iterator[str]:
         """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).
 
@@ -354,17 +359,15 @@ class TranscriptStore:
         for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') ORDER BY cid"):
             col = '"' + name.replace('"', '""') + '"'
             if name in _JSON_COLUMNS:
-                # SQLite's json() keeps the stored text; Python re-encodes it. They agree on minified
-                # JSON without escapes, floats or "-0" (all the store's own encoder writes for
-                # slots, cards and directives); anything else goes through Python, as decode_row does.
-                expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) AND instr({col}, '\\') = 0 "
-                        f"AND {col} NOT GLOB '*[0-9][.eE]*' AND instr({col}, '-0') = 0 AND json({col}) = {col} "
-                        f"THEN json({col}) ELSE json(skills_json({col})) END")
+                # The store writes canonical JSON (see JsonText), which json() keeps as it is. Text
+                # that is not valid JSON (written around the store) is decoded as decode_row does.
+                expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) THEN json({col}) "
+                        f"ELSE json(skills_json({col})) END")
             elif kind in ("REAL", "FLOAT"):
-                # SQLite prints 15 significant digits, Python the shortest text that round-trips.
-                expr = (f"CASE WHEN typeof({col}) = 'real' AND (abs({col}) >= 1e15 OR ({col} != 0 AND "
-                        f"abs({col}) < 1e-4) OR CAST(printf('%.15g', {col}) AS REAL) != {col}) "
-                        f"THEN json(skills_float({col})) ELSE {col} END")
+                # SQLite prints 15 significant digits, Python the shortest text that round-trips; they
+                # agree on a value with at most 3 decimals below 1e11 (capture rounds latency so).
+                expr = (f"CASE WHEN typeof({col}) = 'real' AND ({col} != round({col}, 3) OR abs({col}) >= 1e11 "
+                        f") THEN json(skills_float({col})) ELSE {col} END")
             elif name == "end_session":
                 expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
             elif name == "redacted":
@@ -378,7 +381,10 @@ class TranscriptStore:
     def _walk(self, select: str, developer_id: str | None, skill: str | None, user_id: str | None,
               session_id: str | None, since: str | None, until: str | None, batch: int,
               names: list[str]) -> Iterator[tuple[Any, ...]]:
-        """Raw result tuples of ``SELECT {select}`` over the matching rows, keyset-paged, oldest first."""
+        """Raw result tuples of ``SELECT {select}`` over the matching rows, keyset-paged, oldest first.
+
+        Each tuple ends with two keyset columns (created_at, id) after the selected ones.
+        """
         clauses, params = [], []
         for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
                          ("session_id", session_id)):
@@ -409,12 +415,15 @@ class TranscriptStore:
             key = lambda r: [*params, r[-1]]  # noqa: E731
         names[:] = [d[0] for d in cur.description][:-2]
         while True:
-            rows = cur.fetchall()
-            if not rows:
+            # Streamed, not fetched: memory stays flat whatever the batch, and each batch is one
+            # short read (a long one would keep erasures from truncating the WAL).
+            n, last = 0, None
+            for last in cur:
+                n += 1
+                yield last
+            if n < batch or last is None:
                 return
-            for r in rows:
-                yield r[:-2]
-            cur = conn.execute(next_sql, key(rows[-1]))
+            cur = conn.execute(next_sql, key(last))
 
     # -- consent ------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:
@@ -471,12 +480,24 @@ def _values(row: Mapping[str, Any]) -> list[Any]:
         values[0] = utcnow_iso()
     for i in _JSON_INDEXES:
         v = values[i]
-        if v is not None and type(v) is not str:
-            values[i] = _DUMPS(v)
+        if v is None or type(v) is JsonText:
+            continue
+        # Stored JSON is always this encoder's compact text, so exports can copy it as it is.
+        values[i] = _canonical_json(v) if isinstance(v, str) else _DUMPS(v)
     if not (values[1] and values[2] and values[3]):
         missing = next(c for c in ("developer_id", "skill", "user_id") if not get(c))
         raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
     return values
+
+
+class JsonText(str):
+    """JSON text the store's own encoder wrote (compact, ``ensure_ascii=False``): stored as it is.
+
+    Any other string given for a JSON column is parsed and re-encoded first (text that is not
+    JSON is stored as a JSON string), so every stored JSON value has one canonical spelling.
+    """
+
+    __slots__ = ()
 
 
 def _canonical_json(text: str) -> str:
