@@ -5,16 +5,20 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from itertools import islice
 
 import click
 
 from ..transcripts.store import COLUMNS
 from ._common import db_option, iso_time, open_store
+from ._progress import Progress
 
 __all__ = ["register", "transcripts"]
 
 #: The keys every exported transcript has, in order.
 EXPORT_KEYS = [c for c in COLUMNS]
+#: Rows between progress updates (an export writes this many at a time).
+PROGRESS_EVERY = 1000
 
 
 @click.group()
@@ -38,16 +42,22 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
     filters = dict(developer_id=developer_id, skill=skill, user_id=user_id, session_id=session_id,
                    since=since, until=until)
     out = sys.stdout
-    if fmt == "jsonl":
-        # SQLite encodes each line (same text as json.dumps of the decoded row): no per-row Python.
-        for line in store.iter_jsonl(**filters):
-            out.write(line + "\n")
-        return
-    rows = store.iter_transcripts(**filters)
-    writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()})
+    # Progress goes to stderr, and only when the rows are not scrolling past on the same terminal.
+    with Progress("exported", enabled=not out.isatty()) as bar:
+        if fmt == "jsonl":
+            # SQLite encodes each line (same text as json.dumps of the decoded row): no per-row Python.
+            lines = store.iter_jsonl(**filters)
+            while chunk := list(islice(lines, PROGRESS_EVERY)):
+                out.write("\n".join(chunk) + "\n")
+                bar.update(bar.done + len(chunk))
+            return
+        writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
+        writer.writeheader()
+        rows = store.iter_transcripts(**filters)
+        while chunk := list(islice(rows, PROGRESS_EVERY)):
+            writer.writerows({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
+                             for row in chunk)
+            bar.update(bar.done + len(chunk))
 
 
 @transcripts.command()
@@ -82,7 +92,9 @@ def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now
     from ._common import load_skills
 
     store = open_store(db_path)
-    report = run_purge(store, load_skills(skills_spec), default_days=retention_days, now=now)
+    skills = load_skills(skills_spec)
+    with Progress("purged") as bar:
+        report = run_purge(store, skills, default_days=retention_days, now=now, progress=bar.update)
     click.echo(json.dumps(report, indent=2))
     if not report["scrubbed"]:
         raise click.ClickException("Rows were removed but the write-ahead log could not be truncated yet (another "
