@@ -1,4 +1,4 @@
-"""Progress on a terminal for the long ``skills transcripts`` commands."""
+"""``skills transcripts import``: exports round-trip, bad lines are named and import nothing; progress on a terminal."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import io
 import json
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from skills_sdk.cli import main
 from skills_sdk.cli import transcripts as cli
 from skills_sdk.cli._progress import Progress
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.store import index_pending
 
 OWNER = {"developer_id": "acme", "skill": "pizza", "user_id": "u1"}
 ROWS = [
@@ -59,6 +61,124 @@ def good_lines(n: int) -> list[str]:
 class FakeTTY(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+@pytest.fixture
+def exported(tmp_path):
+    source = tmp_path / "source.db"
+    seed(source)
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(export_lines(source))
+    return source, dump
+
+
+# -- the round trip ---------------------------------------------------------------------
+def test_export_then_import_gives_the_same_rows(exported, tmp_path):
+    source, dump = exported
+    target = tmp_path / "new" / "target.db"
+    result = run_import(target, dump)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"imported 3 transcripts into {target}\n"
+    assert read_all(target) == read_all(source)
+    # The exported shapes come back as the store keeps them.
+    rows = read_all(target)
+    assert rows[0]["redacted"] == ["CARD", "PHONE"] and rows[2]["redacted"] == []
+    assert [r["end_session"] for r in rows] == [False, True, None]
+    assert rows[0]["latency_ms"] == 0.1 + 0.2 and rows[1]["latency_ms"] == 1e-7
+    assert rows[2]["slots"] == "not json at all" and rows[2]["card"] == "123"
+    assert export_lines(target) == dump.read_text()  # and exports to the same text again
+
+
+def test_import_stores_what_capture_stores(exported, tmp_path):
+    _, dump = exported
+    target = tmp_path / "target.db"
+    run_import(target, dump)
+    store = TranscriptStore(target)
+    raw = store.db.conn.execute("SELECT redacted, end_session FROM transcripts ORDER BY id").fetchall()
+    assert raw == [("CARD,PHONE", 0), ("EMAIL", 1), (None, None)]  # a comma list or NULL, an int
+
+
+def test_import_from_stdin_appends_with_new_ids(exported, tmp_path):
+    source, dump = exported
+    result = run_import(source, "-", input=dump.read_bytes())
+    assert result.exit_code == 0, result.output
+    store = TranscriptStore(source)
+    assert store.count() == 6
+    assert [r["id"] for r in store.iter_transcripts()] == [1, 2, 3, 4, 5, 6]
+    assert read_all(source)[3:] == read_all(source)[:3]
+
+
+def test_blank_lines_are_skipped(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("\n" + good_lines(1)[0] + "\n\n  \n" + good_lines(1)[0] + "\n")
+    result = run_import(tmp_path / "t.db", dump)
+    assert result.exit_code == 0, result.output
+    assert TranscriptStore(tmp_path / "t.db").count() == 2
+
+
+def test_imported_rows_are_in_the_search_index_at_once(exported, tmp_path):
+    _, dump = exported
+    target = tmp_path / "target.db"
+    run_import(target, dump)
+    assert index_pending(TranscriptStore(target).db.conn) == 0  # nothing left for the first search to index
+
+
+def test_a_missing_file_is_a_usage_error(tmp_path):
+    result = run_import(tmp_path / "t.db", tmp_path / "missing.jsonl")
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "t.db").exists()
+
+
+# -- bad input ----------------------------------------------------------------------------
+BAD = [
+    ('{"developer_id": "acme" "skill": "pizza"}', ["not valid JSON", "Expecting ',' delimiter"]),
+    ("[1, 2]", ["a JSON list where a transcript object was expected"]),
+    (json.dumps({**OWNER, "speach": "hi"}), ["unknown key 'speach'"]),
+    (json.dumps({"developer_id": "acme", "skill": "pizza"}), ["user_id must be a non-empty string"]),
+    (json.dumps({**OWNER, "user_id": ""}), ["user_id must be a non-empty string"]),
+    (json.dumps({**OWNER, "created_at": 17}), ["created_at must be a string"]),
+    (json.dumps({**OWNER, "created_at": "28/11/2026"}), ["created_at must be an ISO-8601 UTC time"]),
+    (json.dumps({**OWNER, "end_session": "yes"}), ["end_session must be true, false or null"]),
+    (json.dumps({**OWNER, "redacted": "CARD"}), ["redacted must be a list"]),
+    (json.dumps({**OWNER, "latency_ms": "fast"}), ["latency_ms must be a number"]),
+    (json.dumps({**OWNER, "speech": 5}), ["speech must be a string or null"]),
+    (b'{"developer_id": "\xff"}', ["not UTF-8"]),
+]
+
+
+@pytest.mark.parametrize(("line", "says"), BAD, ids=[str(i) for i in range(len(BAD))])
+def test_a_bad_line_in_a_file_is_named_and_nothing_is_imported(tmp_path, monkeypatch, line, says):
+    monkeypatch.setattr(cli, "IMPORT_BATCH", 2)  # the bad line comes after two full batches
+    target = tmp_path / "t.db"
+    seed(target, ROWS[:1])
+    dump = tmp_path / "dump.jsonl"
+    line = line if isinstance(line, bytes) else line.encode()
+    dump.write_bytes(b"\n".join([*(g.encode() for g in good_lines(4)), line, good_lines(1)[0].encode()]) + b"\n")
+    result = run_import(target, dump)
+    assert result.exit_code == 1
+    assert "line 5: " in result.output and all(s in result.output for s in says), result.output
+    assert "Nothing was imported; fix or remove the line and run the import again." in result.output
+    assert TranscriptStore(target).count() == 1
+
+
+def test_a_bad_file_does_not_create_the_database(tmp_path):
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("{oops\n")
+    result = run_import(tmp_path / "t.db", dump)
+    assert result.exit_code == 1 and "line 1: not valid JSON" in result.output
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_a_bad_line_on_stdin_keeps_the_batches_before_it_and_says_how_to_go_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "IMPORT_BATCH", 2)
+    target = tmp_path / "t.db"
+    lines = good_lines(3) + ['{"skill": "pizza"}'] + good_lines(2)
+    result = run_import(target, "-", input="\n".join(lines) + "\n")
+    assert result.exit_code == 1
+    assert "line 4: developer_id must be a non-empty string" in result.output
+    assert "The 2 rows of lines 1-2 were imported" in result.output and "tail -n +3" in result.output
+    store = TranscriptStore(target)
+    assert [r["speech"] for r in store.iter_transcripts()] == ["turn 0", "turn 1"]  # line 3 was not written
 
 
 # -- progress -----------------------------------------------------------------------------
@@ -137,3 +257,13 @@ def test_export_draws_no_progress_when_the_rows_go_to_the_terminal(tmp_path, mon
     out, err = run_with_tty_stderr(monkeypatch, ["transcripts", "export", "--db", str(db)], stdout_tty=True)
     assert len(out.splitlines()) == 3 and err == ""
 
+
+def test_import_of_a_file_shows_the_total_and_the_percentage(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "IMPORT_BATCH", 2)
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("\n".join(good_lines(5)) + "\n")
+    out, err = run_with_tty_stderr(monkeypatch, ["transcripts", "import", "--db", str(tmp_path / "t.db"), str(dump)])
+    assert out == f"imported 5 transcripts into {tmp_path / 't.db'}\n"
+    assert "\rchecked 5 rows" in err
+    assert "\rimported 2 of 5 rows (40%)" in err and "\rimported 5 of 5 rows (100%)" in err
+    assert err.endswith("\n")

@@ -1,15 +1,21 @@
-"""``skills transcripts ...``: export (and, with the privacy commands, erase and purge) transcripts."""
+"""``skills transcripts ...``: export, import, erase and purge transcripts."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import islice
+from typing import Any
 
 import click
 
-from ..transcripts.store import COLUMNS
+from ..errors import StoreError
+from ..transcripts._sqlite import DB_ERRORS
+from ..transcripts.store import COLUMNS, TranscriptStore, index_pending
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
@@ -19,6 +25,13 @@ __all__ = ["register", "transcripts"]
 EXPORT_KEYS = [c for c in COLUMNS]
 #: Rows between progress updates (an export writes this many at a time).
 PROGRESS_EVERY = 1000
+#: Rows an import writes per transaction.
+IMPORT_BATCH = 5000
+_REQUIRED = ("developer_id", "skill", "user_id")
+_JSON_COLUMNS = ("slots", "card", "directives", "transaction")
+#: Columns whose exported strings are stored as they are.
+_TEXT_COLUMNS = frozenset(c for c, kind in COLUMNS.items() if kind is str) - {*_JSON_COLUMNS, "redacted", "created_at"}
+_JSON_TEXT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @click.group()
@@ -60,6 +73,48 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
             bar.update(bar.done + len(chunk))
 
 
+@transcripts.command(name="import")
+@db_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+def import_transcripts(db_path: str, file: str) -> None:
+    """Add the transcripts in FILE (JSONL as `export` writes it; - reads stdin) to the database, with new ids.
+
+    A file is checked whole before anything is written, so a bad line imports nothing. Stdin is
+    checked a batch at a time: batches before a bad line stay imported, and the error says which.
+    """
+    total = None
+    if file != "-" and os.path.isfile(file):  # it can be read twice: check all of it first
+        total = 0
+        with open(file, "rb") as f, Progress("checked") as bar:
+            try:
+                for _ in _numbered_rows(f):
+                    total += 1
+                    if not total % PROGRESS_EVERY:
+                        bar.update(total)
+            except _BadLine as exc:
+                raise click.ClickException(exc.explain(0, 0)) from None
+            bar.update(total)
+    store = open_store(db_path, must_exist=False)
+    imported = last_line = 0  # rows committed, and the line of the last of them
+    try:
+        with click.open_file(file, "rb") as f, Progress("imported", total) as bar:
+            batch: list[dict[str, Any]] = []
+            for lineno, row in _numbered_rows(f):
+                batch.append(row)
+                if len(batch) == IMPORT_BATCH:
+                    imported += _write(store, batch)
+                    last_line, batch = lineno, []
+                    bar.update(imported)
+            if batch:
+                imported += _write(store, batch)
+                bar.update(imported)
+    except _BadLine as exc:
+        raise click.ClickException(exc.explain(imported, last_line)) from None
+    except (StoreError, *DB_ERRORS) as exc:
+        raise click.ClickException(f"Could not write to {db_path}: {exc}. {_what_stays(imported, last_line)}") from None
+    click.echo(f"imported {imported} transcripts into {db_path}")
+
+
 @transcripts.command()
 @db_option
 @click.option("--user", "user_id", required=True, help="The user whose transcripts to erase.")
@@ -99,6 +154,102 @@ def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now
     if not report["scrubbed"]:
         raise click.ClickException("Rows were removed but the write-ahead log could not be truncated yet (another "
                                    "connection was reading); run the purge again to finish the scrub.")
+
+
+class _BadLine(Exception):
+    """Line ``lineno`` of an import is not a transcript; ``problem`` says why."""
+
+    def __init__(self, lineno: int, problem: str) -> None:
+        super().__init__(f"line {lineno}: {problem}")
+        self.lineno = lineno
+        self.problem = problem
+
+    def explain(self, imported: int, last_line: int) -> str:
+        """The error for the user: where, what, and what to do given what was already imported."""
+        if not imported:
+            return f"line {self.lineno}: {self.problem}. Nothing was imported; fix or remove the line and run the import again."
+        return (f"line {self.lineno}: {self.problem}. {_what_stays(imported, last_line)} Fix or remove line "
+                f"{self.lineno}, then import only the lines after line {last_line} "
+                f"(e.g. `tail -n +{last_line + 1} FILE | skills transcripts import -`).")
+
+
+def _what_stays(imported: int, last_line: int) -> str:
+    if not imported:
+        return "Nothing was imported."
+    return f"The {imported} rows of lines 1-{last_line} were imported and stay in the database."
+
+
+def _numbered_rows(lines: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row for ``record_many``) for each non-blank line; raises _BadLine at the first bad one."""
+    for lineno, line in enumerate(lines, 1):
+        if line.isspace():
+            continue
+        try:
+            yield lineno, _row(line)
+        except ValueError as exc:
+            raise _BadLine(lineno, str(exc)) from None
+
+
+def _row(line: bytes) -> dict[str, Any]:
+    """One exported JSONL line as the row ``record_many`` stores; ValueError says what is wrong with it."""
+    try:
+        obj = json.loads(line.decode())
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"a JSON {type(obj).__name__} where a transcript object was expected")
+    if not obj.keys() <= COLUMNS.keys():
+        unknown = next(k for k in obj if k not in COLUMNS)
+        raise ValueError(f"unknown key {unknown!r}; a transcript has only {', '.join(COLUMNS)}")
+    obj.pop("id", None)  # the store gives every imported row a new id
+    for col in _REQUIRED:
+        if not isinstance(obj.get(col), str) or not obj[col]:
+            raise ValueError(f"{col} must be a non-empty string, got {obj.get(col)!r}")
+    for col, value in obj.items():
+        if value is not None and not (type(value) is str and col in _TEXT_COLUMNS):  # most are, as they are
+            obj[col] = _column(col, value)
+    return obj
+
+
+def _column(col: str, value: Any) -> Any:
+    """``value`` (not None) of ``col`` as exported, converted to what the store keeps."""
+    if col in _JSON_COLUMNS:
+        # Export decodes these; a string is encoded again so that it reads back as that string.
+        return _JSON_TEXT(value) if isinstance(value, str) else value
+    if col == "end_session":
+        if not isinstance(value, bool):
+            raise ValueError(f"end_session must be true, false or null, got {value!r}")
+        return int(value)
+    if col == "redacted":  # a list in the export, "CARD,PHONE" in the store (None for none, as capture writes)
+        if not isinstance(value, list) or not all(isinstance(k, str) and k and "," not in k for k in value):
+            raise ValueError(f"redacted must be a list of PII kinds such as [\"CARD\", \"PHONE\"], got {value!r}")
+        return ",".join(value) or None
+    if COLUMNS[col] is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{col} must be a number or null, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{col} must be a string or null, got {value!r}")
+    if col == "created_at" and not _is_utc_time(value):
+        raise ValueError(f"created_at must be an ISO-8601 UTC time such as 2026-11-28T09:30:00.123Z, got {value!r}")
+    return value
+
+
+def _is_utc_time(text: str) -> bool:
+    try:
+        return text.endswith("Z") and datetime.fromisoformat(text[:-1]).tzinfo is None
+    except ValueError:
+        return False
+
+
+def _write(store: TranscriptStore, rows: list[dict[str, Any]]) -> int:
+    """One import transaction, queued with the server's writes; the rows are searchable when it returns."""
+    with store.writing():
+        n = store.record_many(rows)
+        index_pending(store.db.conn)
+    return n
 
 
 def register(main: click.Group) -> None:
