@@ -6,7 +6,7 @@ import pathlib
 import tempfile
 
 import pytest
-from _privacy_kit import marker, note_skill, occurrences, speak
+from _privacy_kit import fts_documents, marker, note_skill, occurrences, speak
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -77,7 +77,7 @@ def test_metadata_users_are_answered_and_only_the_receipt_is_stored(ledger):
     assert [row[c] for c in ("utterance", "speech", "reprompt", "card", "slots")] == [None] * 5
     assert row["transaction"]["kind"] == "order" and row["capture_mode"] == "metadata"
     index_pending(store.db.conn)
-    assert store.db.conn.execute("SELECT count(*) FROM transcripts_fts_docsize").fetchone()[0] == 0
+    assert fts_documents(store) == 0
     store.checkpoint("PASSIVE")
     assert occurrences(path, text) == 0
 

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC
 
 import pytest
-from _privacy_kit import marker, note_skill, occurrences, speak
+from _privacy_kit import fts_integrity_check, fts_rowids, marker, note_skill, occurrences, speak
 from click.testing import CliRunner
 from conftest import make_envelope
 
@@ -59,9 +59,7 @@ def test_erasure_removes_full_text_entries_and_saved_state(ledger):
 
     erase_user(store, ALICE)
 
-    hits = store.db.conn.execute("SELECT count(*) FROM transcripts_fts WHERE transcripts_fts MATCH ?",
-                                 (f'"{m}"',)).fetchone()[0]
-    assert hits == 0
+    assert fts_rowids(store, f'"{m}"') == []
     assert store.load_state("dev-a", "notes", ALICE) == {}
 
 
@@ -230,10 +228,9 @@ def test_ids_reused_after_erasing_the_last_rows_stay_searchable_and_the_index_st
     reused = speak(host, "notes", ALICE, "again").transcript["id"]
     index_pending(store.db.conn)
 
-    hits = store.db.conn.execute("SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH 'again'").fetchall()
-    assert hits == [(reused,)]
+    assert fts_rowids(store, "again") == [reused]
     erase_user(store, ALICE)
-    store.db.conn.execute("INSERT INTO transcripts_fts (transcripts_fts, rank) VALUES ('integrity-check', 1)")
+    fts_integrity_check(store)
 
 
 def test_rows_waiting_in_the_spool_do_not_come_back_after_erasure(ledger):

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from _privacy_kit import at, marker, occurrences, retention_skills, speak
+from _privacy_kit import at, fts_rowids, marker, occurrences, retention_skills, speak
 from click.testing import CliRunner
 
 from skills_sdk.cli import main
@@ -73,8 +73,7 @@ def test_a_transaction_keeps_only_its_receipt_until_receipt_retention_ends(ledge
     assert row["transaction"]["kind"] == "order"
     assert {k for k, v in row.items() if v not in (None, [])} == set(RECEIPT_COLUMNS)
     assert occurrences(path, text) == 0
-    assert store.db.conn.execute("SELECT count(*) FROM transcripts_fts WHERE transcripts_fts MATCH ?",
-                                 (f'"{text}"',)).fetchone()[0] == 0
+    assert fts_rowids(store, f'"{text}"') == []
 
     assert purge(store, skills, now="2027-09-02T00:00:00Z")["deleted"] == 1
     assert store.count(skill="shop") == 0

@@ -15,7 +15,7 @@ from ..middleware import Endpoint
 from ..response import Response, empty
 from ._sqlite import FTS5_SECURE_DELETE
 from .audit import audit, user_hash
-from .store import TranscriptStore, utcnow_iso
+from .store import TranscriptStore, apply_fts_changes, fts_days, fts_table, utcnow_iso
 
 __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "ForgetOnDisable", "iter_receipts",
            "SKILL_DISABLED"]
@@ -43,7 +43,9 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     if not FTS5_SECURE_DELETE:
         # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
         # tokens in the segments until the whole index is merged.
-        conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('optimize')")
+        for day in fts_days(conn):
+            name = fts_table(day)
+            conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
     if store.memory:
         return True
     # A short busy timeout per attempt: a long-lived reader must not hold the erasing request for
@@ -105,6 +107,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
             per_skill[sk] = per_skill.get(sk, 0) + n
             developers.add(dev)
         rows = conn.execute(f"DELETE FROM transcripts WHERE {where}", params).rowcount
+        apply_fts_changes(conn)  # their tokens leave the full-text index in this same commit
         state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount
         pending_where = where if skill or developer_id else "user_id = ?"
         conn.execute(f"DELETE FROM pending_erasures WHERE {pending_where}", params)

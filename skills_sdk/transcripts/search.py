@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadQuery
-from .store import TranscriptStore, decode_row, index_pending, privacy_secret
+from .store import TranscriptStore, decode_row, fts_day, fts_days, fts_table, index_pending, privacy_secret
 
 __all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor", "decode_cursor", "FILTERS",
            "MAX_LIMIT"]
@@ -125,9 +125,6 @@ def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | 
         params.append(filters["until"])
     if "has_transaction" in filters:
         clauses.append('t."transaction" IS NOT NULL' if filters["has_transaction"] else 't."transaction" IS NULL')
-    if "q" in filters:
-        clauses.append("transcripts_fts MATCH ?")  # search() then drives the query from the index
-        params.append(filters["q"])
     return clauses, params
 
 
@@ -137,7 +134,8 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     """One page of transcripts in the scope (a developer's, or a user's), newest first, and the last id for the next page.
 
     Newest first means by id, except a developer's page with a time window (``since``/``until``),
-    which is ordered by ``created_at`` (then id); for captured rows the two orders agree.
+    which is ordered by ``created_at`` (then id), and a full-text page (``q``), ordered by the UTC
+    day of ``created_at`` (the index's partitions), then id; for captured rows the orders agree.
 
     >>> rows, last = search(store, parse_filters({"q": "pepperoni"}), developer_id="pronto-pizza-labs", limit=20)
 
@@ -147,10 +145,10 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
         raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
     clauses, params = _where(filters, developer_id, user_id)
     if "q" in filters:
-        index_pending(store.db.conn)  # rows captured since the last checkpoint tick are searchable too
+        return _text_search(store, filters, clauses, params, before_id, limit)
     # A time window walks the (scope, created_at) index newest first and stops at the page; ordering
     # it by id made SQLite read and sort every row of the window (245 ms for one day at 10M rows).
-    by_time = developer_id is not None and "q" not in filters and ("since" in filters or "until" in filters)
+    by_time = developer_id is not None and ("since" in filters or "until" in filters)
     if before_id is not None:
         if by_time:
             # The cursor stays the last id; its row's created_at gives the keyset position.
@@ -161,13 +159,7 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
         else:
             clauses.append("t.id < ?")
             params.append(before_id)
-    if "q" in filters:
-        # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
-        # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
-        # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index again.
-        sql = (f"SELECT t.* FROM transcripts_fts CROSS JOIN transcripts t ON t.id = transcripts_fts.rowid "
-               f"WHERE {' AND '.join(clauses)} ORDER BY transcripts_fts.rowid DESC LIMIT ?")
-    elif by_time:
+    if by_time:
         sql = (f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} "
                "ORDER BY t.created_at DESC, t.id DESC LIMIT ?")
     else:
@@ -175,6 +167,49 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     cur = store.db.conn.execute(sql, [*params, limit + 1])
     names = [d[0] for d in cur.description]
     rows = [decode_row(dict(zip(names, r, strict=False))) for r in cur.fetchall()]
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1]["id"]
+    return rows, None
+
+
+def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: list[str], params: list[Any],
+                 before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A full-text page: the day partitions newest first, each walked newest first, until the page is full."""
+    conn = store.db.conn
+    index_pending(conn)  # rows captured since the last checkpoint tick are searchable too
+    days = fts_days(conn)
+    if "since" in filters:
+        days = [d for d in days if d == "other" or d >= filters["since"][:10]]
+    if "until" in filters:
+        days = [d for d in days if d == "other" or d <= filters["until"][:10]]
+    cursor_day = None
+    if before_id is not None:
+        row = conn.execute("SELECT created_at FROM transcripts WHERE id = ?", (before_id,)).fetchone()
+        if row is not None:
+            cursor_day = fts_day(row[0])
+            days = (days[days.index(cursor_day):] if cursor_day in days
+                    else [d for d in days if d < cursor_day or d == "other"])
+    where = " AND ".join(clauses)
+    out: list[tuple[Any, ...]] = []
+    names: list[str] = []
+    for day in days:
+        name = fts_table(day)
+        extra, args = "", [filters["q"], *params]
+        if before_id is not None and (cursor_day is None or day == cursor_day):
+            # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
+            extra, args = " AND t.id < ?", [*args, before_id]
+        # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
+        # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
+        # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index again.
+        cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
+                           f"WHERE {name} MATCH ? AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
+                           [*args, limit + 1 - len(out)])
+        names = [d[0] for d in cur.description]
+        out.extend(cur.fetchall())
+        if len(out) > limit:
+            break
+    rows = [decode_row(dict(zip(names, r, strict=False))) for r in out]
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, rows[-1]["id"]

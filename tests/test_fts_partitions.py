@@ -1,0 +1,180 @@
+"""The full-text index in day partitions: search across days, whole-day purges, erasure, text changes, migration."""
+
+from __future__ import annotations
+
+import pytest
+from _privacy_kit import fts_integrity_check, fts_rowids, marker, occurrences
+
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.erasure import erase_user
+from skills_sdk.transcripts.retention import Policy, purge
+from skills_sdk.transcripts.search import parse_filters, search
+from skills_sdk.transcripts.store import fts_day, fts_days, index_pending
+
+DEV = "dev-a"
+
+
+def row(day: str, text: str, *, user: str = "u1", skill: str = "notes", hour: int = 10) -> dict:
+    return {"developer_id": DEV, "skill": skill, "user_id": user, "speech": text,
+            "created_at": f"{day}T{hour:02d}:00:00.000Z"}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = TranscriptStore(tmp_path / "t.db")
+    yield s
+    s.close()
+
+
+def pages(store: TranscriptStore, q: str, limit: int) -> list[list[int]]:
+    out, before = [], None
+    while True:
+        rows, before = search(store, parse_filters({"q": q}), developer_id=DEV, before_id=before, limit=limit)
+        out.append([r["id"] for r in rows])
+        if before is None:
+            return out
+
+
+def test_each_day_gets_its_own_partition_and_search_pages_through_all_of_them(store):
+    days = ["2026-11-01", "2026-11-02", "2026-11-03"]
+    ids = [store.record(row(d, f"pepperoni {i}", hour=h)) for i, (d, h) in
+           enumerate((d, h) for d in days for h in (9, 12, 15))]
+    index_pending(store.db.conn)
+
+    assert fts_days(store.db.conn) == days[::-1]
+    assert pages(store, "pepperoni", 2) == [ids[8:6:-1], ids[6:4:-1], ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    fts_integrity_check(store)
+
+
+def test_a_text_search_skips_days_outside_its_time_window(store):
+    old = store.record(row("2026-10-01", "pizza night"))
+    new = store.record(row("2026-11-01", "pizza night"))
+    filters = parse_filters({"q": "pizza", "since": "2026-10-15"})
+    rows, _ = search(store, filters, developer_id=DEV)
+    assert [r["id"] for r in rows] == [new] and old < new
+
+
+def test_a_purge_of_whole_days_drops_their_partitions_and_leaves_no_trace(store, tmp_path):
+    gone, kept = marker(), marker()
+    for h in range(5):
+        store.record(row("2026-11-01", f"{gone} {h}", hour=h))
+    store.record(row("2026-11-02", kept))
+    index_pending(store.db.conn)
+
+    report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
+
+    assert report["deleted"] == 5 and report["scrubbed"]
+    assert fts_days(store.db.conn) == ["2026-11-02"]
+    assert fts_rowids(store, f'"{gone}"') == [] and len(fts_rowids(store, f'"{kept}"')) == 1
+    assert occurrences(tmp_path / "t.db", gone) == 0
+    fts_integrity_check(store)
+
+
+def test_a_cutoff_inside_a_day_deletes_that_days_rows_one_by_one(store, tmp_path):
+    early, late = marker(), marker()
+    store.record(row("2026-11-02", early, hour=6))
+    store.record(row("2026-11-02", late, hour=18))
+    index_pending(store.db.conn)
+
+    assert purge(store, {}, default_days=1, now="2026-11-03T12:00:00Z")["deleted"] == 1
+
+    assert fts_days(store.db.conn) == ["2026-11-02"]
+    assert fts_rowids(store, f'"{early}"') == [] and len(fts_rowids(store, f'"{late}"')) == 1
+    assert occurrences(tmp_path / "t.db", early) == 0
+    fts_integrity_check(store)
+
+
+def test_a_skill_kept_forever_keeps_its_days_searchable(store):
+    forever = store.record(row("2026-01-01", "forever words", skill="archive"))
+    store.record(row("2026-01-01", "short lived", skill="notes"))
+    index_pending(store.db.conn)
+
+    report = purge(store, {"notes": Policy(1), "archive": Policy(None)}, now="2026-11-03T00:00:00Z")
+
+    assert report["deleted"] == 1
+    assert fts_rowids(store, "forever") == [forever] and fts_rowids(store, "short") == []
+    fts_integrity_check(store)
+
+
+def test_erasure_removes_tokens_from_every_day_the_user_spoke(store, tmp_path):
+    secret = marker()
+    for d in ("2026-11-01", "2026-11-05", "2026-11-09"):
+        store.record(row(d, secret, user="alice"))
+        store.record(row(d, "bob words", user="bob"))
+    index_pending(store.db.conn)
+
+    erase_user(store, "alice")
+
+    assert fts_rowids(store, f'"{secret}"') == [] and len(fts_rowids(store, "bob")) == 3
+    assert occurrences(tmp_path / "t.db", secret) == 0
+    fts_integrity_check(store)
+
+
+def test_changed_text_is_reindexed_and_the_old_tokens_go(store, tmp_path):
+    old = marker()
+    rid = store.record(row("2026-11-01", old))
+    index_pending(store.db.conn)
+    with store.transaction() as conn:
+        conn.execute("UPDATE transcripts SET speech = 'rewritten', created_at = '2026-11-04T00:00:00.000Z' "
+                     "WHERE id = ?", (rid,))
+        conn.execute("UPDATE transcripts SET speech = 'rewritten again' WHERE id = ?", (rid,))
+    index_pending(store.db.conn)
+
+    assert fts_rowids(store, f'"{old}"') == [] and fts_rowids(store, "again") == [rid]
+    assert "2026-11-04" in fts_days(store.db.conn)
+    fts_integrity_check(store)
+
+
+def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(store, tmp_path):
+    store.record(row("2026-11-01", "expired"))
+    store.record(row("2026-11-05", "recent"))
+    index_pending(store.db.conn)
+    purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
+    assert fts_days(store.db.conn) == ["2026-11-05"]
+
+    secret = marker()
+    imported = store.record(row("2026-10-20", secret, user="carol"))
+    index_pending(store.db.conn)
+    assert fts_rowids(store, f'"{secret}"') == [imported]
+
+    erase_user(store, "carol")
+    assert fts_rowids(store, f'"{secret}"') == [] and occurrences(tmp_path / "t.db", secret) == 0
+    fts_integrity_check(store)
+
+
+def test_rows_whose_time_is_not_iso_are_indexed_in_a_partition_of_their_own(store):
+    rid = store.record(dict(row("2026-11-01", "odd clock"), created_at="yesterday"))
+    index_pending(store.db.conn)
+    assert fts_day("yesterday") == "other" and fts_days(store.db.conn) == ["other"]
+    rows, _ = search(store, parse_filters({"q": "odd"}), developer_id=DEV)
+    assert [r["id"] for r in rows] == [rid]
+    erase_user(store, "u1")
+    assert fts_rowids(store, "odd") == []
+    fts_integrity_check(store)
+
+
+def test_a_database_with_the_single_index_of_0_1_is_moved_to_day_partitions(tmp_path):
+    from skills_sdk.transcripts._sqlite import sqlite3
+
+    path = tmp_path / "old.db"
+    store = TranscriptStore(path)
+    store.record(row("2026-11-01", "legacy words"))
+    store.close()
+    conn = sqlite3.connect(path)  # the 0.1 layout: one index for every row, kept by triggers
+    conn.execute("CREATE VIRTUAL TABLE transcripts_fts USING fts5(utterance, speech, content='transcripts', "
+                 "content_rowid='id')")
+    conn.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('rebuild')")
+    conn.execute("CREATE TRIGGER transcripts_fts_del AFTER DELETE ON transcripts BEGIN INSERT INTO transcripts_fts "
+                 "(transcripts_fts, rowid, utterance, speech) VALUES ('delete', old.id, old.utterance, old.speech); END")
+    conn.execute("UPDATE privacy_meta SET value = '1' WHERE name = 'fts_upto'")
+    conn.commit()
+    conn.close()
+
+    store = TranscriptStore(path)
+    rows, _ = search(store, parse_filters({"q": "legacy"}), developer_id=DEV)
+
+    assert [r["speech"] for r in rows] == ["legacy words"]
+    names = {r[0] for r in store.db.conn.execute("SELECT name FROM sqlite_master")}
+    assert "transcripts_fts" not in names and "transcripts_fts_del" not in names
+    erase_user(store, "u1")
+    assert fts_rowids(store, "legacy") == []
