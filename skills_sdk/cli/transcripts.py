@@ -15,7 +15,7 @@ import click
 
 from ..errors import StoreError
 from ..transcripts._sqlite import DB_ERRORS
-from ..transcripts.store import COLUMNS, TranscriptStore, index_pending
+from ..transcripts.store import COLUMNS, TranscriptStore, encode_json, index_pending
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
@@ -31,7 +31,6 @@ _REQUIRED = ("developer_id", "skill", "user_id")
 _JSON_COLUMNS = ("slots", "card", "directives", "transaction")
 #: Columns whose exported strings are stored as they are.
 _TEXT_COLUMNS = frozenset(c for c, kind in COLUMNS.items() if kind is str) - {*_JSON_COLUMNS, "redacted", "created_at"}
-_JSON_TEXT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @click.group()
@@ -216,8 +215,8 @@ def _row(line: bytes) -> dict[str, Any]:
 def _column(col: str, value: Any) -> Any:
     """``value`` (not None) of ``col`` as exported, converted to what the store keeps."""
     if col in _JSON_COLUMNS:
-        # Export decodes these; a string is encoded again so that it reads back as that string.
-        return _JSON_TEXT(value) if isinstance(value, str) else value
+        # Export decodes these; encoded here, a string reads back as that string (not as JSON text).
+        return encode_json(value)
     if col == "end_session":
         if not isinstance(value, bool):
             raise ValueError(f"end_session must be true, false or null, got {value!r}")
