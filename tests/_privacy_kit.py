@@ -67,42 +67,41 @@ def at(host: SkillHost, when: str) -> None:
 
 
 def fts_rowids(store, query: str) -> list[int]:
-    """Rowids matching an FTS5 query in every day partition of the full-text index."""
-    from skills_sdk.transcripts.store import fts_days, fts_table
+    """Rowids matching an FTS5 query in every partition of the full-text index."""
+    from skills_sdk.transcripts.store import fts_partitions
 
     conn = store.db.conn
     out: list[int] = []
-    for day in fts_days(conn):
-        name = fts_table(day)
+    for _, _, name in fts_partitions(conn):
         out += [r[0] for r in conn.execute(f"SELECT rowid FROM {name} WHERE {name} MATCH ?", (query,))]
     return sorted(out)
 
 
 def fts_documents(store) -> int:
-    """How many rows the full-text partitions hold, all days together."""
-    from skills_sdk.transcripts.store import fts_days, fts_table
+    """How many rows the full-text partitions hold, all together."""
+    from skills_sdk.transcripts.store import fts_partitions
 
     conn = store.db.conn
-    return sum(conn.execute(f"SELECT count(*) FROM {fts_table(d)}_docsize").fetchone()[0] for d in fts_days(conn))
+    return sum(conn.execute(f"SELECT count(*) FROM {name}_docsize").fetchone()[0] for _, _, name in fts_partitions(conn))
 
 
 def fts_integrity_check(store) -> None:
-    """Assert every day partition is sound and holds exactly the tokens of that day's rows, no more."""
-    from skills_sdk.transcripts.store import _FTS_DAY, _FTS_HAS_TEXT, fts_days, fts_table
+    """Assert every partition is sound and holds exactly the tokens of its developer's rows of its day."""
+    from skills_sdk.transcripts.store import _FTS_DAY, _FTS_HAS_TEXT, fts_partitions
 
     conn = store.db.conn
-    for day in fts_days(conn):
-        name = fts_table(day)
+    for day, dev, name in fts_partitions(conn):
         conn.execute(f"INSERT INTO {name} ({name}) VALUES ('integrity-check')")
         conn.execute("DROP TABLE IF EXISTS temp.fts_expected")
         conn.execute("CREATE VIRTUAL TABLE temp.fts_expected USING fts5(utterance, speech)")
         conn.execute(f"INSERT INTO temp.fts_expected (rowid, utterance, speech) SELECT id, utterance, speech "
-                     f"FROM transcripts t WHERE {_FTS_HAS_TEXT.format('t')} AND {_FTS_DAY.format('t')} = ?", (day,))
+                     f"FROM transcripts t WHERE {_FTS_HAS_TEXT.format('t')} AND {_FTS_DAY.format('t')} = ? "
+                     "AND developer_id = ?", (day, dev))
         for schema, table, alias in (("main", name, "fts_have_v"), ("temp", "fts_expected", "fts_want_v")):
             conn.execute(f"DROP TABLE IF EXISTS temp.{alias}")
             conn.execute(f"CREATE VIRTUAL TABLE temp.{alias} USING fts5vocab({schema}, {table}, 'instance')")
         have = set(conn.execute("SELECT term, doc, col, offset FROM temp.fts_have_v"))
         want = set(conn.execute("SELECT term, doc, col, offset FROM temp.fts_want_v"))
-        assert have == want, f"partition {day}: extra {sorted(have - want)[:5]}, missing {sorted(want - have)[:5]}"
+        assert have == want, f"partition {name}: extra {sorted(have - want)[:5]}, missing {sorted(want - have)[:5]}"
     for t in ("fts_have_v", "fts_want_v", "fts_expected"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{t}")

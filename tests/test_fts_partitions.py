@@ -1,4 +1,4 @@
-"""The full-text index in day partitions: search across days, whole-day purges, erasure, text changes, migration."""
+"""The full-text index in partitions per developer and day: search, whole-day purges, erasure, text changes, migration."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.retention import Policy, purge
 from skills_sdk.transcripts.search import parse_filters, search
-from skills_sdk.transcripts.store import fts_day, fts_days, index_pending
+from skills_sdk.transcripts.store import fts_day, fts_partitions, index_pending
 
 DEV = "dev-a"
 
@@ -24,6 +24,10 @@ def store(tmp_path):
     s = TranscriptStore(tmp_path / "t.db")
     yield s
     s.close()
+
+
+def days_of(store: TranscriptStore) -> list[str]:
+    return list(dict.fromkeys(day for day, _, _ in fts_partitions(store.db.conn)))
 
 
 def pages(store: TranscriptStore, q: str, limit: int) -> list[list[int]]:
@@ -41,8 +45,22 @@ def test_each_day_gets_its_own_partition_and_search_pages_through_all_of_them(st
            enumerate((d, h) for d in days for h in (9, 12, 15))]
     index_pending(store.db.conn)
 
-    assert fts_days(store.db.conn) == days[::-1]
+    assert days_of(store) == days[::-1]
     assert pages(store, "pepperoni", 2) == [ids[8:6:-1], ids[6:4:-1], ids[4:2:-1], ids[2:0:-1], ids[:1]]
+    fts_integrity_check(store)
+
+
+def test_each_developer_has_its_own_partitions_and_a_users_search_merges_them(store):
+    a = store.record(row("2026-11-01", "shared word", user="u1"))
+    b = store.record(dict(row("2026-11-01", "shared word", user="u1"), developer_id="dev-b"))
+    c = store.record(row("2026-11-01", "shared word", user="u1", hour=11))
+    index_pending(store.db.conn)
+
+    assert sorted(dev for _, dev, _ in fts_partitions(store.db.conn)) == [DEV, "dev-b"]
+    mine, _ = search(store, parse_filters({"q": "shared"}), developer_id="dev-b")
+    users, _ = search(store, parse_filters({"q": "shared"}), user_id="u1")
+    assert [r["id"] for r in mine] == [b]
+    assert [r["id"] for r in users] == [c, b, a]
     fts_integrity_check(store)
 
 
@@ -64,7 +82,7 @@ def test_a_purge_of_whole_days_drops_their_partitions_and_leaves_no_trace(store,
     report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
 
     assert report["deleted"] == 5 and report["scrubbed"]
-    assert fts_days(store.db.conn) == ["2026-11-02"]
+    assert days_of(store) == ["2026-11-02"]
     assert fts_rowids(store, f'"{gone}"') == [] and len(fts_rowids(store, f'"{kept}"')) == 1
     assert occurrences(tmp_path / "t.db", gone) == 0
     fts_integrity_check(store)
@@ -78,7 +96,7 @@ def test_a_cutoff_inside_a_day_deletes_that_days_rows_one_by_one(store, tmp_path
 
     assert purge(store, {}, default_days=1, now="2026-11-03T12:00:00Z")["deleted"] == 1
 
-    assert fts_days(store.db.conn) == ["2026-11-02"]
+    assert days_of(store) == ["2026-11-02"]
     assert fts_rowids(store, f'"{early}"') == [] and len(fts_rowids(store, f'"{late}"')) == 1
     assert occurrences(tmp_path / "t.db", early) == 0
     fts_integrity_check(store)
@@ -121,7 +139,7 @@ def test_changed_text_is_reindexed_and_the_old_tokens_go(store, tmp_path):
     index_pending(store.db.conn)
 
     assert fts_rowids(store, f'"{old}"') == [] and fts_rowids(store, "again") == [rid]
-    assert "2026-11-04" in fts_days(store.db.conn)
+    assert "2026-11-04" in days_of(store)
     fts_integrity_check(store)
 
 
@@ -130,7 +148,7 @@ def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(stor
     store.record(row("2026-11-05", "recent"))
     index_pending(store.db.conn)
     purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
-    assert fts_days(store.db.conn) == ["2026-11-05"]
+    assert days_of(store) == ["2026-11-05"]
 
     secret = marker()
     imported = store.record(row("2026-10-20", secret, user="carol"))
@@ -145,7 +163,7 @@ def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(stor
 def test_rows_whose_time_is_not_iso_are_indexed_in_a_partition_of_their_own(store):
     rid = store.record(dict(row("2026-11-01", "odd clock"), created_at="yesterday"))
     index_pending(store.db.conn)
-    assert fts_day("yesterday") == "other" and fts_days(store.db.conn) == ["other"]
+    assert fts_day("yesterday") == "other" and days_of(store) == ["other"]
     rows, _ = search(store, parse_filters({"q": "odd"}), developer_id=DEV)
     assert [r["id"] for r in rows] == [rid]
     erase_user(store, "u1")

@@ -15,7 +15,7 @@ from ..middleware import Endpoint
 from ..response import Response, empty
 from ._sqlite import FTS5_SECURE_DELETE
 from .audit import audit, user_hash
-from .store import TranscriptStore, apply_fts_changes, fts_days, fts_table, utcnow_iso
+from .store import TranscriptStore, apply_fts_changes, fts_partitions, utcnow_iso
 
 __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "ForgetOnDisable", "iter_receipts",
            "SKILL_DISABLED"]
@@ -43,8 +43,7 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     if not FTS5_SECURE_DELETE:
         # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
         # tokens in the segments until the whole index is merged.
-        for day in fts_days(conn):
-            name = fts_table(day)
+        for _, _, name in fts_partitions(conn):
             conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
     if store.memory:
         return True

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadQuery
-from .store import TranscriptStore, decode_row, fts_day, fts_days, fts_table, index_pending, privacy_secret
+from .store import TranscriptStore, decode_row, fts_day, fts_partitions, index_pending, privacy_secret
 
 __all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor", "decode_cursor", "FILTERS",
            "MAX_LIMIT"]
@@ -145,7 +145,7 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
         raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
     clauses, params = _where(filters, developer_id, user_id)
     if "q" in filters:
-        return _text_search(store, filters, clauses, params, before_id, limit)
+        return _text_search(store, filters, clauses, params, developer_id, before_id, limit)
     # A time window walks the (scope, created_at) index newest first and stops at the page; ordering
     # it by id made SQLite read and sort every row of the window (245 ms for one day at 10M rows).
     by_time = developer_id is not None and ("since" in filters or "until" in filters)
@@ -174,11 +174,14 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
 
 
 def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: list[str], params: list[Any],
-                 before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    """A full-text page: the day partitions newest first, each walked newest first, until the page is full."""
+                 developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
     conn = store.db.conn
     index_pending(conn)  # rows captured since the last checkpoint tick are searchable too
-    days = fts_days(conn)
+    by_day: dict[str, list[str]] = {}
+    for day, _, name in fts_partitions(conn, developer_id):  # a developer's own partitions only
+        by_day.setdefault(day, []).append(name)
+    days = list(by_day)
     if "since" in filters:
         days = [d for d in days if d == "other" or d >= filters["since"][:10]]
     if "until" in filters:
@@ -194,19 +197,23 @@ def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: li
     out: list[tuple[Any, ...]] = []
     names: list[str] = []
     for day in days:
-        name = fts_table(day)
         extra, args = "", [filters["q"], *params]
         if before_id is not None and (cursor_day is None or day == cursor_day):
             # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
             extra, args = " AND t.id < ?", [*args, before_id]
-        # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
-        # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
-        # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index again.
-        cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
-                           f"WHERE {name} MATCH ? AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
-                           [*args, limit + 1 - len(out)])
-        names = [d[0] for d in cur.description]
-        out.extend(cur.fetchall())
+        found: list[tuple[Any, ...]] = []
+        for name in by_day[day]:  # one per developer; a user's search merges them by id
+            # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
+            # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
+            # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index.
+            cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
+                               f"WHERE {name} MATCH ? AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
+                               [*args, limit + 1 - len(out)])
+            names = [d[0] for d in cur.description]
+            found.extend(cur.fetchall())
+        if len(by_day[day]) > 1:
+            found.sort(key=lambda r: r[0], reverse=True)  # id is the first column
+        out.extend(found[:limit + 1 - len(out)])
         if len(out) > limit:
             break
     rows = [decode_row(dict(zip(names, r, strict=False))) for r in out]

@@ -105,6 +105,7 @@ class TranscriptStore:
         self._write_lock = threading.Lock()  # serialises this process's capture writes
         self._flock: tuple[int, int] | None = None  # (pid, fd) of the cross-process write lock file
         self._checkpointer: tuple[int, threading.Event] | None = None
+        self._checkpoint_lock = threading.Lock()
         self.checkpoint_interval = 0.5
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -180,7 +181,10 @@ class TranscriptStore:
         if mode.upper() not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
             raise ValueError(f"checkpoint mode must be PASSIVE, FULL, RESTART or TRUNCATE, got {mode!r}.")
         c = conn or self.db.conn
-        busy, pages, copied = c.execute(f"PRAGMA wal_checkpoint({mode.upper()})").fetchone()
+        # One checkpoint at a time in this process: an erasure's TRUNCATE that found the background
+        # thread's PASSIVE one running slept in SQLite's busy handler (~450 ms) instead of waiting here.
+        with self._checkpoint_lock:
+            busy, pages, copied = c.execute(f"PRAGMA wal_checkpoint({mode.upper()})").fetchone()
         return int(busy), int(pages), int(copied)
 
     def close(self) -> None:
@@ -548,34 +552,38 @@ _PRIVACY_DDL = (
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_upto', '0')",
     # Days before the floor had their partition dropped by a purge, which deleted all their rows.
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_floor', '')",
-    # The full-text index is one external-content FTS5 table per UTC day of created_at
-    # (transcripts_fts_YYYYMMDD, listed in fts_parts): the text lives once, in transcripts; each
-    # partition holds tokens. A purge that expires whole days drops their partitions instead of
-    # deleting token by token (FTS5's secure delete costs 0.2-1.4 ms per row and grows with the
-    # index), and an erasure deletes from day-sized indexes: neither cost grows with the ledger.
+    # The full-text index is one external-content FTS5 table per developer and UTC day of
+    # created_at (transcripts_fts_YYYYMMDD_N, listed in fts_parts): the text lives once, in
+    # transcripts; each partition holds tokens. A purge that expires whole days drops their
+    # partitions instead of deleting token by token (FTS5's secure delete costs 0.2-1.4 ms per row
+    # and grows with the index), an erasure deletes from small indexes, so neither cost grows with
+    # the ledger, and a developer's search never walks another developer's matches.
     # Rows are indexed in batches by index_pending() (every checkpoint tick, and before a search),
     # not by an insert trigger: a per-row FTS insert writes a new index segment on every commit,
     # which measured 2-3x the cost of the capture insert itself. Rows with id <= fts_upto are
     # indexed (if they have text).
-    "CREATE TABLE IF NOT EXISTS fts_parts (day TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS fts_parts (seq INTEGER PRIMARY KEY, day TEXT NOT NULL, developer_id TEXT NOT NULL, "
+    "UNIQUE (developer_id, day))",
     # A trigger cannot name a table chosen per row, so deletes and text changes of indexed rows
     # are queued here (with the old text: external-content FTS5 needs it to find the tokens) and
     # applied to their partition by apply_fts_changes() in the transaction that made them (erasure,
     # purge), or at the latest by the next index_pending(). Emptied with secure_delete on, as
     # every table is.
     "CREATE TABLE IF NOT EXISTS fts_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, day TEXT NOT NULL, "
-    "utterance TEXT, speech TEXT, had_text INTEGER NOT NULL, reindex INTEGER NOT NULL)",
+    "developer_id TEXT NOT NULL, utterance TEXT, speech TEXT, had_text INTEGER NOT NULL, reindex INTEGER NOT NULL)",
     # A new row can reuse the id of a deleted last row; then no row at or above it is indexed any more.
     "CREATE TRIGGER IF NOT EXISTS transcripts_fts_reuse AFTER INSERT ON transcripts WHEN new.id <= "
     + _FTS_UPTO + " BEGIN UPDATE privacy_meta SET value = CAST(new.id - 1 AS TEXT) WHERE name = 'fts_upto'; END",
     "CREATE TRIGGER IF NOT EXISTS transcripts_fts_queue_del AFTER DELETE ON transcripts WHEN "
     + _FTS_HAS_TEXT.format("old") + " AND old.id <= " + _FTS_UPTO + " AND " + _FTS_DAY.format("old") + " >= "
-    + _FTS_FLOOR + " BEGIN INSERT INTO fts_changes (id, day, utterance, speech, had_text, reindex) "
-    "VALUES (old.id, " + _FTS_DAY.format("old") + ", old.utterance, old.speech, 1, 0); END",
-    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_queue_upd AFTER UPDATE OF utterance, speech, created_at "
+    + _FTS_FLOOR + " BEGIN INSERT INTO fts_changes (id, day, developer_id, utterance, speech, had_text, reindex) "
+    "VALUES (old.id, " + _FTS_DAY.format("old") + ", old.developer_id, old.utterance, old.speech, 1, 0); END",
+    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_queue_upd AFTER UPDATE OF utterance, speech, created_at, "
+    "developer_id "
     "ON transcripts WHEN old.id <= " + _FTS_UPTO + " AND " + _FTS_DAY.format("old") + " >= " + _FTS_FLOOR
-    + " BEGIN INSERT INTO fts_changes (id, day, utterance, speech, had_text, reindex) "
-    "VALUES (old.id, " + _FTS_DAY.format("old") + ", old.utterance, old.speech, " + _FTS_HAS_TEXT.format("old")
+    + " BEGIN INSERT INTO fts_changes (id, day, developer_id, utterance, speech, had_text, reindex) "
+    "VALUES (old.id, " + _FTS_DAY.format("old") + ", old.developer_id, old.utterance, old.speech, "
+    + _FTS_HAS_TEXT.format("old")
     + ", 1); END",
     # Only a hash of each key is kept: the key itself is shown once, when it is made.
     "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, "
@@ -602,19 +610,23 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
                 "transcripts_fts_del", "transcripts_fts_upd"):  # the single index's triggers
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (old,)).fetchone():
             conn.execute(f"DROP TRIGGER {old}")
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(fts_parts)")}
+    if cols and "developer_id" not in cols:  # day-only partitions (an early 0.2 layout): index again
+        for (day,) in conn.execute("SELECT day FROM fts_parts").fetchall():
+            conn.execute(f"DROP TABLE IF EXISTS transcripts_fts_{day.replace('-', '')}")
+        conn.execute("DROP TABLE fts_parts")
+        conn.execute("DROP TABLE IF EXISTS fts_changes")
+        conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
+        conn.execute("DROP TRIGGER IF EXISTS transcripts_fts_queue_del")
+        conn.execute("DROP TRIGGER IF EXISTS transcripts_fts_queue_upd")
     for ddl in _PRIVACY_DDL:
         conn.execute(ddl)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'transcripts_fts'").fetchone():
         # One index for the whole ledger (0.1): drop it (secure_delete zeroes its pages) and index
-        # every row again, into day partitions, from the background thread.
+        # every row again, into partitions, from the background thread.
         conn.execute("DROP TABLE transcripts_fts")
         conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
-
-
-def fts_table(day: str) -> str:
-    """The full-text partition of a UTC day: ``2026-11-28`` -> ``transcripts_fts_20261128``."""
-    return "transcripts_fts_" + day.replace("-", "")
 
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -625,24 +637,36 @@ def fts_day(created_at: str | None) -> str:
     return created_at[:10] if created_at and _DAY_RE.match(created_at) else "other"
 
 
-def fts_days(conn: sqlite3.Connection) -> list[str]:
-    """The days that have a full-text partition, newest first (``other`` last)."""
-    return [r[0] for r in conn.execute("SELECT day FROM fts_parts ORDER BY day = 'other', day DESC")]
+def fts_table(day: str, seq: int) -> str:
+    """A full-text partition's table: day ``2026-11-28``, partition 3 -> ``transcripts_fts_20261128_3``."""
+    return f"transcripts_fts_{day.replace('-', '')}_{int(seq)}"
 
 
-def _ensure_partition(conn: sqlite3.Connection, day: str) -> str:
+def fts_partitions(conn: sqlite3.Connection, developer_id: str | None = None) -> list[tuple[str, str, str]]:
+    """``(day, developer_id, table)`` of every full-text partition (one developer's if given), newest day first."""
+    sql = "SELECT day, developer_id, seq FROM fts_parts"
+    args: tuple[Any, ...] = ()
+    if developer_id is not None:
+        sql, args = sql + " WHERE developer_id = ?", (developer_id,)
+    rows = conn.execute(sql + " ORDER BY day = 'other', day DESC, seq", args).fetchall()
+    return [(day, dev, fts_table(day, seq)) for day, dev, seq in rows]
+
+
+def _ensure_partition(conn: sqlite3.Connection, day: str, developer_id: str) -> str:
     if day != "other" and not (len(day) == 10 and _DAY_RE.fullmatch(day)):
         raise ValueError(f"not a partition day: {day!r}")  # the GLOB in _FTS_DAY lets only digits through
-    name = fts_table(day)
-    if conn.execute("INSERT OR IGNORE INTO fts_parts (day) VALUES (?)", (day,)).rowcount:
-        conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5("
-                     "utterance, speech, content='transcripts', content_rowid='id')")
-        if FTS5_SECURE_DELETE:
-            # Deletes then remove the tokens from the index itself, so leaving no trace needs no
-            # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
-            conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
-        if day != "other":  # a row older than the purge floor (an import) makes its day indexed again
-            conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value > ?", (day, day))
+    found = conn.execute("SELECT seq FROM fts_parts WHERE developer_id = ? AND day = ?", (developer_id, day)).fetchone()
+    if found:
+        return fts_table(day, found[0])
+    seq = conn.execute("INSERT INTO fts_parts (day, developer_id) VALUES (?, ?)", (day, developer_id)).lastrowid
+    name = fts_table(day, seq)
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(utterance, speech, content='transcripts', content_rowid='id')")
+    if FTS5_SECURE_DELETE:
+        # Deletes then remove the tokens from the index itself, so leaving no trace needs no
+        # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
+        conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
+    if day != "other":  # a row older than the purge floor (an import) makes its day indexed again
+        conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value > ?", (day, day))
     return name
 
 
@@ -655,40 +679,43 @@ def apply_fts_changes(conn: sqlite3.Connection) -> int:
     queued = conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0]
     if not queued:
         return 0
-    days = set(fts_days(conn))
+    parts = {(day, dev): name for day, dev, name in fts_partitions(conn)}
     # Only the first queued entry of a row holds what the index has; later ones were never indexed.
     first = "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id)"
-    for (day,) in conn.execute(f"SELECT DISTINCT day FROM fts_changes WHERE had_text AND {first}").fetchall():
-        if day in days:
-            name = fts_table(day)
+    for day, dev in conn.execute(f"SELECT DISTINCT day, developer_id FROM fts_changes WHERE had_text AND {first}"
+                                 ).fetchall():
+        name = parts.get((day, dev))
+        if name is not None:
             conn.execute(f"INSERT INTO {name} ({name}, rowid, utterance, speech) SELECT 'delete', id, utterance, "
-                         f"speech FROM fts_changes WHERE day = ? AND had_text AND {first} ORDER BY id", (day,))
+                         f"speech FROM fts_changes WHERE day = ? AND developer_id = ? AND had_text AND {first} "
+                         "ORDER BY id", (day, dev))
     reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex")]
     conn.execute("DELETE FROM fts_changes")
     has_text, day_of = _FTS_HAS_TEXT.format("t"), _FTS_DAY.format("t")
     for lo in range(0, len(reindex), 500):
         ids = reindex[lo:lo + 500]
         marks = ",".join("?" * len(ids))
-        for (day,) in conn.execute(f"SELECT DISTINCT {day_of} FROM transcripts t WHERE id IN ({marks}) "
-                                   f"AND {has_text}", ids).fetchall():
-            name = _ensure_partition(conn, day)
+        for day, dev in conn.execute(f"SELECT DISTINCT {day_of}, developer_id FROM transcripts t "
+                                     f"WHERE id IN ({marks}) AND {has_text}", ids).fetchall():
+            name = _ensure_partition(conn, day, dev)
             conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech FROM "
-                         f"transcripts t WHERE id IN ({marks}) AND {has_text} AND {day_of} = ?", [*ids, day])
+                         f"transcripts t WHERE id IN ({marks}) AND {has_text} AND {day_of} = ? AND developer_id = ?",
+                         [*ids, day, dev])
     return queued
 
 
 def drop_fts_days(conn: sqlite3.Connection, before: str) -> list[str]:
-    """Drop the full-text partitions of the days before ``before`` (``YYYY-MM-DD``); returns those days.
+    """Drop every full-text partition of the days before ``before`` (``YYYY-MM-DD``); returns their tables.
 
     Only for a purge that deletes every row of those days, first, inside its transaction: the
     floor it raises keeps those rows' deletes from being queued for partitions that are gone.
     """
-    days = [d for d in fts_days(conn) if d != "other" and d < before]
-    for day in days:
-        conn.execute(f"DROP TABLE IF EXISTS {fts_table(day)}")
-        conn.execute("DELETE FROM fts_parts WHERE day = ?", (day,))
+    gone = [name for day, _, name in fts_partitions(conn) if day != "other" and day < before]
+    for name in gone:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute("DELETE FROM fts_parts WHERE day != 'other' AND day < ?", (before,))
     conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value < ?", (before, before))
-    return days
+    return gone
 
 
 def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
@@ -716,12 +743,12 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
         has_text, day_of = _FTS_HAS_TEXT.format("t"), _FTS_DAY.format("t")
         for lo in range(upto, top, 20_000):  # slices of ids: each holds a day or two
             hi = min(lo + 20_000, top)
-            for (day,) in conn.execute(f"SELECT DISTINCT {day_of} FROM transcripts t WHERE id > ? AND id <= ? "
-                                       f"AND {has_text}", (lo, hi)).fetchall():
-                name = _ensure_partition(conn, day)
+            for day, dev in conn.execute(f"SELECT DISTINCT {day_of}, developer_id FROM transcripts t "
+                                         f"WHERE id > ? AND id <= ? AND {has_text}", (lo, hi)).fetchall():
+                name = _ensure_partition(conn, day, dev)
                 n += conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech "
-                                  f"FROM transcripts t WHERE id > ? AND id <= ? AND {has_text} AND {day_of} = ?",
-                                  (lo, hi, day)).rowcount
+                                  f"FROM transcripts t WHERE id > ? AND id <= ? AND {has_text} AND {day_of} = ? "
+                                  "AND developer_id = ?", (lo, hi, day, dev)).rowcount
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
         conn.execute("COMMIT")
     except BaseException:
