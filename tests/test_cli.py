@@ -43,6 +43,16 @@ def test_export_filters_by_user(db):
     assert [r["user_id"] for r in rows] == ["bob"]
 
 
+def test_a_command_line_export_is_in_the_audit_trail(db):
+    from skills_sdk.transcripts.audit import iter_audit
+
+    for fmt in ("jsonl", "csv"):
+        result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--user", "bob", "--format", fmt])
+        assert result.exit_code == 0, result.output
+    exports = [a for a in iter_audit(TranscriptStore(db)) if a["action"] == "export"]
+    assert [(a["actor"], a["rows"]) for a in exports] == [("cli", 1), ("cli", 1)]
+
+
 def test_export_csv_has_a_header_and_rows(db):
     result = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(result.output)))

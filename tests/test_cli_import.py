@@ -13,6 +13,7 @@ from skills_sdk.cli import main
 from skills_sdk.cli import transcripts as cli
 from skills_sdk.cli._progress import Progress
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.audit import iter_audit
 from skills_sdk.transcripts.store import index_pending
 
 OWNER = {"developer_id": "acme", "skill": "pizza", "user_id": "u1"}
@@ -116,6 +117,14 @@ def test_blank_lines_are_skipped(tmp_path):
     assert TranscriptStore(tmp_path / "t.db").count() == 2
 
 
+def test_import_is_audited(exported, tmp_path):
+    _, dump = exported
+    target = tmp_path / "target.db"
+    run_import(target, dump)
+    [entry] = [r for r in iter_audit(TranscriptStore(target)) if r["action"] == "import"]
+    assert entry["actor"] == "cli" and entry["rows"] == 3 and entry["filters"] == {"file": str(dump)}
+
+
 def test_imported_rows_are_in_the_search_index_at_once(exported, tmp_path):
     _, dump = exported
     target = tmp_path / "target.db"
@@ -158,7 +167,9 @@ def test_a_bad_line_in_a_file_is_named_and_nothing_is_imported(tmp_path, monkeyp
     assert result.exit_code == 1
     assert "line 5: " in result.output and all(s in result.output for s in says), result.output
     assert "Nothing was imported; fix or remove the line and run the import again." in result.output
-    assert TranscriptStore(target).count() == 1
+    store = TranscriptStore(target)
+    assert store.count() == 1
+    assert not [r for r in iter_audit(store) if r["action"] == "import"]
 
 
 def test_a_bad_file_does_not_create_the_database(tmp_path):
@@ -179,6 +190,8 @@ def test_a_bad_line_on_stdin_keeps_the_batches_before_it_and_says_how_to_go_on(t
     assert "The 2 rows of lines 1-2 were imported" in result.output and "tail -n +3" in result.output
     store = TranscriptStore(target)
     assert [r["speech"] for r in store.iter_transcripts()] == ["turn 0", "turn 1"]  # line 3 was not written
+    [entry] = [r for r in iter_audit(store) if r["action"] == "import"]
+    assert entry["rows"] == 2
 
 
 # -- progress -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import click
 
 from ..errors import StoreError
 from ..transcripts._sqlite import DB_ERRORS
+from ..transcripts.audit import audit
 from ..transcripts.store import COLUMNS, TranscriptStore, encode_json, index_pending
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
@@ -62,14 +63,17 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
             while chunk := list(islice(lines, PROGRESS_EVERY)):
                 out.write("\n".join(chunk) + "\n")
                 bar.update(bar.done + len(chunk))
-            return
-        writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
-        writer.writeheader()
-        rows = store.iter_transcripts(**filters)
-        while chunk := list(islice(rows, PROGRESS_EVERY)):
-            writer.writerows({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
-                             for row in chunk)
-            bar.update(bar.done + len(chunk))
+        else:
+            writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
+            writer.writeheader()
+            rows = store.iter_transcripts(**filters)
+            while chunk := list(islice(rows, PROGRESS_EVERY)):
+                writer.writerows({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
+                                 for row in chunk)
+                bar.update(bar.done + len(chunk))
+    out.flush()
+    # Like the API's and the console's exports, a command-line export is in the audit trail.
+    audit(store, "cli", "export", {k: v for k, v in filters.items() if v is not None}, bar.done)
 
 
 @transcripts.command(name="import")
@@ -111,6 +115,9 @@ def import_transcripts(db_path: str, file: str) -> None:
         raise click.ClickException(exc.explain(imported, last_line)) from None
     except (StoreError, *DB_ERRORS) as exc:
         raise click.ClickException(f"Could not write to {db_path}: {exc}. {_what_stays(imported, last_line)}") from None
+    finally:
+        if imported:
+            audit(store, "cli", "import", {"file": file}, imported)
     click.echo(f"imported {imported} transcripts into {db_path}")
 
 

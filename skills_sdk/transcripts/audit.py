@@ -15,7 +15,7 @@ __all__ = ["audit", "iter_audit", "user_hash", "ACTIONS"]
 
 #: What the log records, one word per kind of access.
 ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disabled", "key_create", "key_revoke",
-           "consent")
+           "consent", "import")
 _INSERT = "INSERT INTO audit_log (at, actor, action, filters, rows) VALUES (?, ?, ?, ?, ?)"
 
 
