@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Iterator
 from typing import Any
 
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+from skills_sdk.transcripts.store import encode_json
+
+# JSON columns arrive encoded by the store's own encoder, as Capture hands them to record().
+_DUMPS = encode_json
 
 #: skill -> developer; two skills per developer.
 SKILLS = {

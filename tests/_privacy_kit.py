@@ -78,11 +78,16 @@ def fts_rowids(store, query: str) -> list[int]:
 
 
 def fts_documents(store) -> int:
-    """How many rows the full-text partitions hold, all together."""
+    """How many rows the full-text partitions hold tokens of, all together."""
     from skills_sdk.transcripts.store import fts_partitions
 
     conn = store.db.conn
-    return sum(conn.execute(f"SELECT count(*) FROM {name}_docsize").fetchone()[0] for _, _, name in fts_partitions(conn))
+    total = 0
+    for _, _, name in fts_partitions(conn):
+        conn.execute(f"CREATE VIRTUAL TABLE temp.fts_docs_v USING fts5vocab(main, {name}, 'instance')")
+        total += conn.execute("SELECT count(DISTINCT doc) FROM temp.fts_docs_v").fetchone()[0]
+        conn.execute("DROP TABLE temp.fts_docs_v")
+    return total
 
 
 def fts_integrity_check(store) -> None:

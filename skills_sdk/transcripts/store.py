@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 import os
@@ -660,7 +661,10 @@ def _ensure_partition(conn: sqlite3.Connection, day: str, developer_id: str) -> 
         return fts_table(day, found[0])
     seq = conn.execute("INSERT INTO fts_parts (day, developer_id) VALUES (?, ?)", (day, developer_id)).lastrowid
     name = fts_table(day, seq)
-    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(utterance, speech, content='transcripts', content_rowid='id')")
+    # columnsize=0: no per-row size table (only bm25 ranking needs it; pages are ordered by id),
+    # so each row indexed or deleted writes one page less and the schema holds one table less.
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(utterance, speech, content='transcripts', "
+                 "content_rowid='id', columnsize=0)")
     if FTS5_SECURE_DELETE:
         # Deletes then remove the tokens from the index itself, so leaving no trace needs no
         # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
@@ -681,14 +685,13 @@ def apply_fts_changes(conn: sqlite3.Connection) -> int:
         return 0
     parts = {(day, dev): name for day, dev, name in fts_partitions(conn)}
     # Only the first queued entry of a row holds what the index has; later ones were never indexed.
-    first = "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id)"
-    for day, dev in conn.execute(f"SELECT DISTINCT day, developer_id FROM fts_changes WHERE had_text AND {first}"
-                                 ).fetchall():
+    queue = conn.execute("SELECT day, developer_id, id, utterance, speech FROM fts_changes WHERE had_text AND "
+                         "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id) ORDER BY day, developer_id, id")
+    for (day, dev), group in itertools.groupby(queue.fetchall(), key=lambda r: (r[0], r[1])):
         name = parts.get((day, dev))
         if name is not None:
-            conn.execute(f"INSERT INTO {name} ({name}, rowid, utterance, speech) SELECT 'delete', id, utterance, "
-                         f"speech FROM fts_changes WHERE day = ? AND developer_id = ? AND had_text AND {first} "
-                         "ORDER BY id", (day, dev))
+            conn.executemany(f"INSERT INTO {name} ({name}, rowid, utterance, speech) VALUES ('delete', ?, ?, ?)",
+                             [r[2:] for r in group])
     reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex")]
     conn.execute("DELETE FROM fts_changes")
     has_text, day_of = _FTS_HAS_TEXT.format("t"), _FTS_DAY.format("t")
