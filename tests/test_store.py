@@ -154,3 +154,17 @@ def test_export_lines_stay_valid_json_for_rows_written_around_the_store():
     (row,) = store.iter_transcripts(developer_id="d")
     assert exported["slots"] == row["slots"] == {"a": 1.5}
     assert exported["card"] == "NaN" and exported["latency_ms"] == 1e300
+
+
+def test_latency_is_stored_to_the_microsecond_and_older_rows_export_exactly():
+    store = TranscriptStore(":memory:")
+    conn = store.db.conn
+    # A row from before the store rounded latency: its id is at or below exact_latency_from.
+    conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id, latency_ms) "
+                 "VALUES ('2026-01-01T00:00:00.000Z', 'd', 's', 'u', ?)", (0.1 + 0.2,))
+    conn.execute("UPDATE privacy_meta SET value = '1' WHERE name = 'exact_latency_from'")
+    store.record({"developer_id": "d", "skill": "s", "user_id": "u", "latency_ms": 12.3456789})
+
+    assert [r["latency_ms"] for r in store.iter_transcripts()] == [0.1 + 0.2, 12.346]
+    expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in store.iter_transcripts()]
+    assert list(store.iter_jsonl(developer_id="d")) == expected

@@ -62,6 +62,7 @@ _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
     ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join("?" for _ in _INSERT_COLUMNS)
 )
 _JSON_INDEXES = tuple(_INSERT_COLUMNS.index(c) for c in ("slots", "card", "directives", "transaction"))
+_LATENCY_INDEX = _INSERT_COLUMNS.index("latency_ms")
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _STRICT_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -371,9 +372,14 @@ class TranscriptStore:
                         f"ELSE json(skills_json({col})) END")
             elif kind in ("REAL", "FLOAT"):
                 # SQLite prints 15 significant digits, Python the shortest text that round-trips; they
-                # agree on a value with at most 3 decimals below 1e11 (capture rounds latency so).
-                expr = (f"CASE WHEN typeof({col}) = 'real' AND ({col} != round({col}, 3) OR abs({col}) >= 1e11 "
-                        f") THEN json(skills_float({col})) ELSE {col} END")
+                # agree on a value with at most 3 decimals below 1e11, which is how the store writes
+                # latency. Rows written before it rounded (ids up to exact_from) are checked, in
+                # Python when they need more digits; round() costs a printf, so only for those.
+                exact_from = int(conn.execute("SELECT coalesce((SELECT value FROM privacy_meta WHERE name = "
+                                              "'exact_latency_from'), 0)").fetchone()[0])
+                old = f"(id <= {exact_from} AND {col} != round({col}, 3))" if exact_from else "0"
+                expr = (f"CASE WHEN typeof({col}) = 'real' AND (abs({col}) >= 1e11 OR {old}) "
+                        f"THEN json(skills_float({col})) ELSE {col} END")
             elif name == "end_session":
                 expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
             elif name == "redacted":
@@ -490,6 +496,9 @@ def _values(row: Mapping[str, Any]) -> list[Any]:
             continue
         # Stored JSON is always this encoder's compact text, so exports can copy it as it is.
         values[i] = _canonical_json(v) if isinstance(v, str) else _DUMPS(v)
+    v = values[_LATENCY_INDEX]
+    if type(v) is float:  # stored to the microsecond, as capture measures it
+        values[_LATENCY_INDEX] = round(v, 3)
     if not (values[1] and values[2] and values[3]):
         missing = next(c for c in ("developer_id", "skill", "user_id") if not get(c))
         raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
@@ -628,6 +637,12 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TABLE transcripts_fts")
         conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
+    if not conn.execute("SELECT 1 FROM privacy_meta WHERE name = 'exact_latency_from'").fetchone():
+        # Every row after this id holds latency to the microsecond (as _values writes it), so the
+        # export prints it as SQLite does; found once, when a database from before is first opened.
+        conn.execute("INSERT INTO privacy_meta (name, value) VALUES ('exact_latency_from', (SELECT CAST("
+                     "coalesce(max(id), 0) AS TEXT) FROM transcripts WHERE typeof(latency_ms) = 'real' AND "
+                     "latency_ms != round(latency_ms, 3)))")
 
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
