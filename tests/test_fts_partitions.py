@@ -196,3 +196,36 @@ def test_a_database_with_the_single_index_of_0_1_is_moved_to_day_partitions(tmp_
     assert "transcripts_fts" not in names and "transcripts_fts_del" not in names
     erase_user(store, "u1")
     assert fts_rowids(store, "legacy") == []
+
+
+def test_new_ledgers_never_hand_out_an_id_twice(store):
+    store.record(row("2026-11-01", "first"))
+    last = store.record(row("2026-11-01", "second", user="gone"))
+    erase_user(store, "gone")
+    assert store.record(row("2026-11-01", "third")) == last + 1
+
+
+def test_a_0_1_table_whose_ids_can_be_reused_keeps_them_searchable(tmp_path):
+    from skills_sdk.transcripts._sqlite import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)  # the 0.1 table: INTEGER PRIMARY KEY without AUTOINCREMENT
+    conn.execute('CREATE TABLE "transcripts" ("id" INTEGER PRIMARY KEY, "created_at" TEXT NOT NULL, '
+                 '"developer_id" TEXT NOT NULL, "skill" TEXT NOT NULL, "user_id" TEXT NOT NULL, "session_id" TEXT, '
+                 '"request_id" TEXT, "request_type" TEXT, "intent" TEXT, "slots" TEXT, "utterance" TEXT, '
+                 '"speech" TEXT, "reprompt" TEXT, "card" TEXT, "directives" TEXT, "end_session" INTEGER, '
+                 '"transaction" TEXT, "locale" TEXT, "latency_ms" REAL, "status" TEXT, "error" TEXT, '
+                 '"redacted" TEXT, "capture_mode" TEXT)')
+    conn.commit()
+    conn.close()
+    store = TranscriptStore(path)
+    store.record(row("2026-11-01", "first"))
+    last = store.record(row("2026-11-01", "second", user="gone"))
+    index_pending(store.db.conn)
+    erase_user(store, "gone")
+
+    reused = store.record(row("2026-11-01", "again"))
+
+    assert reused == last
+    assert [r["id"] for r in search(store, parse_filters({"q": "again"}), developer_id=DEV)[0]] == [reused]
+    fts_integrity_check(store)

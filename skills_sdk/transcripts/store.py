@@ -236,7 +236,15 @@ class TranscriptStore:
         db = self.db
         with self.transaction():
             if not db["transcripts"].exists():
-                db["transcripts"].create(COLUMNS, pk="id", not_null={"created_at", "developer_id", "skill", "user_id"})
+                # AUTOINCREMENT: an id is never handed out twice, even after the newest rows are
+                # erased, so the full-text index needs no per-insert trigger to notice reuse (that
+                # trigger was a fifth of the insert) and an old cursor never points at a new row.
+                types = {int: "INTEGER", str: "TEXT", float: "REAL"}
+                cols = ",\n   ".join(
+                    '"id" INTEGER PRIMARY KEY AUTOINCREMENT' if c == "id" else
+                    f'"{c}" {types[t]}' + (" NOT NULL" if c in ("created_at", "developer_id", "skill", "user_id") else "")
+                    for c, t in COLUMNS.items())
+                db.conn.execute(f'CREATE TABLE "transcripts" (\n   {cols}\n)')
             t = db["transcripts"]
             # The queries users run: a user's history, a developer's pages (newest first, keyset on id:
             # /v1 and the console), a developer's and a skill's timeline (time ranges, exports,
@@ -581,9 +589,6 @@ _PRIVACY_DDL = (
     # every table is.
     "CREATE TABLE IF NOT EXISTS fts_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, day TEXT NOT NULL, "
     "developer_id TEXT NOT NULL, utterance TEXT, speech TEXT, had_text INTEGER NOT NULL, reindex INTEGER NOT NULL)",
-    # A new row can reuse the id of a deleted last row; then no row at or above it is indexed any more.
-    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_reuse AFTER INSERT ON transcripts WHEN new.id <= "
-    + _FTS_UPTO + " BEGIN UPDATE privacy_meta SET value = CAST(new.id - 1 AS TEXT) WHERE name = 'fts_upto'; END",
     "CREATE TRIGGER IF NOT EXISTS transcripts_fts_queue_del AFTER DELETE ON transcripts WHEN "
     + _FTS_HAS_TEXT.format("old") + " AND old.id <= " + _FTS_UPTO + " AND " + _FTS_DAY.format("old") + " >= "
     + _FTS_FLOOR + " BEGIN INSERT INTO fts_changes (id, day, developer_id, utterance, speech, had_text, reindex) "
@@ -631,6 +636,11 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TRIGGER IF EXISTS transcripts_fts_queue_upd")
     for ddl in _PRIVACY_DDL:
         conn.execute(ddl)
+    table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'transcripts'").fetchone()[0]
+    if "AUTOINCREMENT" not in table_sql.upper():
+        # A table from 0.1 can hand out the id of an erased newest row again; then the rows from
+        # that id on must be indexed again.
+        conn.execute(_FTS_REUSE_TRIGGER)
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'transcripts_fts'").fetchone():
         # One index for the whole ledger (0.1): drop it (secure_delete zeroes its pages) and index
         # every row again, into partitions, from the background thread.
@@ -646,6 +656,11 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
 
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+_FTS_REUSE_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS transcripts_fts_reuse AFTER INSERT ON transcripts WHEN new.id <= "
+    + _FTS_UPTO + " BEGIN UPDATE privacy_meta SET value = CAST(new.id - 1 AS TEXT) WHERE name = 'fts_upto'; END")
 
 
 def fts_day(created_at: str | None) -> str:
