@@ -312,16 +312,19 @@ def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
         "SELECT user_id, count(*) FROM transcripts WHERE user_id >= ? AND user_id < ? GROUP BY user_id "
         "ORDER BY count(*) DESC, user_id", (_ledger.HEAVY_PREFIX, _ledger.HEAVY_PREFIX + "~")).fetchall()
     if erase is None or not heavy:
-        return {"erase_1000_ms": None, "erase_rows": heavy[0][1] if heavy else 0}
+        return {"erase_1000_ms": None, "erase_1000_max_ms": None, "erase_rows": heavy[0][1] if heavy else 0}
     times = []
-    for user_id, _count in heavy[:1]:
+    pause = 2.0 if heavy[0][1] >= 1000 else 0.0  # at full size, let the previous one's checkpoint settle
+    for user_id, _count in heavy[:3]:  # three users: the median is the figure
+        time.sleep(pause)
         t = time.perf_counter()
-        erase(store, user_id, actor="bench")   # delete, FTS 'optimize', wal_checkpoint(TRUNCATE)
+        erase(store, user_id, actor="bench")   # delete, full-text deletes, wal_checkpoint(TRUNCATE)
         times.append((time.perf_counter() - t) * 1000)
         left = store.count(user_id=user_id)
         if left:
             raise SystemExit(f"erasure of {user_id} left {left} rows")
-    return {"erase_1000_ms": max(times), "erase_rows": heavy[0][1]}
+    return {"erase_1000_ms": sorted(times)[len(times) // 2], "erase_1000_max_ms": max(times),
+            "erase_rows": heavy[0][1]}
 
 
 def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
@@ -411,7 +414,8 @@ FIGURES = [
               ("dev_newest_page_ms", "developer's newest page (no time range), mean ms"),
               ("session_p50_ms", "session turns, p50 ms"), ("session_p99_ms", "  p99 ms"),
               ("fts_p50_ms", "full-text search, p50 ms"), ("fts_p99_ms", "  p99 ms")]),
-    ("privacy", [("erase_1000_ms", "erase one user (secure delete, FTS, WAL), ms"), ("erase_rows", "  rows erased"),
+    ("privacy", [("erase_1000_ms", "erase one user (secure delete, FTS, WAL), median of 3, ms"),
+                 ("erase_1000_max_ms", "  slowest of the 3, ms"), ("erase_rows", "  rows erased"),
                  ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_rows", "  rows purged")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"), ("export_rows", "  rows"),
                 ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
