@@ -45,7 +45,7 @@ def test_each_day_gets_its_own_partition_and_search_pages_through_all_of_them(st
            enumerate((d, h) for d in days for h in (9, 12, 15))]
     index_pending(store.db.conn)
 
-    assert days_of(store) == days[::-1]
+    assert days_of(store) == ["2026-11-04", *days[::-1]]  # the next day's are made ahead
     assert pages(store, "pepperoni", 2) == [ids[8:6:-1], ids[6:4:-1], ids[4:2:-1], ids[2:0:-1], ids[:1]]
     fts_integrity_check(store)
 
@@ -56,7 +56,7 @@ def test_each_developer_has_its_own_partitions_and_a_users_search_merges_them(st
     c = store.record(row("2026-11-01", "shared word", user="u1", hour=11))
     index_pending(store.db.conn)
 
-    assert sorted(dev for _, dev, _ in fts_partitions(store.db.conn)) == [DEV, "dev-b"]
+    assert sorted({dev for _, dev, _ in fts_partitions(store.db.conn)}) == [DEV, "dev-b"]
     mine, _ = search(store, parse_filters({"q": "shared"}), developer_id="dev-b")
     users, _ = search(store, parse_filters({"q": "shared"}), user_id="u1")
     assert [r["id"] for r in mine] == [b]
@@ -82,7 +82,7 @@ def test_a_purge_of_whole_days_drops_their_partitions_and_leaves_no_trace(store,
     report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
 
     assert report["deleted"] == 5 and report["scrubbed"]
-    assert days_of(store) == ["2026-11-02"]
+    assert days_of(store) == ["2026-11-03", "2026-11-02"]
     assert fts_rowids(store, f'"{gone}"') == [] and len(fts_rowids(store, f'"{kept}"')) == 1
     assert occurrences(tmp_path / "t.db", gone) == 0
     fts_integrity_check(store)
@@ -96,7 +96,7 @@ def test_a_cutoff_inside_a_day_deletes_that_days_rows_one_by_one(store, tmp_path
 
     assert purge(store, {}, default_days=1, now="2026-11-03T12:00:00Z")["deleted"] == 1
 
-    assert days_of(store) == ["2026-11-02"]
+    assert days_of(store) == ["2026-11-03", "2026-11-02"]
     assert fts_rowids(store, f'"{early}"') == [] and len(fts_rowids(store, f'"{late}"')) == 1
     assert occurrences(tmp_path / "t.db", early) == 0
     fts_integrity_check(store)
@@ -148,7 +148,7 @@ def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(stor
     store.record(row("2026-11-05", "recent"))
     index_pending(store.db.conn)
     purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
-    assert days_of(store) == ["2026-11-05"]
+    assert days_of(store) == ["2026-11-06", "2026-11-05"]
 
     secret = marker()
     imported = store.record(row("2026-10-20", secret, user="carol"))
@@ -229,3 +229,18 @@ def test_a_0_1_table_whose_ids_can_be_reused_keeps_them_searchable(tmp_path):
     assert reused == last
     assert [r["id"] for r in search(store, parse_filters({"q": "again"}), developer_id=DEV)[0]] == [reused]
     fts_integrity_check(store)
+
+
+def test_the_next_days_partitions_exist_before_its_first_capture(store):
+    store.record(row("2026-11-01", "today", user="u1"))
+    store.record(dict(row("2026-11-01", "today", user="u1"), developer_id="dev-b"))
+    index_pending(store.db.conn)
+    made = fts_partitions(store.db.conn)
+    assert sorted(dev for day, dev, _ in made if day == "2026-11-02") == [DEV, "dev-b"]
+
+    store.record(row("2026-11-02", "tomorrow"))
+    index_pending(store.db.conn)   # no table created, so no connection reloads its schema
+
+    assert {n for _, _, n in fts_partitions(store.db.conn)} - {n for _, _, n in made} == {
+        n for d, _, n in fts_partitions(store.db.conn) if d == "2026-11-03"}
+    assert fts_rowids(store, "tomorrow") != []

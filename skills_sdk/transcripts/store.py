@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import itertools
 import json
@@ -783,11 +784,29 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
                                   f"FROM transcripts t WHERE id > ? AND id <= ? AND {has_text} AND {day_of} = ? "
                                   "AND developer_id = ?", (lo, hi, day, dev)).rowcount
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
+        if n:
+            _prepare_next_day(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return n
+
+
+def _prepare_next_day(conn: sqlite3.Connection) -> None:
+    """Create the next day's partitions of every developer of the newest day, together, ahead of time.
+
+    Creating a table makes every connection reload the schema before its next statement (about
+    50 ms with 360 partitions): done here, once a day for all developers, instead of by the
+    first capture of each developer after midnight.
+    """
+    latest = conn.execute("SELECT max(day) FROM fts_parts WHERE day != 'other'").fetchone()[0]
+    if latest is None:
+        return
+    following = (datetime.date.fromisoformat(latest) + datetime.timedelta(days=1)).isoformat()
+    for (dev,) in conn.execute("SELECT developer_id FROM fts_parts WHERE day = ? EXCEPT "
+                               "SELECT developer_id FROM fts_parts WHERE day = ?", (latest, following)).fetchall():
+        _ensure_partition(conn, following, dev)
 
 
 #: True when every row is indexed and no change waits: the checkpoint thread's cheap test.
