@@ -45,7 +45,7 @@ def test_each_day_gets_its_own_partition_and_search_pages_through_all_of_them(st
            enumerate((d, h) for d in days for h in (9, 12, 15))]
     index_pending(store.db.conn)
 
-    assert days_of(store) == ["2026-11-04", *days[::-1]]  # the next day's are made ahead
+    assert days_of(store) == days[::-1]
     assert pages(store, "pepperoni", 2) == [ids[8:6:-1], ids[6:4:-1], ids[4:2:-1], ids[2:0:-1], ids[:1]]
     fts_integrity_check(store)
 
@@ -82,7 +82,7 @@ def test_a_purge_of_whole_days_drops_their_partitions_and_leaves_no_trace(store,
     report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
 
     assert report["deleted"] == 5 and report["scrubbed"]
-    assert days_of(store) == ["2026-11-03", "2026-11-02"]
+    assert days_of(store) == ["2026-11-02"]
     assert fts_rowids(store, f'"{gone}"') == [] and len(fts_rowids(store, f'"{kept}"')) == 1
     assert occurrences(tmp_path / "t.db", gone) == 0
     fts_integrity_check(store)
@@ -96,7 +96,7 @@ def test_a_cutoff_inside_a_day_deletes_that_days_rows_one_by_one(store, tmp_path
 
     assert purge(store, {}, default_days=1, now="2026-11-03T12:00:00Z")["deleted"] == 1
 
-    assert days_of(store) == ["2026-11-03", "2026-11-02"]
+    assert days_of(store) == ["2026-11-02"]
     assert fts_rowids(store, f'"{early}"') == [] and len(fts_rowids(store, f'"{late}"')) == 1
     assert occurrences(tmp_path / "t.db", early) == 0
     fts_integrity_check(store)
@@ -148,7 +148,7 @@ def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(stor
     store.record(row("2026-11-05", "recent"))
     index_pending(store.db.conn)
     purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
-    assert days_of(store) == ["2026-11-06", "2026-11-05"]
+    assert days_of(store) == ["2026-11-05"]
 
     secret = marker()
     imported = store.record(row("2026-10-20", secret, user="carol"))
@@ -231,16 +231,22 @@ def test_a_0_1_table_whose_ids_can_be_reused_keeps_them_searchable(tmp_path):
     fts_integrity_check(store)
 
 
-def test_the_next_days_partitions_exist_before_its_first_capture(store):
-    store.record(row("2026-11-01", "today", user="u1"))
-    store.record(dict(row("2026-11-01", "today", user="u1"), developer_id="dev-b"))
+def test_tomorrows_partitions_exist_before_its_first_capture_and_stray_future_ones_go(store):
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    tomorrow, later = (today + timedelta(days=1)).isoformat(), (today + timedelta(days=9)).isoformat()
+    with store.transaction() as conn:  # an empty partition far ahead, as an earlier build made them
+        from skills_sdk.transcripts.store import _ensure_partition
+        _ensure_partition(conn, later, DEV)
+    store.record(row(today.isoformat(), "today", user="u1"))
+    store.record(dict(row(today.isoformat(), "today", user="u1"), developer_id="dev-b"))
     index_pending(store.db.conn)
+
     made = fts_partitions(store.db.conn)
-    assert sorted(dev for day, dev, _ in made if day == "2026-11-02") == [DEV, "dev-b"]
-
-    store.record(row("2026-11-02", "tomorrow"))
+    assert sorted(dev for day, dev, _ in made if day == tomorrow) == [DEV, "dev-b"]
+    assert later not in {day for day, _, _ in made}
+    store.record(row(tomorrow, "tomorrow"))
     index_pending(store.db.conn)   # no table created, so no connection reloads its schema
-
-    assert {n for _, _, n in fts_partitions(store.db.conn)} - {n for _, _, n in made} == {
-        n for d, _, n in fts_partitions(store.db.conn) if d == "2026-11-03"}
+    assert fts_partitions(store.db.conn) == made
     assert fts_rowids(store, "tomorrow") != []

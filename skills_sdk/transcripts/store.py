@@ -794,19 +794,26 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
 
 
 def _prepare_next_day(conn: sqlite3.Connection) -> None:
-    """Create the next day's partitions of every developer of the newest day, together, ahead of time.
+    """On a day that has rows, create tomorrow's partitions of today's developers, together, ahead of time.
 
     Creating a table makes every connection reload the schema before its next statement (about
     50 ms with 360 partitions): done here, once a day for all developers, instead of by the
-    first capture of each developer after midnight.
+    first capture of each developer after midnight. Partitions for days after tomorrow that hold
+    no rows (none are made so; an earlier build did) are dropped.
     """
-    latest = conn.execute("SELECT max(day) FROM fts_parts WHERE day != 'other'").fetchone()[0]
-    if latest is None:
-        return
-    following = (datetime.date.fromisoformat(latest) + datetime.timedelta(days=1)).isoformat()
+    today = datetime.datetime.now(datetime.UTC).date()
+    tomorrow = (today + datetime.timedelta(days=1)).isoformat()
+    for day, dev, name in fts_partitions(conn):
+        if day == "other" or day <= tomorrow:
+            break
+        if not conn.execute("SELECT 1 FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
+                            "LIMIT 1", (dev, day, day + "~")).fetchone():
+            conn.execute(f"DROP TABLE {name}")
+            conn.execute("DELETE FROM fts_parts WHERE developer_id = ? AND day = ?", (dev, day))
     for (dev,) in conn.execute("SELECT developer_id FROM fts_parts WHERE day = ? EXCEPT "
-                               "SELECT developer_id FROM fts_parts WHERE day = ?", (latest, following)).fetchall():
-        _ensure_partition(conn, following, dev)
+                               "SELECT developer_id FROM fts_parts WHERE day = ?",
+                               (today.isoformat(), tomorrow)).fetchall():
+        _ensure_partition(conn, tomorrow, dev)
 
 
 #: True when every row is indexed and no change waits: the checkpoint thread's cheap test.
