@@ -250,3 +250,26 @@ def test_tomorrows_partitions_exist_before_its_first_capture_and_stray_future_on
     index_pending(store.db.conn)   # no table created, so no connection reloads its schema
     assert fts_partitions(store.db.conn) == made
     assert fts_rowids(store, "tomorrow") != []
+
+
+def test_a_search_keeps_its_partitions_while_a_purge_drops_them(store, monkeypatch):
+    from skills_sdk.transcripts import search as search_module
+    from skills_sdk.transcripts.store import drop_fts_days
+
+    old = store.record(row("2026-11-01", "pizza one"))
+    store.record(row("2026-11-02", "pizza two"))
+    index_pending(store.db.conn)
+    other = TranscriptStore(store.path)
+    listed = search_module.fts_partitions
+
+    def list_then_purge(conn, developer_id=None):
+        parts = listed(conn, developer_id)
+        with other.writing(), other.transaction() as c:  # another connection drops 2026-11-01
+            drop_fts_days(c, "2026-11-02")
+        return parts
+
+    monkeypatch.setattr(search_module, "fts_partitions", list_then_purge)
+    rows, _ = search(store, parse_filters({"q": "pizza"}), developer_id=DEV)
+
+    assert [r["id"] for r in rows][-1] == old  # read from the snapshot the partitions were listed in
+    assert days_of(store) == ["2026-11-02"]

@@ -178,6 +178,19 @@ def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: li
     """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
     conn = store.db.conn
     index_pending(conn)  # rows captured since the last checkpoint tick are searchable too
+    if conn.in_transaction or store.memory:  # a ":memory:" store has one shared connection and no other writer
+        return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
+    # One read transaction: the partitions listed are the partitions queried, even if a purge in
+    # another connection drops some of them meanwhile.
+    conn.execute("BEGIN")
+    try:
+        return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _text_page(conn: Any, filters: Mapping[str, Any], clauses: list[str], params: list[Any],
+               developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     by_day: dict[str, list[str]] = {}
     for day, _, name in fts_partitions(conn, developer_id):  # a developer's own partitions only
         by_day.setdefault(day, []).append(name)
