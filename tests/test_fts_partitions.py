@@ -273,3 +273,16 @@ def test_a_search_keeps_its_partitions_while_a_purge_drops_them(store, monkeypat
 
     assert [r["id"] for r in rows][-1] == old  # read from the snapshot the partitions were listed in
     assert days_of(store) == ["2026-11-02"]
+
+
+def test_a_search_indexes_a_bounded_backlog_and_leaves_the_rest_to_the_background(monkeypatch):
+    from skills_sdk.transcripts import search as search_module
+
+    monkeypatch.setattr(search_module, "SEARCH_INDEX_LIMIT", 3)
+    store = TranscriptStore(":memory:")  # no background thread here: only the searches index
+    ids = [store.record(row("2026-11-01", f"word {i}", hour=i)) for i in range(5)]
+
+    first, _ = search(store, parse_filters({"q": "word"}), developer_id=DEV)
+    assert [r["id"] for r in first] == ids[:3][::-1]
+    index_pending(store.db.conn)
+    assert len(search(store, parse_filters({"q": "word"}), developer_id=DEV)[0]) == 5

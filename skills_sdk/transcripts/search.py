@@ -21,6 +21,8 @@ __all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor
 FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q")
 #: The largest page.
 MAX_LIMIT = 500
+#: Most rows a search indexes before it runs (the background thread indexes the rest).
+SEARCH_INDEX_LIMIT = 20_000
 _MAX_VALUE = 500
 _CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
@@ -177,7 +179,9 @@ def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: li
                  developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
     conn = store.db.conn
-    index_pending(conn)  # rows captured since the last checkpoint tick are searchable too
+    # Rows captured since the last checkpoint tick are searchable too. Bounded: after an upgrade
+    # re-indexes a big ledger, a search does not wait for all of it (the background thread does it).
+    index_pending(conn, limit=SEARCH_INDEX_LIMIT)
     if conn.in_transaction or store.memory:  # a ":memory:" store has one shared connection and no other writer
         return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
     # One read transaction: the partitions listed are the partitions queried, even if a purge in

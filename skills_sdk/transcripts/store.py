@@ -762,7 +762,8 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
     12
 
     Runs on the checkpoint thread every tick and before every full-text search, so capture never
-    pays for indexing and a search always sees every row. Queued deletes are applied first.
+    pays for indexing and a search sees the rows captured since the last tick (up to 20,000 of them).
+    Queued deletes are applied first.
     """
     if conn.execute(_FTS_IDLE).fetchone()[0]:
         return 0
