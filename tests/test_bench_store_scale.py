@@ -17,6 +17,7 @@ FIGURES = [
     "rows", "capture_us", "capture_rows_per_s", "bulk_rows_per_s", "raw_sqlite_rows_per_s", "bulk_vs_raw",
     "user_history_p50_ms", "user_history_p99_ms", "dev_page_p50_ms", "dev_page_p99_ms",
     "session_p50_ms", "session_p99_ms", "fts_p50_ms", "fts_p99_ms", "erase_1000_ms", "erase_1000_max_ms", "erase_rows",
+    "capture_p50_us", "capture_p99_us",
     "purge_day_ms", "purge_day_rows", "export_rows_per_s", "export_rows", "export_peak_rss_mb",
     "export_day_peak_rss_mb", "bytes_per_row", "bytes_per_row_no_fts",
 ]
