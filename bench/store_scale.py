@@ -316,6 +316,9 @@ def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
     heavy = conn.execute(
         "SELECT user_id, count(*) FROM transcripts WHERE user_id >= ? AND user_id < ? GROUP BY user_id "
         "ORDER BY count(*) DESC, user_id", (_ledger.HEAVY_PREFIX, _ledger.HEAVY_PREFIX + "~")).fetchall()
+    if not heavy:
+        log("erasure not measured: earlier --reuse runs erased every seeded 1,000-row user (three per run); "
+            "generate the ledger again to measure it")
     if erase is None or not heavy:
         return {"erase_1000_ms": None, "erase_1000_max_ms": None, "erase_rows": heavy[0][1] if heavy else 0}
     times = []
