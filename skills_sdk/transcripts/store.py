@@ -626,15 +626,6 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
                 "transcripts_fts_del", "transcripts_fts_upd"):  # the single index's triggers
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (old,)).fetchone():
             conn.execute(f"DROP TRIGGER {old}")
-    cols = {r[1] for r in conn.execute("PRAGMA table_info(fts_parts)")}
-    if cols and "developer_id" not in cols:  # day-only partitions (an early 0.2 layout): index again
-        for (day,) in conn.execute("SELECT day FROM fts_parts").fetchall():
-            conn.execute(f"DROP TABLE IF EXISTS transcripts_fts_{day.replace('-', '')}")
-        conn.execute("DROP TABLE fts_parts")
-        conn.execute("DROP TABLE IF EXISTS fts_changes")
-        conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
-        conn.execute("DROP TRIGGER IF EXISTS transcripts_fts_queue_del")
-        conn.execute("DROP TRIGGER IF EXISTS transcripts_fts_queue_upd")
     for ddl in _PRIVACY_DDL:
         conn.execute(ddl)
     table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'transcripts'").fetchone()[0]
@@ -799,18 +790,10 @@ def _prepare_next_day(conn: sqlite3.Connection) -> None:
 
     Creating a table makes every connection reload the schema before its next statement (about
     50 ms with 360 partitions): done here, once a day for all developers, instead of by the
-    first capture of each developer after midnight. Partitions for days after tomorrow that hold
-    no rows (none are made so; an earlier build did) are dropped.
+    first capture of each developer after midnight.
     """
     today = datetime.datetime.now(datetime.UTC).date()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
-    for day, dev, name in fts_partitions(conn):
-        if day == "other" or day <= tomorrow:
-            break
-        if not conn.execute("SELECT 1 FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
-                            "LIMIT 1", (dev, day, day + "~")).fetchone():
-            conn.execute(f"DROP TABLE {name}")
-            conn.execute("DELETE FROM fts_parts WHERE developer_id = ? AND day = ?", (dev, day))
     for (dev,) in conn.execute("SELECT developer_id FROM fts_parts WHERE day = ? EXCEPT "
                                "SELECT developer_id FROM fts_parts WHERE day = ?",
                                (today.isoformat(), tomorrow)).fetchall():
