@@ -186,12 +186,18 @@ def test_a_user_erases_one_skill_then_everything_over_http(tmp_path):
     assert get(app, f"/v1/users/{ALICE}/transcripts?colour=x", token, "delete").json["error"]["param"] == "colour"
 
 
-def test_an_empty_skill_on_erase_is_refused_not_taken_as_every_skill(tmp_path):
+def alice_with_a_note(tmp_path, text):
+    """An app with one skill, Alice's one transcript in it, and her user token."""
     store = TranscriptStore(tmp_path / "t.db")
     app = create_app(skills=[note_skill("notes", "dev-a")], store=store,
                      test_config={"TESTING": True, "SECRET_KEY": "test"})
-    speak(get_host(app), "notes", ALICE, "keep me")
+    speak(get_host(app), "notes", ALICE, text)
     _, token = create_key(store, "user", ALICE)
+    return app, store, token
+
+
+def test_an_empty_skill_on_erase_is_refused_not_taken_as_every_skill(tmp_path):
+    app, store, token = alice_with_a_note(tmp_path, "keep me")
 
     r = get(app, f"/v1/users/{ALICE}/transcripts?skill=", token, "delete")
 
@@ -230,11 +236,7 @@ def test_crafted_query_strings_never_reach_another_developer(world, params):
 
 
 def test_an_erasure_that_cannot_scrub_yet_is_a_503_with_the_honest_receipt(tmp_path):
-    store = TranscriptStore(tmp_path / "t.db")
-    app = create_app(skills=[note_skill("notes", "dev-a")], store=store,
-                     test_config={"TESTING": True, "SECRET_KEY": "test"})
-    speak(get_host(app), "notes", ALICE, "hello")
-    _, token = create_key(store, "user", ALICE)
+    app, store, token = alice_with_a_note(tmp_path, "hello")
     reader = TranscriptStore(tmp_path / "t.db")
     reader.db.conn.execute("BEGIN")
     reader.db.conn.execute("SELECT count(*) FROM transcripts").fetchone()  # a long read keeps the WAL
