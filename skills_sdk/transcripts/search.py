@@ -167,8 +167,12 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     else:
         sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
     cur = store.db.conn.execute(sql, [*params, limit + 1])
-    names = [d[0] for d in cur.description]
-    rows = [decode_row(dict(zip(names, r, strict=False))) for r in cur.fetchall()]
+    return _page([d[0] for d in cur.description], cur.fetchall(), limit)
+
+
+def _page(names: list[str], raw: list[tuple[Any, ...]], limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Decoded rows of a page fetched with one row extra, and the last id when there is a next page."""
+    rows = [decode_row(dict(zip(names, r, strict=False))) for r in raw]
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, rows[-1]["id"]
@@ -233,11 +237,7 @@ def _text_page(conn: Any, filters: Mapping[str, Any], clauses: list[str], params
         out.extend(found[:limit + 1 - len(out)])
         if len(out) > limit:
             break
-    rows = [decode_row(dict(zip(names, r, strict=False))) for r in out]
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, rows[-1]["id"]
-    return rows, None
+    return _page(names, out, limit)
 
 
 def iter_search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: str | None = None,

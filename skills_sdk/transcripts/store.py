@@ -676,7 +676,7 @@ def fts_partitions(conn: sqlite3.Connection, developer_id: str | None = None) ->
 
 
 def _ensure_partition(conn: sqlite3.Connection, day: str, developer_id: str) -> str:
-    if day != "other" and not (len(day) == 10 and _DAY_RE.fullmatch(day)):
+    if day != "other" and not _DAY_RE.fullmatch(day):
         raise ValueError(f"not a partition day: {day!r}")  # the GLOB in _FTS_DAY lets only digits through
     found = conn.execute("SELECT seq FROM fts_parts WHERE developer_id = ? AND day = ?", (developer_id, day)).fetchone()
     if found:
@@ -716,17 +716,26 @@ def apply_fts_changes(conn: sqlite3.Connection) -> int:
                              [r[2:] for r in group])
     reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex")]
     conn.execute("DELETE FROM fts_changes")
-    has_text, day_of = _FTS_HAS_TEXT.format("t"), _FTS_DAY.format("t")
     for lo in range(0, len(reindex), 500):
         ids = reindex[lo:lo + 500]
-        marks = ",".join("?" * len(ids))
-        for day, dev in conn.execute(f"SELECT DISTINCT {day_of}, developer_id FROM transcripts t "
-                                     f"WHERE id IN ({marks}) AND {has_text}", ids).fetchall():
-            name = _ensure_partition(conn, day, dev)
-            conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech FROM "
-                         f"transcripts t WHERE id IN ({marks}) AND {has_text} AND {day_of} = ? AND developer_id = ?",
-                         [*ids, day, dev])
+        _index_rows(conn, f"id IN ({','.join('?' * len(ids))})", ids)
     return queued
+
+
+_ROW_DAY = _FTS_DAY.format("t")
+_ROW_HAS_TEXT = _FTS_HAS_TEXT.format("t")
+
+
+def _index_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> int:
+    """Add the rows of ``transcripts t`` matching ``where`` (and having text) to their partitions; returns how many."""
+    n = 0
+    for day, dev in conn.execute(f"SELECT DISTINCT {_ROW_DAY}, developer_id FROM transcripts t "
+                                 f"WHERE {where} AND {_ROW_HAS_TEXT}", params).fetchall():
+        name = _ensure_partition(conn, day, dev)
+        n += conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech FROM "
+                          f"transcripts t WHERE {where} AND {_ROW_HAS_TEXT} AND {_ROW_DAY} = ? AND developer_id = ?",
+                          [*params, day, dev]).rowcount
+    return n
 
 
 def drop_fts_days(conn: sqlite3.Connection, before: str) -> list[str]:
@@ -766,15 +775,8 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
         if limit is not None:
             top = min(top, upto + limit)
         n = 0
-        has_text, day_of = _FTS_HAS_TEXT.format("t"), _FTS_DAY.format("t")
         for lo in range(upto, top, 20_000):  # slices of ids: each holds a day or two
-            hi = min(lo + 20_000, top)
-            for day, dev in conn.execute(f"SELECT DISTINCT {day_of}, developer_id FROM transcripts t "
-                                         f"WHERE id > ? AND id <= ? AND {has_text}", (lo, hi)).fetchall():
-                name = _ensure_partition(conn, day, dev)
-                n += conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech "
-                                  f"FROM transcripts t WHERE id > ? AND id <= ? AND {has_text} AND {day_of} = ? "
-                                  "AND developer_id = ?", (lo, hi, day, dev)).rowcount
+            n += _index_rows(conn, "id > ? AND id <= ?", (lo, min(lo + 20_000, top)))
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
         if n:
             _prepare_next_day(conn)
