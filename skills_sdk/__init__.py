@@ -6,6 +6,7 @@ from .envelope import RequestEnvelope, Slot, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
+    LedgerUnavailable,
     ModelError,
     NotFound,
     RegistrationError,
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownRequestType",
     "VerificationError",
     "StoreError",
+    "LedgerUnavailable",
     "NotFound",
     "BadQuery",
 ]

@@ -55,7 +55,9 @@ class SkillHost:
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through.
+    ``requests.Session`` handlers reach partner APIs through. ``guard`` (a
+    :class:`~skills_sdk.transcripts.guard.LedgerGuard`) refuses a turn before its handler when its
+    row would have nowhere to go; ``spool`` takes rows the store cannot (without a guard).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SkillHost:
         http: requests.Session | None = None,
         capture: bool = True,
         spool: Any = None,
+        guard: Any = None,
     ) -> None:
         self.store = store
         self.http = http
@@ -79,7 +82,7 @@ class SkillHost:
         if store is not None and capture:
             from .transcripts.capture import Capture
 
-            self.capture = Capture(store, fallback=spool.append if spool is not None else None)
+            self.capture = Capture(store, fallback=spool.append if spool is not None else None, guard=guard)
             outer.append(self.capture)
         self._outer = [*outer, *middleware]
         self.skills: dict[str, Skill] = {}

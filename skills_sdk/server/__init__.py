@@ -60,13 +60,12 @@ def create_app(
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    spool = None
-    if capture and not store.memory and app.config.get("SKILLS_SPOOL", True):
-        from ..transcripts.spool import Spool
-
-        spool = Spool.for_store(store)  # rows the store cannot take wait here, replayed by server/ops.py
-    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
+    spool = guard = None
+    if capture:
+        guard = _ledger_guard(app, store)
+        spool = guard.spool
+    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard}
 
     from . import alexa
 
@@ -80,6 +79,37 @@ def create_app(
             continue
         module.register(app)
     return app
+
+
+def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
+    """The guard of ``store``'s rows, with a spool and its reserve beside a file database.
+
+    Sizes come from the app's config, else the environment (``SKILLS_SPOOL_RESERVE`` and
+    ``SKILLS_SPOOL_FLOOR`` in bytes, ``SKILLS_LEDGER_INTERVAL`` and ``SKILLS_REPLAY_INTERVAL`` in
+    seconds); ``SKILLS_SPOOL=False`` in the config runs without a spool (turns are refused instead).
+    """
+    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, RESERVE_SUFFIX, LedgerGuard, Reserve
+    from ..transcripts.spool import Spool
+
+    def setting(name: str, default: float) -> float:
+        value = app.config.get(name, os.environ.get(name))
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}.") from None
+        if number < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+        return number
+
+    spool = None
+    if not store.memory and app.config.get("SKILLS_SPOOL", True):
+        reserve = Reserve(store.path + RESERVE_SUFFIX, int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
+        spool = Spool.for_store(store, reserve=reserve)  # rows the store cannot take wait here
+    return LedgerGuard(store, spool, floor=int(setting("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR)),
+                       interval=setting("SKILLS_LEDGER_INTERVAL", 1.0),
+                       replay_interval=setting("SKILLS_REPLAY_INTERVAL", 30.0))
 
 
 def get_host(app: Flask) -> SkillHost:

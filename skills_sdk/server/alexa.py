@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import EnvelopeError, UnknownRequestType, VerificationError
+from ..errors import EnvelopeError, LedgerUnavailable, UnknownRequestType, VerificationError
 
-__all__ = ["register", "error_response"]
+__all__ = ["register", "error_response", "ledger_unavailable"]
 
 log = logging.getLogger("skills_sdk.server")
 _loads = json.loads
@@ -21,6 +21,13 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     """A JSON error body: ``{"error": {"code": ..., "message": ..., ...}}`` with ``status``."""
     body = {"error": {"code": code, "message": message, **extra}}
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def ledger_unavailable(exc: LedgerUnavailable) -> Response:
+    """503 for a turn refused before its handler ran: Alexa tells the user the skill failed, nothing was done."""
+    resp = error_response(503, "ledger_unavailable", str(exc), cause=exc.cause)
+    resp.headers["Retry-After"] = "5"
+    return resp
 
 
 def register(app: Flask) -> None:
@@ -54,6 +61,8 @@ def register(app: Flask) -> None:
             return error_response(400, "unknown_request_type", str(exc), fields=exc.errors)
         except EnvelopeError as exc:
             return error_response(400, "invalid_envelope", str(exc), fields=exc.errors)
+        except LedgerUnavailable as exc:
+            return ledger_unavailable(exc)
         g.skills_turn = result.turn
         return Response(result.json(), mimetype="application/json")
 
@@ -68,6 +77,10 @@ def register(app: Flask) -> None:
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
+
+    @app.errorhandler(LedgerUnavailable)
+    def refused(exc: LedgerUnavailable) -> Response:  # the simulator, the console: any route that runs a turn
+        return ledger_unavailable(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

@@ -12,6 +12,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -73,6 +74,11 @@ def encode_json(value: Any) -> JsonText:
     return JsonText(_DUMPS(value))
 
 
+def open_uri(path: str) -> str:
+    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+
+
 def utcnow_iso() -> str:
     """Now, as ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T04:41:41.123Z``."""
     now = time.time()
@@ -110,10 +116,14 @@ class TranscriptStore:
         self._checkpointer: tuple[int, threading.Event] | None = None
         self._checkpoint_lock = threading.Lock()
         self.checkpoint_interval = 0.5
+        self._created = False
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
         self.ensure_schema()
+        # From now on a connection opens the existing file or fails: a file removed under a
+        # running server is not silently replaced by an empty one.
+        self._created = True
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -133,7 +143,8 @@ class TranscriptStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+                self.path if self.memory or not self._created else open_uri(self.path),
+                timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False, uri=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if not self.memory:
@@ -163,7 +174,8 @@ class TranscriptStore:
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                    conn = sqlite3.connect(open_uri(self.path), timeout=1.0, isolation_level=None,
+                                           check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
                 while True:  # in short slices: a capture waits for one slice at most
