@@ -12,6 +12,7 @@ from ..middleware import Endpoint
 from ..request_types import reported
 from ..response import Response, ask, ssml_to_text
 from ._sqlite import DB_ERRORS
+from .ledger import CAPTURE_MODES
 from .redaction import Redactor
 from .store import TranscriptStore, encode_json, utcnow_iso
 
@@ -19,8 +20,6 @@ __all__ = ["Capture", "CAPTURE_MODES"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-#: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
-CAPTURE_MODES = ("full", "redacted", "metadata")
 
 
 class Capture:
