@@ -116,8 +116,10 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
             f"--workers {workers} needs gunicorn, which is not installed. "
             "Install it with: pip install 'skills_sdk[serve]' (or use --workers 1)."
         ) from None
-    env = dict(os.environ, SKILLS_DB=os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
-               SKILLS_LOG_LEVEL=log_level.upper(), SKILLS_ANY_APPLICATION="1" if any_application else "0")
+    # A path is made absolute (gunicorn may change directory); a URL is passed as it is.
+    env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path),
+               SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
+               SKILLS_ANY_APPLICATION="1" if any_application else "0")
     if skills_spec:
         env["SKILLS_SKILLS"] = skills_spec
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
