@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-from ..transcripts.audit import user_hash
 from ..transcripts.health import check_writable
 
 __all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path"]
@@ -59,7 +58,7 @@ def logged_path(path: str | None = None) -> str:
     m = _USERS_PATH.match(path)
     if m is not None:
         store = current_app.extensions["skills_sdk"]["store"]
-        path = m.group(1) + user_hash(store, m.group(2)) + path[m.end():]
+        path = m.group(1) + store.user_hash(m.group(2)) + path[m.end():]
     return forget(path)
 
 
@@ -217,7 +216,7 @@ def _fields(resp: Response) -> dict[str, Any]:
     if turn is not None:
         fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
                       request_type=turn.request.type,
-                      user=user_hash(current_app.extensions["skills_sdk"]["store"], turn.user_id) if turn.user_id
+                      user=current_app.extensions["skills_sdk"]["store"].user_hash(turn.user_id) if turn.user_id
                       else None)
         if turn.request.intent is not None:
             fields["intent"] = turn.request.intent.name

@@ -8,16 +8,8 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from ..transcripts.sessions import (
-    DEFAULT_TTL,
-    ConsoleSession,
-    csrf_for,
-    end_session,
-    load_session,
-    new_session_id,
-    save_session,
-)
-from ..transcripts.store import TranscriptStore
+from ..transcripts.ledger import Ledger
+from ..transcripts.sessions import DEFAULT_TTL, ConsoleSession, new_session_id
 
 __all__ = ["LedgerSession", "LedgerSessionInterface"]
 
@@ -80,7 +72,7 @@ class LedgerSessionInterface(SessionInterface):
     worker of a server on the same database shares the sessions; no signing secret is needed.
     """
 
-    def __init__(self, store: TranscriptStore, prefix: str = "/console") -> None:
+    def __init__(self, store: Ledger, prefix: str = "/console") -> None:
         self.store = store
         self.prefix = prefix
 
@@ -89,7 +81,7 @@ class LedgerSessionInterface(SessionInterface):
         if not request.path.startswith(self.prefix) or not sid or len(sid) > _MAX_SID:
             # The Alexa endpoint and the API never read the ledger for a session.
             return LedgerSession(ConsoleSession(new_session_id()), from_cookie=False)
-        record, dropped = load_session(self.store, sid)
+        record, dropped = self.store.load_session(sid)
         if record is None:
             # No live row: an anonymous visitor keeping the id their browser has (its CSRF token
             # is derived from it), never signed in: an ended, expired or made-up id opens nothing.
@@ -99,17 +91,17 @@ class LedgerSessionInterface(SessionInterface):
     def csrf_token(self, session: LedgerSession) -> str:
         """The CSRF token of ``session`` (the cookie is then set, so the browser keeps the id)."""
         session.accessed = True
-        return csrf_for(self.store, session.sid)
+        return self.store.csrf_token(session.sid)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, LedgerSession):
             return
         for old in session.ended:
-            end_session(self.store, old)
+            self.store.end_session(old)
         if session.modified:
             session.record.data = dict(session)
             ttl = float(app.config.get("SKILLS_CONSOLE_SESSION_TTL", DEFAULT_TTL))
-            save_session(self.store, session.record, ttl=ttl)
+            self.store.save_session(session.record, ttl=ttl)
         if not session.from_cookie and (session.accessed or session.modified):
             response.set_cookie(
                 self.get_cookie_name(app), session.sid, httponly=True, path=self.get_cookie_path(app),

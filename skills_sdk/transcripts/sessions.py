@@ -1,19 +1,22 @@
-"""Console sessions kept in the ledger: the browser holds a random id, the row names the key by its id."""
+"""Console sessions kept in the SQLite ledger: the browser holds a random id, the row names the key by its id."""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .store import TranscriptStore, privacy_secret, utcnow_iso
+from typing import TYPE_CHECKING
 
-__all__ = ["ConsoleSession", "new_session_id", "load_session", "save_session", "end_session", "csrf_for",
-           "DEFAULT_TTL", "SLOTS"]
+from .record import to_iso, utcnow_iso
+
+if TYPE_CHECKING:
+    from .store import TranscriptStore
+
+__all__ = ["ConsoleSession", "new_session_id", "load_session", "save_session", "end_session", "DEFAULT_TTL", "SLOTS"]
 
 #: How long a console sign-in lasts, in seconds, unless the app config says otherwise.
 DEFAULT_TTL = 8 * 3600
@@ -45,18 +48,8 @@ def _row_id(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def csrf_for(store: TranscriptStore, sid: str) -> str:
-    """The CSRF token of session ``sid``: derived from it under the database's secret, so it needs no row.
-
-    Every worker of a server on the same database computes the same token, and a new session id
-    (at sign-in) gives a new token.
-    """
-    return hmac.new(privacy_secret(store), b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
-
-
 def _expiry(ttl: float) -> str:
-    moment = time.time() + ttl
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
+    return to_iso(datetime.now(UTC) + timedelta(seconds=ttl))
 
 
 def load_session(store: TranscriptStore, sid: str) -> tuple[ConsoleSession | None, list[str]]:

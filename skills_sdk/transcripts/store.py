@@ -24,6 +24,7 @@ from .query import where as _where_sql
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
+    from .sessions import ConsoleSession
     from .spool import Spool
 
 from .record import (
@@ -507,6 +508,21 @@ class TranscriptStore(Ledger):
         from .keys import list_keys
 
         return list_keys(self)
+
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        from .sessions import load_session
+
+        return load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        from .sessions import save_session
+
+        save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        from .sessions import end_session
+
+        end_session(self, sid)
 
     def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
         from .audit import audit
