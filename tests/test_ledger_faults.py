@@ -86,6 +86,14 @@ def ready(get: Callable[[], tuple[int, dict]], *, want: int, saying: str = "", t
         time.sleep(0.05)
 
 
+def recovered(tally: Tally, readyz: Callable[[], tuple[int, dict]], db: str, *, answered: int) -> None:
+    """Once /readyz answers 200 again: three more turns are answered, then every turn is counted."""
+    ready(readyz, want=200)
+    tally.turns(3)
+    assert len(tally.answered) == answered
+    tally.check(db)
+
+
 def app_ready(app) -> Callable[[], tuple[int, dict]]:
     client = app.test_client()
     return lambda: (lambda r: (r.status_code, r.json))(client.get("/readyz"))
@@ -164,10 +172,8 @@ def test_lock_held_by_another_process_past_the_busy_timeout_spools_then_replays_
         assert app.extensions["skills_sdk"]["spool"].pending() == 20
     finally:
         holder.communicate("\n", timeout=10)
-    ready(app_ready(app), want=200)
-    tally.turns(3)
-    assert len(tally.answered) == 26 and not tally.refused
-    tally.check(db)
+    recovered(tally, app_ready(app), db, answered=26)
+    assert not tally.refused
 
 
 def test_file_moved_away_spools_and_recovers_when_it_is_back(tmp_path):
@@ -183,10 +189,7 @@ def test_file_moved_away_spools_and_recovers_when_it_is_back(tmp_path):
     assert not os.path.exists(db)  # no empty database was made in its place
     for f in files:
         os.rename(f + ".moved", f)
-    ready(app_ready(app), want=200)
-    tally.turns(3)
-    assert len(tally.answered) == 16
-    tally.check(db)
+    recovered(tally, app_ready(app), db, answered=16)
 
 
 def test_file_removed_and_restored_from_a_backup_replays_the_spool_into_it_once(tmp_path):
@@ -251,10 +254,7 @@ def test_read_only_file_system_refuses_before_the_handler_and_recovers(tmp_path)
         assert body["ledger"] == "refusing"
     finally:
         subprocess.run(["umount", str(folder)], check=True)
-    ready(app_ready(app), want=200)
-    tally.turns(3)
-    assert len(tally.answered) == 6
-    tally.check(db)
+    recovered(tally, app_ready(app), db, answered=6)
 
 
 def test_io_error_from_a_size_limited_file_spools_then_a_restart_replays(tmp_path):

@@ -12,7 +12,7 @@ from flask import Flask
 from ..host import SkillHost
 from ..middleware import Middleware
 from ..skill import Skill
-from ..transcripts.store import DEFAULT_DB, TranscriptStore
+from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
 __all__ = ["create_app", "get_host"]
 
@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(
     skills: Iterable[Skill] | None = None,
     *,
-    store: TranscriptStore | None = None,
+    store: Ledger | None = None,
     db: str | os.PathLike[str] | None = None,
     http: Any = None,
     middleware: Sequence[Middleware] = (),
@@ -39,10 +39,14 @@ def create_app(
     >>> app = create_app(db=":memory:")
     >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
 
-    ``store`` (or a ``db`` path; default ``var/transcripts.db``) receives a transcript of every
+    ``store`` (a :class:`Ledger`, or ``db``: a path or URL; default ``var/transcripts.db``) receives a transcript of every
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
     use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
+
+    A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
+    any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
+    a warning names the skills that accept any application.
     """
     app = Flask("skills_sdk")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
@@ -54,8 +58,11 @@ def create_app(
         skills = all_skills()
         if http is None:
             http = partner_session()
+    skills = list(skills)
+    if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
+        _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
     if store is None:
-        store = TranscriptStore(db if db is not None else DEFAULT_DB)
+        store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
         from ..verify import RequestVerifier
 
@@ -88,8 +95,7 @@ def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
     ``SKILLS_SPOOL_FLOOR`` in bytes, ``SKILLS_LEDGER_INTERVAL`` and ``SKILLS_REPLAY_INTERVAL`` in
     seconds); ``SKILLS_SPOOL=False`` in the config runs without a spool (turns are refused instead).
     """
-    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, RESERVE_SUFFIX, LedgerGuard, Reserve
-    from ..transcripts.spool import Spool
+    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, LedgerGuard, Reserve
 
     def setting(name: str, default: float) -> float:
         value = app.config.get(name, os.environ.get(name))
@@ -103,13 +109,32 @@ def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
             raise ValueError(f"{name} must be >= 0, got {value!r}.")
         return number
 
-    spool = None
-    if not store.memory and app.config.get("SKILLS_SPOOL", True):
-        reserve = Reserve(store.path + RESERVE_SUFFIX, int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
-        spool = Spool.for_store(store, reserve=reserve)  # rows the store cannot take wait here
+    # Rows the ledger cannot take wait in its spool (a ledger may have none), which pays for each
+    # line from space reserved beside it now.
+    spool = store.spool() if app.config.get("SKILLS_SPOOL", True) else None
+    if spool is not None:
+        spool.reserve = Reserve(spool.path + ".reserve", int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
     return LedgerGuard(store, spool, floor=int(setting("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR)),
                        interval=setting("SKILLS_LEDGER_INTERVAL", 1.0),
                        replay_interval=setting("SKILLS_REPLAY_INTERVAL", 30.0))
+
+
+def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
+    """Refuse skills without an application id on a verifying server, unless the operator allowed them."""
+    from ..errors import RegistrationError
+
+    open_to_all = [s.name for s in skills if not s.application_id]
+    if not open_to_all:
+        return
+    names = ", ".join(repr(n) for n in open_to_all)
+    if not allowed:
+        raise RegistrationError(
+            f"Skill(s) {names} have no application_id, so this verifying server would answer requests Alexa signed "
+            "for any skill, anyone's. Give each its skill id from the Alexa developer console "
+            "(Skill(..., application_id='amzn1.ask.skill.…')), or accept that knowingly with "
+            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi).")
+    log.warning("Skill(s) %s have no application_id and accept requests for any Alexa skill, as the operator chose "
+                "(--any-application / SKILLS_ANY_APPLICATION).", names)
 
 
 def get_host(app: Flask) -> SkillHost:

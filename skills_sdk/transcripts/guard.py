@@ -17,7 +17,7 @@ from .health import check_writable
 from .spool import Spool
 from .store import TranscriptStore
 
-__all__ = ["LedgerGuard", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR", "RESERVE_SUFFIX"]
+__all__ = ["LedgerGuard", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -27,8 +27,6 @@ STATES = ("ok", "spooling", "refusing")
 DEFAULT_RESERVE = 32 * 1024 * 1024
 #: Below this much reserve a new turn is refused: room for the rows of the turns already running.
 DEFAULT_FLOOR = 1024 * 1024
-#: The reserve of database ``x.db`` is ``x.db.spool.reserve``.
-RESERVE_SUFFIX = ".spool.reserve"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _CHUNK = 64 * 1024
 _ERRORS = (*DB_ERRORS, StoreError, OSError)
@@ -117,7 +115,7 @@ class Reserve:
 class LedgerGuard:
     """Decides before each turn whether its row has a place, records the row, and watches for recovery.
 
-    >>> guard = LedgerGuard(store, Spool.for_store(store, reserve=Reserve(store.path + RESERVE_SUFFIX, 2**25)))   # doctest: +SKIP
+    >>> guard = LedgerGuard(store, Spool.for_store(store, reserve=Reserve(store.path + ".spool.reserve", 2**25)))   # doctest: +SKIP
     >>> guard.admit()                      # before the handler: raises LedgerUnavailable when there is none
     >>> guard.record(row)                  # after it: the store, else the spool
     42
