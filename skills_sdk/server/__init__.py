@@ -77,7 +77,7 @@ def create_app(
     from . import alexa
 
     alexa.register(app)
-    for name in ("simulate", "api", "ops", "console"):
+    for name in ("simulate", "api", "metrics", "ops", "console"):  # metrics before ops: it counts the start-up replay
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
