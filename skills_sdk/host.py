@@ -55,7 +55,9 @@ class SkillHost:
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through.
+    ``requests.Session`` handlers reach partner APIs through (when None, a
+    :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
+    way of serving gives handlers the same ``ctx.http``).
     """
 
     def __init__(
@@ -69,7 +71,7 @@ class SkillHost:
         spool: Any = None,
     ) -> None:
         self.store = store
-        self.http = http
+        self._http = http
         self.capture = None
         outer: list[Middleware] = []
         if store is not None:
@@ -86,6 +88,17 @@ class SkillHost:
         self._chains: dict[str, Endpoint] = {}
         for skill in skills:
             self.add(skill)
+
+    @property
+    def http(self) -> requests.Session:
+        """The session handlers get as ``ctx.http``."""
+        if self._http is None:
+            # Made on first use: importing requests is a good part of a cold start, and a host
+            # built for a test or a CLI command may never answer a turn.
+            from .http import PartnerSession
+
+            self._http = PartnerSession.from_env()
+        return self._http
 
     def add(self, skill: Skill) -> None:
         """Host ``skill`` (its name must be unique on this host)."""

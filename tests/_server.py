@@ -23,10 +23,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> subprocess.Popen:
-    """Start ``skills <args> --port PORT`` and wait until /healthz answers; raise with its output if it dies."""
+def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30,
+          cwd: os.PathLike[str] | str | None = None) -> subprocess.Popen:
+    """Start ``skills <args> --port PORT`` (in ``cwd``) and wait until /healthz answers; raise with its output if it dies."""
     proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"})
+                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}, cwd=cwd)
     deadline = time.monotonic() + timeout
     while True:
         try:
