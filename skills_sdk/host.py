@@ -184,7 +184,18 @@ def load_skills(spec: str) -> list[Skill]:
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise RegistrationError(f"{spec!r}: cannot import {mod_name!r}: {exc}.") from None
+        top = mod_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name in (mod_name, top):
+            raise RegistrationError(
+                f"{spec!r}: cannot import {mod_name!r}: {exc}. It is looked for in the current folder "
+                f"({os.getcwd()}) and on this Python's path ({sys.executable}): run the command from the folder "
+                f"that holds {top}.py or {top}/, set PYTHONPATH to that folder, or activate the virtualenv "
+                f"where {top} is installed."
+            ) from None
+        raise RegistrationError(
+            f"{spec!r}: importing {mod_name!r} failed: {exc}. If a package it imports is missing, install it "
+            f"into the Python that runs skills ({sys.executable})."
+        ) from None
     obj = getattr(module, attr or "skill", None)
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "

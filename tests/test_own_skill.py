@@ -6,9 +6,7 @@ import json
 import os
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -38,43 +36,10 @@ COFFEE = textwrap.dedent('''
 ''')
 
 
-class Partner(ThreadingHTTPServer):
-    """The partner API on loopback: answers POST /v1/orders and remembers what it was sent."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.orders: list[dict] = []
-        super().__init__(("127.0.0.1", 0), _PartnerHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _PartnerHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.orders.append({"path": self.path, **body})
-        out = json.dumps({"id": f"B-{len(self.server.orders)}"}).encode()
-        self.send_response(201 if self.path == "/v1/orders" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def partner() -> Iterator[Partner]:
-    server = Partner()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def partner() -> Iterator[_server.Partner]:
+    with _server.loopback_partner() as server:
+        yield server
 
 
 @pytest.fixture
