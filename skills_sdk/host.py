@@ -138,7 +138,7 @@ class SkillHost:
             try:
                 turn.save_state()
             except Exception:
-                log.exception("could not save the state of user %s in skill %s", turn.user_id[-8:], skill_name)
+                log.exception("could not save a user's state in skill %s", skill_name)  # no user id in logs
         return TurnResult(self.envelope_for(turn, resp), resp, turn)
 
     def handle_json(self, skill_name: str, body: str | bytes) -> str:

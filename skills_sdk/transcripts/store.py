@@ -24,6 +24,7 @@ from .query import where as _where_sql
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
+    from .sessions import ConsoleSession
     from .spool import Spool
 
 from .record import (
@@ -508,6 +509,21 @@ class TranscriptStore(Ledger):
 
         return list_keys(self)
 
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        from .sessions import load_session
+
+        return load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        from .sessions import save_session
+
+        save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        from .sessions import end_session
+
+        end_session(self, sid)
+
     def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
         from .audit import audit
 
@@ -608,6 +624,10 @@ _PRIVACY_DDL = (
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
     "developers TEXT NOT NULL, state_rows INTEGER NOT NULL, scrubbed INTEGER NOT NULL)",
+    # Console sign-ins: the browser's cookie holds a random id; the row holds its hash, names the
+    # keys by id (never the key), and expires. Revoking a key deletes its sessions.
+    "CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, developer_key_id TEXT, user_key_id TEXT, "
+    "data TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pending_erasures (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "developer_id TEXT, skill TEXT, due_at TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL)",
 )
