@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, Slot, load_request
+from .envelope import RequestEnvelope, Slot, SlotText, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
@@ -11,6 +11,7 @@ from .errors import (
     NotFound,
     RegistrationError,
     SkillsError,
+    StateError,
     StoreError,
     UnknownRequestType,
     VerificationError,
@@ -33,6 +34,7 @@ __all__ = [
     "ssml",
     "empty",
     "Slot",
+    "SlotText",
     "SlotType",
     "SlotValue",
     "IntentModel",
@@ -48,6 +50,7 @@ __all__ = [
     "SkillsError",
     "RegistrationError",
     "ModelError",
+    "StateError",
     "EnvelopeError",
     "UnknownRequestType",
     "VerificationError",
