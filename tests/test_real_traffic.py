@@ -15,8 +15,6 @@ from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.store import decode_row
 
-pytest.importorskip("ask_sdk_model")
-
 
 @pytest.fixture(scope="module")
 def served():
