@@ -44,10 +44,15 @@ class PartnerSession(requests.Session):
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if last:
                     raise
-                log.info("retrying %s %s after %s", method, url, type(exc).__name__)
+                log.info("retrying %s %s after %s", method, _bare(url), type(exc).__name__)
                 continue
             if resp.status_code in (502, 503, 504) and not last:
-                log.info("retrying %s %s after HTTP %s", method, url, resp.status_code)
+                log.info("retrying %s %s after HTTP %s", method, _bare(url), resp.status_code)
                 continue
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bare(url: str) -> str:
+    """``url`` without its query string, which may hold a user's search or a token: logs never keep it."""
+    return url.split("?", 1)[0].split("#", 1)[0]
