@@ -17,7 +17,7 @@ from .errors import (
 from .host import SkillHost, TurnResult
 from .middleware import Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
-from .response import Response, Transaction, ask, empty, say, ssml
+from .response import CanFulfill, Response, Transaction, ask, empty, say, ssml
 from .skill import Skill, is_intent, is_request_type
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Skill",
     "Turn",
     "Response",
+    "CanFulfill",
     "Transaction",
     "say",
     "ask",

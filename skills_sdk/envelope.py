@@ -10,8 +10,10 @@ property-based, that both paths agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
@@ -326,6 +328,41 @@ class _IntentSchema(_Base):
         return Intent(d["name"], d["confirmationStatus"], d.get("slots") or {})
 
 
+# ISO-8601 date and time as Alexa writes it: 2026-11-28T09:30:00Z, with optional fraction and offset.
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\Z")
+_TIMESTAMP_MESSAGE = "Not an ISO-8601 date and time (e.g. 2026-11-28T09:30:00Z) nor epoch milliseconds."
+
+
+def _timestamp(value: Any) -> str | None:
+    """``request.timestamp`` as ISO-8601 text, or None when it is neither that nor epoch milliseconds.
+
+    Alexa writes ISO-8601 UTC; some requests have carried epoch milliseconds (Alexa.NET reads
+    both), so a whole number is taken as that and turned into ISO-8601.
+    """
+    if type(value) is str:
+        if _ISO_TIMESTAMP.match(value) is None:
+            return None
+        try:  # the shape is right; the date must exist too (no month 13, no February 30)
+            datetime.fromisoformat(value[:19])
+        except ValueError:
+            return None
+        return value
+    if type(value) is int and 0 <= value < 253402300800000:  # up to 9999-12-31
+        moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{value % 1000:03d}Z"
+    return None
+
+
+class _TimestampField(fields.Field):
+    """``request.timestamp``: ISO-8601 text or epoch milliseconds, loaded as ISO-8601 text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        out = _timestamp(value)
+        if out is None:
+            raise ValidationError(_TIMESTAMP_MESSAGE)
+        return out
+
+
 class _ErrorSchema(_Base):
     type = fields.Str(allow_none=True)
     message = fields.Str(allow_none=True)
@@ -334,7 +371,7 @@ class _ErrorSchema(_Base):
 class _RequestSchema(_Base):
     type = fields.Str(required=True)
     requestId = fields.Str(required=True)
-    timestamp = fields.Str(allow_none=True)
+    timestamp = _TimestampField(allow_none=True)
     locale = fields.Str(allow_none=True)
     dialogState = fields.Str(allow_none=True)
     intent = fields.Nested(_IntentSchema, allow_none=True)
@@ -486,10 +523,15 @@ def _fast_load(d: Any) -> RequestEnvelope:
         if type(err) is not dict:
             raise _Slow
         err = {k: _str(err[k]) for k in ("type", "message") if k in err}
+    ts = r.get("timestamp")
+    if ts is not None:
+        ts = _timestamp(ts)
+        if ts is None:
+            raise _Slow
     request = Request(
         rtype,
         rid,
-        _str(r.get("timestamp")),
+        ts,
         _str(r.get("locale")),
         _str(r.get("dialogState")),
         intent,

@@ -13,7 +13,8 @@ from .envelope import Slot
 from .errors import RegistrationError, UnknownRequestType
 from .middleware import Endpoint, Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
-from .response import Response, ask, empty, say
+from .request_types import UNKNOWN, is_well_formed, known_types_text, rule_for
+from .response import CanFulfill, Response, ask, empty, say
 
 __all__ = ["Skill", "Handler", "SlotParam", "is_intent", "is_request_type"]
 
@@ -21,9 +22,6 @@ log = logging.getLogger("skills_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Request types the platform may send; those without a handler get an empty answer.
-QUIET_REQUEST_PREFIXES = ("AudioPlayer.", "PlaybackController.", "AlexaSkillEvent.", "System.", "Display.",
-                          "Alexa.Presentation.", "Connections.", "Messaging.", "Reminders.", "Dialog.")
 #: Request types whose response may carry AudioPlayer directives only.
 AUDIO_ONLY_PREFIXES = ("AudioPlayer.", "PlaybackController.")
 _MISSING = object()
@@ -160,6 +158,7 @@ class Skill:
         self._types: dict[str, SlotType] = {}
         self._middleware: list[Middleware] = []
         self._started = False
+        self._warned_types: set[str] = set()  # unknown request types already logged once
 
     # -- registration -------------------------------------------------------------------
     def _check_open(self, what: str) -> None:
@@ -246,9 +245,19 @@ class Skill:
         return func
 
     def add_request_handler(self, request_type: str, func: Callable[..., Any]) -> None:
-        """Register ``func`` for another request type, e.g. ``AudioPlayer.PlaybackNearlyFinished``."""
+        """Register ``func`` for any request type Alexa sends, e.g. ``SessionResumedRequest``.
+
+        The types this SDK knows are in ``skills_sdk.request_types.REQUEST_TYPES``; a type it does
+        not know yet may be registered too. What the handler returns is trimmed to what Alexa allows
+        for that type (no speech for an AudioPlayer event, nothing for SessionEndedRequest).
+        """
         if request_type == "IntentRequest":
             raise RegistrationError("Register intents with @skill.intent(name), not @skill.on('IntentRequest').")
+        if not isinstance(request_type, str) or not is_well_formed(request_type):
+            raise RegistrationError(
+                f"{request_type!r} is not a request type: Alexa's look like 'SessionResumedRequest' or "
+                "'AudioPlayer.PlaybackStarted'."
+            )
         self._register(Handler("request", request_type, func, _slot_params(func, request_type)))
 
     def on(self, request_type: str) -> Callable[[F], F]:
@@ -259,6 +268,49 @@ class Skill:
             return func
 
         return decorator
+
+    def add_can_fulfill(self, func: Callable[..., Any]) -> None:
+        """Register ``func`` to answer CanFulfillIntentRequest: may this skill take the user's request?
+
+        ``func(ctx, **slots)`` gets the asked intent's slots by parameter name, like an intent
+        handler, and returns a :class:`CanFulfill`. ``ctx.skill.default_can_fulfill(ctx)`` is the
+        answer computed from the interaction model, a good start to refine. Without a handler that
+        default is sent.
+        """
+        self._register(Handler("request", "CanFulfillIntentRequest", func,
+                               _slot_params(func, "CanFulfillIntentRequest")))
+
+    def can_fulfill(self, func: F) -> F:
+        """Decorator twin of :meth:`add_can_fulfill`."""
+        self.add_can_fulfill(func)
+        return func
+
+    def default_can_fulfill(self, ctx: Turn) -> CanFulfill:
+        """The answer the interaction model gives: MAYBE for an intent and slots it knows, else NO.
+
+        A slot value that is one of its custom slot type's values or synonyms is understood (YES);
+        any other value of a known slot may be (MAYBE) and is not promised.
+        """
+        intent = ctx.request.intent
+        model = self.model.intent(intent.name) if intent is not None else None
+        if model is None or intent is None:
+            return CanFulfill.no()
+        answer = CanFulfill.maybe()
+        for name, slot in intent.slots.items():
+            if slot.value is None:
+                continue
+            type_name = model.slots.get(name)
+            if type_name is None:
+                return CanFulfill.no()
+            slot_type = self.model.slot_type(type_name)
+            words = {slot.value.lower()}
+            if slot.resolved:
+                words.add(slot.resolved.lower())
+            known = slot_type is not None and any(
+                w in {v.name.lower(), *(x.lower() for x in v.synonyms)} for v in slot_type.values for w in words
+            )
+            answer.slot(name, understand="YES" if known else "MAYBE", fulfill="YES" if known else "NO")
+        return answer
 
     def add_error_handler(self, func: Callable[[Turn, Exception], Response]) -> None:
         """Register ``func(ctx, exc)`` to answer when a handler raises."""
@@ -338,8 +390,10 @@ class Skill:
                 result = args  # the default answer
             else:
                 result = handler.func(ctx, **args)
+            if isinstance(result, CanFulfill):
+                result = result.response()
             if not isinstance(result, Response):
-                if result is None and ctx.request_type == "SessionEndedRequest":
+                if result is None and ctx.request_type != "IntentRequest" and rule_for(ctx.request_type).speech is False:
                     result = empty()
                 elif isinstance(result, str):
                     result = say(result)
@@ -384,29 +438,39 @@ class Skill:
             return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
         h = self._handlers.get(("request", rtype))
         if h is not None:
+            if rtype == "CanFulfillIntentRequest":
+                slots = ctx.request.intent.slots if ctx.request.intent else {}
+                return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
             return h, {p.name: p.default for p in h.params}
         if rtype == "LaunchRequest":
             return None, ask(
                 f"Welcome to {self.invocation_name}. {self._hint()}", "What would you like to do?"
             )
-        if rtype == "SessionEndedRequest" or rtype.startswith(QUIET_REQUEST_PREFIXES):
-            return None, empty()
-        self.check_request_type(rtype)
-        return None, empty()  # pragma: no cover - check_request_type raised
+        if rtype == "SessionResumedRequest":
+            # The user comes back from a task another skill or Alexa ran: carry on the conversation.
+            return None, ask(
+                f"Welcome back to {self.invocation_name}. {self._hint()}", "What would you like to do?"
+            )
+        if rtype == "CanFulfillIntentRequest":
+            return None, self.default_can_fulfill(ctx).response()
+        if rule_for(rtype) is UNKNOWN and rtype not in self._warned_types:
+            self._warned_types.add(rtype)
+            log.warning("skill %s got request type %r, which this SDK does not know; it answered with an "
+                        "empty response. Register @skill.on(%r) to handle it.", self.name, rtype, rtype)
+        return None, empty()
 
     def check_request_type(self, request_type: str) -> None:
-        """Raise :class:`UnknownRequestType` unless this skill can answer ``request_type``."""
-        if (
-            request_type in ("IntentRequest", "LaunchRequest", "SessionEndedRequest")
-            or ("request", request_type) in self._handlers
-            or request_type.startswith(QUIET_REQUEST_PREFIXES)
-        ):
+        """Raise :class:`UnknownRequestType` unless ``request_type`` has the shape of an Alexa request type.
+
+        Every well-formed type is answered, with a handler or without: a type this SDK does not
+        know yet gets an empty response. Only a malformed one (not ``Interface.Name``) is refused.
+        """
+        if is_well_formed(request_type):
             return
         raise UnknownRequestType(
-            f"Request type {request_type!r} is not one skill {self.name!r} can answer. "
-            "Known: LaunchRequest, IntentRequest, SessionEndedRequest, AudioPlayer.*, PlaybackController.*, "
-            f"AlexaSkillEvent.*; register @skill.on({request_type!r}) to handle it.",
-            {"request.type": [f"Unknown request type {request_type!r}."]},
+            f"Request type {request_type[:80]!r} is not the name of an Alexa request type (letters and digits "
+            f"separated by dots, e.g. 'SessionResumedRequest'). Known types: {known_types_text()}.",
+            {"request.type": ["Not a request type name."]},
         )
 
     def _hint(self) -> str:

@@ -167,9 +167,21 @@ def test_audio_events_without_handler_get_an_empty_answer(greeter):
     assert answer(greeter, make_envelope("AudioPlayer.PlaybackStarted")).envelope["response"] == {}
 
 
-def test_unknown_request_type_raises_before_any_handler(greeter):
-    with pytest.raises(UnknownRequestType, match="register @skill.on"):
-        answer(greeter, make_envelope("Totally.NewType"))
+def test_unknown_request_type_gets_an_empty_answer_a_row_and_one_warning(greeter, memory_store, caplog):
+    caplog.set_level("WARNING", logger="skills_sdk")
+    for _ in range(3):
+        result = answer(greeter, make_envelope("Totally.NewType"), store=memory_store)
+        assert result.envelope["response"] == {}
+        assert result.transcript["request_type"] == "Totally.NewType" and result.transcript["speech"] is None
+    assert memory_store.count() == 3
+    warnings = [r for r in caplog.records if "Totally.NewType" in r.getMessage()]
+    assert len(warnings) == 1 and "@skill.on('Totally.NewType')" in warnings[0].getMessage()
+
+
+def test_malformed_request_type_raises_listing_the_known_types(greeter):
+    with pytest.raises(UnknownRequestType, match="SessionResumedRequest") as info:
+        answer(greeter, make_envelope("not a type!"))
+    assert "CanFulfillIntentRequest" in str(info.value) and "Alexa.DataStore.Error" in str(info.value)
 
 
 def test_registered_custom_request_type_is_routed():
