@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, Slot, load_request
+from .envelope import RequestEnvelope, Slot, SlotText, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
@@ -10,6 +10,7 @@ from .errors import (
     NotFound,
     RegistrationError,
     SkillsError,
+    StateError,
     StoreError,
     UnknownRequestType,
     VerificationError,
@@ -32,6 +33,7 @@ __all__ = [
     "ssml",
     "empty",
     "Slot",
+    "SlotText",
     "SlotType",
     "SlotValue",
     "IntentModel",
@@ -47,6 +49,7 @@ __all__ = [
     "SkillsError",
     "RegistrationError",
     "ModelError",
+    "StateError",
     "EnvelopeError",
     "UnknownRequestType",
     "VerificationError",

@@ -127,6 +127,51 @@ class Slot:
                 return r.values[0][1]
         return None
 
+    @property
+    def matched(self) -> bool:
+        """True when entity resolution matched what was said to a declared value (``ER_SUCCESS_MATCH``)."""
+        return self.er_status == "ER_SUCCESS_MATCH"
+
+    def text(self) -> SlotText | None:
+        """The value a ``str`` handler parameter receives: canonical if matched, else as said; None if empty."""
+        raw = self.resolved or self.value
+        return None if raw is None else SlotText(raw, spoken=self.value, id=self.id, er_status=self.er_status)
+
+
+class SlotText(str):
+    """A slot's value as a ``str`` that also says whether it matched a declared value.
+
+    >>> size = SlotText("large", spoken="big", id="LARGE", er_status="ER_SUCCESS_MATCH")
+    >>> size, size.matched, size.id, size.spoken
+    ('large', True, 'LARGE', 'big')
+
+    Handler parameters annotated ``str`` (or not at all) receive one: the canonical value when
+    entity resolution matched, else the words as said, with ``matched`` False. Compare and format
+    it as any string; test ``matched`` to refuse what your slot type does not know.
+    """
+
+    __slots__ = ("spoken", "id", "er_status")
+
+    spoken: str | None
+    id: str | None
+    er_status: str | None
+
+    def __new__(cls, value: str, *, spoken: str | None = None, id: str | None = None,  # noqa: A002
+                er_status: str | None = None) -> SlotText:
+        self = super().__new__(cls, value)
+        self.spoken = value if spoken is None else spoken
+        self.id = id
+        self.er_status = er_status
+        return self
+
+    @property
+    def matched(self) -> bool:
+        """True when the value is one the slot type declares (``ER_SUCCESS_MATCH``)."""
+        return self.er_status == "ER_SUCCESS_MATCH"
+
+    def __reduce__(self) -> Any:
+        return (str, (str(self),))  # pickles and copies as the plain string it stands for
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:

@@ -56,7 +56,9 @@ class SkillHost:
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through.
+    ``requests.Session`` handlers reach partner APIs through (when None, a
+    :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
+    way of serving gives handlers the same ``ctx.http``).
     """
 
     def __init__(
@@ -70,7 +72,7 @@ class SkillHost:
         spool: Any = None,
     ) -> None:
         self.store = store
-        self.http = http
+        self._http = http
         self.capture = None
         outer: list[Middleware] = []
         if store is not None:
@@ -87,6 +89,17 @@ class SkillHost:
         self._chains: dict[str, Endpoint] = {}
         for skill in skills:
             self.add(skill)
+
+    @property
+    def http(self) -> requests.Session:
+        """The session handlers get as ``ctx.http``."""
+        if self._http is None:
+            # Made on first use: importing requests is a good part of a cold start, and a host
+            # built for a test or a CLI command may never answer a turn.
+            from .http import PartnerSession
+
+            self._http = PartnerSession.from_env()
+        return self._http
 
     def add(self, skill: Skill) -> None:
         """Host ``skill`` (its name must be unique on this host)."""
@@ -182,7 +195,18 @@ def load_skills(spec: str) -> list[Skill]:
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise RegistrationError(f"{spec!r}: cannot import {mod_name!r}: {exc}.") from None
+        top = mod_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name in (mod_name, top):
+            raise RegistrationError(
+                f"{spec!r}: cannot import {mod_name!r}: {exc}. It is looked for in the current folder "
+                f"({os.getcwd()}) and on this Python's path ({sys.executable}): run the command from the folder "
+                f"that holds {top}.py or {top}/, set PYTHONPATH to that folder, or activate the virtualenv "
+                f"where {top} is installed."
+            ) from None
+        raise RegistrationError(
+            f"{spec!r}: importing {mod_name!r} failed: {exc}. If a package it imports is missing, install it "
+            f"into the Python that runs skills ({sys.executable})."
+        ) from None
     obj = getattr(module, attr or "skill", None)
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 
 from .context import Turn
 from .envelope import Slot
-from .errors import RegistrationError, UnknownRequestType
+from .errors import RegistrationError, StateError, UnknownRequestType
 from .middleware import Endpoint, Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
 from .request_types import UNKNOWN, is_well_formed, known_types_text, rule_for
@@ -34,6 +35,7 @@ class SlotParam:
     name: str
     convert: str  # "str", "int", "float", "slot"
     default: Any = None
+    slot_type: str | None = None  # the SlotType the parameter is annotated with, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +53,70 @@ class Handler:
         return f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', repr(self.func))}"
 
 
-def _slot_params(func: Callable[..., Any], where: str) -> tuple[SlotParam, ...]:
+def _name(func: Any) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def check_callable(func: Any, where: str) -> None:
+    """Refuse, naming ``where``, what cannot serve as a handler or middleware: a non-callable, an ``async def``."""
+    if not callable(func):
+        raise RegistrationError(
+            f"{where}: got {func!r}, which is not a function. Decorate a function: "
+            "@skill.intent('OrderIntent') above def order(ctx, ...)."
+        )
+    target = getattr(func, "__call__", None) if not inspect.isroutine(func) and not inspect.isclass(func) else func
+    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(target):
+        raise RegistrationError(
+            f"{_name(func)} for {where} is `async def`. Handlers run synchronously on the thread that serves "
+            "the request (gunicorn's sync workers, Lambda, the test client): no event loop would ever await "
+            f"the coroutine it returns. Write `def {getattr(func, '__name__', 'handler')}(ctx, ...)` and call "
+            "async code inside it with asyncio.run(...), or use the library's synchronous client."
+        )
+
+
+def _slot_params(func: Callable[..., Any], where: str,
+                 slots: Mapping[str, str] | None = None) -> tuple[SlotParam, ...]:
+    """The slot parameters of ``func``; with ``slots`` (an intent's), each must name one of them."""
+    check_callable(func, where)
     try:
-        sig = inspect.signature(func)
+        try:
+            # `from __future__ import annotations` makes every annotation a string: resolve them
+            # so `drink: Drink` (a slot type) is seen; names only a local scope knows stay strings.
+            sig = inspect.signature(func, eval_str=True)
+        except (NameError, SyntaxError, AttributeError, TypeError):
+            sig = inspect.signature(func)
     except (TypeError, ValueError) as exc:
         raise RegistrationError(f"Cannot read the signature of {func!r} for {where}: {exc}.") from None
     params = list(sig.parameters.values())
     if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
         raise RegistrationError(
-            f"Handler {func.__qualname__} for {where} must take the turn context as its first argument: "
-            f"def {func.__name__}(ctx, ...)."
+            f"Handler {_name(func)} for {where} must take the turn context as its first argument: "
+            f"def {getattr(func, '__name__', 'handler')}(ctx, ...)."
+        )
+    if slots and params[0].name in slots:
+        raise RegistrationError(
+            f"Handler {_name(func)} for {where}: its first parameter {params[0].name!r} is a slot, but the "
+            f"turn context comes first: def {func.__name__}(ctx, {params[0].name}, ...)."
         )
     out = []
     for p in params[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
+        if slots is not None and p.name not in slots:
+            close = difflib.get_close_matches(p.name, list(slots), n=1, cutoff=0.6)
+            declared = ", ".join(repr(s) for s in slots) or "none"
+            fix = (f"Did you mean {close[0]!r}? Rename the parameter" if close
+                   else "Rename it to one of them")
+            raise RegistrationError(
+                f"Handler {_name(func)} for {where} has parameter {p.name!r}, which matches no slot of the "
+                f"intent (declared: {declared}), so it would always be {p.default if p.default is not p.empty else None!r}. "
+                f"{fix}, or declare it: slots={{{p.name!r}: 'SlotType'}}."
+            )
         ann = p.annotation
-        if isinstance(ann, str):
+        slot_type = None
+        if isinstance(ann, SlotType):
+            convert, slot_type = "str", ann.name
+        elif isinstance(ann, str):
             ann = ann.replace(" ", "")
             convert = {"int": "int", "float": "float", "Slot": "slot"}.get(ann.split("|")[0], "str")
         else:
@@ -75,8 +124,16 @@ def _slot_params(func: Callable[..., Any], where: str) -> tuple[SlotParam, ...]:
             args = getattr(ann, "__args__", ())
             if convert == "str" and args:
                 convert = {int: "int", float: "float", Slot: "slot"}.get(args[0], "str")
+                if isinstance(args[0], SlotType):
+                    slot_type = args[0].name
+        if slot_type and slots and slots.get(p.name) != slot_type:
+            raise RegistrationError(
+                f"Handler {_name(func)} for {where}: parameter {p.name!r} is annotated with slot type "
+                f"{slot_type!r}, but slot {p.name!r} is declared as {slots.get(p.name)!r}. "
+                f"Make the two agree: slots={{{p.name!r}: {slot_type!r}}}."
+            )
         default = None if p.default is p.empty else p.default
-        out.append(SlotParam(p.name, convert, default))
+        out.append(SlotParam(p.name, convert, default, slot_type))
     return tuple(out)
 
 
@@ -85,6 +142,9 @@ def _convert(slot: Slot | None, param: SlotParam) -> Any:
         return param.default
     if param.convert == "slot":
         return slot
+    if param.convert == "str":
+        text = slot.text()
+        return param.default if text is None else text
     raw = slot.resolved or slot.value
     if raw is None:
         return param.default
@@ -93,12 +153,10 @@ def _convert(slot: Slot | None, param: SlotParam) -> Any:
             return int(raw)
         except ValueError:
             return param.default
-    if param.convert == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            return param.default
-    return raw
+    try:
+        return float(raw)
+    except ValueError:
+        return param.default
 
 
 def is_intent(ctx: Turn, *names: str) -> bool:
@@ -192,12 +250,19 @@ class Skill:
 
         Slot parameters of ``func`` are filled by name: ``def order(ctx, size, count: int = 1)``.
         """
+        if callable(name):
+            raise RegistrationError(
+                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
+                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
+            )
         if not isinstance(name, str) or not name:
             raise RegistrationError(f"Intent name must be a non-empty string, got {name!r}.")
         if isinstance(samples, str):
             raise RegistrationError(f"samples of intent {name!r} must be a list of strings, not one string.")
         model = IntentModel(name, tuple(samples), dict(slots or {}))
-        params = _slot_params(func, f"intent {name!r}")
+        # The fallback also answers intents without a handler, so its parameters may name their slots.
+        declared = None if name == "AMAZON.FallbackIntent" else dict(slots or {})
+        params = _slot_params(func, f"intent {name!r}", declared)
         handler = Handler("intent", name, func, params, model)
         self._register(handler)
         try:
@@ -210,6 +275,11 @@ class Skill:
         self, name: str, *, samples: Sequence[str] = (), slots: Mapping[str, str] | None = None
     ) -> Callable[[F], F]:
         """Decorator twin of :meth:`add_intent`."""
+        if callable(name):
+            raise RegistrationError(
+                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
+                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
+            )
 
         def decorator(func: F) -> F:
             self.add_intent(name, func, samples=samples, slots=slots)
@@ -314,6 +384,7 @@ class Skill:
 
     def add_error_handler(self, func: Callable[[Turn, Exception], Response]) -> None:
         """Register ``func(ctx, exc)`` to answer when a handler raises."""
+        check_callable(func, "the error handler")
         self._register(Handler("error", "*", func))
 
     def error(self, func: F) -> F:
@@ -344,6 +415,7 @@ class Skill:
     def use(self, middleware: Middleware) -> Middleware:
         """Add a middleware for this skill (runs inside the server's middleware). Usable as decorator."""
         self._check_open(f"add middleware {getattr(middleware, '__name__', middleware)!r}")
+        check_callable(middleware, f"middleware of skill {self.name!r}")
         self._middleware.append(middleware)
         return middleware
 
@@ -399,12 +471,16 @@ class Skill:
                     result = say(result)
                 else:
                     what = handler.describe() if handler else "the default handler"
+                    got = "None (a path through it ends without `return`)" if result is None else type(result).__name__
                     raise TypeError(
-                        f"{what} returned {type(result).__name__}, expected a Response: "
-                        "return say(...), ask(...) or empty()."
+                        f"Handler {what} for {handler.key if handler else ctx.request_type!r} returned {got}, "
+                        "expected a Response: return say(...), ask(...) or empty()."
                     )
+            ctx.check_attributes()
             return result
         except Exception as exc:  # a handler's failure is the user's apology, never a 500
+            if isinstance(exc, StateError):
+                ctx.forget_unstorable()  # what was sent back and saved must be JSON
             return self._on_error(ctx, exc, handler)
 
     def _on_error(self, ctx: Turn, exc: Exception, handler: Handler | None) -> Response:

@@ -50,8 +50,14 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
 
     configure_logging(log_level, json_format=production)
     skills = load_skills(skills_spec)
-    http = None
-    if not skills_spec:
+    if skills_spec:
+        from ..http import PartnerSession
+
+        try:
+            http = PartnerSession.from_env()  # what SkillClient and `skills chat` give the same skill
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    else:
         from example_skills import partner_session
 
         http = partner_session()
