@@ -88,7 +88,7 @@ def create_app(
     return app
 
 
-def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
+def _ledger_guard(app: Flask, store: Ledger) -> Any:
     """The guard of ``store``'s rows, with a spool and its reserve beside a file database.
 
     Sizes come from the app's config, else the environment (``SKILLS_SPOOL_RESERVE`` and
