@@ -48,7 +48,8 @@ class InvalidEvent(SkillsError):
     """A Lambda event the Alexa endpoint would refuse with a 4xx; ``status`` and ``body`` say why."""
 
     def __init__(self, status: int, body: Mapping[str, Any]) -> None:
-        error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+        found = body.get("error")
+        error: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         super().__init__(f"HTTP {status} {error.get('code', 'error')}: {error.get('message', body)}")
         self.status = status
         self.body = dict(body)
@@ -127,7 +128,8 @@ class Gateway:
               *, direct: bool) -> tuple[int, dict[str, str], bytes]:
         from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-        builder = EnvironBuilder(path=path, method=method, query_string=query, headers=dict(headers), data=body)
+        builder = EnvironBuilder(path=path, method=method, query_string=query, headers=list(headers.items()),
+                                 data=body)
         try:
             environ = builder.get_environ()
         finally:
