@@ -407,7 +407,7 @@ class Skill:
     def slot_type(
         self, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]
     ) -> SlotType:
-        """Declare a custom slot type from names, ``SlotValue``s or a mapping of name -> synonyms."""
+        """Declare a custom slot type from names, ``SlotValue`` objects or a mapping of name -> synonyms."""
         st = SlotType.of(name, values)
         self.add_slot_type(st)
         return st
