@@ -50,10 +50,11 @@ class Handler:
 
     def describe(self) -> str:
         """``module.function`` — how error messages name a handler."""
-        return f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', repr(self.func))}"
+        return _name(self.func)
 
 
 def _name(func: Any) -> str:
+    """``module.function``, for a function that is not registered yet."""
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 
