@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import build_greeter, make_envelope
 
-from skills_sdk.envelope import ResponseEnvelopeSchema
+from skills_sdk.envelope_schema import ResponseEnvelopeSchema
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 
