@@ -72,7 +72,8 @@ def create_app(
         guard = _ledger_guard(app, store)
         spool = guard.spool
     host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard}
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard,
+                                    "observers": []}
 
     from . import alexa
 
