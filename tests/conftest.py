@@ -85,6 +85,30 @@ def order_pizza_body() -> str:
     return (FIXTURES / "order_pizza_envelope.json").read_text()
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throw-away PostgreSQL server for the whole run (skipped where none is installed; in CI, a failure)."""
+    from _postgres import Cluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        message = "PostgreSQL's server programs are not installed (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI runs the ledger's tests on PostgreSQL too.")
+        pytest.skip(message)
+    cluster = Cluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """The URL of a fresh, empty database on the test run's PostgreSQL server (dropped afterwards)."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)
+
+
 @pytest.fixture
 def memory_store() -> TranscriptStore:
     """A transcript store in memory."""
