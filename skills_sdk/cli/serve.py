@@ -95,7 +95,8 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
             f"--workers {workers} needs gunicorn, which is not installed. "
             "Install it with: pip install 'skills_sdk[serve]' (or use --workers 1)."
         ) from None
-    env = dict(os.environ, SKILLS_DB=os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
+    # A path is made absolute (gunicorn may change directory); a URL is passed as it is.
+    env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
                SKILLS_LOG_LEVEL=log_level.upper())
     if skills_spec:
         env["SKILLS_SKILLS"] = skills_spec

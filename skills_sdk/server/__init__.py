@@ -12,7 +12,7 @@ from flask import Flask
 from ..host import SkillHost
 from ..middleware import Middleware
 from ..skill import Skill
-from ..transcripts.store import DEFAULT_DB, TranscriptStore
+from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
 __all__ = ["create_app", "get_host"]
 
@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(
     skills: Iterable[Skill] | None = None,
     *,
-    store: TranscriptStore | None = None,
+    store: Ledger | None = None,
     db: str | os.PathLike[str] | None = None,
     http: Any = None,
     middleware: Sequence[Middleware] = (),
@@ -39,7 +39,7 @@ def create_app(
     >>> app = create_app(db=":memory:")
     >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
 
-    ``store`` (or a ``db`` path; default ``var/transcripts.db``) receives a transcript of every
+    ``store`` (a :class:`Ledger`, or ``db``: a path or URL; default ``var/transcripts.db``) receives a transcript of every
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
     use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
@@ -55,16 +55,13 @@ def create_app(
         if http is None:
             http = partner_session()
     if store is None:
-        store = TranscriptStore(db if db is not None else DEFAULT_DB)
+        store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    spool = None
-    if capture and not store.memory and app.config.get("SKILLS_SPOOL", True):
-        from ..transcripts.spool import Spool
-
-        spool = Spool.for_store(store)  # rows the store cannot take wait here, replayed by server/ops.py
+    # Rows the ledger cannot take wait in its spool, replayed by server/ops.py.
+    spool = store.spool() if capture and app.config.get("SKILLS_SPOOL", True) else None
     host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
     app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import logging
 import os
@@ -29,7 +27,8 @@ from flask import (
     url_for,
 )
 
-from ..transcripts.store import COLUMNS, TranscriptStore
+from ..transcripts.record import iter_csv, to_jsonl
+from ..transcripts.store import TranscriptStore
 from . import console_data as data
 from .alexa import error_response
 
@@ -383,32 +382,10 @@ def export() -> Any:
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        yield to_jsonl(row) + "\n"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """CSV with JSON columns as JSON text; text that a spreadsheet would run as a formula gets a leading '."""
-    columns = list(COLUMNS)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(columns)
-    for row in rows:
-        out = []
-        for c in columns:
-            v = row.get(c)
-            if isinstance(v, (dict, list)):
-                v = json.dumps(v, ensure_ascii=False) if v else ""
-            elif isinstance(v, str) and v.startswith(_FORMULA_START):
-                v = "'" + v
-            out.append("" if v is None else v)
-        writer.writerow(out)
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    yield buf.getvalue()
+_csv = iter_csv  # formula-safe, as every export of the ledger is
 
 
 @bp.post("/sign-in")

@@ -11,6 +11,7 @@ from ..errors import StoreError
 from ..middleware import Endpoint
 from ..response import Response, ask
 from ._sqlite import DB_ERRORS
+from .ledger import CAPTURE_MODES
 from .redaction import Redactor
 from .store import TranscriptStore, encode_json, utcnow_iso
 
@@ -18,8 +19,6 @@ __all__ = ["Capture", "CAPTURE_MODES"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-#: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
-CAPTURE_MODES = ("full", "redacted", "metadata")
 
 
 class Capture:
