@@ -131,11 +131,17 @@ def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Le
     return open_ledger(":memory:")
 
 
+def _postgres(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
+    url = request.getfixturevalue("postgres_url")
+    return open_ledger(url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "ledger.spool"))
+
+
 #: Every ledger backend the interface tests run against: ``make(request, tmp_path) -> Ledger``.
 #: A backend joins the suite by appending one entry (it may ask ``request`` for its own fixtures).
 LEDGER_BACKENDS = [
     pytest.param(_sqlite_file, id="sqlite"),
     pytest.param(_sqlite_memory, id="sqlite-memory"),
+    pytest.param(_postgres, id="postgres"),
 ]
 
 

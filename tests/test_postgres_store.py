@@ -15,17 +15,15 @@ from _postgres import Cluster
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresStore, crypto, privacy, schema
-from skills_sdk.transcripts.postgres import search as pg_search
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema
 from skills_sdk.transcripts.retention import Policy
-from skills_sdk.transcripts.search import parse_filters
 
 
 @pytest.fixture
 def store(postgres_url, tmp_path):
-    s = PostgresStore(postgres_url, key_file=str(tmp_path / "ledger.key"))
+    s = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
     yield s
-    s.close()
+    s.stop()
 
 
 def _marker() -> str:
@@ -70,9 +68,9 @@ def test_erasure_reaches_the_data_directory_the_wal_and_a_backup_taken_before_it
     assert _grep(postgres_cluster.data, a_words + b_words) == {}
     backup = postgres_cluster.basebackup(str(tmp_path / "before"))
     old_key_file = tmp_path / "ledger.key.before"
-    shutil.copy(store.key_file_path, old_key_file)
+    shutil.copy(store.keys.key_file_path, old_key_file)
 
-    receipt = privacy.erase_user(store, alice)
+    receipt = store.erase_user(alice)
     assert (receipt["transcripts"], receipt["state_rows"], receipt["scrubbed"]) == (3, 1, True)
     assert store.count(user_id=alice) == 0 and store.load_state("dev-a", "notes", alice) == {}
     assert store.get(4)["utterance"] == f"note {b_words[0]}"  # bob's words still read under the new epoch
@@ -86,19 +84,19 @@ def test_erasure_reaches_the_data_directory_the_wal_and_a_backup_taken_before_it
     try:
         url = restored.url(postgres_cluster_db(store))
         with pytest.raises(StoreError, match="restored from before a key ratchet"):
-            PostgresStore(url, key_file=str(store.key_file_path), migrate=False)
+            PostgresLedger(url, key_file=str(store.keys.key_file_path), migrate=False)
         with psycopg.connect(url) as conn:
             epoch, wrapped = conn.execute("SELECT epoch, wrapped FROM user_keys WHERE user_id = %s", (alice,)).fetchone()
             sealed = [bytes(r[0]) for r in conn.execute("SELECT sealed FROM transcripts WHERE user_id = %s", (alice,))]
         assert len(sealed) == 3
         label = "user:" + json.dumps(["dev-a", "notes", alice])
         with pytest.raises(StoreError):  # the current key file derives only later epochs
-            store.key_file.key_at(epoch)
+            store.keys.key_file.key_at(epoch)
         with pytest.raises(StoreError):
-            crypto.unwrap(store.key_file.key, bytes(wrapped), label)
+            crypto.unwrap(store.keys.key_file.key, bytes(wrapped), label)
         with psycopg.connect(store.url) as conn:  # nor does any data key left in the live ledger
             for (other,) in conn.execute("SELECT wrapped FROM user_keys").fetchall():
-                left = crypto.unwrap(store.key_file.key, bytes(other), "user:" + json.dumps(["dev-a", "notes", bob]))
+                left = crypto.unwrap(store.keys.key_file.key, bytes(other), "user:" + json.dumps(["dev-a", "notes", bob]))
                 for s in sealed:
                     with pytest.raises(StoreError):
                         crypto.unseal(left, s, b"1")
@@ -111,7 +109,7 @@ def test_erasure_reaches_the_data_directory_the_wal_and_a_backup_taken_before_it
         restored.stop()
 
 
-def postgres_cluster_db(store: PostgresStore) -> str:
+def postgres_cluster_db(store: PostgresLedger) -> str:
     return store.url.split("/")[3].split("?")[0]
 
 
@@ -131,11 +129,11 @@ def test_search_finds_words_in_its_own_developers_rows_only(store):
     store.record(_turn("u1", "pepperoni large"))
     store.record({**_turn("u2", "pepperoni small"), "developer_id": "dev-b"})
     store.record(_turn("u3", "mushroom"))
-    rows, last = pg_search.search(store, parse_filters({"q": "PEPPERONI"}), developer_id="dev-a")
+    rows, last = store.search("PEPPERONI", developer_id="dev-a")
     assert [(r["developer_id"], r["user_id"]) for r in rows] == [("dev-a", "u1")] and last is None
-    rows, _ = pg_search.search(store, parse_filters({"q": "pepperoni small"}), developer_id="dev-a")
+    rows, _ = store.search("pepperoni small", developer_id="dev-a")
     assert rows == []
-    rows, _ = pg_search.search(store, parse_filters({"q": "pepperoni"}), user_id="u2")
+    rows, _ = store.search("pepperoni", user_id="u2")
     assert [r["developer_id"] for r in rows] == ["dev-b"]
     with psycopg.connect(store.url) as conn:  # the index holds bucket numbers, never a word
         tokens = [t for (ts,) in conn.execute("SELECT tokens FROM transcripts") for t in ts]
@@ -148,8 +146,7 @@ def test_full_text_pages_walk_every_match_once_newest_first(store):
     ids = [store.record(_turn("u1", f"pizza {i}")) for i in range(45)]
     seen, before = [], None
     while True:
-        rows, before = pg_search.search(store, parse_filters({"q": "pizza"}), developer_id="dev-a", limit=20,
-                                        before_id=before)
+        rows, before = store.search("pizza", developer_id="dev-a", limit=20, before_id=before)
         seen += [r["id"] for r in rows]
         if before is None:
             break
@@ -161,7 +158,7 @@ def test_purge_drops_whole_expired_days_and_keeps_the_rest(store):
                        _turn("u1", "old2", created_at="2026-01-02T10:00:00.000Z")])
     kept = store.record(_turn("u1", "new"))
     assert {"2026-01-01", "2026-01-02"} <= set(_days(store))
-    report = privacy.purge(store, {"notes": Policy(30)})
+    report = store.purge({"notes": Policy(30)})
     assert report["deleted"] == 2 and report["dropped_days"] == ["2026-01-01", "2026-01-02"]
     assert "2026-01-01" not in _days(store) and store.get(kept) is not None
     assert report["per_skill"] == {"notes": 2}
@@ -218,18 +215,18 @@ def test_migrations_from_many_hosts_at_once_run_once(postgres_url):
 def test_a_key_file_that_is_not_this_ledgers_is_refused(store, tmp_path):
     store.record(_turn("u1", "x"))
     with pytest.raises(StoreError, match="is missing"):
-        PostgresStore(store.url, key_file=str(tmp_path / "nowhere.key"))
+        PostgresLedger(store.url, key_file=str(tmp_path / "nowhere.key"))
     other = tmp_path / "other.key"
     crypto.KeyFile.open(str(other), create=True)
     with pytest.raises(StoreError, match="not this ledger's"):
-        PostgresStore(store.url, key_file=str(other))
+        PostgresLedger(store.url, key_file=str(other))
 
 
 def test_a_host_behind_a_ratchet_follows_it(store, tmp_path):
     rid = store.record(_turn("u1", "before"))
     copy = tmp_path / "host2.key"
-    shutil.copy(store.key_file_path, copy)
-    second = PostgresStore(store.url, key_file=str(copy))
+    shutil.copy(store.keys.key_file_path, copy)
+    second = PostgresLedger(store.url, key_file=str(copy))
     try:
         store.ratchet()
         store.ratchet()
@@ -237,7 +234,7 @@ def test_a_host_behind_a_ratchet_follows_it(store, tmp_path):
         assert crypto.KeyFile.open(str(copy), create=False).epoch == 2
         assert second.record(_turn("u9", "after")) and store.get(rid + 1)["utterance"] == "note after"
     finally:
-        second.close()
+        second.stop()
 
 
 def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
@@ -257,7 +254,7 @@ def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
     t.start()
     try:
         for _ in range(5):
-            privacy.erase_user(store, "u1", ratchet=False)
+            store.erase_user("u1", ratchet=False)
     finally:
         stop.set()
         t.join()

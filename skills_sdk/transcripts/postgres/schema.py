@@ -92,6 +92,8 @@ _V1 = (
     """CREATE TABLE erasure_receipts (id text PRIMARY KEY, at text NOT NULL, user_hash text NOT NULL,
         scope text NOT NULL, reason text NOT NULL, rows bigint NOT NULL, per_skill text NOT NULL,
         developers text NOT NULL, state_rows bigint NOT NULL, scrubbed boolean NOT NULL)""",
+    # How far each spool file (unique names, any host) has been replayed: moved in the same commit as its rows.
+    "CREATE TABLE spool_replay (file text PRIMARY KEY, \"offset\" bigint NOT NULL, updated_at text NOT NULL)",
     """CREATE TABLE pending_erasures (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id text NOT NULL,
         developer_id text, skill text, due_at text NOT NULL, reason text NOT NULL, created_at text NOT NULL)""",
 )

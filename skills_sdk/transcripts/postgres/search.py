@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadQuery
+from ..ledger import Page, Where
+from ..query import TranscriptFilter
 from ..search import _where as sqlite_where
+from ..stats import transaction_totals
 from . import crypto, schema
-from .store import _SELECT, PostgresStore
 
-__all__ = ["search", "query_words"]
+__all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 
 _TERM = re.compile(r'"((?:[^"]|"")*)"')
 #: Candidate rows one statement of a full-text page reads before it looks again (newest first).
@@ -30,29 +32,30 @@ def query_words(q: str) -> set[str]:
     return out
 
 
-def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
+def _where(filters: TranscriptFilter, developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
     """The SQLite ledger's WHERE clauses (scope first), with psycopg's placeholders."""
     clauses, params = sqlite_where(filters, developer_id, user_id)
     return [c.replace("?", "%s") for c in clauses], params
 
 
-def search(store: PostgresStore, filters: Mapping[str, Any], *, developer_id: str | None = None,
-           user_id: str | None = None, before_id: int | None = None, limit: int = 50
-           ) -> tuple[list[dict[str, Any]], int | None]:
+def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = None,
+           user_id: str | None = None, before_id: int | None = None, limit: int = 50) -> Page:
     """One page of the scope's transcripts, newest first, and the last id when there is a next page.
 
     The orders are the SQLite ledger's: by id; a developer's page with a time window by
     ``created_at`` then id; a full-text page (``q``) by UTC day, then id. ``filters`` come from
     :func:`skills_sdk.transcripts.search.parse_filters`.
     """
+    from .store import _SELECT
+
     clauses, params = _where(filters, developer_id, user_id)
     view, setting, value = (("developer_transcripts", "skills.developer_id", developer_id) if developer_id is not None
                             else ("user_transcripts", "skills.user_id", user_id))
-    with store.pool.connection() as conn, conn.transaction():
+    with store.connection() as conn, conn.transaction():
         conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
-        if "q" in filters:
+        if filters.q is not None:
             return _text_page(store, conn, view, filters, clauses, params, developer_id, before_id, limit)
-        by_time = developer_id is not None and ("since" in filters or "until" in filters)
+        by_time = developer_id is not None and (filters.since is not None or filters.until is not None)
         if before_id is not None:
             if by_time:
                 at = f"coalesce((SELECT created_at FROM {view} WHERE id = %s), '')"
@@ -97,26 +100,28 @@ def _uncovered(days: list[str]) -> tuple[str, list[str]]:
     return "(" + " OR ".join(parts) + ")", args
 
 
-def _text_page(store: PostgresStore, conn: Any, view: str, filters: Mapping[str, Any], clauses: list[str],
+def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clauses: list[str],
                params: list[Any], developer_id: str | None, before_id: int | None, limit: int
                ) -> tuple[list[dict[str, Any]], int | None]:
     """Walk the scope's days newest first; in each, the rows whose index buckets hold every word, newest
     first, unsealed and checked word by word (a bucket is shared by many words), until the page is full."""
-    wanted = query_words(filters["q"])
+    from .store import _SELECT
+
+    wanted = query_words(filters.q)
     where = list(clauses)
     args = list(params)
     if developer_id is not None:
-        num, skey = store.search_key(conn, developer_id)
+        num, skey = store.keys.search_key(conn, developer_id)
         where.append("t.tokens @> %s::integer[]")
         args.append(crypto.token_buckets(skey, num, wanted))
     else:
         where.append("t.tokens IS NOT NULL")
     have = schema.partition_days(conn)
     days: list[str | None] = list(reversed(have))
-    if "since" in filters:
-        days = [d for d in days if d is not None and d >= filters["since"][:10]]
-    if "until" in filters:
-        days = [d for d in days if d is not None and d <= filters["until"][:10]]
+    if filters.since is not None:
+        days = [d for d in days if d is not None and d >= filters.since[:10]]
+    if filters.until is not None:
+        days = [d for d in days if d is not None and d <= filters.until[:10]]
     days.append(None)  # the default partition: rows whose day has no partition
     cursor_day = None
     if before_id is not None:
@@ -153,3 +158,43 @@ def _text_page(store: PostgresStore, conn: Any, view: str, filters: Mapping[str,
                 break
             below = batch[-1][0]
     return _page(out, limit)
+
+
+class SearchMixin:
+    """Scoped pages, full-text search and dashboard figures: the reading part of :class:`~.store.PostgresLedger`."""
+
+    def query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
+              before_id: int | None = None, limit: int = 50) -> Page:
+        """One page of the scope's transcripts, newest first (see :func:`search`)."""
+        return search(self, TranscriptFilter.of(where), developer_id=developer_id, user_id=user_id,
+                      before_id=before_id, limit=limit)
+
+    def skill_stats(self, developer_id: str, skill: str, *, since: str, until: str | None = None) -> dict[str, Any]:
+        """The dashboard figures of one of ``developer_id``'s skills (see :func:`skill_stats`)."""
+        return skill_stats(self, developer_id, skill, since=since, until=until)
+
+
+def skill_stats(store: Any, developer_id: str, skill: str, *, since: str, until: str | None = None
+                ) -> dict[str, Any]:
+    """The dashboard figures of one of ``developer_id``'s skills (see :func:`skills_sdk.transcripts.stats.skill_stats`).
+
+    Read through the developer-scoped view; the percentiles are nearest-rank (``percentile_disc``).
+    """
+    where = "developer_id = %s AND skill = %s AND created_at >= %s" + (" AND created_at < %s" if until else "")
+    params: list[Any] = [developer_id, skill, since] + ([until] if until else [])
+    with store.connection() as conn, conn.transaction():
+        conn.execute("SELECT set_config('skills.developer_id', %s, true)", (developer_id,))
+        days = [{"day": d, "requests": int(n), "errors": int(e)} for d, n, e in conn.execute(
+            "SELECT substr(created_at, 1, 10) AS day, count(*), count(*) FILTER (WHERE status = 'error') "
+            f"FROM developer_transcripts WHERE {where} GROUP BY day ORDER BY day", params)]
+        tags = [r[0] for r in conn.execute(f'SELECT "transaction" FROM developer_transcripts WHERE {where} '
+                                            'AND "transaction" IS NOT NULL', params)]
+        p50, p99 = conn.execute("SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_disc(0.99) "
+                                f"WITHIN GROUP (ORDER BY latency_ms) FROM developer_transcripts WHERE {where}",
+                                params).fetchone()
+    requests = sum(d["requests"] for d in days)
+    errors = sum(d["errors"] for d in days)
+    return {"developer_id": developer_id, "skill": skill, "since": since, "until": until, "requests": requests,
+            "errors": errors, "error_rate": (errors / requests) if requests else 0.0, "days": days,
+            "transactions": len(tags), "totals": transaction_totals(tags),
+            "p50_ms": None if p50 is None else float(p50), "p99_ms": None if p99 is None else float(p99)}

@@ -1,27 +1,44 @@
-"""``PostgresStore``: the transcript ledger on PostgreSQL (psycopg 3, a connection pool), words sealed per user."""
+"""``PostgresLedger``: the transcript ledger on PostgreSQL (psycopg 3, a connection pool), words sealed per user."""
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import json
+import logging
+import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
-from ..store import _INSERT_COLUMNS, COLUMNS, _values, decode_row, utcnow_iso
+from ..ledger import CAPTURE_MODES, Ledger, Page, Where
+from ..query import TranscriptFilter
+from ..query import where as where_sql
+from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import crypto, schema
+from .keyring import Keyring
+from .privacy import PrivacyMixin
+from .search import SearchMixin
 
-__all__ = ["PostgresStore", "SEALED_COLUMNS"]
+if TYPE_CHECKING:
+    from ..keys import KeyInfo
+    from ..spool import Spool
 
+__all__ = ["PostgresLedger", "SEALED_COLUMNS", "DEFAULT_KEY_FILE"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: Where the key file is when neither ``key_file=`` nor ``SKILLS_LEDGER_KEY_FILE`` names one.
+DEFAULT_KEY_FILE = os.path.join("var", "ledger.key")
 #: What a user said and heard: sealed together under the user's data key, never stored in clear.
 SEALED_COLUMNS = ("utterance", "speech", "reprompt", "card", "slots", "error", "directives")
 #: Columns stored as they are (metadata: who, when, which skill and intent, how it went).
-CLEAR_COLUMNS = tuple(c for c in _INSERT_COLUMNS if c not in SEALED_COLUMNS)
-_POS = {c: i for i, c in enumerate(_INSERT_COLUMNS)}
+CLEAR_COLUMNS = tuple(c for c in INSERT_COLUMNS if c not in SEALED_COLUMNS)
+_POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
 _SELECT = ", ".join(f'"{c}"' for c in ("id", *CLEAR_COLUMNS)) + ", key_id, sealed"
 _INSERT = ("WITH k AS (SELECT id FROM user_keys WHERE id = %s FOR KEY SHARE) INSERT INTO transcripts ("
            + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
@@ -32,224 +49,143 @@ _COPY_COLUMNS = (*CLEAR_COLUMNS, "key_id", "sealed", "tokens")
 _COPY_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "boolean", "text", "text",
                "double precision", "text", "text", "text", "bigint", "bytea", "integer[]"]
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_CACHE_SIZE = 20_000
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
+_PARTITION_LOCK = 0x534B5054
 
 
-class PostgresStore:
+class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
-    >>> store = PostgresStore("postgresql://skills@db.internal/ledger", key_file="/etc/skills/ledger.key")   # doctest: +SKIP
-    >>> store.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
+    >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
+    >>> ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
     1
 
-    Every write commits before it returns (synchronous_commit as the server has it: on by
-    default). The schema is created and migrated by the ledger itself (:meth:`migrate`). What a
-    user said and heard is sealed with AES-GCM under a data key of its own per (developer, skill,
-    user), kept wrapped under the key file's key; see :mod:`.crypto` for why erasure then reaches
-    the WAL and earlier backups.
+    Every write commits before it returns (``synchronous_commit`` as the server has it: on by
+    default). Opening migrates the schema (``migrate=False`` leaves it to ``skills ledger
+    migrate``) and makes the day partitions ahead. What a user said and heard is sealed with
+    AES-GCM under a data key per (developer, skill, user), kept wrapped under the key file's key
+    (``key_file``, else ``$SKILLS_LEDGER_KEY_FILE``, else ``var/ledger.key``; every host needs the
+    same file); see :mod:`.crypto` for why erasure then reaches the WAL and earlier backups.
     """
 
-    def __init__(self, url: str, *, key_file: str, min_size: int = 1, max_size: int = 8,
-                 migrate: bool = True, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, key_file: str | None = None, spool_path: str | None = None,
+                 min_size: int = 1, max_size: int = 8, migrate: bool = True, timeout: float = 10.0,
+                 maintenance_interval: float = 3600.0) -> None:
         self.url = url
-        self.key_file_path = key_file
-        self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-                                   kwargs={"autocommit": True})
-        self._lock = threading.Lock()
-        self._user_keys: collections.OrderedDict[tuple[str, str, str], tuple[int, bytes]] = collections.OrderedDict()
-        self._keys_by_id: collections.OrderedDict[int, bytes] = collections.OrderedDict()
-        self._search_keys: dict[str, tuple[int, bytes]] = {}
-        # Named as the SQLite store names it, so audit.user_hash() salts with it on either backend.
+        self.timeout = timeout
+        self.min_size, self.max_size = min_size, max_size
+        self.spool_path = spool_path or os.environ.get("SKILLS_SPOOL") or os.path.join("var", "ledger.spool")
+        self.maintenance_interval = maintenance_interval
+        self._pool: tuple[int, ConnectionPool] | None = None
+        self._pool_lock = threading.Lock()
+        self._maintainer: tuple[int, threading.Event, threading.Thread] | None = None
+        # Named as the SQLite ledger names it: audit's helpers salt user-id hashes with it on either backend.
         self._privacy_secret: bytes | None = None
-        try:
-            self.pool.open(wait=True, timeout=timeout)
-        except psycopg.Error as exc:
-            raise StoreError(f"Cannot reach the PostgreSQL ledger: {exc}.") from exc
-        except Exception as exc:  # PoolTimeout: the server is down or refuses us
-            self.pool.close()
-            raise StoreError(f"Cannot reach the PostgreSQL ledger ({exc}); is the server up and the URL right?") from exc
+        self.keys = Keyring(self, key_file or os.environ.get("SKILLS_LEDGER_KEY_FILE") or DEFAULT_KEY_FILE)
         if migrate:
             self.migrate()
-        self._bind_key_file()
-        self.secret  # noqa: B018 - loaded once, before user_hash() reads it
+        elif self._version() != len(schema.MIGRATIONS):
+            raise StoreError(f"The ledger schema at {_safe(url)} is at version {self._version()}, this skills_sdk "
+                             f"needs {len(schema.MIGRATIONS)}: run `skills ledger migrate --db URL`.")
+        self.keys.bind()
+        self.secret()
         self.make_partitions()
 
-    # -- lifecycle -----------------------------------------------------------------------
+    # -- connections and lifecycle --------------------------------------------------------------
+    @property
+    def pool(self) -> ConnectionPool:
+        """This process's connection pool (a forked worker makes its own: connections do not cross a fork)."""
+        pid = os.getpid()
+        current = self._pool
+        if current is not None and current[0] == pid:
+            return current[1]
+        with self._pool_lock:
+            if self._pool is None or self._pool[0] != pid:
+                pool = ConnectionPool(self.url, min_size=self.min_size, max_size=self.max_size, open=False,
+                                      timeout=self.timeout, kwargs={"autocommit": True}, name="skills-ledger")
+                try:
+                    pool.open(wait=True, timeout=self.timeout)
+                except Exception as exc:  # PoolTimeout: the server is down, or refuses us
+                    pool.close()
+                    raise StoreError(f"Cannot reach the PostgreSQL ledger at {_safe(self.url)} ({exc}); is the "
+                                     "server up and the URL right?") from exc
+                self._pool = (pid, pool)
+            return self._pool[1]
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled autocommit connection; a database error leaves as :class:`StoreError` naming it."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
+
+    def start(self) -> PostgresLedger:
+        """Start the maintenance thread (partitions ahead, owed key ratchets); idempotent, per process."""
+        pid = os.getpid()
+        if self._maintainer is None or self._maintainer[0] != pid:
+            stop = threading.Event()
+            thread = threading.Thread(target=self._maintain, args=(stop,), name="skills-ledger-maintenance",
+                                      daemon=True)
+            self._maintainer = (pid, stop, thread)
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the maintenance thread and close this process's connections (they reopen on next use)."""
+        running, self._maintainer = self._maintainer, None
+        if running is not None and running[0] == os.getpid():
+            running[1].set()
+            running[2].join(timeout=10)
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and pool[0] == os.getpid():
+            pool[1].close()
+
+    close = stop
+
+    def _maintain(self, stop: threading.Event) -> None:
+        while not stop.wait(self.maintenance_interval):
+            try:
+                self.make_partitions()
+                self.finish_scrubs()
+            except Exception:  # an unreachable database is retried on the next tick
+                log.exception("ledger maintenance failed; retrying in %.0f s", self.maintenance_interval)
+
+    def _version(self) -> int:
+        with self.connection() as conn:
+            return schema.schema_version(conn)
+
     def migrate(self) -> list[int]:
         """Bring the schema to this version's (``skills ledger migrate``); returns the migrations applied."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return schema.migrate(conn)
-
-    def close(self) -> None:
-        """Close every pooled connection."""
-        self.pool.close()
-
-    def _bind_key_file(self) -> None:
-        """Open the key file and agree with the database on the epoch, or refuse a key file that is not this ledger's."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("LOCK TABLE ledger_meta IN SHARE ROW EXCLUSIVE MODE")
-            meta = dict(conn.execute("SELECT name, value FROM ledger_meta WHERE name IN ('kek_epoch', 'kek_check', "
-                                     "'secret')").fetchall())
-            kf = crypto.KeyFile.open(self.key_file_path, create="kek_epoch" not in meta)
-            if "kek_epoch" not in meta:
-                conn.execute("INSERT INTO ledger_meta (name, value) VALUES ('kek_epoch', %s), ('kek_check', %s), "
-                             "('secret', %s)", (str(kf.epoch), kf.check_value(), crypto.new_key().hex()))
-            else:
-                epoch = int(meta["kek_epoch"])
-                if kf.epoch > epoch:
-                    raise StoreError(
-                        f"The key file {self.key_file_path!r} is at epoch {kf.epoch} but the database at {epoch}: this "
-                        "database was restored from before a key ratchet (its erased users stay unreadable, as do "
-                        "the words of everyone else recorded before the backup). Restore a newer backup.")
-                kf.advance_to(epoch)
-                if kf.check_value() != meta["kek_check"]:
-                    raise StoreError(f"The key file {self.key_file_path!r} is not this ledger's: its key does not "
-                                     "match the database. Copy the right file from another host of this ledger.")
-        self.key_file = kf
 
     def make_partitions(self, days: Sequence[str] | None = None) -> list[str]:
         """Make the day partitions for ``days`` (default: yesterday to a week ahead); returns those made."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x534B5054,))
+        with self.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
             return schema.ensure_days(conn, list(days) if days is not None else schema.ahead())
 
-    # -- keys ------------------------------------------------------------------------------
-    def _kek(self, epoch: int) -> bytes:
-        with self._lock:
-            if epoch > self.key_file.epoch:
-                self.key_file.advance_to(epoch)  # another host ratcheted: follow, destroying the old key
-            return self.key_file.key_at(epoch)
-
-    def _user_key(self, conn: psycopg.Connection, dev: str, skill: str, user: str, *, fresh: bool = False
-                  ) -> tuple[int, bytes]:
-        """The data key of (developer, skill, user), made on first use; ``(key id, key)``."""
-        ident = (dev, skill, user)
-        if not fresh:
-            hit = self._user_keys.get(ident)
-            if hit is not None:
-                return hit
-        label = _user_label(dev, skill, user)
-        row = conn.execute("SELECT id, epoch, wrapped FROM user_keys WHERE user_id = %s AND developer_id = %s "
-                           "AND skill = %s", (user, dev, skill)).fetchone()
-        if row is None:
-            with conn.transaction():
-                # FOR SHARE: a ratchet (FOR UPDATE) cannot re-wrap the keys between our read of the epoch and our insert.
-                epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
-                key = crypto.new_key()
-                made = conn.execute(
-                    "INSERT INTO user_keys (developer_id, skill, user_id, epoch, wrapped, created_at) VALUES "
-                    "(%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id",
-                    (dev, skill, user, epoch, crypto.wrap(self._kek(epoch), key, label), utcnow_iso())).fetchone()
-            if made is None:  # another host made it first
-                return self._user_key(conn, dev, skill, user, fresh=True)
-            found = (int(made[0]), key)
-        else:
-            found = (int(row[0]), crypto.unwrap(self._kek(row[1]), bytes(row[2]), label))
-        self._remember(ident, found)
-        return found
-
-    def _remember(self, ident: tuple[str, str, str], found: tuple[int, bytes]) -> None:
-        with self._lock:
-            self._user_keys[ident] = found
-            self._keys_by_id[found[0]] = found[1]
-            for cache in (self._user_keys, self._keys_by_id):
-                while len(cache) > _CACHE_SIZE:
-                    cache.popitem(last=False)
-
-    def _forget_keys(self, key_ids: Sequence[int] = (), *, everything: bool = False) -> None:
-        with self._lock:
-            if everything:
-                self._user_keys.clear()
-                self._keys_by_id.clear()
-                return
-            gone = set(key_ids)
-            for ident in [i for i, (kid, _) in self._user_keys.items() if kid in gone]:
-                del self._user_keys[ident]
-            for kid in gone:
-                self._keys_by_id.pop(kid, None)
-
-    def _keys_for(self, conn: psycopg.Connection, key_ids: set[int]) -> dict[int, bytes]:
-        """Data keys by id, for reading rows; ids whose key is gone (erased) are left out."""
-        out = {k: self._keys_by_id[k] for k in key_ids if k in self._keys_by_id}
-        missing = [k for k in key_ids if k not in out]
-        if missing:
-            for kid, dev, skill, user, epoch, wrapped in conn.execute(
-                    "SELECT id, developer_id, skill, user_id, epoch, wrapped FROM user_keys WHERE id = ANY(%s)",
-                    (missing,)).fetchall():
-                key = crypto.unwrap(self._kek(epoch), bytes(wrapped), _user_label(dev, skill, user))
-                self._remember((dev, skill, user), (int(kid), key))
-                out[int(kid)] = key
-        return out
-
-    def search_key(self, conn: psycopg.Connection, dev: str) -> tuple[int, bytes]:
-        """The developer's search key and index number, made on first use."""
-        hit = self._search_keys.get(dev)
-        if hit is not None:
-            return hit
-        label = _search_label(dev)
-        row = conn.execute("SELECT num, epoch, wrapped FROM search_keys WHERE developer_id = %s", (dev,)).fetchone()
-        if row is None:
-            with conn.transaction():
-                epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
-                key = crypto.new_key()
-                conn.execute("INSERT INTO search_keys (developer_id, epoch, wrapped) VALUES (%s, %s, %s) "
-                             "ON CONFLICT (developer_id) DO NOTHING",
-                             (dev, epoch, crypto.wrap(self._kek(epoch), key, label)))
-            return self.search_key(conn, dev)
-        found = (int(row[0]), crypto.unwrap(self._kek(row[1]), bytes(row[2]), label))
-        self._search_keys[dev] = found
-        return found
-
     def ratchet(self) -> int:
-        """Re-wrap every data key under the next KEK and destroy the current one; returns the new epoch.
+        """Re-wrap every data key under the key file's next key and destroy the current one; the new epoch."""
+        return self.keys.ratchet()
 
-        Erasure calls it: afterwards no key that remains (in the file, the database or any host's
-        memory after its next key read) opens a data key wrapped before, in old WAL or a backup.
-        """
-        with self.pool.connection() as conn, conn.transaction():
-            epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR UPDATE").fetchone()[0])
-            old, new = self._kek(epoch), self._kek_next(epoch)
-            for table, ident, cols in (("user_keys", "id", "developer_id, skill, user_id"),
-                                       ("search_keys", "developer_id", "developer_id")):
-                rows = conn.execute(f"SELECT {ident}, wrapped, {cols} FROM {table}").fetchall()
-                if rows:
-                    label = _user_label if table == "user_keys" else _search_label
-                    conn.execute("CREATE TEMP TABLE _rewrap (k text, wrapped bytea) ON COMMIT DROP")
-                    with conn.cursor().copy("COPY _rewrap (k, wrapped) FROM STDIN") as cp:
-                        for k, wrapped, *names in rows:
-                            lab = label(*names)
-                            cp.write_row((str(k), crypto.wrap(new, crypto.unwrap(old, bytes(wrapped), lab), lab)))
-                    conn.execute(f"UPDATE {table} t SET wrapped = r.wrapped, epoch = %s FROM _rewrap r "
-                                 f"WHERE t.{ident}::text = r.k", (epoch + 1,))
-                    conn.execute("DROP TABLE _rewrap")
-            check = crypto.KeyFile("", epoch + 1, new).check_value()
-            conn.execute("UPDATE ledger_meta SET value = %s WHERE name = 'kek_epoch'", (str(epoch + 1),))
-            conn.execute("UPDATE ledger_meta SET value = %s WHERE name = 'kek_check'", (check,))
-        # Committed: now the file may forget the old key (a crash before this line is caught up at the next open).
-        with self._lock:
-            self.key_file.advance_to(epoch + 1)
-        return epoch + 1
-
-    def _kek_next(self, epoch: int) -> bytes:
-        with self._lock:
-            return self.key_file.key_at(epoch + 1)
-
-    @property
     def secret(self) -> bytes:
         """This ledger's random secret (salts user-id hashes in receipts and audit rows, signs page cursors)."""
         if self._privacy_secret is None:
-            with self.pool.connection() as conn:
+            with self.connection() as conn:
                 self._privacy_secret = bytes.fromhex(conn.execute(
                     "SELECT value FROM ledger_meta WHERE name = 'secret'").fetchone()[0])
         return self._privacy_secret
 
     # -- writing ---------------------------------------------------------------------------
-    def _prepare(self, conn: psycopg.Connection, row: Mapping[str, Any], *, fresh: bool = False
+    def _prepare(self, conn: Any, row: Mapping[str, Any], *, fresh: bool = False
                  ) -> tuple[list[Any], int | None, bytes | None, list[int] | None]:
         """The clear values, key id, sealed words and search tokens of one row."""
-        values = _values(row)
+        values = storage_values(row)
         clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
         i = CLEAR_COLUMNS.index("end_session")
         if clear[i] is not None:
@@ -258,18 +194,18 @@ class PostgresStore:
         if not words:
             return clear, None, None, None
         dev, skill, user = values[_POS["developer_id"]], values[_POS["skill"]], values[_POS["user_id"]]
-        key_id, key = self._user_key(conn, dev, skill, user, fresh=fresh)
+        key_id, key = self.keys.user_key(conn, dev, skill, user, fresh=fresh)
         sealed = crypto.seal(key, _DUMPS(words).encode(), str(key_id).encode())
         terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
         tokens = None
         if terms:
-            num, skey = self.search_key(conn, dev)
+            num, skey = self.keys.search_key(conn, dev)
             tokens = crypto.token_buckets(skey, num, terms)
         return clear, key_id, sealed, tokens
 
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         """Write one transcript row (and, given ``state`` JSON, the user's skill state) and commit; returns its id."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             for attempt in range(_KEY_RETRIES):
                 clear, key_id, sealed, tokens = self._prepare(conn, row, fresh=attempt > 0)
                 with conn.transaction():
@@ -283,38 +219,45 @@ class PostgresStore:
                         if state is not None:
                             self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
                         return int(got[0])
-                self._forget_keys([key_id])  # erased meanwhile on some host: a new key
+                self.keys.forget([key_id])  # erased meanwhile on some host: a new key
         raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
                          "not recorded (the capture spools it).")
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             prepared = [self._prepare(conn, r) for r in rows]
             with conn.transaction():
-                days = {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])}
-                schema.ensure_days(conn, days)
-                # Keys erased since they were cached would be lost silently by COPY (no share lock):
-                # lock them all first, and refuse the batch if one is gone.
-                ids = sorted({k for _, k, _, _ in prepared if k is not None})
-                if ids:
-                    alive = conn.execute("SELECT count(*) FROM (SELECT id FROM user_keys WHERE id = ANY(%s) "
-                                         "FOR KEY SHARE) k", (ids,)).fetchone()[0]
-                    if alive != len(ids):
-                        self._forget_keys(ids)
-                        raise StoreError("A user in this batch was erased while it was being written; retry.")
-                cur = conn.cursor()
-                with cur.copy("COPY transcripts (" + ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-                              + ") FROM STDIN (FORMAT BINARY)") as cp:
-                    cp.set_types(_COPY_TYPES)
-                    for clear, key_id, sealed, tokens in prepared:
-                        cp.write_row((*clear, key_id, sealed, tokens))
+                self.copy_in(conn, prepared)
         return len(prepared)
 
+    def prepare_many(self, conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Rows made ready for :meth:`copy_in` (sealed, keyed, tokenised), before its transaction."""
+        return [self._prepare(conn, r) for r in rows]
+
+    def copy_in(self, conn: Any, prepared: Sequence[tuple[Any, ...]]) -> None:
+        """``COPY`` prepared rows into the ledger inside the caller's transaction, their days' partitions first."""
+        schema.ensure_days(conn, {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])})
+        # Keys erased since they were cached would take rows under a destroyed key (COPY takes no
+        # share lock per row): lock them all first, and refuse the batch if one is gone.
+        ids = sorted({k for _, k, _, _ in prepared if k is not None})
+        if ids:
+            alive = conn.execute("SELECT count(*) FROM (SELECT id FROM user_keys WHERE id = ANY(%s) FOR KEY SHARE) k",
+                                 (ids,)).fetchone()[0]
+            if alive != len(ids):
+                self.keys.forget(ids)
+                raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
+                                 "Write the batch again: its erased user gets a new key.")
+        with conn.cursor().copy("COPY transcripts (" + ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
+                                + ") FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(_COPY_TYPES)
+            for clear, key_id, sealed, tokens in prepared:
+                cp.write_row((*clear, key_id, sealed, tokens))
+
     # -- reading -----------------------------------------------------------------------------
-    def decode(self, conn: psycopg.Connection, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    def decode(self, conn: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as ``SELECT {_SELECT}`` returns them, unsealed and decoded like the SQLite ledger's."""
-        keys = self._keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
+        keys = self.keys.keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
         out = []
         for r in raw:
             row = dict.fromkeys(COLUMNS)
@@ -328,65 +271,58 @@ class PostgresStore:
                 key = keys.get(key_id)
                 if key is not None:
                     row.update(json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
-            out.append(decode_row(row))
+            out.append(decode(row))
         return out
 
-    def _rows(self, conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _rows(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self.decode(conn, conn.execute(sql, params).fetchall())
 
     def get(self, transcript_id: int) -> dict[str, Any] | None:
         """One transcript by id, or None."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             rows = self._rows(conn, f"SELECT {_SELECT} FROM transcripts WHERE id = %s", (transcript_id,))
         return rows[0] if rows else None
 
     def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
         """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             conn.execute("SELECT set_config('skills.user_id', %s, true)", (user_id,))
             return self._rows(conn, f"SELECT {_SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s "
                                     "ORDER BY id DESC LIMIT %s", (user_id, before_id or 2**63 - 1, limit))
 
     def session_turns(self, session_id: str) -> list[dict[str, Any]]:
         """Every turn of one session, in order."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             return self._rows(conn, f"SELECT {_SELECT} FROM transcripts WHERE session_id = %s ORDER BY id",
                               (session_id,))
 
-    def count(self, **where: Any) -> int:
-        """How many transcripts match equality filters, e.g. ``count(user_id="u1")``; an unknown column is an error."""
-        unknown = sorted(set(where) - set(CLEAR_COLUMNS) - {"id"})
-        if unknown:
-            raise ValueError(f"count() cannot filter on {', '.join(unknown)}; use one of {', '.join(CLEAR_COLUMNS)}.")
-        sql = "SELECT count(*) FROM transcripts" + (
-            " WHERE " + " AND ".join(f'"{k}" = %s' for k in where) if where else "")
-        with self.pool.connection() as conn:
-            return int(conn.execute(sql, list(where.values())).fetchone()[0])
+    def count(self, where: Where = None, /, **fields: Any) -> int:
+        """How many transcripts match, e.g. ``count(user_id="u1")``; an unknown field raises ValueError."""
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
+        clauses, params = where_sql(f, placeholder="%s")
+        with self.connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses
+                                                                          else ""), params).fetchone()[0])
 
-    def iter_transcripts(self, *, developer_id: str | None = None, skill: str | None = None,
-                         user_id: str | None = None, session_id: str | None = None, since: str | None = None,
-                         until: str | None = None, batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every matching transcript, oldest first (``created_at``, then id), streamed with ``COPY ... TO STDOUT``.
+    def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any
+                         ) -> Iterator[dict[str, Any]]:
+        """Every matching transcript, oldest first (``created_at``, then id), streamed by ``COPY ... TO STDOUT``.
 
-        A developer's export reads through the developer-scoped view, in one read transaction.
+        One read transaction, one statement: the day partitions are read in order, no sort. A
+        developer's export reads through the developer-scoped view.
         """
-        clauses, params = [], []
-        for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
-                         ("session_id", session_id)):
-            if val is not None:
-                clauses.append(f"{col} = {_literal(val)}")
-        if since:
-            clauses.append(f"created_at >= {_literal(since)}")
-        if until:
-            clauses.append(f"created_at < {_literal(until)}")
-        source = "developer_transcripts" if developer_id is not None else "transcripts"
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        with self.pool.connection() as conn, conn.transaction():
-            if developer_id is not None:
-                conn.execute("SELECT set_config('skills.developer_id', %s, true)", (developer_id,))
-            cur = conn.cursor()
-            with cur.copy(f"COPY (SELECT {_SELECT} FROM {source}{where} ORDER BY created_at, id) TO STDOUT "
-                          "(FORMAT BINARY)") as cp:
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("iter_transcripts() does not search text; use iter_query() with q.")
+        clauses, params = where_sql(f, placeholder="%s")
+        source = "developer_transcripts" if f.developer_id is not None else "transcripts"
+        sql = f"COPY (SELECT {_SELECT} FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        with self.connection() as conn, conn.transaction():
+            if f.developer_id is not None:
+                conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
+            with conn.cursor().copy(sql + " ORDER BY created_at, id) TO STDOUT (FORMAT BINARY)", params) as cp:
                 cp.set_types(["bigint", *_COPY_TYPES[:-1]])
                 chunk: list[tuple[Any, ...]] = []
                 for raw in cp.rows():
@@ -397,60 +333,68 @@ class PostgresStore:
                 if chunk:
                     yield from self.decode(conn, chunk)
 
-    def iter_jsonl(self, **filters: Any) -> Iterator[str]:
-        """The rows ``iter_transcripts`` yields, each as one compact JSON line (no newline), as the SQLite ledger writes them."""
-        for row in self.iter_transcripts(**filters):
-            yield _DUMPS(row)
-
     # -- consent and state -------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:
         """What this user lets us record: ``full``, ``redacted`` (the default) or ``metadata``."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute("SELECT mode FROM consent WHERE user_id = %s", (user_id,)).fetchone()
         return row[0] if row else "redacted"
 
-    def set_capture_mode(self, user_id: str, mode: str) -> None:
-        """Set what is recorded for ``user_id`` from now on."""
-        if mode not in ("full", "redacted", "metadata"):
+    def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
+        """Set what is recorded for ``user_id`` from now on (audited in the same commit when ``actor`` is given)."""
+        if mode not in CAPTURE_MODES:
             raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
-        with self.pool.connection() as conn:
+        with self.connection() as conn, conn.transaction():
             conn.execute("INSERT INTO consent (user_id, mode, updated_at) VALUES (%s, %s, %s) ON CONFLICT (user_id) "
                          "DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
                          (user_id, mode, utcnow_iso()))
+            if actor is not None:
+                self.audit(actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
 
     def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
         """The persistent attributes of ``user_id`` in ``skill`` (empty dict if none)."""
-        with self.pool.connection() as conn:
+        with self.connection() as conn:
             row = conn.execute("SELECT key_id, sealed FROM user_state WHERE developer_id = %s AND skill = %s AND "
                                "user_id = %s", (developer_id, skill, user_id)).fetchone()
             if row is None:
                 return {}
-            key = self._keys_for(conn, {row[0]}).get(row[0])
+            key = self.keys.keys_for(conn, {row[0]}).get(row[0])
         if key is None:
             return {}
         return json.loads(crypto.unseal(key, bytes(row[1]), f"state:{row[0]}".encode()))
 
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         """Replace the persistent attributes of ``user_id`` in ``skill``."""
-        with self.pool.connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             self._save_state(conn, developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")),
                              utcnow_iso())
 
-    def _save_state(self, conn: psycopg.Connection, dev: str, skill: str, user: str, state: str, at: str) -> None:
-        key_id, key = self._user_key(conn, dev, skill, user)
+    def _save_state(self, conn: Any, dev: str, skill: str, user: str, state: str, at: str) -> None:
+        key_id, key = self.keys.user_key(conn, dev, skill, user)
         conn.execute("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
                      "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
                      "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at",
                      (dev, skill, user, key_id, crypto.seal(key, state.encode(), f"state:{key_id}".encode()), at))
 
 
-def _user_label(dev: str, skill: str, user: str) -> str:
-    """What a user data key is bound to (AES-GCM associated data): it opens for that owner only."""
-    return "user:" + json.dumps([dev, skill, user])
+    # -- the rest of the interface: health and the spool (search, erasure, keys, audit: the mixins) ---------
+    def check_writable(self, *, timeout_ms: int = 250) -> str | None:
+        """None when a row can be written now: the server answers within ``timeout_ms`` and is not a read-only replica."""
+        try:
+            with self.pool.connection(timeout=timeout_ms / 1000) as conn, conn.transaction():
+                conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                if conn.execute("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+                                ).fetchone()[0]:
+                    return "the PostgreSQL server is a read-only replica; point --db at the primary"
+        except Exception as exc:  # a pool timeout, a refused connection, a statement timeout
+            return f"the PostgreSQL ledger cannot be written: {exc}"
+        return None
 
+    def spool(self) -> Spool | None:
+        """This host's spool file (``spool_path``, else ``$SKILLS_SPOOL``, else ``var/ledger.spool``)."""
+        from .spool import PostgresSpool
 
-def _search_label(dev: str) -> str:
-    return "search:" + json.dumps(dev)
+        return PostgresSpool(self.spool_path)
 
 
 def _is_day(text: str) -> bool:
@@ -461,8 +405,7 @@ def _is_day(text: str) -> bool:
         return False
 
 
-def _literal(value: str) -> str:
-    """A SQL string literal (COPY takes no parameters): quotes doubled, NULs refused."""
-    if "\x00" in value:
-        raise ValueError("a filter value cannot contain a NUL character.")
-    return "'" + value.replace("'", "''") + "'"
+def _safe(url: str) -> str:
+    from ..ledger import _safe as mask
+
+    return mask(url)
