@@ -83,11 +83,13 @@ class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
         # Named as the SQLite ledger names it: audit's helpers salt user-id hashes with it on either backend.
         self._privacy_secret: bytes | None = None
         self.keys = Keyring(self, key_file or os.environ.get("SKILLS_LEDGER_KEY_FILE") or DEFAULT_KEY_FILE)
+        #: The migrations this opening applied (``skills ledger migrate`` reports them).
+        self.applied: list[int] = []
         if migrate:
-            self.migrate()
-        elif self._version() != len(schema.MIGRATIONS):
-            raise StoreError(f"The ledger schema at {_safe(url)} is at version {self._version()}, this skills_sdk "
-                             f"needs {len(schema.MIGRATIONS)}: run `skills ledger migrate --db URL`.")
+            self.applied = self.migrate()
+        elif self.schema_version() != len(schema.MIGRATIONS):
+            raise StoreError(f"The ledger schema at {_safe(url)} is at version {self.schema_version()}, this "
+                             f"skills_sdk needs {len(schema.MIGRATIONS)}: run `skills ledger migrate --db URL`.")
         self.keys.bind()
         self.secret()
         self.make_partitions()
@@ -154,7 +156,8 @@ class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
             except Exception:  # an unreachable database is retried on the next tick
                 log.exception("ledger maintenance failed; retrying in %.0f s", self.maintenance_interval)
 
-    def _version(self) -> int:
+    def schema_version(self) -> int:
+        """The version of the ledger schema in the database."""
         with self.connection() as conn:
             return schema.schema_version(conn)
 
@@ -319,7 +322,8 @@ class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
         clauses, params = where_sql(f, placeholder="%s")
         source = "developer_transcripts" if f.developer_id is not None else "transcripts"
         sql = f"COPY (SELECT {_SELECT} FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        with self.connection() as conn, conn.transaction():
+        # Data keys are read on a second connection: the first is busy streaming the COPY.
+        with self.connection() as conn, self.connection() as keys_conn, conn.transaction():
             if f.developer_id is not None:
                 conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
             with conn.cursor().copy(sql + " ORDER BY created_at, id) TO STDOUT (FORMAT BINARY)", params) as cp:
@@ -328,10 +332,10 @@ class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
                 for raw in cp.rows():
                     chunk.append(raw)
                     if len(chunk) >= batch:
-                        yield from self.decode(conn, chunk)
+                        yield from self.decode(keys_conn, chunk)
                         chunk = []
                 if chunk:
-                    yield from self.decode(conn, chunk)
+                    yield from self.decode(keys_conn, chunk)
 
     # -- consent and state -------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:
