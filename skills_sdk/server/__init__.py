@@ -43,6 +43,10 @@ def create_app(
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
     use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
+
+    A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
+    any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
+    a warning names the skills that accept any application.
     """
     app = Flask("skills_sdk")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
@@ -54,21 +58,26 @@ def create_app(
         skills = all_skills()
         if http is None:
             http = partner_session()
+    skills = list(skills)
+    if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
+        _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
     if store is None:
         store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    # Rows the ledger cannot take wait in its spool, replayed by server/ops.py.
-    spool = store.spool() if capture and app.config.get("SKILLS_SPOOL", True) else None
-    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
+    spool = guard = None
+    if capture:
+        guard = _ledger_guard(app, store)
+        spool = guard.spool
+    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard}
 
     from . import alexa
 
     alexa.register(app)
-    for name in ("simulate", "api", "ops", "console"):
+    for name in ("simulate", "api", "metrics", "ops", "console"):  # metrics before ops: it counts the start-up replay
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -77,6 +86,55 @@ def create_app(
             continue
         module.register(app)
     return app
+
+
+def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
+    """The guard of ``store``'s rows, with a spool and its reserve beside a file database.
+
+    Sizes come from the app's config, else the environment (``SKILLS_SPOOL_RESERVE`` and
+    ``SKILLS_SPOOL_FLOOR`` in bytes, ``SKILLS_LEDGER_INTERVAL`` and ``SKILLS_REPLAY_INTERVAL`` in
+    seconds); ``SKILLS_SPOOL=False`` in the config runs without a spool (turns are refused instead).
+    """
+    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, LedgerGuard, Reserve
+
+    def setting(name: str, default: float) -> float:
+        value = app.config.get(name, os.environ.get(name))
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}.") from None
+        if number < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+        return number
+
+    # Rows the ledger cannot take wait in its spool (a ledger may have none), which pays for each
+    # line from space reserved beside it now.
+    spool = store.spool() if app.config.get("SKILLS_SPOOL", True) else None
+    if spool is not None:
+        spool.reserve = Reserve(spool.path + ".reserve", int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
+    return LedgerGuard(store, spool, floor=int(setting("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR)),
+                       interval=setting("SKILLS_LEDGER_INTERVAL", 1.0),
+                       replay_interval=setting("SKILLS_REPLAY_INTERVAL", 30.0))
+
+
+def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
+    """Refuse skills without an application id on a verifying server, unless the operator allowed them."""
+    from ..errors import RegistrationError
+
+    open_to_all = [s.name for s in skills if not s.application_id]
+    if not open_to_all:
+        return
+    names = ", ".join(repr(n) for n in open_to_all)
+    if not allowed:
+        raise RegistrationError(
+            f"Skill(s) {names} have no application_id, so this verifying server would answer requests Alexa signed "
+            "for any skill, anyone's. Give each its skill id from the Alexa developer console "
+            "(Skill(..., application_id='amzn1.ask.skill.…')), or accept that knowingly with "
+            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi).")
+    log.warning("Skill(s) %s have no application_id and accept requests for any Alexa skill, as the operator chose "
+                "(--any-application / SKILLS_ANY_APPLICATION).", names)
 
 
 def get_host(app: Flask) -> SkillHost:

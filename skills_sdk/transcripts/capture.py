@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import Turn
 from ..errors import StoreError
 from ..middleware import Endpoint
-from ..response import Response, ask
+from ..request_types import reported
+from ..response import Response, ask, ssml_to_text
 from ._sqlite import DB_ERRORS
 from .ledger import CAPTURE_MODES
 from .redaction import Redactor
 from .store import TranscriptStore, encode_json, utcnow_iso
+
+if TYPE_CHECKING:
+    from .guard import LedgerGuard
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -30,8 +34,11 @@ class Capture:
 
     The row is committed before the middleware returns, so before the reply leaves the server.
     A handler that raised is recorded with status ``error`` and the user hears an apology.
-    ``fallback(row, exc)`` is called when the store cannot be written (the spool uses it); without
-    one the failure is logged and the user is still answered.
+    With a ``guard`` (:class:`~skills_sdk.transcripts.guard.LedgerGuard`, what the server uses) a
+    turn whose row would have nowhere to go is refused before its handler runs
+    (:class:`~skills_sdk.errors.LedgerUnavailable`), and rows the store cannot take go to the spool.
+    Without one, ``fallback(row, exc)`` is called when the store cannot be written; without either
+    the failure is logged and the user is still answered.
     """
 
     def __init__(
@@ -40,10 +47,12 @@ class Capture:
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
+        guard: LedgerGuard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.fallback = fallback
+        self.guard = guard
         self._redactors: dict[str, _CachedRedactor] = {}
 
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
@@ -53,6 +62,8 @@ class Capture:
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
+        if self.guard is not None:
+            self.guard.admit()  # raises before the handler when the row would have nowhere to go
         try:
             resp = call_next(ctx)
         except Exception as exc:  # a middleware below failed: record it, apologise
@@ -61,6 +72,14 @@ class Capture:
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
         state = ctx.changed_state() if resp.error is None else None
+        if self.guard is not None:
+            rid = self.guard.record(row, user_state=state)
+            if rid is not None:
+                row["id"] = rid
+                if state is not None:
+                    ctx.state_saved(state)
+            ctx.meta["transcript"] = row
+            return resp
         try:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
@@ -73,11 +92,29 @@ class Capture:
         ctx.meta["transcript"] = row
         return resp
 
+    def _capture_mode(self, user_id: str) -> str:
+        try:
+            return self.store.capture_mode(user_id)
+        except (*DB_ERRORS, StoreError) as exc:
+            # The user's choice cannot be read (the database is gone or failing): record the
+            # least, no text at all, rather than more than they may have agreed to.
+            log.warning("capture mode unreadable, recording metadata only: %s", exc)
+            return "metadata"
+
     def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
-        """The transcript row for ``resp``, redacted according to the user's capture mode."""
+        """The transcript row for what leaves the server for ``resp``, redacted per the user's capture mode.
+
+        Speech, reprompt, card, directives and end of session are read from the response envelope's
+        ``response`` object after the request type's rules were applied, so a reply with no speech
+        has a row with no speech. What Alexa reported in the request (an error, a session-end
+        reason, a cause) is kept in ``error``; a failure it reported gets status ``alexa_error``.
+        """
+        from ..host import SkillHost
+
+        body = SkillHost.response_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
-        mode = self.store.capture_mode(user_id) if user_id else "redacted"
+        mode = self._capture_mode(user_id) if user_id else "redacted"
         slots = {}
         if request.intent is not None:
             for name, s in request.intent.slots.items():
@@ -85,14 +122,18 @@ class Capture:
                 if value:
                     slots[name] = value
         utterance = ctx.utterance
-        speech = resp.speech
-        reprompt = resp.reprompt_text
-        card = resp.card_data
-        error = f"{resp.error[0]}: {resp.error[1]}" if resp.error else None
+        speech = _said(body.get("outputSpeech"))
+        reprompt = _said((body.get("reprompt") or {}).get("outputSpeech"))
+        card = body.get("card")
+        directives = body.get("directives")
+        end = body.get("shouldEndSession")
+        alexa_failed, alexa_said = reported(request.raw) if request.raw else (False, None)
+        status = "error" if resp.error else "alexa_error" if alexa_failed else "ok"
+        error = f"{resp.error[0]}: {resp.error[1]}" if resp.error else alexa_said
         kinds: set[str] = set()
         if mode == "metadata":
             slots, utterance, speech, reprompt, card = {}, None, None, None, None
-            error = resp.error[0] if resp.error else None
+            error = resp.error[0] if resp.error else (alexa_said.split(":")[0] if alexa_said else None)
         elif mode == "redacted":
             red = self._redactor(ctx)
             if slots:
@@ -129,16 +170,25 @@ class Capture:
             "speech": speech,
             "reprompt": reprompt,
             "card": encode_json(card) if card else None,
-            "directives": encode_json([d["type"] for d in resp.directives]) if resp.directives else None,
-            "end_session": None if resp.should_end_session is None else int(resp.should_end_session),
+            "directives": encode_json([d.get("type") for d in directives]) if directives else None,
+            "end_session": None if end is None else int(end),
             "transaction": encode_json(tx.to_dict()) if tx is not None else None,
             "locale": request.locale,
             "latency_ms": round(ctx.elapsed_ms, 3),
-            "status": "error" if resp.error else "ok",
+            "status": status,
             "error": error,
             "redacted": ",".join(sorted(kinds)) if kinds else None,
             "capture_mode": mode,
         }
+
+
+def _said(speech: Any) -> str | None:
+    """The plain text of an ``outputSpeech`` object, None when there is none."""
+    if not isinstance(speech, dict):
+        return None
+    if speech.get("type") == "SSML":
+        return ssml_to_text(speech.get("ssml") or "") or None
+    return speech.get("text") or None
 
 
 class _CachedRedactor:

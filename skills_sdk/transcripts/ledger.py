@@ -14,6 +14,7 @@ from .record import iter_csv
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
+    from .sessions import ConsoleSession
     from .spool import Spool
 
 __all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
@@ -187,6 +188,27 @@ class Ledger(abc.ABC):
     def list_keys(self) -> list[KeyInfo]:
         """Every key ever made, oldest first."""
 
+    # -- console sessions ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        """The live console session ``sid`` names (None: unknown, expired or ended), and the slots dropped
+        because their key was revoked (a session left with no live key is deleted)."""
+
+    @abc.abstractmethod
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        """Write ``session`` (a new one expires in ``ttl`` seconds); one with nothing to keep is deleted."""
+
+    @abc.abstractmethod
+    def end_session(self, sid: str) -> None:
+        """Delete console session ``sid``: its cookie opens nothing any more."""
+
+    def csrf_token(self, sid: str) -> str:
+        """The CSRF token of console session ``sid``, derived under :meth:`secret` (every worker agrees)."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret(), b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
+
     # -- consent -------------------------------------------------------------------------------------
     @abc.abstractmethod
     def capture_mode(self, user_id: str) -> str:
@@ -198,8 +220,21 @@ class Ledger(abc.ABC):
 
     # -- audit ---------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
-        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows."""
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
+        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows.
+
+        ``users`` maps each user whose rows a read returned to how many: what :meth:`access_log` shows them.
+        """
+
+    @abc.abstractmethod
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every audited read, search and export that returned any of ``user_id``'s rows, newest first.
+
+        Each entry: ``at``, ``action``, ``what`` (in words), ``rows`` (how many of the user's rows),
+        ``by`` (``developer`` or ``operator``), ``developer_id`` for a developer's read, and
+        ``searched``; never the query text. The user's own reads are left out.
+        """
 
     @abc.abstractmethod
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from .query import where as _where_sql
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
+    from .sessions import ConsoleSession
     from .spool import Spool
 
 from .record import (
@@ -57,6 +59,11 @@ _canonical_json = canonical_json
 _split_kinds = split_kinds
 
 
+def open_uri(path: str) -> str:
+    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+
+
 class TranscriptStore(Ledger):
     """The transcript ledger: one row per skill response, tagged with developer and user.
 
@@ -88,10 +95,17 @@ class TranscriptStore(Ledger):
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self.checkpoint_interval = 0.5
+        self._created = False
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+            # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
+            # and -shm files it makes the database file's mode, so they are 0600 too.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self.ensure_schema()
+        # From now on a connection opens the existing file or fails: a file removed under a
+        # running server is not silently replaced by an empty one.
+        self._created = True
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -111,7 +125,8 @@ class TranscriptStore(Ledger):
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+                self.path if self.memory or not self._created else open_uri(self.path),
+                timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False, uri=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if not self.memory:
@@ -157,7 +172,8 @@ class TranscriptStore(Ledger):
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                    conn = sqlite3.connect(open_uri(self.path), timeout=1.0, isolation_level=None,
+                                           check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
                 while True:  # in short slices: a capture waits for one slice at most
@@ -508,10 +524,31 @@ class TranscriptStore(Ledger):
 
         return list_keys(self)
 
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        from .sessions import load_session
+
+        return load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        from .sessions import save_session
+
+        save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        from .sessions import end_session
+
+        end_session(self, sid)
+
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
         from .audit import audit
 
-        audit(self, actor, action, filters, rows)
+        audit(self, actor, action, filters, rows, users=users)
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        from .audit import access_log
+
+        return access_log(self, user_id, limit=limit)
 
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         from .audit import iter_audit
@@ -604,10 +641,23 @@ _PRIVACY_DDL = (
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be changed'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN "
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be deleted'); END",
+    # Whose rows each audited read returned, and how many: a user's access log. The user is named
+    # by the salted hash receipts use, so an erasure leaves the log true and free of the id.
+    "CREATE TABLE IF NOT EXISTS audit_access (audit_id INTEGER NOT NULL REFERENCES audit_log (id), "
+    "user_hash TEXT NOT NULL, rows INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_access_user ON audit_access (user_hash, audit_id)",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_update BEFORE UPDATE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_delete BEFORE DELETE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be deleted'); END",
     # Receipts hold counts and a salted hash of the user id: never the id, never any text.
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
     "developers TEXT NOT NULL, state_rows INTEGER NOT NULL, scrubbed INTEGER NOT NULL)",
+    # Console sign-ins: the browser's cookie holds a random id; the row holds its hash, names the
+    # keys by id (never the key), and expires. Revoking a key deletes its sessions.
+    "CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, developer_key_id TEXT, user_key_id TEXT, "
+    "data TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pending_erasures (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "developer_id TEXT, skill TEXT, due_at TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL)",
 )
