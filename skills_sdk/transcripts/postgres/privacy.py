@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...errors import NotFound
-from ..audit import _safe_filters
+from ..audit import _safe_filters, access_entry
 from ..keys import PREFIXES, KeyInfo, _hash
 from ..retention import _NULLED, Policy, policies
 from ..record import parse_iso, utcnow_iso
@@ -38,17 +39,36 @@ class PrivacyMixin:
     """
 
     def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
-              conn: Any = None) -> None:
-        """Append one audit row (user ids and search text only as hashes); ``conn`` writes inside an open transaction."""
+              users: Mapping[str, int] | None = None, conn: Any = None) -> None:
+        """Append one audit row (user ids and search text only as keyed hashes), and whose rows it returned.
+
+        ``users`` (user id: rows returned) feeds each user's :meth:`access_log`; ``conn`` writes
+        inside the caller's open transaction.
+        """
         if action not in _ACTIONS:
             raise ValueError(f"audit action must be one of {', '.join(_ACTIONS)}, got {action!r}.")
         values = (utcnow_iso(), actor, action, _safe_filters(self, filters), int(rows))
-        sql = "INSERT INTO audit_log (at, actor, action, filters, rows) VALUES (%s, %s, %s, %s, %s)"
-        if conn is not None:
-            conn.execute(sql, values)
-            return
-        with self.connection() as c:
-            c.execute(sql, values)
+        seen = [(self.user_hash(u), int(n)) for u, n in (users or {}).items() if u and n]
+        sql = "INSERT INTO audit_log (at, actor, action, filters, rows) VALUES (%s, %s, %s, %s, %s) RETURNING id"
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connection())
+                stack.enter_context(conn.transaction())
+            audit_id = conn.execute(sql, values).fetchone()[0]
+            if seen:
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO audit_access (audit_id, user_hash, rows) VALUES (%s, %s, %s)",
+                                    [(audit_id, h, n) for h, n in seen])
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every audited read, search and export that returned any of ``user_id``'s rows, newest first."""
+        with self.connection() as conn:
+            found = conn.execute(
+                "SELECT a.at, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
+                "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
+                "WHERE x.user_hash = %s AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT %s",
+                (self.user_hash(user_id), int(limit))).fetchall()
+        return [access_entry(*row) for row in found]
 
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Audit rows, newest first (``limit`` of them, or all)."""

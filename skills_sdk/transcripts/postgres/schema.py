@@ -84,11 +84,20 @@ _V1 = (
     """CREATE TABLE audit_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at text NOT NULL,
         actor text NOT NULL, action text NOT NULL, filters text, rows bigint NOT NULL DEFAULT 0)""",
     """CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'audit_log is append-only: its rows cannot be %', lower(TG_OP) || 'd'; END $$""",
+        BEGIN RAISE EXCEPTION '% is append-only: its rows cannot be %', TG_TABLE_NAME, lower(TG_OP) || 'd'; END $$""",
     "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
     "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+    # Whose rows each audited read returned, and how many (a user's access log), under the salted user hash.
+    """CREATE TABLE audit_access (audit_id bigint NOT NULL REFERENCES audit_log (id), user_hash text NOT NULL,
+        rows bigint NOT NULL)""",
+    "CREATE INDEX audit_access_user ON audit_access (user_hash, audit_id)",
+    "CREATE TRIGGER audit_access_no_change BEFORE UPDATE OR DELETE ON audit_access "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    # Console sign-ins: the row holds a hash of the cookie's id and names keys by id, never the key.
+    """CREATE TABLE console_sessions (id text PRIMARY KEY, developer_key_id text, user_key_id text, data text,
+        created_at text NOT NULL, expires_at text NOT NULL)""",
     """CREATE TABLE erasure_receipts (id text PRIMARY KEY, at text NOT NULL, user_hash text NOT NULL,
         scope text NOT NULL, reason text NOT NULL, rows bigint NOT NULL, per_skill text NOT NULL,
         developers text NOT NULL, state_rows bigint NOT NULL, scrubbed boolean NOT NULL)""",

@@ -23,6 +23,7 @@ from . import crypto, schema
 from .keyring import Keyring
 from .privacy import PrivacyMixin
 from .search import SearchMixin
+from .sessions import SessionsMixin
 
 if TYPE_CHECKING:
     from ..keys import KeyInfo
@@ -54,7 +55,7 @@ _KEY_RETRIES = 8
 _PARTITION_LOCK = 0x534B5054
 
 
-class PostgresLedger(SearchMixin, PrivacyMixin, Ledger):
+class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
