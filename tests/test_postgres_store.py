@@ -7,6 +7,7 @@ import os
 import pathlib
 import shutil
 import threading
+import time
 import uuid
 
 import psycopg
@@ -21,7 +22,8 @@ from skills_sdk.transcripts.retention import Policy
 
 @pytest.fixture
 def store(postgres_url, tmp_path):
-    s = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
+    s = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"),
+                       write_timeout=0.5)
     yield s
     s.stop()
 
@@ -263,3 +265,43 @@ def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
         orphans = conn.execute("SELECT count(*) FROM transcripts t WHERE sealed IS NOT NULL AND NOT EXISTS "
                                "(SELECT 1 FROM user_keys k WHERE k.id = t.key_id)").fetchone()[0]
     assert orphans == 0
+
+
+def _refuse_connections(cluster, url: str, refuse: bool) -> None:
+    """Make the database of ``url`` refuse new sessions (and end its open ones), or take them again."""
+    name = url.split("/")[3].split("?")[0]
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refuse else "true"}')
+        if refuse:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+
+def test_turns_answered_while_the_database_is_unreachable_are_spooled_and_replayed_once(postgres_cluster, store):
+    from conftest import build_greeter, make_envelope
+
+    from skills_sdk.server import create_app
+
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600})
+    client, guard = app.test_client(), app.extensions["skills_sdk"]["guard"]
+
+    def ask() -> str:
+        env = make_envelope("LaunchRequest")
+        resp = client.post("/alexa/greeter", json=env)
+        assert resp.status_code == 200 and "How are you" in resp.get_data(as_text=True)
+        return env["request"]["requestId"]
+
+    sent = [ask()]
+    _refuse_connections(postgres_cluster, store.url, True)
+    try:
+        sent += [ask() for _ in range(3)]
+        assert store.spool().pending() == 3 and guard.state == "spooling"
+        assert guard.check() != "ok"  # still unreachable: the rows stay spooled
+    finally:
+        _refuse_connections(postgres_cluster, store.url, False)
+    deadline = time.monotonic() + 60  # the pool reconnects with a backoff; the guard's thread probes every second
+    while guard.check() != "ok" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert guard.state == "ok"
+    assert store.spool().replay(store) == 0 and store.spool().files() == []
+    sent.append(ask())
+    assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)
