@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, load_request
+from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
 from .response import Response
-from .skill import AUDIO_ONLY_PREFIXES, Skill
+from .request_types import response_body
+from .skill import Skill
 
 if TYPE_CHECKING:
     import requests
@@ -26,7 +27,18 @@ __all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills"]
 log = logging.getLogger("skills_sdk")
 
 USER_AGENT = f"skills_sdk/{__version__}"
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
+
+
+def _finite_only(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by None."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(v) for v in value]
+    return value
 
 
 @dataclass(slots=True)
@@ -43,8 +55,13 @@ class TurnResult:
         return self.turn.meta.get("transcript")
 
     def json(self) -> str:
-        """The response envelope as compact JSON."""
-        return _DUMPS(self.envelope)
+        """The response envelope as compact JSON (always valid JSON: a non-finite number becomes null)."""
+        try:
+            return _DUMPS(self.envelope)
+        except ValueError:  # NaN or Infinity a handler put in the session: JSON has no word for it
+            log.warning("skill %s put a non-finite number in its response; it was sent as null",
+                        self.turn.skill.name)
+            return _DUMPS(_finite_only(self.envelope))
 
 
 class SkillHost:
@@ -55,7 +72,9 @@ class SkillHost:
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through.
+    ``requests.Session`` handlers reach partner APIs through (when None, a
+    :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
+    way of serving gives handlers the same ``ctx.http``).
     """
 
     def __init__(
@@ -69,7 +88,7 @@ class SkillHost:
         spool: Any = None,
     ) -> None:
         self.store = store
-        self.http = http
+        self._http = http
         self.capture = None
         outer: list[Middleware] = []
         if store is not None:
@@ -86,6 +105,17 @@ class SkillHost:
         self._chains: dict[str, Endpoint] = {}
         for skill in skills:
             self.add(skill)
+
+    @property
+    def http(self) -> requests.Session:
+        """The session handlers get as ``ctx.http``."""
+        if self._http is None:
+            # Made on first use: importing requests is a good part of a cold start, and a host
+            # built for a test or a CLI command may never answer a turn.
+            from .http import PartnerSession
+
+            self._http = PartnerSession.from_env()
+        return self._http
 
     def add(self, skill: Skill) -> None:
         """Host ``skill`` (its name must be unique on this host)."""
@@ -125,25 +155,34 @@ class SkillHost:
             try:
                 turn.save_state()
             except Exception:
-                log.exception("could not save the state of user %s in skill %s", turn.user_id[-8:], skill_name)
+                log.exception("could not save a user's state in skill %s", skill_name)  # no user id in logs
         return TurnResult(self.envelope_for(turn, resp), resp, turn)
 
     def handle_json(self, skill_name: str, body: str | bytes) -> str:
-        """Bytes or text in, response JSON out: the whole round trip without HTTP."""
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise EnvelopeError(f"The body is not JSON: {exc}.", {"(body)": ["Not valid JSON."]}) from None
-        return self.handle(skill_name, data).json()
+        """Bytes or text in, response JSON out: the whole round trip without HTTP.
+
+        The body is checked as the HTTP endpoint checks it (:func:`~skills_sdk.envelope.parse_body`).
+        """
+        return self.handle(skill_name, parse_body(body)).json()
 
     @staticmethod
-    def envelope_for(turn: Turn, resp: Response) -> dict[str, Any]:
+    def response_body(turn: Turn, resp: Response) -> dict[str, Any]:
+        """The ``response`` object that leaves the server for ``resp``, after the request type's rules.
+
+        Capture records this same object (it asks first, and the answer is kept on the turn), so
+        the transcript holds what was sent, not what the handler built.
+        """
+        sent = turn.meta.get("sent")
+        if sent is not None and sent[0] is resp:
+            return sent[1]
+        body = response_body(turn.request.type, resp, in_session=turn.envelope.session is not None)
+        turn.meta["sent"] = (resp, body)
+        return body
+
+    @classmethod
+    def envelope_for(cls, turn: Turn, resp: Response) -> dict[str, Any]:
         """The Alexa response envelope for ``resp``."""
-        rtype = turn.request.type
-        if rtype == "SessionEndedRequest":
-            body: dict[str, Any] = {}
-        else:
-            body = resp.to_dict(audio_only=rtype.startswith(AUDIO_ONLY_PREFIXES))
+        body = cls.response_body(turn, resp)
         out: dict[str, Any] = {"version": "1.0"}
         if turn.envelope.session is not None:
             out["sessionAttributes"] = turn.session
@@ -171,7 +210,18 @@ def load_skills(spec: str) -> list[Skill]:
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise RegistrationError(f"{spec!r}: cannot import {mod_name!r}: {exc}.") from None
+        top = mod_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name in (mod_name, top):
+            raise RegistrationError(
+                f"{spec!r}: cannot import {mod_name!r}: {exc}. It is looked for in the current folder "
+                f"({os.getcwd()}) and on this Python's path ({sys.executable}): run the command from the folder "
+                f"that holds {top}.py or {top}/, set PYTHONPATH to that folder, or activate the virtualenv "
+                f"where {top} is installed."
+            ) from None
+        raise RegistrationError(
+            f"{spec!r}: importing {mod_name!r} failed: {exc}. If a package it imports is missing, install it "
+            f"into the Python that runs skills ({sys.executable})."
+        ) from None
     obj = getattr(module, attr or "skill", None)
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "

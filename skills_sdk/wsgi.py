@@ -7,7 +7,9 @@
 | ``SKILLS_DB`` | the transcript database file | ``var/transcripts.db`` |
 | ``SKILLS_VERIFY`` | check Alexa request signatures (``0``/``false``/``off`` to disable) | on |
 | ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | the example skills |
+| ``SKILLS_ANY_APPLICATION`` | serve skills without ``application_id`` while verifying (they answer any skill's requests) | off: they refuse to start |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (JSON lines on stderr) | ``INFO`` |
+| ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES``, ``SKILLS_PARTNER_<NAME>_URL`` | your skills' ``ctx.http`` (:mod:`skills_sdk.http`) | 5 s, 1 retry |
 """
 
 from __future__ import annotations
@@ -44,7 +46,14 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
         skills = load_skills(spec) if spec else None  # None: the example skills with their partner stand-ins
     except RegistrationError as exc:
         raise RegistrationError(f"SKILLS_SKILLS={exc}") from None
-    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, verify=verify)
+    http = None
+    if skills is not None:
+        from .http import PartnerSession
+
+        http = PartnerSession.from_env(env)  # the same ctx.http as SkillClient and `skills serve`
+    any_application = env.get("SKILLS_ANY_APPLICATION", "0").strip().lower() not in (*_FALSE, "")
+    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, http=http, verify=verify,
+                      test_config={"SKILLS_ANY_APPLICATION": any_application})
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from skills_sdk import Skill, ask, say
-from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts import Ledger, TranscriptStore, open_ledger
 
 # CI explores a fixed set of examples, so a run is reproducible; local runs explore new ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -73,6 +73,17 @@ def make_envelope(
     }
 
 
+def json_paths(value: Any, prefix: tuple = ()):
+    """Every path into a JSON value (dict keys and list indexes), the empty path first."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from json_paths(v, (*prefix, i))
+
+
 @pytest.fixture
 def envelope():
     """The envelope builder, as a fixture: ``envelope("LaunchRequest")``, ``envelope(intent="X", slots={...})``."""
@@ -97,6 +108,31 @@ def file_store(tmp_path) -> TranscriptStore:
     store = TranscriptStore(tmp_path / "transcripts.db")
     yield store
     store.close()
+
+
+def _sqlite_file(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
+    return open_ledger(tmp_path / "ledger.db")
+
+
+def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
+    return open_ledger(":memory:")
+
+
+#: Every ledger backend the interface tests run against: ``make(request, tmp_path) -> Ledger``.
+#: A backend joins the suite by appending one entry (it may ask ``request`` for its own fixtures).
+LEDGER_BACKENDS = [
+    pytest.param(_sqlite_file, id="sqlite"),
+    pytest.param(_sqlite_memory, id="sqlite-memory"),
+]
+
+
+@pytest.fixture(params=LEDGER_BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
+    """A started, empty ledger of each backend in :data:`LEDGER_BACKENDS`, stopped after the test."""
+    led = request.param(request, tmp_path)
+    led.start()
+    yield led
+    led.stop()
 
 
 def build_greeter() -> Skill:

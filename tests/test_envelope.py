@@ -6,18 +6,14 @@ import copy
 import json
 
 import pytest
+from conftest import json_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from skills_sdk import EnvelopeError, load_request
-from skills_sdk.envelope import (
-    RequestEnvelopeSchema,
-    ResponseEnvelopeSchema,
-    _envelope_from_schema,
-    _fast_load,
-    _Slow,
-)
+from skills_sdk.envelope import _fast_load, _Slow
+from skills_sdk.envelope_schema import RequestEnvelopeSchema, ResponseEnvelopeSchema, _envelope_from_schema
 
 # The LaunchRequest example from the Alexa Skills Kit request-types reference, written out by hand.
 LAUNCH = {
@@ -176,21 +172,13 @@ json_value = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=3)
                           max_leaves=6)
 
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, (*prefix, i))
 
 
 @st.composite
 def mutated_envelopes(draw):
     data = copy.deepcopy(json.loads((__import__("pathlib").Path(__file__).parent / "fixtures"
                                      / "order_pizza_envelope.json").read_text()))
-    paths = [p for p in _paths(data) if p]
+    paths = [p for p in json_paths(data) if p]
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths))
         parent = data
@@ -232,3 +220,21 @@ def test_response_schema_accepts_what_the_server_builds():
             "response": {"outputSpeech": {"type": "SSML", "ssml": "<speak>hi</speak>"},
                          "card": {"type": "Simple", "title": "t", "content": "c"}, "shouldEndSession": True}}
     assert ResponseEnvelopeSchema().load(body)["version"] == "1.0"
+
+
+def test_well_formed_envelopes_load_without_importing_marshmallow():
+    # The request path must not pay marshmallow's import (a cold start of every worker and Lambda);
+    # only input the fast loader refuses reaches the schema.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json; from skills_sdk import load_request; "
+        f"load_request(json.loads({json.dumps(LAUNCH)!r})); "
+        "print('marshmallow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    code = "import sys; from skills_sdk import load_request\ntry:\n    load_request({})\nexcept Exception as e:\n    print(type(e).__name__, 'marshmallow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "EnvelopeError True"

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import build_greeter, make_envelope
 
-from skills_sdk.envelope import ResponseEnvelopeSchema
+from skills_sdk.envelope_schema import ResponseEnvelopeSchema
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 
@@ -53,7 +53,7 @@ def test_example_pizza_answers_the_real_order_envelope(order_pizza_body):
         (b"{}", "invalid_envelope", "request"),
         (json.dumps(make_envelope(intent="MoodIntent", slots={"mood": "x"})).replace('"value": "x"', '"value": 7'),
          "invalid_envelope", "request.intent.slots.mood.value"),
-        (json.dumps(make_envelope("Brand.NewThing")), "unknown_request_type", "Brand.NewThing"),
+        (json.dumps(make_envelope("Brand New Thing")), "unknown_request_type", "SessionResumedRequest"),
         (b"\xff\xfe\x00garbage", "invalid_json", "not JSON"),
     ],
 )
@@ -98,3 +98,24 @@ def test_handler_crash_is_a_200_apology_not_a_500(client, store):
 def test_session_ended_gets_empty_response(client):
     body = client.post("/alexa/greeter", json=make_envelope("SessionEndedRequest", reason="USER_INITIATED")).get_json()
     assert body["response"] == {}
+
+
+def test_the_alexa_endpoint_opens_no_console_session(store):
+    # Sessions belong to the console: an Alexa request draws no id, sets no cookie, and code that
+    # writes Flask's session there is told where per-conversation data goes.
+    from flask import session
+
+    app = create_app([build_greeter()], store=store)
+    seen = []
+
+    @app.after_request
+    def _probe(resp):
+        try:
+            session["x"] = 1
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        return resp
+
+    resp = app.test_client().post("/alexa/greeter", json=make_envelope("LaunchRequest"))
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+    assert seen and "ctx.session" in seen[0]

@@ -9,31 +9,48 @@ from typing import Any
 
 import click
 
-from ..transcripts.store import DEFAULT_DB, TranscriptStore
+from ..transcripts.ledger import BACKENDS, DEFAULT_DB, Ledger, backend_of, open_ledger
 
 __all__ = ["db_option", "open_store", "iso_time", "load_skills"]
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--db PATH``: the transcript database (default ``var/transcripts.db``, or $SKILLS_DB)."""
+    """``--db PATH|URL``: the transcript ledger (default ``var/transcripts.db``, or $SKILLS_DB)."""
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False),
+        type=str,
         default=lambda: os.environ.get("SKILLS_DB", DEFAULT_DB),
+        callback=_check_db,
         show_default=DEFAULT_DB,
-        help="SQLite file holding the transcripts.",
+        help="The transcript ledger: a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB.",
     )(func)
 
 
-def open_store(db_path: str, *, must_exist: bool = True) -> TranscriptStore:
-    """Open the store at ``db_path``; a missing file is a usage error when ``must_exist``."""
-    if must_exist and db_path != ":memory:" and not os.path.exists(db_path):
+def _check_db(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse an unknown URL scheme, or a folder, before the command runs (a typo must not become a file)."""
+    try:
+        module, target = backend_of(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
+    if module == BACKENDS["sqlite"] and os.path.isdir(target):
+        raise click.BadParameter(f"{value!r} is a folder; give the database file, e.g. {DEFAULT_DB}.",
+                                 param_hint="--db")
+    return value
+
+
+def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
+    """Open the ledger at ``db_path`` (a path or URL); a missing SQLite file is a usage error when ``must_exist``."""
+    module, path = backend_of(db_path)
+    if must_exist and module == BACKENDS["sqlite"] and path != ":memory:" and not os.path.exists(path):
         raise click.UsageError(
             f"No transcript database at {db_path!r}. Pass --db with the file `skills serve` wrote "
             f"(default {DEFAULT_DB})."
         )
-    return TranscriptStore(db_path)
+    try:
+        return open_ledger(db_path)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
 
 
 def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any], str | None]:

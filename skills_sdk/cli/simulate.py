@@ -36,7 +36,7 @@ def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str
 
     skill = _pick(skills_spec, name)
     if skills_spec:
-        http = PartnerSession()
+        http = PartnerSession.from_env()  # what `skills serve` gives the same skill
     else:
         from example_skills import partner_session
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -16,22 +14,17 @@ import click
 from ..errors import StoreError
 from ..transcripts._sqlite import DB_ERRORS
 from ..transcripts.audit import audit
-from ..transcripts.store import COLUMNS, TranscriptStore, encode_json, index_pending
+from ..transcripts.record import from_export, iter_csv
+from ..transcripts.store import TranscriptStore, index_pending
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
 __all__ = ["register", "transcripts"]
 
-#: The keys every exported transcript has, in order.
-EXPORT_KEYS = [c for c in COLUMNS]
 #: Rows between progress updates (an export writes this many at a time).
 PROGRESS_EVERY = 1000
 #: Rows an import writes per transaction.
 IMPORT_BATCH = 5000
-_REQUIRED = ("developer_id", "skill", "user_id")
-_JSON_COLUMNS = ("slots", "card", "directives", "transaction")
-#: Columns whose exported strings are stored as they are.
-_TEXT_COLUMNS = frozenset(c for c, kind in COLUMNS.items() if kind is str) - {*_JSON_COLUMNS, "redacted", "created_at"}
 
 
 @click.group()
@@ -64,12 +57,11 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
                 out.write("\n".join(chunk) + "\n")
                 bar.update(bar.done + len(chunk))
         else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_KEYS, extrasaction="ignore")
-            writer.writeheader()
-            rows = store.iter_transcripts(**filters)
+            # Formula-safe, as the console's and the API's exports are (see record.csv_cells).
+            rows = iter_csv(store.iter_transcripts(**filters))
+            out.write(next(rows))  # the header
             while chunk := list(islice(rows, PROGRESS_EVERY)):
-                writer.writerows({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()}
-                                 for row in chunk)
+                out.write("".join(chunk))
                 bar.update(bar.done + len(chunk))
     out.flush()
     # Like the API's and the console's exports, a command-line export is in the audit trail.
@@ -204,50 +196,7 @@ def _row(line: bytes) -> dict[str, Any]:
         raise ValueError(f"not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"a JSON {type(obj).__name__} where a transcript object was expected")
-    if not obj.keys() <= COLUMNS.keys():
-        unknown = next(k for k in obj if k not in COLUMNS)
-        raise ValueError(f"unknown key {unknown!r}; a transcript has only {', '.join(COLUMNS)}")
-    obj.pop("id", None)  # the store gives every imported row a new id
-    for col in _REQUIRED:
-        if not isinstance(obj.get(col), str) or not obj[col]:
-            raise ValueError(f"{col} must be a non-empty string, got {obj.get(col)!r}")
-    for col, value in obj.items():
-        if value is not None and not (type(value) is str and col in _TEXT_COLUMNS):  # most are, as they are
-            obj[col] = _column(col, value)
-    return obj
-
-
-def _column(col: str, value: Any) -> Any:
-    """``value`` (not None) of ``col`` as exported, converted to what the store keeps."""
-    if col in _JSON_COLUMNS:
-        # Export decodes these; encoded here, a string reads back as that string (not as JSON text).
-        return encode_json(value)
-    if col == "end_session":
-        if not isinstance(value, bool):
-            raise ValueError(f"end_session must be true, false or null, got {value!r}")
-        return int(value)
-    if col == "redacted":  # a list in the export, "CARD,PHONE" in the store (None for none, as capture writes)
-        if not isinstance(value, list) or not all(isinstance(k, str) and k and "," not in k for k in value):
-            raise ValueError(f"redacted must be a list of PII kinds such as [\"CARD\", \"PHONE\"], got {value!r}")
-        return ",".join(value) or None
-    if COLUMNS[col] is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{col} must be a number or null, got {value!r}")
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"{col} must be a string or null, got {value!r}")
-    if col == "created_at" and not _is_utc_time(value):
-        raise ValueError(f"created_at must be an ISO-8601 UTC time such as 2026-11-28T09:30:00.123Z, got {value!r}")
-    return value
-
-
-def _is_utc_time(text: str) -> bool:
-    try:
-        return text.endswith("Z") and datetime.fromisoformat(text[:-1]).tzinfo is None
-    except ValueError:
-        return False
+    return from_export(obj)
 
 
 def _write(store: TranscriptStore, rows: list[dict[str, Any]]) -> int:

@@ -12,7 +12,7 @@ from flask import Flask
 from ..host import SkillHost
 from ..middleware import Middleware
 from ..skill import Skill
-from ..transcripts.store import DEFAULT_DB, TranscriptStore
+from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
 __all__ = ["create_app", "get_host"]
 
@@ -25,7 +25,7 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(
     skills: Iterable[Skill] | None = None,
     *,
-    store: TranscriptStore | None = None,
+    store: Ledger | None = None,
     db: str | os.PathLike[str] | None = None,
     http: Any = None,
     middleware: Sequence[Middleware] = (),
@@ -39,10 +39,14 @@ def create_app(
     >>> app = create_app(db=":memory:")
     >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
 
-    ``store`` (or a ``db`` path; default ``var/transcripts.db``) receives a transcript of every
+    ``store`` (a :class:`Ledger`, or ``db``: a path or URL; default ``var/transcripts.db``) receives a transcript of every
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
     use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
+
+    A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
+    any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
+    a warning names the skills that accept any application.
     """
     app = Flask("skills_sdk")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
@@ -54,17 +58,17 @@ def create_app(
         skills = all_skills()
         if http is None:
             http = partner_session()
+    skills = list(skills)
+    if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
+        _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
     if store is None:
-        store = TranscriptStore(db if db is not None else DEFAULT_DB)
+        store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    spool = None
-    if capture and not store.memory and app.config.get("SKILLS_SPOOL", True):
-        from ..transcripts.spool import Spool
-
-        spool = Spool.for_store(store)  # rows the store cannot take wait here, replayed by server/ops.py
+    # Rows the ledger cannot take wait in its spool, replayed by server/ops.py.
+    spool = store.spool() if capture and app.config.get("SKILLS_SPOOL", True) else None
     host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
     app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
 
@@ -80,6 +84,24 @@ def create_app(
             continue
         module.register(app)
     return app
+
+
+def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
+    """Refuse skills without an application id on a verifying server, unless the operator allowed them."""
+    from ..errors import RegistrationError
+
+    open_to_all = [s.name for s in skills if not s.application_id]
+    if not open_to_all:
+        return
+    names = ", ".join(repr(n) for n in open_to_all)
+    if not allowed:
+        raise RegistrationError(
+            f"Skill(s) {names} have no application_id, so this verifying server would answer requests Alexa signed "
+            "for any skill, anyone's. Give each its skill id from the Alexa developer console "
+            "(Skill(..., application_id='amzn1.ask.skill.…')), or accept that knowingly with "
+            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi).")
+    log.warning("Skill(s) %s have no application_id and accept requests for any Alexa skill, as the operator chose "
+                "(--any-application / SKILLS_ANY_APPLICATION).", names)
 
 
 def get_host(app: Flask) -> SkillHost:

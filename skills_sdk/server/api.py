@@ -93,8 +93,8 @@ def register(app: Flask) -> None:
             return key
         scope = "dev:" + key.subject
         try:
-            filters, limit, before = _page_args(store, scope, ("skill", "user_id", "session_id", "intent", "since",
-                                                               "until", "has_transaction", "q"))
+            filters, limit, before = _page_args(store, scope, ("skill", "user_id", "session_id", "intent", "status",
+                                                               "since", "until", "has_transaction", "q"))
             rows, last = search(store, filters, developer_id=key.subject, before_id=before, limit=limit)
         except BadQuery as exc:
             return _bad(exc)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import logging
-import os
-import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,9 +25,13 @@ from flask import (
     url_for,
 )
 
-from ..transcripts.store import COLUMNS, TranscriptStore
+from ..errors import BadQuery
+from ..transcripts.query import fts_query
+from ..transcripts.record import iter_csv, to_jsonl
+from ..transcripts.store import TranscriptStore
 from . import console_data as data
 from .alexa import error_response
+from .sessions import LedgerSession, LedgerSessionInterface
 
 __all__ = ["register", "bp", "PAGE_SIZE"]
 
@@ -50,25 +50,16 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 
 
 def register(app: Flask) -> None:
-    """Mount the console on ``app`` and configure signed, HttpOnly, SameSite=Lax session cookies.
+    """Mount the console on ``app``, with sessions kept in the ledger behind an HttpOnly, SameSite=Lax cookie.
 
-    >>> app = create_app(db=":memory:", test_config={"SECRET_KEY": "a long random string"})  # registers it
+    >>> app = create_app(db=":memory:")  # registers it
 
-    The session secret comes from ``SECRET_KEY`` in the app config, else ``$SKILLS_SECRET_KEY``;
-    without either a random one is made for this process (sessions then end on restart, and
-    workers of a multi-process server do not share them), and a warning says so.
+    The cookie carries only a random session id; the ledger's row names the signed-in key by its
+    id and expires after ``SKILLS_CONSOLE_SESSION_TTL`` seconds (8 hours). Sign-out deletes the
+    row, and revoking the key ends every session it signed in.
     ``SKILLS_CONSOLE_SIMULATOR=False`` in the config turns the simulator page off.
     """
-    if not app.config.get("SECRET_KEY"):
-        secret = os.environ.get("SKILLS_SECRET_KEY")
-        if not secret:
-            secret = secrets.token_hex(32)
-            # Harmless on a laptop (sign in again after a restart); in production, several workers
-            # would each sign with their own key, so there it is worth a warning.
-            level = logging.WARNING if app.config.get("SKILLS_VERIFY") else logging.INFO
-            log.log(level, "No SECRET_KEY in the config and no $SKILLS_SECRET_KEY: console sessions use a random "
-                           "key made for this process, so they end when it restarts. Set SKILLS_SECRET_KEY to keep them.")
-        app.config["SECRET_KEY"] = secret
+    app.session_interface = LedgerSessionInterface(app.extensions["skills_sdk"]["store"], bp.url_prefix or "/console")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("SKILLS_CONSOLE_SIMULATOR", True)
@@ -78,12 +69,13 @@ def register(app: Flask) -> None:
 # -- session, CSRF, headers --------------------------------------------------------------------------
 
 
+def _session() -> LedgerSession:
+    return session  # type: ignore[return-value]  # LedgerSessionInterface opens every console session
+
+
 def csrf_token() -> str:
-    """This session's CSRF token (made on first use); every console POST must send it back."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
+    """This session's CSRF token; every console POST must send it back."""
+    return current_app.session_interface.csrf_token(_session())  # type: ignore[attr-defined]
 
 
 def _wants_json() -> bool:
@@ -95,7 +87,8 @@ def _check_csrf() -> Response | None:
     if request.method != "POST":
         return None
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    expected = session.get("csrf") or ""
+    # A browser without a session cookie has a fresh id that no page ever showed a token for.
+    expected = csrf_token() if _session().from_cookie else ""
     if expected and hmac.compare_digest(sent.encode(), expected.encode()):
         return None
     why = "missing" if not sent else "wrong or expired"
@@ -129,26 +122,23 @@ def _store() -> TranscriptStore:
 
 
 def _developer() -> data.Identity | None:
-    """The developer signed in to this session, re-checked against the key store on every request."""
-    return _identity("dev_key", "_dev", data.verify_developer_key)
+    """The developer signed in to this session (its key is re-checked against the ledger on every request)."""
+    return _identity("developer")
 
 
 def _user() -> data.Identity | None:
     """The user signed in to "My data" in this session, re-checked on every request."""
-    return _identity("user_token", "_me", data.verify_user_token)
+    return _identity("user")
 
 
-def _identity(name: str, slot: str, verify: Any) -> data.Identity | None:
-    if name not in session:
-        return None
-    if slot not in request.environ:  # once per request; a revoked key ends the session at once
-        try:
-            request.environ[slot] = verify(_store(), session[name])
-        except data.AuthError as exc:
-            session.pop(name, None)
-            flash(f"You were signed out: {exc}", "error")
-            request.environ[slot] = None
-    return request.environ[slot]
+def _identity(slot: str) -> data.Identity | None:
+    s = _session()
+    if slot in s.dropped:  # the key was revoked since the last request
+        s.dropped.remove(slot)
+        s.sign_out(slot)
+        flash("You were signed out: the key of this session was revoked.", "error")
+    who = s.identity(slot)
+    return data.Identity(*who) if who else None
 
 
 def _developer_id() -> str | None:
@@ -159,15 +149,6 @@ def _developer_id() -> str | None:
 def _user_id() -> str | None:
     who = _user()
     return who.subject if who else None
-
-
-def _new_session(**keep: str) -> None:
-    """Start a fresh session (new CSRF token) on sign-in, so a token seen before it is worthless after."""
-    old = {k: session[k] for k in ("dev_key", "user_token") if k in session}
-    session.clear()
-    session.update(old)
-    session.update(keep)
-    session["csrf"] = secrets.token_urlsafe(32)
 
 
 # -- formatting helpers used by templates ------------------------------------------------------------
@@ -212,7 +193,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             parsed = _parse_time(value, end=name == "until")
             if parsed is None:
                 problems.append(f"The {name} filter {value!r} is not a date (2026-11-28) or time "
-                                "(2026-11-28T09:30); it was ignored.")
+                                "(2026-11-28T09:30) between the years 1 and 9999; it was ignored.")
                 continue
             out[name] = value
             continue
@@ -230,10 +211,10 @@ def _parse_time(value: str, *, end: bool = False) -> str | None:
             d = date.fromisoformat(value)
             return (d + timedelta(days=1) if end else d).isoformat()
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if t.tzinfo is not None:
+            t = t.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # not a date, or past year 9999 / before year 1 once in UTC
         return None
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
     return t.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -291,15 +272,18 @@ def index() -> Any:
         page = data.query(_store(), dev, _query_filters(filters), cursor=cursor, limit=PAGE_SIZE)
     except data.QueryError as exc:
         flash(str(exc), "error")
+        problems.append(str(exc))
         page = data.Page([], None)
     data.audit(_store(), who, "list", filters, len(page.rows))
     args = {k: ("1" if v is True else v) for k, v in filters.items()}
     next_url = url_for("console.index", **args, cursor=page.next_cursor) if page.next_cursor else None
     first_url = url_for("console.index", **args) if cursor else None
-    return render_template("console/conversations.html", title="Conversations", filters=filters,
-                           threads=group_conversations(page.rows), count=len(page.rows), next_url=next_url,
-                           first_url=first_url, skills=data.developer_skills(current_app, _store(), dev),
-                           export_args=urlencode(args))
+    page_html = render_template("console/conversations.html", title="Conversations", filters=filters,
+                                threads=group_conversations(page.rows), count=len(page.rows), next_url=next_url,
+                                first_url=first_url, skills=data.developer_skills(current_app, _store(), dev),
+                                export_args=urlencode(args))
+    # A bad filter is explained on the page, which is still shown; its status says the request was bad.
+    return Response(page_html, status=400 if problems else 200)
 
 
 @bp.get("/conversations/<path:session_id>")
@@ -372,6 +356,11 @@ def export() -> Any:
     filters, problems = parse_filters(request.args)
     if problems:
         return error_response(400, "invalid_filter", " ".join(problems))
+    if filters.get("q"):
+        try:  # checked now: once the download streams, its status is already sent
+            fts_query(filters["q"])
+        except BadQuery as exc:
+            return error_response(400, "invalid_filter", f"The q filter {exc.message}")
     data.audit(_store(), who, "export", {**filters, "format": fmt})
     rows = data.iter_query(_store(), who.subject, _query_filters(filters))
     body = _jsonl(rows) if fmt == "jsonl" else _csv(rows)
@@ -383,32 +372,10 @@ def export() -> Any:
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        yield to_jsonl(row) + "\n"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """CSV with JSON columns as JSON text; text that a spreadsheet would run as a formula gets a leading '."""
-    columns = list(COLUMNS)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(columns)
-    for row in rows:
-        out = []
-        for c in columns:
-            v = row.get(c)
-            if isinstance(v, (dict, list)):
-                v = json.dumps(v, ensure_ascii=False) if v else ""
-            elif isinstance(v, str) and v.startswith(_FORMULA_START):
-                v = "'" + v
-            out.append("" if v is None else v)
-        writer.writerow(out)
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-    yield buf.getvalue()
+_csv = iter_csv  # formula-safe, as every export of the ledger is
 
 
 @bp.post("/sign-in")
@@ -421,7 +388,7 @@ def sign_in() -> Any:
         dev = data.verify_developer_key(_store(), key)
     except data.AuthError as exc:
         return _sign_in_failed("console/sign_in.html", "Developer console", f"That key did not work: {exc}")
-    _new_session(dev_key=key)
+    _session().sign_in("developer", dev.key_id, dev.subject)  # a new session id, and with it a new CSRF token
     flash(f"Signed in as developer {dev.subject}.", "info")
     return redirect(url_for("console.index"), code=303)
 
@@ -432,9 +399,8 @@ def _sign_in_failed(template: str, title: str, message: str) -> Response:
 
 @bp.post("/sign-out")
 def sign_out() -> Any:
-    """Forget the developer key of this session."""
-    session.pop("dev_key", None)
-    _new_session()
+    """End this session's developer sign-in: its cookie no longer opens anything."""
+    _session().sign_out("developer")
     flash("Signed out of the developer console.", "info")
     return redirect(url_for("console.index"), code=303)
 
@@ -460,6 +426,10 @@ def me() -> Any:
         before = int(request.args["before"]) if request.args.get("before") else None
     except ValueError:
         before = None
+    if before is not None and not 0 < before < 2**63:  # a row id is a positive SQLite integer
+        return Response(render_template("console/error.html", title="No such page",
+                                        message=f"before={request.args['before']:.40} is not a row id; "
+                                                "go back to the first page."), status=400)
     rows = data.user_rows(_store(), user, limit=PAGE_SIZE * 4 + 1, before_id=before)
     more = len(rows) > PAGE_SIZE * 4
     rows = rows[: PAGE_SIZE * 4]
@@ -484,16 +454,15 @@ def me_sign_in() -> Any:
         user = data.verify_user_token(_store(), token)
     except data.AuthError as exc:
         return _sign_in_failed("console/me_sign_in.html", "My data", f"That token did not work: {exc}")
-    _new_session(user_token=token)
+    _session().sign_in("user", user.key_id, user.subject)
     flash(f"Signed in as {user.subject}.", "info")
     return redirect(url_for("console.me"), code=303)
 
 
 @bp.post("/me/sign-out")
 def me_sign_out() -> Any:
-    """Forget the user token of this session."""
-    session.pop("user_token", None)
-    _new_session()
+    """End this session's "My data" sign-in."""
+    _session().sign_out("user")
     flash("Signed out of My data.", "info")
     return redirect(url_for("console.me"), code=303)
 

@@ -135,7 +135,7 @@ def _errors_page(store: TranscriptStore, wanted: Mapping[str, Any], developer_id
         scanned += len(batch)
         for r in batch:
             pos = r["id"]
-            if r.get("status") == "error":
+            if r.get("status") in ("error", "alexa_error"):  # the skill failed, or Alexa reported a failure
                 rows.append(r)
                 if len(rows) == limit:
                     break

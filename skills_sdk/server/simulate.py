@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from ..envelope import parse_body
+from ..errors import EnvelopeError
 from ..simulator import MAX_TEXT, Conversation, ConversationCache
 from .alexa import error_response
 
@@ -25,10 +27,9 @@ def _field_error(field: str, message: str) -> Response:
 def _parse(raw: bytes) -> dict[str, Any] | Response:
     """The checked body ``{"text", "user_id", "session_id"}``, or the 400 that names what is wrong."""
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        return error_response(400, "invalid_json", f"The body is not JSON: {exc}. "
-                                    'Send {"text": "open pizza shop"}.')
+        data = parse_body(raw)
+    except EnvelopeError as exc:
+        return error_response(400, exc.code, f"{exc} Send {{\"text\": \"open pizza shop\"}}.", fields=exc.errors)
     if not isinstance(data, dict):
         return error_response(400, "invalid_body", f"The body must be a JSON object, got {type(data).__name__}. "
                                     'Send {"text": "open pizza shop"}.')

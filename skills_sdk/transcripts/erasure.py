@@ -256,5 +256,6 @@ class ForgetOnDisable:
                     erase_user(self.store, user_id, skill=skill.name, developer_id=skill.developer_id,
                                actor="skill-disabled", reason="skill_disabled", check=False)
             except Exception:  # the platform gets its answer; the failure is logged for the operator
-                log.exception("could not forget user %s in skill %s after SkillDisabled", user_id[-8:], skill.name)
+                log.exception("could not forget user %s in skill %s after SkillDisabled",
+                              user_hash(self.store, user_id), skill.name)
         return empty()

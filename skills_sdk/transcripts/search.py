@@ -8,74 +8,33 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadQuery
+from .query import API_FILTERS, TranscriptFilter, fts_query, where
 from .store import TranscriptStore, decode_row, fts_day, fts_partitions, index_pending, privacy_secret
 
 __all__ = ["search", "iter_search", "parse_filters", "fts_query", "encode_cursor", "decode_cursor", "FILTERS",
            "MAX_LIMIT"]
 
 #: The filters the API takes (besides ``limit`` and ``cursor``).
-FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q")
+FILTERS = API_FILTERS
 #: The largest page.
 MAX_LIMIT = 500
 #: Most rows a search indexes before it runs (the background thread indexes the rest).
 SEARCH_INDEX_LIMIT = 20_000
-_MAX_VALUE = 500
 _CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-
-
-def _iso(name: str, value: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadQuery(name, f"{value[:40]!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or "
-                             "2026-11-28T09:30:00Z.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS) -> dict[str, Any]:
     """Check query-string filters and turn them into typed values; raises :class:`BadQuery` naming the parameter.
 
     >>> parse_filters({"skill": "pizza", "has_transaction": "true", "since": "2026-11-01"})
-    {'skill': 'pizza', 'has_transaction': True, 'since': '2026-11-01T00:00:00.000Z'}
+    {'skill': 'pizza', 'since': '2026-11-01T00:00:00.000Z', 'has_transaction': True}
+
+    The parsing is :meth:`TranscriptFilter.from_args`; this gives its fields as a dict.
     """
-    unknown = sorted(set(args) - set(allowed))
-    if unknown:
-        raise BadQuery(unknown[0], f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(allowed)}.")
-    out: dict[str, Any] = {}
-    for name, value in args.items():
-        if len(value) > _MAX_VALUE:
-            raise BadQuery(name, f"is {len(value)} characters long; at most {_MAX_VALUE} are accepted.")
-        if name in ("since", "until"):
-            out[name] = _iso(name, value)
-        elif name == "has_transaction":
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise BadQuery(name, f"must be true or false, got {value[:20]!r}.")
-            out[name] = value.lower() in ("true", "1")
-        elif name == "q":
-            out[name] = fts_query(value)
-        else:
-            if not value:
-                raise BadQuery(name, "is empty; leave it out to match every value.")
-            out[name] = value
-    return out
-
-
-def fts_query(text: str) -> str:
-    """Turn what a person typed into a safe FTS5 query: each word a quoted term, all of them required.
-
-    >>> fts_query('large "pepperoni" OR')
-    '"large" "pepperoni" "OR"'
-    """
-    words = [w for w in re.findall(r"\w+", text)]
-    if not words:
-        raise BadQuery("q", f"{text[:40]!r} has no words to search for.")
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words[:20])
+    return TranscriptFilter.from_args(args, allowed=allowed).as_dict()
 
 
 def _sign(store: TranscriptStore, scope: str, last_id: int) -> str:
@@ -103,7 +62,7 @@ def decode_cursor(store: TranscriptStore, scope: str, cursor: str) -> int:
     return int(head)
 
 
-def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
+def _where(f: TranscriptFilter, developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     # The scope comes from the caller's key, never from the request; it is always the first clause.
@@ -115,22 +74,11 @@ def _where(filters: Mapping[str, Any], developer_id: str | None, user_id: str | 
         params.append(user_id)
     if not clauses:
         raise ValueError("search needs a developer_id or a user_id scope.")
-    for col in ("skill", "user_id", "session_id", "intent"):
-        if col in filters:
-            clauses.append(f"t.{col} = ?")
-            params.append(filters[col])
-    if "since" in filters:
-        clauses.append("t.created_at >= ?")
-        params.append(filters["since"])
-    if "until" in filters:
-        clauses.append("t.created_at < ?")
-        params.append(filters["until"])
-    if "has_transaction" in filters:
-        clauses.append('t."transaction" IS NOT NULL' if filters["has_transaction"] else 't."transaction" IS NULL')
-    return clauses, params
+    more, more_params = where(f, alias="t")
+    return clauses + more, params + more_params
 
 
-def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: str | None = None,
+def search(store: TranscriptStore, filters: TranscriptFilter | Mapping[str, Any], *, developer_id: str | None = None,
            user_id: str | None = None, before_id: int | None = None, limit: int = 50
            ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of transcripts in the scope (a developer's, or a user's), newest first, and the last id for the next page.
@@ -145,12 +93,13 @@ def search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: 
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
+    filters = TranscriptFilter.of(filters)
     clauses, params = _where(filters, developer_id, user_id)
-    if "q" in filters:
+    if filters.q is not None:
         return _text_search(store, filters, clauses, params, developer_id, before_id, limit)
     # A time window walks the (scope, created_at) index newest first and stops at the page; ordering
     # it by id made SQLite read and sort every row of the window (245 ms for one day at 10M rows).
-    by_time = developer_id is not None and ("since" in filters or "until" in filters)
+    by_time = developer_id is not None and (filters.since is not None or filters.until is not None)
     if before_id is not None:
         if by_time:
             # The cursor stays the last id; its row's created_at gives the keyset position.
@@ -179,7 +128,7 @@ def _page(names: list[str], raw: list[tuple[Any, ...]], limit: int) -> tuple[lis
     return rows, None
 
 
-def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: list[str], params: list[Any],
+def _text_search(store: TranscriptStore, filters: TranscriptFilter, clauses: list[str], params: list[Any],
                  developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
     conn = store.db.conn
@@ -197,16 +146,16 @@ def _text_search(store: TranscriptStore, filters: Mapping[str, Any], clauses: li
         conn.execute("COMMIT")
 
 
-def _text_page(conn: Any, filters: Mapping[str, Any], clauses: list[str], params: list[Any],
+def _text_page(conn: Any, filters: TranscriptFilter, clauses: list[str], params: list[Any],
                developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     by_day: dict[str, list[str]] = {}
     for day, _, name in fts_partitions(conn, developer_id):  # a developer's own partitions only
         by_day.setdefault(day, []).append(name)
     days = list(by_day)
-    if "since" in filters:
-        days = [d for d in days if d == "other" or d >= filters["since"][:10]]
-    if "until" in filters:
-        days = [d for d in days if d == "other" or d <= filters["until"][:10]]
+    if filters.since is not None:
+        days = [d for d in days if d == "other" or d >= filters.since[:10]]
+    if filters.until is not None:
+        days = [d for d in days if d == "other" or d <= filters.until[:10]]
     cursor_day = None
     if before_id is not None:
         row = conn.execute("SELECT created_at FROM transcripts WHERE id = ?", (before_id,)).fetchone()
@@ -218,7 +167,7 @@ def _text_page(conn: Any, filters: Mapping[str, Any], clauses: list[str], params
     out: list[tuple[Any, ...]] = []
     names: list[str] = []
     for day in days:
-        extra, args = "", [filters["q"], *params]
+        extra, args = "", [filters.q, *params]
         if before_id is not None and (cursor_day is None or day == cursor_day):
             # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
             extra, args = " AND t.id < ?", [*args, before_id]
@@ -240,7 +189,7 @@ def _text_page(conn: Any, filters: Mapping[str, Any], clauses: list[str], params
     return _page(names, out, limit)
 
 
-def iter_search(store: TranscriptStore, filters: Mapping[str, Any], *, developer_id: str | None = None,
+def iter_search(store: TranscriptStore, filters: TranscriptFilter | Mapping[str, Any], *, developer_id: str | None = None,
                 user_id: str | None = None, batch: int = 500) -> Iterator[dict[str, Any]]:
     """Every transcript :func:`search` would page through, newest first, ``batch`` rows at a time (memory stays flat)."""
     before: int | None = None

@@ -11,75 +11,54 @@ import logging
 import os
 import re
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from ..errors import StoreError
 from ._sqlite import DB_ERRORS, FTS5_SECURE_DELETE, sqlite3
+from .ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
+from .query import TranscriptFilter
+from .query import where as _where_sql
+
+if TYPE_CHECKING:
+    from .keys import KeyInfo
+    from .sessions import ConsoleSession
+    from .spool import Spool
+
+from .record import (
+    COLUMNS,
+    INSERT_COLUMNS,
+    JSON_COLUMNS,
+    JsonText,
+    canonical_json,
+    decode,
+    encode_json,
+    split_kinds,
+    storage_values,
+    utcnow_iso,
+)
 
 __all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB", "JsonText", "encode_json"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-#: Where ``skills serve`` keeps transcripts when no --db is given.
-DEFAULT_DB = os.path.join("var", "transcripts.db")
-
-#: The transcript columns, in order, with their SQLite types.
-COLUMNS: dict[str, type] = {
-    "id": int,
-    "created_at": str,
-    "developer_id": str,
-    "skill": str,
-    "user_id": str,
-    "session_id": str,
-    "request_id": str,
-    "request_type": str,
-    "intent": str,
-    "slots": str,
-    "utterance": str,
-    "speech": str,
-    "reprompt": str,
-    "card": str,
-    "directives": str,
-    "end_session": int,
-    "transaction": str,
-    "locale": str,
-    "latency_ms": float,
-    "status": str,
-    "error": str,
-    "redacted": str,
-    "capture_mode": str,
-}
-_JSON_COLUMNS = ("slots", "card", "directives", "transaction")
 _STATE_SQL = (
     "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
 )
-_INSERT_COLUMNS = [c for c in COLUMNS if c != "id"]
+_INSERT_COLUMNS = list(INSERT_COLUMNS)
 _INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
     ", ".join(f'"{c}"' for c in _INSERT_COLUMNS), ", ".join("?" for _ in _INSERT_COLUMNS)
 )
-_JSON_INDEXES = tuple(_INSERT_COLUMNS.index(c) for c in ("slots", "card", "directives", "transaction"))
-_LATENCY_INDEX = _INSERT_COLUMNS.index("latency_ms")
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_STRICT_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_values = storage_values
+decode_row = decode
+_canonical_json = canonical_json
+_split_kinds = split_kinds
 
 
-def encode_json(value: Any) -> JsonText:
-    """``value`` as the store's canonical JSON text, ready for a JSON column (capture uses it)."""
-    return JsonText(_DUMPS(value))
-
-
-def utcnow_iso() -> str:
-    """Now, as ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-28T04:41:41.123Z``."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-
-
-class TranscriptStore:
+class TranscriptStore(Ledger):
     """The transcript ledger: one row per skill response, tagged with developer and user.
 
     >>> store = TranscriptStore(":memory:")
@@ -107,7 +86,7 @@ class TranscriptStore:
         self._lock = threading.RLock()  # serialises the shared in-memory connection only
         self._write_lock = threading.Lock()  # serialises this process's capture writes
         self._flock: tuple[int, int] | None = None  # (pid, fd) of the cross-process write lock file
-        self._checkpointer: tuple[int, threading.Event] | None = None
+        self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self.checkpoint_interval = 0.5
         if not self.memory:
@@ -149,13 +128,29 @@ class TranscriptStore:
             raise StoreError(f"Cannot open transcript database {self.path!r}: {exc}.") from exc
         return conn
 
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> TranscriptStore:
+        """Start the background indexer and checkpointer (a file ledger; idempotent, per process)."""
+        if not self.memory:
+            self._start_checkpointer()
+        return self
+
+    def stop(self) -> None:
+        """Stop the background thread, wait for its last tick, and close this thread's connection."""
+        with self._lock:
+            running, self._checkpointer = self._checkpointer, None
+        if running is not None and running[0] == os.getpid():
+            running[1].set()
+            running[2].join(timeout=10)
+        self.close()
+
     def _start_checkpointer(self) -> None:
         with self._lock:
             if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
                 return
             stop = threading.Event()
             t = threading.Thread(target=self._checkpoint_loop, args=(stop,), name="skills-checkpoint", daemon=True)
-            self._checkpointer = (os.getpid(), stop)
+            self._checkpointer = (os.getpid(), stop, t)
             t.start()
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
@@ -174,6 +169,8 @@ class TranscriptStore:
                 self.checkpoint(conn=conn)
             except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
+        if conn is not None:
+            conn.close()
 
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """Copy WAL pages into the database file; returns SQLite's ``(busy, wal_pages, copied)``.
@@ -317,43 +314,27 @@ class TranscriptStore:
         """Every turn of one session, in order."""
         return self._rows("SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
 
-    def count(self, **where: Any) -> int:
-        """How many transcripts match equality filters, e.g. ``count(user_id="u1")``."""
-        clauses = [f'"{k}" = ?' for k in where if k in COLUMNS]
+    def count(self, where: Where = None, /, **fields: Any) -> int:
+        """How many transcripts match, e.g. ``count(user_id="u1")``; an unknown field raises ValueError."""
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
+        clauses, params = _where_sql(f)
         sql = "SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        return int(self.db.conn.execute(sql, [where[k] for k in where if k in COLUMNS]).fetchone()[0])
+        return int(self.db.conn.execute(sql, params).fetchone()[0])
 
-    def iter_transcripts(
-        self,
-        *,
-        developer_id: str | None = None,
-        skill: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        batch: int = 2000,
-    ) -> Iterator[dict[str, Any]]:
+    def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any
+                         ) -> Iterator[dict[str, Any]]:
         """Every matching transcript, oldest first, read in batches (memory stays flat).
 
         Filtered by developer or skill alone, rows come in ``created_at`` order (ties by id), which
         the ledger's own rows share with id order; otherwise in id order.
         """
         names: list[str] = []
-        for raw in self._walk("*", developer_id, skill, user_id, session_id, since, until, batch, names):
-            yield decode_row(dict(zip(names, raw[:-2], strict=True)))
+        for raw in self._walk("*", TranscriptFilter.of(where, **fields), batch, names):
+            yield decode(dict(zip(names, raw[:-2], strict=True)))
 
-    def iter_jsonl(
-        self,
-        *,
-        developer_id: str | None = None,
-        skill: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        batch: int = 10_000,
-    ) -> Iterator[str]:
+    def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
         """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).
 
         >>> lines = store.iter_jsonl(developer_id="acme")   # doctest: +SKIP
@@ -361,8 +342,7 @@ class TranscriptStore:
         SQLite builds each object (``json_object``), so an export does no per-row Python work; the
         text equals ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
         """
-        for raw in self._walk(self._json_select(), developer_id, skill, user_id, session_id, since, until,
-                              batch, []):
+        for raw in self._walk(self._json_select(), TranscriptFilter.of(where, **fields), batch, []):
             yield raw[0]
 
     def _json_select(self) -> str:
@@ -374,7 +354,7 @@ class TranscriptStore:
         parts = []
         for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') ORDER BY cid"):
             col = '"' + name.replace('"', '""') + '"'
-            if name in _JSON_COLUMNS:
+            if name in JSON_COLUMNS:
                 # The store writes canonical JSON (see JsonText), which json() keeps as it is. Text
                 # that is not valid JSON (written around the store) is decoded as decode_row does.
                 expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) THEN json({col}) "
@@ -399,39 +379,28 @@ class TranscriptStore:
             parts.append(f"'{name}', {expr}")
         return "json_object(" + ", ".join(parts) + ")"
 
-    def _walk(self, select: str, developer_id: str | None, skill: str | None, user_id: str | None,
-              session_id: str | None, since: str | None, until: str | None, batch: int,
-              names: list[str]) -> Iterator[tuple[Any, ...]]:
+    def _walk(self, select: str, f: TranscriptFilter, batch: int, names: list[str]) -> Iterator[tuple[Any, ...]]:
         """Raw result tuples of ``SELECT {select}`` over the matching rows, keyset-paged, oldest first.
 
         Each tuple ends with two keyset columns (created_at, id) after the selected ones.
         """
-        clauses, params = [], []
-        for col, val in (("developer_id", developer_id), ("skill", skill), ("user_id", user_id),
-                         ("session_id", session_id)):
-            if val is not None:
-                clauses.append(f"{col} = ?")
-                params.append(val)
-        if since:
-            clauses.append("created_at >= ?")
-            params.append(since)
-        if until:
-            clauses.append("created_at < ?")
-            params.append(until)
+        if f.q is not None:
+            raise ValueError("an export does not search text; leave q out, or page through query() for matches.")
+        clauses, params = _where_sql(f)
         conn = self.db.conn
         # The keyset columns ride at the end of each result tuple.
         sel = f"{select}, created_at AS _k_at, id AS _k_id"
-        if user_id is None and session_id is None and (developer_id is not None or skill is not None):
+        if f.user_id is None and f.session_id is None and (f.developer_id is not None or f.skill is not None):
             # Walk the (developer_id | skill, created_at) index in its own order, keyset on
             # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
-            base = " AND ".join(clauses)
+            base = " AND ".join(clauses) or "1"
             order = f"ORDER BY created_at, id LIMIT {int(batch)}"
             cur = conn.execute(f"SELECT {sel} FROM transcripts WHERE {base} {order}", params)
             next_sql = f"SELECT {sel} FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) {order}"
             key = lambda r: [*params, r[-2], r[-1]]  # noqa: E731
         else:
-            where = " AND ".join(clauses + ["id > ?"])
-            next_sql = f"SELECT {sel} FROM transcripts WHERE {where} ORDER BY id LIMIT {int(batch)}"
+            cond = " AND ".join(clauses + ["id > ?"])
+            next_sql = f"SELECT {sel} FROM transcripts WHERE {cond} ORDER BY id LIMIT {int(batch)}"
             cur = conn.execute(next_sql, [*params, 0])
             key = lambda r: [*params, r[-1]]  # noqa: E731
         names[:] = [d[0] for d in cur.description][:-2]
@@ -452,15 +421,20 @@ class TranscriptStore:
         row = self.db.conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
         return row[0] if row else "redacted"
 
-    def set_capture_mode(self, user_id: str, mode: str) -> None:
-        """Set what is recorded for ``user_id`` from now on."""
-        if mode not in ("full", "redacted", "metadata"):
+    def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
+        """Set what is recorded for ``user_id`` from now on (audited in the same commit when ``actor`` is given)."""
+        if mode not in CAPTURE_MODES:
             raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
-        self.db.conn.execute(
-            "INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
-            (user_id, mode, utcnow_iso()),
-        )
+        sql = ("INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
+               "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at")
+        if actor is None:
+            self.db.conn.execute(sql, (user_id, mode, utcnow_iso()))
+            return
+        from .audit import audit
+
+        with self.transaction() as conn:
+            conn.execute(sql, (user_id, mode, utcnow_iso()))
+            audit(self, actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
 
     # -- per-user skill state ------------------------------------------------------
     def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
@@ -477,6 +451,105 @@ class TranscriptStore:
             _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
         )
 
+    # -- the rest of the Ledger interface, over the modules that hold each concept ---------------
+    def query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
+              before_id: int | None = None, limit: int = 50) -> Page:
+        from .search import search
+
+        return search(self, TranscriptFilter.of(where), developer_id=developer_id, user_id=user_id,
+                      before_id=before_id, limit=limit)
+
+    def skill_stats(self, developer_id: str, skill: str, *, since: str, until: str | None = None) -> dict[str, Any]:
+        from .stats import skill_stats
+
+        return skill_stats(self, developer_id, skill, since=since, until=until)
+
+    def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                   actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+        from .erasure import erase_user
+
+        return erase_user(self, user_id, skill=skill, developer_id=developer_id, actor=actor, reason=reason,
+                          check=check)
+
+    def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                         due: datetime.datetime, reason: str = "skill_disabled") -> None:
+        from .erasure import schedule_erasure
+
+        schedule_erasure(self, user_id, skill=skill, developer_id=developer_id, due=due, reason=reason)
+
+    def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        from .erasure import iter_receipts
+
+        return iter_receipts(self, user_id=user_id)
+
+    def purge(self, skills: Mapping[str, Any] | Iterable[Any] = (), *, default_days: int | None = None,
+              now: datetime.datetime | str | None = None, actor: str = "purge",
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        from .retention import purge
+
+        return purge(self, skills, default_days=default_days, now=now, actor=actor, progress=progress)
+
+    def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+        from .keys import create_key
+
+        return create_key(self, kind, subject, actor=actor)
+
+    def verify_key(self, key: str) -> KeyInfo | None:
+        from .keys import verify_key
+
+        return verify_key(self, key)
+
+    def revoke_key(self, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+        from .keys import revoke_key
+
+        return revoke_key(self, key_or_id, actor=actor)
+
+    def list_keys(self) -> list[KeyInfo]:
+        from .keys import list_keys
+
+        return list_keys(self)
+
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        from .sessions import load_session
+
+        return load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        from .sessions import save_session
+
+        save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        from .sessions import end_session
+
+        end_session(self, sid)
+
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
+        from .audit import audit
+
+        audit(self, actor, action, filters, rows)
+
+    def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        from .audit import iter_audit
+
+        return iter_audit(self, limit=limit)
+
+    def secret(self) -> bytes:
+        return privacy_secret(self)
+
+    def check_writable(self, *, timeout_ms: int = 250) -> str | None:
+        from .health import check_writable
+
+        return check_writable(self, timeout_ms=timeout_ms)
+
+    def spool(self) -> Spool | None:
+        """The spool beside the database file (``<db>.spool``); None for ``:memory:``."""
+        if self.memory:
+            return None
+        from .spool import Spool
+
+        return Spool.for_store(self)
+
 
 class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -491,70 +564,6 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
-
-
-def _values(row: Mapping[str, Any]) -> list[Any]:
-    """The INSERT parameters for ``row``, in column order, JSON columns encoded; checks the owners."""
-    get = row.get
-    values = [get(c) for c in _INSERT_COLUMNS]
-    if not values[0]:
-        values[0] = utcnow_iso()
-    for i in _JSON_INDEXES:
-        v = values[i]
-        if v is None or type(v) is JsonText:
-            continue
-        # Stored JSON is always this encoder's compact text, so exports can copy it as it is.
-        values[i] = _canonical_json(v) if isinstance(v, str) else _DUMPS(v)
-    v = values[_LATENCY_INDEX]
-    if type(v) is float:  # stored to the microsecond, as capture measures it
-        values[_LATENCY_INDEX] = round(v, 3)
-    if not (values[1] and values[2] and values[3]):
-        missing = next(c for c in ("developer_id", "skill", "user_id") if not get(c))
-        raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
-    return values
-
-
-class JsonText(str):
-    """JSON text the store's own encoder wrote (compact, ``ensure_ascii=False``): stored as it is.
-
-    Any other string given for a JSON column is parsed and re-encoded first (text that is not
-    JSON is stored as a JSON string), so every stored JSON value has one canonical spelling.
-    """
-
-    __slots__ = ()
-
-
-def _canonical_json(text: str) -> str:
-    """What ``decode_row`` and ``json.dumps`` make of a stored JSON column, as JSON text."""
-    try:
-        value = json.loads(text, parse_constant=_reject)
-        return _STRICT_DUMPS(value)
-    except ValueError:  # not JSON (or NaN / Infinity): decode_row keeps the text as it is
-        return _DUMPS(text)
-
-
-def _reject(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _split_kinds(text: str) -> str:
-    return _DUMPS([k for k in text.split(",") if k])
-
-
-def decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Turn a raw transcript row into plain values: JSON columns decoded, end_session a bool."""
-    for c in _JSON_COLUMNS:
-        v = row.get(c)
-        if isinstance(v, str):
-            try:
-                row[c] = json.loads(v)
-            except ValueError:
-                pass
-    if "end_session" in row and row["end_session"] is not None:
-        row["end_session"] = bool(row["end_session"])
-    if "redacted" in row:
-        row["redacted"] = [k for k in (row["redacted"] or "").split(",") if k]
-    return row
 
 
 # -- the privacy tables: full-text index, keys, audit, erasure receipts, scheduled erasures ----------
@@ -615,6 +624,10 @@ _PRIVACY_DDL = (
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
     "developers TEXT NOT NULL, state_rows INTEGER NOT NULL, scrubbed INTEGER NOT NULL)",
+    # Console sign-ins: the browser's cookie holds a random id; the row holds its hash, names the
+    # keys by id (never the key), and expires. Revoking a key deletes its sessions.
+    "CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, developer_key_id TEXT, user_key_id TEXT, "
+    "data TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pending_erasures (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "developer_id TEXT, skill TEXT, due_at TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL)",
 )

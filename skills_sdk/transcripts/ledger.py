@@ -1,0 +1,336 @@
+"""``Ledger``: the one interface to the transcript ledger, whatever stores it, and ``open_ledger`` to pick the backend."""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .query import TranscriptFilter
+from .record import iter_csv
+
+if TYPE_CHECKING:
+    from .keys import KeyInfo
+    from .sessions import ConsoleSession
+    from .spool import Spool
+
+__all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
+
+#: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
+CAPTURE_MODES = ("full", "redacted", "metadata")
+#: Where ``skills serve`` keeps transcripts when no --db is given.
+DEFAULT_DB = os.path.join("var", "transcripts.db")
+
+#: A filter as the ledger's methods take it: a :class:`TranscriptFilter`, a mapping of its fields, or None.
+Where = TranscriptFilter | Mapping[str, Any] | None
+#: A page: the rows, newest first, and the id to pass as ``before_id`` for the next one (None on the last).
+Page = tuple[list[dict[str, Any]], int | None]
+
+
+class Ledger(abc.ABC):
+    """The transcript ledger: rows of what skills said, per-user state, consent, keys, audit, erasure, retention.
+
+    >>> with open_ledger(":memory:") as ledger:
+    ...     ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
+    ...     [r["speech"] for r in ledger.user_history("u1")]
+    1
+    ['Hi.']
+
+    Rows come back as the API's JSON objects (see :class:`~skills_sdk.transcripts.record.Transcript`);
+    filters are :class:`~skills_sdk.transcripts.query.TranscriptFilter` (or a mapping of its
+    fields: an unknown name raises, it is never dropped). A backend owns its connections and its
+    background work: :meth:`start` begins it (the server calls it once), :meth:`stop` ends it and
+    closes what is open; ``with`` does both. Without :meth:`start` every method still works: a
+    CLI command or a test needs no background thread.
+
+    A backend implements every abstract method; the test suite in ``tests/test_ledger.py`` runs
+    against each backend through this interface alone.
+    """
+
+    #: The URL or path the ledger was opened from.
+    url: str = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self) -> Ledger:
+        """Start the backend's background work (indexing, checkpoints, purges, spool replay); idempotent; returns self."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the background work, wait for it, and close this process's connections; idempotent."""
+
+    def __enter__(self) -> Ledger:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- writing -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
+        """Write one transcript row and commit it before returning; returns its id.
+
+        ``row`` maps column names to values (JSON columns as Python values or
+        :class:`~skills_sdk.transcripts.record.JsonText`); missing columns are NULL. ``state``
+        (JSON text) replaces the user's saved attributes for the row's skill in the same commit.
+        """
+
+    @abc.abstractmethod
+    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write many rows in one transaction (imports, spool replay); returns how many."""
+
+    # -- reading -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, transcript_id: int) -> dict[str, Any] | None:
+        """One transcript by id, or None."""
+
+    @abc.abstractmethod
+    def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+        """A user's transcripts across every skill, newest first."""
+
+    @abc.abstractmethod
+    def session_turns(self, session_id: str) -> list[dict[str, Any]]:
+        """Every turn of one session, in order."""
+
+    @abc.abstractmethod
+    def count(self, where: Where = None, /, **fields: Any) -> int:
+        """How many transcripts match, e.g. ``count(user_id="u1")``; an unknown field raises ValueError."""
+
+    @abc.abstractmethod
+    def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any) -> Iterator[dict[str, Any]]:
+        """Every matching transcript, oldest first, read in batches (memory stays flat)."""
+
+    def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
+        """The rows :meth:`iter_transcripts` yields, each as one compact JSON line (no newline)."""
+        from .record import to_jsonl
+
+        for row in self.iter_transcripts(where, batch=batch, **fields):
+            yield to_jsonl(row)
+
+    def export(self, where: Where = None, /, *, fmt: str = "jsonl", **fields: Any) -> Iterator[str]:
+        """The matching rows, oldest first, as text chunks: JSON lines, or CSV with a header (formulas neutralised)."""
+        if fmt == "jsonl":
+            return (line + "\n" for line in self.iter_jsonl(where, **fields))
+        if fmt == "csv":
+            return iter_csv(self.iter_transcripts(where, **fields))
+        raise ValueError(f"export format must be 'jsonl' or 'csv', got {fmt!r}.")
+
+    @abc.abstractmethod
+    def query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
+              before_id: int | None = None, limit: int = 50) -> Page:
+        """One page of the scope's transcripts (a developer's, or a user's), newest first, and the next page's key.
+
+        The scope (``developer_id`` or ``user_id``, from the caller's key, never from the request)
+        is required; ``where`` narrows it, and its ``q`` searches the words said (full text).
+        """
+
+    def iter_query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
+                   batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every row :meth:`query` would page through, newest first, ``batch`` at a time."""
+        before: int | None = None
+        while True:
+            rows, before = self.query(where, developer_id=developer_id, user_id=user_id, before_id=before,
+                                      limit=batch)
+            yield from rows
+            if before is None:
+                return
+
+    def search(self, text: str, where: Where = None, /, *, developer_id: str | None = None,
+               user_id: str | None = None, before_id: int | None = None, limit: int = 50) -> Page:
+        """One page of the scope's transcripts whose utterance or speech has every word of ``text``."""
+        from .query import fts_query
+
+        return self.query(TranscriptFilter.of(where, q=fts_query(text)), developer_id=developer_id,
+                          user_id=user_id, before_id=before_id, limit=limit)
+
+    @abc.abstractmethod
+    def skill_stats(self, developer_id: str, skill: str, *, since: str, until: str | None = None) -> dict[str, Any]:
+        """The dashboard figures of one of ``developer_id``'s skills between ``since`` and ``until``."""
+
+    # -- erasure and retention -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                   actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+        """Erase everything recorded about ``user_id`` (every skill, or one) so no byte of it is left; the receipt."""
+
+    @abc.abstractmethod
+    def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                         due: datetime, reason: str = "skill_disabled") -> None:
+        """Queue an erasure for ``due``; :meth:`purge` carries it out then."""
+
+    @abc.abstractmethod
+    def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored erasure receipts, newest first (only ``user_id``'s when given)."""
+
+    @abc.abstractmethod
+    def purge(self, skills: Mapping[str, Any] | Iterable[Any] = (), *, default_days: int | None = None,
+              now: datetime | str | None = None, actor: str = "purge",
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Delete expired transcripts, strip expired text from kept receipts, run due erasures; a report."""
+
+    # -- keys ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+        """Make a ``developer`` or ``user`` key for ``subject``; returns its record and the key (shown once)."""
+
+    @abc.abstractmethod
+    def verify_key(self, key: str) -> KeyInfo | None:
+        """The live record of ``key``, or None when unknown, revoked or malformed."""
+
+    @abc.abstractmethod
+    def revoke_key(self, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+        """Revoke a key named by its id or by itself; raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_keys(self) -> list[KeyInfo]:
+        """Every key ever made, oldest first."""
+
+    # -- console sessions ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        """The live console session ``sid`` names (None: unknown, expired or ended), and the slots dropped
+        because their key was revoked (a session left with no live key is deleted)."""
+
+    @abc.abstractmethod
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        """Write ``session`` (a new one expires in ``ttl`` seconds); one with nothing to keep is deleted."""
+
+    @abc.abstractmethod
+    def end_session(self, sid: str) -> None:
+        """Delete console session ``sid``: its cookie opens nothing any more."""
+
+    def csrf_token(self, sid: str) -> str:
+        """The CSRF token of console session ``sid``, derived under :meth:`secret` (every worker agrees)."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret(), b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
+
+    # -- consent -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def capture_mode(self, user_id: str) -> str:
+        """What this user lets the ledger record: ``full``, ``redacted`` (the default) or ``metadata``."""
+
+    @abc.abstractmethod
+    def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
+        """Set what is recorded for ``user_id`` from now on (audited, in the same commit, when ``actor`` is given)."""
+
+    # -- audit ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
+        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows."""
+
+    @abc.abstractmethod
+    def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Audit rows, newest first."""
+
+    @abc.abstractmethod
+    def secret(self) -> bytes:
+        """This ledger's random secret: salts user-id hashes, signs page cursors."""
+
+    def user_hash(self, user_id: str) -> str:
+        """A salted hash of ``user_id`` (HMAC-SHA256 under :meth:`secret`), for records that must not hold the id."""
+        import hashlib
+        import hmac
+
+        return "u:" + hmac.new(self.secret(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    # -- per-user skill state ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
+        """The saved attributes of ``user_id`` in ``skill`` (empty dict if none)."""
+
+    @abc.abstractmethod
+    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
+        """Replace the saved attributes of ``user_id`` in ``skill``."""
+
+    # -- health --------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def check_writable(self, *, timeout_ms: int = 250) -> str | None:
+        """None when the ledger can take a row now, else why not (writes nothing)."""
+
+    def ready(self) -> bool:
+        """True when the ledger can take a row now (what ``/readyz`` reports)."""
+        return self.check_writable() is None
+
+    # -- the spool: rows the database could not take -------------------------------------------------
+    def spool(self) -> Spool | None:
+        """The append-only file where capture puts rows this ledger cannot take right now (None: no spool)."""
+        return None
+
+    def spool_files(self) -> list[str]:
+        """Files of rows waiting to be replayed into the ledger."""
+        spool = self.spool()
+        return spool.files() if spool is not None else []
+
+    def replay_spool(self) -> int:
+        """Move spooled rows into the ledger, exactly once; returns how many were inserted."""
+        spool = self.spool()
+        return spool.replay(self) if spool is not None else 0
+
+
+#: URL schemes and the module that implements each (the module defines ``open(url, **options)``).
+BACKENDS: dict[str, str] = {
+    "sqlite": "skills_sdk.transcripts.sqlite",
+    "postgresql": "skills_sdk.transcripts.postgres",
+    "postgres": "skills_sdk.transcripts.postgres",
+}
+
+
+def open_ledger(url_or_path: str | os.PathLike[str] = DEFAULT_DB, **options: Any) -> Ledger:
+    """The ledger at ``url_or_path``: a file path, ``:memory:``, ``sqlite:///path`` or ``postgresql://…``.
+
+    >>> open_ledger(":memory:").count()
+    0
+
+    ``options`` go to the backend (SQLite: ``synchronous``, ``busy_timeout_ms``). Any other URL
+    scheme is an error naming the schemes known, never read as a local path. The ledger is not
+    started: call :meth:`Ledger.start` (or use ``with``) to run its background work.
+    """
+    text = os.fspath(url_or_path)
+    module_name, target = backend_of(text)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name) or exc.name == module_name:
+            raise ValueError(f"The ledger URL {_safe(text)!r} needs the backend package {module_name!r}, which "
+                             "is not installed in this environment.") from None
+        raise ValueError(f"The ledger URL {_safe(text)!r} needs the backend package {module_name!r}, which could "
+                         f"not be imported: it needs {exc.name!r} (pip install it).") from None
+    ledger: Ledger = module.open(target, **options)
+    return ledger
+
+
+def backend_of(url_or_path: str) -> tuple[str, str]:
+    """``(backend module, what its open() takes)`` for a ledger path or URL; ValueError for an unknown scheme.
+
+    >>> backend_of("sqlite:///var/t.db")
+    ('skills_sdk.transcripts.sqlite', 'var/t.db')
+    """
+    scheme, sep, rest = url_or_path.partition("://")
+    if not sep or (len(scheme) == 1 and scheme.isalpha()):  # a plain path (or a Windows drive letter)
+        return BACKENDS["sqlite"], url_or_path
+    key = scheme.lower()
+    if key not in BACKENDS:
+        raise ValueError(f"Unknown ledger URL scheme {scheme!r} in {_safe(url_or_path)!r}; use a file path, "
+                         "sqlite:///path/to/transcripts.db or postgresql://user@host/dbname.")
+    if key != "sqlite":
+        return BACKENDS[key], url_or_path
+    # sqlite:///var/t.db is the relative var/t.db; sqlite:////abs/t.db is /abs/t.db (SQLAlchemy's rule).
+    target = rest[1:] if rest.startswith("/") else rest
+    if not target:
+        raise ValueError(f"{url_or_path!r} names no database file; use sqlite:///path/to/transcripts.db.")
+    return BACKENDS["sqlite"], target
+
+
+def _safe(url: str) -> str:
+    """``url`` with any password masked (error messages and logs must not show it)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        creds, _, host = rest.partition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
+    return url
