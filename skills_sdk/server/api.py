@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, request
 
 from ..errors import BadQuery, ErasureIncomplete
-from ..transcripts.audit import audit
+from ..transcripts.audit import audit, tally
 from ..transcripts.capture import CAPTURE_MODES
 from ..transcripts.erasure import erase_user
 from ..transcripts.keys import KeyInfo, verify_key
@@ -98,7 +99,7 @@ def register(app: Flask) -> None:
             rows, last = search(store, filters, developer_id=key.subject, before_id=before, limit=limit)
         except BadQuery as exc:
             return _bad(exc)
-        audit(store, key.id, "list", {**dict(request.args)}, len(rows))
+        audit(store, key.id, "list", {**dict(request.args)}, len(rows), users=Counter(r["user_id"] for r in rows))
         nxt = encode_cursor(store, scope, last) if last is not None else None
         return _json({"transcripts": rows, "next_cursor": nxt})
 
@@ -114,13 +115,12 @@ def register(app: Flask) -> None:
         args = dict(request.args)
 
         def lines() -> Iterator[str]:
-            n = 0
+            users: Counter[str] = Counter()
             try:
-                for row in iter_search(store, filters, developer_id=key.subject):
-                    n += 1
+                for row in tally(iter_search(store, filters, developer_id=key.subject), users):
                     yield _DUMPS(row) + "\n"
-            finally:
-                audit(store, key.id, "export", args, n)
+            finally:  # what was sent, also when the client stopped reading
+                audit(store, key.id, "export", args, sum(users.values()), users=users)
 
         return Response(lines(), mimetype="application/x-ndjson",
                         headers={"Content-Disposition": "attachment; filename=transcripts.jsonl"})
@@ -136,7 +136,7 @@ def register(app: Flask) -> None:
         if tid.isdigit() and len(tid) < 19:
             rows, _ = search(store, {}, developer_id=key.subject, before_id=int(tid) + 1, limit=1)
             row = rows[0] if rows and rows[0]["id"] == int(tid) else None
-        audit(store, key.id, "get", {"id": tid[:40]}, 1 if row else 0)
+        audit(store, key.id, "get", {"id": tid[:40]}, 1 if row else 0, users={row["user_id"]: 1} if row else None)
         if row is None:  # the same answer for a missing id and another developer's
             return error_response(404, "not_found", _NOT_FOUND)
         return _json(row)
@@ -161,9 +161,19 @@ def register(app: Flask) -> None:
             rows, last = search(store, filters, user_id=user_id, before_id=before, limit=limit)
         except BadQuery as exc:
             return _bad(exc)
-        audit(store, key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows))
+        audit(store, key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows),
+              users={user_id: len(rows)})
         nxt = encode_cursor(store, scope, last) if last is not None else None
         return _json({"transcripts": rows, "next_cursor": nxt})
+
+    @app.get("/v1/users/<user_id>/access-log")
+    def user_access_log(user_id: str) -> Response:
+        key = _user(user_id)
+        if isinstance(key, Response):
+            return key
+        if request.args:
+            return _bad(BadQuery(sorted(request.args)[0], "this endpoint takes no query parameters."))
+        return _json({"user_id": user_id, "access": store.access_log(user_id)})
 
     @app.delete("/v1/users/<user_id>/transcripts")
     def user_erase(user_id: str) -> Response:

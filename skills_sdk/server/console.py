@@ -274,7 +274,7 @@ def index() -> Any:
         flash(str(exc), "error")
         problems.append(str(exc))
         page = data.Page([], None)
-    data.audit(_store(), who, "list", filters, len(page.rows))
+    data.audit(_store(), who, "list", filters, page.rows)
     args = {k: ("1" if v is True else v) for k, v in filters.items()}
     next_url = url_for("console.index", **args, cursor=page.next_cursor) if page.next_cursor else None
     first_url = url_for("console.index", **args) if cursor else None
@@ -293,7 +293,7 @@ def conversation(session_id: str) -> Any:
     if isinstance(who, Response):
         return who
     rows = data.session_rows(_store(), who.subject, session_id)
-    data.audit(_store(), who, "get", {"session_id": session_id}, len(rows))
+    data.audit(_store(), who, "get", {"session_id": session_id}, rows)
     if not rows:
         return Response(render_template("console/error.html", title="No such conversation",
                                         message=f"None of your skills has a session {session_id!r}."), status=404)
@@ -361,8 +361,8 @@ def export() -> Any:
             fts_query(filters["q"])
         except BadQuery as exc:
             return error_response(400, "invalid_filter", f"The q filter {exc.message}")
-    data.audit(_store(), who, "export", {**filters, "format": fmt})
-    rows = data.iter_query(_store(), who.subject, _query_filters(filters))
+    rows = data.audited(_store(), who, "export", {**filters, "format": fmt},
+                        data.iter_query(_store(), who.subject, _query_filters(filters)))
     body = _jsonl(rows) if fmt == "jsonl" else _csv(rows)
     name = f"transcripts-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
@@ -433,13 +433,14 @@ def me() -> Any:
     rows = data.user_rows(_store(), user, limit=PAGE_SIZE * 4 + 1, before_id=before)
     more = len(rows) > PAGE_SIZE * 4
     rows = rows[: PAGE_SIZE * 4]
-    data.audit(_store(), who, "user_list", {"user_id": user}, len(rows))
+    data.audit(_store(), who, "user_list", {"user_id": user}, rows)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["developer_id"], row["skill"]), []).append(row)
     return render_template(
         "console/me.html", title="My data", user_id=user, groups=groups,
         totals=data.user_totals(_store(), user), mode=data.capture_mode(_store(), user),
+        access=data.access_log(_store(), user),
         next_url=url_for("console.me", before=rows[-1]["id"]) if more and rows else None,
         first_url=url_for("console.me") if before else None)
 
@@ -475,12 +476,12 @@ def me_download() -> Any:
         return who
     store, user = _store(), who.subject
     mode = data.capture_mode(store, user)
-    data.audit(store, who, "export", {"user_id": user})
 
     def body() -> Iterator[str]:
         head = {"user_id": user, "capture_mode": mode, "exported_at": datetime.now(UTC).isoformat()}
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "transcripts": ['
-        for i, row in enumerate(data.iter_user_rows(store, user)):
+        rows = data.audited(store, who, "export", {"user_id": user}, data.iter_user_rows(store, user))
+        for i, row in enumerate(rows):
             yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str)
         yield "\n]}\n"
 

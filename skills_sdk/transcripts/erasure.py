@@ -15,6 +15,7 @@ from ..middleware import Endpoint
 from ..response import Response, empty
 from ._sqlite import FTS5_SECURE_DELETE
 from .audit import audit, user_hash
+from .manifest import manifest
 from .store import TranscriptStore, apply_fts_changes, fts_partitions, utcnow_iso
 
 __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "ForgetOnDisable", "iter_receipts",
@@ -127,6 +128,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
                "reason": reason}
+    receipt["manifest"] = manifest(receipt)
     if not scrubbed:
         log.warning("erasure %s deleted %d rows but could not truncate the WAL yet", receipt_id, rows)
         if check:
@@ -190,6 +192,7 @@ def iter_receipts(store: TranscriptStore, *, user_id: str | None = None) -> list
                     "developer_id": sc.get("developer_id"), "transcripts": rows, "per_skill": json.loads(per_skill),
                     "developers": json.loads(devs), "state_rows": state_rows, "scrubbed": bool(scrubbed),
                     "reason": reason})
+        out[-1]["manifest"] = manifest(out[-1])
     return out
 
 

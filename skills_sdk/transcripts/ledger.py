@@ -220,8 +220,21 @@ class Ledger(abc.ABC):
 
     # -- audit ---------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
-        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows."""
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
+        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows.
+
+        ``users`` maps each user whose rows a read returned to how many: what :meth:`access_log` shows them.
+        """
+
+    @abc.abstractmethod
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every audited read, search and export that returned any of ``user_id``'s rows, newest first.
+
+        Each entry: ``at``, ``action``, ``what`` (in words), ``rows`` (how many of the user's rows),
+        ``by`` (``developer`` or ``operator``), ``developer_id`` for a developer's read, and
+        ``searched``; never the query text. The user's own reads are left out.
+        """
 
     @abc.abstractmethod
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:

@@ -91,7 +91,10 @@ class TranscriptStore(Ledger):
         self.checkpoint_interval = 0.5
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+            # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
+            # and -shm files it makes the database file's mode, so they are 0600 too.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self.ensure_schema()
 
     # -- connections -------------------------------------------------------------------
@@ -524,10 +527,16 @@ class TranscriptStore(Ledger):
 
         end_session(self, sid)
 
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
         from .audit import audit
 
-        audit(self, actor, action, filters, rows)
+        audit(self, actor, action, filters, rows, users=users)
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        from .audit import access_log
+
+        return access_log(self, user_id, limit=limit)
 
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         from .audit import iter_audit
@@ -620,6 +629,15 @@ _PRIVACY_DDL = (
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be changed'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN "
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be deleted'); END",
+    # Whose rows each audited read returned, and how many: a user's access log. The user is named
+    # by the salted hash receipts use, so an erasure leaves the log true and free of the id.
+    "CREATE TABLE IF NOT EXISTS audit_access (audit_id INTEGER NOT NULL REFERENCES audit_log (id), "
+    "user_hash TEXT NOT NULL, rows INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_access_user ON audit_access (user_hash, audit_id)",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_update BEFORE UPDATE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_delete BEFORE DELETE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be deleted'); END",
     # Receipts hold counts and a salted hash of the user id: never the id, never any text.
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
