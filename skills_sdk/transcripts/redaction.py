@@ -51,9 +51,9 @@ class Redaction:
 # 15, so a digit sequence is tried from a bounded number of starts. Phone numbers are checked by
 # libphonenumber at most _PHONE_CHECKS times per field; past that budget a phone-shaped number is
 # redacted unchecked, so a field of many numbers costs no more than a bounded number of checks.
-# google-re2 would guarantee linear matching for any pattern, but its Python binding costs 15-40 us
-# per match (against under 1 us for re), which makes match-dense hostile input (an "a@a@a@..."
-# storm) slower, not faster; see docs/privacy.md.
+# google-re2 would guarantee linear matching for any pattern, but each match through its Python
+# binding cost several times what it costs in re, which made match-dense hostile input (an
+# "a@a@a@..." storm) slower, not faster; see docs/privacy.md.
 #
 # All rules read a *view* of the text with the same length, so a span in the view is a span in the
 # text: ASCII lower case; any Unicode decimal digit (full-width, Arabic-Indic, ...) as its ASCII
