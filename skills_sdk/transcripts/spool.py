@@ -188,12 +188,23 @@ class Spool:
         call this *before* deleting the user's rows from the store: a replay running concurrently
         then either sees the blanks or commits before the store delete, which removes its rows.
 
+        Erasure and replay share one rename protocol, so neither can hide rows from the other: it
+        first renames the live spool aside itself, exactly as a replay does (under the file's
+        exclusive lock, which waits for appends in flight). Every row spooled before the erasure
+        is then in a ``.replay`` file that exists when they are listed, or was already replayed
+        and committed (and the store's delete removes it). Listing first and opening after let a
+        replay rename the live spool in between, so its rows were neither blanked nor counted,
+        and came back after a receipt said none were spooled.
+
         >>> Spool.for_store(store).erase_user("amzn1.ask.account.X")   # doctest: +SKIP
         2
         """
         needle = _DUMPS(user_id).encode()
         erased = 0
+        self._rotate()
         for path in self.files():
+            if path == self.path:
+                continue  # only rows appended after the erasure began: not the erasure's to remove
             try:
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:
