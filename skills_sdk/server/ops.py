@@ -1,4 +1,4 @@
-"""Operations: ``GET /readyz``, one access-log line per request, logging that forgets who, and the spool replayer."""
+"""Operations: ``GET /readyz``, one access-log line per request, logging that forgets who, and the ledger guard's thread."""
 
 from __future__ import annotations
 
@@ -141,29 +141,22 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
 
 
 def register(app: Flask) -> None:
-    """Add ``GET /readyz``, the access-log hooks, and spool replay (at start-up and in the background)."""
+    """Add ``GET /readyz``, the access-log hooks, and the ledger guard (spool replay at start-up, then its thread)."""
     ext = app.extensions["skills_sdk"]
     store = ext["store"]
     spool = ext.get("spool")
-    replayer = None
-    if spool is not None:
-        from ..transcripts.spool import Replayer
-
-        try:
-            spool.replay(store)
-        except Exception as exc:  # the store is unwritable right now; the replayer retries
-            log.warning("spool replay at start-up postponed: %s", exc)
-        replayer = Replayer(spool, store, interval=float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)))
-        ext["replayer"] = replayer
+    guard = ext.get("guard")
+    if guard is not None and spool is not None and spool.files():
+        guard.check()  # replays what an earlier run spooled; when it cannot yet, the thread retries
     started_in: list[int] = []
 
     @app.before_request
     def _start() -> None:
         g.skills_t0 = time.perf_counter()
-        if replayer is not None and (not started_in or started_in[0] != os.getpid()):
+        if guard is not None and (not started_in or started_in[0] != os.getpid()):
             # Started lazily so each forked worker (gunicorn --preload) runs its own.
             started_in[:] = [os.getpid()]
-            replayer.start()
+            guard.start()
 
     @app.after_request
     def _access(resp: Response) -> Response:
@@ -188,10 +181,14 @@ def register(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        problem = check_writable(store)
-        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable"}
+        state = guard.state if guard is not None else "ok"
+        problem = (guard.cause or state) if state != "ok" else check_writable(store)
+        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
+                                "ledger": state}
         if spool is not None:
             body["spooled_files"] = len(spool.files())
+            if spool.reserve is not None:
+                body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
         return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
 
 
