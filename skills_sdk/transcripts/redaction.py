@@ -464,7 +464,12 @@ def _is_phone(view: str, seq: _Sequence, window: list[_Group], region: str, budg
         if all(view[a.end : b.start] == "." for a, b in zip(window, window[1:], strict=False)):
             return False  # 192.168.95.71
     strong = plus or "(" in view[window[0].start - 1 : window[-1].end]
-    if not strong and (_cue_before(view, window[0].start) or _unit_after(view, window[-1].end)):
+    if not strong and _cue_before(view, window[0].start):
+        return False
+    # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" is still a phone number.
+    if _unit_after(view, window[-1].end) and all(
+        view[a.end : b.start] in (",", ".") for a, b in zip(window, window[1:], strict=False)
+    ):
         return False
     if budget.left <= 0:
         return True  # over budget: a phone-shaped number is redacted unchecked
