@@ -414,6 +414,11 @@ def test_national_numbers_are_found_with_the_locale_region(locale: str, text: st
     assert result.text.endswith("[PHONE]")
 
 
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE", "en-AU", "en-IN"])
+def test_a_north_american_number_is_found_in_any_locale(locale: str) -> None:
+    assert DEFAULT_REDACTOR.redact("call 4155550100 please", locale=locale).text == "call [PHONE] please"
+
+
 def test_german_digit_words_are_a_phone_in_de_de() -> None:
     spoken = "null eins sieben eins, eins zwei drei vier fünf sechs sieben"
     assert DEFAULT_REDACTOR.redact(spoken, locale="de-DE").text == "[PHONE]"
