@@ -72,7 +72,8 @@ def create_app(
         guard = _ledger_guard(app, store)
         spool = guard.spool
     host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard}
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard,
+                                    "observers": []}
 
     from . import alexa
 
@@ -88,7 +89,7 @@ def create_app(
     return app
 
 
-def _ledger_guard(app: Flask, store: TranscriptStore) -> Any:
+def _ledger_guard(app: Flask, store: Ledger) -> Any:
     """The guard of ``store``'s rows, with a spool and its reserve beside a file database.
 
     Sizes come from the app's config, else the environment (``SKILLS_SPOOL_RESERVE`` and
