@@ -109,7 +109,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
 def index_fts(store: TranscriptStore) -> None:
     """Bring the full-text index up to date first (the store indexes new rows in batches)."""
     try:
-        from skills_sdk.transcripts.store import index_pending
+        from skills_sdk.transcripts.sqlite.fts import index_pending
     except ImportError:
         return
     t = time.perf_counter()

@@ -9,8 +9,8 @@ import logging
 import re
 
 import pytest
+from conftest import example_app
 
-from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
 from skills_sdk.transcripts.keys import create_key, revoke_key
@@ -60,7 +60,7 @@ SEED = [
 def app():
     store = TranscriptStore(":memory:")
     store.record_many(SEED)
-    app = create_app(store=store, test_config=CONFIG)
+    app = example_app(store=store, test_config=CONFIG)
     app.keys = Keys(store)
     return app
 
@@ -171,8 +171,8 @@ def test_console_pages_forbid_inline_scripts_and_framing(http):
 def test_without_a_configured_secret_a_random_one_is_made_and_noted(monkeypatch, caplog):
     monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
     with caplog.at_level(logging.INFO, logger="skills_sdk.server"):
-        a = create_app(store=TranscriptStore(":memory:"))
-        b = create_app(store=TranscriptStore(":memory:"))
+        a = example_app(store=TranscriptStore(":memory:"))
+        b = example_app(store=TranscriptStore(":memory:"))
     assert a.secret_key and a.secret_key != b.secret_key
     assert "SKILLS_SECRET_KEY" in caplog.text
 
@@ -181,13 +181,13 @@ def test_a_verifying_server_without_a_secret_warns(monkeypatch, caplog):
     """In production several workers would each sign sessions with their own random key."""
     monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
     with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
-        create_app(store=TranscriptStore(":memory:"), verify=True)
+        example_app(store=TranscriptStore(":memory:"), verify=True)
     assert any(r.levelno == logging.WARNING and "SKILLS_SECRET_KEY" in r.getMessage() for r in caplog.records)
 
 
 def test_the_secret_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("SKILLS_SECRET_KEY", "from-the-environment-0123456789")
-    assert create_app(store=TranscriptStore(":memory:")).secret_key == "from-the-environment-0123456789"
+    assert example_app(store=TranscriptStore(":memory:")).secret_key == "from-the-environment-0123456789"
 
 
 # -- CSRF --------------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def big_app():
     store.record_many([{"created_at": "2026-11-10T09:00:00.000Z", "developer_id": "pronto-pizza-labs",
                         "skill": "pizza", "user_id": USER, "session_id": f"S{i // 4}", "intent": "OrderPizzaIntent",
                         "latency_ms": 3.0, "status": "ok", "capture_mode": "metadata"} for i in range(100_000)])
-    app = create_app(store=store, test_config=CONFIG)
+    app = example_app(store=store, test_config=CONFIG)
     app.keys = Keys(store)
     return app
 
@@ -356,7 +356,7 @@ def test_export_refuses_an_unknown_format_with_json(http):
 
 
 def test_dashboard_shows_requests_errors_transactions_and_latency_per_skill(app, store):
-    from skills_sdk.transcripts.store import utcnow_iso
+    from skills_sdk.transcripts.record import utcnow_iso
 
     today = utcnow_iso()
     store.record_many([row(i, created_at=today, latency_ms=float(i + 1), session_id="D",
@@ -462,7 +462,7 @@ def test_simulator_page_lists_hosted_skills_and_loads_its_script_without_sign_in
 
 
 def test_simulator_page_is_off_when_configured_off():
-    app = create_app(store=TranscriptStore(":memory:"), test_config={**CONFIG, "SKILLS_CONSOLE_SIMULATOR": False})
+    app = example_app(store=TranscriptStore(":memory:"), test_config={**CONFIG, "SKILLS_CONSOLE_SIMULATOR": False})
     http = app.test_client()
     assert http.get("/console/simulator").status_code == 404
     assert "/console/simulator" not in http.get("/console/").get_data(as_text=True)

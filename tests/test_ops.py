@@ -18,9 +18,9 @@ import pytest
 from conftest import build_greeter, make_envelope
 
 from skills_sdk.server import create_app
-from skills_sdk.server.ops import configure_logging, user_hash
+from skills_sdk.server.ops import configure_logging
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts._sqlite import sqlite3  # the driver the store uses: one SQLite per process
+from skills_sdk.transcripts.sqlite.driver import sqlite3  # the driver the store uses: one SQLite per process
 
 SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
 USER = "amzn1.ask.account.PRIVATE-USER-42"
@@ -67,7 +67,8 @@ def test_healthz_answers_even_when_the_store_is_locked(tmp_path):
 
 
 def test_one_json_line_per_request_without_speech_or_user_id(log_lines):
-    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    store = TranscriptStore(":memory:")
+    client = create_app([build_greeter()], store=store).test_client()
     env = make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}, user_id=USER)
     resp = client.post("/alexa/greeter", json=env)
     assert "Glad to know you are" in resp.get_data(as_text=True)
@@ -75,7 +76,7 @@ def test_one_json_line_per_request_without_speech_or_user_id(log_lines):
     assert line["request_id"] == env["request"]["requestId"]
     assert line["skill"] == "greeter" and line["request_type"] == "IntentRequest" and line["status"] == 200
     assert line["level"] == "info" and line["ts"].endswith("Z") and line["latency_ms"] >= 0
-    assert line["user"] == user_hash(USER)
+    assert line["user"] == store.user_hash(USER)
     text = json.dumps(log_lines())
     assert USER not in text and "Glad to know" not in text and "cheerful" not in text
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ._common import db_option, load_skills
+from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
 
 __all__ = ["register", "serve", "run_threaded"]
 
@@ -21,7 +21,7 @@ __all__ = ["register", "serve", "run_threaded"]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--skills", "skills_spec", default=None, metavar="MODULE:ATTR",
-              help="Your skills (a Skill, a list, or a factory); default: the four example skills.")
+              help=f"Your skills (a Skill, a list, or a factory). Default: {DEFAULT_SKILLS}.")
 @click.option("--verify/--no-verify", default=None,
               help="Check Alexa request signatures. Default: on with --production, off otherwise.")
 @click.option("--production", is_flag=True,
@@ -50,11 +50,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
         # for production log pipelines.
         logging.getLogger("skills_sdk.access").setLevel(logging.WARNING)
     skills = load_skills(skills_spec)
-    http = None
-    if not skills_spec:
-        from example_skills import partner_session
-
-        http = partner_session()
+    http = partner_session(skills_spec)
     app = create_app(skills, db=db_path, http=http, verify=verify)
     names = ", ".join(s.name for s in skills)
     click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path}; "
@@ -98,11 +94,9 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
     # A path is made absolute (gunicorn may change directory); a URL is passed as it is.
     env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
                SKILLS_LOG_LEVEL=log_level.upper())
+    env["SKILLS_SKILLS"] = skills_spec or DEFAULT_SKILLS
     if skills_spec:
-        env["SKILLS_SKILLS"] = skills_spec
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
-    else:
-        env.pop("SKILLS_SKILLS", None)
     argv = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{host}:{port}",
             "--graceful-timeout", "30", "--log-level", log_level.lower(), "skills_sdk.wsgi:app"]
     click.echo(f"Serving with gunicorn, {workers} sync workers, on http://{host}:{port}/alexa/<skill>  "

@@ -12,10 +12,10 @@ from typing import Any
 import click
 
 from ..errors import StoreError
-from ..transcripts._sqlite import DB_ERRORS
 from ..transcripts.audit import audit
+from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
-from ..transcripts.store import TranscriptStore, index_pending
+from ..transcripts.sqlite.driver import DB_ERRORS
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
@@ -199,11 +199,10 @@ def _row(line: bytes) -> dict[str, Any]:
     return from_export(obj)
 
 
-def _write(store: TranscriptStore, rows: list[dict[str, Any]]) -> int:
+def _write(store: Ledger, rows: list[dict[str, Any]]) -> int:
     """One import transaction, queued with the server's writes; the rows are searchable when it returns."""
-    with store.writing():
-        n = store.record_many(rows)
-        index_pending(store.db.conn)
+    n = store.record_many(rows)
+    store.index_pending()
     return n
 
 

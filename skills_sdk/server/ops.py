@@ -1,8 +1,7 @@
-"""Operations: ``GET /readyz``, one JSON access-log line per request, JSON logging, and the spool replayer."""
+"""Operations: ``GET /readyz``, one JSON access-log line per request, and JSON logging."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -10,11 +9,9 @@ import sys
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
-from ..transcripts.health import check_writable
-
-__all__ = ["register", "configure_logging", "JsonFormatter", "user_hash"]
+__all__ = ["register", "configure_logging", "JsonFormatter"]
 
 access_log = logging.getLogger("skills_sdk.access")
 log = logging.getLogger("skills_sdk.server")
@@ -22,17 +19,6 @@ log = logging.getLogger("skills_sdk.server")
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 #: LogRecord attributes that are not extra fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-
-
-def user_hash(user_id: str | None) -> str | None:
-    """A short, stable, non-reversible tag for a user id, for logs: 12 hex digits of SHA-256.
-
-    >>> user_hash("amzn1.ask.account.X")
-    'c718daaee267'
-    """
-    if not user_id:
-        return None
-    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
 
 
 class JsonFormatter(logging.Formatter):
@@ -96,29 +82,16 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
 
 
 def register(app: Flask) -> None:
-    """Add ``GET /readyz``, the access-log hooks, and spool replay (at start-up and in the background)."""
+    """Add ``GET /readyz`` and the access-log hooks."""
     ext = app.extensions["skills_sdk"]
     store = ext["store"]
     spool = ext.get("spool")
-    replayer = None
-    if spool is not None:
-        from ..transcripts.spool import Replayer
-
-        try:
-            spool.replay(store)
-        except Exception as exc:  # the store is unwritable right now; the replayer retries
-            log.warning("spool replay at start-up postponed: %s", exc)
-        replayer = Replayer(spool, store, interval=float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)))
-        ext["replayer"] = replayer
-    started_in: list[int] = []
+    # create_app starts the ledger with this: the spool's replayer is the ledger's to run and stop.
+    ext["replay_every"] = float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)) if spool is not None else 0.0
 
     @app.before_request
     def _start() -> None:
         g.skills_t0 = time.perf_counter()
-        if replayer is not None and (not started_in or started_in[0] != os.getpid()):
-            # Started lazily so each forked worker (gunicorn --preload) runs its own.
-            started_in[:] = [os.getpid()]
-            replayer.start()
 
     @app.after_request
     def _access(resp: Response) -> Response:
@@ -142,7 +115,7 @@ def register(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        problem = check_writable(store)
+        problem = store.check_writable()
         body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable"}
         if spool is not None:
             body["spooled_files"] = len(spool.files())
@@ -169,7 +142,9 @@ def _fields(resp: Response) -> dict[str, Any]:
     turn = g.get("skills_turn")
     if turn is not None:
         fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
-                      request_type=turn.request.type, user=user_hash(turn.user_id))
+                      request_type=turn.request.type,
+                      # The ledger's one user hash (salted by its secret), as receipts and the audit log hold it.
+                      user=current_app.extensions["skills_sdk"]["store"].user_hash(turn.user_id) if turn.user_id else None)
         if turn.request.intent is not None:
             fields["intent"] = turn.request.intent.name
         return fields

@@ -10,10 +10,10 @@ from ..context import Turn
 from ..errors import StoreError
 from ..middleware import Endpoint
 from ..response import Response, ask
-from ._sqlite import DB_ERRORS
-from .ledger import CAPTURE_MODES
+from .ledger import CAPTURE_MODES, Ledger
+from .record import encode_json, utcnow_iso
 from .redaction import Redactor
-from .store import TranscriptStore, encode_json, utcnow_iso
+from .sqlite.driver import DB_ERRORS
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -22,10 +22,10 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 
 class Capture:
-    """Middleware that records every response of a skill into a :class:`TranscriptStore`.
+    """Middleware that records every response of a skill into a :class:`Ledger`.
 
     >>> from skills_sdk import Skill, say
-    >>> store = TranscriptStore(":memory:")
+    >>> store = open_ledger(":memory:")
     >>> app = create_app(skills=[skill], store=store)   # doctest: +SKIP  (the server adds it for you)
 
     The row is committed before the middleware returns, so before the reply leaves the server.
@@ -36,7 +36,7 @@ class Capture:
 
     def __init__(
         self,
-        store: TranscriptStore,
+        store: Ledger,
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
@@ -49,7 +49,7 @@ class Capture:
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
         r = self._redactors.get(ctx.skill.name)
         if r is None:
-            r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.redact_patterns or None))
+            r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.ledger.redact_patterns or None))
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
@@ -96,7 +96,7 @@ class Capture:
         elif mode == "redacted":
             red = self._redactor(ctx)
             if slots:
-                slots, k = red.redact_slots(slots, exempt=ctx.skill.exempt_slots)
+                slots, k = red.redact_slots(slots, exempt=ctx.skill.ledger.exempt_slots)
                 kinds |= k
             out = []
             for text in (utterance, speech, reprompt, error):

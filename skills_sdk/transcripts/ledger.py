@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import abc
 import importlib
+import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from .spool import Spool
 
 __all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
+
+_log = logging.getLogger("skills_sdk.transcripts")
+# Starting and stopping are rare; one lock for every ledger keeps them simple.
+_LIFECYCLE_LOCK = threading.RLock()
 
 #: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
 CAPTURE_MODES = ("full", "redacted", "metadata")
@@ -53,13 +59,74 @@ class Ledger(abc.ABC):
     url: str = ""
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def start(self) -> Ledger:
-        """Start the backend's background work (indexing, checkpoints, purges, spool replay); idempotent; returns self."""
+    def start(self, *, skills: Mapping[str, Any] | Iterable[Any] | None = None, default_days: int | None = None,
+              purge_every: float = 0.0, replay_every: float = 0.0) -> Ledger:
+        """Start the ledger's background work in this process and return the ledger; idempotent.
 
-    @abc.abstractmethod
+        >>> ledger = open_ledger("var/t.db").start(skills=[pizza], default_days=30, purge_every=3600)  # doctest: +SKIP
+
+        The backend's own work (SQLite: indexing and checkpoints) always; a purge every
+        ``purge_every`` seconds by the retention of ``skills`` (``default_days`` for those that set
+        none) when positive; a replay of the spool now and every ``replay_every`` seconds when
+        positive and the ledger has a spool. A forked process that calls it again (a server calls
+        it before each request; it returns at once when nothing changed) starts its own threads
+        with the options given first.
+        """
+        state = self.__dict__.get("_lifecycle")
+        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every + replay_every:
+            return self  # running in this process: the per-request call costs a dict lookup, no lock
+        options = dict(skills=skills, default_days=default_days, purge_every=purge_every, replay_every=replay_every)
+        with _LIFECYCLE_LOCK:
+            state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None})
+            if state["options"] is None or skills is not None or purge_every or replay_every:
+                state["options"] = options
+            if state["pid"] == os.getpid():
+                return self
+            state["pid"], state["jobs"] = os.getpid(), []
+            self.start_background()
+            opts = state["options"]
+            if opts["purge_every"] > 0:
+                from .retention import PurgeThread
+
+                state["jobs"].append(PurgeThread(self, opts["skills"] or (), default_days=opts["default_days"],
+                                                 interval=opts["purge_every"]))
+            spool = self.spool() if opts["replay_every"] > 0 else None
+            if spool is not None:
+                from .spool import Replayer
+
+                try:
+                    spool.replay(self)
+                except Exception as exc:  # the database is unwritable right now; the replayer retries
+                    _log.warning("spool replay at start-up postponed: %s", exc)
+                state["jobs"].append(Replayer(spool, self, interval=opts["replay_every"]))
+            for job in state["jobs"]:
+                job.start()
+        return self
+
     def stop(self) -> None:
         """Stop the background work, wait for it, and close this process's connections; idempotent."""
+        with _LIFECYCLE_LOCK:
+            state = self.__dict__.get("_lifecycle")
+            jobs = state["jobs"] if state is not None and state["pid"] == os.getpid() else []
+            if state is not None:
+                state["pid"], state["jobs"] = None, []
+        for job in jobs:
+            job.stop()
+        self.stop_background()
+
+    @property
+    def jobs(self) -> list[Any]:
+        """The purge and replay threads this process runs for the ledger (empty before :meth:`start`)."""
+        state = self.__dict__.get("_lifecycle")
+        return list(state["jobs"]) if state is not None and state["pid"] == os.getpid() else []
+
+    @abc.abstractmethod
+    def start_background(self) -> None:
+        """Start the backend's own background work (SQLite: the indexer and checkpointer); idempotent."""
+
+    @abc.abstractmethod
+    def stop_background(self) -> None:
+        """Stop the backend's own background work, wait for it, and close this process's connections."""
 
     def __enter__(self) -> Ledger:
         return self.start()
@@ -80,6 +147,10 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows in one transaction (imports, spool replay); returns how many."""
+
+    def index_pending(self) -> int:
+        """Make every row recorded so far searchable now, for a backend that indexes later; returns how many."""
+        return 0
 
     # -- reading -------------------------------------------------------------------------------------
     @abc.abstractmethod

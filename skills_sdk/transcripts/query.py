@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import BadQuery
 from .record import to_iso
 
-__all__ = ["TranscriptFilter", "where", "fts_query", "FILTER_FIELDS", "API_FILTERS", "MAX_VALUE"]
+__all__ = ["TranscriptFilter", "where", "fts_query", "FILTER_FIELDS", "API_FILTERS", "MAX_VALUE", "MAX_LIMIT"]
 
 #: The columns a filter matches by equality, in the order the WHERE builder writes them.
 EQUALITY = ("developer_id", "skill", "user_id", "session_id", "request_id", "intent", "status")
@@ -18,6 +18,8 @@ EQUALITY = ("developer_id", "skill", "user_id", "session_id", "request_id", "int
 API_FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q")
 #: The longest value a query string may give.
 MAX_VALUE = 500
+#: The largest page a query returns.
+MAX_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)

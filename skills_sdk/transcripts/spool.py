@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .store import TranscriptStore
+    from .sqlite.ledger import SQLiteLedger as TranscriptStore
 
 __all__ = ["Spool", "Replayer", "SPOOL_SUFFIX", "erase_spooled"]
 
@@ -140,7 +140,9 @@ class Spool:
     def _replay_file(self, store: TranscriptStore, path: str) -> int:
         name = os.path.basename(path)
         conn = store.db.conn
-        from .store import _INSERT_SQL, _values, utcnow_iso
+        from .record import storage_values as _values
+        from .record import utcnow_iso
+        from .sqlite.ledger import INSERT_SQL as _INSERT_SQL
 
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -253,9 +255,11 @@ class Replayer:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Ask the thread to stop after its current replay."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread after its current replay, waiting up to ``timeout`` seconds for it."""
         self._stop.set()
+        if self._thread is not None and self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .store import TranscriptStore
+if TYPE_CHECKING:
+    from .ledger import SQLiteLedger as TranscriptStore
 
 __all__ = ["skill_stats"]
 
