@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _ledger  # noqa: E402
 
 from skills_sdk.transcripts import store as _store_module  # noqa: E402
+from skills_sdk.transcripts.sqlite.queries import rows as read_rows  # noqa: E402
 from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
 
 # The SQLite the store runs on (it may be a newer build than the stdlib's): the plain reference
@@ -283,8 +284,8 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
         since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(_ms(until) / 1000 - 86400))
         if dev_page is not None:
             return dev_page(store, r[1], since=since, until=until, limit=50)
-        return store._rows("SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
-                           "ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
+        return read_rows(store.db.conn, "SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? "
+                         "AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
 
     out["dev_page_p50_ms"], out["dev_page_p99_ms"] = latencies(page, picks)
     if dev_page is not None:

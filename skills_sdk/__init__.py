@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, Slot, load_request
+from .envelope import RequestEnvelope, Slot, SlotText, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
@@ -10,6 +10,7 @@ from .errors import (
     NotFound,
     RegistrationError,
     SkillsError,
+    StateError,
     StoreError,
     UnknownRequestType,
     VerificationError,
@@ -17,7 +18,7 @@ from .errors import (
 from .host import SkillHost, TurnResult
 from .middleware import Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
-from .response import Response, Transaction, ask, empty, say, ssml
+from .response import CanFulfill, Response, Transaction, ask, empty, say, ssml
 from .skill import LedgerPolicy, Skill, is_intent, is_request_type
 
 __all__ = [
@@ -26,12 +27,14 @@ __all__ = [
     "LedgerPolicy",
     "Turn",
     "Response",
+    "CanFulfill",
     "Transaction",
     "say",
     "ask",
     "ssml",
     "empty",
     "Slot",
+    "SlotText",
     "SlotType",
     "SlotValue",
     "IntentModel",
@@ -47,6 +50,7 @@ __all__ = [
     "SkillsError",
     "RegistrationError",
     "ModelError",
+    "StateError",
     "EnvelopeError",
     "UnknownRequestType",
     "VerificationError",

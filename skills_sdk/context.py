@@ -14,7 +14,97 @@ if TYPE_CHECKING:
 
     from .skill import Skill
 
-__all__ = ["Turn", "StateBackend"]
+__all__ = ["Turn", "StateBackend", "Attributes", "find_unstorable"]
+
+_PLAIN = (str, int, float, bool, type(None))
+_HINTS = {
+    "set": "store a list instead: sorted(value)",
+    "frozenset": "store a list instead: sorted(value)",
+    "datetime": "store a string instead: value.isoformat()",
+    "date": "store a string instead: value.isoformat()",
+    "time": "store a string instead: value.isoformat()",
+    "timedelta": "store a number instead: value.total_seconds()",
+    "Decimal": "store a string instead: str(value) (money stays exact)",
+    "bytes": "store text instead: value.decode() or base64",
+    "UUID": "store a string instead: str(value)",
+}
+
+
+def find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
+    """The first place in ``value`` that JSON cannot hold, as (path, problem), or None if all of it can.
+
+    >>> find_unstorable({"when": {1, 2}}, "ctx.session")
+    ("ctx.session['when']", 'a set cannot be stored as JSON; store a list instead: sorted(value)')
+    """
+    if isinstance(value, _PLAIN):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (f"{path}[{key!r}]", f"a {type(key).__name__} key would come back as the string "
+                                            f"{str(key)!r}; use string keys")
+            found = find_unstorable(item, f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = find_unstorable(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    kind = type(value).__name__
+    hint = _HINTS.get(kind, "store str, int, float, bool, None, or lists and dicts of them "
+                            "(for a dataclass: dataclasses.asdict(value))")
+    return path, f"a {kind} cannot be stored as JSON; {hint}"
+
+
+class Attributes(dict[str, Any]):
+    """``ctx.session`` and ``ctx.state``: a dict that refuses, where it is set, a value JSON cannot hold.
+
+    >>> session = Attributes(label="ctx.session")
+    >>> session["toppings"] = {"ham"}
+    Traceback (most recent call last):
+    ...
+    skills_sdk.errors.StateError: ctx.session['toppings']: a set cannot be stored as JSON; store a list instead: sorted(value)
+
+    Values nested inside a list or dict you change later are checked when the handler returns.
+    """
+
+    __slots__ = ("label",)
+
+    def __init__(self, data: Mapping[str, Any] = {}, *, label: str) -> None:  # noqa: B006 - never mutated
+        super().__init__(data)
+        self.label = label
+
+    def _check(self, key: Any, value: Any) -> None:
+        found = find_unstorable({key: value}, self.label)
+        if found:
+            from .errors import StateError
+
+            raise StateError(f"{found[0]}: {found[1]}.")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check(key, value)
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> Attributes:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def problem(self) -> str | None:
+        """What JSON cannot hold anywhere inside (values changed in place included), or None."""
+        found = find_unstorable(self, self.label)
+        return f"{found[0]}: {found[1]}." if found else None
 
 
 class StateBackend(Protocol):
@@ -63,7 +153,7 @@ class Turn:
         self.request: Request = envelope.request
         self.skill = skill
         sess = envelope.session
-        self.session: dict[str, Any] = dict(sess.attributes) if sess is not None else {}
+        self.session: dict[str, Any] = Attributes(sess.attributes if sess is not None else {}, label="ctx.session")
         self.utterance = utterance
         self.http = http
         self.config: Mapping[str, Any] = config if config is not None else skill.config
@@ -127,12 +217,32 @@ class Turn:
         """This user's persistent attributes for this skill (a dict; changes are saved after the turn)."""
         if self._state is None:
             if self._state_backend is None or not self.user_id:
-                self._state = {}
+                self._state = Attributes(label="ctx.state")
                 self._state_json = "{}"
             else:
-                self._state = self._state_backend.load_state(self.skill.developer_id, self.skill.name, self.user_id)
-                self._state_json = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
+                loaded = self._state_backend.load_state(self.skill.developer_id, self.skill.name, self.user_id)
+                self._state_json = json.dumps(loaded, sort_keys=True, separators=(",", ":"))
+                self._state = Attributes(loaded, label="ctx.state")
         return self._state
+
+    def check_attributes(self) -> None:
+        """Raise :class:`~skills_sdk.errors.StateError` naming the first session or state value JSON cannot hold."""
+        from .errors import StateError
+
+        for attrs in (self.session, self._state):
+            problem = attrs.problem() if isinstance(attrs, Attributes) else None
+            if problem is None and attrs is not None and not isinstance(attrs, Attributes):
+                found = find_unstorable(attrs, "ctx.session" if attrs is self.session else "ctx.state")
+                problem = f"{found[0]}: {found[1]}." if found else None
+            if problem:
+                raise StateError(problem)
+
+    def forget_unstorable(self) -> None:
+        """Put back the session as it came in and drop this turn's state changes (after a :class:`StateError`)."""
+        sess = self.envelope.session
+        self.session = Attributes(sess.attributes if sess is not None else {}, label="ctx.session")
+        if self._state is not None:
+            self._state = Attributes(json.loads(self._state_json or "{}"), label="ctx.state")
 
     def changed_state(self) -> str | None:
         """``state`` as JSON if it was read and changed this turn, else None."""

@@ -1,20 +1,20 @@
-"""Alexa request and response envelopes: marshmallow schemas at the boundary, typed dataclasses past it.
+"""Alexa request envelopes as typed dataclasses, and the fast loader that turns parsed JSON into them.
 
 ``load_request(data)`` turns a parsed JSON body into a :class:`RequestEnvelope`. The marshmallow
-schemas below are the contract: they define what is valid and produce the error messages, keyed by
-dotted field path. Because a full marshmallow load costs several hundred microseconds per envelope,
-a hand-written loader handles the common, well-formed case first and hands anything unusual to the
-schema, so the result (or the error) is always the schema's own. ``tests/test_envelope.py`` checks,
-property-based, that both paths agree.
+schemas in :mod:`skills_sdk.envelope_schema` are the contract: they define what is valid and produce
+the error messages, keyed by dotted field path. Because a full marshmallow load costs several hundred
+microseconds per envelope (and importing marshmallow about 50 ms), a hand-written loader here handles
+the common, well-formed case and hands anything unusual to the schema, so the result (or the error)
+is always the schema's own. ``tests/test_envelope.py`` checks, property-based, that both paths agree.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
 from .errors import EnvelopeError
 
@@ -29,8 +29,6 @@ __all__ = [
     "Request",
     "RequestEnvelope",
     "load_request",
-    "RequestEnvelopeSchema",
-    "ResponseEnvelopeSchema",
 ]
 
 
@@ -125,6 +123,51 @@ class Slot:
                 return r.values[0][1]
         return None
 
+    @property
+    def matched(self) -> bool:
+        """True when entity resolution matched what was said to a declared value (``ER_SUCCESS_MATCH``)."""
+        return self.er_status == "ER_SUCCESS_MATCH"
+
+    def text(self) -> SlotText | None:
+        """The value a ``str`` handler parameter receives: canonical if matched, else as said; None if empty."""
+        raw = self.resolved or self.value
+        return None if raw is None else SlotText(raw, spoken=self.value, id=self.id, er_status=self.er_status)
+
+
+class SlotText(str):
+    """A slot's value as a ``str`` that also says whether it matched a declared value.
+
+    >>> size = SlotText("large", spoken="big", id="LARGE", er_status="ER_SUCCESS_MATCH")
+    >>> size, size.matched, size.id, size.spoken
+    ('large', True, 'LARGE', 'big')
+
+    Handler parameters annotated ``str`` (or not at all) receive one: the canonical value when
+    entity resolution matched, else the words as said, with ``matched`` False. Compare and format
+    it as any string; test ``matched`` to refuse what your slot type does not know.
+    """
+
+    __slots__ = ("spoken", "id", "er_status")
+
+    spoken: str | None
+    id: str | None
+    er_status: str | None
+
+    def __new__(cls, value: str, *, spoken: str | None = None, id: str | None = None,  # noqa: A002
+                er_status: str | None = None) -> SlotText:
+        self = super().__new__(cls, value)
+        self.spoken = value if spoken is None else spoken
+        self.id = id
+        self.er_status = er_status
+        return self
+
+    @property
+    def matched(self) -> bool:
+        """True when the value is one the slot type declares (``ER_SUCCESS_MATCH``)."""
+        return self.er_status == "ER_SUCCESS_MATCH"
+
+    def __reduce__(self) -> Any:
+        return (str, (str(self),))  # pickles and copies as the plain string it stands for
+
 
 @dataclass(frozen=True, slots=True)
 class Intent:
@@ -172,217 +215,30 @@ class RequestEnvelope:
         )
 
 
-# --------------------------------------------------------------------------- schemas
+# ISO-8601 date and time as Alexa writes it: 2026-11-28T09:30:00Z, with optional fraction and offset.
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?\Z")
+_TIMESTAMP_MESSAGE = "Not an ISO-8601 date and time (e.g. 2026-11-28T09:30:00Z) nor epoch milliseconds."
 
 
-class _Base(Schema):
-    class Meta:
-        unknown = EXCLUDE  # platforms add fields over time: ignore what we do not know
+def _timestamp(value: Any) -> str | None:
+    """``request.timestamp`` as ISO-8601 text, or None when it is neither that nor epoch milliseconds.
 
+    Alexa writes ISO-8601 UTC; some requests have carried epoch milliseconds (Alexa.NET reads
+    both), so a whole number is taken as that and turned into ISO-8601.
+    """
+    if type(value) is str:
+        if _ISO_TIMESTAMP.match(value) is None:
+            return None
+        try:  # the shape is right; the date must exist too (no month 13, no February 30)
+            datetime.fromisoformat(value[:19])
+        except ValueError:
+            return None
+        return value
+    if type(value) is int and 0 <= value < 253402300800000:  # up to 9999-12-31
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{value % 1000:03d}Z"
+    return None
 
-class _ApplicationSchema(_Base):
-    applicationId = fields.Str(allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> Application:
-        return Application(d.get("applicationId"))
-
-
-class _UserSchema(_Base):
-    userId = fields.Str(allow_none=True)
-    accessToken = fields.Str(allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> User:
-        return User(d.get("userId"), d.get("accessToken"))
-
-
-class _DeviceSchema(_Base):
-    deviceId = fields.Str(allow_none=True)
-    supportedInterfaces = fields.Dict(allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> Device:
-        return Device(d.get("deviceId"), d.get("supportedInterfaces") or {})
-
-
-class _SystemSchema(_Base):
-    application = fields.Nested(_ApplicationSchema, allow_none=True)
-    user = fields.Nested(_UserSchema, allow_none=True)
-    device = fields.Nested(_DeviceSchema, allow_none=True)
-    apiEndpoint = fields.Str(allow_none=True)
-    apiAccessToken = fields.Str(allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> System:
-        return System(
-            d.get("application") or Application(),
-            d.get("user") or User(),
-            d.get("device") or Device(),
-            d.get("apiEndpoint"),
-            d.get("apiAccessToken"),
-        )
-
-
-class _ContextSchema(_Base):
-    System = fields.Nested(_SystemSchema, allow_none=True)
-
-
-class _SessionSchema(_Base):
-    new = fields.Bool(load_default=False)
-    sessionId = fields.Str(allow_none=True)
-    application = fields.Nested(_ApplicationSchema, allow_none=True)
-    attributes = fields.Dict(keys=fields.Str(), allow_none=True)
-    user = fields.Nested(_UserSchema, allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> Session:
-        return Session(
-            d["new"],
-            d.get("sessionId"),
-            d.get("application") or Application(),
-            d.get("attributes") or {},
-            d.get("user") or User(),
-        )
-
-
-class _ValueSchema(_Base):
-    name = fields.Str(allow_none=True)
-    id = fields.Str(allow_none=True)
-
-
-class _ValueWrapperSchema(_Base):
-    value = fields.Nested(_ValueSchema, required=True)
-
-
-class _StatusSchema(_Base):
-    code = fields.Str(allow_none=True)
-
-
-class _AuthoritySchema(_Base):
-    authority = fields.Str(allow_none=True)
-    status = fields.Nested(_StatusSchema, allow_none=True)
-    values = fields.List(fields.Nested(_ValueWrapperSchema), allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> Resolution:
-        return Resolution(
-            d.get("authority"),
-            (d.get("status") or {}).get("code"),
-            tuple((v["value"].get("name"), v["value"].get("id")) for v in d.get("values") or ()),
-        )
-
-
-class _ResolutionsSchema(_Base):
-    resolutionsPerAuthority = fields.List(fields.Nested(_AuthoritySchema), allow_none=True)
-
-
-class _SlotSchema(_Base):
-    name = fields.Str(allow_none=True)
-    value = fields.Str(allow_none=True)
-    confirmationStatus = fields.Str(load_default="NONE")
-    source = fields.Str(allow_none=True)
-    resolutions = fields.Nested(_ResolutionsSchema, allow_none=True)
-
-
-class _SlotsField(fields.Field):
-    """A mapping of slot name -> slot whose errors are keyed by slot name (no marshmallow wrapper level)."""
-
-    _schema = _SlotSchema()
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Slot]:
-        if not isinstance(value, Mapping):
-            raise ValidationError("Not a valid mapping type.")
-        slots: dict[str, Slot] = {}
-        errors: dict[str, Any] = {}
-        for key, raw in value.items():
-            if not isinstance(raw, Mapping):
-                errors[str(key)] = ["Not a valid slot object."]
-                continue
-            try:
-                d = self._schema.load(raw)
-            except ValidationError as exc:
-                errors[str(key)] = exc.messages
-                continue
-            slots[str(key)] = Slot(
-                d.get("name") or str(key),
-                d.get("value"),
-                d["confirmationStatus"],
-                d.get("source"),
-                tuple((d.get("resolutions") or {}).get("resolutionsPerAuthority") or ()),
-            )
-        if errors:
-            raise ValidationError(errors)
-        return slots
-
-
-class _IntentSchema(_Base):
-    name = fields.Str(required=True)
-    confirmationStatus = fields.Str(load_default="NONE")
-    slots = _SlotsField(allow_none=True)
-
-    @post_load
-    def _make(self, d: dict, **_: Any) -> Intent:
-        return Intent(d["name"], d["confirmationStatus"], d.get("slots") or {})
-
-
-class _ErrorSchema(_Base):
-    type = fields.Str(allow_none=True)
-    message = fields.Str(allow_none=True)
-
-
-class _RequestSchema(_Base):
-    type = fields.Str(required=True)
-    requestId = fields.Str(required=True)
-    timestamp = fields.Str(allow_none=True)
-    locale = fields.Str(allow_none=True)
-    dialogState = fields.Str(allow_none=True)
-    intent = fields.Nested(_IntentSchema, allow_none=True)
-    reason = fields.Str(allow_none=True)
-    error = fields.Nested(_ErrorSchema, allow_none=True)
-
-    @validates_schema
-    def _intent_request_has_intent(self, d: dict, **_: Any) -> None:
-        if d.get("type") == "IntentRequest" and not d.get("intent"):
-            raise ValidationError("An IntentRequest needs an intent.", "intent")
-
-
-class RequestEnvelopeSchema(_Base):
-    """The Alexa request envelope (what the platform POSTs to a skill)."""
-
-    version = fields.Str(load_default="1.0")
-    session = fields.Nested(_SessionSchema, allow_none=True)
-    context = fields.Nested(_ContextSchema, allow_none=True)
-    request = fields.Nested(_RequestSchema, required=True)
-
-    @validates_schema(skip_on_field_errors=True)
-    def _has_user(self, d: dict, **_: Any) -> None:
-        system = (d.get("context") or {}).get("System")
-        session = d.get("session")
-        if not ((system and system.user.user_id) or (session and session.user.user_id)):
-            raise ValidationError(
-                "No user id: expected context.System.user.userId or session.user.userId.", "context"
-            )
-
-
-_ENVELOPE_SCHEMA = RequestEnvelopeSchema()
-
-
-def _envelope_from_schema(d: dict, raw: Mapping[str, Any]) -> RequestEnvelope:
-    r = d["request"]
-    request = Request(
-        r["type"],
-        r["requestId"],
-        r.get("timestamp"),
-        r.get("locale"),
-        r.get("dialogState"),
-        r.get("intent"),
-        r.get("reason"),
-        r.get("error"),
-        raw["request"],
-    )
-    system = (d.get("context") or {}).get("System") or System()
-    return RequestEnvelope(d["version"], request, system, d.get("session"))
 
 
 # --------------------------------------------------------------------------- fast path
@@ -486,10 +342,15 @@ def _fast_load(d: Any) -> RequestEnvelope:
         if type(err) is not dict:
             raise _Slow
         err = {k: _str(err[k]) for k in ("type", "message") if k in err}
+    ts = r.get("timestamp")
+    if ts is not None:
+        ts = _timestamp(ts)
+        if ts is None:
+            raise _Slow
     request = Request(
         rtype,
         rid,
-        _str(r.get("timestamp")),
+        ts,
         _str(r.get("locale")),
         _str(r.get("dialogState")),
         intent,
@@ -545,26 +406,6 @@ def _fast_load(d: Any) -> RequestEnvelope:
     return env
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for k, v in messages.items():
-            path = f"{prefix}.{k}" if prefix else str(k)
-            if k == "_schema":
-                path = prefix or "(body)"
-            for p, msgs in _flatten(v, path).items():
-                out.setdefault(p, []).extend(msgs)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "(body)"] = list(messages)
-    elif isinstance(messages, list):
-        for m in messages:
-            for p, msgs in _flatten(m, prefix).items():
-                out.setdefault(p, []).extend(msgs)
-    else:
-        out[prefix or "(body)"] = [str(messages)]
-    return out
-
-
 def load_request(data: Any) -> RequestEnvelope:
     """Load a parsed JSON body into a :class:`RequestEnvelope`, or raise :class:`EnvelopeError`.
 
@@ -585,49 +426,17 @@ def load_request(data: Any) -> RequestEnvelope:
             "The body is not an Alexa request envelope: expected a JSON object.",
             {"(body)": ["Expected a JSON object."]},
         )
-    try:
-        d = _ENVELOPE_SCHEMA.load(data)
-    except ValidationError as exc:
-        errors = _flatten(exc.messages)
-        detail = "; ".join(f"{p}: {' '.join(m)}" for p, m in sorted(errors.items()))
-        raise EnvelopeError(f"Invalid request envelope: {detail}", errors) from None
-    return _envelope_from_schema(d, data)
+    # The schema decides (and names the field) only for input the fast loader would not take, so
+    # marshmallow is imported on the first such request, not by every process that answers turns.
+    from .envelope_schema import load_with_schema
+
+    return load_with_schema(data)
 
 
-# --------------------------------------------------------------------------- response schema
+def __getattr__(name: str) -> Any:
+    # The schemas live in envelope_schema (marshmallow is imported only when they are needed).
+    if name in ("RequestEnvelopeSchema", "ResponseEnvelopeSchema"):
+        from . import envelope_schema
 
-
-class _OutputSpeechSchema(_Base):
-    type = fields.Str(required=True)
-    text = fields.Str()
-    ssml = fields.Str()
-    playBehavior = fields.Str()
-
-
-class _RepromptSchema(_Base):
-    outputSpeech = fields.Nested(_OutputSpeechSchema, required=True)
-
-
-class _CardSchema(_Base):
-    type = fields.Str(required=True)
-    title = fields.Str()
-    content = fields.Str()
-    text = fields.Str()
-    image = fields.Dict()
-
-
-class _ResponseSchema(_Base):
-    outputSpeech = fields.Nested(_OutputSpeechSchema)
-    reprompt = fields.Nested(_RepromptSchema)
-    card = fields.Nested(_CardSchema)
-    directives = fields.List(fields.Dict())
-    shouldEndSession = fields.Bool(allow_none=True)
-
-
-class ResponseEnvelopeSchema(_Base):
-    """The Alexa response envelope. The server builds it as plain dicts; tests validate with this."""
-
-    version = fields.Str(required=True)
-    sessionAttributes = fields.Dict(keys=fields.Str())
-    userAgent = fields.Str()
-    response = fields.Nested(_ResponseSchema, required=True)
+        return getattr(envelope_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,10 @@ class RegistrationError(SkillsError):
     """A skill was set up wrongly: duplicate handler, bad slot, setup after serving began."""
 
 
+class StateError(SkillsError, TypeError):
+    """A value put in ``ctx.session`` or ``ctx.state`` cannot be stored as JSON; the message names the key."""
+
+
 class ModelError(RegistrationError):
     """An interaction model (samples, slots, slot types) is inconsistent."""
 

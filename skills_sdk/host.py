@@ -13,8 +13,9 @@ from .context import Turn
 from .envelope import RequestEnvelope, load_request
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
+from .request_types import response_body
 from .response import Response
-from .skill import AUDIO_ONLY_PREFIXES, Skill
+from .skill import Skill
 
 if TYPE_CHECKING:
     import requests
@@ -55,7 +56,9 @@ class SkillHost:
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through.
+    ``requests.Session`` handlers reach partner APIs through (when None, a
+    :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
+    way of serving gives handlers the same ``ctx.http``).
     """
 
     def __init__(
@@ -69,7 +72,7 @@ class SkillHost:
         spool: Any = None,
     ) -> None:
         self.store = store
-        self.http = http
+        self._http = http
         self.capture = None
         outer: list[Middleware] = []
         if store is not None:
@@ -86,6 +89,17 @@ class SkillHost:
         self._chains: dict[str, Endpoint] = {}
         for skill in skills:
             self.add(skill)
+
+    @property
+    def http(self) -> requests.Session:
+        """The session handlers get as ``ctx.http``."""
+        if self._http is None:
+            # Made on first use: importing requests is a good part of a cold start, and a host
+            # built for a test or a CLI command may never answer a turn.
+            from .http import PartnerSession
+
+            self._http = PartnerSession.from_env()
+        return self._http
 
     def add(self, skill: Skill) -> None:
         """Host ``skill`` (its name must be unique on this host)."""
@@ -125,7 +139,7 @@ class SkillHost:
             try:
                 turn.save_state()
             except Exception:
-                log.exception("could not save the state of user %s in skill %s", turn.user_id[-8:], skill_name)
+                log.exception("could not save a user's state in skill %s", skill_name)  # no user id in logs
         return TurnResult(self.envelope_for(turn, resp), resp, turn)
 
     def handle_json(self, skill_name: str, body: str | bytes) -> str:
@@ -137,13 +151,23 @@ class SkillHost:
         return self.handle(skill_name, data).json()
 
     @staticmethod
-    def envelope_for(turn: Turn, resp: Response) -> dict[str, Any]:
+    def response_body(turn: Turn, resp: Response) -> dict[str, Any]:
+        """The ``response`` object that leaves the server for ``resp``, after the request type's rules.
+
+        Capture records this same object (it asks first, and the answer is kept on the turn), so
+        the transcript holds what was sent, not what the handler built.
+        """
+        sent = turn.meta.get("sent")
+        if sent is not None and sent[0] is resp:
+            return sent[1]
+        body = response_body(turn.request.type, resp, in_session=turn.envelope.session is not None)
+        turn.meta["sent"] = (resp, body)
+        return body
+
+    @classmethod
+    def envelope_for(cls, turn: Turn, resp: Response) -> dict[str, Any]:
         """The Alexa response envelope for ``resp``."""
-        rtype = turn.request.type
-        if rtype == "SessionEndedRequest":
-            body: dict[str, Any] = {}
-        else:
-            body = resp.to_dict(audio_only=rtype.startswith(AUDIO_ONLY_PREFIXES))
+        body = cls.response_body(turn, resp)
         out: dict[str, Any] = {"version": "1.0"}
         if turn.envelope.session is not None:
             out["sessionAttributes"] = turn.session
@@ -171,7 +195,18 @@ def load_skills(spec: str) -> list[Skill]:
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise RegistrationError(f"{spec!r}: cannot import {mod_name!r}: {exc}.") from None
+        top = mod_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name in (mod_name, top):
+            raise RegistrationError(
+                f"{spec!r}: cannot import {mod_name!r}: {exc}. It is looked for in the current folder "
+                f"({os.getcwd()}) and on this Python's path ({sys.executable}): run the command from the folder "
+                f"that holds {top}.py or {top}/, set PYTHONPATH to that folder, or activate the virtualenv "
+                f"where {top} is installed."
+            ) from None
+        raise RegistrationError(
+            f"{spec!r}: importing {mod_name!r} failed: {exc}. If a package it imports is missing, install it "
+            f"into the Python that runs skills ({sys.executable})."
+        ) from None
     obj = getattr(module, attr or "skill", None)
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "

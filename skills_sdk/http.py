@@ -1,13 +1,26 @@
-"""The ``requests.Session`` handlers reach partner APIs through: default timeouts, one retry on idempotent GETs."""
+"""The ``requests.Session`` handlers reach partner APIs through: default timeouts, one retry on idempotent GETs.
+
+Every way of running a skill (``skills serve``, ``skills_sdk.wsgi``, ``create_app``, the Lambda
+handler, ``skills chat``, ``SkillClient``) hands handlers a session made by
+:meth:`PartnerSession.from_env`, so a skill behaves the same in its tests and when served:
+
+| variable | meaning | default |
+|---|---|---|
+| ``SKILLS_HTTP_TIMEOUT`` | seconds a partner call may take (connect and each read) | ``5`` |
+| ``SKILLS_HTTP_RETRIES`` | extra tries of an idempotent call (GET, HEAD, OPTIONS) after a timeout, a refused connection or a 502/503/504 | ``1`` |
+| ``SKILLS_PARTNER_<NAME>_URL`` | the base URL of partner ``<name>``, read by ``ctx.http.url("<name>", ...)`` | the ``default=`` the skill passes |
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import requests
 
-__all__ = ["PartnerSession", "PartnerUnavailable"]
+__all__ = ["PartnerSession", "PartnerUnavailable", "partner_variable"]
 
 log = logging.getLogger("skills_sdk.http")
 
@@ -29,10 +42,52 @@ class PartnerSession(requests.Session):
     (which covers timeouts, connection errors and ``raise_for_status``) to answer the user honestly.
     """
 
-    def __init__(self, *, timeout: float = 5.0, retries: int = 1) -> None:
+    def __init__(self, *, timeout: float = 5.0, retries: int = 1,
+                 base_urls: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.timeout = timeout
         self.retries = retries
+        #: Partner name (lower case) -> base URL, read by :meth:`url`.
+        self.base_urls: dict[str, str] = {_partner_key(k): v.rstrip("/") for k, v in (base_urls or {}).items()}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PartnerSession:
+        """The session every serving path gives handlers, configured from ``environ`` (default ``os.environ``).
+
+        >>> http = PartnerSession.from_env({"SKILLS_PARTNER_COFFEE_URL": "http://127.0.0.1:9000"})
+        >>> http.url("coffee", "/v1/orders")
+        'http://127.0.0.1:9000/v1/orders'
+
+        Reads ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES`` and every ``SKILLS_PARTNER_<NAME>_URL``.
+        A value that is not a number raises :class:`ValueError` naming the variable.
+        """
+        env = os.environ if environ is None else environ
+        timeout = _number(env, "SKILLS_HTTP_TIMEOUT", 5.0, float)
+        retries = int(_number(env, "SKILLS_HTTP_RETRIES", 1, int))
+        if timeout <= 0:
+            raise ValueError(f"SKILLS_HTTP_TIMEOUT={timeout:g}: a timeout must be more than 0 seconds.")
+        if retries < 0:
+            raise ValueError(f"SKILLS_HTTP_RETRIES={retries}: use 0 for no retry, or a positive count.")
+        prefix, suffix = "SKILLS_PARTNER_", "_URL"
+        urls = {key[len(prefix):-len(suffix)]: value for key, value in env.items()
+                if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix) and value}
+        return cls(timeout=timeout, retries=retries, base_urls=urls)
+
+    def url(self, partner: str, path: str = "", *, default: str | None = None) -> str:
+        """The base URL of ``partner`` (from ``SKILLS_PARTNER_<NAME>_URL``, else ``default``) joined with ``path``.
+
+        >>> PartnerSession().url("coffee", "/v1/menu", default="https://api.brew.example")
+        'https://api.brew.example/v1/menu'
+
+        Raises :class:`LookupError` naming the variable to set when neither is there.
+        """
+        base = self.base_urls.get(_partner_key(partner)) or default
+        if not base:
+            raise LookupError(
+                f"No base URL for partner {partner!r}: set {partner_variable(partner)}=https://... in the "
+                f"environment, or pass default= to ctx.http.url({partner!r}, ...)."
+            )
+        return base.rstrip("/") + path
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
@@ -44,10 +99,35 @@ class PartnerSession(requests.Session):
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if last:
                     raise
-                log.info("retrying %s %s after %s", method, url, type(exc).__name__)
+                log.info("retrying %s %s after %s", method, _bare(url), type(exc).__name__)
                 continue
             if resp.status_code in (502, 503, 504) and not last:
-                log.info("retrying %s %s after HTTP %s", method, url, resp.status_code)
+                log.info("retrying %s %s after HTTP %s", method, _bare(url), resp.status_code)
                 continue
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def partner_variable(partner: str) -> str:
+    """The environment variable that holds ``partner``'s base URL: ``SKILLS_PARTNER_<NAME>_URL``."""
+    return f"SKILLS_PARTNER_{_partner_key(partner).upper()}_URL"
+
+
+def _partner_key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ValueError(f"{name}={raw!r} is not {what}; e.g. {name}={default:g}.") from None
+
+
+def _bare(url: str) -> str:
+    """``url`` without its query string, which may hold a user's search or a token: logs never keep it."""
+    return url.split("?", 1)[0].split("#", 1)[0]

@@ -377,8 +377,8 @@ def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str,
         return None
     return (
         f"Slot '{slot}' of intent '{intent}' has type '{type_name}', which is neither a custom slot type "
-        f"nor an AMAZON.* built-in. Custom types: {_quote_all(sorted(types))}. Add "
-        f"SlotType.of('{type_name}', [...]) to types=(...) or use a built-in such as 'AMAZON.NUMBER'."
+        f"nor an AMAZON.* built-in. Custom types: {_quote_all(sorted(types))}. Declare it with "
+        f"skill.slot_type('{type_name}', [...]) or use a built-in such as 'AMAZON.NUMBER'."
     )
 
 
@@ -476,7 +476,7 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
         if not t.values:
             problems.append(
                 f"Slot type '{t.name}' has no values. Add at least one, e.g. "
-                f"SlotType.of('{t.name}', ['first value'])."
+                f"skill.slot_type('{t.name}', ['first value'])."
             )
         elif any(not _words(v.name) for v in t.values):
             problems.append(

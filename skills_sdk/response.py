@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-__all__ = ["Response", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text"]
+__all__ = ["Response", "CanFulfill", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text"]
 
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
@@ -84,6 +84,7 @@ class Response:
         "_end",
         "transaction_tag",
         "error",
+        "can_fulfill_intent",
     )
 
     def __init__(self, text: str | None = None, *, markup: str | None = None) -> None:
@@ -98,6 +99,8 @@ class Response:
         self.transaction_tag: Transaction | None = None
         #: Set by the SDK when the response stands in for a failed handler: (type, message).
         self.error: tuple[str, str] | None = None
+        #: The ``canFulfillIntent`` answer to a CanFulfillIntentRequest (see :class:`CanFulfill`).
+        self.can_fulfill_intent: dict[str, Any] | None = None
 
     # -- speech ---------------------------------------------------------------
     def say(self, text: str) -> Response:
@@ -300,6 +303,67 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response speech={self.speech!r} end={self.should_end_session!r}>"
+
+
+_VERDICTS = ("YES", "NO", "MAYBE")
+
+
+class CanFulfill:
+    """The answer to a CanFulfillIntentRequest: can this skill take the request, and each slot?
+
+    >>> CanFulfill.maybe().slot("song", understand="YES", fulfill="YES").to_dict()
+    {'canFulfill': 'MAYBE', 'slots': {'song': {'canUnderstand': 'YES', 'canFulfill': 'YES'}}}
+
+    ``understand`` is YES, NO or MAYBE; a slot's ``fulfill`` is YES or NO (Alexa's rules).
+    """
+
+    __slots__ = ("verdict", "slots")
+
+    def __init__(self, verdict: str) -> None:
+        if verdict not in _VERDICTS:
+            raise ValueError(f"canFulfill must be YES, NO or MAYBE, got {verdict!r}.")
+        self.verdict = verdict
+        self.slots: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def yes(cls) -> CanFulfill:
+        """The skill can understand and fulfil the whole request."""
+        return cls("YES")
+
+    @classmethod
+    def no(cls) -> CanFulfill:
+        """The skill cannot take this request."""
+        return cls("NO")
+
+    @classmethod
+    def maybe(cls) -> CanFulfill:
+        """The skill may be able to, once it asks the user something."""
+        return cls("MAYBE")
+
+    def slot(self, name: str, *, understand: str = "YES", fulfill: str = "YES") -> CanFulfill:
+        """Say whether slot ``name`` is understood (YES/NO/MAYBE) and can be fulfilled (YES/NO)."""
+        if understand not in _VERDICTS:
+            raise ValueError(f"canUnderstand of slot {name!r} must be YES, NO or MAYBE, got {understand!r}.")
+        if fulfill not in ("YES", "NO"):
+            raise ValueError(f"canFulfill of slot {name!r} must be YES or NO, got {fulfill!r}.")
+        self.slots[name] = {"canUnderstand": understand, "canFulfill": fulfill}
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``canFulfillIntent`` object of the response."""
+        out: dict[str, Any] = {"canFulfill": self.verdict}
+        if self.slots:
+            out["slots"] = {k: dict(v) for k, v in self.slots.items()}
+        return out
+
+    def response(self) -> Response:
+        """An otherwise empty :class:`Response` carrying this answer."""
+        resp = Response()
+        resp.can_fulfill_intent = self.to_dict()
+        return resp
+
+    def __repr__(self) -> str:
+        return f"<CanFulfill {self.verdict} slots={self.slots!r}>"
 
 
 def say(text: str) -> Response:

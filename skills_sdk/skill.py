@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -10,10 +11,11 @@ from typing import Any, TypeVar
 
 from .context import Turn
 from .envelope import Slot
-from .errors import RegistrationError, UnknownRequestType
+from .errors import RegistrationError, StateError, UnknownRequestType
 from .middleware import Endpoint, Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
-from .response import Response, ask, empty, say
+from .request_types import UNKNOWN, is_well_formed, known_types_text, rule_for
+from .response import CanFulfill, Response, ask, empty, say
 
 __all__ = ["Skill", "Handler", "SlotParam", "is_intent", "is_request_type"]
 
@@ -21,9 +23,6 @@ log = logging.getLogger("skills_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Request types the platform may send; those without a handler get an empty answer.
-QUIET_REQUEST_PREFIXES = ("AudioPlayer.", "PlaybackController.", "AlexaSkillEvent.", "System.", "Display.",
-                          "Alexa.Presentation.", "Connections.", "Messaging.", "Reminders.", "Dialog.")
 #: Request types whose response may carry AudioPlayer directives only.
 AUDIO_ONLY_PREFIXES = ("AudioPlayer.", "PlaybackController.")
 _MISSING = object()
@@ -36,6 +35,7 @@ class SlotParam:
     name: str
     convert: str  # "str", "int", "float", "slot"
     default: Any = None
+    slot_type: str | None = None  # the SlotType the parameter is annotated with, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +53,70 @@ class Handler:
         return f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', repr(self.func))}"
 
 
-def _slot_params(func: Callable[..., Any], where: str) -> tuple[SlotParam, ...]:
+def _name(func: Any) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def check_callable(func: Any, where: str) -> None:
+    """Refuse, naming ``where``, what cannot serve as a handler or middleware: a non-callable, an ``async def``."""
+    if not callable(func):
+        raise RegistrationError(
+            f"{where}: got {func!r}, which is not a function. Decorate a function: "
+            "@skill.intent('OrderIntent') above def order(ctx, ...)."
+        )
+    target = getattr(func, "__call__", None) if not inspect.isroutine(func) and not inspect.isclass(func) else func
+    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(target):
+        raise RegistrationError(
+            f"{_name(func)} for {where} is `async def`. Handlers run synchronously on the thread that serves "
+            "the request (gunicorn's sync workers, Lambda, the test client): no event loop would ever await "
+            f"the coroutine it returns. Write `def {getattr(func, '__name__', 'handler')}(ctx, ...)` and call "
+            "async code inside it with asyncio.run(...), or use the library's synchronous client."
+        )
+
+
+def _slot_params(func: Callable[..., Any], where: str,
+                 slots: Mapping[str, str] | None = None) -> tuple[SlotParam, ...]:
+    """The slot parameters of ``func``; with ``slots`` (an intent's), each must name one of them."""
+    check_callable(func, where)
     try:
-        sig = inspect.signature(func)
+        try:
+            # `from __future__ import annotations` makes every annotation a string: resolve them
+            # so `drink: Drink` (a slot type) is seen; names only a local scope knows stay strings.
+            sig = inspect.signature(func, eval_str=True)
+        except (NameError, SyntaxError, AttributeError, TypeError):
+            sig = inspect.signature(func)
     except (TypeError, ValueError) as exc:
         raise RegistrationError(f"Cannot read the signature of {func!r} for {where}: {exc}.") from None
     params = list(sig.parameters.values())
     if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
         raise RegistrationError(
-            f"Handler {func.__qualname__} for {where} must take the turn context as its first argument: "
-            f"def {func.__name__}(ctx, ...)."
+            f"Handler {_name(func)} for {where} must take the turn context as its first argument: "
+            f"def {getattr(func, '__name__', 'handler')}(ctx, ...)."
+        )
+    if slots and params[0].name in slots:
+        raise RegistrationError(
+            f"Handler {_name(func)} for {where}: its first parameter {params[0].name!r} is a slot, but the "
+            f"turn context comes first: def {func.__name__}(ctx, {params[0].name}, ...)."
         )
     out = []
     for p in params[1:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
+        if slots is not None and p.name not in slots:
+            close = difflib.get_close_matches(p.name, list(slots), n=1, cutoff=0.6)
+            declared = ", ".join(repr(s) for s in slots) or "none"
+            fix = (f"Did you mean {close[0]!r}? Rename the parameter" if close
+                   else "Rename it to one of them")
+            raise RegistrationError(
+                f"Handler {_name(func)} for {where} has parameter {p.name!r}, which matches no slot of the "
+                f"intent (declared: {declared}), so it would always be {p.default if p.default is not p.empty else None!r}. "
+                f"{fix}, or declare it: slots={{{p.name!r}: 'SlotType'}}."
+            )
         ann = p.annotation
-        if isinstance(ann, str):
+        slot_type = None
+        if isinstance(ann, SlotType):
+            convert, slot_type = "str", ann.name
+        elif isinstance(ann, str):
             ann = ann.replace(" ", "")
             convert = {"int": "int", "float": "float", "Slot": "slot"}.get(ann.split("|")[0], "str")
         else:
@@ -77,8 +124,16 @@ def _slot_params(func: Callable[..., Any], where: str) -> tuple[SlotParam, ...]:
             args = getattr(ann, "__args__", ())
             if convert == "str" and args:
                 convert = {int: "int", float: "float", Slot: "slot"}.get(args[0], "str")
+                if isinstance(args[0], SlotType):
+                    slot_type = args[0].name
+        if slot_type and slots and slots.get(p.name) != slot_type:
+            raise RegistrationError(
+                f"Handler {_name(func)} for {where}: parameter {p.name!r} is annotated with slot type "
+                f"{slot_type!r}, but slot {p.name!r} is declared as {slots.get(p.name)!r}. "
+                f"Make the two agree: slots={{{p.name!r}: {slot_type!r}}}."
+            )
         default = None if p.default is p.empty else p.default
-        out.append(SlotParam(p.name, convert, default))
+        out.append(SlotParam(p.name, convert, default, slot_type))
     return tuple(out)
 
 
@@ -87,6 +142,9 @@ def _convert(slot: Slot | None, param: SlotParam) -> Any:
         return param.default
     if param.convert == "slot":
         return slot
+    if param.convert == "str":
+        text = slot.text()
+        return param.default if text is None else text
     raw = slot.resolved or slot.value
     if raw is None:
         return param.default
@@ -95,12 +153,10 @@ def _convert(slot: Slot | None, param: SlotParam) -> Any:
             return int(raw)
         except ValueError:
             return param.default
-    if param.convert == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            return param.default
-    return raw
+    try:
+        return float(raw)
+    except ValueError:
+        return param.default
 
 
 def is_intent(ctx: Turn, *names: str) -> bool:
@@ -200,6 +256,7 @@ class Skill:
         self._types: dict[str, SlotType] = {}
         self._middleware: list[Middleware] = []
         self._started = False
+        self._warned_types: set[str] = set()  # unknown request types already logged once
 
     # The ledger keywords, read through the policy (code written before it reads them here).
     retention_days = property(lambda self: self.ledger.retention_days)
@@ -240,12 +297,19 @@ class Skill:
 
         Slot parameters of ``func`` are filled by name: ``def order(ctx, size, count: int = 1)``.
         """
+        if callable(name):
+            raise RegistrationError(
+                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
+                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
+            )
         if not isinstance(name, str) or not name:
             raise RegistrationError(f"Intent name must be a non-empty string, got {name!r}.")
         if isinstance(samples, str):
             raise RegistrationError(f"samples of intent {name!r} must be a list of strings, not one string.")
         model = IntentModel(name, tuple(samples), dict(slots or {}))
-        params = _slot_params(func, f"intent {name!r}")
+        # The fallback also answers intents without a handler, so its parameters may name their slots.
+        declared = None if name == "AMAZON.FallbackIntent" else dict(slots or {})
+        params = _slot_params(func, f"intent {name!r}", declared)
         handler = Handler("intent", name, func, params, model)
         self._register(handler)
         try:
@@ -258,6 +322,11 @@ class Skill:
         self, name: str, *, samples: Sequence[str] = (), slots: Mapping[str, str] | None = None
     ) -> Callable[[F], F]:
         """Decorator twin of :meth:`add_intent`."""
+        if callable(name):
+            raise RegistrationError(
+                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
+                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
+            )
 
         def decorator(func: F) -> F:
             self.add_intent(name, func, samples=samples, slots=slots)
@@ -293,9 +362,19 @@ class Skill:
         return func
 
     def add_request_handler(self, request_type: str, func: Callable[..., Any]) -> None:
-        """Register ``func`` for another request type, e.g. ``AudioPlayer.PlaybackNearlyFinished``."""
+        """Register ``func`` for any request type Alexa sends, e.g. ``SessionResumedRequest``.
+
+        The types this SDK knows are in ``skills_sdk.request_types.REQUEST_TYPES``; a type it does
+        not know yet may be registered too. What the handler returns is trimmed to what Alexa allows
+        for that type (no speech for an AudioPlayer event, nothing for SessionEndedRequest).
+        """
         if request_type == "IntentRequest":
             raise RegistrationError("Register intents with @skill.intent(name), not @skill.on('IntentRequest').")
+        if not isinstance(request_type, str) or not is_well_formed(request_type):
+            raise RegistrationError(
+                f"{request_type!r} is not a request type: Alexa's look like 'SessionResumedRequest' or "
+                "'AudioPlayer.PlaybackStarted'."
+            )
         self._register(Handler("request", request_type, func, _slot_params(func, request_type)))
 
     def on(self, request_type: str) -> Callable[[F], F]:
@@ -307,8 +386,52 @@ class Skill:
 
         return decorator
 
+    def add_can_fulfill(self, func: Callable[..., Any]) -> None:
+        """Register ``func`` to answer CanFulfillIntentRequest: may this skill take the user's request?
+
+        ``func(ctx, **slots)`` gets the asked intent's slots by parameter name, like an intent
+        handler, and returns a :class:`CanFulfill`. ``ctx.skill.default_can_fulfill(ctx)`` is the
+        answer computed from the interaction model, a good start to refine. Without a handler that
+        default is sent.
+        """
+        self._register(Handler("request", "CanFulfillIntentRequest", func,
+                               _slot_params(func, "CanFulfillIntentRequest")))
+
+    def can_fulfill(self, func: F) -> F:
+        """Decorator twin of :meth:`add_can_fulfill`."""
+        self.add_can_fulfill(func)
+        return func
+
+    def default_can_fulfill(self, ctx: Turn) -> CanFulfill:
+        """The answer the interaction model gives: MAYBE for an intent and slots it knows, else NO.
+
+        A slot value that is one of its custom slot type's values or synonyms is understood (YES);
+        any other value of a known slot may be (MAYBE) and is not promised.
+        """
+        intent = ctx.request.intent
+        model = self.model.intent(intent.name) if intent is not None else None
+        if model is None or intent is None:
+            return CanFulfill.no()
+        answer = CanFulfill.maybe()
+        for name, slot in intent.slots.items():
+            if slot.value is None:
+                continue
+            type_name = model.slots.get(name)
+            if type_name is None:
+                return CanFulfill.no()
+            slot_type = self.model.slot_type(type_name)
+            words = {slot.value.lower()}
+            if slot.resolved:
+                words.add(slot.resolved.lower())
+            known = slot_type is not None and any(
+                w in {v.name.lower(), *(x.lower() for x in v.synonyms)} for v in slot_type.values for w in words
+            )
+            answer.slot(name, understand="YES" if known else "MAYBE", fulfill="YES" if known else "NO")
+        return answer
+
     def add_error_handler(self, func: Callable[[Turn, Exception], Response]) -> None:
         """Register ``func(ctx, exc)`` to answer when a handler raises."""
+        check_callable(func, "the error handler")
         self._register(Handler("error", "*", func))
 
     def error(self, func: F) -> F:
@@ -339,6 +462,7 @@ class Skill:
     def use(self, middleware: Middleware) -> Middleware:
         """Add a middleware for this skill (runs inside the server's middleware). Usable as decorator."""
         self._check_open(f"add middleware {getattr(middleware, '__name__', middleware)!r}")
+        check_callable(middleware, f"middleware of skill {self.name!r}")
         self._middleware.append(middleware)
         return middleware
 
@@ -385,19 +509,25 @@ class Skill:
                 result = args  # the default answer
             else:
                 result = handler.func(ctx, **args)
+            if isinstance(result, CanFulfill):
+                result = result.response()
             if not isinstance(result, Response):
-                if result is None and ctx.request_type == "SessionEndedRequest":
+                if result is None and ctx.request_type != "IntentRequest" and rule_for(ctx.request_type).speech is False:
                     result = empty()
                 elif isinstance(result, str):
                     result = say(result)
                 else:
                     what = handler.describe() if handler else "the default handler"
+                    got = "None (a path through it ends without `return`)" if result is None else type(result).__name__
                     raise TypeError(
-                        f"{what} returned {type(result).__name__}, expected a Response: "
-                        "return say(...), ask(...) or empty()."
+                        f"Handler {what} for {handler.key if handler else ctx.request_type!r} returned {got}, "
+                        "expected a Response: return say(...), ask(...) or empty()."
                     )
+            ctx.check_attributes()
             return result
         except Exception as exc:  # a handler's failure is the user's apology, never a 500
+            if isinstance(exc, StateError):
+                ctx.forget_unstorable()  # what was sent back and saved must be JSON
             return self._on_error(ctx, exc, handler)
 
     def _on_error(self, ctx: Turn, exc: Exception, handler: Handler | None) -> Response:
@@ -431,29 +561,39 @@ class Skill:
             return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
         h = self._handlers.get(("request", rtype))
         if h is not None:
+            if rtype == "CanFulfillIntentRequest":
+                slots = ctx.request.intent.slots if ctx.request.intent else {}
+                return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
             return h, {p.name: p.default for p in h.params}
         if rtype == "LaunchRequest":
             return None, ask(
                 f"Welcome to {self.invocation_name}. {self._hint()}", "What would you like to do?"
             )
-        if rtype == "SessionEndedRequest" or rtype.startswith(QUIET_REQUEST_PREFIXES):
-            return None, empty()
-        self.check_request_type(rtype)
-        return None, empty()  # pragma: no cover - check_request_type raised
+        if rtype == "SessionResumedRequest":
+            # The user comes back from a task another skill or Alexa ran: carry on the conversation.
+            return None, ask(
+                f"Welcome back to {self.invocation_name}. {self._hint()}", "What would you like to do?"
+            )
+        if rtype == "CanFulfillIntentRequest":
+            return None, self.default_can_fulfill(ctx).response()
+        if rule_for(rtype) is UNKNOWN and rtype not in self._warned_types:
+            self._warned_types.add(rtype)
+            log.warning("skill %s got request type %r, which this SDK does not know; it answered with an "
+                        "empty response. Register @skill.on(%r) to handle it.", self.name, rtype, rtype)
+        return None, empty()
 
     def check_request_type(self, request_type: str) -> None:
-        """Raise :class:`UnknownRequestType` unless this skill can answer ``request_type``."""
-        if (
-            request_type in ("IntentRequest", "LaunchRequest", "SessionEndedRequest")
-            or ("request", request_type) in self._handlers
-            or request_type.startswith(QUIET_REQUEST_PREFIXES)
-        ):
+        """Raise :class:`UnknownRequestType` unless ``request_type`` has the shape of an Alexa request type.
+
+        Every well-formed type is answered, with a handler or without: a type this SDK does not
+        know yet gets an empty response. Only a malformed one (not ``Interface.Name``) is refused.
+        """
+        if is_well_formed(request_type):
             return
         raise UnknownRequestType(
-            f"Request type {request_type!r} is not one skill {self.name!r} can answer. "
-            "Known: LaunchRequest, IntentRequest, SessionEndedRequest, AudioPlayer.*, PlaybackController.*, "
-            f"AlexaSkillEvent.*; register @skill.on({request_type!r}) to handle it.",
-            {"request.type": [f"Unknown request type {request_type!r}."]},
+            f"Request type {request_type[:80]!r} is not the name of an Alexa request type (letters and digits "
+            f"separated by dots, e.g. 'SessionResumedRequest'). Known types: {known_types_text()}.",
+            {"request.type": ["Not a request type name."]},
         )
 
     def _hint(self) -> str:

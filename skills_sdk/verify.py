@@ -9,13 +9,14 @@ import json
 import posixpath
 import re
 import threading
+import time
 import warnings
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from cryptography import x509
@@ -26,7 +27,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from skills_sdk.errors import VerificationError
 
-__all__ = ["RequestVerifier", "verify_cert_url"]
+__all__ = ["RequestVerifier", "verify_cert_url", "canonical_cert_url"]
 
 CERT_URL_HEADER = "SignatureCertChainUrl"
 SIGNATURE_HEADER = "Signature-256"
@@ -58,6 +59,10 @@ MESSAGES: dict[str, str] = {
     "cert_download.status": "downloading the certificate chain from {url!r} returned HTTP {status}; expected 200.",
     "cert_download.size": "the certificate chain at {url!r} is larger than {limit} bytes; refused.",
     "cert_download.pem": "the document at {url!r} is not a PEM certificate chain: {error}.",
+    "cert_download.rate": (
+        "the certificate chain at {url!r} was already downloaded {count} times in the last {window:.0f} s; "
+        "not again for {wait:.0f} s (downloads are limited per URL)."
+    ),
     "cert_expired": "the signing certificate expired at {not_after}; it is now {now}.",
     "cert_not_yet_valid": "the signing certificate is valid only from {not_before}; it is now {now}.",
     "cert_san": (
@@ -144,6 +149,20 @@ def verify_cert_url(url: str) -> None:
             raise _fail("cert_url.path", url=url, got=normal)
 
 
+def canonical_cert_url(url: str) -> str:
+    """The one spelling of a certificate URL that :func:`verify_cert_url` accepted: what is cached and downloaded.
+
+    Case of scheme and host, a ``:443``, dot segments, percent-encoding, the query string and the
+    fragment are all dropped, so every spelling of one certificate shares one cache entry and one
+    download, and a made-up query string cannot force a new download.
+
+    >>> canonical_cert_url("HTTPS://S3.amazonaws.com:443/echo.api/x/../echo-api-cert.pem?v=1#f")
+    'https://s3.amazonaws.com/echo.api/echo-api-cert.pem'
+    """
+    path = posixpath.normpath(unquote(urlsplit(url).path))
+    return "https://s3.amazonaws.com" + quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
 @dataclass(frozen=True)
 class _Chain:
     """A downloaded chain that passed every certificate check, reduced to what requests need."""
@@ -174,6 +193,11 @@ class RequestVerifier:
     :param event_tolerance: the same for ``AlexaSkillEvent.*`` requests, which Alexa may deliver late.
     :param timeout: seconds to wait when downloading a chain.
     :param cache_size: how many certificate URLs to remember (least recently used are dropped).
+    :param failure_ttl: seconds a failed download or chain check is remembered and given again
+        without downloading (a request cannot make the server fetch a bad URL over and over).
+    :param max_downloads: downloads of one URL allowed within ``download_window`` seconds; more are
+        refused with ``cert_download`` until the window moves on.
+    :param monotonic: the clock for ``failure_ttl`` and the download window (inject one in tests).
     """
 
     #: Request types that get ``event_tolerance`` instead of ``tolerance``.
@@ -189,6 +213,10 @@ class RequestVerifier:
         event_tolerance: float = 3600.0,
         timeout: float = 5.0,
         cache_size: int = 32,
+        failure_ttl: float = 30.0,
+        max_downloads: int = 4,
+        download_window: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         roots = _certifi_roots() if trusted_roots is None else tuple(trusted_roots)
         self._roots: dict[x509.Name, list[x509.Certificate]] = {}
@@ -202,6 +230,15 @@ class RequestVerifier:
         self._cache_size = cache_size
         self._cache: OrderedDict[str, _Chain] = OrderedDict()
         self._lock = threading.Lock()
+        self.failure_ttl = failure_ttl
+        self.max_downloads = max_downloads
+        self.download_window = download_window
+        self._monotonic = monotonic
+        # Bounded like the cache, so made-up URLs cannot grow memory.
+        self._failures: OrderedDict[str, tuple[float, VerificationError]] = OrderedDict()
+        self._downloads: OrderedDict[str, deque[float]] = OrderedDict()
+        # Concurrent misses of one URL wait for one download; striped so the locks stay bounded.
+        self._url_locks = tuple(threading.Lock() for _ in range(16))
 
     def verify(
         self,
@@ -257,23 +294,67 @@ class RequestVerifier:
             _check_application_id(envelope, application_id)
 
     def _chain(self, url: str, now: datetime) -> _Chain:
-        """Return the validated chain for ``url``, from the cache or by downloading and checking it."""
+        """Return the validated chain for ``url``, from the cache or by downloading and checking it.
+
+        The URL is checked and made canonical first; the cache, the remembered failures and the
+        download limit are all per canonical URL.
+        """
+        verify_cert_url(url)
+        key = canonical_cert_url(url)
+        cached = self._cached(key, now)
+        if cached is not None:
+            return cached
+        # Download and validate outside the cache lock so one slow download does not stall other URLs.
+        with self._url_locks[hash(key) % len(self._url_locks)]:
+            cached = self._cached(key, now)  # another thread may have fetched it while this one waited
+            if cached is not None:
+                return cached
+            self._count_download(key)
+            try:
+                chain = self._validate(_parse_pem(key, self._download(key)), now)
+            except VerificationError as exc:
+                with self._lock:
+                    self._remember(self._failures, key, (self._monotonic() + self.failure_ttl, exc))
+                raise
+            with self._lock:
+                self._remember(self._cache, key, chain)
+        return chain
+
+    def _cached(self, key: str, now: datetime) -> _Chain | None:
+        """The cached chain of ``key`` if still valid; raises the failure remembered for it, if any."""
         with self._lock:
-            cached = self._cache.get(url)
+            cached = self._cache.get(key)
             if cached is not None:
                 if now < cached.expires:
-                    self._cache.move_to_end(url)
+                    self._cache.move_to_end(key)
                     return cached
-                del self._cache[url]
-        # Download and validate outside the lock so one slow download does not stall other URLs.
-        verify_cert_url(url)
-        chain = self._validate(_parse_pem(url, self._download(url)), now)
+                del self._cache[key]
+            failed = self._failures.get(key)
+            if failed is not None:
+                if self._monotonic() < failed[0]:
+                    raise failed[1]
+                del self._failures[key]
+        return None
+
+    def _count_download(self, key: str) -> None:
+        """Count a download of ``key``, or refuse it when the URL had its share of the window."""
+        now = self._monotonic()
         with self._lock:
-            self._cache[url] = chain
-            self._cache.move_to_end(url)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return chain
+            times = self._downloads.get(key) or deque()
+            while times and times[0] <= now - self.download_window:
+                times.popleft()
+            if len(times) >= self.max_downloads:
+                raise _fail("cert_download.rate", url=key, count=len(times), window=self.download_window,
+                            wait=times[0] + self.download_window - now)
+            times.append(now)
+            self._remember(self._downloads, key, times)
+
+    def _remember(self, table: OrderedDict[str, Any], key: str, value: Any) -> None:
+        """Put ``key`` last in an LRU ``table`` bounded like the cache (the caller holds the lock)."""
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > max(self._cache_size, 256 if table is not self._cache else 0):
+            table.popitem(last=False)
 
     def _download(self, url: str) -> bytes:
         """Fetch the PEM at ``url``: no redirects (they could leave s3.amazonaws.com), bounded size."""

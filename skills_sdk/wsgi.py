@@ -7,7 +7,9 @@
 | ``SKILLS_DB`` | the transcript ledger: a SQLite file path, ``sqlite:///PATH`` or ``postgresql://…`` | ``var/transcripts.db`` |
 | ``SKILLS_VERIFY`` | check Alexa request signatures (``0``/``false``/``off`` to disable) | on |
 | ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | ``example_skills:all_skills``, as ``skills serve`` |
+| ``SKILLS_ANY_APPLICATION`` | serve skills without ``application_id`` while verifying (they answer any skill's requests) | off: they refuse to start |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (JSON lines on stderr) | ``INFO`` |
+| ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES``, ``SKILLS_PARTNER_<NAME>_URL`` | your skills' ``ctx.http`` (:mod:`skills_sdk.http`) | 5 s, 1 retry |
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
         http = load_partner_session(spec)  # the module's own partner_session(), if it has one
     except RegistrationError as exc:
         raise RegistrationError(f"SKILLS_SKILLS={exc}") from None
-    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, verify=verify, http=http)
+    if http is None:
+        from .http import PartnerSession
+
+        http = PartnerSession.from_env(env)  # the same ctx.http as SkillClient and `skills serve`
+    any_application = env.get("SKILLS_ANY_APPLICATION", "0").strip().lower() not in (*_FALSE, "")
+    return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, http=http, verify=verify,
+                      test_config={"SKILLS_ANY_APPLICATION": any_application})
 
 
 def __getattr__(name: str) -> Any:

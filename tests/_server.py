@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 #: The ``skills`` script of the venv running the tests.
 SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
@@ -23,10 +26,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> subprocess.Popen:
-    """Start ``skills <args> --port PORT`` and wait until /healthz answers; raise with its output if it dies."""
+def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30,
+          cwd: os.PathLike[str] | str | None = None) -> subprocess.Popen:
+    """Start ``skills <args> --port PORT`` (in ``cwd``) and wait until /healthz answers; raise with its output if it dies."""
     proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"})
+                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}, cwd=cwd)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -72,3 +76,45 @@ def post(url: str, body: bytes) -> tuple[int, dict]:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+class Partner(ThreadingHTTPServer):
+    """A partner API on loopback: answers POST /v1/orders with a fresh order id and remembers what it was sent."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.orders: list[dict] = []
+        super().__init__(("127.0.0.1", 0), _PartnerHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _PartnerHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.orders.append({"path": self.path, **body})
+        out = json.dumps({"id": f"B-{len(self.server.orders)}"}).encode()
+        self.send_response(201 if self.path == "/v1/orders" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def loopback_partner() -> Iterator[Partner]:
+    """A :class:`Partner` serving on a thread for the ``with`` block."""
+    server = Partner()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

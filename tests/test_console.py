@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 
 import pytest
@@ -138,17 +137,90 @@ def test_a_missing_wrong_revoked_or_user_key_is_a_clear_message_on_the_sign_in_p
     assert "turn-" not in http.get("/console/").get_data(as_text=True)
 
 
-def test_a_key_revoked_after_sign_in_signs_the_session_out(http, store, keys):
-    sign_in(http)
-    revoke_key(store, keys.dev)
-    page = http.get("/console/").get_data(as_text=True)
-    assert "You were signed out: no live developer key matches it" in page
-    assert "turn-" not in page
+def session_cookie(http) -> str:
+    return http.get_cookie("session").value
 
 
-def test_sign_out_forgets_the_key(http):
+def replay(app, cookie: str):
+    """A second browser presenting ``cookie``: what the console gives it."""
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+    return other
+
+
+def test_the_cookie_holds_only_a_random_session_id_never_the_key(http, store, keys):
     sign_in(http)
+    me_sign_in(http)
+    cookie = session_cookie(http)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie)
+    assert keys.dev not in cookie and keys.user not in cookie
+    rows = store.db.conn.execute("SELECT * FROM console_sessions").fetchall()
+    assert len(rows) == 1 and cookie not in repr(rows) and keys.dev not in repr(rows)
+    assert rows[0][1] == keys_id(store, "developer") and rows[0][2] == keys_id(store, "user")
+
+
+def keys_id(store, kind: str) -> str:
+    return store.db.conn.execute("SELECT id FROM api_keys WHERE kind = ? AND revoked_at IS NULL",
+                                 (kind,)).fetchone()[0]
+
+
+def test_a_cookie_replayed_after_sign_out_opens_nothing(app, http, store):
+    sign_in(http)
+    old = session_cookie(http)
+    assert replay(app, old).get("/console/export?format=jsonl").status_code == 200
     http.post("/console/sign-out", data={"csrf_token": csrf(http)})
+    assert "turn-" not in http.get("/console/").get_data(as_text=True)
+    thief = replay(app, old)
+    assert "turn-" not in thief.get("/console/").get_data(as_text=True)
+    resp = thief.get("/console/export?format=jsonl")
+    assert resp.status_code == 302 and b"order pizza" not in resp.get_data()
+    assert store.db.conn.execute("SELECT count(*) FROM console_sessions").fetchone()[0] == 0
+
+
+def test_a_cookie_replayed_after_its_key_is_revoked_opens_nothing(app, http, store, keys):
+    sign_in(http)
+    old = session_cookie(http)
+    revoke_key(store, keys.dev)
+    assert store.db.conn.execute("SELECT count(*) FROM console_sessions").fetchone()[0] == 0
+    for browser in (http, replay(app, old)):
+        assert "turn-" not in browser.get("/console/").get_data(as_text=True)
+        assert browser.get("/console/export?format=jsonl").status_code == 302
+
+
+def test_a_key_revoked_behind_the_ledgers_back_still_ends_the_session(http, store, keys):
+    """The session row is re-read with its key on every request: a revoked key opens nothing."""
+    me_sign_in(http)
+    sign_in(http)
+    store.db.conn.execute("UPDATE api_keys SET revoked_at = '2026-12-01T00:00:00.000Z' WHERE kind = 'developer'")
+    page = http.get("/console/").get_data(as_text=True)
+    assert "You were signed out: the key of this session was revoked" in page and "turn-" not in page
+    assert "order pizza number 1" in http.get("/console/me").get_data(as_text=True)  # My data stays signed in
+
+
+def test_an_expired_session_opens_nothing(app, http, store):
+    sign_in(http)
+    store.db.conn.execute("UPDATE console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'")
+    assert "turn-" not in http.get("/console/").get_data(as_text=True)
+
+
+def test_sign_out_of_the_console_keeps_my_data_signed_in_under_a_new_id(app, http):
+    me_sign_in(http)
+    sign_in(http)
+    old = session_cookie(http)
+    http.post("/console/sign-out", data={"csrf_token": csrf(http)})
+    assert "turn-" not in http.get("/console/").get_data(as_text=True)
+    assert "order pizza number 1" in http.get("/console/me").get_data(as_text=True)
+    assert session_cookie(http) != old
+    assert "order pizza number 1" not in replay(app, old).get("/console/me").get_data(as_text=True)
+
+
+def test_two_servers_on_one_database_share_sessions_without_a_secret(app, http, store):
+    """Several workers: a sign-in made on one is honoured by another, and its CSRF token too."""
+    sign_in(http)
+    other = example_app(store=store).test_client()
+    other.set_cookie("session", session_cookie(http))
+    assert "turn-" in other.get("/console/").get_data(as_text=True)
+    assert other.post("/console/sign-out", data={"csrf_token": csrf(http)}).status_code == 303
     assert "turn-" not in http.get("/console/").get_data(as_text=True)
 
 
@@ -166,28 +238,6 @@ def test_console_pages_forbid_inline_scripts_and_framing(http):
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
-
-
-def test_without_a_configured_secret_a_random_one_is_made_and_noted(monkeypatch, caplog):
-    monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
-    with caplog.at_level(logging.INFO, logger="skills_sdk.server"):
-        a = example_app(store=TranscriptStore(":memory:"))
-        b = example_app(store=TranscriptStore(":memory:"))
-    assert a.secret_key and a.secret_key != b.secret_key
-    assert "SKILLS_SECRET_KEY" in caplog.text
-
-
-def test_a_verifying_server_without_a_secret_warns(monkeypatch, caplog):
-    """In production several workers would each sign sessions with their own random key."""
-    monkeypatch.delenv("SKILLS_SECRET_KEY", raising=False)
-    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
-        example_app(store=TranscriptStore(":memory:"), verify=True)
-    assert any(r.levelno == logging.WARNING and "SKILLS_SECRET_KEY" in r.getMessage() for r in caplog.records)
-
-
-def test_the_secret_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv("SKILLS_SECRET_KEY", "from-the-environment-0123456789")
-    assert example_app(store=TranscriptStore(":memory:")).secret_key == "from-the-environment-0123456789"
 
 
 # -- CSRF --------------------------------------------------------------------------------------------

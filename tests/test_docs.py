@@ -46,3 +46,26 @@ def test_relative_links_resolve(doc):
     path = ROOT / doc if doc == "README.md" else ROOT / "docs" / doc
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text()):
         assert (path.parent / target).exists(), f"{doc} links to missing {target}"
+
+
+def test_readme_example_skill_passes_its_own_test_for_the_right_reason(skill_client):
+    import sys
+    import types
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    skill_code = next(b for b in blocks if b.startswith("# pizza_skill.py"))
+    test_code = next(b for b in blocks if "from pizza_skill import pizza" in b)
+    module = types.ModuleType("pizza_skill")
+    exec(compile(skill_code, "README.md: pizza_skill.py", "exec"), module.__dict__)
+    sys.modules["pizza_skill"] = module
+    try:
+        namespace: dict = {}
+        exec(compile(test_code, "README.md: test", "exec"), namespace)
+        namespace["test_order"](skill_client)
+    finally:
+        del sys.modules["pizza_skill"]
+    client = skill_client(module.pizza)
+    client.say("order a large pepperoni pizza")
+    (order,) = [t for t in client.transcripts() if t["intent"] == "OrderPizzaIntent"]
+    assert order["slots"]["size"] == "large" and order["slots"]["topping"] == "pepperoni", order["slots"]

@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from skills_sdk import EnvelopeError, load_request
-from skills_sdk.envelope import (
-    RequestEnvelopeSchema,
-    ResponseEnvelopeSchema,
-    _envelope_from_schema,
-    _fast_load,
-    _Slow,
-)
+from skills_sdk.envelope import _fast_load, _Slow
+from skills_sdk.envelope_schema import RequestEnvelopeSchema, ResponseEnvelopeSchema, _envelope_from_schema
 
 # The LaunchRequest example from the Alexa Skills Kit request-types reference, written out by hand.
 LAUNCH = {
@@ -232,3 +227,21 @@ def test_response_schema_accepts_what_the_server_builds():
             "response": {"outputSpeech": {"type": "SSML", "ssml": "<speak>hi</speak>"},
                          "card": {"type": "Simple", "title": "t", "content": "c"}, "shouldEndSession": True}}
     assert ResponseEnvelopeSchema().load(body)["version"] == "1.0"
+
+
+def test_well_formed_envelopes_load_without_importing_marshmallow():
+    # The request path must not pay marshmallow's import (a cold start of every worker and Lambda);
+    # only input the fast loader refuses reaches the schema.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json; from skills_sdk import load_request; "
+        f"load_request(json.loads({json.dumps(LAUNCH)!r})); "
+        "print('marshmallow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    code = "import sys; from skills_sdk import load_request\ntry:\n    load_request({})\nexcept Exception as e:\n    print(type(e).__name__, 'marshmallow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "EnvelopeError True"

@@ -410,7 +410,7 @@ def model_with(*intents: IntentModel, types: tuple[SlotType, ...] = (), invocati
         (
             model_with(IntentModel("OrderPizza", ("order a {size} pizza",), {"size": "PizzaSise"})),
             "Slot 'size' of intent 'OrderPizza' has type 'PizzaSise', which is neither a custom slot type nor an "
-            "AMAZON.* built-in. Custom types: 'PizzaSize'. Add SlotType.of('PizzaSise', [...]) to types=(...)",
+            "AMAZON.* built-in. Custom types: 'PizzaSize'. Declare it with skill.slot_type('PizzaSise', [...])",
         ),
         (
             model_with(IntentModel("Count", ("count {n}",), {"n": "AMAZON.Number"})),
@@ -418,7 +418,7 @@ def model_with(*intents: IntentModel, types: tuple[SlotType, ...] = (), invocati
         ),
         (
             model_with(IntentModel("Order", ("order",)), types=(SlotType("Topping", ()),)),
-            "Slot type 'Topping' has no values. Add at least one, e.g. SlotType.of('Topping', ['first value']).",
+            "Slot type 'Topping' has no values. Add at least one, e.g. skill.slot_type('Topping', ['first value']).",
         ),
         (
             model_with(IntentModel("Order", ("order a pizza",)), IntentModel("Buy", ("Order a pizza!",))),

@@ -20,6 +20,7 @@ from conftest import build_greeter, make_envelope
 from skills_sdk.server import create_app
 from skills_sdk.server.ops import configure_logging
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.audit import user_hash
 from skills_sdk.transcripts.sqlite.driver import sqlite3  # the driver the store uses: one SQLite per process
 
 SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
@@ -76,7 +77,7 @@ def test_one_json_line_per_request_without_speech_or_user_id(log_lines):
     assert line["request_id"] == env["request"]["requestId"]
     assert line["skill"] == "greeter" and line["request_type"] == "IntentRequest" and line["status"] == 200
     assert line["level"] == "info" and line["ts"].endswith("Z") and line["latency_ms"] >= 0
-    assert line["user"] == store.user_hash(USER)
+    assert line["user"] == user_hash(store, USER)  # the audit's salted hash: one user, one tag
     text = json.dumps(log_lines())
     assert USER not in text and "Glad to know" not in text and "cheerful" not in text
 

@@ -79,6 +79,25 @@ def test_a_transaction_keeps_only_its_receipt_until_receipt_retention_ends(ledge
     assert store.count(skill="shop") == 0
 
 
+@pytest.mark.parametrize("request_type", [None, "", "Connections.Response"])
+def test_an_expired_receipt_is_stripped_whatever_its_request_type(ledger, request_type):
+    """An imported transaction row may carry no request_type: its words still go at retention's end."""
+    store, host, skills, path = ledger
+    text = marker()
+    store.record_many([{"developer_id": "acme", "skill": "shop", "user_id": USER, "created_at": "2026-09-01T00:00:00.000Z",
+                        "request_id": "R-1", "request_type": request_type, "speech": text, "utterance": text,
+                        "transaction": {"kind": "order", "reference": "A-1"}}])
+    index_pending(store.db.conn)
+
+    report = purge(store, skills, now=NOW)
+
+    assert report["stripped"] == 1
+    (row,) = store.iter_transcripts(skill="shop")
+    assert {k for k, v in row.items() if v not in (None, [])} == set(RECEIPT_COLUMNS)
+    assert occurrences(path, text) == 0
+    assert purge(store, skills, now=NOW)["stripped"] == 0
+
+
 def test_purging_twice_changes_nothing_more(ledger):
     store, host, skills, path = ledger
     at(host, "2026-09-01T00:00:00.000Z")

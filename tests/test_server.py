@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import build_greeter, example_app, make_envelope
 
-from skills_sdk.envelope import ResponseEnvelopeSchema
+from skills_sdk.envelope_schema import ResponseEnvelopeSchema
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 
@@ -53,7 +53,7 @@ def test_example_pizza_answers_the_real_order_envelope(order_pizza_body):
         (b"{}", "invalid_envelope", "request"),
         (json.dumps(make_envelope(intent="MoodIntent", slots={"mood": "x"})).replace('"value": "x"', '"value": 7'),
          "invalid_envelope", "request.intent.slots.mood.value"),
-        (json.dumps(make_envelope("Brand.NewThing")), "unknown_request_type", "Brand.NewThing"),
+        (json.dumps(make_envelope("Brand New Thing")), "unknown_request_type", "SessionResumedRequest"),
         (b"\xff\xfe\x00garbage", "invalid_json", "not JSON"),
     ],
 )

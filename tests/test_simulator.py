@@ -94,7 +94,8 @@ def test_simulate_an_unknown_skill_is_a_404_listing_the_hosted_ones(http):
 
 
 def test_simulate_is_off_on_a_verifying_server():
-    app = example_app(store=TranscriptStore(":memory:"), verify=True, verifier=object())
+    app = example_app(store=TranscriptStore(":memory:"), verify=True, verifier=object(),
+                      test_config={"SKILLS_ANY_APPLICATION": True})
     resp = app.test_client().post("/simulate/pizza", json={"text": "open pizza shop"})
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "simulator_disabled"
 

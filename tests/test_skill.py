@@ -167,9 +167,21 @@ def test_audio_events_without_handler_get_an_empty_answer(greeter):
     assert answer(greeter, make_envelope("AudioPlayer.PlaybackStarted")).envelope["response"] == {}
 
 
-def test_unknown_request_type_raises_before_any_handler(greeter):
-    with pytest.raises(UnknownRequestType, match="register @skill.on"):
-        answer(greeter, make_envelope("Totally.NewType"))
+def test_unknown_request_type_gets_an_empty_answer_a_row_and_one_warning(greeter, memory_store, caplog):
+    caplog.set_level("WARNING", logger="skills_sdk")
+    for _ in range(3):
+        result = answer(greeter, make_envelope("Totally.NewType"), store=memory_store)
+        assert result.envelope["response"] == {}
+        assert result.transcript["request_type"] == "Totally.NewType" and result.transcript["speech"] is None
+    assert memory_store.count() == 3
+    warnings = [r for r in caplog.records if "Totally.NewType" in r.getMessage()]
+    assert len(warnings) == 1 and "@skill.on('Totally.NewType')" in warnings[0].getMessage()
+
+
+def test_malformed_request_type_raises_listing_the_known_types(greeter):
+    with pytest.raises(UnknownRequestType, match="SessionResumedRequest") as info:
+        answer(greeter, make_envelope("not a type!"))
+    assert "CanFulfillIntentRequest" in str(info.value) and "Alexa.DataStore.Error" in str(info.value)
 
 
 def test_registered_custom_request_type_is_routed():
@@ -242,3 +254,124 @@ def test_model_lists_intents_samples_and_types(greeter):
     assert model.invocation_name == "greeter"
     assert model.intent("MoodIntent").slots == {"mood": "Mood"}
     assert model.slot_type("Mood").values[0].synonyms == ("glad", "cheerful")
+
+
+# -- mistakes caught at registration ------------------------------------------------------------
+
+def _coffee() -> Skill:
+    skill = Skill("coffee", developer_id="d", invocation_name="brew bar")
+    skill.slot_type("Drink", {"latte": ["cafe latte"], "espresso": []})
+    return skill
+
+
+def test_a_parameter_that_matches_no_slot_is_refused_with_the_closest_name():
+    skill = _coffee()
+
+    def order(ctx, drinks=None):
+        return say("ok")
+
+    with pytest.raises(RegistrationError) as info:
+        skill.add_intent("OrderIntent", order, samples=["order a {drink}"], slots={"drink": "Drink"})
+    message = str(info.value)
+    assert "test_skill.test_a_parameter_that_matches_no_slot_is_refused_with_the_closest_name.<locals>.order" in message
+    assert "parameter 'drinks', which matches no slot" in message
+    assert "Did you mean 'drink'?" in message
+    assert skill.intents() == []
+
+
+@pytest.mark.parametrize(("source", "problem", "fix"), [
+    ("async def order(ctx, drink=None):\n    return say('ok')", "is `async def`", "Write `def order(ctx, ...)`"),
+    ("def order(drink):\n    return say('ok')", "its first parameter 'drink' is a slot", "def order(ctx, drink, ...)"),
+    ("def order(*, ctx):\n    return say('ok')", "must take the turn context as its first argument", "def order(ctx, ...)"),
+])
+def test_handlers_that_cannot_work_are_refused_naming_the_function_the_problem_and_the_fix(source, problem, fix):
+    namespace: dict = {"say": say, "__name__": "coffee_skill"}
+    exec(compile(source, "coffee_skill.py", "exec"), namespace)
+    with pytest.raises(RegistrationError) as info:
+        _coffee().add_intent("OrderIntent", namespace["order"], samples=["order a {drink}"], slots={"drink": "Drink"})
+    assert "coffee_skill.order" in str(info.value)
+    assert problem in str(info.value)
+    assert fix in str(info.value)
+
+
+def test_async_error_handlers_and_middleware_are_refused_too():
+    skill = _coffee()
+
+    async def oops(ctx, exc):
+        return say("sorry")
+
+    async def timing(ctx, call_next):
+        return call_next(ctx)
+
+    with pytest.raises(RegistrationError, match="oops for the error handler is `async def`"):
+        skill.error(oops)
+    with pytest.raises(RegistrationError, match="timing for middleware of skill 'coffee' is `async def`"):
+        skill.use(timing)
+
+
+def test_intent_decorator_without_a_name_says_how_to_write_it():
+    skill = _coffee()
+    with pytest.raises(RegistrationError, match=r"write @skill.intent\('OrderIntent'"):
+        @skill.intent
+        def order(ctx):
+            return say("ok")
+
+
+def test_a_handler_returning_none_is_answered_for_and_named():
+    skill = _coffee()
+
+    @skill.intent("OrderIntent", samples=["order a {drink}"], slots={"drink": "Drink"})
+    def order(ctx, drink=None):
+        if drink == "latte":
+            return say("one latte")
+
+    result = answer(skill, make_envelope(intent="OrderIntent", slots={"drink": "espresso"}))
+    assert result.response.error[0] == "TypeError"
+    assert "order for 'OrderIntent' returned None (a path through it ends without `return`)" in result.response.error[1]
+    assert result.envelope["response"]["outputSpeech"]["ssml"].startswith("<speak>Sorry")
+
+
+# -- slot values that did not match -------------------------------------------------------------
+
+def test_a_str_parameter_says_whether_the_value_matched_and_carries_its_id():
+    from skills_sdk.testing import SkillClient
+
+    skill = _coffee()
+    heard = []
+
+    @skill.intent("OrderIntent", samples=["order a {drink}"], slots={"drink": "Drink"})
+    def order(ctx, drink: str = "latte"):
+        heard.append((drink, drink.matched, drink.id, drink.spoken, drink.er_status))
+        if not drink.matched:
+            return ask(f"Sorry, we don't serve {drink.spoken}. A latte or an espresso?").elicit_slot("drink")
+        return say(f"One {drink}.")
+
+    client = SkillClient(skill)
+    client.say("order a cafe latte")
+    client.say("order a mocha")
+    client.assert_said("we don't serve mocha")
+    assert heard == [("latte", True, "LATTE", "cafe latte", "ER_SUCCESS_MATCH"),
+                     ("mocha", False, None, "mocha", "ER_SUCCESS_NO_MATCH")]
+
+
+DRINK = _coffee().model.types[0]
+SIZE = _coffee().slot_type("Size", ["small", "large"])
+
+
+def test_a_parameter_annotated_with_its_slot_type_gets_the_same_and_must_agree_with_the_slot():
+    skill = _coffee()
+    seen = []
+
+    @skill.intent("OrderIntent", samples=["order a {drink}"], slots={"drink": "Drink"})
+    def order(ctx, drink: DRINK = None):
+        seen.append((drink, drink.matched))
+        return say("ok")
+
+    answer(skill, make_envelope(intent="OrderIntent", slots={"drink": "espresso"}))
+    assert seen == [("espresso", False)]  # no resolutions in this envelope: nothing matched
+
+    def mixed_up(ctx, drink: SIZE = None):
+        return say("ok")
+
+    with pytest.raises(RegistrationError, match="annotated with slot type 'Size', but slot 'drink' is declared as 'Drink'"):
+        _coffee().add_intent("OrderIntent", mixed_up, samples=["order a {drink}"], slots={"drink": "Drink"})

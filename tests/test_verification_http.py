@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from skills_sdk import Skill, say
+from skills_sdk.errors import RegistrationError
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.verify import RequestVerifier
@@ -215,8 +216,37 @@ def test_verify_true_refuses_unsigned_requests(skill, calls):
 def test_production_entry_verifies_unless_turned_off(tmp_path, restore_logging, value, on):
     from skills_sdk.wsgi import build_app
 
-    env = {"SKILLS_DB": str(tmp_path / "t.db"), "SKILLS_LOG_LEVEL": "WARNING"}
+    env = {"SKILLS_DB": str(tmp_path / "t.db"), "SKILLS_LOG_LEVEL": "WARNING", "SKILLS_ANY_APPLICATION": "1"}
     if value is not None:
         env["SKILLS_VERIFY"] = value
     app = build_app(env)
     assert (app.extensions["skills_sdk"]["verifier"] is not None) is on
+
+
+def test_a_verifying_server_refuses_a_skill_without_application_id_and_opens_nothing(tmp_path):
+    """Verification without an application id answers any skill's signed requests: not by default."""
+    with pytest.raises(RegistrationError, match="'pizza' have no application_id.*--any-application"):
+        create_app([Skill("pizza", developer_id="acme")], db=tmp_path / "t.db", verify=True)
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_the_operator_can_accept_any_application_and_the_log_says_so(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
+        create_app([Skill("pizza", developer_id="acme")], store=TranscriptStore(":memory:"), verify=True,
+                   test_config={"SKILLS_ANY_APPLICATION": True})
+    assert any("'pizza' have no application_id and accept requests for any Alexa skill" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_skills_with_application_ids_start_verifying_without_a_word(caplog):
+    with caplog.at_level(logging.WARNING, logger="skills_sdk.server"):
+        create_app([Skill("pizza", developer_id="acme", application_id=SKILL_ID)],
+                   store=TranscriptStore(":memory:"), verify=True)
+    assert "application_id" not in caplog.text
+
+
+def test_wsgi_refuses_skills_without_application_id_unless_told(tmp_path, restore_logging):
+    from skills_sdk.wsgi import build_app
+
+    with pytest.raises(RegistrationError, match="SKILLS_ANY_APPLICATION=1"):
+        build_app({"SKILLS_DB": str(tmp_path / "t.db"), "SKILLS_LOG_LEVEL": "WARNING"})

@@ -320,11 +320,65 @@ def test_network_error_fails_cert_download(verifier, ca, http):
     assert check_of(verifier, *signed(ca)) == "cert_download"
 
 
-def test_failed_download_is_not_cached(verifier, ca, serve_chain):
-    serve_chain(b"", status=503)
-    check_of(verifier, *signed(ca))
-    serve_chain()
+class Ticker:
+    """A settable monotonic clock for the failure memory and the download window."""
+
+    t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_failed_download_is_remembered_briefly_then_tried_again(ca, serve_chain, clock, http):
+    ticker = Ticker()
+    verifier = RequestVerifier(trusted_roots=[ca.root], session=requests.Session(), clock=clock, failure_ttl=30,
+                               monotonic=ticker)
+    failing = serve_chain(b"", status=503)
+    for _ in range(20):  # each unauthenticated request would otherwise make the server download again
+        assert check_of(verifier, *signed(ca)) == "cert_download"
+    assert failing.call_count == 1
+    http.remove(failing)
+    good = serve_chain()
+    ticker.t += 31
     assert verifier.verify(*signed(ca)) is None
+    assert good.call_count == 1
+
+
+@pytest.mark.parametrize("spelling", [
+    "HTTPS://S3.AMAZONAWS.COM/echo.api/echo-api-cert-12.pem",
+    "https://s3.amazonaws.com:443/echo.api/echo-api-cert-12.pem",
+    "https://s3.amazonaws.com/echo.api/./x/../echo-api-cert-12.pem",
+    "https://s3.amazonaws.com/echo.api/echo-api-cert-12.pem?cache-buster=7",
+    "https://s3.amazonaws.com/echo.api/echo-api-cert-12.pem#frag",
+    "https://s3.amazonaws.com/echo.api/echo%2Dapi-cert-12.pem",
+])
+def test_every_spelling_of_a_certificate_url_shares_one_download(verifier, ca, serve_chain, spelling):
+    mock = serve_chain()
+    verifier.verify(*signed(ca))
+    for _ in range(3):
+        verifier.verify(*signed(ca, url=spelling))
+    assert mock.call_count == 1
+
+
+def test_downloads_of_one_url_are_limited_per_window(ca, serve_chain, clock):
+    ticker = Ticker()
+    verifier = RequestVerifier(trusted_roots=[ca.root], session=requests.Session(), clock=clock, failure_ttl=0,
+                               max_downloads=2, download_window=60, monotonic=ticker)
+    mock = serve_chain(b"not a chain")
+    assert [check_of(verifier, *signed(ca)) for _ in range(2)] == ["cert_download", "cert_download"]
+    with pytest.raises(VerificationError, match="already downloaded 2 times in the last 60 s"):
+        verifier.verify(*signed(ca))
+    assert mock.call_count == 2
+    ticker.t += 61
+    check_of(verifier, *signed(ca))
+    assert mock.call_count == 3
+
+
+def test_a_cold_cache_hit_by_many_threads_downloads_once(verifier, ca, serve_chain):
+    mock = serve_chain()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(lambda _: verifier.verify(*signed(ca)), range(16))) == [None] * 16
+    assert mock.call_count == 1
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,10 @@ def load_skills(spec: str | None) -> list[Any]:
 
 
 def partner_session(spec: str | None) -> Any:
-    """The session the skills of ``spec`` reach partners through: their module's ``partner_session()``, else a plain one."""
+    """The session the skills of ``spec`` reach partners through: their module's ``partner_session()``, else
+    :meth:`PartnerSession.from_env` (what ``SkillClient`` gives the same skill)."""
     from ..host import load_partner_session
     from ..http import PartnerSession
 
     session = load_partner_session(spec or DEFAULT_SKILLS)
-    return session if session is not None else PartnerSession()
+    return session if session is not None else PartnerSession.from_env()

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
 
@@ -26,12 +27,15 @@ __all__ = ["register", "serve", "run_threaded"]
               help="Check Alexa request signatures. Default: on with --production, off otherwise.")
 @click.option("--production", is_flag=True,
               help="Serve as in production: request verification on and JSON log lines.")
+@click.option("--any-application", is_flag=True,
+              help="With verification on, serve skills that set no application_id (they then answer requests "
+                   "signed for any Alexa skill); without it such skills refuse to start.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes; more than 1 runs gunicorn (sync workers) with skills_sdk.wsgi:app.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool | None,
-          production: bool, workers: int, log_level: str) -> None:
+          production: bool, any_application: bool, workers: int, log_level: str) -> None:
     """Serve skills at http://HOST:PORT/alexa/<skill>, recording transcripts in --db.
 
     SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight, then exits.
@@ -39,23 +43,43 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     if verify is None:
         verify = production
     if workers > 1:
-        _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level)
+        _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
         return
     from ..server import create_app
     from ..server.ops import configure_logging
 
     configure_logging(log_level, json_format=production)
-    if not production:
-        # Locally the server prints one line per request already; the structured access log is
-        # for production log pipelines.
-        logging.getLogger("skills_sdk.access").setLevel(logging.WARNING)
     skills = load_skills(skills_spec)
-    http = partner_session(skills_spec)
-    app = create_app(skills, db=db_path, http=http, verify=verify)
+    try:
+        http = partner_session(skills_spec)  # the module's partner_session(), else PartnerSession.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    from ..errors import RegistrationError
+
+    try:
+        app = create_app(skills, db=db_path, http=http, verify=verify,
+                         test_config={"SKILLS_ANY_APPLICATION": any_application})
+    except RegistrationError as exc:
+        raise click.UsageError(str(exc)) from None
     names = ", ".join(s.name for s in skills)
     click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path}; "
                f"verification {'on' if verify else 'off'})")
     run_threaded(app, host, port)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler without its per-request line, which quotes the whole URL (user ids, search text).
+
+    The app's own access line (server/ops.py) replaces it; an error werkzeug reports itself names
+    only its status, since its message may quote the request line.
+    """
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        code = args[0] if args and isinstance(args[0], int) else "-"
+        logging.getLogger("werkzeug").warning("malformed HTTP request from a client (%s)", code)
 
 
 def run_threaded(app: Any, host: str, port: int) -> None:
@@ -65,7 +89,7 @@ def run_threaded(app: Any, host: str, port: int) -> None:
     """
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
     server.daemon_threads = False  # server_close() then joins the request threads still running
 
     def stop(signum: int, frame: Any) -> None:
@@ -82,7 +106,7 @@ def run_threaded(app: Any, host: str, port: int) -> None:
 
 
 def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool,
-                   workers: int, log_level: str) -> None:
+                   workers: int, log_level: str, any_application: bool = False) -> None:
     """Replace this process with gunicorn serving ``skills_sdk.wsgi:app``, configured by environment."""
     try:
         import gunicorn  # noqa: F401
@@ -92,8 +116,9 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
             "Install it with: pip install 'skills_sdk[serve]' (or use --workers 1)."
         ) from None
     # A path is made absolute (gunicorn may change directory); a URL is passed as it is.
-    env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path), SKILLS_VERIFY="1" if verify else "0",
-               SKILLS_LOG_LEVEL=log_level.upper())
+    env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path),
+               SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
+               SKILLS_ANY_APPLICATION="1" if any_application else "0")
     env["SKILLS_SKILLS"] = skills_spec or DEFAULT_SKILLS
     if skills_spec:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)

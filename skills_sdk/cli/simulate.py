@@ -34,7 +34,7 @@ def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str
     from ..simulator import Conversation
 
     skill = _pick(skills_spec, name)
-    http = partner_session(skills_spec)  # the example skills': the embedded partner stand-ins, offline
+    http = partner_session(skills_spec)  # the module's partner_session() (the examples': offline stand-ins)
     host = SkillHost([skill], store=open_store(db_path, must_exist=False), http=http)
     return Conversation(host, skill.name, user_id=user_id, session_id=session_id)
 

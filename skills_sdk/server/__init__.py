@@ -43,6 +43,10 @@ def create_app(
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
     use for partner APIs (``skills serve`` gives the one the skills module's ``partner_session()`` makes).
+
+    A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
+    any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
+    a warning names the skills that accept any application.
     """
     app = Flask("skills_sdk")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
@@ -53,6 +57,9 @@ def create_app(
         # nothing by mistake is not, so it is said.
         log.warning("create_app() was given no skills: /alexa/<skill> answers 404 for every skill")
         skills = ()
+    skills = list(skills)
+    if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
+        _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
     if store is None:
         store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
@@ -87,6 +94,24 @@ def create_app(
         store.start()
 
     return app
+
+
+def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
+    """Refuse skills without an application id on a verifying server, unless the operator allowed them."""
+    from ..errors import RegistrationError
+
+    open_to_all = [s.name for s in skills if not s.application_id]
+    if not open_to_all:
+        return
+    names = ", ".join(repr(n) for n in open_to_all)
+    if not allowed:
+        raise RegistrationError(
+            f"Skill(s) {names} have no application_id, so this verifying server would answer requests Alexa signed "
+            "for any skill, anyone's. Give each its skill id from the Alexa developer console "
+            "(Skill(..., application_id='amzn1.ask.skill.…')), or accept that knowingly with "
+            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi).")
+    log.warning("Skill(s) %s have no application_id and accept requests for any Alexa skill, as the operator chose "
+                "(--any-application / SKILLS_ANY_APPLICATION).", names)
 
 
 def get_host(app: Flask) -> SkillHost:

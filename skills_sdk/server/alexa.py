@@ -10,6 +10,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import EnvelopeError, UnknownRequestType, VerificationError
+from .ops import logged_path
 
 __all__ = ["register", "error_response"]
 
@@ -71,5 +72,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, logged_path())
         return error_response(500, "internal_error", "The server failed to answer; the error was logged.")

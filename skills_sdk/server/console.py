@@ -5,8 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
-import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +29,7 @@ from ..transcripts.ledger import Ledger
 from ..transcripts.record import iter_csv, to_jsonl
 from . import console_data as data
 from .alexa import error_response
+from .sessions import LedgerSession, LedgerSessionInterface
 
 __all__ = ["register", "bp", "PAGE_SIZE"]
 
@@ -49,25 +48,16 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 
 
 def register(app: Flask) -> None:
-    """Mount the console on ``app`` and configure signed, HttpOnly, SameSite=Lax session cookies.
+    """Mount the console on ``app``, with sessions kept in the ledger behind an HttpOnly, SameSite=Lax cookie.
 
-    >>> app = create_app(db=":memory:", test_config={"SECRET_KEY": "a long random string"})  # registers it
+    >>> app = create_app(db=":memory:")  # registers it
 
-    The session secret comes from ``SECRET_KEY`` in the app config, else ``$SKILLS_SECRET_KEY``;
-    without either a random one is made for this process (sessions then end on restart, and
-    workers of a multi-process server do not share them), and a warning says so.
+    The cookie carries only a random session id; the ledger's row names the signed-in key by its
+    id and expires after ``SKILLS_CONSOLE_SESSION_TTL`` seconds (8 hours). Sign-out deletes the
+    row, and revoking the key ends every session it signed in.
     ``SKILLS_CONSOLE_SIMULATOR=False`` in the config turns the simulator page off.
     """
-    if not app.config.get("SECRET_KEY"):
-        secret = os.environ.get("SKILLS_SECRET_KEY")
-        if not secret:
-            secret = secrets.token_hex(32)
-            # Harmless on a laptop (sign in again after a restart); in production, several workers
-            # would each sign with their own key, so there it is worth a warning.
-            level = logging.WARNING if app.config.get("SKILLS_VERIFY") else logging.INFO
-            log.log(level, "No SECRET_KEY in the config and no $SKILLS_SECRET_KEY: console sessions use a random "
-                           "key made for this process, so they end when it restarts. Set SKILLS_SECRET_KEY to keep them.")
-        app.config["SECRET_KEY"] = secret
+    app.session_interface = LedgerSessionInterface(app.extensions["skills_sdk"]["store"], bp.url_prefix or "/console")
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("SKILLS_CONSOLE_SIMULATOR", True)
@@ -77,12 +67,13 @@ def register(app: Flask) -> None:
 # -- session, CSRF, headers --------------------------------------------------------------------------
 
 
+def _session() -> LedgerSession:
+    return session  # type: ignore[return-value]  # LedgerSessionInterface opens every console session
+
+
 def csrf_token() -> str:
-    """This session's CSRF token (made on first use); every console POST must send it back."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
+    """This session's CSRF token; every console POST must send it back."""
+    return current_app.session_interface.csrf_token(_session())  # type: ignore[attr-defined]
 
 
 def _wants_json() -> bool:
@@ -94,7 +85,8 @@ def _check_csrf() -> Response | None:
     if request.method != "POST":
         return None
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    expected = session.get("csrf") or ""
+    # A browser without a session cookie has a fresh id that no page ever showed a token for.
+    expected = csrf_token() if _session().from_cookie else ""
     if expected and hmac.compare_digest(sent.encode(), expected.encode()):
         return None
     why = "missing" if not sent else "wrong or expired"
@@ -128,26 +120,23 @@ def _store() -> Ledger:
 
 
 def _developer() -> data.Identity | None:
-    """The developer signed in to this session, re-checked against the key store on every request."""
-    return _identity("dev_key", "_dev", data.verify_developer_key)
+    """The developer signed in to this session (its key is re-checked against the ledger on every request)."""
+    return _identity("developer")
 
 
 def _user() -> data.Identity | None:
     """The user signed in to "My data" in this session, re-checked on every request."""
-    return _identity("user_token", "_me", data.verify_user_token)
+    return _identity("user")
 
 
-def _identity(name: str, slot: str, verify: Any) -> data.Identity | None:
-    if name not in session:
-        return None
-    if slot not in request.environ:  # once per request; a revoked key ends the session at once
-        try:
-            request.environ[slot] = verify(_store(), session[name])
-        except data.AuthError as exc:
-            session.pop(name, None)
-            flash(f"You were signed out: {exc}", "error")
-            request.environ[slot] = None
-    return request.environ[slot]
+def _identity(slot: str) -> data.Identity | None:
+    s = _session()
+    if slot in s.dropped:  # the key was revoked since the last request
+        s.dropped.remove(slot)
+        s.sign_out(slot)
+        flash("You were signed out: the key of this session was revoked.", "error")
+    who = s.identity(slot)
+    return data.Identity(*who) if who else None
 
 
 def _developer_id() -> str | None:
@@ -158,15 +147,6 @@ def _developer_id() -> str | None:
 def _user_id() -> str | None:
     who = _user()
     return who.subject if who else None
-
-
-def _new_session(**keep: str) -> None:
-    """Start a fresh session (new CSRF token) on sign-in, so a token seen before it is worthless after."""
-    old = {k: session[k] for k in ("dev_key", "user_token") if k in session}
-    session.clear()
-    session.update(old)
-    session.update(keep)
-    session["csrf"] = secrets.token_urlsafe(32)
 
 
 # -- formatting helpers used by templates ------------------------------------------------------------
@@ -396,7 +376,7 @@ def sign_in() -> Any:
         dev = data.verify_developer_key(_store(), key)
     except data.AuthError as exc:
         return _sign_in_failed("console/sign_in.html", "Developer console", f"That key did not work: {exc}")
-    _new_session(dev_key=key)
+    _session().sign_in("developer", dev.key_id, dev.subject)  # a new session id, and with it a new CSRF token
     flash(f"Signed in as developer {dev.subject}.", "info")
     return redirect(url_for("console.index"), code=303)
 
@@ -407,9 +387,8 @@ def _sign_in_failed(template: str, title: str, message: str) -> Response:
 
 @bp.post("/sign-out")
 def sign_out() -> Any:
-    """Forget the developer key of this session."""
-    session.pop("dev_key", None)
-    _new_session()
+    """End this session's developer sign-in: its cookie no longer opens anything."""
+    _session().sign_out("developer")
     flash("Signed out of the developer console.", "info")
     return redirect(url_for("console.index"), code=303)
 
@@ -459,16 +438,15 @@ def me_sign_in() -> Any:
         user = data.verify_user_token(_store(), token)
     except data.AuthError as exc:
         return _sign_in_failed("console/me_sign_in.html", "My data", f"That token did not work: {exc}")
-    _new_session(user_token=token)
+    _session().sign_in("user", user.key_id, user.subject)
     flash(f"Signed in as {user.subject}.", "info")
     return redirect(url_for("console.me"), code=303)
 
 
 @bp.post("/me/sign-out")
 def me_sign_out() -> Any:
-    """Forget the user token of this session."""
-    session.pop("user_token", None)
-    _new_session()
+    """End this session's "My data" sign-in."""
+    _session().sign_out("user")
     flash("Signed out of My data.", "info")
     return redirect(url_for("console.me"), code=303)
 

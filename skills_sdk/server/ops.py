@@ -1,17 +1,18 @@
-"""Operations: ``GET /readyz``, one JSON access-log line per request, and JSON logging."""
+"""Operations: ``GET /readyz``, one access-log line per request, and logging that forgets who."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import sys
 import time
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-__all__ = ["register", "configure_logging", "JsonFormatter"]
+__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path"]
 
 access_log = logging.getLogger("skills_sdk.access")
 log = logging.getLogger("skills_sdk.server")
@@ -21,11 +22,50 @@ _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+# What must never reach a log line, wherever a message or traceback happens to quote it. Each
+# pattern starts with a literal and ends with a single character class, so a scan is linear.
+_FORGET = re.compile(
+    r"amzn1\.ask\.(?:account|person)\.[\w.-]+|amzn1\.account\.[\w.-]+"  # Alexa user and person ids
+    r"|sk_(?:dev|user)_[\w-]+"  # our keys and user tokens
+    r"|eyJ[\w-]+\.[\w-]+\.[\w-]*"  # JWTs (Alexa's apiAccessToken, account-linking tokens)
+    r"|(?i:bearer)\s+[^\s\"'\\]+")
+_PLACEHOLDER = {"a": "[user id]", "s": "[key]", "e": "[token]"}
+_USERS_PATH = re.compile(r"^(/v1/users/)([^/]+)")
+
+
+def _placeholder(m: re.Match[str]) -> str:
+    return _PLACEHOLDER.get(m.group()[0], "Bearer [token]")
+
+
+def forget(text: str) -> str:
+    """``text`` with Alexa user ids, API keys, user tokens and bearer tokens replaced by placeholders.
+
+    >>> forget("no state for amzn1.ask.account.AF3X (key sk_dev_9Qx)")
+    'no state for [user id] (key [key])'
+    """
+    return _FORGET.sub(_placeholder, text) if text else text
+
+
+def logged_path(path: str | None = None) -> str:
+    """The request path as logs may keep it: a user id segment becomes the audit's salted hash of it.
+
+    >>> logged_path("/v1/users/amzn1.ask.account.A/transcripts")     # doctest: +SKIP
+    '/v1/users/u:3f9c0a…/transcripts'
+    """
+    path = request.path if path is None else path
+    m = _USERS_PATH.match(path)
+    if m is not None:
+        store = current_app.extensions["skills_sdk"]["store"]
+        path = m.group(1) + store.user_hash(m.group(2)) + path[m.end():]
+    return forget(path)
+
+
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object: ``ts``, ``level``, ``logger``, ``msg`` and any ``extra`` fields.
 
     Warnings and errors (whose messages and tracebacks may quote what a handler saw) pass through
-    the transcript redactor first, so a card number in an exception message is not logged.
+    the transcript redactor first, so a card number in an exception message is not logged; every
+    line passes through :func:`forget`, so no user id, key or token is.
 
     >>> handler.setFormatter(JsonFormatter())   # doctest: +SKIP
     """
@@ -53,11 +93,21 @@ class JsonFormatter(logging.Formatter):
             for key in ("msg", "exc"):
                 if out.get(key):
                     out[key] = self._redact(out[key]).text
-        return _DUMPS(out)
+        return forget(_DUMPS(out))
+
+
+class TextFormatter(logging.Formatter):
+    """Plain one-line records for a terminal (``skills serve`` without ``--production``), through :func:`forget`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return forget(super().format(record))
 
 
 def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_format: bool = True) -> logging.Handler:
-    """Send the ``skills_sdk`` loggers to ``stream`` (stderr) as JSON lines at ``level``; returns the handler.
+    """Send the ``skills_sdk`` and ``werkzeug`` loggers to ``stream`` (stderr) as JSON lines at ``level``; returns the handler.
 
     Call it once at start-up (``skills_sdk.wsgi`` and ``skills serve`` do); calling again replaces
     the handler it added before.
@@ -73,11 +123,18 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
     for old in [h for h in root.handlers if getattr(h, "_skills_sdk", False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     handler._skills_sdk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
+    # werkzeug's own lines (start-up, a malformed request) go through the same forgetting formatter;
+    # its per-request line, which quotes the whole URL, is replaced by ours (cli/serve.py).
+    wz = logging.getLogger("werkzeug")
+    for old in [h for h in wz.handlers if getattr(h, "_skills_sdk", False)]:
+        wz.removeHandler(old)
+    wz.addHandler(handler)
+    wz.propagate = False
     return handler
 
 
@@ -99,7 +156,8 @@ def register(app: Flask) -> None:
             fields = _fields(resp)
             handler = _json_handler()
             if handler is None:
-                access_log.info("request", extra=fields)
+                access_log.info("%s %s %s %s ms", fields["method"], fields["path"], fields["status"],
+                                fields["latency_ms"], extra=fields)
             else:
                 # The access line is written once per request: format it directly instead of
                 # building a LogRecord and walking its attributes (a third of a request's logging cost).
@@ -131,11 +189,11 @@ def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]
 
 
 def _fields(resp: Response) -> dict[str, Any]:
-    """The access-log fields of this request; never any text said or heard, never a clear user id."""
+    """The access-log fields of this request; never any text said or heard, a query string, or a clear user id."""
     t0 = g.get("skills_t0")
     fields: dict[str, Any] = {
         "method": request.method,
-        "path": request.path,
+        "path": logged_path(),
         "status": resp.status_code,
         "latency_ms": round((time.perf_counter() - t0) * 1000, 3) if t0 is not None else None,
     }
@@ -143,8 +201,8 @@ def _fields(resp: Response) -> dict[str, Any]:
     if turn is not None:
         fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
                       request_type=turn.request.type,
-                      # The ledger's one user hash (salted by its secret), as receipts and the audit log hold it.
-                      user=current_app.extensions["skills_sdk"]["store"].user_hash(turn.user_id) if turn.user_id else None)
+                      user=current_app.extensions["skills_sdk"]["store"].user_hash(turn.user_id) if turn.user_id
+                      else None)
         if turn.request.intent is not None:
             fields["intent"] = turn.request.intent.name
         return fields

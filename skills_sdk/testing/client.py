@@ -111,8 +111,9 @@ class SkillClient:
     >>> client.assert_said("Shall I place the order")                     # doctest: +SKIP
 
     ``store`` receives the transcripts (a fresh in-memory store when None); ``http`` is the
-    ``requests.Session`` handlers reach partners through (a plain session when None, so
-    ``responses`` can mock it); ``middleware`` runs inside capture, as on the server. The client
+    ``requests.Session`` handlers reach partners through (when None, the
+    :meth:`~skills_sdk.http.PartnerSession.from_env` session every server gives, which ``responses``
+    can mock); ``middleware`` runs inside capture, as on the server. The client
     carries the session between requests as a device does (see :mod:`skills_sdk.simulator`).
     """
 
@@ -134,7 +135,7 @@ class SkillClient:
         self.skill = skill
         self.owns_store = store is None
         self.store = store if store is not None else open_ledger(":memory:")
-        self.http = http if http is not None else PartnerSession()
+        self.http = http if http is not None else PartnerSession.from_env()
         self.user_id = user_id
         self.host = SkillHost([skill], store=self.store, http=self.http, middleware=middleware, capture=capture)
         self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale)

@@ -9,7 +9,8 @@ from typing import Any
 from ..context import Turn
 from ..errors import StoreError
 from ..middleware import Endpoint
-from ..response import Response, ask
+from ..request_types import reported
+from ..response import Response, ask, ssml_to_text
 from .ledger import CAPTURE_MODES, Ledger
 from .record import encode_json, utcnow_iso
 from .redaction import Redactor
@@ -74,7 +75,16 @@ class Capture:
         return resp
 
     def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
-        """The transcript row for ``resp``, redacted according to the user's capture mode."""
+        """The transcript row for what leaves the server for ``resp``, redacted per the user's capture mode.
+
+        Speech, reprompt, card, directives and end of session are read from the response envelope's
+        ``response`` object after the request type's rules were applied, so a reply with no speech
+        has a row with no speech. What Alexa reported in the request (an error, a session-end
+        reason, a cause) is kept in ``error``; a failure it reported gets status ``alexa_error``.
+        """
+        from ..host import SkillHost
+
+        body = SkillHost.response_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
         mode = self.store.capture_mode(user_id) if user_id else "redacted"
@@ -85,14 +95,18 @@ class Capture:
                 if value:
                     slots[name] = value
         utterance = ctx.utterance
-        speech = resp.speech
-        reprompt = resp.reprompt_text
-        card = resp.card_data
-        error = f"{resp.error[0]}: {resp.error[1]}" if resp.error else None
+        speech = _said(body.get("outputSpeech"))
+        reprompt = _said((body.get("reprompt") or {}).get("outputSpeech"))
+        card = body.get("card")
+        directives = body.get("directives")
+        end = body.get("shouldEndSession")
+        alexa_failed, alexa_said = reported(request.raw) if request.raw else (False, None)
+        status = "error" if resp.error else "alexa_error" if alexa_failed else "ok"
+        error = f"{resp.error[0]}: {resp.error[1]}" if resp.error else alexa_said
         kinds: set[str] = set()
         if mode == "metadata":
             slots, utterance, speech, reprompt, card = {}, None, None, None, None
-            error = resp.error[0] if resp.error else None
+            error = resp.error[0] if resp.error else (alexa_said.split(":")[0] if alexa_said else None)
         elif mode == "redacted":
             red = self._redactor(ctx)
             if slots:
@@ -129,16 +143,25 @@ class Capture:
             "speech": speech,
             "reprompt": reprompt,
             "card": encode_json(card) if card else None,
-            "directives": encode_json([d["type"] for d in resp.directives]) if resp.directives else None,
-            "end_session": None if resp.should_end_session is None else int(resp.should_end_session),
+            "directives": encode_json([d.get("type") for d in directives]) if directives else None,
+            "end_session": None if end is None else int(end),
             "transaction": encode_json(tx.to_dict()) if tx is not None else None,
             "locale": request.locale,
             "latency_ms": round(ctx.elapsed_ms, 3),
-            "status": "error" if resp.error else "ok",
+            "status": status,
             "error": error,
             "redacted": ",".join(sorted(kinds)) if kinds else None,
             "capture_mode": mode,
         }
+
+
+def _said(speech: Any) -> str | None:
+    """The plain text of an ``outputSpeech`` object, None when there is none."""
+    if not isinstance(speech, dict):
+        return None
+    if speech.get("type") == "SSML":
+        return ssml_to_text(speech.get("ssml") or "") or None
+    return speech.get("text") or None
 
 
 class _CachedRedactor:

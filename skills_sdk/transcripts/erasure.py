@@ -76,5 +76,6 @@ class ForgetOnDisable:
                     self.store.erase_user(user_id, skill=skill.name, developer_id=skill.developer_id,
                                           actor="skill-disabled", reason="skill_disabled", check=False)
             except Exception:  # the platform gets its answer; the failure is logged for the operator
-                log.exception("could not forget user %s in skill %s after SkillDisabled", user_id[-8:], skill.name)
+                log.exception("could not forget user %s in skill %s after SkillDisabled",
+                              self.store.user_hash(user_id), skill.name)
         return empty()

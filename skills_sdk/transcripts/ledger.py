@@ -16,6 +16,7 @@ from .record import iter_csv
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
+    from .sessions import ConsoleSession
     from .spool import Spool
 
 __all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
@@ -257,6 +258,27 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def list_keys(self) -> list[KeyInfo]:
         """Every key ever made, oldest first."""
+
+    # -- console sessions ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        """The live console session ``sid`` names (None: unknown, expired or ended), and the slots dropped
+        because their key was revoked (a session left with no live key is deleted)."""
+
+    @abc.abstractmethod
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        """Write ``session`` (a new one expires in ``ttl`` seconds); one with nothing to keep is deleted."""
+
+    @abc.abstractmethod
+    def end_session(self, sid: str) -> None:
+        """Delete console session ``sid``: its cookie opens nothing any more."""
+
+    def csrf_token(self, sid: str) -> str:
+        """The CSRF token of console session ``sid``, derived under :meth:`secret` (every worker agrees)."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret(), b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
 
     # -- consent -------------------------------------------------------------------------------------
     @abc.abstractmethod

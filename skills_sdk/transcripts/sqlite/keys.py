@@ -66,6 +66,8 @@ def revoke_key(store: TranscriptStore, key_or_id: str, *, actor: str = "cli") ->
     with store.transaction() as c:
         changed = c.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                             (utcnow_iso(), row[0])).rowcount
+        # A console signed in with the key ends with it (the console also re-checks on every request).
+        c.execute("DELETE FROM console_sessions WHERE developer_key_id = ? OR user_key_id = ?", (row[0], row[0]))
         audit(store, actor, "key_revoke", {"key": row[0]}, changed, conn=c)
     return next(k for k in list_keys(store) if k.id == row[0])
 

@@ -12,7 +12,7 @@ from ...errors import BadQuery
 from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
-from . import erasure, keys, queries, retention
+from . import erasure, keys, queries, retention, sessions
 from .audit import audit, iter_audit
 from .connection import Connection, Transaction
 from .fts import index_pending, text_page
@@ -22,6 +22,7 @@ from .stats import skill_stats
 
 if TYPE_CHECKING:
     from ..keys import KeyInfo
+    from ..sessions import ConsoleSession
     from ..spool import Spool
 
 __all__ = ["SQLiteLedger", "INSERT_SQL"]
@@ -199,6 +200,15 @@ class SQLiteLedger(Connection, Ledger):
 
     def list_keys(self) -> list[KeyInfo]:
         return keys.list_keys(self)
+
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        return sessions.load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        sessions.save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        sessions.end_session(self, sid)
 
     def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
         audit(self, actor, action, filters, rows)

@@ -97,6 +97,10 @@ _PRIVACY_DDL = (
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "
     "developers TEXT NOT NULL, state_rows INTEGER NOT NULL, scrubbed INTEGER NOT NULL)",
+    # Console sign-ins: the browser's cookie holds a random id; the row holds its hash, names the
+    # keys by id (never the key), and expires. Revoking a key deletes its sessions.
+    "CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, developer_key_id TEXT, user_key_id TEXT, "
+    "data TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pending_erasures (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "developer_id TEXT, skill TEXT, due_at TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL)",
 )

@@ -1,0 +1,109 @@
+"""``skills new``: a project that passes its own tests and serves, from a folder of its own; ``./dev`` run from there."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import _server
+import pytest
+from click.testing import CliRunner
+
+from skills_sdk.cli import main
+from skills_sdk.testing import launch_request
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLS_", "PYTEST_")) and k != "PYTHONPATH"}
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> pathlib.Path:
+    where = tmp_path_factory.mktemp("work")
+    result = CliRunner().invoke(main, ["new", "espresso_bar", "--dir", str(where)])
+    assert result.exit_code == 0, result.output
+    assert "skills serve --skills espresso_bar:skill" in result.output
+    return where / "espresso_bar"
+
+
+def test_new_writes_a_package_its_tests_a_readme_and_a_pyproject(project):
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    assert files == [".gitignore", "README.md", "espresso_bar/__init__.py", "espresso_bar/skill.py", "pyproject.toml",
+                     "tests/test_skill.py"]
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'dependencies = ["skills_sdk>=' in pyproject
+    readme = (project / "README.md").read_text()
+    assert "pytest " in readme and "skills serve --skills espresso_bar:skill" in readme
+    skill_source = (project / "espresso_bar" / "skill.py").read_text()
+    for part in ("@skill.launch", 'skill.slot_type("MenuItem"', '@skill.intent("OrderIntent"',
+                 '@skill.intent("AMAZON.HelpIntent")', '@skill.intent("AMAZON.StopIntent")', "ctx.http.post("):
+        assert part in skill_source
+
+
+def test_the_generated_tests_pass_as_generated(project):
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+                         capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "5 passed" in run.stdout
+
+
+def test_the_generated_skill_is_served_from_its_own_folder_and_reaches_its_partner(project):
+    with _server.loopback_partner() as partner:
+        port = _server.free_port()
+        env = _clean_env(SKILLS_PARTNER_ESPRESSO_BAR_URL=partner.url)
+        proc = _server.start(["serve", "--skills", "espresso_bar:skill"], port, env=env, cwd=project)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            status, hello = _server.post(f"{base}/alexa/espresso_bar", json.dumps(launch_request()).encode())
+            _, ordered = _server.post(f"{base}/simulate/espresso_bar", json.dumps({"text": "order cocoa"}).encode())
+        finally:
+            _server.stop(proc)
+    assert status == 200
+    assert "What would you like to order?" in hello["response"]["outputSpeech"]["ssml"]
+    assert "Your hot chocolate is ordered. Order number B-1." in json.dumps(ordered)
+    assert partner.orders == [{"path": "/v1/orders", "item": "HOT_CHOCOLATE"}]
+    assert (project / "var" / "transcripts.db").exists()
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("Coffee-Shop", "use 2 to 40 lowercase letters, digits and underscores"),
+    ("class", "is a Python keyword"),
+    ("json", "A module named 'json' is already importable here"),
+])
+def test_new_refuses_a_name_that_cannot_be_a_package(tmp_path, name, problem):
+    result = CliRunner().invoke(main, ["new", name, "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert problem in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def dev_venv() -> None:
+    if pathlib.Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("runs where ./dev made the venv that runs the tests (./dev test, CI)")
+
+
+def test_dev_skills_finds_the_module_in_the_folder_it_is_run_from_and_keeps_db_relative(tmp_path, dev_venv):
+    (tmp_path / "hello_mine.py").write_text(
+        "from skills_sdk import Skill, ask\n"
+        "skill = Skill('hello', developer_id='me', invocation_name='hello world')\n"
+        "@skill.launch\n"
+        "def hi(ctx):\n"
+        "    return ask('Hello from my own folder.')\n")
+    run = subprocess.run([str(ROOT / "dev"), "skills", "say", "hello", "open hello world", "--skills", "hello_mine:skill",
+                          "--db", "var/mine.db"], cwd=tmp_path, capture_output=True, text=True, env=_clean_env(),
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Hello from my own folder." in run.stdout
+    assert (tmp_path / "var" / "mine.db").exists()
+    missing = subprocess.run([str(ROOT / "dev"), "skills", "say", "hello", "hi", "--skills", "not_here:skill"],
+                             cwd=tmp_path, capture_output=True, text=True, env=_clean_env(), timeout=120)
+    assert missing.returncode == 2
+    assert "No module named 'not_here'" in missing.stderr
+    assert "set PYTHONPATH to that folder, or activate the virtualenv" in missing.stderr
