@@ -11,11 +11,9 @@ from typing import Any
 
 import click
 
-from ..errors import StoreError
 from ..transcripts.audit import audit
 from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
-from ..transcripts.sqlite.driver import DB_ERRORS
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
@@ -105,7 +103,7 @@ def import_transcripts(db_path: str, file: str) -> None:
                 bar.update(imported)
     except _BadLine as exc:
         raise click.ClickException(exc.explain(imported, last_line)) from None
-    except (StoreError, *DB_ERRORS) as exc:
+    except store.errors as exc:
         raise click.ClickException(f"Could not write to {db_path}: {exc}. {_what_stays(imported, last_line)}") from None
     finally:
         if imported:

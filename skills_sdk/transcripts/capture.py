@@ -7,14 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Turn
-from ..errors import StoreError
 from ..middleware import Endpoint
 from ..request_types import reported
 from ..response import Response, ask, ssml_to_text
 from .ledger import CAPTURE_MODES, Ledger
 from .record import encode_json, utcnow_iso
 from .redaction import Redactor
-from .sqlite.driver import DB_ERRORS
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -66,7 +64,7 @@ class Capture:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
                 ctx.state_saved(state)
-        except (*DB_ERRORS, StoreError, OSError) as exc:
+        except self.store.errors as exc:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
             else:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from .query import TranscriptFilter
 from .record import iter_csv
 
@@ -58,6 +59,9 @@ class Ledger(abc.ABC):
 
     #: The URL or path the ledger was opened from.
     url: str = ""
+    #: What a method raises when the database could not do it (unreachable, full, locked): catch
+    #: these, not a driver's classes, to fall back (capture then spools the row).
+    errors: tuple[type[BaseException], ...] = (StoreError, OSError)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self, *, skills: Mapping[str, Any] | Iterable[Any] | None = None, default_days: int | None = None,

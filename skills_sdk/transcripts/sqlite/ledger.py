@@ -8,13 +8,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BadQuery
+from ...errors import BadQuery, StoreError
 from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import erasure, keys, queries, retention, sessions
 from .audit import audit, iter_audit
 from .connection import Connection, Transaction
+from .driver import DB_ERRORS
 from .fts import index_pending, text_page
 from .health import check_writable
 from .schema import ensure_schema, privacy_secret
@@ -54,6 +55,8 @@ class SQLiteLedger(Connection, Ledger):
     ``fts`` (the full-text index), ``queries`` (reads), ``erasure``, ``retention``, ``keys``,
     ``audit``, ``stats``, ``health``.
     """
+
+    errors = (*DB_ERRORS, StoreError, OSError)
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
                  busy_timeout_ms: int = 10_000) -> None:
