@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -57,8 +58,9 @@ def call_partner(ctx: Turn, partner: str, method: str, path: str, **kwargs: Any)
     return body
 
 
-def answer_partner_errors(skill: Skill, apology: str) -> None:
-    """Answer any :class:`PartnerError` a handler lets escape with ``apology``, and record why.
+def answer_partner_errors(skill: Skill, apology: str | Callable[[Turn], str]) -> None:
+    """Answer any :class:`PartnerError` a handler lets escape with ``apology`` (text, or ``apology(ctx)``
+    for text in the request's language), and record why.
 
     Handlers then read as the happy path. The SDK tags the answer with the error (status ``error`` in
     the transcript, the message in its ``error`` column) and does not save that turn's state changes.
@@ -66,7 +68,9 @@ def answer_partner_errors(skill: Skill, apology: str) -> None:
     """
 
     def on_error(ctx: Turn, exc: Exception) -> Response | None:
-        return say(apology) if isinstance(exc, PartnerError) else None
+        if not isinstance(exc, PartnerError):
+            return None
+        return say(apology(ctx) if callable(apology) else apology)
 
     skill.add_error_handler(on_error)
 

@@ -1,12 +1,18 @@
-"""Pizza shop: a multi-turn order (size, crust, toppings, quantity) placed with the PizzaPronto partner API."""
+"""Pizza shop: a multi-turn order (size, crust, toppings, quantity) on Alexa's dialog model, placed with PizzaPronto.
+
+It speaks English (en-US, and en-GB through the fallback) and German (de-DE): the German words and
+prompts are in ``pizza_texts.py``, and every reply goes through the message catalogue (``ctx.t``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from skills_sdk import Skill, Turn, ask, say
+from skills_sdk import Skill, Turn, ask, empty, say
+from skills_sdk.dialog import has_entity_resolution_match, is_greater_than, is_less_than, optional, required
 
 from ._common import PartnerError, answer_partner_errors, call_partner, dollars
+from .pizza_texts import GERMAN, MESSAGES
 
 SIZES = {"small": ["little", "personal"], "medium": ["regular"], "large": ["big", "family size"]}
 CRUSTS = {"thin": ["thin crust", "crispy"], "hand tossed": ["regular crust", "classic"],
@@ -15,8 +21,26 @@ TOPPINGS = {"pepperoni": ["peperoni"], "sausage": ["italian sausage"], "bacon": 
             "chicken": ["grilled chicken"], "mushrooms": ["mushroom"], "onions": ["onion", "red onions"],
             "green peppers": ["peppers", "green pepper"], "black olives": ["olives"], "pineapple": [],
             "jalapenos": ["jalapeno"], "extra cheese": ["cheese", "double cheese"]}
-SLOTS = {"size": "PizzaSize", "crust": "PizzaCrust", "topping": "PizzaTopping",
-         "second_topping": "PizzaTopping", "quantity": "AMAZON.NUMBER"}
+NO_SUCH_TOPPING = "Sorry, we don't have that topping. Pepperoni, mushrooms, ham or extra cheese, for example?"
+# The dialog model: Alexa asks for the size and the topping until it has them, checks the topping and
+# the quantity, and confirms the order before the handler runs.
+SLOTS = {
+    "size": required("PizzaSize", "What size would you like: small, medium or large?",
+                     "Which size: small, medium or large?",
+                     samples=["{size}", "{size} please", "a {size} one", "make it {size}", "{size} with {topping}"]),
+    "topping": required("PizzaTopping", "A {size} pizza. Which topping would you like?",
+                        "Which topping would you like on your {size} pizza?",
+                        samples=["{topping}", "{topping} please", "with {topping}", "{topping} and {second_topping}",
+                                 "with {topping} and {second_topping}"],
+                        validations=[has_entity_resolution_match(NO_SUCH_TOPPING)]),
+    "second_topping": optional("PizzaTopping", validations=[has_entity_resolution_match(NO_SUCH_TOPPING)]),
+    "crust": optional("PizzaCrust"),
+    "quantity": optional("AMAZON.NUMBER", validations=[
+        is_greater_than(0, "How many pizzas would you like?"),
+        is_less_than(11, "We can bake at most ten pizzas per order. How many would you like?")]),
+}
+CONFIRM = ["A {size} pizza with {topping}. Shall I place the order?",
+           "Your {size} pizza with {topping}: shall I order it?"]
 ORDER_SAMPLES = [
     "order a pizza", "i would like a pizza", "i want a {size} pizza", "get me a {topping} pizza",
     "order a {size} pizza", "a {size} {topping} pizza",
@@ -25,20 +49,19 @@ ORDER_SAMPLES = [
     "order a {size} {crust} pizza with {topping}", "a {size} {crust} pizza with {topping}",
     "order a {size} {crust} pizza with {topping} and {second_topping}",
     "order {quantity} {size} pizzas with {topping}", "order {quantity} {size} {topping} pizzas",
-    # Answers to our own questions. On a device Alexa keeps the earlier slots of the intent; the
-    # order so far also lives in the session, so a typed "large" (the simulator) works the same way.
-    "{size}", "{size} please", "{topping}", "{topping} and {second_topping}", "make it {crust}",
 ]
-STATUS_WORDS = {"placed": "has been placed", "baking": "is in the oven",
-                "out_for_delivery": "is out for delivery", "delivered": "has been delivered"}
 
 
-def describe(order: dict[str, Any]) -> str:
-    """The order read back: "two large thin pizzas with pepperoni and mushrooms"."""
+def describe(ctx: Turn, order: dict[str, Any]) -> str:
+    """The order read back in the request's language: "two large thin pizzas with pepperoni and mushrooms"."""
     count = order.get("quantity") or 1
-    number = "one" if count == 1 else str(count)
-    toppings = " and ".join(order["toppings"])
-    return f"{number} {order['size']} {order.get('crust') or 'hand tossed'} pizza{'s' if count > 1 else ''} with {toppings}"
+
+    def word(kind: str, value: str) -> str:
+        return ctx.t(f"{kind}.{value}", default=value)
+
+    toppings = ctx.t("and").join(word("topping", t) for t in order["toppings"])
+    return ctx.t("order_one" if count == 1 else "order_many", count=count, size=word("size", order["size"]),
+                 crust=word("crust", order.get("crust") or "hand tossed"), toppings=toppings)
 
 
 def create_skill() -> Skill:
@@ -49,56 +72,28 @@ def create_skill() -> Skill:
     skill.slot_type("PizzaSize", SIZES)
     skill.slot_type("PizzaCrust", CRUSTS)
     skill.slot_type("PizzaTopping", TOPPINGS)
-    answer_partner_errors(skill, "Sorry, Pizza Pronto isn't answering right now, so nothing was ordered. "
-                                 "Please try again in a few minutes.")
+    for language, texts in MESSAGES.items():
+        skill.messages(language, texts)
+    answer_partner_errors(skill, lambda ctx: ctx.t("partner_down"))
 
     @skill.launch
     def welcome(ctx: Turn):
-        return ask("Welcome to Pizza Shop. What size and topping would you like?", "What pizza would you like?")
+        return ask(ctx.t("welcome"), ctx.t("which_pizza"))
 
     @skill.intent("AMAZON.HelpIntent")
     def help_(ctx: Turn):
-        return ask("You can say, order a large pizza with pepperoni and mushrooms, or ask, where is my pizza. "
-                   "What would you like?", "What pizza would you like?")
+        return ask(ctx.t("help"), ctx.t("which_pizza"))
 
-    @skill.intent("OrderPizzaIntent", samples=ORDER_SAMPLES, slots=SLOTS)
-    def order(ctx: Turn, size=None, crust=None, topping=None, second_topping=None, quantity: int = 0):
-        if ctx.dialog_state == "COMPLETED" and size and topping:
-            # Alexa's dialog model has already asked and confirmed: place it, no extra work.
-            return place(ctx, {"size": size, "crust": crust, "quantity": quantity or 1,
-                               "toppings": [t for t in (topping, second_topping) if t]})
-        draft = ctx.session.setdefault("order", {"toppings": []})
-        for key, value in (("size", size), ("crust", crust), ("quantity", quantity)):
-            if value:
-                draft[key] = value
-        draft["toppings"] = [t for t in (topping, second_topping) if t] or draft["toppings"]
-        confirmation = ctx.request.intent.confirmation_status
-        if confirmation == "DENIED":
-            return start_over(ctx)
-        if not draft.get("size"):
-            return say("What size would you like: small, medium or large?").elicit_slot("size")
-        if not draft["toppings"]:
-            return say(f"A {draft['size']} pizza. Which toppings would you like?").elicit_slot("topping")
-        if confirmation == "CONFIRMED":
-            return place(ctx, draft)
-        return say(f"That's {describe(draft)}. Shall I place the order?").confirm_intent()
-
-    # Without Alexa's dialog model (the simulator, a tester) a confirmation arrives as a plain yes or no.
-    @skill.intent("AMAZON.YesIntent")
-    def yes(ctx: Turn):
-        draft = ctx.session.get("order")
-        if not draft or not draft.get("size") or not draft.get("toppings"):
-            return ask("What pizza would you like?")
-        return place(ctx, draft)
-
-    @skill.intent("AMAZON.NoIntent")
-    def no(ctx: Turn):
-        return start_over(ctx) if ctx.session.get("order") else say("Okay. Enjoy your day.")
-
-    def start_over(ctx: Turn):
-        ctx.session.pop("order", None)
-        cleared = {"name": "OrderPizzaIntent", "confirmationStatus": "NONE", "slots": {}}
-        return say("Okay, let's start over. What size would you like?").elicit_slot("size", cleared)
+    @skill.intent("OrderPizzaIntent", samples=ORDER_SAMPLES, slots=SLOTS, confirm=CONFIRM)
+    def order(ctx: Turn, size=None, crust=None, topping=None, second_topping=None, quantity: int = 1):
+        # Auto-delegation: Alexa has asked, checked and confirmed before this runs. A request that
+        # comes in mid-dialog anyway (a model built with delegation off) goes back to the dialog model.
+        if ctx.dialog_state in ("STARTED", "IN_PROGRESS"):
+            return empty().delegate()
+        if ctx.request.intent.confirmation_status == "DENIED":
+            return ask(ctx.t("declined"), ctx.t("which_pizza"))
+        return place(ctx, {"size": size, "crust": crust, "quantity": quantity or 1,
+                           "toppings": [t for t in (topping, second_topping) if t]})
 
     def place(ctx: Turn, draft: dict[str, Any]):
         quantity = draft.get("quantity") or 1
@@ -110,16 +105,18 @@ def create_skill() -> Skill:
         except PartnerError as exc:
             if exc.status != 422:
                 raise  # outages are the error handler's to answer
-            ctx.session.pop("order", None)
-            return ask("Pizza Pronto can't make that combination. What pizza would you like instead?")
-        ctx.session.pop("order", None)
+            # Back into the dialog: ask for the topping again, keeping the size the user gave.
+            kept = {name: {"name": name, "value": ctx.slots[name].value, "confirmationStatus": "NONE"}
+                    for name in ("size", "crust", "quantity") if name in ctx.slots and ctx.slots[name].value}
+            updated = {"name": "OrderPizzaIntent", "confirmationStatus": "NONE", "slots": kept}
+            return say(ctx.t("no_combination")).elicit_slot("topping", updated)
         ctx.state["last_order"] = placed["id"]
         total = dollars(placed["total_cents"])
         return (
-            say(f"Okay, {describe(draft)} {'is on its' if quantity == 1 else 'are on their'} way. "
-                f"It should arrive in about {placed['eta_minutes']} minutes.")
-            .card("Pizza order", f"{quantity} x {draft['size']} with {', '.join(draft['toppings'])}\n"
-                                 f"Order {placed['id']}: ${total}")
+            say(ctx.t("placed_one" if quantity == 1 else "placed_many", order=describe(ctx, draft),
+                      eta=placed["eta_minutes"]))
+            .card(ctx.t("card_title"), f"{quantity} x {draft['size']} with {', '.join(draft['toppings'])}\n"
+                                       f"Order {placed['id']}: ${total}")
             .transaction("pizza_order", placed["id"], total, "USD")
             .end()
         )
@@ -129,11 +126,12 @@ def create_skill() -> Skill:
     def status(ctx: Turn):
         order_id = ctx.state.get("last_order")
         if not order_id:
-            return ask("You have no pizza on the way. Would you like to order one?")
+            return ask(ctx.t("no_order"))
         info = call_partner(ctx, "pizza", "GET", f"/v1/orders/{order_id}")
-        state = STATUS_WORDS.get(info.get("status"), "is being prepared")
+        state = ctx.t(f"status.{info.get('status')}", default=ctx.t("status.other"))
         eta = info.get("eta_minutes") or 0
-        tail = f" It should arrive in about {eta} minutes." if eta and info.get("status") != "delivered" else ""
-        return say(f"Your pizza {state}.{tail}")
+        tail = ctx.t("arrives", eta=eta) if eta and info.get("status") != "delivered" else ""
+        return say(ctx.t("status", state=state) + tail)
 
+    skill.add_locale("de-DE", **GERMAN)
     return skill

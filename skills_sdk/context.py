@@ -204,6 +204,16 @@ class Turn:
         """``STARTED``, ``IN_PROGRESS`` or ``COMPLETED`` when the skill has a dialog model."""
         return self.request.dialog_state
 
+    def t(self, key: str, default: str | None = None, **values: Any) -> str:
+        """The response text ``key`` in the request's locale, formatted with ``values``.
+
+        >>> ctx.t("placed", count=2)   # "2 pizzas are on their way." or "2 Pizzen sind unterwegs."  # doctest: +SKIP
+
+        The skill's catalogue (``skill.messages(...)``) is searched along the fallback chain
+        ``de-AT`` -> ``de`` -> the skill's own locale; ``default`` answers when no locale has the key.
+        """
+        return self.skill.catalogue.text(self.locale, key, default, **values)
+
     def slot(self, name: str, default: Any = None) -> Any:
         """The resolved value of slot ``name`` (canonical name if matched, else what was said)."""
         s = self.slots.get(name)

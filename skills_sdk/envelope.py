@@ -10,6 +10,7 @@ is always the schema's own. ``tests/test_envelope.py`` checks, property-based, t
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from typing import Any
 from .errors import EnvelopeError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "parse_body",
+    "check_json_value",
     "Application",
     "User",
     "Device",
@@ -30,6 +34,93 @@ __all__ = [
     "RequestEnvelope",
     "load_request",
 ]
+
+
+# --------------------------------------------------------------------------- the body
+
+#: The deepest nesting of arrays and objects a request body may have. Alexa's envelopes stay under
+#: 15; session attributes a skill stored add their own depth. Deeper bodies get 400 ``too_deep``.
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise EnvelopeError(f"The body holds {name}, which is not JSON: numbers must be finite.",
+                        {"(body)": [f"{name} is not a JSON number."]}, code="invalid_json")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        _no_constant(text)
+    return value
+
+
+def parse_body(raw: bytes | str) -> Any:
+    """Parse a request body as strict JSON, or raise :class:`EnvelopeError` naming what is wrong.
+
+    >>> parse_body(b'{"version": "1.0"}')
+    {'version': '1.0'}
+
+    Refused, each with its own ``code``: text that is not JSON (``invalid_json``), ``NaN``,
+    ``Infinity`` and numbers too large for a float (``invalid_json``), nesting deeper than
+    :data:`MAX_JSON_DEPTH` (``too_deep``), and a string holding half of a UTF-16 surrogate pair,
+    which no UTF-8 text can carry (``invalid_unicode``).
+    """
+    try:
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise EnvelopeError(f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
+                            {"(body)": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]}, code="too_deep") from None
+    except EnvelopeError:
+        raise
+    except ValueError as exc:
+        raise EnvelopeError(f"The body is not JSON: {exc}.", {"(body)": ["Not valid JSON."]},
+                            code="invalid_json") from None
+    if isinstance(raw, str):
+        opens = raw.count("{") + raw.count("[")
+        odd = "\\u" in raw or _SURROGATE.search(raw) is not None
+    else:
+        opens = raw.count(b"{") + raw.count(b"[")
+        # A lone surrogate arrives as a \uD8xx escape, or as the bytes ED A0..BF that json accepts.
+        odd = b"\\u" in raw or b"\xed" in raw
+    if opens > MAX_JSON_DEPTH or odd:
+        check_json_value(data)
+    return data
+
+
+def check_json_value(data: Any) -> None:
+    """Raise :class:`EnvelopeError` unless ``data`` is JSON a request may carry.
+
+    The checks of :func:`parse_body` for a body another parser read (AWS Lambda hands the skill a
+    dict): nesting at most :data:`MAX_JSON_DEPTH`, finite numbers, no lone surrogates. The error
+    names the dotted path of the first offending value.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                where = path or "(body)"
+                raise EnvelopeError(f"{where} holds half of a UTF-16 surrogate pair, which is not valid Unicode.",
+                                    {where: ["Not valid Unicode (a lone surrogate)."]}, code="invalid_unicode")
+            continue
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            where = path or "(body)"
+            raise EnvelopeError(f"{where} is {value}, which is not a JSON number.",
+                                {where: ["Not a finite number."]}, code="invalid_json")
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise EnvelopeError(f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels "
+                                    f"(at {path}).", {path: [f"Nested deeper than {MAX_JSON_DEPTH} levels."]},
+                                    code="too_deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise EnvelopeError(f"A key in {path or '(body)'} is not valid Unicode (a lone surrogate).",
+                                        {path or "(body)": ["A key is not valid Unicode."]}, code="invalid_unicode")
+                if isinstance(item, (dict, list, str, float)):
+                    stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
 
 
 # --------------------------------------------------------------------------- dataclasses

@@ -26,13 +26,20 @@ class EnvelopeError(SkillsError):
     messages, in the shape marshmallow reports them.
     """
 
-    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+    #: The short code an HTTP error body carries for it.
+    code = "invalid_envelope"
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None, *, code: str | None = None) -> None:
         super().__init__(message)
         self.errors = errors or {}
+        if code is not None:
+            self.code = code
 
 
 class UnknownRequestType(EnvelopeError):
-    """The envelope names a request type that no handler and no default can answer."""
+    """The envelope's ``request.type`` is not the name of a request type (``Interface.Name``)."""
+
+    code = "unknown_request_type"
 
 
 class VerificationError(SkillsError):

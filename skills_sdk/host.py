@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, load_request
+from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
 from .request_types import response_body
@@ -27,7 +27,18 @@ __all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills", "load_partner
 log = logging.getLogger("skills_sdk")
 
 USER_AGENT = f"skills_sdk/{__version__}"
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
+
+
+def _finite_only(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by None."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(v) for v in value]
+    return value
 
 
 @dataclass(slots=True)
@@ -44,8 +55,13 @@ class TurnResult:
         return self.turn.meta.get("transcript")
 
     def json(self) -> str:
-        """The response envelope as compact JSON."""
-        return _DUMPS(self.envelope)
+        """The response envelope as compact JSON (always valid JSON: a non-finite number becomes null)."""
+        try:
+            return _DUMPS(self.envelope)
+        except ValueError:  # NaN or Infinity a handler put in the session: JSON has no word for it
+            log.warning("skill %s put a non-finite number in its response; it was sent as null",
+                        self.turn.skill.name)
+            return _DUMPS(_finite_only(self.envelope))
 
 
 class SkillHost:
@@ -143,12 +159,11 @@ class SkillHost:
         return TurnResult(self.envelope_for(turn, resp), resp, turn)
 
     def handle_json(self, skill_name: str, body: str | bytes) -> str:
-        """Bytes or text in, response JSON out: the whole round trip without HTTP."""
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise EnvelopeError(f"The body is not JSON: {exc}.", {"(body)": ["Not valid JSON."]}) from None
-        return self.handle(skill_name, data).json()
+        """Bytes or text in, response JSON out: the whole round trip without HTTP.
+
+        The body is checked as the HTTP endpoint checks it (:func:`~skills_sdk.envelope.parse_body`).
+        """
+        return self.handle(skill_name, parse_body(body)).json()
 
     @staticmethod
     def response_body(turn: Turn, resp: Response) -> dict[str, Any]:

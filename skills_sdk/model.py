@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .dialog import DialogSlot
 
 #: Built-in intents every skill answers; a skill may override each one's handler.
 BUILTIN_INTENTS = (
@@ -66,11 +70,20 @@ class SlotType:
 
 @dataclass(frozen=True)
 class IntentModel:
-    """One intent of the interaction model: its sample utterances and its slots (slot name -> type name)."""
+    """One intent of the interaction model: its sample utterances, its slots (slot name -> type name),
+    and its dialog rules (see :mod:`skills_sdk.dialog`)."""
 
     name: str
     samples: tuple[str, ...] = ()
     slots: Mapping[str, str] = field(default_factory=dict)
+    dialog_slots: Mapping[str, DialogSlot] = field(default_factory=dict)
+    confirm: tuple[str, ...] = ()
+    delegation: str | None = None
+
+    @property
+    def has_dialog(self) -> bool:
+        """True if Alexa's dialog manager has rules for this intent."""
+        return bool(self.confirm) or any(ds.has_rules for ds in self.dialog_slots.values())
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class InteractionModel:
     invocation_name: str
     intents: tuple[IntentModel, ...]
     types: tuple[SlotType, ...] = ()
+    delegation: str = "ALWAYS"
+    locale: str | None = None
 
     def intent(self, name: str) -> IntentModel | None:
         """The intent called ``name``, or None."""

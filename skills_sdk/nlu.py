@@ -43,12 +43,13 @@ DEFAULT_SAMPLES: Mapping[str, tuple[str, ...]] = {
 }
 
 # Words that may come before the invocation name, and words that join it to the request
-# ("ask pizza shop TO order a pizza"); from Alexa's documented invocation phrases.
+# ("ask pizza shop TO order a pizza"); from Alexa's documented invocation phrases (English and German).
 _LAUNCH_VERBS = tuple(
     tuple(v.split())
-    for v in ("open", "launch", "start", "begin", "load", "run", "use", "talk to", "speak to", "ask", "tell")
+    for v in ("open", "launch", "start", "begin", "load", "run", "use", "talk to", "speak to", "ask", "tell",
+              "öffne", "starte", "frag", "frage", "sag", "sage", "spiele")
 )
-_CONNECTORS = frozenset({"to", "for", "and", "about", "if", "whether", "that"})
+_CONNECTORS = frozenset({"to", "for", "and", "about", "if", "whether", "that", "nach", "ob", "dass", "zu", "und"})
 
 # Alexa limits utterances; the cap also bounds matching time on pasted walls of text.
 _MAX_WORDS = 100
@@ -586,38 +587,40 @@ REQUIRED_INTENTS = (
     "AMAZON.FallbackIntent",
 )
 
-_UNSPEAKABLE = re.compile(r"[^\w\s{}'.\-]")
-
-
 def _export_samples(samples: Sequence[str]) -> list[str]:
-    """Samples as Alexa accepts them: no stray punctuation, single spaces, no duplicates."""
-    out: dict[str, str] = {}
-    for s in samples:
-        cleaned = " ".join(_UNSPEAKABLE.sub("", s).split())
-        out.setdefault(
-            " ".join(_words(_PLACEHOLDER.sub(lambda m: "{" + m.group(1).strip() + "}", cleaned))), cleaned
-        )
-    return list(out.values())
+    """Samples as written (single spaces), each once: the model rules refuse what Alexa would, never rewrite it."""
+    return list(dict.fromkeys(" ".join(s.split()) for s in samples))
 
 
-def export_model(model: InteractionModel) -> dict[str, Any]:
+def export_model(model: InteractionModel, *, lenient: bool = False) -> dict[str, Any]:
     """The Alexa interaction-model JSON (as a dict) for ``model``, ready for the developer console or ASK CLI.
 
     >>> export_model(model)["interactionModel"]["languageModel"]["invocationName"]  # doctest: +SKIP
     'pizza shop'
 
-    :param model: the skill's interaction model; validated first, so what you upload builds.
-    :raises ModelError: if the model is inconsistent (see :func:`validate_model`).
+    Intents with dialog rules add the ``dialog`` and ``prompts`` sections; the built-in intents
+    Alexa requires are added when the skill leaves them out.
+
+    :param model: the skill's interaction model (one locale of it).
+    :param lenient: export even when Alexa's rules are broken (``skills model export --lenient``).
+    :raises ModelRuleError: naming each rule ``model`` breaks (see :mod:`skills_sdk.model_rules`).
     """
-    validate_model(model)
-    intents: list[dict[str, Any]] = [
-        {
-            "name": i.name,
-            "slots": [{"name": s, "type": t, "samples": []} for s, t in i.slots.items()],
-            "samples": _export_samples(i.samples),
-        }
-        for i in model.intents
-    ]
+    from skills_sdk import dialog
+    from skills_sdk.model_rules import check_model, raise_for
+
+    if not lenient:
+        raise_for(check_model(model), f"the interaction model of {model.invocation_name!r}"
+                                      + (f" ({model.locale})" if model.locale else ""))
+    intents: list[dict[str, Any]] = []
+    for i in model.intents:
+        slots = []
+        for s, t in i.slots.items():
+            ds = i.dialog_slots.get(s)
+            samples = list(ds.samples) if ds is not None and ds.samples else []
+            if ds is not None and ds.required and not samples:
+                samples = ["{" + s + "}"]  # Alexa needs at least one way to say an elicited slot
+            slots.append({"name": s, "type": t, "samples": _export_samples(samples)})
+        intents.append({"name": i.name, "slots": slots, "samples": _export_samples(i.samples)})
     listed = {i.name for i in model.intents}
     intents += [{"name": n, "slots": [], "samples": []} for n in REQUIRED_INTENTS if n not in listed]
     types = [
@@ -633,8 +636,10 @@ def export_model(model: InteractionModel) -> dict[str, Any]:
         }
         for t in model.types
     ]
-    return {
-        "interactionModel": {
-            "languageModel": {"invocationName": model.invocation_name, "intents": intents, "types": types}
-        }
+    out: dict[str, Any] = {
+        "languageModel": {"invocationName": model.invocation_name, "intents": intents, "types": types}
     }
+    sections = dialog.export(model)
+    if sections is not None:
+        out["dialog"], out["prompts"] = sections
+    return {"interactionModel": out}

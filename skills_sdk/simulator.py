@@ -25,7 +25,18 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .nlu import FALLBACK_INTENT, Matcher, NluResult, compile_model, words_to_number
+from .dialog import SlotState, Step, fill, next_step
+from .model import IntentModel, InteractionModel
+from .nlu import (
+    DEFAULT_SAMPLES,
+    FALLBACK_INTENT,
+    MATCH,
+    Matcher,
+    NluResult,
+    _words,
+    compile_model,
+    words_to_number,
+)
 from .response import ssml_to_text
 from .testing import builders as b
 
@@ -33,26 +44,75 @@ if TYPE_CHECKING:
     from .host import SkillHost, TurnResult
     from .skill import Skill
 
-__all__ = ["Conversation", "ConversationCache", "SimulatedTurn", "matcher_for", "MAX_TEXT"]
+__all__ = ["Conversation", "ConversationCache", "SimulatedTurn", "matcher_for", "model_for", "slot_matcher_for",
+           "MAX_TEXT"]
 
 #: The longest text the simulator accepts (Alexa utterances are far shorter).
 MAX_TEXT = 1000
 
-_MATCHERS: weakref.WeakKeyDictionary[Skill, Matcher] = weakref.WeakKeyDictionary()
+_MATCHERS: weakref.WeakKeyDictionary[Skill, dict[Hashable, Matcher]] = weakref.WeakKeyDictionary()
 _MATCHERS_LOCK = threading.Lock()
+_ANSWER = "AnswerSlotIntent"
 
 
-def matcher_for(skill: Skill) -> Matcher:
-    """The compiled NLU of ``skill``, compiled once per skill and cached.
+def model_for(skill: Skill, locale: str | None = None) -> InteractionModel:
+    """The interaction model of ``skill`` in ``locale`` (its only model when it declares no locales)."""
+    pick = getattr(skill, "model_for", None)
+    return pick(locale) if pick is not None else skill.model
+
+
+def _cached(skill: Skill, key: Hashable, build: Callable[[], Matcher]) -> Matcher:
+    with _MATCHERS_LOCK:
+        per_skill = _MATCHERS.setdefault(skill, {})
+        matcher = per_skill.get(key)
+        if matcher is None:
+            matcher = per_skill[key] = build()
+        return matcher
+
+
+def matcher_for(skill: Skill, locale: str | None = None) -> Matcher:
+    """The compiled NLU of ``skill`` in ``locale``, compiled once per skill and locale and cached.
 
     >>> matcher_for(pizza).match("open pizza shop").kind   # doctest: +SKIP
     'launch'
     """
-    with _MATCHERS_LOCK:
-        matcher = _MATCHERS.get(skill)
-        if matcher is None:
-            matcher = _MATCHERS[skill] = compile_model(skill.model)
-        return matcher
+    model = model_for(skill, locale)
+    return _cached(skill, ("model", model.locale), lambda: compile_model(model))
+
+
+def slot_matcher_for(skill: Skill, locale: str | None, intent: str, slot: str) -> Matcher:
+    """The NLU for answers to the question for ``slot`` of ``intent``: the slot's own samples
+    (``{slot}`` when it declares none), matched as intent ``AnswerSlotIntent``."""
+    model = model_for(skill, locale)
+
+    def build() -> Matcher:
+        im = model.intent(intent)
+        ds = im.dialog_slots.get(slot) if im is not None else None
+        samples = (ds.samples if ds is not None and ds.samples else ()) or ("{" + slot + "}",)
+        answer = IntentModel(_ANSWER, tuple(samples), dict(im.slots) if im is not None else {})
+        return compile_model(InteractionModel(model.invocation_name, (answer,), model.types, locale=model.locale))
+
+    return _cached(skill, ("slot", model.locale, intent, slot), build)
+
+
+# "Yes" and "no" as the dialog model hears them when it asks for a confirmation.
+_YES = {"en": {_words(t) for t in DEFAULT_SAMPLES["AMAZON.YesIntent"]} | {("yes", "please"), ("correct",)},
+        "de": {("ja",), ("ja", "bitte"), ("genau",), ("richtig",), ("jawohl",)}}
+_NO = {"en": {_words(t) for t in DEFAULT_SAMPLES["AMAZON.NoIntent"]} | {("no", "thank", "you")},
+       "de": {("nein",), ("nein", "danke"), ("nö",)}}
+
+
+@dataclass
+class _Dialog:
+    """A dialog the dialog model is running: the intent, the slots so far, the question it waits on."""
+
+    intent: IntentModel
+    slots: dict[str, SlotState]
+    confirmation: str = "NONE"
+    asking: Step | None = None
+    manual: bool = False  # the skill takes every turn (SKILL_RESPONSE, or the skill asked itself)
+    delegated: bool = False  # the skill's last answer was Dialog.Delegate
+    turns: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,14 +131,40 @@ class SimulatedTurn:
     text: str | None
     nlu: NluResult | None
     request: dict[str, Any]
-    result: TurnResult
+    result: TurnResult | None
     session_ended: bool
     elicited: str | None = None
+    #: What Alexa's dialog model said itself (an elicitation, a confirmation): the request above was
+    #: not sent to the skill, so ``result`` is None and no transcript row was written.
+    platform: dict[str, Any] | None = None
+    #: The skill's own answer this turn when it delegated (``Dialog.Delegate``) to the dialog model.
+    delegated: SimulatedTurn | None = None
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        """The response envelope the device received (the skill's, or the dialog model's own prompt)."""
+        return self.result.envelope if self.result is not None else (self.platform or {})
+
+    @property
+    def spoken_by(self) -> str:
+        """``"skill"``, or ``"dialog"`` when Alexa's dialog model asked the question without the skill."""
+        return "skill" if self.result is not None else "dialog"
+
+    @property
+    def dialog_state(self) -> str | None:
+        """The ``dialogState`` of the IntentRequest (sent, or held by the dialog model)."""
+        return self.request["request"].get("dialogState")
+
+    @property
+    def confirmation(self) -> str | None:
+        """The intent's ``confirmationStatus`` in the request."""
+        intent = self.request["request"].get("intent")
+        return intent.get("confirmationStatus") if intent else None
 
     @property
     def response(self) -> dict[str, Any]:
         """The ``response`` object of the response envelope."""
-        return self.result.envelope.get("response") or {}
+        return self.envelope.get("response") or {}
 
     @property
     def request_type(self) -> str:
@@ -133,18 +219,18 @@ class SimulatedTurn:
     @property
     def session_attributes(self) -> dict[str, Any]:
         """The session attributes the response carries."""
-        return dict(self.result.envelope.get("sessionAttributes") or {})
+        return dict(self.envelope.get("sessionAttributes") or {})
 
     @property
     def transaction(self) -> dict[str, Any] | None:
         """The transaction the response tagged (kind, reference, amount as a string, currency, status)."""
-        tag = self.result.response.transaction_tag
+        tag = self.result.response.transaction_tag if self.result is not None else None
         return tag.to_dict() if tag is not None else None
 
     @property
     def transcript(self) -> dict[str, Any] | None:
         """The transcript row this turn wrote, JSON columns decoded (None when capture is off)."""
-        row = self.result.transcript
+        row = self.result.transcript if self.result is not None else None
         if row is None:
             return None
         from .transcripts.record import decode as decode_row
@@ -162,6 +248,7 @@ class SimulatedTurn:
                 "sample": self.nlu.sample if self.nlu else None,
                 "elicited_slot": self.elicited,
             }
+        intent = self.request["request"].get("intent") or {}
         return {
             "text": self.text,
             "request_type": self.request_type,
@@ -175,6 +262,11 @@ class SimulatedTurn:
             "session_attributes": self.session_attributes,
             "transaction": self.transaction,
             "transcript": self.transcript,
+            "spoken_by": self.spoken_by,
+            "dialog_state": self.dialog_state,
+            "confirmation": {"intent": intent.get("confirmationStatus"),
+                             "slots": {k: v.get("confirmationStatus") for k, v in (intent.get("slots") or {}).items()
+                                       if v.get("confirmationStatus") not in (None, "NONE")}} if intent else None,
         }
 
 
@@ -204,7 +296,7 @@ class Conversation:
         *,
         user_id: str = b.DEFAULT_USER,
         session_id: str | None = None,
-        locale: str = "en-US",
+        locale: str | None = None,
         attributes: Mapping[str, Any] | None = None,
         device_id: str = b.DEFAULT_DEVICE,
     ) -> None:
@@ -214,13 +306,16 @@ class Conversation:
         self.host = host
         self.skill: Skill = host.skills[skill]
         self.user_id = user_id
-        self.locale = locale
+        #: The request locale (the skill's own when None); the model and the replies follow it.
+        self.locale = locale or getattr(self.skill, "locale", "en-US")
         self.device_id = device_id
         self.session_id = session_id or b.new_session_id()
         self.attributes: dict[str, Any] = dict(attributes or {})
         #: True until the current session's first request has been answered.
         self.fresh = True
         self._pending: _Elicit | None = None
+        self._dialog: _Dialog | None = None
+        self._spoken: dict[str, int] = {}
         self._lock = threading.RLock()
 
     # -- session --------------------------------------------------------------------
@@ -231,11 +326,19 @@ class Conversation:
             self.attributes = {}
             self.fresh = True
             self._pending = None
+            self._dialog = None
 
     @property
     def elicited_slot(self) -> str | None:
-        """The slot a pending ``Dialog.ElicitSlot`` asks for, else None."""
+        """The slot a pending ``Dialog.ElicitSlot`` (or the dialog model) asks for, else None."""
+        if self._dialog is not None and self._dialog.asking is not None and self._dialog.asking.kind == "elicit":
+            return self._dialog.asking.slot
         return self._pending.slot if self._pending else None
+
+    @property
+    def model(self) -> InteractionModel:
+        """The interaction model of the skill in this conversation's locale."""
+        return model_for(self.skill, self.locale)
 
     def _common(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": self.session_id, "new": self.fresh,
@@ -258,11 +361,16 @@ class Conversation:
         if len(text) > MAX_TEXT:
             raise ValueError(f"The text is {len(text)} characters long; the simulator takes at most {MAX_TEXT}.")
         with self._lock:
-            nlu = matcher_for(self.skill).match(text)
+            nlu = matcher_for(self.skill, self.locale).match(text)
             if nlu.kind == "launch":
                 return self._launch(text, nlu)
+            if self._dialog is not None and self._dialog.asking is not None:
+                answered = self._answer(self._dialog, text, nlu)
+                if answered is not None:
+                    return answered
+            self._dialog = None
             pending = self._pending
-            model = self.skill.model
+            model = self.model
             slots: dict[str, Any] = dict(nlu.slots)
             name = nlu.intent or FALLBACK_INTENT
             dialog_state = None
@@ -275,17 +383,168 @@ class Conversation:
             elif pending is not None and name == pending.intent:
                 slots = {**pending.slots, **slots}  # a device keeps the intent's earlier slots
                 dialog_state = "IN_PROGRESS"
+            im = model.intent(name)
+            if im is not None and im.has_dialog and elicited is None:
+                return self._start(im, slots, text, nlu)
             body = b.intent_request(name, slots, model=model, dialog_state=dialog_state, **self._common())
             turn = self.send(body, utterance=text, nlu=nlu)
             turn.elicited = elicited
             return turn
 
+    # -- the dialog model, played as Alexa plays it ------------------------------------
+    def _delegation(self, im: IntentModel) -> str:
+        return im.delegation or self.model.delegation
+
+    def _state(self, im: IntentModel, slot: str, value: Any) -> SlotState:
+        if value is None:
+            return SlotState()
+        said = value.value if hasattr(value, "value") else str(value)
+        st = self.model.slot_type(im.slots.get(slot, ""))
+        if st is None:
+            return SlotState(said)
+        hit = b._resolve(said, st)
+        return SlotState(said, hit[0] if hit else None, MATCH if hit else "ER_SUCCESS_NO_MATCH")
+
+    def _start(self, im: IntentModel, slots: Mapping[str, Any], text: str, nlu: NluResult) -> SimulatedTurn:
+        """A user's utterance opened intent ``im``, which has dialog rules."""
+        dialog = _Dialog(im, {k: self._state(im, k, v) for k, v in slots.items()},
+                         manual=self._delegation(im) == "SKILL_RESPONSE")
+        if dialog.manual:
+            return self._to_skill(dialog, "STARTED", text, nlu)
+        return self._advance(dialog, text, nlu)
+
+    def _answer(self, dialog: _Dialog, text: str, nlu: NluResult) -> SimulatedTurn | None:
+        """The user's answer to the dialog's question; None when they said something else entirely."""
+        im, step = dialog.intent, dialog.asking
+        assert step is not None
+        if step.kind == "elicit":
+            if nlu.intent == im.name:
+                dialog.slots.update({k: self._state(im, k, v) for k, v in nlu.slots.items()})
+            elif (answer := self._slot_answer(im, step.slot or "", text)) is not None:
+                dialog.slots.update({k: self._state(im, k, v) for k, v in answer.items()})
+            elif nlu.intent == FALLBACK_INTENT:
+                dialog.slots[step.slot or ""] = self._state(im, step.slot or "",
+                                                           self._spoken_value(im.name, step.slot or "", text))
+            else:
+                return None  # "stop", "help", another intent: Alexa leaves the dialog
+        else:
+            said = _words(text)
+            lang = (self.locale or "en").split("-")[0]
+            yes = said in _YES.get(lang, _YES["en"]) or nlu.intent == "AMAZON.YesIntent"
+            no = said in _NO.get(lang, _NO["en"]) or nlu.intent == "AMAZON.NoIntent"
+            if not (yes or no):
+                if nlu.intent != FALLBACK_INTENT:
+                    return None
+                return self._ask(dialog, step, text, nlu)  # Alexa asks the same question again
+            status = "CONFIRMED" if yes else "DENIED"
+            if step.kind == "confirm_intent":
+                dialog.confirmation = status
+            elif no and not dialog.manual:
+                dialog.slots[step.slot or ""] = SlotState()  # denied: the dialog model asks for it again
+            else:
+                dialog.slots.setdefault(step.slot or "", SlotState()).confirmation = status
+        dialog.asking = None
+        if dialog.manual:
+            return self._to_skill(dialog, "IN_PROGRESS", text, nlu)
+        return self._advance(dialog, text, nlu)
+
+    def _slot_answer(self, im: IntentModel, slot: str, text: str) -> dict[str, Any] | None:
+        """The slots an answer fills when it matches one of ``slot``'s samples ("a {size} one"), else None."""
+        result = slot_matcher_for(self.skill, self.locale, im.name, slot).match(text)
+        if result.intent != _ANSWER or slot not in result.slots:
+            return None
+        return {k: v.value for k, v in result.slots.items()}
+
+    def _advance(self, dialog: _Dialog, text: str | None, nlu: NluResult | None,
+                 after: SimulatedTurn | None = None) -> SimulatedTurn:
+        """What the dialog model does next: ask a question itself, or send the skill the completed intent."""
+        step = next_step(dialog.intent, dialog.slots, dialog.confirmation)
+        if step.kind == "done":
+            self._dialog = None
+            body = self._dialog_body(dialog, "COMPLETED")
+            turn = self.send(body, utterance=text if after is None else None, nlu=nlu)
+            turn.delegated = after
+            return turn
+        return self._ask(dialog, step, text, nlu, after)
+
+    def _ask(self, dialog: _Dialog, step: Step, text: str | None, nlu: NluResult | None,
+             after: SimulatedTurn | None = None) -> SimulatedTurn:
+        """Alexa says the step's prompt itself; nothing reaches the skill."""
+        count = self._spoken.get(step.prompt_id or "", 0)
+        self._spoken[step.prompt_id or ""] = count + 1
+        speech = fill(step.prompts[count % len(step.prompts)], dialog.slots) if step.prompts else ""
+        if step.kind == "invalid":  # said why; the value is dropped and the slot asked for again
+            dialog.slots[step.slot or ""] = SlotState()
+            ds = dialog.intent.dialog_slots[step.slot or ""]
+            step = Step("elicit", step.slot, ds.prompts, f"Elicit.Slot.{dialog.intent.name}.{step.slot}")
+        dialog.asking = step
+        dialog.delegated = False
+        dialog.turns += 1
+        self._dialog = dialog
+        body = self._dialog_body(dialog, "STARTED" if dialog.turns == 1 and not dialog.manual else "IN_PROGRESS")
+        kind = "SSML" if speech.lstrip().startswith("<speak>") else "PlainText"
+        said = {"type": kind, ("ssml" if kind == "SSML" else "text"): speech}
+        platform = {"version": "1.0", "sessionAttributes": dict(self.attributes),
+                    "response": {"outputSpeech": said, "reprompt": {"outputSpeech": said}, "shouldEndSession": False}}
+        return SimulatedTurn(text, nlu, body, None, False, platform=platform, delegated=after)
+
+    def _to_skill(self, dialog: _Dialog, state: str, text: str | None, nlu: NluResult | None) -> SimulatedTurn:
+        """Send the dialog's intent to the skill; if it delegates, let the dialog model go on."""
+        turn = self.send(self._dialog_body(dialog, state), utterance=text, nlu=nlu)
+        follow = self._dialog
+        if follow is not None and follow.delegated:
+            return self._advance(follow, text, nlu, after=turn)
+        return turn
+
+    def _dialog_body(self, dialog: _Dialog, state: str) -> dict[str, Any]:
+        values = {k: s.value for k, s in dialog.slots.items() if s.value is not None}
+        body = b.intent_request(dialog.intent.name, values, model=self.model, dialog_state=state,
+                                confirmation=dialog.confirmation, **self._common())
+        sent = body["request"]["intent"]["slots"]
+        for name, slot_state in dialog.slots.items():
+            if name in sent:
+                sent[name]["confirmationStatus"] = slot_state.confirmation
+        return body
+
+    def _dialog_after(self, body: Mapping[str, Any], response: Mapping[str, Any]) -> _Dialog | None:
+        """The dialog the skill's answer leaves open: it delegated, or asked a dialog question itself."""
+        request = body["request"]
+        directive = next((d for d in response.get("directives") or () if str(d.get("type", "")).startswith("Dialog.")),
+                         None)
+        if request.get("type") != "IntentRequest" or directive is None:
+            return None
+        intent = directive.get("updatedIntent") or request.get("intent") or {}
+        im = self.model.intent(intent.get("name", ""))
+        if im is None or not im.has_dialog:
+            return None
+        slots = {}
+        for name, slot in (intent.get("slots") or {}).items():
+            auth = ((slot.get("resolutions") or {}).get("resolutionsPerAuthority") or [{}])[0]
+            value = ((auth.get("values") or [{}])[0]).get("value") or {}
+            state = self._state(im, name, slot.get("value")) if slot.get("value") is not None and not auth else \
+                SlotState(slot.get("value"), value.get("name"), (auth.get("status") or {}).get("code"))
+            state.confirmation = slot.get("confirmationStatus") or "NONE"
+            slots[name] = state
+        dialog = _Dialog(im, slots, intent.get("confirmationStatus") or "NONE",
+                         manual=self._delegation(im) == "SKILL_RESPONSE", turns=1)
+        kind = directive["type"]
+        if kind == "Dialog.Delegate":
+            dialog.delegated = True
+        else:
+            dialog.manual = True  # the skill asked: the answer goes back to it
+            dialog.asking = {"Dialog.ElicitSlot": Step("elicit", directive.get("slotToElicit")),
+                             "Dialog.ConfirmSlot": Step("confirm_slot", directive.get("slotToConfirm")),
+                             "Dialog.ConfirmIntent": Step("confirm_intent")}.get(kind)
+            if dialog.asking is None:
+                return None
+        return dialog
+
     def _declares(self, intent: str, slot: str) -> bool:
-        im = self.skill.model.intent(intent)
+        im = self.model.intent(intent)
         return im is not None and slot in im.slots
 
     def _spoken_value(self, intent: str, slot: str, text: str) -> str:
-        im = self.skill.model.intent(intent)
+        im = self.model.intent(intent)
         value = " ".join(text.split())
         if im is not None and im.slots.get(slot) == "AMAZON.NUMBER":
             number = words_to_number(value.lower().replace("-", " ").split())
@@ -313,7 +572,7 @@ class Conversation:
     ) -> SimulatedTurn:
         """Send an IntentRequest with plain slot values (resolved against the skill's slot types)."""
         with self._lock:
-            body = b.intent_request(name, slots, model=self.skill.model, dialog_state=dialog_state,
+            body = b.intent_request(name, slots, model=self.model, dialog_state=dialog_state,
                                     confirmation=confirmation, **self._common())
             return self.send(body)
 
@@ -375,7 +634,8 @@ class Conversation:
             return True
         self.fresh = False
         self.attributes = dict(result.envelope.get("sessionAttributes") or {})
-        self._pending = _pending_elicit(body, response)
+        self._dialog = self._dialog_after(body, response)
+        self._pending = None if self._dialog is not None else _pending_elicit(body, response)
         return False
 
 

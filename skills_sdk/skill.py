@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .context import Turn
+from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .envelope import Slot
 from .errors import RegistrationError, StateError, UnknownRequestType
+from .locale import Catalogue, LocaleModel, fallback_chain, localize
 from .middleware import Endpoint, Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
 from .request_types import UNKNOWN, is_well_formed, known_types_text, rule_for
@@ -232,14 +234,31 @@ class Skill:
         ledger: LedgerPolicy | None = None,
         config: Mapping[str, Any] | None = None,
         description: str = "",
+        delegation: str = "ALWAYS",
+        locale: str = "en-US",
     ) -> None:
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise RegistrationError(f"Skill name must be letters, digits, '-' or '_', got {name!r}.")
         if not developer_id:
             raise RegistrationError(f"Skill {name!r} needs a developer_id: the developer who owns its transcripts.")
+        from .model_rules import check_invocation, raise_for
+
+        if invocation_name is not None:  # a name derived from the skill's is checked on export only
+            raise_for(check_invocation(invocation_name), f"skill {name!r}")
+        invocation = invocation_name or name.replace("_", " ").replace("-", " ").lower()
+        if delegation not in DELEGATION_STRATEGIES:
+            raise RegistrationError(f"Skill {name!r}: delegation={delegation!r} is not one of "
+                                    f"{', '.join(DELEGATION_STRATEGIES)} (auto-delegation is 'ALWAYS').")
         self.name = name
         self.developer_id = developer_id
-        self.invocation_name = (invocation_name or name.replace("_", " ")).lower()
+        self.invocation_name = invocation
+        #: Alexa's delegation strategy for intents with dialog rules: "ALWAYS" (auto) or "SKILL_RESPONSE".
+        self.delegation = delegation
+        #: The locale the skill's samples, slot values and prompts are written in.
+        self.locale = LocaleModel.of(locale).locale
+        self._locales: dict[str, LocaleModel] = {}
+        #: Response texts per locale, read in handlers with ``ctx.t(key)``.
+        self.catalogue = Catalogue(self.locale)
         self.application_id = application_id
         loose = dict(retention_days=retention_days, receipt_retention_days=receipt_retention_days,
                      redact_patterns=redact_patterns or {}, exempt_slots=frozenset(exempt_slots),
@@ -291,11 +310,16 @@ class Skill:
         func: Callable[..., Any],
         *,
         samples: Sequence[str] = (),
-        slots: Mapping[str, str] | None = None,
+        slots: Mapping[str, str | DialogSlot] | None = None,
+        confirm: str | Sequence[str] = (),
+        delegation: str | None = None,
     ) -> None:
         """Register ``func`` for intent ``name``, with its sample utterances and slots (slot -> type).
 
         Slot parameters of ``func`` are filled by name: ``def order(ctx, size, count: int = 1)``.
+        A slot given as :func:`~skills_sdk.dialog.required` / :func:`~skills_sdk.dialog.optional`
+        carries dialog rules; ``confirm`` are the questions that confirm the whole intent;
+        ``delegation`` overrides the skill's strategy for this intent ("ALWAYS" or "SKILL_RESPONSE").
         """
         if callable(name):
             raise RegistrationError(
@@ -306,9 +330,15 @@ class Skill:
             raise RegistrationError(f"Intent name must be a non-empty string, got {name!r}.")
         if isinstance(samples, str):
             raise RegistrationError(f"samples of intent {name!r} must be a list of strings, not one string.")
-        model = IntentModel(name, tuple(samples), dict(slots or {}))
+        from .model_rules import check_intent, raise_for
+
+        types = {s: (t.type if isinstance(t, DialogSlot) else t) for s, t in (slots or {}).items()}
+        dialog_slots = {s: t for s, t in (slots or {}).items() if isinstance(t, DialogSlot)}
+        model = IntentModel(name, tuple(samples), types, dialog_slots,
+                            (confirm,) if isinstance(confirm, str) else tuple(confirm), delegation)
+        raise_for(check_intent(model), f"intent {name!r} of skill {self.name!r}")
         # The fallback also answers intents without a handler, so its parameters may name their slots.
-        declared = None if name == "AMAZON.FallbackIntent" else dict(slots or {})
+        declared = None if name == "AMAZON.FallbackIntent" else types
         params = _slot_params(func, f"intent {name!r}", declared)
         handler = Handler("intent", name, func, params, model)
         self._register(handler)
@@ -319,7 +349,13 @@ class Skill:
             raise
 
     def intent(
-        self, name: str, *, samples: Sequence[str] = (), slots: Mapping[str, str] | None = None
+        self,
+        name: str,
+        *,
+        samples: Sequence[str] = (),
+        slots: Mapping[str, str | DialogSlot] | None = None,
+        confirm: str | Sequence[str] = (),
+        delegation: str | None = None,
     ) -> Callable[[F], F]:
         """Decorator twin of :meth:`add_intent`."""
         if callable(name):
@@ -329,7 +365,7 @@ class Skill:
             )
 
         def decorator(func: F) -> F:
-            self.add_intent(name, func, samples=samples, slots=slots)
+            self.add_intent(name, func, samples=samples, slots=slots, confirm=confirm, delegation=delegation)
             return func
 
         return decorator
@@ -442,6 +478,9 @@ class Skill:
     def add_slot_type(self, slot_type: SlotType) -> None:
         """Declare a custom slot type."""
         self._check_open(f"add slot type {slot_type.name!r}")
+        from .model_rules import check_slot_type, raise_for
+
+        raise_for(check_slot_type(slot_type), f"skill {self.name!r}")
         if slot_type.name in self._types:
             raise RegistrationError(f"Slot type {slot_type.name!r} is declared twice in skill {self.name!r}.")
         self._types[slot_type.name] = slot_type
@@ -466,12 +505,68 @@ class Skill:
         self._middleware.append(middleware)
         return middleware
 
+    # -- locales ---------------------------------------------------------------------------
+    def add_locale(
+        self,
+        locale: str,
+        *,
+        invocation_name: str | None = None,
+        samples: Mapping[str, Sequence[str]] | None = None,
+        slot_values: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+        slot_samples: Mapping[str, Sequence[str]] | None = None,
+        prompts: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> None:
+        """Serve ``locale`` too: its invocation name, samples per intent, the words for each slot value,
+        slot samples (``"Intent.slot"``) and dialog prompts by id (``"Elicit.Slot.Intent.slot"``).
+
+        >>> skill.add_locale("de-DE", invocation_name="pizza laden",
+        ...                  samples={"OrderPizzaIntent": ["bestelle eine pizza"]})   # doctest: +SKIP
+        """
+        self._check_open(f"add locale {locale!r}")
+        loc = LocaleModel.of(locale, invocation_name=invocation_name, samples=samples, slot_values=slot_values,
+                             slot_samples=slot_samples, prompts=prompts)
+        if loc.locale == self.locale or loc.locale in self._locales:
+            raise RegistrationError(f"Locale {locale!r} is declared twice in skill {self.name!r}; "
+                                    "give all of its samples, values and prompts in one add_locale call.")
+        from .model_rules import check_invocation, check_sample, raise_for
+
+        problems = check_invocation(loc.invocation_name, loc.locale) if loc.invocation_name else []
+        for intent, texts in loc.samples.items():
+            problems += [p for t in texts for p in check_sample(t, f"{loc.locale} sample of intent {intent!r}")]
+        raise_for(problems, f"locale {locale} of skill {self.name!r}")
+        self._locales[loc.locale] = loc
+
+    def messages(self, locale: str, texts: Mapping[str, str]) -> None:
+        """Add response texts for a locale (``"de-DE"``) or a language (``"de"``); read them with ``ctx.t(key)``."""
+        self.catalogue.add(locale, texts)
+
+    @property
+    def locales(self) -> list[str]:
+        """Every locale the skill serves, its own first."""
+        return [self.locale, *self._locales]
+
+    def model_for(self, locale: str | None) -> InteractionModel:
+        """The interaction model for ``locale``, along the fallback chain (``de-AT`` -> ``de`` -> the skill's own).
+
+        >>> skill.model_for("de-DE").invocation_name   # doctest: +SKIP
+        'pizza laden'
+        """
+        for candidate in fallback_chain(locale, self.locale):
+            if candidate in (self.locale, self.locale.split("-")[0]):
+                break  # the skill's own language beats another region's variant of it
+            loc = self._locales.get(candidate) or next(
+                (m for k, m in self._locales.items() if k.split("-")[0] == candidate), None)
+            if loc is not None:
+                return localize(self.model, loc)
+        return self.model
+
     # -- the model ------------------------------------------------------------------------
     @property
     def model(self) -> InteractionModel:
         """The interaction model: intents with samples and slots, and the custom slot types."""
         intents = tuple(h.model for h in self._handlers.values() if h.kind == "intent" and h.model)
-        return InteractionModel(self.invocation_name, intents, tuple(self._types.values()))
+        return InteractionModel(self.invocation_name, intents, tuple(self._types.values()), self.delegation,
+                                self.locale)
 
     def _validate_model(self, *, final: bool = False) -> None:
         """Check the model now if it is complete; slot types may still follow, so wait for them."""

@@ -73,6 +73,17 @@ def make_envelope(
     }
 
 
+def json_paths(value: Any, prefix: tuple = ()):
+    """Every path into a JSON value (dict keys and list indexes), the empty path first."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from json_paths(v, (*prefix, i))
+
+
 @pytest.fixture
 def envelope():
     """The envelope builder, as a fixture: ``envelope("LaunchRequest")``, ``envelope(intent="X", slots={...})``."""

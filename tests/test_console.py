@@ -322,7 +322,7 @@ def test_filters_pick_the_matching_turns(http, query, expected):
 def test_bad_filter_values_are_explained_not_a_server_error(http, query, message):
     sign_in(http)
     resp = http.get(f"/console/?{query}")
-    assert resp.status_code == 200 and message in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
 
 
 def test_a_conversation_page_shows_every_turn_of_the_session_in_order(http):

@@ -6,6 +6,7 @@ import copy
 import json
 
 import pytest
+from conftest import json_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
@@ -171,21 +172,13 @@ json_value = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=3)
                           max_leaves=6)
 
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, (*prefix, i))
 
 
 @st.composite
 def mutated_envelopes(draw):
     data = copy.deepcopy(json.loads((__import__("pathlib").Path(__file__).parent / "fixtures"
                                      / "order_pizza_envelope.json").read_text()))
-    paths = [p for p in _paths(data) if p]
+    paths = [p for p in json_paths(data) if p]
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths))
         parent = data

@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from conftest import build_greeter, make_envelope
+from conftest import build_greeter, json_paths, make_envelope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,22 +37,13 @@ def served():
     return app.test_client(), store
 
 
-def _paths(value, prefix=()):
-    """Every path into a JSON value (dict keys and list indexes)."""
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
 
 
 @st.composite
 def mutated_envelopes(draw):
     env = copy.deepcopy(draw(st.sampled_from(VALID)))
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(env) if p]
+        paths = [p for p in json_paths(env) if p]
         if not paths:
             break
         path = draw(st.sampled_from(paths))

@@ -606,12 +606,17 @@ def test_export_contents():
     assert topping["values"][3] == {"name": {"value": "ham", "synonyms": []}}  # no id given: none exported
 
 
-def test_export_cleans_and_dedupes_samples():
-    model = model_with(
-        IntentModel("Order", ("Order a pizza!!", "order  a pizza", "what's {size}?"), {"size": "PizzaSize"})
-    )
-    intent = export_model(model)["interactionModel"]["languageModel"]["intents"][0]
-    assert intent["samples"] == ["Order a pizza", "what's {size}"]
+def test_export_refuses_symbols_rather_than_rewriting_the_sample():
+    # Cleaning "!!" away silently would upload something other than what the developer wrote.
+    model = model_with(IntentModel("Order", ("Order a pizza!!", "what's {size}?"), {"size": "PizzaSize"}))
+    with pytest.raises(ModelError, match=r"\[sample.symbols\].*'Order a pizza!!' has !"):
+        export_model(model)
+
+
+def test_lenient_export_keeps_samples_as_written_once_each():
+    model = model_with(IntentModel("Order", ("order a pizza", "order  a pizza", "what's {size}"), {"size": "PizzaSize"}))
+    intent = export_model(model, lenient=True)["interactionModel"]["languageModel"]["intents"][0]
+    assert intent["samples"] == ["order a pizza", "what's {size}"]
 
 
 def test_export_refuses_invalid_model():

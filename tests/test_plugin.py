@@ -77,7 +77,8 @@ def test_order(skill_client, transcript_store, partner_session):
     client.say("order a small ham pizza")
     client.say("yes")
     client.assert_transaction("pizza_order")
-    assert transcript_store.count(skill="pizza") == 2
+    # Alexa's dialog model asked "shall I place the order" itself: only the completed order reached the skill.
+    assert transcript_store.count(skill="pizza") == 1
     assert str(transcript_store.path).endswith("transcripts.db")
 ''')
     pytester.runpytest(*ARGS).assert_outcomes(passed=1)

@@ -295,3 +295,44 @@ def test_the_skills_own_disable_handler_still_runs_and_cannot_bring_state_back(t
 
     assert seen == [ALICE] and result.envelope["response"] == {}
     assert store.load_state("dev-a", "notes", ALICE) == {} and store.count(user_id=ALICE) == 0
+
+
+def test_each_receipt_carries_a_manifest_of_where_the_data_was_and_what_is_out_of_reach(ledger):
+    store, host, path = ledger
+    speak(host, "notes", ALICE, "first")
+    speak(host, "shop", ALICE, "second")
+
+    receipt = erase_user(store, ALICE)
+
+    places = {m["place"]: m["what"] for m in receipt["manifest"]["removed"]}
+    assert set(places) == {"transcripts", "search index", "spool", "saved skill state", "scheduled erasures",
+                           "database file", "write-ahead log"}
+    assert places["transcripts"].startswith("2 transcripts") and places["saved skill state"].startswith("2 records")
+    assert "emptied" in places["write-ahead log"]
+    assert {m["place"] for m in receipt["manifest"]["kept"]} == {"your capture choice", "your user tokens",
+                                                                  "this receipt and the audit log"}
+    beyond = {m["place"] for m in receipt["manifest"]["out_of_reach"]}
+    assert {"exports and downloads already made", "backups"} <= beyond
+    assert ALICE not in json.dumps(receipt)
+    assert iter_receipts(store, user_id=ALICE)[0]["manifest"]["removed"][0] == receipt["manifest"]["removed"][0]
+
+
+def test_the_my_data_receipt_page_shows_the_manifest(tmp_path):
+    import re
+
+    from skills_sdk.server import create_app
+    from skills_sdk.transcripts.keys import create_key
+
+    store = TranscriptStore(tmp_path / "t.db")
+    app = create_app([note_skill("notes", "dev-a")], store=store)
+    speak(app.extensions["skills_sdk"]["host"], "notes", ALICE, "hello")
+    token = create_key(store, "user", ALICE)[1]
+    c = app.test_client()
+
+    def csrf() -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/me").get_data(as_text=True)).group(1)
+
+    c.post("/console/me/sign-in", data={"token": token, "csrf_token": csrf()})
+    page = c.post("/console/me/erase", data={"confirm": "yes", "csrf_token": csrf()}).get_data(as_text=True)
+    assert 'id="manifest"' in page and "search index" in page and "backups" in page
+    assert "1 transcript (what skills said to you" in page

@@ -11,10 +11,9 @@ from conftest import example_app, make_envelope
 from example_skills import SKILL_MODULES
 from skills_sdk import CanFulfill, Skill, SkillHost, ask, say
 from skills_sdk.request_types import REQUEST_TYPES, reported
+from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.sqlite.queries import rows
-
-pytest.importorskip("ask_sdk_model")
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +186,23 @@ def test_every_known_type_is_answered_without_a_handler(request_type):
         assert out.transcript is None and out.envelope["response"] == {}
         return
     assert check_answer(env, 200, json.dumps(out.envelope).encode(), out.transcript) == []
+
+
+def test_a_developer_finds_failed_playbacks_and_invalid_responses_with_one_filter():
+    store = TranscriptStore(":memory:")
+    skill = Skill("demo", developer_id="dev-d")
+    app = create_app([skill], store=store)
+    from skills_sdk.transcripts.keys import create_key
+
+    key = create_key(store, "developer", "dev-d")[1]
+    client = app.test_client()
+    client.post("/alexa/demo", json=make_envelope("LaunchRequest"))
+    client.post("/alexa/demo", json=make_envelope("AudioPlayer.PlaybackFailed", token="t",
+                                                  error={"type": "MEDIA_ERROR_UNKNOWN", "message": "gone"}))
+    client.post("/alexa/demo", json=make_envelope("System.ExceptionEncountered",
+                                                  error={"type": "INVALID_RESPONSE", "message": "bad"}))
+    rows = client.get("/v1/transcripts?status=alexa_error", headers={"Authorization": f"Bearer {key}"}).get_json()
+    assert sorted(r["request_type"] for r in rows["transcripts"]) == [
+        "AudioPlayer.PlaybackFailed", "System.ExceptionEncountered"]
+    bad = client.get("/v1/transcripts?status=failed", headers={"Authorization": f"Bearer {key}"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["param"] == "status"

@@ -98,3 +98,24 @@ def test_handler_crash_is_a_200_apology_not_a_500(client, store):
 def test_session_ended_gets_empty_response(client):
     body = client.post("/alexa/greeter", json=make_envelope("SessionEndedRequest", reason="USER_INITIATED")).get_json()
     assert body["response"] == {}
+
+
+def test_the_alexa_endpoint_opens_no_console_session(store):
+    # Sessions belong to the console: an Alexa request draws no id, sets no cookie, and code that
+    # writes Flask's session there is told where per-conversation data goes.
+    from flask import session
+
+    app = create_app([build_greeter()], store=store)
+    seen = []
+
+    @app.after_request
+    def _probe(resp):
+        try:
+            session["x"] = 1
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        return resp
+
+    resp = app.test_client().post("/alexa/greeter", json=make_envelope("LaunchRequest"))
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+    assert seen and "ctx.session" in seen[0]

@@ -33,36 +33,49 @@ def store(app):
 
 
 def test_simulate_answers_speech_nlu_and_the_transcript_row(http, store):
-    body = http.post("/simulate/pizza", json={"text": "ask pizza shop for a large pepperoni pizza",
-                                              "user_id": "amzn1.ask.account.sim-1"}).get_json()
+    def turn(text):
+        return http.post("/simulate/pizza", json={"text": text, "user_id": "amzn1.ask.account.sim-1",
+                                                  "session_id": "s-1"}).get_json()
+
+    body = turn("ask pizza shop for a large pepperoni pizza")
     assert body["nlu"]["intent"] == "OrderPizzaIntent"
     assert body["nlu"]["slots"]["size"] == {"value": "large", "resolved": "large", "id": "LARGE",
                                             "status": "ER_SUCCESS_MATCH"}
-    assert body["speech"] == "That's one large hand tossed pizza with pepperoni. Shall I place the order?"
-    assert body["end_session"] is False and body["directives"][0]["type"] == "Dialog.ConfirmIntent"
-    assert body["session_attributes"]["order"]["size"] == "large"
+    # The dialog model confirms the order itself: nothing reaches the skill, no row is written.
+    assert body["speech"] == "A large pizza with pepperoni. Shall I place the order?"
+    assert (body["spoken_by"], body["dialog_state"], body["transcript"]) == ("dialog", "STARTED", None)
+    assert body["end_session"] is False and store.count() == 0
+    body = turn("yes")
+    assert (body["spoken_by"], body["dialog_state"], body["confirmation"]["intent"]) == ("skill", "COMPLETED", "CONFIRMED")
     row = body["transcript"]
-    assert row["utterance"] == "ask pizza shop for a large pepperoni pizza" and row["user_id"] == "amzn1.ask.account.sim-1"
-    assert store.get(row["id"])["speech"] == body["speech"]
+    assert row["utterance"] == "yes" and row["user_id"] == "amzn1.ask.account.sim-1"
+    assert store.get(row["id"])["speech"] == body["speech"] and "on its way" in body["speech"]
 
 
-def test_simulate_keeps_a_named_sessions_attributes_between_calls(http):
+def test_simulate_keeps_a_named_sessions_dialog_between_calls(http):
     def turn(text):
         return http.post("/simulate/pizza", json={"text": text, "session_id": "sim-session-1"}).get_json()
 
     assert turn("open pizza shop")["transcript"]["session_id"] == "sim-session-1"
-    assert turn("order a small pizza")["directives"][0]["slotToElicit"] == "topping"
-    assert turn("bacon")["speech"] == "That's one small hand tossed pizza with bacon. Shall I place the order?"
+    assert turn("order a small pizza")["speech"] == "A small pizza. Which topping would you like?"
+    assert turn("bacon")["speech"] == "A small pizza with bacon. Shall I place the order?"
     done = turn("yes")
     assert done["end_session"] is True and done["transaction"]["kind"] == "pizza_order"
-    assert done["transcript"]["user_id"] == "simulator-user"
-    assert turn("yes")["speech"] == "What pizza would you like?"  # the ended session was forgotten
+    assert done["transcript"]["user_id"] == "simulator-user" and done["transcript"]["session_id"] == "sim-session-1"
+    assert turn("bacon")["nlu"]["intent"] == "AMAZON.FallbackIntent"  # the ended session's dialog was forgotten
 
 
 def test_without_a_session_id_each_call_is_a_new_session(http):
     http.post("/simulate/pizza", json={"text": "order a small pizza"})
     body = http.post("/simulate/pizza", json={"text": "bacon"}).get_json()
-    assert body["session_attributes"]["order"] == {"toppings": ["bacon"]}  # no size: nothing was carried
+    assert body["nlu"]["intent"] == "AMAZON.FallbackIntent"  # no question was pending: nothing was carried
+
+
+def test_simulate_takes_a_locale(http):
+    body = http.post("/simulate/pizza", json={"text": "öffne pizza laden", "locale": "de-DE"}).get_json()
+    assert body["speech"].startswith("Willkommen beim Pizza Laden") and body["transcript"]["locale"] == "de-DE"
+    bad = http.post("/simulate/pizza", json={"text": "hi", "locale": "german"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "locale"
 
 
 @pytest.mark.parametrize(
@@ -136,15 +149,17 @@ def test_skills_say_json_uses_the_given_session(tmp_path):
 
 def test_skills_chat_carries_the_session_across_lines(tmp_path):
     db = str(tmp_path / "t.db")
-    lines = "order a large pizza\nolives\nyes\n"
+    lines = "open pizza shop\norder a large pizza\nolives\nyes\n"
     result = CliRunner().invoke(main, ["chat", "pizza", "--db", db, "--user", "u-chat"], input=lines)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "directive:  Dialog.ElicitSlot" in out
-    assert "one large hand tossed pizza with black olives. Shall I place the order?" in out
+    assert "alexa:      A large pizza. Which topping would you like?" in out
+    assert "alexa:      A large pizza with olives. Shall I place the order?" in out
+    assert "dialog:     dialogState=COMPLETED confirmation=CONFIRMED" in out
     assert "transaction: pizza_order" in out and "session ended" in out
     rows = TranscriptStore(db).user_history("u-chat")
-    assert [r["utterance"] for r in reversed(rows)] == ["order a large pizza", "olives", "yes"]
+    # The dialog model's own questions reach no skill: the rows are the launch and the completed order.
+    assert [r["utterance"] for r in reversed(rows)] == ["open pizza shop", "yes"]
     assert len({r["session_id"] for r in rows}) == 1
 
 

@@ -308,9 +308,10 @@ def test_pizza_order_through_the_embedded_partner_stand_in():
     client = SkillClient(pizza.create_skill(), http=partner_session())
     client.say("open pizza shop")
     client.say("order a large pizza")
-    client.assert_directive("Dialog.ElicitSlot", slotToElicit="topping")
+    client.assert_said("A large pizza. Which topping would you like?")
+    assert client.conversation.elicited_slot == "topping"
     client.say("mushrooms")
-    client.assert_said("one large hand tossed pizza with mushrooms. Shall I place the order?")
+    client.assert_said("A large pizza with mushrooms. Shall I place the order?")
     client.say("yes")
     client.assert_said("is on its way")
     client.assert_transaction("pizza_order", currency="USD")

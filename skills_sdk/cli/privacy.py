@@ -8,7 +8,9 @@ import click
 
 from ..transcripts.audit import iter_audit
 from ..transcripts.capture import CAPTURE_MODES
+from ..transcripts.ledger import BACKENDS, backend_of
 from ..transcripts.report import privacy_report
+from ..transcripts.sqlite.health import exposed_files
 from ._common import db_option, load_skills, open_store
 
 __all__ = ["register", "audit", "privacy"]
@@ -35,11 +37,20 @@ def privacy() -> None:
 
 
 @privacy.command()
+@db_option
 @click.option("--skills", "skills_spec", metavar="MODULE:ATTR", help="The skills to report on (default: the examples).")
 @click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
               help="The server's default retention, for skills that set none.")
-def report(skills_spec: str | None, retention_days: int | None) -> None:
-    """Print, per skill: what is recorded, for how long, who can read it, how to erase it."""
+def report(db_path: str, skills_spec: str | None, retention_days: int | None) -> None:
+    """Print, per skill: what is recorded, for how long, who can read it, how to erase it.
+
+    Warns (on stderr) when a file of the --db ledger can be read by users other than its owner.
+    """
+    module, path = backend_of(db_path)
+    if module == BACKENDS["sqlite"] and path != ":memory:":
+        for name, mode in exposed_files(path):
+            click.echo(f"WARNING: {name} has mode {mode:04o}: users other than its owner can read the transcripts in "
+                       f"it. Run `chmod 600 {name}` (the ledger makes its files 0600).", err=True)
     click.echo(privacy_report(load_skills(skills_spec), default_days=retention_days), nl=False)
 
 

@@ -17,6 +17,8 @@ _SKILLS_OPTION = click.option(
     help="Your skills (a Skill, a list, or a factory); default: the four example skills.")
 _USER_OPTION = click.option("--user", "user_id", default="simulator-user", show_default=True,
                             help="The user id to speak as.")
+_LOCALE_OPTION = click.option("--locale", default=None, metavar="LOCALE",
+                              help="The request locale, e.g. de-DE (default: the skill's own locale).")
 
 
 def _pick(skills_spec: str | None, name: str) -> Any:
@@ -29,14 +31,33 @@ def _pick(skills_spec: str | None, name: str) -> Any:
     raise click.ClickException(f"No skill named {name!r} {where}. Known: {known}.")
 
 
-def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str, session_id: str | None) -> Any:
+def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str, session_id: str | None,
+                  locale: str | None = None) -> Any:
     from ..host import SkillHost
     from ..simulator import Conversation
 
     skill = _pick(skills_spec, name)
     http = partner_session(skills_spec)  # the module's partner_session() (the examples': offline stand-ins)
     host = SkillHost([skill], store=open_store(db_path, must_exist=False), http=http)
-    return Conversation(host, skill.name, user_id=user_id, session_id=session_id)
+    return Conversation(host, skill.name, user_id=user_id, session_id=session_id,
+                        locale=_locale(skill, locale, "--locale"))
+
+
+def _locale(skill: Any, locale: str | None, hint: str) -> str:
+    """``locale`` if the skill serves it (directly or through its fallback chain), else a clear error."""
+    from ..locale import LOCALE, fallback_chain
+
+    if locale is None:
+        return skill.locale
+    if not LOCALE.fullmatch(locale):
+        raise click.BadParameter(f"{locale!r} is not a locale such as 'en-US' or 'de-DE'.", param_hint=hint)
+    served = skill.locales
+    languages = {loc.split("-")[0] for loc in served}
+    if locale not in served and locale.split("-")[0] not in languages:
+        raise click.BadParameter(f"Skill {skill.name!r} serves {', '.join(served)}; {locale} would fall back to "
+                                 f"{fallback_chain(locale, skill.locale)[-2]}. Add it with skill.add_locale({locale!r}, ...).",
+                                 param_hint=hint)
+    return locale
 
 
 def _show(turn: Any, skill: str) -> None:
@@ -49,7 +70,13 @@ def _show(turn: Any, skill: str) -> None:
     if nlu.get("elicited_slot"):
         heard += f" (answer for {nlu['elicited_slot']})"
     click.echo(f"  heard:      {heard}{'  ' + slots if slots else ''}")
-    click.echo(f"  {skill + ':':<11} {d['speech'] if d['speech'] is not None else '(says nothing)'}")
+    speaker = "alexa:" if d.get("spoken_by") == "dialog" else skill + ":"
+    click.echo(f"  {speaker:<11} {d['speech'] if d['speech'] is not None else '(says nothing)'}")
+    if d.get("spoken_by") == "dialog":
+        click.echo("  dialog:     asked by Alexa's dialog model; the skill was not called")
+    elif d.get("dialog_state"):
+        conf = (d.get("confirmation") or {}).get("intent")
+        click.echo(f"  dialog:     dialogState={d['dialog_state']}" + (f" confirmation={conf}" if conf != "NONE" else ""))
     if d["reprompt"]:
         click.echo(f"  reprompt:   {d['reprompt']}")
     if d["card"]:
@@ -77,11 +104,12 @@ def _show(turn: Any, skill: str) -> None:
 @_USER_OPTION
 @click.option("--session", "session_id", default=None, help="The session id to use (a fresh one by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the turn as one JSON object.")
+@_LOCALE_OPTION
 @_SKILLS_OPTION
 def say(skill: str, text: str, db_path: str, user_id: str, session_id: str | None, as_json: bool,
-        skills_spec: str | None) -> None:
+        locale: str | None, skills_spec: str | None) -> None:
     """Say TEXT to SKILL once: print what it understood and answered, and the transcript row written to --db."""
-    chat = _conversation(skills_spec, skill, db_path, user_id, session_id)
+    chat = _conversation(skills_spec, skill, db_path, user_id, session_id, locale)
     try:
         turn = chat.say(text)
     except ValueError as exc:
@@ -97,13 +125,15 @@ def say(skill: str, text: str, db_path: str, user_id: str, session_id: str | Non
 @click.argument("skill")
 @db_option
 @_USER_OPTION
+@_LOCALE_OPTION
 @_SKILLS_OPTION
-def chat(skill: str, db_path: str, user_id: str, skills_spec: str | None) -> None:
+def chat(skill: str, db_path: str, user_id: str, locale: str | None, skills_spec: str | None) -> None:
     """Talk to SKILL line by line (stdin, until EOF, "quit" or "exit"); the session carries across lines."""
-    conversation = _conversation(skills_spec, skill, db_path, user_id, None)
+    conversation = _conversation(skills_spec, skill, db_path, user_id, None, locale)
     interactive = sys.stdin.isatty()
     if interactive:
-        click.echo(f'Talking to {skill}. Try "open {conversation.skill.invocation_name}"; "quit" ends.')
+        click.echo(f'Talking to {skill} ({conversation.locale}). Try "open {conversation.model.invocation_name}"; '
+                   '"quit" ends.')
     while True:
         if interactive:
             click.echo("you> ", nl=False)
@@ -134,18 +164,33 @@ def model() -> None:
 
 @model.command("export")
 @click.argument("skill")
+@click.option("--lenient", is_flag=True,
+              help="Print broken rules as warnings on stderr and export anyway (Alexa's build will still refuse them).")
+@click.option("--locale", default=None, metavar="LOCALE",
+              help="The locale to export, e.g. de-DE (default: the skill's own locale).")
 @_SKILLS_OPTION
-def export_model_command(skill: str, skills_spec: str | None) -> None:
-    """Print SKILL's interaction model as Alexa JSON (for the developer console or the ASK CLI)."""
-    from ..errors import ModelError
+def export_model_command(skill: str, lenient: bool, locale: str | None, skills_spec: str | None) -> None:
+    """Print SKILL's interaction model as Alexa JSON (for the developer console or the ASK CLI).
+
+    Alexa's model rules are checked first: a broken rule exits with status 1, naming the rule,
+    the text and the fix, and prints no JSON.
+    """
+    from ..model_rules import check_model
     from ..nlu import export_model
 
     found = _pick(skills_spec, skill)
-    try:
-        data = export_model(found.model)
-    except ModelError as exc:
-        raise click.ClickException(f"The model of skill {skill!r} does not build: {exc}") from None
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    if locale is not None and locale not in found.locales:
+        raise click.BadParameter(f"Skill {skill!r} has a model for {', '.join(found.locales)}, not {locale}. "
+                                 f"Add one with skill.add_locale({locale!r}, ...).", param_hint="--locale")
+    model_ = found.model_for(locale or found.locale)
+    problems = check_model(model_)
+    for problem in problems:
+        click.echo(f"{'warning' if lenient else 'error'}: {problem}", err=True)
+    if problems and not lenient:
+        raise click.ClickException(
+            f"The {model_.locale} model of skill {skill!r} breaks {len(problems)} of Alexa's rule{'s' if len(problems) > 1 else ''} "
+            "(listed above), so an Alexa build would refuse it. Fix them, or pass --lenient to export anyway.")
+    click.echo(json.dumps(export_model(model_, lenient=True), indent=2, ensure_ascii=False))
 
 
 def register(main: click.Group) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
 import click
 
-from ..transcripts.audit import audit
+from ..transcripts.audit import audit, tally, tally_jsonl
 from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
 from ._common import db_option, iso_time, open_store
@@ -46,24 +47,26 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
     filters = dict(developer_id=developer_id, skill=skill, user_id=user_id, session_id=session_id,
                    since=since, until=until)
     out = sys.stdout
+    users: Counter[str] = Counter()
     # Progress goes to stderr, and only when the rows are not scrolling past on the same terminal.
     with Progress("exported", enabled=not out.isatty()) as bar:
         if fmt == "jsonl":
             # SQLite encodes each line (same text as json.dumps of the decoded row): no per-row Python.
-            lines = store.iter_jsonl(**filters)
+            lines = tally_jsonl(store.iter_jsonl(**filters), users)
             while chunk := list(islice(lines, PROGRESS_EVERY)):
                 out.write("\n".join(chunk) + "\n")
                 bar.update(bar.done + len(chunk))
         else:
             # Formula-safe, as the console's and the API's exports are (see record.csv_cells).
-            rows = iter_csv(store.iter_transcripts(**filters))
+            rows = iter_csv(tally(store.iter_transcripts(**filters), users))
             out.write(next(rows))  # the header
             while chunk := list(islice(rows, PROGRESS_EVERY)):
                 out.write("".join(chunk))
                 bar.update(bar.done + len(chunk))
     out.flush()
     # Like the API's and the console's exports, a command-line export is in the audit trail.
-    audit(store, "cli", "export", {k: v for k, v in filters.items() if v is not None}, bar.done)
+    # Each user's access log shows it too.
+    audit(store, "cli", "export", {k: v for k, v in filters.items() if v is not None}, bar.done, users=users)
 
 
 @transcripts.command(name="import")

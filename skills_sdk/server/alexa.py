@@ -6,16 +6,19 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import EnvelopeError, UnknownRequestType, VerificationError
+from ..envelope import parse_body
+from ..errors import EnvelopeError, VerificationError
 from .ops import logged_path
 
-__all__ = ["register", "error_response"]
+__all__ = ["register", "error_response", "BUSY_RETRY_AFTER"]
+
+#: Seconds a client is told to wait (``Retry-After``) when the ledger is busy.
+BUSY_RETRY_AFTER = 2
 
 log = logging.getLogger("skills_sdk.server")
-_loads = json.loads
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -35,13 +38,19 @@ def register(app: Flask) -> None:
         if skill not in host:
             known = ", ".join(sorted(host.skills)) or "none"
             return error_response(404, "unknown_skill", f"No skill named {skill!r} is hosted here. Hosted: {known}.")
+        if request.mimetype != "application/json":
+            # Alexa always sends application/json. Anything else, text/plain above all, is what a web
+            # page in the developer's browser can post cross-site without a preflight: refuse it.
+            return error_response(415, "unsupported_media_type",
+                                  f"The body must be sent as application/json, not {request.mimetype or 'no type'!r}.")
         raw = request.get_data(cache=False)
         try:
-            data = _loads(raw)
-        except ValueError as exc:
-            return error_response(400, "invalid_json", f"The body is not JSON: {exc}.")
+            data = parse_body(raw)
+        except EnvelopeError as exc:
+            return error_response(400, exc.code, str(exc), fields=exc.errors)
         g.skills_body = data  # for the access log (server/ops.py)
-        if verifier is not None:
+        # A Lambda invocation from Alexa's own trigger carries no signature: the trigger vouches for it.
+        if verifier is not None and not request.environ.get("skills_sdk.lambda_direct"):
             try:
                 verifier.verify(request.headers, raw, envelope=data if isinstance(data, dict) else None,
                                 application_id=host.skills[skill].application_id)
@@ -51,10 +60,8 @@ def register(app: Flask) -> None:
                 return error_response(400, "verification_failed", exc.message, check=exc.check)
         try:
             result = host.handle(skill, data)
-        except UnknownRequestType as exc:
-            return error_response(400, "unknown_request_type", str(exc), fields=exc.errors)
         except EnvelopeError as exc:
-            return error_response(400, "invalid_envelope", str(exc), fields=exc.errors)
+            return error_response(400, exc.code, str(exc), fields=exc.errors)
         g.skills_turn = result.turn
         return Response(result.json(), mimetype="application/json")
 
@@ -72,5 +79,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if current_app.extensions["skills_sdk"]["store"].is_busy(exc):
+            # Another process held the ledger's write lock past the busy timeout: the same request
+            # will work once the lock is released.
+            log.warning("ledger busy on %s %s", request.method, logged_path())
+            resp = error_response(503, "ledger_busy", "The transcript ledger is busy with another writer; "
+                                  f"retry in {BUSY_RETRY_AFTER} s.")
+            resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+            return resp
         log.exception("unexpected error on %s %s", request.method, logged_path())
         return error_response(500, "internal_error", "The server failed to answer; the error was logged.")

@@ -6,12 +6,14 @@ import functools
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ..errors import BadQuery, ErasureIncomplete
+from ..transcripts.audit import tally
 from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
@@ -95,10 +97,10 @@ def _page_args(ledger: Ledger, scope: str, allowed: tuple[str, ...]) -> tuple[di
 def list_transcripts(key: KeyInfo) -> Response:
     ledger = _ledger()
     scope = "dev:" + key.subject
-    filters, limit, before = _page_args(ledger, scope, ("skill", "user_id", "session_id", "intent", "since",
-                                                        "until", "has_transaction", "q"))
+    filters, limit, before = _page_args(ledger, scope, ("skill", "user_id", "session_id", "intent", "status",
+                                                        "since", "until", "has_transaction", "q"))
     rows, last = ledger.query(filters, developer_id=key.subject, before_id=before, limit=limit)
-    ledger.audit(key.id, "list", {**dict(request.args)}, len(rows))
+    ledger.audit(key.id, "list", {**dict(request.args)}, len(rows), users=Counter(r["user_id"] for r in rows))
     nxt = encode_cursor(ledger, scope, last) if last is not None else None
     return _json({"transcripts": rows, "next_cursor": nxt})
 
@@ -111,13 +113,12 @@ def export_transcripts(key: KeyInfo) -> Response:
     args = dict(request.args)
 
     def lines() -> Iterator[str]:
-        n = 0
+        users: Counter[str] = Counter()
         try:
-            for row in ledger.iter_query(filters, developer_id=key.subject):
-                n += 1
+            for row in tally(ledger.iter_query(filters, developer_id=key.subject), users):
                 yield _DUMPS(row) + "\n"
-        finally:
-            ledger.audit(key.id, "export", args, n)
+        finally:  # what was sent, also when the client stopped reading
+            ledger.audit(key.id, "export", args, sum(users.values()), users=users)
 
     return Response(lines(), mimetype="application/x-ndjson",
                     headers={"Content-Disposition": "attachment; filename=transcripts.jsonl"})
@@ -132,7 +133,7 @@ def get_transcript(tid: str, key: KeyInfo) -> Response:
     row = ledger.get(int(tid)) if tid.isdigit() and len(tid) < 19 else None
     if row is not None and row["developer_id"] != key.subject:
         row = None  # the same answer for a missing id and another developer's
-    ledger.audit(key.id, "get", {"id": tid[:40]}, 1 if row else 0)
+    ledger.audit(key.id, "get", {"id": tid[:40]}, 1 if row else 0, users={row["user_id"]: 1} if row else None)
     if row is None:
         return error_response(404, "not_found", _NOT_FOUND)
     return _json(row)
@@ -145,9 +146,18 @@ def user_transcripts(user_id: str, key: KeyInfo) -> Response:
     scope = "user:" + user_id
     filters, limit, before = _page_args(ledger, scope, ("skill", "since", "until", "q"))
     rows, last = ledger.query(filters, user_id=user_id, before_id=before, limit=limit)
-    ledger.audit(key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows))
+    ledger.audit(key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows),
+                 users={user_id: len(rows)})
     nxt = encode_cursor(ledger, scope, last) if last is not None else None
     return _json({"transcripts": rows, "next_cursor": nxt})
+
+
+@bp.get("/users/<user_id>/access-log")
+@user_token
+def user_access_log(user_id: str, key: KeyInfo) -> Response:
+    if request.args:
+        raise BadQuery(sorted(request.args)[0], "this endpoint takes no query parameters.")
+    return _json({"user_id": user_id, "access": _ledger().access_log(user_id)})
 
 
 @bp.delete("/users/<user_id>/transcripts")

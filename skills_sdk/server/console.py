@@ -25,7 +25,9 @@ from flask import (
     url_for,
 )
 
+from ..errors import BadQuery
 from ..transcripts.ledger import Ledger
+from ..transcripts.query import fts_query
 from ..transcripts.record import iter_csv, to_jsonl
 from . import console_data as data
 from .alexa import error_response
@@ -191,7 +193,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             parsed = _parse_time(value, end=name == "until")
             if parsed is None:
                 problems.append(f"The {name} filter {value!r} is not a date (2026-11-28) or time "
-                                "(2026-11-28T09:30); it was ignored.")
+                                "(2026-11-28T09:30) between the years 1 and 9999; it was ignored.")
                 continue
             out[name] = value
             continue
@@ -209,10 +211,10 @@ def _parse_time(value: str, *, end: bool = False) -> str | None:
             d = date.fromisoformat(value)
             return (d + timedelta(days=1) if end else d).isoformat()
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if t.tzinfo is not None:
+            t = t.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # not a date, or past year 9999 / before year 1 once in UTC
         return None
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
     return t.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -270,15 +272,18 @@ def index() -> Any:
         page = data.query(_store(), dev, _query_filters(filters), cursor=cursor, limit=PAGE_SIZE)
     except data.QueryError as exc:
         flash(str(exc), "error")
+        problems.append(str(exc))
         page = data.Page([], None)
-    data.audit(_store(), who, "list", filters, len(page.rows))
+    data.audit(_store(), who, "list", filters, page.rows)
     args = {k: ("1" if v is True else v) for k, v in filters.items()}
     next_url = url_for("console.index", **args, cursor=page.next_cursor) if page.next_cursor else None
     first_url = url_for("console.index", **args) if cursor else None
-    return render_template("console/conversations.html", title="Conversations", filters=filters,
-                           threads=group_conversations(page.rows), count=len(page.rows), next_url=next_url,
-                           first_url=first_url, skills=data.developer_skills(current_app, _store(), dev),
-                           export_args=urlencode(args))
+    page_html = render_template("console/conversations.html", title="Conversations", filters=filters,
+                                threads=group_conversations(page.rows), count=len(page.rows), next_url=next_url,
+                                first_url=first_url, skills=data.developer_skills(current_app, _store(), dev),
+                                export_args=urlencode(args))
+    # A bad filter is explained on the page, which is still shown; its status says the request was bad.
+    return Response(page_html, status=400 if problems else 200)
 
 
 @bp.get("/conversations/<path:session_id>")
@@ -288,7 +293,7 @@ def conversation(session_id: str) -> Any:
     if isinstance(who, Response):
         return who
     rows = data.session_rows(_store(), who.subject, session_id)
-    data.audit(_store(), who, "get", {"session_id": session_id}, len(rows))
+    data.audit(_store(), who, "get", {"session_id": session_id}, rows)
     if not rows:
         return Response(render_template("console/error.html", title="No such conversation",
                                         message=f"None of your skills has a session {session_id!r}."), status=404)
@@ -349,8 +354,13 @@ def export() -> Any:
     filters, problems = parse_filters(request.args)
     if problems:
         return error_response(400, "invalid_filter", " ".join(problems))
-    data.audit(_store(), who, "export", {**filters, "format": fmt})
-    rows = data.iter_query(_store(), who.subject, _query_filters(filters))
+    if filters.get("q"):
+        try:  # checked now: once the download streams, its status is already sent
+            fts_query(filters["q"])
+        except BadQuery as exc:
+            return error_response(400, "invalid_filter", f"The q filter {exc.message}")
+    rows = data.audited(_store(), who, "export", {**filters, "format": fmt},
+                        data.iter_query(_store(), who.subject, _query_filters(filters)))
     body = _jsonl(rows) if fmt == "jsonl" else _csv(rows)
     name = f"transcripts-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
@@ -414,16 +424,21 @@ def me() -> Any:
         before = int(request.args["before"]) if request.args.get("before") else None
     except ValueError:
         before = None
+    if before is not None and not 0 < before < 2**63:  # a row id is a positive SQLite integer
+        return Response(render_template("console/error.html", title="No such page",
+                                        message=f"before={request.args['before']:.40} is not a row id; "
+                                                "go back to the first page."), status=400)
     rows = data.user_rows(_store(), user, limit=PAGE_SIZE * 4 + 1, before_id=before)
     more = len(rows) > PAGE_SIZE * 4
     rows = rows[: PAGE_SIZE * 4]
-    data.audit(_store(), who, "user_list", {"user_id": user}, len(rows))
+    data.audit(_store(), who, "user_list", {"user_id": user}, rows)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["developer_id"], row["skill"]), []).append(row)
     return render_template(
         "console/me.html", title="My data", user_id=user, groups=groups,
         totals=data.user_totals(_store(), user), mode=data.capture_mode(_store(), user),
+        access=data.access_log(_store(), user),
         next_url=url_for("console.me", before=rows[-1]["id"]) if more and rows else None,
         first_url=url_for("console.me") if before else None)
 
@@ -459,12 +474,12 @@ def me_download() -> Any:
         return who
     store, user = _store(), who.subject
     mode = data.capture_mode(store, user)
-    data.audit(store, who, "export", {"user_id": user})
 
     def body() -> Iterator[str]:
         head = {"user_id": user, "capture_mode": mode, "exported_at": datetime.now(UTC).isoformat()}
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "transcripts": ['
-        for i, row in enumerate(data.iter_user_rows(store, user)):
+        rows = data.audited(store, who, "export", {"user_id": user}, data.iter_user_rows(store, user))
+        for i, row in enumerate(rows):
             yield ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str)
         yield "\n]}\n"
 

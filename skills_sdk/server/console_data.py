@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from ..transcripts.ledger import Ledger
 __all__ = ["AuthError", "QueryError", "Page", "CAPTURE_MODES", "CAPTURE_MODE_LABELS", "verify_developer_key",
            "verify_user_token", "query", "iter_query", "session_rows", "developer_skills", "user_rows",
            "iter_user_rows", "user_totals", "count_user_rows", "capture_mode", "set_capture_mode", "erase_user",
-           "Identity", "audit"]
+           "Identity", "audit", "audited", "access_log"]
 
 #: How each capture mode reads on the page.
 CAPTURE_MODE_LABELS = {"full": "everything said, as said",
@@ -79,11 +80,33 @@ def verify_user_token(store: Ledger, token: str) -> Identity:
 
 
 def audit(store: Ledger, who: Identity, action: str, filters: Mapping[str, Any] | None = None,
-          rows: int = 0) -> None:
-    """Log a console read or change in the ledger's audit trail, under the key that made it."""
-    from ..transcripts.audit import audit as _audit
+          rows: Iterable[Mapping[str, Any]] | int = 0) -> None:
+    """Log a console read or change in the ledger's audit trail, under the key that made it.
 
-    _audit(store, who.key_id, action, filters, rows)
+    ``rows`` are the rows the read returned (counted per user for their access logs), or a count.
+    """
+    if isinstance(rows, int):
+        store.audit(who.key_id, action, filters, rows)
+        return
+    users = Counter(r["user_id"] for r in rows)
+    store.audit(who.key_id, action, filters, sum(users.values()), users=users)
+
+
+def audited(store: Ledger, who: Identity, action: str, filters: Mapping[str, Any],
+            rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield ``rows`` (a download), then audit how many were sent and whose, also when the download stopped early."""
+    from ..transcripts.audit import tally
+
+    users: Counter[str] = Counter()
+    try:
+        yield from tally(rows, users)  # type: ignore[misc]
+    finally:
+        store.audit(who.key_id, action, filters, sum(users.values()), users=users)
+
+
+def access_log(store: Ledger, user_id: str) -> list[dict[str, Any]]:
+    """Who read, searched or exported the user's rows: the audit log's entries for them, newest first."""
+    return store.access_log(user_id)
 
 
 # -- the developer's transcripts ----------------------------------------------------------------------
@@ -135,7 +158,7 @@ def _errors_page(store: Ledger, wanted: Mapping[str, Any], developer_id: str, be
         scanned += len(batch)
         for r in batch:
             pos = r["id"]
-            if r.get("status") == "error":
+            if r.get("status") in ("error", "alexa_error"):  # the skill failed, or Alexa reported a failure
                 rows.append(r)
                 if len(rows) == limit:
                     break

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Request, Response
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from ..transcripts.ledger import Ledger
@@ -63,6 +63,19 @@ class LedgerSession(CallbackDict, SessionMixin):  # type: ignore[type-arg, misc]
         self.from_cookie = False
 
 
+class _NoSession(NullSession):
+    """The session outside the console: empty, and writing to it says why."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Flask's session exists only under the console's prefix; a skill keeps "
+                           "per-conversation data in ctx.session and per-user data in ctx.state.")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore[assignment]
+
+
+_NO_SESSION = _NoSession()
+
+
 class LedgerSessionInterface(SessionInterface):
     """Keep console sessions in the ledger (``console_sessions``); only paths under ``prefix`` open one.
 
@@ -76,10 +89,12 @@ class LedgerSessionInterface(SessionInterface):
         self.store = store
         self.prefix = prefix
 
-    def open_session(self, app: Flask, request: Request) -> LedgerSession:
+    def open_session(self, app: Flask, request: Request) -> LedgerSession | NullSession:
+        if not request.path.startswith(self.prefix):
+            # The Alexa endpoint and the API have no session: no cookie read, no id drawn, nothing saved.
+            return _NO_SESSION
         sid = request.cookies.get(self.get_cookie_name(app)) or ""
-        if not request.path.startswith(self.prefix) or not sid or len(sid) > _MAX_SID:
-            # The Alexa endpoint and the API never read the ledger for a session.
+        if not sid or len(sid) > _MAX_SID:
             return LedgerSession(ConsoleSession(new_session_id()), from_cookie=False)
         record, dropped = self.store.load_session(sid)
         if record is None:

@@ -7,6 +7,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from ..envelope import parse_body
+from ..errors import EnvelopeError
+from ..locale import LOCALE
 from ..simulator import MAX_TEXT, Conversation, ConversationCache
 from .alexa import error_response
 
@@ -25,10 +28,9 @@ def _field_error(field: str, message: str) -> Response:
 def _parse(raw: bytes) -> dict[str, Any] | Response:
     """The checked body ``{"text", "user_id", "session_id"}``, or the 400 that names what is wrong."""
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        return error_response(400, "invalid_json", f"The body is not JSON: {exc}. "
-                                    'Send {"text": "open pizza shop"}.')
+        data = parse_body(raw)
+    except EnvelopeError as exc:
+        return error_response(400, exc.code, f"{exc} Send {{\"text\": \"open pizza shop\"}}.", fields=exc.errors)
     if not isinstance(data, dict):
         return error_response(400, "invalid_body", f"The body must be a JSON object, got {type(data).__name__}. "
                                     'Send {"text": "open pizza shop"}.')
@@ -46,7 +48,11 @@ def _parse(raw: bytes) -> dict[str, Any] | Response:
         if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
             return _field_error(field, f'"{field}" must be a non-empty string of at most 255 characters, '
                                              f"got {value!r:.60}.")
-    return {"text": text, "user_id": data.get("user_id") or SIMULATOR_USER, "session_id": data.get("session_id")}
+    locale = data.get("locale")
+    if locale is not None and (not isinstance(locale, str) or not LOCALE.fullmatch(locale)):
+        return _field_error("locale", f'"locale" must be a locale such as "en-US" or "de-DE", got {locale!r:.60}.')
+    return {"text": text, "user_id": data.get("user_id") or SIMULATOR_USER, "session_id": data.get("session_id"),
+            "locale": locale}
 
 
 def register(app: Flask) -> None:
@@ -77,12 +83,14 @@ def register(app: Flask) -> None:
         if isinstance(body, Response):
             return body
         user, session_id = body["user_id"], body["session_id"]
+        locale = body["locale"] or host.skills[skill].locale
         if session_id is None:
-            chat = Conversation(host, skill, user_id=user)
+            chat = Conversation(host, skill, user_id=user, locale=locale)
             turn = chat.say(body["text"])
         else:
-            key = (skill, user, session_id)
-            chat = sessions.get(key, lambda: Conversation(host, skill, user_id=user, session_id=session_id))
+            key = (skill, user, session_id, locale)
+            chat = sessions.get(key, lambda: Conversation(host, skill, user_id=user, session_id=session_id,
+                                                          locale=locale))
             turn = chat.say(body["text"])
             if turn.session_ended:
                 sessions.discard(key)  # the next call with this id starts a new session

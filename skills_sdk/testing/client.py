@@ -64,7 +64,27 @@ class Reply:
     @property
     def envelope(self) -> dict[str, Any]:
         """The whole response envelope."""
-        return self.turn.result.envelope
+        return self.turn.envelope
+
+    @property
+    def spoken_by(self) -> str:
+        """``"skill"``, or ``"dialog"`` when Alexa's dialog model asked the question without the skill."""
+        return self.turn.spoken_by
+
+    @property
+    def delegated(self) -> Reply | None:
+        """The skill's own ``Dialog.Delegate`` answer this turn, when the dialog model then asked the question."""
+        return Reply(self.turn.delegated) if self.turn.delegated is not None else None
+
+    @property
+    def dialog_state(self) -> str | None:
+        """The ``dialogState`` of the IntentRequest: STARTED, IN_PROGRESS, COMPLETED (None without a dialog)."""
+        return self.turn.dialog_state
+
+    @property
+    def confirmation(self) -> str | None:
+        """The intent's ``confirmationStatus`` in the request: NONE, CONFIRMED or DENIED."""
+        return self.turn.confirmation
 
     @property
     def request(self) -> dict[str, Any]:
@@ -94,7 +114,7 @@ class Reply:
     @property
     def error(self) -> str | None:
         """``"Type: message"`` when the handler raised and the user heard an apology, else None."""
-        err = self.turn.result.response.error
+        err = self.turn.result.response.error if self.turn.result is not None else None
         return f"{err[0]}: {err[1]}" if err else None
 
     def __repr__(self) -> str:
@@ -123,7 +143,7 @@ class SkillClient:
         store: Ledger | None = None,
         http: requests.Session | None = None,
         user_id: str = DEFAULT_USER,
-        locale: str = "en-US",
+        locale: str | None = None,
         *,
         middleware: Sequence[Middleware] = (),
         capture: bool = True,
@@ -298,7 +318,10 @@ def _user_side(reply: Reply) -> str:
     if turn.text is not None:
         sent = turn.intent or turn.request_type
         slots = " ".join(f"{k}={v['resolved'] or v['value']}" for k, v in turn.slots.items())
-        return f"{turn.text!r}  [{sent}{' ' + slots if slots else ''}]"
+        state = f" dialogState={turn.dialog_state}" if turn.dialog_state else ""
+        if turn.confirmation not in (None, "NONE"):
+            state += f" confirmation={turn.confirmation}"
+        return f"{turn.text!r}  [{sent}{' ' + slots if slots else ''}{state}]"
     req = turn.request["request"]
     if turn.intent:
         slots = " ".join(f"{k}={v['value']}" for k, v in turn.slots.items())
@@ -314,6 +337,8 @@ def _user_side(reply: Reply) -> str:
 
 def _skill_side(reply: Reply) -> str:
     parts = [repr(reply.speech) if reply.speech is not None else "(says nothing)"]
+    if reply.spoken_by == "dialog":
+        parts.insert(0, "(Alexa's dialog model)")
     if reply.reprompt and reply.reprompt != reply.speech:
         parts.append(f"reprompt={reply.reprompt!r}")
     if reply.card:

@@ -1,16 +1,20 @@
-"""The audit trail: what it records (one word per kind of access) and how filters are kept without personal data."""
+"""The audit trail: what it records (one word per kind of access) and how filters and users are kept without personal data."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ledger import Ledger
 
-__all__ = ["ACTIONS", "safe_filters", "audit", "iter_audit", "user_hash"]
+__all__ = ["ACTIONS", "safe_filters", "search_hash", "tally", "tally_jsonl", "audit", "iter_audit", "user_hash",
+           "access_log"]
 
 #: What the log records, one word per kind of access.
 ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disabled", "key_create", "key_revoke",
@@ -23,8 +27,19 @@ def check_action(action: str) -> None:
         raise ValueError(f"audit action must be one of {', '.join(ACTIONS)}, got {action!r}.")
 
 
+def search_hash(ledger: Ledger, text: str) -> str:
+    """A keyed hash of search text (HMAC-SHA256 under the ledger's secret), as the audit log keeps it.
+
+    >>> search_hash(ledger, "415 555 0100")      # doctest: +SKIP
+    'q:8e07d1…'
+
+    Keyed like user ids: a plain hash of a searched phone number could be reversed by trying them all.
+    """
+    return "q:" + hmac.new(ledger.secret(), b"q:" + text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def safe_filters(ledger: Ledger, filters: Mapping[str, Any] | None) -> str | None:
-    """The filters as JSON, with user ids and search text replaced by hashes (erasure must not leave them here)."""
+    """The filters as JSON, with user ids and search text replaced by keyed hashes (erasure must not leave them here)."""
     if not filters:
         return None
     out: dict[str, Any] = {}
@@ -34,23 +49,56 @@ def safe_filters(ledger: Ledger, filters: Mapping[str, Any] | None) -> str | Non
         if k in ("user_id", "user") and isinstance(v, str):
             v = ledger.user_hash(v)
         elif k == "q" and isinstance(v, str):
-            v = "sha256:" + hashlib.sha256(v.encode()).hexdigest()[:16]
+            v = search_hash(ledger, v)
         out[k] = v
     return json.dumps(out, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def tally(rows: Iterable[Mapping[str, Any]], users: Counter[str]) -> Iterator[Mapping[str, Any]]:
+    """Yield ``rows`` unchanged, counting each row's user in ``users`` (for an export's audit row).
+
+    >>> users = Counter(); list(tally([{"user_id": "u1"}], users)); users     # doctest: +SKIP
+    Counter({'u1': 1})
+    """
+    for row in rows:
+        user = row.get("user_id")
+        if user:
+            users[user] += 1
+        yield row
+
+
+#: A JSON line's user_id (the export's lines are compact JSON objects); the alternatives cannot overlap: linear.
+_JSON_USER = re.compile(r'"user_id":"((?:[^"\\]|\\.)*)"')
+
+
+def tally_jsonl(lines: Iterable[str], users: Counter[str]) -> Iterator[str]:
+    """Yield JSON ``lines`` (one transcript each) unchanged, counting each line's user in ``users``."""
+    for line in lines:
+        m = _JSON_USER.search(line)
+        if m is not None:
+            raw = m.group(1)
+            users[json.loads(f'"{raw}"') if "\\" in raw else raw] += 1
+        yield line
+
+
 # The functional forms, for scripts: each is the ledger's method of the same name.
-def audit(ledger: Ledger, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
+def audit(ledger: Ledger, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+          users: Mapping[str, int] | None = None) -> None:
     """:meth:`Ledger.audit`: append one audit row.
 
-    >>> audit(ledger, "key_1a2b", "list", {"skill": "pizza"}, rows=12)
+    >>> audit(ledger, "key_1a2b", "list", {"skill": "pizza"}, rows=12)    # doctest: +SKIP
     """
-    ledger.audit(actor, action, filters, rows)
+    ledger.audit(actor, action, filters, rows, users=users)
 
 
 def iter_audit(ledger: Ledger, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """:meth:`Ledger.iter_audit`: audit rows, newest first."""
     return ledger.iter_audit(limit=limit)
+
+
+def access_log(ledger: Ledger, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    """:meth:`Ledger.access_log`: every audited read that returned any of ``user_id``'s rows, newest first."""
+    return ledger.access_log(user_id, limit=limit)
 
 
 def user_hash(ledger: Ledger, user_id: str) -> str:

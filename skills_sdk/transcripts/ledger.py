@@ -295,8 +295,21 @@ class Ledger(abc.ABC):
 
     # -- audit ---------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
-        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows."""
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
+        """Append one audit row: who, what, with which filters (user ids and search text hashed), how many rows.
+
+        ``users`` maps each user whose rows a read returned to how many: what :meth:`access_log` shows them.
+        """
+
+    @abc.abstractmethod
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every audited read, search and export that returned any of ``user_id``'s rows, newest first.
+
+        Each entry: ``at``, ``action``, ``what`` (in words), ``rows`` (how many of the user's rows),
+        ``by`` (``developer`` or ``operator``), ``developer_id`` for a developer's read, and
+        ``searched``; never the query text. The user's own reads are left out.
+        """
 
     @abc.abstractmethod
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -326,6 +339,10 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:
         """None when the ledger can take a row now, else why not (writes nothing)."""
+
+    def is_busy(self, exc: BaseException) -> bool:
+        """True when ``exc`` means another writer held the database past the wait: retrying will work."""
+        return False
 
     def ready(self) -> bool:
         """True when the ledger can take a row now (what ``/readyz`` reports)."""

@@ -15,7 +15,9 @@ __all__ = ["TranscriptFilter", "where", "fts_query", "FILTER_FIELDS", "API_FILTE
 #: The columns a filter matches by equality, in the order the WHERE builder writes them.
 EQUALITY = ("developer_id", "skill", "user_id", "session_id", "request_id", "intent", "status")
 #: What a query string may name (the API's filters), besides ``limit`` and ``cursor``.
-API_FILTERS = ("skill", "user_id", "session_id", "intent", "since", "until", "has_transaction", "q")
+API_FILTERS = ("skill", "user_id", "session_id", "intent", "status", "since", "until", "has_transaction", "q")
+#: What a row's ``status`` may be: answered, the skill failed, or Alexa reported a failure.
+STATUSES = ("ok", "error", "alexa_error")
 #: The longest value a query string may give.
 MAX_VALUE = 500
 #: The largest page a query returns.
@@ -110,6 +112,10 @@ class TranscriptFilter:
                 out[name] = value.lower() in ("true", "1")
             elif name == "q":
                 out[name] = fts_query(value)
+            elif name == "status":
+                if value not in STATUSES:
+                    raise BadQuery(name, f"must be one of {', '.join(STATUSES)}, got {value[:20]!r}.")
+                out[name] = value
             else:
                 if not value:
                     raise BadQuery(name, "is empty; leave it out to match every value.")

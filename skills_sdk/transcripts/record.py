@@ -93,7 +93,10 @@ def parse_iso(text: str) -> datetime:
     except (ValueError, AttributeError):
         raise ValueError(f"{str(text)[:40]!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or "
                          "2026-11-28T09:30:00Z.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"{str(text)[:40]!r} is out of range: in UTC it falls outside the years 1 to 9999.") from None
 
 
 def _is_utc_time(text: str) -> bool:

@@ -51,7 +51,10 @@ class Connection:
         self.checkpoint_interval = 0.5
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+            # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
+            # and -shm files it makes the database file's mode, so they are 0600 too.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
 
     # -- connections -------------------------------------------------------------------
     @property

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ErasureIncomplete
+from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from .audit import audit
 from .driver import FTS5_SECURE_DELETE
@@ -123,6 +124,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
                "reason": reason}
+    receipt["manifest"] = manifest(receipt)
     if not scrubbed:
         log.warning("erasure %s deleted %d rows but could not truncate the WAL yet", receipt_id, rows)
         if check:
@@ -186,6 +188,7 @@ def iter_receipts(store: TranscriptStore, *, user_id: str | None = None) -> list
                     "developer_id": sc.get("developer_id"), "transcripts": rows, "per_skill": json.loads(per_skill),
                     "developers": json.loads(devs), "state_rows": state_rows, "scrubbed": bool(scrubbed),
                     "reason": reason})
+        out[-1]["manifest"] = manifest(out[-1])
     return out
 
 

@@ -1,4 +1,4 @@
-"""Readiness of the transcript store: can a write transaction start right now?"""
+"""Health of the transcript store: can a write transaction start right now, and can anyone else read its files?"""
 
 from __future__ import annotations
 
@@ -9,7 +9,34 @@ from .driver import DB_ERRORS, sqlite3
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
 
-__all__ = ["check_writable"]
+__all__ = ["check_writable", "exposed_files", "LEDGER_SUFFIXES"]
+
+#: The files a SQLite ledger ``path`` is made of: the database, its WAL, shared memory, lock and spool.
+LEDGER_SUFFIXES = ("", "-wal", "-shm", "-lock", ".spool")
+
+
+def exposed_files(path: str) -> list[tuple[str, int]]:
+    """``(file, mode)`` of each file of the ledger at ``path`` that users other than its owner can read or write.
+
+    >>> exposed_files("var/transcripts.db")        # doctest: +SKIP
+    [('var/transcripts.db', 0o644)]
+
+    The ledger makes every file 0600; one found wider was made by an older version, copied, or
+    changed by hand. Spool files left mid-replay (``.spool.*.replay``) are checked too.
+    """
+    import glob
+    import os
+    import stat
+
+    found = []
+    for name in [path + s for s in LEDGER_SUFFIXES] + sorted(glob.glob(glob.escape(path) + ".spool.*.replay")):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append((name, mode))
+    return found
 
 
 def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | None:

@@ -13,9 +13,9 @@ from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import erasure, keys, queries, retention, sessions
-from .audit import audit, iter_audit
+from .audit import access_log, audit, iter_audit
 from .connection import Connection, Transaction
-from .driver import DB_ERRORS
+from .driver import DB_ERRORS, is_busy
 from .fts import index_pending, text_page
 from .health import check_writable
 from .schema import ensure_schema, privacy_secret
@@ -213,8 +213,12 @@ class SQLiteLedger(Connection, Ledger):
     def end_session(self, sid: str) -> None:
         sessions.end_session(self, sid)
 
-    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0) -> None:
-        audit(self, actor, action, filters, rows)
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
+        audit(self, actor, action, filters, rows, users=users)
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        return access_log(self, user_id, limit=limit)
 
     def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         return iter_audit(self, limit=limit)
@@ -224,6 +228,9 @@ class SQLiteLedger(Connection, Ledger):
 
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:
         return check_writable(self, timeout_ms=timeout_ms)
+
+    def is_busy(self, exc: BaseException) -> bool:
+        return is_busy(exc)
 
     def spool(self) -> Spool | None:
         """The spool beside the database file (``<db>.spool``); None for ``:memory:``."""

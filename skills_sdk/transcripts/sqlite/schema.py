@@ -93,6 +93,15 @@ _PRIVACY_DDL = (
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be changed'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN "
     "SELECT RAISE(ABORT, 'audit_log is append-only: its rows cannot be deleted'); END",
+    # Whose rows each audited read returned, and how many: a user's access log. The user is named
+    # by the salted hash receipts use, so an erasure leaves the log true and free of the id.
+    "CREATE TABLE IF NOT EXISTS audit_access (audit_id INTEGER NOT NULL REFERENCES audit_log (id), "
+    "user_hash TEXT NOT NULL, rows INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS audit_access_user ON audit_access (user_hash, audit_id)",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_update BEFORE UPDATE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_access_no_delete BEFORE DELETE ON audit_access BEGIN "
+    "SELECT RAISE(ABORT, 'audit_access is append-only: its rows cannot be deleted'); END",
     # Receipts hold counts and a salted hash of the user id: never the id, never any text.
     "CREATE TABLE IF NOT EXISTS erasure_receipts (id TEXT PRIMARY KEY, at TEXT NOT NULL, user_hash TEXT NOT NULL, "
     "scope TEXT NOT NULL, reason TEXT NOT NULL, rows INTEGER NOT NULL, per_skill TEXT NOT NULL, "

@@ -42,7 +42,10 @@
       Object.keys(slots).forEach(function (k) { heard += " " + k + "=" + slots[k].value; });
       line(li, "heard", "heard", heard);
     }
-    line(li, "skill", skill.value, turn.speech);
+    line(li, "skill", turn.spoken_by === "dialog" ? "Alexa" : skill.value, turn.speech);
+    if (turn.spoken_by === "dialog") {
+      line(li, "note", "dialog", "asked by Alexa's dialog model: the skill was not called, no row was written");
+    }
     line(li, "reprompt", "reprompt", turn.reprompt);
     if (turn.card) {
       line(li, "cardbox", "card", (turn.card.title || "") + " — " + (turn.card.content || turn.card.text || ""));

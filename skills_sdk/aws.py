@@ -1,0 +1,182 @@
+"""The AWS Lambda entry point ``skills_sdk.aws:handler``: one event in, one response dict out, through the WSGI app.
+
+Handler string ``skills_sdk.aws.handler``; configured like ``skills_sdk.wsgi:app``:
+
+| variable | meaning | default |
+|---|---|---|
+| ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | the example skills |
+| ``SKILLS_SKILL`` | the skill that answers envelopes no ``application_id`` claims | the only skill hosted |
+| ``SKILLS_DB`` | the ledger: a ``postgresql://`` URL shared by every instance, or a file path | ``var/transcripts.db`` |
+| ``SKILLS_VERIFY`` | check signatures of HTTP events (function URL, API Gateway) | on |
+| ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` | ``INFO`` |
+
+Two kinds of event arrive:
+
+* **An Alexa request envelope** (the skill's endpoint is the Lambda ARN, the "Alexa Skills Kit"
+  trigger). The skill is the one whose ``application_id`` is the envelope's application id, else
+  the one ``SKILLS_SKILL`` names, else the only skill hosted. It is posted to ``/alexa/<skill>`` of the same app ``skills_sdk.wsgi:app``
+  builds, so routing, capture and bad-input rules are the same; Lambda's trigger, not a signature,
+  vouches for the caller, so signatures are not checked. The response envelope comes back as a
+  dict. Input the HTTP endpoint would answer with a 4xx raises :class:`InvalidEvent` instead
+  (Lambda reports it as a failed invocation): nothing is recorded.
+* **An HTTP event** (a Lambda function URL, or API Gateway's proxy integration, version 1 or 2).
+  It is run through the same app as is, signature checks included, and answered in the proxy shape
+  (``statusCode``, ``headers``, ``body``).
+
+On Lambda the local disk is ephemeral and each instance has its own: point ``SKILLS_DB`` at the
+shared PostgreSQL ledger.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from .errors import SkillsError
+
+__all__ = ["handler", "InvalidEvent", "Gateway"]
+
+#: The WSGI environ key that marks a request as one Lambda delivered from Alexa itself.
+DIRECT_INVOCATION = "skills_sdk.lambda_direct"
+
+
+class InvalidEvent(SkillsError):
+    """A Lambda event the Alexa endpoint would refuse with a 4xx; ``status`` and ``body`` say why."""
+
+    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
+        error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+        super().__init__(f"HTTP {status} {error.get('code', 'error')}: {error.get('message', body)}")
+        self.status = status
+        self.body = dict(body)
+
+
+class Gateway:
+    """The WSGI app of ``skills_sdk.wsgi`` behind Lambda events.
+
+    >>> gateway = Gateway(build_app({"SKILLS_DB": ":memory:"}))   # doctest: +SKIP
+    >>> gateway(envelope_dict)["response"]["outputSpeech"]         # doctest: +SKIP
+    """
+
+    def __init__(self, app: Any, *, default_skill: str | None = None) -> None:
+        from .server import get_host
+
+        self.app = app
+        self.host = get_host(app)
+        if default_skill is not None and default_skill not in self.host:
+            known = ", ".join(sorted(self.host.skills)) or "none"
+            raise SkillsError(f"SKILLS_SKILL={default_skill!r} names no hosted skill. Hosted: {known}.")
+        self.default_skill = default_skill
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Answer one Lambda event (see the module docstring for the two kinds)."""
+        if isinstance(event, Mapping) and _is_http_event(event):
+            return self._http(event)
+        return self._direct(event)
+
+    # -- an Alexa envelope, delivered by the Alexa Skills Kit trigger ----------------------------
+    def _direct(self, event: Any) -> dict[str, Any]:
+        skill = self._skill_for(event)
+        body = json.dumps(event, ensure_ascii=False, allow_nan=False).encode() if skill else b""
+        status, _, data = self._call("POST", f"/alexa/{skill or '-'}", "", {"Content-Type": "application/json"},
+                                     body, direct=True)
+        answer = json.loads(data) if data else {}
+        if status != 200:
+            raise InvalidEvent(status, answer)
+        return answer
+
+    def _skill_for(self, event: Any) -> str | None:
+        skills = self.host.skills
+        if not isinstance(event, Mapping):
+            raise InvalidEvent(400, _error("invalid_envelope", f"The event is a {type(event).__name__}, not an "
+                                           "Alexa request envelope (a JSON object).", {"(body)": ["Not an object."]}))
+        app_id = _application_id(event)
+        for name, skill in skills.items():
+            if app_id and skill.application_id == app_id:
+                return name
+        if self.default_skill is not None:
+            return self.default_skill  # the application id check is the host's, as on HTTP
+        if len(skills) == 1:
+            return next(iter(skills))
+        configured = ", ".join(f"{n} ({s.application_id or 'no application_id'})" for n, s in sorted(skills.items()))
+        raise InvalidEvent(404, _error(
+            "unknown_skill",
+            f"No hosted skill has application id {app_id!r}. Hosted: {configured or 'none'}. Give each skill "
+            "its application_id (Skill(..., application_id='amzn1.ask.skill...')), set SKILLS_SKILL, "
+            "or host one skill per function.",
+        ))
+
+    # -- an HTTP event: Lambda function URL or API Gateway proxy -----------------------------------
+    def _http(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        ctx = event.get("requestContext") or {}
+        method = (ctx.get("http") or {}).get("method") or event.get("httpMethod") or "GET"
+        path = event.get("rawPath") or event.get("path") or "/"
+        query = event.get("rawQueryString")
+        if query is None:
+            query = urlencode(event.get("queryStringParameters") or {})
+        body = event.get("body") or ""
+        raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+        status, out_headers, data = self._call(method, path, query, headers, raw, direct=False)
+        return {"statusCode": status, "headers": out_headers, "body": data.decode(), "isBase64Encoded": False}
+
+    def _call(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
+              *, direct: bool) -> tuple[int, dict[str, str], bytes]:
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        builder = EnvironBuilder(path=path, method=method, query_string=query, headers=dict(headers), data=body)
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        environ[DIRECT_INVOCATION] = direct
+        app_iter, status, out = run_wsgi_app(self.app, environ, buffered=True)
+        try:
+            data = b"".join(app_iter)
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        return int(status.split(" ", 1)[0]), dict(out.items()), data
+
+
+def _is_http_event(event: Mapping[str, Any]) -> bool:
+    # An Alexa envelope always has "request"; proxy events have a method and a path instead.
+    return "request" not in event and ("httpMethod" in event or "rawPath" in event or "routeKey" in event)
+
+
+def _application_id(event: Mapping[str, Any]) -> str | None:
+    system = (event.get("context") or {}).get("System") if isinstance(event.get("context"), Mapping) else None
+    app = (system or {}).get("application") if isinstance(system, Mapping) else None
+    if isinstance(app, Mapping) and isinstance(app.get("applicationId"), str):
+        return app["applicationId"]
+    session = event.get("session")
+    app = session.get("application") if isinstance(session, Mapping) else None
+    return app.get("applicationId") if isinstance(app, Mapping) else None
+
+
+def _error(code: str, message: str, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **({"fields": dict(fields)} if fields else {})}}
+
+
+_GATEWAY: Gateway | None = None
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """The Lambda handler: an Alexa envelope or an HTTP event in, its answer out.
+
+    >>> handler(launch_envelope, None)["response"]["shouldEndSession"]   # doctest: +SKIP
+    False
+
+    The app is built from the environment on the first event and kept for the instance's life
+    (a warm Lambda instance answers later events without rebuilding it).
+    """
+    global _GATEWAY
+    if _GATEWAY is None:
+        from .wsgi import build_app
+
+        _GATEWAY = Gateway(build_app(os.environ), default_skill=os.environ.get("SKILLS_SKILL") or None)
+    return _GATEWAY(event, context)

@@ -1,0 +1,70 @@
+"""The erasure receipt's manifest: every place an erasure removed a user's data from, and what it cannot reach, in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["manifest"]
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def manifest(receipt: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """What an erasure did, place by place, for the person it erased: ``removed``, ``kept`` and ``out_of_reach``.
+
+    >>> manifest({"transcripts": 3, "state_rows": 1, "spooled": 0, "scrubbed": True})["removed"][0]
+    {'place': 'transcripts', 'what': '3 transcripts (what skills said to you and heard from you) deleted.'}
+
+    Each entry names a place and says what happened there. ``kept`` lists what stays on purpose
+    and why; ``out_of_reach`` what no erasure of this ledger can reach.
+    """
+    rows = int(receipt.get("transcripts") or 0)
+    scope = f" in skill {receipt['skill']!r}" if receipt.get("skill") else ""
+    if receipt.get("developer_id"):
+        scope += f" of developer {receipt['developer_id']!r}"
+    removed = [
+        {"place": "transcripts",
+         "what": f"{_n(rows, 'transcript')} (what skills said to you and heard from you){scope} deleted."},
+        {"place": "search index",
+         "what": "Their words removed from the full-text search index, in the same step, so no search finds them."},
+        {"place": "spool",
+         "what": (f"{_n(int(receipt['spooled']), 'row')} still waiting in the spool file (kept there while the "
+                  "database was busy) overwritten." if receipt.get("spooled") else
+                  "Rows waiting in the spool file (kept there while the database was busy) were checked: "
+                  "none of yours is left to come back.")},
+        {"place": "saved skill state",
+         "what": f"{_n(int(receipt.get('state_rows') or 0), 'record')} of what skills remembered about you deleted."},
+        {"place": "scheduled erasures", "what": "Any erasure still waiting for you was carried out by this one."},
+        {"place": "database file",
+         "what": "The space the deleted data used is overwritten with zeros, not just marked free."},
+        {"place": "write-ahead log",
+         "what": ("The log of recent changes was emptied, so no old copy of the deleted data stays in it."
+                  if receipt.get("scrubbed") else
+                  "Not yet: another reader kept the log of recent changes open, so old copies may stay in it "
+                  "until the next purge empties it (this receipt then counts as complete).")},
+    ]
+    kept = [
+        {"place": "your capture choice",
+         "what": "What you chose to have recorded (everything, redacted, or nothing said) stays, so skills go on "
+                 "honouring it. It holds no words."},
+        {"place": "your user tokens",
+         "what": "Tokens that let you see this page keep working until you or the operator revoke them."},
+        {"place": "this receipt and the audit log",
+         "what": "They record that an erasure and earlier reads happened, and how many rows, naming you only by a "
+                 "code made from your id that cannot be turned back into it. They hold none of your words."},
+    ]
+    out_of_reach = [
+        {"place": "exports and downloads already made",
+         "what": "Copies that a developer, the operator or you downloaded before now are files outside this "
+                 "ledger; the access log shows who made them and when."},
+        {"place": "backups",
+         "what": "Backups and copies of the database made before now keep what they held until they are "
+                 "deleted or expire."},
+        {"place": "partner services",
+         "what": "What a skill sent to the services it works with (an order to a shop, say) is kept by them, "
+                 "under their own rules."},
+    ]
+    return {"removed": removed, "kept": kept, "out_of_reach": out_of_reach}

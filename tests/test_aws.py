@@ -1,0 +1,154 @@
+"""The Lambda handler answers real envelopes as the WSGI app does and records their rows in SKILLS_DB."""
+
+from __future__ import annotations
+
+import base64
+import json
+import pathlib
+
+import pytest
+from _alexa_rules import REFUSED, check_answer, corpus
+
+from skills_sdk import aws
+from skills_sdk.wsgi import build_app
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+#: Real envelopes from other projects' suites (tests/fixtures/alexa) and the pizza order a device sent.
+ENVELOPES = [*corpus(), FIXTURES / "order_pizza_envelope.json"]
+
+SKILL_MODULE = '''
+from skills_sdk import Skill, say
+
+def skills():
+    hello = Skill("hello", developer_id="dev-hello", invocation_name="hello world",
+                  application_id="amzn1.ask.skill.hello")
+    hello.launch(lambda ctx: say("Hello from Lambda."))
+    other = Skill("other", developer_id="dev-other", invocation_name="other world",
+                  application_id="amzn1.ask.skill.other")
+    other.launch(lambda ctx: say("Hello from the other skill."))
+    return [hello, other]
+'''
+
+
+def rows(db, after=0):
+    """The rows the handler's ledger (the file SKILLS_DB names) holds, read through that ledger."""
+    gateway = aws._GATEWAY
+    if gateway is None:
+        return []
+    store = gateway.app.extensions["skills_sdk"]["store"]
+    assert str(store.path) == str(db)
+    return store._rows("SELECT * FROM transcripts WHERE id > ? ORDER BY id", (after,))
+
+
+def last_id(db):
+    found = rows(db)
+    return found[-1]["id"] if found else 0
+
+
+@pytest.fixture(scope="module")
+def warm_lambda(tmp_path_factory):
+    """One handler for the whole corpus, as one warm Lambda instance answers event after event."""
+    db = tmp_path_factory.mktemp("lambda") / "ledger.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKILLS_DB", str(db))
+        mp.setenv("SKILLS_SKILL", "pizza")
+        mp.setenv("SKILLS_ANY_APPLICATION", "1")
+        mp.delenv("SKILLS_SKILLS", raising=False)
+        mp.setattr(aws, "_GATEWAY", None)
+        yield db
+        if aws._GATEWAY is not None:
+            aws._GATEWAY.app.extensions["skills_sdk"]["store"].close()
+
+
+@pytest.fixture
+def lambda_env(tmp_path, monkeypatch):
+    """A fresh handler configured as on Lambda: the example skills, the ledger in a file."""
+    db = tmp_path / "ledger.db"
+    monkeypatch.setenv("SKILLS_DB", str(db))
+    monkeypatch.setenv("SKILLS_SKILL", "pizza")
+    monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")  # the example skills carry no skill id
+    monkeypatch.delenv("SKILLS_SKILLS", raising=False)
+    monkeypatch.setattr(aws, "_GATEWAY", None)
+    yield db
+    gateway = aws._GATEWAY
+    if gateway is not None:
+        gateway.app.extensions["skills_sdk"]["store"].close()
+
+
+@pytest.mark.parametrize("path", ENVELOPES, ids=lambda p: p.stem)
+def test_handler_answers_a_real_envelope_and_records_its_row(warm_lambda, path):
+    event = json.loads(path.read_text())
+    before = last_id(warm_lambda)
+    if path.name in REFUSED:  # what the HTTP endpoint answers with a 400 naming the field
+        with pytest.raises(aws.InvalidEvent) as info:
+            aws.handler(event, None)
+        assert info.value.status == 400 and REFUSED[path.name] in info.value.body["error"]["fields"]
+        assert rows(warm_lambda, before) == []
+        return
+    answer = aws.handler(event, None)
+    recorded = rows(warm_lambda, before)
+    if event["request"]["type"] == "AlexaSkillEvent.SkillDisabled":
+        assert answer["response"] == {} and recorded == []  # the user's rows are erased, the event leaves none
+        return
+    assert [r["request_id"] for r in recorded] == [event["request"]["requestId"]]
+    assert recorded[0]["skill"] == "pizza"
+    assert check_answer(event, 200, json.dumps(answer).encode(), recorded[0]) == []
+
+
+def test_handler_answers_exactly_as_the_wsgi_app(lambda_env, order_pizza_body, tmp_path):
+    via_lambda = aws.handler(json.loads(order_pizza_body), None)
+    app = build_app({"SKILLS_DB": str(tmp_path / "wsgi.db"), "SKILLS_VERIFY": "0"})
+    via_http = app.test_client().post("/alexa/pizza", data=order_pizza_body,
+                                      content_type="application/json").get_json()
+    assert via_lambda == via_http
+    assert "on its way" in via_lambda["response"]["outputSpeech"]["ssml"]
+    tx = rows(lambda_env)[0]["transaction"]
+    tx = json.loads(tx) if isinstance(tx, str) else tx
+    assert tx["kind"] == "pizza_order" and tx["amount"] in via_lambda["response"]["card"]["content"]
+
+
+@pytest.mark.parametrize("event, code", [
+    ({"version": "1.0", "request": {"type": "LaunchRequest"}}, "invalid_envelope"),
+    (["not", "an", "object"], "invalid_envelope"),
+    ("just text", "invalid_envelope"),
+])
+def test_bad_event_raises_naming_the_problem_and_records_nothing(lambda_env, event, code):
+    with pytest.raises(aws.InvalidEvent) as info:
+        aws.handler(event, None)
+    assert info.value.status == 400 and info.value.body["error"]["code"] == code
+    assert not lambda_env.exists() or rows(lambda_env) == []
+
+
+def test_http_event_from_a_function_url_is_verified_like_the_wsgi_app(lambda_env, order_pizza_body):
+    # A function URL faces the internet: no signature, no answer (and no row), as on self-hosted HTTP.
+    event = {"version": "2.0", "rawPath": "/alexa/pizza", "rawQueryString": "",
+             "requestContext": {"http": {"method": "POST"}}, "headers": {"content-type": "application/json"},
+             "body": base64.b64encode(order_pizza_body.encode()).decode(), "isBase64Encoded": True}
+    answer = aws.handler(event, None)
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["error"]["code"] == "verification_failed"
+    assert rows(lambda_env) == []
+
+
+def test_http_event_is_answered_in_the_proxy_shape(lambda_env, monkeypatch, order_pizza_body):
+    monkeypatch.setenv("SKILLS_VERIFY", "0")
+    event = {"httpMethod": "POST", "path": "/alexa/pizza", "headers": {"Content-Type": "application/json"},
+             "body": order_pizza_body, "isBase64Encoded": False}
+    answer = aws.handler(event, None)
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"] == "application/json"
+    assert "on its way" in json.loads(answer["body"])["response"]["outputSpeech"]["ssml"]
+    missing = aws.handler({**event, "path": "/alexa/nosuch"}, None)
+    assert missing["statusCode"] == 404 and "Hosted:" in json.loads(missing["body"])["error"]["message"]
+
+
+def test_envelopes_are_routed_by_application_id(tmp_path, monkeypatch, envelope):
+    (tmp_path / "lambda_skills.py").write_text(SKILL_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = build_app({"SKILLS_DB": str(tmp_path / "l.db"), "SKILLS_SKILLS": "lambda_skills:skills"})
+    gateway = aws.Gateway(app)
+    said = gateway(envelope("LaunchRequest", application_id="amzn1.ask.skill.other"))
+    assert said["response"]["outputSpeech"]["ssml"] == "<speak>Hello from the other skill.</speak>"
+    with pytest.raises(aws.InvalidEvent, match="No hosted skill has application id 'amzn1.ask.skill.nope'"):
+        gateway(envelope("LaunchRequest", application_id="amzn1.ask.skill.nope"))
+    recorded = app.extensions["skills_sdk"]["store"]._rows("SELECT skill FROM transcripts")
+    assert [r["skill"] for r in recorded] == ["other"]

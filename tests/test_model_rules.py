@@ -1,0 +1,181 @@
+"""Alexa's model rules: a skill breaking each one is refused, naming the rule, the text and the fix."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from example_skills import all_skills
+from skills_sdk import Skill, say
+from skills_sdk.cli import main
+from skills_sdk.dialog import has_entity_resolution_match, is_greater_than, is_in_duration, optional, required
+from skills_sdk.errors import ModelError
+from skills_sdk.model_rules import LIMITS, ModelRuleError, check_export, check_model
+from skills_sdk.nlu import export_model
+
+
+def handler(ctx, **slots):
+    return say("ok")
+
+
+def coffee(**kwargs) -> Skill:
+    return Skill("coffee", developer_id="dev-coffee", invocation_name=kwargs.pop("invocation", "coffee corner"),
+                 **kwargs)
+
+
+def intent(skill: Skill, name="OrderIntent", samples=("order a coffee",), slots=None, **kw) -> Skill:
+    skill.add_intent(name, handler, samples=list(samples), slots=slots, **kw)
+    return skill
+
+
+# Rules refused the moment the text is registered: (build, rule, offending text, words of the fix).
+AT_REGISTRATION = [
+    (lambda: coffee(invocation="Alexa Coffee"), "invocation-name.characters", "Alexa Coffee", "'alexa coffee'"),
+    (lambda: coffee(invocation="alexa coffee"), "invocation-name.wake-word", "alexa coffee", "drop them"),
+    (lambda: coffee(invocation="coffee app"), "invocation-name.wake-word", "coffee app", "drop them"),
+    (lambda: coffee(invocation="coffee corner 2"), "invocation-name.characters", "coffee corner 2", "'coffee corner'"),
+    (lambda: coffee(invocation="ask coffee corner"), "invocation-name.launch-phrase", "ask coffee corner", "drop it"),
+    (lambda: intent(coffee(), name="Order Coffee"), "intent-name", "Order Coffee", "'OrderCoffee'"),
+    (lambda: intent(coffee(), name="Order2Intent"), "intent-name", "Order2Intent", "rename it"),
+    (lambda: intent(coffee(), samples=["order {drink}"], slots={"the drink": "AMAZON.SearchQuery"}),
+     "slot-name", "the drink", "'TheDrink'"),
+    (lambda: intent(coffee(), samples=["Order 2 lattes"]), "sample.digits", "Order 2 lattes", "2 as 'two'"),
+    (lambda: intent(coffee(), samples=["coffee & cake"]), "sample.symbols", "coffee & cake", "'and'"),
+    (lambda: intent(coffee(), samples=["what's new?"]), "sample.symbols", "what's new?", "remove the symbols"),
+    (lambda: intent(coffee(), samples=["order a " + "very " * 50 + "big coffee"]), "sample.length",
+     "order a very", "shorten it"),
+    (lambda: intent(coffee(), samples=["order a {size} coffee"], slots={"cup": "AMAZON.NUMBER"}),
+     "sample.undeclared-slot", "order a {size} coffee", "declare it"),
+    (lambda: coffee().slot_type("Cup Size", ["small"]), "slot-type-name", "Cup Size", "'CupSize'"),
+    (lambda: coffee().slot_type("CupSize", {"small": ["little"], "large": ["little"]}), "slot-value.duplicate",
+     "little", "under one value"),
+    (lambda: coffee().slot_type("CupSize", ["small", "x" * 141]), "slot-value.length", "xxxx", "shorten it"),
+    (lambda: coffee().slot_type("CupSize", ["small", " "]), "slot-value.empty", " ", "remove it"),
+    (lambda: intent(coffee(), samples=["order {size}"], slots={"size": required("AMAZON.NUMBER")}),
+     "dialog.elicitation-prompt", "size", "What size would you like?"),
+    (lambda: intent(coffee(), samples=["order {size}"],
+                    slots={"size": required("AMAZON.NUMBER", "How many for {name}?")}),
+     "dialog.prompt-slot", "How many for {name}?", "use one of ['size']"),
+    (lambda: intent(coffee(), samples=["order {size}"],
+                    slots={"size": required("AMAZON.NUMBER", "How many?", samples=["make it so"])}),
+     "dialog.slot-sample", "make it so", "include {size}"),
+    (lambda: intent(coffee(), samples=["order {drink}"],
+                    slots={"drink": optional("AMAZON.SearchQuery", validations=[is_greater_than(0, "More.")])}),
+     "dialog.validation-type", "isGreaterThan", "AMAZON.NUMBER"),
+    (lambda: intent(coffee(), samples=["order {n}"],
+                    slots={"n": optional("AMAZON.NUMBER", validations=[has_entity_resolution_match("Which?")])}),
+     "dialog.validation-type", "hasEntityResolutionMatch", "slot_type"),
+    (lambda: intent(coffee(), samples=["on {day}"],
+                    slots={"day": optional("AMAZON.DATE", validations=[is_in_duration("today", "P7D", "Sooner.")])}),
+     "dialog.validation-duration", "today", "'P7D'"),
+    (lambda: intent(coffee(), delegation="SOMETIMES"), "dialog.delegation", "SOMETIMES", "ALWAYS"),
+]
+
+
+@pytest.mark.parametrize("build, rule, text, fix", AT_REGISTRATION, ids=[r[1] + ":" + r[2][:20] for r in AT_REGISTRATION])
+def test_text_breaking_a_rule_is_refused_at_registration(build, rule, text, fix):
+    with pytest.raises(ModelRuleError) as info:
+        build()
+    problem = next((p for p in info.value.problems if p.rule == rule), None)
+    assert problem is not None, f"expected rule {rule}, got {[p.rule for p in info.value.problems]}"
+    assert problem.text.startswith(text) and fix in problem.fix
+    assert f"[{rule}]" in str(info.value) and "Fix:" in str(info.value)
+
+
+def _with_ok_intent(skill: Skill) -> Skill:
+    return intent(skill)
+
+
+# Rules only the whole skill shows, refused by export (and so by `skills package`).
+ON_EXPORT = [
+    (lambda: _with_ok_intent(coffee(invocation="coffee")), "invocation-name.words", "coffee", "'coffee shop'"),
+    (lambda: _with_ok_intent(coffee(invocation="the coffee")), "invocation-name.article", "the coffee", "third word"),
+    (lambda: intent(_with_ok_intent(coffee()), name="TipIntent", samples=()), "intent.samples", "TipIntent",
+     "add samples=[...]"),
+]
+
+
+@pytest.mark.parametrize("build, rule, text, fix", ON_EXPORT, ids=[r[1] for r in ON_EXPORT])
+def test_whole_skill_breaking_a_rule_is_refused_on_export(build, rule, text, fix):
+    skill = build()
+    problems = [p for p in check_model(skill.model) if p.rule == rule]
+    assert problems and problems[0].text.startswith(text) and fix in str(problems[0])
+    with pytest.raises(ModelError, match=rf"\[{rule}\]"):
+        export_model(skill.model)
+
+
+def test_duplicate_sample_across_intents_is_refused_when_registered():
+    skill = intent(coffee())
+    with pytest.raises(ModelError, match="is the same as sample 'order a coffee' of intent 'OrderIntent'"):
+        intent(skill, name="OtherIntent")
+
+
+def test_exported_model_without_required_builtins_is_refused():
+    data = {"interactionModel": {"languageModel": {"invocationName": "coffee corner", "intents": [
+        {"name": "AMAZON.StopIntent", "samples": []}, {"name": "OrderIntent", "samples": ["order"]}]}}}
+    missing = {p.text for p in check_export(data)}
+    assert missing == {"AMAZON.CancelIntent", "AMAZON.HelpIntent", "AMAZON.NavigateHomeIntent"}
+    # The SDK's own export always carries them, so a skill cannot leave them out.
+    assert check_export(export_model(intent(coffee()).model)) == []
+
+
+def test_size_limits_are_alexas():
+    assert LIMITS == {"sample_chars": 200, "slot_value_chars": 140, "slot_type_values": 50_000, "intents": 250}
+
+
+@pytest.mark.parametrize("skill", all_skills(), ids=lambda s: s.name)
+def test_every_example_skill_passes_every_rule(skill):
+    assert check_model(skill.model) == []
+    assert check_export(export_model(skill.model)) == []
+
+
+def test_german_invocation_name_may_be_one_word():
+    from skills_sdk.model_rules import check_invocation
+
+    assert check_invocation("wetterbericht", "de-DE", whole=True) == []
+    assert [p.rule for p in check_invocation("wetterbericht", "en-US", whole=True)] == ["invocation-name.words"]
+
+
+BROKEN = textwrap.dedent('''
+    from skills_sdk import Skill, say
+
+    skill = Skill("cafe", developer_id="me", invocation_name="cafe")
+
+    @skill.intent("OrderIntent", samples=["order a latte"])
+    def order(ctx):
+        return say("ok")
+
+    @skill.intent("TipIntent")
+    def tip(ctx):
+        return say("thanks")
+''')
+
+
+def test_cli_export_exits_non_zero_naming_each_rule_and_lenient_exports(tmp_path, monkeypatch):
+    (tmp_path / "broken_cafe.py").write_text(BROKEN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    strict = CliRunner().invoke(main, ["model", "export", "cafe", "--skills", "broken_cafe:skill"])
+    assert strict.exit_code == 1 and strict.stdout == ""
+    assert "error: [invocation-name.words]" in strict.stderr and "error: [intent.samples]" in strict.stderr
+    assert "breaks 2 of Alexa's rules" in strict.stderr and "--lenient" in strict.stderr
+    lenient = CliRunner().invoke(main, ["model", "export", "cafe", "--skills", "broken_cafe:skill", "--lenient"])
+    assert lenient.exit_code == 0 and "warning: [intent.samples]" in lenient.stderr
+    assert json.loads(lenient.stdout)["interactionModel"]["languageModel"]["invocationName"] == "cafe"
+
+
+def test_sizes_past_alexas_limits_are_refused():
+    from skills_sdk.model import IntentModel, InteractionModel, SlotType
+    from skills_sdk.model_rules import check_slot_type
+
+    big = SlotType.of("Drink", [f"drink {n}" for n in range(LIMITS["slot_type_values"] + 1)])
+    assert [p.rule for p in check_slot_type(big)] == ["slot-type.size"]
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+             "kilo", "lima", "mike", "november", "oscar", "papa"]
+    intents = tuple(IntentModel(f"Intent{a.title()}{b.title()}", (f"say {a} {b}",))
+                    for a in words for b in words)[:LIMITS["intents"]]
+    problems = check_model(InteractionModel("coffee corner", intents))
+    assert [p.rule for p in problems] == ["intents.count"] and "at most 250" in str(problems[0])
