@@ -95,6 +95,10 @@ class SQLiteLedger(Connection, Ledger):
             return index_pending(self.db.conn)
 
     # -- reading -------------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The decoded rows of a ``SELECT * FROM transcripts ...`` (tests and benches of this backend)."""
+        return queries.rows(self.db.conn, sql, params)
+
     def get(self, transcript_id: int) -> dict[str, Any] | None:
         found = queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
         return found[0] if found else None
