@@ -74,7 +74,9 @@ class SkillHost:
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
     ``requests.Session`` handlers reach partner APIs through (when None, a
     :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
-    way of serving gives handlers the same ``ctx.http``).
+    way of serving gives handlers the same ``ctx.http``). ``guard`` (a
+    :class:`~skills_sdk.transcripts.guard.LedgerGuard`) refuses a turn before its handler when its
+    row would have nowhere to go; ``spool`` takes rows the store cannot (without a guard).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class SkillHost:
         http: requests.Session | None = None,
         capture: bool = True,
         spool: Any = None,
+        guard: Any = None,
     ) -> None:
         self.store = store
         self._http = http
@@ -98,7 +101,7 @@ class SkillHost:
         if store is not None and capture:
             from .transcripts.capture import Capture
 
-            self.capture = Capture(store, fallback=spool.append if spool is not None else None)
+            self.capture = Capture(store, fallback=spool.append if spool is not None else None, guard=guard)
             outer.append(self.capture)
         self._outer = [*outer, *middleware]
         self.skills: dict[str, Skill] = {}

@@ -259,6 +259,8 @@ class Skill:
         self._locales: dict[str, LocaleModel] = {}
         #: Response texts per locale, read in handlers with ``ctx.t(key)``.
         self.catalogue = Catalogue(self.locale)
+        #: What ``skills package`` writes into the manifest (``skill.publish(...)``); None until declared.
+        self.publishing: Any = None
         self.application_id = application_id
         loose = dict(retention_days=retention_days, receipt_retention_days=receipt_retention_days,
                      redact_patterns=redact_patterns or {}, exempt_slots=frozenset(exempt_slots),
@@ -535,6 +537,18 @@ class Skill:
             problems += [p for t in texts for p in check_sample(t, f"{loc.locale} sample of intent {intent!r}")]
         raise_for(problems, f"locale {locale} of skill {self.name!r}")
         self._locales[loc.locale] = loc
+
+    def publish(self, **fields: Any) -> None:
+        """Declare the store listing per locale, category, permissions, interfaces and privacy answers
+        that ``skills package`` writes into ``skill.json`` (see :mod:`skills_sdk.package`).
+
+        >>> skill.publish(category="DELIVERY_AND_TAKEOUT", privacy_policy_url="https://pizza.example/privacy",
+        ...               listings={"en-US": {"name": "Pizza Shop", "summary": "...", "description": "...",
+        ...                                   "example_phrases": ["Alexa, open pizza shop"]}})   # doctest: +SKIP
+        """
+        from .package import Publishing
+
+        self.publishing = Publishing.of(**fields)
 
     def messages(self, locale: str, texts: Mapping[str, str]) -> None:
         """Add response texts for a locale (``"de-DE"``) or a language (``"de"``); read them with ``ctx.t(key)``."""

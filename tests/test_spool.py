@@ -27,7 +27,8 @@ def db(tmp_path):
 @pytest.fixture
 def app(db):
     store = TranscriptStore(db, busy_timeout_ms=50)
-    return create_app([build_greeter()], store=store)
+    # The guard's thread probes once when a write fails, then not for an hour: these tests replay by hand.
+    return create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600})
 
 
 def ask(client, n: int, user: str = "amzn1.ask.account.USER1") -> list[str]:
@@ -67,9 +68,10 @@ def test_locked_store_answers_users_and_replay_loses_and_repeats_nothing(app, db
         assert spool.pending() == 4
     finally:
         lock.release()
-    after = ask(client, 2)
     assert spool.replay(TranscriptStore(db)) == 4
     assert spool.replay(TranscriptStore(db)) == 0
+    assert app.extensions["skills_sdk"]["guard"].check() == "ok"  # what its thread does every second
+    after = ask(client, 2)
     assert sorted(request_ids(db)) == sorted(before + during + after)
     assert spool.files() == []
 
@@ -141,15 +143,20 @@ def test_spool_that_cannot_be_written_still_answers(tmp_path, caplog):
     assert "r1" in caplog.text
 
 
-def test_erase_user_blanks_their_spooled_rows_and_replay_skips_them(app, db):
+def spool_two_users(app, db: str, *, erased: int) -> list[str]:
+    """While the store is locked, ``erased`` turns of ERASE-ME and one of KEEP go to the spool; KEEP's request ids."""
     client = app.test_client()
-    spool = app.extensions["skills_sdk"]["spool"]
     lock = Locked(db)
     try:
-        ask(client, 2, user="amzn1.ask.account.ERASE-ME")
-        kept = ask(client, 1, user="amzn1.ask.account.KEEP")
+        ask(client, erased, user="amzn1.ask.account.ERASE-ME")
+        return ask(client, 1, user="amzn1.ask.account.KEEP")
     finally:
         lock.release()
+
+
+def test_erase_user_blanks_their_spooled_rows_and_replay_skips_them(app, db):
+    spool = app.extensions["skills_sdk"]["spool"]
+    kept = spool_two_users(app, db, erased=2)
     assert spool.erase_user("amzn1.ask.account.ERASE-ME") == 2
     raw = b"".join(open(p, "rb").read() for p in spool.files())
     assert b"ERASE-ME" not in raw
@@ -188,3 +195,29 @@ def test_erase_spooled_is_a_no_op_for_a_memory_store_and_finds_the_file_spool(db
     store = TranscriptStore(db)
     Spool.for_store(store).append({"developer_id": "d", "skill": "s", "user_id": "u", "request_id": "r"})
     assert erase_spooled(store, "u") == 1
+
+
+def test_an_erasure_and_a_replay_renaming_the_spool_cannot_hide_rows_from_each_other(app, db, monkeypatch):
+    """Force the interleaving: a replayer (another worker) renames the spool just as the erasure lists it."""
+    from skills_sdk.transcripts.erasure import erase_user
+
+    kept = spool_two_users(app, db, erased=3)
+    other_worker = Spool(app.extensions["skills_sdk"]["spool"].path)
+    listed = Spool.files
+
+    def files_then_rename(self):
+        found = listed(self)
+        other_worker._rotate()  # the replayer's rename, between the listing and the opening
+        return found
+
+    monkeypatch.setattr(Spool, "files", files_then_rename)
+    store = TranscriptStore(db)
+    receipt = erase_user(store, "amzn1.ask.account.ERASE-ME")
+    monkeypatch.undo()
+
+    assert receipt["spooled"] == 3
+    raw = b"".join(open(p, "rb").read() for p in other_worker.files())
+    assert b"ERASE-ME" not in raw
+    other_worker.replay(store)  # what the replayer does next
+    assert request_ids(db) == kept
+    assert store.count(user_id="amzn1.ask.account.ERASE-ME") == 0

@@ -10,10 +10,10 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..envelope import parse_body
-from ..errors import EnvelopeError, VerificationError
+from ..errors import EnvelopeError, LedgerUnavailable, VerificationError
 from .ops import logged_path
 
-__all__ = ["register", "error_response", "BUSY_RETRY_AFTER"]
+__all__ = ["register", "error_response", "ledger_unavailable", "BUSY_RETRY_AFTER"]
 
 #: Seconds a client is told to wait (``Retry-After``) when the ledger is busy.
 BUSY_RETRY_AFTER = 2
@@ -25,6 +25,13 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     """A JSON error body: ``{"error": {"code": ..., "message": ..., ...}}`` with ``status``."""
     body = {"error": {"code": code, "message": message, **extra}}
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def ledger_unavailable(exc: LedgerUnavailable) -> Response:
+    """503 for a turn refused before its handler ran: Alexa tells the user the skill failed, nothing was done."""
+    resp = error_response(503, "ledger_unavailable", str(exc), cause=exc.cause)
+    resp.headers["Retry-After"] = "5"
+    return resp
 
 
 def register(app: Flask) -> None:
@@ -62,6 +69,8 @@ def register(app: Flask) -> None:
             result = host.handle(skill, data)
         except EnvelopeError as exc:
             return error_response(400, exc.code, str(exc), fields=exc.errors)
+        except LedgerUnavailable as exc:
+            return ledger_unavailable(exc)
         g.skills_turn = result.turn
         return Response(result.json(), mimetype="application/json")
 
@@ -76,6 +85,10 @@ def register(app: Flask) -> None:
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
+
+    @app.errorhandler(LedgerUnavailable)
+    def refused(exc: LedgerUnavailable) -> Response:  # the simulator, the console: any route that runs a turn
+        return ledger_unavailable(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

@@ -139,12 +139,16 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
 
 
 def register(app: Flask) -> None:
-    """Add ``GET /readyz`` and the access-log hooks."""
+    """Add ``GET /readyz`` and the access-log hooks; give the ledger guard to the ledger to run (see create_app)."""
     ext = app.extensions["skills_sdk"]
     store = ext["store"]
     spool = ext.get("spool")
-    # create_app starts the ledger with this: the spool's replayer is the ledger's to run and stop.
-    ext["replay_every"] = float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)) if spool is not None else 0.0
+    guard = ext.get("guard")
+    if guard is not None and spool is not None and spool.files():
+        guard.check()  # replays what an earlier run spooled; when it cannot yet, the thread retries
+    if guard is not None:
+        # Its thread is the ledger's to run (in each forked worker too) and to stop.
+        ext.setdefault("jobs", []).append(guard)
 
     @app.before_request
     def _start() -> None:
@@ -173,10 +177,14 @@ def register(app: Flask) -> None:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        problem = store.check_writable()
-        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable"}
+        state = guard.state if guard is not None else "ok"
+        problem = (guard.cause or state) if state != "ok" else store.check_writable()
+        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
+                                "ledger": state}
         if spool is not None:
             body["spooled_files"] = len(spool.files())
+            if spool.reserve is not None:
+                body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
         return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import Turn
 from ..middleware import Endpoint
@@ -13,6 +13,9 @@ from ..response import Response, ask, ssml_to_text
 from .ledger import CAPTURE_MODES, Ledger
 from .record import encode_json, utcnow_iso
 from .redaction import Redactor
+
+if TYPE_CHECKING:
+    from .guard import LedgerGuard
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -29,8 +32,11 @@ class Capture:
 
     The row is committed before the middleware returns, so before the reply leaves the server.
     A handler that raised is recorded with status ``error`` and the user hears an apology.
-    ``fallback(row, exc)`` is called when the store cannot be written (the spool uses it); without
-    one the failure is logged and the user is still answered.
+    With a ``guard`` (:class:`~skills_sdk.transcripts.guard.LedgerGuard`, what the server uses) a
+    turn whose row would have nowhere to go is refused before its handler runs
+    (:class:`~skills_sdk.errors.LedgerUnavailable`), and rows the store cannot take go to the spool.
+    Without one, ``fallback(row, exc)`` is called when the store cannot be written; without either
+    the failure is logged and the user is still answered.
     """
 
     def __init__(
@@ -39,10 +45,12 @@ class Capture:
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
+        guard: LedgerGuard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.fallback = fallback
+        self.guard = guard
         self._redactors: dict[str, _CachedRedactor] = {}
 
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
@@ -52,6 +60,8 @@ class Capture:
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
+        if self.guard is not None:
+            self.guard.admit()  # raises before the handler when the row would have nowhere to go
         try:
             resp = call_next(ctx)
         except Exception as exc:  # a middleware below failed: record it, apologise
@@ -60,6 +70,14 @@ class Capture:
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
         state = ctx.changed_state() if resp.error is None else None
+        if self.guard is not None:
+            rid = self.guard.record(row, user_state=state)
+            if rid is not None:
+                row["id"] = rid
+                if state is not None:
+                    ctx.state_saved(state)
+            ctx.meta["transcript"] = row
+            return resp
         try:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
@@ -71,6 +89,15 @@ class Capture:
                 self.fallback(row, exc)
         ctx.meta["transcript"] = row
         return resp
+
+    def _capture_mode(self, user_id: str) -> str:
+        try:
+            return self.store.capture_mode(user_id)
+        except self.store.errors as exc:
+            # The user's choice cannot be read (the database is gone or failing): record the
+            # least, no text at all, rather than more than they may have agreed to.
+            log.warning("capture mode unreadable, recording metadata only: %s", exc)
+            return "metadata"
 
     def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
         """The transcript row for what leaves the server for ``resp``, redacted per the user's capture mode.
@@ -85,7 +112,7 @@ class Capture:
         body = SkillHost.response_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
-        mode = self.store.capture_mode(user_id) if user_id else "redacted"
+        mode = self._capture_mode(user_id) if user_id else "redacted"
         slots = {}
         if request.intent is not None:
             for name, s in request.intent.slots.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import abc
 import importlib
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
 
-_log = logging.getLogger("skills_sdk.transcripts")
 # Starting and stopping are rare; one lock for every ledger keeps them simple.
 _LIFECYCLE_LOCK = threading.RLock()
 
@@ -65,25 +63,27 @@ class Ledger(abc.ABC):
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self, *, skills: Mapping[str, Any] | Iterable[Any] | None = None, default_days: int | None = None,
-              purge_every: float = 0.0, replay_every: float = 0.0) -> Ledger:
+              purge_every: float = 0.0, jobs: Iterable[Any] = ()) -> Ledger:
         """Start the ledger's background work in this process and return the ledger; idempotent.
 
         >>> ledger = open_ledger("var/t.db").start(skills=[pizza], default_days=30, purge_every=3600)  # doctest: +SKIP
 
         The backend's own work (SQLite: indexing and checkpoints) always; a purge every
         ``purge_every`` seconds by the retention of ``skills`` (``default_days`` for those that set
-        none) when positive; a replay of the spool now and every ``replay_every`` seconds when
-        positive and the ledger has a spool. A forked process that calls it again (a server calls
-        it before each request; it returns at once when nothing changed) starts its own threads
-        with the options given first.
+        none) when positive; and ``jobs``, objects with ``start()`` and ``stop()`` the ledger runs
+        and stops with its own (the server's :class:`~skills_sdk.transcripts.guard.LedgerGuard`,
+        which probes the database and replays the spool). A forked process that calls it again (a
+        server calls it before each request; it returns at once when nothing changed) starts its
+        own threads with the options given first.
         """
         state = self.__dict__.get("_lifecycle")
-        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every + replay_every:
+        jobs = list(jobs)
+        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every and not jobs:
             return self  # running in this process: the per-request call costs a dict lookup, no lock
-        options = dict(skills=skills, default_days=default_days, purge_every=purge_every, replay_every=replay_every)
+        options = dict(skills=skills, default_days=default_days, purge_every=purge_every, jobs=jobs)
         with _LIFECYCLE_LOCK:
             state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None})
-            if state["options"] is None or skills is not None or purge_every or replay_every:
+            if state["options"] is None or skills is not None or purge_every or jobs:
                 state["options"] = options
             if state["pid"] == os.getpid():
                 return self
@@ -95,15 +95,7 @@ class Ledger(abc.ABC):
 
                 state["jobs"].append(PurgeThread(self, opts["skills"] or (), default_days=opts["default_days"],
                                                  interval=opts["purge_every"]))
-            spool = self.spool() if opts["replay_every"] > 0 else None
-            if spool is not None:
-                from .spool import Replayer
-
-                try:
-                    spool.replay(self)
-                except Exception as exc:  # the database is unwritable right now; the replayer retries
-                    _log.warning("spool replay at start-up postponed: %s", exc)
-                state["jobs"].append(Replayer(spool, self, interval=opts["replay_every"]))
+            state["jobs"].extend(opts["jobs"])
             for job in state["jobs"]:
                 job.start()
         return self
@@ -121,7 +113,7 @@ class Ledger(abc.ABC):
 
     @property
     def jobs(self) -> list[Any]:
-        """The purge and replay threads this process runs for the ledger (empty before :meth:`start`)."""
+        """The background jobs this process runs for the ledger: the purge thread, the server's guard."""
         state = self.__dict__.get("_lifecycle")
         return list(state["jobs"]) if state is not None and state["pid"] == os.getpid() else []
 

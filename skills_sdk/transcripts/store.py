@@ -11,6 +11,7 @@ from .ledger import DEFAULT_DB
 from .record import COLUMNS, JsonText, encode_json, utcnow_iso
 from .record import decode as decode_row
 from .record import storage_values as _values
+from .sqlite.connection import open_uri
 from .sqlite.driver import sqlite3
 from .sqlite.fts import FTS_DAY as _FTS_DAY
 from .sqlite.fts import FTS_HAS_TEXT as _FTS_HAS_TEXT
@@ -23,4 +24,4 @@ _INSERT_COLUMNS = list(COLUMNS)[1:]
 
 __all__ = ["TranscriptStore", "COLUMNS", "utcnow_iso", "DEFAULT_DB", "JsonText", "encode_json", "decode_row",
            "index_pending", "fts_partitions", "fts_day", "fts_table", "drop_fts_days", "apply_fts_changes",
-           "privacy_secret", "sqlite3", "_FTS_DAY", "_FTS_HAS_TEXT", "_INSERT_SQL", "_INSERT_COLUMNS", "_values"]
+           "privacy_secret", "sqlite3", "open_uri", "_FTS_DAY", "_FTS_HAS_TEXT", "_INSERT_SQL", "_INSERT_COLUMNS", "_values"]

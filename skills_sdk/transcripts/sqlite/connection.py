@@ -7,6 +7,7 @@ import fcntl
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +18,14 @@ from ..ledger import DEFAULT_DB
 from .driver import DB_ERRORS, sqlite3
 from .fts import FTS_IDLE, index_pending
 
-__all__ = ["Connection", "Transaction"]
+__all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
+
+
+def open_uri(path: str) -> str:
+    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
 
 
 class Connection:
@@ -48,6 +54,7 @@ class Connection:
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self._started = False  # between start() and stop(): the background thread runs
+        self._created = False
         self.checkpoint_interval = 0.5
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -55,6 +62,11 @@ class Connection:
             # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
             # and -shm files it makes the database file's mode, so they are 0600 too.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+    def created(self) -> None:
+        """The schema exists: from now on a connection opens the existing file or fails, so a file removed
+        under a running server is not silently replaced by an empty one."""
+        self._created = True
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -74,7 +86,8 @@ class Connection:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+                self.path if self.memory or not self._created else open_uri(self.path),
+                timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False, uri=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if not self.memory:
@@ -127,7 +140,8 @@ class Connection:
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                    conn = sqlite3.connect(open_uri(self.path), timeout=1.0, isolation_level=None,
+                                           check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
                 while True:  # in short slices: a capture waits for one slice at most

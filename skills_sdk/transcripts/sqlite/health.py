@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .connection import open_uri
 from .driver import DB_ERRORS, sqlite3
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
         with store._lock:
             return _probe(conn)
     try:
-        conn = sqlite3.connect(store.path, timeout=timeout_ms / 1000, isolation_level=None)
+        conn = sqlite3.connect(open_uri(store.path), timeout=timeout_ms / 1000, isolation_level=None, uri=True)
     except DB_ERRORS as exc:
         return f"cannot open {store.path!r}: {exc}"
     try:

@@ -63,6 +63,7 @@ class SQLiteLedger(Connection, Ledger):
         super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         self.url = self.path
         ensure_schema(self)
+        self.created()
 
     def ensure_schema(self) -> None:
         """Create the tables and indexes if they are missing (safe to call from many processes)."""
