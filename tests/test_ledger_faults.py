@@ -21,7 +21,7 @@ from collections.abc import Callable
 import pytest
 from _server import free_port, post, start, stop
 from conftest import build_greeter, make_envelope
-from skills_sdk.transcripts._sqlite import sqlite3
+from skills_sdk.transcripts.sqlite.driver import sqlite3
 
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
