@@ -89,11 +89,12 @@ def create_app(
     # spool replay): started here, in one place, and again in each forked worker (gunicorn
     # --preload), where start() finds no threads of its own process and starts them alike.
     store.start(skills=host.skills.values(), default_days=app.config.get("SKILLS_RETENTION_DAYS"),
-                purge_every=ext.get("purge_every", 0.0), jobs=ext.get("jobs", ()))
+                purge_every=ext.get("purge_every", 0.0))
+    jobs = tuple(ext.get("jobs", ()))  # the guard's thread: from the first request, as each worker serves
 
     @app.before_request
     def _start_in_this_process() -> None:
-        store.start()
+        store.start(jobs=jobs)
 
     return app
 

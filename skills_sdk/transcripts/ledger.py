@@ -77,19 +77,26 @@ class Ledger(abc.ABC):
         own threads with the options given first.
         """
         state = self.__dict__.get("_lifecycle")
-        jobs = list(jobs)
-        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every and not jobs:
-            return self  # running in this process: the per-request call costs a dict lookup, no lock
-        options = dict(skills=skills, default_days=default_days, purge_every=purge_every, jobs=jobs)
+        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every and all(
+                any(job is mine for mine in state["jobs"]) for job in jobs):
+            return self  # running in this process: the per-request call costs a lookup, no lock
         with _LIFECYCLE_LOCK:
             state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None})
-            if state["options"] is None or skills is not None or purge_every or jobs:
-                state["options"] = options
+            if state["options"] is None or skills is not None or purge_every:
+                known = state["options"]["jobs"] if state["options"] is not None else []
+                state["options"] = dict(skills=skills, default_days=default_days, purge_every=purge_every, jobs=known)
+            opts = state["options"]
+            for job in jobs:  # jobs given later join the ones to run (and to restart after a fork)
+                if not any(job is known for known in opts["jobs"]):
+                    opts["jobs"].append(job)
             if state["pid"] == os.getpid():
+                for job in opts["jobs"]:
+                    if not any(job is mine for mine in state["jobs"]):
+                        state["jobs"].append(job)
+                        job.start()
                 return self
             state["pid"], state["jobs"] = os.getpid(), []
             self.start_background()
-            opts = state["options"]
             if opts["purge_every"] > 0:
                 from .retention import PurgeThread
 
