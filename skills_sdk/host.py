@@ -13,7 +13,7 @@ from .context import Turn
 from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
-from .request_types import response_body
+from .request_types import sent_body
 from .response import Response
 from .skill import Skill
 
@@ -169,23 +169,13 @@ class SkillHost:
         return self.handle(skill_name, parse_body(body)).json()
 
     @staticmethod
-    def response_body(turn: Turn, resp: Response) -> dict[str, Any]:
-        """The ``response`` object that leaves the server for ``resp``, after the request type's rules.
+    def envelope_for(turn: Turn, resp: Response) -> dict[str, Any]:
+        """The Alexa response envelope for ``resp``, after the request type's rules.
 
-        Capture records this same object (it asks first, and the answer is kept on the turn), so
-        the transcript holds what was sent, not what the handler built.
+        Capture recorded the same ``response`` object (:func:`~skills_sdk.request_types.sent_body`),
+        so the transcript holds what was sent, not what the handler built.
         """
-        sent = turn.meta.get("sent")
-        if sent is not None and sent[0] is resp:
-            return sent[1]
-        body = response_body(turn.request.type, resp, in_session=turn.envelope.session is not None)
-        turn.meta["sent"] = (resp, body)
-        return body
-
-    @classmethod
-    def envelope_for(cls, turn: Turn, resp: Response) -> dict[str, Any]:
-        """The Alexa response envelope for ``resp``."""
-        body = cls.response_body(turn, resp)
+        body = sent_body(turn, resp)
         out: dict[str, Any] = {"version": "1.0"}
         if turn.envelope.session is not None:
             out["sessionAttributes"] = turn.session

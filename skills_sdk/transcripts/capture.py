@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import Turn
 from ..middleware import Endpoint
-from ..request_types import reported
+from ..request_types import reported, sent_body
 from ..response import Response, ask, ssml_to_text
 from .ledger import CAPTURE_MODES, Ledger
 from .record import encode_json, utcnow_iso
@@ -107,9 +107,7 @@ class Capture:
         has a row with no speech. What Alexa reported in the request (an error, a session-end
         reason, a cause) is kept in ``error``; a failure it reported gets status ``alexa_error``.
         """
-        from ..host import SkillHost
-
-        body = SkillHost.response_body(ctx, resp)
+        body = sent_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
         mode = self._capture_mode(user_id) if user_id else "redacted"
