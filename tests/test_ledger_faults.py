@@ -21,10 +21,10 @@ from collections.abc import Callable
 import pytest
 from _server import free_port, post, start, stop
 from conftest import build_greeter, make_envelope
-from skills_sdk.transcripts.sqlite.driver import sqlite3
 
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.sqlite.driver import sqlite3
 
 #: A small spool for these tests: its reserve and the floor under which turns are refused.
 SMALL = {"SKILLS_SPOOL_RESERVE": 256 * 1024, "SKILLS_SPOOL_FLOOR": 16 * 1024, "SKILLS_LEDGER_INTERVAL": 0.05}

@@ -71,7 +71,8 @@ def create_app(
         guard = _ledger_guard(app, store)
         spool = guard.spool
     host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard}
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard,
+                                    "observers": []}
 
     from . import alexa
 
@@ -88,14 +89,10 @@ def create_app(
     # The ledger owns its background work (indexing, checkpoints, purges, the guard's probes and
     # spool replay): started here, in one place, and again in each forked worker (gunicorn
     # --preload), where start() finds no threads of its own process and starts them alike.
+    # (ops.request_started calls start() again as each request arrives, with the guard's thread,
+    # so a forked worker starts its own threads on its first request.)
     store.start(skills=host.skills.values(), default_days=app.config.get("SKILLS_RETENTION_DAYS"),
                 purge_every=ext.get("purge_every", 0.0))
-    jobs = tuple(ext.get("jobs", ()))  # the guard's thread: from the first request, as each worker serves
-
-    @app.before_request
-    def _start_in_this_process() -> None:
-        store.start(jobs=jobs)
-
     return app
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -101,14 +101,13 @@ def register(app: Flask) -> None:
     metrics.state.set(0)
     spool = ext.get("spool")
 
-    @app.after_request
-    def _count(resp: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.requests.labels(route, str(resp.status_code)).inc()
-        turn = g.get("skills_turn")
+    def count(exchange: Any) -> None:
+        metrics.requests.labels(exchange.route, str(exchange.status)).inc()
+        turn = exchange.turn
         if turn is not None and turn.meta.get("transcript", {}).get("status") == "error":
             metrics.turn_errors.labels(turn.skill.name).inc()
-        return resp
+
+    ext["observers"].append(count)
 
     if own is not None and spool is not None:
         own.register(_SpoolCollector(spool))

@@ -8,11 +8,14 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path"]
+__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
+           "observe"]
 
 access_log = logging.getLogger("skills_sdk.access")
 log = logging.getLogger("skills_sdk.server")
@@ -46,18 +49,45 @@ def forget(text: str) -> str:
     return _FORGET.sub(_placeholder, text) if text else text
 
 
-def logged_path(path: str | None = None) -> str:
+def logged_path(path: str | None = None, ext: dict[str, Any] | None = None) -> str:
     """The request path as logs may keep it: a user id segment becomes the audit's salted hash of it.
 
     >>> logged_path("/v1/users/amzn1.ask.account.A/transcripts")     # doctest: +SKIP
     '/v1/users/u:3f9c0a…/transcripts'
+
+    ``ext`` is the app's ``extensions["skills_sdk"]`` where no request context is pushed.
     """
     path = request.path if path is None else path
     m = _USERS_PATH.match(path)
     if m is not None:
-        store = current_app.extensions["skills_sdk"]["store"]
-        path = m.group(1) + store.user_hash(m.group(2)) + path[m.end():]
+        path = m.group(1) + _user_hash(m.group(2), ext) + path[m.end():]
     return forget(path)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One answered HTTP request as the access log and the metrics see it (never a body's words)."""
+
+    method: str
+    path: str
+    #: The matched route (``/alexa/<skill>``), or ``unmatched``.
+    route: str
+    status: int
+    #: ``time.perf_counter()`` when the request arrived.
+    started: float
+    #: The turn the request ran, if it ran one.
+    turn: Any = None
+    #: The parsed JSON body, when there was one (its request id and type are logged for refusals).
+    body: Any = None
+    skill: str | None = None
+    #: The verification check that failed, if one did.
+    check: str | None = None
+
+
+def observe(ext: dict[str, Any], exchange: Exchange) -> None:
+    """Hand ``exchange`` to every observer of the app (the access log, the metrics)."""
+    for observer in ext["observers"]:
+        observer(exchange)
 
 
 class JsonFormatter(logging.Formatter):
@@ -150,29 +180,30 @@ def register(app: Flask) -> None:
         # Its thread is the ledger's to run (in each forked worker too) and to stop.
         ext.setdefault("jobs", []).append(guard)
 
+    jobs = tuple(ext.get("jobs", ()))
+
+    def request_started() -> float:
+        """Called as each request arrives (by Flask's hook, and by the Alexa endpoint's own path)."""
+        # The ledger's threads in this process, the guard's among them (a forked worker starts its
+        # own on its first request): a lookup when they run.
+        store.start(jobs=jobs)
+        return time.perf_counter()
+
+    ext["request_started"] = request_started
+    ext["observers"].append(_access_line(ext))
+
     @app.before_request
     def _start() -> None:
-        g.skills_t0 = time.perf_counter()
+        g.skills_t0 = request_started()
 
     @app.after_request
-    def _access(resp: Response) -> Response:
-        if access_log.isEnabledFor(logging.INFO):
-            fields = _fields(resp)
-            handler = _json_handler()
-            if handler is None:
-                access_log.info("%s %s %s %s ms", fields["method"], fields["path"], fields["status"],
-                                fields["latency_ms"], extra=fields)
-            else:
-                # The access line is written once per request: format it directly instead of
-                # building a LogRecord and walking its attributes (a third of a request's logging cost).
-                now = time.time()
-                line = _DUMPS({
-                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
-                    "level": "info", "logger": "skills_sdk.access", "pid": os.getpid(), "msg": "request", **fields,
-                })
-                with handler.lock:  # type: ignore[union-attr]
-                    handler.stream.write(line + "\n")
-                    handler.flush()
+    def _observe(resp: Response) -> Response:
+        if ext["observers"]:
+            view_args = request.view_args or {}
+            observe(ext, Exchange(
+                request.method, request.path, request.url_rule.rule if request.url_rule is not None else "unmatched",
+                resp.status_code, g.get("skills_t0") or time.perf_counter(), g.get("skills_turn"),
+                g.get("skills_body"), view_args.get("skill"), g.get("skills_check")))
         return resp
 
     @app.get("/readyz")
@@ -196,9 +227,9 @@ def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]
     return None
 
 
-def _user_hash(user_id: str) -> str:
+def _user_hash(user_id: str, ext: dict[str, Any] | None = None) -> str:
     """The ledger's salted hash of ``user_id``, remembered per app: an HMAC per access line was a tenth of the line."""
-    ext = current_app.extensions["skills_sdk"]
+    ext = ext if ext is not None else current_app.extensions["skills_sdk"]
     cache: dict[str, str] = ext.setdefault("user_hashes", {})
     hashed = cache.get(user_id)
     if hashed is None:
@@ -208,32 +239,60 @@ def _user_hash(user_id: str) -> str:
     return hashed
 
 
-def _fields(resp: Response) -> dict[str, Any]:
-    """The access-log fields of this request; never any text said or heard, a query string, or a clear user id."""
-    t0 = g.get("skills_t0")
+def _access_line(ext: dict[str, Any]) -> Callable[[Exchange], None]:
+    """The observer that writes one access-log line per request."""
+
+    def write(exchange: Exchange) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        fields = _fields(exchange, ext)
+        handler = _json_handler()
+        if handler is None:
+            access_log.info("%s %s %s %s ms", fields["method"], fields["path"], fields["status"],
+                            fields["latency_ms"], extra=fields)
+            return
+        # The access line is written once per request: format it directly instead of building a
+        # LogRecord and walking its attributes (a third of a request's logging cost).
+        now = time.time()
+        line = _DUMPS({
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+            "level": "info", "logger": "skills_sdk.access", "pid": _PID[0], "msg": "request", **fields,
+        })
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(line + "\n")
+            handler.flush()
+
+    return write
+
+
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _fields(exchange: Exchange, ext: dict[str, Any]) -> dict[str, Any]:
+    """The access-log fields of a request; never any text said or heard, a query string, or a clear user id."""
     fields: dict[str, Any] = {
-        "method": request.method,
-        "path": logged_path(),
-        "status": resp.status_code,
-        "latency_ms": round((time.perf_counter() - t0) * 1000, 3) if t0 is not None else None,
+        "method": exchange.method,
+        "path": logged_path(exchange.path, ext),
+        "status": exchange.status,
+        "latency_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
     }
-    turn = g.get("skills_turn")
+    turn = exchange.turn
     if turn is not None:
         fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
                       request_type=turn.request.type,
-                      user=_user_hash(turn.user_id) if turn.user_id else None)
+                      user=_user_hash(turn.user_id, ext) if turn.user_id else None)
         if turn.request.intent is not None:
             fields["intent"] = turn.request.intent.name
         return fields
-    data = g.get("skills_body")
+    data = exchange.body
     req = data.get("request") if isinstance(data, dict) else None
     if isinstance(req, dict):
         rid, rtype = req.get("requestId"), req.get("type")
         fields.update(request_id=rid if isinstance(rid, str) else None,
                       request_type=rtype if isinstance(rtype, str) else None)
-    if request.view_args and "skill" in request.view_args:
-        fields["skill"] = request.view_args["skill"]
-    check = g.get("skills_check")
-    if check:
-        fields["check"] = check
+    if exchange.skill is not None:
+        fields["skill"] = exchange.skill
+    if exchange.check:
+        fields["check"] = exchange.check
     return fields
