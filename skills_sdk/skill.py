@@ -573,6 +573,14 @@ class Skill:
         """Every locale the skill serves, its own first."""
         return [self.locale, *self._locales]
 
+    def check_locales(self) -> None:
+        """Raise :class:`ModelError` if a locale names an intent, slot type, value or prompt the skill lacks."""
+        from .model_rules import check_locale, raise_for
+
+        model = self.model
+        raise_for([p for loc in self._locales.values() for p in check_locale(model, loc)],
+                  f"the locales of skill {self.name!r}")
+
     def model_for(self, locale: str | None) -> InteractionModel:
         """The interaction model for ``locale``, along the fallback chain (``de-AT`` -> ``de`` -> the skill's own).
 
@@ -621,6 +629,7 @@ class Skill:
         """
         if not self._started:
             self._validate_model(final=True)
+            self.check_locales()
             self._started = True
         return compose([*outer, *self._middleware], self.route)
 
