@@ -215,6 +215,6 @@ def test_music_play_command_without_a_queue_is_recorded_as_the_empty_answer_it_s
     del env["session"]  # PlaybackController commands arrive outside a session
     resp = client.post("/alexa/music", json=env)
     assert resp.status_code == 200 and resp.get_json()["response"] == {}
-    row = decode_row(store._rows("SELECT * FROM transcripts ORDER BY id DESC LIMIT 1")[0])
+    row = store._rows("SELECT * FROM transcripts ORDER BY id DESC LIMIT 1")[0]
     assert row["request_type"] == "PlaybackController.PlayCommandIssued"
     assert row["speech"] is None and row["end_session"] is None and row["directives"] is None
