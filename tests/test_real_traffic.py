@@ -209,7 +209,7 @@ def test_a_developer_finds_failed_playbacks_and_invalid_responses_with_one_filte
 
 
 def test_music_play_command_without_a_queue_is_recorded_as_the_empty_answer_it_sent():
-    client = create_app(store=TranscriptStore(":memory:")).test_client()
+    client = example_app(store=TranscriptStore(":memory:")).test_client()
     store = client.application.extensions["skills_sdk"]["store"]
     env = make_envelope("PlaybackController.PlayCommandIssued", user_id="amzn1.ask.account.NOQUEUE")
     del env["session"]  # PlaybackController commands arrive outside a session
