@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 __all__ = ["ACTIONS", "safe_filters", "search_hash", "tally", "tally_jsonl", "audit", "iter_audit", "user_hash",
-           "access_log"]
+           "access_log", "access_entry"]
 
 #: What the log records, one word per kind of access.
 ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disabled", "key_create", "key_revoke",
@@ -79,6 +79,26 @@ def tally_jsonl(lines: Iterable[str], users: Counter[str]) -> Iterator[str]:
             raw = m.group(1)
             users[json.loads(f'"{raw}"') if "\\" in raw else raw] += 1
         yield line
+
+
+#: How each audited read is named to the user whose rows it returned.
+_READS = {"list": "read a page of transcripts", "get": "read a transcript or conversation",
+          "export": "exported transcripts", "user_list": "read a page of transcripts"}
+
+
+def access_entry(at: str, action: str, filters: str | None, rows: int, kind: str | None,
+                 subject: str | None) -> dict[str, Any]:
+    """One access-log entry as the user sees it, from an audit row joined to its key (any backend)."""
+    entry: dict[str, Any] = {"at": at, "action": action, "what": _READS.get(action, action), "rows": rows}
+    if kind == "developer":
+        entry.update(by="developer", developer_id=subject)
+    else:
+        entry["by"] = "operator"
+    entry["searched"] = bool(filters) and '"q":' in filters
+    return entry
+
+
+_safe_filters = safe_filters  # the name a backend written before the split imports
 
 
 # The functional forms, for scripts: each is the ledger's method of the same name.

@@ -34,6 +34,9 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+_hash = key_hash  # the name a backend written before the split imports
+
+
 def new_key(kind: str, subject: str) -> tuple[str, str]:
     """A fresh ``(key id, key)`` of ``kind`` for ``subject``; ValueError names a wrong kind or an empty subject."""
     if kind not in PREFIXES:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .record import COLUMNS
+
 if TYPE_CHECKING:
     from .ledger import Ledger
 
@@ -18,6 +20,8 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 #: What a receipt-only row keeps once its text has expired; every other column becomes NULL.
 RECEIPT_COLUMNS = ("id", "developer_id", "skill", "user_id", "created_at", "request_id", "transaction")
+#: The columns a receipt-only row has nulled.
+_NULLED = tuple(c for c in COLUMNS if c not in RECEIPT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..audit import check_action, safe_filters
+from ..audit import access_entry, check_action, safe_filters
 from ..record import utcnow_iso
 from .driver import sqlite3
 
@@ -46,11 +46,6 @@ def _write(conn: sqlite3.Connection, values: tuple[Any, ...], seen: list[tuple[s
                      [(audit_id, h, n) for h, n in seen])
 
 
-#: How each audited read is named to the user whose rows it returned.
-_READS = {"list": "read a page of transcripts", "get": "read a transcript or conversation",
-          "export": "exported transcripts", "user_list": "read a page of transcripts"}
-
-
 def access_log(store: SQLiteLedger, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
     """Every audited read, search and export that returned any of ``user_id``'s rows, newest first.
 
@@ -62,20 +57,12 @@ def access_log(store: SQLiteLedger, user_id: str, *, limit: int = 200) -> list[d
     own reads with their token are left out. ``searched`` says whether a search found the rows;
     the search text itself is never kept, so it cannot be shown.
     """
-    out = []
-    for at, _actor, action, filters, rows, kind, subject in store.db.conn.execute(
-            "SELECT a.at, a.actor, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
-            "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
-            "WHERE x.user_hash = ? AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT ?",
-            (store.user_hash(user_id), int(limit))):
-        entry: dict[str, Any] = {"at": at, "action": action, "what": _READS.get(action, action), "rows": rows}
-        if kind == "developer":
-            entry.update(by="developer", developer_id=subject)
-        else:
-            entry["by"] = "operator"
-        entry["searched"] = bool(filters) and '"q":' in filters
-        out.append(entry)
-    return out
+    return [access_entry(at, action, filters, rows, kind, subject)
+            for at, _actor, action, filters, rows, kind, subject in store.db.conn.execute(
+                "SELECT a.at, a.actor, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
+                "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
+                "WHERE x.user_hash = ? AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT ?",
+                (store.user_hash(user_id), int(limit)))]
 
 
 def iter_audit(store: SQLiteLedger, *, limit: int | None = None) -> Iterator[dict[str, Any]]:

@@ -188,7 +188,7 @@ FTS_IDLE = ("SELECT coalesce(max(id), 0) <= " + FTS_UPTO + " AND NOT EXISTS (SEL
 def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | None, user_id: str | None,
               before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
-    from .queries import scope_where
+    from ..query import scope_where
 
     clauses, params = scope_where(filters, developer_id, user_id)
     conn = store.db.conn

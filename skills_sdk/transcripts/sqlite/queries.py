@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..query import TranscriptFilter, where
+from ..query import TranscriptFilter, scope_where, where
 from ..record import JSON_COLUMNS, canonical_json, decode, split_kinds
 from .driver import sqlite3
 
@@ -96,22 +96,6 @@ def json_select(conn: sqlite3.Connection) -> str:
             expr = col
         parts.append(f"'{name}', {expr}")
     return "json_object(" + ", ".join(parts) + ")"
-
-
-def scope_where(f: TranscriptFilter, developer_id: str | None, user_id: str | None) -> tuple[list[str], list[Any]]:
-    """The clauses of a scoped read: the scope (from the caller's key, never the request) first, then ``f``."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if developer_id is not None:
-        clauses.append("t.developer_id = ?")
-        params.append(developer_id)
-    if user_id is not None:
-        clauses.append("t.user_id = ?")
-        params.append(user_id)
-    if not clauses:
-        raise ValueError("search needs a developer_id or a user_id scope.")
-    more, more_params = where(f, alias="t")
-    return clauses + more, params + more_params
 
 
 def page(conn: sqlite3.Connection, filters: TranscriptFilter, *, developer_id: str | None = None,

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..record import COLUMNS, parse_iso
+from ..record import parse_iso
 from ..record import to_iso as _iso
-from ..retention import RECEIPT_COLUMNS, Policy, policies
+from ..retention import _NULLED, Policy, policies
 from .audit import audit
 from .erasure import finish_scrubs, run_pending, scrub
 from .fts import apply_fts_changes, drop_fts_days, fts_day
@@ -22,7 +22,6 @@ __all__ = ["purge"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-_NULLED = tuple(c for c in COLUMNS if c not in RECEIPT_COLUMNS)
 
 
 def _cutoff(now: datetime, days: int) -> str:

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..record import utcnow_iso
-from ..sessions import DEFAULT_TTL, ConsoleSession, session_expiry, session_row_id
+from ..sessions import DEFAULT_TTL, ConsoleSession, session_expiry, session_from_row, session_row_id
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger
@@ -30,17 +30,9 @@ def load_session(store: SQLiteLedger, sid: str) -> tuple[ConsoleSession | None, 
         "WHERE s.id = ? AND s.expires_at > ?", (session_row_id(sid), utcnow_iso())).fetchone()
     if row is None:
         return None, []
-    dev_key, dev, user_key, user, data, expires_at = row
-    session = ConsoleSession(sid, data=json.loads(data) if data else {}, expires_at=expires_at)
-    dropped = []
-    for slot, key_id, subject in (("developer", dev_key, dev), ("user", user_key, user)):
-        if key_id is not None and subject is None:
-            dropped.append(slot)
-        elif key_id is not None:
-            session.identities[slot] = (key_id, subject)
-    if dropped and not session.identities:
+    session, dropped = session_from_row(sid, row)
+    if session is None:
         end_session(store, sid)
-        return None, dropped
     return session, dropped
 
 
