@@ -496,13 +496,12 @@ def test_the_rescan_check_catches_the_quadratic_email_pattern() -> None:
 
 
 def test_a_40_kb_hostile_slot_through_the_pizza_skill_is_stored_whole_and_redacted() -> None:
-    from conftest import make_envelope
+    from conftest import example_app, make_envelope
 
-    from skills_sdk.server import create_app
     from skills_sdk.transcripts import TranscriptStore
 
     store = TranscriptStore(":memory:")
-    client = create_app(store=store).test_client()
+    client = example_app(store=store).test_client()
     hostile = "a." * 20000 + " @ x"  # took 10.9 s of CPU with the old e-mail pattern
     for topping, stored in [(hostile, hostile), (hostile + " 4111 1111 1111 1111", hostile + " [CARD]")]:
         envelope = make_envelope(intent="OrderPizzaIntent", slots={"size": "large", "topping": topping})
