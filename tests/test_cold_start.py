@@ -20,7 +20,9 @@ SKILL = textwrap.dedent('''
     def partner(ctx):
         return say(type(ctx.http).__name__)
 
-    host = SkillHost([skill])
+    from skills_sdk.transcripts import open_ledger
+
+    host = SkillHost([skill], store=open_ledger(":memory:"))
     def turn(kind, **extra):
         body = {"version": "1.0", "session": {"new": True, "sessionId": "s1", "user": {"userId": "u1"}},
                 "request": {"type": kind, "requestId": "r1", "timestamp": "2026-11-28T09:30:00Z", **extra}}
@@ -33,10 +35,10 @@ def run(code: str) -> str:
                           check=True).stdout.strip()
 
 
-def test_a_turn_that_calls_no_partner_imports_neither_requests_nor_marshmallow():
+def test_a_captured_turn_that_calls_no_partner_imports_only_what_it_needs():
     out = run('''
         turn("LaunchRequest")
-        print(sorted(m for m in ("requests", "marshmallow", "flask") if m in sys.modules))
+        print(sorted(m for m in ("requests", "marshmallow", "flask", "phonenumbers") if m in sys.modules))
     ''')
     assert out == "[]"
 
