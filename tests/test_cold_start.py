@@ -22,7 +22,9 @@ SKILL = textwrap.dedent('''
 
     from skills_sdk.transcripts import open_ledger
 
-    host = SkillHost([skill], store=open_ledger(":memory:"))
+    import tempfile
+
+    host = SkillHost([skill], store=open_ledger(tempfile.mkdtemp() + "/t.db"))
     def turn(kind, **extra):
         body = {"version": "1.0", "session": {"new": True, "sessionId": "s1", "user": {"userId": "u1"}},
                 "request": {"type": kind, "requestId": "r1", "timestamp": "2026-11-28T09:30:00Z", **extra}}
@@ -38,7 +40,7 @@ def run(code: str) -> str:
 def test_a_captured_turn_that_calls_no_partner_imports_only_what_it_needs():
     out = run('''
         turn("LaunchRequest")
-        print(sorted(m for m in ("requests", "marshmallow", "flask", "phonenumbers") if m in sys.modules))
+        print(sorted(m for m in ("requests", "marshmallow", "flask", "phonenumbers", "sqlite_utils") if m in sys.modules))
     ''')
     assert out == "[]"
 
