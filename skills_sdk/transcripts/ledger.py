@@ -13,6 +13,7 @@ from .query import TranscriptFilter
 from .record import iter_csv
 
 if TYPE_CHECKING:
+    from .chain import ChainReport
     from .keys import KeyInfo
     from .sessions import ConsoleSession
     from .spool import Spool
@@ -170,6 +171,10 @@ class Ledger(abc.ABC):
               now: datetime | str | None = None, actor: str = "purge",
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Delete expired transcripts, strip expired text from kept receipts, run due erasures; a report."""
+
+    @abc.abstractmethod
+    def verify_chain(self) -> ChainReport:
+        """Walk the tamper-evident chain: ``ok``, or the first row changed, deleted or inserted outside the ledger."""
 
     # -- keys ----------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .audit import audit
+from .chain import RETURNING_CONTENT, chain_changed, chain_removed
 from .erasure import _iso, finish_scrubs, run_pending, scrub
 from .store import TranscriptStore, apply_fts_changes, drop_fts_days, fts_day
 
@@ -139,7 +140,13 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                 drop_before = None
             while pending and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
                 name, kind, sql, params = pending[0]
-                n = conn.execute(sql, params).rowcount
+                if kind == "strip":
+                    ids = [r[0] for r in conn.execute(sql + " RETURNING id", params).fetchall()]
+                    chain_changed(conn, store.secret(), ids)
+                else:
+                    ids = conn.execute(sql + RETURNING_CONTENT, params).fetchall()
+                    chain_removed(conn, store.secret(), ids, "purge")
+                n = len(ids)
                 if n < _CHUNK:
                     pending.pop(0)
                 if n:

@@ -18,11 +18,13 @@ import sqlite_utils
 
 from ..errors import StoreError
 from ._sqlite import DB_ERRORS, FTS5_SECURE_DELETE, sqlite3
+from .chain import CHAIN_DDL, chain_inserted
 from .ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from .query import TranscriptFilter
 from .query import where as _where_sql
 
 if TYPE_CHECKING:
+    from .chain import ChainReport
     from .keys import KeyInfo
     from .sessions import ConsoleSession
     from .spool import Spool
@@ -277,20 +279,20 @@ class TranscriptStore(Ledger):
         conn = self.db.conn
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
-        with self.writing():
-            if state is None:
-                cur = conn.execute(_INSERT_SQL, values)
-            else:
-                with _Transaction(conn):
-                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
-                    cur = conn.execute(_INSERT_SQL, values)
-        return int(cur.lastrowid or 0)
+        with self.writing(), _Transaction(conn):
+            if state is not None:
+                conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
+            rid = int(conn.execute(_INSERT_SQL, values).lastrowid or 0)
+            chain_inserted(conn, self.secret(), rid, rid)  # tamper evidence, in the same commit
+        return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows in one transaction (imports, spool replay); returns how many."""
         prepared = [_values(row) for row in rows]
         with self.transaction() as conn:
+            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
             conn.executemany(_INSERT_SQL, prepared)
+            chain_inserted(conn, self.secret(), first, first + len(prepared) - 1)
         return len(prepared)
 
     # -- reading -------------------------------------------------------------------
@@ -492,6 +494,11 @@ class TranscriptStore(Ledger):
 
         return purge(self, skills, default_days=default_days, now=now, actor=actor, progress=progress)
 
+    def verify_chain(self) -> ChainReport:
+        from .chain import verify
+
+        return verify(self.db.conn, self.secret())
+
     def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
         from .keys import create_key
 
@@ -670,6 +677,8 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TABLE transcripts_fts")
         conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
+    for ddl in CHAIN_DDL:
+        conn.execute(ddl)
     if not conn.execute("SELECT 1 FROM privacy_meta WHERE name = 'exact_latency_from'").fetchone():
         # Every row after this id holds latency to the microsecond (as _values writes it), so the
         # export prints it as SQLite does; found once, when a database from before is first opened.
