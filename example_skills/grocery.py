@@ -180,4 +180,13 @@ def create_skill() -> Skill:
             return say("Okay. Your cart is saved for next time.")
         return ask("Okay, I haven't placed the order. Your cart is saved. What else can I do?", "Anything else?")
 
+    skill.publish(
+        category="SHOPPING", allows_purchases=True, privacy_policy_url="https://freshcart-labs.example/privacy",
+        listings={"en-US": {"name": "Fresh Cart", "summary": "Fill a grocery cart by voice.",
+                            "description": "Add and remove groceries, hear your cart, and check out for a "
+                                           "FreshCart delivery slot.",
+                            "example_phrases": ["Alexa, open fresh cart", "Alexa, ask fresh cart to add bananas",
+                                                "Alexa, ask fresh cart what's in my cart"],
+                            "keywords": ["grocery", "shopping", "delivery"]}},
+    )
     return skill

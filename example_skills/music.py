@@ -242,4 +242,14 @@ def create_skill() -> Skill:
         target = None if index is None else step(ctx, 1, index)
         return empty() if target is None else stream(ctx, target)
 
+    skill.publish(
+        category="STREAMING_SERVICE", interfaces=["AUDIO_PLAYER"], allows_purchases=True,
+        privacy_policy_url="https://tunestream-audio.example/privacy",
+        listings={"en-US": {"name": "Tune Stream", "summary": "Play songs, artists, albums and playlists.",
+                            "description": "Ask Tune Stream for a song, an artist, an album, a genre or one of your "
+                                           "playlists; skip, pause and shuffle by voice.",
+                            "example_phrases": ["Alexa, open tune stream", "Alexa, ask tune stream to play some jazz",
+                                                "Alexa, ask tune stream what's playing"],
+                            "keywords": ["music", "streaming", "playlists"]}},
+    )
     return skill

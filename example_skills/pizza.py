@@ -12,7 +12,7 @@ from skills_sdk import Skill, Turn, ask, empty, say
 from skills_sdk.dialog import has_entity_resolution_match, is_greater_than, is_less_than, optional, required
 
 from ._common import PartnerError, answer_partner_errors, call_partner, dollars
-from .pizza_texts import GERMAN, MESSAGES
+from .pizza_texts import GERMAN, GERMAN_LISTING, MESSAGES
 
 SIZES = {"small": ["little", "personal"], "medium": ["regular"], "large": ["big", "family size"]}
 CRUSTS = {"thin": ["thin crust", "crispy"], "hand tossed": ["regular crust", "classic"],
@@ -134,4 +134,15 @@ def create_skill() -> Skill:
         return say(ctx.t("status", state=state) + tail)
 
     skill.add_locale("de-DE", **GERMAN)
+    skill.publish(
+        category="DELIVERY_AND_TAKEOUT", allows_purchases=True,
+        privacy_policy_url="https://pronto-pizza-labs.example/privacy",
+        listings={"en-US": {"name": "Pizza Shop", "summary": "Order pizza from PizzaPronto by voice.",
+                            "description": "Choose a size, a crust and toppings; Pizza Shop confirms the order, "
+                                           "places it with PizzaPronto and tells you when it arrives.",
+                            "example_phrases": ["Alexa, open pizza shop", "Alexa, ask pizza shop to order a large pizza",
+                                                "Alexa, ask pizza shop where is my pizza"],
+                            "keywords": ["pizza", "delivery", "food"]},
+                  "de-DE": GERMAN_LISTING},
+    )
     return skill

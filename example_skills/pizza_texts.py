@@ -104,3 +104,13 @@ GERMAN = {
                                             "Deine {size} Pizza mit {topping}: soll ich sie bestellen?"],
     },
 }
+
+#: What the German skill store shows.
+GERMAN_LISTING = {
+    "name": "Pizza Laden",
+    "summary": "Pizza bei PizzaPronto per Sprache bestellen.",
+    "description": "Wähle Größe, Boden und Belag; Pizza Laden bestätigt die Bestellung, gibt sie an PizzaPronto "
+                   "weiter und sagt dir, wann sie ankommt.",
+    "example_phrases": ["Alexa, öffne pizza laden", "Alexa, frage pizza laden wo ist meine pizza"],
+    "keywords": ["pizza", "lieferung", "essen"],
+}

@@ -139,4 +139,13 @@ def create_skill() -> Skill:
                     f"{spoken_price(fee)} cancellation fee.")
                 .transaction("cancellation_fee", ride_id, dollars(fee), "USD"))
 
+    skill.publish(
+        category="TAXI_AND_RIDESHARING", allows_purchases=True,
+        privacy_policy_url="https://zipride-mobility.example/privacy",
+        listings={"en-US": {"name": "Zip Ride", "summary": "Book a ride home, to work or to any address.",
+                            "description": "Get a quote, book a ZipRide, hear where your driver is, and cancel "
+                                           "if plans change.",
+                            "example_phrases": ["Alexa, open zip ride", "Alexa, ask zip ride to get me a ride to work"],
+                            "keywords": ["taxi", "ride", "car"]}},
+    )
     return skill

@@ -6,6 +6,7 @@ from .envelope import RequestEnvelope, Slot, SlotText, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
+    LedgerUnavailable,
     ModelError,
     NotFound,
     RegistrationError,
@@ -54,6 +55,7 @@ __all__ = [
     "UnknownRequestType",
     "VerificationError",
     "StoreError",
+    "LedgerUnavailable",
     "NotFound",
     "BadQuery",
 ]

@@ -36,7 +36,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .errors import SkillsError
+from .envelope import check_json_value
+from .errors import EnvelopeError, SkillsError
 
 __all__ = ["handler", "InvalidEvent", "Gateway"]
 
@@ -79,6 +80,10 @@ class Gateway:
 
     # -- an Alexa envelope, delivered by the Alexa Skills Kit trigger ----------------------------
     def _direct(self, event: Any) -> dict[str, Any]:
+        try:  # the runtime parsed the event: check what the endpoint's own parser would have refused
+            check_json_value(event)
+        except EnvelopeError as exc:
+            raise InvalidEvent(400, _error(exc.code, str(exc), exc.errors)) from None
         skill = self._skill_for(event)
         body = json.dumps(event, ensure_ascii=False, allow_nan=False).encode() if skill else b""
         status, _, data = self._call("POST", f"/alexa/{skill or '-'}", "", {"Content-Type": "application/json"},

@@ -56,7 +56,11 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse_body(raw: bytes | str) -> Any:
+# One decoder for every body: json.loads with hooks would build a new one (and its scanner) per call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def parse_body(raw: bytes | bytearray | str) -> Any:
     """Parse a request body as strict JSON, or raise :class:`EnvelopeError` naming what is wrong.
 
     >>> parse_body(b'{"version": "1.0"}')
@@ -68,7 +72,19 @@ def parse_body(raw: bytes | str) -> Any:
     which no UTF-8 text can carry (``invalid_unicode``).
     """
     try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        if not isinstance(raw, str):
+            raw = bytes(raw)
+            text = raw.decode("utf-8")
+        else:
+            text = raw
+        data = _DECODER.decode(text)
+    except UnicodeDecodeError as exc:
+        # Alexa sends UTF-8. A lone surrogate written as raw bytes (ED A0..BF ..) lands here too.
+        surrogate = raw[exc.start:exc.start + 1] == b"\xed"
+        raise EnvelopeError(f"The body is not JSON: it is not UTF-8 text (byte {exc.start}: {exc.reason})"
+                            f"{' (half of a UTF-16 surrogate pair)' if surrogate else ''}.",
+                            {"(body)": ["Not valid UTF-8."]},
+                            code="invalid_unicode" if surrogate else "invalid_json") from None
     except RecursionError:
         raise EnvelopeError(f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.",
                             {"(body)": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]}, code="too_deep") from None
@@ -80,10 +96,9 @@ def parse_body(raw: bytes | str) -> Any:
     if isinstance(raw, str):
         opens = raw.count("{") + raw.count("[")
         odd = "\\u" in raw or _SURROGATE.search(raw) is not None
-    else:
+    else:  # strict UTF-8 decoding refused raw surrogates; an escape (\\ud800) is the one way left in
         opens = raw.count(b"{") + raw.count(b"[")
-        # A lone surrogate arrives as a \uD8xx escape, or as the bytes ED A0..BF that json accepts.
-        odd = b"\\u" in raw or b"\xed" in raw
+        odd = b"\\u" in raw
     if opens > MAX_JSON_DEPTH or odd:
         check_json_value(data)
     return data

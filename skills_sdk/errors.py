@@ -55,6 +55,15 @@ class StoreError(SkillsError):
     """The transcript store could not do what was asked."""
 
 
+class LedgerUnavailable(StoreError):
+    """The ledger can take no row now (neither the store nor the spool's reserve): the turn is refused before its handler runs."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"The transcript ledger cannot record this turn, so it was refused before the skill ran: "
+                         f"{cause}. Nothing was done; retry once /readyz answers 200.")
+        self.cause = cause
+
+
 class NotFound(StoreError):
     """The record asked for does not exist (or belongs to someone else)."""
 

@@ -14,7 +14,7 @@ from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
 from .response import Response
-from .request_types import response_body
+from .request_types import sent_body
 from .skill import Skill
 
 if TYPE_CHECKING:
@@ -74,7 +74,9 @@ class SkillHost:
     ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
     ``requests.Session`` handlers reach partner APIs through (when None, a
     :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
-    way of serving gives handlers the same ``ctx.http``).
+    way of serving gives handlers the same ``ctx.http``). ``guard`` (a
+    :class:`~skills_sdk.transcripts.guard.LedgerGuard`) refuses a turn before its handler when its
+    row would have nowhere to go; ``spool`` takes rows the store cannot (without a guard).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class SkillHost:
         http: requests.Session | None = None,
         capture: bool = True,
         spool: Any = None,
+        guard: Any = None,
     ) -> None:
         self.store = store
         self._http = http
@@ -98,7 +101,7 @@ class SkillHost:
         if store is not None and capture:
             from .transcripts.capture import Capture
 
-            self.capture = Capture(store, fallback=spool.append if spool is not None else None)
+            self.capture = Capture(store, fallback=spool.append if spool is not None else None, guard=guard)
             outer.append(self.capture)
         self._outer = [*outer, *middleware]
         self.skills: dict[str, Skill] = {}
@@ -166,23 +169,13 @@ class SkillHost:
         return self.handle(skill_name, parse_body(body)).json()
 
     @staticmethod
-    def response_body(turn: Turn, resp: Response) -> dict[str, Any]:
-        """The ``response`` object that leaves the server for ``resp``, after the request type's rules.
+    def envelope_for(turn: Turn, resp: Response) -> dict[str, Any]:
+        """The Alexa response envelope for ``resp``, after the request type's rules.
 
-        Capture records this same object (it asks first, and the answer is kept on the turn), so
-        the transcript holds what was sent, not what the handler built.
+        Capture recorded the same ``response`` object (:func:`~skills_sdk.request_types.sent_body`),
+        so the transcript holds what was sent, not what the handler built.
         """
-        sent = turn.meta.get("sent")
-        if sent is not None and sent[0] is resp:
-            return sent[1]
-        body = response_body(turn.request.type, resp, in_session=turn.envelope.session is not None)
-        turn.meta["sent"] = (resp, body)
-        return body
-
-    @classmethod
-    def envelope_for(cls, turn: Turn, resp: Response) -> dict[str, Any]:
-        """The Alexa response envelope for ``resp``."""
-        body = cls.response_body(turn, resp)
+        body = sent_body(turn, resp)
         out: dict[str, Any] = {"version": "1.0"}
         if turn.envelope.session is not None:
             out["sessionAttributes"] = turn.session

@@ -52,7 +52,7 @@ class SlotType:
 
     @classmethod
     def of(cls, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]) -> SlotType:
-        """Build a slot type from names, ``SlotValue``s, or a mapping of name -> synonyms.
+        """Build a slot type from names, ``SlotValue`` objects, or a mapping of name -> synonyms.
 
         >>> SlotType.of("PizzaSize", {"large": ["big"], "small": []}).values[0].synonyms
         ('big',)

@@ -34,8 +34,8 @@ def skill_client() -> Iterator[Callable[..., Any]]:
     """A factory of :class:`~skills_sdk.testing.SkillClient`: ``client = skill_client(skill, http=..., store=...)``.
 
     Keywords are those of ``SkillClient``. Without ``store`` each client records into its own
-    in-memory store; without ``http`` it reaches partners through a plain ``requests`` session,
-    which the ``partners`` fixture mocks.
+    in-memory store; without ``http`` it reaches partners through the session every server
+    gives the skill (``PartnerSession.from_env()``), which the ``partners`` fixture mocks.
     """
     from skills_sdk.testing import SkillClient
 

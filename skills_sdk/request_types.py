@@ -23,6 +23,7 @@ __all__ = [
     "rule_for",
     "is_well_formed",
     "response_body",
+    "sent_body",
     "reported",
     "known_types_text",
 ]
@@ -154,6 +155,19 @@ def response_body(request_type: str, resp: Any, *, in_session: bool = True) -> d
     if rule.session and "shouldEndSession" in full:
         out["shouldEndSession"] = full["shouldEndSession"]
     return out
+
+
+def sent_body(turn: Any, resp: Any) -> dict[str, Any]:
+    """:func:`response_body` for ``resp`` as the answer to ``turn``, worked out once per turn.
+
+    The server sends it and capture records it: both ask here, so the row holds what was sent.
+    """
+    sent = turn.meta.get("sent")
+    if sent is not None and sent[0] is resp:
+        return sent[1]
+    body = response_body(turn.request.type, resp, in_session=turn.envelope.session is not None)
+    turn.meta["sent"] = (resp, body)
+    return body
 
 
 def _text(value: Any) -> str | None:

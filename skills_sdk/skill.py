@@ -52,10 +52,11 @@ class Handler:
 
     def describe(self) -> str:
         """``module.function`` — how error messages name a handler."""
-        return f"{getattr(self.func, '__module__', '?')}.{getattr(self.func, '__qualname__', repr(self.func))}"
+        return _name(self.func)
 
 
 def _name(func: Any) -> str:
+    """``module.function``, for a function that is not registered yet."""
     return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
 
 
@@ -182,6 +183,19 @@ class Skill:
     Each decorator returns the function unchanged and has a plain-method twin
     (``intent`` / ``add_intent``). Registration raises at once on a duplicate or after the skill
     started serving.
+
+    :param name: the URL path segment (``POST /alexa/<name>``): letters, digits, ``-``, ``_``.
+    :param developer_id: the developer who owns the skill's transcripts (their key reads them).
+    :param invocation_name: what users say to open it ("Alexa, open pizza shop"); default: ``name``.
+    :param application_id: the Alexa skill id; requests addressed to another one are refused.
+    :param retention_days: days transcripts are kept before a purge removes them (None: kept).
+    :param receipt_retention_days: days transaction receipts are kept, without their text.
+    :param redact_patterns: extra PII kinds to redact before storage, name -> regular expression.
+    :param exempt_slots: slots whose values are never redacted.
+    :param disable_grace_days: on ``AlexaSkillEvent.SkillDisabled``, erase the user's data now (0)
+        or this many days later, unless they enable the skill again meanwhile.
+    :param config: your own settings, read in handlers as ``ctx.config``.
+    :param description: what the skill does, in a sentence for people.
     """
 
     def __init__(
@@ -223,6 +237,8 @@ class Skill:
         self._locales: dict[str, LocaleModel] = {}
         #: Response texts per locale, read in handlers with ``ctx.t(key)``.
         self.catalogue = Catalogue(self.locale)
+        #: What ``skills package`` writes into the manifest (``skill.publish(...)``); None until declared.
+        self.publishing: Any = None
         self.application_id = application_id
         self.retention_days = retention_days
         self.receipt_retention_days = receipt_retention_days
@@ -446,7 +462,7 @@ class Skill:
     def slot_type(
         self, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]
     ) -> SlotType:
-        """Declare a custom slot type from names, ``SlotValue``s or a mapping of name -> synonyms."""
+        """Declare a custom slot type from names, ``SlotValue`` objects or a mapping of name -> synonyms."""
         st = SlotType.of(name, values)
         self.add_slot_type(st)
         return st
@@ -488,6 +504,18 @@ class Skill:
             problems += [p for t in texts for p in check_sample(t, f"{loc.locale} sample of intent {intent!r}")]
         raise_for(problems, f"locale {locale} of skill {self.name!r}")
         self._locales[loc.locale] = loc
+
+    def publish(self, **fields: Any) -> None:
+        """Declare the store listing per locale, category, permissions, interfaces and privacy answers
+        that ``skills package`` writes into ``skill.json`` (see :mod:`skills_sdk.package`).
+
+        >>> skill.publish(category="DELIVERY_AND_TAKEOUT", privacy_policy_url="https://pizza.example/privacy",
+        ...               listings={"en-US": {"name": "Pizza Shop", "summary": "...", "description": "...",
+        ...                                   "example_phrases": ["Alexa, open pizza shop"]}})   # doctest: +SKIP
+        """
+        from .package import Publishing
+
+        self.publishing = Publishing.of(**fields)
 
     def messages(self, locale: str, texts: Mapping[str, str]) -> None:
         """Add response texts for a locale (``"de-DE"``) or a language (``"de"``); read them with ``ctx.t(key)``."""

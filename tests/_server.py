@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 #: The ``skills`` script of the venv running the tests.
 SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
@@ -27,10 +28,16 @@ def free_port() -> int:
 
 
 def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30,
-          cwd: os.PathLike[str] | str | None = None) -> subprocess.Popen:
-    """Start ``skills <args> --port PORT`` (in ``cwd``) and wait until /healthz answers; raise with its output if it dies."""
-    proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}, cwd=cwd)
+          cwd: os.PathLike[str] | str | None = None, **popen: Any) -> subprocess.Popen:
+    """Start ``skills <args> --port PORT`` (in ``cwd``) and wait until /healthz answers; raise with its output if it dies.
+
+    ``popen`` goes to :class:`subprocess.Popen` (``user=``, ``preexec_fn=``, ``stdout=`` a file for a
+    server that logs more than a pipe holds).
+    """
+    out = popen.pop("stdout", subprocess.PIPE)
+    proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                            env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}, cwd=cwd,
+                            **popen)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -39,7 +46,8 @@ def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, t
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(proc)
-                raise RuntimeError(f"skills {' '.join(args)} did not start: {proc.stdout.read().decode()}") from None
+                said = proc.stdout.read().decode() if proc.stdout else f"(its output went to {out})"
+                raise RuntimeError(f"skills {' '.join(args)} did not start: {said}") from None
             time.sleep(0.1)
 
 

@@ -152,3 +152,28 @@ def test_envelopes_are_routed_by_application_id(tmp_path, monkeypatch, envelope)
         gateway(envelope("LaunchRequest", application_id="amzn1.ask.skill.nope"))
     recorded = app.extensions["skills_sdk"]["store"]._rows("SELECT skill FROM transcripts")
     assert [r["skill"] for r in recorded] == ["other"]
+
+
+def _nested(depth):
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("where, value, code", [
+    (("context", "System", "user", "userId"), "amzn1.\ud800", "invalid_unicode"),
+    (("session", "attributes", "ratio"), float("nan"), "invalid_json"),
+    (("session", "attributes", "deep"), _nested(100), "too_deep"),
+])
+def test_an_event_the_endpoint_would_refuse_raises_before_any_handler(lambda_env, envelope, where, value, code):
+    event = envelope("LaunchRequest")
+    parent = event
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = value
+    with pytest.raises(aws.InvalidEvent) as info:
+        aws.handler(event, None)
+    assert info.value.status == 400 and info.value.body["error"]["code"] == code
+    assert any(f.startswith(".".join(where)) for f in info.value.body["error"]["fields"])
+    assert not lambda_env.exists() or rows(lambda_env) == []

@@ -69,3 +69,28 @@ def test_readme_example_skill_passes_its_own_test_for_the_right_reason(skill_cli
     client.say("order a large pepperoni pizza")
     (order,) = [t for t in client.transcripts() if t["intent"] == "OrderPizzaIntent"]
     assert order["slots"]["size"] == "large" and order["slots"]["topping"] == "pepperoni", order["slots"]
+
+
+def test_the_api_reference_documents_every_public_name(tmp_path):
+    """Built from the docstrings as ``./dev docs`` builds it, warnings as errors; each public name has its entry."""
+    import html
+    import inspect
+
+    import skills_sdk
+    import skills_sdk.testing
+
+    pytest.importorskip("sphinx", reason="the API reference needs the docs extra (./dev installs it)")
+    from sphinx.cmd.build import build_main
+
+    undocumented = [f"{module.__name__}.{name}" for module in (skills_sdk, skills_sdk.testing) for name in module.__all__
+                    if (inspect.isclass(getattr(module, name)) or inspect.isfunction(getattr(module, name)))
+                    and not (getattr(module, name).__doc__ or "").strip()]
+    assert undocumented == [], "public names without a docstring"
+    out = tmp_path / "api"
+    status = build_main(["-q", "-W", "--keep-going", "-b", "html", str(ROOT / "docs" / "api"), str(out)])
+    assert status == 0, "the API reference has warnings: run ./dev docs to see them"
+    page = html.unescape((out / "index.html").read_text())
+    missing = [f"{module.__name__}.{name}" for module in (skills_sdk, skills_sdk.testing) for name in module.__all__
+               if f'id="{module.__name__}.{name}"' not in page]
+    assert missing == [], ("public names missing from the API reference: add each to docs/api/index.rst "
+                           "(e.g. `.. autoclass:: Name` in its section)")

@@ -102,3 +102,17 @@ def test_partner_session_from_env_names_a_bad_variable():
     with pytest.raises(LookupError, match="set SKILLS_PARTNER_BREW_URL=https://"):
         PartnerSession.from_env({}).url("brew", "/v1/orders")
     assert PartnerSession.from_env({"SKILLS_HTTP_RETRIES": "0"}).retries == 0
+
+
+def test_the_lambda_handler_gives_a_developers_skill_the_partner_session_from_its_environment(
+        project, partner, tmp_path, monkeypatch):
+    from skills_sdk import aws
+
+    monkeypatch.setattr(aws, "_GATEWAY", None)  # a cold start: the handler builds its app from the environment
+    for name, value in {"SKILLS_SKILLS": "coffee:skill", "SKILLS_DB": str(tmp_path / "l.db"),
+                        "SKILLS_ANY_APPLICATION": "1", "SKILLS_PARTNER_BREW_URL": partner.url}.items():
+        monkeypatch.setenv(name, value)
+    answer = aws.handler(intent_request("OrderIntent", {"drink": "espresso"}), None)
+    monkeypatch.setattr(aws, "_GATEWAY", None)
+    assert answer["response"]["outputSpeech"]["ssml"] == "<speak>Your espresso is order B-1.</speak>"
+    assert partner.orders == [{"path": "/v1/orders", "drink": "espresso"}]

@@ -105,7 +105,7 @@ def test_the_alexa_endpoint_opens_no_console_session(store):
     # writes Flask's session there is told where per-conversation data goes.
     from flask import session
 
-    app = create_app([build_greeter()], store=store)
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_ALEXA_FAST_PATH": False})
     seen = []
 
     @app.after_request
@@ -119,3 +119,33 @@ def test_the_alexa_endpoint_opens_no_console_session(store):
     resp = app.test_client().post("/alexa/greeter", json=make_envelope("LaunchRequest"))
     assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
     assert seen and "ctx.session" in seen[0]
+
+
+@pytest.mark.parametrize("case", ["ok", "unknown_skill", "text_plain", "not_json", "too_deep", "not_envelope",
+                                  "too_large", "get"])
+def test_the_fast_alexa_path_answers_exactly_as_the_flask_route(case):
+    # POST /alexa/<skill> runs in front of Flask's request machinery; with it turned off the Flask
+    # route answers. Both must give the same status, headers that matter, and body, for good and bad input.
+    good = json.dumps(make_envelope("LaunchRequest")).encode()
+    requests = {
+        "ok": ("POST", "/alexa/greeter", good, "application/json"),
+        "unknown_skill": ("POST", "/alexa/nobody", good, "application/json"),
+        "text_plain": ("POST", "/alexa/greeter", good, "text/plain"),
+        "not_json": ("POST", "/alexa/greeter", b"{nope", "application/json"),
+        "too_deep": ("POST", "/alexa/greeter", b"[" * 5000 + b"]" * 5000, "application/json"),
+        "not_envelope": ("POST", "/alexa/greeter", b'{"version": "1.0"}', "application/json; charset=utf-8"),
+        "too_large": ("POST", "/alexa/greeter", b" " * (2 * 1024 * 1024), "application/json"),
+        "get": ("GET", "/alexa/greeter", b"", None),
+    }
+    method, path, body, ctype = requests[case]
+    answers = []
+    for fast in (True, False):
+        store = TranscriptStore(":memory:")
+        app = create_app([build_greeter()], store=store, test_config={"SKILLS_ALEXA_FAST_PATH": fast})
+        resp = app.test_client().open(path, method=method, data=body, content_type=ctype)
+        payload = resp.get_json(silent=True)
+        if case == "ok":  # the envelope differs only by nothing: same skill, same input
+            payload = payload["response"]
+        answers.append((resp.status_code, resp.mimetype, resp.headers.get("Allow"), payload, store.count()))
+    assert answers[0] == answers[1]
+    assert answers[0][1] == "application/json"

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from typing import Any
 
@@ -126,13 +127,17 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
     env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path),
                SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
                SKILLS_ANY_APPLICATION="1" if any_application else "0")
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The workers' metrics meet in files here, so /metrics on any worker counts them all.
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="skills-metrics-")
     if skills_spec:
         env["SKILLS_SKILLS"] = skills_spec
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
     else:
         env.pop("SKILLS_SKILLS", None)
     argv = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{host}:{port}",
-            "--graceful-timeout", "30", "--log-level", log_level.lower(), "skills_sdk.wsgi:app"]
+            "--graceful-timeout", "30", "--log-level", log_level.lower(),
+            "-c", "python:skills_sdk.server.gunicorn_hooks", "skills_sdk.wsgi:app"]
     click.echo(f"Serving with gunicorn, {workers} sync workers, on http://{host}:{port}/alexa/<skill>  "
                f"(transcripts: {db_path}; verification {'on' if verify else 'off'})")
     sys.stdout.flush()

@@ -199,8 +199,42 @@ def export_model_command(skill: str, lenient: bool, locale: str | None, skills_s
     click.echo(json.dumps(export_model(model_, lenient=True), indent=2, ensure_ascii=False))
 
 
+@click.command("package")
+@click.argument("skill")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="The folder to write skill-package/ (and privacy-policy.txt) into.")
+@click.option("--endpoint", default=None, metavar="URI",
+              help="Where Alexa sends requests: https://HOST/alexa/SKILL or a Lambda function ARN "
+                   "(default: the skill's publish(endpoint=...)).")
+@click.option("--ssl-certificate-type", type=click.Choice(["Trusted", "Wildcard", "SelfSigned"]), default="Trusted",
+              show_default=True, help="The certificate of an https endpoint.")
+@_SKILLS_OPTION
+def package_command(skill: str, out_dir: str, endpoint: str | None, ssl_certificate_type: str,
+                    skills_spec: str | None) -> None:
+    """Write SKILL's skill package for the ASK CLI: skill-package/skill.json and one interaction model per locale.
+
+    Refuses (status 1, nothing written) a package with a missing required field or a broken model
+    rule, naming each one.
+    """
+    from ..package import PackageError, write_package
+    from ..transcripts.report import privacy_report
+
+    found = _pick(skills_spec, skill)
+    try:
+        written = write_package(found, out_dir, endpoint=endpoint, ssl_certificate_type=ssl_certificate_type,
+                                privacy_policy=privacy_report([found]))
+    except PackageError as exc:
+        for item in exc.missing:
+            click.echo(f"error: {item}", err=True)
+        raise click.ClickException(f"The package of skill {skill!r} is missing {len(exc.missing)} required "
+                                   "thing(s), listed above; nothing was written.") from None
+    for path in written:
+        click.echo(str(path))
+
+
 def register(main: click.Group) -> None:
-    """Add ``say``, ``chat`` and the ``model`` group to ``main``."""
+    """Add ``say``, ``chat``, the ``model`` group and ``package`` to ``main``."""
     main.add_command(say)
     main.add_command(chat)
     main.add_command(model)
+    main.add_command(package_command)

@@ -67,15 +67,18 @@ def create_app(
         from ..verify import RequestVerifier
 
         verifier = RequestVerifier()
-    # Rows the ledger cannot take wait in its spool, replayed by server/ops.py.
-    spool = store.spool() if capture and app.config.get("SKILLS_SPOOL", True) else None
-    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, spool=spool)
-    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool}
+    spool = guard = None
+    if capture:
+        guard = _ledger_guard(app, store)
+        spool = guard.spool
+    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
+    app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard,
+                                    "observers": []}
 
     from . import alexa
 
     alexa.register(app)
-    for name in ("simulate", "api", "ops", "console"):
+    for name in ("simulate", "api", "metrics", "ops", "console"):  # metrics before ops: it counts the start-up replay
         try:
             module = __import__(f"{__name__}.{name}", fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -84,6 +87,37 @@ def create_app(
             continue
         module.register(app)
     return app
+
+
+def _ledger_guard(app: Flask, store: Ledger) -> Any:
+    """The guard of ``store``'s rows, with a spool and its reserve beside a file database.
+
+    Sizes come from the app's config, else the environment (``SKILLS_SPOOL_RESERVE`` and
+    ``SKILLS_SPOOL_FLOOR`` in bytes, ``SKILLS_LEDGER_INTERVAL`` and ``SKILLS_REPLAY_INTERVAL`` in
+    seconds); ``SKILLS_SPOOL=False`` in the config runs without a spool (turns are refused instead).
+    """
+    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, LedgerGuard, Reserve
+
+    def setting(name: str, default: float) -> float:
+        value = app.config.get(name, os.environ.get(name))
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}.") from None
+        if number < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+        return number
+
+    # Rows the ledger cannot take wait in its spool (a ledger may have none), which pays for each
+    # line from space reserved beside it now.
+    spool = store.spool() if app.config.get("SKILLS_SPOOL", True) else None
+    if spool is not None:
+        spool.reserve = Reserve(spool.path + ".reserve", int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
+    return LedgerGuard(store, spool, floor=int(setting("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR)),
+                       interval=setting("SKILLS_LEDGER_INTERVAL", 1.0),
+                       replay_interval=setting("SKILLS_REPLAY_INTERVAL", 30.0))
 
 
 def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:

@@ -1,4 +1,4 @@
-"""Operations: ``GET /readyz``, one access-log line per request, logging that forgets who, and the spool replayer."""
+"""Operations: ``GET /readyz``, one access-log line per request, logging that forgets who, and the ledger guard's thread."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
 from ..transcripts.health import check_writable
 
-__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path"]
+__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
+           "observe"]
 
 access_log = logging.getLogger("skills_sdk.access")
 log = logging.getLogger("skills_sdk.server")
@@ -48,18 +51,45 @@ def forget(text: str) -> str:
     return _FORGET.sub(_placeholder, text) if text else text
 
 
-def logged_path(path: str | None = None) -> str:
+def logged_path(path: str | None = None, ext: dict[str, Any] | None = None) -> str:
     """The request path as logs may keep it: a user id segment becomes the audit's salted hash of it.
 
     >>> logged_path("/v1/users/amzn1.ask.account.A/transcripts")     # doctest: +SKIP
     '/v1/users/u:3f9c0a…/transcripts'
+
+    ``ext`` is the app's ``extensions["skills_sdk"]`` where no request context is pushed.
     """
     path = request.path if path is None else path
     m = _USERS_PATH.match(path)
     if m is not None:
-        store = current_app.extensions["skills_sdk"]["store"]
-        path = m.group(1) + store.user_hash(m.group(2)) + path[m.end():]
+        path = m.group(1) + _user_hash(m.group(2), ext) + path[m.end():]
     return forget(path)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One answered HTTP request as the access log and the metrics see it (never a body's words)."""
+
+    method: str
+    path: str
+    #: The matched route (``/alexa/<skill>``), or ``unmatched``.
+    route: str
+    status: int
+    #: ``time.perf_counter()`` when the request arrived.
+    started: float
+    #: The turn the request ran, if it ran one.
+    turn: Any = None
+    #: The parsed JSON body, when there was one (its request id and type are logged for refusals).
+    body: Any = None
+    skill: str | None = None
+    #: The verification check that failed, if one did.
+    check: str | None = None
+
+
+def observe(ext: dict[str, Any], exchange: Exchange) -> None:
+    """Hand ``exchange`` to every observer of the app (the access log, the metrics)."""
+    for observer in ext["observers"]:
+        observer(exchange)
 
 
 class JsonFormatter(logging.Formatter):
@@ -141,57 +171,50 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
 
 
 def register(app: Flask) -> None:
-    """Add ``GET /readyz``, the access-log hooks, and spool replay (at start-up and in the background)."""
+    """Add ``GET /readyz``, the access-log hooks, and the ledger guard (spool replay at start-up, then its thread)."""
     ext = app.extensions["skills_sdk"]
     store = ext["store"]
     spool = ext.get("spool")
-    replayer = None
-    if spool is not None:
-        from ..transcripts.spool import Replayer
-
-        try:
-            spool.replay(store)
-        except Exception as exc:  # the store is unwritable right now; the replayer retries
-            log.warning("spool replay at start-up postponed: %s", exc)
-        replayer = Replayer(spool, store, interval=float(app.config.get("SKILLS_REPLAY_INTERVAL", 30.0)))
-        ext["replayer"] = replayer
+    guard = ext.get("guard")
+    if guard is not None and spool is not None and spool.files():
+        guard.check()  # replays what an earlier run spooled; when it cannot yet, the thread retries
     started_in: list[int] = []
+
+    def request_started() -> float:
+        """Called as each request arrives (by Flask's hook, and by the Alexa endpoint's own path)."""
+        if guard is not None and (not started_in or started_in[0] != os.getpid()):
+            # Started lazily so each forked worker (gunicorn --preload) runs its own.
+            started_in[:] = [os.getpid()]
+            guard.start()
+        return time.perf_counter()
+
+    ext["request_started"] = request_started
+    ext["observers"].append(_access_line(ext))
 
     @app.before_request
     def _start() -> None:
-        g.skills_t0 = time.perf_counter()
-        if replayer is not None and (not started_in or started_in[0] != os.getpid()):
-            # Started lazily so each forked worker (gunicorn --preload) runs its own.
-            started_in[:] = [os.getpid()]
-            replayer.start()
+        g.skills_t0 = request_started()
 
     @app.after_request
-    def _access(resp: Response) -> Response:
-        if access_log.isEnabledFor(logging.INFO):
-            fields = _fields(resp)
-            handler = _json_handler()
-            if handler is None:
-                access_log.info("%s %s %s %s ms", fields["method"], fields["path"], fields["status"],
-                                fields["latency_ms"], extra=fields)
-            else:
-                # The access line is written once per request: format it directly instead of
-                # building a LogRecord and walking its attributes (a third of a request's logging cost).
-                now = time.time()
-                line = _DUMPS({
-                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
-                    "level": "info", "logger": "skills_sdk.access", "pid": os.getpid(), "msg": "request", **fields,
-                })
-                with handler.lock:  # type: ignore[union-attr]
-                    handler.stream.write(line + "\n")
-                    handler.flush()
+    def _observe(resp: Response) -> Response:
+        if ext["observers"]:
+            view_args = request.view_args or {}
+            observe(ext, Exchange(
+                request.method, request.path, request.url_rule.rule if request.url_rule is not None else "unmatched",
+                resp.status_code, g.get("skills_t0") or time.perf_counter(), g.get("skills_turn"),
+                g.get("skills_body"), view_args.get("skill"), g.get("skills_check")))
         return resp
 
     @app.get("/readyz")
     def readyz() -> Response:
-        problem = check_writable(store)
-        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable"}
+        state = guard.state if guard is not None else "ok"
+        problem = (guard.cause or state) if state != "ok" else check_writable(store)
+        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
+                                "ledger": state}
         if spool is not None:
             body["spooled_files"] = len(spool.files())
+            if spool.reserve is not None:
+                body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
         return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
 
 
@@ -203,9 +226,9 @@ def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]
     return None
 
 
-def _user_hash(user_id: str) -> str:
+def _user_hash(user_id: str, ext: dict[str, Any] | None = None) -> str:
     """The ledger's salted hash of ``user_id``, remembered per app: an HMAC per access line was a tenth of the line."""
-    ext = current_app.extensions["skills_sdk"]
+    ext = ext if ext is not None else current_app.extensions["skills_sdk"]
     cache: dict[str, str] = ext.setdefault("user_hashes", {})
     hashed = cache.get(user_id)
     if hashed is None:
@@ -215,32 +238,60 @@ def _user_hash(user_id: str) -> str:
     return hashed
 
 
-def _fields(resp: Response) -> dict[str, Any]:
-    """The access-log fields of this request; never any text said or heard, a query string, or a clear user id."""
-    t0 = g.get("skills_t0")
+def _access_line(ext: dict[str, Any]) -> Callable[[Exchange], None]:
+    """The observer that writes one access-log line per request."""
+
+    def write(exchange: Exchange) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        fields = _fields(exchange, ext)
+        handler = _json_handler()
+        if handler is None:
+            access_log.info("%s %s %s %s ms", fields["method"], fields["path"], fields["status"],
+                            fields["latency_ms"], extra=fields)
+            return
+        # The access line is written once per request: format it directly instead of building a
+        # LogRecord and walking its attributes (a third of a request's logging cost).
+        now = time.time()
+        line = _DUMPS({
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+            "level": "info", "logger": "skills_sdk.access", "pid": _PID[0], "msg": "request", **fields,
+        })
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream.write(line + "\n")
+            handler.flush()
+
+    return write
+
+
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _fields(exchange: Exchange, ext: dict[str, Any]) -> dict[str, Any]:
+    """The access-log fields of a request; never any text said or heard, a query string, or a clear user id."""
     fields: dict[str, Any] = {
-        "method": request.method,
-        "path": logged_path(),
-        "status": resp.status_code,
-        "latency_ms": round((time.perf_counter() - t0) * 1000, 3) if t0 is not None else None,
+        "method": exchange.method,
+        "path": logged_path(exchange.path, ext),
+        "status": exchange.status,
+        "latency_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
     }
-    turn = g.get("skills_turn")
+    turn = exchange.turn
     if turn is not None:
         fields.update(request_id=turn.request.request_id, skill=turn.skill.name,
                       request_type=turn.request.type,
-                      user=_user_hash(turn.user_id) if turn.user_id else None)
+                      user=_user_hash(turn.user_id, ext) if turn.user_id else None)
         if turn.request.intent is not None:
             fields["intent"] = turn.request.intent.name
         return fields
-    data = g.get("skills_body")
+    data = exchange.body
     req = data.get("request") if isinstance(data, dict) else None
     if isinstance(req, dict):
         rid, rtype = req.get("requestId"), req.get("type")
         fields.update(request_id=rid if isinstance(rid, str) else None,
                       request_type=rtype if isinstance(rtype, str) else None)
-    if request.view_args and "skill" in request.view_args:
-        fields["skill"] = request.view_args["skill"]
-    check = g.get("skills_check")
-    if check:
-        fields["check"] = check
+    if exchange.skill is not None:
+        fields["skill"] = exchange.skill
+    if exchange.check:
+        fields["check"] = exchange.check
     return fields

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import Turn
 from ..errors import StoreError
 from ..middleware import Endpoint
-from ..request_types import reported
+from ..request_types import reported, sent_body
 from ..response import Response, ask, ssml_to_text
 from ._sqlite import DB_ERRORS
 from .ledger import CAPTURE_MODES
 from .redaction import Redactor
 from .store import TranscriptStore, encode_json, utcnow_iso
+
+if TYPE_CHECKING:
+    from .guard import LedgerGuard
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -31,8 +34,11 @@ class Capture:
 
     The row is committed before the middleware returns, so before the reply leaves the server.
     A handler that raised is recorded with status ``error`` and the user hears an apology.
-    ``fallback(row, exc)`` is called when the store cannot be written (the spool uses it); without
-    one the failure is logged and the user is still answered.
+    With a ``guard`` (:class:`~skills_sdk.transcripts.guard.LedgerGuard`, what the server uses) a
+    turn whose row would have nowhere to go is refused before its handler runs
+    (:class:`~skills_sdk.errors.LedgerUnavailable`), and rows the store cannot take go to the spool.
+    Without one, ``fallback(row, exc)`` is called when the store cannot be written; without either
+    the failure is logged and the user is still answered.
     """
 
     def __init__(
@@ -41,10 +47,12 @@ class Capture:
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
+        guard: LedgerGuard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.fallback = fallback
+        self.guard = guard
         self._redactors: dict[str, _CachedRedactor] = {}
 
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
@@ -54,6 +62,8 @@ class Capture:
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
+        if self.guard is not None:
+            self.guard.admit()  # raises before the handler when the row would have nowhere to go
         try:
             resp = call_next(ctx)
         except Exception as exc:  # a middleware below failed: record it, apologise
@@ -62,6 +72,14 @@ class Capture:
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
         state = ctx.changed_state() if resp.error is None else None
+        if self.guard is not None:
+            rid = self.guard.record(row, user_state=state)
+            if rid is not None:
+                row["id"] = rid
+                if state is not None:
+                    ctx.state_saved(state)
+            ctx.meta["transcript"] = row
+            return resp
         try:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
@@ -74,6 +92,15 @@ class Capture:
         ctx.meta["transcript"] = row
         return resp
 
+    def _capture_mode(self, user_id: str) -> str:
+        try:
+            return self.store.capture_mode(user_id)
+        except (*DB_ERRORS, StoreError) as exc:
+            # The user's choice cannot be read (the database is gone or failing): record the
+            # least, no text at all, rather than more than they may have agreed to.
+            log.warning("capture mode unreadable, recording metadata only: %s", exc)
+            return "metadata"
+
     def build_row(self, ctx: Turn, resp: Response) -> dict[str, Any]:
         """The transcript row for what leaves the server for ``resp``, redacted per the user's capture mode.
 
@@ -82,12 +109,10 @@ class Capture:
         has a row with no speech. What Alexa reported in the request (an error, a session-end
         reason, a cause) is kept in ``error``; a failure it reported gets status ``alexa_error``.
         """
-        from ..host import SkillHost
-
-        body = SkillHost.response_body(ctx, resp)
+        body = sent_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
-        mode = self.store.capture_mode(user_id) if user_id else "redacted"
+        mode = self._capture_mode(user_id) if user_id else "redacted"
         slots = {}
         if request.intent is not None:
             for name, s in request.intent.slots.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._sqlite import DB_ERRORS, sqlite3
-from .store import TranscriptStore
+from .store import TranscriptStore, open_uri
 
 __all__ = ["check_writable", "exposed_files", "LEDGER_SUFFIXES"]
 
@@ -48,7 +48,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
         with store._lock:
             return _probe(conn)
     try:
-        conn = sqlite3.connect(store.path, timeout=timeout_ms / 1000, isolation_level=None)
+        conn = sqlite3.connect(open_uri(store.path), timeout=timeout_ms / 1000, isolation_level=None, uri=True)
     except DB_ERRORS as exc:
         return f"cannot open {store.path!r}: {exc}"
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import glob
 import json
@@ -13,9 +14,10 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .guard import Reserve
     from .store import TranscriptStore
 
-__all__ = ["Spool", "Replayer", "SPOOL_SUFFIX", "erase_spooled"]
+__all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -35,16 +37,19 @@ class Spool:
     >>> spool.replay(store)                             # later: move the rows into the store, once
     3
 
-    Each row is one JSON line written with a single ``os.write`` on an ``O_APPEND`` descriptor, so
-    lines from many threads and processes never interleave. Replay renames the file aside under an
+    Each row is one JSON line written with a single ``os.pwrite`` at the end of the file under an
+    exclusive ``flock``, so lines from many threads and processes never interleave. Replay renames the file aside under an
     exclusive lock, then inserts its rows and records how far it got (the byte offset) in the same
     transaction, so a process killed mid-replay neither loses nor repeats a row.
-    ``fsync=True`` also syncs every append to disk (survives power loss; slower).
+    ``fsync=True`` also syncs every append to disk (survives power loss; slower). With a
+    ``reserve`` (:class:`~skills_sdk.transcripts.guard.Reserve`), every line is first paid for from
+    space set aside at start-up, so a full disk still takes it, and the spool never outgrows it.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, reserve: Reserve | None = None) -> None:
         self.path = str(path)
         self.fsync = fsync
+        self.reserve = reserve
         self._replay_lock = threading.Lock()
 
     @classmethod
@@ -62,11 +67,13 @@ class Spool:
     def append(self, row: Mapping[str, Any], exc: BaseException | None = None) -> bool:
         """Append ``row`` as one JSON line; True when written. The signature of ``Capture(fallback=)``.
 
-        Never raises: when even the spool cannot be written (disk full), the loss is logged, with
-        the request id, and the user is still answered.
+        Never raises: when even the spool cannot be written (its reserve used up, a read-only file
+        system), the loss is logged, with the request id, and False returned.
         """
         line = _DUMPS({k: v for k, v in row.items() if k != "id"}).encode() + b"\n"
         try:
+            if self.reserve is not None and not self.reserve.take(len(line)):
+                raise OSError(errno.ENOSPC, f"its reserve {self.reserve.path} is used up")
             self._write(line)
         except OSError as err:
             log.error("transcript lost for request %s: store failed (%s) and spool %s failed (%s)",
@@ -77,13 +84,20 @@ class Spool:
 
     def _write(self, line: bytes) -> None:
         for _ in range(8):  # the file may be renamed aside for replay between open and lock
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_SH)
+                fcntl.flock(fd, fcntl.LOCK_EX)  # one append at a time, at the end: a failed one is cut off whole
                 if not _same_file(fd, self.path):
                     continue
-                if os.write(fd, line) != len(line):
-                    raise OSError(f"short write to {self.path}")
+                size = os.fstat(fd).st_size
+                if self.reserve is not None:
+                    self._allocate(fd, size, len(line))
+                try:
+                    if os.pwrite(fd, line, size) != len(line):
+                        raise OSError(errno.EIO, f"short write to {self.path}")
+                except OSError:
+                    os.ftruncate(fd, size)  # no torn line for the next one to be glued to
+                    raise
                 if self.fsync:
                     os.fsync(fd)
                 return
@@ -91,11 +105,46 @@ class Spool:
                 os.close(fd)
         raise OSError(f"spool {self.path} kept moving while appending")
 
+    def _allocate(self, fd: int, size: int, n: int) -> None:
+        """Own the blocks for ``n`` more bytes before writing them, so a full disk never cuts a line short.
+
+        The bytes were given back from the reserve just before; when another writer took those
+        blocks first, a little more is given back, a few times, before giving up. (A process killed
+        between this and the write leaves zeros, which the reader skips.)
+        """
+        assert self.reserve is not None
+        for _ in range(8):
+            try:
+                os.posix_fallocate(fd, size, n)
+                return
+            except OSError as err:
+                if err.errno in (errno.EOPNOTSUPP, errno.EBADF, errno.EINVAL):
+                    return  # no preallocation on this file system: the write itself will tell
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not self.reserve.take(8192):
+                    raise
+        os.posix_fallocate(fd, size, n)
+
+    def writable(self) -> bool:
+        """True when an append can open the spool now (the file, or its folder while there is none)."""
+        if os.path.exists(self.path):
+            return os.access(self.path, os.W_OK)
+        return os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK | os.X_OK)
+
     # -- reading -------------------------------------------------------------------------
     def files(self) -> list[str]:
         """The spool files holding rows: those left mid-replay first, then the live spool."""
         found = sorted(glob.glob(glob.escape(self.path) + ".*.replay"))
         return found + ([self.path] if os.path.exists(self.path) else [])
+
+    def size(self) -> int:
+        """The bytes the spool's files hold (what it drew from its reserve)."""
+        total = 0
+        for path in self.files():
+            try:
+                total += os.stat(path).st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     def pending(self) -> int:
         """How many rows wait in the spool (a cheap line count; rows already replayed are not counted)."""
@@ -247,41 +296,6 @@ def erase_spooled(store: TranscriptStore, user_id: str) -> int:
     return Spool.for_store(store).erase_user(user_id)
 
 
-class Replayer:
-    """A daemon thread that replays ``spool`` into ``store`` every ``interval`` seconds while rows wait.
-
-    >>> Replayer(spool, store, interval=30).start()   # doctest: +SKIP
-    """
-
-    def __init__(self, spool: Spool, store: TranscriptStore, *, interval: float = 30.0) -> None:
-        self.spool = spool
-        self.store = store
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Replayer:
-        """Start the thread (a no-op if it is running in this process)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="skills-spool-replay", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask the thread to stop after its current replay."""
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.spool.files():
-                continue
-            try:
-                self.spool.replay(self.store)
-            except Exception as exc:  # the store is still unwritable: try again next tick
-                log.warning("spool replay postponed: %s", exc)
-
-
 def _same_file(fd: int, path: str) -> bool:
     try:
         st = os.stat(path)
@@ -308,7 +322,7 @@ def _read_rows(path: str, start: int) -> Iterator[tuple[int, dict[str, Any] | No
             if not line.endswith(b"\n"):
                 return
             offset += len(line)
-            text = line.strip()
+            text = line.lstrip(b"\0").strip()  # zeros: space allocated by an append that was killed
             if not text:
                 yield offset, None
                 continue

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,11 @@ _canonical_json = canonical_json
 _split_kinds = split_kinds
 
 
+def open_uri(path: str) -> str:
+    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+
+
 class TranscriptStore(Ledger):
     """The transcript ledger: one row per skill response, tagged with developer and user.
 
@@ -91,6 +97,7 @@ class TranscriptStore(Ledger):
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self.checkpoint_interval = 0.5
+        self._created = False
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, mode=0o700, exist_ok=True)
@@ -98,6 +105,9 @@ class TranscriptStore(Ledger):
             # and -shm files it makes the database file's mode, so they are 0600 too.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self.ensure_schema()
+        # From now on a connection opens the existing file or fails: a file removed under a
+        # running server is not silently replaced by an empty one.
+        self._created = True
 
     # -- connections -------------------------------------------------------------------
     @property
@@ -117,7 +127,8 @@ class TranscriptStore(Ledger):
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+                self.path if self.memory or not self._created else open_uri(self.path),
+                timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False, uri=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if not self.memory:
@@ -163,7 +174,8 @@ class TranscriptStore(Ledger):
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                    conn = sqlite3.connect(open_uri(self.path), timeout=1.0, isolation_level=None,
+                                           check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
                 while True:  # in short slices: a capture waits for one slice at most

@@ -1,0 +1,338 @@
+"""The ledger guard: a turn runs only when its row has somewhere to go, and every row lands exactly once."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import LedgerUnavailable, StoreError
+from ._sqlite import DB_ERRORS
+from .health import check_writable
+from .spool import Spool
+from .store import TranscriptStore
+
+__all__ = ["LedgerGuard", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: The guard's states, in order of gravity (the ``skills_ledger_state`` metric is the index).
+STATES = ("ok", "spooling", "refusing")
+#: Disk space set aside for the spool at start-up: about 20,000 rows of 1.5 KB.
+DEFAULT_RESERVE = 32 * 1024 * 1024
+#: Below this much reserve a new turn is refused: room for the rows of the turns already running.
+DEFAULT_FLOOR = 1024 * 1024
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_CHUNK = 64 * 1024
+_ERRORS = (*DB_ERRORS, StoreError, OSError)
+
+
+class Reserve:
+    """Space for the spool, taken from the file system at start-up: a file of ``size`` allocated bytes.
+
+    >>> reserve = Reserve("var/t.db.spool.reserve", 32 * 2**20)   # doctest: +SKIP
+    >>> reserve.fill(); reserve.take(1500)                         # doctest: +SKIP
+    True
+
+    The spool gives back from here every byte it is about to write (``take``), so it never needs
+    space a full disk no longer has, and it can never hold more than ``size`` bytes. ``fill`` takes
+    the space again once the spool is replayed and the disk has room. Many processes share the file
+    (an exclusive ``flock`` around each change).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], size: int) -> None:
+        if size < 0:
+            raise ValueError(f"a spool reserve is a number of bytes >= 0, got {size!r}.")
+        self.path = str(path)
+        self.size = int(size)
+        self._fd: tuple[int, int] | None = None  # (pid, fd): a forked worker opens its own
+
+    def _open(self) -> int:
+        pid = os.getpid()
+        if self._fd is not None and self._fd[0] == pid:
+            try:
+                st, own = os.stat(self.path), os.fstat(self._fd[1])
+                if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+                    return self._fd[1]
+            except FileNotFoundError:
+                pass
+            os.close(self._fd[1])  # removed or replaced: its blocks go back to the disk with it
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._fd = (pid, fd)
+        return fd
+
+    def held(self) -> int:
+        """How many bytes the reserve holds now (0 when it cannot be read)."""
+        try:
+            return os.fstat(self._open()).st_size
+        except OSError:
+            return 0
+
+    def take(self, n: int) -> bool:
+        """Give ``n`` bytes back to the file system for the spool; False when the reserve holds fewer."""
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size < n:
+                return False
+            os.ftruncate(fd, size - n)
+            return True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def fill(self, target: int | None = None) -> int:
+        """Allocate the reserve up to ``target`` bytes (``size`` by default) as far as the disk allows; returns what it holds.
+
+        Never shrinks it: the bytes the spool drew stay given back until the spool is replayed.
+        """
+        target = self.size if target is None else max(0, min(int(target), self.size))
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            while size < target:
+                n = min(_CHUNK, target - size)
+                try:
+                    os.posix_fallocate(fd, size, n)
+                except OSError as exc:
+                    if exc.errno not in _NO_SPACE:
+                        raise
+                    if os.fstat(fd).st_size != size:  # a partial allocation: keep the count exact
+                        os.ftruncate(fd, size)
+                    break
+                size += n
+            return size
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class LedgerGuard:
+    """Decides before each turn whether its row has a place, records the row, and watches for recovery.
+
+    >>> guard = LedgerGuard(store, Spool.for_store(store, reserve=Reserve(store.path + ".spool.reserve", 2**25)))   # doctest: +SKIP
+    >>> guard.admit()                      # before the handler: raises LedgerUnavailable when there is none
+    >>> guard.record(row)                  # after it: the store, else the spool
+    42
+
+    States: ``ok`` (rows go to the store); ``spooling`` (the store cannot take rows, so they go to
+    the spool, which draws on space reserved at start-up); ``refusing`` (the store cannot take rows
+    and the reserve is down to ``floor``, or there is no spool: turns are refused before their
+    handler runs). Before each turn the database file is checked (still the file the connections
+    have open, still writable: two system calls); after each write, that it still is. A thread
+    (:meth:`start`) probes the store every ``interval`` seconds while not ``ok``; when the spool's
+    rows are replayed into it (exactly once), the state is ``ok`` again. While ``ok`` it replays
+    rows other processes spooled, and refills the reserve, every ``replay_interval`` seconds.
+
+    ``listeners`` are called ``fn(event, value)`` with ``capture`` (seconds a store write took),
+    ``spooled``, ``lost``, ``refused``, ``replayed`` (rows) and ``state`` (index in :data:`STATES`).
+    """
+
+    def __init__(self, store: TranscriptStore, spool: Spool | None = None, *, floor: int = DEFAULT_FLOOR,
+                 interval: float = 1.0, replay_interval: float = 30.0) -> None:
+        self.store = store
+        self.spool = spool
+        self.reserve: Reserve | None = spool.reserve if spool is not None else None
+        self.floor = floor
+        self.interval = interval
+        self.replay_interval = replay_interval
+        self.listeners: list[Callable[[str, float], None]] = []
+        self.state = "ok"
+        self.cause: str | None = None
+        self._lock = threading.Lock()
+        self._identity = self._stat()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        if self.reserve is not None:
+            self._refill()
+
+    # -- before the handler ----------------------------------------------------------------
+    def admit(self) -> None:
+        """Return when the coming turn's row has a place (the store, else room in the spool); else raise.
+
+        Raises :class:`~skills_sdk.errors.LedgerUnavailable` naming the cause: the server answers
+        503 and no handler runs, so nothing is done that the ledger would not record.
+        """
+        if self.state == "ok":
+            problem = self.file_problem()
+            if problem is None:
+                return
+            self._degrade(problem)
+        if self.spool_room():
+            if self.state == "refusing":
+                self._set("spooling")
+            return
+        self._set("refusing")
+        self._emit("refused", 1)
+        raise LedgerUnavailable(self.cause or "the transcript database cannot be written")
+
+    def file_problem(self) -> str | None:
+        """Why the database file cannot take rows (removed, replaced, not writable), or None."""
+        if self.store.memory:
+            return None
+        path = self.store.path
+        st = self._stat()
+        if st is None:
+            return f"the database file {path} was removed while the server had it open (restore it, with its -wal file)"
+        if st != self._identity:
+            return (f"the database file {path} was replaced while the server had the old one open "
+                    "(restart the server to open the new one)")
+        if not os.access(path, os.W_OK):
+            return f"the database file {path} is not writable (read-only file system or permissions)"
+        return None
+
+    def _disk_problem(self) -> str | None:
+        """Whether the database's file system is out of space: then a replay would only eat what the spool freed."""
+        if self.store.memory:
+            return None
+        try:
+            st = os.statvfs(os.path.dirname(os.path.abspath(self.store.path)))
+        except OSError:
+            return None
+        free = st.f_bavail * st.f_frsize
+        if free < self.floor:
+            return f"the file system holding {self.store.path} is full ({free} bytes free)"
+        return None
+
+    def spool_room(self) -> bool:
+        """True when the spool can take the rows of the turns running now: writable, and the reserve above ``floor``."""
+        if self.spool is None or not self.spool.writable():
+            return False
+        return self.reserve is None or self.reserve.held() >= self.floor
+
+    # -- after the handler -----------------------------------------------------------------
+    def record(self, row: Mapping[str, Any], *, user_state: str | None = None) -> int | None:
+        """Write ``row`` to the store (with ``user_state``), else to the spool; the store's id, or None when spooled.
+
+        Never raises: a row neither can take is logged with its request id and counted (``lost``).
+        """
+        if self.state == "ok":
+            t0 = time.perf_counter()
+            try:
+                rid = self.store.record(row, state=user_state)
+            except _ERRORS as exc:
+                self._degrade(f"the transcript database cannot be written: {exc}")
+            else:
+                self._emit("capture", time.perf_counter() - t0)
+                if self.store.memory or self._stat() == self._identity:
+                    return rid
+                # The file at the path is no longer the one written: the row is in a file nobody
+                # will read, so it goes to the spool too.
+                self._degrade(self.file_problem() or f"the database file {self.store.path} changed")
+        self._spool(row)
+        return None
+
+    def _spool(self, row: Mapping[str, Any]) -> None:
+        if self.spool is not None and self.spool.append(row, self.cause):
+            self._emit("spooled", 1)
+            if not self.spool_room():
+                self._set("refusing")
+            return
+        if self.spool is None:
+            log.error("transcript lost for request %s: %s, and there is no spool", row.get("request_id"), self.cause)
+        self._emit("lost", 1)
+        self._set("refusing")
+
+    # -- recovery ------------------------------------------------------------------------
+    def check(self) -> str:
+        """Probe the store now: replay the spool into it, refill the reserve; returns the state."""
+        problem = self.file_problem() or self._disk_problem()
+        if problem is None:
+            problem = check_writable(self.store)
+        if problem is None and self.spool is not None and self.spool.files():
+            try:
+                n = self.spool.replay(self.store)
+            except _ERRORS as exc:
+                problem = f"the spool cannot be replayed into the transcript database: {exc}"
+            else:
+                if n:
+                    self._emit("replayed", n)
+        if self.reserve is not None:
+            self._refill()
+        with self._lock:
+            if problem is None:
+                if self.state != "ok":
+                    log.warning("transcript ledger recovered: rows go to the store again")
+                self.cause = None
+                self._set("ok")
+            elif self.state != "ok":
+                self.cause = problem
+                self._set("spooling" if self.spool_room() else "refusing")
+            # A problem seen while "ok" (a lock the probe waited on) waits for a write to fail:
+            # captures queue behind locks that short, and the readiness check reports it.
+        return self.state
+
+    def _refill(self) -> None:
+        assert self.reserve is not None and self.spool is not None
+        try:
+            self.reserve.fill(self.reserve.size - self.spool.size())
+        except OSError as exc:
+            log.warning("spool reserve %s cannot be refilled: %s", self.reserve.path, exc)
+
+    def start(self) -> LedgerGuard:
+        """Start the probing thread in this process (a no-op while it runs; call again in a forked worker)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="skills-ledger-guard", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to stop after its current probe."""
+        self._stop.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            woke = self._wake.wait(self.interval if self.state != "ok" else self.replay_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            if woke:  # a write just failed: probe after the short interval, not the replay one
+                continue
+            if self.state == "ok" and not (self.spool is not None and self.spool.files()) and (
+                    self.reserve is None or self.reserve.held() >= self.reserve.size):
+                continue
+            try:
+                self.check()
+            except Exception:  # the thread must outlive any one probe
+                log.exception("ledger probe failed")
+
+    # -- state -------------------------------------------------------------------------
+    def _degrade(self, cause: str) -> None:
+        with self._lock:
+            self.cause = cause
+            if self.state == "ok":
+                log.error("transcript ledger cannot take rows (%s): turns are spooled while the reserve lasts", cause)
+                self._set("spooling")
+                self._wake.set()
+
+    def _set(self, state: str) -> None:
+        if state != self.state:
+            if state == "refusing":
+                log.error("transcript ledger refuses turns before their handler runs (%s): the spool can take no more rows",
+                          self.cause)
+            self.state = state
+            self._emit("state", STATES.index(state))
+
+    def _emit(self, event: str, value: float) -> None:
+        for fn in self.listeners:
+            try:
+                fn(event, value)
+            except Exception:  # a metrics failure must not fail a turn
+                log.exception("ledger listener failed on %s", event)
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.store.memory:
+            return None
+        try:
+            st = os.stat(self.store.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino

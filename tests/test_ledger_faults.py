@@ -1,0 +1,294 @@
+"""Faults of the ledger: every answered turn has exactly one row after recovery, and /readyz says why when it cannot.
+
+Each test breaks the database the way an operator or a machine would (a full file system, a lock
+held by another process, the file moved or removed, permissions taken away, an I/O error), keeps
+talking to the server through it, recovers, and counts: every request answered 200 has exactly
+one row, every refused one (503, before its handler ran) has none, and the database is sound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from _server import free_port, post, start, stop
+from conftest import build_greeter, make_envelope
+
+from skills_sdk.server import create_app
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts._sqlite import sqlite3
+
+#: A small spool for these tests: its reserve and the floor under which turns are refused.
+SMALL = {"SKILLS_SPOOL_RESERVE": 256 * 1024, "SKILLS_SPOOL_FLOOR": 16 * 1024, "SKILLS_LEDGER_INTERVAL": 0.05}
+
+
+class Tally:
+    """Request ids of the turns a server answered (200) and of those it refused (503)."""
+
+    def __init__(self, send: Callable[[dict], tuple[int, dict]]) -> None:
+        self.send = send
+        self.answered: list[str] = []
+        self.refused: list[str] = []
+
+    def turns(self, n: int, *, until_refused: bool = False) -> Tally:
+        for i in range(n):
+            env = make_envelope("LaunchRequest", user_id=f"amzn1.ask.account.U{i % 7}")
+            status, body = self.send(env)
+            rid = env["request"]["requestId"]
+            if status == 200:
+                assert "outputSpeech" in body["response"], body
+                self.answered.append(rid)
+            else:
+                assert status == 503 and body["error"]["code"] == "ledger_unavailable", (status, body)
+                assert body["error"]["cause"] in body["error"]["message"]
+                self.refused.append(rid)
+                if until_refused:
+                    break
+        return self
+
+    def check(self, db: str) -> None:
+        """0 lost, 0 duplicated, nothing recorded for a refused turn, and an intact database."""
+        with sqlite3.connect(db) as conn:
+            ids = [r[0] for r in conn.execute("SELECT request_id FROM transcripts")]
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        missing = set(self.answered) - set(ids)
+        assert not missing, f"{len(missing)} answered turn(s) have no row: {sorted(self.answered.index(m) for m in missing)} of {len(self.answered)}"
+        assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} row(s) recorded twice"
+        assert set(ids) == set(self.answered), "a refused turn has a row"
+
+
+def in_process(app) -> Tally:
+    client = app.test_client()
+
+    def send(env: dict) -> tuple[int, dict]:
+        resp = client.post("/alexa/greeter", json=env)
+        return resp.status_code, resp.json
+
+    return Tally(send)
+
+
+def ready(get: Callable[[], tuple[int, dict]], *, want: int, saying: str = "", timeout: float = 20.0) -> dict:
+    """Poll /readyz until it answers ``want`` (with ``saying`` in its reason); returns its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = get()
+        if status == want and saying in body["store"]:
+            return body
+        assert time.monotonic() < deadline, f"/readyz still {status} {body} after {timeout} s"
+        time.sleep(0.05)
+
+
+def recovered(tally: Tally, readyz: Callable[[], tuple[int, dict]], db: str, *, answered: int) -> None:
+    """Once /readyz answers 200 again: three more turns are answered, then every turn is counted."""
+    ready(readyz, want=200)
+    tally.turns(3)
+    assert len(tally.answered) == answered
+    tally.check(db)
+
+
+def app_ready(app) -> Callable[[], tuple[int, dict]]:
+    client = app.test_client()
+    return lambda: (lambda r: (r.status_code, r.json))(client.get("/readyz"))
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(path: str) -> None:
+    """Write ``path`` until the file system has no byte left."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def test_full_disk_spools_into_its_reserve_then_refuses_and_loses_nothing(small_fs):
+    db = str(small_fs / "t.db")
+    app = create_app([build_greeter()], store=TranscriptStore(db), test_config=SMALL)
+    tally = in_process(app).turns(5)
+    ballast = str(small_fs / "ballast")
+    fill(ballast)
+    tally.turns(2000, until_refused=True)
+    assert tally.refused, "the reserve never ran out"
+    spooled = len(tally.answered) - 5
+    assert spooled > 50  # a full disk still took these, in the space reserved at start-up
+    body = ready(app_ready(app), want=503)
+    assert body["ledger"] == "refusing" and "full" in body["store"]
+    tally.turns(3)
+    assert len(tally.refused) == 4  # still refused, before the handler: no row, no spool line
+
+    os.remove(ballast)  # space returns
+    body = ready(app_ready(app), want=200)
+    assert body["reserve"] == {"held": 256 * 1024, "size": 256 * 1024}  # refilled
+    tally.turns(5)
+    ready(app_ready(app), want=200)
+    tally.check(db)
+    assert app.extensions["skills_sdk"]["spool"].files() == []
+
+
+HOLD = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def test_lock_held_by_another_process_past_the_busy_timeout_spools_then_replays_once(tmp_path):
+    db = str(tmp_path / "t.db")
+    app = create_app([build_greeter()], store=TranscriptStore(db, busy_timeout_ms=200), test_config=SMALL)
+    tally = in_process(app).turns(3)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        tally.turns(20)
+        body = ready(app_ready(app), want=503)
+        assert body["ledger"] == "spooling" and "locked" in body["store"]
+        assert app.extensions["skills_sdk"]["spool"].pending() == 20
+    finally:
+        holder.communicate("\n", timeout=10)
+    recovered(tally, app_ready(app), db, answered=26)
+    assert not tally.refused
+
+
+def test_file_moved_away_spools_and_recovers_when_it_is_back(tmp_path):
+    db = str(tmp_path / "t.db")
+    app = create_app([build_greeter()], store=TranscriptStore(db), test_config=SMALL)
+    tally = in_process(app).turns(3)
+    files = [db + suffix for suffix in ("", "-wal", "-shm") if os.path.exists(db + suffix)]
+    for f in files:
+        os.rename(f, f + ".moved")
+    tally.turns(10)
+    body = ready(app_ready(app), want=503)
+    assert "was removed" in body["store"] and body["ledger"] == "spooling"
+    assert not os.path.exists(db)  # no empty database was made in its place
+    for f in files:
+        os.rename(f + ".moved", f)
+    recovered(tally, app_ready(app), db, answered=16)
+
+
+def test_file_removed_and_restored_from_a_backup_replays_the_spool_into_it_once(tmp_path):
+    db = str(tmp_path / "t.db")
+    store = TranscriptStore(db)
+    app = create_app([build_greeter()], store=store, test_config=SMALL)
+    tally = in_process(app).turns(3)
+    backup = str(tmp_path / "backup.db")
+    with sqlite3.connect(backup) as out:
+        store.db.conn.backup(out)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    tally.turns(10)
+    assert "was removed" in ready(app_ready(app), want=503)["store"]
+    shutil.copy(backup, db)  # the operator restores the backup: a new file
+    body = ready(app_ready(app), want=503, saying="was replaced")
+    assert "restart" in body["store"]
+    tally.turns(2)  # still spooled: never written into a file the connections do not have open
+    # The restart: a new server on the restored file replays the spool at start-up.
+    restarted = create_app([build_greeter()], store=TranscriptStore(db), test_config=SMALL)
+    assert ready(app_ready(restarted), want=200)["spooled_files"] == 0
+    tally.send = in_process(restarted).send
+    tally.turns(3)
+    assert len(tally.answered) == 18
+    tally.check(db)
+
+
+def http_tally(base: str) -> tuple[Tally, Callable[[], tuple[int, dict]]]:
+    def send(env: dict) -> tuple[int, dict]:
+        return post(base + "/alexa/pizza", json.dumps(env).encode())
+
+    def readyz() -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    return Tally(send), readyz
+
+
+def server_env() -> dict[str, str]:
+    return {**os.environ, **{k: str(v) for k, v in SMALL.items()}}
+
+
+def test_read_only_file_system_refuses_before_the_handler_and_recovers(tmp_path):
+    folder = tmp_path / "ledger"
+    folder.mkdir()
+    db = str(folder / "t.db")
+    app = create_app([build_greeter()], store=TranscriptStore(db), test_config=SMALL)
+    tally = in_process(app).turns(3)
+    # The folder turns read-only for everything opened from now on, as after a read-only remount
+    # (the kernel refuses to remount a file system that has files open for writing).
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("a read-only bind mount needs root")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        tally.turns(5)
+        assert len(tally.refused) == 5  # the spool beside it is read-only too: no row would have a place
+        body = ready(app_ready(app), want=503, saying="not writable")
+        assert body["ledger"] == "refusing"
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+    recovered(tally, app_ready(app), db, answered=6)
+
+
+def test_io_error_from_a_size_limited_file_spools_then_a_restart_replays(tmp_path):
+    db = str(tmp_path / "t.db")
+    conn = sqlite3.connect(db)  # the database, at the size the server will not get past
+    TranscriptStore(db).record({"developer_id": "d", "skill": "s", "user_id": "u", "request_id": "seed"})
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    limit = max(os.path.getsize(db), 128 * 1024)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    env = {**server_env(), "SKILLS_SPOOL_RESERVE": str(64 * 1024), "SKILLS_SPOOL_FLOOR": str(8 * 1024)}
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = start(["serve", "--db", db], port, env=env, preexec_fn=limited, stdout=log)
+    tally, readyz = http_tally(f"http://127.0.0.1:{port}")
+    tally.answered.append("seed")
+    try:
+        tally.turns(400, until_refused=True)
+        assert tally.refused, "the file never reached its size limit"
+    finally:
+        stop(proc)
+    said = (tmp_path / "server.log").read_text()
+    assert "cannot take rows (the transcript database cannot be written: disk I/O error)" in said
+    assert "spooled to" in said
+    port = free_port()  # the operator lifts the limit and restarts: the spool is replayed at start-up
+    with open(tmp_path / "server2.log", "wb") as log:
+        proc = start(["serve", "--db", db], port, env=env, stdout=log)
+    tally.send = http_tally(f"http://127.0.0.1:{port}")[0].send
+    try:
+        tally.turns(3)
+    finally:
+        stop(proc)
+    assert not os.path.exists(db + ".spool")
+    tally.check(db)
