@@ -14,15 +14,17 @@ intents share) is refused by :func:`check_model`, which ``skills model export`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .dialog import DELEGATION_STRATEGIES, DialogSlot, parse_duration, slot_refs
 from .errors import ModelError
+from .locale import LocaleModel
 from .model import IntentModel, InteractionModel, SlotType
 
 __all__ = ["Problem", "ModelRuleError", "check_invocation", "check_intent", "check_slot_type", "check_model",
-           "check_export", "raise_for", "LIMITS", "REQUIRED_BUILTINS"]
+           "check_export", "check_locale", "raise_for", "LIMITS", "REQUIRED_BUILTINS"]
 
 #: Sizes Alexa limits (from the custom interaction model reference).
 LIMITS = {
@@ -211,7 +213,8 @@ def _check_dialog_slot(im: IntentModel, name: str, ds: DialogSlot) -> list[Probl
     return out
 
 
-def _check_validation(kind: str, params: dict, prompts: Sequence[str], slot_type: str, where: str) -> list[Problem]:
+def _check_validation(kind: str, params: Mapping[str, Any], prompts: Sequence[str], slot_type: str,
+                      where: str) -> list[Problem]:
     fits = {
         "isGreaterThan": ("AMAZON.NUMBER",), "isGreaterThanOrEqualTo": ("AMAZON.NUMBER",),
         "isLessThan": ("AMAZON.NUMBER",), "isLessThanOrEqualTo": ("AMAZON.NUMBER",),
@@ -300,3 +303,50 @@ def check_export(data: dict) -> list[Problem]:
     return [Problem("builtins.required", "intents", name, "is missing; Alexa refuses a custom model without it",
                     f"add {{'name': {name!r}, 'samples': []}} (skills model export adds it for you)")
             for name in REQUIRED_BUILTINS if name not in names]
+
+
+def check_locale(model: InteractionModel, loc: LocaleModel) -> list[Problem]:
+    """What a locale names that the skill does not have: an intent, a slot type or value, a prompt id.
+
+    Such a name is a typo that would otherwise leave the skill's own text in the locale's model.
+    """
+    out: list[Problem] = []
+    where = f"locale {loc.locale}"
+    intents = {im.name: im for im in model.intents}
+    for name in loc.samples:
+        if name not in intents:
+            out.append(Problem("locale.unknown-intent", where, name, "has samples but the skill has no such intent",
+                               f"use one of {sorted(intents)}"))
+    types = {t.name: t for t in model.types}
+    for type_name, values in loc.slot_values.items():
+        if type_name not in types:
+            out.append(Problem("locale.unknown-slot-type", where, type_name, "is not a slot type of the skill",
+                               f"use one of {sorted(types)}"))
+            continue
+        names = {v.name for v in types[type_name].values}
+        for value in values:
+            if value not in names:
+                out.append(Problem("locale.unknown-slot-value", f"{where}, slot type {type_name!r}", value,
+                                   "is not a value of the type; a locale gives words for the skill's own values",
+                                   f"use one of {sorted(names)}"))
+    prompt_ids = set()
+    slot_keys = set()
+    for im in model.intents:
+        if im.confirm:
+            prompt_ids.add(f"Confirm.Intent.{im.name}")
+        for name, ds in im.dialog_slots.items():
+            slot_keys.add(f"{im.name}.{name}")
+            if ds.required:
+                prompt_ids.add(f"Elicit.Slot.{im.name}.{name}")
+            if ds.confirm:
+                prompt_ids.add(f"Confirm.Slot.{im.name}.{name}")
+            prompt_ids.update(f"Slot.Validation.{im.name}.{name}.{n}" for n in range(1, len(ds.validations) + 1))
+    for pid in loc.prompts:
+        if pid not in prompt_ids:
+            out.append(Problem("locale.unknown-prompt", where, pid, "is not a prompt id of the skill's dialog model",
+                               f"use one of {sorted(prompt_ids)}"))
+    for key in loc.slot_samples:
+        if key not in slot_keys:
+            out.append(Problem("locale.unknown-slot", where, key, "names no slot with dialog rules",
+                               f"use one of {sorted(slot_keys)} (intent.slot)"))
+    return out

@@ -123,8 +123,9 @@ class Publishing:
             for key in ("example_phrases", "keywords"):
                 if isinstance(value.get(key), str):
                     raise RegistrationError(f"listings[{locale!r}].{key} must be a list of strings, not one string.")
-            made[locale] = Listing(**{k: tuple(v) if k in ("example_phrases", "keywords") else v
-                                      for k, v in value.items()})
+            fields_: dict[str, Any] = {k: tuple(v) if k in ("example_phrases", "keywords") else v
+                                       for k, v in value.items()}
+            made[locale] = Listing(**fields_)
         return cls(listings=made, permissions=tuple(permissions), interfaces=tuple(interfaces),
                    distribution_countries=tuple(distribution_countries), **fields)
 
@@ -179,6 +180,12 @@ def build_package(skill: Skill, *, endpoint: str | None = None,
         missing.append(f"manifest.apis.custom.endpoint.uri: {uri!r} is neither an https:// URL nor a Lambda "
                        "function ARN; Alexa calls only those")
 
+    from .errors import ModelError
+
+    try:
+        skill.check_locales()
+    except ModelError as exc:
+        missing += [str(p) for p in getattr(exc, "problems", ())] or [str(exc)]
     files: dict[str, Any] = {}
     locales_json: dict[str, Any] = {}
     privacy_locales: dict[str, Any] = {}

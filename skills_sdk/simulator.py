@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 from .dialog import SlotState, Step, fill, next_step
 from .model import IntentModel, InteractionModel
-from .nlu import DEFAULT_SAMPLES, FALLBACK_INTENT, MATCH, Matcher, NluResult, _words, compile_model, words_to_number
+from .nlu import (
+    DEFAULT_SAMPLES,
+    FALLBACK_INTENT,
+    MATCH,
+    Matcher,
+    NluResult,
+    _words,
+    compile_model,
+    words_to_number,
+)
 from .response import ssml_to_text
 from .testing import builders as b
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .context import Turn
+from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .envelope import Slot
 from .errors import RegistrationError, StateError, UnknownRequestType
-from .middleware import Endpoint, Middleware, compose
-from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .locale import Catalogue, LocaleModel, fallback_chain, localize
+from .middleware import Endpoint, Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
 from .request_types import UNKNOWN, is_well_formed, known_types_text, rule_for
 from .response import CanFulfill, Response, ask, empty, say
@@ -526,6 +526,14 @@ class Skill:
         """Every locale the skill serves, its own first."""
         return [self.locale, *self._locales]
 
+    def check_locales(self) -> None:
+        """Raise :class:`ModelError` if a locale names an intent, slot type, value or prompt the skill lacks."""
+        from .model_rules import check_locale, raise_for
+
+        model = self.model
+        raise_for([p for loc in self._locales.values() for p in check_locale(model, loc)],
+                  f"the locales of skill {self.name!r}")
+
     def model_for(self, locale: str | None) -> InteractionModel:
         """The interaction model for ``locale``, along the fallback chain (``de-AT`` -> ``de`` -> the skill's own).
 
@@ -574,6 +582,7 @@ class Skill:
         """
         if not self._started:
             self._validate_model(final=True)
+            self.check_locales()
             self._started = True
         return compose([*outer, *self._middleware], self.route)
 

@@ -96,6 +96,30 @@ def order_pizza_body() -> str:
     return (FIXTURES / "order_pizza_envelope.json").read_text()
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throw-away PostgreSQL server for the whole run (skipped where none is installed; in CI, a failure)."""
+    from _postgres import Cluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        message = "PostgreSQL's server programs are not installed (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI runs the ledger's tests on PostgreSQL too.")
+        pytest.skip(message)
+    cluster = Cluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster) -> str:
+    """The URL of a fresh, empty database on the test run's PostgreSQL server (dropped afterwards)."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)
+
+
 @pytest.fixture
 def memory_store() -> TranscriptStore:
     """A transcript store in memory."""
@@ -118,11 +142,17 @@ def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Le
     return open_ledger(":memory:")
 
 
+def _postgres(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
+    url = request.getfixturevalue("postgres_url")
+    return open_ledger(url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "ledger.spool"))
+
+
 #: Every ledger backend the interface tests run against: ``make(request, tmp_path) -> Ledger``.
 #: A backend joins the suite by appending one entry (it may ask ``request`` for its own fixtures).
 LEDGER_BACKENDS = [
     pytest.param(_sqlite_file, id="sqlite"),
     pytest.param(_sqlite_memory, id="sqlite-memory"),
+    pytest.param(_postgres, id="postgres"),
 ]
 
 

@@ -7,8 +7,8 @@ import json
 import pathlib
 
 import pytest
-
 from _alexa_rules import REFUSED, check_answer, corpus
+
 from skills_sdk import aws
 from skills_sdk.wsgi import build_app
 

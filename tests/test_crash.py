@@ -32,8 +32,9 @@ def start(db: str, port: int) -> subprocess.Popen:
     raise RuntimeError("skills serve did not start")
 
 
-def post(port: int, env: dict) -> bool:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/alexa/pizza", data=json.dumps(env).encode(),
+def post(port: int, env: dict, skill: str = "pizza") -> bool:
+    """True when the server at ``port`` answered ``env`` for ``skill`` with speech (not cut by a kill)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/alexa/{skill}", data=json.dumps(env).encode(),
                                  headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:

@@ -127,3 +127,23 @@ def test_cli_takes_a_locale_for_export_say_and_chat(tmp_path):
     chat = runner.invoke(main, ["chat", "pizza", "--locale", "de-DE", "--db", str(tmp_path / "t.db")],
                          input="bestelle eine kleine pizza mit ananas\n")
     assert "alexa:      Eine kleine Pizza mit ananas. Soll ich bestellen?" in chat.stdout
+
+
+@pytest.mark.parametrize("locale_fields, rule, text", [
+    ({"samples": {"OrderIntent": ["bestelle"]}}, "locale.unknown-intent", "OrderIntent"),
+    ({"slot_values": {"Sizes": {"large": ["groß"]}}}, "locale.unknown-slot-type", "Sizes"),
+    ({"slot_values": {"Size": {"huge": ["riesig"]}}}, "locale.unknown-slot-value", "huge"),
+    ({"prompts": {"Elicit.Slot.HiIntent.sise": "Welche Größe?"}}, "locale.unknown-prompt", "Elicit.Slot.HiIntent.sise"),
+    ({"slot_samples": {"HiIntent.sise": ["{size}"]}}, "locale.unknown-slot", "HiIntent.sise"),
+])
+def test_a_locale_naming_what_the_skill_lacks_is_refused_before_serving(locale_fields, rule, text):
+    from skills_sdk.dialog import required
+
+    skill = Skill("hi", developer_id="d", invocation_name="hello there")
+    skill.slot_type("Size", ["large", "small"])
+    skill.add_intent("HiIntent", lambda ctx, size=None: say("hi"), samples=["say hello {size}"],
+                     slots={"size": required("Size", "Which size?")})
+    skill.add_locale("de-DE", invocation_name="hallo da", **locale_fields)
+    with pytest.raises(ModelError) as info:
+        SkillClient(skill)
+    assert [(p.rule, p.text) for p in info.value.problems] == [(rule, text)]

@@ -206,3 +206,15 @@ def test_a_developer_finds_failed_playbacks_and_invalid_responses_with_one_filte
         "AudioPlayer.PlaybackFailed", "System.ExceptionEncountered"]
     bad = client.get("/v1/transcripts?status=failed", headers={"Authorization": f"Bearer {key}"})
     assert bad.status_code == 400 and bad.get_json()["error"]["param"] == "status"
+
+
+def test_music_play_command_without_a_queue_is_recorded_as_the_empty_answer_it_sent():
+    client = create_app(store=TranscriptStore(":memory:")).test_client()
+    store = client.application.extensions["skills_sdk"]["store"]
+    env = make_envelope("PlaybackController.PlayCommandIssued", user_id="amzn1.ask.account.NOQUEUE")
+    del env["session"]  # PlaybackController commands arrive outside a session
+    resp = client.post("/alexa/music", json=env)
+    assert resp.status_code == 200 and resp.get_json()["response"] == {}
+    row = decode_row(store._rows("SELECT * FROM transcripts ORDER BY id DESC LIMIT 1")[0])
+    assert row["request_type"] == "PlaybackController.PlayCommandIssued"
+    assert row["speech"] is None and row["end_session"] is None and row["directives"] is None

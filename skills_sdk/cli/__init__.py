@@ -11,7 +11,7 @@ from .. import __version__
 __all__ = ["main"]
 
 #: Modules that add commands to :func:`main`; each defines ``register(main)``.
-COMMAND_MODULES = ("serve", "transcripts", "simulate", "keys", "privacy", "ops", "new")
+COMMAND_MODULES = ("serve", "transcripts", "simulate", "keys", "privacy", "ops", "new", "ledger")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

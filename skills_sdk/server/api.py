@@ -12,12 +12,11 @@ from typing import Any
 from flask import Flask, Response, request
 
 from ..errors import BadQuery, ErasureIncomplete
-from ..transcripts.audit import audit, tally
+from ..transcripts.audit import tally
 from ..transcripts.capture import CAPTURE_MODES
-from ..transcripts.erasure import erase_user
-from ..transcripts.keys import KeyInfo, verify_key
+from ..transcripts.keys import KeyInfo
 from ..transcripts.retention import PurgeThread
-from ..transcripts.search import decode_cursor, encode_cursor, iter_search, parse_filters, search
+from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
 from ..transcripts.store import TranscriptStore
 from .alexa import error_response
 
@@ -44,7 +43,7 @@ def _key(store: TranscriptStore, kind: str) -> KeyInfo | Response:
     if scheme.lower() != "bearer" or not token.strip():
         return error_response(401, "unauthorized", "Send your key as `Authorization: Bearer sk_…`; "
                                                    "`skills keys create` makes one.")
-    info = verify_key(store, token.strip())
+    info = store.verify_key(token.strip())
     if info is None:
         return error_response(401, "unauthorized", "This key is unknown or has been revoked; ask for a new one.")
     if info.kind != kind:
@@ -82,7 +81,7 @@ def register(app: Flask) -> None:
     default_days = int(days) if days not in (None, "") else None
     app.config["SKILLS_RETENTION_DAYS"] = default_days
     interval = float(app.config.get("SKILLS_PURGE_INTERVAL", os.environ.get("SKILLS_PURGE_INTERVAL", 3600)))
-    if interval > 0 and not app.testing and not store.memory:
+    if interval > 0 and not app.testing and not getattr(store, "memory", False):
         purger = PurgeThread(store, host.skills.values(), default_days=default_days, interval=interval)
         purger.start()
         ext["purger"] = purger
@@ -96,10 +95,10 @@ def register(app: Flask) -> None:
         try:
             filters, limit, before = _page_args(store, scope, ("skill", "user_id", "session_id", "intent", "status",
                                                                "since", "until", "has_transaction", "q"))
-            rows, last = search(store, filters, developer_id=key.subject, before_id=before, limit=limit)
+            rows, last = store.query(filters, developer_id=key.subject, before_id=before, limit=limit)
         except BadQuery as exc:
             return _bad(exc)
-        audit(store, key.id, "list", {**dict(request.args)}, len(rows), users=Counter(r["user_id"] for r in rows))
+        store.audit(key.id, "list", {**dict(request.args)}, len(rows), users=Counter(r["user_id"] for r in rows))
         nxt = encode_cursor(store, scope, last) if last is not None else None
         return _json({"transcripts": rows, "next_cursor": nxt})
 
@@ -117,10 +116,10 @@ def register(app: Flask) -> None:
         def lines() -> Iterator[str]:
             users: Counter[str] = Counter()
             try:
-                for row in tally(iter_search(store, filters, developer_id=key.subject), users):
+                for row in tally(store.iter_query(filters, developer_id=key.subject), users):
                     yield _DUMPS(row) + "\n"
             finally:  # what was sent, also when the client stopped reading
-                audit(store, key.id, "export", args, sum(users.values()), users=users)
+                store.audit(key.id, "export", args, sum(users.values()), users=users)
 
         return Response(lines(), mimetype="application/x-ndjson",
                         headers={"Content-Disposition": "attachment; filename=transcripts.jsonl"})
@@ -134,9 +133,9 @@ def register(app: Flask) -> None:
             return _bad(BadQuery(sorted(request.args)[0], "this endpoint takes no query parameters."))
         row = None
         if tid.isdigit() and len(tid) < 19:
-            rows, _ = search(store, {}, developer_id=key.subject, before_id=int(tid) + 1, limit=1)
+            rows, _ = store.query(developer_id=key.subject, before_id=int(tid) + 1, limit=1)
             row = rows[0] if rows and rows[0]["id"] == int(tid) else None
-        audit(store, key.id, "get", {"id": tid[:40]}, 1 if row else 0, users={row["user_id"]: 1} if row else None)
+        store.audit(key.id, "get", {"id": tid[:40]}, 1 if row else 0, users={row["user_id"]: 1} if row else None)
         if row is None:  # the same answer for a missing id and another developer's
             return error_response(404, "not_found", _NOT_FOUND)
         return _json(row)
@@ -158,10 +157,10 @@ def register(app: Flask) -> None:
         scope = "user:" + user_id
         try:
             filters, limit, before = _page_args(store, scope, ("skill", "since", "until", "q"))
-            rows, last = search(store, filters, user_id=user_id, before_id=before, limit=limit)
+            rows, last = store.query(filters, user_id=user_id, before_id=before, limit=limit)
         except BadQuery as exc:
             return _bad(exc)
-        audit(store, key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows),
+        store.audit(key.id, "user_list", {"user_id": user_id, **dict(request.args)}, len(rows),
               users={user_id: len(rows)})
         nxt = encode_cursor(store, scope, last) if last is not None else None
         return _json({"transcripts": rows, "next_cursor": nxt})
@@ -187,7 +186,7 @@ def register(app: Flask) -> None:
         if skill is not None and not skill.strip():
             return _bad(BadQuery("skill", "is empty; leave it out to erase every skill, or name one."))
         try:
-            receipt = erase_user(store, user_id, skill=skill, actor=key.id)
+            receipt = store.erase_user(user_id, skill=skill, actor=key.id)
         except ErasureIncomplete as exc:
             return error_response(503, "erasure_incomplete", str(exc), receipt=exc.receipt)
         return _json({"receipt": receipt})
@@ -203,7 +202,5 @@ def register(app: Flask) -> None:
             if mode not in CAPTURE_MODES:
                 return error_response(400, "bad_request", f"Send JSON {{\"mode\": ...}} with one of "
                                       f"{', '.join(CAPTURE_MODES)}; got {str(mode)[:40]!r}.", param="mode")
-            with store.transaction() as conn:
-                store.set_capture_mode(user_id, mode)
-                audit(store, key.id, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+            store.set_capture_mode(user_id, mode, actor=key.id)
         return _json({"user_id": user_id, "mode": store.capture_mode(user_id)})

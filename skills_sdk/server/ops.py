@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 
-from ..transcripts.health import check_writable
 
 __all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
            "observe"]
@@ -208,7 +207,7 @@ def register(app: Flask) -> None:
     @app.get("/readyz")
     def readyz() -> Response:
         state = guard.state if guard is not None else "ok"
-        problem = (guard.cause or state) if state != "ok" else check_writable(store)
+        problem = (guard.cause or state) if state != "ok" else store.check_writable()
         body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
                                 "ledger": state}
         if spool is not None:

@@ -134,20 +134,24 @@ def access_log(store: TranscriptStore, user_id: str, *, limit: int = 200) -> lis
     own reads with their token are left out. ``searched`` says whether a search found the rows;
     the search text itself is never kept, so it cannot be shown.
     """
-    out = []
-    for at, actor, action, filters, rows, kind, subject in store.db.conn.execute(
-            "SELECT a.at, a.actor, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
-            "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
-            "WHERE x.user_hash = ? AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT ?",
-            (user_hash(store, user_id), int(limit))):
-        entry: dict[str, Any] = {"at": at, "action": action, "what": _READS.get(action, action), "rows": rows}
-        if kind == "developer":
-            entry.update(by="developer", developer_id=subject)
-        else:
-            entry["by"] = "operator"
-        entry["searched"] = bool(filters) and '"q":' in filters
-        out.append(entry)
-    return out
+    return [access_entry(at, action, filters, rows, kind, subject)
+            for at, actor, action, filters, rows, kind, subject in store.db.conn.execute(
+                "SELECT a.at, a.actor, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
+                "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
+                "WHERE x.user_hash = ? AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT ?",
+                (user_hash(store, user_id), int(limit)))]
+
+
+def access_entry(at: str, action: str, filters: str | None, rows: int, kind: str | None,
+                 subject: str | None) -> dict[str, Any]:
+    """One access-log entry as the user sees it, from an audit row joined to its key (any backend)."""
+    entry: dict[str, Any] = {"at": at, "action": action, "what": _READS.get(action, action), "rows": rows}
+    if kind == "developer":
+        entry.update(by="developer", developer_id=subject)
+    else:
+        entry["by"] = "operator"
+    entry["searched"] = bool(filters) and '"q":' in filters
+    return entry
 
 
 def iter_audit(store: TranscriptStore, *, limit: int | None = None) -> Iterator[dict[str, Any]]:

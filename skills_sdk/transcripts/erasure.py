@@ -257,9 +257,9 @@ class ForgetOnDisable:
             try:
                 if skill.disable_grace_days:
                     due = datetime.now(UTC) + timedelta(days=skill.disable_grace_days)
-                    schedule_erasure(self.store, user_id, skill=skill.name, developer_id=skill.developer_id, due=due)
+                    self.store.schedule_erasure(user_id, skill=skill.name, developer_id=skill.developer_id, due=due)
                 else:
-                    erase_user(self.store, user_id, skill=skill.name, developer_id=skill.developer_id,
+                    self.store.erase_user(user_id, skill=skill.name, developer_id=skill.developer_id,
                                actor="skill-disabled", reason="skill_disabled", check=False)
             except Exception:  # the platform gets its answer; the failure is logged for the operator
                 log.exception("could not forget user %s in skill %s after SkillDisabled",

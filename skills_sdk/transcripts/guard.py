@@ -13,7 +13,6 @@ from typing import Any
 
 from ..errors import LedgerUnavailable, StoreError
 from ._sqlite import DB_ERRORS
-from .health import check_writable
 from .spool import Spool
 from .store import TranscriptStore
 
@@ -174,9 +173,9 @@ class LedgerGuard:
 
     def file_problem(self) -> str | None:
         """Why the database file cannot take rows (removed, replaced, not writable), or None."""
-        if self.store.memory:
+        path = _file_of(self.store)
+        if path is None:
             return None
-        path = self.store.path
         st = self._stat()
         if st is None:
             return f"the database file {path} was removed while the server had it open (restore it, with its -wal file)"
@@ -189,15 +188,16 @@ class LedgerGuard:
 
     def _disk_problem(self) -> str | None:
         """Whether the database's file system is out of space: then a replay would only eat what the spool freed."""
-        if self.store.memory:
+        path = _file_of(self.store)
+        if path is None:
             return None
         try:
-            st = os.statvfs(os.path.dirname(os.path.abspath(self.store.path)))
+            st = os.statvfs(os.path.dirname(os.path.abspath(path)))
         except OSError:
             return None
         free = st.f_bavail * st.f_frsize
         if free < self.floor:
-            return f"the file system holding {self.store.path} is full ({free} bytes free)"
+            return f"the file system holding {path} is full ({free} bytes free)"
         return None
 
     def spool_room(self) -> bool:
@@ -220,7 +220,7 @@ class LedgerGuard:
                 self._degrade(f"the transcript database cannot be written: {exc}")
             else:
                 self._emit("capture", time.perf_counter() - t0)
-                if self.store.memory or self._stat() == self._identity:
+                if _file_of(self.store) is None or self._stat() == self._identity:
                     return rid
                 # The file at the path is no longer the one written: the row is in a file nobody
                 # will read, so it goes to the spool too.
@@ -244,7 +244,7 @@ class LedgerGuard:
         """Probe the store now: replay the spool into it, refill the reserve; returns the state."""
         problem = self.file_problem() or self._disk_problem()
         if problem is None:
-            problem = check_writable(self.store)
+            problem = self.store.check_writable()
         if problem is None and self.spool is not None and self.spool.files():
             try:
                 n = self.spool.replay(self.store)
@@ -329,10 +329,19 @@ class LedgerGuard:
                 log.exception("ledger listener failed on %s", event)
 
     def _stat(self) -> tuple[int, int] | None:
-        if self.store.memory:
+        path = _file_of(self.store)
+        if path is None:
             return None
         try:
-            st = os.stat(self.store.path)
+            st = os.stat(path)
         except OSError:
             return None
         return st.st_dev, st.st_ino
+
+
+def _file_of(store: Any) -> str | None:
+    """The database file whose identity and space the guard watches; None for ``:memory:`` or a server database."""
+    if getattr(store, "memory", False):
+        return None
+    path = getattr(store, "path", None)
+    return path if isinstance(path, str) else None

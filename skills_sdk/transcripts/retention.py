@@ -201,7 +201,7 @@ class PurgeThread:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                report = purge(self.store, self.table, default_days=self.default_days)
+                report = self.store.purge(self.table, default_days=self.default_days)
                 if report["deleted"] or report["stripped"] or report["erasures"]:
                     log.info("purge: %d deleted, %d stripped to receipts, %d erasures", report["deleted"],
                              report["stripped"], len(report["erasures"]))

@@ -68,6 +68,15 @@ def load_session(store: TranscriptStore, sid: str) -> tuple[ConsoleSession | Non
         "WHERE s.id = ? AND s.expires_at > ?", (_row_id(sid), utcnow_iso())).fetchone()
     if row is None:
         return None, []
+    session, dropped = session_from_row(sid, row)
+    if session is None:
+        end_session(store, sid)
+    return session, dropped
+
+
+def session_from_row(sid: str, row: tuple[Any, ...]) -> tuple[ConsoleSession | None, list[str]]:
+    """The session a stored row describes (any backend), and the slots whose key was revoked; None when
+    every key it held was revoked (the caller deletes the row)."""
     dev_key, dev, user_key, user, data, expires_at = row
     session = ConsoleSession(sid, data=json.loads(data) if data else {}, expires_at=expires_at)
     dropped = []
@@ -77,7 +86,6 @@ def load_session(store: TranscriptStore, sid: str) -> tuple[ConsoleSession | Non
         elif key_id is not None:
             session.identities[slot] = (key_id, subject)
     if dropped and not session.identities:
-        end_session(store, sid)
         return None, dropped
     return session, dropped
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .store import TranscriptStore
 
-__all__ = ["skill_stats"]
+__all__ = ["skill_stats", "transaction_totals"]
 
 
 def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since: str, until: str | None = None
@@ -37,18 +37,8 @@ def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since:
     ]
     requests = sum(d["requests"] for d in days)
     errors = sum(d["errors"] for d in days)
-    totals: dict[str, Decimal] = {}
-    transactions = 0
-    for (raw,) in conn.execute(f'SELECT "transaction" FROM transcripts WHERE {where} AND "transaction" IS NOT NULL',
-                               params):
-        transactions += 1
-        try:
-            tx = json.loads(raw)
-            amount = Decimal(str(tx.get("amount")))
-        except (ValueError, TypeError, AttributeError, InvalidOperation):
-            continue  # a tag without a readable amount still counts as a transaction
-        currency = str(tx.get("currency") or "?")
-        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    tags = [raw for (raw,) in conn.execute(f'SELECT "transaction" FROM transcripts WHERE {where} AND '
+                                           '"transaction" IS NOT NULL', params)]
     n_latency = conn.execute(f"SELECT count(latency_ms) FROM transcripts WHERE {where}", params).fetchone()[0]
 
     def percentile(q: float) -> float | None:
@@ -68,8 +58,26 @@ def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since:
         "errors": errors,
         "error_rate": (errors / requests) if requests else 0.0,
         "days": days,
-        "transactions": transactions,
-        "totals": {c: str(v) for c, v in sorted(totals.items())},
+        "transactions": len(tags),
+        "totals": transaction_totals(tags),
         "p50_ms": percentile(0.50),
         "p99_ms": percentile(0.99),
     }
+
+
+def transaction_totals(tags: list[str]) -> dict[str, str]:
+    """The amounts of stored transaction tags (JSON text) summed per currency, exactly, as strings.
+
+    >>> transaction_totals(['{"amount": "9.50", "currency": "USD"}', '{"amount": "0.50", "currency": "USD"}'])
+    {'USD': '10.00'}
+    """
+    totals: dict[str, Decimal] = {}
+    for raw in tags:
+        try:
+            tx = json.loads(raw)
+            amount = Decimal(str(tx.get("amount")))
+        except (ValueError, TypeError, AttributeError, InvalidOperation):
+            continue  # a tag without a readable amount still counts as a transaction
+        currency = str(tx.get("currency") or "?")
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return {c: str(v) for c, v in sorted(totals.items())}

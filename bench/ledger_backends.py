@@ -1,0 +1,134 @@
+"""The ledger's backends side by side, through the Ledger interface only: the same rows, the same queries.
+
+    python bench/ledger_backends.py --rows 1000000 --db /tmp/b/1m.db --db postgresql://postgres@/bench?host=/tmp/pg
+
+Generates the same realistic ledger (bench/_ledger.py: 4 developers, 8 skills, 100,000 long-tailed
+users, 90 days) into each ``--db`` with ``record_many`` (an empty ledger is needed), then measures,
+on each: capture (``record`` of one row, committed), a user's history, a developer's page by time
+range, a full-text search, the erasure of a user with 1,000 transcripts, the purge of the oldest
+day, and an export (``iter_jsonl``). Prints one table, the first ``--db`` as the baseline, then
+one JSON line with every figure. PostgreSQL needs ``SKILLS_LEDGER_KEY_FILE`` or takes var/ledger.key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import _ledger  # noqa: E402
+
+from skills_sdk.transcripts import open_ledger  # noqa: E402
+
+DAYS = 90
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, max(0, int(q * len(s) + 0.999999) - 1))]
+
+
+def timed(fn: Any, inputs: list[Any], warm: int = 10) -> tuple[float, float]:
+    """p50 and p99 of ``fn(x)`` over ``inputs``, in ms, after ``warm`` untimed calls."""
+    for x in inputs[:warm]:
+        fn(x)
+    out = []
+    for x in inputs:
+        t0 = time.perf_counter()
+        fn(x)
+        out.append((time.perf_counter() - t0) * 1000)
+    return pct(out, 0.5), pct(out, 0.99)
+
+
+def run(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
+    led = open_ledger(db)
+    fig: dict[str, Any] = {"db": db.split("://")[0] if "://" in db else "sqlite"}
+    if led.count():
+        raise SystemExit(f"{db} is not empty: the benchmark generates its own ledger.")
+    t0 = time.perf_counter()
+    sample: list[dict[str, Any]] = []
+    rng = random.Random(11)
+    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
+        led.record_many(batch)
+        sample += rng.sample(batch, min(len(batch), 8))
+    fig["generate_rows_per_s"] = round(rows / (time.perf_counter() - t0))
+    led.start()
+    try:
+        # Capture: one committed row at a time, rows as capture builds them (fresh request ids).
+        fresh = next(_ledger.generate(1000, end_ms=end_ms + 86_400_000, seed=99, batch=1000))
+        lat = []
+        for row in fresh:
+            t1 = time.perf_counter()
+            led.record(row)
+            lat.append((time.perf_counter() - t1) * 1e6)
+        fig["capture_mean_us"] = round(sum(lat) / len(lat))
+        fig["capture_p50_us"], fig["capture_p99_us"] = round(pct(lat, 0.5)), round(pct(lat, 0.99))
+        picks = rng.sample(sample, min(queries, len(sample)))
+        fig["user_history_p50_ms"], fig["user_history_p99_ms"] = timed(
+            lambda r: led.user_history(r["user_id"], limit=50), picks)
+
+        def page(r: dict[str, Any]) -> Any:
+            since = r["created_at"][:13] + ":00:00.000Z"
+            until = (datetime.fromisoformat(since.replace("Z", "+00:00")) + timedelta(hours=6)).isoformat()
+            return led.query({"since": since, "until": until.replace("+00:00", "Z")}, developer_id=r["developer_id"],
+                             limit=50)
+
+        fig["dev_page_p50_ms"], fig["dev_page_p99_ms"] = timed(page, picks)
+        words = [w for r in picks for w in (r.get("utterance") or "").split() if len(w) > 4] or ["pizza"]
+        fig["search_p50_ms"], fig["search_p99_ms"] = timed(
+            lambda r: led.search(rng.choice(words), developer_id=r["developer_id"], limit=50), picks)
+        # Erasure of a user with (up to) 1,000 transcripts, median of three.
+        heavy = [f"{_ledger.HEAVY_PREFIX}{k:04d}" for k in range(3)]
+        took, sizes = [], []
+        for user in heavy:
+            t1 = time.perf_counter()
+            sizes.append(led.erase_user(user)["transcripts"])
+            took.append((time.perf_counter() - t1) * 1000)
+        fig["erase_rows"], fig["erase_ms"] = sizes[1], round(sorted(took)[1], 1)
+        # Purge of the oldest day: retention of DAYS - 1 days, on the day after the ledger ends.
+        now = datetime.fromtimestamp(end_ms / 1000, UTC)
+        t1 = time.perf_counter()
+        report = led.purge({}, default_days=DAYS - 1, now=now)
+        fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
+        t1 = time.perf_counter()
+        n = sum(1 for _ in led.iter_jsonl())
+        fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
+    finally:
+        led.stop()
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--db", action="append", required=True, help="a ledger path or URL (give two to compare)")
+    ap.add_argument("--queries", type=int, default=300)
+    args = ap.parse_args(argv)
+    end_ms = (int(time.time()) // 86400) * 86_400_000
+    figs = []
+    for db in args.db:
+        print(f"-- {db.split('?')[0]}: {args.rows:,} rows", file=sys.stderr, flush=True)
+        figs.append(run(db, args.rows, end_ms, args.queries))
+    names = [k for k in figs[0] if k != "db"]
+    print("| figure | " + " | ".join(f["db"] for f in figs) + " | " + " | ".join(
+        f"{f['db']} ÷ {figs[0]['db']}" for f in figs[1:]) + " |")
+    print("|---|" + "---:|" * (2 * len(figs) - 1))
+    for k in names:
+        vals = [f[k] for f in figs]
+        ratios = [f"{v / vals[0]:.2f}x" if isinstance(v, (int, float)) and vals[0] else "" for v in vals[1:]]
+        print(f"| {k} | " + " | ".join(f"{v:,}" if isinstance(v, int) else f"{v:.2f}" for v in vals) + " | "
+              + " | ".join(ratios) + " |")
+    print(json.dumps({"rows": args.rows, "figures": figs}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""``skills ledger ...`` (schema migrations, key ratchets) and ``skills transcripts copy`` (move a ledger to another backend)."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import click
+
+from ..errors import StoreError
+from ..transcripts.ledger import BACKENDS, backend_of, open_ledger
+from ..transcripts.record import from_export
+from ._common import db_option, open_store
+from ._progress import Progress
+
+__all__ = ["register", "ledger", "copy"]
+
+#: Rows one copy transaction writes.
+COPY_BATCH = 5000
+
+
+@click.group()
+def ledger() -> None:
+    """Operate the transcript ledger: schema migrations, key ratchets."""
+
+
+def _postgres(db_path: str) -> None:
+    if backend_of(db_path)[0] != BACKENDS["postgresql"]:
+        raise click.BadParameter(f"{db_path!r} is a SQLite ledger; this command is for postgresql:// ledgers "
+                                 "(SQLite migrates itself when opened, and erases byte by byte).", param_hint="--db")
+
+
+@ledger.command()
+@db_option
+def migrate(db_path: str) -> None:
+    """Bring the ledger's schema to this version of skills_sdk (safe from many hosts at once; idempotent).
+
+    \b
+    skills ledger migrate --db postgresql://skills@db.internal/ledger
+
+    A server opening the ledger migrates it too; run this from a deploy step when the servers
+    are started with migrations off, or to see what a new version changes first.
+    """
+    _postgres(db_path)
+    from ..transcripts.postgres import PostgresLedger
+
+    try:
+        led = PostgresLedger(db_path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        applied = led.applied
+        version = led.schema_version()
+    finally:
+        led.stop()
+    if applied:
+        click.echo(f"Applied migration(s) {', '.join(map(str, applied))}: the ledger schema is at version {version}.")
+    else:
+        click.echo(f"Nothing to do: the ledger schema is at version {version}, this skills_sdk's.")
+
+
+@ledger.command()
+@db_option
+def ratchet(db_path: str) -> None:
+    """Re-wrap every data key under the key file's next key and destroy the current one.
+
+    Erasures do this themselves; run it after restoring hosts' key files, or on a schedule, so a
+    copy of the key file taken earlier (say, in a host backup) opens nothing that remains.
+    """
+    _postgres(db_path)
+    led = open_store(db_path)
+    try:
+        epoch = led.ratchet()  # type: ignore[attr-defined]
+    finally:
+        led.stop()
+    click.echo(f"The key file is at epoch {epoch}; every data key is wrapped under it, earlier keys are gone.")
+
+
+@click.command("copy")
+@click.option("--from", "source", required=True, help="The ledger to read: a SQLite path, sqlite:///PATH or postgresql://…")
+@click.option("--to", "target", required=True, help="The ledger to write (made and migrated if new).")
+def copy(source: str, target: str) -> None:
+    """Copy every transcript of one ledger into another, oldest first, in batches (e.g. SQLite to PostgreSQL).
+
+    \b
+    skills transcripts copy --from sqlite:///var/transcripts.db --to postgresql://skills@db/ledger
+
+    Rows get the target's ids, in the same order. Only transcripts are copied: set users' capture
+    modes again on the target (``skills privacy consent``), and issue new API keys there (only
+    their hashes are stored); saved skill state starts empty.
+    """
+    for name, value in (("--from", source), ("--to", target)):
+        try:
+            backend_of(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=name) from None
+    if source == target:
+        raise click.BadParameter("--from and --to name the same ledger.", param_hint="--to")
+    src = open_store(source)
+    try:
+        dst = open_ledger(target)
+    except (ValueError, StoreError) as exc:
+        src.stop()
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    copied = 0
+    try:
+        with Progress("copied") as bar:
+            rows = (from_export(r) for r in src.iter_transcripts(batch=COPY_BATCH))
+            while batch := list(islice(rows, COPY_BATCH)):
+                copied += dst.record_many(batch)
+                bar.update(copied)
+        dst.audit("cli", "import", {"source": _scheme(source)}, copied)
+    finally:
+        src.stop()
+        dst.stop()
+    click.echo(f"Copied {copied} transcript(s) from {_scheme(source)} to {_scheme(target)}. Capture modes, saved "
+               "state and API keys are not copied: set them again on the target.")
+
+
+def _scheme(url: str) -> str:
+    return backend_of(url)[0].rsplit(".", 1)[-1]
+
+
+def register(main: click.Group) -> None:
+    """Add the ``ledger`` group to ``main`` and ``copy`` to the ``transcripts`` group."""
+    main.add_command(ledger)
+    transcripts = main.commands.get("transcripts")
+    if isinstance(transcripts, click.Group):
+        transcripts.add_command(copy)

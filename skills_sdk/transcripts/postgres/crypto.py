@@ -1,0 +1,169 @@
+"""The PostgreSQL ledger's keys: a ratcheting key-encryption key in a file, per-user data keys, keyed search tokens.
+
+Why this shape. PostgreSQL never overwrites a deleted tuple, and its WAL and every base backup keep
+what was written, so a user's words are erased by destroying the key they were sealed with
+(crypto-shredding). A key kept in a table is itself in the WAL and in every backup taken while it
+lived, so the data keys are stored only *wrapped* under a key-encryption key (KEK) that never enters
+the database. Erasing a user deletes their rows and their data keys and then *ratchets* the KEK:
+``KEK[n+1] = HMAC(KEK[n], "ratchet")`` re-wraps every remaining data key and the file keeps only the
+new KEK. The ratchet is one-way, so nothing left anywhere can recompute ``KEK[n]``: the erased
+user's wrapped key, still present in old WAL segments and earlier backups, can no longer be opened
+by any key that remains. Every host derives the same ``KEK[n]`` from the same starting file, so
+hosts need no coordination beyond the epoch number the database holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ...errors import StoreError
+
+__all__ = ["KeyFile", "wrap", "unwrap", "seal", "unseal", "new_key", "words", "token_buckets", "BUCKETS"]
+
+#: Search tokens are kept as one of this many buckets per developer, never as the word or its full
+#: hash: a bucket is shared by about 1/4096 of all words, so a token left in an old backup says
+#: only that one of hundreds of words was said (see docs/deploying.md, "What erasure means").
+BUCKETS = 4096
+_RATCHET = b"skills-ledger kek ratchet"
+_CHECK = b"skills-ledger kek check"
+_WORD = re.compile(r"\w+")
+
+
+def new_key() -> bytes:
+    """A fresh 256-bit key."""
+    return secrets.token_bytes(32)
+
+
+class KeyFile:
+    """The ledger's key-encryption key at one epoch, in a file outside the database (mode 0600).
+
+    >>> kf = KeyFile.open("var/ledger.key", create=True)     # doctest: +SKIP
+    >>> kf.epoch, len(kf.key)
+    (0, 32)
+
+    Give every host the same file (as you would a signing secret): each derives later epochs itself.
+    """
+
+    def __init__(self, path: str, epoch: int, key: bytes) -> None:
+        self.path = path
+        self.epoch = epoch
+        self.key = key
+
+    @classmethod
+    def open(cls, path: str, *, create: bool) -> KeyFile:
+        """Read the key file; with ``create``, write a new epoch-0 key when it does not exist."""
+        try:
+            with open(path, encoding="ascii") as f:
+                data = json.load(f)
+            return cls(path, int(data["epoch"]), bytes.fromhex(data["key"]))
+        except FileNotFoundError:
+            if not create:
+                raise StoreError(
+                    f"The ledger's key file {path!r} is missing, but this database holds data sealed under it. "
+                    "Copy the key file from another host of this ledger (SKILLS_LEDGER_KEY_FILE names it); "
+                    "without it the recorded words cannot be read.") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"The ledger's key file {path!r} cannot be read ({exc}); it must hold "
+                             '{"epoch": N, "key": "<64 hex digits>"}.') from exc
+        kf = cls(path, 0, new_key())
+        kf._write()
+        return kf
+
+    def check_value(self) -> str:
+        """A value the database keeps to tell a wrong key file from the right one (reveals nothing of the key)."""
+        return hmac.new(self.key, _CHECK, hashlib.sha256).hexdigest()[:32]
+
+    def key_at(self, epoch: int) -> bytes:
+        """The KEK of ``epoch`` (this epoch or a later one: earlier ones cannot be derived)."""
+        if epoch < self.epoch:
+            raise StoreError(f"Data wrapped under key epoch {epoch} cannot be opened: the key file is at epoch "
+                             f"{self.epoch} and earlier epochs are destroyed (a restore from a backup taken "
+                             "before a later erasure cannot read the words; that is the erasure working).")
+        key = self.key
+        for _ in range(epoch - self.epoch):
+            key = hmac.new(key, _RATCHET, hashlib.sha256).digest()
+        return key
+
+    def advance_to(self, epoch: int) -> None:
+        """Ratchet the file forward to ``epoch``, destroying the earlier key (a new file replaces the old)."""
+        if epoch <= self.epoch:
+            return
+        self.key = self.key_at(epoch)
+        self.epoch = epoch
+        self._write()
+
+    def _write(self) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps({"epoch": self.epoch, "key": self.key.hex()}).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def wrap(kek: bytes, key: bytes, label: str) -> bytes:
+    """``key`` sealed under ``kek`` (AES-GCM, ``label`` bound as associated data)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(kek).encrypt(nonce, key, label.encode())
+
+
+def unwrap(kek: bytes, wrapped: bytes, label: str) -> bytes:
+    """The key ``wrap`` sealed; raises :class:`StoreError` when ``kek`` or ``label`` is not the one used."""
+    try:
+        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], label.encode())
+    except InvalidTag:
+        raise StoreError(f"A data key ({label.split(':')[0]}) does not open under this key file: wrong key file, "
+                         "or a database restored from before a key ratchet.") from None
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """``plaintext`` encrypted under a data key (AES-GCM, a fresh 96-bit nonce in front)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """The plaintext ``seal`` encrypted."""
+    try:
+        return AESGCM(key).decrypt(sealed[:12], sealed[12:], aad)
+    except InvalidTag:
+        raise StoreError("A transcript's sealed text does not open under its user's key.") from None
+
+
+def words(text: str | None) -> set[str]:
+    """The search words of ``text``: runs of letters and digits, case-folded, accents removed."""
+    if not text:
+        return set()
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return set(_WORD.findall(folded))
+
+
+def token_buckets(search_key: bytes, developer_num: int, terms: Iterable[str]) -> list[int]:
+    """The index entries of ``terms`` for one developer: ``developer_num * BUCKETS + bucket``, sorted.
+
+    The developer's number keeps every developer's entries apart in the shared GIN index, so a
+    search reads only its own developer's postings.
+    """
+    base = developer_num * BUCKETS
+    return sorted({base + int.from_bytes(hmac.new(search_key, t.encode(), hashlib.sha256).digest()[:4], "big")
+                   % BUCKETS for t in terms})

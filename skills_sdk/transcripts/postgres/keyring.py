@@ -1,0 +1,225 @@
+"""The ledger's keyring on PostgreSQL: the key file bound to the database, data keys made, cached, ratcheted."""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+
+from ...errors import StoreError
+from ..record import utcnow_iso
+from . import crypto
+
+if TYPE_CHECKING:
+    from .store import PostgresLedger
+
+__all__ = ["Keyring"]
+
+#: Data keys a process keeps unwrapped in memory (least recently used go first).
+_CACHE_SIZE = 20_000
+
+
+class Keyring:
+    """Data keys per (developer, skill, user) and search keys per developer, wrapped under the key file's KEK.
+
+    >>> ring = Keyring(ledger, "/etc/skills/ledger.key"); ring.bind()      # doctest: +SKIP
+    >>> key_id, key = ring.user_key(conn, "acme", "pizza", "u1")
+
+    See :mod:`.crypto` for why the keys are wrapped and the KEK ratchets.
+    """
+
+    def __init__(self, ledger: PostgresLedger, key_file: str) -> None:
+        self.ledger = ledger
+        self.key_file_path = key_file
+        self.key_file: crypto.KeyFile  # set by bind()
+        self._lock = threading.Lock()
+        self._by_owner: collections.OrderedDict[tuple[str, str, str], tuple[int, bytes]] = collections.OrderedDict()
+        self._by_id: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._search_keys: dict[str, tuple[int, bytes]] = {}
+
+    def bind(self) -> None:
+        """Open the key file and agree with the database on the epoch, or refuse a key file that is not this ledger's."""
+        with self.ledger.connection() as conn, conn.transaction():
+            conn.execute("LOCK TABLE ledger_meta IN SHARE ROW EXCLUSIVE MODE")
+            meta = dict(conn.execute("SELECT name, value FROM ledger_meta WHERE name IN ('kek_epoch', 'kek_check', "
+                                     "'secret')").fetchall())
+            kf = crypto.KeyFile.open(self.key_file_path, create="kek_epoch" not in meta)
+            if "kek_epoch" not in meta:
+                conn.execute("INSERT INTO ledger_meta (name, value) VALUES ('kek_epoch', %s), ('kek_check', %s), "
+                             "('secret', %s)", (str(kf.epoch), kf.check_value(), crypto.new_key().hex()))
+            else:
+                epoch = int(meta["kek_epoch"])
+                if kf.epoch > epoch:
+                    raise StoreError(
+                        f"The key file {self.key_file_path!r} is at epoch {kf.epoch} but the database at {epoch}: this "
+                        "database was restored from before a key ratchet (its erased users stay unreadable, as do "
+                        "the words of everyone else recorded before the backup). Restore a newer backup.")
+                kf.advance_to(epoch)
+                if kf.check_value() != meta["kek_check"]:
+                    raise StoreError(f"The key file {self.key_file_path!r} is not this ledger's: its key does not "
+                                     "match the database. Copy the right file from another host of this ledger.")
+        self.key_file = kf
+
+    def kek(self, epoch: int) -> bytes:
+        with self._lock:
+            if epoch > self.key_file.epoch:
+                self.key_file.advance_to(epoch)  # another host ratcheted: follow, destroying the old key
+            return self.key_file.key_at(epoch)
+
+    def user_key(self, conn: Any, dev: str, skill: str, user: str, *, fresh: bool = False
+                  ) -> tuple[int, bytes]:
+        """The data key of (developer, skill, user), made on first use; ``(key id, key)``."""
+        ident = (dev, skill, user)
+        if not fresh:
+            hit = self._by_owner.get(ident)
+            if hit is not None:
+                return hit
+        label = _user_label(dev, skill, user)
+        row = conn.execute("SELECT id, epoch, wrapped FROM user_keys WHERE user_id = %s AND developer_id = %s "
+                           "AND skill = %s", (user, dev, skill)).fetchone()
+        if row is None:
+            with conn.transaction():
+                # FOR SHARE: a ratchet (FOR UPDATE) cannot re-wrap the keys between our read of the epoch and our insert.
+                epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
+                key = crypto.new_key()
+                made = conn.execute(
+                    "INSERT INTO user_keys (developer_id, skill, user_id, epoch, wrapped, created_at) VALUES "
+                    "(%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id",
+                    (dev, skill, user, epoch, crypto.wrap(self.kek(epoch), key, label), utcnow_iso())).fetchone()
+            if made is None:  # another host made it first
+                return self.user_key(conn, dev, skill, user, fresh=True)
+            found = (int(made[0]), key)
+        else:
+            found = (int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
+        self.remember(ident, found)
+        return found
+
+    def load_many(self, conn: Any, owners: set[tuple[str, str, str]]) -> None:
+        """Read, or make, the data keys of many (developer, skill, user) into the cache in a few statements (imports).
+
+        One key per statement made a 100,000-user import wait on 100,000 round trips.
+        """
+        missing = [o for o in owners if o not in self._by_owner]
+        for lo in range(0, len(missing), 5000):
+            part = missing[lo:lo + 5000]
+            devs, skills, users = ([o[i] for o in part] for i in range(3))
+            found = {(d, s, u): (k, e, w) for k, d, s, u, e, w in conn.execute(
+                "SELECT k.id, k.developer_id, k.skill, k.user_id, k.epoch, k.wrapped FROM user_keys k JOIN "
+                "unnest(%s::text[], %s::text[], %s::text[]) o(d, s, u) ON k.developer_id = o.d AND k.skill = o.s "
+                "AND k.user_id = o.u", (devs, skills, users)).fetchall()}
+            for owner, (kid, epoch, wrapped) in found.items():
+                self.remember(owner, (int(kid), crypto.unwrap(self.kek(epoch), bytes(wrapped), _user_label(*owner))))
+            new = [o for o in part if o not in found]
+            if not new:
+                continue
+            with conn.transaction():
+                epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
+                kek, keys = self.kek(epoch), {o: crypto.new_key() for o in new}
+                made = conn.execute(
+                    "INSERT INTO user_keys (developer_id, skill, user_id, epoch, wrapped, created_at) SELECT d, s, u, %s, "
+                    "w, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) n(d, s, u, w) "
+                    "ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id, developer_id, skill, user_id",
+                    (epoch, utcnow_iso(), [o[0] for o in new], [o[1] for o in new], [o[2] for o in new],
+                     [crypto.wrap(kek, keys[o], _user_label(*o)) for o in new])).fetchall()
+            for kid, d, s, u in made:
+                self.remember((d, s, u), (int(kid), keys[(d, s, u)]))
+            # Owners another host keyed meanwhile are read one by one (rare).
+
+    def remember(self, ident: tuple[str, str, str], found: tuple[int, bytes]) -> None:
+        with self._lock:
+            self._by_owner[ident] = found
+            self._by_id[found[0]] = found[1]
+            for cache in (self._by_owner, self._by_id):
+                while len(cache) > _CACHE_SIZE:
+                    cache.popitem(last=False)
+
+    def forget(self, key_ids: Sequence[int] = (), *, everything: bool = False) -> None:
+        with self._lock:
+            if everything:
+                self._by_owner.clear()
+                self._by_id.clear()
+                return
+            gone = set(key_ids)
+            for ident in [i for i, (kid, _) in self._by_owner.items() if kid in gone]:
+                del self._by_owner[ident]
+            for kid in gone:
+                self._by_id.pop(kid, None)
+
+    def keys_for(self, conn: Any, key_ids: set[int]) -> dict[int, bytes]:
+        """Data keys by id, for reading rows; ids whose key is gone (erased) are left out."""
+        out = {k: self._by_id[k] for k in key_ids if k in self._by_id}
+        missing = [k for k in key_ids if k not in out]
+        if missing:
+            for kid, dev, skill, user, epoch, wrapped in conn.execute(
+                    "SELECT id, developer_id, skill, user_id, epoch, wrapped FROM user_keys WHERE id = ANY(%s)",
+                    (missing,)).fetchall():
+                key = crypto.unwrap(self.kek(epoch), bytes(wrapped), _user_label(dev, skill, user))
+                self.remember((dev, skill, user), (int(kid), key))
+                out[int(kid)] = key
+        return out
+
+    def search_key(self, conn: Any, dev: str) -> tuple[int, bytes]:
+        """The developer's search key and index number, made on first use."""
+        hit = self._search_keys.get(dev)
+        if hit is not None:
+            return hit
+        label = _search_label(dev)
+        row = conn.execute("SELECT num, epoch, wrapped FROM search_keys WHERE developer_id = %s", (dev,)).fetchone()
+        if row is None:
+            with conn.transaction():
+                epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
+                key = crypto.new_key()
+                conn.execute("INSERT INTO search_keys (developer_id, epoch, wrapped) VALUES (%s, %s, %s) "
+                             "ON CONFLICT (developer_id) DO NOTHING",
+                             (dev, epoch, crypto.wrap(self.kek(epoch), key, label)))
+            return self.search_key(conn, dev)
+        found = (int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
+        self._search_keys[dev] = found
+        return found
+
+    def ratchet(self) -> int:
+        """Re-wrap every data key under the next KEK and destroy the current one; returns the new epoch.
+
+        Erasure calls it: afterwards no key that remains (in the file, the database or any host's
+        memory after its next key read) opens a data key wrapped before, in old WAL or a backup.
+        """
+        with self.ledger.connection() as conn, conn.transaction():
+            epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR UPDATE").fetchone()[0])
+            old, new = self.kek(epoch), self._kek_next(epoch)
+            for table, ident, cols in (("user_keys", "id", "developer_id, skill, user_id"),
+                                       ("search_keys", "developer_id", "developer_id")):
+                rows = conn.execute(f"SELECT {ident}, wrapped, {cols} FROM {table}").fetchall()
+                if rows:
+                    label = _user_label if table == "user_keys" else _search_label
+                    conn.execute("CREATE TEMP TABLE _rewrap (k text, wrapped bytea) ON COMMIT DROP")
+                    with conn.cursor().copy("COPY _rewrap (k, wrapped) FROM STDIN") as cp:
+                        for k, wrapped, *names in rows:
+                            lab = label(*names)
+                            cp.write_row((str(k), crypto.wrap(new, crypto.unwrap(old, bytes(wrapped), lab), lab)))
+                    conn.execute(f"UPDATE {table} t SET wrapped = r.wrapped, epoch = %s FROM _rewrap r "
+                                 f"WHERE t.{ident}::text = r.k", (epoch + 1,))
+                    conn.execute("DROP TABLE _rewrap")
+            check = crypto.KeyFile("", epoch + 1, new).check_value()
+            conn.execute("UPDATE ledger_meta SET value = %s WHERE name = 'kek_epoch'", (str(epoch + 1),))
+            conn.execute("UPDATE ledger_meta SET value = %s WHERE name = 'kek_check'", (check,))
+        # Committed: now the file may forget the old key (a crash before this line is caught up at the next open).
+        with self._lock:
+            self.key_file.advance_to(epoch + 1)
+        return epoch + 1
+
+    def _kek_next(self, epoch: int) -> bytes:
+        with self._lock:
+            return self.key_file.key_at(epoch + 1)
+
+def _user_label(dev: str, skill: str, user: str) -> str:
+    """What a user data key is bound to (AES-GCM associated data): it opens for that owner only."""
+    return "user:" + json.dumps([dev, skill, user])
+
+
+def _search_label(dev: str) -> str:
+    return "search:" + json.dumps(dev)
+
+

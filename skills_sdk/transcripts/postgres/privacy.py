@@ -1,0 +1,307 @@
+"""Erasure by key destruction, retention by dropped day partitions, API keys, audit and receipts on PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ...errors import NotFound
+from ..audit import _safe_filters, access_entry
+from ..keys import PREFIXES, KeyInfo, _hash
+from ..retention import _NULLED, Policy, policies
+from ..record import parse_iso, utcnow_iso
+from . import schema
+
+__all__ = ["PrivacyMixin"]
+
+_ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disabled", "key_create", "key_revoke",
+            "consent", "import")
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+_STRIP = ", ".join(f'"{c}" = NULL' for c in _NULLED if c not in ("utterance", "speech", "reprompt", "card", "slots",
+                                                                   "error", "directives"))
+
+
+class PrivacyMixin:
+    """Erasure, retention, keys, audit and receipts: the part of :class:`~.store.PostgresLedger` that forgets.
+
+    Mixed into the ledger class (its methods use ``connection()``, ``keys``, ``spool()`` and
+    ``user_hash()`` of the ledger), so the ledger's module stays about connections, rows and reads.
+    """
+
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None, conn: Any = None) -> None:
+        """Append one audit row (user ids and search text only as keyed hashes), and whose rows it returned.
+
+        ``users`` (user id: rows returned) feeds each user's :meth:`access_log`; ``conn`` writes
+        inside the caller's open transaction.
+        """
+        if action not in _ACTIONS:
+            raise ValueError(f"audit action must be one of {', '.join(_ACTIONS)}, got {action!r}.")
+        values = (utcnow_iso(), actor, action, _safe_filters(self, filters), int(rows))
+        seen = [(self.user_hash(u), int(n)) for u, n in (users or {}).items() if u and n]
+        sql = "INSERT INTO audit_log (at, actor, action, filters, rows) VALUES (%s, %s, %s, %s, %s) RETURNING id"
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connection())
+                stack.enter_context(conn.transaction())
+            audit_id = conn.execute(sql, values).fetchone()[0]
+            if seen:
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO audit_access (audit_id, user_hash, rows) VALUES (%s, %s, %s)",
+                                    [(audit_id, h, n) for h, n in seen])
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Every audited read, search and export that returned any of ``user_id``'s rows, newest first."""
+        with self.connection() as conn:
+            found = conn.execute(
+                "SELECT a.at, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
+                "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
+                "WHERE x.user_hash = %s AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT %s",
+                (self.user_hash(user_id), int(limit))).fetchall()
+        return [access_entry(*row) for row in found]
+
+    def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Audit rows, newest first (``limit`` of them, or all)."""
+        with self.connection() as conn:
+            rows = conn.execute("SELECT id, at, actor, action, filters, rows FROM audit_log ORDER BY id DESC LIMIT %s",
+                                (limit,)).fetchall()
+        for rid, at, actor, action, filters, n in rows:
+            yield {"id": rid, "at": at, "actor": actor, "action": action,
+                   "filters": json.loads(filters) if filters else None, "rows": n}
+
+    def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                   actor: str = "cli", reason: str = "request", check: bool = True, ratchet: bool = True
+                   ) -> dict[str, Any]:
+        """Erase everything recorded about ``user_id`` (every skill, or one) and return the receipt.
+
+        >>> ledger.erase_user("amzn1.ask.account.A")["transcripts"]     # doctest: +SKIP
+        3
+
+        In one transaction: the user's data keys are deleted first (a capture holding one share-locks
+        it, so the erasure waits for that row's commit and then deletes it too), then their rows,
+        their skill state and any erasure scheduled for them, and a receipt is written. Then the
+        key file is ratcheted (:meth:`PostgresLedger.ratchet`): the wrapped keys that old WAL segments
+        and earlier backups still hold open under no key that remains. ``scrubbed`` in the receipt
+        says the ratchet ran; with ``ratchet=False`` (batching many erasures) it is False until
+        :func:`finish_scrubs` runs.
+        """
+        if not user_id:
+            raise ValueError("erase_user needs a user id; got an empty one.")
+        for name, value in (("skill", skill), ("developer_id", developer_id)):
+            if value is not None and not value.strip():
+                raise ValueError(f"{name} is empty; pass None to erase across every {name.split('_')[0]}, or name one.")
+        where, params = ["user_id = %s"], [user_id]
+        for col, value in (("skill", skill), ("developer_id", developer_id)):
+            if value:
+                where.append(f"{col} = %s")
+                params.append(value)
+        cond = " AND ".join(where)
+        receipt_id = "er_" + secrets.token_hex(8)
+        spool = self.spool()
+        spooled = 0
+        if spool is not None and spool.files():
+            # This host's spooled rows: a whole user's are blanked in place; for one skill or developer
+            # the spool is replayed first, so the DELETE below takes exactly those rows.
+            if skill or developer_id:
+                spool.replay(self)
+            else:
+                spooled = spool.erase_user(user_id)
+        with self.connection() as conn, conn.transaction():
+            key_ids = [r[0] for r in conn.execute(f"DELETE FROM user_keys WHERE {cond} RETURNING id", params).fetchall()]
+            per_skill: dict[str, int] = {}
+            developers: set[str] = set()
+            for dev, sk, n in conn.execute(f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {cond} "
+                                           "GROUP BY 1, 2", params).fetchall():
+                per_skill[sk] = per_skill.get(sk, 0) + n
+                developers.add(dev)
+            rows = conn.execute(f"DELETE FROM transcripts WHERE {cond}", params).rowcount
+            state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
+            conn.execute(f"DELETE FROM pending_erasures WHERE {cond if skill or developer_id else 'user_id = %s'}",
+                         params if skill or developer_id else [user_id])
+            at = utcnow_iso()
+            conn.execute("INSERT INTO erasure_receipts (id, at, user_hash, scope, reason, rows, per_skill, developers, "
+                         "state_rows, scrubbed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, false)",
+                         (receipt_id, at, self.user_hash(user_id), json.dumps({"skill": skill, "developer_id": developer_id}),
+                          reason, rows, json.dumps(per_skill, sort_keys=True), json.dumps(sorted(developers)), state_rows))
+            self.audit(actor, "skill_disabled" if reason == "skill_disabled" else "erase",
+                  {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows, conn=conn)
+        self.keys.forget(key_ids)
+        scrubbed = self.finish_scrubs() if ratchet else False
+        return {"receipt_id": receipt_id, "erased_at": at, "user_hash": self.user_hash(user_id), "skill": skill,
+                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
+                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
+                "reason": reason}
+
+    def finish_scrubs(self) -> bool:
+        """Ratchet the key file if any receipt still owes it, and mark those receipts scrubbed; True when none owes."""
+        with self.connection() as conn:
+            owed = [r[0] for r in conn.execute("SELECT id FROM erasure_receipts WHERE NOT scrubbed").fetchall()]
+        if not owed:
+            return True
+        self.ratchet()
+        with self.connection() as conn:
+            conn.execute("UPDATE erasure_receipts SET scrubbed = true WHERE id = ANY(%s)", (owed,))
+        return True
+
+    def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored erasure receipts, newest first (only ``user_id``'s when given)."""
+        sql = ("SELECT id, at, user_hash, scope, reason, rows, per_skill, developers, state_rows, scrubbed "
+               "FROM erasure_receipts")
+        params: list[Any] = []
+        if user_id is not None:
+            sql += " WHERE user_hash = %s"
+            params.append(self.user_hash(user_id))
+        with self.connection() as conn:
+            found = conn.execute(sql + " ORDER BY at DESC, id", params).fetchall()
+        out = []
+        for rid, at, uh, scope, reason, rows, per_skill, devs, state_rows, scrubbed in found:
+            sc = json.loads(scope)
+            out.append({"receipt_id": rid, "erased_at": at, "user_hash": uh, "skill": sc.get("skill"),
+                        "developer_id": sc.get("developer_id"), "transcripts": rows, "per_skill": json.loads(per_skill),
+                        "developers": json.loads(devs), "state_rows": state_rows, "scrubbed": scrubbed, "reason": reason})
+        return out
+
+    def schedule_erasure(self, user_id: str, *, skill: str | None = None,
+                         developer_id: str | None = None, due: datetime, reason: str = "skill_disabled") -> None:
+        """Queue an erasure for ``due``; :func:`run_pending` (every purge) carries it out."""
+        with self.connection() as conn:
+            conn.execute("INSERT INTO pending_erasures (user_id, developer_id, skill, due_at, reason, created_at) "
+                         "VALUES (%s, %s, %s, %s, %s, %s)", (user_id, developer_id, skill, _iso(due), reason, utcnow_iso()))
+
+    def run_pending(self, *, now: datetime | None = None, actor: str = "purge") -> list[dict[str, Any]]:
+        """Carry out the scheduled erasures due at ``now`` (one ratchet for all of them); returns their receipts."""
+        with self.connection() as conn:
+            due = conn.execute("SELECT id, user_id, developer_id, skill, reason FROM pending_erasures WHERE due_at <= %s "
+                               "ORDER BY id", (_iso(now or datetime.now(UTC)),)).fetchall()
+        receipts = [self.erase_user(user, skill=skill, developer_id=dev, actor=actor, reason=reason, ratchet=False)
+                    for _, user, dev, skill, reason in due]
+        with self.connection() as conn:
+            conn.execute("DELETE FROM pending_erasures WHERE id = ANY(%s)", ([d[0] for d in due],))
+        return receipts
+
+    def purge(self, skills: Mapping[str, Policy] | Iterable[Any] = (), *, default_days: int | None = None,
+              now: datetime | str | None = None, actor: str = "purge",
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Expire transcripts by their skill's retention; whole expired days go as dropped partitions. Returns a report.
+
+        A day is dropped whole (``DETACH PARTITION`` + ``DROP TABLE``) when every skill present has a
+        retention and the day is past the earliest cutoff (and past any longer receipt retention);
+        the rows of the days after that are deleted (or stripped to their receipt) statement by statement.
+        """
+        if isinstance(now, str):
+            now = parse_iso(now)
+        now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
+        deleted = stripped = 0
+        per_skill: dict[str, int] = {}
+        with self.connection() as conn:
+            skills = [r[0] for r in conn.execute(
+                "WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL SELECT (SELECT min(skill) FROM "
+                "transcripts WHERE skill > s.k) FROM s WHERE s.k IS NOT NULL) SELECT k FROM s WHERE k IS NOT NULL")]
+            whole_before: str | None = None
+            steps: list[tuple[str, str, str, list[Any]]] = []
+            keep_all = False
+            for name in skills:
+                pol = table.get(name) or Policy(None)
+                days = pol.days if pol.days is not None else default_days
+                if days is None:
+                    keep_all = True
+                    continue
+                cut = _iso(now - timedelta(days=days))
+                last = cut
+                if pol.receipt_days is not None and pol.receipt_days > days:
+                    rcut = _iso(now - timedelta(days=pol.receipt_days))
+                    last = rcut
+                    steps.append((name, "delete", 'skill = %s AND created_at < %s AND "transaction" IS NULL', [name, cut]))
+                    steps.append((name, "delete", 'skill = %s AND created_at < %s', [name, rcut]))
+                    steps.append((name, "strip", 'skill = %s AND created_at < %s AND request_type IS NOT NULL',
+                                  [name, cut]))
+                else:
+                    steps.append((name, "delete", "skill = %s AND created_at < %s", [name, cut]))
+                whole_before = min(whole_before or last[:10], last[:10])
+            with conn.transaction():
+                dropped: list[str] = []
+                if whole_before and not keep_all:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x534B5054,))
+                    for day in schema.partition_days(conn):
+                        if day < whole_before:
+                            for name, n in conn.execute(f"SELECT skill, count(*) FROM {schema.partition_name(day)} "
+                                                        "GROUP BY skill").fetchall():
+                                per_skill[name] = per_skill.get(name, 0) + n
+                                deleted += n
+                    dropped = schema.drop_days_before(conn, whole_before)
+                for name, kind, cond, params in steps:
+                    if kind == "strip":
+                        n = conn.execute(f"UPDATE transcripts SET {_STRIP}, sealed = NULL, key_id = NULL, tokens = NULL "
+                                         f"WHERE {cond}", params).rowcount
+                        stripped += n
+                    else:
+                        n = conn.execute(f"DELETE FROM transcripts WHERE {cond}", params).rowcount
+                        deleted += n
+                    if n:
+                        per_skill[name] = per_skill.get(name, 0) + n
+                self.audit(actor, "purge", {"now": _iso(now), "default_days": default_days}, deleted + stripped,
+                      conn=conn)
+        if progress is not None and deleted + stripped:
+            progress(deleted + stripped)
+        erasures = self.run_pending(now=now, actor=actor)
+        scrubbed = self.finish_scrubs()
+        self.make_partitions()
+        return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
+                "dropped_days": dropped, "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+
+    def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+        """Make a new API key for ``subject``; only its hash is stored. Returns its record and the key (shown once)."""
+        if kind not in PREFIXES:
+            raise ValueError(f"key kind must be 'developer' or 'user', got {kind!r}.")
+        if not subject or not subject.strip():
+            raise ValueError(f"a {kind} key needs the {kind} id it belongs to; got {subject!r}.")
+        key = PREFIXES[kind] + secrets.token_urlsafe(24)
+        info = KeyInfo("key_" + secrets.token_hex(6), kind, subject, utcnow_iso())
+        with self.connection() as conn, conn.transaction():
+            conn.execute("INSERT INTO api_keys (id, key_hash, kind, subject, created_at) VALUES (%s, %s, %s, %s, %s)",
+                         (info.id, _hash(key), kind, subject, info.created_at))
+            self.audit(actor, "key_create", {"key": info.id, "kind": kind,
+                                               ("developer_id" if kind == "developer" else "user_id"): subject}, 1, conn=conn)
+        return info, key
+
+    def verify_key(self, key: str) -> KeyInfo | None:
+        """The live key record for ``key``, or None when it is unknown, revoked or malformed."""
+        if not key or not key.startswith(tuple(PREFIXES.values())) or len(key) > 200:
+            return None
+        with self.connection() as conn:
+            row = conn.execute("SELECT id, kind, subject, created_at, revoked_at FROM api_keys WHERE key_hash = %s "
+                               "AND revoked_at IS NULL", (_hash(key),)).fetchone()
+        return KeyInfo(*row) if row else None
+
+    def revoke_key(self, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+        """Revoke a key, named by its id or by the key itself; raises :class:`NotFound` for an unknown one."""
+        with self.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT id FROM api_keys WHERE id = %s OR key_hash = %s",
+                               (key_or_id, _hash(key_or_id))).fetchone()
+            if row is None:
+                raise NotFound(f"No key {key_or_id[:12]!r}… here; `skills keys list` shows the ids.")
+            changed = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                                   (utcnow_iso(), row[0])).rowcount
+            self.audit(actor, "key_revoke", {"key": row[0]}, changed, conn=conn)
+        return next(k for k in self.list_keys() if k.id == row[0])
+
+    def list_keys(self) -> list[KeyInfo]:
+        """Every key ever made, oldest first."""
+        with self.connection() as conn:
+            rows = conn.execute("SELECT id, kind, subject, created_at, revoked_at FROM api_keys "
+                                "ORDER BY created_at, id").fetchall()
+        return [KeyInfo(*r) for r in rows]
+

@@ -1,0 +1,307 @@
+"""The PostgreSQL ledger on a real server: sealed words, erasure that reaches WAL and an earlier backup, partitions, isolation in SQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+from _postgres import Cluster
+
+from skills_sdk.errors import StoreError
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema
+from skills_sdk.transcripts.retention import Policy
+
+
+@pytest.fixture
+def store(postgres_url, tmp_path):
+    s = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"),
+                       write_timeout=0.5)
+    yield s
+    s.stop()
+
+
+def _marker() -> str:
+    return "MARKER" + uuid.uuid4().hex[:16]
+
+
+def _grep(folder: str, needles: list[str]) -> dict[str, list[str]]:
+    """Which files under ``folder`` hold which needle (UTF-8 bytes), case-insensitively."""
+    found: dict[str, list[str]] = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                data = pathlib.Path(path).read_bytes().lower()
+            except OSError:
+                continue
+            for n in needles:
+                if n.lower().encode() in data:
+                    found.setdefault(n, []).append(os.path.relpath(path, folder))
+    return found
+
+
+def _turn(user: str, words: str, **extra) -> dict:
+    return {"developer_id": "dev-a", "skill": "notes", "user_id": user, "session_id": "S-" + user,
+            "request_type": "IntentRequest", "intent": "NoteIntent", "utterance": f"note {words}",
+            "speech": f"Noted {words}.", "reprompt": f"Anything after {words}?",
+            "card": {"title": "Note", "content": words}, "slots": {"note": {"value": words}},
+            "error": f"partner said {words}", **extra}
+
+
+def test_erasure_reaches_the_data_directory_the_wal_and_a_backup_taken_before_it(postgres_cluster, store, tmp_path):
+    alice, bob = "amzn1.ask.account.ALICE" + uuid.uuid4().hex[:6], "amzn1.ask.account.BOB" + uuid.uuid4().hex[:6]
+    a_words, b_words = [_marker() for _ in range(3)], [_marker()]
+    for w in a_words:
+        store.record(_turn(alice, w), state=json.dumps({"last": w}))
+    store.record(_turn(bob, b_words[0]))
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    # The grep works: user ids are metadata, stored in clear, and it finds them...
+    assert alice in _grep(postgres_cluster.data, [alice])
+    # ...while the words were sealed from the first write: not in a table, an index, or the WAL.
+    assert _grep(postgres_cluster.data, a_words + b_words) == {}
+    backup = postgres_cluster.basebackup(str(tmp_path / "before"))
+    old_key_file = tmp_path / "ledger.key.before"
+    shutil.copy(store.keys.key_file_path, old_key_file)
+
+    receipt = store.erase_user(alice)
+    assert (receipt["transcripts"], receipt["state_rows"], receipt["scrubbed"]) == (3, 1, True)
+    assert store.count(user_id=alice) == 0 and store.load_state("dev-a", "notes", alice) == {}
+    assert store.get(4)["utterance"] == f"note {b_words[0]}"  # bob's words still read under the new epoch
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    assert _grep(postgres_cluster.data, a_words) == {}
+    assert _grep(backup, a_words) == {}
+
+    # The backup, restored, still holds alice's rows and her wrapped key: no key that remains opens them.
+    restored = Cluster.from_backup(postgres_cluster.bindir, backup)
+    try:
+        url = restored.url(postgres_cluster_db(store))
+        with pytest.raises(StoreError, match="restored from before a key ratchet"):
+            PostgresLedger(url, key_file=str(store.keys.key_file_path), migrate=False)
+        with psycopg.connect(url) as conn:
+            epoch, wrapped = conn.execute("SELECT epoch, wrapped FROM user_keys WHERE user_id = %s", (alice,)).fetchone()
+            sealed = [bytes(r[0]) for r in conn.execute("SELECT sealed FROM transcripts WHERE user_id = %s", (alice,))]
+        assert len(sealed) == 3
+        label = "user:" + json.dumps(["dev-a", "notes", alice])
+        with pytest.raises(StoreError):  # the current key file derives only later epochs
+            store.keys.key_file.key_at(epoch)
+        with pytest.raises(StoreError):
+            crypto.unwrap(store.keys.key_file.key, bytes(wrapped), label)
+        with psycopg.connect(store.url) as conn:  # nor does any data key left in the live ledger
+            for (other,) in conn.execute("SELECT wrapped FROM user_keys").fetchall():
+                left = crypto.unwrap(store.keys.key_file.key, bytes(other), "user:" + json.dumps(["dev-a", "notes", bob]))
+                for s in sealed:
+                    with pytest.raises(StoreError):
+                        crypto.unseal(left, s, b"1")
+        # The key file as it was before the erasure would have opened them: it is what the ratchet destroyed.
+        old = crypto.KeyFile.open(str(old_key_file), create=False)
+        key = crypto.unwrap(old.key_at(epoch), bytes(wrapped), label)
+        assert a_words[0].encode() in b"".join(crypto.unseal(key, s, str(i + 1).encode()) for i, s in
+                                               enumerate(sealed[:1]))
+    finally:
+        restored.stop()
+
+
+def postgres_cluster_db(store: PostgresLedger) -> str:
+    return store.url.split("/")[3].split("?")[0]
+
+
+def test_a_developer_read_without_its_scope_fails_in_sql(store):
+    store.record(_turn("u1", "alpha"))
+    store.record({**_turn("u2", "beta"), "developer_id": "dev-b"})
+    with psycopg.connect(store.url) as conn:
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            conn.execute("SELECT count(*) FROM developer_transcripts").fetchone()
+    with psycopg.connect(store.url) as conn:
+        conn.execute("SELECT set_config('skills.developer_id', 'dev-b', true)")
+        assert conn.execute("SELECT developer_id, count(*) FROM developer_transcripts GROUP BY 1").fetchall() == [
+            ("dev-b", 1)]
+
+
+def test_search_finds_words_in_its_own_developers_rows_only(store):
+    store.record(_turn("u1", "pepperoni large"))
+    store.record({**_turn("u2", "pepperoni small"), "developer_id": "dev-b"})
+    store.record(_turn("u3", "mushroom"))
+    rows, last = store.search("PEPPERONI", developer_id="dev-a")
+    assert [(r["developer_id"], r["user_id"]) for r in rows] == [("dev-a", "u1")] and last is None
+    rows, _ = store.search("pepperoni small", developer_id="dev-a")
+    assert rows == []
+    rows, _ = store.search("pepperoni", user_id="u2")
+    assert [r["developer_id"] for r in rows] == ["dev-b"]
+    with psycopg.connect(store.url) as conn:  # the index holds bucket numbers, never a word
+        tokens = [t for (ts,) in conn.execute("SELECT tokens FROM transcripts") for t in ts]
+        nums = dict(conn.execute("SELECT developer_id, num FROM search_keys").fetchall())
+    assert tokens and all(0 <= t % crypto.BUCKETS < crypto.BUCKETS for t in tokens)
+    assert {t // crypto.BUCKETS for t in tokens} == set(nums.values())
+
+
+def test_full_text_pages_walk_every_match_once_newest_first(store):
+    ids = [store.record(_turn("u1", f"pizza {i}")) for i in range(45)]
+    seen, before = [], None
+    while True:
+        rows, before = store.search("pizza", developer_id="dev-a", limit=20, before_id=before)
+        seen += [r["id"] for r in rows]
+        if before is None:
+            break
+    assert seen == sorted(ids, reverse=True)
+
+
+def test_purge_drops_whole_expired_days_and_keeps_the_rest(store):
+    store.record_many([_turn("u1", "old", created_at="2026-01-01T10:00:00.000Z"),
+                       _turn("u1", "old2", created_at="2026-01-02T10:00:00.000Z")])
+    kept = store.record(_turn("u1", "new"))
+    assert {"2026-01-01", "2026-01-02"} <= set(_days(store))
+    report = store.purge({"notes": Policy(30)})
+    assert report["deleted"] == 2 and report["dropped_days"] == ["2026-01-01", "2026-01-02"]
+    assert "2026-01-01" not in _days(store) and store.get(kept) is not None
+    assert report["per_skill"] == {"notes": 2}
+
+
+def _days(store):
+    with store.pool.connection() as conn:
+        return schema.partition_days(conn)
+
+
+def test_a_row_for_a_day_without_a_partition_moves_into_it_when_it_is_made(store):
+    far = "2031-05-05T00:00:00.000Z"
+    rid = store.record(_turn("u1", "future", created_at=far))
+    store.make_partitions(["2031-05-05"])
+    with store.pool.connection() as conn:
+        assert conn.execute("SELECT tableoid::regclass::text FROM transcripts WHERE id = %s",
+                            (rid,)).fetchone()[0] == "transcripts_20310505"
+    assert store.get(rid)["utterance"] == "note future"
+
+
+def test_export_matches_the_sqlite_ledgers_line_for_line(store, tmp_path):
+    rows = [_turn(f"u{i}", f"word{i}", created_at=f"2026-11-2{i}T09:30:00.{i:03d}Z", latency_ms=1.5 + i,
+                  end_session=bool(i % 2), transaction={"amount": "9.50", "n": i}) for i in range(5)]
+    rows.append({"developer_id": "dev-a", "skill": "notes", "user_id": "meta", "request_type": "LaunchRequest",
+                 "capture_mode": "metadata", "redacted": "phone,email", "created_at": "2026-11-25T00:00:00.000Z"})
+    sqlite = TranscriptStore(tmp_path / "t.db")
+    sqlite.record_many(rows)
+    store.record_many(rows)
+    assert list(store.iter_jsonl(developer_id="dev-a")) == list(sqlite.iter_jsonl(developer_id="dev-a"))
+    assert list(store.iter_jsonl(user_id="u3", since="2026-11-20")) == list(sqlite.iter_jsonl(user_id="u3",
+                                                                                                since="2026-11-20"))
+    sqlite.close()
+
+
+def test_migrations_from_many_hosts_at_once_run_once(postgres_url):
+    results: list[list[int]] = []
+
+    def run():
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            results.append(schema.migrate(conn))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [[], [], [], [1]]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE ledger_meta SET value = '99' WHERE name = 'schema_version'")
+        with pytest.raises(RuntimeError, match="newer than this skills_sdk knows"):
+            schema.migrate(conn)
+
+
+def test_a_key_file_that_is_not_this_ledgers_is_refused(store, tmp_path):
+    store.record(_turn("u1", "x"))
+    with pytest.raises(StoreError, match="is missing"):
+        PostgresLedger(store.url, key_file=str(tmp_path / "nowhere.key"))
+    other = tmp_path / "other.key"
+    crypto.KeyFile.open(str(other), create=True)
+    with pytest.raises(StoreError, match="not this ledger's"):
+        PostgresLedger(store.url, key_file=str(other))
+
+
+def test_a_host_behind_a_ratchet_follows_it(store, tmp_path):
+    rid = store.record(_turn("u1", "before"))
+    copy = tmp_path / "host2.key"
+    shutil.copy(store.keys.key_file_path, copy)
+    second = PostgresLedger(store.url, key_file=str(copy))
+    try:
+        store.ratchet()
+        store.ratchet()
+        assert second.get(rid)["utterance"] == "note before"
+        assert crypto.KeyFile.open(str(copy), create=False).epoch == 2
+        assert second.record(_turn("u9", "after")) and store.get(rid + 1)["utterance"] == "note after"
+    finally:
+        second.stop()
+
+
+def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
+    store.record(_turn("u1", "first"))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def capture():
+        while not stop.is_set():
+            try:
+                store.record(_turn("u1", "again"))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=capture)
+    t.start()
+    try:
+        for _ in range(5):
+            store.erase_user("u1", ratchet=False)
+    finally:
+        stop.set()
+        t.join()
+    assert errors == []
+    with store.pool.connection() as conn:
+        orphans = conn.execute("SELECT count(*) FROM transcripts t WHERE sealed IS NOT NULL AND NOT EXISTS "
+                               "(SELECT 1 FROM user_keys k WHERE k.id = t.key_id)").fetchone()[0]
+    assert orphans == 0
+
+
+def _refuse_connections(cluster, url: str, refuse: bool) -> None:
+    """Make the database of ``url`` refuse new sessions (and end its open ones), or take them again."""
+    name = url.split("/")[3].split("?")[0]
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refuse else "true"}')
+        if refuse:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+
+def test_turns_answered_while_the_database_is_unreachable_are_spooled_and_replayed_once(postgres_cluster, store):
+    from conftest import build_greeter, make_envelope
+
+    from skills_sdk.server import create_app
+
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600})
+    client, guard = app.test_client(), app.extensions["skills_sdk"]["guard"]
+
+    def ask() -> str:
+        env = make_envelope("LaunchRequest")
+        resp = client.post("/alexa/greeter", json=env)
+        assert resp.status_code == 200 and "How are you" in resp.get_data(as_text=True)
+        return env["request"]["requestId"]
+
+    sent = [ask()]
+    _refuse_connections(postgres_cluster, store.url, True)
+    try:
+        sent += [ask() for _ in range(3)]
+        assert store.spool().pending() == 3 and guard.state == "spooling"
+        assert guard.check() != "ok"  # still unreachable: the rows stay spooled
+    finally:
+        _refuse_connections(postgres_cluster, store.url, False)
+    deadline = time.monotonic() + 60  # the pool reconnects with a backoff; the guard's thread probes every second
+    while guard.check() != "ok" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert guard.state == "ok"
+    assert store.spool().replay(store) == 0 and store.spool().files() == []
+    sent.append(ask())
+    assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)
