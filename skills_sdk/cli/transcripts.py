@@ -145,7 +145,10 @@ def verify(db_path: str) -> None:
     an erased row leaves a tombstone (id, digest, time), so erasure keeps the chain whole.
     """
     store = open_store(db_path)
-    report = store.verify_chain()
+    try:
+        report = store.verify_chain()
+    except NotImplementedError as exc:
+        raise click.UsageError(str(exc)) from None
     if not report.ok:
         click.echo(f"Tampered: {report.problem}. Chain head {report.head[:16]}… after {report.entries} intact "
                    "entries.", err=True)

@@ -172,9 +172,13 @@ class Ledger(abc.ABC):
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Delete expired transcripts, strip expired text from kept receipts, run due erasures; a report."""
 
-    @abc.abstractmethod
     def verify_chain(self) -> ChainReport:
-        """Walk the tamper-evident chain: ``ok``, or the first row changed, deleted or inserted outside the ledger."""
+        """Walk the tamper-evident chain: ``ok``, or the first row changed, deleted or inserted outside the ledger.
+
+        The SQLite ledger keeps the chain; a backend without one raises NotImplementedError saying so.
+        """
+        raise NotImplementedError(f"The {type(self).__name__} keeps no tamper-evident chain; "
+                                  "`skills transcripts verify` checks SQLite ledgers.")
 
     # -- keys ----------------------------------------------------------------------------------------
     @abc.abstractmethod
