@@ -134,13 +134,14 @@ class Capture:
             error = resp.error[0] if resp.error else (alexa_said.split(":")[0] if alexa_said else None)
         elif mode == "redacted":
             red = self._redactor(ctx)
+            locale = request.locale
             if slots:
-                slots, k = red.redact_slots(slots, exempt=ctx.skill.exempt_slots)
+                slots, k = red.redact_slots(slots, exempt=ctx.skill.exempt_slots, locale=locale)
                 kinds |= k
             out = []
             for text in (utterance, speech, reprompt, error):
                 if text:
-                    r = red.redact(text)
+                    r = red.redact(text, locale=locale)
                     kinds |= r.kinds
                     out.append(r.text)
                 else:
@@ -150,7 +151,7 @@ class Capture:
                 card = dict(card)
                 for key in ("title", "content", "text"):
                     if card.get(key):
-                        r = red.redact(card[key])
+                        r = red.redact(card[key], locale=locale)
                         kinds |= r.kinds
                         card[key] = r.text
         tx = resp.transaction_tag
@@ -199,26 +200,29 @@ class _CachedRedactor:
 
     def __init__(self, redactor: Redactor, size: int = 2048) -> None:
         self.redactor = redactor
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[tuple[str, str | None], Any] = {}
         self.size = size
 
-    def redact(self, text: str) -> Any:
-        hit = self._cache.get(text)
+    def redact(self, text: str, *, locale: str | None = None) -> Any:
+        key = (text, locale)  # the locale decides which national phone numbers are found
+        hit = self._cache.get(key)
         if hit is None:
-            hit = self.redactor.redact(text)
+            hit = self.redactor.redact(text, locale=locale)
             if len(self._cache) >= self.size:
                 self._cache.clear()
-            self._cache[text] = hit
+            self._cache[key] = hit
         return hit
 
-    def redact_slots(self, slots: dict[str, Any], *, exempt: frozenset[str] = frozenset()) -> tuple[dict[str, Any], set[str]]:
+    def redact_slots(
+        self, slots: dict[str, Any], *, exempt: frozenset[str] = frozenset(), locale: str | None = None
+    ) -> tuple[dict[str, Any], set[str]]:
         out: dict[str, Any] = {}
         kinds: set[str] = set()
         for name, value in slots.items():
             if name in exempt:
                 out[name] = value
                 continue
-            r = self.redact(value)
+            r = self.redact(value, locale=locale)
             out[name] = r.text
             kinds |= r.kinds
         return out, kinds

@@ -1,0 +1,58 @@
+"""The redactor against the labelled PII corpus and the hand-written adversarial set in tests/fixtures/pii."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES
+
+from skills_sdk.transcripts.redaction import DEFAULT_REDACTOR
+
+sys.path.insert(0, str(FIXTURES / "pii"))
+from scoring import ADVERSARIAL, CORPUS, KINDS, load, score  # noqa: E402
+
+CORPUS_ROWS = load(CORPUS)
+ADVERSARIAL_ROWS = load(ADVERSARIAL)
+
+
+def spans(text: str, locale: str) -> list[tuple[int, int, str]]:
+    return DEFAULT_REDACTOR.spans(text, locale=locale)
+
+
+def test_corpus_is_what_the_committed_script_generates(tmp_path) -> None:
+    out = tmp_path / "corpus.jsonl"
+    subprocess.run([sys.executable, str(FIXTURES / "pii" / "generate.py"), "--out", str(out)], check=True,
+                   capture_output=True)  # fmt: skip
+    assert out.read_text(encoding="utf-8") == CORPUS.read_text(encoding="utf-8")
+
+
+def test_corpus_covers_every_kind_form_and_locale() -> None:
+    assert len(CORPUS_ROWS) >= 2000
+    assert {row["locale"] for row in CORPUS_ROWS} >= {"en-US", "en-GB", "de-DE"}
+    assert {row["form"] for row in CORPUS_ROWS} == {"written", "asr"}
+    assert {row["source"] for row in CORPUS_ROWS} == {"utterance", "response"}
+    labelled = [span[2] for row in CORPUS_ROWS for span in row["spans"]]
+    assert all(labelled.count(kind) >= 300 for kind in KINDS)
+    assert sum(not row["spans"] for row in CORPUS_ROWS) >= 800  # same-shaped data that is not personal
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_corpus_recall_and_precision_meet_the_targets(kind: str) -> None:
+    result = score(CORPUS_ROWS, spans)[kind]
+    assert result.recall >= 0.99, "\n".join(result.misses)
+    assert result.precision >= 0.97, "\n".join(result.false_positives)
+
+
+def test_no_corpus_line_leaks_personal_data() -> None:
+    results = score(CORPUS_ROWS, spans)
+    leaked = sum(result.leaked for result in results.values())
+    assert leaked <= 0.01 * sum(result.labelled for result in results.values())
+
+
+@pytest.mark.parametrize("row", ADVERSARIAL_ROWS, ids=[row["id"] for row in ADVERSARIAL_ROWS])
+def test_adversarial_line_is_redacted_as_expected(row: dict) -> None:
+    got = DEFAULT_REDACTOR.redact(row["text"], locale=row["locale"]).text
+    assert got == row["expected"], json.dumps(row, ensure_ascii=False)
