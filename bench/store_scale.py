@@ -18,6 +18,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -62,7 +63,8 @@ def log(msg: str) -> None:
 
 
 # -- generation ---------------------------------------------------------------------------------
-def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | None = None) -> float:
+def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | None = None,
+             developers: int = 4) -> float:
     """Fill ``store`` with ``rows`` generated transcripts via ``record_many``; returns rows/s."""
     # A bulk import may use a larger page cache on its own connection; the default 2 MB makes every
     # insert into the (user_id, id) index a read from the OS page cache once the index outgrows it.
@@ -70,7 +72,7 @@ def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | 
     progress = Progress("generate", rows)
     t0 = time.perf_counter()
     done = 0
-    for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000):
+    for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000, developers=developers):
         done += store.record_many(batch)
         progress.update(done)
     store.db.conn.execute("PRAGMA cache_size = -2000")
@@ -90,7 +92,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
     have = store.count()
     if have == 0:
         log(f"generating {args.rows:,} transcripts into {path}")
-        rate = generate(store, args.rows, seed=args.seed)
+        rate = generate(store, args.rows, seed=args.seed, developers=args.developers)
     elif have < args.rows:
         # A reused ledger that earlier runs purged and erased from: top it up with newer rows so the
         # table keeps its size (new sessions, so they land at the newest end like real traffic).
@@ -98,7 +100,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
         log(f"reusing {path}: {have:,} rows, topping up {args.rows - have:,}")
         end = _ms(last) + 86_400_000
         for batch in _ledger.generate(args.rows - have, seed=int(time.time()), end_ms=end, days=1,
-                                      heavy_users=0):
+                                      heavy_users=0, developers=args.developers):
             store.record_many(batch)
     else:
         log(f"reusing {path}: {have:,} rows")
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generate-only", action="store_true", help="generate the ledger and stop")
     ap.add_argument("--queries", type=int, default=300, help="random queries per read measurement")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--developers", type=int, default=4,
+                    help="developers the rows are spread over: 4 (the example companies) or any N, long-tailed")
     args = ap.parse_args(argv)
     args.tmp = tempfile.mkdtemp(prefix="skills-store-scale-")
     try:
@@ -435,6 +439,28 @@ def measure_size(store: TranscriptStore) -> dict[str, Any]:
     return {"rows": n, "db_mb": total / 1e6, "bytes_per_row": total / n, "bytes_per_row_no_fts": (total - fts_bytes) / n}
 
 
+def measure_open(store: TranscriptStore) -> dict[str, Any]:
+    """What every CLI command, worker start and console request pays first: connect plus one query.
+
+    SQLite parses the whole schema on a connection's first statement, so this grows with the
+    number of schema objects (each full-text partition is four). Median of 20 new connections
+    (3 when one takes over 200 ms).
+    """
+    times: list[float] = []
+    for _ in range(20):
+        if len(times) == 3 and times[0] > 200:
+            break
+        t = time.perf_counter()
+        conn = sqlite3.connect(store.path)
+        conn.execute("SELECT id FROM transcripts ORDER BY id DESC LIMIT 1").fetchall()
+        times.append((time.perf_counter() - t) * 1000)
+        conn.close()
+    c = store.db.conn
+    return {"open_ms": statistics.median(times),
+            "schema_objects": c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0],
+            "developers": c.execute("SELECT count(DISTINCT developer_id) FROM transcripts").fetchone()[0]}
+
+
 FIGURES = [
     ("write", [("capture_us", "durable single capture (record), us/row"),
                ("capture_p50_us", "  p50 us"), ("capture_p99_us", "  p99 us"), ("capture_rows_per_s", "  = rows/s"),
@@ -455,6 +481,8 @@ FIGURES = [
                  ("verify_unchained_rows", "  rows older than the chain (not covered)")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"), ("export_rows", "  rows"),
                 ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
+    ("schema", [("open_ms", "open: connect + first query, median ms"), ("schema_objects", "  schema objects"),
+                ("developers", "  developers with rows")]),
     ("disk", [("bytes_per_row", "bytes per transcript"), ("bytes_per_row_no_fts", "  without the full-text index"),
               ("db_mb", "database, MB")]),
 ]
@@ -466,6 +494,7 @@ def measure(store: TranscriptStore, path: str, rate: float | None, args: argpars
     api = privacy_api()
     fig: dict[str, Any] = {"rows": store.count(), "generate_rows_per_s": rate}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("open", lambda: measure_open(store)),
         ("reads", lambda: measure_reads(store, api, args.queries, rng)),
         ("write", lambda: measure_write(store, args.tmp, args.rows)),
         ("export", lambda: measure_export(store, path)),
