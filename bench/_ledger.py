@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from skills_sdk.transcripts.store import encode_json
+from skills_sdk.transcripts.record import encode_json
 
 # JSON columns arrive encoded by the store's own encoder, as Capture hands them to record().
 _DUMPS = encode_json

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _ledger  # noqa: E402
 
 from skills_sdk.transcripts import store as _store_module  # noqa: E402
+from skills_sdk.transcripts.sqlite.queries import rows as read_rows  # noqa: E402
 from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
 
 # The SQLite the store runs on (it may be a newer build than the stdlib's): the plain reference
@@ -111,7 +112,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
 def index_fts(store: TranscriptStore) -> None:
     """Bring the full-text index up to date first (the store indexes new rows in batches)."""
     try:
-        from skills_sdk.transcripts.store import index_pending
+        from skills_sdk.transcripts.sqlite.fts import index_pending
     except ImportError:
         return
     t = time.perf_counter()
@@ -243,7 +244,7 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
         if i % 4 == 0:
             # Side by side, interleaved: the same insert as one autocommit statement with no chain
             # entry (the capture before tamper evidence); those rows are deleted again below.
-            values = _store_module.storage_values(dict(row, request_id=row["request_id"] + "b"))
+            values = _store_module._values(dict(row, request_id=row["request_id"] + "b"))
             t1 = time.perf_counter()
             with store.writing():
                 bare_ids.append(conn.execute(_store_module._INSERT_SQL, values).lastrowid)
@@ -300,8 +301,8 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
         since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(_ms(until) / 1000 - 86400))
         if dev_page is not None:
             return dev_page(store, r[1], since=since, until=until, limit=50)
-        return store._rows("SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
-                           "ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
+        return read_rows(store.db.conn, "SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? "
+                         "AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
 
     out["dev_page_p50_ms"], out["dev_page_p99_ms"] = latencies(page, picks)
     if dev_page is not None:

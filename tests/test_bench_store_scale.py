@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skills_sdk.transcripts.store import TranscriptStore
+from skills_sdk.transcripts import TranscriptStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

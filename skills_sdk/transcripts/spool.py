@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .guard import Reserve
-    from .store import TranscriptStore
+    from .sqlite.ledger import SQLiteLedger as TranscriptStore
 
 __all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
@@ -189,8 +189,10 @@ class Spool:
     def _replay_file(self, store: TranscriptStore, path: str) -> int:
         name = os.path.basename(path)
         conn = store.db.conn
-        from .chain import chain_inserted
-        from .store import _INSERT_SQL, _values, utcnow_iso
+        from .record import storage_values as _values
+        from .record import utcnow_iso
+        from .sqlite.chain import chain_inserted
+        from .sqlite.ledger import INSERT_SQL as _INSERT_SQL
 
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -214,7 +216,8 @@ class Spool:
                     except Exception as exc:  # a row the store refuses must not block the rest
                         log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
                 if inserted:
-                    chain_inserted(conn, store.secret(), first, conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
+                    chain_inserted(conn, store.secret(), first,
+                                   conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
                 conn.execute(
                     "INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at",

@@ -18,8 +18,8 @@ import hmac
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ._sqlite import sqlite3
-from .record import INSERT_COLUMNS, utcnow_iso
+from ..record import INSERT_COLUMNS, utcnow_iso
+from .driver import sqlite3
 
 __all__ = ["ChainReport", "chain_inserted", "chain_removed", "chain_changed", "verify", "CHAIN_DDL", "EVENTS",
            "RETURNING_CONTENT"]
