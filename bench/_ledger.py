@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from skills_sdk.transcripts.store import encode_json
+from skills_sdk.transcripts.record import encode_json
 
 # JSON columns arrive encoded by the store's own encoder, as Capture hands them to record().
 _DUMPS = encode_json
@@ -191,12 +191,28 @@ def user_ids(n: int, rng: random.Random) -> list[str]:
     return [f"amzn1.ask.account.{i:06d}{rng.getrandbits(232):058X}" for i in range(n)]
 
 
+def developers_of(n: int) -> list[tuple[str, float, tuple[str, str]]]:
+    """``n`` developers as ``(id, share of traffic, their two skill templates)``, a few big and many small.
+
+    ``n == 4`` is the four example companies (two skills each, the skills' own traffic weights); for
+    any other ``n`` the shares follow Zipf's law with exponent 1.1 (of 1,000 developers the biggest
+    gets about 18% of the turns, the median one 0.02%, the smallest a handful of turns in 100,000),
+    and each developer runs two of the eight skill templates under its own skill names.
+    """
+    if n == 4:
+        return [(d, sum(w for s, w in _SKILL_WEIGHTS.items() if SKILLS[s] == d) / sum(_SKILL_WEIGHTS.values()),
+                 tuple(s for s in SKILLS if SKILLS[s] == d)) for d in DEVELOPERS]  # type: ignore[misc]
+    templates = list(_SKILL_WEIGHTS)
+    return [(f"dev-{k:04d}", 1 / (k + 1) ** 1.1, (templates[k % 8], templates[(k * 3 + 1) % 8])) for k in range(n)]
+
+
 def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: int = 10,
              heavy_rows: int = 1000, end_ms: int | None = None, seed: int = 7,
-             batch: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+             batch: int = 10_000, developers: int = 4) -> Iterator[list[dict[str, Any]]]:
     """Yield batches of transcript row dicts, oldest first, ``rows`` in all.
 
     Sessions of 1-8 turns; users long-tailed (Pareto); 10% of sessions end with a transaction.
+    ``developers`` spreads the sessions over that many developers (see :func:`developers_of`).
     ``heavy_users`` users named ``HEAVY_PREFIX + k`` get exactly ``heavy_rows`` rows each, spread over
     the newer half of the time span (so a retention purge of the oldest days never touches them).
     """
@@ -208,11 +224,17 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
         acc += w
         cum.append(acc)
     skills = list(_SKILL_WEIGHTS)
-    skill_cum, acc = [], 0.0
-    for s in skills:
-        acc += _SKILL_WEIGHTS[s]
-        skill_cum.append(acc)
     pools = {s: _turn_pool(rng, s, 600) for s in skills}
+    # What a session picks: (developer, skill name, template, weight).
+    if developers == 4:  # the four companies as before, so earlier figures stay comparable
+        owners = [(SKILLS[s], s, s, float(_SKILL_WEIGHTS[s])) for s in skills]
+    else:  # each developer's two skills split its share 3:1
+        owners = [(dev, f"{t}-{dev[4:]}", t, share * part) for dev, share, (first, second) in developers_of(developers)
+                  for t, part in ((first, 0.75), (second, 0.25))]
+    skill_cum, acc = [], 0.0
+    for *_, w in owners:
+        acc += w
+        skill_cum.append(acc)
     locales = ["en-US"] * 8 + ["en-GB", "en-CA"]
     heavy_rows = min(heavy_rows, max(1, rows // (4 * max(heavy_users, 1))))
     heavy_total = heavy_users * heavy_rows
@@ -234,13 +256,12 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
         # Draw sessions in blocks: the random calls are what costs, so make them with k=.
         block = 512
         who = rng.choices(uids, cum_weights=cum, k=block)
-        which = rng.choices(skills, cum_weights=skill_cum, k=block)
+        which = rng.choices(owners, cum_weights=skill_cum, k=block)
         lengths = rng.choices(range(1, 9), weights=(30, 22, 16, 11, 8, 6, 4, 3), k=block)
-        for user, skill, turns in zip(who, which, lengths, strict=False):
+        for user, (dev, skill, template, _), turns in zip(who, which, lengths, strict=False):
             session_no += 1
             sid = f"amzn1.echo-api.session.{run}-{session_no:010d}"
-            dev = SKILLS[skill]
-            pool = pools[skill]
+            pool = pools[template]
             locale = locales[session_no % 10]
             buy = rng.random() < 0.10
             plan = ([pool["launch"][0]] + rng.choices(pool["middle"], k=turns - 1)) if turns > 1 else \
@@ -263,8 +284,8 @@ def generate(rows: int, *, users: int = 100_000, days: int = 90, heavy_users: in
                        "status": "ok", "capture_mode": "redacted"}
                 if buy and t == len(plan) - 1:
                     tx_no += 1
-                    kind, lo, hi = _SCRIPTS[skill]["purchase"]
-                    row["transaction"] = _DUMPS({"kind": kind, "reference": f"{skill[:3].upper()}-{tx_no:09d}",
+                    kind, lo, hi = _SCRIPTS[template]["purchase"]
+                    row["transaction"] = _DUMPS({"kind": kind, "reference": f"{template[:3].upper()}-{tx_no:09d}",
                                                  "amount": f"{rng.randint(lo * 100, hi * 100) / 100:.2f}",
                                                  "currency": "USD", "status": "completed"})
                 out.append(row)

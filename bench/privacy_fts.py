@@ -10,7 +10,8 @@ import tempfile
 import time
 import timeit
 
-from skills_sdk.transcripts.store import TranscriptStore, index_pending
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.sqlite.fts import index_pending
 
 ROW = {"developer_id": "dev-a", "skill": "pizza", "user_id": "amzn1.ask.account.U", "session_id": "S1",
        "request_id": "R", "request_type": "IntentRequest", "intent": "OrderPizzaIntent",

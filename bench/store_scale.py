@@ -18,6 +18,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _ledger  # noqa: E402
 
 from skills_sdk.transcripts import store as _store_module  # noqa: E402
+from skills_sdk.transcripts.sqlite.queries import rows as read_rows  # noqa: E402
 from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
 
 # The SQLite the store runs on (it may be a newer build than the stdlib's): the plain reference
@@ -62,7 +64,8 @@ def log(msg: str) -> None:
 
 
 # -- generation ---------------------------------------------------------------------------------
-def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | None = None) -> float:
+def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | None = None,
+             developers: int = 4) -> float:
     """Fill ``store`` with ``rows`` generated transcripts via ``record_many``; returns rows/s."""
     # A bulk import may use a larger page cache on its own connection; the default 2 MB makes every
     # insert into the (user_id, id) index a read from the OS page cache once the index outgrows it.
@@ -70,7 +73,7 @@ def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | 
     progress = Progress("generate", rows)
     t0 = time.perf_counter()
     done = 0
-    for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000):
+    for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000, developers=developers):
         done += store.record_many(batch)
         progress.update(done)
     store.db.conn.execute("PRAGMA cache_size = -2000")
@@ -90,7 +93,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
     have = store.count()
     if have == 0:
         log(f"generating {args.rows:,} transcripts into {path}")
-        rate = generate(store, args.rows, seed=args.seed)
+        rate = generate(store, args.rows, seed=args.seed, developers=args.developers)
     elif have < args.rows:
         # A reused ledger that earlier runs purged and erased from: top it up with newer rows so the
         # table keeps its size (new sessions, so they land at the newest end like real traffic).
@@ -98,7 +101,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
         log(f"reusing {path}: {have:,} rows, topping up {args.rows - have:,}")
         end = _ms(last) + 86_400_000
         for batch in _ledger.generate(args.rows - have, seed=int(time.time()), end_ms=end, days=1,
-                                      heavy_users=0):
+                                      heavy_users=0, developers=args.developers):
             store.record_many(batch)
     else:
         log(f"reusing {path}: {have:,} rows")
@@ -109,7 +112,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
 def index_fts(store: TranscriptStore) -> None:
     """Bring the full-text index up to date first (the store indexes new rows in batches)."""
     try:
-        from skills_sdk.transcripts.store import index_pending
+        from skills_sdk.transcripts.sqlite.fts import index_pending
     except ImportError:
         return
     t = time.perf_counter()
@@ -135,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generate-only", action="store_true", help="generate the ledger and stop")
     ap.add_argument("--queries", type=int, default=300, help="random queries per read measurement")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--developers", type=int, default=4,
+                    help="developers the rows are spread over: 4 (the example companies) or any N, long-tailed")
     args = ap.parse_args(argv)
     args.tmp = tempfile.mkdtemp(prefix="skills-store-scale-")
     try:
@@ -283,8 +288,8 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
         since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(_ms(until) / 1000 - 86400))
         if dev_page is not None:
             return dev_page(store, r[1], since=since, until=until, limit=50)
-        return store._rows("SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? AND created_at < ? "
-                           "ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
+        return read_rows(store.db.conn, "SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? "
+                         "AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
 
     out["dev_page_p50_ms"], out["dev_page_p99_ms"] = latencies(page, picks)
     if dev_page is not None:
@@ -413,6 +418,28 @@ def measure_size(store: TranscriptStore) -> dict[str, Any]:
     return {"rows": n, "db_mb": total / 1e6, "bytes_per_row": total / n, "bytes_per_row_no_fts": (total - fts_bytes) / n}
 
 
+def measure_open(store: TranscriptStore) -> dict[str, Any]:
+    """What every CLI command, worker start and console request pays first: connect plus one query.
+
+    SQLite parses the whole schema on a connection's first statement, so this grows with the
+    number of schema objects (each full-text partition is four). Median of 20 new connections
+    (3 when one takes over 200 ms).
+    """
+    times: list[float] = []
+    for _ in range(20):
+        if len(times) == 3 and times[0] > 200:
+            break
+        t = time.perf_counter()
+        conn = sqlite3.connect(store.path)
+        conn.execute("SELECT id FROM transcripts ORDER BY id DESC LIMIT 1").fetchall()
+        times.append((time.perf_counter() - t) * 1000)
+        conn.close()
+    c = store.db.conn
+    return {"open_ms": statistics.median(times),
+            "schema_objects": c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0],
+            "developers": c.execute("SELECT count(DISTINCT developer_id) FROM transcripts").fetchone()[0]}
+
+
 FIGURES = [
     ("write", [("capture_us", "durable single capture (record), us/row"),
                ("capture_p50_us", "  p50 us"), ("capture_p99_us", "  p99 us"), ("capture_rows_per_s", "  = rows/s"),
@@ -428,6 +455,8 @@ FIGURES = [
                  ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_rows", "  rows purged")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"), ("export_rows", "  rows"),
                 ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
+    ("schema", [("open_ms", "open: connect + first query, median ms"), ("schema_objects", "  schema objects"),
+                ("developers", "  developers with rows")]),
     ("disk", [("bytes_per_row", "bytes per transcript"), ("bytes_per_row_no_fts", "  without the full-text index"),
               ("db_mb", "database, MB")]),
 ]
@@ -439,6 +468,7 @@ def measure(store: TranscriptStore, path: str, rate: float | None, args: argpars
     api = privacy_api()
     fig: dict[str, Any] = {"rows": store.count(), "generate_rows_per_s": rate}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("open", lambda: measure_open(store)),
         ("reads", lambda: measure_reads(store, api, args.queries, rng)),
         ("write", lambda: measure_write(store, args.tmp, args.rows)),
         ("export", lambda: measure_export(store, path)),

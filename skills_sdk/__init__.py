@@ -20,11 +20,12 @@ from .host import SkillHost, TurnResult
 from .middleware import Middleware, compose
 from .model import IntentModel, InteractionModel, SlotType, SlotValue
 from .response import CanFulfill, Response, Transaction, ask, empty, say, ssml
-from .skill import Skill, is_intent, is_request_type
+from .skill import LedgerPolicy, Skill, is_intent, is_request_type
 
 __all__ = [
     "__version__",
     "Skill",
+    "LedgerPolicy",
     "Turn",
     "Response",
     "CanFulfill",

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import EnvelopeError
@@ -342,7 +342,7 @@ def _timestamp(value: Any) -> str | None:
             return None
         return value
     if type(value) is int and 0 <= value < 253402300800000:  # up to 9999-12-31
-        moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{value % 1000:03d}Z"
     return None
 

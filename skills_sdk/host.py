@@ -13,16 +13,16 @@ from .context import Turn
 from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
-from .response import Response
 from .request_types import sent_body
+from .response import Response
 from .skill import Skill
 
 if TYPE_CHECKING:
     import requests
 
-    from .transcripts.store import TranscriptStore
+    from .transcripts.ledger import Ledger
 
-__all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills"]
+__all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills", "load_partner_session"]
 
 log = logging.getLogger("skills_sdk")
 
@@ -67,7 +67,7 @@ class TurnResult:
 class SkillHost:
     """The skills a server hosts, each with its middleware chain composed once.
 
-    >>> host = SkillHost([pizza], store=TranscriptStore(":memory:"))     # doctest: +SKIP
+    >>> host = SkillHost([pizza], store=open_ledger(":memory:"))     # doctest: +SKIP
     >>> host.handle("pizza", envelope_dict).envelope["response"]          # doctest: +SKIP
 
     ``store`` turns on transcript capture (the outermost middleware) and per-user state;
@@ -83,7 +83,7 @@ class SkillHost:
         self,
         skills: Iterable[Skill] = (),
         *,
-        store: TranscriptStore | None = None,
+        store: Ledger | None = None,
         middleware: Sequence[Middleware] = (),
         http: requests.Session | None = None,
         capture: bool = True,
@@ -222,4 +222,20 @@ def load_skills(spec: str) -> list[Skill]:
     if callable(obj) and not hasattr(obj, "pipeline"):
         obj = obj()
     return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+
+
+def load_partner_session(spec: str) -> requests.Session | None:
+    """The ``requests`` session the skills named by ``module:attr`` want: their module's ``partner_session()``.
+
+    >>> load_partner_session("example_skills:all_skills")      # doctest: +SKIP
+    <PartnerSession ...>   (with the example partners' stand-ins mounted)
+
+    A skills module that reaches partner APIs may define ``partner_session()`` returning the
+    session its handlers use (mounted stand-ins, timeouts, retries); None when it defines none.
+    """
+    import importlib
+
+    load_skills(spec)  # the same import, with the same errors
+    factory = getattr(importlib.import_module(spec.partition(":")[0]), "partner_session", None)
+    return factory() if callable(factory) else None
 

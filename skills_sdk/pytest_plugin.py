@@ -21,12 +21,12 @@ import pytest
 
 @pytest.fixture
 def transcript_store(tmp_path: Any) -> Iterator[Any]:
-    """A :class:`~skills_sdk.transcripts.TranscriptStore` in a file under ``tmp_path``, closed after the test."""
-    from skills_sdk.transcripts.store import TranscriptStore
+    """A :class:`~skills_sdk.transcripts.Ledger` in a SQLite file under ``tmp_path``, stopped after the test."""
+    from skills_sdk.transcripts import open_ledger
 
-    store = TranscriptStore(tmp_path / "transcripts.db")
+    store = open_ledger(tmp_path / "transcripts.db")
     yield store
-    store.close()
+    store.stop()
 
 
 @pytest.fixture
@@ -70,9 +70,25 @@ def partners() -> Iterator[Any]:
         mock.reset()
 
 
-@pytest.fixture
-def partner_session() -> Any:
-    """The example skills' ``requests`` session with the embedded partner stand-ins mounted (fresh state)."""
-    from example_skills import partner_session as make_session
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("skills_partner_session", "module:attr of the factory that makes the requests session your "
+                  "skills use (the partner_session fixture calls it), e.g. example_skills:partner_session")
 
-    return make_session()
+
+@pytest.fixture
+def partner_session(request: pytest.FixtureRequest) -> Any:
+    """A fresh session from the factory named by the ``skills_partner_session`` ini option (``module:attr``).
+
+    The example skills name theirs ``example_skills:partner_session`` (the embedded partner
+    stand-ins mounted); your skills name the factory that builds the session their handlers use.
+    """
+    import importlib
+
+    spec = request.config.getini("skills_partner_session")
+    if not spec:
+        raise pytest.UsageError("The partner_session fixture needs `skills_partner_session = module:attr` in your "
+                                "pytest configuration (ini or pyproject), naming the factory of your skills' session, "
+                                "e.g. example_skills:partner_session.")
+    module, _, attr = spec.partition(":")
+    factory = getattr(importlib.import_module(module), attr or "partner_session")
+    return factory()

@@ -233,7 +233,7 @@ class SimulatedTurn:
         row = self.result.transcript if self.result is not None else None
         if row is None:
             return None
-        from .transcripts.store import decode_row
+        from .transcripts.record import decode as decode_row
 
         return decode_row(dict(row))
 

@@ -172,6 +172,41 @@ def is_request_type(ctx: Turn, *types: str) -> bool:
     return ctx.request_type in types
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerPolicy:
+    """What the ledger keeps of a skill's turns, and for how long: one object instead of five keywords.
+
+    >>> Skill("pizza", developer_id="acme", ledger=LedgerPolicy(retention_days=30, exempt_slots={"size"}))
+    <Skill 'pizza' ...>
+
+    ``retention_days``: transcripts are purged after this (None: the server's default, or kept).
+    ``receipt_retention_days``: turns with a transaction keep a receipt-only row this long.
+    ``redact_patterns``: extra PII kinds, ``{"ORDER_NO": r"ORD-\\d+"}``. ``exempt_slots``: slots
+    never redacted. ``disable_grace_days``: how long after SkillDisabled the user is forgotten.
+    """
+
+    retention_days: int | None = None
+    receipt_retention_days: int | None = None
+    redact_patterns: Mapping[str, str] = field(default_factory=dict)
+    exempt_slots: frozenset[str] = frozenset()
+    disable_grace_days: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "redact_patterns", dict(self.redact_patterns or {}))
+        object.__setattr__(self, "exempt_slots", frozenset(self.exempt_slots))
+        for name in ("retention_days", "receipt_retention_days"):
+            days = getattr(self, name)
+            if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+                raise RegistrationError(f"{name} must be a whole number of days of at least 1, or None; got {days!r}.")
+        if isinstance(self.disable_grace_days, bool) or not isinstance(self.disable_grace_days, int) \
+                or self.disable_grace_days < 0:
+            raise RegistrationError(f"disable_grace_days must be 0 or more whole days, got {self.disable_grace_days!r}.")
+
+
+_DEFAULTS: dict[str, Any] = dict(retention_days=None, receipt_retention_days=None, redact_patterns={},
+                                 exempt_slots=frozenset(), disable_grace_days=0)
+
+
 class Skill:
     """A voice skill: a name, the developer who owns it, and its handlers.
 
@@ -210,6 +245,7 @@ class Skill:
         redact_patterns: Mapping[str, str] | None = None,
         exempt_slots: Iterable[str] = (),
         disable_grace_days: int = 0,
+        ledger: LedgerPolicy | None = None,
         config: Mapping[str, Any] | None = None,
         description: str = "",
         delegation: str = "ALWAYS",
@@ -240,11 +276,15 @@ class Skill:
         #: What ``skills package`` writes into the manifest (``skill.publish(...)``); None until declared.
         self.publishing: Any = None
         self.application_id = application_id
-        self.retention_days = retention_days
-        self.receipt_retention_days = receipt_retention_days
-        self.redact_patterns = dict(redact_patterns or {})
-        self.exempt_slots = frozenset(exempt_slots)
-        self.disable_grace_days = disable_grace_days
+        loose = dict(retention_days=retention_days, receipt_retention_days=receipt_retention_days,
+                     redact_patterns=redact_patterns or {}, exempt_slots=frozenset(exempt_slots),
+                     disable_grace_days=disable_grace_days)
+        if ledger is not None and loose != _DEFAULTS:
+            named = ", ".join(k for k, v in loose.items() if v != _DEFAULTS[k])
+            raise RegistrationError(f"Skill {name!r} got ledger=LedgerPolicy(...) and also {named}; "
+                                    "put them all in the LedgerPolicy.")
+        #: What the ledger keeps of this skill's turns (the five keywords are its short form).
+        self.ledger: LedgerPolicy = ledger if ledger is not None else LedgerPolicy(**loose)
         self.config: dict[str, Any] = dict(config or {})
         self.description = description
         self._handlers: dict[tuple[str, str], Handler] = {}
@@ -252,6 +292,13 @@ class Skill:
         self._middleware: list[Middleware] = []
         self._started = False
         self._warned_types: set[str] = set()  # unknown request types already logged once
+
+    # The ledger keywords, read through the policy (code written before it reads them here).
+    retention_days = property(lambda self: self.ledger.retention_days)
+    receipt_retention_days = property(lambda self: self.ledger.receipt_retention_days)
+    redact_patterns = property(lambda self: self.ledger.redact_patterns)
+    exempt_slots = property(lambda self: self.ledger.exempt_slots)
+    disable_grace_days = property(lambda self: self.ledger.disable_grace_days)
 
     # -- registration -------------------------------------------------------------------
     def _check_open(self, what: str) -> None:

@@ -4,9 +4,9 @@
 
 | variable | meaning | default |
 |---|---|---|
-| ``SKILLS_DB`` | the transcript database file | ``var/transcripts.db`` |
+| ``SKILLS_DB`` | the transcript ledger: a SQLite file path, ``sqlite:///PATH`` or ``postgresql://…`` | ``var/transcripts.db`` |
 | ``SKILLS_VERIFY`` | check Alexa request signatures (``0``/``false``/``off`` to disable) | on |
-| ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | the example skills |
+| ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | ``example_skills:all_skills``, as ``skills serve`` |
 | ``SKILLS_ANY_APPLICATION`` | serve skills without ``application_id`` while verifying (they answer any skill's requests) | off: they refuse to start |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (JSON lines on stderr) | ``INFO`` |
 | ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES``, ``SKILLS_PARTNER_<NAME>_URL`` | your skills' ``ctx.http`` (:mod:`skills_sdk.http`) | 5 s, 1 retry |
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import RegistrationError
-from .host import load_skills
+from .host import load_partner_session, load_skills
 
 __all__ = ["build_app", "app"]
 
@@ -34,20 +34,21 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
 
     >>> app = build_app({"SKILLS_DB": "/srv/skills/transcripts.db", "SKILLS_VERIFY": "1"})   # doctest: +SKIP
     """
+    from .cli._common import DEFAULT_SKILLS
     from .server import create_app
     from .server.ops import configure_logging
-    from .transcripts.store import DEFAULT_DB
+    from .transcripts.ledger import DEFAULT_DB
 
     env = os.environ if environ is None else environ
     configure_logging(env.get("SKILLS_LOG_LEVEL", "INFO"))
     verify = env.get("SKILLS_VERIFY", "1").strip().lower() not in _FALSE
-    spec = env.get("SKILLS_SKILLS") or None
+    spec = env.get("SKILLS_SKILLS") or DEFAULT_SKILLS
     try:
-        skills = load_skills(spec) if spec else None  # None: the example skills with their partner stand-ins
+        skills = load_skills(spec)
+        http = load_partner_session(spec)  # the module's own partner_session(), if it has one
     except RegistrationError as exc:
         raise RegistrationError(f"SKILLS_SKILLS={exc}") from None
-    http = None
-    if skills is not None:
+    if http is None:
         from .http import PartnerSession
 
         http = PartnerSession.from_env(env)  # the same ctx.http as SkillClient and `skills serve`

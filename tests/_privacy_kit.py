@@ -68,7 +68,7 @@ def at(host: SkillHost, when: str) -> None:
 
 def fts_rowids(store, query: str) -> list[int]:
     """Rowids matching an FTS5 query in every partition of the full-text index."""
-    from skills_sdk.transcripts.store import fts_partitions
+    from skills_sdk.transcripts.sqlite.fts import fts_partitions
 
     conn = store.db.conn
     out: list[int] = []
@@ -79,7 +79,7 @@ def fts_rowids(store, query: str) -> list[int]:
 
 def fts_documents(store) -> int:
     """How many rows the full-text partitions hold tokens of, all together."""
-    from skills_sdk.transcripts.store import fts_partitions
+    from skills_sdk.transcripts.sqlite.fts import fts_partitions
 
     conn = store.db.conn
     total = 0
@@ -92,7 +92,9 @@ def fts_documents(store) -> int:
 
 def fts_integrity_check(store) -> None:
     """Assert every partition is sound and holds exactly the tokens of its developer's rows of its day."""
-    from skills_sdk.transcripts.store import _FTS_DAY, _FTS_HAS_TEXT, fts_partitions
+    from skills_sdk.transcripts.sqlite.fts import FTS_DAY as _FTS_DAY
+    from skills_sdk.transcripts.sqlite.fts import FTS_HAS_TEXT as _FTS_HAS_TEXT
+    from skills_sdk.transcripts.sqlite.fts import fts_partitions
 
     conn = store.db.conn
     for day, dev, name in fts_partitions(conn):

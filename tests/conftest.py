@@ -165,6 +165,14 @@ def ledger(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
     led.stop()
 
 
+def example_app(**kwargs: Any):
+    """``create_app`` serving the four example skills with their partner stand-ins, as ``skills serve`` does."""
+    from example_skills import all_skills, partner_session
+    from skills_sdk.server import create_app
+
+    return create_app(all_skills(), http=partner_session(), **kwargs)
+
+
 def build_greeter() -> Skill:
     """A small skill used across the core tests."""
     skill = Skill("greeter", developer_id="dev-greeter", invocation_name="greeter")

@@ -37,7 +37,7 @@ def rows(db, after=0):
         return []
     store = gateway.app.extensions["skills_sdk"]["store"]
     assert str(store.path) == str(db)
-    return store._rows("SELECT * FROM transcripts WHERE id > ? ORDER BY id", (after,))
+    return [row for row in store.iter_transcripts() if row["id"] > after]
 
 
 def last_id(db):
@@ -150,7 +150,7 @@ def test_envelopes_are_routed_by_application_id(tmp_path, monkeypatch, envelope)
     assert said["response"]["outputSpeech"]["ssml"] == "<speak>Hello from the other skill.</speak>"
     with pytest.raises(aws.InvalidEvent, match="No hosted skill has application id 'amzn1.ask.skill.nope'"):
         gateway(envelope("LaunchRequest", application_id="amzn1.ask.skill.nope"))
-    recorded = app.extensions["skills_sdk"]["store"]._rows("SELECT skill FROM transcripts")
+    recorded = list(app.extensions["skills_sdk"]["store"].iter_transcripts())
     assert [r["skill"] for r in recorded] == ["other"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skills_sdk.transcripts.store import TranscriptStore
+from skills_sdk.transcripts import TranscriptStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ FIGURES = [
     "session_p50_ms", "session_p99_ms", "fts_p50_ms", "fts_p99_ms", "erase_1000_ms", "erase_1000_max_ms", "erase_rows",
     "capture_p50_us", "capture_p99_us",
     "purge_day_ms", "purge_day_rows", "export_rows_per_s", "export_rows", "export_peak_rss_mb",
-    "export_day_peak_rss_mb", "bytes_per_row", "bytes_per_row_no_fts",
+    "export_day_peak_rss_mb", "bytes_per_row", "bytes_per_row_no_fts", "open_ms", "schema_objects", "developers",
 ]
 
 
@@ -56,3 +56,20 @@ def test_jsonl_export_built_in_sqlite_equals_json_dumps_of_each_row(filters):
                             created_at=f"2026-01-01T00:00:0{i}.000Z") for i, r in enumerate(EDGE_ROWS)])
     expected = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in store.iter_transcripts(**filters)]
     assert list(store.iter_jsonl(**filters)) == expected
+
+
+def test_rows_spread_over_many_developers_with_a_long_tail():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _ledger
+
+    counts: dict[str, int] = {}
+    for batch in _ledger.generate(20_000, developers=1000, users=5_000):
+        for row in batch:
+            counts[row["developer_id"]] = counts.get(row["developer_id"], 0) + 1
+            assert row["skill"].endswith(row["developer_id"][4:])  # a developer's own skill names
+    sizes = sorted(counts.values(), reverse=True)
+    assert len(sizes) > 500  # most of the thousand have some traffic
+    assert sizes[0] > 0.1 * 20_000  # a few big ones...
+    assert sizes[len(sizes) // 2] < 0.002 * 20_000  # ...and a long tail of small ones
+    four = {row["developer_id"] for batch in _ledger.generate(2_000) for row in batch}
+    assert four == set(_ledger.DEVELOPERS)  # the default stays the four example companies

@@ -14,7 +14,7 @@ from skills_sdk.cli import transcripts as cli
 from skills_sdk.cli._progress import Progress
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
-from skills_sdk.transcripts.store import index_pending
+from skills_sdk.transcripts.sqlite.fts import index_pending
 
 OWNER = {"developer_id": "acme", "skill": "pizza", "user_id": "u1"}
 ROWS = [

@@ -8,8 +8,8 @@ import json
 import re
 
 import pytest
+from conftest import example_app
 
-from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
 from skills_sdk.transcripts.keys import create_key, revoke_key
@@ -59,7 +59,7 @@ SEED = [
 def app():
     store = TranscriptStore(":memory:")
     store.record_many(SEED)
-    app = create_app(store=store, test_config=CONFIG)
+    app = example_app(store=store, test_config=CONFIG)
     app.keys = Keys(store)
     return app
 
@@ -217,7 +217,7 @@ def test_sign_out_of_the_console_keeps_my_data_signed_in_under_a_new_id(app, htt
 def test_two_servers_on_one_database_share_sessions_without_a_secret(app, http, store):
     """Several workers: a sign-in made on one is honoured by another, and its CSRF token too."""
     sign_in(http)
-    other = create_app(store=store).test_client()
+    other = example_app(store=store).test_client()
     other.set_cookie("session", session_cookie(http))
     assert "turn-" in other.get("/console/").get_data(as_text=True)
     assert other.post("/console/sign-out", data={"csrf_token": csrf(http)}).status_code == 303
@@ -350,7 +350,7 @@ def big_app():
     store.record_many([{"created_at": "2026-11-10T09:00:00.000Z", "developer_id": "pronto-pizza-labs",
                         "skill": "pizza", "user_id": USER, "session_id": f"S{i // 4}", "intent": "OrderPizzaIntent",
                         "latency_ms": 3.0, "status": "ok", "capture_mode": "metadata"} for i in range(100_000)])
-    app = create_app(store=store, test_config=CONFIG)
+    app = example_app(store=store, test_config=CONFIG)
     app.keys = Keys(store)
     return app
 
@@ -406,7 +406,7 @@ def test_export_refuses_an_unknown_format_with_json(http):
 
 
 def test_dashboard_shows_requests_errors_transactions_and_latency_per_skill(app, store):
-    from skills_sdk.transcripts.store import utcnow_iso
+    from skills_sdk.transcripts.record import utcnow_iso
 
     today = utcnow_iso()
     store.record_many([row(i, created_at=today, latency_ms=float(i + 1), session_id="D",
@@ -512,7 +512,7 @@ def test_simulator_page_lists_hosted_skills_and_loads_its_script_without_sign_in
 
 
 def test_simulator_page_is_off_when_configured_off():
-    app = create_app(store=TranscriptStore(":memory:"), test_config={**CONFIG, "SKILLS_CONSOLE_SIMULATOR": False})
+    app = example_app(store=TranscriptStore(":memory:"), test_config={**CONFIG, "SKILLS_CONSOLE_SIMULATOR": False})
     http = app.test_client()
     assert http.get("/console/simulator").status_code == 404
     assert "/console/simulator" not in http.get("/console/").get_data(as_text=True)

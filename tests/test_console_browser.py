@@ -8,8 +8,8 @@ import shutil
 import threading
 
 import pytest
+from conftest import example_app
 
-from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.keys import create_key
 
@@ -57,7 +57,7 @@ def server(tmp_path_factory):
     ])
     dev_key = create_key(store, "developer", "pronto-pizza-labs")[1]
     user_key = create_key(store, "user", USER)[1]
-    app = create_app(store=store, test_config={"SECRET_KEY": "browser-test-secret-0123456789"})
+    app = example_app(store=store, test_config={"SECRET_KEY": "browser-test-secret-0123456789"})
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

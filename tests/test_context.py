@@ -8,10 +8,10 @@ import json
 import pytest
 from conftest import make_envelope
 
-from skills_sdk import Skill, StateError, ask, say
+from skills_sdk import Skill, ask
 from skills_sdk.server import create_app
 from skills_sdk.testing import SkillClient
-from skills_sdk.transcripts.store import TranscriptStore
+from skills_sdk.transcripts import TranscriptStore
 
 
 def _skill(mistake) -> Skill:

@@ -24,7 +24,7 @@ from conftest import build_greeter, make_envelope
 
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts._sqlite import sqlite3
+from skills_sdk.transcripts.sqlite.driver import sqlite3
 
 #: A small spool for these tests: its reserve and the floor under which turns are refused.
 SMALL = {"SKILLS_SPOOL_RESERVE": 256 * 1024, "SKILLS_SPOOL_FLOOR": 16 * 1024, "SKILLS_LEDGER_INTERVAL": 0.05}

@@ -8,14 +8,13 @@ import sys
 import textwrap
 from collections.abc import Iterator
 
+import _server
 import pytest
 
 from skills_sdk.http import PartnerSession
 from skills_sdk.server import create_app
 from skills_sdk.testing import intent_request
 from skills_sdk.wsgi import build_app
-
-import _server
 
 COFFEE = textwrap.dedent('''
     """A coffee shop that orders from its partner, Brew (the test's loopback server)."""

@@ -68,6 +68,7 @@ def test_forecast(skill_client, partners):
 
 
 def test_transcript_store_and_partner_session_fixtures(pytester):
+    pytester.makeini("[pytest]\nskills_partner_session = example_skills:partner_session\n")
     pytester.makepyfile(test_pizza='''
 from example_skills import pizza
 

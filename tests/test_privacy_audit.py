@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from skills_sdk.cli import main
 from skills_sdk.server import create_app, get_host
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts._sqlite import sqlite3  # the driver the store uses: one SQLite per process
 from skills_sdk.transcripts.audit import audit, iter_audit, search_hash
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.keys import create_key, revoke_key
 from skills_sdk.transcripts.retention import purge
+from skills_sdk.transcripts.sqlite.driver import sqlite3  # the driver the store uses: one SQLite per process
 
 USER = "amzn1.ask.account.AUDITED"
 

@@ -15,7 +15,7 @@ from skills_sdk.cli import main
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
-from skills_sdk.transcripts.store import index_pending
+from skills_sdk.transcripts.sqlite.fts import index_pending
 
 USER = "amzn1.ask.account.CONSENT"
 

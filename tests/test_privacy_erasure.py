@@ -16,8 +16,9 @@ from skills_sdk.cli import main
 from skills_sdk.errors import ErasureIncomplete
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.erasure import erase_user, iter_receipts, scrub
-from skills_sdk.transcripts.store import index_pending
+from skills_sdk.transcripts.erasure import erase_user, iter_receipts
+from skills_sdk.transcripts.sqlite.erasure import scrub
+from skills_sdk.transcripts.sqlite.fts import index_pending
 
 ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 

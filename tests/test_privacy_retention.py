@@ -14,7 +14,7 @@ from skills_sdk.host import SkillHost
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.retention import RECEIPT_COLUMNS, Policy, purge
-from skills_sdk.transcripts.store import index_pending
+from skills_sdk.transcripts.sqlite.fts import index_pending
 
 USER = "amzn1.ask.account.RET"
 OLD, RECENT, NOW = "2026-01-01T10:00:00.000Z", "2026-11-20T10:00:00.000Z", "2026-12-01T00:00:00Z"
@@ -131,9 +131,11 @@ def test_cli_purge_reads_the_skills_retention_and_a_fixed_now(ledger):
 def test_the_server_purges_on_its_own_when_an_interval_is_set(tmp_path):
     store = TranscriptStore(tmp_path / "t.db")
     store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD, "speech": "old"})
-    app = create_app(skills=retention_skills(), store=store,
-                     test_config={"SKILLS_PURGE_INTERVAL": 0.05, "SECRET_KEY": "x", "SKILLS_SPOOL": False})
-    purger = app.extensions["skills_sdk"]["purger"]
+    create_app(skills=retention_skills(), store=store,
+               test_config={"SKILLS_PURGE_INTERVAL": 0.05, "SECRET_KEY": "x", "SKILLS_SPOOL": False})
+    from skills_sdk.transcripts.retention import PurgeThread
+
+    (purger,) = [j for j in store.jobs if isinstance(j, PurgeThread)]  # the ledger runs what create_app asked for
     try:
         for _ in range(200):  # wait for the first run, whenever it comes
             if store.count(skill="notes") == 0:
@@ -141,18 +143,21 @@ def test_the_server_purges_on_its_own_when_an_interval_is_set(tmp_path):
             time.sleep(0.05)
         assert store.count(skill="notes") == 0
     finally:
-        purger.stop()
+        store.stop()
+    assert purger.stopped
 
 
 def test_testing_apps_do_not_start_a_purge_thread(tmp_path):
-    app = create_app(skills=retention_skills(), store=TranscriptStore(tmp_path / "t.db"),
-                     test_config={"TESTING": True, "SECRET_KEY": "x"})
-    assert "purger" not in app.extensions["skills_sdk"]
+    from skills_sdk.transcripts.retention import PurgeThread
+
+    store = TranscriptStore(tmp_path / "t.db")
+    create_app(skills=retention_skills(), store=store, test_config={"TESTING": True, "SECRET_KEY": "x"})
+    assert not [job for job in store.jobs if isinstance(job, PurgeThread)]
 
 
 def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(tmp_path, monkeypatch):
-    from skills_sdk.transcripts import retention
     from skills_sdk.transcripts.audit import iter_audit
+    from skills_sdk.transcripts.sqlite import retention
 
     monkeypatch.setattr(retention, "_CHUNK", 3)
     store = TranscriptStore(tmp_path / "t.db")
@@ -162,7 +167,7 @@ def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(t
     store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": RECENT, "speech": "new"})
     seen = []
 
-    report = purge(store, {}, default_days=30, now=NOW, progress=seen.append, batch_seconds=0)
+    report = retention.purge(store, {}, default_days=30, now=NOW, progress=seen.append, batch_seconds=0)
 
     assert report["deleted"] == 10 and report["per_skill"] == {"notes": 7, "shop": 3}
     assert seen == [3, 6, 7, 10]        # one transaction per statement when the budget is 0
@@ -174,7 +179,7 @@ def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(t
 def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
     import threading
 
-    from skills_sdk.transcripts import retention
+    from skills_sdk.transcripts.sqlite import retention
 
     monkeypatch.setattr(retention, "_CHUNK", 50)
     store = TranscriptStore(tmp_path / "t.db")
@@ -192,7 +197,7 @@ def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
             t.start()
             t.join(timeout=5)
 
-    report = purge(store, {}, default_days=30, now=NOW, progress=capture_while_purging, batch_seconds=0)
+    report = retention.purge(store, {}, default_days=30, now=NOW, progress=capture_while_purging, batch_seconds=0)
 
     assert captured and report["deleted"] == 5000
     assert store.count(skill="live") == 1

@@ -5,29 +5,29 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from _alexa_rules import REFUSED, check_answer, corpus
-from conftest import make_envelope
+from conftest import example_app, make_envelope
+
 from example_skills import SKILL_MODULES
 from skills_sdk import CanFulfill, Skill, SkillHost, ask, say
 from skills_sdk.request_types import REQUEST_TYPES, reported
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.store import decode_row
+from skills_sdk.transcripts.sqlite.queries import rows
 
 
 @pytest.fixture(scope="module")
 def served():
-    app = create_app(store=TranscriptStore(":memory:"))
+    app = example_app(store=TranscriptStore(":memory:"))
     return app.test_client(), app.extensions["skills_sdk"]["store"]
 
 
 def _new_rows(store, after):
-    return [decode_row(r) for r in store._rows("SELECT * FROM transcripts WHERE id > ? ORDER BY id", (after,))]
+    return rows(store.db.conn, "SELECT * FROM transcripts WHERE id > ? ORDER BY id", (after,))
 
 
 def _last_id(store):
-    return store._rows("SELECT coalesce(max(id), 0) AS m FROM transcripts")[0]["m"]
+    return store.db.conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
 
 
 def test_the_corpus_is_large_and_covers_many_request_types():
@@ -209,12 +209,12 @@ def test_a_developer_finds_failed_playbacks_and_invalid_responses_with_one_filte
 
 
 def test_music_play_command_without_a_queue_is_recorded_as_the_empty_answer_it_sent():
-    client = create_app(store=TranscriptStore(":memory:")).test_client()
+    client = example_app(store=TranscriptStore(":memory:")).test_client()
     store = client.application.extensions["skills_sdk"]["store"]
     env = make_envelope("PlaybackController.PlayCommandIssued", user_id="amzn1.ask.account.NOQUEUE")
     del env["session"]  # PlaybackController commands arrive outside a session
     resp = client.post("/alexa/music", json=env)
     assert resp.status_code == 200 and resp.get_json()["response"] == {}
-    row = decode_row(store._rows("SELECT * FROM transcripts ORDER BY id DESC LIMIT 1")[0])
+    row = store._rows("SELECT * FROM transcripts ORDER BY id DESC LIMIT 1")[0]
     assert row["request_type"] == "PlaybackController.PlayCommandIssued"
     assert row["speech"] is None and row["end_session"] is None and row["directives"] is None

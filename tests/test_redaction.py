@@ -414,6 +414,11 @@ def test_national_numbers_are_found_with_the_locale_region(locale: str, text: st
     assert result.text.endswith("[PHONE]")
 
 
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE", "en-AU", "en-IN"])
+def test_a_north_american_number_is_found_in_any_locale(locale: str) -> None:
+    assert DEFAULT_REDACTOR.redact("call 4155550100 please", locale=locale).text == "call [PHONE] please"
+
+
 def test_german_digit_words_are_a_phone_in_de_de() -> None:
     spoken = "null eins sieben eins, eins zwei drei vier fünf sechs sieben"
     assert DEFAULT_REDACTOR.redact(spoken, locale="de-DE").text == "[PHONE]"
@@ -491,13 +496,12 @@ def test_the_rescan_check_catches_the_quadratic_email_pattern() -> None:
 
 
 def test_a_40_kb_hostile_slot_through_the_pizza_skill_is_stored_whole_and_redacted() -> None:
-    from conftest import make_envelope
+    from conftest import example_app, make_envelope
 
-    from skills_sdk.server import create_app
     from skills_sdk.transcripts import TranscriptStore
 
     store = TranscriptStore(":memory:")
-    client = create_app(store=store).test_client()
+    client = example_app(store=store).test_client()
     hostile = "a." * 20000 + " @ x"  # took 10.9 s of CPU with the old e-mail pattern
     for topping, stored in [(hostile, hostile), (hostile + " 4111 1111 1111 1111", hostile + " [CARD]")]:
         envelope = make_envelope(intent="OrderPizzaIntent", slots={"size": "large", "topping": topping})

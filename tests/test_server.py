@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import build_greeter, make_envelope
+from conftest import build_greeter, example_app, make_envelope
 
 from skills_sdk.envelope_schema import ResponseEnvelopeSchema
 from skills_sdk.server import create_app
@@ -38,7 +38,7 @@ def test_session_attributes_round_trip(client):
 
 
 def test_example_pizza_answers_the_real_order_envelope(order_pizza_body):
-    app = create_app(store=TranscriptStore(":memory:"))
+    app = example_app(store=TranscriptStore(":memory:"))
     body = app.test_client().post("/alexa/pizza", data=order_pizza_body,
                                   content_type="application/json").get_json()
     assert "pepperoni" in body["response"]["outputSpeech"]["ssml"]

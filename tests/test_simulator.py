@@ -6,17 +6,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import example_app
 
 from example_skills import SKILL_MODULES
 from skills_sdk.cli import main
-from skills_sdk.server import create_app
 from skills_sdk.simulator import ConversationCache
 from skills_sdk.transcripts import TranscriptStore
 
 
 @pytest.fixture(scope="module")
 def app():
-    return create_app(store=TranscriptStore(":memory:"))
+    return example_app(store=TranscriptStore(":memory:"))
 
 
 @pytest.fixture
@@ -107,8 +107,8 @@ def test_simulate_an_unknown_skill_is_a_404_listing_the_hosted_ones(http):
 
 
 def test_simulate_is_off_on_a_verifying_server():
-    app = create_app(store=TranscriptStore(":memory:"), verify=True, verifier=object(),
-                     test_config={"SKILLS_ANY_APPLICATION": True})
+    app = example_app(store=TranscriptStore(":memory:"), verify=True, verifier=object(),
+                      test_config={"SKILLS_ANY_APPLICATION": True})
     resp = app.test_client().post("/simulate/pizza", json={"text": "open pizza shop"})
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "simulator_disabled"
 

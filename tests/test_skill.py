@@ -375,3 +375,8 @@ def test_a_parameter_annotated_with_its_slot_type_gets_the_same_and_must_agree_w
 
     with pytest.raises(RegistrationError, match="annotated with slot type 'Size', but slot 'drink' is declared as 'Drink'"):
         _coffee().add_intent("OrderIntent", mixed_up, samples=["order a {drink}"], slots={"drink": "Drink"})
+
+
+def test_registering_something_that_is_not_a_function_names_it_and_the_fix():
+    with pytest.raises(RegistrationError, match=r"LaunchRequest: got 'welcome', which is not a function"):
+        _coffee().add_launch("welcome")

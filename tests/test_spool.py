@@ -13,8 +13,8 @@ from conftest import build_greeter, make_envelope
 
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts._sqlite import sqlite3  # the driver the store uses: one SQLite per process
 from skills_sdk.transcripts.spool import Spool
+from skills_sdk.transcripts.sqlite.driver import sqlite3  # the driver the store uses: one SQLite per process
 
 SKILLS = os.path.join(os.path.dirname(sys.executable), "skills")
 

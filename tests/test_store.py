@@ -133,7 +133,7 @@ def test_indexes_cover_the_common_queries(memory_store):
 
 
 def test_json_columns_are_stored_in_one_canonical_spelling():
-    from skills_sdk.transcripts.store import encode_json
+    from skills_sdk.transcripts.record import encode_json
 
     store = TranscriptStore(":memory:")
     base = {"developer_id": "d", "skill": "s", "user_id": "u"}

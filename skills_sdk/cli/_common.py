@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from ..transcripts.ledger import BACKENDS, DEFAULT_DB, Ledger, backend_of, open_ledger
+from ..transcripts.record import to_iso
 
-__all__ = ["db_option", "open_store", "iso_time", "load_skills"]
+__all__ = ["db_option", "open_store", "iso_time", "load_skills", "partner_session", "DEFAULT_SKILLS"]
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,29 +60,33 @@ def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any],
         if value is None:
             return None
         try:
-            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise click.BadParameter(
-                f"{value!r} is not an ISO-8601 date or time; use e.g. 2026-11-28 or 2026-11-28T09:30:00Z.",
-                param_hint=param_name,
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return to_iso(str(value))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=param_name) from None
 
     return convert
 
 
-def load_skills(spec: str | None) -> list[Any]:
-    """The skills to host: ``module:attr`` (a Skill, a list, or a factory) or the example skills."""
-    if not spec:
-        from example_skills import all_skills
+#: What ``--skills`` serves when none is named: the four example skills that ship beside the SDK.
+DEFAULT_SKILLS = "example_skills:all_skills"
 
-        return all_skills()
+
+def load_skills(spec: str | None) -> list[Any]:
+    """The skills to host: ``module:attr`` (a Skill, a list, or a factory), by default :data:`DEFAULT_SKILLS`."""
     from ..errors import RegistrationError
     from ..host import load_skills as load
 
     try:
-        return load(spec)
+        return load(spec or DEFAULT_SKILLS)
     except RegistrationError as exc:
         raise click.BadParameter(str(exc), param_hint="--skills") from None
+
+
+def partner_session(spec: str | None) -> Any:
+    """The session the skills of ``spec`` reach partners through: their module's ``partner_session()``, else
+    :meth:`PartnerSession.from_env` (what ``SkillClient`` gives the same skill)."""
+    from ..host import load_partner_session
+    from ..http import PartnerSession
+
+    session = load_partner_session(spec or DEFAULT_SKILLS)
+    return session if session is not None else PartnerSession.from_env()

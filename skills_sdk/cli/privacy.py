@@ -6,12 +6,11 @@ import json
 
 import click
 
-from ..transcripts.audit import audit as write_audit
 from ..transcripts.audit import iter_audit
 from ..transcripts.capture import CAPTURE_MODES
-from ..transcripts.health import exposed_files
 from ..transcripts.ledger import BACKENDS, backend_of
 from ..transcripts.report import privacy_report
+from ..transcripts.sqlite.health import exposed_files
 from ._common import db_option, load_skills, open_store
 
 __all__ = ["register", "audit", "privacy"]
@@ -63,9 +62,7 @@ def consent(db_path: str, user_id: str, mode: str | None) -> None:
     """Show or set what is recorded about a user from now on."""
     store = open_store(db_path, must_exist=mode is None)
     if mode is not None:
-        with store.transaction() as conn:
-            store.set_capture_mode(user_id, mode)
-            write_audit(store, "cli", "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+        store.set_capture_mode(user_id, mode, actor="cli")
     click.echo(f"{user_id}: {store.capture_mode(user_id)}")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from werkzeug.serving import WSGIRequestHandler
 
-from ._common import db_option, load_skills
+from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
 
 __all__ = ["register", "serve", "run_threaded"]
 
@@ -23,7 +23,7 @@ __all__ = ["register", "serve", "run_threaded"]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--skills", "skills_spec", default=None, metavar="MODULE:ATTR",
-              help="Your skills (a Skill, a list, or a factory); default: the four example skills.")
+              help=f"Your skills (a Skill, a list, or a factory). Default: {DEFAULT_SKILLS}.")
 @click.option("--verify/--no-verify", default=None,
               help="Check Alexa request signatures. Default: on with --production, off otherwise.")
 @click.option("--production", is_flag=True,
@@ -51,17 +51,10 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
 
     configure_logging(log_level, json_format=production)
     skills = load_skills(skills_spec)
-    if skills_spec:
-        from ..http import PartnerSession
-
-        try:
-            http = PartnerSession.from_env()  # what SkillClient and `skills chat` give the same skill
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-    else:
-        from example_skills import partner_session
-
-        http = partner_session()
+    try:
+        http = partner_session(skills_spec)  # the module's partner_session(), else PartnerSession.from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     from ..errors import RegistrationError
 
     try:
@@ -127,14 +120,12 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
     env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path),
                SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
                SKILLS_ANY_APPLICATION="1" if any_application else "0")
+    env["SKILLS_SKILLS"] = skills_spec or DEFAULT_SKILLS
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         # The workers' metrics meet in files here, so /metrics on any worker counts them all.
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="skills-metrics-")
     if skills_spec:
-        env["SKILLS_SKILLS"] = skills_spec
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
-    else:
-        env.pop("SKILLS_SKILLS", None)
     argv = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{host}:{port}",
             "--graceful-timeout", "30", "--log-level", log_level.lower(),
             "-c", "python:skills_sdk.server.gunicorn_hooks", "skills_sdk.wsgi:app"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import db_option, load_skills, open_store
+from ._common import db_option, load_skills, open_store, partner_session
 
 __all__ = ["register"]
 
@@ -34,16 +34,10 @@ def _pick(skills_spec: str | None, name: str) -> Any:
 def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str, session_id: str | None,
                   locale: str | None = None) -> Any:
     from ..host import SkillHost
-    from ..http import PartnerSession
     from ..simulator import Conversation
 
     skill = _pick(skills_spec, name)
-    if skills_spec:
-        http = PartnerSession.from_env()  # what `skills serve` gives the same skill
-    else:
-        from example_skills import partner_session
-
-        http = partner_session()  # the embedded partner stand-ins: works offline
+    http = partner_session(skills_spec)  # the module's partner_session() (the examples': offline stand-ins)
     host = SkillHost([skill], store=open_store(db_path, must_exist=False), http=http)
     return Conversation(host, skill.name, user_id=user_id, session_id=session_id,
                         locale=_locale(skill, locale, "--locale"))

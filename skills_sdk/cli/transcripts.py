@@ -12,11 +12,9 @@ from typing import Any
 
 import click
 
-from ..errors import StoreError
-from ..transcripts._sqlite import DB_ERRORS
 from ..transcripts.audit import audit, tally, tally_jsonl
+from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
-from ..transcripts.store import TranscriptStore, index_pending
 from ._common import db_option, iso_time, open_store
 from ._progress import Progress
 
@@ -108,7 +106,7 @@ def import_transcripts(db_path: str, file: str) -> None:
                 bar.update(imported)
     except _BadLine as exc:
         raise click.ClickException(exc.explain(imported, last_line)) from None
-    except (StoreError, *DB_ERRORS) as exc:
+    except store.errors as exc:
         raise click.ClickException(f"Could not write to {db_path}: {exc}. {_what_stays(imported, last_line)}") from None
     finally:
         if imported:
@@ -202,11 +200,10 @@ def _row(line: bytes) -> dict[str, Any]:
     return from_export(obj)
 
 
-def _write(store: TranscriptStore, rows: list[dict[str, Any]]) -> int:
+def _write(store: Ledger, rows: list[dict[str, Any]]) -> int:
     """One import transaction, queued with the server's writes; the rows are searchable when it returns."""
-    with store.writing():
-        n = store.record_many(rows)
-        index_pending(store.db.conn)
+    n = store.record_many(rows)
+    store.index_pending()
     return n
 
 

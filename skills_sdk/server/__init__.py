@@ -34,15 +34,15 @@ def create_app(
     capture: bool = True,
     test_config: Mapping[str, Any] | None = None,
 ) -> Flask:
-    """Build the Flask app that hosts ``skills`` (the four example skills when None).
+    """Build the Flask app that hosts ``skills``.
 
-    >>> app = create_app(db=":memory:")
+    >>> app = create_app([pizza], db=":memory:", http=partner_session())
     >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
 
     ``store`` (a :class:`Ledger`, or ``db``: a path or URL; default ``var/transcripts.db``) receives a transcript of every
     response. ``verify=True`` checks Alexa request signatures (production); a ``verifier`` may be
     given to configure trusted roots and clocks. ``http`` is the ``requests.Session`` handlers
-    use for partner APIs (for the example skills: one with the embedded partner stand-ins mounted).
+    use for partner APIs (``skills serve`` gives the one the skills module's ``partner_session()`` makes).
 
     A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
     any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
@@ -53,11 +53,10 @@ def create_app(
     if test_config:
         app.config.update(test_config)
     if skills is None:
-        from example_skills import all_skills, partner_session
-
-        skills = all_skills()
-        if http is None:
-            http = partner_session()
+        # A server of the API and console alone (over a shared ledger) is a real setup; serving
+        # nothing by mistake is not, so it is said.
+        log.warning("create_app() was given no skills: /alexa/<skill> answers 404 for every skill")
+        skills = ()
     skills = list(skills)
     if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
         _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
@@ -86,6 +85,14 @@ def create_app(
                 raise
             continue
         module.register(app)
+    ext = app.extensions["skills_sdk"]
+    # The ledger owns its background work (indexing, checkpoints, purges, the guard's probes and
+    # spool replay): started here, in one place, and again in each forked worker (gunicorn
+    # --preload), where start() finds no threads of its own process and starts them alike.
+    # (ops.request_started calls start() again as each request arrives, with the guard's thread,
+    # so a forked worker starts its own threads on its first request.)
+    store.start(skills=host.skills.values(), default_days=app.config.get("SKILLS_RETENTION_DAYS"),
+                purge_every=ext.get("purge_every", 0.0))
     return app
 
 

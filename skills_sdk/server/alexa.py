@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 
 from ..envelope import parse_body
 from ..errors import EnvelopeError, LedgerUnavailable, VerificationError
-from ..transcripts._sqlite import is_busy
 from .ops import Exchange, logged_path, observe
 
 __all__ = ["register", "error_response", "ledger_unavailable", "answer", "AlexaEndpoint", "BUSY_RETRY_AFTER"]
@@ -98,7 +97,7 @@ def answer(ext: dict[str, Any], skill: str, mimetype: str, headers: Any, raw: by
         return (*_unavailable(exc), None, data, None)
     except Exception as exc:
         path = logged_path(f"/alexa/{skill}", ext)
-        if is_busy(exc):
+        if ext["store"].is_busy(exc):
             # Another process held the ledger's write lock past the busy timeout: the same request
             # will work once the lock is released.
             log.warning("ledger busy on %s %s", method, path)
@@ -189,7 +188,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        if is_busy(exc):
+        if current_app.extensions["skills_sdk"]["store"].is_busy(exc):
             # Another process held the ledger's write lock past the busy timeout: the same request
             # will work once the lock is released.
             log.warning("ledger busy on %s %s", request.method, logged_path())

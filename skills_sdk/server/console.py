@@ -26,9 +26,9 @@ from flask import (
 )
 
 from ..errors import BadQuery
+from ..transcripts.ledger import Ledger
 from ..transcripts.query import fts_query
 from ..transcripts.record import iter_csv, to_jsonl
-from ..transcripts.store import TranscriptStore
 from . import console_data as data
 from .alexa import error_response
 from .sessions import LedgerSession, LedgerSessionInterface
@@ -117,7 +117,7 @@ def _template_globals() -> dict[str, Any]:
             "fmt_json": _fmt_json, "fmt_ms": _fmt_ms}
 
 
-def _store() -> TranscriptStore:
+def _store() -> Ledger:
     return current_app.extensions["skills_sdk"]["store"]
 
 
@@ -313,9 +313,7 @@ def dashboard() -> Any:
     except ValueError:
         days = 14
     since = (datetime.now(UTC).date() - timedelta(days=days - 1)).isoformat()
-    from ..transcripts.stats import skill_stats
-
-    boards = [_chart(skill_stats(_store(), dev, s, since=since), since, days) for s in skills
+    boards = [_chart(_store().skill_stats(dev, s, since=since), since, days) for s in skills
               if not request.args.get("skill") or request.args.get("skill") == s]
     return render_template("console/dashboard.html", title="Dashboard", boards=boards, days=days, skills=skills)
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from ..errors import BadQuery
 from ..transcripts.capture import CAPTURE_MODES
-from ..transcripts.store import TranscriptStore
+from ..transcripts.ledger import Ledger
 
 __all__ = ["AuthError", "QueryError", "Page", "CAPTURE_MODES", "CAPTURE_MODE_LABELS", "verify_developer_key",
            "verify_user_token", "query", "iter_query", "session_rows", "developer_skills", "user_rows",
@@ -51,7 +51,7 @@ class Identity:
     subject: str
 
 
-def _verify(store: TranscriptStore, key: str, kind: str) -> Identity:
+def _verify(store: Ledger, key: str, kind: str) -> Identity:
     from ..transcripts.keys import PREFIXES, verify_key
 
     other = "user" if kind == "developer" else "developer"
@@ -65,7 +65,7 @@ def _verify(store: TranscriptStore, key: str, kind: str) -> Identity:
     return Identity(info.id, info.subject)
 
 
-def verify_developer_key(store: TranscriptStore, key: str) -> Identity:
+def verify_developer_key(store: Ledger, key: str) -> Identity:
     """The developer a developer API key belongs to; raises AuthError for an unknown, revoked or user key.
 
     >>> verify_developer_key(store, key).subject      # doctest: +SKIP
@@ -74,12 +74,12 @@ def verify_developer_key(store: TranscriptStore, key: str) -> Identity:
     return _verify(store, key, "developer")
 
 
-def verify_user_token(store: TranscriptStore, token: str) -> Identity:
+def verify_user_token(store: Ledger, token: str) -> Identity:
     """The user a user token belongs to; raises AuthError for an unknown, revoked or developer key."""
     return _verify(store, token, "user")
 
 
-def audit(store: TranscriptStore, who: Identity, action: str, filters: Mapping[str, Any] | None = None,
+def audit(store: Ledger, who: Identity, action: str, filters: Mapping[str, Any] | None = None,
           rows: Iterable[Mapping[str, Any]] | int = 0) -> None:
     """Log a console read or change in the ledger's audit trail, under the key that made it.
 
@@ -92,7 +92,7 @@ def audit(store: TranscriptStore, who: Identity, action: str, filters: Mapping[s
     store.audit(who.key_id, action, filters, sum(users.values()), users=users)
 
 
-def audited(store: TranscriptStore, who: Identity, action: str, filters: Mapping[str, Any],
+def audited(store: Ledger, who: Identity, action: str, filters: Mapping[str, Any],
             rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Yield ``rows`` (a download), then audit how many were sent and whose, also when the download stopped early."""
     from ..transcripts.audit import tally
@@ -104,7 +104,7 @@ def audited(store: TranscriptStore, who: Identity, action: str, filters: Mapping
         store.audit(who.key_id, action, filters, sum(users.values()), users=users)
 
 
-def access_log(store: TranscriptStore, user_id: str) -> list[dict[str, Any]]:
+def access_log(store: Ledger, user_id: str) -> list[dict[str, Any]]:
     """Who read, searched or exported the user's rows: the audit log's entries for them, newest first."""
     return store.access_log(user_id)
 
@@ -124,7 +124,7 @@ def _search_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def query(store: TranscriptStore, developer_id: str, filters: Mapping[str, Any], *, cursor: str | None = None,
+def query(store: Ledger, developer_id: str, filters: Mapping[str, Any], *, cursor: str | None = None,
           limit: int = 50) -> Page:
     """One keyset page of the developer's transcripts matching ``filters``, newest first.
 
@@ -146,7 +146,7 @@ def query(store: TranscriptStore, developer_id: str, filters: Mapping[str, Any],
     return Page(rows, encode_cursor(store, scope, last) if last is not None else None)
 
 
-def _errors_page(store: TranscriptStore, wanted: Mapping[str, Any], developer_id: str, before: int | None,
+def _errors_page(store: Ledger, wanted: Mapping[str, Any], developer_id: str, before: int | None,
                  limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` error rows older than ``before``, and where to go on from (None: nothing older)."""
     from ..transcripts.search import search
@@ -167,7 +167,7 @@ def _errors_page(store: TranscriptStore, wanted: Mapping[str, Any], developer_id
     return rows, pos
 
 
-def iter_query(store: TranscriptStore, developer_id: str, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def iter_query(store: Ledger, developer_id: str, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every transcript of the developer matching ``filters``, newest first, read in batches."""
     from ..transcripts.search import iter_search
 
@@ -178,12 +178,12 @@ def iter_query(store: TranscriptStore, developer_id: str, filters: Mapping[str, 
     return rows
 
 
-def session_rows(store: TranscriptStore, developer_id: str, session_id: str) -> list[dict[str, Any]]:
+def session_rows(store: Ledger, developer_id: str, session_id: str) -> list[dict[str, Any]]:
     """The turns of one session that belong to ``developer_id`` (another developer's are never returned)."""
     return [r for r in store.session_turns(session_id) if r.get("developer_id") == developer_id]
 
 
-def developer_skills(app: Flask, store: TranscriptStore, developer_id: str) -> list[str]:
+def developer_skills(app: Flask, store: Ledger, developer_id: str) -> list[str]:
     """The names of the hosted skills that ``developer_id`` owns."""
     host = app.extensions["skills_sdk"]["host"]
     return sorted(name for name, s in host.skills.items() if s.developer_id == developer_id)
@@ -192,23 +192,23 @@ def developer_skills(app: Flask, store: TranscriptStore, developer_id: str) -> l
 # -- one user's data ------------------------------------------------------------------------------------
 
 
-def user_rows(store: TranscriptStore, user_id: str, *, limit: int, before_id: int | None = None
+def user_rows(store: Ledger, user_id: str, *, limit: int, before_id: int | None = None
               ) -> list[dict[str, Any]]:
     """A page of the user's transcripts across every skill and developer, newest first."""
     return store.user_history(user_id, limit=limit, before_id=before_id)
 
 
-def iter_user_rows(store: TranscriptStore, user_id: str) -> Iterator[dict[str, Any]]:
+def iter_user_rows(store: Ledger, user_id: str) -> Iterator[dict[str, Any]]:
     """Every transcript of the user, oldest first."""
     return store.iter_transcripts(user_id=user_id)
 
 
-def user_totals(store: TranscriptStore, user_id: str) -> dict[str, int]:
+def user_totals(store: Ledger, user_id: str) -> dict[str, int]:
     """How many transcripts are recorded about the user."""
     return {"total": store.count(user_id=user_id)}
 
 
-def count_user_rows(store: TranscriptStore, user_id: str, *, skill: str | None = None,
+def count_user_rows(store: Ledger, user_id: str, *, skill: str | None = None,
                     developer_id: str | None = None) -> int:
     """How many of the user's transcripts an erasure with the same arguments would remove."""
     where: dict[str, Any] = {"user_id": user_id}
@@ -219,21 +219,17 @@ def count_user_rows(store: TranscriptStore, user_id: str, *, skill: str | None =
     return store.count(**where)
 
 
-def capture_mode(store: TranscriptStore, user_id: str) -> str:
+def capture_mode(store: Ledger, user_id: str) -> str:
     """What is recorded about the user from now on."""
     return store.capture_mode(user_id)
 
 
-def set_capture_mode(store: TranscriptStore, who: Identity, mode: str) -> None:
+def set_capture_mode(store: Ledger, who: Identity, mode: str) -> None:
     """Change what is recorded about the signed-in user from now on; the change and its audit row commit together."""
-    from ..transcripts.audit import audit as _audit
-
-    with store.transaction() as conn:
-        store.set_capture_mode(who.subject, mode)
-        _audit(store, who.key_id, "consent", {"user_id": who.subject, "mode": mode}, 1, conn=conn)
+    store.set_capture_mode(who.subject, mode, actor=who.key_id)
 
 
-def erase_user(store: TranscriptStore, who: Identity, *, skill: str | None = None,
+def erase_user(store: Ledger, who: Identity, *, skill: str | None = None,
                developer_id: str | None = None) -> dict[str, Any]:
     """Erase the user's transcripts (all, or one skill's) and return the erasure receipt.
 

@@ -1,4 +1,4 @@
-"""Operations: ``GET /readyz``, one access-log line per request, logging that forgets who, and the ledger guard's thread."""
+"""Operations: ``GET /readyz``, one access-log line per request, and logging that forgets who."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-
 
 __all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
            "observe"]
@@ -170,21 +169,24 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
 
 
 def register(app: Flask) -> None:
-    """Add ``GET /readyz``, the access-log hooks, and the ledger guard (spool replay at start-up, then its thread)."""
+    """Add ``GET /readyz`` and the access-log hooks; give the ledger guard to the ledger to run (see create_app)."""
     ext = app.extensions["skills_sdk"]
     store = ext["store"]
     spool = ext.get("spool")
     guard = ext.get("guard")
     if guard is not None and spool is not None and spool.files():
         guard.check()  # replays what an earlier run spooled; when it cannot yet, the thread retries
-    started_in: list[int] = []
+    if guard is not None:
+        # Its thread is the ledger's to run (in each forked worker too) and to stop.
+        ext.setdefault("jobs", []).append(guard)
+
+    jobs = tuple(ext.get("jobs", ()))
 
     def request_started() -> float:
         """Called as each request arrives (by Flask's hook, and by the Alexa endpoint's own path)."""
-        if guard is not None and (not started_in or started_in[0] != os.getpid()):
-            # Started lazily so each forked worker (gunicorn --preload) runs its own.
-            started_in[:] = [os.getpid()]
-            guard.start()
+        # The ledger's threads in this process, the guard's among them (a forked worker starts its
+        # own on its first request): a lookup when they run.
+        store.start(jobs=jobs)
         return time.perf_counter()
 
     ext["request_started"] = request_started

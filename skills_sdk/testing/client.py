@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ..middleware import Middleware
     from ..skill import Skill
-    from ..transcripts.store import TranscriptStore
+    from ..transcripts.ledger import Ledger
 
 __all__ = ["SkillClient", "Reply"]
 
@@ -140,7 +140,7 @@ class SkillClient:
     def __init__(
         self,
         skill: Skill,
-        store: TranscriptStore | None = None,
+        store: Ledger | None = None,
         http: requests.Session | None = None,
         user_id: str = DEFAULT_USER,
         locale: str | None = None,
@@ -150,11 +150,11 @@ class SkillClient:
     ) -> None:
         from ..host import SkillHost
         from ..http import PartnerSession
-        from ..transcripts.store import TranscriptStore
+        from ..transcripts import open_ledger
 
         self.skill = skill
         self.owns_store = store is None
-        self.store = store if store is not None else TranscriptStore(":memory:")
+        self.store = store if store is not None else open_ledger(":memory:")
         self.http = http if http is not None else PartnerSession.from_env()
         self.user_id = user_id
         self.host = SkillHost([skill], store=self.store, http=self.http, middleware=middleware, capture=capture)

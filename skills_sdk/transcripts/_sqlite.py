@@ -1,24 +1,5 @@
-"""The SQLite driver of the store: the one sqlite-utils uses (a bundled recent SQLite where installed)."""
+"""The SQLite driver under its first import path; it lives in :mod:`skills_sdk.transcripts.sqlite.driver`."""
 
-from __future__ import annotations
-
-import sqlite3 as _stdlib
-
-# sqlite-utils imports pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is
-# installed, else the standard library's module. The store must use the very same module: exceptions
-# of one are not instances of the other's classes.
-from sqlite_utils.utils import sqlite3
+from .sqlite.driver import DB_ERRORS, FTS5_SECURE_DELETE, is_busy, sqlite3
 
 __all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "is_busy"]
-
-#: Catch these for "the database failed" (both drivers' errors, whichever raised).
-DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
-
-#: FTS5's 'secure-delete' option (SQLite 3.42+): a delete removes the tokens from the index at once,
-#: so erasing one user costs what that user had, not a rewrite of the whole index.
-FTS5_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
-
-
-def is_busy(exc: BaseException) -> bool:
-    """True when ``exc`` says another connection holds the database's lock ("database is locked/busy")."""
-    return isinstance(exc, DB_ERRORS) and any(w in str(exc).lower() for w in ("database is locked", "busy"))

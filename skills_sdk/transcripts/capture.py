@@ -7,14 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..context import Turn
-from ..errors import StoreError
 from ..middleware import Endpoint
 from ..request_types import reported, sent_body
 from ..response import Response, ask, ssml_to_text
-from ._sqlite import DB_ERRORS
-from .ledger import CAPTURE_MODES
+from .ledger import CAPTURE_MODES, Ledger
+from .record import encode_json, utcnow_iso
 from .redaction import Redactor
-from .store import TranscriptStore, encode_json, utcnow_iso
 
 if TYPE_CHECKING:
     from .guard import LedgerGuard
@@ -26,10 +24,10 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 
 class Capture:
-    """Middleware that records every response of a skill into a :class:`TranscriptStore`.
+    """Middleware that records every response of a skill into a :class:`Ledger`.
 
     >>> from skills_sdk import Skill, say
-    >>> store = TranscriptStore(":memory:")
+    >>> store = open_ledger(":memory:")
     >>> app = create_app(skills=[skill], store=store)   # doctest: +SKIP  (the server adds it for you)
 
     The row is committed before the middleware returns, so before the reply leaves the server.
@@ -43,7 +41,7 @@ class Capture:
 
     def __init__(
         self,
-        store: TranscriptStore,
+        store: Ledger,
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
@@ -58,7 +56,7 @@ class Capture:
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
         r = self._redactors.get(ctx.skill.name)
         if r is None:
-            r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.redact_patterns or None))
+            r = self._redactors[ctx.skill.name] = _CachedRedactor(Redactor(patterns=ctx.skill.ledger.redact_patterns or None))
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
@@ -84,7 +82,7 @@ class Capture:
             row["id"] = self.store.record(row, state=state)
             if state is not None:
                 ctx.state_saved(state)
-        except (*DB_ERRORS, StoreError, OSError) as exc:
+        except self.store.errors as exc:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
             else:
@@ -95,7 +93,7 @@ class Capture:
     def _capture_mode(self, user_id: str) -> str:
         try:
             return self.store.capture_mode(user_id)
-        except (*DB_ERRORS, StoreError) as exc:
+        except self.store.errors as exc:
             # The user's choice cannot be read (the database is gone or failing): record the
             # least, no text at all, rather than more than they may have agreed to.
             log.warning("capture mode unreadable, recording metadata only: %s", exc)
@@ -136,7 +134,7 @@ class Capture:
             red = self._redactor(ctx)
             locale = request.locale
             if slots:
-                slots, k = red.redact_slots(slots, exempt=ctx.skill.exempt_slots, locale=locale)
+                slots, k = red.redact_slots(slots, exempt=ctx.skill.ledger.exempt_slots, locale=locale)
                 kinds |= k
             out = []
             for text in (utterance, speech, reprompt, error):

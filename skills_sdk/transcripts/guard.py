@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import LedgerUnavailable, StoreError
-from ._sqlite import DB_ERRORS
+from ..errors import LedgerUnavailable
+from .ledger import Ledger
 from .spool import Spool
-from .store import TranscriptStore
 
 __all__ = ["LedgerGuard", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
 
@@ -28,7 +27,6 @@ DEFAULT_RESERVE = 32 * 1024 * 1024
 DEFAULT_FLOOR = 1024 * 1024
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _CHUNK = 64 * 1024
-_ERRORS = (*DB_ERRORS, StoreError, OSError)
 
 
 class Reserve:
@@ -132,7 +130,7 @@ class LedgerGuard:
     ``spooled``, ``lost``, ``refused``, ``replayed`` (rows) and ``state`` (index in :data:`STATES`).
     """
 
-    def __init__(self, store: TranscriptStore, spool: Spool | None = None, *, floor: int = DEFAULT_FLOOR,
+    def __init__(self, store: Ledger, spool: Spool | None = None, *, floor: int = DEFAULT_FLOOR,
                  interval: float = 1.0, replay_interval: float = 30.0) -> None:
         self.store = store
         self.spool = spool
@@ -216,7 +214,7 @@ class LedgerGuard:
             t0 = time.perf_counter()
             try:
                 rid = self.store.record(row, state=user_state)
-            except _ERRORS as exc:
+            except self.store.errors as exc:
                 self._degrade(f"the transcript database cannot be written: {exc}")
             else:
                 self._emit("capture", time.perf_counter() - t0)
@@ -248,7 +246,7 @@ class LedgerGuard:
         if problem is None and self.spool is not None and self.spool.files():
             try:
                 n = self.spool.replay(self.store)
-            except _ERRORS as exc:
+            except self.store.errors as exc:
                 problem = f"the spool cannot be replayed into the transcript database: {exc}"
             else:
                 if n:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..errors import NotFound
-from .audit import audit
-from .store import TranscriptStore, utcnow_iso
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
-__all__ = ["KeyInfo", "create_key", "verify_key", "revoke_key", "list_keys", "PREFIXES"]
+__all__ = ["KeyInfo", "PREFIXES", "new_key", "key_hash", "create_key", "verify_key", "revoke_key", "list_keys"]
 
 #: How a key starts, by kind: a leaked key in a log says at a glance what it opens.
 PREFIXES = {"developer": "sk_dev_", "user": "sk_user_"}
@@ -28,75 +27,46 @@ class KeyInfo:
     revoked_at: str | None = None
 
 
-def _hash(key: str) -> str:
+def key_hash(key: str) -> str:
+    """What a ledger stores of ``key``: its SHA-256, hex."""
     # A plain SHA-256 is right here: keys carry 192 random bits, so there is nothing to brute-force
     # and a slow password hash (bcrypt, scrypt) would only add latency to every API request.
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(store: TranscriptStore, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
-    """Make a new key for ``subject`` and return it with its record; only its hash is stored.
+_hash = key_hash  # the name a backend written before the split imports
 
-    >>> info, key = create_key(store, "developer", "pronto-pizza-labs")
-    >>> key.startswith("sk_dev_"), info.kind
-    (True, 'developer')
 
-    ``kind`` is ``developer`` (reads that developer's transcripts) or ``user`` (reads and erases
-    that user's data across every skill). Show ``key`` to its owner once: it cannot be recovered.
-    """
+def new_key(kind: str, subject: str) -> tuple[str, str]:
+    """A fresh ``(key id, key)`` of ``kind`` for ``subject``; ValueError names a wrong kind or an empty subject."""
     if kind not in PREFIXES:
         raise ValueError(f"key kind must be 'developer' or 'user', got {kind!r}.")
     if not subject or not subject.strip():
         raise ValueError(f"a {kind} key needs the {kind} id it belongs to; got {subject!r}.")
-    key = PREFIXES[kind] + secrets.token_urlsafe(24)  # 32 url-safe characters
-    info = KeyInfo("key_" + secrets.token_hex(6), kind, subject, utcnow_iso())
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO api_keys (id, key_hash, kind, subject, created_at) VALUES (?, ?, ?, ?, ?)",
-                     (info.id, _hash(key), kind, subject, info.created_at))
-        audit(store, actor, "key_create", {"key": info.id, "kind": kind,
-                                           ("developer_id" if kind == "developer" else "user_id"): subject},
-              1, conn=conn)
-    return info, key
+    return "key_" + secrets.token_hex(6), PREFIXES[kind] + secrets.token_urlsafe(24)  # 32 url-safe characters
 
 
-def verify_key(store: TranscriptStore, key: str) -> KeyInfo | None:
-    """The live key record for ``key``, or None when it is unknown, revoked or malformed.
-
-    >>> verify_key(store, "sk_dev_wrong") is None
-    True
-    """
-    if not key or not key.startswith(tuple(PREFIXES.values())) or len(key) > 200:
-        return None
-    row = store.db.conn.execute(
-        "SELECT id, kind, subject, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-        (_hash(key),),
-    ).fetchone()
-    return KeyInfo(*row) if row else None
+def looks_like_key(key: str) -> bool:
+    """True when ``key`` has a key's form (a prefix, a sane length): anything else is refused unread."""
+    return bool(key) and key.startswith(tuple(PREFIXES.values())) and len(key) <= 200
 
 
-def revoke_key(store: TranscriptStore, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
-    """Revoke a key, named by its id (``key_…``) or by the key itself; it stops working at once.
-
-    >>> revoke_key(store, info.id).revoked_at is not None     # doctest: +SKIP
-    True
-
-    Raises :class:`NotFound` when no such key exists. Revoking a revoked key changes nothing.
-    """
-    conn = store.db.conn
-    row = conn.execute("SELECT id FROM api_keys WHERE id = ? OR key_hash = ?", (key_or_id, _hash(key_or_id))).fetchone()
-    if row is None:
-        raise NotFound(f"No key {key_or_id[:12]!r}… here; `skills keys list` shows the ids.")
-    with store.transaction() as c:
-        changed = c.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                            (utcnow_iso(), row[0])).rowcount
-        # A console signed in with the key ends with it (the console also re-checks on every request).
-        c.execute("DELETE FROM console_sessions WHERE developer_key_id = ? OR user_key_id = ?", (row[0], row[0]))
-        audit(store, actor, "key_revoke", {"key": row[0]}, changed, conn=c)
-    return next(k for k in list_keys(store) if k.id == row[0])
+# The functional forms, for scripts: each is the ledger's method of the same name.
+def create_key(ledger: Ledger, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+    """:meth:`Ledger.create_key`."""
+    return ledger.create_key(kind, subject, actor=actor)
 
 
-def list_keys(store: TranscriptStore) -> list[KeyInfo]:
-    """Every key ever made, oldest first (the keys themselves are never stored, only their ids)."""
-    rows: list[Any] = store.db.conn.execute(
-        "SELECT id, kind, subject, created_at, revoked_at FROM api_keys ORDER BY created_at, id").fetchall()
-    return [KeyInfo(*r) for r in rows]
+def verify_key(ledger: Ledger, key: str) -> KeyInfo | None:
+    """:meth:`Ledger.verify_key`."""
+    return ledger.verify_key(key)
+
+
+def revoke_key(ledger: Ledger, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+    """:meth:`Ledger.revoke_key`."""
+    return ledger.revoke_key(key_or_id, actor=actor)
+
+
+def list_keys(ledger: Ledger) -> list[KeyInfo]:
+    """:meth:`Ledger.list_keys`."""
+    return ledger.list_keys()

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import BadQuery
 from .record import to_iso
 
-__all__ = ["TranscriptFilter", "where", "fts_query", "FILTER_FIELDS", "API_FILTERS", "MAX_VALUE"]
+__all__ = ["TranscriptFilter", "where", "scope_where", "fts_query", "FILTER_FIELDS", "API_FILTERS", "MAX_VALUE", "MAX_LIMIT"]
 
 #: The columns a filter matches by equality, in the order the WHERE builder writes them.
 EQUALITY = ("developer_id", "skill", "user_id", "session_id", "request_id", "intent", "status")
@@ -20,6 +20,8 @@ API_FILTERS = ("skill", "user_id", "session_id", "intent", "status", "since", "u
 STATUSES = ("ok", "error", "alexa_error")
 #: The longest value a query string may give.
 MAX_VALUE = 500
+#: The largest page a query returns.
+MAX_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,29 @@ def where(f: TranscriptFilter, *, alias: str = "", placeholder: str = "?") -> tu
     if f.has_transaction is not None:
         clauses.append(f'{col}"transaction" IS NOT NULL' if f.has_transaction else f'{col}"transaction" IS NULL')
     return clauses, params
+
+
+def scope_where(f: TranscriptFilter, developer_id: str | None, user_id: str | None, *,
+                placeholder: str = "?") -> tuple[list[str], list[Any]]:
+    """The clauses of a scoped read on ``transcripts t``: the scope (from the caller's key, never the request) first.
+
+    >>> scope_where(TranscriptFilter(skill="pizza"), "dev-a", None)
+    (['t.developer_id = ?', 't.skill = ?'], ['dev-a', 'pizza'])
+
+    ``developer_id`` or ``user_id`` (or both) is required: a read without a scope is refused.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if developer_id is not None:
+        clauses.append(f"t.developer_id = {placeholder}")
+        params.append(developer_id)
+    if user_id is not None:
+        clauses.append(f"t.user_id = {placeholder}")
+        params.append(user_id)
+    if not clauses:
+        raise ValueError("search needs a developer_id or a user_id scope.")
+    more, more_params = where(f, alias="t", placeholder=placeholder)
+    return clauses + more, params + more_params
 
 
 def fts_query(text: str) -> str:

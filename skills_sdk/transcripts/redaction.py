@@ -478,6 +478,11 @@ def _is_phone(view: str, seq: _Sequence, window: list[_Group], region: str, budg
         verdict = _phone_verdict(digits[2:], region, True)
     else:
         verdict = _phone_verdict(digits, region, plus)
+        if verdict < 2 and not plus and digits[0] != "0" and region not in _NANPA and len(digits) in (10, 11):
+            # No trunk "0": a North American number said to a skill in another locale.
+            if budget.left > 0:
+                budget.left -= 1
+                verdict = max(verdict, _phone_verdict(digits, "US", False))
         if verdict < 2 and not plus and digits[0] == "0":
             # A trunk "0" is never dialled in the locale's region (NANPA) or the number is from
             # elsewhere: a British number said to a US skill is still a phone number.

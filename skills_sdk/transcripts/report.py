@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from .capture import CAPTURE_MODES
+from .record import COLUMNS
 from .redaction import KINDS
 from .retention import RECEIPT_COLUMNS
-from .store import COLUMNS
 
 __all__ = ["privacy_report"]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .guard import Reserve
-    from .store import TranscriptStore
+    from .sqlite.ledger import SQLiteLedger as TranscriptStore
 
 __all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
@@ -189,7 +189,9 @@ class Spool:
     def _replay_file(self, store: TranscriptStore, path: str) -> int:
         name = os.path.basename(path)
         conn = store.db.conn
-        from .store import _INSERT_SQL, _values, utcnow_iso
+        from .record import storage_values as _values
+        from .record import utcnow_iso
+        from .sqlite.ledger import INSERT_SQL as _INSERT_SQL
 
         try:
             fd = os.open(path, os.O_RDONLY)

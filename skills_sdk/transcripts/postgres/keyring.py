@@ -8,7 +8,6 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-
 from ...errors import StoreError
 from ..record import utcnow_iso
 from . import crypto

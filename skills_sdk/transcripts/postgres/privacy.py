@@ -12,8 +12,8 @@ from typing import Any
 from ...errors import NotFound
 from ..audit import _safe_filters, access_entry
 from ..keys import PREFIXES, KeyInfo, _hash
-from ..retention import _NULLED, Policy, policies
 from ..record import parse_iso, utcnow_iso
+from ..retention import _NULLED, Policy, policies
 from . import schema
 
 __all__ = ["PrivacyMixin"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from ...errors import BadQuery
 from ..ledger import Page, Where
 from ..query import TranscriptFilter
-from ..search import _where as sqlite_where
+from ..query import scope_where as sqlite_where
 from ..stats import transaction_totals
 from . import crypto, schema
 

@@ -7,15 +7,14 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
-from ..ledger import CAPTURE_MODES, Ledger, Page, Where
+from ..ledger import CAPTURE_MODES, Ledger, Where
 from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
@@ -26,7 +25,6 @@ from .search import SearchMixin
 from .sessions import SessionsMixin
 
 if TYPE_CHECKING:
-    from ..keys import KeyInfo
     from ..spool import Spool
 
 __all__ = ["PostgresLedger", "SEALED_COLUMNS", "DEFAULT_KEY_FILE"]
@@ -129,7 +127,7 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         except psycopg.OperationalError as exc:
             raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
 
-    def start(self) -> PostgresLedger:
+    def start_background(self) -> None:
         """Start the maintenance thread (partitions ahead, owed key ratchets); idempotent, per process."""
         pid = os.getpid()
         if self._maintainer is None or self._maintainer[0] != pid:
@@ -138,9 +136,8 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
                                       daemon=True)
             self._maintainer = (pid, stop, thread)
             thread.start()
-        return self
 
-    def stop(self) -> None:
+    def stop_background(self) -> None:
         """Stop the maintenance thread and close this process's connections (they reopen on next use)."""
         running, self._maintainer = self._maintainer, None
         if running is not None and running[0] == os.getpid():
@@ -151,7 +148,7 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         if pool is not None and pool[0] == os.getpid():
             pool[1].close()
 
-    close = stop
+    close = stop_background
 
     def _maintain(self, stop: threading.Event) -> None:
         while not stop.wait(self.maintenance_interval):

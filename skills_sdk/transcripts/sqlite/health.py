@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from ._sqlite import DB_ERRORS, sqlite3
-from .store import TranscriptStore, open_uri
+from typing import TYPE_CHECKING
+
+from .connection import open_uri
+from .driver import DB_ERRORS, sqlite3
+
+if TYPE_CHECKING:
+    from .ledger import SQLiteLedger as TranscriptStore
 
 __all__ = ["check_writable", "exposed_files", "LEDGER_SUFFIXES"]
 
@@ -40,7 +45,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
 
     The probe writes nothing and waits at most ``timeout_ms`` for a lock held elsewhere.
 
-    >>> check_writable(TranscriptStore(":memory:")) is None
+    >>> check_writable(SQLiteLedger(":memory:")) is None      # doctest: +SKIP
     True
     """
     if store.memory:

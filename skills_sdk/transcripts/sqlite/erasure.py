@@ -1,0 +1,217 @@
+"""Erasure on SQLite that leaves no byte behind: delete a user's rows, scrub the index and the WAL, write a receipt."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ErasureIncomplete
+from ..manifest import manifest
+from ..record import to_iso, utcnow_iso
+from .audit import audit
+from .driver import FTS5_SECURE_DELETE
+from .fts import apply_fts_changes, fts_partitions
+
+if TYPE_CHECKING:
+    from .ledger import SQLiteLedger as TranscriptStore
+
+__all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "iter_receipts", "finish_scrubs"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wait_ms: int = 200) -> bool:
+    """Remove the old bytes of deleted rows from the files; True when nothing of them is left.
+
+    >>> scrub(store)
+    True
+
+    Every connection has ``secure_delete`` on, so freed pages are zeroed. What is left is the
+    full-text index, whose deletes are tombstones until the index is merged ('optimize'), and the
+    ``-wal`` file, which keeps old page images until a ``wal_checkpoint(TRUNCATE)`` completes. A
+    checkpoint cannot complete while another connection holds a read transaction; it is retried
+    ``attempts`` times (each waiting up to ``wait_ms`` for readers), ``pause`` seconds apart, and
+    False is returned if it never completed.
+    """
+    conn = store.db.conn
+    if not FTS5_SECURE_DELETE:
+        # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
+        # tokens in the segments until the whole index is merged.
+        for _, _, name in fts_partitions(conn):
+            conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
+    if store.memory:
+        return True
+    # A short busy timeout per attempt: a long-lived reader must not hold the erasing request for
+    # attempts x the store's (long) timeout; the retries and the next purge cover slow readers.
+    conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+    try:
+        for i in range(attempts):
+            busy, _, _ = store.checkpoint("TRUNCATE")
+            if not busy:
+                return True
+            time.sleep(pause * (i + 1))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(store.busy_timeout_ms)}")
+    return False
+
+
+def _where(user_id: str, skill: str | None, developer_id: str | None) -> tuple[str, list[Any]]:
+    clauses, params = ["user_id = ?"], [user_id]
+    if skill:
+        clauses.append("skill = ?")
+        params.append(skill)
+    if developer_id:
+        clauses.append("developer_id = ?")
+        params.append(developer_id)
+    return " AND ".join(clauses), params
+
+
+def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+               actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+    """Erase everything recorded about ``user_id`` (in every skill, or one) and return the receipt.
+
+    >>> receipt = erase_user(store, "amzn1.ask.account.A")
+    >>> receipt["transcripts"], receipt["scrubbed"]
+    (3, True)
+
+    Removes the user's transcripts (with their full-text entries and any rows still waiting in the
+    spool), their saved skill state and any erasure scheduled for them, in one transaction, then scrubs the files (see :func:`scrub`). The
+    consent row stays: it holds no text, and dropping it would silently put the user back on the
+    default capture mode. The receipt (stored in ``erasure_receipts`` and returned) holds counts,
+    per-skill numbers, the developers involved, when, and a salted hash of the user id — never the
+    id or any text. An unknown user gets a receipt with zero rows. Raises
+    :class:`ErasureIncomplete` (carrying the receipt, marked ``scrubbed: False``) when the rows are
+    gone but the WAL could not be truncated yet; the next purge finishes the scrub. Pass
+    ``check=False`` to get that receipt back instead of the exception.
+    """
+    if not user_id:
+        raise ValueError("erase_user needs a user id; got an empty one.")
+    for name, value in (("skill", skill), ("developer_id", developer_id)):
+        if value is not None and not value.strip():
+            raise ValueError(f"{name} is empty; pass None to erase across every {name.split('_')[0]}, or name one.")
+    where, params = _where(user_id, skill, developer_id)
+    receipt_id = "er_" + secrets.token_hex(8)
+    spooled = _clear_spool(store, user_id, whole_user=not (skill or developer_id))
+    with store.transaction() as conn:
+        per_skill: dict[str, int] = {}
+        developers: set[str] = set()
+        for dev, sk, n in conn.execute(
+                f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {where} GROUP BY 1, 2", params):
+            per_skill[sk] = per_skill.get(sk, 0) + n
+            developers.add(dev)
+        rows = conn.execute(f"DELETE FROM transcripts WHERE {where}", params).rowcount
+        apply_fts_changes(conn)  # their tokens leave the full-text index in this same commit
+        state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount
+        pending_where = where if skill or developer_id else "user_id = ?"
+        conn.execute(f"DELETE FROM pending_erasures WHERE {pending_where}", params)
+        at = utcnow_iso()
+        scope = {"skill": skill, "developer_id": developer_id}
+        conn.execute(
+            "INSERT INTO erasure_receipts (id, at, user_hash, scope, reason, rows, per_skill, developers, state_rows, "
+            "scrubbed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (receipt_id, at, store.user_hash(user_id), json.dumps(scope), reason, rows,
+             json.dumps(per_skill, sort_keys=True), json.dumps(sorted(developers)), state_rows))
+        audit(store, actor, "skill_disabled" if reason == "skill_disabled" else "erase",
+              {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows,
+              conn=conn)
+    scrubbed = scrub(store) if rows or state_rows else _wal_clean(store)
+    if scrubbed:
+        store.db.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", (receipt_id,))
+    receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": store.user_hash(user_id), "skill": skill,
+               "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
+               "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
+               "reason": reason}
+    receipt["manifest"] = manifest(receipt)
+    if not scrubbed:
+        log.warning("erasure %s deleted %d rows but could not truncate the WAL yet", receipt_id, rows)
+        if check:
+            raise ErasureIncomplete(
+                f"Erasure {receipt_id} deleted {rows} transcript(s), but another connection kept the write-ahead log "
+                "from being truncated, so their old bytes may remain in the -wal file. Retry the erasure (it is "
+                "safe) or run `skills transcripts purge`; the receipt says scrubbed: false until then.", receipt)
+    return receipt
+
+
+def _clear_spool(store: TranscriptStore, user_id: str, *, whole_user: bool) -> int:
+    """Keep rows waiting in the spool (written while the database was unavailable) from coming back later.
+
+    For a whole-user erasure they are blanked in place (returns how many); for one skill the spool
+    is replayed first, so the store's DELETE removes exactly that skill's rows and keeps the rest.
+    """
+    if store.memory:
+        return 0
+    from ..spool import Spool, erase_spooled
+
+    if whole_user:
+        return erase_spooled(store, user_id)
+    spool = Spool.for_store(store)
+    if spool.files():
+        spool.replay(store)
+    return 0
+
+
+def _wal_clean(store: TranscriptStore) -> bool:
+    """True unless an earlier erasure's scrub is still owed (then try it now)."""
+    owed = store.db.conn.execute("SELECT count(*) FROM erasure_receipts WHERE scrubbed = 0").fetchone()[0]
+    if not owed:
+        return True
+    return finish_scrubs(store)
+
+
+def finish_scrubs(store: TranscriptStore) -> bool:
+    """Scrub for receipts still marked ``scrubbed: false``; True when none is left owing."""
+    if not scrub(store):
+        return False
+    store.db.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE scrubbed = 0")
+    return True
+
+
+def iter_receipts(store: TranscriptStore, *, user_id: str | None = None) -> list[dict[str, Any]]:
+    """Stored erasure receipts, newest first (only ``user_id``'s when given).
+
+    >>> [r["transcripts"] for r in iter_receipts(store, user_id="amzn1.ask.account.A")]    # doctest: +SKIP
+    [3]
+    """
+    sql = "SELECT id, at, user_hash, scope, reason, rows, per_skill, developers, state_rows, scrubbed FROM erasure_receipts"
+    params: list[Any] = []
+    if user_id is not None:
+        sql += " WHERE user_hash = ?"
+        params.append(store.user_hash(user_id))
+    out = []
+    for rid, at, uh, scope, reason, rows, per_skill, devs, state_rows, scrubbed in store.db.conn.execute(
+            sql + " ORDER BY at DESC, id", params).fetchall():
+        sc = json.loads(scope)
+        out.append({"receipt_id": rid, "erased_at": at, "user_hash": uh, "skill": sc.get("skill"),
+                    "developer_id": sc.get("developer_id"), "transcripts": rows, "per_skill": json.loads(per_skill),
+                    "developers": json.loads(devs), "state_rows": state_rows, "scrubbed": bool(scrubbed),
+                    "reason": reason})
+        out[-1]["manifest"] = manifest(out[-1])
+    return out
+
+
+def schedule_erasure(store: TranscriptStore, user_id: str, *, skill: str | None = None,
+                     developer_id: str | None = None, due: datetime, reason: str = "skill_disabled") -> None:
+    """Queue an erasure for ``due``; :func:`run_pending` (called by every purge) carries it out.
+
+    >>> schedule_erasure(store, "amzn1.ask.account.A", skill="pizza", due=datetime.now(timezone.utc))
+    """
+    store.db.conn.execute(
+        "INSERT INTO pending_erasures (user_id, developer_id, skill, due_at, reason, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)", (user_id, developer_id, skill, to_iso(due), reason, utcnow_iso()))
+
+
+def run_pending(store: TranscriptStore, *, now: datetime | None = None, actor: str = "purge") -> list[dict[str, Any]]:
+    """Carry out the scheduled erasures that are due at ``now``; returns their receipts."""
+    cutoff = to_iso(now or datetime.now(UTC))
+    due = store.db.conn.execute(
+        "SELECT id, user_id, developer_id, skill, reason FROM pending_erasures WHERE due_at <= ? ORDER BY id",
+        (cutoff,)).fetchall()
+    receipts = []
+    for pid, user_id, developer_id, skill, reason in due:
+        receipts.append(erase_user(store, user_id, skill=skill, developer_id=developer_id, actor=actor,
+                                   reason=reason, check=False))
+        store.db.conn.execute("DELETE FROM pending_erasures WHERE id = ?", (pid,))
+    return receipts

@@ -1,0 +1,246 @@
+"""``SQLiteLedger``: the :class:`~skills_sdk.transcripts.ledger.Ledger` on one SQLite file, through sqlite-utils."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ...errors import BadQuery, StoreError
+from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
+from ..query import MAX_LIMIT, TranscriptFilter
+from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
+from . import erasure, keys, queries, retention, sessions
+from .audit import access_log, audit, iter_audit
+from .connection import Connection, Transaction
+from .driver import DB_ERRORS, is_busy
+from .fts import index_pending, text_page
+from .health import check_writable
+from .schema import ensure_schema, privacy_secret
+from .stats import skill_stats
+
+if TYPE_CHECKING:
+    from ..keys import KeyInfo
+    from ..sessions import ConsoleSession
+    from ..spool import Spool
+
+__all__ = ["SQLiteLedger", "INSERT_SQL"]
+
+#: The one INSERT of a transcript row (capture, imports, spool replay).
+INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
+    ", ".join(f'"{c}"' for c in INSERT_COLUMNS), ", ".join("?" for _ in INSERT_COLUMNS))
+_STATE_SQL = (
+    "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
+_CONSENT_SQL = ("INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at")
+
+
+class SQLiteLedger(Connection, Ledger):
+    """The transcript ledger in one SQLite file (the embedded default): one row per skill response.
+
+    >>> ledger = SQLiteLedger(":memory:")
+    >>> ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
+    1
+    >>> [r["speech"] for r in ledger.user_history("u1")]
+    ['Hi.']
+
+    ``path`` is a file (created with its parent folder) or ``":memory:"``. Every write commits
+    before it returns (WAL journal, ``synchronous`` NORMAL by default: a row survives a killed
+    process; pass ``synchronous="FULL"`` to survive power loss too). The modules beside this one
+    hold each concept: ``connection`` (connections, locks, the background thread), ``schema``,
+    ``fts`` (the full-text index), ``queries`` (reads), ``erasure``, ``retention``, ``keys``,
+    ``audit``, ``stats``, ``health``.
+    """
+
+    errors = (*DB_ERRORS, StoreError, OSError)
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
+                 busy_timeout_ms: int = 10_000) -> None:
+        super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        self.url = self.path
+        ensure_schema(self)
+        self.created()
+
+    def ensure_schema(self) -> None:
+        """Create the tables and indexes if they are missing (safe to call from many processes)."""
+        ensure_schema(self)
+
+    # -- writing -------------------------------------------------------------------------------------
+    def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
+        values = storage_values(row)
+        conn = self.db.conn
+        # Writers in this process queue on a lock rather than on SQLite's busy handler, which
+        # sleeps in whole milliseconds: a capture never waits longer than the write before it.
+        with self.writing():
+            if state is None:
+                cur = conn.execute(INSERT_SQL, values)
+            else:
+                with Transaction(conn):
+                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
+                    cur = conn.execute(INSERT_SQL, values)
+        return int(cur.lastrowid or 0)
+
+    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        prepared = [storage_values(row) for row in rows]
+        with self.writing(), self.transaction() as conn:  # queued with the server's captures
+            conn.executemany(INSERT_SQL, prepared)
+        return len(prepared)
+
+    def index_pending(self) -> int:
+        """Add every row written so far to the full-text index now (the background thread would, within a tick)."""
+        with self.writing():
+            return index_pending(self.db.conn)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The decoded rows of a ``SELECT * FROM transcripts ...`` (tests and benches of this backend)."""
+        return queries.rows(self.db.conn, sql, params)
+
+    def get(self, transcript_id: int) -> dict[str, Any] | None:
+        found = queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
+        return found[0] if found else None
+
+    def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+        if before_id is None:
+            return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?",
+                                (user_id, limit))
+        return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE user_id = ? AND id < ? "
+                                          "ORDER BY id DESC LIMIT ?", (user_id, before_id, limit))
+
+    def session_turns(self, session_id: str) -> list[dict[str, Any]]:
+        return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
+
+    def count(self, where: Where = None, /, **fields: Any) -> int:
+        return queries.count(self.db.conn, TranscriptFilter.of(where, **fields))
+
+    def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any
+                         ) -> Iterator[dict[str, Any]]:
+        """Every matching transcript, oldest first, read in batches (memory stays flat).
+
+        Filtered by developer or skill alone, rows come in ``created_at`` order (ties by id), which
+        the ledger's own rows share with id order; otherwise in id order.
+        """
+        names: list[str] = []
+        for raw in queries.walk(self.db.conn, "*", TranscriptFilter.of(where, **fields), batch, names):
+            yield decode(dict(zip(names, raw[:-2], strict=True)))
+
+    def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
+        """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).
+
+        SQLite builds each object (``json_object``), so an export does no per-row Python work; the
+        text equals ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
+        """
+        conn = self.db.conn
+        for raw in queries.walk(conn, queries.json_select(conn), TranscriptFilter.of(where, **fields), batch, []):
+            yield raw[0]
+
+    def query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
+              before_id: int | None = None, limit: int = 50) -> Page:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadQuery("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}.")
+        f = TranscriptFilter.of(where)
+        if f.q is not None:
+            return text_page(self, f, developer_id, user_id, before_id, limit)
+        return queries.page(self.db.conn, f, developer_id=developer_id, user_id=user_id, before_id=before_id,
+                            limit=limit)
+
+    def skill_stats(self, developer_id: str, skill: str, *, since: str, until: str | None = None) -> dict[str, Any]:
+        return skill_stats(self, developer_id, skill, since=since, until=until)
+
+    # -- consent and per-user state ------------------------------------------------------------------
+    def capture_mode(self, user_id: str) -> str:
+        row = self.db.conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
+        return row[0] if row else "redacted"
+
+    def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
+        if mode not in CAPTURE_MODES:
+            raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
+        if actor is None:
+            self.db.conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
+            return
+        with self.transaction() as conn:
+            conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
+            audit(self, actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+
+    def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
+        row = self.db.conn.execute(
+            "SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?",
+            (developer_id, skill, user_id),
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
+        self.db.conn.execute(
+            _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
+        )
+
+    # -- erasure and retention -----------------------------------------------------------------------
+    def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                   actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+        return erasure.erase_user(self, user_id, skill=skill, developer_id=developer_id, actor=actor, reason=reason,
+                                  check=check)
+
+    def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
+                         due: datetime.datetime, reason: str = "skill_disabled") -> None:
+        erasure.schedule_erasure(self, user_id, skill=skill, developer_id=developer_id, due=due, reason=reason)
+
+    def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        return erasure.iter_receipts(self, user_id=user_id)
+
+    def purge(self, skills: Mapping[str, Any] | Iterable[Any] = (), *, default_days: int | None = None,
+              now: datetime.datetime | str | None = None, actor: str = "purge",
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        return retention.purge(self, skills, default_days=default_days, now=now, actor=actor, progress=progress)
+
+    # -- keys, audit, health -------------------------------------------------------------------------
+    def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+        return keys.create_key(self, kind, subject, actor=actor)
+
+    def verify_key(self, key: str) -> KeyInfo | None:
+        return keys.verify_key(self, key)
+
+    def revoke_key(self, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+        return keys.revoke_key(self, key_or_id, actor=actor)
+
+    def list_keys(self) -> list[KeyInfo]:
+        return keys.list_keys(self)
+
+    def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        return sessions.load_session(self, sid)
+
+    def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        sessions.save_session(self, session, ttl=ttl)
+
+    def end_session(self, sid: str) -> None:
+        sessions.end_session(self, sid)
+
+    def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
+              users: Mapping[str, int] | None = None) -> None:
+        audit(self, actor, action, filters, rows, users=users)
+
+    def access_log(self, user_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        return access_log(self, user_id, limit=limit)
+
+    def iter_audit(self, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        return iter_audit(self, limit=limit)
+
+    def secret(self) -> bytes:
+        return privacy_secret(self)
+
+    def check_writable(self, *, timeout_ms: int = 250) -> str | None:
+        return check_writable(self, timeout_ms=timeout_ms)
+
+    def is_busy(self, exc: BaseException) -> bool:
+        return is_busy(exc)
+
+    def spool(self) -> Spool | None:
+        """The spool beside the database file (``<db>.spool``); None for ``:memory:``."""
+        if self.memory:
+            return None
+        from ..spool import Spool
+
+        return Spool.for_store(self)

@@ -1,0 +1,139 @@
+"""Reads of the SQLite ledger: rows by id, user and session, counts, keyset walks for export, the API's pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..query import TranscriptFilter, scope_where, where
+from ..record import JSON_COLUMNS, canonical_json, decode, split_kinds
+from .driver import sqlite3
+
+__all__ = ["rows", "count", "walk", "json_select", "page", "scope_where", "decoded_page"]
+
+
+def rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    """The decoded rows of ``SELECT * FROM transcripts ...``."""
+    cur = conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [decode(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
+def count(conn: sqlite3.Connection, f: TranscriptFilter) -> int:
+    """How many transcripts ``f`` selects (full text aside)."""
+    if f.q is not None:
+        raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
+    clauses, params = where(f)
+    sql = "SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def walk(conn: sqlite3.Connection, select: str, f: TranscriptFilter, batch: int, names: list[str]) -> Iterator[tuple[Any, ...]]:
+    """Raw result tuples of ``SELECT {select}`` over the matching rows, keyset-paged, oldest first.
+
+    Each tuple ends with two keyset columns (created_at, id) after the selected ones.
+    """
+    if f.q is not None:
+        raise ValueError("an export does not search text; leave q out, or page through query() for matches.")
+    clauses, params = where(f)
+    # The keyset columns ride at the end of each result tuple.
+    sel = f"{select}, created_at AS _k_at, id AS _k_id"
+    if f.user_id is None and f.session_id is None and (f.developer_id is not None or f.skill is not None):
+        # Walk the (developer_id | skill, created_at) index in its own order, keyset on
+        # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
+        base = " AND ".join(clauses) or "1"
+        order = f"ORDER BY created_at, id LIMIT {int(batch)}"
+        cur = conn.execute(f"SELECT {sel} FROM transcripts WHERE {base} {order}", params)
+        next_sql = f"SELECT {sel} FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) {order}"
+        key = lambda r: [*params, r[-2], r[-1]]  # noqa: E731
+    else:
+        cond = " AND ".join(clauses + ["id > ?"])
+        next_sql = f"SELECT {sel} FROM transcripts WHERE {cond} ORDER BY id LIMIT {int(batch)}"
+        cur = conn.execute(next_sql, [*params, 0])
+        key = lambda r: [*params, r[-1]]  # noqa: E731
+    names[:] = [d[0] for d in cur.description][:-2]
+    while True:
+        # Streamed, not fetched: memory stays flat whatever the batch, and each batch is one
+        # short read (a long one would keep erasures from truncating the WAL).
+        n, last = 0, None
+        for last in cur:
+            n += 1
+            yield last
+        if n < batch or last is None:
+            return
+        cur = conn.execute(next_sql, key(last))
+
+
+def json_select(conn: sqlite3.Connection) -> str:
+    """``json_object(...)`` over every column, decoding as ``decode`` does."""
+    conn.create_function("skillssplit_kinds", 1, split_kinds, deterministic=True)
+    conn.create_function("skills_json", 1, canonical_json, deterministic=True)
+    conn.create_function("skills_float", 1, repr, deterministic=True)
+    parts = []
+    for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') ORDER BY cid"):
+        col = '"' + name.replace('"', '""') + '"'
+        if name in JSON_COLUMNS:
+            # The store writes canonical JSON (see JsonText), which json() keeps as it is. Text
+            # that is not valid JSON (written around the store) is decoded as decode does.
+            expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) THEN json({col}) "
+                    f"ELSE json(skills_json({col})) END")
+        elif kind in ("REAL", "FLOAT"):
+            # SQLite prints 15 significant digits, Python the shortest text that round-trips; they
+            # agree on a value with at most 3 decimals below 1e11, which is how the store writes
+            # latency. Rows written before it rounded (ids up to exact_from) are checked, in
+            # Python when they need more digits; round() costs a printf, so only for those.
+            exact_from = int(conn.execute("SELECT coalesce((SELECT value FROM privacy_meta WHERE name = "
+                                          "'exact_latency_from'), 0)").fetchone()[0])
+            old = f"(id <= {exact_from} AND {col} != round({col}, 3))" if exact_from else "0"
+            expr = (f"CASE WHEN typeof({col}) = 'real' AND (abs({col}) >= 1e11 OR {old}) "
+                    f"THEN json(skills_float({col})) ELSE {col} END")
+        elif name == "end_session":
+            expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
+        elif name == "redacted":
+            expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') WHEN instr({col}, ',') = 0 "
+                    f"THEN json_array({col}) ELSE json(skillssplit_kinds({col})) END")
+        else:
+            expr = col
+        parts.append(f"'{name}', {expr}")
+    return "json_object(" + ", ".join(parts) + ")"
+
+
+def page(conn: sqlite3.Connection, filters: TranscriptFilter, *, developer_id: str | None = None,
+         user_id: str | None = None, before_id: int | None = None, limit: int = 50
+         ) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the scope's transcripts (a developer's, or a user's), newest first, and the last id for the next page.
+
+    Newest first means by id, except a developer's page with a time window (``since``/``until``),
+    which is ordered by ``created_at`` (then id); for captured rows the orders agree. A full-text
+    filter (``q``) is :func:`skills_sdk.transcripts.sqlite.fts.text_page`'s.
+    """
+    clauses, params = scope_where(filters, developer_id, user_id)
+    # A time window walks the (scope, created_at) index newest first and stops at the page; ordering
+    # it by id made SQLite read and sort every row of the window (245 ms for one day at 10M rows).
+    by_time = developer_id is not None and (filters.since is not None or filters.until is not None)
+    if before_id is not None:
+        if by_time:
+            # The cursor stays the last id; its row's created_at gives the keyset position.
+            # A row erased between two pages ends the listing (its time is then unknown).
+            at = "coalesce((SELECT created_at FROM transcripts WHERE id = ?), '')"
+            clauses.append(f"t.created_at <= {at} AND (t.created_at, t.id) < ({at}, ?)")
+            params.extend([before_id, before_id, before_id])
+        else:
+            clauses.append("t.id < ?")
+            params.append(before_id)
+    if by_time:
+        sql = (f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} "
+               "ORDER BY t.created_at DESC, t.id DESC LIMIT ?")
+    else:
+        sql = f"SELECT t.* FROM transcripts t WHERE {' AND '.join(clauses)} ORDER BY t.id DESC LIMIT ?"
+    cur = conn.execute(sql, [*params, limit + 1])
+    return decoded_page([d[0] for d in cur.description], cur.fetchall(), limit)
+
+
+def decoded_page(names: list[str], raw: list[tuple[Any, ...]], limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Decoded rows of a page fetched with one row extra, and the last id when there is a next page."""
+    out = [decode(dict(zip(names, r, strict=False))) for r in raw]
+    if len(out) > limit:
+        out = out[:limit]
+        return out, out[-1]["id"]
+    return out, None
