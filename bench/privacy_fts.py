@@ -26,7 +26,7 @@ def run(variant: str, n: int = 2000) -> str:
     """Time ``store.record`` with the index set up as ``variant``."""
     store = TranscriptStore(os.path.join(tempfile.mkdtemp(), "t.db"))
     store.checkpoint_interval = 1e9  # keep the background indexer out of the measurement
-    conn = store.db.conn
+    conn = store.conn
     if variant == "none":
         for name in ("transcripts_fts_reuse", "transcripts_fts_del", "transcripts_fts_upd"):
             conn.execute(f"DROP TRIGGER {name}")

@@ -69,14 +69,14 @@ def generate(store: TranscriptStore, rows: int, *, seed: int = 7, end_ms: int | 
     """Fill ``store`` with ``rows`` generated transcripts via ``record_many``; returns rows/s."""
     # A bulk import may use a larger page cache on its own connection; the default 2 MB makes every
     # insert into the (user_id, id) index a read from the OS page cache once the index outgrows it.
-    store.db.conn.execute("PRAGMA cache_size = -262144")
+    store.conn.execute("PRAGMA cache_size = -262144")
     progress = Progress("generate", rows)
     t0 = time.perf_counter()
     done = 0
     for batch in _ledger.generate(rows, seed=seed, end_ms=end_ms, batch=20_000, developers=developers):
         done += store.record_many(batch)
         progress.update(done)
-    store.db.conn.execute("PRAGMA cache_size = -2000")
+    store.conn.execute("PRAGMA cache_size = -2000")
     store.checkpoint("TRUNCATE")
     return rows / (time.perf_counter() - t0)
 
@@ -97,7 +97,7 @@ def open_ledger(args: argparse.Namespace) -> tuple[TranscriptStore, str, float |
     elif have < args.rows:
         # A reused ledger that earlier runs purged and erased from: top it up with newer rows so the
         # table keeps its size (new sessions, so they land at the newest end like real traffic).
-        last = store.db.conn.execute("SELECT max(created_at) FROM transcripts").fetchone()[0]
+        last = store.conn.execute("SELECT max(created_at) FROM transcripts").fetchone()[0]
         log(f"reusing {path}: {have:,} rows, topping up {args.rows - have:,}")
         end = _ms(last) + 86_400_000
         for batch in _ledger.generate(args.rows - have, seed=int(time.time()), end_ms=end, days=1,
@@ -118,7 +118,7 @@ def index_fts(store: TranscriptStore) -> None:
     t = time.perf_counter()
     while True:
         try:
-            n = index_pending(store.db.conn)
+            n = index_pending(store.conn)
             break
         except sqlite3.OperationalError:  # the checkpoint thread is indexing them: wait for it
             time.sleep(1)
@@ -205,7 +205,7 @@ def privacy_api() -> dict[str, Callable[..., Any]]:
 
 def random_rows(store: TranscriptStore, n: int, rng: random.Random, cols: str) -> list[tuple[Any, ...]]:
     """``n`` random existing rows (by random id), as tuples of ``cols``."""
-    conn = store.db.conn
+    conn = store.conn
     lo, hi = conn.execute("SELECT min(id), max(id) FROM transcripts").fetchone()
     out: list[tuple[Any, ...]] = []
     while len(out) < n:
@@ -256,7 +256,7 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     raw.execute("PRAGMA journal_mode = WAL")
     raw.execute("PRAGMA synchronous = NORMAL")
     raw.execute("PRAGMA wal_autocheckpoint = 0")  # as the store: no checkpoint inside the timed commit
-    copy_schema(bulk.db.conn, raw)
+    copy_schema(bulk.conn, raw)
     tuples = [tuple(r.get(c) for c in _INSERT_COLUMNS) for r in sample]
     sql = "INSERT INTO transcripts ({}) VALUES ({})".format(", ".join(f'"{c}"' for c in _INSERT_COLUMNS),
                                                             ", ".join("?" * len(_INSERT_COLUMNS)))
@@ -278,7 +278,7 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
     picks = random_rows(store, q, rng, "user_id, developer_id, session_id, created_at, speech")
     p = latencies(lambda r: store.user_history(r[0], limit=50), picks)
     out["user_history_p50_ms"], out["user_history_p99_ms"] = p
-    conn = store.db.conn
+    conn = store.conn
     first, last = conn.execute("SELECT min(created_at), max(created_at) FROM transcripts").fetchone()
     dev_page = api.get("dev_page")
 
@@ -288,7 +288,7 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
         since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(_ms(until) / 1000 - 86400))
         if dev_page is not None:
             return dev_page(store, r[1], since=since, until=until, limit=50)
-        return read_rows(store.db.conn, "SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? "
+        return read_rows(store.conn, "SELECT * FROM transcripts WHERE developer_id = ? AND created_at >= ? "
                          "AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT 50", (r[1], since, until))
 
     out["dev_page_p50_ms"], out["dev_page_p99_ms"] = latencies(page, picks)
@@ -317,7 +317,7 @@ def measure_reads(store: TranscriptStore, api: dict[str, Callable[..., Any]], q:
 def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
     """Erase seeded users holding the most rows (1,000 at full size), through the real erasure."""
     erase = api.get("erase")
-    conn = store.db.conn
+    conn = store.conn
     heavy = conn.execute(
         "SELECT user_id, count(*) FROM transcripts WHERE user_id >= ? AND user_id < ? GROUP BY user_id "
         "ORDER BY count(*) DESC, user_id", (_ledger.HEAVY_PREFIX, _ledger.HEAVY_PREFIX + "~")).fetchall()
@@ -343,9 +343,9 @@ def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
 def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
     """Purge the oldest day of rows through the real retention purge."""
     purge = api.get("purge")
-    first = store.db.conn.execute("SELECT min(created_at) FROM transcripts").fetchone()[0]
+    first = store.conn.execute("SELECT min(created_at) FROM transcripts").fetchone()[0]
     cutoff = time.strftime("%Y-%m-%dT00:00:00.000Z", time.gmtime(_ms(first) / 1000 + 86400))
-    n = store.db.conn.execute("SELECT count(*) FROM transcripts WHERE created_at < ?", (cutoff,)).fetchone()[0]
+    n = store.conn.execute("SELECT count(*) FROM transcripts WHERE created_at < ?", (cutoff,)).fetchone()[0]
     if purge is None:
         return {"purge_day_ms": None, "purge_day_rows": n}
     t = time.perf_counter()
@@ -383,7 +383,7 @@ def run_export(path: str, *extra: str) -> tuple[int, float, float]:
 
 def measure_export(store: TranscriptStore, path: str) -> dict[str, Any]:
     """Export the smallest developer's transcripts, and one day of them, through the CLI."""
-    conn = store.db.conn
+    conn = store.conn
     dev, n = conn.execute("SELECT developer_id, count(*) FROM transcripts GROUP BY developer_id "
                           "ORDER BY count(*) LIMIT 1").fetchone()
     last = conn.execute("SELECT max(created_at) FROM transcripts WHERE developer_id = ?", (dev,)).fetchone()[0]
@@ -398,7 +398,7 @@ def measure_export(store: TranscriptStore, path: str) -> dict[str, Any]:
 
 def measure_size(store: TranscriptStore) -> dict[str, Any]:
     """Bytes on disk per transcript, with and without the full-text index's tables."""
-    conn = store.db.conn
+    conn = store.conn
     store.checkpoint("TRUNCATE")
     page = conn.execute("PRAGMA page_size").fetchone()[0]
     used = (conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0])
@@ -434,7 +434,7 @@ def measure_open(store: TranscriptStore) -> dict[str, Any]:
         conn.execute("SELECT id FROM transcripts ORDER BY id DESC LIMIT 1").fetchall()
         times.append((time.perf_counter() - t) * 1000)
         conn.close()
-    c = store.db.conn
+    c = store.conn
     return {"open_ms": statistics.median(times),
             "schema_objects": c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0],
             "developers": c.execute("SELECT count(DISTINCT developer_id) FROM transcripts").fetchone()[0]}

@@ -37,7 +37,12 @@ def _build(verify: bool) -> Any:
 
     configure_logging(os.environ.get("SKILLS_LOG_LEVEL", "INFO"))
     verifier, headers = (_test_verifier() if verify else (None, {}))
-    flask_app = create_app([same_work_skill()], db=DB, verifier=verifier)
+    skill = same_work_skill()
+    if verify:  # a verifying server serves only skills that name their Alexa skill id, as production must
+        import json
+
+        skill.application_id = json.load(open(ENVELOPE))["context"]["System"]["application"]["applicationId"]
+    flask_app = create_app([skill], db=DB, verifier=verifier)
     inner = flask_app.wsgi_app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:

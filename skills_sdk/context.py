@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .envelope import Request, RequestEnvelope, Slot
@@ -130,7 +130,8 @@ class Turn:
         "skill",
         "session",
         "utterance",
-        "http",
+        "_http",
+        "_http_factory",
         "config",
         "meta",
         "started",
@@ -146,6 +147,7 @@ class Turn:
         *,
         utterance: str | None = None,
         http: requests.Session | None = None,
+        http_factory: Callable[[], requests.Session] | None = None,
         state_backend: StateBackend | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> None:
@@ -155,13 +157,25 @@ class Turn:
         sess = envelope.session
         self.session: dict[str, Any] = Attributes(sess.attributes if sess is not None else {}, label="ctx.session")
         self.utterance = utterance
-        self.http = http
+        self._http = http
+        self._http_factory = http_factory  # called on the first use of ctx.http (importing requests is slow)
         self.config: Mapping[str, Any] = config if config is not None else skill.config
         self.meta: dict[str, Any] = {}
         self.started = time.perf_counter()
         self._state: dict[str, Any] | None = None
         self._state_json: str | None = None
         self._state_backend = state_backend
+
+    @property
+    def http(self) -> requests.Session | None:
+        """The ``requests.Session`` to reach partner APIs with (made on first use when the host supplies one)."""
+        if self._http is None and self._http_factory is not None:
+            self._http = self._http_factory()
+        return self._http
+
+    @http.setter
+    def http(self, session: requests.Session | None) -> None:
+        self._http = session
 
     # -- what came in ---------------------------------------------------------------
     @property

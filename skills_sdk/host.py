@@ -150,7 +150,9 @@ class SkillHost:
             )
         # Unknown request types are refused before the chain, so nothing is recorded for garbage.
         skill.check_request_type(envelope.request.type)
-        turn = Turn(envelope, skill, utterance=utterance, http=self.http, state_backend=self.store)
+        # ctx.http is made on its first use: a skill that never calls a partner never imports requests.
+        turn = Turn(envelope, skill, utterance=utterance, http=self._http,
+                    http_factory=None if self._http is not None else lambda: self.http, state_backend=self.store)
         resp = self._chains[skill_name](turn)
         if resp.error is None and turn.changed_state() is not None:
             # Capture saves state with the transcript in one commit; this covers capture=False

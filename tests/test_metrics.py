@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 
 from _server import free_port, post, start, stop
@@ -104,8 +105,14 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
             totals.add(got[("skills_requests_total", (("route", "/alexa/<skill>"), ("status", "200")))])
             assert got[("skills_capture_seconds_count", ())] == 30
         assert totals == {30}
-        # Each worker writes its own files there (its ledger state at least), and each scrape read them all.
-        assert len({f.stem.rsplit("_", 1)[1] for f in shared.glob("gauge_livemax_*.db")}) == 2
+        # Each worker writes its own files there (its ledger state at least, set when it has built the
+        # app), and each scrape read them all. A worker may still be booting on a loaded machine when the
+        # other has answered everything: wait for it, within a bound.
+        deadline = time.monotonic() + 60
+        while len(pids := {f.stem.rsplit("_", 1)[1] for f in shared.glob("gauge_livemax_*.db")}) < 2:
+            assert time.monotonic() < deadline, f"only these workers wrote metric files: {sorted(pids)}"
+            time.sleep(0.2)
+        assert len(pids) == 2
     finally:
         stop(proc)
     assert (tmp_path / "server.log").read_text().count("Booting worker") == 2

@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import phonenumbers
-
 __all__ = ["DEFAULT_REDACTOR", "KINDS", "MAX_SCAN_CHARS", "TRUNCATED", "Redaction", "Redactor"]
 
 #: The built-in kinds of personal data a :class:`Redactor` recognises.
@@ -425,6 +423,10 @@ def _region_of(locale: str | None) -> str:
 @lru_cache(maxsize=4096)
 def _phone_verdict(digits: str, region: str, plus: bool) -> int:
     """2 for a valid number, 1 for one of a possible length only, 0 for neither."""
+    # Imported on the first digit run that could be a phone number, not by every process that
+    # answers turns (20-80 ms of a cold start); the verdicts are cached.
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(("+" if plus else "") + digits, None if plus else region)
     except phonenumbers.NumberParseException:

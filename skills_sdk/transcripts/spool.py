@@ -164,7 +164,7 @@ class Spool:
         0
         """
         with self._replay_lock:
-            conn = store.db.conn
+            conn = store.conn
             conn.execute(_PROGRESS_SQL)
             self._rotate()
             total = 0
@@ -188,7 +188,7 @@ class Spool:
 
     def _replay_file(self, store: TranscriptStore, path: str) -> int:
         name = os.path.basename(path)
-        conn = store.db.conn
+        conn = store.conn
         from .record import storage_values as _values
         from .record import utcnow_iso
         from .sqlite.ledger import INSERT_SQL as _INSERT_SQL

@@ -31,7 +31,7 @@ def audit(store: SQLiteLedger, actor: str, action: str, filters: Mapping[str, An
     values = (utcnow_iso(), actor, action, safe_filters(store, filters), int(rows))
     seen = [(store.user_hash(u), int(n)) for u, n in (users or {}).items() if u and n]
     if not seen:
-        (conn or store.db.conn).execute(_INSERT, values)
+        (conn or store.conn).execute(_INSERT, values)
         return
     if conn is None:
         with store.transaction() as c:
@@ -58,7 +58,7 @@ def access_log(store: SQLiteLedger, user_id: str, *, limit: int = 200) -> list[d
     the search text itself is never kept, so it cannot be shown.
     """
     return [access_entry(at, action, filters, rows, kind, subject)
-            for at, _actor, action, filters, rows, kind, subject in store.db.conn.execute(
+            for at, _actor, action, filters, rows, kind, subject in store.conn.execute(
                 "SELECT a.at, a.actor, a.action, a.filters, x.rows, k.kind, k.subject FROM audit_access x "
                 "JOIN audit_log a ON a.id = x.audit_id LEFT JOIN api_keys k ON k.id = a.actor "
                 "WHERE x.user_hash = ? AND (k.kind IS NULL OR k.kind != 'user') ORDER BY x.audit_id DESC LIMIT ?",
@@ -76,6 +76,6 @@ def iter_audit(store: SQLiteLedger, *, limit: int | None = None) -> Iterator[dic
     if limit is not None:
         sql += " LIMIT ?"
         params = (int(limit),)
-    for rid, at, actor, action, filters, rows in store.db.conn.execute(sql, params).fetchall():
+    for rid, at, actor, action, filters, rows in store.conn.execute(sql, params).fetchall():
         yield {"id": rid, "at": at, "actor": actor, "action": action,
                "filters": json.loads(filters) if filters else None, "rows": rows}

@@ -9,14 +9,15 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from .driver import DB_ERRORS, sqlite3
 from .fts import FTS_IDLE, index_pending
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["Connection", "Transaction", "open_uri"]
 
@@ -47,7 +48,8 @@ class Connection:
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._memory_db: sqlite_utils.Database | None = None
+        self._memory_conn: sqlite3.Connection | None = None
+        self._memory_db_wrapper: sqlite_utils.Database | None = None
         self._lock = threading.RLock()  # serialises the shared in-memory connection only
         self._write_lock = threading.Lock()  # serialises this process's capture writes
         self._flock: tuple[int, int] | None = None  # (pid, fd) of the cross-process write lock file
@@ -70,17 +72,37 @@ class Connection:
 
     # -- connections -------------------------------------------------------------------
     @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's sqlite-utils Database (autocommit; use ``with store.transaction()`` to group)."""
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; use ``with store.transaction()`` to group)."""
         if self.memory:
-            if self._memory_db is None:
-                self._memory_db = sqlite_utils.Database(self._connect())
-            return self._memory_db
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite_utils.Database(self._connect())
-            self._local.db = db
+            if self._memory_conn is None:
+                self._memory_conn = self._connect()
+            return self._memory_conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.db = None
             self._local.pid = os.getpid()
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection as a sqlite-utils ``Database`` (for schema work and ad-hoc queries).
+
+        sqlite-utils is imported on first use: importing it, and the plugin scan its ``Database``
+        runs, was a third of a worker's start-up, and no query on the request path needs it.
+        """
+        import sqlite_utils
+
+        conn = self.conn
+        db = self._memory_db_wrapper if self.memory else getattr(self._local, "db", None)
+        if db is None or db.conn is not conn:
+            db = sqlite_utils.Database(conn)
+            if self.memory:
+                self._memory_db_wrapper = db
+            else:
+                self._local.db = db
         return db
 
     def _connect(self) -> sqlite3.Connection:
@@ -112,9 +134,9 @@ class Connection:
         if not self.memory:
             self._started = True
             self._start_checkpointer()
-            db = getattr(self._local, "db", None)
-            if db is not None and getattr(self._local, "pid", None) == os.getpid():
-                db.conn.execute("PRAGMA wal_autocheckpoint = 0")  # this thread's open connection too
+            conn = getattr(self._local, "conn", None)
+            if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # this thread's open connection too
 
     def stop_background(self) -> None:
         """Stop the background thread, wait for its last tick, and close this thread's connection."""
@@ -163,7 +185,7 @@ class Connection:
         """
         if mode.upper() not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
             raise ValueError(f"checkpoint mode must be PASSIVE, FULL, RESTART or TRUNCATE, got {mode!r}.")
-        c = conn or self.db.conn
+        c = conn or self.conn
         # One checkpoint at a time in this process: an erasure's TRUNCATE that found the background
         # thread's PASSIVE one running slept in SQLite's busy handler (~450 ms) instead of waiting here.
         with self._checkpoint_lock:
@@ -172,13 +194,13 @@ class Connection:
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
-        db = self._memory_db if self.memory else getattr(self._local, "db", None)
-        if db is not None:
-            db.conn.close()
+        conn = self._memory_conn if self.memory else getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
             if self.memory:
-                self._memory_db = None
+                self._memory_conn = self._memory_db_wrapper = None
             else:
-                self._local.db = None
+                self._local.conn = self._local.db = None
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
@@ -209,7 +231,7 @@ class Connection:
 
     def transaction(self) -> Transaction:
         """``with store.transaction():`` groups writes into one immediate transaction."""
-        return Transaction(self.db.conn)
+        return Transaction(self.conn)
 
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sqlite3 as _stdlib
 
-# sqlite-utils imports pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is
-# installed, else the standard library's module. The store must use the very same module: exceptions
-# of one are not instances of the other's classes.
-from sqlite_utils.utils import sqlite3
+# pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is installed, else the
+# standard library's module: the choice sqlite-utils makes (sqlite_utils.utils), so both use the very
+# same module (exceptions of one are not instances of the other's classes). Imported here directly:
+# sqlite-utils itself (and the plugin scan it runs) is for schema work, not for every process start.
+try:
+    import pysqlite3.dbapi2 as sqlite3
+except ImportError:  # pragma: no cover - the wheel is not built for every platform
+    import sqlite3
 
 __all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "is_busy"]
 

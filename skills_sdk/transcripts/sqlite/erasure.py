@@ -36,7 +36,7 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     ``attempts`` times (each waiting up to ``wait_ms`` for readers), ``pause`` seconds apart, and
     False is returned if it never completed.
     """
-    conn = store.db.conn
+    conn = store.conn
     if not FTS5_SECURE_DELETE:
         # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
         # tokens in the segments until the whole index is merged.
@@ -119,7 +119,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
               conn=conn)
     scrubbed = scrub(store) if rows or state_rows else _wal_clean(store)
     if scrubbed:
-        store.db.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", (receipt_id,))
+        store.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", (receipt_id,))
     receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": store.user_hash(user_id), "skill": skill,
                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
@@ -155,7 +155,7 @@ def _clear_spool(store: TranscriptStore, user_id: str, *, whole_user: bool) -> i
 
 def _wal_clean(store: TranscriptStore) -> bool:
     """True unless an earlier erasure's scrub is still owed (then try it now)."""
-    owed = store.db.conn.execute("SELECT count(*) FROM erasure_receipts WHERE scrubbed = 0").fetchone()[0]
+    owed = store.conn.execute("SELECT count(*) FROM erasure_receipts WHERE scrubbed = 0").fetchone()[0]
     if not owed:
         return True
     return finish_scrubs(store)
@@ -165,7 +165,7 @@ def finish_scrubs(store: TranscriptStore) -> bool:
     """Scrub for receipts still marked ``scrubbed: false``; True when none is left owing."""
     if not scrub(store):
         return False
-    store.db.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE scrubbed = 0")
+    store.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE scrubbed = 0")
     return True
 
 
@@ -181,7 +181,7 @@ def iter_receipts(store: TranscriptStore, *, user_id: str | None = None) -> list
         sql += " WHERE user_hash = ?"
         params.append(store.user_hash(user_id))
     out = []
-    for rid, at, uh, scope, reason, rows, per_skill, devs, state_rows, scrubbed in store.db.conn.execute(
+    for rid, at, uh, scope, reason, rows, per_skill, devs, state_rows, scrubbed in store.conn.execute(
             sql + " ORDER BY at DESC, id", params).fetchall():
         sc = json.loads(scope)
         out.append({"receipt_id": rid, "erased_at": at, "user_hash": uh, "skill": sc.get("skill"),
@@ -198,7 +198,7 @@ def schedule_erasure(store: TranscriptStore, user_id: str, *, skill: str | None 
 
     >>> schedule_erasure(store, "amzn1.ask.account.A", skill="pizza", due=datetime.now(timezone.utc))
     """
-    store.db.conn.execute(
+    store.conn.execute(
         "INSERT INTO pending_erasures (user_id, developer_id, skill, due_at, reason, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)", (user_id, developer_id, skill, to_iso(due), reason, utcnow_iso()))
 
@@ -206,12 +206,12 @@ def schedule_erasure(store: TranscriptStore, user_id: str, *, skill: str | None 
 def run_pending(store: TranscriptStore, *, now: datetime | None = None, actor: str = "purge") -> list[dict[str, Any]]:
     """Carry out the scheduled erasures that are due at ``now``; returns their receipts."""
     cutoff = to_iso(now or datetime.now(UTC))
-    due = store.db.conn.execute(
+    due = store.conn.execute(
         "SELECT id, user_id, developer_id, skill, reason FROM pending_erasures WHERE due_at <= ? ORDER BY id",
         (cutoff,)).fetchall()
     receipts = []
     for pid, user_id, developer_id, skill, reason in due:
         receipts.append(erase_user(store, user_id, skill=skill, developer_id=developer_id, actor=actor,
                                    reason=reason, check=False))
-        store.db.conn.execute("DELETE FROM pending_erasures WHERE id = ?", (pid,))
+        store.conn.execute("DELETE FROM pending_erasures WHERE id = ?", (pid,))
     return receipts

@@ -135,7 +135,7 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
     ``limit`` caps how many ids one call covers, so the background thread holds the write lock
     only briefly and captures never queue behind a long indexing transaction.
 
-    >>> index_pending(store.db.conn)      # doctest: +SKIP
+    >>> index_pending(store.conn)      # doctest: +SKIP
     12
 
     Runs on the checkpoint thread every tick and before every full-text search, so capture never
@@ -191,7 +191,7 @@ def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | 
     from ..query import scope_where
 
     clauses, params = scope_where(filters, developer_id, user_id)
-    conn = store.db.conn
+    conn = store.conn
     # Rows captured since the last checkpoint tick are searchable too. Bounded: after an upgrade
     # re-indexes a big ledger, a search does not wait for all of it (the background thread does it).
     index_pending(conn, limit=SEARCH_INDEX_LIMIT)

@@ -49,7 +49,7 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
     True
     """
     if store.memory:
-        conn = store.db.conn
+        conn = store.conn
         with store._lock:
             return _probe(conn)
     try:

@@ -44,7 +44,7 @@ def verify_key(store: TranscriptStore, key: str) -> KeyInfo | None:
     """
     if not looks_like_key(key):
         return None
-    row = store.db.conn.execute(
+    row = store.conn.execute(
         "SELECT id, kind, subject, created_at, revoked_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         (_hash(key),),
     ).fetchone()
@@ -59,7 +59,7 @@ def revoke_key(store: TranscriptStore, key_or_id: str, *, actor: str = "cli") ->
 
     Raises :class:`NotFound` when no such key exists. Revoking a revoked key changes nothing.
     """
-    conn = store.db.conn
+    conn = store.conn
     row = conn.execute("SELECT id FROM api_keys WHERE id = ? OR key_hash = ?", (key_or_id, _hash(key_or_id))).fetchone()
     if row is None:
         raise NotFound(f"No key {key_or_id[:12]!r}… here; `skills keys list` shows the ids.")
@@ -74,6 +74,6 @@ def revoke_key(store: TranscriptStore, key_or_id: str, *, actor: str = "cli") ->
 
 def list_keys(store: TranscriptStore) -> list[KeyInfo]:
     """Every key ever made, oldest first (the keys themselves are never stored, only their ids)."""
-    rows: list[Any] = store.db.conn.execute(
+    rows: list[Any] = store.conn.execute(
         "SELECT id, kind, subject, created_at, revoked_at FROM api_keys ORDER BY created_at, id").fetchall()
     return [KeyInfo(*r) for r in rows]

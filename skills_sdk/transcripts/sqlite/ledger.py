@@ -72,7 +72,7 @@ class SQLiteLedger(Connection, Ledger):
     # -- writing -------------------------------------------------------------------------------------
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         values = storage_values(row)
-        conn = self.db.conn
+        conn = self.conn
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
         with self.writing():
@@ -93,29 +93,29 @@ class SQLiteLedger(Connection, Ledger):
     def index_pending(self) -> int:
         """Add every row written so far to the full-text index now (the background thread would, within a tick)."""
         with self.writing():
-            return index_pending(self.db.conn)
+            return index_pending(self.conn)
 
     # -- reading -------------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The decoded rows of a ``SELECT * FROM transcripts ...`` (tests and benches of this backend)."""
-        return queries.rows(self.db.conn, sql, params)
+        return queries.rows(self.conn, sql, params)
 
     def get(self, transcript_id: int) -> dict[str, Any] | None:
-        found = queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
+        found = queries.rows(self.conn, "SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
         return found[0] if found else None
 
     def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
         if before_id is None:
-            return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?",
+            return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?",
                                 (user_id, limit))
-        return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE user_id = ? AND id < ? "
+        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? AND id < ? "
                                           "ORDER BY id DESC LIMIT ?", (user_id, before_id, limit))
 
     def session_turns(self, session_id: str) -> list[dict[str, Any]]:
-        return queries.rows(self.db.conn, "SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
+        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
 
     def count(self, where: Where = None, /, **fields: Any) -> int:
-        return queries.count(self.db.conn, TranscriptFilter.of(where, **fields))
+        return queries.count(self.conn, TranscriptFilter.of(where, **fields))
 
     def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any
                          ) -> Iterator[dict[str, Any]]:
@@ -125,7 +125,7 @@ class SQLiteLedger(Connection, Ledger):
         the ledger's own rows share with id order; otherwise in id order.
         """
         names: list[str] = []
-        for raw in queries.walk(self.db.conn, "*", TranscriptFilter.of(where, **fields), batch, names):
+        for raw in queries.walk(self.conn, "*", TranscriptFilter.of(where, **fields), batch, names):
             yield decode(dict(zip(names, raw[:-2], strict=True)))
 
     def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
@@ -134,7 +134,7 @@ class SQLiteLedger(Connection, Ledger):
         SQLite builds each object (``json_object``), so an export does no per-row Python work; the
         text equals ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
         """
-        conn = self.db.conn
+        conn = self.conn
         for raw in queries.walk(conn, queries.json_select(conn), TranscriptFilter.of(where, **fields), batch, []):
             yield raw[0]
 
@@ -145,7 +145,7 @@ class SQLiteLedger(Connection, Ledger):
         f = TranscriptFilter.of(where)
         if f.q is not None:
             return text_page(self, f, developer_id, user_id, before_id, limit)
-        return queries.page(self.db.conn, f, developer_id=developer_id, user_id=user_id, before_id=before_id,
+        return queries.page(self.conn, f, developer_id=developer_id, user_id=user_id, before_id=before_id,
                             limit=limit)
 
     def skill_stats(self, developer_id: str, skill: str, *, since: str, until: str | None = None) -> dict[str, Any]:
@@ -153,28 +153,28 @@ class SQLiteLedger(Connection, Ledger):
 
     # -- consent and per-user state ------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:
-        row = self.db.conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
+        row = self.conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
         return row[0] if row else "redacted"
 
     def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
         if mode not in CAPTURE_MODES:
             raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
         if actor is None:
-            self.db.conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
+            self.conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
             return
         with self.transaction() as conn:
             conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
             audit(self, actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
 
     def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
-        row = self.db.conn.execute(
+        row = self.conn.execute(
             "SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?",
             (developer_id, skill, user_id),
         ).fetchone()
         return json.loads(row[0]) if row else {}
 
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
-        self.db.conn.execute(
+        self.conn.execute(
             _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
         )
 

@@ -51,11 +51,11 @@ def _plan(store: TranscriptStore, table: Mapping[str, Policy], now: datetime,
     # Days whose every row this purge deletes or strips of its text: before the earliest cutoff
     # of any skill present (a skill kept forever stops it at its first row).
     text_until: str | None = None
-    for (name,) in store.db.conn.execute(_SKILLS_SQL).fetchall():
+    for (name,) in store.conn.execute(_SKILLS_SQL).fetchall():
         pol = table.get(name) or Policy(None)
         days = pol.days if pol.days is not None else default_days
         if days is None:
-            first = store.db.conn.execute("SELECT min(created_at) FROM transcripts WHERE skill = ?",
+            first = store.conn.execute("SELECT min(created_at) FROM transcripts WHERE skill = ?",
                                           (name,)).fetchone()[0]
             text_until = min(text_until or first, first)
             continue

@@ -16,35 +16,34 @@ __all__ = ["ensure_schema", "privacy_secret"]
 
 
 def ensure_schema(store: Connection) -> None:
-    """Create the tables and indexes if they are missing, and upgrade older files (safe from many processes)."""
-    db = store.db
+    """Create the tables and indexes if they are missing, and upgrade older files (safe from many processes).
+
+    Plain DDL with ``IF NOT EXISTS`` (the names and shapes sqlite-utils gave these tables and
+    indexes, so files it made are the same files): opening a ledger imports nothing more.
+    """
+    conn = store.conn
     with store.transaction():
-        if not db["transcripts"].exists():
-            # AUTOINCREMENT: an id is never handed out twice, even after the newest rows are
-            # erased, so the full-text index needs no per-insert trigger to notice reuse (that
-            # trigger was a fifth of the insert) and an old cursor never points at a new row.
-            types = {int: "INTEGER", str: "TEXT", float: "REAL"}
-            cols = ",\n   ".join(
-                '"id" INTEGER PRIMARY KEY AUTOINCREMENT' if c == "id" else
-                f'"{c}" {types[t]}' + (" NOT NULL" if c in ("created_at", "developer_id", "skill", "user_id") else "")
-                for c, t in COLUMNS.items())
-            db.conn.execute(f'CREATE TABLE "transcripts" (\n   {cols}\n)')
-        t = db["transcripts"]
+        # AUTOINCREMENT: an id is never handed out twice, even after the newest rows are erased, so
+        # the full-text index needs no per-insert trigger to notice reuse (that trigger was a fifth
+        # of the insert) and an old cursor never points at a new row.
+        types = {int: "INTEGER", str: "TEXT", float: "REAL"}
+        cols = ",\n   ".join(
+            '"id" INTEGER PRIMARY KEY AUTOINCREMENT' if c == "id" else
+            f'"{c}" {types[t]}' + (" NOT NULL" if c in ("created_at", "developer_id", "skill", "user_id") else "")
+            for c, t in COLUMNS.items())
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "transcripts" (\n   {cols}\n)')
         # The queries users run: a user's history, a developer's pages (newest first, keyset on id:
         # /v1 and the console), a developer's and a skill's timeline (time ranges, exports,
         # retention), a session's. Each index costs a page write per capture, so only these five.
-        for cols in (["user_id", "id"], ["developer_id", "id"], ["developer_id", "created_at"],
-                     ["skill", "created_at"], ["session_id"]):
-            t.create_index(cols, if_not_exists=True)
-        if not db["user_state"].exists():
-            db["user_state"].create(
-                {"developer_id": str, "skill": str, "user_id": str, "state": str, "updated_at": str},
-                pk=("developer_id", "skill", "user_id"),
-            )
-        db["user_state"].create_index(["user_id"], if_not_exists=True)
-        if not db["consent"].exists():
-            db["consent"].create({"user_id": str, "mode": str, "updated_at": str}, pk="user_id")
-        _privacy_schema(db.conn)
+        for index in (("user_id", "id"), ("developer_id", "id"), ("developer_id", "created_at"),
+                      ("skill", "created_at"), ("session_id",)):
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "idx_transcripts_{"_".join(index)}" '
+                         f'ON "transcripts" ({", ".join(index)})')
+        conn.execute('CREATE TABLE IF NOT EXISTS "user_state" ("developer_id" TEXT, "skill" TEXT, "user_id" TEXT, '
+                     '"state" TEXT, "updated_at" TEXT, PRIMARY KEY ("developer_id", "skill", "user_id"))')
+        conn.execute('CREATE INDEX IF NOT EXISTS "idx_user_state_user_id" ON "user_state" (user_id)')
+        conn.execute('CREATE TABLE IF NOT EXISTS "consent" ("user_id" TEXT PRIMARY KEY, "mode" TEXT, "updated_at" TEXT)')
+        _privacy_schema(conn)
 
 
 # -- the privacy tables: full-text index, keys, audit, erasure receipts, scheduled erasures ----------
@@ -152,6 +151,6 @@ def privacy_secret(store: Connection) -> bytes:
     """This database's random secret (salts user-id hashes in receipts, signs page cursors)."""
     secret = getattr(store, "_privacy_secret", None)
     if secret is None:
-        row = store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'secret'").fetchone()
+        row = store.conn.execute("SELECT value FROM privacy_meta WHERE name = 'secret'").fetchone()
         secret = store._privacy_secret = bytes.fromhex(row[0])
     return secret

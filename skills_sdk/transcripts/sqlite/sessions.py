@@ -22,7 +22,7 @@ def load_session(store: SQLiteLedger, sid: str) -> tuple[ConsoleSession | None, 
     """
     if not sid or len(sid) > 100:
         return None, []
-    row = store.db.conn.execute(
+    row = store.conn.execute(
         "SELECT s.developer_key_id, d.subject, s.user_key_id, u.subject, s.data, s.expires_at "
         "FROM console_sessions s "
         "LEFT JOIN api_keys d ON d.id = s.developer_key_id AND d.revoked_at IS NULL AND d.kind = 'developer' "
@@ -62,4 +62,4 @@ def save_session(store: SQLiteLedger, session: ConsoleSession, *, ttl: float = D
 
 def end_session(store: SQLiteLedger, sid: str) -> None:
     """Delete session ``sid``: its cookie opens nothing any more."""
-    store.db.conn.execute("DELETE FROM console_sessions WHERE id = ?", (session_row_id(sid),))
+    store.conn.execute("DELETE FROM console_sessions WHERE id = ?", (session_row_id(sid),))

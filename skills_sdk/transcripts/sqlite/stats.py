@@ -29,7 +29,7 @@ def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since:
     if until:
         where += " AND created_at < ?"
         params.append(until)
-    conn = store.db.conn
+    conn = store.conn
     days = [
         {"day": d, "requests": int(n), "errors": int(e or 0)}
         for d, n, e in conn.execute(
