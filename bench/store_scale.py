@@ -234,17 +234,30 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     capture_rows = next(_ledger.generate(n, seed=99, end_ms=now_ms, days=1, heavy_users=0, batch=n))
     for row in capture_rows[:50]:
         store.record(dict(row, request_id=row["request_id"] + "w"))
-    each = []
+    each, bare, bare_ids = [], [], []
+    conn = store.db.conn
     t = time.perf_counter()
-    for row in capture_rows:
+    for i, row in enumerate(capture_rows):
         t1 = time.perf_counter()
-        store.record(row)          # what Capture does per turn: one committed INSERT
+        store.record(row)          # what Capture does per turn: the row and its chain entry, one commit
         each.append(time.perf_counter() - t1)
-    dt = time.perf_counter() - t
+        if i % 4 == 0:
+            # Side by side, interleaved: the same insert as one autocommit statement with no chain
+            # entry (the capture before tamper evidence); those rows are deleted again below.
+            values = _store_module._values(dict(row, request_id=row["request_id"] + "b"))
+            t1 = time.perf_counter()
+            with store.writing():
+                bare_ids.append(conn.execute(_store_module._INSERT_SQL, values).lastrowid)
+            bare.append(time.perf_counter() - t1)
+    dt = time.perf_counter() - t - sum(bare)
+    conn.execute(f"DELETE FROM transcripts WHERE id IN ({','.join(map(str, bare_ids))})")
     out["capture_us"] = dt / n * 1e6
     out["capture_rows_per_s"] = n / dt
     # The mean carries the waits behind the background full-text indexer; the p50 does not.
     out["capture_p50_us"], out["capture_p99_us"] = pct(each, 50) * 1e6, pct(each, 99) * 1e6
+    out["capture_unchained_p50_us"] = pct(bare, 50) * 1e6
+    out["chain_cost_p50_us"] = out["capture_p50_us"] - out["capture_unchained_p50_us"]
+    out["chained_vs_unchained"] = out["capture_p50_us"] / out["capture_unchained_p50_us"]
 
     m = min(100_000, max(rows, 2000))
     sample = next(_ledger.generate(m, seed=11, batch=m))
@@ -381,6 +394,15 @@ def run_export(path: str, *extra: str) -> tuple[int, float, float]:
     return lines, dt, (hwm[0] if hwm else usage.ru_maxrss) / 1024
 
 
+def measure_verify(store: TranscriptStore) -> dict[str, Any]:
+    """Walk the tamper-evident chain over the whole ledger (``skills transcripts verify``)."""
+    t = time.perf_counter()
+    report = store.verify_chain()
+    dt = time.perf_counter() - t
+    return {"verify_ok": report.ok, "verify_s": dt, "verify_rows_per_s": (report.rows + report.tombstones) / dt,
+            "verify_unchained_rows": report.unchained}
+
+
 def measure_export(store: TranscriptStore, path: str) -> dict[str, Any]:
     """Export the smallest developer's transcripts, and one day of them, through the CLI."""
     conn = store.conn
@@ -443,6 +465,9 @@ def measure_open(store: TranscriptStore) -> dict[str, Any]:
 FIGURES = [
     ("write", [("capture_us", "durable single capture (record), us/row"),
                ("capture_p50_us", "  p50 us"), ("capture_p99_us", "  p99 us"), ("capture_rows_per_s", "  = rows/s"),
+               ("capture_unchained_p50_us", "  same insert without its chain entry, p50 us"),
+               ("chain_cost_p50_us", "  the chain's cost per capture, p50 us"),
+               ("chained_vs_unchained", "  chained / unchained"),
                ("bulk_rows_per_s", "bulk import (record_many), rows/s"),
                ("raw_sqlite_rows_per_s", "plain sqlite3 executemany, rows/s"), ("bulk_vs_raw", "bulk / plain")]),
     ("read", [("user_history_p50_ms", "user history, newest 50, p50 ms"), ("user_history_p99_ms", "  p99 ms"),
@@ -452,7 +477,9 @@ FIGURES = [
               ("fts_p50_ms", "full-text search, p50 ms"), ("fts_p99_ms", "  p99 ms")]),
     ("privacy", [("erase_1000_ms", "erase one user (secure delete, FTS, WAL), median of 3, ms"),
                  ("erase_1000_max_ms", "  slowest of the 3, ms"), ("erase_rows", "  rows erased"),
-                 ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_rows", "  rows purged")]),
+                 ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_rows", "  rows purged"),
+                 ("verify_s", "verify the tamper-evident chain, s"), ("verify_rows_per_s", "  rows/s"),
+                 ("verify_unchained_rows", "  rows older than the chain (not covered)")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"), ("export_rows", "  rows"),
                 ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
     ("schema", [("open_ms", "open: connect + first query, median ms"), ("schema_objects", "  schema objects"),
@@ -474,6 +501,7 @@ def measure(store: TranscriptStore, path: str, rate: float | None, args: argpars
         ("export", lambda: measure_export(store, path)),
         ("erase", lambda: measure_erase(store, api)),
         ("purge", lambda: measure_purge(store, api)),
+        ("verify", lambda: measure_verify(store)),
         ("size", lambda: measure_size(store)),
     ]
     for name, step in steps:

@@ -17,7 +17,7 @@ FIGURES = [
     "rows", "capture_us", "capture_rows_per_s", "bulk_rows_per_s", "raw_sqlite_rows_per_s", "bulk_vs_raw",
     "user_history_p50_ms", "user_history_p99_ms", "dev_page_p50_ms", "dev_page_p99_ms",
     "session_p50_ms", "session_p99_ms", "fts_p50_ms", "fts_p99_ms", "erase_1000_ms", "erase_1000_max_ms", "erase_rows",
-    "capture_p50_us", "capture_p99_us",
+    "capture_p50_us", "capture_p99_us", "capture_unchained_p50_us", "chain_cost_p50_us", "verify_rows_per_s",
     "purge_day_ms", "purge_day_rows", "export_rows_per_s", "export_rows", "export_peak_rss_mb",
     "export_day_peak_rss_mb", "bytes_per_row", "bytes_per_row_no_fts", "open_ms", "schema_objects", "developers",
 ]
@@ -35,6 +35,7 @@ def test_benchmark_reports_every_figure_at_a_tiny_size(tmp_path):
     assert not missing, f"figures without a value: {missing}"
     assert figures["rows"] > 1500 and figures["erase_rows"] > 0 and figures["purge_day_rows"] > 0
     assert figures["bytes_per_row"] > figures["bytes_per_row_no_fts"] > 0
+    assert figures["verify_ok"] is True  # erasure, purge and capture left the chain whole
 
 
 EDGE_ROWS = [

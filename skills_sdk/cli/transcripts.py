@@ -136,6 +136,28 @@ def erase(db_path: str, user_id: str, skill: str | None) -> None:
 
 @transcripts.command()
 @db_option
+def verify(db_path: str) -> None:
+    """Walk the tamper-evident chain: exit 0 when intact, 1 naming the first row changed, deleted or inserted outside.
+
+    Every row the ledger records, strips, erases or purges adds an entry chained to the one before;
+    an erased row leaves a tombstone (id, digest, time), so erasure keeps the chain whole.
+    """
+    store = open_store(db_path)
+    try:
+        report = store.verify_chain()
+    except NotImplementedError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not report.ok:
+        click.echo(f"Tampered: {report.problem}. Chain head {report.head[:16]}… after {report.entries} intact "
+                   "entries.", err=True)
+        raise SystemExit(1)
+    older = f"; {report.unchained} older row(s) predate the chain and are not covered" if report.unchained else ""
+    click.echo(f"Intact: {report.entries} chain entries, {report.rows} rows match, {report.tombstones} erased or "
+               f"purged rows left tombstones{older}. Chain head {report.head}.")
+
+
+@transcripts.command()
+@db_option
 @click.option("--skills", "skills_spec", metavar="MODULE:ATTR", help="Whose retention applies (default: the examples).")
 @click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
               help="Retention of skills that set none (default: keep them).")

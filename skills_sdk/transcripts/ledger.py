@@ -15,6 +15,7 @@ from .query import TranscriptFilter
 from .record import iter_csv
 
 if TYPE_CHECKING:
+    from .sqlite.chain import ChainReport
     from .keys import KeyInfo
     from .sessions import ConsoleSession
     from .spool import Spool
@@ -244,6 +245,14 @@ class Ledger(abc.ABC):
               now: datetime | str | None = None, actor: str = "purge",
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Delete expired transcripts, strip expired text from kept receipts, run due erasures; a report."""
+
+    def verify_chain(self) -> ChainReport:
+        """Walk the tamper-evident chain: ``ok``, or the first row changed, deleted or inserted outside the ledger.
+
+        The SQLite ledger keeps the chain; a backend without one raises NotImplementedError saying so.
+        """
+        raise NotImplementedError(f"The {type(self).__name__} keeps no tamper-evident chain; "
+                                  "`skills transcripts verify` checks SQLite ledgers.")
 
     # -- keys ----------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -191,6 +191,7 @@ class Spool:
         conn = store.conn
         from .record import storage_values as _values
         from .record import utcnow_iso
+        from .sqlite.chain import chain_inserted
         from .sqlite.ledger import INSERT_SQL as _INSERT_SQL
 
         try:
@@ -204,6 +205,7 @@ class Spool:
                 got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (name,)).fetchone()
                 start = got[0] if got else 0
                 end = start
+                first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
                 for offset, row in _read_rows(path, start):
                     end = offset
                     if row is None:
@@ -213,6 +215,9 @@ class Spool:
                         inserted += 1
                     except Exception as exc:  # a row the store refuses must not block the rest
                         log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
+                if inserted:
+                    chain_inserted(conn, store.secret(), first,
+                                   conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
                 conn.execute(
                     "INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at",

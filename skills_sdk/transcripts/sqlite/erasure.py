@@ -13,6 +13,7 @@ from ...errors import ErasureIncomplete
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from .audit import audit
+from .chain import RETURNING_CONTENT, chain_removed
 from .driver import FTS5_SECURE_DELETE
 from .fts import apply_fts_changes, fts_partitions
 
@@ -102,7 +103,9 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                 f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {where} GROUP BY 1, 2", params):
             per_skill[sk] = per_skill.get(sk, 0) + n
             developers.add(dev)
-        rows = conn.execute(f"DELETE FROM transcripts WHERE {where}", params).rowcount
+        gone = conn.execute(f"DELETE FROM transcripts WHERE {where}" + RETURNING_CONTENT, params).fetchall()
+        rows = len(gone)
+        chain_removed(conn, store.secret(), gone, "erase")  # tombstones: id, digest, time; never a word
         apply_fts_changes(conn)  # their tokens leave the full-text index in this same commit
         state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount
         pending_where = where if skill or developer_id else "user_id = ?"

@@ -14,6 +14,8 @@ from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import erasure, keys, queries, retention, sessions
 from .audit import access_log, audit, iter_audit
+from .chain import ChainReport, chain_inserted
+from .chain import verify as verify_chain
 from .connection import Connection, Transaction
 from .driver import DB_ERRORS, is_busy
 from .fts import index_pending, text_page
@@ -75,20 +77,23 @@ class SQLiteLedger(Connection, Ledger):
         conn = self.conn
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
-        with self.writing():
-            if state is None:
-                cur = conn.execute(INSERT_SQL, values)
-            else:
-                with Transaction(conn):
-                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
-                    cur = conn.execute(INSERT_SQL, values)
-        return int(cur.lastrowid or 0)
+        with self.writing(), Transaction(conn):
+            if state is not None:
+                conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
+            rid = int(conn.execute(INSERT_SQL, values).lastrowid or 0)
+            chain_inserted(conn, self.secret(), rid, rid)  # tamper evidence, in the same commit
+        return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         prepared = [storage_values(row) for row in rows]
         with self.writing(), self.transaction() as conn:  # queued with the server's captures
+            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
             conn.executemany(INSERT_SQL, prepared)
+            chain_inserted(conn, self.secret(), first, first + len(prepared) - 1)
         return len(prepared)
+
+    def verify_chain(self) -> ChainReport:
+        return verify_chain(self.db.conn, self.secret())
 
     def index_pending(self) -> int:
         """Add every row written so far to the full-text index now (the background thread would, within a tick)."""

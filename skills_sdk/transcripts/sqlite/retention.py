@@ -12,6 +12,7 @@ from ..record import parse_iso
 from ..record import to_iso as _iso
 from ..retention import _NULLED, Policy, policies
 from .audit import audit
+from .chain import RETURNING_CONTENT, chain_changed, chain_removed
 from .erasure import finish_scrubs, run_pending, scrub
 from .fts import apply_fts_changes, drop_fts_days, fts_day
 
@@ -122,7 +123,13 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                 drop_before = None
             while pending and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
                 name, kind, sql, params = pending[0]
-                n = conn.execute(sql, params).rowcount
+                if kind == "strip":
+                    ids = [r[0] for r in conn.execute(sql + " RETURNING id", params).fetchall()]
+                    chain_changed(conn, store.secret(), ids)
+                else:
+                    ids = conn.execute(sql + RETURNING_CONTENT, params).fetchall()
+                    chain_removed(conn, store.secret(), ids, "purge")
+                n = len(ids)
                 if n < _CHUNK:
                     pending.pop(0)
                 if n:

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..record import COLUMNS
+from .chain import CHAIN_DDL
 from .driver import sqlite3
 from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_UPTO
 
@@ -133,6 +134,8 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TABLE transcripts_fts")
         conn.execute("UPDATE privacy_meta SET value = '0' WHERE name = 'fts_upto'")
     conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('secret', ?)", (os.urandom(32).hex(),))
+    for ddl in CHAIN_DDL:
+        conn.execute(ddl)
     if not conn.execute("SELECT 1 FROM privacy_meta WHERE name = 'exact_latency_from'").fetchone():
         # Every row after this id holds latency to the microsecond (as _values writes it), so the
         # export prints it as SQLite does; found once, when a database from before is first opened.

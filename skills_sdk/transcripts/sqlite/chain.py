@@ -1,0 +1,188 @@
+"""Tamper evidence for the SQLite ledger: a hash chain over every row's life, which survives erasure.
+
+Every change the ledger makes to a transcript row appends one entry to ``ledger_chain``:
+``insert`` (a row was recorded), ``strip`` (a purge kept only a receipt's fields), ``erase`` or
+``purge`` (the row was removed). An entry holds the row's id, a digest of the row's content, the
+time, and a hash over the previous entry's hash and its own fields. A removal's entry is the
+row's tombstone: its id, the digest it had, and when it was removed — never a word of it.
+
+:func:`verify` walks the chain and then compares every row with the last entry for its id, so
+a row changed, deleted or inserted by anything but the ledger (plain ``sqlite3``, a script) is
+named, and so is an entry of the chain that was changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..record import INSERT_COLUMNS, utcnow_iso
+from .driver import sqlite3
+
+__all__ = ["ChainReport", "chain_inserted", "chain_removed", "chain_changed", "verify", "CHAIN_DDL", "EVENTS",
+           "RETURNING_CONTENT"]
+
+#: What an entry says happened to its row.
+EVENTS = ("insert", "strip", "erase", "purge")
+_REMOVED = frozenset({"erase", "purge"})
+_GENESIS = "0" * 64
+
+CHAIN_DDL = (
+    "CREATE TABLE IF NOT EXISTS ledger_chain (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, event TEXT NOT NULL, "
+    "digest TEXT NOT NULL, at TEXT NOT NULL, hash TEXT NOT NULL)",
+    # No index on id: each would cost every capture a page write; verify sorts once instead.
+    # Rows older than the chain (a database from before it) are not covered; this is the first one that is.
+    "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('chain_from', "
+    "(SELECT CAST(coalesce(max(id), 0) + 1 AS TEXT) FROM transcripts))",
+)
+
+# The row's content as SQLite stores it, in one deterministic text: every column but the id that
+# holds a value, by name (json_patch drops the NULL ones, so a column added by a later version
+# leaves old rows' digests as they were). The same expression digests a row when it is written
+# and when it is checked.
+_CONTENT = "json_patch('{}', json_object(" + ", ".join(f"'{c}', \"{c}\"" for c in INSERT_COLUMNS) + "))"
+
+
+def _digest(secret: bytes, content: str) -> str:
+    # Keyed, so a removed row's digest cannot be matched against guesses of what it said
+    # without the database's secret.
+    return hmac.new(secret, content.encode(), hashlib.sha256).hexdigest()
+
+
+def _link(prev: str, seq: int, event: str, row_id: int, digest: str, at: str) -> str:
+    return hashlib.sha256(f"{prev}|{seq}|{event}|{row_id}|{digest}|{at}".encode()).hexdigest()
+
+
+def _append(conn: sqlite3.Connection, entries: Iterable[tuple[str, int, str]], at: str | None = None) -> int:
+    """Append ``(event, id, digest)`` entries after the chain's head; the caller holds the write transaction."""
+    head = conn.execute("SELECT seq, hash FROM ledger_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = head if head else (0, _GENESIS)
+    at = at or utcnow_iso()
+    rows = []
+    for event, row_id, digest in entries:
+        seq += 1
+        prev = _link(prev, seq, event, row_id, digest, at)
+        rows.append((seq, row_id, event, digest, at, prev))
+    conn.executemany("INSERT INTO ledger_chain (seq, id, event, digest, at, hash) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def _contents(conn: sqlite3.Connection, ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+    for lo in range(0, len(ids), 500):
+        part = ids[lo:lo + 500]
+        yield from conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id IN ({','.join('?' * len(part))}) "
+                                "ORDER BY id", part)
+
+
+def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int) -> int:
+    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction.
+
+    >>> chain_inserted(conn, store.secret(), cur.lastrowid, cur.lastrowid)     # doctest: +SKIP
+    1
+
+    ``secret`` is the database's (``Ledger.secret()``): it keys the digests.
+    """
+    found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
+    return _append(conn, (("insert", rid, _digest(secret, content)) for rid, content in found.fetchall()))
+
+
+def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -> int:
+    """Chain the new content of rows the ledger changed (a purge's strip), in the caller's transaction."""
+    return _append(conn, [("strip", rid, _digest(secret, content)) for rid, content in _contents(conn, sorted(ids))])
+
+
+#: Append to a DELETE to get what :func:`chain_removed` needs of each row it removes.
+RETURNING_CONTENT = f" RETURNING id, {_CONTENT}"
+
+
+def chain_removed(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tuple[int, str]], event: str) -> int:
+    """Tombstone rows the ledger removed (``erase`` or ``purge``): their id, the digest they had, and the time.
+
+    ``removed`` is what ``DELETE … RETURNING id, content`` (:data:`RETURNING_CONTENT`) gave, in
+    the transaction that deleted them: the words are hashed here and never kept.
+    """
+    if event not in _REMOVED:
+        raise ValueError(f"a removal is 'erase' or 'purge', got {event!r}.")
+    if not removed:
+        return 0
+    return _append(conn, ((event, rid, _digest(secret, content)) for rid, content in sorted(removed)))
+
+
+@dataclass
+class ChainReport:
+    """What :func:`verify` found: ``ok``, the first ``problem`` in words, and what it walked."""
+
+    ok: bool
+    problem: str | None
+    entries: int
+    rows: int
+    tombstones: int
+    unchained: int
+    head: str
+
+
+def verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
+    """Walk the chain and check every row against it; the first problem found, or ``ok``.
+
+    >>> verify(store.db.conn, store.secret()).ok      # doctest: +SKIP
+    True
+
+    Reads in one read transaction, so a server may keep writing meanwhile.
+    """
+    conn.execute("BEGIN")
+    try:
+        return _verify(conn, secret)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
+    got = conn.execute("SELECT value FROM privacy_meta WHERE name = 'chain_from'").fetchone()
+    chain_from = int(got[0]) if got else 1
+    prev, expected_seq, entries = _GENESIS, 0, 0
+    for seq, rid, event, digest, at, stored in conn.execute(
+            "SELECT seq, id, event, digest, at, hash FROM ledger_chain ORDER BY seq"):
+        expected_seq += 1
+        if seq != expected_seq:
+            return _bad(f"chain entry {expected_seq} is missing (the next one is {seq}): the chain was cut", entries,
+                        prev)
+        if event not in EVENTS or _link(prev, seq, event, rid, digest, at) != stored:
+            return _bad(f"chain entry {seq} (row {rid}) was changed outside the ledger", entries, prev)
+        prev = stored
+        entries += 1
+    head = prev
+    unchained = conn.execute("SELECT count(*) FROM transcripts WHERE id < ?", (chain_from,)).fetchone()[0]
+    # The last entry of each id (SQLite returns the other columns of the max(seq) row), merged
+    # with the rows in id order.
+    last = conn.execute("SELECT id, event, digest, max(seq) FROM ledger_chain GROUP BY id ORDER BY id")
+    rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? ORDER BY id", (chain_from,))
+    entry, row = next(last, None), next(rows, None)
+    checked = tombstones = 0
+    while entry is not None or row is not None:
+        if row is None or (entry is not None and entry[0] < row[0]):
+            rid, event = entry[0], entry[1]  # type: ignore[index]
+            if event in _REMOVED:
+                tombstones += 1
+            elif rid >= chain_from:
+                return _bad(f"row {rid} was deleted outside the ledger (the chain has no erasure or purge of it)",
+                            entries, head)
+            entry = next(last, None)
+            continue
+        rid, content = row
+        if entry is None or entry[0] > rid:
+            return _bad(f"row {rid} was inserted outside the ledger (the chain never recorded it)", entries, head)
+        if entry[1] in _REMOVED:
+            return _bad(f"row {rid} was {entry[1]}d by the ledger but is back: inserted outside the ledger",
+                        entries, head)
+        if not hmac.compare_digest(_digest(secret, content), entry[2]):
+            return _bad(f"row {rid} was changed outside the ledger (its content no longer matches the chain)",
+                        entries, head)
+        checked += 1
+        entry, row = next(last, None), next(rows, None)
+    return ChainReport(True, None, entries, checked, tombstones, unchained, head)
+
+
+def _bad(problem: str, entries: int, head: str) -> ChainReport:
+    return ChainReport(False, problem, entries, 0, 0, 0, head)

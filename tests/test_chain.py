@@ -1,0 +1,132 @@
+"""Tamper evidence: a hash chain over every row's life catches edits made outside the ledger and survives erasure."""
+
+from __future__ import annotations
+
+import sqlite3 as plain_sqlite3  # what a curious operator reaches for
+
+import pytest
+from _privacy_kit import marker, note_skill, occurrences, retention_skills, speak
+from click.testing import CliRunner
+
+from skills_sdk.cli import main
+from skills_sdk.host import SkillHost
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.erasure import erase_user
+from skills_sdk.transcripts.retention import purge
+from skills_sdk.transcripts.spool import Spool
+
+ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    host = SkillHost([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store=store)
+    for i in range(3):
+        speak(host, "notes", ALICE, f"alice note {i}")
+        speak(host, "shop", BOB, f"bob note {i}")
+    yield store, host, path
+    store.close()
+
+
+def verify(path):
+    return CliRunner().invoke(main, ["transcripts", "verify", "--db", str(path)])
+
+
+def edit(path, sql: str, *params) -> None:
+    """Change the database with plain sqlite3, behind the ledger's back."""
+    with plain_sqlite3.connect(path) as conn:
+        conn.execute(sql, params)
+
+
+def test_an_untouched_ledger_verifies(ledger):
+    store, host, path = ledger
+    result = verify(path)
+    assert result.exit_code == 0, result.output
+    assert "Intact: 6 chain entries, 6 rows match" in result.output
+
+
+@pytest.mark.parametrize("sql, params, says", [
+    ("UPDATE transcripts SET speech = 'Noted nothing.' WHERE id = ?", (4,), "row 4 was changed outside the ledger"),
+    ("UPDATE transcripts SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = ?", (2,),
+     "row 2 was changed outside the ledger"),
+    ("DELETE FROM transcripts WHERE id = ?", (3,), "row 3 was deleted outside the ledger"),
+    ("INSERT INTO transcripts (created_at, developer_id, skill, user_id, speech) VALUES "
+     "('2026-12-01T00:00:00.000Z', 'dev-a', 'notes', ?, 'forged')", (ALICE,), "row 7 was inserted outside the ledger"),
+    ("UPDATE ledger_chain SET digest = '00' WHERE seq = ?", (5,), "chain entry 5 (row 5) was changed outside"),
+    ("DELETE FROM ledger_chain WHERE seq = ?", (2,), "chain entry 2 is missing"),
+])
+def test_an_edit_with_plain_sqlite3_is_caught_and_named(ledger, sql, params, says):
+    store, host, path = ledger
+    store.close()
+    edit(path, sql, *params)
+    result = verify(path)
+    assert result.exit_code == 1
+    assert says in result.output
+
+
+def test_a_row_erased_and_then_put_back_is_caught(ledger):
+    store, host, path = ledger
+    with plain_sqlite3.connect(path) as conn:
+        saved = conn.execute("SELECT * FROM transcripts WHERE id = 1").fetchone()
+    erase_user(store, ALICE)
+    store.close()
+    with plain_sqlite3.connect(path) as conn:
+        conn.execute(f"INSERT INTO transcripts VALUES ({','.join('?' * len(saved))})", saved)
+    result = verify(path)
+    assert result.exit_code == 1 and "row 1 was erased by the ledger but is back" in result.output
+
+
+def test_erasing_a_user_leaves_tombstones_without_their_words_and_the_chain_verifies(ledger):
+    store, host, path = ledger
+    words = marker()
+    store.set_capture_mode(ALICE, "full")
+    speak(host, "notes", ALICE, words)
+    receipt = erase_user(store, ALICE)
+    assert receipt["transcripts"] == 4 and receipt["scrubbed"] is True
+
+    result = verify(path)
+
+    assert result.exit_code == 0, result.output
+    assert "3 rows match, 4 erased or purged rows left tombstones" in result.output
+    tombs = store.db.conn.execute("SELECT id, event, digest, at FROM ledger_chain WHERE event = 'erase'").fetchall()
+    assert sorted(t[0] for t in tombs) == [1, 3, 5, 7] and all(len(t[2]) == 64 and t[3] for t in tombs)
+    assert occurrences(path, words) == 0
+
+
+def test_purges_strips_spool_replays_and_imports_keep_the_chain_whole(tmp_path):
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    host = SkillHost(retention_skills(), store=store)
+    from _privacy_kit import at
+
+    at(host, "2026-09-01T00:00:00.000Z")
+    speak(host, "shop", ALICE, "receipt kept", intent="BuyIntent")
+    speak(host, "shop", ALICE, "gone")
+    speak(host, "notes", ALICE, "gone too")
+    store.record_many([{"developer_id": "dev-x", "skill": "imported", "user_id": BOB, "speech": "imported"}] * 3)
+    Spool.for_store(store).append({"developer_id": "dev-x", "skill": "imported", "user_id": BOB, "speech": "late"})
+    Spool.for_store(store).replay(store)
+    report = purge(store, retention_skills(), now="2026-12-01T00:00:00Z")
+    assert report["deleted"] >= 2 and report["stripped"] == 1
+
+    result = verify(path)
+
+    assert result.exit_code == 0, result.output
+    events = [e for (e,) in store.db.conn.execute("SELECT event FROM ledger_chain ORDER BY seq")]
+    assert events.count("strip") == 1 and events.count("purge") == report["deleted"]
+
+
+def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):
+    path = tmp_path / "t.db"
+    TranscriptStore(path).close()
+    with plain_sqlite3.connect(path) as conn:  # a ledger from before the chain: its rows and no entries
+        conn.execute("DROP TABLE ledger_chain")
+        conn.execute("DELETE FROM privacy_meta WHERE name = 'chain_from'")
+        conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) VALUES "
+                     "('2026-01-01T00:00:00.000Z', 'd', 's', 'u')")
+    store = TranscriptStore(path)
+    store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": "new"})
+    result = verify(path)
+    assert result.exit_code == 0 and "1 older row(s) predate the chain" in result.output
