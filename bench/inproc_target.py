@@ -1,7 +1,8 @@
 """In-process round-trip targets for the peer harness: ``handle_json(body: str) -> str``.
 
 ``handle_json`` serves the example pizza skill with transcript capture ON into a temporary SQLite
-file (WAL, synchronous=NORMAL: each row is committed before the response string is returned). It
+file (WAL, synchronous=NORMAL: each row is committed before the response string is returned),
+started as a server starts it (checkpoints and indexing on its background thread). It
 places a real order with the embedded PizzaPronto stand-in through ``requests``, as under
 ``skills serve``, and saves the order in the user's persistent state.
 
@@ -51,7 +52,10 @@ def same_work_skill() -> Skill:
 
 
 def _store(name: str) -> TranscriptStore | None:
-    return TranscriptStore(os.path.join(_DIR, name)) if _CAPTURE else None
+    # Started, as create_app starts it: WAL checkpoints and full-text indexing run on the ledger's
+    # background thread (their CPU is still this process's), not inside the request that happened
+    # to cross SQLite's auto-checkpoint threshold.
+    return TranscriptStore(os.path.join(_DIR, name)).start() if _CAPTURE else None
 
 
 SAME_WORK = SkillHost([same_work_skill()], store=_store("same_work.db"))

@@ -64,7 +64,7 @@ def main() -> None:
     data = parse_body(body)
     tmp = tempfile.mkdtemp(prefix="skills-breakdown-")
     bare = SkillHost([same_work_skill()])
-    ledger = open_ledger(os.path.join(tmp, "inproc.db"))
+    ledger = open_ledger(os.path.join(tmp, "inproc.db")).start()  # as a server runs it: checkpoints off the request
     captured = SkillHost([same_work_skill()], store=ledger)
     result = captured.handle("pizza", data)
 
