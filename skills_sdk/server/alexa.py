@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ..envelope import parse_body
 from ..errors import EnvelopeError, LedgerUnavailable, VerificationError
@@ -109,9 +110,12 @@ def answer(ext: dict[str, Any], skill: str, mimetype: str, headers: Any, raw: by
     return 200, result.json(), [], result.turn, data, None
 
 
-_REASONS = {200: "200 OK", 400: "400 BAD REQUEST", 404: "404 NOT FOUND", 413: "413 REQUEST ENTITY TOO LARGE",
-            415: "415 UNSUPPORTED MEDIA TYPE", 500: "500 INTERNAL SERVER ERROR", 503: "503 SERVICE UNAVAILABLE"}
 _ROUTE = "/alexa/<skill>"
+
+
+def _status_line(status: int) -> str:
+    """The status line werkzeug would send (``200 OK``), from its own table of reasons."""
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
 
 
 class AlexaEndpoint:
@@ -147,7 +151,7 @@ class AlexaEndpoint:
             status, body, headers, turn, data, check = answer(ext, skill, mimetype, EnvironHeaders(environ), raw,
                                                               environ)
         encoded = body.encode()
-        start_response(_REASONS.get(status) or f"{status} ERROR",
+        start_response(_status_line(status),
                        [("Content-Type", _JSON), ("Content-Length", str(len(encoded))), *headers])
         if ext["observers"]:
             observe(ext, Exchange("POST", path, _ROUTE, status, started, turn, data, skill, check))

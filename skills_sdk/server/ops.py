@@ -256,17 +256,13 @@ def _access_line(ext: dict[str, Any]) -> Callable[[Exchange], None]:
         now = time.time()
         line = _DUMPS({
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
-            "level": "info", "logger": "skills_sdk.access", "pid": _PID[0], "msg": "request", **fields,
+            "level": "info", "logger": "skills_sdk.access", "pid": os.getpid(), "msg": "request", **fields,
         })
         with handler.lock:  # type: ignore[union-attr]
             handler.stream.write(line + "\n")
             handler.flush()
 
     return write
-
-
-_PID = [os.getpid()]
-os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 def _fields(exchange: Exchange, ext: dict[str, Any]) -> dict[str, Any]:
