@@ -156,6 +156,20 @@ LEDGER_BACKENDS = [
 ]
 
 
+def raw_sql(ledger: Ledger, statement: str, params: tuple = ()) -> list[tuple]:
+    """Run SQL on a ledger's own database behind its back (``?`` placeholders), as an operator or attacker could.
+
+    Tests use it to reach what the interface does not show (session rows, a revoked key's column);
+    it returns the rows of a SELECT, and commits anything else at once.
+    """
+    if hasattr(ledger, "connection"):  # PostgreSQL
+        with ledger.connection() as conn:
+            cur = conn.execute(statement.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    cur = ledger.db.conn.execute(statement, params)
+    return cur.fetchall() if cur.description else []
+
+
 @pytest.fixture(params=LEDGER_BACKENDS)
 def ledger(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
     """A started, empty ledger of each backend in :data:`LEDGER_BACKENDS`, stopped after the test."""

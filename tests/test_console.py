@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import example_app
+from conftest import LEDGER_BACKENDS, example_app, raw_sql
 
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
@@ -55,13 +55,18 @@ SEED = [
 ]
 
 
-@pytest.fixture
-def app():
-    store = TranscriptStore(":memory:")
+#: The console runs on every ledger backend (SQLite in memory stands for both SQLite forms).
+CONSOLE_BACKENDS = [p for p in LEDGER_BACKENDS if p.id != "sqlite"]
+
+
+@pytest.fixture(params=CONSOLE_BACKENDS)
+def app(request, tmp_path):
+    store = request.param(request, tmp_path)
     store.record_many(SEED)
     app = example_app(store=store, test_config=CONFIG)
     app.keys = Keys(store)
-    return app
+    yield app
+    store.stop()
 
 
 @pytest.fixture
@@ -154,14 +159,13 @@ def test_the_cookie_holds_only_a_random_session_id_never_the_key(http, store, ke
     cookie = session_cookie(http)
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie)
     assert keys.dev not in cookie and keys.user not in cookie
-    rows = store.db.conn.execute("SELECT * FROM console_sessions").fetchall()
+    rows = raw_sql(store, "SELECT * FROM console_sessions")
     assert len(rows) == 1 and cookie not in repr(rows) and keys.dev not in repr(rows)
     assert rows[0][1] == keys_id(store, "developer") and rows[0][2] == keys_id(store, "user")
 
 
 def keys_id(store, kind: str) -> str:
-    return store.db.conn.execute("SELECT id FROM api_keys WHERE kind = ? AND revoked_at IS NULL",
-                                 (kind,)).fetchone()[0]
+    return raw_sql(store, "SELECT id FROM api_keys WHERE kind = ? AND revoked_at IS NULL", (kind,))[0][0]
 
 
 def test_a_cookie_replayed_after_sign_out_opens_nothing(app, http, store):
@@ -174,14 +178,14 @@ def test_a_cookie_replayed_after_sign_out_opens_nothing(app, http, store):
     assert "turn-" not in thief.get("/console/").get_data(as_text=True)
     resp = thief.get("/console/export?format=jsonl")
     assert resp.status_code == 302 and b"order pizza" not in resp.get_data()
-    assert store.db.conn.execute("SELECT count(*) FROM console_sessions").fetchone()[0] == 0
+    assert raw_sql(store, "SELECT count(*) FROM console_sessions")[0][0] == 0
 
 
 def test_a_cookie_replayed_after_its_key_is_revoked_opens_nothing(app, http, store, keys):
     sign_in(http)
     old = session_cookie(http)
     revoke_key(store, keys.dev)
-    assert store.db.conn.execute("SELECT count(*) FROM console_sessions").fetchone()[0] == 0
+    assert raw_sql(store, "SELECT count(*) FROM console_sessions")[0][0] == 0
     for browser in (http, replay(app, old)):
         assert "turn-" not in browser.get("/console/").get_data(as_text=True)
         assert browser.get("/console/export?format=jsonl").status_code == 302
@@ -191,7 +195,7 @@ def test_a_key_revoked_behind_the_ledgers_back_still_ends_the_session(http, stor
     """The session row is re-read with its key on every request: a revoked key opens nothing."""
     me_sign_in(http)
     sign_in(http)
-    store.db.conn.execute("UPDATE api_keys SET revoked_at = '2026-12-01T00:00:00.000Z' WHERE kind = 'developer'")
+    raw_sql(store, "UPDATE api_keys SET revoked_at = '2026-12-01T00:00:00.000Z' WHERE kind = 'developer'")
     page = http.get("/console/").get_data(as_text=True)
     assert "You were signed out: the key of this session was revoked" in page and "turn-" not in page
     assert "order pizza number 1" in http.get("/console/me").get_data(as_text=True)  # My data stays signed in
@@ -199,7 +203,7 @@ def test_a_key_revoked_behind_the_ledgers_back_still_ends_the_session(http, stor
 
 def test_an_expired_session_opens_nothing(app, http, store):
     sign_in(http)
-    store.db.conn.execute("UPDATE console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'")
+    raw_sql(store, "UPDATE console_sessions SET expires_at = '2000-01-01T00:00:00.000Z'")
     assert "turn-" not in http.get("/console/").get_data(as_text=True)
 
 
@@ -447,7 +451,7 @@ def test_my_data_download_is_all_of_the_users_transcripts_as_json(http):
     resp = http.get("/console/me/download.json")
     body = json.loads(resp.get_data(as_text=True))
     assert body["user_id"] == USER
-    assert [r["id"] for r in body["transcripts"]] == [1, 2, 3, 4, 6]
+    assert sorted(r["id"] for r in body["transcripts"]) == [1, 2, 3, 4, 6]
 
 
 @pytest.mark.parametrize("mode", ["full", "redacted", "metadata"])

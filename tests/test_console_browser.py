@@ -10,7 +10,7 @@ import threading
 import pytest
 from conftest import example_app
 
-from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts import open_ledger
 from skills_sdk.transcripts.keys import create_key
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,12 +43,18 @@ def _row(i: int, **over) -> dict:
     return base
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """create_app on a temp file database, served by werkzeug on 127.0.0.1 in a thread."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory):
+    """create_app on a SQLite file or a PostgreSQL database, served by werkzeug on 127.0.0.1 in a thread."""
     from werkzeug.serving import make_server
 
-    store = TranscriptStore(tmp_path_factory.mktemp("db") / "transcripts.db")
+    folder = tmp_path_factory.mktemp("db")
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")
+        store = open_ledger(cluster.create_database(), key_file=str(folder / "ledger.key"),
+                            spool_path=str(folder / "ledger.spool"))
+    else:
+        store = open_ledger(folder / "transcripts.db")
     store.record_many([_row(i) for i in range(6)] + [
         _row(6, utterance=SCRIPT, speech=SSML, session_id="EVIL"),
         _row(7, status="error", error="RuntimeError: oven on fire", session_id="B9"),
@@ -63,7 +69,7 @@ def server(tmp_path_factory):
     thread.start()
     yield {"url": f"http://127.0.0.1:{srv.server_port}", "store": store, "dev_key": dev_key, "user_key": user_key}
     srv.shutdown()
-    store.close()
+    store.stop()
 
 
 @pytest.fixture(scope="module")

@@ -52,13 +52,13 @@ class Identity:
 
 
 def _verify(store: Ledger, key: str, kind: str) -> Identity:
-    from ..transcripts.keys import PREFIXES, verify_key
+    from ..transcripts.keys import PREFIXES
 
     other = "user" if kind == "developer" else "developer"
     if key.startswith(PREFIXES[other]):
         where = "My data" if other == "user" else "the developer console"
         raise AuthError(f"that is a {other} key ({PREFIXES[other]}…); sign in to {where} with it instead.")
-    info = verify_key(store, key)
+    info = store.verify_key(key)
     if info is None or info.kind != kind:
         raise AuthError(f"no live {kind} key matches it: it is mistyped, incomplete, or was revoked. "
                         f"{kind.capitalize()} keys start with {PREFIXES[kind]}.")
@@ -131,14 +131,14 @@ def query(store: Ledger, developer_id: str, filters: Mapping[str, Any], *, curso
     ``errors`` (status error) is applied to the ledger search's pages, reading at most
     :data:`MAX_SCAN` rows per page, so a rare error never makes a page read the whole table.
     """
-    from ..transcripts.search import decode_cursor, encode_cursor, search
+    from ..transcripts.search import decode_cursor, encode_cursor
 
     scope = "console:" + developer_id
     try:
         before = decode_cursor(store, scope, cursor) if cursor else None
         wanted = _search_filters(filters)
         if not filters.get("errors"):
-            rows, last = search(store, wanted, developer_id=developer_id, before_id=before, limit=limit)
+            rows, last = store.query(wanted, developer_id=developer_id, before_id=before, limit=limit)
         else:
             rows, last = _errors_page(store, wanted, developer_id, before, limit)
     except BadQuery as exc:
@@ -149,12 +149,10 @@ def query(store: Ledger, developer_id: str, filters: Mapping[str, Any], *, curso
 def _errors_page(store: Ledger, wanted: Mapping[str, Any], developer_id: str, before: int | None,
                  limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` error rows older than ``before``, and where to go on from (None: nothing older)."""
-    from ..transcripts.search import search
-
     rows: list[dict[str, Any]] = []
     pos, scanned = before, 0
     while len(rows) < limit and scanned < MAX_SCAN:
-        batch, nxt = search(store, wanted, developer_id=developer_id, before_id=pos, limit=500)
+        batch, nxt = store.query(wanted, developer_id=developer_id, before_id=pos, limit=500)
         scanned += len(batch)
         for r in batch:
             pos = r["id"]
@@ -169,10 +167,8 @@ def _errors_page(store: Ledger, wanted: Mapping[str, Any], developer_id: str, be
 
 def iter_query(store: Ledger, developer_id: str, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every transcript of the developer matching ``filters``, newest first, read in batches."""
-    from ..transcripts.search import iter_search
-
     wanted = _search_filters(filters)
-    rows = iter_search(store, wanted, developer_id=developer_id)
+    rows = store.iter_query(wanted, developer_id=developer_id, batch=500)
     if filters.get("errors"):
         return (r for r in rows if r.get("status") == "error")
     return rows
@@ -237,9 +233,8 @@ def erase_user(store: Ledger, who: Identity, *, skill: str | None = None,
     is returned as it is; the page says the scrub finishes on the next purge.
     """
     from ..errors import ErasureIncomplete
-    from ..transcripts.erasure import erase_user as _erase
 
     try:
-        return dict(_erase(store, who.subject, skill=skill, developer_id=developer_id, actor=who.key_id))
+        return dict(store.erase_user(who.subject, skill=skill, developer_id=developer_id, actor=who.key_id))
     except ErasureIncomplete as exc:
         return dict(exc.receipt)

@@ -295,6 +295,9 @@ class PrivacyMixin:
                 raise NotFound(f"No key {key_or_id[:12]!r}… here; `skills keys list` shows the ids.")
             changed = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
                                    (utcnow_iso(), row[0])).rowcount
+            # A revoked key's console sessions end with it (a replayed cookie opens nothing).
+            conn.execute("DELETE FROM console_sessions WHERE developer_key_id = %s OR user_key_id = %s",
+                         (row[0], row[0]))
             self.audit(actor, "key_revoke", {"key": row[0]}, changed, conn=conn)
         return next(k for k in self.list_keys() if k.id == row[0])
 
