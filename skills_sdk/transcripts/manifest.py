@@ -12,14 +12,16 @@ def _n(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def manifest(receipt: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
+def manifest(receipt: Mapping[str, Any], *, shredded: bool = False) -> dict[str, list[dict[str, str]]]:
     """What an erasure did, place by place, for the person it erased: ``removed``, ``kept`` and ``out_of_reach``.
 
     >>> manifest({"transcripts": 3, "state_rows": 1, "spooled": 0, "scrubbed": True})["removed"][0]
     {'place': 'transcripts', 'what': '3 transcripts (what skills said to you and heard from you) deleted.'}
 
     Each entry names a place and says what happened there. ``kept`` lists what stays on purpose
-    and why; ``out_of_reach`` what no erasure of this ledger can reach.
+    and why; ``out_of_reach`` what no erasure of this ledger can reach. ``shredded`` describes a
+    ledger that erases by destroying the key the words were locked with (PostgreSQL), whose files,
+    log and backups keep ciphertext: what was destroyed is the key, not every copy of the bytes.
     """
     rows = int(receipt.get("transcripts") or 0)
     scope = f" in skill {receipt['skill']!r}" if receipt.get("skill") else ""
@@ -38,14 +40,31 @@ def manifest(receipt: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         {"place": "saved skill state",
          "what": f"{_n(int(receipt.get('state_rows') or 0), 'record')} of what skills remembered about you deleted."},
         {"place": "scheduled erasures", "what": "Any erasure still waiting for you was carried out by this one."},
-        {"place": "database file",
-         "what": "The space the deleted data used is overwritten with zeros, not just marked free."},
-        {"place": "write-ahead log",
-         "what": ("The log of recent changes was emptied, so no old copy of the deleted data stays in it."
-                  if receipt.get("scrubbed") else
-                  "Not yet: another reader kept the log of recent changes open, so old copies may stay in it "
-                  "until the next purge empties it (this receipt then counts as complete).")},
     ]
+    if shredded:
+        removed += [
+            {"place": "your data key",
+             "what": "The key your words and saved state were locked with is destroyed. Copies of the locked text "
+                     "that the database still keeps (in the free space of its files, in its log of recent changes, "
+                     "in backups) can no longer be read by anyone: without the key they are noise."},
+            {"place": "the ledger's master key",
+             "what": ("The master key that kept your data key moved on to a new one that cannot be turned back "
+                      "into the old, so even the copy of your data key left in old logs and backups opens with "
+                      "no key that exists." if receipt.get("scrubbed") else
+                      "Not yet: the master key that kept your data key moves on at the next purge or within the "
+                      "hour (this receipt then counts as complete); until then an old log or backup together with "
+                      "today's key file could still open your data key.")},
+        ]
+    else:
+        removed += [
+            {"place": "database file",
+             "what": "The space the deleted data used is overwritten with zeros, not just marked free."},
+            {"place": "write-ahead log",
+             "what": ("The log of recent changes was emptied, so no old copy of the deleted data stays in it."
+                      if receipt.get("scrubbed") else
+                      "Not yet: another reader kept the log of recent changes open, so old copies may stay in it "
+                      "until the next purge empties it (this receipt then counts as complete).")},
+        ]
     kept = [
         {"place": "your capture choice",
          "what": "What you chose to have recorded (everything, redacted, or nothing said) stays, so skills go on "
@@ -61,8 +80,11 @@ def manifest(receipt: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
          "what": "Copies that a developer, the operator or you downloaded before now are files outside this "
                  "ledger; the access log shows who made them and when."},
         {"place": "backups",
-         "what": "Backups and copies of the database made before now keep what they held until they are "
-                 "deleted or expire."},
+         "what": ("Backups of the database made before now keep your transcripts locked under your destroyed "
+                  "key, which no one can read. They do keep which skills you used and when (never what was "
+                  "said) until they are deleted or expire." if shredded else
+                  "Backups and copies of the database made before now keep what they held until they are "
+                  "deleted or expire.")},
         {"place": "partner services",
          "what": "What a skill sent to the services it works with (an order to a shop, say) is kept by them, "
                  "under their own rules."},

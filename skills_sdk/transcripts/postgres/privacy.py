@@ -12,9 +12,10 @@ from typing import Any
 from ...errors import NotFound
 from ..audit import _safe_filters, access_entry
 from ..keys import PREFIXES, KeyInfo, _hash
+from ..manifest import manifest
 from ..record import parse_iso, utcnow_iso
 from ..retention import _NULLED, Policy, policies
-from . import schema
+from . import chain, schema
 
 __all__ = ["PrivacyMixin"]
 
@@ -106,6 +107,8 @@ class PrivacyMixin:
                 where.append(f"{col} = %s")
                 params.append(value)
         cond = " AND ".join(where)
+        from .store import STORED, STORED_USER
+
         receipt_id = "er_" + secrets.token_hex(8)
         spool = self.spool()
         spooled = 0
@@ -124,7 +127,9 @@ class PrivacyMixin:
                                            "GROUP BY 1, 2", params).fetchall():
                 per_skill[sk] = per_skill.get(sk, 0) + n
                 developers.add(dev)
-            rows = conn.execute(f"DELETE FROM transcripts WHERE {cond}", params).rowcount
+            gone = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}", params).fetchall()
+            rows = len(gone)
+            chain.removed(conn, self.secret(), gone, "erase", STORED_USER)
             state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
             conn.execute(f"DELETE FROM pending_erasures WHERE {cond if skill or developer_id else 'user_id = %s'}",
                          params if skill or developer_id else [user_id])
@@ -137,10 +142,12 @@ class PrivacyMixin:
                   {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows, conn=conn)
         self.keys.forget(key_ids)
         scrubbed = self.finish_scrubs() if ratchet else False
-        return {"receipt_id": receipt_id, "erased_at": at, "user_hash": self.user_hash(user_id), "skill": skill,
-                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
-                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
-                "reason": reason}
+        receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": self.user_hash(user_id), "skill": skill,
+                   "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
+                   "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled,
+                   "scrubbed": scrubbed, "reason": reason}
+        receipt["manifest"] = manifest(receipt, shredded=True)
+        return receipt
 
     def finish_scrubs(self) -> bool:
         """Ratchet the key file if any receipt still owes it, and mark those receipts scrubbed; True when none owes."""
@@ -169,6 +176,7 @@ class PrivacyMixin:
             out.append({"receipt_id": rid, "erased_at": at, "user_hash": uh, "skill": sc.get("skill"),
                         "developer_id": sc.get("developer_id"), "transcripts": rows, "per_skill": json.loads(per_skill),
                         "developers": json.loads(devs), "state_rows": state_rows, "scrubbed": scrubbed, "reason": reason})
+            out[-1]["manifest"] = manifest(out[-1], shredded=True)
         return out
 
     def schedule_erasure(self, user_id: str, *, skill: str | None = None,
@@ -203,6 +211,8 @@ class PrivacyMixin:
         now = now or datetime.now(UTC)
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
+        from .store import STORED, STORED_USER
+
         table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
         deleted = stripped = 0
         per_skill: dict[str, int] = {}
@@ -235,21 +245,29 @@ class PrivacyMixin:
                 dropped: list[str] = []
                 if whole_before and not keep_all:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x534B5054,))
+                    held: list[tuple[str, int]] = []
                     for day in schema.partition_days(conn):
                         if day < whole_before:
+                            in_day = 0
                             for name, n in conn.execute(f"SELECT skill, count(*) FROM {schema.partition_name(day)} "
                                                         "GROUP BY skill").fetchall():
                                 per_skill[name] = per_skill.get(name, 0) + n
-                                deleted += n
+                                in_day += n
+                            held.append((day, in_day))
+                            deleted += in_day
                     dropped = schema.drop_days_before(conn, whole_before)
+                    chain.dropped_days(conn, self.secret(), [h for h in held if h[0] in dropped])
                 for name, kind, cond, params in steps:
                     if kind == "strip":
-                        n = conn.execute(f"UPDATE transcripts SET {_STRIP}, sealed = NULL, key_id = NULL, tokens = NULL "
-                                         f"WHERE {cond}", params).rowcount
-                        stripped += n
+                        found = conn.execute(f"UPDATE transcripts SET {_STRIP}, sealed = NULL, key_id = NULL, "
+                                             f"tokens = NULL WHERE {cond} RETURNING id, {STORED}", params).fetchall()
+                        stripped += len(found)
                     else:
-                        n = conn.execute(f"DELETE FROM transcripts WHERE {cond}", params).rowcount
-                        deleted += n
+                        found = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}",
+                                             params).fetchall()
+                        deleted += len(found)
+                    chain.removed(conn, self.secret(), found, kind if kind == "strip" else "purge", STORED_USER)
+                    n = len(found)
                     if n:
                         per_skill[name] = per_skill.get(name, 0) + n
                 self.audit(actor, "purge", {"now": _iso(now), "default_days": default_days}, deleted + stripped,

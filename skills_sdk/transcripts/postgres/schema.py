@@ -6,6 +6,8 @@ import datetime
 import re
 from typing import Any
 
+from . import chain
+
 __all__ = ["MIGRATIONS", "migrate", "schema_version", "ensure_days", "partition_days", "drop_days_before",
            "partition_name", "DAYS_AHEAD"]
 
@@ -108,7 +110,8 @@ _V1 = (
 )
 
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+#: 2: the tamper-evident chains (see chain.py).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL)
 
 
 def schema_version(conn: Any) -> int:

@@ -18,7 +18,7 @@ from ..ledger import CAPTURE_MODES, Ledger, Where
 from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
-from . import crypto, schema
+from . import chain, crypto, schema
 from .keyring import Keyring
 from .privacy import PrivacyMixin
 from .search import SearchMixin
@@ -26,6 +26,7 @@ from .sessions import SessionsMixin
 
 if TYPE_CHECKING:
     from ..spool import Spool
+    from ..sqlite.chain import ChainReport
 
 __all__ = ["PostgresLedger", "SEALED_COLUMNS", "DEFAULT_KEY_FILE"]
 
@@ -39,12 +40,21 @@ SEALED_COLUMNS = ("utterance", "speech", "reprompt", "card", "slots", "error", "
 CLEAR_COLUMNS = tuple(c for c in INSERT_COLUMNS if c not in SEALED_COLUMNS)
 _POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
 _SELECT = ", ".join(f'"{c}"' for c in ("id", *CLEAR_COLUMNS)) + ", key_id, sealed"
-_INSERT = ("WITH k AS (SELECT id FROM user_keys WHERE id = %s FOR KEY SHARE) INSERT INTO transcripts ("
-           + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
-           + ", ".join("%s" for _ in CLEAR_COLUMNS) + ", k.id, %s, %s FROM k RETURNING id")
-_INSERT_PLAIN = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES ("
-                 + ", ".join("%s" for _ in CLEAR_COLUMNS) + ") RETURNING id")
+_CLEAR_PARAMS = ", ".join(f"%(c{i})s" for i in range(len(CLEAR_COLUMNS)))
+# A row and its chain entry, in one statement. With words: the user's data key is share-locked by
+# the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
+# a key already erased inserts nothing.
+_INSERT = chain.insert_sql(
+    "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
+    + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k RETURNING id",
+    ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), ")
+_INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
+                                 + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
 _COPY_COLUMNS = (*CLEAR_COLUMNS, "key_id", "sealed", "tokens")
+#: What the chain's digest covers: every column as stored but the id, ``created_at`` first.
+STORED = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
+#: Where the user id is among the :data:`STORED` columns.
+STORED_USER = _USER = CLEAR_COLUMNS.index("user_id")
 _COPY_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "boolean", "text", "text",
                "double precision", "text", "text", "text", "bigint", "bytea", "integer[]"]
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -178,6 +188,11 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         """Re-wrap every data key under the key file's next key and destroy the current one; the new epoch."""
         return self.keys.ratchet()
 
+    def verify_chain(self) -> ChainReport:
+        """Walk the tamper-evident chains (:mod:`.chain`): ``ok``, or the first row changed, deleted or inserted outside."""
+        with self.connection() as conn:
+            return chain.verify(conn, self.secret(), STORED)
+
     def secret(self) -> bytes:
         """This ledger's random secret (salts user-id hashes in receipts and audit rows, signs page cursors)."""
         if self._privacy_secret is None:
@@ -215,16 +230,19 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         :meth:`capture_mode` and :meth:`load_state`): with the server gone, capture spools the row
         instead of holding the user's answer.
         """
+        secret = self.secret()
         with self.connection(timeout=self.write_timeout) as conn:
             for attempt in range(_KEY_RETRIES):
                 clear, key_id, sealed, tokens = self._prepare(conn, row, fresh=attempt > 0)
+                params: dict[str, Any] = {f"c{i}": v for i, v in enumerate(clear)}
+                params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
+                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)))
                 with conn.transaction():
                     if key_id is None:
-                        got = conn.execute(_INSERT_PLAIN, clear).fetchone()
+                        got = conn.execute(_INSERT_PLAIN, params).fetchone()
                     else:
-                        # The key row is share-locked by the insert: an erasure that deletes it waits for
-                        # this commit, then deletes this row too; a key already erased inserts nothing.
-                        got = conn.execute(_INSERT, [key_id, *clear, sealed, tokens]).fetchone()
+                        params.update(key_id=key_id, sealed=sealed, tokens=tokens)
+                        got = conn.execute(_INSERT, params).fetchone()
                     if got is not None:
                         if state is not None:
                             self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
@@ -261,11 +279,17 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
                 self.keys.forget(ids)
                 raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
                                  "Write the batch again: its erased user gets a new key.")
-        with conn.cursor().copy("COPY transcripts (" + ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-                                + ") FROM STDIN (FORMAT BINARY)") as cp:
-            cp.set_types(_COPY_TYPES)
-            for clear, key_id, sealed, tokens in prepared:
-                cp.write_row((*clear, key_id, sealed, tokens))
+        # The ids are taken first, so that each row's chain entry can name it (COPY returns nothing).
+        ids = [r[0] for r in conn.execute("SELECT nextval('transcripts_id_seq') FROM generate_series(1, %s)",
+                                          (len(prepared),)).fetchall()]
+        with conn.cursor().copy("COPY transcripts (id, " + STORED + ") FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["bigint", *_COPY_TYPES])
+            for rid, (clear, key_id, sealed, tokens) in zip(ids, prepared, strict=True):
+                cp.write_row((rid, *clear, key_id, sealed, tokens))
+        secret = self.secret()
+        chain.append(conn, ((chain.lane_of(clear[_USER]), rid, clear[0][:10], "insert",
+                             chain.digest(secret, (*clear, key_id, sealed, tokens)))
+                            for rid, (clear, key_id, sealed, tokens) in zip(ids, prepared, strict=True)))
 
     # -- reading -----------------------------------------------------------------------------
     def decode(self, conn: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
