@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -46,6 +47,7 @@ class Cluster:
 
     def __init__(self, bindir: str) -> None:
         self.bindir = bindir
+        self.watchdog: subprocess.Popen[bytes] | None = None
         self.root = tempfile.mkdtemp(prefix="skills-pg-")
         self.data = os.path.join(self.root, "data")
         self.socket_dir = os.path.join(self.root, "sock")
@@ -73,7 +75,19 @@ class Cluster:
         options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
                    "-c max_connections=200 -c shared_buffers=64MB")
         self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
+        self._watch()
         return self
+
+    def _watch(self) -> None:
+        """Tie the server's life to this process's: a watchdog stops it when this process dies, however.
+
+        The watchdog reads a pipe whose only writer is this process: the kernel closes it when the
+        process ends (a finished run, a timeout's SIGKILL, a crash), and end-of-file stops the server
+        and removes its folder. Its own session keeps a terminal's Ctrl-C from reaching it first.
+        """
+        self.watchdog = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--watch", self.bindir,
+                                          self.root, "1" if self.as_root else "0"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
 
     def url(self, dbname: str = "postgres") -> str:
         """A libpq URL for ``dbname`` over this cluster's socket."""
@@ -113,12 +127,33 @@ class Cluster:
             subprocess.run(["chown", "-R", "postgres:postgres", cluster.data], check=True)
         options = f"-k {cluster.socket_dir} -c listen_addresses='' -c fsync=off"
         cluster._run("pg_ctl", "-D", cluster.data, "-l", cluster.log, "-w", "-t", "60", "-o", options, "start")
+        cluster._watch()
         return cluster
 
     def stop(self) -> None:
-        """Stop the server at once and remove its folder."""
+        """Stop the server at once and remove its folder (and let its watchdog go)."""
         try:
-            if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-                self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+            _stop(self.bindir, self.root, self.as_root)
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.stdin.close()  # type: ignore[union-attr]
+                self.watchdog.wait(timeout=30)
+                self.watchdog = None
+
+
+def _stop(bindir: str, root: str, as_root: bool) -> None:
+    """Stop the server whose folder is ``root`` (if it runs) at once, and remove the folder."""
+    data = os.path.join(root, "data")
+    try:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            cmd = [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]
+            subprocess.run(["runuser", "-u", "postgres", "--", *cmd] if as_root else cmd, capture_output=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--watch"]:
+    # The watchdog (see Cluster._watch): wait for the pipe to close, then stop the server.
+    _, _, bindir, root, as_root = sys.argv
+    sys.stdin.buffer.read()
+    _stop(bindir, root, as_root == "1")

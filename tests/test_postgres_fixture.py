@@ -1,0 +1,69 @@
+"""The tests' throw-away PostgreSQL lives no longer than the pytest that started it, however that pytest ends."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from _postgres import find_bindir
+
+TESTS = pathlib.Path(__file__).parent
+
+# One test that starts a cluster as the suite's fixture does, says where it is, and waits to be killed.
+HOLDER = f'''
+import os, pathlib, sys, time
+sys.path.insert(0, {str(TESTS)!r})
+import pytest
+from _postgres import Cluster, find_bindir
+
+@pytest.fixture(scope="session")
+def cluster():
+    c = Cluster(find_bindir()).start()
+    yield c
+    c.stop()
+
+def test_hold(cluster):
+    pathlib.Path(os.environ["HOLD_AT"]).write_text(cluster.data)
+    time.sleep(300)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(find_bindir() is None, reason="PostgreSQL's server programs are not installed")
+def test_a_pytest_killed_mid_test_takes_its_postgresql_with_it(tmp_path):
+    (tmp_path / "test_hold.py").write_text(HOLDER)
+    where = tmp_path / "data-dir"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                           cwd=tmp_path, env={**os.environ, "HOLD_AT": str(where)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not where.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert where.exists(), "the held test never started its cluster"
+        data = pathlib.Path(where.read_text())
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        assert _alive(postmaster)
+    finally:
+        run.send_signal(signal.SIGKILL)  # no teardown runs: only the watchdog can stop the server
+        run.wait()
+    deadline = time.monotonic() + 60
+    while _alive(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(postmaster), "the PostgreSQL server outlived the pytest that started it"
+    deadline = time.monotonic() + 10
+    while data.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not data.parent.exists()
