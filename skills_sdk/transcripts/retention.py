@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .record import COLUMNS
+from .record import COLUMNS, parse_iso, to_iso
 
 if TYPE_CHECKING:
     from .ledger import Ledger
 
-__all__ = ["Policy", "policies", "purge", "PurgeThread", "RECEIPT_COLUMNS"]
+__all__ = ["Policy", "policies", "purge", "PurgeThread", "RECEIPT_COLUMNS", "Expiry", "expiry", "moment"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -39,6 +39,58 @@ def policies(skills: Iterable[Any]) -> dict[str, Policy]:
     {'pizza': Policy(days=30, receipt_days=365)}
     """
     return {s.name: Policy(s.ledger.retention_days, s.ledger.receipt_retention_days) for s in skills}
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """What one skill's retention removes at a moment: the steps in order, and the times before which nothing stays.
+
+    ``steps`` are ``(kind, where, params)``: ``kind`` is ``delete`` or ``strip`` (keep only
+    :data:`RECEIPT_COLUMNS`), ``where`` a condition on ``transcripts`` with the backend's
+    placeholders. ``text_before``: no words of the skill stay before it; ``rows_before``: no rows.
+    """
+
+    skill: str
+    steps: tuple[tuple[str, str, tuple[Any, ...]], ...]
+    text_before: str
+    rows_before: str
+
+
+def expiry(name: str, policy: Policy | None, now: datetime, default_days: int | None, *, placeholder: str = "?",
+           nulled: Sequence[str] = _NULLED) -> Expiry | None:
+    """What the purge at ``now`` removes of skill ``name``, the same on every backend; None when it keeps everything.
+
+    >>> expiry("pizza", Policy(30), datetime(2026, 12, 31, tzinfo=UTC), None).steps
+    (('delete', 'skill = ? AND created_at < ?', ('pizza', '2026-12-01T00:00:00.000Z')),)
+
+    A skill that keeps receipts longer than its words loses its rows without a transaction at
+    ``days``, those with one at ``receipt_days``, and in between the rows with one are stripped:
+    every row that still holds any of ``nulled`` (the backend's columns beyond a receipt's),
+    whatever its request type (testing one column let an imported row keep its speech).
+    """
+    pol = policy or Policy(None)
+    days = pol.days if pol.days is not None else default_days
+    if days is None:
+        return None
+    p = placeholder
+    cut = to_iso(now - timedelta(days=days))
+    if pol.receipt_days is not None and pol.receipt_days > days:
+        rcut = to_iso(now - timedelta(days=pol.receipt_days))
+        unstripped = "NOT (" + " AND ".join(f'"{c}" IS NULL' for c in nulled) + ")"
+        steps = (("delete", f'skill = {p} AND created_at < {p} AND "transaction" IS NULL', (name, cut)),
+                 ("delete", f'skill = {p} AND created_at < {p} AND "transaction" IS NOT NULL', (name, rcut)),
+                 ("strip", f'skill = {p} AND created_at < {p} AND "transaction" IS NOT NULL AND {unstripped}',
+                  (name, cut)))
+        return Expiry(name, steps, cut, rcut)
+    return Expiry(name, (("delete", f"skill = {p} AND created_at < {p}", (name, cut)),), cut, cut)
+
+
+def moment(now: datetime | str | None) -> datetime:
+    """The purge's ``now`` as an aware UTC time (text is ISO-8601; None is now; a naive time is UTC)."""
+    if isinstance(now, str):
+        now = parse_iso(now)
+    now = now or datetime.now(UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def purge(ledger: Ledger, skills: Mapping[str, Policy] | Iterable[Any] = (), *, default_days: int | None = None,

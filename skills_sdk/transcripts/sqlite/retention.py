@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..record import parse_iso
 from ..record import to_iso as _iso
-from ..retention import _NULLED, Policy, policies
+from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
 from .chain import RETURNING_CONTENT, chain_changed, chain_removed
 from .erasure import finish_scrubs, run_pending, scrub
@@ -24,17 +23,9 @@ __all__ = ["purge"]
 log = logging.getLogger("skills_sdk.transcripts")
 
 
-
-def _cutoff(now: datetime, days: int) -> str:
-    return _iso(now - timedelta(days=days))
-
-
 #: Rows one purge statement removes; statements repeat until a skill has none left to remove.
 _CHUNK = 2000
 _SETS = ", ".join(f'"{c}" = NULL' for c in _NULLED)
-# A kept receipt not yet stripped: any column beyond the receipt's still holds something. (Testing
-# one column, request_type, let an imported row without it keep its speech past retention.)
-_UNSTRIPPED = "coalesce(" + ", ".join(f'"{c}"' for c in _NULLED) + ") IS NOT NULL"
 # The skills present, one index probe each (SELECT DISTINCT read the whole skill index: 1.7 s at 10M rows).
 _SKILLS_SQL = ("WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL "
                "SELECT (SELECT min(skill) FROM transcripts WHERE skill > s.k) FROM s WHERE s.k IS NOT NULL) "
@@ -45,34 +36,22 @@ def _plan(store: TranscriptStore, table: Mapping[str, Policy], now: datetime,
           default_days: int | None) -> tuple[list[tuple[str, str, str, tuple[Any, ...]]], str | None]:
     """The purge as (skill, "delete" | "strip", statement, parameters) steps, each removing up to
     _CHUNK rows, and the day before which every full-text partition can be dropped whole."""
-    def chunked(action: str, where: str) -> str:
-        return f"{action} WHERE id IN (SELECT id FROM transcripts WHERE {where} LIMIT {_CHUNK})"
-
     steps = []
     # Days whose every row this purge deletes or strips of its text: before the earliest cutoff
     # of any skill present (a skill kept forever stops it at its first row).
     text_until: str | None = None
     for (name,) in store.conn.execute(_SKILLS_SQL).fetchall():
-        pol = table.get(name) or Policy(None)
-        days = pol.days if pol.days is not None else default_days
-        if days is None:
+        exp = expiry(name, table.get(name), now, default_days)
+        if exp is None:
             first = store.conn.execute("SELECT min(created_at) FROM transcripts WHERE skill = ?",
                                           (name,)).fetchone()[0]
             text_until = min(text_until or first, first)
             continue
-        cut = _cutoff(now, days)
-        text_until = min(text_until or cut, cut)
-        if pol.receipt_days is not None and pol.receipt_days > days:
-            steps.append((name, "delete", chunked("DELETE FROM transcripts", 'skill = ? AND created_at < ? AND '
-                                                  '"transaction" IS NULL'), (name, cut)))
-            steps.append((name, "delete", chunked("DELETE FROM transcripts", 'skill = ? AND created_at < ? AND '
-                                                  '"transaction" IS NOT NULL'), (name, _cutoff(now, pol.receipt_days))))
-            steps.append((name, "strip", chunked(f"UPDATE transcripts SET {_SETS}", 'skill = ? AND created_at < ? '
-                                                 'AND "transaction" IS NOT NULL AND ' + _UNSTRIPPED),
-                          (name, cut)))
-        else:
-            steps.append((name, "delete", chunked("DELETE FROM transcripts", "skill = ? AND created_at < ?"),
-                          (name, cut)))
+        text_until = min(text_until or exp.text_before, exp.text_before)
+        for kind, where, params in exp.steps:
+            action = f"UPDATE transcripts SET {_SETS}" if kind == "strip" else "DELETE FROM transcripts"
+            steps.append((name, kind, f"{action} WHERE id IN (SELECT id FROM transcripts WHERE {where} "
+                                      f"LIMIT {_CHUNK})", params))
     # Whole days only: the day of the cutoff itself keeps the rows after it.
     drop_before = fts_day(text_until) if text_until and steps else None
     return steps, (drop_before if drop_before != "other" else None)
@@ -97,11 +76,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     behind a long purge; each one is audited with the rows it removed. ``progress``, when given, is
     called after each with the number of rows removed so far (the CLI draws it on a terminal).
     """
-    if isinstance(now, str):
-        now = parse_iso(now)
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = moment(now)
     table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
     audit_filters = {"now": _iso(now), "default_days": default_days}
     steps, drop_before = _plan(store, table, now, default_days)
