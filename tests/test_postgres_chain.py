@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import psycopg
@@ -177,3 +178,21 @@ def test_an_erasure_receipt_says_the_key_was_destroyed_and_what_backups_keep(sto
     store.finish_scrubs()
     stored = store.receipts(user_id="gone")[0]["manifest"]["removed"]
     assert "cannot be turned back" in {m["place"]: m["what"] for m in stored}["the ledger's master key"]
+
+
+def test_a_servers_erasure_answers_at_once_and_one_ratchet_scrubs_the_erasures_of_that_moment(store):
+    store.scrub_delay = 1.5
+    store.start()
+    try:
+        for user in ("a", "b", "c"):
+            store.record(_turn(user, f"words of {user}"))
+        epoch = store.keys.key_file.epoch
+        receipts = [store.erase_user(user) for user in ("a", "b", "c")]
+        assert [r["scrubbed"] for r in receipts] == [False] * 3  # the ratchet is the maintenance thread's
+        deadline = time.monotonic() + 15
+        while not all(r["scrubbed"] for r in store.receipts()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(r["scrubbed"] for r in store.receipts())
+        assert store.keys.key_file.epoch == epoch + 1  # one ratchet for the three erasures
+    finally:
+        store.stop()

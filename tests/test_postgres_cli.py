@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from skills_sdk.cli import main
@@ -36,7 +37,7 @@ def test_copy_moves_a_sqlite_ledger_into_postgresql_row_for_row(postgres_url, tm
     env = {"SKILLS_LEDGER_KEY_FILE": str(tmp_path / "ledger.key")}
     done = _run("transcripts", "copy", "--from", f"sqlite:///{sqlite_path}", "--to", postgres_url, env=env)
     assert done.exit_code == 0, done.output
-    assert "Copied 12 transcript(s)" in done.output
+    assert "Copied 12 transcript(s)" in done.output and "0 API key(s)" in done.output
     with open_ledger(postgres_url, key_file=env["SKILLS_LEDGER_KEY_FILE"]) as dst:
         assert list(dst.iter_jsonl()) == expected
         assert dst.search("note 7", developer_id="dev-1")[0][0]["user_id"] == "u7"
@@ -50,3 +51,40 @@ def test_ratchet_moves_the_key_file_on_and_keeps_every_row_readable(postgres_url
     assert done.exit_code == 0 and "epoch 1" in done.output
     with open_ledger(postgres_url, key_file=key_file) as led:
         assert led.get(rid)["speech"] == "still here"
+
+
+def _fill_everything(led, rows) -> dict:
+    """Transcripts, a capture mode, saved state, a live and a revoked key, and a scheduled erasure."""
+    from datetime import UTC, datetime, timedelta
+
+    led.record_many(rows)
+    led.set_capture_mode("u1", "metadata")
+    led.save_state("dev-0", "notes", "u2", {"last_note": "buy milk", "count": 2})
+    _, live = led.create_key("developer", "dev-0")
+    revoked_info, revoked = led.create_key("user", "u3")
+    led.revoke_key(revoked_info.id)
+    led.schedule_erasure("u4", skill="notes", due=datetime.now(UTC) + timedelta(days=3))
+    return {"live": live, "revoked": revoked}
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-postgres", "postgres-to-sqlite"])
+def test_copy_carries_capture_modes_state_keys_and_scheduled_erasures_both_ways(postgres_url, tmp_path, direction):
+    key_file = str(tmp_path / "ledger.key")
+    sqlite_url = f"sqlite:///{tmp_path / 't.db'}"
+    source, target = (sqlite_url, postgres_url) if direction == "sqlite-to-postgres" else (postgres_url, sqlite_url)
+    rows = [{"developer_id": "dev-0", "skill": "notes", "user_id": f"u{i}", "utterance": f"note {i}",
+             "speech": f"Noted {i}.", "created_at": f"2026-11-{10 + i:02d}T08:00:00.000Z"} for i in range(5)]
+    with open_ledger(source, key_file=key_file) if source == postgres_url else open_ledger(source) as src:
+        keys = _fill_everything(src, rows)
+        expected_rows = list(src.iter_jsonl())
+    done = _run("transcripts", "copy", "--from", source, "--to", target, env={"SKILLS_LEDGER_KEY_FILE": key_file})
+    assert done.exit_code == 0, done.output
+    assert ("Copied 5 transcript(s)" in done.output and "1 capture mode(s), 1 saved state(s), 2 API key(s) and "
+            "1 scheduled erasure(s)" in done.output)
+    with open_ledger(target, key_file=key_file) if target == postgres_url else open_ledger(target) as dst:
+        assert list(dst.iter_jsonl()) == expected_rows
+        assert dst.capture_mode("u1") == "metadata" and dst.capture_mode("u2") == "redacted"
+        assert dst.load_state("dev-0", "notes", "u2") == {"last_note": "buy milk", "count": 2}
+        assert dst.verify_key(keys["live"]).subject == "dev-0"  # the key handed out before still opens
+        assert dst.verify_key(keys["revoked"]) is None
+        assert len(dst.purge(now="2099-01-01T00:00:00.000Z")["erasures"]) == 1  # u4's scheduled erasure came too

@@ -79,14 +79,15 @@ def ratchet(db_path: str) -> None:
 @click.option("--from", "source", required=True, help="The ledger to read: a SQLite path, sqlite:///PATH or postgresql://…")
 @click.option("--to", "target", required=True, help="The ledger to write (made and migrated if new).")
 def copy(source: str, target: str) -> None:
-    """Copy every transcript of one ledger into another, oldest first, in batches (e.g. SQLite to PostgreSQL).
+    """Copy a ledger into another: every transcript, oldest first, in batches, then everything else it keeps.
 
     \b
     skills transcripts copy --from sqlite:///var/transcripts.db --to postgresql://skills@db/ledger
 
-    Rows get the target's ids, in the same order. Only transcripts are copied: set users' capture
-    modes again on the target (``skills privacy consent``), and issue new API keys there (only
-    their hashes are stored); saved skill state starts empty.
+    Rows get the target's ids, in the same order. With them go users' capture modes, saved skill
+    state, API keys (only their hashes are stored, and they move as they are: keys keep working,
+    revoked ones stay revoked) and scheduled erasures. Erasure receipts and the audit log stay
+    with the source: they name users by hashes salted with the source's own secret.
     """
     for name, value in (("--from", source), ("--to", target)):
         try:
@@ -108,12 +109,14 @@ def copy(source: str, target: str) -> None:
             while batch := list(islice(rows, COPY_BATCH)):
                 copied += dst.record_many(batch)
                 bar.update(copied)
+        taken = dst.load_copied(src.iter_copyable())
         dst.audit("cli", "import", {"source": _scheme(source)}, copied)
     finally:
         src.stop()
         dst.stop()
-    click.echo(f"Copied {copied} transcript(s) from {_scheme(source)} to {_scheme(target)}. Capture modes, saved "
-               "state and API keys are not copied: set them again on the target.")
+    click.echo(f"Copied {copied} transcript(s) from {_scheme(source)} to {_scheme(target)}, with "
+               f"{taken['capture_mode']} capture mode(s), {taken['state']} saved state(s), {taken['key']} API key(s) "
+               f"and {taken['pending_erasure']} scheduled erasure(s).")
 
 
 def _scheme(url: str) -> str:

@@ -20,13 +20,16 @@ if TYPE_CHECKING:
     from .sessions import ConsoleSession
     from .spool import Spool
 
-__all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
+__all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "COPYABLE", "DEFAULT_DB",
+           "BACKENDS"]
 
 # Starting and stopping are rare; one lock for every ledger keeps them simple.
 _LIFECYCLE_LOCK = threading.RLock()
 
 #: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
 CAPTURE_MODES = ("full", "redacted", "metadata")
+#: What moves with a ledger besides its transcripts (:meth:`Ledger.iter_copyable`), in the order it is copied.
+COPYABLE = ("capture_mode", "state", "key", "pending_erasure")
 #: Where ``skills serve`` keeps transcripts when no --db is given.
 DEFAULT_DB = os.path.join("var", "transcripts.db")
 
@@ -342,6 +345,25 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         """Replace the saved attributes of ``user_id`` in ``skill``."""
+
+    # -- moving a ledger ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def iter_copyable(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Everything besides transcripts that moves with the ledger, as ``(kind, fields)`` (:data:`COPYABLE`).
+
+        ``capture_mode`` (user_id, mode, updated_at), ``state`` (developer_id, skill, user_id,
+        state), ``key`` (id, key_hash, kind, subject, created_at, revoked_at: only the key's hash
+        is stored, and it moves as it is, so keys keep working), ``pending_erasure`` (user_id,
+        developer_id, skill, due_at, reason, created_at). Receipts and the audit log stay: their
+        user hashes are salted with this ledger's own secret.
+        """
+
+    @abc.abstractmethod
+    def load_copied(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, int]:
+        """Write what :meth:`iter_copyable` gave (of any backend); how many of each kind were taken.
+
+        A capture mode already set here is kept when it is newer; a key id already here is kept.
+        """
 
     # -- health --------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -51,9 +51,9 @@ def manifest(receipt: Mapping[str, Any], *, shredded: bool = False) -> dict[str,
              "what": ("The master key that kept your data key moved on to a new one that cannot be turned back "
                       "into the old, so even the copy of your data key left in old logs and backups opens with "
                       "no key that exists." if receipt.get("scrubbed") else
-                      "Not yet: the master key that kept your data key moves on at the next purge or within the "
-                      "hour (this receipt then counts as complete); until then an old log or backup together with "
-                      "today's key file could still open your data key.")},
+                      "Not yet: the master key that kept your data key moves on in the next moments (at the latest "
+                      "at the next purge, or within the hour; this receipt then counts as complete). Until then an "
+                      "old log or backup together with today's key file could still open your data key.")},
         ]
     else:
         removed += [

@@ -6,15 +6,15 @@ import contextlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from ...errors import NotFound
 from ..audit import _safe_filters, access_entry
 from ..keys import PREFIXES, KeyInfo, _hash
 from ..manifest import manifest
-from ..record import parse_iso, utcnow_iso
-from ..retention import _NULLED, Policy, policies
+from ..record import to_iso, utcnow_iso
+from ..retention import _NULLED, Policy, expiry, moment, policies
 from . import chain, schema
 
 __all__ = ["PrivacyMixin"]
@@ -23,13 +23,12 @@ _ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disab
             "consent", "import")
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
-_STRIP = ", ".join(f'"{c}" = NULL' for c in _NULLED if c not in ("utterance", "speech", "reprompt", "card", "slots",
-                                                                   "error", "directives"))
+# What a receipt-only row has nulled, as this backend stores it: the clear columns beyond a
+# receipt's, and the sealed words with their key and search buckets.
+_NULLED_HERE = (*(c for c in _NULLED if c not in ("utterance", "speech", "reprompt", "card", "slots", "error",
+                                                   "directives")), "key_id", "sealed", "tokens")
+_STRIP = ", ".join(f'"{c}" = NULL' for c in _NULLED_HERE)
 
 
 class PrivacyMixin:
@@ -81,7 +80,7 @@ class PrivacyMixin:
                    "filters": json.loads(filters) if filters else None, "rows": n}
 
     def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
-                   actor: str = "cli", reason: str = "request", check: bool = True, ratchet: bool = True
+                   actor: str = "cli", reason: str = "request", check: bool = True, ratchet: bool | None = None
                    ) -> dict[str, Any]:
         """Erase everything recorded about ``user_id`` (every skill, or one) and return the receipt.
 
@@ -93,8 +92,11 @@ class PrivacyMixin:
         their skill state and any erasure scheduled for them, and a receipt is written. Then the
         key file is ratcheted (:meth:`PostgresLedger.ratchet`): the wrapped keys that old WAL segments
         and earlier backups still hold open under no key that remains. ``scrubbed`` in the receipt
-        says the ratchet ran; with ``ratchet=False`` (batching many erasures) it is False until
-        :func:`finish_scrubs` runs.
+        says the ratchet ran. The ratchet re-wraps every key (seconds at a million keys), so a
+        started ledger (a server) leaves it to its maintenance thread, which ratchets once for the
+        erasures of the next ``scrub_delay`` seconds: the receipt then says ``scrubbed: False`` and
+        the stored receipt turns True moments later. ``ratchet=True`` ratchets before returning,
+        ``ratchet=False`` leaves it to :meth:`finish_scrubs` (the next purge, or the hourly tick).
         """
         if not user_id:
             raise ValueError("erase_user needs a user id; got an empty one.")
@@ -141,6 +143,8 @@ class PrivacyMixin:
             self.audit(actor, "skill_disabled" if reason == "skill_disabled" else "erase",
                   {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows, conn=conn)
         self.keys.forget(key_ids)
+        if ratchet is None:
+            ratchet = not self.scrub_soon()
         scrubbed = self.finish_scrubs() if ratchet else False
         receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": self.user_hash(user_id), "skill": skill,
                    "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
@@ -184,13 +188,13 @@ class PrivacyMixin:
         """Queue an erasure for ``due``; :func:`run_pending` (every purge) carries it out."""
         with self.connection() as conn:
             conn.execute("INSERT INTO pending_erasures (user_id, developer_id, skill, due_at, reason, created_at) "
-                         "VALUES (%s, %s, %s, %s, %s, %s)", (user_id, developer_id, skill, _iso(due), reason, utcnow_iso()))
+                         "VALUES (%s, %s, %s, %s, %s, %s)", (user_id, developer_id, skill, to_iso(due), reason, utcnow_iso()))
 
     def run_pending(self, *, now: datetime | None = None, actor: str = "purge") -> list[dict[str, Any]]:
         """Carry out the scheduled erasures due at ``now`` (one ratchet for all of them); returns their receipts."""
         with self.connection() as conn:
             due = conn.execute("SELECT id, user_id, developer_id, skill, reason FROM pending_erasures WHERE due_at <= %s "
-                               "ORDER BY id", (_iso(now or datetime.now(UTC)),)).fetchall()
+                               "ORDER BY id", (to_iso(now or datetime.now(UTC)),)).fetchall()
         receipts = [self.erase_user(user, skill=skill, developer_id=dev, actor=actor, reason=reason, ratchet=False)
                     for _, user, dev, skill, reason in due]
         with self.connection() as conn:
@@ -206,13 +210,9 @@ class PrivacyMixin:
         retention and the day is past the earliest cutoff (and past any longer receipt retention);
         the rows of the days after that are deleted (or stripped to their receipt) statement by statement.
         """
-        if isinstance(now, str):
-            now = parse_iso(now)
-        now = now or datetime.now(UTC)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
         from .store import STORED, STORED_USER
 
+        now = moment(now)
         table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
         deleted = stripped = 0
         per_skill: dict[str, int] = {}
@@ -221,26 +221,15 @@ class PrivacyMixin:
                 "WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL SELECT (SELECT min(skill) FROM "
                 "transcripts WHERE skill > s.k) FROM s WHERE s.k IS NOT NULL) SELECT k FROM s WHERE k IS NOT NULL")]
             whole_before: str | None = None
-            steps: list[tuple[str, str, str, list[Any]]] = []
+            steps: list[tuple[str, str, str, tuple[Any, ...]]] = []
             keep_all = False
             for name in skills:
-                pol = table.get(name) or Policy(None)
-                days = pol.days if pol.days is not None else default_days
-                if days is None:
+                exp = expiry(name, table.get(name), now, default_days, placeholder="%s", nulled=_NULLED_HERE)
+                if exp is None:
                     keep_all = True
                     continue
-                cut = _iso(now - timedelta(days=days))
-                last = cut
-                if pol.receipt_days is not None and pol.receipt_days > days:
-                    rcut = _iso(now - timedelta(days=pol.receipt_days))
-                    last = rcut
-                    steps.append((name, "delete", 'skill = %s AND created_at < %s AND "transaction" IS NULL', [name, cut]))
-                    steps.append((name, "delete", 'skill = %s AND created_at < %s', [name, rcut]))
-                    steps.append((name, "strip", 'skill = %s AND created_at < %s AND request_type IS NOT NULL',
-                                  [name, cut]))
-                else:
-                    steps.append((name, "delete", "skill = %s AND created_at < %s", [name, cut]))
-                whole_before = min(whole_before or last[:10], last[:10])
+                steps += [(name, kind, where, params) for kind, where, params in exp.steps]
+                whole_before = min(whole_before or exp.rows_before[:10], exp.rows_before[:10])
             with conn.transaction():
                 dropped: list[str] = []
                 if whole_before and not keep_all:
@@ -259,8 +248,8 @@ class PrivacyMixin:
                     chain.dropped_days(conn, self.secret(), [h for h in held if h[0] in dropped])
                 for name, kind, cond, params in steps:
                     if kind == "strip":
-                        found = conn.execute(f"UPDATE transcripts SET {_STRIP}, sealed = NULL, key_id = NULL, "
-                                             f"tokens = NULL WHERE {cond} RETURNING id, {STORED}", params).fetchall()
+                        found = conn.execute(f"UPDATE transcripts SET {_STRIP} WHERE {cond} RETURNING id, {STORED}",
+                                             params).fetchall()
                         stripped += len(found)
                     else:
                         found = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}",
@@ -270,14 +259,14 @@ class PrivacyMixin:
                     n = len(found)
                     if n:
                         per_skill[name] = per_skill.get(name, 0) + n
-                self.audit(actor, "purge", {"now": _iso(now), "default_days": default_days}, deleted + stripped,
+                self.audit(actor, "purge", {"now": to_iso(now), "default_days": default_days}, deleted + stripped,
                       conn=conn)
         if progress is not None and deleted + stripped:
             progress(deleted + stripped)
         erasures = self.run_pending(now=now, actor=actor)
         scrubbed = self.finish_scrubs()
         self.make_partitions()
-        return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
+        return {"now": to_iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
                 "dropped_days": dropped, "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
 
     def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:

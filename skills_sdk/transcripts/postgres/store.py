@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import chain, crypto, schema
+from .copying import CopyingMixin
 from .keyring import Keyring
 from .privacy import PrivacyMixin
 from .search import SearchMixin
@@ -63,7 +65,7 @@ _KEY_RETRIES = 8
 _PARTITION_LOCK = 0x534B5054
 
 
-class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
+class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
@@ -80,16 +82,18 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
 
     def __init__(self, url: str, *, key_file: str | None = None, spool_path: str | None = None,
                  min_size: int = 1, max_size: int = 8, migrate: bool = True, timeout: float = 10.0,
-                 maintenance_interval: float = 3600.0, write_timeout: float = 2.0) -> None:
+                 maintenance_interval: float = 3600.0, write_timeout: float = 2.0, scrub_delay: float = 1.0) -> None:
         self.url = url
         self.timeout = timeout
         self.min_size, self.max_size = min_size, max_size
         self.spool_path = spool_path or os.environ.get("SKILLS_SPOOL") or os.path.join("var", "ledger.spool")
         self.maintenance_interval = maintenance_interval
         self.write_timeout = write_timeout
+        #: How long a started ledger lets erasures gather before one key ratchet scrubs them all.
+        self.scrub_delay = scrub_delay
         self._pool: tuple[int, ConnectionPool] | None = None
         self._pool_lock = threading.Lock()
-        self._maintainer: tuple[int, threading.Event, threading.Thread] | None = None
+        self._maintainer: tuple[int, threading.Event, threading.Thread, threading.Event] | None = None
         # Named as the SQLite ledger names it: audit's helpers salt user-id hashes with it on either backend.
         self._privacy_secret: bytes | None = None
         self.keys = Keyring(self, key_file or os.environ.get("SKILLS_LEDGER_KEY_FILE") or DEFAULT_KEY_FILE)
@@ -141,10 +145,10 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         """Start the maintenance thread (partitions ahead, owed key ratchets); idempotent, per process."""
         pid = os.getpid()
         if self._maintainer is None or self._maintainer[0] != pid:
-            stop = threading.Event()
-            thread = threading.Thread(target=self._maintain, args=(stop,), name="skills-ledger-maintenance",
+            stop, wake = threading.Event(), threading.Event()
+            thread = threading.Thread(target=self._maintain, args=(stop, wake), name="skills-ledger-maintenance",
                                       daemon=True)
-            self._maintainer = (pid, stop, thread)
+            self._maintainer = (pid, stop, thread, wake)
             thread.start()
 
     def stop_background(self) -> None:
@@ -152,6 +156,7 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
         running, self._maintainer = self._maintainer, None
         if running is not None and running[0] == os.getpid():
             running[1].set()
+            running[3].set()
             running[2].join(timeout=10)
         with self._pool_lock:
             pool, self._pool = self._pool, None
@@ -160,11 +165,31 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
 
     close = stop_background
 
-    def _maintain(self, stop: threading.Event) -> None:
-        while not stop.wait(self.maintenance_interval):
+    def scrub_soon(self) -> bool:
+        """Ask this process's maintenance thread to ratchet the key file shortly; False when none runs here."""
+        running = self._maintainer
+        if running is None or running[0] != os.getpid() or not running[2].is_alive():
+            return False
+        running[3].set()
+        return True
+
+    def _maintain(self, stop: threading.Event, wake: threading.Event) -> None:
+        due = time.monotonic() + self.maintenance_interval
+        while not stop.is_set():
+            woken = wake.wait(max(0.0, due - time.monotonic()))
+            if stop.is_set():
+                return
             try:
-                self.make_partitions()
-                self.finish_scrubs()
+                if woken:
+                    # Erasures arriving together share one ratchet (it re-wraps every key: seconds at a
+                    # million keys), so an erasure answers in milliseconds and is scrubbed moments later.
+                    wake.clear()
+                    stop.wait(self.scrub_delay)
+                    self.finish_scrubs()
+                else:
+                    due = time.monotonic() + self.maintenance_interval
+                    self.make_partitions()
+                    self.finish_scrubs()
             except Exception:  # an unreachable database is retried on the next tick
                 log.exception("ledger maintenance failed; retrying in %.0f s", self.maintenance_interval)
 

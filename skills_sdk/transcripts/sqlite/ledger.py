@@ -12,7 +12,7 @@ from ...errors import BadQuery, StoreError
 from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
-from . import erasure, keys, queries, retention, sessions
+from . import copying, erasure, keys, queries, retention, sessions
 from .audit import access_log, audit, iter_audit
 from .chain import ChainReport, chain_inserted
 from .chain import verify as verify_chain
@@ -182,6 +182,12 @@ class SQLiteLedger(Connection, Ledger):
         self.conn.execute(
             _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
         )
+
+    def iter_copyable(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return copying.iter_copyable(self)
+
+    def load_copied(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, int]:
+        return copying.load_copied(self, items)
 
     # -- erasure and retention -----------------------------------------------------------------------
     def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
