@@ -2,7 +2,8 @@
 
 ``app``           capture into a SQLite file, JSON access log at INFO, verification off
                   (as the peer's flask-ask-sdk app runs with its checks off).
-``app_verified``  the same with Alexa request verification on, against a private test CA: a thin
+``app_postgres``  ``app`` capturing into the PostgreSQL ledger at ``$SKILLS_BENCH_PG`` instead.
+``app_verified``  the same as ``app`` with Alexa request verification on, against a private test CA: a thin
                   WSGI wrapper adds the ``Signature-256`` and ``SignatureCertChainUrl`` headers Alexa
                   would send for the harness's envelope (signed once at start-up), the chain is served
                   from memory, and the verifier's clock is the envelope's timestamp. So each request
@@ -29,7 +30,7 @@ DB = os.environ.get("SKILLS_BENCH_DB") or os.path.join(
 CERT_URL = "https://s3.amazonaws.com/echo.api/echo-api-cert-bench.pem"
 
 
-def _build(verify: bool) -> Any:
+def _build(verify: bool, db: str = DB) -> Any:
     from inproc_target import same_work_skill
 
     from skills_sdk.server import create_app
@@ -42,7 +43,7 @@ def _build(verify: bool) -> Any:
         import json
 
         skill.application_id = json.load(open(ENVELOPE))["context"]["System"]["application"]["applicationId"]
-    flask_app = create_app([skill], db=DB, verifier=verifier)
+    flask_app = create_app([skill], db=db, verifier=verifier)
     inner = flask_app.wsgi_app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
@@ -107,5 +108,11 @@ def _test_verifier() -> tuple[Any, dict[str, str]]:
 def __getattr__(name: str) -> Any:
     if name in ("app", "app_verified"):
         globals()[name] = built = _build(verify=name == "app_verified")
+        return built
+    if name == "app_postgres":
+        if not os.environ.get("SKILLS_BENCH_PG"):
+            raise RuntimeError("app_postgres captures into $SKILLS_BENCH_PG (a postgresql:// URL); set it, and "
+                               "SKILLS_LEDGER_KEY_FILE.")
+        globals()[name] = built = _build(verify=False, db=os.environ["SKILLS_BENCH_PG"])
         return built
     raise AttributeError(name)

@@ -50,10 +50,11 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
     clauses, params = _where(filters, developer_id, user_id)
     view, setting, value = (("developer_transcripts", "skills.developer_id", developer_id) if developer_id is not None
                             else ("user_transcripts", "skills.user_id", user_id))
-    with store.connection() as conn, conn.transaction():
-        conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
-        if filters.q is not None:
+    if filters.q is not None:
+        with store.connection() as conn, conn.transaction():
+            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
             return _text_page(store, conn, view, filters, clauses, params, developer_id, before_id, limit)
+    with store.connection() as conn:
         by_time = developer_id is not None and (filters.since is not None or filters.until is not None)
         if before_id is not None:
             if by_time:
@@ -64,8 +65,11 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
                 clauses.append("t.id < %s")
                 params.append(before_id)
         order = "t.created_at DESC, t.id DESC" if by_time else "t.id DESC"
-        raw = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT %s",
-                           [*params, limit + 1]).fetchall()
+        # Pipelined: BEGIN, the scope and the read go to the server together (one wait, not three).
+        with conn.pipeline(), conn.transaction():
+            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+            raw = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(clauses)} ORDER BY {order} "
+                               "LIMIT %s", [*params, limit + 1]).fetchall()
         return _page(store.decode(conn, raw), limit)
 
 
