@@ -222,7 +222,7 @@ class LedgerGuard:
                     return rid
                 # The file at the path is no longer the one written: the row is in a file nobody
                 # will read, so it goes to the spool too.
-                self._degrade(self.file_problem() or f"the database file {self.store.path} changed")
+                self._degrade(self.file_problem() or f"the database file {_file_of(self.store)} changed")
         self._spool(row)
         return None
 
@@ -337,9 +337,6 @@ class LedgerGuard:
         return st.st_dev, st.st_ino
 
 
-def _file_of(store: Any) -> str | None:
+def _file_of(store: Ledger) -> str | None:
     """The database file whose identity and space the guard watches; None for ``:memory:`` or a server database."""
-    if getattr(store, "memory", False):
-        return None
-    path = getattr(store, "path", None)
-    return path if isinstance(path, str) else None
+    return store.local_file()
