@@ -30,7 +30,7 @@ class Spool:
     """An append-only file of transcript rows, beside the database, for when the database cannot be written.
 
     >>> spool = Spool.for_store(store)                  # doctest: +SKIP
-    >>> host = SkillHost(skills, store=store, spool=spool)   # Capture falls back to spool.append
+    >>> host = SkillHost(skills, state=store, middleware=ledger_middleware(store, spool=spool))  # doctest: +SKIP
     >>> spool.replay(store)                             # later: move the rows into the store, once
     3
 
