@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -20,6 +20,7 @@ from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import chain, crypto, export, schema
+from . import spool as spool_file
 from .copying import CopyingMixin
 from .keyring import Keyring
 from .privacy import PrivacyMixin
@@ -483,9 +484,16 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Led
 
     def spool(self) -> Spool | None:
         """This host's spool file (``spool_path``, else ``$SKILLS_SPOOL``, else ``var/ledger.spool``)."""
-        from .spool import PostgresSpool
+        from ..spool import Spool
 
-        return PostgresSpool(self.spool_path)
+        return Spool(self.spool_path)
+
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
+                       ) -> int:
+        return spool_file.record_spooled(self, source, rows_from)
+
+    def forget_spooled(self, source: str) -> None:
+        spool_file.forget_spooled(self, source)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
