@@ -319,18 +319,3 @@ def test_a_receipt_past_its_text_retention_is_stripped_whatever_its_request_type
     assert row["transaction"] == receipt and row["speech"] is None and row["utterance"] is None
     assert store.purge({"shop": Policy(30, receipt_days=3650)})["stripped"] == 0  # stripped once, not again
 
-
-def test_export_lines_written_from_stored_values_equal_the_decoded_rows_encoded(store):
-    from skills_sdk.transcripts.record import to_jsonl
-
-    rows = [_turn("u1", 'quote " backslash \\ tab \t newline \n émoji 🍕 \u2028', latency_ms=0.1, end_session=True,
-                  redacted="phone,card", card={"type": "Simple", "title": "T", "content": "ünï"},
-                  directives=[{"type": "AudioPlayer.Play", "n": 1e-7}], locale="de-DE"),
-            _turn("u2", "plain", latency_ms=12345678.9, end_session=False, capture_mode="redacted",
-                  transaction={"kind": "order", "amount": "1.00", "nested": {"a": [1, 2.5, None, True]}}),
-            {"developer_id": "dev-a", "skill": "notes", "user_id": "u3", "intent": "NoWords", "latency_ms": 3.0}]
-    store.record_many(rows)
-    store.record(_turn("u4", "captured one by one", error="RuntimeError: x"))
-    lines = list(store.iter_jsonl())
-    assert len(lines) == 4
-    assert lines == [to_jsonl(r) for r in store.iter_transcripts()]

@@ -172,7 +172,8 @@ class Ledger(Lifecycle, abc.ABC):
     def verify_chain(self) -> ChainReport:
         """Walk the tamper-evident chain: ``ok``, or the first row changed, deleted or inserted outside the ledger.
 
-        The SQLite ledger keeps the chain; a backend without one raises NotImplementedError saying so.
+        Both backends keep one (SQLite one chain in commit order, PostgreSQL a chain per lane of users);
+        a backend without one raises NotImplementedError saying so.
         """
         raise NotImplementedError(f"The {type(self).__name__} keeps no tamper-evident chain; "
                                   "`skills transcripts verify` checks SQLite ledgers.")

@@ -19,7 +19,7 @@ from ..ledger import CAPTURE_MODES, Ledger, Where
 from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
-from . import chain, crypto, export, schema
+from . import chain, crypto, schema
 from . import spool as spool_file
 from .copying import CopyingMixin
 from .keyring import Keyring
@@ -54,7 +54,6 @@ _INSERT = chain.insert_sql(
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
                                  + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
 _COPY_COLUMNS = (*CLEAR_COLUMNS, "key_id", "sealed", "tokens")
-_LINE = export.line_maker(CLEAR_COLUMNS)
 #: What the chain's digest covers: every column as stored but the id, ``created_at`` first.
 STORED = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
 #: Where the user id is among the :data:`STORED` columns.
@@ -381,32 +380,9 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Led
         One read transaction, one statement: the day partitions are read in order, no sort. A
         developer's export reads through the developer-scoped view.
         """
-        for keys_conn, chunk in self._copy_out(where, batch, fields, "iter_transcripts"):
-            yield from self.decode(keys_conn, chunk)
-
-    def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
-        """The rows :meth:`iter_transcripts` yields, each as its export line, written straight from the stored values.
-
-        Byte for byte what ``to_jsonl`` makes of a decoded row, without making the row: stored JSON
-        is the ledger's compact text already, so it is copied as it is (see :mod:`.export`).
-        """
-        for keys_conn, chunk in self._copy_out(where, batch, fields, "iter_jsonl"):
-            keys = self.keys.keys_for(keys_conn, {r[-2] for r in chunk if r[-2] is not None})
-            for r in chunk:
-                key_id, sealed = r[-2], r[-1]
-                words = None
-                if sealed is not None:
-                    key = keys.get(key_id)
-                    if key is not None:
-                        words = json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode()))
-                yield _LINE(r, words)
-
-    def _copy_out(self, where: Where, batch: int, fields: Mapping[str, Any], name: str
-                  ) -> Iterator[tuple[Any, list[tuple[Any, ...]]]]:
-        """Chunks of raw ``SELECT {_SELECT}`` rows matching the filter, oldest first, and a connection for keys."""
         f = TranscriptFilter.of(where, **fields)
         if f.q is not None:
-            raise ValueError(f"{name}() does not search text; use iter_query() with q.")
+            raise ValueError("iter_transcripts() does not search text; use iter_query() with q.")
         clauses, params = where_sql(f, placeholder="%s")
         source = "developer_transcripts" if f.developer_id is not None else "transcripts"
         sql = f"COPY (SELECT {_SELECT} FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
@@ -420,10 +396,10 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Led
                 for raw in cp.rows():
                     chunk.append(raw)
                     if len(chunk) >= batch:
-                        yield keys_conn, chunk
+                        yield from self.decode(keys_conn, chunk)
                         chunk = []
                 if chunk:
-                    yield keys_conn, chunk
+                    yield from self.decode(keys_conn, chunk)
 
     # -- consent and state -------------------------------------------------------------------
     def capture_mode(self, user_id: str) -> str:
