@@ -147,7 +147,7 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
     group, and all groups are one sequence. The tokens are split off at C speed (a separator
     never occurs in a token) rather than matched one by one.
     """
-    values, letters, size = _WORD_VALUES, _LETTERS, len(view)
+    values = _WORD_VALUES
     groups: list[Group] = []
     parts: list[str] = []
     offsets = [0]
@@ -157,13 +157,8 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
         end = cursor = start + len(word)
         cursor -= lo
         if word[0] <= "9":
-            before = view[start - 1] if start else " "
-            if (
-                before in letters
-                or (before in "-_/" and start > 1 and view[start - 2] in letters)
-                or (end < size and view[end] in letters)
-            ):
-                return False  # "ORD-12345678", "7abc123": digits glued to letters are an identifier
+            if _glued(view, start, end):
+                return False
             groups.append((start, end, word, False))
         else:
             word = values[word]
@@ -180,7 +175,6 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
     """Append the sequences of one stretch of tokens and separators to ``out``."""
     # A sentence ends the number: "... 4327. One two three" is two.
     sentences = ". " in chunk or ".." in chunk
-    size = len(view)
     current: Sequence | None = None
     last_end = lo
     repeat = 0
@@ -190,13 +184,7 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
         word = match.group()
         joins = current is not None and not (sentences and _sentence_between(view, last_end, start))
         if word[0] <= "9":
-            # "ORD-12345678", "7abc123", "1z999": digits glued to letters are an identifier.
-            before = view[start - 1] if start else " "
-            if (
-                before in _LETTERS
-                or (before in "-_/" and start > 1 and view[start - 2] in _LETTERS)
-                or (end < size and view[end] in _LETTERS)
-            ):
+            if _glued(view, start, end):
                 current, repeat = None, 0
                 continue
             group: Group = (start, end, word, False)
@@ -230,6 +218,16 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
             out.append(current)
         current.groups.append(group)
         last_end = end
+
+
+def _glued(view: str, start: int, end: int) -> bool:
+    """Whether the digits at ``start:end`` touch a letter: "ORD-12345678", "7abc123" are identifiers."""
+    before = view[start - 1] if start else " "
+    return (
+        before in _LETTERS
+        or (before in "-_/" and start > 1 and view[start - 2] in _LETTERS)
+        or (end < len(view) and view[end] in _LETTERS)
+    )
 
 
 def _sentence_between(view: str, start: int, end: int) -> bool:

@@ -102,7 +102,9 @@ def _is_phone(view: str, seq: Sequence, first: int, end: int, region: str, budge
     # it is written or spoken like one, not when it is one bare run of digits.
     if len(digits) == 7 or any(group[3] for group in window):
         return True
-    return len(window) >= 2 and all(2 <= offsets[index + 1] - offsets[index] <= 5 for index in range(first, end - 1))
+    if len(digits) == 11 and offsets[first + 1] - offsets[first] == 1:
+        first += 1  # "1-200-200-0000": the calling code, then a number written like one
+    return end - first >= 2 and all(2 <= offsets[index + 1] - offsets[index] <= 5 for index in range(first, end - 1))
 
 
 def _bounded(view: str, seq: Sequence, limit: int, index: int, *, before: bool) -> bool:
