@@ -47,7 +47,7 @@ _STRETCH = re.compile(rf"(?:{_TOKEN.pattern})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_T
 _DIGIT_WORD = re.compile(r"\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS]) + r"\b")
 _DIGITS_SAID = {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{word: len(zeros) for word, zeros in _ZEROS.items()}}
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_SEPARATOR_RUN = re.compile("[ ,./_()-]+")
+_SEPARATOR_RUN = re.compile("([ ,./_()-]+)")
 _SPECIAL_WORD = re.compile(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
 #: A sequence needs this many digits to be a phone (a 7-digit local number) or a card (13).
 MIN_DIGITS = 7
@@ -123,19 +123,12 @@ def sequences(view: str) -> list[Sequence]:
         if (
             ". " in chunk
             or ".." in chunk
-            or _SPECIAL_WORD.search(chunk) is not None
+            # every word of _SPECIAL_WORD has a "u" or a "p": most stretches skip the search
+            or (("u" in chunk or "p" in chunk) and _SPECIAL_WORD.search(chunk) is not None)
             or not _read_plain(view, start, chunk, out)
         ):
             _read_stretch(view, start, end, chunk, out)
-    kept = []
-    for seq in out:
-        if not seq.offsets:
-            parts = [group[2] for group in seq.groups]
-            seq.digits = "".join(parts)
-            seq.offsets = list(accumulate(map(len, parts), initial=0))
-        if len(seq.digits) >= MIN_DIGITS:
-            kept.append(seq)
-    return kept
+    return out
 
 
 def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
@@ -151,11 +144,12 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
     groups: list[Group] = []
     parts: list[str] = []
     offsets = [0]
-    cursor = 0
-    for word in _SEPARATOR_RUN.split(chunk):
-        start = chunk.find(word, cursor) + lo
-        end = cursor = start + len(word)
-        cursor -= lo
+    count = 0
+    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators, token, ..., token
+    pieces.append("")
+    end = lo
+    for word, gap in zip(pieces[0::2], pieces[1::2], strict=True):
+        start, end = end, end + len(word)
         if word[0] <= "9":
             if _glued(view, start, end):
                 return False
@@ -164,15 +158,29 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
             word = values[word]
             groups.append((start, end, word, True))
         parts.append(word)
-        offsets.append(offsets[-1] + len(word))
-    seq = Sequence(lo - 1 if lo and view[lo - 1] == "+" else -1)
-    seq.groups, seq.digits, seq.offsets = groups, "".join(parts), offsets
-    out.append(seq)
+        count += len(word)
+        offsets.append(count)
+        end += len(gap)
+    if count >= MIN_DIGITS:
+        seq = Sequence(lo - 1 if lo and view[lo - 1] == "+" else -1)
+        seq.groups, seq.digits, seq.offsets = groups, "".join(parts), offsets
+        out.append(seq)
     return True
 
 
 def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
     """Append the sequences of one stretch of tokens and separators to ``out``."""
+    read: list[Sequence] = []
+    _read_tokens(view, lo, hi, chunk, read)
+    for seq in read:
+        parts = [group[2] for group in seq.groups]
+        seq.digits = "".join(parts)
+        if len(seq.digits) >= MIN_DIGITS:
+            seq.offsets = list(accumulate(map(len, parts), initial=0))
+            out.append(seq)
+
+
+def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
     # A sentence ends the number: "... 4327. One two three" is two.
     sentences = ". " in chunk or ".." in chunk
     current: Sequence | None = None
