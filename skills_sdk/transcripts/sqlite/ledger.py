@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import erasure, keys, queries, retention, sessions
+from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
 from .chain import ChainReport, chain_inserted
 from .chain import verify as verify_chain
@@ -61,8 +63,9 @@ class SQLiteLedger(Connection, Ledger):
     errors = (*DB_ERRORS, StoreError, OSError)
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 10_000) -> None:
-        super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+                 busy_timeout_ms: int = 10_000, capture_timeout_ms: int = 1_000) -> None:
+        super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
+                         capture_timeout_ms=capture_timeout_ms)
         self.url = self.path
         ensure_schema(self)
         self.created()
@@ -74,14 +77,17 @@ class SQLiteLedger(Connection, Ledger):
     # -- writing -------------------------------------------------------------------------------------
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         values = storage_values(row)
-        conn = self.conn
+        conn = self.capture_conn
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
-        with self.writing(), Transaction(conn):
+        # It waits capture_timeout_ms at most (its connection's busy timeout too): past that
+        # the row is better spooled than the user's reply held.
+        with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
             if state is not None:
                 conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
             rid = int(conn.execute(INSERT_SQL, values).lastrowid or 0)
-            chain_inserted(conn, self.secret(), rid, rid)  # tamper evidence, in the same commit
+            chain_inserted(conn, self.secret(), rid, rid, values)  # tamper evidence, in the same commit
+        self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -241,6 +247,16 @@ class SQLiteLedger(Connection, Ledger):
 
     def is_busy(self, exc: BaseException) -> bool:
         return is_busy(exc)
+
+    def local_file(self) -> str | None:
+        return None if self.memory else self.path
+
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
+                       ) -> int:
+        return spool_file.record_spooled(self, source, rows_from)
+
+    def forget_spooled(self, source: str) -> None:
+        spool_file.forget_spooled(self, source)
 
     def spool(self) -> Spool | None:
         """The spool beside the database file (``<db>.spool``); None for ``:memory:``."""
