@@ -32,7 +32,7 @@ import phonenumbers
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pii"))
 from scoring import ADVERSARIAL, CORPUS, KINDS, Span, load, score  # noqa: E402
 
-from skills_sdk.transcripts.redaction import MAX_SCAN_CHARS, Redactor, _phone_verdict  # noqa: E402
+from skills_sdk.transcripts.redaction import MAX_SCAN_CHARS, Redactor, verdicts  # noqa: E402
 
 OURS = Redactor(kinds=["CARD", "PHONE", "EMAIL"])
 UNCAPPED = Redactor(kinds=["CARD", "PHONE", "EMAIL"], max_chars=4 * 1024 * 1024)
@@ -101,7 +101,7 @@ def throughput(detect: Callable[[str, str], Iterable[Span]], rows: list[dict]) -
     size = sum(len(row["text"].encode()) for row in rows)
     best = float("inf")
     for _ in range(3):
-        _phone_verdict.cache_clear()
+        verdicts.verdict.cache_clear()
         started = time.process_time()
         for row in rows:
             detect(row["text"], row["locale"])

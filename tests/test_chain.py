@@ -7,13 +7,18 @@ import sqlite3 as plain_sqlite3  # what a curious operator reaches for
 import pytest
 from _privacy_kit import marker, note_skill, occurrences, retention_skills, speak
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skills_sdk.cli import main
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.retention import purge
+from skills_sdk.transcripts.record import storage_values
 from skills_sdk.transcripts.spool import Spool
+from skills_sdk.transcripts.sqlite.chain import _CONTENT, _content_in_python, _content_of, _digest
+from skills_sdk.transcripts.sqlite.ledger import INSERT_SQL
 
 ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 
@@ -130,3 +135,35 @@ def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):
     store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": "new"})
     result = verify(path)
     assert result.exit_code == 0 and "1 older row(s) predate the chain" in result.output
+
+
+_TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(speech=_TEXT, utterance=_TEXT, intent=_TEXT, end=st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)),
+       latency=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
+                         st.floats(0, 10**7).map(lambda x: round(x, 3))))
+def test_a_capture_digests_its_row_as_verify_reads_it_back(tmp_path_factory, speech, utterance, intent, end, latency):
+    # record() digests the values in hand instead of reading the row back: whatever the values,
+    # that digest is the one verify computes from the stored row.
+    store = TranscriptStore(":memory:")
+    rid = store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": speech, "utterance": utterance,
+                        "intent": intent, "end_session": end, "latency_ms": latency})
+    (stored,) = store.conn.execute(f"SELECT {_CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
+    (digest,) = store.conn.execute("SELECT digest FROM ledger_chain WHERE id = ?", (rid,)).fetchone()
+    assert digest == _digest(store.secret(), stored)
+    assert store.verify_chain().ok
+
+
+def test_capture_builds_the_digest_in_python_where_sqlite_would_print_the_same():
+    store = TranscriptStore(":memory:")
+    row = {"developer_id": "d", "skill": "s", "user_id": "u", "speech": 'say "hi" \\ é\n\x01', "latency_ms": 12.345,
+           "end_session": 1}
+    values = storage_values(row)
+    assert _content_in_python(store.conn)
+    store.conn.execute(INSERT_SQL, values)
+    assert _content_of(values) == store.conn.execute(f"SELECT {_CONTENT} FROM transcripts").fetchone()[0]
+    # Spellings only SQLite knows for sure (a float past fixed notation, a bool in an INTEGER column) are read back.
+    assert _content_of(storage_values({**row, "latency_ms": 1e16})) is None
+    assert _content_of(storage_values({**row, "end_session": True})) is None

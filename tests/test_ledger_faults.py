@@ -176,6 +176,41 @@ def test_lock_held_by_another_process_past_the_busy_timeout_spools_then_replays_
     assert not tally.refused
 
 
+HOLD_WRITE_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1] + "-lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("holder_code, says", [
+    (HOLD, "database is locked"),  # SQLite's own lock: a writer that is not a ledger
+    (HOLD_WRITE_LOCK, "write lock"),  # the ledger's lock file: another server's or a CLI's long write
+])
+def test_a_capture_waits_its_short_timeout_not_the_busy_timeout_then_spools(tmp_path, holder_code, says):
+    # The busy timeout stays 10 s for other work (an erasure, a key); the turn waits 0.3 s for its
+    # row, not 10 s, which would be past Alexa's 8 s for the whole turn.
+    db = str(tmp_path / "t.db")
+    store = TranscriptStore(db, capture_timeout_ms=300)
+    app = create_app([build_greeter()], store=store, test_config=SMALL)
+    tally = in_process(app).turns(2)
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        tally.turns(1)
+        assert time.monotonic() - t0 < 5, "the turn waited out the 10 s busy timeout"
+        assert says in ready(app_ready(app), want=503)["store"]
+        assert app.extensions["skills_sdk"]["spool"].pending() == 1
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    finally:
+        holder.communicate("\n", timeout=10)
+    recovered(tally, app_ready(app), db, answered=6)
+
+
 def test_file_moved_away_spools_and_recovers_when_it_is_back(tmp_path):
     db = str(tmp_path / "t.db")
     app = create_app([build_greeter()], store=TranscriptStore(db), test_config=SMALL)

@@ -13,7 +13,7 @@ from conftest import FIXTURES
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from skills_sdk.transcripts import redaction
+from skills_sdk.transcripts.redaction import cards, emails, numbers, phones, places, redactor, text, verdicts
 from skills_sdk.transcripts.redaction import (
     DEFAULT_REDACTOR,
     KINDS,
@@ -33,7 +33,7 @@ DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 def not_after_a_cue(before: str) -> bool:
     """Whether ``before`` holds no word such as "order" or "ref", after which a number is kept by design."""
-    return not {word.strip(".,!?'").lower() for word in before.split()} & redaction._NOT_PERSONAL_CUES
+    return not {word.strip(".,!?'").lower() for word in before.split()} & numbers.NOT_PERSONAL_CUES
 
 
 def redacted(text: str) -> Redaction:
@@ -471,14 +471,24 @@ def _unbounded_repeats_that_can_rescan(items: list, rest_can_be_empty: bool) -> 
 
 
 BUILTIN_PATTERNS = {
-    name: value for name, value in vars(redaction).items() if isinstance(value, re.Pattern) and name != "_KIND_NAME"
+    f"{module.__name__.rpartition('.')[2]}.{name}": value
+    for module in (cards, emails, numbers, phones, places, redactor, text)
+    for name, value in vars(module).items()
+    if isinstance(value, re.Pattern) and name != "_KIND_NAME"
 }
 
 
 def test_every_builtin_pattern_is_checked() -> None:
-    assert {"_AT", "_DOMAIN", "_LOCAL_REVERSED", "_TOKEN", "_STRETCH", "_COORDINATES", "_HOUSE_NUMBER"} <= set(
-        BUILTIN_PATTERNS
-    )
+    assert {
+        "emails._AT",
+        "emails._DOMAIN",
+        "emails._LOCAL_REVERSED",
+        "numbers._TOKEN",
+        "numbers._STRETCH",
+        "numbers._DIGIT_WORD",
+        "places._COORDINATES",
+        "places._HOUSE_NUMBER",
+    } <= set(BUILTIN_PATTERNS)
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_PATTERNS))

@@ -7,7 +7,9 @@ import fcntl
 import logging
 import os
 import threading
+import time
 import urllib.parse
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -37,27 +39,38 @@ class Connection:
     NORMAL by default (a row survives a killed process; ``FULL`` survives power loss too); its
     checkpoints, and the batches that fill the full-text index, run on one background thread
     between :meth:`start` and :meth:`stop`.
+
+    ``busy_timeout_ms`` is how long work waits for a lock another writer holds; a capture waits
+    ``capture_timeout_ms`` at most (1 s by default, well inside Alexa's 8 s for the whole turn),
+    after which the guard spools its row instead of holding the user's reply.
     """
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 10_000) -> None:
+                 busy_timeout_ms: int = 10_000, capture_timeout_ms: int = 1_000) -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}.")
         self.path = str(path)
         self.memory = self.path == ":memory:"
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
+        self.capture_timeout_ms = min(capture_timeout_ms, busy_timeout_ms)
         self._local = threading.local()
         self._memory_conn: sqlite3.Connection | None = None
         self._memory_db_wrapper: sqlite_utils.Database | None = None
         self._lock = threading.RLock()  # serialises the shared in-memory connection only
         self._write_lock = threading.Lock()  # serialises this process's capture writes
+        # One entry per writer of this process waiting for the write lock (appends and pops are
+        # atomic): the background indexer does not start a slice while a capture waits.
+        self._waiting: deque[None] = deque()
         self._flock: tuple[int, int] | None = None  # (pid, fd) of the cross-process write lock file
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self._started = False  # between start() and stop(): the background thread runs
         self._created = False
         self.checkpoint_interval = 0.5
+        #: Rows the background thread indexes per write-lock hold, and its pause between two holds.
+        self.index_slice = 100
+        self.index_pause = 0.001
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, mode=0o700, exist_ok=True)
@@ -87,6 +100,22 @@ class Connection:
         return conn
 
     @property
+    def capture_conn(self) -> sqlite3.Connection:
+        """This thread's connection for captures: its busy timeout is ``capture_timeout_ms``, not the long one.
+
+        A second connection, not a ``PRAGMA busy_timeout`` switched around each capture: two
+        pragmas cost about as much as the chain entry of the row.
+        """
+        if self.memory:
+            return self.conn
+        conn = getattr(self._local, "capture", None)
+        if conn is None or getattr(self._local, "capture_pid", None) != os.getpid():
+            conn = self._connect(self.capture_timeout_ms)
+            self._local.capture = conn
+            self._local.capture_pid = os.getpid()
+        return conn
+
+    @property
     def db(self) -> sqlite_utils.Database:
         """This thread's connection as a sqlite-utils ``Database`` (for schema work and ad-hoc queries).
 
@@ -105,13 +134,14 @@ class Connection:
                 self._local.db = db
         return db
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
+        wait = self.busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
         try:
             conn = sqlite3.connect(
                 self.path if self.memory or not self._created else open_uri(self.path),
-                timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False, uri=True,
+                timeout=wait / 1000, isolation_level=None, check_same_thread=False, uri=True,
             )
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
             if not self.memory:
                 conn.execute("PRAGMA journal_mode = WAL")
                 if self._started:
@@ -134,9 +164,10 @@ class Connection:
         if not self.memory:
             self._started = True
             self._start_checkpointer()
-            conn = getattr(self._local, "conn", None)
-            if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-                conn.execute("PRAGMA wal_autocheckpoint = 0")  # this thread's open connection too
+            for name, pid in (("conn", "pid"), ("capture", "capture_pid")):  # this thread's open connections too
+                conn = getattr(self._local, name, None)
+                if conn is not None and getattr(self._local, pid, None) == os.getpid():
+                    conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def stop_background(self) -> None:
         """Stop the background thread, wait for its last tick, and close this thread's connection."""
@@ -166,16 +197,34 @@ class Connection:
                                            check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
-                while True:  # in short slices: a capture waits for one slice at most
-                    with self.writing():
-                        index_pending(conn, limit=100)
-                    if conn.execute(FTS_IDLE).fetchone()[0]:
-                        break
+                self._index_in_slices(conn, stop)
+                # PASSIVE: copies what no reader needs, never waits for writers or readers, and
+                # takes no write lock, so captures go on while it writes and syncs.
                 self.checkpoint(conn=conn)
             except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
         if conn is not None:
             conn.close()
+
+    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
+        """Index what waits in short slices that give way to captures.
+
+        A slice starts only when no writer of this process waits for the write lock (for 50 ms at
+        most, so indexing keeps up under steady load), and the thread pauses between slices: a
+        lock released and at once taken again by the same thread is never seen free by a waiting
+        capture in this process (it needs the GIL first) nor in another (its ``flock`` wakes late).
+        Measured: without the pause, a capture that arrived during a backlog waited for the whole
+        backlog, slice after slice.
+        """
+        while not stop.is_set():
+            deadline = time.monotonic() + 0.05
+            while self._waiting and time.monotonic() < deadline:
+                time.sleep(0.0002)
+            with self.writing(yielding=True):
+                index_pending(conn, limit=self.index_slice)
+            if conn.execute(FTS_IDLE).fetchone()[0]:
+                return
+            time.sleep(self.index_pause)
 
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """Copy WAL pages into the database file; returns SQLite's ``(busy, wal_pages, copied)``.
@@ -193,7 +242,7 @@ class Connection:
         return int(busy), int(pages), int(copied)
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
+        """Close this thread's connections (others close when their threads end)."""
         conn = self._memory_conn if self.memory else getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -201,26 +250,48 @@ class Connection:
                 self._memory_conn = self._memory_db_wrapper = None
             else:
                 self._local.conn = self._local.db = None
+        capture = None if self.memory else getattr(self._local, "capture", None)
+        if capture is not None:
+            capture.close()
+            self._local.capture = None
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, *, timeout_ms: int | None = None, yielding: bool = False) -> Iterator[None]:
         """Hold the store's write lock: this process's threads, then every process (``<db>-lock``).
 
         Writers queue here, woken the moment the previous write ends, instead of in SQLite's busy
         handler, which polls in sleeps of whole milliseconds: under several gunicorn workers that
         polling left a sixth of the CPU idle and put 80 ms on the p99. The lock file holds nothing.
+
+        ``timeout_ms`` bounds the wait (a capture's); past it :class:`StoreError` says the database
+        is locked. ``yielding`` is the background indexer's: it is not counted as a waiting writer.
         """
         if self.memory:  # one shared connection: its lock is enough
             with self._lock:
                 yield
             return
-        with self._write_lock:
+        if not yielding:
+            self._waiting.append(None)
+        try:
+            got = self._write_lock.acquire(timeout=-1 if timeout_ms is None else timeout_ms / 1000)
+        finally:
+            if not yielding:
+                self._waiting.pop()
+        if not got:
+            raise StoreError(f"Transcript database is locked: another writer in this process held the write lock "
+                             f"of {self.path} for more than {timeout_ms} ms.")
+        try:
             fd = self._lock_fd()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if timeout_ms is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                _flock_within(fd, timeout_ms, self.path)
             try:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._write_lock.release()
 
     def _lock_fd(self) -> int:
         pid = os.getpid()
@@ -233,6 +304,31 @@ class Connection:
         """``with store.transaction():`` groups writes into one immediate transaction."""
         return Transaction(self.conn)
 
+
+def _flock_within(fd: int, timeout_ms: int, path: str) -> None:
+    """Take the exclusive ``flock`` on ``fd`` within ``timeout_ms``, else raise :class:`StoreError`.
+
+    A blocking ``flock`` cannot time out, so a held lock is polled: every 0.1 ms for the first
+    5 ms (another worker's capture holds it for about that long), then every millisecond.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    start = time.monotonic()
+    deadline = start + timeout_ms / 1000
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            raise StoreError(f"Transcript database is locked: another process held its write lock ({path}-lock) "
+                             f"for more than {timeout_ms} ms.")
+        time.sleep(0.0001 if now - start < 0.005 else 0.001)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            continue
 
 
 class Transaction:

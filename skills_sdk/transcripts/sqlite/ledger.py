@@ -61,8 +61,9 @@ class SQLiteLedger(Connection, Ledger):
     errors = (*DB_ERRORS, StoreError, OSError)
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 10_000) -> None:
-        super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+                 busy_timeout_ms: int = 10_000, capture_timeout_ms: int = 1_000) -> None:
+        super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
+                         capture_timeout_ms=capture_timeout_ms)
         self.url = self.path
         ensure_schema(self)
         self.created()
@@ -74,14 +75,16 @@ class SQLiteLedger(Connection, Ledger):
     # -- writing -------------------------------------------------------------------------------------
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         values = storage_values(row)
-        conn = self.conn
+        conn = self.capture_conn
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
-        with self.writing(), Transaction(conn):
+        # It waits capture_timeout_ms at most (its connection's busy timeout too): past that
+        # the row is better spooled than the user's reply held.
+        with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
             if state is not None:
                 conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
             rid = int(conn.execute(INSERT_SQL, values).lastrowid or 0)
-            chain_inserted(conn, self.secret(), rid, rid)  # tamper evidence, in the same commit
+            chain_inserted(conn, self.secret(), rid, rid, values)  # tamper evidence, in the same commit
         return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -1,0 +1,19 @@
+"""Redaction of personal data (cards, phones, e-mails, addresses, coordinates) from transcript text, in linear time.
+
+The public names live here; the rules live in one module per kind, each reading the same
+position-preserving view of the text (``text.py``):
+
+* ``redactor.py``: :class:`Redactor` and :data:`DEFAULT_REDACTOR`, the scan cap, custom kinds;
+* ``emails.py``: e-mail addresses, written and spoken;
+* ``numbers.py``: the one reader of digit sequences (digits and digit words) and the words
+  around a number that say it is an order number or an amount;
+* ``cards.py``: payment cards (Luhn over a sequence's groups);
+* ``phones.py`` and ``verdicts.py``: phone numbers, checked with libphonenumber's metadata;
+* ``places.py``: street addresses and coordinates.
+"""
+
+from __future__ import annotations
+
+from .redactor import DEFAULT_REDACTOR, KINDS, MAX_SCAN_CHARS, TRUNCATED, Redaction, Redactor
+
+__all__ = ["DEFAULT_REDACTOR", "KINDS", "MAX_SCAN_CHARS", "TRUNCATED", "Redaction", "Redactor"]

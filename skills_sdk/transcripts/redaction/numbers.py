@@ -1,0 +1,179 @@
+"""Digit sequences, written and spoken ("415 555 0100", "four one five, double five"), and the words around them."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MIN_DIGITS", "Group", "Sequence", "cue_before", "may_hold_sequence", "sequences", "strong", "unit_after"]
+
+# A sequence is digits and digit words ("four", "oh", "double five", "vier") joined by short runs
+# of separators: "4111 1111 1111 1111", "415/555/0100", "four one five, five five five", "4111 one
+# one one ...". Cards are Luhn-valid windows of its groups; phones are windows libphonenumber
+# accepts for the skill's region.
+_WORD_VALUES = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "null": "0", "eins": "1", "zwei": "2", "zwo": "2", "drei": "3", "vier": "4", "funf": "5", "fuenf": "5",
+    "sechs": "6", "sieben": "7", "acht": "8", "neun": "9",
+}  # fmt: skip
+_REPEATS = {"double": 2, "triple": 3, "doppel": 2, "doppelte": 2}
+# "five five five, oh one hundred": only after a digit of the same sequence.
+_ZEROS = {"hundred": "00", "thousand": "000", "hundert": "00", "tausend": "000"}
+_TOKEN = re.compile(
+    r"[0-9]+|\b(?:" + "|".join(sorted([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"], key=len, reverse=True)) + r")\b"
+)
+_MAX_GAP = 4
+# Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
+# which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
+# Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
+# tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
+_STRETCH = re.compile(rf"(?:{_TOKEN.pattern})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
+# Every word that stands for digits, and how many: a text whose digits and digit words add up to
+# fewer than MIN_DIGITS holds no sequence, and most speech is such text.
+_DIGIT_WORD = re.compile(r"\b(?:" + "|".join(sorted([*_WORD_VALUES, *_REPEATS, *_ZEROS], key=len, reverse=True)) + r")\b")
+_DIGITS_SAID = {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{word: len(zeros) for word, zeros in _ZEROS.items()}}
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+#: A sequence needs this many digits to be a phone (a 7-digit local number) or a card (13).
+MIN_DIGITS = 7
+
+# Words just before a number that say it is not personal: "order 4155550100", "tracking 9400 ...".
+NOT_PERSONAL_CUES = frozenset(
+    "order orders confirmation reference ref tracking invoice ticket booking reservation flight room "
+    "table zip zipcode postcode postal plate plates license licence registration serial model part "
+    "item sku product isbn transaction policy case claim version pin code voucher coupon "
+    "gift promo parcel package shipment store branch employee badge locker seat gate bus train route "
+    "bestellnummer bestellung auftragsnummer auftrag rechnungsnummer rechnung kundennummer "
+    "sendungsnummer buchungsnummer buchung referenz kennzeichen postleitzahl plz artikelnummer "
+    "ticketnummer flug zimmer tisch gutschein paket filiale vorgangsnummer".split()
+)
+_CUE_WINDOW = 40  # characters before a sequence that are searched for a cue
+# Words right after a number that make it a quantity or a price: "1000000 dollars".
+_UNIT_CUES = frozenset(
+    "dollars dollar bucks cents euro euros pounds pence percent points items pieces pizzas times "
+    "years people steps calories miles kilometers meters feet km kg lbs".split()
+)
+
+#: One group of a sequence: ``(start, end, digits, spoken)``, its span in the view, the digits it
+#: stands for ("double five" -> "55") and whether it was said in words. A tuple: a sequence reader
+#: makes thousands of them per megabyte.
+Group = tuple[int, int, str, bool]
+
+
+class Sequence:
+    """Groups of digits joined by separators, and the position of a leading "+" or "plus" (or -1)."""
+
+    __slots__ = ("groups", "plus")
+
+    def __init__(self, plus: int) -> None:
+        self.groups: list[Group] = []
+        self.plus = plus
+
+    def __repr__(self) -> str:
+        return f"Sequence({self.groups!r}, plus={self.plus})"
+
+
+def may_hold_sequence(view: str, digit_count: int) -> bool:
+    """Whether ``view`` holds enough digits and digit words for a sequence: a cheap test before :func:`sequences`."""
+    if digit_count >= MIN_DIGITS:
+        return True
+    for word in _DIGIT_WORD.findall(view):
+        digit_count += _DIGITS_SAID[word]
+        if digit_count >= MIN_DIGITS:
+            return True
+    return False
+
+
+def sequences(view: str) -> list[Sequence]:
+    """The digit sequences of ``view`` with at least :data:`MIN_DIGITS` digits.
+
+    Example::
+
+        [seq.groups for seq in sequences("call 415 555 0100")]
+        # [[(5, 8, '415', False), (9, 12, '555', False), (13, 17, '0100', False)]]
+    """
+    out: list[Sequence] = []
+    for stretch in _STRETCH.finditer(view):
+        start, end = stretch.span()
+        if end - start >= MIN_DIGITS:  # seven digits take seven characters at least
+            _read_stretch(view, start, end, stretch.group(), out)
+    return [seq for seq in out if sum(len(group[2]) for group in seq.groups) >= MIN_DIGITS]
+
+
+def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
+    """Append the sequences of one stretch of tokens and separators to ``out``."""
+    # A sentence ends the number: "... 4327. One two three" is two.
+    sentences = ". " in chunk or ".." in chunk
+    size = len(view)
+    current: Sequence | None = None
+    last_end = lo
+    repeat = 0
+    repeat_start = -1
+    for match in _TOKEN.finditer(view, lo, hi):
+        start, end = match.span()
+        word = match.group()
+        joins = current is not None and not (sentences and _sentence_between(view, last_end, start))
+        if word[0] <= "9":
+            # "ORD-12345678", "7abc123", "1z999": digits glued to letters are an identifier.
+            before = view[start - 1] if start else " "
+            if (
+                before in _LETTERS
+                or (before in "-_/" and start > 1 and view[start - 2] in _LETTERS)
+                or (end < size and view[end] in _LETTERS)
+            ):
+                current, repeat = None, 0
+                continue
+            group: Group = (start, end, word, False)
+        elif word in _REPEATS:
+            repeat, repeat_start = _REPEATS[word], start
+            if not joins:
+                current = None
+            last_end = end
+            continue
+        elif word == "plus":
+            current = Sequence(start)
+            out.append(current)
+            last_end = end
+            repeat = 0
+            continue
+        elif word in _ZEROS:
+            if not joins or current is None or not current.groups:
+                current, repeat = None, 0
+                continue
+            group = (start, end, _ZEROS[word], True)
+        else:
+            group = (start, end, _WORD_VALUES[word], True)
+        if repeat:
+            if not (sentences and _sentence_between(view, last_end, start)):
+                group = (repeat_start, end, group[2] * repeat, True)
+                start = repeat_start
+                joins = current is not None  # the repeat word already joined or ended the sequence
+            repeat = 0
+        if current is None or not joins:
+            current = Sequence(start - 1 if start and view[start - 1] == "+" else -1)
+            out.append(current)
+        current.groups.append(group)
+        last_end = end
+
+
+def _sentence_between(view: str, start: int, end: int) -> bool:
+    gap = view[start:end]
+    return ". " in gap or ".." in gap
+
+
+def strong(gap: str) -> bool:
+    """Whether the separator between two groups ends a number: ",", ".", "/", a bracket or two spaces."""
+    return len(gap) > 1 or any(char in ",./()" for char in gap)
+
+
+def cue_before(view: str, start: int) -> bool:
+    """Whether one of the last three words before ``start`` says the number is not personal."""
+    before = view[max(0, start - _CUE_WINDOW) : start]
+    sentence = max(before.rfind(". "), before.rfind("? "), before.rfind("! "), before.rfind(";"))
+    words = before[sentence + 1 :].replace("#", " ").replace(":", " ").split()
+    return any(word.strip(".,;!?'\"()") in NOT_PERSONAL_CUES for word in words[-3:])
+
+
+def unit_after(view: str, end: int) -> bool:
+    """Whether the word after ``end`` makes the number a quantity or a price ("1000000 dollars")."""
+    words = view[end : end + 20].split(maxsplit=1)
+    return bool(words) and words[0].strip(".,;!?") in _UNIT_CUES

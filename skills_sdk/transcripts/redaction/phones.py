@@ -1,0 +1,170 @@
+"""Phone numbers: windows of a digit sequence that libphonenumber accepts for the skill's region."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import verdicts
+from .numbers import MIN_DIGITS, Group, Sequence, cue_before, strong, unit_after
+
+__all__ = ["Budget", "find_phones", "region_of"]
+
+# A bounded number of libphonenumber checks per field (each costs microseconds to tens of them).
+_PHONE_CHECKS = 64
+# Regions tried for a national number that starts with a trunk "0" and is not one of the locale's.
+_OTHER_REGIONS = ("GB", "DE", "FR", "IN", "AU", "IE", "AT", "CH", "IT", "ES", "NL")
+_NANPA = frozenset({"US", "CA", "PR", "GU", "VI", "AS", "MP", "BS", "BB", "JM", "TT", "DO"})
+
+
+@lru_cache(maxsize=64)
+def region_of(locale: str | None) -> str:
+    """The region of a locale (``"en-GB"`` -> ``"GB"``), ``"US"`` when there is none."""
+    if locale:
+        region = locale.replace("_", "-").rpartition("-")[2].upper()
+        if len(region) == 2 and region.isalpha():
+            return region
+    return "US"
+
+
+class Budget:
+    """How many libphonenumber checks one field may still make."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = _PHONE_CHECKS
+
+
+def _plausible_length(digits: str, region: str, plus: bool) -> bool:
+    if plus:
+        return 8 <= len(digits) <= 15
+    if region in _NANPA and digits[0] != "0":
+        return len(digits) == 10 or (len(digits) == 11 and digits[0] == "1") or len(digits) == 7
+    if digits.startswith("00"):
+        return 10 <= len(digits) <= 17
+    return digits[0] == "0" and 9 <= len(digits) <= 13 or len(digits) == 10
+
+
+def _is_phone(view: str, seq: Sequence, window: list[Group], region: str, budget: Budget, first: bool) -> bool:
+    digits = "".join([group[2] for group in window])
+    plus = first and seq.plus >= 0
+    if not _plausible_length(digits, region, plus):
+        return False
+    if len(digits) == 7 and (len(window) != 2 or len(window[0][2]) != 3):
+        return False  # a local number only as "555-0100": seven digits read out are more often a count
+    spoken = any(group[3] for group in window)
+    shaped = len(window) >= 2 and all(2 <= len(group[2]) <= 5 for group in window[:-1])
+    if len(window) == 4 and all(len(group[2]) <= 3 for group in window):
+        if all(view[a[1] : b[0]] == "." for a, b in zip(window, window[1:], strict=False)):
+            return False  # 192.168.95.71
+    strong_shape = plus or "(" in view[window[0][0] - 1 : window[-1][1]]
+    if not strong_shape and cue_before(view, window[0][0]):
+        return False
+    # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" is still a phone number.
+    if unit_after(view, window[-1][1]) and all(
+        view[a[1] : b[0]] in (",", ".") for a, b in zip(window, window[1:], strict=False)
+    ):
+        return False
+    if budget.left <= 0:
+        return True  # over budget: a phone-shaped number is redacted unchecked
+    budget.left -= 1
+    verdict = verdicts.verdict
+    if digits.startswith("00") and not plus and region not in _NANPA:
+        found = verdict(digits[2:], region, True)
+    else:
+        found = verdict(digits, region, plus)
+        if found < 2 and not plus and digits[0] != "0" and region not in _NANPA and len(digits) in (10, 11):
+            # No trunk "0": a North American number said to a skill in another locale.
+            if budget.left > 0:
+                budget.left -= 1
+                found = max(found, verdict(digits, "US", False))
+        if found < 2 and not plus and digits[0] == "0":
+            # A trunk "0" is never dialled in the locale's region (NANPA) or the number is from
+            # elsewhere: a British number said to a US skill is still a phone number.
+            for other in _OTHER_REGIONS:
+                if other != region and budget.left > 0:
+                    budget.left -= 1
+                    found = max(found, verdict(digits, other, False))
+                    if found == 2:
+                        break
+    if found == 2:
+        return True
+    # Possible but not valid (a fictional 555 number, an unassigned area code): still a phone when
+    # it is written or spoken like one, not when it is one bare run of digits.
+    return found == 1 and (shaped or spoken or len(digits) == 7)
+
+
+def _bounded(view: str, groups: list[Group], limit: int, index: int, *, before: bool) -> bool:
+    """Whether a window may start (``before``) or end at group ``index`` of a run ending at ``limit``.
+
+    A window may leave out up to two digits of its run ("oh, 415 555 0100", "... 0100 2 pizzas"); to
+    leave out more, the separator there must be a strong one (",", ".", "/", a bracket or a double
+    space), or a long spoken number would be cut into a phone and a remainder.
+    """
+    if before:
+        left_out = sum(len(group[2]) for group in groups[max(limit, index - 3) : index])
+        gap = view[groups[index - 1][1] : groups[index][0]] if index > limit else ""
+    else:
+        left_out = sum(len(group[2]) for group in groups[index : min(limit, index + 3)])
+        gap = view[groups[index - 1][1] : groups[index][0]] if index < limit else ""
+    return left_out <= 2 or strong(gap)
+
+
+def find_phones(
+    view: str, seq: Sequence, used: list[bool], region: str, budget: Budget, spans: list[tuple[int, int, str]]
+) -> None:
+    """Append the span of each phone number in the groups of ``seq`` no card ``used`` to ``spans``."""
+    groups = seq.groups
+    index = 0
+    while index < len(groups):
+        if used[index]:
+            index += 1
+            continue
+        run_end = index
+        while run_end < len(groups) and not used[run_end]:
+            run_end += 1
+        _phones_in_run(view, seq, index, run_end, region, budget, spans)
+        index = run_end
+
+
+def _phones_in_run(
+    view: str, seq: Sequence, lo: int, hi: int, region: str, budget: Budget, spans: list[tuple[int, int, str]]
+) -> None:
+    groups = seq.groups
+    # Starts tried: the run's first two groups and the group after each phone found. Ends: the
+    # longest window of at most 15 digits first, so "415 555 0100" wins over "415 555".
+    starts = {lo, lo + 1}
+    if hi - lo > 1 and groups[lo][3] and strong(view[groups[lo][1] : groups[lo + 1][0]]):
+        starts.discard(lo)  # "oh, 415 555 0100": an interjection, not a leading zero
+    first = lo
+    while first < hi:
+        if first not in starts:
+            first += 1
+            continue
+        found = None
+        total = 0
+        last = first
+        while last < hi and total + len(groups[last][2]) <= 15:
+            total += len(groups[last][2])
+            last += 1
+        if total < MIN_DIGITS or not _bounded(view, groups, lo, first, before=True):
+            first += 1
+            continue
+        for end in range(last, first, -1):
+            if total < MIN_DIGITS:
+                break
+            if _bounded(view, groups, hi, end, before=False) and _is_phone(
+                view, seq, groups[first:end], region, budget, first == 0
+            ):
+                found = end
+                break
+            total -= len(groups[end - 1][2])
+        if found is None:
+            first += 1
+            continue
+        start = seq.plus if first == 0 and seq.plus >= 0 else groups[first][0]
+        if start == groups[first][0] and start and view[start - 1] == "(":
+            start -= 1
+        spans.append((start, groups[found - 1][1], "PHONE"))
+        starts |= {found, found + 1}
+        first = found
