@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -67,43 +68,50 @@ class TurnResult:
 class SkillHost:
     """The skills a server hosts, each with its middleware chain composed once.
 
-    >>> host = SkillHost([pizza], store=open_ledger(":memory:"))     # doctest: +SKIP
-    >>> host.handle("pizza", envelope_dict).envelope["response"]          # doctest: +SKIP
+    >>> ledger = open_ledger(":memory:")
+    >>> host = SkillHost([pizza], state=ledger, middleware=ledger_middleware(ledger))   # doctest: +SKIP
+    >>> host.handle("pizza", envelope_dict).envelope["response"]                        # doctest: +SKIP
 
-    ``store`` turns on transcript capture (the outermost middleware) and per-user state;
-    ``middleware`` runs inside capture, around every skill's own middleware; ``http`` is the
-    ``requests.Session`` handlers reach partner APIs through (when None, a
+    ``middleware`` runs around every skill's own middleware, first outermost: the edge that
+    serves the host puts the ledger's there
+    (:func:`~skills_sdk.transcripts.compose.ledger_middleware`: forget-on-disable, capture).
+    ``state`` keeps each user's saved attributes (a ledger); ``http`` is the ``requests.Session``
+    handlers reach partner APIs through (when None, a
     :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
-    way of serving gives handlers the same ``ctx.http``). ``guard`` (a
-    :class:`~skills_sdk.transcripts.guard.LedgerGuard`) refuses a turn before its handler when its
-    row would have nowhere to go; ``spool`` takes rows the store cannot (without a guard).
+    way of serving gives handlers the same ``ctx.http``).
+
+    ``store`` is the older spelling, kept so code written before keeps working: it is ``state``
+    and composes ``ledger_middleware(store, capture=capture, guard=guard, spool=spool)`` before
+    ``middleware``. New code composes the ledger's middleware itself, as ``create_app`` does.
     """
 
     def __init__(
         self,
         skills: Iterable[Skill] = (),
         *,
-        store: Ledger | None = None,
+        state: Ledger | None = None,
         middleware: Sequence[Middleware] = (),
         http: requests.Session | None = None,
+        store: Ledger | None = None,
         capture: bool = True,
         spool: Any = None,
         guard: Any = None,
     ) -> None:
-        self.store = store
-        self._http = http
-        self.capture = None
-        outer: list[Middleware] = []
+        outer = list(middleware)
         if store is not None:
-            from .transcripts.erasure import ForgetOnDisable
+            if state is not None:
+                raise TypeError("SkillHost takes state= (with the ledger's middleware composed by the caller) or "
+                                "the older store=, not both.")
+            from .transcripts.compose import ledger_middleware
 
-            outer.append(ForgetOnDisable(store))  # before capture: the event itself leaves no row
-        if store is not None and capture:
-            from .transcripts.capture import Capture
-
-            self.capture = Capture(store, fallback=spool.append if spool is not None else None, guard=guard)
-            outer.append(self.capture)
-        self._outer = [*outer, *middleware]
+            state = store
+            outer[:0] = ledger_middleware(store, capture=capture, guard=guard, spool=spool)
+        self.store = state
+        self._http = http
+        self._outer = outer
+        # The capture in the chain, if any (tests reach its clock); no Capture exists before its module is imported.
+        captures = sys.modules.get("skills_sdk.transcripts.capture")
+        self.capture = next((m for m in outer if isinstance(m, captures.Capture)), None) if captures else None
         self.skills: dict[str, Skill] = {}
         self._chains: dict[str, Endpoint] = {}
         for skill in skills:
@@ -197,7 +205,6 @@ def load_skills(spec: str) -> list[Skill]:
     """
     import importlib
     import os
-    import sys
 
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())

@@ -7,7 +7,7 @@ handler, ``skills chat``, ``SkillClient``) hands handlers a session made by
 | variable | meaning | default |
 |---|---|---|
 | ``SKILLS_HTTP_TIMEOUT`` | seconds a partner call may take (connect and each read) | ``5`` |
-| ``SKILLS_HTTP_RETRIES`` | extra tries of an idempotent call (GET, HEAD, OPTIONS) after a timeout, a refused connection or a 502/503/504 | ``1`` |
+| ``SKILLS_HTTP_RETRIES`` | extra tries of an idempotent call (GET, HEAD, OPTIONS) after a read timeout or a 502/503/504, and of any call whose connection could not be made | ``1`` |
 | ``SKILLS_PARTNER_<NAME>_URL`` | the base URL of partner ``<name>``, read by ``ctx.http.url("<name>", ...)`` | the ``default=`` the skill passes |
 """
 
@@ -19,12 +19,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 __all__ = ["PartnerSession", "PartnerUnavailable", "partner_variable"]
 
 log = logging.getLogger("skills_sdk.http")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_RETRY_STATUS = frozenset({502, 503, 504})
 
 
 class PartnerUnavailable(requests.RequestException):
@@ -37,8 +40,9 @@ class PartnerSession(requests.Session):
     >>> http = PartnerSession(timeout=3.0)
     >>> http.get("https://api.pizzapronto.example/v1/menu")   # doctest: +SKIP
 
-    A GET/HEAD/OPTIONS that times out, cannot connect, or gets a 502/503/504 is tried once more;
-    a POST is never retried (it may have taken effect). Handlers catch ``requests.RequestException``
+    A GET/HEAD/OPTIONS that times out or gets a 502/503/504 is tried once more, and any request
+    whose connection could not be made (urllib3's ``Retry`` on the session's adapters); a POST
+    that reached the partner is never retried (it may have taken effect). Handlers catch ``requests.RequestException``
     (which covers timeouts, connection errors and ``raise_for_status``) to answer the user honestly.
     """
 
@@ -49,6 +53,11 @@ class PartnerSession(requests.Session):
         self.retries = retries
         #: Partner name (lower case) -> base URL, read by :meth:`url`.
         self.base_urls: dict[str, str] = {_partner_key(k): v.rstrip("/") for k, v in (base_urls or {}).items()}
+        # The retries are urllib3's, on the adapter of every http(s) URL; an adapter a skill mounts
+        # for a prefix (an in-process stand-in) brings its own behaviour.
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, HTTPAdapter(max_retries=_retry(retries)))
+        _install_log_filter()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PartnerSession:
@@ -91,21 +100,35 @@ class PartnerSession(requests.Session):
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
-        attempts = 1 + (self.retries if method.upper() in _IDEMPOTENT else 0)
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                resp = super().request(method, url, **kwargs)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                if last:
-                    raise
-                log.info("retrying %s %s after %s", method, _bare(url), type(exc).__name__)
-                continue
-            if resp.status_code in (502, 503, 504) and not last:
-                log.info("retrying %s %s after HTTP %s", method, _bare(url), resp.status_code)
-                continue
-            return resp
-        raise AssertionError("unreachable")  # pragma: no cover
+        return super().request(method, url, **kwargs)
+
+
+def _retry(retries: int) -> Retry:
+    """urllib3's retry policy for partner calls: ``retries`` more tries, none of them waiting.
+
+    A read timeout or a 502/503/504 is retried for idempotent methods only (a POST may have taken
+    effect); a connection that was never made is retried for any method (the request never left).
+    After the last try a 5xx is returned as it came, not raised. ``Retry-After`` is not slept on:
+    the user is waiting for the answer.
+    """
+    return Retry(total=retries, connect=retries, read=retries, status=retries, other=0, redirect=False,
+                 status_forcelist=_RETRY_STATUS, allowed_methods=_IDEMPOTENT, backoff_factor=0,
+                 raise_on_status=False, respect_retry_after_header=False)
+
+
+class _BareRetryUrls(logging.Filter):
+    """urllib3 logs a retried request's URL with its query string, which may hold a user's search: cut it off."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.msg.startswith("Retry"):
+            record.args = tuple(_bare(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _install_log_filter() -> None:
+    urllib3_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _BareRetryUrls) for f in urllib3_log.filters):
+        urllib3_log.addFilter(_BareRetryUrls())
 
 
 def partner_variable(partner: str) -> str:

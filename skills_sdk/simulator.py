@@ -4,7 +4,8 @@ One core serves ``skills say`` / ``skills chat``, ``POST /simulate/<skill>`` and
 (:class:`skills_sdk.testing.SkillClient`), so a typed conversation runs through exactly the same
 middleware chain, capture and transcripts as a real device's::
 
-    host = SkillHost([pizza], store=TranscriptStore(":memory:"), http=partner_session())
+    ledger = open_ledger(":memory:")
+    host = SkillHost([pizza], state=ledger, middleware=ledger_middleware(ledger), http=partner_session())
     chat = Conversation(host, "pizza")
     chat.say("open pizza shop").speech          # LaunchRequest, session new
     chat.say("a large pepperoni pizza").speech  # IntentRequest, same session, attributes carried

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import make_envelope
 
 from skills_sdk import Skill, SkillHost, say
@@ -105,7 +107,7 @@ def test_store_failure_does_not_fail_the_request(greeter):
 
     spooled = []
     host = SkillHost([greeter], store=BrokenStore(":memory:"))
-    host.capture.fallback = lambda row, exc: spooled.append((row, str(exc)))
+    host.capture.guard.fallback = lambda row, exc: spooled.append((row, str(exc)))
     result = host.handle("greeter", make_envelope())
     assert result.response.speech.startswith("Hello")
     assert spooled and spooled[0][1] == "database is locked"
@@ -116,3 +118,38 @@ def test_row_values_are_plain_json(greeter, memory_store):
                                                                              slots={"mood": "happy"}))
     raw = memory_store.db.conn.execute("SELECT slots, card FROM transcripts").fetchone()
     assert json.loads(raw[0]) == {"mood": "happy"} and json.loads(raw[1])["type"] == "Simple"
+
+
+def test_the_ledger_middleware_forgets_disabled_users_before_capturing(greeter, memory_store):
+    from skills_sdk.transcripts.capture import Capture
+    from skills_sdk.transcripts.compose import ledger_middleware
+    from skills_sdk.transcripts.erasure import ForgetOnDisable
+
+    chain = ledger_middleware(memory_store)
+    assert [type(m) for m in chain] == [ForgetOnDisable, Capture]
+    assert [type(m) for m in ledger_middleware(memory_store, capture=False)] == [ForgetOnDisable]
+    host = SkillHost([greeter], state=memory_store, middleware=chain)
+    assert host.capture is chain[1]
+    host.handle("greeter", make_envelope("LaunchRequest", user_id="alice"))
+    host.handle("greeter", make_envelope("AlexaSkillEvent.SkillDisabled", user_id="alice"))
+    assert memory_store.count(user_id="alice") == 0  # erased, and the event itself left no row
+
+
+def test_an_unguarded_capture_hands_a_refused_row_to_its_fallback_and_a_guard_refuses_a_fallback(memory_store):
+    import sqlite3
+
+    from skills_sdk.transcripts.capture import Capture
+    from skills_sdk.transcripts.guard import LedgerGuard, Unguarded
+
+    class Locked(TranscriptStore):
+        def record(self, row, **kwargs):
+            raise sqlite3.OperationalError("database is locked")
+
+    kept = []
+    policy = Unguarded(Locked(":memory:"), fallback=lambda row, exc: kept.append((row["request_id"], str(exc))))
+    policy.admit()  # never refuses
+    assert policy.record({"request_id": "r1", "developer_id": "d", "skill": "s", "user_id": "u"}) is None
+    assert kept == [("r1", "database is locked")]
+    assert Unguarded(memory_store).record({"request_id": "r2", "developer_id": "d", "skill": "s", "user_id": "u"}) == 1
+    with pytest.raises(ValueError, match="guard or a fallback, not both"):
+        Capture(memory_store, guard=LedgerGuard(memory_store), fallback=lambda row, exc: None)

@@ -149,3 +149,13 @@ def test_the_fast_alexa_path_answers_exactly_as_the_flask_route(case):
         answers.append((resp.status_code, resp.mimetype, resp.headers.get("Allow"), payload, store.count()))
     assert answers[0] == answers[1]
     assert answers[0][1] == "application/json"
+
+
+def test_every_route_is_registered_by_its_group_blueprint(store):
+    app = create_app([build_greeter()], store=store)
+    groups = {rule.rule: rule.endpoint.partition(".")[0] for rule in app.url_map.iter_rules()}
+    assert groups["/alexa/<skill>"] == groups["/healthz"] == "alexa"
+    assert groups["/simulate/<skill>"] == "simulate" and groups["/readyz"] == "ops" and groups["/metrics"] == "metrics"
+    assert groups["/v1/transcripts"] == "api" and groups["/console/"] == "console"
+    # Flask's own static route aside, nothing is registered on the app directly.
+    assert set(groups.values()) - {"static"} == {"alexa", "simulate", "ops", "metrics", "api", "console"}

@@ -615,3 +615,13 @@ def test_leaf_with_a_non_rsa_key_fails_signature(verifier, ca, serve_chain):
     )
     serve_chain(_pem(leaf, ca.intermediate))
     assert check_of(verifier, *signed(ca)) == "signature"
+
+
+def test_a_broken_chain_says_which_certificate_and_why(verifier, ca, serve_chain):
+    serve_chain(ca.leaf().public_bytes(serialization.Encoding.PEM))  # the intermediate left out
+    with pytest.raises(VerificationError) as info:
+        verifier.verify(*signed(ca))
+    assert info.value.check == "cert_chain" and "echo-api.amazon.com" in info.value.message
+    assert "trusted root" in info.value.message and "encountered processing" not in info.value.message
+    with pytest.raises(ValueError, match="trusted_roots is empty"):
+        RequestVerifier(trusted_roots=[])

@@ -35,10 +35,12 @@ def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str
                   locale: str | None = None) -> Any:
     from ..host import SkillHost
     from ..simulator import Conversation
+    from ..transcripts.compose import ledger_middleware
 
     skill = _pick(skills_spec, name)
     http = partner_session(skills_spec)  # the module's partner_session() (the examples': offline stand-ins)
-    host = SkillHost([skill], store=open_store(db_path, must_exist=False), http=http)
+    ledger = open_store(db_path, must_exist=False)
+    host = SkillHost([skill], state=ledger, http=http, middleware=ledger_middleware(ledger))
     return Conversation(host, skill.name, user_id=user_id, session_id=session_id,
                         locale=_locale(skill, locale, "--locale"))
 

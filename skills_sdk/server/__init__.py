@@ -12,6 +12,7 @@ from flask import Flask
 from ..host import SkillHost
 from ..middleware import Middleware
 from ..skill import Skill
+from ..transcripts.compose import ledger_middleware
 from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
 __all__ = ["create_app", "get_host"]
@@ -70,7 +71,10 @@ def create_app(
     if capture:
         guard = _ledger_guard(app, store)
         spool = guard.spool
-    host = SkillHost(skills, store=store, http=http, middleware=middleware, capture=capture, guard=guard)
+    # The ledger's middleware goes outermost, composed here for every way this app is served
+    # (HTTP, skills_sdk.wsgi, AWS Lambda): forget-on-disable, then capture under the guard.
+    host = SkillHost(skills, state=store, http=http,
+                     middleware=[*ledger_middleware(store, capture=capture, guard=guard), *middleware])
     app.extensions["skills_sdk"] = {"host": host, "store": store, "verifier": verifier, "spool": spool, "guard": guard,
                                     "observers": []}
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -25,7 +25,7 @@ from ..envelope import parse_body
 from ..errors import EnvelopeError, LedgerUnavailable, VerificationError
 from .ops import Exchange, logged_path, observe
 
-__all__ = ["register", "error_response", "ledger_unavailable", "answer", "AlexaEndpoint", "BUSY_RETRY_AFTER"]
+__all__ = ["register", "bp", "error_response", "ledger_unavailable", "answer", "AlexaEndpoint", "BUSY_RETRY_AFTER"]
 
 #: Seconds a client is told to wait (``Retry-After``) when the ledger is busy.
 BUSY_RETRY_AFTER = 2
@@ -158,47 +158,53 @@ class AlexaEndpoint:
         return [encoded]
 
 
+bp = Blueprint("alexa", __name__)
+
+
 def register(app: Flask) -> None:
-    """Add the Alexa endpoint, ``/healthz`` and the JSON error handlers to ``app``."""
-    ext = app.extensions["skills_sdk"]
+    """Add the Alexa endpoint (in front of Flask, and its Flask route), ``/healthz`` and the JSON error handlers."""
     if app.config.get("SKILLS_ALEXA_FAST_PATH", True):
         app.wsgi_app = AlexaEndpoint(app, app.wsgi_app)  # type: ignore[method-assign]
-
-    @app.post("/alexa/<skill>")
-    def alexa(skill: str) -> Response:
-        raw = request.get_data(cache=False)
-        status, body, headers, turn, data, check = answer(ext, skill, request.mimetype, request.headers, raw,
-                                                          request.environ, request.method)
-        g.skills_body, g.skills_turn, g.skills_check = data, turn, check  # for the observers (server/ops.py)
-        return Response(body, status=status, headers=headers, mimetype=_JSON)
+    app.register_blueprint(bp)
 
 
+@bp.post("/alexa/<skill>")
+def alexa(skill: str) -> Response:
+    raw = request.get_data(cache=False)
+    status, body, headers, turn, data, check = answer(current_app.extensions["skills_sdk"], skill, request.mimetype,
+                                                      request.headers, raw, request.environ, request.method)
+    g.skills_body, g.skills_turn, g.skills_check = data, turn, check  # for the observers (server/ops.py)
+    return Response(body, status=status, headers=headers, mimetype=_JSON)
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Response('{"status":"ok"}', mimetype="application/json")
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        code = (exc.name or "error").lower().replace(" ", "_")
-        resp = error_response(exc.code or 500, code, exc.description or exc.name)
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+@bp.get("/healthz")
+def healthz() -> Response:
+    return Response('{"status":"ok"}', mimetype="application/json")
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    resp = error_response(exc.code or 500, code, exc.description or exc.name)
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        resp.headers["Allow"] = ", ".join(exc.valid_methods)
+    return resp
+
+
+@bp.app_errorhandler(LedgerUnavailable)
+def refused(exc: LedgerUnavailable) -> Response:  # the simulator, the console: any route that runs a turn
+    return ledger_unavailable(exc)
+
+
+@bp.app_errorhandler(Exception)
+def unexpected(exc: Exception) -> Response:
+    if current_app.extensions["skills_sdk"]["store"].is_busy(exc):
+        # Another process held the ledger's write lock past the busy timeout: the same request
+        # will work once the lock is released.
+        log.warning("ledger busy on %s %s", request.method, logged_path())
+        resp = error_response(503, "ledger_busy", "The transcript ledger is busy with another writer; "
+                              f"retry in {BUSY_RETRY_AFTER} s.")
+        resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         return resp
-
-    @app.errorhandler(LedgerUnavailable)
-    def refused(exc: LedgerUnavailable) -> Response:  # the simulator, the console: any route that runs a turn
-        return ledger_unavailable(exc)
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        if current_app.extensions["skills_sdk"]["store"].is_busy(exc):
-            # Another process held the ledger's write lock past the busy timeout: the same request
-            # will work once the lock is released.
-            log.warning("ledger busy on %s %s", request.method, logged_path())
-            resp = error_response(503, "ledger_busy", "The transcript ledger is busy with another writer; "
-                                  f"retry in {BUSY_RETRY_AFTER} s.")
-            resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
-            return resp
-        log.exception("unexpected error on %s %s", request.method, logged_path())
-        return error_response(500, "internal_error", "The server failed to answer; the error was logged.")
+    log.exception("unexpected error on %s %s", request.method, logged_path())
+    return error_response(500, "internal_error", "The server failed to answer; the error was logged.")

@@ -181,11 +181,15 @@ def user_erase(user_id: str, key: KeyInfo) -> Response:
 def capture_mode(user_id: str, key: KeyInfo) -> Response:
     ledger = _ledger()
     if request.method == "PUT":
+        from .bodies import BodyError, CaptureModeBody, load_body
+
         body = request.get_json(silent=True)
-        mode = body.get("mode") if isinstance(body, dict) else None
-        if mode not in CAPTURE_MODES:
+        try:
+            mode = load_body(CaptureModeBody(), body)["mode"]
+        except BodyError:
+            got = body.get("mode") if isinstance(body, dict) else None
             return error_response(400, "bad_request", f"Send JSON {{\"mode\": ...}} with one of "
-                                  f"{', '.join(CAPTURE_MODES)}; got {str(mode)[:40]!r}.", param="mode")
+                                  f"{', '.join(CAPTURE_MODES)}; got {str(got)[:40]!r}.", param="mode")
         ledger.set_capture_mode(user_id, mode, actor=key.id)
     return _json({"user_id": user_id, "mode": ledger.capture_mode(user_id)})
 

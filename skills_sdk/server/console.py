@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -250,11 +251,24 @@ def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     return list(threads.values())
 
 
-def _signed_in_developer() -> data.Identity | Response:
-    who = _developer()
-    if who is None:
-        return redirect(url_for("console.index"))
-    return who
+def _signed_in(identity: Callable[[], data.Identity | None], sign_in_page: str
+               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view decorator: ``identity()`` comes to the view as ``who``; without one, a redirect to ``sign_in_page``."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            who = identity()
+            if who is None:
+                abort(redirect(url_for(sign_in_page)))
+            return view(*args, who=who, **kwargs)
+        return wrapper
+    return decorate
+
+
+#: ``@developer_signed_in``: the view gets the signed-in developer as ``who``, else the sign-in page.
+developer_signed_in = _signed_in(_developer, "console.index")
+#: ``@user_signed_in``: the view gets the signed-in user as ``who``, else the "My data" sign-in page.
+user_signed_in = _signed_in(_user, "console.me")
 
 
 @bp.get("/")
@@ -287,11 +301,9 @@ def index() -> Any:
 
 
 @bp.get("/conversations/<path:session_id>")
-def conversation(session_id: str) -> Any:
+@developer_signed_in
+def conversation(session_id: str, who: data.Identity) -> Any:
     """Every turn of one of the developer's sessions, in order."""
-    who = _signed_in_developer()
-    if isinstance(who, Response):
-        return who
     rows = data.session_rows(_store(), who.subject, session_id)
     data.audit(_store(), who, "get", {"session_id": session_id}, rows)
     if not rows:
@@ -301,11 +313,9 @@ def conversation(session_id: str) -> Any:
 
 
 @bp.get("/dashboard")
-def dashboard() -> Any:
+@developer_signed_in
+def dashboard(who: data.Identity) -> Any:
     """Per-skill figures for the last N days: requests per day, error rate, transactions, p50/p99 latency."""
-    who = _signed_in_developer()
-    if isinstance(who, Response):
-        return who
     dev = who.subject
     skills = data.developer_skills(current_app, _store(), dev)
     try:
@@ -343,11 +353,9 @@ def _chart(stats: dict[str, Any], since: str, days: int) -> dict[str, Any]:
 
 
 @bp.get("/export")
-def export() -> Any:
+@developer_signed_in
+def export(who: data.Identity) -> Any:
     """The current filter's transcripts as a JSONL or CSV download, streamed page by page."""
-    who = _signed_in_developer()
-    if isinstance(who, Response):
-        return who
     fmt = request.args.get("format", "jsonl")
     if fmt not in ("jsonl", "csv"):
         return error_response(400, "invalid_format", f"format must be 'jsonl' or 'csv', got {fmt!r:.40}.")
@@ -406,13 +414,6 @@ def sign_out() -> Any:
 # -- My data ----------------------------------------------------------------------------------------
 
 
-def _signed_in_user() -> data.Identity | Response:
-    who = _user()
-    if who is None:
-        return redirect(url_for("console.me"))
-    return who
-
-
 @bp.get("/me")
 def me() -> Any:
     """Sign-in page, or every transcript of the signed-in user, grouped by developer and skill."""
@@ -467,11 +468,9 @@ def me_sign_out() -> Any:
 
 
 @bp.get("/me/download.json")
-def me_download() -> Any:
+@user_signed_in
+def me_download(who: data.Identity) -> Any:
     """All of the signed-in user's transcripts as one JSON document, streamed."""
-    who = _signed_in_user()
-    if isinstance(who, Response):
-        return who
     store, user = _store(), who.subject
     mode = data.capture_mode(store, user)
 
@@ -488,11 +487,9 @@ def me_download() -> Any:
 
 
 @bp.post("/me/capture-mode")
-def me_capture_mode() -> Any:
+@user_signed_in
+def me_capture_mode(who: data.Identity) -> Any:
     """Set what is recorded about the signed-in user from now on."""
-    who = _signed_in_user()
-    if isinstance(who, Response):
-        return who
     mode = request.form.get("mode", "")
     if mode not in data.CAPTURE_MODES:
         flash(f"Unknown capture mode {mode[:40]!r}; choose one of {', '.join(data.CAPTURE_MODES)}.", "error")
@@ -503,11 +500,9 @@ def me_capture_mode() -> Any:
 
 
 @bp.post("/me/erase")
-def me_erase() -> Any:
+@user_signed_in
+def me_erase(who: data.Identity) -> Any:
     """Erase the signed-in user's transcripts (all, or one skill's): a confirmation page first, then the receipt."""
-    who = _signed_in_user()
-    if isinstance(who, Response):
-        return who
     user = who.subject
     skill = (request.form.get("skill") or "").strip() or None
     developer = (request.form.get("developer_id") or "").strip() or None

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-__all__ = ["register", "Metrics"]
+__all__ = ["register", "bp", "Metrics"]
 
 #: Capture is ~100 us when all is well and waits up to the busy timeout (10 s) behind a lock.
 CAPTURE_BUCKETS = (50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.25, 1.0, 2.5, 10.0)
@@ -83,6 +83,9 @@ class _SpoolCollector(Collector):
                                     value=reserve.size)
 
 
+bp = Blueprint("metrics", __name__)
+
+
 def register(app: Flask) -> None:
     """Add ``GET /metrics`` and the hooks that count requests, turn errors and the ledger's events.
 
@@ -111,13 +114,17 @@ def register(app: Flask) -> None:
 
     if own is not None and spool is not None:
         own.register(_SpoolCollector(spool))
+    ext["metrics_registry"] = own
+    app.register_blueprint(bp)
 
-    @app.get("/metrics")
-    def scrape() -> Response:
-        registry = own
-        if registry is None:  # every worker's files, read now
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)
-            if spool is not None:
-                registry.register(_SpoolCollector(spool))
-        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    ext = current_app.extensions["skills_sdk"]
+    registry = ext["metrics_registry"]
+    if registry is None:  # every worker's files, read now
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        if ext.get("spool") is not None:
+            registry.register(_SpoolCollector(ext["spool"]))
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
-__all__ = ["register", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
+__all__ = ["register", "bp", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
            "observe"]
 
 access_log = logging.getLogger("skills_sdk.access")
@@ -168,6 +168,9 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
     return handler
 
 
+bp = Blueprint("ops", __name__)
+
+
 def register(app: Flask) -> None:
     """Add ``GET /readyz`` and the access-log hooks; give the ledger guard to the ledger to run (see create_app)."""
     ext = app.extensions["skills_sdk"]
@@ -191,32 +194,39 @@ def register(app: Flask) -> None:
 
     ext["request_started"] = request_started
     ext["observers"].append(_access_line(ext))
+    app.register_blueprint(bp)
 
-    @app.before_request
-    def _start() -> None:
-        g.skills_t0 = request_started()
 
-    @app.after_request
-    def _observe(resp: Response) -> Response:
-        if ext["observers"]:
-            view_args = request.view_args or {}
-            observe(ext, Exchange(
-                request.method, request.path, request.url_rule.rule if request.url_rule is not None else "unmatched",
-                resp.status_code, g.get("skills_t0") or time.perf_counter(), g.get("skills_turn"),
-                g.get("skills_body"), view_args.get("skill"), g.get("skills_check")))
-        return resp
+@bp.before_app_request
+def _start() -> None:
+    g.skills_t0 = current_app.extensions["skills_sdk"]["request_started"]()
 
-    @app.get("/readyz")
-    def readyz() -> Response:
-        state = guard.state if guard is not None else "ok"
-        problem = (guard.cause or state) if state != "ok" else store.check_writable()
-        body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
-                                "ledger": state}
-        if spool is not None:
-            body["spooled_files"] = len(spool.files())
-            if spool.reserve is not None:
-                body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
-        return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
+
+@bp.after_app_request
+def _observe(resp: Response) -> Response:
+    ext = current_app.extensions["skills_sdk"]
+    if ext["observers"]:
+        view_args = request.view_args or {}
+        observe(ext, Exchange(
+            request.method, request.path, request.url_rule.rule if request.url_rule is not None else "unmatched",
+            resp.status_code, g.get("skills_t0") or time.perf_counter(), g.get("skills_turn"),
+            g.get("skills_body"), view_args.get("skill"), g.get("skills_check")))
+    return resp
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    ext = current_app.extensions["skills_sdk"]
+    guard, spool = ext.get("guard"), ext.get("spool")
+    state = guard.state if guard is not None else "ok"
+    problem = (guard.cause or state) if state != "ok" else ext["store"].check_writable()
+    body: dict[str, Any] = {"status": "ok" if problem is None else "unavailable", "store": problem or "writable",
+                            "ledger": state}
+    if spool is not None:
+        body["spooled_files"] = len(spool.files())
+        if spool.reserve is not None:
+            body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
+    return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")
 
 
 def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]

@@ -151,13 +151,15 @@ class SkillClient:
         from ..host import SkillHost
         from ..http import PartnerSession
         from ..transcripts import open_ledger
+        from ..transcripts.compose import ledger_middleware
 
         self.skill = skill
         self.owns_store = store is None
         self.store = store if store is not None else open_ledger(":memory:")
         self.http = http if http is not None else PartnerSession.from_env()
         self.user_id = user_id
-        self.host = SkillHost([skill], store=self.store, http=self.http, middleware=middleware, capture=capture)
+        self.host = SkillHost([skill], state=self.store, http=self.http,
+                              middleware=[*ledger_middleware(self.store, capture=capture), *middleware])
         self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale)
         self.replies: list[Reply] = []
 

@@ -15,7 +15,7 @@ from .record import encode_json, utcnow_iso
 from .redaction import Redactor
 
 if TYPE_CHECKING:
-    from .guard import LedgerGuard
+    from .guard import LedgerGuard, Unguarded
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
@@ -32,11 +32,13 @@ class Capture:
 
     The row is committed before the middleware returns, so before the reply leaves the server.
     A handler that raised is recorded with status ``error`` and the user hears an apology.
-    With a ``guard`` (:class:`~skills_sdk.transcripts.guard.LedgerGuard`, what the server uses) a
-    turn whose row would have nowhere to go is refused before its handler runs
-    (:class:`~skills_sdk.errors.LedgerUnavailable`), and rows the store cannot take go to the spool.
-    Without one, ``fallback(row, exc)`` is called when the store cannot be written; without either
-    the failure is logged and the user is still answered.
+    Whether a turn may run and where its row goes is one policy, ``guard``: its ``admit()`` runs
+    before the handler, its ``record()`` after. The server's
+    :class:`~skills_sdk.transcripts.guard.LedgerGuard` refuses a turn whose row would have nowhere
+    to go (:class:`~skills_sdk.errors.LedgerUnavailable`, before its handler runs) and spools rows
+    the store cannot take. Without one, :class:`~skills_sdk.transcripts.guard.Unguarded` admits
+    every turn and hands a row the store refused to ``fallback(row, exc)`` (a spool's append), or
+    logs its loss; either way the user is answered.
     """
 
     def __init__(
@@ -45,12 +47,17 @@ class Capture:
         *,
         clock: Callable[[], str] = utcnow_iso,
         fallback: Callable[[dict[str, Any], Exception], None] | None = None,
-        guard: LedgerGuard | None = None,
+        guard: LedgerGuard | Unguarded | None = None,
     ) -> None:
+        from .guard import Unguarded
+
+        if guard is not None and fallback is not None:
+            raise ValueError("Capture takes a guard or a fallback, not both: a LedgerGuard spools rows itself; "
+                             "give the fallback to Unguarded(store, fallback) or drop it.")
         self.store = store
         self.clock = clock
-        self.fallback = fallback
-        self.guard = guard
+        # One write policy whatever serves the turn: admit() before the handler, record() after.
+        self.guard = guard if guard is not None else Unguarded(store, fallback)
         self._redactors: dict[str, _CachedRedactor] = {}
 
     def _redactor(self, ctx: Turn) -> _CachedRedactor:
@@ -60,8 +67,7 @@ class Capture:
         return r
 
     def __call__(self, ctx: Turn, call_next: Endpoint) -> Response:
-        if self.guard is not None:
-            self.guard.admit()  # raises before the handler when the row would have nowhere to go
+        self.guard.admit()  # may raise before the handler when the row would have nowhere to go
         try:
             resp = call_next(ctx)
         except Exception as exc:  # a middleware below failed: record it, apologise
@@ -70,23 +76,11 @@ class Capture:
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
         state = ctx.changed_state() if resp.error is None else None
-        if self.guard is not None:
-            rid = self.guard.record(row, user_state=state)
-            if rid is not None:
-                row["id"] = rid
-                if state is not None:
-                    ctx.state_saved(state)
-            ctx.meta["transcript"] = row
-            return resp
-        try:
-            row["id"] = self.store.record(row, state=state)
+        rid = self.guard.record(row, user_state=state)  # never raises: the store, else the spool, else logged
+        if rid is not None:
+            row["id"] = rid
             if state is not None:
                 ctx.state_saved(state)
-        except self.store.errors as exc:
-            if self.fallback is None:
-                log.error("transcript not recorded for request %s: %s", row["request_id"], exc)
-            else:
-                self.fallback(row, exc)
         ctx.meta["transcript"] = row
         return resp
 

@@ -47,7 +47,8 @@ def iter_receipts(ledger: Ledger, *, user_id: str | None = None) -> list[dict[st
 class ForgetOnDisable:
     """Middleware: when a user disables a skill, forget them in that skill (now, or after its grace days).
 
-    >>> host = SkillHost([pizza], store=store)   # installs it first in the chain   # doctest: +SKIP
+    >>> ledger_middleware(store)[0]   # first in the chain   # doctest: +SKIP
+    <skills_sdk.transcripts.erasure.ForgetOnDisable ...>
 
     Answers ``AlexaSkillEvent.SkillDisabled`` with an empty response, before capture, so the
     event leaves no transcript row; a handler the skill registered for it still runs first. With ``Skill(disable_grace_days=N)`` the erasure is queued

@@ -15,7 +15,7 @@ from ..errors import LedgerUnavailable
 from .ledger import Ledger
 from .spool import Spool
 
-__all__ = ["LedgerGuard", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
+__all__ = ["LedgerGuard", "Unguarded", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -107,6 +107,41 @@ class Reserve:
             return size
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class Unguarded:
+    """The write policy of a capture without a :class:`LedgerGuard`: every turn runs; its row goes to the store, else to ``fallback``.
+
+    >>> Unguarded(store, fallback=spool.append).record(row)   # doctest: +SKIP
+    42
+
+    Capture asks one policy object two things whatever serves the turn: :meth:`admit` before the
+    handler (may raise :class:`~skills_sdk.errors.LedgerUnavailable`) and :meth:`record` after it
+    (the row's id, or None when it went elsewhere; never raises). A :class:`LedgerGuard` refuses
+    turns and spools rows; this one (tests, the CLI's simulator, a host given no guard) refuses
+    nothing: a row the store cannot take goes to ``fallback(row, exc)`` (e.g. a
+    :meth:`~skills_sdk.transcripts.spool.Spool.append`), else its loss is logged with the request id.
+    """
+
+    __slots__ = ("store", "fallback")
+
+    def __init__(self, store: Ledger, fallback: Callable[[Mapping[str, Any], BaseException], Any] | None = None) -> None:
+        self.store = store
+        self.fallback = fallback
+
+    def admit(self) -> None:
+        """Every turn runs: there is nothing to check before the handler."""
+
+    def record(self, row: Mapping[str, Any], *, user_state: str | None = None) -> int | None:
+        """Write ``row`` (with ``user_state``) to the store and return its id; None when it went to ``fallback`` or was lost."""
+        try:
+            return self.store.record(row, state=user_state)
+        except self.store.errors as exc:
+            if self.fallback is None:
+                log.error("transcript not recorded for request %s: %s", row.get("request_id"), exc)
+            else:
+                self.fallback(row, exc)
+            return None
 
 
 class LedgerGuard:
@@ -222,7 +257,7 @@ class LedgerGuard:
                     return rid
                 # The file at the path is no longer the one written: the row is in a file nobody
                 # will read, so it goes to the spool too.
-                self._degrade(self.file_problem() or f"the database file {self.store.path} changed")
+                self._degrade(self.file_problem() or f"the database file {_file_of(self.store)} changed")
         self._spool(row)
         return None
 
@@ -337,9 +372,6 @@ class LedgerGuard:
         return st.st_dev, st.st_ino
 
 
-def _file_of(store: Any) -> str | None:
+def _file_of(store: Ledger) -> str | None:
     """The database file whose identity and space the guard watches; None for ``:memory:`` or a server database."""
-    if getattr(store, "memory", False):
-        return None
-    path = getattr(store, "path", None)
-    return path if isinstance(path, str) else None
+    return store.local_file()

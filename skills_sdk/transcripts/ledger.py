@@ -5,12 +5,12 @@ from __future__ import annotations
 import abc
 import importlib
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from .lifecycle import Lifecycle
 from .query import TranscriptFilter
 from .record import iter_csv
 
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from .spool import Spool
 
 __all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_DB", "BACKENDS"]
-
-# Starting and stopping are rare; one lock for every ledger keeps them simple.
-_LIFECYCLE_LOCK = threading.RLock()
 
 #: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
 CAPTURE_MODES = ("full", "redacted", "metadata")
@@ -36,7 +33,7 @@ Where = TranscriptFilter | Mapping[str, Any] | None
 Page = tuple[list[dict[str, Any]], int | None]
 
 
-class Ledger(abc.ABC):
+class Ledger(Lifecycle, abc.ABC):
     """The transcript ledger: rows of what skills said, per-user state, consent, keys, audit, erasure, retention.
 
     >>> with open_ledger(":memory:") as ledger:
@@ -61,83 +58,6 @@ class Ledger(abc.ABC):
     #: What a method raises when the database could not do it (unreachable, full, locked): catch
     #: these, not a driver's classes, to fall back (capture then spools the row).
     errors: tuple[type[BaseException], ...] = (StoreError, OSError)
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self, *, skills: Mapping[str, Any] | Iterable[Any] | None = None, default_days: int | None = None,
-              purge_every: float = 0.0, jobs: Iterable[Any] = ()) -> Ledger:
-        """Start the ledger's background work in this process and return the ledger; idempotent.
-
-        >>> ledger = open_ledger("var/t.db").start(skills=[pizza], default_days=30, purge_every=3600)  # doctest: +SKIP
-
-        The backend's own work (SQLite: indexing and checkpoints) always; a purge every
-        ``purge_every`` seconds by the retention of ``skills`` (``default_days`` for those that set
-        none) when positive; and ``jobs``, objects with ``start()`` and ``stop()`` the ledger runs
-        and stops with its own (the server's :class:`~skills_sdk.transcripts.guard.LedgerGuard`,
-        which probes the database and replays the spool). A forked process that calls it again (a
-        server calls it before each request; it returns at once when nothing changed) starts its
-        own threads with the options given first.
-        """
-        state = self.__dict__.get("_lifecycle")
-        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every and all(
-                any(job is mine for mine in state["jobs"]) for job in jobs):
-            return self  # running in this process: the per-request call costs a lookup, no lock
-        with _LIFECYCLE_LOCK:
-            state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None})
-            if state["options"] is None or skills is not None or purge_every:
-                known = state["options"]["jobs"] if state["options"] is not None else []
-                state["options"] = dict(skills=skills, default_days=default_days, purge_every=purge_every, jobs=known)
-            opts = state["options"]
-            for job in jobs:  # jobs given later join the ones to run (and to restart after a fork)
-                if not any(job is known for known in opts["jobs"]):
-                    opts["jobs"].append(job)
-            if state["pid"] == os.getpid():
-                for job in opts["jobs"]:
-                    if not any(job is mine for mine in state["jobs"]):
-                        state["jobs"].append(job)
-                        job.start()
-                return self
-            state["pid"], state["jobs"] = os.getpid(), []
-            self.start_background()
-            if opts["purge_every"] > 0:
-                from .retention import PurgeThread
-
-                state["jobs"].append(PurgeThread(self, opts["skills"] or (), default_days=opts["default_days"],
-                                                 interval=opts["purge_every"]))
-            state["jobs"].extend(opts["jobs"])
-            for job in state["jobs"]:
-                job.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the background work, wait for it, and close this process's connections; idempotent."""
-        with _LIFECYCLE_LOCK:
-            state = self.__dict__.get("_lifecycle")
-            jobs = state["jobs"] if state is not None and state["pid"] == os.getpid() else []
-            if state is not None:
-                state["pid"], state["jobs"] = None, []
-        for job in jobs:
-            job.stop()
-        self.stop_background()
-
-    @property
-    def jobs(self) -> list[Any]:
-        """The background jobs this process runs for the ledger: the purge thread, the server's guard."""
-        state = self.__dict__.get("_lifecycle")
-        return list(state["jobs"]) if state is not None and state["pid"] == os.getpid() else []
-
-    @abc.abstractmethod
-    def start_background(self) -> None:
-        """Start the backend's own background work (SQLite: the indexer and checkpointer); idempotent."""
-
-    @abc.abstractmethod
-    def stop_background(self) -> None:
-        """Stop the backend's own background work, wait for it, and close this process's connections."""
-
-    def __enter__(self) -> Ledger:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- writing -------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -356,7 +276,26 @@ class Ledger(abc.ABC):
         """True when the ledger can take a row now (what ``/readyz`` reports)."""
         return self.check_writable() is None
 
+    def local_file(self) -> str | None:
+        """The database file on this host, whose identity and free space a guard can watch (None: in memory, or a server)."""
+        return None
+
     # -- the spool: rows the database could not take -------------------------------------------------
+    @abc.abstractmethod
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
+                       ) -> int:
+        """Insert the rows of spool file ``source`` past the byte offset recorded for it, and record the offset
+        they reach, in one commit; returns how many rows were inserted.
+
+        ``rows_from(offset)`` yields ``(offset after the line, row or None)``. Two replayers of one
+        file insert its rows once: the second finds the offset moved. A row the ledger refuses is
+        logged and skipped, so it cannot block the rest.
+        """
+
+    @abc.abstractmethod
+    def forget_spooled(self, source: str) -> None:
+        """Drop the recorded offset of spool file ``source`` once replay has removed the file."""
+
     def spool(self) -> Spool | None:
         """The append-only file where capture puts rows this ledger cannot take right now (None: no spool)."""
         return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .guard import Reserve
-    from .sqlite.ledger import SQLiteLedger as TranscriptStore
+    from .ledger import Ledger
 
 __all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
@@ -24,16 +24,13 @@ log = logging.getLogger("skills_sdk.transcripts")
 #: The spool of database ``x.db`` is ``x.db.spool``; files being replayed are ``x.db.spool.<id>.replay``.
 SPOOL_SUFFIX = ".spool"
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
-_PROGRESS_SQL = (
-    "CREATE TABLE IF NOT EXISTS spool_replay (file TEXT PRIMARY KEY, offset INTEGER NOT NULL, updated_at TEXT)"
-)
 
 
 class Spool:
     """An append-only file of transcript rows, beside the database, for when the database cannot be written.
 
     >>> spool = Spool.for_store(store)                  # doctest: +SKIP
-    >>> host = SkillHost(skills, store=store, spool=spool)   # Capture falls back to spool.append
+    >>> host = SkillHost(skills, state=store, middleware=ledger_middleware(store, spool=spool))  # doctest: +SKIP
     >>> spool.replay(store)                             # later: move the rows into the store, once
     3
 
@@ -53,15 +50,16 @@ class Spool:
         self._replay_lock = threading.Lock()
 
     @classmethod
-    def for_store(cls, store: TranscriptStore, **kwargs: Any) -> Spool:
+    def for_store(cls, store: Ledger, **kwargs: Any) -> Spool:
         """The spool beside ``store``'s database file: ``<db>.spool``.
 
         >>> Spool.for_store(TranscriptStore("var/t.db")).path   # doctest: +SKIP
         'var/t.db.spool'
         """
-        if store.memory:
+        path = store.local_file()
+        if path is None:
             raise ValueError("An in-memory store has no file to put a spool beside; give the store a file path.")
-        return cls(store.path + SPOOL_SUFFIX, **kwargs)
+        return cls(path + SPOOL_SUFFIX, **kwargs)
 
     # -- writing -----------------------------------------------------------------------
     def append(self, row: Mapping[str, Any], exc: BaseException | None = None) -> bool:
@@ -155,23 +153,20 @@ class Spool:
         return n
 
     # -- replay --------------------------------------------------------------------------
-    def replay(self, store: TranscriptStore) -> int:
-        """Move every spooled row into ``store``, exactly once; returns how many rows were inserted.
+    def replay(self, ledger: Ledger) -> int:
+        """Move every spooled row into ``ledger``, exactly once; returns how many rows were inserted.
 
-        Safe to run from many threads and processes at once, and to kill at any point.
+        Safe to run from many threads and processes at once, and to kill at any point: for each
+        file the ledger commits its rows with the byte offset they reach
+        (:meth:`~skills_sdk.transcripts.ledger.Ledger.record_spooled`), so a replay killed midway
+        neither loses nor repeats a row.
 
         >>> Spool.for_store(store).replay(store)   # doctest: +SKIP
         0
         """
         with self._replay_lock:
-            conn = store.conn
-            conn.execute(_PROGRESS_SQL)
             self._rotate()
-            total = 0
-            for path in self.files():
-                if path != self.path:
-                    total += self._replay_file(store, path)
-            return total
+            return sum(self._replay_file(ledger, path) for path in self.files() if path != self.path)
 
     def _rotate(self) -> None:
         """Rename the live spool aside (``<spool>.<id>.replay``) so appends go to a fresh file."""
@@ -186,43 +181,15 @@ class Spool:
         finally:
             os.close(fd)
 
-    def _replay_file(self, store: TranscriptStore, path: str) -> int:
+    def _replay_file(self, ledger: Ledger, path: str) -> int:
         name = os.path.basename(path)
-        conn = store.conn
-        from .record import storage_values as _values
-        from .record import utcnow_iso
-        from .sqlite.chain import chain_inserted
-        from .sqlite.ledger import INSERT_SQL as _INSERT_SQL
-
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return 0  # another process finished it
-        inserted = 0
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # erasure blanks lines under LOCK_EX
-            with store.transaction():
-                got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (name,)).fetchone()
-                start = got[0] if got else 0
-                end = start
-                first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
-                for offset, row in _read_rows(path, start):
-                    end = offset
-                    if row is None:
-                        continue
-                    try:
-                        conn.execute(_INSERT_SQL, _values(row))
-                        inserted += 1
-                    except Exception as exc:  # a row the store refuses must not block the rest
-                        log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
-                if inserted:
-                    chain_inserted(conn, store.secret(), first,
-                                   conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
-                conn.execute(
-                    "INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at",
-                    (name, end, utcnow_iso()),
-                )
+            inserted = ledger.record_spooled(name, lambda start: _read_rows(path, start))
         finally:
             os.close(fd)
         # Committed: the file is done. A crash here leaves it for the next replay, which finds
@@ -231,7 +198,7 @@ class Spool:
             os.unlink(path)
         except FileNotFoundError:
             pass
-        conn.execute("DELETE FROM spool_replay WHERE file = ?", (name,))
+        ledger.forget_spooled(name)
         if inserted:
             log.info("replayed %d spooled transcript(s) from %s", inserted, name)
         return inserted
@@ -286,7 +253,7 @@ class Spool:
         return erased
 
 
-def erase_spooled(store: TranscriptStore, user_id: str) -> int:
+def erase_spooled(store: Ledger, user_id: str) -> int:
     """Erasure's hook: blank every row of ``user_id`` waiting in ``store``'s spool; returns how many.
 
     Call it before deleting the user's rows from the store (see :meth:`Spool.erase_user`).
@@ -294,9 +261,8 @@ def erase_spooled(store: TranscriptStore, user_id: str) -> int:
     >>> erase_spooled(store, "amzn1.ask.account.X")   # doctest: +SKIP
     0
     """
-    if store.memory:
-        return 0
-    return Spool.for_store(store).erase_user(user_id)
+    spool = store.spool()
+    return spool.erase_user(user_id) if spool is not None else 0
 
 
 def _same_file(fd: int, path: str) -> bool:

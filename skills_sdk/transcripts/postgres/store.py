@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -19,6 +19,7 @@ from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import crypto, schema
+from . import spool as spool_file
 from .keyring import Keyring
 from .privacy import PrivacyMixin
 from .search import SearchMixin
@@ -406,9 +407,16 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, Ledger):
 
     def spool(self) -> Spool | None:
         """This host's spool file (``spool_path``, else ``$SKILLS_SPOOL``, else ``var/ledger.spool``)."""
-        from .spool import PostgresSpool
+        from ..spool import Spool
 
-        return PostgresSpool(self.spool_path)
+        return Spool(self.spool_path)
+
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
+                       ) -> int:
+        return spool_file.record_spooled(self, source, rows_from)
+
+    def forget_spooled(self, source: str) -> None:
+        spool_file.forget_spooled(self, source)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
 from . import erasure, keys, queries, retention, sessions
+from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
 from .chain import ChainReport, chain_inserted
 from .chain import verify as verify_chain
@@ -85,6 +87,7 @@ class SQLiteLedger(Connection, Ledger):
                 conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
             rid = int(conn.execute(INSERT_SQL, values).lastrowid or 0)
             chain_inserted(conn, self.secret(), rid, rid, values)  # tamper evidence, in the same commit
+        self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -244,6 +247,16 @@ class SQLiteLedger(Connection, Ledger):
 
     def is_busy(self, exc: BaseException) -> bool:
         return is_busy(exc)
+
+    def local_file(self) -> str | None:
+        return None if self.memory else self.path
+
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
+                       ) -> int:
+        return spool_file.record_spooled(self, source, rows_from)
+
+    def forget_spooled(self, source: str) -> None:
+        spool_file.forget_spooled(self, source)
 
     def spool(self) -> Spool | None:
         """The spool beside the database file (``<db>.spool``); None for ``:memory:``."""

@@ -1,0 +1,59 @@
+"""Spool replay into SQLite: a spool file's rows and how far it got, committed in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..record import storage_values, utcnow_iso
+from .chain import chain_inserted
+
+if TYPE_CHECKING:
+    from .ledger import SQLiteLedger
+
+__all__ = ["record_spooled", "forget_spooled"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+_PROGRESS_SQL = (
+    "CREATE TABLE IF NOT EXISTS spool_replay (file TEXT PRIMARY KEY, offset INTEGER NOT NULL, updated_at TEXT)"
+)
+_SAVE_SQL = ("INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, ?) "
+             "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at")
+
+
+def record_spooled(ledger: SQLiteLedger, source: str,
+                   rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]) -> int:
+    """Insert ``source``'s rows after the offset recorded for it, and the new offset, in one commit; how many.
+
+    The write transaction is taken before the offset is read, so a second replayer of the same
+    file waits, then reads the moved offset and inserts nothing twice.
+    """
+    from .ledger import INSERT_SQL
+
+    conn = ledger.conn
+    conn.execute(_PROGRESS_SQL)
+    inserted = 0
+    with ledger.transaction():
+        got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (source,)).fetchone()
+        start = end = got[0] if got else 0
+        first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
+        for end, row in rows_from(start):
+            if row is None:
+                continue
+            try:
+                conn.execute(INSERT_SQL, storage_values(row))
+                inserted += 1
+            except Exception as exc:  # a row the ledger refuses must not block the rest
+                log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
+        if inserted:
+            chain_inserted(conn, ledger.secret(), first, conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
+        conn.execute(_SAVE_SQL, (source, end, utcnow_iso()))
+    return inserted
+
+
+def forget_spooled(ledger: SQLiteLedger, source: str) -> None:
+    """Drop the progress of spool file ``source``, which replay has removed."""
+    ledger.conn.execute(_PROGRESS_SQL)
+    ledger.conn.execute("DELETE FROM spool_replay WHERE file = ?", (source,))

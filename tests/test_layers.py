@@ -1,0 +1,36 @@
+"""The package's layering, as docs/architecture.md draws it: SQL only in a ledger backend, no import of the examples."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "skills_sdk"
+BACKENDS = (PACKAGE / "transcripts" / "sqlite", PACKAGE / "transcripts" / "postgres")
+
+
+def _modules() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(), str(path))) for path in sorted(PACKAGE.rglob("*.py"))]
+
+
+def test_sql_is_executed_only_inside_a_ledger_backend():
+    outside = []
+    for path, tree in _modules():
+        if any(backend in path.parents for backend in BACKENDS):
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("execute", "executemany", "executescript")):
+                outside.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert outside == [], "SQL outside transcripts/sqlite and transcripts/postgres: put it behind a Ledger method"
+
+
+def test_the_library_never_imports_its_example_skills():
+    found = []
+    for path, tree in _modules():
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for n in names
+                      if n.partition(".")[0] == "example_skills"]
+    assert found == []
