@@ -6,9 +6,9 @@ matching a number against each of a region's ten number types one cached-regex l
 The redactor only ever asks about plain ASCII digits, so :func:`verdict` takes parse's and
 is_valid_number's steps for such input itself, from libphonenumber's metadata: the calling code,
 the national prefix, the possible lengths, the owner of a shared calling code, the region's type
-patterns (compiled once, one alternation per number length). Numbers that may start with the
-region's calling or international prefix, and regions whose national prefix is rewritten by a
-transform rule (Argentina, Mexico, ...), go through ``parse``.
+patterns (compiled once, one alternation per number length). Numbers dialled with the region's
+international prefix, and regions whose national prefix is rewritten by a transform rule
+(Argentina, Mexico, ...), go through ``parse``.
 ``tests/test_redaction_verdicts.py`` checks that both agree on thousands of numbers.
 
 ``phonenumbers`` is imported on the first digit run that could be a phone number, not by every
@@ -249,9 +249,23 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
         if home is None:
             return None
         metadata, calling_code, idd = home
-        if digits.startswith(calling_code) or (idd is not None and idd.match(digits)):
-            return None  # may begin with the calling code, or be dialled from abroad ("011 44 ...")
+        if idd is not None and idd.match(digits):
+            return None  # dialled from abroad ("011 44 ...")
         country_code, national = metadata.country_code, digits
+        if digits.startswith(calling_code):
+            # "1 415 555 0100" in the US: parse takes the calling code off when the number did
+            # not fit the region's pattern before and does after, or was too long with it.
+            plan = _plan(metadata)
+            rest = plan.strip_prefix(digits[len(calling_code) :])
+            if rest is None or plan.general is None:
+                return None
+            if (not plan.general.fullmatch(digits) and plan.general.fullmatch(rest)) or plan.length(digits) == "long":
+                national = rest
+                main = util.region_code_for_country_code(country_code)
+                if main != region:
+                    metadata = lib.metadata.metadata_for_region_or_calling_code(country_code, main)
+                    if metadata is None:
+                        return None
     if len(national) < 2:
         return 0
     plan = _plan(metadata)
