@@ -113,6 +113,8 @@ def __getattr__(name: str) -> Any:
         if not os.environ.get("SKILLS_BENCH_PG"):
             raise RuntimeError("app_postgres captures into $SKILLS_BENCH_PG (a postgresql:// URL); set it, and "
                                "SKILLS_LEDGER_KEY_FILE.")
+        # Its spool beside the SQLite app's database, not under the harness's folder (the default is relative).
+        os.environ.setdefault("SKILLS_SPOOL", os.path.join(os.path.dirname(DB), "ours_pg.spool"))
         globals()[name] = built = _build(verify=False, db=os.environ["SKILLS_BENCH_PG"])
         return built
     raise AttributeError(name)
