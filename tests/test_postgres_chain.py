@@ -196,3 +196,22 @@ def test_a_servers_erasure_answers_at_once_and_one_ratchet_scrubs_the_erasures_o
         assert store.keys.key_file.epoch == epoch + 1  # one ratchet for the three erasures
     finally:
         store.stop()
+
+
+def test_rows_written_before_the_chain_existed_are_counted_not_failed(postgres_url, key_file, tmp_path):
+    from skills_sdk.transcripts.postgres import schema
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert schema.migrate(conn, target=1) == [1]  # a ledger from before the chain
+        conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id, intent) "
+                     "SELECT '2031-01-01T00:00:00.000Z', 'dev-a', 'notes', 'u' || g, 'Old' FROM generate_series(1, 3) g")
+    led = PostgresLedger(postgres_url, key_file=key_file, spool_path=str(tmp_path / "spool"))
+    try:
+        assert led.applied == [2]
+        led.record(_turn("u1", "chained from now on"))
+        report = led.verify_chain()
+        assert report.ok and report.unchained == 3 and report.rows == 1
+        _sql(postgres_url, "UPDATE transcripts SET intent = 'Changed' WHERE intent = 'NoteIntent'")
+        assert "changed outside the ledger" in led.verify_chain().problem
+    finally:
+        led.stop()
