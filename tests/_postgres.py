@@ -93,14 +93,33 @@ class Cluster:
         """A libpq URL for ``dbname`` over this cluster's socket."""
         return f"postgresql://postgres@/{dbname}?host={self.socket_dir}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (a fresh name unless given); returns its URL."""
+    def create_database(self, name: str | None = None, *, template: str = "template0") -> str:
+        """Create a database (a fresh name unless given) as a copy of ``template`` (empty by default); its URL."""
         import psycopg
 
         name = name or "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY file_copy')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY file_copy')
         return self.url(name)
+
+    def ledger_template(self) -> str:
+        """A database holding the ledger's schema and this week's partitions, made once, to copy per test.
+
+        A copy is a file copy; migrating and partitioning each test's database took most of its setup.
+        It holds no keys and no secret: every ledger opened on a copy makes its own.
+        """
+        if getattr(self, "_template", None) is None:
+            import psycopg
+
+            from skills_sdk.transcripts.postgres import schema
+
+            url = self.create_database("ledger_template")
+            with psycopg.connect(url, autocommit=True) as conn:
+                schema.migrate(conn)
+                with conn.transaction():
+                    schema.ensure_days(conn, schema.ahead())
+            self._template = "ledger_template"
+        return self._template
 
     def drop_database(self, url: str) -> None:
         """Drop the database of ``url`` (made by :meth:`create_database`), ending its sessions."""

@@ -121,6 +121,14 @@ def postgres_url(postgres_cluster) -> str:
 
 
 @pytest.fixture
+def postgres_ledger_url(postgres_cluster) -> str:
+    """The URL of a fresh database that already holds the ledger's schema (a copy of a template; dropped afterwards)."""
+    url = postgres_cluster.create_database(template=postgres_cluster.ledger_template())
+    yield url
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture
 def memory_store() -> TranscriptStore:
     """A transcript store in memory."""
     return TranscriptStore(":memory:")
@@ -143,7 +151,7 @@ def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Le
 
 
 def _postgres(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Ledger:
-    url = request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("postgres_ledger_url")
     return open_ledger(url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "ledger.spool"))
 
 

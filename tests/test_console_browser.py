@@ -51,8 +51,8 @@ def server(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("db")
     if request.param == "postgres":
         cluster = request.getfixturevalue("postgres_cluster")
-        store = open_ledger(cluster.create_database(), key_file=str(folder / "ledger.key"),
-                            spool_path=str(folder / "ledger.spool"))
+        url = cluster.create_database(template=cluster.ledger_template())
+        store = open_ledger(url, key_file=str(folder / "ledger.key"), spool_path=str(folder / "ledger.spool"))
     else:
         store = open_ledger(folder / "transcripts.db")
     store.record_many([_row(i) for i in range(6)] + [
