@@ -532,3 +532,9 @@ def test_the_json_log_formatter_redacts_a_32_kb_header_through_the_same_redactor
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"].endswith(" @ x [CARD]")
     assert len(line["msg"]) > 32_000
+
+
+def test_a_digit_word_before_a_dialled_number_leaves_it_a_phone() -> None:
+    # Found by test_generated_phones_never_survive: "zwei" (2) made the number's windows start one
+    # group early, and "1-200-200-0000" alone was not written like a phone.
+    assert redacted("zwei 1-200-200-0000").text == "zwei [PHONE]"

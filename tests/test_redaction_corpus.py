@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from skills_sdk.transcripts.redaction import DEFAULT_REDACTOR
 
 sys.path.insert(0, str(FIXTURES / "pii"))
-from scoring import ADVERSARIAL, CORPUS, KINDS, load, score  # noqa: E402
+from scoring import ADVERSARIAL, CORPUS, HELDOUT, KINDS, load, score  # noqa: E402
 
 CORPUS_ROWS = load(CORPUS)
 ADVERSARIAL_ROWS = load(ADVERSARIAL)
@@ -56,3 +56,27 @@ def test_no_corpus_line_leaks_personal_data() -> None:
 def test_adversarial_line_is_redacted_as_expected(row: dict) -> None:
     got = DEFAULT_REDACTOR.redact(row["text"], locale=row["locale"]).text
     assert got == row["expected"], json.dumps(row, ensure_ascii=False)
+
+
+HELDOUT_ROWS = load(HELDOUT)
+
+
+def test_heldout_set_is_what_the_committed_script_builds(tmp_path) -> None:
+    out = tmp_path / "heldout.jsonl"
+    subprocess.run([sys.executable, str(FIXTURES / "pii" / "heldout.py"), "--out", str(out)], check=True,
+                   capture_output=True)  # fmt: skip
+    assert out.read_text(encoding="utf-8") == HELDOUT.read_text(encoding="utf-8")
+
+
+# The held-out set's scores when it was first scored (docs/privacy.md). They are below the targets
+# and are not tuned towards: a change that lowers one is a regression on inputs nobody wrote for
+# these rules, which this test reports.
+HELDOUT_FLOORS = {"CARD": (1.0, 1.0), "PHONE": (0.89, 0.90), "EMAIL": (0.62, 0.97)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_heldout_scores_do_not_fall(kind: str) -> None:
+    result = score(HELDOUT_ROWS, spans)[kind]
+    recall, precision = HELDOUT_FLOORS[kind]
+    assert result.recall >= recall, "\n".join(result.misses)
+    assert result.precision >= precision, "\n".join(result.false_positives)

@@ -23,8 +23,9 @@ def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int
     groups = seq.groups
     if seq.plus >= 0:
         return  # "+49 (0)30 29468841" is dialled, not charged
-    if sum(len(group[2]) for group in groups) < 13:
+    if len(seq.digits) < 13:
         return
+    all_digits, offsets = seq.digits, seq.offsets
     cue = None
     # A card starts the sequence, or follows a stray spoken word ("oh, four one ...") or a strong
     # separator ("2, 4111 ..."): starting anywhere in a long reference number would find a
@@ -39,15 +40,17 @@ def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int
             continue
         best = None
         best_rank = (2, 2, 0)
-        digits = ""
         gaps: set[str] = set()
         for last in range(first, len(groups)):
             if last > first:
                 gaps.add(view[groups[last - 1][1] : groups[last][0]])
-            digits += groups[last][2]
-            if len(digits) > 19:
+            size = offsets[last + 1] - offsets[first]
+            if size > 19:
                 break
-            if len(digits) >= 13 and digits[0] != "0" and luhn_ok(digits):
+            if size < 13 or all_digits[offsets[first]] == "0":
+                continue
+            digits = all_digits[offsets[first] : offsets[last + 1]]
+            if luhn_ok(digits):
                 # Of several Luhn-valid windows the one that reads as a card wins: one separator
                 # throughout, then ending where the sequence ends or its separator changes, then
                 # the most common card length. "4111 1111 1111 1111, 42 Wallaby Way" is a 16-digit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 __all__ = ["MIN_DIGITS", "Group", "Sequence", "cue_before", "may_hold_sequence", "sequences", "strong", "unit_after"]
 
@@ -19,9 +20,22 @@ _WORD_VALUES = {
 _REPEATS = {"double": 2, "triple": 3, "doppel": 2, "doppelte": 2}
 # "five five five, oh one hundred": only after a digit of the same sequence.
 _ZEROS = {"hundred": "00", "thousand": "000", "hundert": "00", "tausend": "000"}
-_TOKEN = re.compile(
-    r"[0-9]+|\b(?:" + "|".join(sorted([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"], key=len, reverse=True)) + r")\b"
-)
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` that shares their prefixes ("o(?:h|ne)?"): re tries the words
+    one after another at every position of the text, and a shared first letter is tried once."""
+    rests: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            rests.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _trie(rest) for first, rest in sorted(rests.items())]
+    if "" in words and branches:
+        return "(?:" + "|".join(branches) + ")?"
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")" if branches else ""
+
+
+_TOKEN = re.compile(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]) + r"\b")
 _MAX_GAP = 4
 # Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
 # which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
@@ -30,9 +44,11 @@ _MAX_GAP = 4
 _STRETCH = re.compile(rf"(?:{_TOKEN.pattern})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
 # Every word that stands for digits, and how many: a text whose digits and digit words add up to
 # fewer than MIN_DIGITS holds no sequence, and most speech is such text.
-_DIGIT_WORD = re.compile(r"\b(?:" + "|".join(sorted([*_WORD_VALUES, *_REPEATS, *_ZEROS], key=len, reverse=True)) + r")\b")
+_DIGIT_WORD = re.compile(r"\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS]) + r"\b")
 _DIGITS_SAID = {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{word: len(zeros) for word, zeros in _ZEROS.items()}}
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_SEPARATOR_RUN = re.compile("([ ,./_()-]+)")
+_SPECIAL_WORD = re.compile(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
 #: A sequence needs this many digits to be a phone (a 7-digit local number) or a card (13).
 MIN_DIGITS = 7
 
@@ -60,13 +76,20 @@ Group = tuple[int, int, str, bool]
 
 
 class Sequence:
-    """Groups of digits joined by separators, and the position of a leading "+" or "plus" (or -1)."""
+    """Groups of digits joined by separators, and the position of a leading "+" or "plus" (or -1).
 
-    __slots__ = ("groups", "plus")
+    :func:`sequences` also sets ``digits``, every group's digits in one string, and ``offsets``,
+    where each group's digits start in it (and, last, their length): the digits of groups ``i``
+    to ``j - 1`` are ``digits[offsets[i]:offsets[j]]``.
+    """
+
+    __slots__ = ("digits", "groups", "offsets", "plus")
 
     def __init__(self, plus: int) -> None:
         self.groups: list[Group] = []
         self.plus = plus
+        self.digits = ""
+        self.offsets: list[int] = []
 
     def __repr__(self) -> str:
         return f"Sequence({self.groups!r}, plus={self.plus})"
@@ -94,16 +117,72 @@ def sequences(view: str) -> list[Sequence]:
     out: list[Sequence] = []
     for stretch in _STRETCH.finditer(view):
         start, end = stretch.span()
-        if end - start >= MIN_DIGITS:  # seven digits take seven characters at least
-            _read_stretch(view, start, end, stretch.group(), out)
-    return [seq for seq in out if sum(len(group[2]) for group in seq.groups) >= MIN_DIGITS]
+        if end - start < MIN_DIGITS:  # seven digits take seven characters at least
+            continue
+        chunk = stretch.group()
+        if (
+            ". " in chunk
+            or ".." in chunk
+            # every word of _SPECIAL_WORD has a "u" or a "p": most stretches skip the search
+            or (("u" in chunk or "p" in chunk) and _SPECIAL_WORD.search(chunk) is not None)
+            or not _read_plain(view, start, chunk, out)
+        ):
+            _read_stretch(view, start, end, chunk, out)
+    return out
+
+
+def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
+    """Append the sequence of a stretch without "double", "hundred", "plus" or a sentence end
+    ("415-555-0100", "four one five, 555 0100") to ``out``; or return False, when one of its digit
+    runs touches a letter, and leave it to :func:`_read_stretch`.
+
+    What :func:`_read_stretch` does for any stretch, for the commonest ones: every token is a
+    group, and all groups are one sequence. The tokens are split off at C speed (a separator
+    never occurs in a token) rather than matched one by one.
+    """
+    values = _WORD_VALUES
+    groups: list[Group] = []
+    parts: list[str] = []
+    offsets = [0]
+    count = 0
+    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators, token, ..., token
+    pieces.append("")
+    end = lo
+    for word, gap in zip(pieces[0::2], pieces[1::2], strict=True):
+        start, end = end, end + len(word)
+        if word[0] <= "9":
+            if _glued(view, start, end):
+                return False
+            groups.append((start, end, word, False))
+        else:
+            word = values[word]
+            groups.append((start, end, word, True))
+        parts.append(word)
+        count += len(word)
+        offsets.append(count)
+        end += len(gap)
+    if count >= MIN_DIGITS:
+        seq = Sequence(lo - 1 if lo and view[lo - 1] == "+" else -1)
+        seq.groups, seq.digits, seq.offsets = groups, "".join(parts), offsets
+        out.append(seq)
+    return True
 
 
 def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
     """Append the sequences of one stretch of tokens and separators to ``out``."""
+    read: list[Sequence] = []
+    _read_tokens(view, lo, hi, chunk, read)
+    for seq in read:
+        parts = [group[2] for group in seq.groups]
+        seq.digits = "".join(parts)
+        if len(seq.digits) >= MIN_DIGITS:
+            seq.offsets = list(accumulate(map(len, parts), initial=0))
+            out.append(seq)
+
+
+def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
     # A sentence ends the number: "... 4327. One two three" is two.
     sentences = ". " in chunk or ".." in chunk
-    size = len(view)
     current: Sequence | None = None
     last_end = lo
     repeat = 0
@@ -113,13 +192,7 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
         word = match.group()
         joins = current is not None and not (sentences and _sentence_between(view, last_end, start))
         if word[0] <= "9":
-            # "ORD-12345678", "7abc123", "1z999": digits glued to letters are an identifier.
-            before = view[start - 1] if start else " "
-            if (
-                before in _LETTERS
-                or (before in "-_/" and start > 1 and view[start - 2] in _LETTERS)
-                or (end < size and view[end] in _LETTERS)
-            ):
+            if _glued(view, start, end):
                 current, repeat = None, 0
                 continue
             group: Group = (start, end, word, False)
@@ -153,6 +226,16 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
             out.append(current)
         current.groups.append(group)
         last_end = end
+
+
+def _glued(view: str, start: int, end: int) -> bool:
+    """Whether the digits at ``start:end`` touch a letter: "ORD-12345678", "7abc123" are identifiers."""
+    before = view[start - 1] if start else " "
+    return (
+        before in _LETTERS
+        or (before in "-_/" and start > 1 and view[start - 2] in _LETTERS)
+        or (end < len(view) and view[end] in _LETTERS)
+    )
 
 
 def _sentence_between(view: str, start: int, end: int) -> bool:

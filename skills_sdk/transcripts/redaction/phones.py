@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import verdicts
-from .numbers import MIN_DIGITS, Group, Sequence, cue_before, strong, unit_after
+from .numbers import MIN_DIGITS, Sequence, cue_before, strong, unit_after
 
 __all__ = ["Budget", "find_phones", "region_of"]
 
@@ -45,21 +45,28 @@ def _plausible_length(digits: str, region: str, plus: bool) -> bool:
     return digits[0] == "0" and 9 <= len(digits) <= 13 or len(digits) == 10
 
 
-def _is_phone(view: str, seq: Sequence, window: list[Group], region: str, budget: Budget, first: bool) -> bool:
-    digits = "".join([group[2] for group in window])
-    plus = first and seq.plus >= 0
+def _is_phone(view: str, seq: Sequence, first: int, end: int, region: str, budget: Budget, cues: dict[int, bool]) -> bool:
+    """Whether groups ``first`` to ``end - 1`` of ``seq`` are a phone number."""
+    offsets = seq.offsets
+    digits = seq.digits[offsets[first] : offsets[end]]
+    plus = first == 0 and seq.plus >= 0
     if not _plausible_length(digits, region, plus):
         return False
-    if len(digits) == 7 and (len(window) != 2 or len(window[0][2]) != 3):
+    window = seq.groups[first:end]
+    if len(digits) == 7 and (len(window) != 2 or offsets[first + 1] - offsets[first] != 3):
         return False  # a local number only as "555-0100": seven digits read out are more often a count
-    spoken = any(group[3] for group in window)
-    shaped = len(window) >= 2 and all(2 <= len(group[2]) <= 5 for group in window[:-1])
-    if len(window) == 4 and all(len(group[2]) <= 3 for group in window):
-        if all(view[a[1] : b[0]] == "." for a, b in zip(window, window[1:], strict=False)):
+    if len(window) == 4 and offsets[end] - offsets[end - 1] <= 3 and all(
+        view[a[1] : b[0]] == "." for a, b in zip(window, window[1:], strict=False)
+    ):
+        if all(offsets[index + 1] - offsets[index] <= 3 for index in range(first, end)):
             return False  # 192.168.95.71
-    strong_shape = plus or "(" in view[window[0][0] - 1 : window[-1][1]]
-    if not strong_shape and cue_before(view, window[0][0]):
-        return False
+    start = window[0][0]
+    if not plus and "(" not in view[start - 1 : window[-1][1]]:
+        cue = cues.get(start)
+        if cue is None:
+            cue = cues[start] = cue_before(view, start)
+        if cue:
+            return False
     # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" is still a phone number.
     if unit_after(view, window[-1][1]) and all(
         view[a[1] : b[0]] in (",", ".") for a, b in zip(window, window[1:], strict=False)
@@ -89,25 +96,31 @@ def _is_phone(view: str, seq: Sequence, window: list[Group], region: str, budget
                         break
     if found == 2:
         return True
+    if found == 0:
+        return False
     # Possible but not valid (a fictional 555 number, an unassigned area code): still a phone when
     # it is written or spoken like one, not when it is one bare run of digits.
-    return found == 1 and (shaped or spoken or len(digits) == 7)
+    if len(digits) == 7 or any(group[3] for group in window):
+        return True
+    if len(digits) == 11 and offsets[first + 1] - offsets[first] == 1:
+        first += 1  # "1-200-200-0000": the calling code, then a number written like one
+    return end - first >= 2 and all(2 <= offsets[index + 1] - offsets[index] <= 5 for index in range(first, end - 1))
 
 
-def _bounded(view: str, groups: list[Group], limit: int, index: int, *, before: bool) -> bool:
+def _bounded(view: str, seq: Sequence, limit: int, index: int, *, before: bool) -> bool:
     """Whether a window may start (``before``) or end at group ``index`` of a run ending at ``limit``.
 
     A window may leave out up to two digits of its run ("oh, 415 555 0100", "... 0100 2 pizzas"); to
     leave out more, the separator there must be a strong one (",", ".", "/", a bracket or a double
     space), or a long spoken number would be cut into a phone and a remainder.
     """
+    offsets, groups = seq.offsets, seq.groups
     if before:
-        left_out = sum(len(group[2]) for group in groups[max(limit, index - 3) : index])
-        gap = view[groups[index - 1][1] : groups[index][0]] if index > limit else ""
-    else:
-        left_out = sum(len(group[2]) for group in groups[index : min(limit, index + 3)])
-        gap = view[groups[index - 1][1] : groups[index][0]] if index < limit else ""
-    return left_out <= 2 or strong(gap)
+        if index == limit or offsets[index] - offsets[max(limit, index - 3)] <= 2:
+            return True
+    elif index == limit or offsets[min(limit, index + 3)] - offsets[index] <= 2:
+        return True
+    return strong(view[groups[index - 1][1] : groups[index][0]])
 
 
 def find_phones(
@@ -130,7 +143,8 @@ def find_phones(
 def _phones_in_run(
     view: str, seq: Sequence, lo: int, hi: int, region: str, budget: Budget, spans: list[tuple[int, int, str]]
 ) -> None:
-    groups = seq.groups
+    groups, offsets = seq.groups, seq.offsets
+    cues: dict[int, bool] = {}
     # Starts tried: the run's first two groups and the group after each phone found. Ends: the
     # longest window of at most 15 digits first, so "415 555 0100" wins over "415 555".
     starts = {lo, lo + 1}
@@ -142,23 +156,20 @@ def _phones_in_run(
             first += 1
             continue
         found = None
-        total = 0
         last = first
-        while last < hi and total + len(groups[last][2]) <= 15:
-            total += len(groups[last][2])
+        while last < hi and offsets[last + 1] - offsets[first] <= 15:
             last += 1
-        if total < MIN_DIGITS or not _bounded(view, groups, lo, first, before=True):
+        if offsets[last] - offsets[first] < MIN_DIGITS or not _bounded(view, seq, lo, first, before=True):
             first += 1
             continue
         for end in range(last, first, -1):
-            if total < MIN_DIGITS:
+            if offsets[end] - offsets[first] < MIN_DIGITS:
                 break
-            if _bounded(view, groups, hi, end, before=False) and _is_phone(
-                view, seq, groups[first:end], region, budget, first == 0
+            if _bounded(view, seq, hi, end, before=False) and _is_phone(
+                view, seq, first, end, region, budget, cues
             ):
                 found = end
                 break
-            total -= len(groups[end - 1][2])
         if found is None:
             first += 1
             continue

@@ -55,100 +55,164 @@ def parse_verdict(digits: str, region: str, plus: bool) -> int:
     return 1 if phonenumbers.is_possible_number(number) else 0
 
 
-def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
-    from phonenumbers import phonenumberutil as util
-    from phonenumbers.phonemetadata import PhoneMetadata
+class _Phonenumbers:
+    """libphonenumber's metadata and helpers, imported on first use."""
 
-    if plus:
-        country_code, national = util._extract_country_code(digits)
-        if country_code == 0 or len(digits) <= 2:
-            return 0  # parse: "country calling code not recognised", "too short after IDD"
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-            country_code, util.region_code_for_country_code(country_code)
-        )
-    else:
-        metadata = PhoneMetadata.metadata_for_region(region, None)
-        if metadata is None or digits.startswith(str(metadata.country_code)):
-            return None  # an unknown region, or a number that may begin with its calling code
-        idd = metadata.international_prefix
-        if idd and re.match(idd, digits):
-            return None  # dialled from abroad ("011 44 ...")
-        country_code, national = metadata.country_code, digits
-    if metadata is None:
-        return None
-    if len(national) < 2:
-        return 0
-    _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if util._test_number_length(stripped, metadata) not in (
-        util.ValidationResult.TOO_SHORT,
-        util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-        util.ValidationResult.INVALID_LENGTH,
-    ):
-        national = stripped
-    if not 2 <= len(national) <= 17:
-        return 0
-    # is_valid_number: the region among those sharing the calling code (+1: US, CA, the Caribbean)
-    # whose leading digits match or whose patterns accept the number, then that region's patterns.
-    regions = util.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-    if not regions:
-        return 0
-    owner = regions[0] if len(regions) == 1 else _owner(national, country_code, regions)
-    if owner is not None and _has_type(national, _patterns(country_code, owner)):
-        return 2
-    # is_possible_number: a possible length for the calling code's main region.
-    main = PhoneMetadata.metadata_for_region_or_calling_code(
-        country_code, util.region_code_for_country_code(country_code)
-    )
-    return 1 if util._test_number_length(national, main) in (
-        util.ValidationResult.IS_POSSIBLE,
-        util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-    ) else 0  # fmt: skip
+    def __init__(self) -> None:
+        from phonenumbers import phonenumberutil
+        from phonenumbers.phonemetadata import PhoneMetadata
+
+        self.util = phonenumberutil
+        self.metadata = PhoneMetadata
+        results = phonenumberutil.ValidationResult
+        self.keep_prefix = frozenset({results.TOO_SHORT, results.IS_POSSIBLE_LOCAL_ONLY, results.INVALID_LENGTH})
+        self.possible = frozenset({results.IS_POSSIBLE, results.IS_POSSIBLE_LOCAL_ONLY})
 
 
-def _owner(national: str, country_code: int, regions: list[str]) -> str | None:
-    for region in regions:
-        patterns = _patterns(country_code, region)
-        if patterns is None:
-            continue
-        leading, _, _ = patterns
-        if leading is not None:
-            if leading.match(national):
-                return region
-        elif _has_type(national, patterns):
-            return region
-    return None
+_LIB: _Phonenumbers | None = None
 
 
-Patterns = tuple[Any, tuple[frozenset[int], Any], list[tuple[frozenset[int], Any]]]
+def _lib() -> _Phonenumbers:
+    global _LIB
+    if _LIB is None:
+        _LIB = _Phonenumbers()
+    return _LIB
+
+
+class _Region:
+    """One region's metadata with its patterns compiled once: what is_valid_number asks of it."""
+
+    __slots__ = ("_types", "general", "leading", "lengths", "metadata")
+
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata
+        general = metadata.general_desc
+        self.lengths = frozenset(general.possible_length or ())
+        self.general = re.compile(general.national_number_pattern) if general.national_number_pattern else None
+        self.leading = metadata.leading_digits
+        kinds = [kind for kind in _TYPES if not (kind == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
+        descs = [getattr(metadata, kind) for kind in kinds]
+        self._types = [
+            (frozenset(desc.possible_length or ()), desc.national_number_pattern)
+            for desc in descs
+            if desc is not None and desc.national_number_pattern
+        ]
+
+    def has_type(self, national: str) -> bool:
+        """Whether libphonenumber gives ``national`` a number type other than UNKNOWN here."""
+        size = len(national)
+        if self.general is None or (self.lengths and size not in self.lengths):
+            return False
+        return self.general.fullmatch(national) is not None and _types_of_length(self, size).fullmatch(national) is not None
+
+
+@lru_cache(maxsize=1024)
+def _types_of_length(region: _Region, size: int) -> re.Pattern[str]:
+    # One alternation of every type pattern that allows numbers of this length: one fullmatch in C
+    # instead of up to ten from Python. fullmatch backtracks into the next alternative, so it
+    # matches exactly when one of them matches the whole number.
+    patterns = [pattern for lengths, pattern in region._types if not lengths or size in lengths]
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns) or "(?!)")
 
 
 @lru_cache(maxsize=512)
-def _patterns(country_code: int, region: str) -> Patterns | None:
-    """A region's leading-digits pattern, general pattern and number-type patterns, compiled once."""
-    from phonenumbers.phonemetadata import PhoneMetadata
+def _region(country_code: int, region: str) -> _Region | None:
+    metadata = _lib().metadata.metadata_for_region_or_calling_code(country_code, region)
+    return None if metadata is None else _Region(metadata)
 
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region.upper())
+
+@lru_cache(maxsize=256)
+def _owners(country_code: int) -> list[tuple[re.Pattern[str] | None, str]]:
+    """How is_valid_number picks the region of a calling code shared by several (+1, +44, +61, ...).
+
+    In list order, the first region whose leading digits match the number, or (for one without
+    leading digits) whose patterns accept it. Runs of regions with leading digits become one
+    pattern with a group per region, so +1 takes four steps instead of twenty-five.
+    """
+    steps: list[tuple[re.Pattern[str] | None, str]] = []
+    run: list[str] = []
+    regions = _lib().util.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+
+    def close_run() -> None:
+        if run:
+            steps.append((re.compile("|".join(f"(?P<{name}>{leading})" for name, leading in run)), ""))
+            run.clear()
+
+    for name in regions:
+        region = _region(country_code, name)
+        if region is None:
+            continue
+        if region.leading is not None:
+            run.append((name, region.leading))  # type: ignore[arg-type]
+        else:
+            close_run()
+            steps.append((None, name))
+    close_run()
+    return steps
+
+
+def _owner(national: str, country_code: int) -> str | None:
+    for leading, name in _owners(country_code):
+        if leading is None:
+            region = _region(country_code, name)
+            if region is not None and region.has_type(national):
+                return name
+        else:
+            match = leading.match(national)
+            if match:
+                return match.lastgroup
+    return None
+
+
+@lru_cache(maxsize=256)
+def _home(region: str) -> tuple[Any, str, re.Pattern[str] | None] | None:
+    """A region's metadata, its calling code as digits and its international prefix, compiled."""
+    metadata = _lib().metadata.metadata_for_region(region, None)
     if metadata is None:
         return None
+    idd = metadata.international_prefix
+    return metadata, str(metadata.country_code), re.compile(idd) if idd else None
 
-    def compiled(desc: Any) -> tuple[frozenset[int], Any] | None:
-        if desc is None or not desc.national_number_pattern:
+
+def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
+    lib = _lib()
+    util = lib.util
+    if plus:
+        if len(digits) <= 2:
+            return 0  # parse: "too short after IDD"
+        country_code, national = util._extract_country_code(digits)
+        if country_code == 0:
+            return 0  # parse: "country calling code not recognised"
+        metadata = lib.metadata.metadata_for_region_or_calling_code(
+            country_code, util.region_code_for_country_code(country_code)
+        )
+        if metadata is None:
             return None
-        return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
-
-    general = compiled(metadata.general_desc)
-    kinds = [kind for kind in _TYPES if not (kind == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
-    types = [desc for desc in (compiled(getattr(metadata, kind)) for kind in kinds) if desc is not None]
-    leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
-    return leading, general or (frozenset(), None), types
-
-
-def _has_type(national: str, patterns: Patterns | None) -> bool:
-    """Whether libphonenumber gives ``national`` a number type other than UNKNOWN."""
-    if patterns is None:
-        return False
-    _, (lengths, general), types = patterns
-    if general is None or (lengths and len(national) not in lengths) or not general.fullmatch(national):
-        return False
-    size = len(national)
-    return any((not sizes or size in sizes) and pattern.fullmatch(national) for sizes, pattern in types)
+    else:
+        home = _home(region)
+        if home is None:
+            return None
+        metadata, calling_code, idd = home
+        if digits.startswith(calling_code) or (idd is not None and idd.match(digits)):
+            return None  # may begin with the calling code, or be dialled from abroad ("011 44 ...")
+        country_code, national = metadata.country_code, digits
+    if len(national) < 2:
+        return 0
+    _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if util._test_number_length(stripped, metadata) not in lib.keep_prefix:
+        national = stripped
+    if not 2 <= len(national) <= 17:
+        return 0
+    # is_valid_number: the region among those sharing the calling code whose leading digits match
+    # or whose patterns accept the number, then that region's patterns.
+    regions = util.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return 0
+    owner = regions[0] if len(regions) == 1 else _owner(national, country_code)
+    if owner is not None:
+        owner_region = _region(country_code, owner)
+        if owner_region is not None and owner_region.has_type(national):
+            return 2
+    # is_possible_number: a possible length for the calling code's main region.
+    main = lib.metadata.metadata_for_region_or_calling_code(country_code, util.region_code_for_country_code(country_code))
+    return 1 if util._test_number_length(national, main) in lib.possible else 0

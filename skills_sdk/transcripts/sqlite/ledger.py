@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ class SQLiteLedger(Connection, Ledger):
                 conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
             rid = int(conn.execute(INSERT_SQL, values).lastrowid or 0)
             chain_inserted(conn, self.secret(), rid, rid, values)  # tamper evidence, in the same commit
+        self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
