@@ -12,6 +12,7 @@ days:
 |---|---|---|---|
 | ``dev_day`` | one per developer and day (the store today) | that developer's tables only | drop the day's tables |
 | ``day_token`` | one per day; an indexed ``dev`` column holds one token per developer | ``dev:tok AND (words)``: FTS5 intersects the two doclists, skipping | drop the day's table |
+| ``day_bucket`` | ``--buckets`` per day, a developer's bucket by a hash of its id; the ``dev`` token column as ``day_token`` | ``dev:tok AND (words)`` in the developer's bucket | drop the day's tables |
 | ``day_filter`` | one per day, text only | every match of the words in the day, then ``developer_id = ?`` | drop the day's table |
 | ``one_token`` | one, with the ``dev`` token column | as ``day_token`` | delete the day's rows token by token |
 
@@ -33,12 +34,14 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from skills_sdk.transcripts._sqlite import FTS5_SECURE_DELETE, sqlite3  # noqa: E402
 
-LAYOUTS = ("dev_day", "day_token", "day_filter", "one_token")
+LAYOUTS = ("dev_day", "day_token", "day_bucket", "day_filter", "one_token")
+BUCKETS = 4  # day_bucket: tables per day (--buckets)
 _WORDS = [f"w{i}" for i in range(4000)]  # a Zipf vocabulary: w0 is the commonest word
 _SCHEMA = """
 CREATE TABLE transcripts (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
@@ -85,7 +88,7 @@ def generate(conn: sqlite3.Connection, rows: int, days: int, developers: int, rn
 
 
 def create(conn: sqlite3.Connection, layout: str, name: str) -> None:
-    if layout in ("day_token", "one_token"):
+    if layout in _TOKEN:
         conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(dev, utterance, speech, content='fts_src', "
                      "content_rowid='id', columnsize=0)")
     else:
@@ -95,8 +98,17 @@ def create(conn: sqlite3.Connection, layout: str, name: str) -> None:
         conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
 
 
+_TOKEN = ("day_token", "day_bucket", "one_token")
+
+
+def bucket(dev: str) -> int:
+    return zlib.crc32(dev.encode()) % BUCKETS
+
+
 def part_of(layout: str, day: str, dev: str, devseq: dict[str, int]) -> str:
     d = day.replace("-", "")
+    if layout == "day_bucket":
+        return f"fts_{d}_b{bucket(dev)}"
     return {"dev_day": f"fts_{d}_{devseq[dev]}", "day_token": f"fts_{d}", "day_filter": f"fts_{d}",
             "one_token": "fts_all"}[layout]
 
@@ -112,16 +124,20 @@ def build(conn: sqlite3.Connection, layout: str) -> float:
         name = part_of(layout, day, dev, devseq)
         if name not in made:
             create(conn, layout, name)
-            conn.execute("INSERT INTO parts VALUES (?, ?, ?)", (name, day, dev if layout == "dev_day" else None))
+            conn.execute("INSERT INTO parts VALUES (?, ?, ?)", (name, day, dev if layout == "dev_day" else
+                                                                str(bucket(dev)) if layout == "day_bucket" else None))
             made.add(name)
     for name, day, dev in conn.execute("SELECT name, day, developer_id FROM parts").fetchall():
-        cols, src = ("dev, utterance, speech", "fts_src") if layout in ("day_token", "one_token") else \
+        cols, src = ("dev, utterance, speech", "fts_src") if layout in _TOKEN else \
             ("utterance, speech", "transcripts")
         where = "substr(t.created_at, 1, 10) = ?" if layout != "one_token" else "1"
         args: list[str] = [day] if layout != "one_token" else []
         if layout == "dev_day":
             where += " AND t.developer_id = ?"
             args.append(dev)
+        elif layout == "day_bucket":
+            where += " AND bucket_of(t.developer_id) = ?"
+            args.append(int(dev))
         conn.execute(f"INSERT INTO {name} (rowid, {cols}) SELECT s.id, {', '.join('s.' + c for c in cols.split(', '))} "
                      f"FROM {src} s JOIN transcripts t ON t.id = s.id WHERE {where}", args)
     conn.execute("COMMIT")
@@ -147,9 +163,9 @@ def search(conn: sqlite3.Connection, layout: str, dev: str, devseq: dict[str, in
     found: list[int] = []
     text = f'{{utterance speech}} : "{word}"'
     for name, _day, pdev in parts:
-        if layout == "dev_day" and pdev != dev:
+        if layout == "dev_day" and pdev != dev or layout == "day_bucket" and int(pdev) != bucket(dev):
             continue
-        if layout in ("day_token", "one_token"):
+        if layout in _TOKEN:
             q = f'dev : "dev{devseq[dev]}" AND {text}'
             sql = f"SELECT rowid FROM {name} WHERE {name} MATCH ? ORDER BY rowid DESC LIMIT ?"
             got = [r[0] for r in conn.execute(sql, (q, 50 - len(found)))]
@@ -173,7 +189,7 @@ def erase(conn: sqlite3.Connection, layout: str, user: str, devseq: dict[str, in
                         (user,)).fetchall()
     for rid, created, dev, utt, sp in rows:
         name = part_of(layout, created[:10], dev, devseq)
-        if layout in ("day_token", "one_token"):
+        if layout in _TOKEN:
             conn.execute(f"INSERT INTO {name} ({name}, rowid, dev, utterance, speech) VALUES ('delete', ?, ?, ?, ?)",
                          (rid, f"dev{devseq[dev]}", utt, sp))
         else:
@@ -209,6 +225,7 @@ def run(layout: str, developers: int, args: argparse.Namespace, folder: str) -> 
         days = args.dev_day_days  # one table per developer and day: more would take hours to make
     path = os.path.join(folder, f"{layout}-{developers}.db")
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.create_function("bucket_of", 1, bucket, deterministic=True)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA secure_delete = ON")
     conn.executescript(_SCHEMA)
@@ -218,7 +235,7 @@ def run(layout: str, developers: int, args: argparse.Namespace, folder: str) -> 
     conn.execute("COMMIT")
     rate = build(conn, layout)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    out = {"layout": layout, "developers": developers, "rows": rows, "days": days,
+    out = {"layout": layout if layout != "day_bucket" else f"day_bucket{BUCKETS}", "developers": developers, "rows": rows, "days": days,
            "schema_objects": conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0],
            "fts_tables": conn.execute("SELECT count(*) FROM parts").fetchone()[0],
            "build_rows_per_s": round(rate), "open_ms": round(open_ms(path), 2)}
@@ -245,6 +262,7 @@ def run(layout: str, developers: int, args: argparse.Namespace, folder: str) -> 
 
 
 def main() -> None:
+    global BUCKETS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--days", type=int, default=30)
@@ -252,10 +270,12 @@ def main() -> None:
                     help="days for dev_day with more than 100 developers (its table count is developers x days)")
     ap.add_argument("--developers", type=int, nargs="+", default=[4, 1000])
     ap.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
+    ap.add_argument("--buckets", type=int, default=BUCKETS, help="day_bucket: tables per day")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--dir", default=None, help="where the databases go (default: a temp folder)")
     args = ap.parse_args()
+    BUCKETS = args.buckets
     folder = args.dir or tempfile.mkdtemp(prefix="fts-layouts-")
     print(f"SQLite {sqlite3.sqlite_version}, secure-delete {'on' if FTS5_SECURE_DELETE else 'unavailable'}; "
           f"{args.rows:,} rows over {args.days} days", file=sys.stderr)

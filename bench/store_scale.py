@@ -140,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--developers", type=int, default=4,
                     help="developers the rows are spread over: 4 (the example companies) or any N, long-tailed")
+    ap.add_argument("--fts-buckets", type=int, default=None,
+                    help="full-text tables per day of a newly generated ledger (default: the store's own)")
     args = ap.parse_args(argv)
+    if args.fts_buckets is not None:
+        from skills_sdk.transcripts.sqlite import fts
+
+        fts.FTS_BUCKETS = args.fts_buckets
     args.tmp = tempfile.mkdtemp(prefix="skills-store-scale-")
     try:
         store, path, rate = open_ledger(args)
@@ -444,7 +450,7 @@ def measure_open(store: TranscriptStore) -> dict[str, Any]:
     """What every CLI command, worker start and console request pays first: connect plus one query.
 
     SQLite parses the whole schema on a connection's first statement, so this grows with the
-    number of schema objects (each full-text partition is four). Median of 20 new connections
+    number of schema objects (each full-text table is four). Median of 20 new connections
     (3 when one takes over 200 ms).
     """
     times: list[float] = []

@@ -67,23 +67,23 @@ def at(host: SkillHost, when: str) -> None:
 
 
 def fts_rowids(store, query: str) -> list[int]:
-    """Rowids matching an FTS5 query in every partition of the full-text index."""
-    from skills_sdk.transcripts.sqlite.fts import fts_partitions
+    """Rowids matching an FTS5 query in every table of the full-text index (an older ledger's included)."""
+    from skills_sdk.transcripts.sqlite.fts import fts_tables
 
     conn = store.db.conn
     out: list[int] = []
-    for _, _, name in fts_partitions(conn):
+    for name in fts_tables(conn):
         out += [r[0] for r in conn.execute(f"SELECT rowid FROM {name} WHERE {name} MATCH ?", (query,))]
     return sorted(out)
 
 
 def fts_documents(store) -> int:
-    """How many rows the full-text partitions hold tokens of, all together."""
-    from skills_sdk.transcripts.sqlite.fts import fts_partitions
+    """How many rows the full-text tables hold tokens of, all together."""
+    from skills_sdk.transcripts.sqlite.fts import fts_tables
 
     conn = store.db.conn
     total = 0
-    for _, _, name in fts_partitions(conn):
+    for name in fts_tables(conn):
         conn.execute(f"CREATE VIRTUAL TABLE temp.fts_docs_v USING fts5vocab(main, {name}, 'instance')")
         total += conn.execute("SELECT count(DISTINCT doc) FROM temp.fts_docs_v").fetchone()[0]
         conn.execute("DROP TABLE temp.fts_docs_v")
@@ -91,24 +91,44 @@ def fts_documents(store) -> int:
 
 
 def fts_integrity_check(store) -> None:
-    """Assert every partition is sound and holds exactly the tokens of its developer's rows of its day."""
+    """Assert every full-text table is sound and holds exactly the tokens of the rows it should.
+
+    A day's bucket table: the rows of that day whose developer hashes to the bucket, each with its
+    developer token; an older ledger's per-developer table not yet moved: that developer's rows of
+    that day up to the old watermark (and those rows in no bucket table).
+    """
     from skills_sdk.transcripts.sqlite.fts import FTS_DAY as _FTS_DAY
+    from skills_sdk.transcripts.sqlite.fts import FTS_DEV_TOKEN as _FTS_DEV_TOKEN
     from skills_sdk.transcripts.sqlite.fts import FTS_HAS_TEXT as _FTS_HAS_TEXT
-    from skills_sdk.transcripts.sqlite.fts import fts_partitions
+    from skills_sdk.transcripts.sqlite.fts import _buckets, fts_bucket, fts_partitions, legacy_partitions
 
     conn = store.db.conn
-    for day, dev, name in fts_partitions(conn):
+    buckets = _buckets(conn)
+    conn.create_function("test_fts_bucket", 1, lambda dev: fts_bucket(dev, buckets), deterministic=True)
+    row_day, has_text, token = _FTS_DAY.format("t"), _FTS_HAS_TEXT.format("t"), _FTS_DEV_TOKEN.format("t")
+    legacy = legacy_partitions(conn)
+    upto = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_legacy_upto'").fetchone()
+    in_legacy = "0"
+    if legacy:
+        in_legacy = (f"(t.id <= {int(upto[0])} AND EXISTS (SELECT 1 FROM fts_parts p WHERE p.developer_id = "
+                     f"t.developer_id AND p.day = {row_day}))")
+    tables = [(name, f"SELECT id, {token}, utterance, speech FROM transcripts t WHERE {has_text} AND {row_day} = ? "
+               f"AND test_fts_bucket(t.developer_id) = ? AND NOT {in_legacy}", (day, bucket))
+              for day, bucket, name in fts_partitions(conn)]
+    tables += [(name, f"SELECT id, NULL, utterance, speech FROM transcripts t WHERE {has_text} AND {row_day} = ? "
+                f"AND developer_id = ? AND {in_legacy}", (day, dev)) for day, dev, name, _ in legacy]
+    for name, source, args in tables:
         conn.execute(f"INSERT INTO {name} ({name}) VALUES ('integrity-check')")
         conn.execute("DROP TABLE IF EXISTS temp.fts_expected")
-        conn.execute("CREATE VIRTUAL TABLE temp.fts_expected USING fts5(utterance, speech)")
-        conn.execute(f"INSERT INTO temp.fts_expected (rowid, utterance, speech) SELECT id, utterance, speech "
-                     f"FROM transcripts t WHERE {_FTS_HAS_TEXT.format('t')} AND {_FTS_DAY.format('t')} = ? "
-                     "AND developer_id = ?", (day, dev))
+        columns = "utterance, speech" if source.startswith("SELECT id, NULL") else "developer, utterance, speech"
+        conn.execute(f"CREATE VIRTUAL TABLE temp.fts_expected USING fts5({columns})")
+        conn.execute(f"INSERT INTO temp.fts_expected (rowid, {columns}) "
+                     + (source.replace("NULL, ", "") if columns.startswith("utterance") else source), args)
         for schema, table, alias in (("main", name, "fts_have_v"), ("temp", "fts_expected", "fts_want_v")):
             conn.execute(f"DROP TABLE IF EXISTS temp.{alias}")
             conn.execute(f"CREATE VIRTUAL TABLE temp.{alias} USING fts5vocab({schema}, {table}, 'instance')")
         have = set(conn.execute("SELECT term, doc, col, offset FROM temp.fts_have_v"))
         want = set(conn.execute("SELECT term, doc, col, offset FROM temp.fts_want_v"))
-        assert have == want, f"partition {name}: extra {sorted(have - want)[:5]}, missing {sorted(want - have)[:5]}"
+        assert have == want, f"table {name}: extra {sorted(have - want)[:5]}, missing {sorted(want - have)[:5]}"
     for t in ("fts_have_v", "fts_want_v", "fts_expected"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{t}")

@@ -1,4 +1,4 @@
-"""The full-text index in partitions per developer and day: search, whole-day purges, erasure, text changes, migration."""
+"""The full-text index in tables per day (developer tokens inside): search, whole-day purges, erasure, text changes, migrations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.retention import Policy, purge
 from skills_sdk.transcripts.search import parse_filters, search
-from skills_sdk.transcripts.sqlite.fts import fts_day, fts_partitions, index_pending
+from skills_sdk.transcripts.sqlite.fts import fts_bucket, fts_day, fts_partitions, index_pending
 
 DEV = "dev-a"
 
@@ -30,10 +30,10 @@ def days_of(store: TranscriptStore) -> list[str]:
     return list(dict.fromkeys(day for day, _, _ in fts_partitions(store.db.conn)))
 
 
-def pages(store: TranscriptStore, q: str, limit: int) -> list[list[int]]:
+def pages(store: TranscriptStore, q: str, limit: int, developer_id: str = DEV) -> list[list[int]]:
     out, before = [], None
     while True:
-        rows, before = search(store, parse_filters({"q": q}), developer_id=DEV, before_id=before, limit=limit)
+        rows, before = search(store, parse_filters({"q": q}), developer_id=developer_id, before_id=before, limit=limit)
         out.append([r["id"] for r in rows])
         if before is None:
             return out
@@ -50,18 +50,49 @@ def test_each_day_gets_its_own_partition_and_search_pages_through_all_of_them(st
     fts_integrity_check(store)
 
 
-def test_each_developer_has_its_own_partitions_and_a_users_search_merges_them(store):
+def test_a_developers_search_stays_in_its_rows_by_its_token_and_a_users_search_merges_them(store):
     a = store.record(row("2026-11-01", "shared word", user="u1"))
     b = store.record(dict(row("2026-11-01", "shared word", user="u1"), developer_id="dev-b"))
     c = store.record(row("2026-11-01", "shared word", user="u1", hour=11))
     index_pending(store.db.conn)
 
-    assert sorted({dev for _, dev, _ in fts_partitions(store.db.conn)}) == [DEV, "dev-b"]
     mine, _ = search(store, parse_filters({"q": "shared"}), developer_id="dev-b")
+    theirs, _ = search(store, parse_filters({"q": "shared"}), developer_id=DEV)
     users, _ = search(store, parse_filters({"q": "shared"}), user_id="u1")
-    assert [r["id"] for r in mine] == [b]
+    assert [r["id"] for r in mine] == [b] and [r["id"] for r in theirs] == [c, a]
     assert [r["id"] for r in users] == [c, b, a]
     fts_integrity_check(store)
+
+
+def test_the_number_of_tables_follows_days_not_developers(store):
+    from skills_sdk.transcripts.sqlite.fts import FTS_BUCKETS
+
+    for i in range(40):
+        store.record(dict(row("2026-11-01", f"word{i} common"), developer_id=f"dev-{i}"))
+        store.record(dict(row("2026-11-02", f"word{i} common"), developer_id=f"dev-{i}"))
+    index_pending(store.db.conn)
+    before = store.db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    for i in range(40, 200):
+        store.record(dict(row("2026-11-02", f"word{i} common"), developer_id=f"dev-{i}"))
+    index_pending(store.db.conn)
+
+    assert store.db.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == before
+    assert len(fts_partitions(store.db.conn)) <= 2 * FTS_BUCKETS
+    # Each developer finds its own row of a word every developer uses, and another's word not at all.
+    for i in (0, 7, 150):
+        rows, _ = search(store, parse_filters({"q": "common"}), developer_id=f"dev-{i}")
+        assert {r["developer_id"] for r in rows} == {f"dev-{i}"}
+        assert search(store, parse_filters({"q": f"word{i + 1}"}), developer_id=f"dev-{i}")[0] == []
+    fts_integrity_check(store)
+
+
+def test_a_developer_token_is_not_a_word_a_search_can_find(store):
+    from skills_sdk.transcripts.sqlite.fts import developer_token
+
+    store.record(row("2026-11-01", "plain words"))
+    index_pending(store.db.conn)
+    assert search(store, parse_filters({"q": developer_token(DEV)}), developer_id=DEV)[0] == []
+    assert search(store, parse_filters({"q": "plain"}), developer_id=DEV)[0] != []
 
 
 def test_a_text_search_skips_days_outside_its_time_window(store):
@@ -244,7 +275,8 @@ def test_tomorrows_partitions_exist_before_its_first_capture(store):
     index_pending(store.db.conn)
 
     made = fts_partitions(store.db.conn)
-    assert sorted(dev for day, dev, _ in made if day == tomorrow) == [DEV, "dev-b"]
+    buckets = int(store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_buckets'").fetchone()[0])
+    assert sorted(b for day, b, _ in made if day == tomorrow) == sorted({fts_bucket(d, buckets) for d in (DEV, "dev-b")})
     store.record(row(tomorrow, "tomorrow"))
     index_pending(store.db.conn)   # no table created, so no connection reloads its schema
     assert fts_partitions(store.db.conn) == made
@@ -289,3 +321,196 @@ def test_a_search_indexes_a_bounded_backlog_and_leaves_the_rest_to_the_backgroun
     assert [r["id"] for r in first] == ids[:3][::-1]
     index_pending(store.db.conn)
     assert len(search(store, parse_filters({"q": "word"}), developer_id=DEV)[0]) == 5
+
+
+# -- the move from one table per developer and day ------------------------------------------------
+# The layout before day tables, as its DDL made it: kept here to build such a ledger.
+OLD_PARTS_DDL = ("CREATE TABLE IF NOT EXISTS fts_parts (seq INTEGER PRIMARY KEY, day TEXT NOT NULL, "
+                 "developer_id TEXT NOT NULL, UNIQUE (developer_id, day))")
+OLD_TABLE_DDL = ("CREATE VIRTUAL TABLE {name} USING fts5(utterance, speech, content='transcripts', "
+                 "content_rowid='id', columnsize=0)")
+OLD_DAY = ("(CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
+           "THEN substr(created_at, 1, 10) ELSE 'other' END)")
+
+
+def old_layout_ledger(path, rows: list[dict]) -> list[int]:
+    """A ledger whose full-text index is one FTS5 table per developer and day, every row indexed; returns ids."""
+    from skills_sdk.transcripts.sqlite.driver import sqlite3
+
+    store = TranscriptStore(path)
+    store.checkpoint_interval = 3600  # nothing indexed into day tables before the old layout is made
+    ids = store.record_many(rows) if hasattr(store, "record_many") else [store.record(r) for r in rows]
+    ids = [r[0] for r in store.db.conn.execute("SELECT id FROM transcripts ORDER BY id")]
+    store.stop()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE name GLOB 'transcripts_fts_2*' "
+                                   "AND type = 'table' AND sql LIKE 'CREATE VIRTUAL%'").fetchall():
+        conn.execute(f"DROP TABLE {name}")
+    conn.execute("DROP VIEW transcripts_fts_source")
+    conn.execute("DROP TABLE fts_days")
+    conn.execute("DELETE FROM privacy_meta WHERE name = 'fts_buckets'")
+    conn.execute(OLD_PARTS_DDL)
+    for day, dev in conn.execute(f"SELECT DISTINCT {OLD_DAY}, developer_id FROM transcripts WHERE "
+                                 "utterance IS NOT NULL OR speech IS NOT NULL ORDER BY 1, 2").fetchall():
+        seq = conn.execute("INSERT INTO fts_parts (day, developer_id) VALUES (?, ?)", (day, dev)).lastrowid
+        name = f"transcripts_fts_{day.replace('-', '')}_{seq}"
+        conn.execute(OLD_TABLE_DDL.format(name=name))
+        conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
+        conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech FROM transcripts "
+                     f"WHERE {OLD_DAY} = ? AND developer_id = ? AND (utterance IS NOT NULL OR speech IS NOT NULL)",
+                     (day, dev))
+    conn.execute("UPDATE privacy_meta SET value = (SELECT max(id) FROM transcripts) WHERE name = 'fts_upto'")
+    conn.execute("COMMIT")
+    conn.close()
+    return ids
+
+
+def old_tables(store: TranscriptStore) -> list[str]:
+    return [r[0] for r in store.db.conn.execute(
+        "SELECT name FROM sqlite_master WHERE name GLOB 'transcripts_fts_*' AND name NOT GLOB '*_b[0-9]*' "
+        "AND name != 'transcripts_fts_source' AND type = 'table' AND sql LIKE 'CREATE VIRTUAL%'")]
+
+
+DEVS = ("dev-a", "dev-b", "dev-c")
+WORDS = ("pizza", "pasta", "olive", "basil")
+
+
+def mixed_rows(secret: str) -> list[dict]:
+    out = []
+    for i in range(36):
+        dev, day = DEVS[i % 3], f"2026-11-0{1 + i % 4}"
+        text = f"{WORDS[i % 4]} {WORDS[(i // 4) % 4]} order {i}" + (f" {secret}" if i % 9 == 0 else "")
+        out.append(dict(row(day, text, user="carol" if i % 9 == 0 else f"u{i % 5}", hour=i % 24), developer_id=dev))
+    out.append(dict(row("2026-11-02", "odd clock pizza"), created_at="yesterday"))
+    return out
+
+
+def all_searches(store: TranscriptStore) -> dict:
+    found = {}
+    for dev in DEVS:
+        for word in (*WORDS, "order"):
+            found[dev, word] = pages(store, word, 4, dev)
+    for user in ("u1", "u3"):
+        found[user, "order"] = [[r["id"] for r in search(store, parse_filters({"q": "order"}), user_id=user)[0]]]
+    return found
+
+
+def test_a_ledger_with_tables_per_developer_and_day_moves_to_day_tables_and_finds_the_same(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import fts as fts_module
+
+    secret = marker()
+    path = tmp_path / "old.db"
+    old_layout_ledger(path, mixed_rows(secret))
+    monkeypatch.setattr(fts_module, "MIGRATE_SECONDS", 0)  # one old table per step: every stage is seen
+    monkeypatch.setattr(fts_module, "SEARCH_INDEX_LIMIT", 0)
+    store = TranscriptStore(path)
+    store.checkpoint_interval = 3600
+    conn = store.db.conn
+    assert len(old_tables(store)) == 13 and fts_partitions(conn) == []
+    fts_integrity_check(store)
+    # Before anything moves: the searches as the old layout answers them.
+    move = fts_module._move_legacy
+    monkeypatch.setattr(fts_module, "_move_legacy", lambda c, budget: 0)
+    before = all_searches(store)
+    assert len(old_tables(store)) == 13
+    monkeypatch.setattr(fts_module, "_move_legacy", move)
+    assert before[DEV, "pizza"][0] and before["u1", "order"][0]
+
+    while old_tables(store):  # (each search moves one old table too)
+        left = len(old_tables(store))
+        index_pending(conn)
+        assert len(old_tables(store)) == left - 1
+        fts_integrity_check(store)  # each row in exactly one table after every step
+        assert all_searches(store) == before
+
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "fts_parts" not in names and not old_tables(store)
+    assert conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_legacy_upto'").fetchone() is None
+    assert sorted({d for d, _, _ in fts_partitions(conn)}) == ["2026-11-01", "2026-11-02", "2026-11-03",
+                                                              "2026-11-04", "other"]
+    assert index_pending(conn) == 0
+    erase_user(store, "carol")
+    assert fts_rowids(store, f'"{secret}"') == [] and occurrences(path, secret) == 0
+    store.close()
+
+
+def test_erasure_purge_and_new_rows_during_the_move_leave_no_trace_and_lose_nothing(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import fts as fts_module
+
+    secret = marker()
+    path = tmp_path / "old.db"
+    old_layout_ledger(path, mixed_rows(secret))
+    monkeypatch.setattr(fts_module, "MIGRATE_SECONDS", 0)
+    store = TranscriptStore(path)
+    store.checkpoint_interval = 3600
+    conn = store.db.conn
+    index_pending(conn)  # one old table moved, twelve left
+    new = store.record(dict(row("2026-11-04", f"pizza late {secret}", user="carol"), developer_id="dev-b"))
+    index_pending(conn)
+    assert len(old_tables(store)) == 11
+
+    erase_user(store, "carol")  # rows in old tables, in moved ones and the new row
+    assert fts_rowids(store, f'"{secret}"') == [] and occurrences(path, secret) == 0
+    assert new not in fts_rowids(store, "pizza")
+    fts_integrity_check(store)
+
+    report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")  # 11-01 expires: old and new tables
+    assert report["deleted"] > 0
+    assert "2026-11-01" not in {d for d, _, _ in fts_partitions(conn)}
+    assert not any(t.startswith("transcripts_fts_20261101_") for t in old_tables(store))
+    assert any(t.startswith("transcripts_fts_20261102_") for t in old_tables(store))
+    fts_integrity_check(store)
+    while index_pending(conn):
+        pass
+    assert not old_tables(store)
+    fts_integrity_check(store)
+    store.close()
+
+
+def test_a_move_cut_short_leaves_every_row_in_one_table_and_the_next_step_resumes(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import fts as fts_module
+
+    path = tmp_path / "old.db"
+    ids = old_layout_ledger(path, mixed_rows(marker()))
+    monkeypatch.setattr(fts_module, "MIGRATE_SECONDS", 0)
+    store = TranscriptStore(path)
+    store.checkpoint_interval = 3600
+    conn = store.db.conn
+    real_drop = fts_module._finish_move
+
+    def crash(c):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(fts_module, "_finish_move", crash)  # after the rows moved, before the commit
+    with pytest.raises(RuntimeError):
+        index_pending(conn)
+    assert len(old_tables(store)) == 13 and fts_partitions(conn) == []  # rolled back whole
+    fts_integrity_check(store)
+    monkeypatch.setattr(fts_module, "_finish_move", real_drop)
+    while index_pending(conn):
+        pass
+    assert not old_tables(store)
+    assert sorted(fts_rowids(store, "order")) == ids[:-1]  # every row with the word, once
+    fts_integrity_check(store)
+    store.close()
+
+
+def test_processes_opening_an_old_ledger_together_move_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "old.db"
+    ids = old_layout_ledger(path, mixed_rows(marker()))
+    script = ("import sys\nfrom skills_sdk.transcripts import TranscriptStore\n"
+              "from skills_sdk.transcripts.sqlite import fts\nfts.MIGRATE_SECONDS = 0\n"
+              "s = TranscriptStore(sys.argv[1]); s.checkpoint_interval = 3600\n"
+              "while fts.index_pending(s.db.conn):\n    pass\ns.close()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)]) for _ in range(3)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+
+    store = TranscriptStore(path)
+    assert not old_tables(store)
+    assert sorted(fts_rowids(store, "order")) == ids[:-1]
+    fts_integrity_check(store)
+    store.close()

@@ -15,7 +15,7 @@ from ..record import to_iso, utcnow_iso
 from .audit import audit
 from .chain import RETURNING_CONTENT, chain_removed
 from .driver import FTS5_SECURE_DELETE
-from .fts import apply_fts_changes, fts_partitions
+from .fts import apply_fts_changes, fts_tables
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -41,7 +41,7 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     if not FTS5_SECURE_DELETE:
         # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
         # tokens in the segments until the whole index is merged.
-        for _, _, name in fts_partitions(conn):
+        for name in fts_tables(conn):
             conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
     if store.memory:
         return True

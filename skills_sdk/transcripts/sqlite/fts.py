@@ -1,10 +1,17 @@
-"""The full-text index: FTS5 partitions per developer and UTC day, filled in batches, searched newest first."""
+"""The full-text index: FTS5 tables per UTC day (a fixed number of developer buckets each), filled in batches.
+
+A developer's rows carry a token of their developer id in an indexed column, so a search stays
+inside one developer's rows by the index itself. The number of tables follows days, never
+developers. Ledgers made with one table per developer and day are moved to this layout by
+:func:`index_pending`, one old table at a time.
+"""
 
 from __future__ import annotations
 
 import datetime
-import itertools
 import re
+import time
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +23,15 @@ if TYPE_CHECKING:
 
 #: Most rows a search indexes before it runs (the background thread indexes the rest).
 SEARCH_INDEX_LIMIT = 20_000
+#: Full-text tables per UTC day for a new ledger; a developer's bucket is a hash of its id. The
+#: count a ledger was made with is kept in it (``privacy_meta.fts_buckets``) and never changes.
+FTS_BUCKETS = 1
+#: How long one step of the move from per-developer tables holds the write lock, at most (it
+#: always moves at least one old table).
+MIGRATE_SECONDS = 0.2
 
-__all__ = ["text_page", "FTS_COLUMNS", "fts_day", "fts_table", "fts_partitions", "apply_fts_changes", "drop_fts_days",
-           "index_pending"]
+__all__ = ["text_page", "FTS_COLUMNS", "FTS_BUCKETS", "fts_day", "fts_table", "fts_bucket", "developer_token",
+           "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending"]
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -28,42 +41,92 @@ FTS_COLUMNS = ("utterance", "speech")
 FTS_HAS_TEXT = "({0}.utterance IS NOT NULL OR {0}.speech IS NOT NULL)"
 FTS_UPTO = "(SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'fts_upto')"
 FTS_FLOOR = "(SELECT value FROM privacy_meta WHERE name = 'fts_floor')"
-#: The UTC day (``YYYY-MM-DD``) whose full-text partition holds a row; ``other`` for a created_at that is not ISO.
+#: The UTC day (``YYYY-MM-DD``) whose full-text tables hold a row; ``other`` for a created_at that is not ISO.
 FTS_DAY = ("(CASE WHEN {0}.created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
             "THEN substr({0}.created_at, 1, 10) ELSE 'other' END)")
+#: The indexed token of a row's developer: ``d`` and the hex of its id's UTF-8 (one token whatever
+#: the id holds; the tokenizer folds the case). The content view computes it the same way.
+FTS_DEV_TOKEN = "('d' || lower(hex({0}.developer_id)))"
+#: What the tables read when FTS5 needs a row's columns (integrity checks, highlight): the text
+#: lives once, in transcripts.
+FTS_SOURCE_VIEW = ("CREATE VIEW IF NOT EXISTS transcripts_fts_source AS SELECT t.id AS id, "
+                   + FTS_DEV_TOKEN.format("t") + " AS developer, t.utterance AS utterance, t.speech AS speech "
+                   "FROM transcripts t")
+#: Set while per-developer tables of an older ledger remain: rows up to this id may be in them.
+_LEGACY = "(SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'fts_legacy_upto')"
+
 
 def fts_day(created_at: str | None) -> str:
     """The partition day of a row's ``created_at``, as the triggers compute it (``other`` if not ISO)."""
     return created_at[:10] if created_at and _DAY_RE.match(created_at) else "other"
 
 
-def fts_table(day: str, seq: int) -> str:
-    """A full-text partition's table: day ``2026-11-28``, partition 3 -> ``transcripts_fts_20261128_3``."""
+def developer_token(developer_id: str) -> str:
+    """The token the index holds for ``developer_id``: ``dev-a`` -> ``d6465762d61``."""
+    return "d" + developer_id.encode("utf-8", "surrogatepass").hex()
+
+
+def fts_bucket(developer_id: str, buckets: int) -> int:
+    """The bucket (0 .. buckets - 1) of a developer's rows in every day: a stable hash of the id."""
+    return zlib.crc32(developer_id.encode("utf-8", "surrogatepass")) % buckets if buckets > 1 else 0
+
+
+def fts_table(day: str, bucket: int) -> str:
+    """A full-text table: day ``2026-11-28``, bucket 0 -> ``transcripts_fts_20261128_b0``."""
+    return f"transcripts_fts_{day.replace('-', '')}_b{int(bucket)}"
+
+
+def _legacy_table(day: str, seq: int) -> str:
     return f"transcripts_fts_{day.replace('-', '')}_{int(seq)}"
 
 
-def fts_partitions(conn: sqlite3.Connection, developer_id: str | None = None) -> list[tuple[str, str, str]]:
-    """``(day, developer_id, table)`` of every full-text partition (one developer's if given), newest day first."""
+def _buckets(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_buckets'").fetchone()
+    return int(row[0]) if row else FTS_BUCKETS
+
+
+def _legacy_upto(conn: sqlite3.Connection) -> int | None:
+    return conn.execute("SELECT " + _LEGACY).fetchone()[0]
+
+
+def fts_partitions(conn: sqlite3.Connection, developer_id: str | None = None) -> list[tuple[str, int, str]]:
+    """``(day, bucket, table)`` of every full-text table (the one holding ``developer_id``'s rows if given), newest day first."""
+    sql = "SELECT day, bucket FROM fts_days"
+    args: tuple[Any, ...] = ()
+    if developer_id is not None:
+        sql, args = sql + " WHERE bucket = ?", (fts_bucket(developer_id, _buckets(conn)),)
+    rows = conn.execute(sql + " ORDER BY day = 'other', day DESC, bucket", args).fetchall()
+    return [(day, bucket, fts_table(day, bucket)) for day, bucket in rows]
+
+
+def legacy_partitions(conn: sqlite3.Connection, developer_id: str | None = None) -> list[tuple[str, str, str, int]]:
+    """``(day, developer_id, table, seq)`` of the per-developer tables an older ledger still has, newest day first."""
+    if _legacy_upto(conn) is None:
+        return []
     sql = "SELECT day, developer_id, seq FROM fts_parts"
     args: tuple[Any, ...] = ()
     if developer_id is not None:
         sql, args = sql + " WHERE developer_id = ?", (developer_id,)
     rows = conn.execute(sql + " ORDER BY day = 'other', day DESC, seq", args).fetchall()
-    return [(day, dev, fts_table(day, seq)) for day, dev, seq in rows]
+    return [(day, dev, _legacy_table(day, seq), seq) for day, dev, seq in rows]
 
 
-def ensure_partition(conn: sqlite3.Connection, day: str, developer_id: str) -> str:
+def fts_tables(conn: sqlite3.Connection) -> list[str]:
+    """Every full-text table, an older ledger's per-developer ones included."""
+    return [name for _, _, name in fts_partitions(conn)] + [p[2] for p in legacy_partitions(conn)]
+
+
+def ensure_partition(conn: sqlite3.Connection, day: str, bucket: int) -> str:
     if day != "other" and not _DAY_RE.fullmatch(day):
         raise ValueError(f"not a partition day: {day!r}")  # the GLOB in FTS_DAY lets only digits through
-    found = conn.execute("SELECT seq FROM fts_parts WHERE developer_id = ? AND day = ?", (developer_id, day)).fetchone()
-    if found:
-        return fts_table(day, found[0])
-    seq = conn.execute("INSERT INTO fts_parts (day, developer_id) VALUES (?, ?)", (day, developer_id)).lastrowid
-    name = fts_table(day, seq)
+    name = fts_table(day, bucket)
+    if conn.execute("SELECT 1 FROM fts_days WHERE day = ? AND bucket = ?", (day, bucket)).fetchone():
+        return name
+    conn.execute("INSERT INTO fts_days (day, bucket) VALUES (?, ?)", (day, bucket))
     # columnsize=0: no per-row size table (only bm25 ranking needs it; pages are ordered by id),
     # so each row indexed or deleted writes one page less and the schema holds one table less.
-    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(utterance, speech, content='transcripts', "
-                 "content_rowid='id', columnsize=0)")
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(developer, utterance, speech, "
+                 "content='transcripts_fts_source', content_rowid='id', columnsize=0)")
     if FTS5_SECURE_DELETE:
         # Deletes then remove the tokens from the index itself, so leaving no trace needs no
         # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
@@ -73,8 +136,48 @@ def ensure_partition(conn: sqlite3.Connection, day: str, developer_id: str) -> s
     return name
 
 
+class _Placement:
+    """Which table holds (or gets) a row: its day's bucket, or an older ledger's per-developer table not yet moved."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.buckets = _buckets(conn)
+        self.legacy_upto = _legacy_upto(conn)
+        self.legacy = ({(day, dev): name for day, dev, name, _ in legacy_partitions(conn)}
+                       if self.legacy_upto is not None else {})
+        self.days = {(day, bucket) for day, bucket, _ in fts_partitions(conn)}
+
+    def old(self, rid: int, day: str, dev: str) -> str | None:
+        """The per-developer table holding the row, while it is not moved yet (rows up to the old watermark only)."""
+        if self.legacy and rid <= self.legacy_upto:  # type: ignore[operator]
+            return self.legacy.get((day, dev))
+        return None
+
+    def new(self, day: str, dev: str, *, create: bool) -> str | None:
+        bucket = fts_bucket(dev, self.buckets)
+        if (day, bucket) in self.days:
+            return fts_table(day, bucket)
+        if not create:
+            return None
+        self.days.add((day, bucket))
+        return ensure_partition(self.conn, day, bucket)
+
+
+def _insert(conn: sqlite3.Connection, groups: dict[tuple[str, bool], list[tuple[Any, ...]]], *,
+            delete: bool = False) -> None:
+    """Index (or with ``delete``, remove) ``(id, developer_id, utterance, speech)`` rows, grouped by ``(table, legacy)``."""
+    for (name, legacy), rows in groups.items():
+        head, mark = (f"{name}, ", "'delete', ") if delete else ("", "")
+        if legacy:
+            conn.executemany(f"INSERT INTO {name} ({head}rowid, utterance, speech) VALUES ({mark}?, ?, ?)",
+                             [(r[0], r[2], r[3]) for r in rows])
+        else:
+            conn.executemany(f"INSERT INTO {name} ({head}rowid, developer, utterance, speech) "
+                             f"VALUES ({mark}?, ?, ?, ?)", [(r[0], developer_token(r[1]), r[2], r[3]) for r in rows])
+
+
 def apply_fts_changes(conn: sqlite3.Connection) -> int:
-    """Apply queued deletes and text changes to the full-text partitions; returns how many were queued.
+    """Apply queued deletes and text changes to the full-text tables; returns how many were queued.
 
     Erasure and purge call it inside the transaction that deleted the rows, so no token of them
     outlives the commit; index_pending() applies whatever other writers queued.
@@ -82,20 +185,22 @@ def apply_fts_changes(conn: sqlite3.Connection) -> int:
     queued = conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0]
     if not queued:
         return 0
-    parts = {(day, dev): name for day, dev, name in fts_partitions(conn)}
+    place = _Placement(conn)
+    groups: dict[tuple[str, bool], list[tuple[Any, ...]]] = {}
     # Only the first queued entry of a row holds what the index has; later ones were never indexed.
-    queue = conn.execute("SELECT day, developer_id, id, utterance, speech FROM fts_changes WHERE had_text AND "
-                         "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id) ORDER BY day, developer_id, id")
-    for (day, dev), group in itertools.groupby(queue.fetchall(), key=lambda r: (r[0], r[1])):
-        name = parts.get((day, dev))
-        if name is not None:
-            conn.executemany(f"INSERT INTO {name} ({name}, rowid, utterance, speech) VALUES ('delete', ?, ?, ?)",
-                             [r[2:] for r in group])
+    for day, dev, rid, utterance, speech in conn.execute(
+            "SELECT day, developer_id, id, utterance, speech FROM fts_changes WHERE had_text AND "
+            "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id) ORDER BY id").fetchall():
+        old = place.old(rid, day, dev)
+        name = old or place.new(day, dev, create=False)
+        if name is not None:  # a day dropped by a purge has no table left to delete from
+            groups.setdefault((name, old is not None), []).append((rid, dev, utterance, speech))
+    _insert(conn, groups, delete=True)
     reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex")]
     conn.execute("DELETE FROM fts_changes")
     for lo in range(0, len(reindex), 500):
         ids = reindex[lo:lo + 500]
-        _index_rows(conn, f"id IN ({','.join('?' * len(ids))})", ids)
+        _index_rows(conn, f"id IN ({','.join('?' * len(ids))})", ids, place)
     return queued
 
 
@@ -103,30 +208,74 @@ _ROW_DAY = FTS_DAY.format("t")
 _ROW_HAS_TEXT = FTS_HAS_TEXT.format("t")
 
 
-def _index_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> int:
-    """Add the rows of ``transcripts t`` matching ``where`` (and having text) to their partitions; returns how many."""
+def _index_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any], place: _Placement | None = None) -> int:
+    """Add the rows of ``transcripts t`` matching ``where`` (and having text) to their tables; returns how many."""
+    place = place or _Placement(conn)
+    groups: dict[tuple[str, bool], list[tuple[Any, ...]]] = {}
     n = 0
-    for day, dev in conn.execute(f"SELECT DISTINCT {_ROW_DAY}, developer_id FROM transcripts t "
-                                 f"WHERE {where} AND {_ROW_HAS_TEXT}", params).fetchall():
-        name = ensure_partition(conn, day, dev)
-        n += conn.execute(f"INSERT INTO {name} (rowid, utterance, speech) SELECT id, utterance, speech FROM "
-                          f"transcripts t WHERE {where} AND {_ROW_HAS_TEXT} AND {_ROW_DAY} = ? AND developer_id = ?",
-                          [*params, day, dev]).rowcount
+    for rid, day, dev, utterance, speech in conn.execute(
+            f"SELECT id, {_ROW_DAY}, developer_id, utterance, speech FROM transcripts t "
+            f"WHERE {where} AND {_ROW_HAS_TEXT}", params):
+        old = place.old(rid, day, dev)  # a row of a day not moved yet joins its old table (id reuse, text change)
+        name = old or place.new(day, dev, create=True)
+        groups.setdefault((name, old is not None), []).append((rid, dev, utterance, speech))  # type: ignore[arg-type]
+        n += 1
+    _insert(conn, groups)
     return n
 
 
 def drop_fts_days(conn: sqlite3.Connection, before: str) -> list[str]:
-    """Drop every full-text partition of the days before ``before`` (``YYYY-MM-DD``); returns their tables.
+    """Drop every full-text table of the days before ``before`` (``YYYY-MM-DD``); returns their names.
 
     Only for a purge that deletes every row of those days, first, inside its transaction: the
-    floor it raises keeps those rows' deletes from being queued for partitions that are gone.
+    floor it raises keeps those rows' deletes from being queued for tables that are gone.
     """
     gone = [name for day, _, name in fts_partitions(conn) if day != "other" and day < before]
-    for name in gone:
+    old = [(name, seq) for day, _, name, seq in legacy_partitions(conn) if day != "other" and day < before]
+    for name in gone + [name for name, _ in old]:
         conn.execute(f"DROP TABLE IF EXISTS {name}")
-    conn.execute("DELETE FROM fts_parts WHERE day != 'other' AND day < ?", (before,))
+    conn.execute("DELETE FROM fts_days WHERE day != 'other' AND day < ?", (before,))
+    if old:
+        conn.executemany("DELETE FROM fts_parts WHERE seq = ?", [(seq,) for _, seq in old])
+        _finish_move(conn)
     conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value < ?", (before, before))
-    return gone
+    return gone + [name for name, _ in old]
+
+
+def _move_legacy(conn: sqlite3.Connection, budget: float) -> int:
+    """Move an older ledger's per-developer tables into the day tables, one whole table at a time; returns rows moved.
+
+    Each old table's rows (those of its developer and day up to both watermarks, with text: what
+    it holds, queued changes having been applied first) are indexed into their day's bucket, then
+    the old table is dropped, in the caller's transaction: a row is in exactly one table at every
+    commit, so a step cut short by a crash or another process leaves nothing half-moved.
+    """
+    upto = _legacy_upto(conn)
+    if upto is None:
+        return 0
+    upto = min(upto, conn.execute("SELECT " + FTS_UPTO).fetchone()[0])
+    place = _Placement(conn)
+    started, moved = time.perf_counter(), 0
+    for day, dev, name, seq in reversed(legacy_partitions(conn)):  # oldest first: the next purge may drop them
+        if moved and time.perf_counter() - started > budget:
+            break
+        where = "t.developer_id = ? AND t.id <= ? AND " + _ROW_DAY + " = ?"
+        params: list[Any] = [dev, upto, day]
+        if day != "other":  # the (developer_id, created_at) index finds the day
+            where += " AND t.created_at GLOB ?"
+            params.append(day + "*")
+        del place.legacy[(day, dev)]  # its rows now go to the day's bucket
+        moved += _index_rows(conn, where, params, place) or 1
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute("DELETE FROM fts_parts WHERE seq = ?", (seq,))
+    _finish_move(conn)
+    return moved
+
+
+def _finish_move(conn: sqlite3.Connection) -> None:
+    if not conn.execute("SELECT 1 FROM fts_parts LIMIT 1").fetchone():
+        conn.execute("DROP TABLE fts_parts")
+        conn.execute("DELETE FROM privacy_meta WHERE name = 'fts_legacy_upto'")
 
 
 def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
@@ -140,54 +289,56 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
 
     Runs on the checkpoint thread every tick and before every full-text search, so capture never
     pays for indexing and a search sees the rows captured since the last tick (up to 20,000 of them).
-    Queued deletes are applied first.
+    Queued deletes are applied first. On a ledger that still has per-developer tables, each call
+    also moves some of them (about :data:`MIGRATE_SECONDS` worth) into the day tables.
     """
     if conn.execute(FTS_IDLE).fetchone()[0]:
         return 0
     conn.execute("BEGIN IMMEDIATE")
     try:
         apply_fts_changes(conn)
+        n = _move_legacy(conn, MIGRATE_SECONDS)
         upto = conn.execute("SELECT " + FTS_UPTO).fetchone()[0]
         top = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
         if limit is not None:
             top = min(top, upto + limit)
-        n = 0
+        indexed = 0
         for lo in range(upto, top, 20_000):  # slices of ids: each holds a day or two
-            n += _index_rows(conn, "id > ? AND id <= ?", (lo, min(lo + 20_000, top)))
+            indexed += _index_rows(conn, "id > ? AND id <= ?", (lo, min(lo + 20_000, top)))
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
-        if n:
+        if indexed:
             _prepare_next_day(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return n
+    return n + indexed
 
 
 def _prepare_next_day(conn: sqlite3.Connection) -> None:
-    """On a day that has rows, create tomorrow's partitions of today's developers, together, ahead of time.
+    """On a day that has rows, create tomorrow's tables (today's buckets), together, ahead of time.
 
-    Creating a table makes every connection reload the schema before its next statement (about
-    50 ms with 360 partitions): done here, once a day for all developers, instead of by the
-    first capture of each developer after midnight.
+    Creating a table makes every connection reload the schema before its next statement: done
+    here, once a day, instead of by the first capture after midnight.
     """
     today = datetime.datetime.now(datetime.UTC).date()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
-    for (dev,) in conn.execute("SELECT developer_id FROM fts_parts WHERE day = ? EXCEPT "
-                               "SELECT developer_id FROM fts_parts WHERE day = ?",
-                               (today.isoformat(), tomorrow)).fetchall():
-        ensure_partition(conn, tomorrow, dev)
+    for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? EXCEPT "
+                                  "SELECT bucket FROM fts_days WHERE day = ?",
+                                  (today.isoformat(), tomorrow)).fetchall():
+        ensure_partition(conn, tomorrow, bucket)
 
 
-#: True when every row is indexed and no change waits: the checkpoint thread's cheap test.
+#: True when every row is indexed, no change waits and no per-developer table is left to move:
+#: the checkpoint thread's cheap test.
 FTS_IDLE = ("SELECT coalesce(max(id), 0) <= " + FTS_UPTO + " AND NOT EXISTS (SELECT 1 FROM fts_changes) "
-             "FROM transcripts")
+            "AND " + _LEGACY + " IS NULL FROM transcripts")
 
 
 # -- searching the partitions --------------------------------------------------------------------
 def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | None, user_id: str | None,
               before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    """A full-text page: the scope's partitions, newest day first, each walked newest first, until the page is full."""
+    """A full-text page: the scope's tables, newest day first, each walked newest first, until the page is full."""
     from ..query import scope_where
 
     clauses, params = scope_where(filters, developer_id, user_id)
@@ -197,8 +348,8 @@ def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | 
     index_pending(conn, limit=SEARCH_INDEX_LIMIT)
     if conn.in_transaction or store.memory:  # a ":memory:" store has one shared connection and no other writer
         return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
-    # One read transaction: the partitions listed are the partitions queried, even if a purge in
-    # another connection drops some of them meanwhile.
+    # One read transaction: the tables listed are the tables queried, even if a purge in another
+    # connection drops some of them meanwhile.
     conn.execute("BEGIN")
     try:
         return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
@@ -208,10 +359,14 @@ def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | 
 
 def _text_page(conn: Any, filters: TranscriptFilter, clauses: list[str], params: list[Any],
                developer_id: str | None, before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    by_day: dict[str, list[str]] = {}
-    for day, _, name in fts_partitions(conn, developer_id):  # a developer's own partitions only
-        by_day.setdefault(day, []).append(name)
-    days = list(by_day)
+    # (table, legacy) per day: the developer's bucket (every bucket for a user's search), and an
+    # older ledger's per-developer tables until they are moved.
+    by_day: dict[str, list[tuple[str, bool]]] = {}
+    for day, _, name in fts_partitions(conn, developer_id):
+        by_day.setdefault(day, []).append((name, False))
+    for day, _, name, _ in legacy_partitions(conn, developer_id):
+        by_day.setdefault(day, []).append((name, True))
+    days = sorted(by_day, key=lambda d: (d != "other", d), reverse=True)  # newest first, "other" last
     if filters.since is not None:
         days = [d for d in days if d == "other" or d >= filters.since[:10]]
     if filters.until is not None:
@@ -224,21 +379,29 @@ def _text_page(conn: Any, filters: TranscriptFilter, clauses: list[str], params:
             days = (days[days.index(cursor_day):] if cursor_day in days
                     else [d for d in days if d < cursor_day or d == "other"])
     where = " AND ".join(clauses)
+    # The words are searched in the text columns only; the developer's token, in its own column,
+    # is a second MATCH that FTS5 intersects with them (skipping through both doclists), so a
+    # search never walks other developers' matches.
+    text = "{utterance speech} : (" + filters.q + ")"
+    dev = f'developer : "{developer_token(developer_id)}"' if developer_id is not None else None
     out: list[tuple[Any, ...]] = []
     names: list[str] = []
     for day in days:
-        extra, args = "", [filters.q, *params]
+        extra, args = "", list(params)
         if before_id is not None and (cursor_day is None or day == cursor_day):
             # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
             extra, args = " AND t.id < ?", [*args, before_id]
         found: list[tuple[Any, ...]] = []
-        for name in by_day[day]:  # one per developer; a user's search merges them by id
+        for name, legacy in by_day[day]:  # a user's search merges the day's tables by id
+            match, margs = f"{name} MATCH ?", [text]
+            if dev is not None and not legacy:
+                match, margs = match + f" AND {name} MATCH ?", [dev, text]
             # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
             # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
             # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index.
             cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
-                               f"WHERE {name} MATCH ? AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
-                               [*args, limit + 1 - len(out)])
+                               f"WHERE {match} AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
+                               [*margs, *args, limit + 1 - len(out)])
             names = [d[0] for d in cur.description]
             found.extend(cur.fetchall())
         if len(by_day[day]) > 1:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from ..record import COLUMNS
 from .chain import CHAIN_DDL
 from .driver import sqlite3
-from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_UPTO
+from . import fts
+from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_SOURCE_VIEW, FTS_UPTO
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -53,21 +54,25 @@ _PRIVACY_DDL = (
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_upto', '0')",
     # Days before the floor had their partition dropped by a purge, which deleted all their rows.
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_floor', '')",
-    # The full-text index is one external-content FTS5 table per developer and UTC day of
-    # created_at (transcripts_fts_YYYYMMDD_N, listed in fts_parts): the text lives once, in
-    # transcripts; each partition holds tokens. A purge that expires whole days drops their
-    # partitions instead of deleting token by token (FTS5's secure delete costs 0.2-1.4 ms per row
-    # and grows with the index), an erasure deletes from small indexes, so neither cost grows with
-    # the ledger, and a developer's search never walks another developer's matches.
+    # The full-text index is a fixed number of external-content FTS5 tables per UTC day of
+    # created_at (transcripts_fts_YYYYMMDD_bK, listed in fts_days; K is a hash of the developer id
+    # modulo fts_buckets): the text lives once, in transcripts; each table holds tokens, among them
+    # one per row for its developer, in the indexed column "developer". The number of tables follows
+    # days, never developers (SQLite parses the whole schema on every new connection). A purge that
+    # expires whole days drops their tables instead of deleting token by token (FTS5's secure
+    # delete costs 0.2-1.4 ms per row and grows with the index), an erasure deletes from a day's
+    # index, so neither cost grows with the ledger, and a developer's search matches its
+    # developer token with the words, so it never walks another developer's matches.
     # Rows are indexed in batches by index_pending() (every checkpoint tick, and before a search),
     # not by an insert trigger: a per-row FTS insert writes a new index segment on every commit,
     # which measured 2-3x the cost of the capture insert itself. Rows with id <= fts_upto are
     # indexed (if they have text).
-    "CREATE TABLE IF NOT EXISTS fts_parts (seq INTEGER PRIMARY KEY, day TEXT NOT NULL, developer_id TEXT NOT NULL, "
-    "UNIQUE (developer_id, day))",
+    "CREATE TABLE IF NOT EXISTS fts_days (day TEXT NOT NULL, bucket INTEGER NOT NULL, PRIMARY KEY (day, bucket)) "
+    "WITHOUT ROWID",
+    FTS_SOURCE_VIEW,
     # A trigger cannot name a table chosen per row, so deletes and text changes of indexed rows
     # are queued here (with the old text: external-content FTS5 needs it to find the tokens) and
-    # applied to their partition by apply_fts_changes() in the transaction that made them (erasure,
+    # applied to their table by apply_fts_changes() in the transaction that made them (erasure,
     # purge), or at the latest by the next index_pending(). Emptied with secure_delete on, as
     # every table is.
     "CREATE TABLE IF NOT EXISTS fts_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, day TEXT NOT NULL, "
@@ -123,11 +128,20 @@ def _privacy_schema(conn: sqlite3.Connection) -> None:
             conn.execute(f"DROP TRIGGER {old}")
     for ddl in _PRIVACY_DDL:
         conn.execute(ddl)
+    # A new ledger keeps the bucket count it was made with (a hash of the developer id picks the
+    # bucket, so the count of a file never changes).
+    conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_buckets', ?)", (str(fts.FTS_BUCKETS),))
     table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'transcripts'").fetchone()[0]
     if "AUTOINCREMENT" not in table_sql.upper():
         # A table from 0.1 can hand out the id of an erased newest row again; then the rows from
         # that id on must be indexed again.
         conn.execute(FTS_REUSE_TRIGGER)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'fts_parts'").fetchone():
+        # One table per developer and day (the layout before this one): the schema grew with developers. Its tables stay
+        # searchable and erasable, and index_pending() moves them into the day tables one at a
+        # time (background thread, searches); rows up to this id may still be in them.
+        conn.execute("INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_legacy_upto', "
+                     "(SELECT value FROM privacy_meta WHERE name = 'fts_upto'))")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'transcripts_fts'").fetchone():
         # One index for the whole ledger (0.1): drop it (secure_delete zeroes its pages) and index
         # every row again, into partitions, from the background thread.
