@@ -67,7 +67,8 @@ def check_callable(func: Any, where: str) -> None:
             f"{where}: got {func!r}, which is not a function. Decorate a function: "
             "@skill.intent('OrderIntent') above def order(ctx, ...)."
         )
-    target = getattr(func, "__call__", None) if not inspect.isroutine(func) and not inspect.isclass(func) else func
+    # A callable object's own ``__call__`` is what runs: an ``async def __call__`` is a coroutine too.
+    target = func if inspect.isroutine(func) or inspect.isclass(func) else func.__call__
     if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func) or inspect.iscoroutinefunction(target):
         raise RegistrationError(
             f"{_name(func)} for {where} is `async def`. Handlers run synchronously on the thread that serves "

@@ -27,15 +27,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Sets a file-size limit, then becomes the command: a limit set by the child before exec, not by a
+# ``preexec_fn``, which can deadlock in a child forked from the test process's many threads.
+_WITH_FSIZE = ("import os, resource, sys; "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY)); "
+               "os.execv(sys.argv[2], sys.argv[2:])")
+
+
 def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30,
-          cwd: os.PathLike[str] | str | None = None, **popen: Any) -> subprocess.Popen:
+          cwd: os.PathLike[str] | str | None = None, fsize_limit: int | None = None,
+          **popen: Any) -> subprocess.Popen:
     """Start ``skills <args> --port PORT`` (in ``cwd``) and wait until /healthz answers; raise with its output if it dies.
 
-    ``popen`` goes to :class:`subprocess.Popen` (``user=``, ``preexec_fn=``, ``stdout=`` a file for a
-    server that logs more than a pipe holds).
+    ``fsize_limit`` caps, in bytes, any file the server writes (``RLIMIT_FSIZE``: past it a write
+    fails with EFBIG). ``popen`` goes to :class:`subprocess.Popen` (``user=``, ``stdout=`` a file for
+    a server that logs more than a pipe holds).
     """
     out = popen.pop("stdout", subprocess.PIPE)
-    proc = subprocess.Popen([SKILLS, *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+    command = [SKILLS, *args, "--port", str(port)]
+    if fsize_limit is not None:
+        command = [sys.executable, "-c", _WITH_FSIZE, str(fsize_limit), *command]
+    proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                             env={**(env if env is not None else os.environ), "PYTHONUNBUFFERED": "1"}, cwd=cwd,
                             **popen)
     deadline = time.monotonic() + timeout

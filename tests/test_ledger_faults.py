@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -299,14 +298,10 @@ def test_io_error_from_a_size_limited_file_spools_then_a_restart_replays(tmp_pat
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     limit = max(os.path.getsize(db), 128 * 1024)
-
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
     env = {**server_env(), "SKILLS_SPOOL_RESERVE": str(64 * 1024), "SKILLS_SPOOL_FLOOR": str(8 * 1024)}
     port = free_port()
     with open(tmp_path / "server.log", "wb") as log:
-        proc = start(["serve", "--db", db], port, env=env, preexec_fn=limited, stdout=log)
+        proc = start(["serve", "--db", db], port, env=env, fsize_limit=limit, stdout=log)
     tally, readyz = http_tally(f"http://127.0.0.1:{port}")
     tally.answered.append("seed")
     try:

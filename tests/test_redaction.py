@@ -352,6 +352,13 @@ def test_text_without_pii_is_unchanged(text: str) -> None:
 # --- What reached disk in redacted mode before: each shape is replaced -----------------------------
 
 
+def test_a_repeat_word_before_a_numeral_is_just_a_word():
+    # "double five" is 55, but ASR also writes a word that happens to be "double" before a number:
+    # reading it as "double 2" would make 11 digits and let the phone through.
+    assert redacted("DOUBLE 200-200-0000").text == "DOUBLE [PHONE]"
+    assert redacted("triple 415 555 0100 ok").text == "triple [PHONE] ok"
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
@@ -362,6 +369,7 @@ def test_text_without_pii_is_unchanged(text: str) -> None:
         ("555-0100", "PHONE"),
         ("four one five, five five five, zero one zero zero", "PHONE"),
         ("four one five double five five oh one oh oh", "PHONE"),
+        ("415 double 5 5 0100", "PHONE"),
         ("415 five five five 0100", "PHONE"),
         ("4111.1111.1111.1111", "CARD"),
         ("4111/1111/1111/1111", "CARD"),

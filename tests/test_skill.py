@@ -309,6 +309,22 @@ def test_async_error_handlers_and_middleware_are_refused_too():
         skill.use(timing)
 
 
+def test_a_callable_object_is_judged_by_its_own_call_method():
+    skill = _coffee()
+
+    class Timing:
+        async def __call__(self, ctx, call_next):
+            return call_next(ctx)
+
+    class Logging:
+        def __call__(self, ctx, call_next):
+            return call_next(ctx)
+
+    with pytest.raises(RegistrationError, match="is `async def`"):
+        skill.use(Timing())
+    skill.use(Logging())
+
+
 def test_intent_decorator_without_a_name_says_how_to_write_it():
     skill = _coffee()
     with pytest.raises(RegistrationError, match=r"write @skill.intent\('OrderIntent'"):

@@ -216,7 +216,9 @@ def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -
         else:
             group = (start, end, _WORD_VALUES[word], True)
         if repeat:
-            if not (sentences and _sentence_between(view, last_end, start)):
+            # "double five", "double 5": a repeat word doubles one digit. Before "200" it is just a
+            # word ("double 200-200-0000"), and the numeral keeps its own digits.
+            if len(group[2]) == 1 and not (sentences and _sentence_between(view, last_end, start)):
                 group = (repeat_start, end, group[2] * repeat, True)
                 start = repeat_start
                 joins = current is not None  # the repeat word already joined or ended the sequence
