@@ -1,6 +1,7 @@
 """PII redaction: recall and precision per kind, throughput, and hostile-input timings, beside presidio-analyzer.
 
 Run: .venv/bin/python bench/pii_eval.py [--misses]
+     .venv/bin/python bench/pii_eval.py --against OLD.py  # e.g. git show 9afd35f:skills_sdk/transcripts/redaction.py
 
 Scores skills_sdk's redactor, presidio-analyzer's pattern recognizers (CreditCardRecognizer,
 PhoneRecognizer, EmailRecognizer, used directly: no NLP engine, so no spaCy model) and
@@ -23,6 +24,7 @@ comparison is with PhoneNumberMatcher alone.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import re
 import statistics
@@ -143,12 +145,46 @@ def time_hostile(name: str, which: str, timeout: float) -> str:
     return f"{queue.get() * 1000:.0f} ms"
 
 
+def against(path: Path, corpus: list[dict], rounds: int) -> None:
+    """Time an older redaction module (one file) beside this one, interleaved, and print the ratios."""
+    spec = importlib.util.spec_from_file_location("older_redaction", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--against {path}: not a Python module. Extract one with git show REF:PATH > FILE.")
+    older = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = older  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(older)
+    old = older.Redactor(kinds=["CARD", "PHONE", "EMAIL"])
+    caches = [getattr(older, name).cache_clear for name in ("_phone_verdict",) if hasattr(older, name)]
+    print(f"== this redactor against {path} (CPU time, median of {rounds} interleaved rounds)")
+    fields = [{"text": " ".join(row["text"] for row in corpus[i : i + 40]), "locale": corpus[i]["locale"]}
+              for i in range(0, len(corpus), 40)]  # fmt: skip
+    for title, rows in (("corpus, line by line", corpus), ("lines without PII", [r for r in corpus if not r["spans"]]),
+                        ("corpus as 2 KB fields", fields)):  # fmt: skip
+        size = sum(len(row["text"].encode()) for row in rows)
+        times: dict[str, list[float]] = {"older": [], "this": []}
+        for _ in range(rounds):
+            for name, redactor, clear in (("older", old, caches), ("this", OURS, [verdicts.verdict.cache_clear])):
+                for empty in clear:
+                    empty()
+                started = time.process_time()
+                for row in rows:
+                    redactor.spans(row["text"], locale=row["locale"])
+                times[name].append(time.process_time() - started)
+        before, now = (statistics.median(times[name]) for name in ("older", "this"))
+        print(f"{title:24} older {size / before / MB:5.2f} MB/s, this {size / now / MB:5.2f} MB/s ({before / now:.2f}x)")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="print every miss and false positive")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall seconds allowed per hostile input")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per throughput figure")
+    parser.add_argument("--against", type=Path, help="an older redaction module to time beside this one, then stop")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, load(CORPUS), max(args.rounds, 9))
+        return
 
     corpus = load(CORPUS)
     adversarial = load(ADVERSARIAL)

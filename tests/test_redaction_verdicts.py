@@ -51,6 +51,15 @@ def test_verdict_agrees_with_parse_on_random_digit_runs(seed: int) -> None:
     assert disagreements == []
 
 
+@pytest.mark.parametrize(("region", "code"), [("US", "1"), ("CA", "1"), ("GB", "44"), ("DE", "49"), ("IN", "91")])
+def test_verdict_agrees_with_parse_on_national_numbers_that_start_with_the_calling_code(region: str, code: str) -> None:
+    # "1 415 555 0100" said to a US skill: parse decides whether the "1" is the calling code.
+    numbers = [code + digits for digits, _, _ in _numbers(len(region) + int(code), 300)]
+    assert [verdict(digits, region, False) for digits in numbers] == [
+        parse_verdict(digits, region, False) for digits in numbers
+    ]
+
+
 def test_the_fast_path_answers_most_numbers_itself() -> None:
     # Otherwise the comparison above would only compare parse with itself.
     numbers = _numbers(99, 1000)

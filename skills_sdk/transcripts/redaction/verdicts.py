@@ -3,10 +3,12 @@
 ``phonenumbers.parse`` followed by ``is_valid_number`` costs about 150 microseconds: most of it
 goes to normalising arbitrary input (letters, punctuation, Unicode digits, extensions) and to
 matching a number against each of a region's ten number types one cached-regex lookup at a time.
-The redactor only ever asks about plain ASCII digits, so :func:`verdict` takes libphonenumber's
-own steps for such input (country code, national prefix, possible lengths, the region's patterns)
-with its metadata and its helpers, and the type patterns compiled once per region; numbers that
-start with the region's international or country calling code go through ``parse``.
+The redactor only ever asks about plain ASCII digits, so :func:`verdict` takes parse's and
+is_valid_number's steps for such input itself, from libphonenumber's metadata: the calling code,
+the national prefix, the possible lengths, the owner of a shared calling code, the region's type
+patterns (compiled once, one alternation per number length). Numbers dialled with the region's
+international prefix, and regions whose national prefix is rewritten by a transform rule
+(Argentina, Mexico, ...), go through ``parse``.
 ``tests/test_redaction_verdicts.py`` checks that both agree on thousands of numbers.
 
 ``phonenumbers`` is imported on the first digit run that could be a phone number, not by every
@@ -31,7 +33,8 @@ def verdict(digits: str, region: str, plus: bool) -> int:
 
     Example::
 
-        verdict("4155550100", "US", False)  # 1: a fictional 555 number has a possible length
+        verdict("4155550100", "US", False)  # 2: (415) 555-0100
+        verdict("1234567890", "US", False)  # 1: no area code 123, but a possible length
         verdict("442079460958", "GB", True)  # 2: +44 20 7946 0958
 
     :param digits: ASCII digits, without the "+".
@@ -56,7 +59,7 @@ def parse_verdict(digits: str, region: str, plus: bool) -> int:
 
 
 class _Phonenumbers:
-    """libphonenumber's metadata and helpers, imported on first use."""
+    """libphonenumber's metadata and calling-code tables, imported on first use."""
 
     def __init__(self) -> None:
         from phonenumbers import phonenumberutil
@@ -64,9 +67,6 @@ class _Phonenumbers:
 
         self.util = phonenumberutil
         self.metadata = PhoneMetadata
-        results = phonenumberutil.ValidationResult
-        self.keep_prefix = frozenset({results.TOO_SHORT, results.IS_POSSIBLE_LOCAL_ONLY, results.INVALID_LENGTH})
-        self.possible = frozenset({results.IS_POSSIBLE, results.IS_POSSIBLE_LOCAL_ONLY})
 
 
 _LIB: _Phonenumbers | None = None
@@ -164,6 +164,61 @@ def _owner(national: str, country_code: int) -> str | None:
     return None
 
 
+class _Plan:
+    """What parse and is_possible_number ask of one region's metadata, ready to use."""
+
+    __slots__ = ("general", "lengths", "local", "metadata", "prefix")
+
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata
+        general = metadata.general_desc
+        self.general = re.compile(general.national_number_pattern) if general.national_number_pattern else None
+        self.lengths = tuple(general.possible_length)
+        self.local = frozenset(general.possible_length_local_only)
+        prefix = metadata.national_prefix_for_parsing
+        # A transform rule ("0(\d{2})" -> "\1...", Argentina, Mexico) is left to libphonenumber.
+        simple = prefix and not metadata.national_prefix_transform_rule
+        self.prefix = re.compile(prefix) if simple else None
+
+    def length(self, national: str) -> str:
+        """libphonenumber's _test_number_length for an unknown type: "possible", "local", "short", "long" or "invalid"."""
+        size, lengths = len(national), self.lengths
+        if size in self.local:
+            return "local"
+        if lengths[0] == size:
+            return "possible"
+        if lengths[0] > size:
+            return "short"
+        if lengths[-1] < size:
+            return "long"
+        return "possible" if size in lengths[1:] else "invalid"
+
+    def strip_prefix(self, national: str) -> str | None:
+        """The number without its national prefix as parse strips it, or None to ask libphonenumber."""
+        if self.prefix is None:
+            return national if not self.metadata.national_prefix_for_parsing else None
+        match = self.prefix.match(national)
+        if match is None:
+            return national
+        if self.general is None:
+            return None
+        rest = national[match.end() :]
+        if self.general.fullmatch(national) and not self.general.fullmatch(rest):
+            return national
+        return rest
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(metadata: Any) -> _Plan:
+    # By identity: libphonenumber's metadata objects are not hashable, and live as long as it does.
+    plan = _PLANS.get(id(metadata))
+    if plan is None or plan.metadata is not metadata:
+        plan = _PLANS[id(metadata)] = _Plan(metadata)
+    return plan
+
+
 @lru_cache(maxsize=256)
 def _home(region: str) -> tuple[Any, str, re.Pattern[str] | None] | None:
     """A region's metadata, its calling code as digits and its international prefix, compiled."""
@@ -180,9 +235,10 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
     if plus:
         if len(digits) <= 2:
             return 0  # parse: "too short after IDD"
-        country_code, national = util._extract_country_code(digits)
+        country_code = _calling_code(digits)
         if country_code == 0:
             return 0  # parse: "country calling code not recognised"
+        national = digits[len(str(country_code)) :]
         metadata = lib.metadata.metadata_for_region_or_calling_code(
             country_code, util.region_code_for_country_code(country_code)
         )
@@ -193,13 +249,30 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
         if home is None:
             return None
         metadata, calling_code, idd = home
-        if digits.startswith(calling_code) or (idd is not None and idd.match(digits)):
-            return None  # may begin with the calling code, or be dialled from abroad ("011 44 ...")
+        if idd is not None and idd.match(digits):
+            return None  # dialled from abroad ("011 44 ...")
         country_code, national = metadata.country_code, digits
+        if digits.startswith(calling_code):
+            # "1 415 555 0100" in the US: parse takes the calling code off when the number did
+            # not fit the region's pattern before and does after, or was too long with it.
+            plan = _plan(metadata)
+            rest = plan.strip_prefix(digits[len(calling_code) :])
+            if rest is None or plan.general is None:
+                return None
+            if (not plan.general.fullmatch(digits) and plan.general.fullmatch(rest)) or plan.length(digits) == "long":
+                national = rest
+                main = util.region_code_for_country_code(country_code)
+                if main != region:
+                    metadata = lib.metadata.metadata_for_region_or_calling_code(country_code, main)
+                    if metadata is None:
+                        return None
     if len(national) < 2:
         return 0
-    _, stripped, _ = util._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if util._test_number_length(stripped, metadata) not in lib.keep_prefix:
+    plan = _plan(metadata)
+    stripped = plan.strip_prefix(national)
+    if stripped is None:
+        return None
+    if stripped is not national and plan.length(stripped) in ("possible", "long"):
         national = stripped
     if not 2 <= len(national) <= 17:
         return 0
@@ -215,4 +288,20 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
             return 2
     # is_possible_number: a possible length for the calling code's main region.
     main = lib.metadata.metadata_for_region_or_calling_code(country_code, util.region_code_for_country_code(country_code))
-    return 1 if util._test_number_length(national, main) in lib.possible else 0
+    return 1 if _plan(main).length(national) in ("possible", "local") else 0
+
+
+@lru_cache(maxsize=1)
+def _calling_codes() -> frozenset[str]:
+    return frozenset(str(code) for code in _lib().util.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _calling_code(digits: str) -> int:
+    """libphonenumber's _extract_country_code: the calling code that starts ``digits``, or 0."""
+    if digits[0] == "0":
+        return 0
+    codes = _calling_codes()
+    for size in (1, 2, 3):
+        if digits[:size] in codes:
+            return int(digits[:size])
+    return 0

@@ -29,6 +29,8 @@ FTS_BUCKETS = 1
 #: How long one step of the move from per-developer tables holds the write lock, at most (it
 #: always moves at least one old table).
 MIGRATE_SECONDS = 0.2
+#: Pages one merge step of a past day's table writes (FTS5 'merge'): tens of milliseconds.
+MERGE_PAGES = 200
 
 __all__ = ["text_page", "FTS_COLUMNS", "FTS_BUCKETS", "fts_day", "fts_table", "fts_bucket", "developer_token",
            "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending"]
@@ -308,11 +310,42 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
         if indexed:
             _prepare_next_day(conn)
+            _merge_past_day(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return n + indexed
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def _merge_past_day(conn: sqlite3.Connection) -> bool:
+    """Merge the oldest past day's tables not yet merged, one step of :data:`MERGE_PAGES`; True if it wrote.
+
+    Rows are indexed a few hundred at a time, so a day's table ends up as many FTS5 segments, and
+    a secure delete looks for each token of the row in every segment: deleting 1,000 rows from a
+    10,000-row table made of 100-row batches measured 3-5 s, from the same table merged into one
+    segment 0.7-1 s. Once a day is over its table only changes by erasure, purge and imports,
+    so it is merged once, a step per indexing batch, and erasures of older rows stay cheap.
+    """
+    done = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone()
+    done = done[0] if done else ""
+    today = _today().isoformat()
+    for (day,) in conn.execute("SELECT DISTINCT day FROM fts_days WHERE day > ? AND day < ? ORDER BY day",
+                               (done, today)).fetchall():
+        for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? ORDER BY bucket", (day,)).fetchall():
+            name = fts_table(day, bucket)
+            before = conn.total_changes
+            # A negative page count merges segments of every level, down to one segment.
+            conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (-MERGE_PAGES,))
+            if conn.total_changes - before > 1:  # it wrote pages: more may follow next time
+                return True
+        conn.execute("INSERT INTO privacy_meta (name, value) VALUES ('fts_merged_upto', ?) "
+                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (day,))
+    return False
 
 
 def _prepare_next_day(conn: sqlite3.Connection) -> None:
@@ -321,7 +354,7 @@ def _prepare_next_day(conn: sqlite3.Connection) -> None:
     Creating a table makes every connection reload the schema before its next statement: done
     here, once a day, instead of by the first capture after midnight.
     """
-    today = datetime.datetime.now(datetime.UTC).date()
+    today = _today()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? EXCEPT "
                                   "SELECT bucket FROM fts_days WHERE day = ?",
