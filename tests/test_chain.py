@@ -14,8 +14,8 @@ from skills_sdk.cli import main
 from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
-from skills_sdk.transcripts.retention import purge
 from skills_sdk.transcripts.record import storage_values
+from skills_sdk.transcripts.retention import purge
 from skills_sdk.transcripts.spool import Spool
 from skills_sdk.transcripts.sqlite.chain import _CONTENT, _content_in_python, _content_of, _digest
 from skills_sdk.transcripts.sqlite.ledger import INSERT_SQL
@@ -144,7 +144,7 @@ _TEXT = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",))
 @given(speech=_TEXT, utterance=_TEXT, intent=_TEXT, end=st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)),
        latency=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
                          st.floats(0, 10**7).map(lambda x: round(x, 3))))
-def test_a_capture_digests_its_row_as_verify_reads_it_back(tmp_path_factory, speech, utterance, intent, end, latency):
+def test_a_capture_digests_its_row_as_verify_reads_it_back(speech, utterance, intent, end, latency):
     # record() digests the values in hand instead of reading the row back: whatever the values,
     # that digest is the one verify computes from the stored row.
     store = TranscriptStore(":memory:")

@@ -325,8 +325,9 @@ def open_ledger(url_or_path: str | os.PathLike[str] = DEFAULT_DB, **options: Any
     >>> open_ledger(":memory:").count()
     0
 
-    ``options`` go to the backend (SQLite: ``synchronous``, ``busy_timeout_ms``). Any other URL
-    scheme is an error naming the schemes known, never read as a local path. The ledger is not
+    ``options`` go to the backend (SQLite: ``synchronous``, ``busy_timeout_ms``,
+    ``capture_timeout_ms``). Any other URL scheme is an error naming the schemes known, never read
+    as a local path. The ledger is not
     started: call :meth:`Ledger.start` (or use ``with``) to run its background work.
     """
     text = os.fspath(url_or_path)

@@ -70,7 +70,7 @@ class Connection:
         self.checkpoint_interval = 0.5
         #: When the background thread indexes: after ``index_idle`` seconds without a capture in
         #: this process (in slices of ``index_slice`` rows, ``index_pause`` s apart), or, while
-        #: captures keep coming, once ``index_backlog`` rows wait (all of them in one slice).
+        #: captures keep coming, once ``index_backlog`` rows wait (up to twice that in one slice).
         self.index_idle = 0.05
         self.index_slice = 100
         self.index_pause = 0.001
@@ -229,7 +229,7 @@ class Connection:
         if time.monotonic() - self.last_capture < self.index_idle:
             if waiting >= self.index_backlog or changes:  # queued deletes are not left for later
                 with self.writing(yielding=True):
-                    index_pending(conn, limit=min(waiting, 5 * self.index_backlog))
+                    index_pending(conn, limit=min(waiting, 2 * self.index_backlog))
             return
         self._index_in_slices(conn, stop)
 
