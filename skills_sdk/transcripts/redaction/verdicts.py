@@ -79,46 +79,19 @@ def _lib() -> _Phonenumbers:
     return _LIB
 
 
-class _Region:
-    """One region's metadata with its patterns compiled once: what is_valid_number asks of it."""
-
-    __slots__ = ("_types", "general", "leading", "lengths", "metadata")
-
-    def __init__(self, metadata: Any) -> None:
-        self.metadata = metadata
-        general = metadata.general_desc
-        self.lengths = frozenset(general.possible_length or ())
-        self.general = re.compile(general.national_number_pattern) if general.national_number_pattern else None
-        self.leading = metadata.leading_digits
-        kinds = [kind for kind in _TYPES if not (kind == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
-        descs = [getattr(metadata, kind) for kind in kinds]
-        self._types = [
-            (frozenset(desc.possible_length or ()), desc.national_number_pattern)
-            for desc in descs
-            if desc is not None and desc.national_number_pattern
-        ]
-
-    def has_type(self, national: str) -> bool:
-        """Whether libphonenumber gives ``national`` a number type other than UNKNOWN here."""
-        size = len(national)
-        if self.general is None or (self.lengths and size not in self.lengths):
-            return False
-        return self.general.fullmatch(national) is not None and _types_of_length(self, size).fullmatch(national) is not None
-
-
 @lru_cache(maxsize=1024)
-def _types_of_length(region: _Region, size: int) -> re.Pattern[str]:
+def _types_of_length(rules: _Rules, size: int) -> re.Pattern[str]:
     # One alternation of every type pattern that allows numbers of this length: one fullmatch in C
     # instead of up to ten from Python. fullmatch backtracks into the next alternative, so it
     # matches exactly when one of them matches the whole number.
-    patterns = [pattern for lengths, pattern in region._types if not lengths or size in lengths]
+    patterns = [pattern for lengths, pattern in rules.types if not lengths or size in lengths]
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns) or "(?!)")
 
 
 @lru_cache(maxsize=512)
-def _region(country_code: int, region: str) -> _Region | None:
+def _region(country_code: int, region: str) -> _Rules | None:
     metadata = _lib().metadata.metadata_for_region_or_calling_code(country_code, region)
-    return None if metadata is None else _Region(metadata)
+    return None if metadata is None else _rules(metadata)
 
 
 @lru_cache(maxsize=256)
@@ -130,7 +103,7 @@ def _owners(country_code: int) -> list[tuple[re.Pattern[str] | None, str]]:
     pattern with a group per region, so +1 takes four steps instead of twenty-five.
     """
     steps: list[tuple[re.Pattern[str] | None, str]] = []
-    run: list[str] = []
+    run: list[tuple[str, str]] = []
     regions = _lib().util.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
 
     def close_run() -> None:
@@ -143,7 +116,7 @@ def _owners(country_code: int) -> list[tuple[re.Pattern[str] | None, str]]:
         if region is None:
             continue
         if region.leading is not None:
-            run.append((name, region.leading))  # type: ignore[arg-type]
+            run.append((name, region.leading))
         else:
             close_run()
             steps.append((None, name))
@@ -164,10 +137,11 @@ def _owner(national: str, country_code: int) -> str | None:
     return None
 
 
-class _Plan:
-    """What parse and is_possible_number ask of one region's metadata, ready to use."""
+class _Rules:
+    """One region's metadata with its patterns compiled once: what parse, is_valid_number and
+    is_possible_number ask of it."""
 
-    __slots__ = ("general", "lengths", "local", "metadata", "prefix")
+    __slots__ = ("general", "leading", "lengths", "local", "metadata", "prefix", "types")
 
     def __init__(self, metadata: Any) -> None:
         self.metadata = metadata
@@ -175,10 +149,25 @@ class _Plan:
         self.general = re.compile(general.national_number_pattern) if general.national_number_pattern else None
         self.lengths = tuple(general.possible_length)
         self.local = frozenset(general.possible_length_local_only)
+        self.leading = metadata.leading_digits
         prefix = metadata.national_prefix_for_parsing
         # A transform rule ("0(\d{2})" -> "\1...", Argentina, Mexico) is left to libphonenumber.
         simple = prefix and not metadata.national_prefix_transform_rule
         self.prefix = re.compile(prefix) if simple else None
+        kinds = [kind for kind in _TYPES if not (kind == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
+        descs = [getattr(metadata, kind) for kind in kinds]
+        self.types = [
+            (frozenset(desc.possible_length or ()), desc.national_number_pattern)
+            for desc in descs
+            if desc is not None and desc.national_number_pattern
+        ]
+
+    def has_type(self, national: str) -> bool:
+        """Whether libphonenumber gives ``national`` a number type other than UNKNOWN here."""
+        size = len(national)
+        if self.general is None or (self.lengths and size not in self.lengths):
+            return False
+        return self.general.fullmatch(national) is not None and _types_of_length(self, size).fullmatch(national) is not None
 
     def length(self, national: str) -> str:
         """libphonenumber's _test_number_length for an unknown type: "possible", "local", "short", "long" or "invalid"."""
@@ -208,15 +197,15 @@ class _Plan:
         return rest
 
 
-_PLANS: dict[int, _Plan] = {}
+_RULES: dict[int, _Rules] = {}
 
 
-def _plan(metadata: Any) -> _Plan:
+def _rules(metadata: Any) -> _Rules:
     # By identity: libphonenumber's metadata objects are not hashable, and live as long as it does.
-    plan = _PLANS.get(id(metadata))
-    if plan is None or plan.metadata is not metadata:
-        plan = _PLANS[id(metadata)] = _Plan(metadata)
-    return plan
+    rules = _RULES.get(id(metadata))
+    if rules is None or rules.metadata is not metadata:
+        rules = _RULES[id(metadata)] = _Rules(metadata)
+    return rules
 
 
 @lru_cache(maxsize=256)
@@ -255,11 +244,11 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
         if digits.startswith(calling_code):
             # "1 415 555 0100" in the US: parse takes the calling code off when the number did
             # not fit the region's pattern before and does after, or was too long with it.
-            plan = _plan(metadata)
-            rest = plan.strip_prefix(digits[len(calling_code) :])
-            if rest is None or plan.general is None:
+            rules = _rules(metadata)
+            rest = rules.strip_prefix(digits[len(calling_code) :])
+            if rest is None or rules.general is None:
                 return None
-            if (not plan.general.fullmatch(digits) and plan.general.fullmatch(rest)) or plan.length(digits) == "long":
+            if (not rules.general.fullmatch(digits) and rules.general.fullmatch(rest)) or rules.length(digits) == "long":
                 national = rest
                 main = util.region_code_for_country_code(country_code)
                 if main != region:
@@ -268,11 +257,11 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
                         return None
     if len(national) < 2:
         return 0
-    plan = _plan(metadata)
-    stripped = plan.strip_prefix(national)
+    rules = _rules(metadata)
+    stripped = rules.strip_prefix(national)
     if stripped is None:
         return None
-    if stripped is not national and plan.length(stripped) in ("possible", "long"):
+    if stripped != national and rules.length(stripped) in ("possible", "long"):
         national = stripped
     if not 2 <= len(national) <= 17:
         return 0
@@ -288,7 +277,7 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
             return 2
     # is_possible_number: a possible length for the calling code's main region.
     main = lib.metadata.metadata_for_region_or_calling_code(country_code, util.region_code_for_country_code(country_code))
-    return 1 if _plan(main).length(national) in ("possible", "local") else 0
+    return 1 if _rules(main).length(national) in ("possible", "local") else 0
 
 
 @lru_cache(maxsize=1)
