@@ -39,7 +39,7 @@ from .nlu import (
     words_to_number,
 )
 from .response import ssml_to_text
-from .testing import builders as b
+from . import request_builders as b
 
 if TYPE_CHECKING:
     from .host import SkillHost, TurnResult

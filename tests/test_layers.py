@@ -34,3 +34,17 @@ def test_the_library_never_imports_its_example_skills():
             found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for n in names
                       if n.partition(".")[0] == "example_skills"]
     assert found == []
+
+
+def test_only_the_test_kit_imports_the_test_kit():
+    # The simulator builds envelopes with request_builders, below it: testing imports the
+    # simulator, never the other way round.
+    found = []
+    for path, tree in _modules():
+        if path.parent.name == "testing" or path.name == "pytest_plugin.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and ("testing" in (node.module or "").split(".")
+                                                     or any(a.name == "testing" for a in node.names)):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert found == []

@@ -221,3 +221,17 @@ def test_an_erasure_and_a_replay_renaming_the_spool_cannot_hide_rows_from_each_o
     other_worker.replay(store)  # what the replayer does next
     assert request_ids(db) == kept
     assert store.count(user_id="amzn1.ask.account.ERASE-ME") == 0
+
+
+def test_cli_replay_finds_the_spool_of_a_sqlite_url(db):
+    from click.testing import CliRunner
+
+    from skills_sdk.cli import main
+
+    store = TranscriptStore(db)
+    Spool.for_store(store).append({"developer_id": "d", "skill": "s", "user_id": "u", "request_id": "r-url"})
+    out = CliRunner().invoke(main, ["transcripts", "replay", "--db", f"sqlite:///{db}"])
+    assert out.exit_code == 0, out.output
+    assert "Replayed 1 row(s)" in out.output and store.count(request_id="r-url") == 1
+    again = CliRunner().invoke(main, ["transcripts", "replay", "--db", f"sqlite:///{db}"])
+    assert "Nothing to replay" in again.output

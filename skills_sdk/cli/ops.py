@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from ..transcripts.spool import Spool
+from ..transcripts.ledger import BACKENDS, backend_of
+from ..transcripts.spool import SPOOL_SUFFIX, Spool
 from ._common import db_option, open_store
 
 __all__ = ["register", "replay"]
@@ -15,18 +14,20 @@ __all__ = ["register", "replay"]
 @click.command()
 @db_option
 def replay(db_path: str) -> None:
-    """Replay the spool beside --db (``<db>.spool``) into the store; safe while the server runs.
+    """Replay the ledger's spool into it (``<db>.spool`` beside a SQLite file; this host's spool for PostgreSQL).
 
     The server does this itself at start-up and every 30 s; run it by hand after fixing a store
-    that could not be written (disk full, a long lock).
+    that could not be written (disk full, a long lock). Safe while the server runs.
     """
-    spool = Spool(db_path + ".spool")
-    if not spool.files():
-        if db_path != ":memory:" and not os.path.exists(db_path):
-            open_store(db_path)  # raises the usual "no database" usage error
+    module, target = backend_of(db_path)
+    # Rows spooled beside a SQLite file that is gone are replayed into a new one; without any,
+    # a missing file is the usual "no database" error.
+    spooled = module == BACKENDS["sqlite"] and target != ":memory:" and bool(Spool(target + SPOOL_SUFFIX).files())
+    store = open_store(db_path, must_exist=not spooled)
+    spool = store.spool()
+    if spool is None or not spool.files():
         click.echo(f"Nothing to replay: no spool beside {db_path}.")
         return
-    store = open_store(db_path, must_exist=False)
     waiting = spool.pending()
     try:
         done = spool.replay(store)

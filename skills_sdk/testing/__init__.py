@@ -9,7 +9,7 @@ The pytest fixtures (``skill_client``, ``partners``, ``transcript_store``, ``par
 come from :mod:`skills_sdk.pytest_plugin`, loaded automatically once the SDK is installed.
 """
 
-from .builders import (
+from ..request_builders import (
     DEFAULT_DEVICE,
     DEFAULT_USER,
     audio_player_request,

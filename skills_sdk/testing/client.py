@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .. import simulator as _sim
-from .builders import DEFAULT_USER
+from ..request_builders import DEFAULT_USER
 
 if TYPE_CHECKING:
     import requests
