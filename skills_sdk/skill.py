@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -107,6 +106,8 @@ def _slot_params(func: Callable[..., Any], where: str,
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if slots is not None and p.name not in slots:
+            import difflib  # only for this error's hint: off the cold path
+
             close = difflib.get_close_matches(p.name, list(slots), n=1, cutoff=0.6)
             declared = ", ".join(repr(s) for s in slots) or "none"
             fix = (f"Did you mean {close[0]!r}? Rename the parameter" if close

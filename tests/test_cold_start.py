@@ -37,12 +37,44 @@ def run(code: str) -> str:
                           check=True).stdout.strip()
 
 
+#: Never imported by a process that answers captured turns: what only the console, the CLI, erasure,
+#: retention, keys, an error's hint or a spool rotation needs (each cost every cold start 1-10 ms).
+OFF_THE_COLD_PATH = (
+    "requests", "marshmallow", "flask", "phonenumbers", "sqlite_utils",
+    "uuid", "platform", "urllib.parse", "ipaddress", "difflib", "secrets",
+    "skills_sdk.transcripts.sqlite.erasure", "skills_sdk.transcripts.sqlite.retention",
+    "skills_sdk.transcripts.sqlite.keys", "skills_sdk.transcripts.sqlite.sessions",
+    "skills_sdk.transcripts.retention", "skills_sdk.transcripts.keys", "skills_sdk.transcripts.sessions",
+)
+
+
 def test_a_captured_turn_that_calls_no_partner_imports_only_what_it_needs():
-    out = run('''
+    out = run(f'''
         turn("LaunchRequest")
-        print(sorted(m for m in ("requests", "marshmallow", "flask", "phonenumbers", "sqlite_utils") if m in sys.modules))
+        turn("IntentRequest", intent={{"name": "AMAZON.HelpIntent", "slots": {{}}}})
+        print(sorted(m for m in {OFF_THE_COLD_PATH!r} if m in sys.modules))
     ''')
     assert out == "[]"
+
+
+def test_the_ledgers_deferred_parts_load_when_used():
+    out = run('''
+        turn("LaunchRequest")
+        info, key = host.store.create_key("developer", "acme")
+        print(host.store.verify_key(key) == info, host.store.purge(default_days=30)["deleted"],
+              host.store.erase_user("u1")["transcripts"], host.store.load_session("nope"))
+    ''')
+    assert out == "True 0 1 (None, [])"
+
+
+def test_the_write_uri_is_what_urllib_would_quote():
+    import os
+    import urllib.parse
+
+    from skills_sdk.transcripts.sqlite.connection import open_uri
+
+    for path in ("/tmp/a b/t.db", "/tmp/caf\u00e9/%x?y#z&=;+,~_.-/t.db", "rel/\u4e2d\u6587.db", "/tmp/\U0001f355.db"):
+        assert open_uri(path) == "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
 
 
 def test_ctx_http_is_made_on_first_use_and_is_the_partner_session():

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +176,8 @@ class Spool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # waits for appends in flight
             if _same_file(fd, self.path) and os.fstat(fd).st_size > 0:
+                import uuid  # here, not at the top: uuid (and platform) cost a cold start ~5 ms for a rare rotation
+
                 os.rename(self.path, f"{self.path}.{uuid.uuid4().hex}.replay")
         finally:
             os.close(fd)

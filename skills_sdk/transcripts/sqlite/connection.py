@@ -8,7 +8,6 @@ import logging
 import os
 import threading
 import time
-import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -26,9 +25,16 @@ __all__ = ["Connection", "Transaction", "open_uri"]
 log = logging.getLogger("skills_sdk.transcripts")
 
 
+#: What ``urllib.parse.quote`` leaves as is (its default ``safe="/"``); every other UTF-8 byte is %XX.
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+
+
 def open_uri(path: str) -> str:
     """The URI that opens the existing database file at ``path`` for writing, never creating one."""
-    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+    # urllib.parse.quote's result, spelled here: importing urllib.parse (and the ipaddress module it
+    # loads) cost every worker's cold start ~7 ms for this one call.
+    quoted = "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.path.abspath(path).encode())
+    return "file:" + quoted + "?mode=rw"
 
 
 class Connection:

@@ -13,7 +13,9 @@ from ...errors import BadQuery, StoreError
 from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, storage_values, utcnow_iso
-from . import erasure, keys, queries, retention, sessions
+# Erasure, retention, keys and console sessions are imported by the methods that use them: a
+# process that only answers turns never loads them (tests/test_cold_start.py).
+from . import queries
 from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
 from .chain import ChainReport, chain_inserted
@@ -194,41 +196,63 @@ class SQLiteLedger(Connection, Ledger):
     # -- erasure and retention -----------------------------------------------------------------------
     def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
                    actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+        from . import erasure
+
         return erasure.erase_user(self, user_id, skill=skill, developer_id=developer_id, actor=actor, reason=reason,
                                   check=check)
 
     def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
                          due: datetime.datetime, reason: str = "skill_disabled") -> None:
+        from . import erasure
+
         erasure.schedule_erasure(self, user_id, skill=skill, developer_id=developer_id, due=due, reason=reason)
 
     def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        from . import erasure
+
         return erasure.iter_receipts(self, user_id=user_id)
 
     def purge(self, skills: Mapping[str, Any] | Iterable[Any] = (), *, default_days: int | None = None,
               now: datetime.datetime | str | None = None, actor: str = "purge",
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        from . import retention
+
         return retention.purge(self, skills, default_days=default_days, now=now, actor=actor, progress=progress)
 
     # -- keys, audit, health -------------------------------------------------------------------------
     def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
+        from . import keys
+
         return keys.create_key(self, kind, subject, actor=actor)
 
     def verify_key(self, key: str) -> KeyInfo | None:
+        from . import keys
+
         return keys.verify_key(self, key)
 
     def revoke_key(self, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
+        from . import keys
+
         return keys.revoke_key(self, key_or_id, actor=actor)
 
     def list_keys(self) -> list[KeyInfo]:
+        from . import keys
+
         return keys.list_keys(self)
 
     def load_session(self, sid: str) -> tuple[ConsoleSession | None, list[str]]:
+        from . import sessions
+
         return sessions.load_session(self, sid)
 
     def save_session(self, session: ConsoleSession, *, ttl: float) -> None:
+        from . import sessions
+
         sessions.save_session(self, session, ttl=ttl)
 
     def end_session(self, sid: str) -> None:
+        from . import sessions
+
         sessions.end_session(self, sid)
 
     def audit(self, actor: str, action: str, filters: Mapping[str, Any] | None = None, rows: int = 0, *,
