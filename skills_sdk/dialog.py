@@ -20,7 +20,6 @@ With auto-delegation (the default, Alexa's ``ALWAYS``) the handler is called onc
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -340,5 +339,7 @@ def add_duration(when: dt.datetime, duration: str) -> dt.datetime:
     years, months, rest = parsed
     month0 = when.month - 1 + months + 12 * years
     year, month = when.year + month0 // 12, month0 % 12 + 1
+    import calendar  # here: calendar (and locale, which it loads) is off every turn that adds no duration
+
     day = min(when.day, calendar.monthrange(year, month)[1])
     return when.replace(year=year, month=month, day=day) + rest

@@ -173,37 +173,50 @@ def words_to_number(words: Sequence[str]) -> int | None:
 # --- compiled samples ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# Plain classes with __slots__, not dataclasses: nothing compares, hashes or prints them, and a
+# dataclass costs about 1 ms to create at import, which every process that validates a model pays.
 class _Slot:
-    name: str
-    type: str
-    kind: str  # "custom", "number" or "free"
-    values: Mapping[tuple[str, ...], tuple[str, str | None]] = field(default_factory=dict)
-    lengths: tuple[int, ...] = ()  # lengths of known values, longest first
+    __slots__ = ("name", "type", "kind", "values", "lengths")
+
+    def __init__(self, name: str, type: str, kind: str,  # noqa: A002 (the slot's type name)
+                 values: Mapping[tuple[str, ...], tuple[str, str | None]] | None = None,
+                 lengths: tuple[int, ...] = ()) -> None:
+        self.name = name
+        self.type = type
+        self.kind = kind  # "custom", "number" or "free"
+        self.values = {} if values is None else values
+        self.lengths = lengths  # lengths of known values, longest first
 
 
 _Element = tuple[str, ...] | _Slot  # a run of literal words, or a slot
 
 
-@dataclass(frozen=True)
 class _Sample:
-    intent: str
-    text: str
-    elements: tuple[_Element, ...]
-    order: tuple[int, int]  # (intent, sample) position: ties go to the first registered
-    n_literals: int
-    literals: frozenset[str]
-    min_after: tuple[int, ...]  # fewest words the elements after each position need
-    min_words: int
-    allow_free: bool  # a sample of slots only must not swallow every utterance as NO_MATCH text
+    __slots__ = ("intent", "text", "elements", "order", "n_literals", "literals", "min_after", "min_words",
+                 "allow_free")
+
+    def __init__(self, *, intent: str, text: str, elements: tuple[_Element, ...], order: tuple[int, int],
+                 n_literals: int, literals: frozenset[str], min_after: tuple[int, ...], min_words: int,
+                 allow_free: bool) -> None:
+        self.intent = intent
+        self.text = text
+        self.elements = elements
+        self.order = order  # (intent, sample) position: ties go to the first registered
+        self.n_literals = n_literals
+        self.literals = literals
+        self.min_after = min_after  # fewest words the elements after each position need
+        self.min_words = min_words
+        self.allow_free = allow_free  # a sample of slots only must not swallow every utterance as NO_MATCH text
 
 
-@dataclass(frozen=True)
 class _Candidate:
-    length: int
-    slot: SlotMatch
-    free: int
-    known: int
+    __slots__ = ("length", "slot", "free", "known")
+
+    def __init__(self, length: int, slot: SlotMatch, free: int, known: int) -> None:
+        self.length = length
+        self.slot = slot
+        self.free = free
+        self.known = known
 
 
 _Parse = tuple[tuple[int, int], tuple[SlotMatch, ...]]  # ((-free captures, known values), slots)

@@ -41,7 +41,7 @@ def run(code: str) -> str:
 #: retention, keys, an error's hint or a spool rotation needs (each cost every cold start 1-10 ms).
 OFF_THE_COLD_PATH = (
     "requests", "marshmallow", "flask", "phonenumbers", "sqlite_utils",
-    "uuid", "platform", "urllib.parse", "ipaddress", "difflib", "secrets",
+    "uuid", "platform", "urllib.parse", "ipaddress", "difflib", "secrets", "calendar", "locale",
     "skills_sdk.transcripts.sqlite.erasure", "skills_sdk.transcripts.sqlite.retention",
     "skills_sdk.transcripts.sqlite.keys", "skills_sdk.transcripts.sqlite.sessions",
     "skills_sdk.transcripts.retention", "skills_sdk.transcripts.keys", "skills_sdk.transcripts.sessions",
