@@ -136,6 +136,26 @@ def test_the_ledger_middleware_forgets_disabled_users_before_capturing(greeter, 
 
 
 
+def test_the_older_store_keyword_warns_with_the_replacement_and_still_composes_the_ledger(greeter, memory_store):
+    from skills_sdk.host import STORE_DEPRECATED
+
+    with pytest.warns(DeprecationWarning) as caught:
+        host = SkillHost([greeter], store=memory_store, capture=False)
+    assert [str(w.message) for w in caught] == [STORE_DEPRECATED]
+    assert caught[0].filename == __file__  # points at the caller's line, not at SkillHost
+    message = str(caught[0].message)
+    assert "SkillHost(skills, state=ledger, middleware=[*ledger_middleware(ledger), *middleware])" in message
+    assert "from skills_sdk.transcripts.compose import ledger_middleware" in message
+    # Still working: state is the ledger and forget-on-disable runs (capture=False went to ledger_middleware).
+    assert host.store is memory_store and host.capture is None
+    ledger_host([greeter], memory_store).handle("greeter", make_envelope("LaunchRequest", user_id="alice"))
+    assert memory_store.count(user_id="alice") == 1
+    host.handle("greeter", make_envelope("AlexaSkillEvent.SkillDisabled", user_id="alice"))
+    assert memory_store.count(user_id="alice") == 0
+    with pytest.raises(TypeError, match="state= .* or the older store=, not both"):
+        SkillHost([greeter], state=memory_store, store=memory_store)
+
+
 def test_an_unguarded_capture_hands_a_refused_row_to_its_fallback_and_a_guard_refuses_a_fallback(memory_store):
     import sqlite3
 
