@@ -357,6 +357,9 @@ def test_a_repeat_word_before_a_numeral_is_just_a_word():
     # reading it as "double 2" would make 11 digits and let the phone through.
     assert redacted("DOUBLE 200-200-0000").text == "DOUBLE [PHONE]"
     assert redacted("triple 415 555 0100 ok").text == "triple [PHONE] ok"
+    # Before a one-digit numeral both readings are searched: "doppel 1" may be 11 or a word and 1.
+    assert redacted("DOPPEL 1 000000000009").text == "DOPPEL [CARD]"
+    assert redacted("four one five double 5 5 oh one oh oh").text == "[PHONE]"
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,10 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
 def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
     """Append the sequences of one stretch of tokens and separators to ``out``."""
     read: list[Sequence] = []
-    _read_tokens(view, lo, hi, chunk, read)
+    if _read_tokens(view, lo, hi, chunk, read, numeral_repeats=True):
+        # "double 1 000000000009": a repeat word before a one-digit numeral may be a word of its own.
+        # Both readings are searched; what either finds is replaced.
+        _read_tokens(view, lo, hi, chunk, read, numeral_repeats=False)
     for seq in read:
         parts = [group[2] for group in seq.groups]
         seq.digits = "".join(parts)
@@ -180,9 +183,12 @@ def _read_stretch(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) 
             out.append(seq)
 
 
-def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -> None:
+def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence], *, numeral_repeats: bool) -> bool:
+    """Append the sequences of a stretch's tokens to ``out``; return whether a repeat word was read
+    as repeating a written digit ("double 5"), the reading that ``numeral_repeats=False`` leaves out."""
     # A sentence ends the number: "... 4327. One two three" is two.
     sentences = ". " in chunk or ".." in chunk
+    repeated_numeral = False
     current: Sequence | None = None
     last_end = lo
     repeat = 0
@@ -218,7 +224,12 @@ def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -
         if repeat:
             # "double five", "double 5": a repeat word doubles one digit. Before "200" it is just a
             # word ("double 200-200-0000"), and the numeral keeps its own digits.
-            if len(group[2]) == 1 and not (sentences and _sentence_between(view, last_end, start)):
+            if (
+                len(group[2]) == 1
+                and (numeral_repeats or group[3])
+                and not (sentences and _sentence_between(view, last_end, start))
+            ):
+                repeated_numeral = repeated_numeral or not group[3]
                 group = (repeat_start, end, group[2] * repeat, True)
                 start = repeat_start
                 joins = current is not None  # the repeat word already joined or ended the sequence
@@ -228,6 +239,7 @@ def _read_tokens(view: str, lo: int, hi: int, chunk: str, out: list[Sequence]) -
             out.append(current)
         current.groups.append(group)
         last_end = end
+    return repeated_numeral
 
 
 def _glued(view: str, start: int, end: int) -> bool:
