@@ -58,7 +58,17 @@ def _store(name: str) -> TranscriptStore | None:
     return TranscriptStore(os.path.join(_DIR, name)).start() if _CAPTURE else None
 
 
-SAME_WORK = SkillHost([same_work_skill()], store=_store("same_work.db"))
+def _host(skills: list[Skill], db: str, **kwargs) -> SkillHost:
+    # Composed as create_app composes it: the ledger's middleware outermost, when capturing.
+    ledger = _store(db)
+    if ledger is None:
+        return SkillHost(skills, **kwargs)
+    from skills_sdk.transcripts.compose import ledger_middleware
+
+    return SkillHost(skills, state=ledger, middleware=ledger_middleware(ledger), **kwargs)
+
+
+SAME_WORK = _host([same_work_skill()], "same_work.db")
 _EXAMPLE: list[SkillHost] = []
 
 
@@ -69,7 +79,7 @@ def _example() -> SkillHost:
         from example_skills import partner_session
         from example_skills.pizza import create_skill
 
-        _EXAMPLE.append(SkillHost([create_skill()], store=_store("example.db"), http=partner_session()))
+        _EXAMPLE.append(_host([create_skill()], "example.db", http=partner_session()))
     return _EXAMPLE[0]
 
 

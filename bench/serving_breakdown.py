@@ -59,13 +59,14 @@ def main() -> None:
     from skills_sdk.server import create_app
     from skills_sdk.server.ops import configure_logging
     from skills_sdk.transcripts import open_ledger
+    from skills_sdk.transcripts.compose import ledger_middleware
 
     body = open(args.envelope, "rb").read()
     data = parse_body(body)
     tmp = tempfile.mkdtemp(prefix="skills-breakdown-")
     bare = SkillHost([same_work_skill()])
     ledger = open_ledger(os.path.join(tmp, "inproc.db")).start()  # as a server runs it: checkpoints off the request
-    captured = SkillHost([same_work_skill()], store=ledger)
+    captured = SkillHost([same_work_skill()], state=ledger, middleware=ledger_middleware(ledger))
     result = captured.handle("pizza", data)
 
     configure_logging("INFO", stream=open(os.devnull, "w"))

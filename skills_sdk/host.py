@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,15 @@ class TurnResult:
             return _DUMPS(_finite_only(self.envelope))
 
 
+#: What ``SkillHost(store=...)`` warns: the replacement, written out.
+STORE_DEPRECATED = (
+    "SkillHost(store=ledger) is deprecated; compose the ledger's middleware yourself: "
+    "SkillHost(skills, state=ledger, middleware=[*ledger_middleware(ledger), *middleware]) "
+    "with `from skills_sdk.transcripts.compose import ledger_middleware` "
+    "(capture=, guard= and spool= go to ledger_middleware, not to SkillHost)."
+)
+
+
 class SkillHost:
     """The skills a server hosts, each with its middleware chain composed once.
 
@@ -80,9 +90,10 @@ class SkillHost:
     :meth:`~skills_sdk.http.PartnerSession.from_env` session made on the first request, so every
     way of serving gives handlers the same ``ctx.http``).
 
-    ``store`` is the older spelling, kept so code written before keeps working: it is ``state``
-    and composes ``ledger_middleware(store, capture=capture, guard=guard, spool=spool)`` before
-    ``middleware``. New code composes the ledger's middleware itself, as ``create_app`` does.
+    ``store`` is the older spelling, deprecated (a :class:`DeprecationWarning` says what to write)
+    and still working: it is ``state`` and composes
+    ``ledger_middleware(store, capture=capture, guard=guard, spool=spool)`` before ``middleware``.
+    New code composes the ledger's middleware itself, as ``create_app`` does.
     """
 
     def __init__(
@@ -104,6 +115,7 @@ class SkillHost:
                                 "the older store=, not both.")
             from .transcripts.compose import ledger_middleware
 
+            warnings.warn(STORE_DEPRECATED, DeprecationWarning, stacklevel=2)
             state = store
             outer[:0] = ledger_middleware(store, capture=capture, guard=guard, spool=spool)
         self.store = state

@@ -195,6 +195,18 @@ def example_app(**kwargs: Any):
     return create_app(all_skills(), http=partner_session(), **kwargs)
 
 
+def ledger_host(skills, ledger: Ledger, *, middleware=(), **kwargs: Any):
+    """A ``SkillHost`` whose turns ``ledger`` keeps, composed as every edge composes it.
+
+    ``ledger_middleware(ledger)`` (forget-on-disable, capture) runs outside ``middleware``;
+    other keywords (``http``) go to ``SkillHost``.
+    """
+    from skills_sdk import SkillHost
+    from skills_sdk.transcripts.compose import ledger_middleware
+
+    return SkillHost(skills, state=ledger, middleware=[*ledger_middleware(ledger), *middleware], **kwargs)
+
+
 def build_greeter() -> Skill:
     """A small skill used across the core tests."""
     skill = Skill("greeter", developer_id="dev-greeter", invocation_name="greeter")

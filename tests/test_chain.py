@@ -7,11 +7,11 @@ import sqlite3 as plain_sqlite3  # what a curious operator reaches for
 import pytest
 from _privacy_kit import marker, note_skill, occurrences, retention_skills, speak
 from click.testing import CliRunner
+from conftest import ledger_host
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skills_sdk.cli import main
-from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.record import storage_values
@@ -27,7 +27,7 @@ ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 def ledger(tmp_path):
     path = tmp_path / "t.db"
     store = TranscriptStore(path)
-    host = SkillHost([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store=store)
+    host = ledger_host([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store)
     for i in range(3):
         speak(host, "notes", ALICE, f"alice note {i}")
         speak(host, "shop", BOB, f"bob note {i}")
@@ -103,7 +103,7 @@ def test_erasing_a_user_leaves_tombstones_without_their_words_and_the_chain_veri
 def test_purges_strips_spool_replays_and_imports_keep_the_chain_whole(tmp_path):
     path = tmp_path / "t.db"
     store = TranscriptStore(path)
-    host = SkillHost(retention_skills(), store=store)
+    host = ledger_host(retention_skills(), store)
     from _privacy_kit import at
 
     at(host, "2026-09-01T00:00:00.000Z")

@@ -8,9 +8,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import build_greeter, make_envelope
+from conftest import build_greeter, ledger_host, make_envelope
 
-from skills_sdk import SkillHost
 from skills_sdk.cli import main
 from skills_sdk.transcripts import TranscriptStore
 
@@ -21,7 +20,7 @@ EXPORT_KEYS = {"developer_id", "skill", "user_id", "session_id", "request_id", "
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "t.db"
-    host = SkillHost([build_greeter()], store=TranscriptStore(path))
+    host = ledger_host([build_greeter()], TranscriptStore(path))
     host.handle("greeter", make_envelope("LaunchRequest", user_id="alice"))
     host.handle("greeter", make_envelope(intent="MoodIntent", slots={"mood": "happy"}, user_id="bob"))
     return str(path)

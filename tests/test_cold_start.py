@@ -21,10 +21,12 @@ SKILL = textwrap.dedent('''
         return say(type(ctx.http).__name__)
 
     from skills_sdk.transcripts import open_ledger
+    from skills_sdk.transcripts.compose import ledger_middleware
 
     import tempfile
 
-    host = SkillHost([skill], store=open_ledger(tempfile.mkdtemp() + "/t.db"))
+    ledger = open_ledger(tempfile.mkdtemp() + "/t.db")
+    host = SkillHost([skill], state=ledger, middleware=ledger_middleware(ledger))
     def turn(kind, **extra):
         body = {"version": "1.0", "session": {"new": True, "sessionId": "s1", "user": {"userId": "u1"}},
                 "request": {"type": kind, "requestId": "r1", "timestamp": "2026-11-28T09:30:00Z", **extra}}

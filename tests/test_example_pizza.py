@@ -7,10 +7,10 @@ import json
 import pytest
 import requests
 import responses
+from conftest import ledger_host
 
 from example_skills import BASE_URLS
 from example_skills.pizza import create_skill
-from skills_sdk import SkillHost
 from skills_sdk.http import PartnerSession
 from skills_sdk.testing import SkillClient
 from skills_sdk.transcripts import TranscriptStore
@@ -38,7 +38,7 @@ def sent(partner, n=-1):
 
 def test_completed_dialog_envelope_places_the_order_at_once(partner, order_pizza_body):
     partner.add(responses.POST, f"{PIZZA}/v1/orders", json=PLACED, status=201)
-    host = SkillHost([create_skill()], store=TranscriptStore(":memory:"), http=PartnerSession())
+    host = ledger_host([create_skill()], TranscriptStore(":memory:"), http=PartnerSession())
     result = host.handle("pizza", json.loads(order_pizza_body))
     speech = result.envelope["response"]["outputSpeech"]["ssml"]
     assert "pepperoni" in speech and "on its way" in speech

@@ -8,11 +8,11 @@ import tempfile
 import pytest
 from _privacy_kit import fts_documents, marker, note_skill, occurrences, speak
 from click.testing import CliRunner
+from conftest import ledger_host
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skills_sdk.cli import main
-from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.audit import iter_audit
 from skills_sdk.transcripts.sqlite.fts import index_pending
@@ -46,7 +46,7 @@ def test_redacted_values_never_reach_the_db_wal_or_shm(card, phone, email):
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "t.db"
         store = TranscriptStore(path)
-        host = SkillHost([note_skill()], store=store)
+        host = ledger_host([note_skill()], store)
         # BuyIntent keeps no skill state: only the transcript (the capture path) could write the values.
         result = speak(host, "notes", USER, f"card {card} phone {phone} mail {email}", intent="BuyIntent")
         store.checkpoint("PASSIVE")
@@ -62,7 +62,7 @@ def test_redacted_values_never_reach_the_db_wal_or_shm(card, phone, email):
 @pytest.fixture
 def ledger(tmp_path):
     store = TranscriptStore(tmp_path / "t.db")
-    host = SkillHost([note_skill()], store=store)
+    host = ledger_host([note_skill()], store)
     yield store, host, tmp_path / "t.db"
     store.close()
 

@@ -9,12 +9,11 @@ from datetime import UTC
 import pytest
 from _privacy_kit import fts_integrity_check, fts_rowids, marker, note_skill, occurrences, speak
 from click.testing import CliRunner
-from conftest import make_envelope
+from conftest import ledger_host, make_envelope
 
 from skills_sdk import say
 from skills_sdk.cli import main
 from skills_sdk.errors import ErasureIncomplete
-from skills_sdk.host import SkillHost
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user, iter_receipts
 from skills_sdk.transcripts.sqlite.erasure import scrub
@@ -26,7 +25,7 @@ ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 @pytest.fixture
 def ledger(tmp_path):
     store = TranscriptStore(tmp_path / "t.db")
-    host = SkillHost([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store=store)
+    host = ledger_host([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store)
     yield store, host, tmp_path / "t.db"
     store.close()
 
@@ -191,7 +190,7 @@ def test_skill_disabled_with_grace_days_is_queued_for_the_purge(tmp_path):
 
     store = TranscriptStore(tmp_path / "t.db")
     skill = note_skill("notes", "dev-a", disable_grace_days=7)
-    host = SkillHost([skill], store=store)
+    host = ledger_host([skill], store)
     speak(host, "notes", ALICE, "remember me")
     event = make_envelope("AlexaSkillEvent.SkillDisabled", user_id=ALICE)
     del event["session"]
@@ -286,7 +285,7 @@ def test_the_skills_own_disable_handler_still_runs_and_cannot_bring_state_back(t
         ctx.state["goodbye"] = True
         return say("ignored")
 
-    host = SkillHost([skill], store=store)
+    host = ledger_host([skill], store)
     speak(host, "notes", ALICE, "hello")
     event = make_envelope("AlexaSkillEvent.SkillDisabled", user_id=ALICE)
     del event["session"]

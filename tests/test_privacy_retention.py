@@ -8,9 +8,9 @@ import time
 import pytest
 from _privacy_kit import at, fts_rowids, marker, occurrences, retention_skills, speak
 from click.testing import CliRunner
+from conftest import ledger_host
 
 from skills_sdk.cli import main
-from skills_sdk.host import SkillHost
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.retention import RECEIPT_COLUMNS, Policy, purge
@@ -24,7 +24,7 @@ OLD, RECENT, NOW = "2026-01-01T10:00:00.000Z", "2026-11-20T10:00:00.000Z", "2026
 def ledger(tmp_path):
     store = TranscriptStore(tmp_path / "t.db")
     skills = retention_skills()
-    host = SkillHost(skills, store=store)
+    host = ledger_host(skills, store)
     yield store, host, skills, tmp_path / "t.db"
     store.close()
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from _alexa_rules import REFUSED, check_answer, corpus
-from conftest import example_app, make_envelope
+from conftest import example_app, ledger_host, make_envelope
 
 from example_skills import SKILL_MODULES
-from skills_sdk import CanFulfill, Skill, SkillHost, ask, say
+from skills_sdk import CanFulfill, Skill, ask, say
 from skills_sdk.request_types import REQUEST_TYPES, reported
 from skills_sdk.server import create_app
 from skills_sdk.transcripts import TranscriptStore
@@ -61,7 +61,7 @@ def test_every_real_envelope_gets_a_valid_answer_and_a_true_row(served, path, sk
 
 
 def _host(skill, store=None):
-    return SkillHost([skill], store=store or TranscriptStore(":memory:"))
+    return ledger_host([skill], store or TranscriptStore(":memory:"))
 
 
 def test_any_request_type_can_be_handled_with_on_and_its_twin():

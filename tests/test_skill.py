@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import build_greeter, make_envelope
+from conftest import build_greeter, ledger_host, make_envelope
 
 from skills_sdk import RegistrationError, Skill, SkillHost, Slot, UnknownRequestType, ask, say
 
 
-def answer(skill, data, **kw):
-    return SkillHost([skill], **kw).handle(skill.name, data)
+def answer(skill, data, ledger=None):
+    host = SkillHost([skill]) if ledger is None else ledger_host([skill], ledger)
+    return host.handle(skill.name, data)
 
 
 def test_decorators_return_the_function_unchanged():
@@ -170,7 +171,7 @@ def test_audio_events_without_handler_get_an_empty_answer(greeter):
 def test_unknown_request_type_gets_an_empty_answer_a_row_and_one_warning(greeter, memory_store, caplog):
     caplog.set_level("WARNING", logger="skills_sdk")
     for _ in range(3):
-        result = answer(greeter, make_envelope("Totally.NewType"), store=memory_store)
+        result = answer(greeter, make_envelope("Totally.NewType"), ledger=memory_store)
         assert result.envelope["response"] == {}
         assert result.transcript["request_type"] == "Totally.NewType" and result.transcript["speech"] is None
     assert memory_store.count() == 3
@@ -191,7 +192,7 @@ def test_registered_custom_request_type_is_routed():
 
 
 def test_handler_exception_becomes_an_apology_with_error_recorded(greeter, memory_store):
-    result = answer(greeter, make_envelope(intent="BoomIntent"), store=memory_store)
+    result = answer(greeter, make_envelope(intent="BoomIntent"), ledger=memory_store)
     assert "Sorry" in result.response.speech
     assert result.transcript["status"] == "error"
     assert result.transcript["error"].startswith("RuntimeError")
@@ -241,7 +242,7 @@ def test_persistent_state_survives_sessions(memory_store):
         ctx.state["visits"] = ctx.state.get("visits", 0) + 1
         return say(f"Visit {ctx.state['visits']}.")
 
-    host = SkillHost([skill], store=memory_store)
+    host = ledger_host([skill], memory_store)
     host.handle("demo", make_envelope(intent="VisitIntent", session_id="a"))
     second = host.handle("demo", make_envelope(intent="VisitIntent", session_id="b"))
     assert second.response.speech == "Visit 2."
