@@ -93,7 +93,8 @@ class SkillHost:
     ``store`` is the older spelling, deprecated (a :class:`DeprecationWarning` says what to write)
     and still working: it is ``state`` and composes
     ``ledger_middleware(store, capture=capture, guard=guard, spool=spool)`` before ``middleware``.
-    New code composes the ledger's middleware itself, as ``create_app`` does.
+    New code composes the ledger's middleware itself, as ``create_app`` does; ``capture``, ``guard``
+    and ``spool`` without ``store`` raise :class:`TypeError` (they belong to ``ledger_middleware``).
     """
 
     def __init__(
@@ -118,6 +119,11 @@ class SkillHost:
             warnings.warn(STORE_DEPRECATED, DeprecationWarning, stacklevel=2)
             state = store
             outer[:0] = ledger_middleware(store, capture=capture, guard=guard, spool=spool)
+        elif capture is not True or guard is not None or spool is not None:
+            # Without store= they would be silently ignored: the caller composes the ledger's middleware.
+            raise TypeError("SkillHost's capture=, guard= and spool= go with the deprecated store= only; "
+                            "pass them to ledger_middleware(ledger, capture=..., guard=..., spool=...) "
+                            "and that to SkillHost(middleware=...).")
         self.store = state
         self._http = http
         self._outer = outer

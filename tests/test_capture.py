@@ -154,6 +154,9 @@ def test_the_older_store_keyword_warns_with_the_replacement_and_still_composes_t
     assert memory_store.count(user_id="alice") == 0
     with pytest.raises(TypeError, match="state= .* or the older store=, not both"):
         SkillHost([greeter], state=memory_store, store=memory_store)
+    for older in ({"capture": False}, {"guard": object()}, {"spool": object()}):  # never silently ignored
+        with pytest.raises(TypeError, match=r"pass them to ledger_middleware\(ledger, capture="):
+            SkillHost([greeter], state=memory_store, **older)
 
 
 def test_an_unguarded_capture_hands_a_refused_row_to_its_fallback_and_a_guard_refuses_a_fallback(memory_store):
