@@ -284,7 +284,7 @@ def test_tomorrows_partitions_exist_before_its_first_capture(store):
 
 
 def test_a_search_keeps_its_partitions_while_a_purge_drops_them(store, monkeypatch):
-    from skills_sdk.transcripts.sqlite import fts as search_module
+    from skills_sdk.transcripts.sqlite import search as search_module
     from skills_sdk.transcripts.sqlite.fts import drop_fts_days
 
     old = store.record(row("2026-11-01", "pizza one"))
@@ -311,7 +311,7 @@ def test_a_search_keeps_its_partitions_while_a_purge_drops_them(store, monkeypat
 
 
 def test_a_search_indexes_a_bounded_backlog_and_leaves_the_rest_to_the_background(monkeypatch):
-    from skills_sdk.transcripts.sqlite import fts as search_module
+    from skills_sdk.transcripts.sqlite import search as search_module
 
     monkeypatch.setattr(search_module, "SEARCH_INDEX_LIMIT", 3)
     store = TranscriptStore(":memory:")  # no background thread here: only the searches index

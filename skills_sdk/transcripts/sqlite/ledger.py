@@ -22,9 +22,10 @@ from .chain import ChainReport, chain_inserted
 from .chain import verify as verify_chain
 from .connection import Connection, Transaction
 from .driver import DB_ERRORS, is_busy
-from .fts import index_pending, text_page
+from .fts import index_pending
 from .health import check_writable
 from .schema import ensure_schema, privacy_secret
+from .search import text_page
 from .stats import skill_stats
 
 if TYPE_CHECKING:

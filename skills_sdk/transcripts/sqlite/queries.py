@@ -105,7 +105,7 @@ def page(conn: sqlite3.Connection, filters: TranscriptFilter, *, developer_id: s
 
     Newest first means by id, except a developer's page with a time window (``since``/``until``),
     which is ordered by ``created_at`` (then id); for captured rows the orders agree. A full-text
-    filter (``q``) is :func:`skills_sdk.transcripts.sqlite.fts.text_page`'s.
+    filter (``q``) is :func:`skills_sdk.transcripts.sqlite.search.text_page`'s.
     """
     clauses, params = scope_where(filters, developer_id, user_id)
     # A time window walks the (scope, created_at) index newest first and stops at the page; ordering

@@ -6,9 +6,9 @@ import os
 from typing import TYPE_CHECKING
 
 from ..record import COLUMNS
+from . import fts
 from .chain import CHAIN_DDL
 from .driver import sqlite3
-from . import fts
 from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_SOURCE_VIEW, FTS_UPTO
 
 if TYPE_CHECKING:
