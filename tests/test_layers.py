@@ -48,3 +48,12 @@ def test_only_the_test_kit_imports_the_test_kit():
                                                      or any(a.name == "testing" for a in node.names)):
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert found == []
+
+
+def test_every_ledger_module_stays_small_enough_to_read():
+    # One concept per module, found by its name: a module that grows past this wants splitting
+    # (as sqlite/fts.py gave its search to sqlite/search.py), not a higher limit.
+    limit = 400
+    long = [f"{path.relative_to(PACKAGE.parent)}: {n} lines" for path in sorted((PACKAGE / "transcripts").rglob("*.py"))
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > limit]
+    assert long == [], f"modules of the ledger over {limit} lines; split them by concept: {long}"

@@ -16,6 +16,7 @@ from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from . import chain, schema
+from .columns import STORED, STORED_USER
 
 __all__ = ["PrivacyMixin"]
 
@@ -109,7 +110,6 @@ class PrivacyMixin:
                 where.append(f"{col} = %s")
                 params.append(value)
         cond = " AND ".join(where)
-        from .store import STORED, STORED_USER
 
         receipt_id = "er_" + secrets.token_hex(8)
         spool = self.spool()
@@ -210,7 +210,6 @@ class PrivacyMixin:
         retention and the day is past the earliest cutoff (and past any longer receipt retention);
         the rows of the days after that are deleted (or stripped to their receipt) statement by statement.
         """
-        from .store import STORED, STORED_USER
 
         now = moment(now)
         table = dict(skills) if isinstance(skills, Mapping) else policies(skills)

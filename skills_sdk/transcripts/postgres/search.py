@@ -12,6 +12,7 @@ from ..query import TranscriptFilter
 from ..query import scope_where as sqlite_where
 from ..stats import transaction_totals
 from . import crypto, schema
+from .columns import SELECT as _SELECT
 
 __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 
@@ -45,7 +46,6 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
     ``created_at`` then id; a full-text page (``q``) by UTC day, then id. ``filters`` come from
     :func:`skills_sdk.transcripts.search.parse_filters`.
     """
-    from .store import _SELECT
 
     clauses, params = _where(filters, developer_id, user_id)
     view, setting, value = (("developer_transcripts", "skills.developer_id", developer_id) if developer_id is not None
@@ -108,7 +108,6 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
                ) -> tuple[list[dict[str, Any]], int | None]:
     """Walk the scope's days newest first; in each, the rows whose index buckets hold every word, newest
     first, unsealed and checked word by word (a bucket is shared by many words), until the page is full."""
-    from .store import _SELECT
 
     wanted = query_words(filters.q)
     where = list(clauses)

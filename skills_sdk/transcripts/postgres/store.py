@@ -15,17 +15,18 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
-from ..ledger import CAPTURE_MODES, Ledger, Where
-from ..query import TranscriptFilter
-from ..query import where as where_sql
-from ..record import COLUMNS, INSERT_COLUMNS, decode, storage_values, utcnow_iso
+from ..ledger import Ledger
+from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, schema
 from . import spool as spool_file
+from .columns import CLEAR_COLUMNS, COPY_COLUMNS, COPY_TYPES, SEALED_COLUMNS, SELECT, STORED, STORED_USER
 from .copying import CopyingMixin
 from .keyring import Keyring
 from .privacy import PrivacyMixin
+from .reads import ReadsMixin
 from .search import SearchMixin
 from .sessions import SessionsMixin
+from .state import StateMixin
 
 if TYPE_CHECKING:
     from ..spool import Spool
@@ -37,12 +38,8 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 #: Where the key file is when neither ``key_file=`` nor ``SKILLS_LEDGER_KEY_FILE`` names one.
 DEFAULT_KEY_FILE = os.path.join("var", "ledger.key")
-#: What a user said and heard: sealed together under the user's data key, never stored in clear.
-SEALED_COLUMNS = ("utterance", "speech", "reprompt", "card", "slots", "error", "directives")
-#: Columns stored as they are (metadata: who, when, which skill and intent, how it went).
-CLEAR_COLUMNS = tuple(c for c in INSERT_COLUMNS if c not in SEALED_COLUMNS)
 _POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
-_SELECT = ", ".join(f'"{c}"' for c in ("id", *CLEAR_COLUMNS)) + ", key_id, sealed"
+_SELECT = SELECT
 _CLEAR_PARAMS = ", ".join(f"%(c{i})s" for i in range(len(CLEAR_COLUMNS)))
 # A row and its chain entry, in one statement. With words: the user's data key is share-locked by
 # the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
@@ -53,20 +50,14 @@ _INSERT = chain.insert_sql(
     ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), ")
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
                                  + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
-_COPY_COLUMNS = (*CLEAR_COLUMNS, "key_id", "sealed", "tokens")
-#: What the chain's digest covers: every column as stored but the id, ``created_at`` first.
-STORED = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-#: Where the user id is among the :data:`STORED` columns.
-STORED_USER = _USER = CLEAR_COLUMNS.index("user_id")
-_COPY_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "boolean", "text", "text",
-               "double precision", "text", "text", "text", "bigint", "bytea", "integer[]"]
+_COPY_COLUMNS, _COPY_TYPES, _USER = COPY_COLUMNS, COPY_TYPES, STORED_USER
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
 _PARTITION_LOCK = 0x534B5054
 
 
-class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
+class PostgresLedger(ReadsMixin, StateMixin, SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
@@ -317,133 +308,6 @@ class PostgresLedger(SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Led
         chain.append(conn, ((chain.lane_of(clear[_USER]), rid, clear[0][:10], "insert",
                              chain.digest(secret, (*clear, key_id, sealed, tokens)))
                             for rid, (clear, key_id, sealed, tokens) in zip(ids, prepared, strict=True)))
-
-    # -- reading -----------------------------------------------------------------------------
-    def decode(self, conn: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        """Rows as ``SELECT {_SELECT}`` returns them, unsealed and decoded like the SQLite ledger's."""
-        keys = self.keys.keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
-        out = []
-        for r in raw:
-            row = dict.fromkeys(COLUMNS)
-            row["id"] = r[0]
-            for c, v in zip(CLEAR_COLUMNS, r[1:-2], strict=True):
-                row[c] = v
-            if row["end_session"] is not None:
-                row["end_session"] = int(row["end_session"])
-            key_id, sealed = r[-2], r[-1]
-            if sealed is not None:
-                key = keys.get(key_id)
-                if key is not None:
-                    row.update(json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
-            out.append(decode(row))
-        return out
-
-    def _rows(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return self.decode(conn, conn.execute(sql, params).fetchall())
-
-    def get(self, transcript_id: int) -> dict[str, Any] | None:
-        """One transcript by id, or None."""
-        with self.connection() as conn:
-            rows = self._rows(conn, f"SELECT {_SELECT} FROM transcripts WHERE id = %s", (transcript_id,))
-        return rows[0] if rows else None
-
-    def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-        """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
-        with self.connection() as conn:
-            # Pipelined: BEGIN, the scope and the read go to the server together (one wait, not three).
-            with conn.pipeline(), conn.transaction():
-                conn.execute("SELECT set_config('skills.user_id', %s, true)", (user_id,))
-                raw = conn.execute(f"SELECT {_SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s "
-                                   "ORDER BY id DESC LIMIT %s", (user_id, before_id or 2**63 - 1, limit)).fetchall()
-            return self.decode(conn, raw)
-
-    def session_turns(self, session_id: str) -> list[dict[str, Any]]:
-        """Every turn of one session, in order."""
-        with self.connection() as conn:
-            return self._rows(conn, f"SELECT {_SELECT} FROM transcripts WHERE session_id = %s ORDER BY id",
-                              (session_id,))
-
-    def count(self, where: Where = None, /, **fields: Any) -> int:
-        """How many transcripts match, e.g. ``count(user_id="u1")``; an unknown field raises ValueError."""
-        f = TranscriptFilter.of(where, **fields)
-        if f.q is not None:
-            raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
-        clauses, params = where_sql(f, placeholder="%s")
-        with self.connection() as conn:
-            return int(conn.execute("SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses
-                                                                          else ""), params).fetchone()[0])
-
-    def iter_transcripts(self, where: Where = None, /, *, batch: int = 2000, **fields: Any
-                         ) -> Iterator[dict[str, Any]]:
-        """Every matching transcript, oldest first (``created_at``, then id), streamed by ``COPY ... TO STDOUT``.
-
-        One read transaction, one statement: the day partitions are read in order, no sort. A
-        developer's export reads through the developer-scoped view.
-        """
-        f = TranscriptFilter.of(where, **fields)
-        if f.q is not None:
-            raise ValueError("iter_transcripts() does not search text; use iter_query() with q.")
-        clauses, params = where_sql(f, placeholder="%s")
-        source = "developer_transcripts" if f.developer_id is not None else "transcripts"
-        sql = f"COPY (SELECT {_SELECT} FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        # Data keys are read on a second connection: the first is busy streaming the COPY.
-        with self.connection() as conn, self.connection() as keys_conn, conn.transaction():
-            if f.developer_id is not None:
-                conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
-            with conn.cursor().copy(sql + " ORDER BY created_at, id) TO STDOUT (FORMAT BINARY)", params) as cp:
-                cp.set_types(["bigint", *_COPY_TYPES[:-1]])
-                chunk: list[tuple[Any, ...]] = []
-                for raw in cp.rows():
-                    chunk.append(raw)
-                    if len(chunk) >= batch:
-                        yield from self.decode(keys_conn, chunk)
-                        chunk = []
-                if chunk:
-                    yield from self.decode(keys_conn, chunk)
-
-    # -- consent and state -------------------------------------------------------------------
-    def capture_mode(self, user_id: str) -> str:
-        """What this user lets us record: ``full``, ``redacted`` (the default) or ``metadata``."""
-        with self.connection(timeout=self.write_timeout) as conn:
-            row = conn.execute("SELECT mode FROM consent WHERE user_id = %s", (user_id,)).fetchone()
-        return row[0] if row else "redacted"
-
-    def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
-        """Set what is recorded for ``user_id`` from now on (audited in the same commit when ``actor`` is given)."""
-        if mode not in CAPTURE_MODES:
-            raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
-        with self.connection() as conn, conn.transaction():
-            conn.execute("INSERT INTO consent (user_id, mode, updated_at) VALUES (%s, %s, %s) ON CONFLICT (user_id) "
-                         "DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
-                         (user_id, mode, utcnow_iso()))
-            if actor is not None:
-                self.audit(actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
-
-    def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
-        """The persistent attributes of ``user_id`` in ``skill`` (empty dict if none)."""
-        with self.connection(timeout=self.write_timeout) as conn:
-            row = conn.execute("SELECT key_id, sealed FROM user_state WHERE developer_id = %s AND skill = %s AND "
-                               "user_id = %s", (developer_id, skill, user_id)).fetchone()
-            if row is None:
-                return {}
-            key = self.keys.keys_for(conn, {row[0]}).get(row[0])
-        if key is None:
-            return {}
-        return json.loads(crypto.unseal(key, bytes(row[1]), f"state:{row[0]}".encode()))
-
-    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
-        """Replace the persistent attributes of ``user_id`` in ``skill``."""
-        with self.connection() as conn, conn.transaction():
-            self._save_state(conn, developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")),
-                             utcnow_iso())
-
-    def _save_state(self, conn: Any, dev: str, skill: str, user: str, state: str, at: str) -> None:
-        key_id, key = self.keys.user_key(conn, dev, skill, user)
-        conn.execute("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
-                     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
-                     "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at",
-                     (dev, skill, user, key_id, crypto.seal(key, state.encode(), f"state:{key_id}".encode()), at))
-
 
     # -- the rest of the interface: health and the spool (search, erasure, keys, audit: the mixins) ---------
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:

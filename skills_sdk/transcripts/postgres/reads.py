@@ -1,0 +1,102 @@
+"""Reading the PostgreSQL ledger: rows unsealed with their users' keys, a user's history, a session, counts, the export walk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..ledger import Where
+from ..query import TranscriptFilter
+from ..query import where as where_sql
+from ..record import COLUMNS, decode
+from . import crypto
+from .columns import CLEAR_COLUMNS, COPY_TYPES, SELECT
+
+__all__ = ["ReadsMixin"]
+
+
+class ReadsMixin:
+    """``get``, ``user_history``, ``session_turns``, ``count``, ``iter_transcripts`` of :class:`~.store.PostgresLedger`."""
+
+    def decode(self: Any, conn: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Rows as ``SELECT {SELECT}`` returns them, unsealed and decoded like the SQLite ledger's."""
+        keys = self.keys.keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
+        out = []
+        for r in raw:
+            row = dict.fromkeys(COLUMNS)
+            row["id"] = r[0]
+            for c, v in zip(CLEAR_COLUMNS, r[1:-2], strict=True):
+                row[c] = v
+            if row["end_session"] is not None:
+                row["end_session"] = int(row["end_session"])
+            key_id, sealed = r[-2], r[-1]
+            if sealed is not None:
+                key = keys.get(key_id)
+                if key is not None:
+                    row.update(json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
+            out.append(decode(row))
+        return out
+
+    def _rows(self: Any, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self.decode(conn, conn.execute(sql, params).fetchall())
+
+    def get(self: Any, transcript_id: int) -> dict[str, Any] | None:
+        """One transcript by id, or None."""
+        with self.connection() as conn:
+            rows = self._rows(conn, f"SELECT {SELECT} FROM transcripts WHERE id = %s", (transcript_id,))
+        return rows[0] if rows else None
+
+    def user_history(self: Any, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
+        """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
+        with self.connection() as conn:
+            # Pipelined: BEGIN, the scope and the read go to the server together (one wait, not three).
+            with conn.pipeline(), conn.transaction():
+                conn.execute("SELECT set_config('skills.user_id', %s, true)", (user_id,))
+                raw = conn.execute(f"SELECT {SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s "
+                                   "ORDER BY id DESC LIMIT %s", (user_id, before_id or 2**63 - 1, limit)).fetchall()
+            return self.decode(conn, raw)
+
+    def session_turns(self: Any, session_id: str) -> list[dict[str, Any]]:
+        """Every turn of one session, in order."""
+        with self.connection() as conn:
+            return self._rows(conn, f"SELECT {SELECT} FROM transcripts WHERE session_id = %s ORDER BY id",
+                              (session_id,))
+
+    def count(self: Any, where: Where = None, /, **fields: Any) -> int:
+        """How many transcripts match, e.g. ``count(user_id="u1")``; an unknown field raises ValueError."""
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
+        clauses, params = where_sql(f, placeholder="%s")
+        with self.connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses
+                                                                          else ""), params).fetchone()[0])
+
+    def iter_transcripts(self: Any, where: Where = None, /, *, batch: int = 2000, **fields: Any
+                         ) -> Iterator[dict[str, Any]]:
+        """Every matching transcript, oldest first (``created_at``, then id), streamed by ``COPY ... TO STDOUT``.
+
+        One read transaction, one statement: the day partitions are read in order, no sort. A
+        developer's export reads through the developer-scoped view.
+        """
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("iter_transcripts() does not search text; use iter_query() with q.")
+        clauses, params = where_sql(f, placeholder="%s")
+        source = "developer_transcripts" if f.developer_id is not None else "transcripts"
+        sql = f"COPY (SELECT {SELECT} FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        # Data keys are read on a second connection: the first is busy streaming the COPY.
+        with self.connection() as conn, self.connection() as keys_conn, conn.transaction():
+            if f.developer_id is not None:
+                conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
+            with conn.cursor().copy(sql + " ORDER BY created_at, id) TO STDOUT (FORMAT BINARY)", params) as cp:
+                cp.set_types(["bigint", *COPY_TYPES[:-1]])
+                chunk: list[tuple[Any, ...]] = []
+                for raw in cp.rows():
+                    chunk.append(raw)
+                    if len(chunk) >= batch:
+                        yield from self.decode(keys_conn, chunk)
+                        chunk = []
+                if chunk:
+                    yield from self.decode(keys_conn, chunk)

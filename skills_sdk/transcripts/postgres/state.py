@@ -1,0 +1,59 @@
+"""Consent (capture modes) and per-user skill state in the PostgreSQL ledger; state is sealed under the user's key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..ledger import CAPTURE_MODES
+from ..record import utcnow_iso
+from . import crypto
+
+__all__ = ["StateMixin"]
+
+
+class StateMixin:
+    """``capture_mode`` / ``set_capture_mode`` / ``load_state`` / ``save_state`` of :class:`~.store.PostgresLedger`."""
+
+    def capture_mode(self: Any, user_id: str) -> str:
+        """What this user lets us record: ``full``, ``redacted`` (the default) or ``metadata``."""
+        with self.connection(timeout=self.write_timeout) as conn:
+            row = conn.execute("SELECT mode FROM consent WHERE user_id = %s", (user_id,)).fetchone()
+        return row[0] if row else "redacted"
+
+    def set_capture_mode(self: Any, user_id: str, mode: str, *, actor: str | None = None) -> None:
+        """Set what is recorded for ``user_id`` from now on (audited in the same commit when ``actor`` is given)."""
+        if mode not in CAPTURE_MODES:
+            raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
+        with self.connection() as conn, conn.transaction():
+            conn.execute("INSERT INTO consent (user_id, mode, updated_at) VALUES (%s, %s, %s) ON CONFLICT (user_id) "
+                         "DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
+                         (user_id, mode, utcnow_iso()))
+            if actor is not None:
+                self.audit(actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+
+    def load_state(self: Any, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
+        """The persistent attributes of ``user_id`` in ``skill`` (empty dict if none)."""
+        with self.connection(timeout=self.write_timeout) as conn:
+            row = conn.execute("SELECT key_id, sealed FROM user_state WHERE developer_id = %s AND skill = %s AND "
+                               "user_id = %s", (developer_id, skill, user_id)).fetchone()
+            if row is None:
+                return {}
+            key = self.keys.keys_for(conn, {row[0]}).get(row[0])
+        if key is None:
+            return {}
+        return json.loads(crypto.unseal(key, bytes(row[1]), f"state:{row[0]}".encode()))
+
+    def save_state(self: Any, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
+        """Replace the persistent attributes of ``user_id`` in ``skill``."""
+        with self.connection() as conn, conn.transaction():
+            self._save_state(conn, developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")),
+                             utcnow_iso())
+
+    def _save_state(self: Any, conn: Any, dev: str, skill: str, user: str, state: str, at: str) -> None:
+        key_id, key = self.keys.user_key(conn, dev, skill, user)
+        conn.execute("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
+                     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
+                     "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at",
+                     (dev, skill, user, key_id, crypto.seal(key, state.encode(), f"state:{key_id}".encode()), at))
