@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..record import utcnow_iso
-from ..sqlite.chain import ChainReport
+from ..sqlite.chain import ChainReport, check_rows
 
 __all__ = ["LANES", "DAY_LANE", "DDL", "lane_of", "digest", "link", "append", "removed", "dropped_days",
            "insert_sql", "verify"]
@@ -187,30 +187,11 @@ def _verify(conn: Any, secret: bytes, stored_sql: str) -> ChainReport:
                                        "WHERE lane < %s ORDER BY id, seq DESC", (DAY_LANE,))
     rows = _stream(conn, "chain_rows", f"SELECT id, {stored_sql} FROM transcripts WHERE id >= %s ORDER BY id",
                    (chain_from,))
-    entry, row = next(last, None), next(rows, None)
-    checked = tombstones = 0
-    while entry is not None or row is not None:
-        if row is None or (entry is not None and entry[0] < row[0]):
-            rid, event, _, day, at = entry  # type: ignore[misc]
-            if event in _REMOVED or (day in drops and drops[day] >= at):
-                tombstones += 1
-            elif rid >= chain_from:
-                return _bad(f"row {rid} was deleted outside the ledger (the chain has no erasure or purge of it)",
-                            entries, head)
-            entry = next(last, None)
-            continue
-        rid = row[0]
-        if entry is None or entry[0] > rid:
-            return _bad(f"row {rid} was inserted outside the ledger (the chain never recorded it)", entries, head)
-        if entry[1] in _REMOVED:
-            return _bad(f"row {rid} was {entry[1]}d by the ledger but is back: inserted outside the ledger",
-                        entries, head)
-        if not hmac.compare_digest(digest(secret, row[1:]), entry[2]):
-            return _bad(f"row {rid} was changed outside the ledger (its content no longer matches the chain)",
-                        entries, head)
-        checked += 1
-        entry, row = next(last, None), next(rows, None)
-    return ChainReport(True, None, entries, checked, tombstones, unchained, head)
+    return check_rows(last, ((row[0], row[1:]) for row in rows), chain_from=chain_from, entries=entries,
+                      head=head, unchained=unchained,
+                      matches=lambda content, dig: hmac.compare_digest(digest(secret, content), dig),
+                      # an entry of a day a purge dropped whole (one "drop" entry for all its rows)
+                      removed=lambda e: e[1] in _REMOVED or (e[3] in drops and drops[e[3]] >= e[4]))
 
 
 def _bad(problem: str, entries: int, head: str) -> ChainReport:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,15 +214,28 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
     # with the rows in id order.
     last = conn.execute("SELECT id, event, digest, max(seq) FROM ledger_chain GROUP BY id ORDER BY id")
     rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? ORDER BY id", (chain_from,))
+    return check_rows(last, rows, chain_from=chain_from, entries=entries, head=head, unchained=unchained,
+                      matches=lambda content, digest: hmac.compare_digest(_digest(secret, content), digest))
+
+
+def check_rows(last: Iterator[Sequence[Any]], rows: Iterator[Sequence[Any]], *, chain_from: int, entries: int,
+               head: str, unchained: int, matches: Callable[[Any, str], bool],
+               removed: Callable[[Sequence[Any]], bool] = lambda entry: entry[1] in _REMOVED) -> ChainReport:
+    """Merge each id's last chain entry with the rows, both in id order; the first problem found, or ``ok``.
+
+    Shared by both backends. ``last`` yields ``(id, event, digest, ...)``; ``rows`` yields ``(id,
+    content)``; ``matches(content, digest)`` says whether a row is what was chained; ``removed(entry)``
+    whether a row missing from the table was taken out by the ledger (an erasure or a purge).
+    """
     entry, row = next(last, None), next(rows, None)
     checked = tombstones = 0
     while entry is not None or row is not None:
         if row is None or (entry is not None and entry[0] < row[0]):
-            rid, event = entry[0], entry[1]  # type: ignore[index]
-            if event in _REMOVED:
+            assert entry is not None
+            if removed(entry):
                 tombstones += 1
-            elif rid >= chain_from:
-                return _bad(f"row {rid} was deleted outside the ledger (the chain has no erasure or purge of it)",
+            elif entry[0] >= chain_from:
+                return _bad(f"row {entry[0]} was deleted outside the ledger (the chain has no erasure or purge of it)",
                             entries, head)
             entry = next(last, None)
             continue
@@ -232,7 +245,7 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
         if entry[1] in _REMOVED:
             return _bad(f"row {rid} was {entry[1]}d by the ledger but is back: inserted outside the ledger",
                         entries, head)
-        if not hmac.compare_digest(_digest(secret, content), entry[2]):
+        if not matches(content, entry[2]):
             return _bad(f"row {rid} was changed outside the ledger (its content no longer matches the chain)",
                         entries, head)
         checked += 1
