@@ -72,32 +72,47 @@ def _text_page(conn: Any, filters: TranscriptFilter, clauses: list[str], params:
     # developers' matches.
     text = "{utterance speech} : (" + filters.q + ")"
     dev = f'developer : "{developer_token(developer_id)}"' if developer_id is not None else None
-    # A day's matches are read in FTS5's own order (ascending rowid), ids only, then the newest are
-    # fetched with the scope's filters. Ascending, FTS5 seeks each word's doclist by its index to
-    # the developer's few rowids; newest first, it reads the whole doclist of every word in every
-    # day's table (a small developer searching a common word paid that for all 90 days: p99
-    # 23 -> 16 ms on a 1M-row, 1,000-developer ledger, same results). A day's matches are at most
-    # the developer's rows that day.
+    # The newest day is walked newest first, joined with the rows, up to the page: a big developer
+    # fills its page there. Every older day's matches are read in FTS5's own order (ascending
+    # rowid), ids only, then the newest of them fetched with the scope's filters: ascending, FTS5
+    # seeks each word's doclist by its index to the developer's few rowids, where newest first it
+    # reads the whole doclist of every word in every day's table, which a small developer
+    # searching a common word paid for all 90 days. A day's matches are at most the developer's
+    # rows that day.
     rows_sql = (f"SELECT t.* FROM transcripts t WHERE t.id IN (SELECT value FROM json_each(?)) AND {where} "
                 "ORDER BY t.id DESC LIMIT ?")
     out: list[tuple[Any, ...]] = []
     names: list[str] = []
-    for day in days:
+    for i, day in enumerate(days):
         ids: list[int] = []
+        found: list[tuple[Any, ...]] = []
         for name, legacy in by_day[day]:  # a user's search merges the day's tables by id
             match = f"{dev} AND {text}" if dev is not None and not legacy else text
-            sql, args = f"SELECT rowid FROM {name} WHERE {name} MATCH ?", [match]
+            rowid, args = "", [match]
             if before_id is not None and (cursor_day is None or day == cursor_day):
                 # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
-                sql, args = sql + " AND rowid < ?", [*args, before_id]
-            ids.extend(r[0] for r in conn.execute(sql, args))
+                rowid, args = f" AND {name}.rowid < ?", [*args, before_id]
+            if i == 0:
+                # CROSS JOIN fixes the order: SQLite 3.51 otherwise drives from the developer index.
+                cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
+                                   f"WHERE {name} MATCH ?{rowid} AND {where} ORDER BY {name}.rowid DESC LIMIT ?",
+                                   [*args, *params, limit + 1])
+                names = [d[0] for d in cur.description]
+                found.extend(cur.fetchall())
+            else:
+                ids.extend(r[0] for r in conn.execute(f"SELECT rowid FROM {name} WHERE {name} MATCH ?{rowid}", args))
         ids.sort(reverse=True)
         for lo in range(0, len(ids), _ROWS_PER_READ):
-            cur = conn.execute(rows_sql, [json.dumps(ids[lo:lo + _ROWS_PER_READ]), *params, limit + 1 - len(out)])
+            wanted = limit + 1 - len(out) - len(found)
+            cur = conn.execute(rows_sql, [json.dumps(ids[lo:lo + _ROWS_PER_READ]), *params, wanted])
             names = [d[0] for d in cur.description]
-            out.extend(cur.fetchall())
-            if len(out) > limit:
+            got = cur.fetchall()
+            found.extend(got)
+            if len(got) == wanted:
                 break
+        if len(by_day[day]) > 1:
+            found.sort(key=lambda r: r[0], reverse=True)  # id is the first column
+        out.extend(found[:limit + 1 - len(out)])
         if len(out) > limit:
             break
     from .queries import decoded_page
