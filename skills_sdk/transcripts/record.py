@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import StoreError
 
-__all__ = ["Transcript", "COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json",
+__all__ = ["Transcript", "COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
            "decode", "storage_values", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
            "parse_iso"]
 
@@ -129,7 +129,7 @@ class JsonText(str):
 
 def encode_json(value: Any) -> JsonText:
     """``value`` as the ledger's canonical JSON text, ready for a JSON column (capture uses it)."""
-    return JsonText(_fast_dumps(value))
+    return JsonText(compact_json(value))
 
 
 def _no_default(value: Any) -> Any:
@@ -141,12 +141,13 @@ if c_make_encoder is not None:
     # encoder per value (2 us of a capture's 3 per JSON column, measured).
     _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
 
-    def _fast_dumps(value: Any) -> str:
+    def compact_json(value: Any) -> str:
+        """``value`` as compact JSON text (``ensure_ascii=False``): what ``_DUMPS`` writes, without its per-call set-up."""
         if isinstance(value, str):
             return encode_basestring(value)
         return "".join(_c_encode(value, 0))
 else:  # pragma: no cover - CPython always builds the C encoder
-    _fast_dumps = _DUMPS
+    compact_json = _DUMPS
 
 
 def canonical_json(text: str) -> str:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from ..record import COLUMNS, INSERT_COLUMNS, utcnow_iso
+from ..record import COLUMNS, INSERT_COLUMNS, compact_json, utcnow_iso
 from .driver import sqlite3
 
 __all__ = ["ChainReport", "chain_inserted", "chain_removed", "chain_changed", "verify", "CHAIN_DDL", "EVENTS",
@@ -56,7 +55,6 @@ _CONTENT = "json_patch('{}', json_object(" + ", ".join(f"'{c}', \"{c}\"" for c i
 # notation (SQLite prints "%!.15g", which then equals Python's repr; longer ones round
 # differently). Anything else, and any SQLite whose rendering differs from this on the probe
 # row below, takes the SELECT.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 _KINDS = tuple(COLUMNS[c] for c in INSERT_COLUMNS)
 _PROBE = tuple({str: "\"q\" \\ \n\t\x01\x7f é \u2028 \U0001f355", int: 1, float: 12.345}[k] for k in _KINDS)
 _python_content_ok: dict[type, bool] = {}
@@ -81,7 +79,7 @@ def _content_of(values: Sequence[Any]) -> str | None:
     for i in floats:
         if not _exact_float(values[i]):
             return None
-    return _ENCODE(dict(zip(names, pick(values))))
+    return compact_json(dict(zip(names, pick(values))))
 
 
 def _shape(types: tuple[type, ...]) -> tuple[tuple[str, ...], Callable[[Sequence[Any]], Any], tuple[int, ...]] | None:
