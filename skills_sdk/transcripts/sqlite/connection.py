@@ -151,6 +151,11 @@ class Connection:
             conn = sqlite3.connect(
                 self.path if self.memory or not self._created else open_uri(self.path),
                 timeout=wait / 1000, isolation_level=None, check_same_thread=False, uri=True,
+                # A text search prepares a statement per day table it reads (two for the newest):
+                # with 90 days of retention the default cache of 128 evicted them on every search,
+                # and re-preparing cost about a tenth of its CPU (mean 2.1 -> 1.85 ms, p99 7-9.5 ->
+                # 5.6-6.3 ms at 1M rows and 1,000 developers). A cached statement is a few KB.
+                cached_statements=1024,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
             if not self.memory:
