@@ -41,7 +41,23 @@ _MAX_GAP = 4
 # which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
 # Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
 # tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
-_STRETCH = re.compile(rf"(?:{_TOKEN.pattern})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
+
+
+def _first_token() -> str:
+    """_TOKEN as branches that each start with one literal character ("4[0-9]*", "f(?<!...)..."),
+    so that re, looking for a stretch, skips in C to the next character a token can start with
+    instead of trying every branch at every position. The "\\b" before a word becomes a check,
+    after its first letter, that the character before that letter is not a word character (the
+    view is ASCII: its word characters are [0-9a-z_])."""
+    rests: dict[str, list[str]] = {}
+    for word in [*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]:
+        rests.setdefault(word[0], []).append(word[1:])
+    numerals = [f"{digit}[0-9]*" for digit in "0123456789"]
+    words = [rf"{first}(?<![0-9a-z_].){_trie(rest)}\b" for first, rest in sorted(rests.items())]
+    return "|".join(numerals + words)
+
+
+_STRETCH = re.compile(rf"(?:{_first_token()})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
 # The same stretches where the text has no word a token can be (most text with numbers): one
 # character class first, so re skips from digit to digit in C instead of trying every token word
 # at every position.
