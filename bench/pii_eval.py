@@ -1,8 +1,9 @@
 """PII redaction: recall and precision per kind, throughput, and hostile-input timings, beside presidio-analyzer.
 
 Run: .venv/bin/python bench/pii_eval.py [--misses]
-     .venv/bin/python bench/pii_eval.py --against OLD  # a module or package, e.g. from git:
-         git archive REF skills_sdk/transcripts/redaction | tar -x -C /tmp/old  # OLD=/tmp/old/skills_sdk/transcripts/redaction
+     .venv/bin/python bench/pii_eval.py --against OLD  # an older redaction module or package, e.g.
+         git archive REF skills_sdk/transcripts/redaction | tar -x -C /tmp/old
+         .venv/bin/python bench/pii_eval.py --against /tmp/old/skills_sdk/transcripts/redaction
 
 Scores skills_sdk's redactor, presidio-analyzer's pattern recognizers (CreditCardRecognizer,
 PhoneRecognizer, EmailRecognizer, used directly: no NLP engine, so no spaCy model) and

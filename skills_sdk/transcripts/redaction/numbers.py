@@ -37,10 +37,6 @@ def _trie(words: list[str]) -> str:
 
 _TOKEN = re.compile(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]) + r"\b")
 _MAX_GAP = 4
-# Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
-# which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
-# Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
-# tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
 
 
 def _first_token() -> str:
@@ -57,6 +53,10 @@ def _first_token() -> str:
     return "|".join(numerals + words)
 
 
+# Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
+# which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
+# Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
+# tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
 _STRETCH = re.compile(rf"(?:{_first_token()})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
 # The same stretches where the text has no word a token can be (most text with numbers): one
 # character class first, so re skips from digit to digit in C instead of trying every token word
