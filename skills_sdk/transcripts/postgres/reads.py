@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, decode
 from . import crypto
+from . import sealed as sealed_words
 from .columns import CLEAR_COLUMNS, COPY_TYPES, SELECT
 
 __all__ = ["ReadsMixin"]
@@ -30,12 +30,13 @@ class ReadsMixin:
                 row[c] = v
             if row["end_session"] is not None:
                 row["end_session"] = int(row["end_session"])
+            decode(row)  # the clear columns; the words come decoded
             key_id, sealed = r[-2], r[-1]
             if sealed is not None:
                 key = keys.get(key_id)
                 if key is not None:
-                    row.update(json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
-            out.append(decode(row))
+                    row.update(sealed_words.words(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
+            out.append(row)
         return out
 
     def _rows(self: Any, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

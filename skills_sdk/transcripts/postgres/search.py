@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 from typing import Any
@@ -17,8 +18,8 @@ from .columns import SELECT as _SELECT
 __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 
 _TERM = re.compile(r'"((?:[^"]|"")*)"')
-#: Candidate rows one statement of a full-text page reads before it looks again (newest first).
-_CANDIDATES = 200
+#: Candidates a full-text statement reads beyond the page (a bucket shared with another word lets a row through).
+_SLACK = 16
 
 
 def query_words(q: str) -> set[str]:
@@ -84,81 +85,77 @@ def _next_day(day: str) -> str:
     return (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
 
 
-def _uncovered(days: list[str]) -> tuple[str, list[str]]:
-    """A condition on ``t.created_at`` true outside every partition's day (partition pruning keeps it to the default)."""
-    if not days:
-        return "true", []
-    runs: list[list[str]] = []
-    for d in days:
-        if runs and _next_day(runs[-1][1]) == d:
-            runs[-1][1] = d
-        else:
-            runs.append([d, d])
-    parts, args = ["t.created_at < %s"], [runs[0][0]]
-    for (_, hi), (lo, _) in zip(runs, runs[1:], strict=False):
-        parts.append("(t.created_at >= %s AND t.created_at < %s)")
-        args += [_next_day(hi), lo]
-    parts.append("t.created_at >= %s")
-    args.append(_next_day(runs[-1][1]))
-    return "(" + " OR ".join(parts) + ")", args
+def _windows(first: str | None, newest: datetime.date, since: str | None) -> list[tuple[str | None, str | None]]:
+    """``created_at`` ranges ``[lo, hi)`` newest first, each twice as many days as the one before, covering every text.
+
+    >>> _windows("2026-11-20", datetime.date(2026, 12, 1), None)
+    [('2026-11-30', None), ('2026-11-28', '2026-11-30'), ('2026-11-24', '2026-11-28'), (None, '2026-11-24')]
+    """
+    out: list[tuple[str | None, str | None]] = []
+    hi: str | None = None
+    span = 1
+    lo_day = newest
+    while True:
+        lo_day -= datetime.timedelta(days=span)
+        lo: str | None = lo_day.isoformat()
+        if first is None or lo <= first or (since is not None and lo <= since[:10]):
+            lo = None
+        out.append((lo, hi))
+        if lo is None:
+            return out
+        hi, span = lo, span * 2
 
 
 def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clauses: list[str],
                params: list[Any], developer_id: str | None, before_id: int | None, limit: int
                ) -> tuple[list[dict[str, Any]], int | None]:
-    """Walk the scope's days newest first; in each, the rows whose index buckets hold every word, newest
-    first, unsealed and checked word by word (a bucket is shared by many words), until the page is full."""
+    """The scope's rows that say every word, by UTC day then id, newest first, read window by window.
 
+    A window is a range of days, each twice as wide as the one before (1, 2, 4… days back): a
+    common word fills the page from the first (one day's index entries read), a rare one reaches
+    the oldest day in about log2(days) statements instead of one per day. In a window, the rows
+    whose index buckets hold every word come newest first and are unsealed and checked word by
+    word (a bucket is shared by many words), until the page is full.
+    """
     wanted = query_words(filters.q)
-    where = list(clauses)
-    args = list(params)
+    where, args = list(clauses), list(params)
     if developer_id is not None:
         num, skey = store.keys.search_key(conn, developer_id)
         where.append("t.tokens @> %s::integer[]")
         args.append(crypto.token_buckets(skey, num, wanted))
     else:
         where.append("t.tokens IS NOT NULL")
-    have = schema.partition_days(conn)
-    days: list[str | None] = list(reversed(have))
-    if filters.since is not None:
-        days = [d for d in days if d is not None and d >= filters.since[:10]]
-    if filters.until is not None:
-        days = [d for d in days if d is not None and d <= filters.until[:10]]
-    days.append(None)  # the default partition: rows whose day has no partition
-    cursor_day = None
+    newest = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
     if before_id is not None:
-        row = conn.execute(f"SELECT created_at FROM {view} WHERE id = %s", (before_id,)).fetchone()
-        if row is not None:
-            cursor_day = row[0][:10]
-            days = [d for d in days if d is None or d <= cursor_day]
+        row = conn.execute(f"SELECT left(created_at, 10) FROM {view} WHERE id = %s", (before_id,)).fetchone()
+        if row is None:  # the cursor's row is gone: everything below its id
+            where.append("t.id < %s")
+            args.append(before_id)
+        else:
+            where.append("(left(t.created_at, 10), t.id) < (%s, %s)")
+            args += [row[0], before_id]
+            with contextlib.suppress(ValueError):
+                newest = min(newest, datetime.date.fromisoformat(row[0]) + datetime.timedelta(days=1))
+    days = schema.partition_days(conn)
     out: list[dict[str, Any]] = []
-    for day in days:
-        day_where, day_args = list(where), list(args)
-        if day is not None:
-            day_where.append("t.created_at >= %s AND t.created_at < %s")
-            day_args += [day, _next_day(day)]
-        else:  # the default partition's rows: the days no partition covers
-            gaps, gap_args = _uncovered(have)
-            day_where.append(gaps)
-            day_args += gap_args
-        if before_id is not None and (cursor_day is None or day == cursor_day):
-            day_where.append("t.id < %s")
-            day_args.append(before_id)
-        below = None
+    want = limit + 1 + _SLACK
+    for lo, hi in _windows(days[0] if days else None, newest, filters.since):
+        bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
+        below: list[Any] = []
         while True:
-            extra = [] if below is None else ["t.id < %s"]
-            batch = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(day_where + extra)} "
-                                 "ORDER BY t.id DESC LIMIT %s",
-                                 [*day_args, *([] if below is None else [below]), _CANDIDATES]).fetchall()
+            more = ["(left(t.created_at, 10), t.id) < (%s, %s)"] if below else []
+            batch = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(where + bounds + more)} "
+                                 "ORDER BY left(t.created_at, 10) DESC, t.id DESC LIMIT %s",
+                                 [*args, *([lo] if lo else []), *([hi] if hi else []), *below, want]).fetchall()
             for row in store.decode(conn, batch):
                 said = crypto.words(row["utterance"]) | crypto.words(row["speech"])
                 if wanted <= said:
                     out.append(row)
                     if len(out) > limit:
                         return _page(out, limit)
-            if len(batch) < _CANDIDATES:
+            if len(batch) < want:
                 break
-            below = batch[-1][0]
+            below = [batch[-1][1][:10], batch[-1][0]]
     return _page(out, limit)
 
 
