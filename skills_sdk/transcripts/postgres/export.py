@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -23,12 +25,10 @@ __all__ = ["ExportMixin", "segments"]
 _COLUMNS = ("id", "created_at", "developer_id", "skill", "user_id", "session_id", "request_id", "request_type",
             "intent", "end_session", "transaction", "locale", "latency_ms", "status", "redacted", "capture_mode",
             "key_id", "sealed")
-_TYPES = ["bigint", *["text"] * 8, "boolean", "text", "text", "double precision", "text", "text", "text", "bigint",
-          "bytea"]
 _SELECT = ", ".join(f't."{c}"' for c in _COLUMNS)
 _ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json's own (C) string encoder
 _BOOL = {True: "true", False: "false", None: "null"}
-#: Rows read before the keys they need are looked up (one query per chunk on a second connection).
+#: Rows per fetch; the keys a batch needs are looked up together (one query, on a second connection).
 _CHUNK = 5000
 #: Distinct values kept encoded per low-variety column (skills, intents, locales...): a bound for odd data.
 _MEMO = 4096
@@ -62,7 +62,8 @@ class ExportMixin:
         The server sends the stored values (no JSON built there: its JSON functions cost more per
         row than this loop); each line is put together from the clear columns (a skill's, intent's or
         locale's JSON text made once), and the unsealed words spliced in as they are (see
-        :mod:`.sealed`). One statement reads the day partitions in order, each sorted alone.
+        :mod:`.sealed`). One statement reads the day partitions in order, each sorted alone, through
+        a server-side cursor that a thread reads one batch ahead.
         """
         f = TranscriptFilter.of(where, **fields)
         if f.q is not None:
@@ -82,67 +83,105 @@ class ExportMixin:
                                                                                           ["true"])
                                 + " ORDER BY t.created_at, t.id)")
                 args += [*params, *([lo] if lo else []), *([hi] if hi else [])]
-            with conn.cursor().copy("COPY (" + " UNION ALL ".join(branches) + ") TO STDOUT (FORMAT BINARY)",
-                                    args) as cp:
-                cp.set_types(_TYPES)
-                yield from lines(cp.rows(), lambda ids: self.keys.keys_for(keys_conn, ids))
+            with conn.cursor("skills_export", binary=True) as cur:
+                cur.execute(" UNION ALL ".join(branches), args)
+                batches = _read_ahead(cur)
+                try:
+                    yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids))
+                finally:
+                    batches.close()  # stops the reading thread before the cursor closes
 
 
-def lines(rows: Iterable[tuple[Any, ...]], keys_for: Callable[[set[int]], dict[int, bytes]]) -> Iterator[str]:
-    """Export lines from rows of ``_COLUMNS``; ``keys_for`` gives the data keys of a set of key ids (erased ones left out)."""
-    opened: dict[int, tuple[AESGCM, bytes] | None] = {}
-    memo: dict[str | None, str] = {None: "null"}
-    kinds: dict[str | None, str] = {None: "[]"}
+def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]], dict[int, bytes]]) -> Iterator[str]:
+    """Export lines from batches of rows of ``_COLUMNS``; ``keys_for`` gives the data keys of a set of key ids.
+
+    Keys are looked up once per batch for the ids not seen before (an erased key is left out:
+    its rows, if any are still there, export without words).
+    """
+    opened: dict[int, tuple[Callable[..., bytes], bytes] | None] = {}
     encode = _ENCODE
-    for chunk in _chunks(rows):
+    fragments, no_words, nulls = sealed_words.fragments, sealed_words.NO_WORDS, (None, None)
+    memo, kinds = _Encoded(encode), _Encoded(split_kinds, {None: "[]"})
+    for chunk in batches:
         wanted = {r[16] for r in chunk if r[16] is not None and r[16] not in opened}
         if wanted:
             found = keys_for(wanted)
             for kid in wanted:
                 key = found.get(kid)
-                opened[kid] = None if key is None else (AESGCM(key), str(kid).encode())
-        if len(memo) > _MEMO:
-            memo = {None: "null"}
+                opened[kid] = None if key is None else (AESGCM(key).decrypt, str(kid).encode())
+        for seen in (memo, kinds):
+            if len(seen) > _MEMO:
+                seen.reset()
         for (rid, at, dev, skill, user, session, request, rtype, intent, end, txn, locale, latency, status, red,
              mode, kid, sealed) in chunk:
-            aead = opened.get(kid) if sealed is not None else None
-            if aead is None:
-                said, error = sealed_words.NO_WORDS
-            else:
-                said, error = sealed_words.fragments(aead[0].decrypt(sealed[:12], sealed[12:], aead[1]))
-            j = []
-            for v in (dev, skill, rtype, intent, locale, status, mode):
-                e = memo.get(v)
-                if e is None:
-                    e = memo[v] = encode(v)
-                j.append(e)
-            r = kinds.get(red)
-            if r is None:
-                r = split_kinds(red)
-                if len(kinds) < _MEMO:
-                    kinds[red] = r
-            yield (f'{{"id":{rid},"created_at":{encode(at)},"developer_id":{j[0]},"skill":{j[1]},'
+            decrypt, aad = opened.get(kid) or nulls if sealed is not None else nulls
+            said, error = no_words if decrypt is None else fragments(decrypt(sealed[:12], sealed[12:], aad))
+            yield (f'{{"id":{rid},"created_at":{encode(at)},"developer_id":{memo[dev]},"skill":{memo[skill]},'
                    f'"user_id":{encode(user)},"session_id":{"null" if session is None else encode(session)},'
-                   f'"request_id":{"null" if request is None else encode(request)},"request_type":{j[2]},'
-                   f'"intent":{j[3]},{said},"end_session":{_BOOL[end]},"transaction":{txn or "null"},'
-                   f'"locale":{j[4]},"latency_ms":{_number(latency)},"status":{j[5]},"error":{error},'
-                   f'"redacted":{r},"capture_mode":{j[6]}}}')
+                   f'"request_id":{"null" if request is None else encode(request)},"request_type":{memo[rtype]},'
+                   f'"intent":{memo[intent]},{said},"end_session":{_BOOL[end]},"transaction":{txn or "null"},'
+                   f'"locale":{memo[locale]},"latency_ms":{"null" if latency is None else _number(latency)},'
+                   f'"status":{memo[status]},"error":{error},"redacted":{kinds[red]},"capture_mode":{memo[mode]}}}')
 
 
-def _number(value: float | None) -> str:
+class _Encoded(dict):  # type: ignore[type-arg]
+    """Values of low-variety columns (skills, intents, locales…) and their JSON, made on first sight."""
+
+    def __init__(self, encode: Callable[[str], str], first: dict[str | None, str] | None = None) -> None:
+        super().__init__(first or {None: "null"})
+        self.encode = encode
+
+        self.first = dict(self)
+
+    def __missing__(self, value: str) -> str:
+        text = self[value] = self.encode(value)
+        return text
+
+    def reset(self) -> None:
+        self.clear()
+        self.update(self.first)
+
+
+def _number(value: float) -> str:
     """A float as Python's json writes it (``repr``; NaN and the infinities by their JSON-ish names)."""
-    if value is None:
-        return "null"
     text = repr(value)
     return text if text[-1].isdigit() else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[text]
 
 
-def _chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _read_ahead(cur: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of a server-side cursor's rows, the next one fetched by a thread while the caller works on this one.
+
+    The server makes a batch while this process formats the one before: on two cores the export
+    runs at the pace of the slower side instead of the sum of both.
+    """
+    ready: queue.Queue[list[tuple[Any, ...]] | BaseException] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                batch = cur.fetchmany(_CHUNK)
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if not batch:
+                    return
+        except BaseException as exc:  # handed to the reader, which raises it
+            ready.put(exc)
+
+    thread = threading.Thread(target=fetch, name="skills-ledger-export", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = ready.get()
+            if isinstance(got, BaseException):
+                raise got
+            if not got:
+                return
+            yield got
+    finally:
+        stop.set()
+        thread.join()
