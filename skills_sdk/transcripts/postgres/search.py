@@ -12,7 +12,7 @@ from ..ledger import Page, Where
 from ..query import TranscriptFilter
 from ..query import scope_where as sqlite_where
 from ..stats import transaction_totals
-from . import crypto, schema
+from . import crypto
 from .columns import SELECT as _SELECT
 
 __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
@@ -20,6 +20,8 @@ __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 _TERM = re.compile(r'"((?:[^"]|"")*)"')
 #: Candidates a full-text statement reads beyond the page (a bucket shared with another word lets a row through).
 _SLACK = 16
+#: The days each window of a full-text search reaches back (then one more for everything older).
+_SPANS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def query_words(q: str) -> set[str]:
@@ -85,25 +87,26 @@ def _next_day(day: str) -> str:
     return (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
 
 
-def _windows(first: str | None, newest: datetime.date, since: str | None) -> list[tuple[str | None, str | None]]:
+def _windows(newest: datetime.date, since: str | None) -> list[tuple[str | None, str | None]]:
     """``created_at`` ranges ``[lo, hi)`` newest first, each twice as many days as the one before, covering every text.
 
-    >>> _windows("2026-11-20", datetime.date(2026, 12, 1), None)
+    >>> _windows(datetime.date(2026, 12, 1), "2026-11-20")
     [('2026-11-30', None), ('2026-11-28', '2026-11-30'), ('2026-11-24', '2026-11-28'), (None, '2026-11-24')]
+    >>> len(_windows(datetime.date(2026, 12, 1), None)), _windows(datetime.date(2026, 12, 1), None)[-1]
+    (8, (None, '2026-07-27'))
     """
     out: list[tuple[str | None, str | None]] = []
     hi: str | None = None
-    span = 1
     lo_day = newest
-    while True:
+    for span in _SPANS:
         lo_day -= datetime.timedelta(days=span)
-        lo: str | None = lo_day.isoformat()
-        if first is None or lo <= first or (since is not None and lo <= since[:10]):
-            lo = None
+        lo = lo_day.isoformat()
+        if since is not None and lo <= since[:10]:
+            break
         out.append((lo, hi))
-        if lo is None:
-            return out
-        hi, span = lo, span * 2
+        hi = lo
+    out.append((None, hi))
+    return out
 
 
 def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clauses: list[str],
@@ -136,10 +139,13 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
             args += [row[0], before_id]
             with contextlib.suppress(ValueError):
                 newest = min(newest, datetime.date.fromisoformat(row[0]) + datetime.timedelta(days=1))
-    days = schema.partition_days(conn)
+    # Planned per statement, with the window's days known: a generic plan does not know how few
+    # rows the range holds, and read a month of the developer's rows by time (80-250 ms) where
+    # the token index finds the few that matter (7 ms).
+    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     out: list[dict[str, Any]] = []
     want = limit + 1 + _SLACK
-    for lo, hi in _windows(days[0] if days else None, newest, filters.since):
+    for lo, hi in _windows(newest, filters.since):
         bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
         below: list[Any] = []
         while True:
