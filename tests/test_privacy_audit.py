@@ -212,3 +212,17 @@ def test_the_access_log_outlives_an_erasure_without_the_user_id(crowd):
     erase_user(store, USER)
     assert [a["rows"] for a in store.access_log(USER)] == [8]
     assert USER not in json.dumps(store.db.conn.execute("SELECT * FROM audit_access").fetchall())
+
+
+@pytest.mark.parametrize("user_id", ["amzn1.ask.account.A", 'has "quotes"', "back\\slash", "é\u2028\x01", "x\\"])
+def test_an_exports_tally_counts_each_lines_user_whatever_the_id_holds(user_id):
+    from collections import Counter
+
+    from skills_sdk.transcripts.audit import tally_jsonl
+
+    lines = [json.dumps({"id": i, "developer_id": '"user_id":"decoy"', "user_id": user_id}, ensure_ascii=False,
+                        separators=(",", ":")) for i in range(3)]
+    lines.append(json.dumps({"id": 9, "user_id": ""}, separators=(",", ":")))
+    users: Counter[str] = Counter()
+    assert list(tally_jsonl(lines, users)) == lines
+    assert users == Counter({user_id: 3})

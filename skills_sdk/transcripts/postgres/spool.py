@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ def record_spooled(ledger: PostgresLedger, source: str,
         for end, row in rows_from(start):
             if row is not None:
                 rows.append(row)
+        rows = _not_erased_since(ledger, conn, rows)
         good = []
         for row in rows:  # sealed and keyed before the transaction, as record_many does
             try:
@@ -48,6 +50,38 @@ def record_spooled(ledger: PostgresLedger, source: str,
             conn.execute('UPDATE spool_replay SET "offset" = %s, updated_at = %s WHERE file = %s',
                          (end, utcnow_iso(), source))
     return len(good)
+
+
+def _not_erased_since(ledger: PostgresLedger, conn: Any, rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``rows`` without those an erasure recorded after their capture covers.
+
+    Another host may erase a user while this host holds their turns in its spool (it could not
+    reach the database): that erasure blanks only its own host's spool. Its receipt, keyed by the
+    salted user hash, is what every host can see, so a row captured at or before a receipt of its
+    user, in that receipt's scope (every skill, one skill or one developer), is dropped here
+    instead of coming back after the user was told it was gone.
+    """
+    hashes = {ledger.user_hash(row["user_id"]): row["user_id"] for row in rows if row.get("user_id")}
+    if not hashes:
+        return rows
+    erased: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for user_hash, at, scope in conn.execute("SELECT user_hash, at, scope FROM erasure_receipts "
+                                             "WHERE user_hash = ANY(%s)", (list(hashes),)).fetchall():
+        erased.setdefault(hashes[user_hash], []).append((at, json.loads(scope)))
+    if not erased:
+        return rows
+
+    def covered(row: Mapping[str, Any]) -> bool:
+        return any(row.get("created_at", "") <= at
+                   and scope.get("skill") in (None, row.get("skill"))
+                   and scope.get("developer_id") in (None, row.get("developer_id"))
+                   for at, scope in erased.get(row.get("user_id", ""), ()))
+
+    kept = [row for row in rows if not covered(row)]
+    if len(kept) != len(rows):
+        log.warning("%d spooled row(s) of users erased since their capture were dropped, not replayed",
+                    len(rows) - len(kept))
+    return kept
 
 
 def forget_spooled(ledger: PostgresLedger, source: str) -> None:

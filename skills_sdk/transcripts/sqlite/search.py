@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from .fts import (
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 __all__ = ["text_page"]
+
+#: Matched ids checked against the scope's filters per read, newest first.
+_ROWS_PER_READ = 500
 
 
 def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | None, user_id: str | None,
@@ -64,30 +68,48 @@ def _text_page(conn: Any, filters: TranscriptFilter, clauses: list[str], params:
                     else [d for d in days if d < cursor_day or d == "other"])
     where = " AND ".join(clauses)
     # The words are searched in the text columns only; the developer's token, in its own column,
-    # is a second MATCH that FTS5 intersects with them (skipping through both doclists), so a
-    # search never walks other developers' matches.
+    # is ANDed with them (FTS5 skips through both doclists), so a search never walks other
+    # developers' matches.
     text = "{utterance speech} : (" + filters.q + ")"
     dev = f'developer : "{developer_token(developer_id)}"' if developer_id is not None else None
+    # The newest day is walked newest first, joined with the rows, up to the page: a big developer
+    # fills its page there. Every older day's matches are read in FTS5's own order (ascending
+    # rowid), ids only, then the newest of them fetched with the scope's filters: ascending, FTS5
+    # seeks each word's doclist by its index to the developer's few rowids, where newest first it
+    # reads the whole doclist of every word in every day's table, which a small developer
+    # searching a common word paid for all 90 days. A day's matches are at most the developer's
+    # rows that day.
+    rows_sql = (f"SELECT t.* FROM transcripts t WHERE t.id IN (SELECT value FROM json_each(?)) AND {where} "
+                "ORDER BY t.id DESC LIMIT ?")
     out: list[tuple[Any, ...]] = []
     names: list[str] = []
-    for day in days:
-        extra, args = "", list(params)
-        if before_id is not None and (cursor_day is None or day == cursor_day):
-            # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
-            extra, args = " AND t.id < ?", [*args, before_id]
+    for i, day in enumerate(days):
+        ids: list[int] = []
         found: list[tuple[Any, ...]] = []
         for name, legacy in by_day[day]:  # a user's search merges the day's tables by id
-            match, margs = f"{name} MATCH ?", [text]
-            if dev is not None and not legacy:
-                match, margs = match + f" AND {name} MATCH ?", [dev, text]
-            # Walk the matches newest first (FTS5 yields rowids in order) and stop at the page: an
-            # "id IN (matches)" filter made SQLite read and sort every row of the developer instead.
-            # CROSS JOIN fixes that order: SQLite 3.51 otherwise drives from the developer index.
-            cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
-                               f"WHERE {match} AND {where}{extra} ORDER BY {name}.rowid DESC LIMIT ?",
-                               [*margs, *args, limit + 1 - len(out)])
+            match = f"{dev} AND {text}" if dev is not None and not legacy else text
+            rowid, args = "", [match]
+            if before_id is not None and (cursor_day is None or day == cursor_day):
+                # In the cursor's own day, the rows after it; with the cursor row gone, ids below it.
+                rowid, args = f" AND {name}.rowid < ?", [*args, before_id]
+            if i == 0:
+                # CROSS JOIN fixes the order: SQLite 3.51 otherwise drives from the developer index.
+                cur = conn.execute(f"SELECT t.* FROM {name} CROSS JOIN transcripts t ON t.id = {name}.rowid "
+                                   f"WHERE {name} MATCH ?{rowid} AND {where} ORDER BY {name}.rowid DESC LIMIT ?",
+                                   [*args, *params, limit + 1])
+                names = [d[0] for d in cur.description]
+                found.extend(cur.fetchall())
+            else:
+                ids.extend(r[0] for r in conn.execute(f"SELECT rowid FROM {name} WHERE {name} MATCH ?{rowid}", args))
+        ids.sort(reverse=True)
+        for lo in range(0, len(ids), _ROWS_PER_READ):
+            wanted = limit + 1 - len(out) - len(found)
+            cur = conn.execute(rows_sql, [json.dumps(ids[lo:lo + _ROWS_PER_READ]), *params, wanted])
             names = [d[0] for d in cur.description]
-            found.extend(cur.fetchall())
+            got = cur.fetchall()
+            found.extend(got)
+            if len(got) == wanted:
+                break
         if len(by_day[day]) > 1:
             found.sort(key=lambda r: r[0], reverse=True)  # id is the first column
         out.extend(found[:limit + 1 - len(out)])
