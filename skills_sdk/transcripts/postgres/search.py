@@ -14,6 +14,8 @@ from ..query import scope_where as sqlite_where
 from ..stats import transaction_totals
 from . import crypto
 from .columns import SELECT as _SELECT
+from .columns import keyed
+from .reads import scoped_read
 
 __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 
@@ -67,13 +69,11 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
             else:
                 clauses.append("t.id < %s")
                 params.append(before_id)
-        order = "t.created_at DESC, t.id DESC" if by_time else "t.id DESC"
-        # Pipelined: BEGIN, the scope and the read go to the server together (one wait, not three).
-        with conn.pipeline(), conn.transaction():
-            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
-            raw = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(clauses)} ORDER BY {order} "
-                               "LIMIT %s", [*params, limit + 1]).fetchall()
-        return _page(store.decode(conn, raw), limit)
+        order = "created_at DESC, id DESC" if by_time else "id DESC"
+        raw = scoped_read(conn, setting, value, keyed(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(clauses)} "
+                                                      f"ORDER BY t.{order.replace(', ', ', t.')} LIMIT %s",
+                                                      "r." + order.replace(", ", ", r.")), [*params, limit + 1])
+        return _page(store.decode(conn, raw, with_keys=True), limit)
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], int | None]:
