@@ -4,6 +4,7 @@
 # bytes of ../shared/bench/intent_envelope.json. Prints each figure and the ratios.
 #
 #   bash bench/compare_inproc.sh            # N=2000 REPEATS=5 by default
+#   BEFORE=../main bash bench/compare_inproc.sh   # also another checkout's same-work skill, in the same session
 #
 # Needs the peer harness in ../shared/bench (it makes its own venv, /tmp/anchors-venv) with this
 # project installed into that venv (done here).
@@ -14,6 +15,7 @@ VENV="${ANCHORS_VENV:-/tmp/anchors-venv}"
 OUT="${BENCH_RESULTS:-/tmp/skills-bench-results}"
 export N="${N:-2000}" REPEATS="${REPEATS:-5}" BENCH_RESULTS="$OUT"
 mkdir -p "$OUT"
+rm -f "$OUT"/inproc_same-work-capture-before.json   # only this run's BEFORE is reported
 
 bash "$PEER/run.sh" inproc >/dev/null 2>&1 || true      # creates the venv on first use
 "$VENV/bin/pip" install -q -e "$ROOT" >/dev/null 2>&1
@@ -25,13 +27,18 @@ bash "$PEER/run.sh" inproc >/dev/null 2>&1 || true      # creates the venv on fi
 run() {  # name target [env...]
   local name="$1" target="$2"; shift 2
   # $ROOT first on the path: this checkout is measured even if another one is installed in the venv.
-  env "$@" PYTHONPATH="$ROOT/bench:$ROOT" bash "$PEER/run.sh" inproc --target "$target" --name "$name" \
+  env PYTHONPATH="$ROOT/bench:$ROOT" "$@" bash "$PEER/run.sh" inproc --target "$target" --name "$name" \
     --out "$OUT/inproc_$name.json" 2>/dev/null | grep -E "round trip|cold start" || true
 }
 
 echo "== $(nproc) CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 bash "$PEER/run.sh" inproc 2>/dev/null | grep -E "round trip|cold start" || true
 run same-work-capture  inproc_target:handle_json_same_work
+if [ -n "${BEFORE:-}" ]; then
+  BEFORE="$(cd "$BEFORE" && pwd)"
+  "$VENV/bin/python" -m compileall -q "$BEFORE/skills_sdk" >/dev/null
+  run same-work-capture-before inproc_target:handle_json_same_work PYTHONPATH="$BEFORE/bench:$BEFORE"
+fi
 run same-work-nocapture inproc_target:handle_json_same_work SKILLS_BENCH_CAPTURE=0
 run example-pizza-capture inproc_target:handle_json
 run example-pizza-nocapture inproc_target:handle_json SKILLS_BENCH_CAPTURE=0
@@ -49,8 +56,8 @@ def us(name):
             return v["per_request_us_median"]
     return None
 asksdk = us("inproc.json")
-rows = {n: us(f"inproc_{n}.json") for n in ("same-work-capture", "same-work-nocapture", "example-pizza-capture",
-                                           "example-pizza-nocapture")}
+rows = {n: us(f"inproc_{n}.json") for n in ("same-work-capture", "same-work-capture-before", "same-work-nocapture",
+                                           "example-pizza-capture", "example-pizza-nocapture")}
 rows["plain-dict floor"] = us("inproc_plain.json")
 print("\n%-26s %10s %14s" % ("target", "us/request", "ask-sdk / ours"))
 print("%-26s %10.1f %14s" % ("ask-sdk-core", asksdk or float("nan"), "1.00x"))

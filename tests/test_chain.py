@@ -167,3 +167,12 @@ def test_capture_builds_the_digest_in_python_where_sqlite_would_print_the_same()
     # Spellings only SQLite knows for sure (a float past fixed notation, a bool in an INTEGER column) are read back.
     assert _content_of(storage_values({**row, "latency_ms": 1e16})) is None
     assert _content_of(storage_values({**row, "end_session": True})) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=st.binary(max_size=130), content=st.text(max_size=200))
+def test_a_row_digest_is_hmac_sha256_of_its_content_so_older_chains_still_verify(secret, content):
+    import hashlib
+    import hmac
+
+    assert _digest(secret, content) == hmac.new(secret, content.encode(), hashlib.sha256).hexdigest()

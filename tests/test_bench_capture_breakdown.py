@@ -1,0 +1,25 @@
+"""The capture breakdown runs end to end and names every statement a capture runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVELOPE = ROOT.parent / "shared" / "bench" / "intent_envelope.json"
+
+
+@pytest.mark.skipif(not ENVELOPE.exists(), reason="the peer harness's envelope is not beside this checkout")
+def test_capture_breakdown_times_each_statement_of_a_capture(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "capture_breakdown.py"), "--runs", "1", "-n", "50"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    us = {part: values[0] for part, values in json.loads(proc.stdout.strip().splitlines()[-1])["us"].items()}
+    for statement in ("consent read", "BEGIN", "INSERT row", "chain head read", "chain INSERT", "COMMIT"):
+        assert us[f"sql: {statement}"] > 0, statement
+    assert "sql: other" not in us  # every statement of a capture has a name
+    assert 0 < us["sql: COMMIT"] < us["capture (whole)"]
