@@ -99,3 +99,21 @@ def test_search_reaches_the_oldest_day_and_pages_across_its_windows(store):
     assert found[-1][0] == days[-1].isoformat()
     assert store.search("rare", {"since": days[3].isoformat()}, developer_id="dev-a", limit=50)[0][-1][
         "created_at"][:10] == days[3].isoformat()
+
+
+def test_search_through_a_bucket_every_word_shares_finds_each_match_once(store, monkeypatch):
+    monkeypatch.setattr(crypto, "BUCKETS", 1)  # every word collides: each candidate is checked and dropped
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = [{**_turn(n), "utterance": "ordinary words" if n % 50 else "a rare one", "speech": None,
+             "created_at": f"{(today - datetime.timedelta(days=n % 9)).isoformat()}T10:{n % 60:02d}:00.000Z"}
+            for n in range(400)]
+    store.record_many(rows)
+    found, before = [], None
+    while True:
+        page, before = store.search("rare", developer_id="dev-a", limit=3, before_id=before)
+        found += [r["request_id"] for r in page]
+        if before is None:
+            break
+    expected = sorted((r for r in rows if r["utterance"] == "a rare one"), key=lambda r: r["created_at"][:10],
+                      reverse=True)
+    assert found == [r["request_id"] for r in expected] and len(found) == 8

@@ -22,6 +22,8 @@ __all__ = ["SearchMixin", "search", "query_words", "skill_stats"]
 _TERM = re.compile(r'"((?:[^"]|"")*)"')
 #: Candidates a full-text statement reads beyond the page (a bucket shared with another word lets a row through).
 _SLACK = 16
+#: The most candidates one full-text statement reads.
+_MOST = 32768
 #: The days each window of a full-text search reaches back (then one more for everything older).
 _SPANS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -87,6 +89,38 @@ def _next_day(day: str) -> str:
     return (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
 
 
+def _after(day: str) -> str:
+    """A text after every text that starts with ``day`` (the upper bound of its day, dates or not).
+
+    >>> _after("2026-11-30")
+    '2026-11-31'
+    """
+    head = day.rstrip("\U0010ffff")
+    return head[:-1] + chr(ord(head[-1]) + 1) if head else "\U0010ffff" * 11
+
+
+def _may_say(store: Any, conn: Any, batch: list[Any], wanted: set[str]) -> list[Any]:
+    """The rows of ``batch`` (of ``SELECT {SELECT}``) whose words may hold every wanted word.
+
+    A bucket shared with a common word of the developer's brings many rows that do not say the
+    query; most text is ASCII, where each word is a substring of the lowercased sealed text, so a
+    row without them all is dropped before it is decoded and split into words (Unicode folding,
+    the costly part of the check).
+    """
+    keys = store.keys.keys_for(conn, {r[-2] for r in batch if r[-2] is not None})
+    needles = [w.encode() for w in wanted]
+    keep = []
+    for r in batch:
+        key = keys.get(r[-2])
+        if r[-1] is None or key is None:
+            continue  # no words (or their key is erased): nothing to find
+        text = crypto.unseal(key, bytes(r[-1]), str(r[-2]).encode())
+        if text.isascii() and not all(n in text.lower() for n in needles):
+            continue
+        keep.append(r)
+    return keep
+
+
 def _windows(newest: datetime.date, since: str | None) -> list[tuple[str | None, str | None]]:
     """``created_at`` ranges ``[lo, hi)`` newest first, each twice as many days as the one before, covering every text.
 
@@ -143,25 +177,31 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
     # rows the range holds, and read a month of the developer's rows by time (80-250 ms) where
     # the token index finds the few that matter (7 ms).
     conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    conn.execute("SET LOCAL work_mem = '32MB'")  # a dense window's candidates sorted in memory
     out: list[dict[str, Any]] = []
-    want = limit + 1 + _SLACK
+    take = limit + 1 + _SLACK  # grows once a window proves dense, and stays grown for the older ones
     for lo, hi in _windows(newest, filters.since):
         bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
         below: list[Any] = []
         while True:
-            more = ["(left(t.created_at, 10), t.id) < (%s, %s)"] if below else []
+            # Past a full batch (a common word of the developer's shares the query's bucket, and
+            # its rows are unsealed and dropped), the next statement takes twice as many and starts
+            # at the last day seen, so that a dense window is read in a few statements, not one per batch.
+            more = ["(left(t.created_at, 10), t.id) < (%s, %s) AND t.created_at < %s"] if below else []
             batch = conn.execute(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(where + bounds + more)} "
                                  "ORDER BY left(t.created_at, 10) DESC, t.id DESC LIMIT %s",
-                                 [*args, *([lo] if lo else []), *([hi] if hi else []), *below, want]).fetchall()
-            for row in store.decode(conn, batch):
+                                 [*args, *([lo] if lo else []), *([hi] if hi else []), *below, take]).fetchall()
+            for row in store.decode(conn, _may_say(store, conn, batch, wanted)):
                 said = crypto.words(row["utterance"]) | crypto.words(row["speech"])
                 if wanted <= said:
                     out.append(row)
                     if len(out) > limit:
                         return _page(out, limit)
-            if len(batch) < want:
+            if len(batch) < take:
                 break
-            below = [batch[-1][1][:10], batch[-1][0]]
+            day = batch[-1][1][:10]
+            below = [day, batch[-1][0], _after(day)]
+            take = min(take * 2, _MOST)
     return _page(out, limit)
 
 
