@@ -9,6 +9,7 @@ import threading
 
 import psycopg
 import pytest
+from _postgres import search_pages
 
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.postgres import PostgresLedger, crypto, sealed
@@ -89,12 +90,7 @@ def test_search_reaches_the_oldest_day_and_pages_across_its_windows(store):
     store.record_many([{**_turn(n), "utterance": f"rare word {n}" if n % 2 == 0 else "other",
                         "created_at": f"{day.isoformat()}T0{n % 10}:00:00.000Z"}
                        for n, day in enumerate(d for d in days for _ in range(4))])
-    found, before = [], None
-    while True:
-        rows, before = store.search("rare", developer_id="dev-a", limit=3, before_id=before)
-        found += [(r["created_at"][:10], r["id"]) for r in rows]
-        if before is None:
-            break
+    found = [(r["created_at"][:10], r["id"]) for r in search_pages(store, "rare", developer_id="dev-a", limit=3)]
     assert len(found) == 12 and found == sorted(found, reverse=True)  # by day, then id, newest first
     assert found[-1][0] == days[-1].isoformat()
     assert store.search("rare", {"since": days[3].isoformat()}, developer_id="dev-a", limit=50)[0][-1][
@@ -108,12 +104,7 @@ def test_search_through_a_bucket_every_word_shares_finds_each_match_once(store, 
              "created_at": f"{(today - datetime.timedelta(days=n % 9)).isoformat()}T10:{n % 60:02d}:00.000Z"}
             for n in range(400)]
     store.record_many(rows)
-    found, before = [], None
-    while True:
-        page, before = store.search("rare", developer_id="dev-a", limit=3, before_id=before)
-        found += [r["request_id"] for r in page]
-        if before is None:
-            break
+    found = [r["request_id"] for r in search_pages(store, "rare", developer_id="dev-a", limit=3)]
     expected = sorted((r for r in rows if r["utterance"] == "a rare one"), key=lambda r: r["created_at"][:10],
                       reverse=True)
     assert found == [r["request_id"] for r in expected] and len(found) == 8
