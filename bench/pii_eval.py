@@ -1,7 +1,9 @@
 """PII redaction: recall and precision per kind, throughput, and hostile-input timings, beside presidio-analyzer.
 
 Run: .venv/bin/python bench/pii_eval.py [--misses]
-     .venv/bin/python bench/pii_eval.py --against OLD.py  # e.g. git show 9afd35f:skills_sdk/transcripts/redaction.py
+     .venv/bin/python bench/pii_eval.py --against OLD  # an older redaction module or package, e.g.
+         git archive REF skills_sdk/transcripts/redaction | tar -x -C /tmp/old
+         .venv/bin/python bench/pii_eval.py --against /tmp/old/skills_sdk/transcripts/redaction
 
 Scores skills_sdk's redactor, presidio-analyzer's pattern recognizers (CreditCardRecognizer,
 PhoneRecognizer, EmailRecognizer, used directly: no NLP engine, so no spaCy model) and
@@ -147,14 +149,21 @@ def time_hostile(name: str, which: str, timeout: float) -> str:
 
 def against(path: Path, corpus: list[dict], rounds: int) -> None:
     """Time an older redaction module (one file) beside this one, interleaved, and print the ratios."""
-    spec = importlib.util.spec_from_file_location("older_redaction", path)
+    if path.is_dir():  # the redaction package of an older checkout
+        spec = importlib.util.spec_from_file_location(
+            "older_redaction", path / "__init__.py", submodule_search_locations=[str(path)]
+        )
+    else:
+        spec = importlib.util.spec_from_file_location("older_redaction", path)
     if spec is None or spec.loader is None:
-        raise SystemExit(f"--against {path}: not a Python module. Extract one with git show REF:PATH > FILE.")
+        raise SystemExit(f"--against {path}: not a Python module or package. Extract one with git show or git archive.")
     older = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = older  # dataclasses look their module up while the class is made
     spec.loader.exec_module(older)
     old = older.Redactor(kinds=["CARD", "PHONE", "EMAIL"])
     caches = [getattr(older, name).cache_clear for name in ("_phone_verdict",) if hasattr(older, name)]
+    if hasattr(older, "verdicts"):
+        caches.append(older.verdicts.verdict.cache_clear)
     print(f"== this redactor against {path} (CPU time, median of {rounds} interleaved rounds)")
     fields = [{"text": " ".join(row["text"] for row in corpus[i : i + 40]), "locale": corpus[i]["locale"]}
               for i in range(0, len(corpus), 40)]  # fmt: skip

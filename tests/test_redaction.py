@@ -496,7 +496,7 @@ def test_every_builtin_pattern_is_checked() -> None:
         "emails._LOCAL_REVERSED",
         "numbers._TOKEN",
         "numbers._STRETCH",
-        "numbers._DIGIT_WORD",
+        "numbers._NUMERAL_STRETCH",
         "places._COORDINATES",
         "places._HOUSE_NUMBER",
     } <= set(BUILTIN_PATTERNS)

@@ -80,3 +80,26 @@ def test_heldout_scores_do_not_fall(kind: str) -> None:
     recall, precision = HELDOUT_FLOORS[kind]
     assert result.recall >= recall, "\n".join(result.misses)
     assert result.precision >= precision, "\n".join(result.false_positives)
+
+
+def test_the_digits_only_reader_reads_what_the_full_reader_reads_where_no_digit_word_is() -> None:
+    # The prefilter sends text without "four", "double", "plus", ... to a scan for digits alone;
+    # where it does, both readers must give the same groups, and text with such words the full one.
+    from skills_sdk.transcripts.redaction import numbers
+    from skills_sdk.transcripts.redaction.numbers import sequence_words, sequences
+    from skills_sdk.transcripts.redaction.text import view
+
+    digits_only = 0
+    for row in CORPUS_ROWS + ADVERSARIAL_ROWS:
+        seen = view(row["text"])
+        raw = seen.encode("ascii")
+        words = sequence_words(raw, sum(char.isdigit() for char in seen))
+        full = [seq.groups for seq in sequences(seen, True)]
+        if words is None:
+            assert full == []
+        elif words is False:
+            digits_only += 1
+            assert [seq.groups for seq in sequences(seen, False)] == full
+        else:  # the old reference: a token of the full reader that is a word
+            assert any(not token.group()[0].isdigit() for token in numbers._TOKEN.finditer(seen))
+    assert digits_only >= 500

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from .numbers import Sequence, cue_before, strong
 
-__all__ = ["find_cards", "luhn_ok"]
+__all__ = ["MIN_CARD_DIGITS", "find_cards", "luhn_ok"]
+
+#: The fewest digits a card number has.
+MIN_CARD_DIGITS = 13
 
 _CARD_LENGTH_RANK = {length: rank for rank, length in enumerate((16, 15, 14, 19, 13, 17, 18))}
 # Each digit doubled, less 9 when that is over 9: the digits Luhn adds for every second position.
@@ -23,7 +26,7 @@ def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int
     groups = seq.groups
     if seq.plus >= 0:
         return  # "+49 (0)30 29468841" is dialled, not charged
-    if len(seq.digits) < 13:
+    if len(seq.digits) < MIN_CARD_DIGITS:
         return
     all_digits, offsets = seq.digits, seq.offsets
     cue = None
@@ -47,7 +50,7 @@ def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int
             size = offsets[last + 1] - offsets[first]
             if size > 19:
                 break
-            if size < 13 or all_digits[offsets[first]] == "0":
+            if size < MIN_CARD_DIGITS or all_digits[offsets[first]] == "0":
                 continue
             digits = all_digits[offsets[first] : offsets[last + 1]]
             if luhn_ok(digits):

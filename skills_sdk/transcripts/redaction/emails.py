@@ -12,9 +12,12 @@ __all__ = ["find_emails", "may_hold_email"]
 # jane [at] x [dot] com; spoken: jane at gmail dot com, j underscore doe at mail punkt de.
 # Starting each branch with a character of its own lets re skip ahead at C speed; the spaces around
 # an anchor ("john @ example.com") are taken in Python, at most _AT_SPACES on each side.
-_AT = re.compile(r"@| at(?= )|[(\[{<] {0,2}at {0,2}[)\]}>]")
+# Every branch starts with one literal character, so re skips in C to the next "@", space or
+# bracket instead of trying each branch at every position.
+_BRACKETED_AT = "|".join(re.escape(bracket) + r" {0,2}at {0,2}[)\]}>]" for bracket in "([{<")
+_AT = re.compile(r"@| at(?= )|" + _BRACKETED_AT)
 _AT_SPACES = 2
-_AT_HINT = re.compile(r" at |[(\[{<] {0,2}at {0,2}[)\]}>]")
+_AT_HINT = re.compile(r" at |" + _BRACKETED_AT)
 _LOCAL_CHARS = r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}"
 _SPOKEN_LOCAL_CHARS = r"[a-z0-9_.-]{1,64}"
 # The joins of a spoken local part, reversed: " dot ", " punkt ", " underscore ", ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from itertools import accumulate
 
-__all__ = ["MIN_DIGITS", "Group", "Sequence", "cue_before", "may_hold_sequence", "sequences", "strong", "unit_after"]
+__all__ = ["MIN_DIGITS", "Group", "Sequence", "cue_before", "sequence_words", "sequences", "strong", "unit_after"]
 
 # A sequence is digits and digit words ("four", "oh", "double five", "vier") joined by short runs
 # of separators: "4111 1111 1111 1111", "415/555/0100", "four one five, five five five", "4111 one
@@ -37,17 +37,45 @@ def _trie(words: list[str]) -> str:
 
 _TOKEN = re.compile(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]) + r"\b")
 _MAX_GAP = 4
+
+
+def _first_token() -> str:
+    """_TOKEN as branches that each start with one literal character ("4[0-9]*", "f(?<!...)..."),
+    so that re, looking for a stretch, skips in C to the next character a token can start with
+    instead of trying every branch at every position. The "\\b" before a word becomes a check,
+    after its first letter, that the character before that letter is not a word character (the
+    view is ASCII: its word characters are [0-9a-z_])."""
+    rests: dict[str, list[str]] = {}
+    for word in [*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]:
+        rests.setdefault(word[0], []).append(word[1:])
+    numerals = [f"{digit}[0-9]*" for digit in "0123456789"]
+    words = [rf"{first}(?<![0-9a-z_].){_trie(rest)}\b" for first, rest in sorted(rests.items())]
+    return "|".join(numerals + words)
+
+
 # Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
 # which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
 # Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
 # tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
-_STRETCH = re.compile(rf"(?:{_TOKEN.pattern})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
+_STRETCH = re.compile(rf"(?:{_first_token()})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
+# The same stretches where the text has no word a token can be (most text with numbers): one
+# character class first, so re skips from digit to digit in C instead of trying every token word
+# at every position.
+_NUMERAL_STRETCH = re.compile(rf"[0-9][0-9]*(?:[ ,./_()-]{{1,{_MAX_GAP}}}[0-9]+)*")
 # Every word that stands for digits, and how many: a text whose digits and digit words add up to
-# fewer than MIN_DIGITS holds no sequence, and most speech is such text.
-_DIGIT_WORD = re.compile(r"\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS]) + r"\b")
-_DIGITS_SAID = {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{word: len(zeros) for word, zeros in _ZEROS.items()}}
+# fewer than MIN_DIGITS holds no sequence, and most speech is such text. A token word stands
+# between word boundaries (\b), so it is one whole run of letters, digits and "_": the text's
+# bytes with every other character made a space, split, are its candidates, compared in C.
+_DIGITS_SAID = {
+    word.encode(): said
+    for word, said in {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{w: len(z) for w, z in _ZEROS.items()}}.items()
+}
+_TOKEN_WORDS = frozenset([*_DIGITS_SAID, b"plus"])
+_WORD_RUNS = bytes(code if chr(code).isascii() and (chr(code).isalnum() or code == 95) else 32 for code in range(256))
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _SEPARATOR_RUN = re.compile("([ ,./_()-]+)")
+# A digit run glued to the word before it by one "-", "_" or "/" ("four-5"): see _glued.
+_WORD_THEN_NUMERAL = re.compile("[a-z][-_/][0-9]")
 _SPECIAL_WORD = re.compile(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
 #: A sequence needs this many digits to be a phone (a 7-digit local number) or a card (13).
 MIN_DIGITS = 7
@@ -95,27 +123,35 @@ class Sequence:
         return f"Sequence({self.groups!r}, plus={self.plus})"
 
 
-def may_hold_sequence(view: str, digit_count: int) -> bool:
-    """Whether ``view`` holds enough digits and digit words for a sequence: a cheap test before :func:`sequences`."""
-    if digit_count >= MIN_DIGITS:
-        return True
-    for word in _DIGIT_WORD.findall(view):
-        digit_count += _DIGITS_SAID[word]
-        if digit_count >= MIN_DIGITS:
-            return True
-    return False
+def sequence_words(view: bytes, digit_count: int) -> bool | None:
+    """Whether the view's ASCII bytes hold enough digits and digit words for a sequence: ``None``
+    when they do not, else whether any of the words a sequence can hold ("four", "double", "plus")
+    occurs, which :func:`sequences` then reads too. A cheap test before :func:`sequences`.
+    """
+    words = view.translate(_WORD_RUNS).split()
+    if _TOKEN_WORDS.isdisjoint(words):
+        return False if digit_count >= MIN_DIGITS else None
+    if digit_count < MIN_DIGITS:
+        said = _DIGITS_SAID
+        digit_count += sum(said[word] for word in words if word in said)
+        if digit_count < MIN_DIGITS:
+            return None
+    return True
 
 
-def sequences(view: str) -> list[Sequence]:
+def sequences(view: str, words: bool = True) -> list[Sequence]:
     """The digit sequences of ``view`` with at least :data:`MIN_DIGITS` digits.
 
     Example::
 
         [seq.groups for seq in sequences("call 415 555 0100")]
         # [[(5, 8, '415', False), (9, 12, '555', False), (13, 17, '0100', False)]]
+
+    :param words: whether to read digit words too; ``False`` (digits only) when
+        :func:`sequence_words` found none.
     """
     out: list[Sequence] = []
-    for stretch in _STRETCH.finditer(view):
+    for stretch in (_STRETCH if words else _NUMERAL_STRETCH).finditer(view):
         start, end = stretch.span()
         if end - start < MIN_DIGITS:  # seven digits take seven characters at least
             continue
@@ -124,7 +160,7 @@ def sequences(view: str) -> list[Sequence]:
             ". " in chunk
             or ".." in chunk
             # every word of _SPECIAL_WORD has a "u" or a "p": most stretches skip the search
-            or (("u" in chunk or "p" in chunk) and _SPECIAL_WORD.search(chunk) is not None)
+            or (words and ("u" in chunk or "p" in chunk) and _SPECIAL_WORD.search(chunk) is not None)
             or not _read_plain(view, start, chunk, out)
         ):
             _read_stretch(view, start, end, chunk, out)
@@ -138,21 +174,31 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
 
     What :func:`_read_stretch` does for any stretch, for the commonest ones: every token is a
     group, and all groups are one sequence. The tokens are split off at C speed (a separator
-    never occurs in a token) rather than matched one by one.
+    never occurs in a token) rather than matched token by token, and a digit run is checked for
+    letters around it only where one can be.
     """
+    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators, token, ..., token
+    hi = lo + len(chunk)
+    # Inside a stretch a token is followed by separators, so a digit run can touch a letter only at
+    # the stretch's two ends, or after a word and one "-", "_" or "/" ("four-5"): see _glued.
+    if pieces[0][0] <= "9" and lo and (
+        view[lo - 1] in _LETTERS or (view[lo - 1] in "-_/" and lo > 1 and view[lo - 2] in _LETTERS)
+    ):
+        return False
+    if (hi < len(view) and view[hi] in _LETTERS and pieces[-1][0] <= "9") or (
+        len(pieces) > 2 and _WORD_THEN_NUMERAL.search(chunk) is not None
+    ):
+        return False
     values = _WORD_VALUES
     groups: list[Group] = []
     parts: list[str] = []
     offsets = [0]
     count = 0
-    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators, token, ..., token
     pieces.append("")
     end = lo
     for word, gap in zip(pieces[0::2], pieces[1::2], strict=True):
         start, end = end, end + len(word)
         if word[0] <= "9":
-            if _glued(view, start, end):
-                return False
             groups.append((start, end, word, False))
         else:
             word = values[word]

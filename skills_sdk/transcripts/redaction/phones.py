@@ -165,9 +165,12 @@ def _phones_in_run(
         for end in range(last, first, -1):
             if offsets[end] - offsets[first] < MIN_DIGITS:
                 break
-            if _bounded(view, seq, hi, end, before=False) and _is_phone(
-                view, seq, first, end, region, budget, cues
+            # _bounded(view, seq, hi, end, before=False), its commonest answers without a call
+            if end != hi and offsets[min(hi, end + 3)] - offsets[end] > 2 and not strong(
+                view[groups[end - 1][1] : groups[end][0]]
             ):
+                continue
+            if _is_phone(view, seq, first, end, region, budget, cues):
                 found = end
                 break
         if found is None:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .cards import find_cards
+from .cards import MIN_CARD_DIGITS, find_cards
 from .emails import find_emails, may_hold_email
-from .numbers import may_hold_sequence, sequences
+from .numbers import sequence_words, sequences
 from .phones import Budget, find_phones, region_of
 from .places import find_addresses, find_coordinates
 from .text import view as view_of
@@ -200,20 +200,22 @@ class Redactor:
         spans: list[tuple[int, int, str]] = []
         if "EMAIL" in kinds and may_hold_email(view):
             find_emails(view, spans)
-        digit_count = len(view) - len(view.encode("ascii").translate(None, _DIGITS))
+        raw = view.encode("ascii")  # the view is ASCII: bytes methods count and split it in C
+        digit_count = len(raw) - len(raw.translate(None, _DIGITS))
         if digit_count >= 10 and "COORDINATES" in kinds and "." in view:
             find_coordinates(view, spans)
-        if ("CARD" in kinds or "PHONE" in kinds) and may_hold_sequence(view, digit_count):
+        words = sequence_words(raw, digit_count) if "CARD" in kinds or "PHONE" in kinds else None
+        if words is not None:
             budget = Budget()
             region = region_of(locale)
             coordinates = [(start, end) for start, end, kind in spans if kind == "COORDINATES"]
-            for seq in sequences(view):
+            for seq in sequences(view, words):
                 if coordinates and any(
                     start < seq.groups[-1][1] and seq.groups[0][0] < end for start, end in coordinates
                 ):
                     continue  # "37.7749, -122.4194" is not a phone number
                 used = [False] * len(seq.groups)
-                if "CARD" in kinds:
+                if "CARD" in kinds and len(seq.digits) >= MIN_CARD_DIGITS:
                     find_cards(view, seq, used, spans)
                 if "PHONE" in kinds:
                     find_phones(view, seq, used, region, budget, spans)

@@ -124,17 +124,19 @@ def _owners(country_code: int) -> list[tuple[re.Pattern[str] | None, str]]:
     return steps
 
 
-def _owner(national: str, country_code: int) -> str | None:
+def _owner(national: str, country_code: int) -> tuple[str | None, bool]:
+    """The region of the calling code that owns ``national``, and whether its patterns were
+    already found to accept it (so :func:`_fast_verdict` need not ask again)."""
     for leading, name in _owners(country_code):
         if leading is None:
             region = _region(country_code, name)
             if region is not None and region.has_type(national):
-                return name
+                return name, True
         else:
             match = leading.match(national)
             if match:
-                return match.lastgroup
-    return None
+                return match.lastgroup, False
+    return None, False
 
 
 class _Rules:
@@ -270,7 +272,9 @@ def _fast_verdict(digits: str, region: str, plus: bool) -> int | None:
     regions = util.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if not regions:
         return 0
-    owner = regions[0] if len(regions) == 1 else _owner(national, country_code)
+    owner, accepted = (regions[0], False) if len(regions) == 1 else _owner(national, country_code)
+    if accepted:
+        return 2
     if owner is not None:
         owner_region = _region(country_code, owner)
         if owner_region is not None and owner_region.has_type(national):
