@@ -58,24 +58,3 @@ def test_captures_that_never_pause_are_indexed_once_the_backlog_bound_is_reached
     assert indexed_upto(store) >= 25
     rows, _ = store.query({"q": "number"}, developer_id="dev", limit=5)
     assert len(rows) == 5  # and the rows are found
-
-
-def test_a_backlog_is_indexed_in_slices_so_no_capture_waits_for_the_whole_of_it(store, monkeypatch):
-    from skills_sdk.transcripts.sqlite import connection
-
-    limits = []
-    index = connection.index_pending
-
-    def recorded(conn, *, limit=None):
-        if conn.execute("PRAGMA database_list").fetchone()[2] == str(store.path):  # not another test's ledger
-            limits.append(limit)
-        return index(conn, limit=limit)
-
-    monkeypatch.setattr(connection, "index_pending", recorded)
-    store.index_backlog = 40
-    store.index_slice = 10
-    store.index_idle = 3600  # captures keep coming
-    ids = [store.record(row(i)) for i in range(60)]
-    store.start()
-    assert wait_for(lambda: indexed_upto(store) == ids[-1])  # all of it, while captures keep coming
-    assert limits and set(limits) == {10}  # every transaction of the thread covered one slice at most
