@@ -1,13 +1,22 @@
 """The ledger's backends side by side, through the Ledger interface only: the same rows, the same queries.
 
     python bench/ledger_backends.py --rows 1000000 --db /tmp/b/1m.db --db postgresql://postgres@/bench?host=/tmp/pg
+    python bench/ledger_backends.py --rows 1000000 --db /tmp/b/1m.db \
+        --db '/work/main::postgresql://postgres@/before?host=/tmp/pg' --db 'postgresql://postgres@/after?host=/tmp/pg'
 
 Generates the same realistic ledger (bench/_ledger.py: 4 developers, 8 skills, 100,000 long-tailed
 users, 90 days) into each ``--db`` with ``record_many`` (an empty ledger is needed), then measures,
 on each: capture (``record`` of one row, committed), a user's history, a developer's page by time
 range, a full-text search, the erasure of a user with 1,000 transcripts, the purge of the oldest
-day, and an export (``iter_jsonl``). Prints one table, the first ``--db`` as the baseline, then
-one JSON line with every figure. PostgreSQL needs ``SKILLS_LEDGER_KEY_FILE`` or takes var/ledger.key.
+day, and an export (``iter_jsonl``; also the CPU time this process spent per exported row, which
+a shared machine disturbs less than the rate). Prints one table, the first ``--db`` as the
+baseline, then one JSON line with every figure. PostgreSQL takes its key file from
+``SKILLS_LEDGER_KEY_FILE`` with the database's position appended (``ledger.key.1``: one
+database's erasures ratchet its file), or var/ledger.key.
+
+``CHECKOUT::DB`` runs that database with the skills_sdk of another checkout (a before/after pair
+in one run). Every database is filled first, each in its own process, then measured one after
+the other, so the measurements sit close together in time.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +33,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if "--code" in sys.argv:  # a child measuring another checkout's skills_sdk (see CHECKOUT::DB)
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
 
 import _ledger  # noqa: E402
 
@@ -48,18 +60,28 @@ def timed(fn: Any, inputs: list[Any], warm: int = 10) -> tuple[float, float]:
     return pct(out, 0.5), pct(out, 0.99)
 
 
-def run(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
+def fill(db: str, rows: int, end_ms: int) -> dict[str, Any]:
+    """Write the generated ledger into ``db`` (empty); its import rate."""
     led = open_ledger(db)
-    fig: dict[str, Any] = {"db": db.split("://")[0] if "://" in db else "sqlite"}
-    if led.count():
-        raise SystemExit(f"{db} is not empty: the benchmark generates its own ledger.")
-    t0 = time.perf_counter()
-    sample: list[dict[str, Any]] = []
+    try:
+        if led.count():
+            raise SystemExit(f"{db} is not empty: the benchmark generates its own ledger.")
+        t0 = time.perf_counter()
+        for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
+            led.record_many(batch)
+        return {"generate_rows_per_s": round(rows / (time.perf_counter() - t0))}
+    finally:
+        led.close()
+
+
+def measure(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
+    """Every figure but the import, on the ledger :func:`fill` made."""
     rng = random.Random(11)
-    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
-        led.record_many(batch)
+    sample: list[dict[str, Any]] = []
+    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):  # the rows fill wrote, not written again
         sample += rng.sample(batch, min(len(batch), 8))
-    fig["generate_rows_per_s"] = round(rows / (time.perf_counter() - t0))
+    led = open_ledger(db)
+    fig: dict[str, Any] = {}
     led.start()
     try:
         # Capture: one committed row at a time, rows as capture builds them (fresh request ids).
@@ -104,33 +126,63 @@ def run(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
         t1 = time.perf_counter()
         report = led.purge({}, default_days=DAYS - 1, now=now)
         fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         n = sum(1 for _ in led.iter_jsonl())
         fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
+        fig["export_cpu_us_per_row"] = round((time.process_time() - c1) / max(n, 1) * 1e6, 2)
     finally:
         led.stop()
     return fig
 
 
+def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int) -> dict[str, Any]:
+    """Run one phase for the ``n``-th ``[CHECKOUT::]DB`` in a fresh process; its figures."""
+    code, _, db = spec.rpartition("::")
+    env = dict(os.environ)
+    if env.get("SKILLS_LEDGER_KEY_FILE"):  # a key file per database: one's erasures ratchet it
+        env["SKILLS_LEDGER_KEY_FILE"] += f".{n}"
+    cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
+           "--queries", str(args.queries), "--end-ms", str(end_ms), *(["--code", code] if code else [])]
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _label(spec: str) -> str:
+    code, _, db = spec.rpartition("::")
+    kind = db.split("://")[0] if "://" in db else "sqlite"
+    return f"{kind} ({os.path.basename(code.rstrip('/'))})" if code else kind
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--db", action="append", required=True, help="a ledger path or URL (give two to compare)")
+    ap.add_argument("--db", action="append", required=True,
+                    help="a ledger path or URL, or CHECKOUT::DB to run it with another checkout (give two to compare)")
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--phase", choices=("fill", "measure"), help=argparse.SUPPRESS)
+    ap.add_argument("--end-ms", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    end_ms = (int(time.time()) // 86400) * 86_400_000
-    figs = []
-    for db in args.db:
-        print(f"-- {db.split('?')[0]}: {args.rows:,} rows", file=sys.stderr, flush=True)
-        figs.append(run(db, args.rows, end_ms, args.queries))
+    end_ms = args.end_ms or (int(time.time()) // 86400) * 86_400_000
+    if args.phase:  # a child: one database, one phase
+        fig = fill(args.db[0], args.rows, end_ms) if args.phase == "fill" else measure(args.db[0], args.rows, end_ms,
+                                                                                         args.queries)
+        print(json.dumps(fig))
+        return 0
+    figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]
+    for phase in ("fill", "measure"):
+        for n, (spec, fig) in enumerate(zip(args.db, figs, strict=True)):
+            print(f"-- {phase} {spec.split('?')[0]}: {args.rows:,} rows", file=sys.stderr, flush=True)
+            fig.update(_child(spec, n, phase, args, end_ms))
     names = [k for k in figs[0] if k != "db"]
     print("| figure | " + " | ".join(f["db"] for f in figs) + " | " + " | ".join(
         f"{f['db']} ÷ {figs[0]['db']}" for f in figs[1:]) + " |")
     print("|---|" + "---:|" * (2 * len(figs) - 1))
     for k in names:
-        vals = [f[k] for f in figs]
+        vals = [f.get(k) for f in figs]
         ratios = [f"{v / vals[0]:.2f}x" if isinstance(v, (int, float)) and vals[0] else "" for v in vals[1:]]
-        print(f"| {k} | " + " | ".join(f"{v:,}" if isinstance(v, int) else f"{v:.2f}" for v in vals) + " | "
+        print(f"| {k} | " + " | ".join(f"{v:,}" if isinstance(v, int) else f"{v:,.2f}" if isinstance(v, float) else f"{v}"
+                                       for v in vals) + " | "
               + " | ".join(ratios) + " |")
     print(json.dumps({"rows": args.rows, "figures": figs}))
     return 0

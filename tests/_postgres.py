@@ -10,7 +10,17 @@ import sys
 import tempfile
 import uuid
 
-__all__ = ["Cluster", "find_bindir"]
+__all__ = ["Cluster", "find_bindir", "search_pages"]
+
+
+def search_pages(ledger, text: str, where=None, **scope) -> list[dict]:
+    """Every row ``ledger.search`` finds, page after page (``scope``: developer_id or user_id, limit)."""
+    found, before = [], None
+    while True:
+        rows, before = ledger.search(text, where, before_id=before, **scope)
+        found += rows
+        if before is None:
+            return found
 
 
 def find_bindir() -> str | None:

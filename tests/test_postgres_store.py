@@ -12,7 +12,7 @@ import uuid
 
 import psycopg
 import pytest
-from _postgres import Cluster
+from _postgres import Cluster, search_pages
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
@@ -146,12 +146,7 @@ def test_search_finds_words_in_its_own_developers_rows_only(store):
 
 def test_full_text_pages_walk_every_match_once_newest_first(store):
     ids = [store.record(_turn("u1", f"pizza {i}")) for i in range(45)]
-    seen, before = [], None
-    while True:
-        rows, before = store.search("pizza", developer_id="dev-a", limit=20, before_id=before)
-        seen += [r["id"] for r in rows]
-        if before is None:
-            break
+    seen = [r["id"] for r in search_pages(store, "pizza", developer_id="dev-a", limit=20)]
     assert seen == sorted(ids, reverse=True)
 
 

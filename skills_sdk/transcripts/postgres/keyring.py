@@ -160,6 +160,17 @@ class Keyring:
                 out[int(kid)] = key
         return out
 
+    def keys_given(self, wrapped: dict[int, tuple[str, str, str, int, bytes]]) -> dict[int, bytes]:
+        """Data keys by id from their stored form ``(developer, skill, user, epoch, wrapped)``, read with the rows."""
+        out = {}
+        for kid, (dev, skill, user, epoch, blob) in wrapped.items():
+            key = self._by_id.get(kid)
+            if key is None:
+                key = crypto.unwrap(self.kek(epoch), bytes(blob), _user_label(dev, skill, user))
+                self.remember((dev, skill, user), (kid, key))
+            out[kid] = key
+        return out
+
     def search_key(self, conn: Any, dev: str) -> tuple[int, bytes]:
         """The developer's search key and index number, made on first use."""
         hit = self._search_keys.get(dev)

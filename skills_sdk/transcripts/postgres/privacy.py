@@ -16,7 +16,7 @@ from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from . import chain, schema
-from .columns import STORED, STORED_USER
+from .columns import COPY_COLUMNS, STORED, STORED_USER
 
 __all__ = ["PrivacyMixin"]
 
@@ -30,6 +30,8 @@ _ACTIONS = ("list", "get", "export", "user_list", "erase", "purge", "skill_disab
 _NULLED_HERE = (*(c for c in _NULLED if c not in ("utterance", "speech", "reprompt", "card", "slots", "error",
                                                    "directives")), "key_id", "sealed", "tokens")
 _STRIP = ", ".join(f'"{c}" = NULL' for c in _NULLED_HERE)
+# Where the developer and the skill are in a ``RETURNING id, {STORED}`` row.
+_DEVELOPER, _SKILL = 1 + COPY_COLUMNS.index("developer_id"), 1 + COPY_COLUMNS.index("skill")
 
 
 class PrivacyMixin:
@@ -123,14 +125,14 @@ class PrivacyMixin:
                 spooled = spool.erase_user(user_id)
         with self.connection() as conn, conn.transaction():
             key_ids = [r[0] for r in conn.execute(f"DELETE FROM user_keys WHERE {cond} RETURNING id", params).fetchall()]
-            per_skill: dict[str, int] = {}
-            developers: set[str] = set()
-            for dev, sk, n in conn.execute(f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {cond} "
-                                           "GROUP BY 1, 2", params).fetchall():
-                per_skill[sk] = per_skill.get(sk, 0) + n
-                developers.add(dev)
             gone = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}", params).fetchall()
             rows = len(gone)
+            # Counted from the deleted rows themselves: a separate count read every day partition again.
+            per_skill: dict[str, int] = {}
+            developers: set[str] = set()
+            for r in gone:
+                per_skill[r[_SKILL]] = per_skill.get(r[_SKILL], 0) + 1
+                developers.add(r[_DEVELOPER])
             chain.removed(conn, self.secret(), gone, "erase", STORED_USER)
             state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
             conn.execute(f"DELETE FROM pending_erasures WHERE {cond if skill or developer_id else 'user_id = %s'}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -11,17 +10,39 @@ from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, decode
 from . import crypto
-from .columns import CLEAR_COLUMNS, COPY_TYPES, SELECT
+from . import sealed as sealed_words
+from .columns import CLEAR_COLUMNS, COPY_TYPES, SELECT, keyed
 
-__all__ = ["ReadsMixin"]
+__all__ = ["ReadsMixin", "scoped_read"]
+
+_DEV, _SKILL, _USER = (1 + CLEAR_COLUMNS.index(c) for c in ("developer_id", "skill", "user_id"))
+
+
+def scoped_read(conn: Any, setting: str, value: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``sql``'s rows, read in a transaction scoped by ``setting`` (the views' filter): one round trip.
+
+    BEGIN, the scope, the read and COMMIT go to the server together and their results come back
+    together (a transaction block around a pipeline waited twice: for the read, then the commit).
+    """
+    with conn.pipeline():
+        conn.execute("BEGIN")
+        conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+        cur = conn.execute(sql, params)
+        conn.execute("COMMIT")
+    return cur.fetchall()
 
 
 class ReadsMixin:
     """``get``, ``user_history``, ``session_turns``, ``count``, ``iter_transcripts`` of :class:`~.store.PostgresLedger`."""
 
-    def decode(self: Any, conn: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-        """Rows as ``SELECT {SELECT}`` returns them, unsealed and decoded like the SQLite ledger's."""
-        keys = self.keys.keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
+    def decode(self: Any, conn: Any, raw: Sequence[Sequence[Any]], *, with_keys: bool = False) -> list[dict[str, Any]]:
+        """Rows as ``SELECT {SELECT}`` returns them (``with_keys``: as :func:`.columns.keyed` gives them), unsealed and decoded like the SQLite ledger's."""
+        if with_keys:  # each row brought its data key as stored: no second statement for keys not in memory
+            keys = self.keys.keys_given({r[-4]: (r[_DEV], r[_SKILL], r[_USER], r[-2], r[-1]) for r in raw
+                                         if r[-1] is not None})
+            raw = [r[:-2] for r in raw]
+        else:
+            keys = self.keys.keys_for(conn, {r[-2] for r in raw if r[-2] is not None})
         out = []
         for r in raw:
             row = dict.fromkeys(COLUMNS)
@@ -30,12 +51,13 @@ class ReadsMixin:
                 row[c] = v
             if row["end_session"] is not None:
                 row["end_session"] = int(row["end_session"])
+            decode(row)  # the clear columns; the words come decoded
             key_id, sealed = r[-2], r[-1]
             if sealed is not None:
                 key = keys.get(key_id)
                 if key is not None:
-                    row.update(json.loads(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
-            out.append(decode(row))
+                    row.update(sealed_words.words(crypto.unseal(key, bytes(sealed), str(key_id).encode())))
+            out.append(row)
         return out
 
     def _rows(self: Any, conn: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -50,12 +72,10 @@ class ReadsMixin:
     def user_history(self: Any, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
         """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
         with self.connection() as conn:
-            # Pipelined: BEGIN, the scope and the read go to the server together (one wait, not three).
-            with conn.pipeline(), conn.transaction():
-                conn.execute("SELECT set_config('skills.user_id', %s, true)", (user_id,))
-                raw = conn.execute(f"SELECT {SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s "
-                                   "ORDER BY id DESC LIMIT %s", (user_id, before_id or 2**63 - 1, limit)).fetchall()
-            return self.decode(conn, raw)
+            raw = scoped_read(conn, "skills.user_id", user_id, keyed(
+                f"SELECT {SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
+                "r.id DESC"), (user_id, before_id or 2**63 - 1, limit))
+            return self.decode(conn, raw, with_keys=True)
 
     def session_turns(self: Any, session_id: str) -> list[dict[str, Any]]:
         """Every turn of one session, in order."""

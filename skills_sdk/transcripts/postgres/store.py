@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -18,9 +17,11 @@ from ...errors import StoreError
 from ..ledger import Ledger
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, schema
+from . import sealed as sealed_words
 from . import spool as spool_file
 from .columns import CLEAR_COLUMNS, COPY_COLUMNS, COPY_TYPES, SEALED_COLUMNS, SELECT, STORED, STORED_USER
 from .copying import CopyingMixin
+from .export import ExportMixin
 from .keyring import Keyring
 from .privacy import PrivacyMixin
 from .reads import ReadsMixin
@@ -51,13 +52,12 @@ _INSERT = chain.insert_sql(
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
                                  + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
 _COPY_COLUMNS, _COPY_TYPES, _USER = COPY_COLUMNS, COPY_TYPES, STORED_USER
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
 _PARTITION_LOCK = 0x534B5054
 
 
-class PostgresLedger(ReadsMixin, StateMixin, SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
+class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
@@ -232,7 +232,7 @@ class PostgresLedger(ReadsMixin, StateMixin, SearchMixin, PrivacyMixin, Sessions
             return clear, None, None, None
         dev, skill, user = values[_POS["developer_id"]], values[_POS["skill"]], values[_POS["user_id"]]
         key_id, key = self.keys.user_key(conn, dev, skill, user, fresh=fresh)
-        sealed = crypto.seal(key, _DUMPS(words).encode(), str(key_id).encode())
+        sealed = crypto.seal(key, sealed_words.plaintext(words), str(key_id).encode())
         terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
         tokens = None
         if terms:

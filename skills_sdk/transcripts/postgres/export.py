@@ -1,0 +1,187 @@
+"""The JSON-lines export on PostgreSQL: one streamed ``COPY``, each user's key opened once, lines spliced, not re-encoded."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..ledger import Where
+from ..query import TranscriptFilter
+from ..query import where as where_sql
+from ..record import split_kinds
+from . import schema
+from . import sealed as sealed_words
+
+__all__ = ["ExportMixin", "segments"]
+
+# What a line needs, in its key order but for the words (sealed, spliced in after "intent" and
+# before "capture_mode"'s neighbours by sealed.fragments).
+_COLUMNS = ("id", "created_at", "developer_id", "skill", "user_id", "session_id", "request_id", "request_type",
+            "intent", "end_session", "transaction", "locale", "latency_ms", "status", "redacted", "capture_mode",
+            "key_id", "sealed")
+_SELECT = ", ".join(f't."{c}"' for c in _COLUMNS)
+_ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json's own (C) string encoder
+_BOOL = {True: "true", False: "false", None: "null"}
+#: Rows per fetch; the keys a batch needs are looked up together (one query, on a second connection).
+_CHUNK = 5000
+#: Distinct values kept encoded per low-variety column (skills, intents, locales...): a bound for odd data.
+_MEMO = 4096
+
+
+def segments(days: Sequence[str]) -> list[tuple[str | None, str | None]]:
+    """``created_at`` ranges ``[lo, hi)`` covering every text, in order: each partition's day, and the gaps between.
+
+    >>> segments(["2026-11-28", "2026-11-29", "2026-12-01"])
+    [(None, '2026-11-28'), ('2026-11-28', '2026-11-29'), ('2026-11-29', '2026-11-30'), ('2026-11-30', '2026-12-01'), ('2026-12-01', '2026-12-02'), ('2026-12-02', None)]
+
+    A gap's rows are in the default partition (days without one).
+    """
+    out: list[tuple[str | None, str | None]] = []
+    lo: str | None = None
+    for day in days:
+        if lo is None or lo < day:
+            out.append((lo, day))
+        lo = (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
+        out.append((day, lo))
+    out.append((lo, None))
+    return out
+
+
+class ExportMixin:
+    """``iter_jsonl`` of :class:`~.store.PostgresLedger`: the export's lines, equal to the SQLite ledger's."""
+
+    def iter_jsonl(self: Any, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
+        """Every matching transcript, oldest first (``created_at``, then id), as one compact JSON line each.
+
+        The server sends the stored values (no JSON built there: its JSON functions cost more per
+        row than this loop); each line is put together from the clear columns (a skill's, intent's or
+        locale's JSON text made once), and the unsealed words spliced in as they are (see
+        :mod:`.sealed`). One statement reads the day partitions in order, each sorted alone, through
+        a server-side cursor that a thread reads one batch ahead.
+        """
+        f = TranscriptFilter.of(where, **fields)
+        if f.q is not None:
+            raise ValueError("iter_jsonl() does not search text; use iter_query() with q.")
+        clauses, params = where_sql(f, placeholder="%s")
+        source = "developer_transcripts" if f.developer_id is not None else "transcripts"
+        with self.connection() as conn, self.connection() as keys_conn, conn.transaction():
+            if f.developer_id is not None:
+                conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
+            # Append keeps its branches' order unless it runs in parallel; a day's sort fits in memory.
+            conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            conn.execute("SET LOCAL work_mem = '64MB'")
+            branches, args = [], []
+            for lo, hi in segments(schema.partition_days(conn)):
+                bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
+                branches.append(f"(SELECT {_SELECT} FROM {source} t WHERE " + " AND ".join([*clauses, *bounds] or
+                                                                                          ["true"])
+                                + " ORDER BY t.created_at, t.id)")
+                args += [*params, *([lo] if lo else []), *([hi] if hi else [])]
+            with conn.cursor("skills_export", binary=True) as cur:
+                cur.execute(" UNION ALL ".join(branches), args)
+                batches = _read_ahead(cur)
+                try:
+                    yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids))
+                finally:
+                    batches.close()  # stops the reading thread before the cursor closes
+
+
+def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]], dict[int, bytes]]) -> Iterator[str]:
+    """Export lines from batches of rows of ``_COLUMNS``; ``keys_for`` gives the data keys of a set of key ids.
+
+    Keys are looked up once per batch for the ids not seen before (an erased key is left out:
+    its rows, if any are still there, export without words).
+    """
+    opened: dict[int, tuple[Callable[..., bytes], bytes] | None] = {}
+    encode = _ENCODE
+    fragments, no_words, nulls = sealed_words.fragments, sealed_words.NO_WORDS, (None, None)
+    memo, kinds = _Encoded(encode), _Encoded(split_kinds, {None: "[]"})
+    for chunk in batches:
+        wanted = {r[16] for r in chunk if r[16] is not None and r[16] not in opened}
+        if wanted:
+            found = keys_for(wanted)
+            for kid in wanted:
+                key = found.get(kid)
+                opened[kid] = None if key is None else (AESGCM(key).decrypt, str(kid).encode())
+        for seen in (memo, kinds):
+            if len(seen) > _MEMO:
+                seen.reset()
+        for (rid, at, dev, skill, user, session, request, rtype, intent, end, txn, locale, latency, status, red,
+             mode, kid, sealed) in chunk:
+            decrypt, aad = opened.get(kid) or nulls if sealed is not None else nulls
+            said, error = no_words if decrypt is None else fragments(decrypt(sealed[:12], sealed[12:], aad))
+            yield (f'{{"id":{rid},"created_at":{encode(at)},"developer_id":{memo[dev]},"skill":{memo[skill]},'
+                   f'"user_id":{encode(user)},"session_id":{"null" if session is None else encode(session)},'
+                   f'"request_id":{"null" if request is None else encode(request)},"request_type":{memo[rtype]},'
+                   f'"intent":{memo[intent]},{said},"end_session":{_BOOL[end]},"transaction":{txn or "null"},'
+                   f'"locale":{memo[locale]},"latency_ms":{"null" if latency is None else _number(latency)},'
+                   f'"status":{memo[status]},"error":{error},"redacted":{kinds[red]},"capture_mode":{memo[mode]}}}')
+
+
+class _Encoded(dict):  # type: ignore[type-arg]
+    """Values of low-variety columns (skills, intents, locales…) and their JSON, made on first sight."""
+
+    def __init__(self, encode: Callable[[str], str], first: dict[str | None, str] | None = None) -> None:
+        super().__init__(first or {None: "null"})
+        self.encode = encode
+
+        self.first = dict(self)
+
+    def __missing__(self, value: str) -> str:
+        text = self[value] = self.encode(value)
+        return text
+
+    def reset(self) -> None:
+        self.clear()
+        self.update(self.first)
+
+
+def _number(value: float) -> str:
+    """A float as Python's json writes it (``repr``; NaN and the infinities by their JSON-ish names)."""
+    text = repr(value)
+    return text if text[-1].isdigit() else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[text]
+
+
+def _read_ahead(cur: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of a server-side cursor's rows, the next one fetched by a thread while the caller works on this one.
+
+    The server makes a batch while this process formats the one before: on two cores the export
+    runs at the pace of the slower side instead of the sum of both.
+    """
+    ready: queue.Queue[list[tuple[Any, ...]] | BaseException] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                batch = cur.fetchmany(_CHUNK)
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if not batch:
+                    return
+        except BaseException as exc:  # handed to the reader, which raises it
+            ready.put(exc)
+
+    thread = threading.Thread(target=fetch, name="skills-ledger-export", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = ready.get()
+            if isinstance(got, BaseException):
+                raise got
+            if not got:
+                return
+            yield got
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,110 @@
+"""Reading the PostgreSQL ledger fast: the export's spliced lines, both formats of sealed words, search windows."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import threading
+
+import psycopg
+import pytest
+from _postgres import search_pages
+
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, sealed
+
+
+@pytest.fixture
+def store(postgres_url, tmp_path):
+    led = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
+    yield led
+    led.stop()
+
+
+def _turn(n: int, **extra) -> dict:
+    return {"developer_id": "dev-a", "skill": "notes", "user_id": f"u{n % 3}", "session_id": f"S{n}",
+            "request_id": f"R{n}", "request_type": "IntentRequest", "intent": "NoteIntent",
+            "utterance": f"note {n} \"quoted\" \\ tab\t ünï", "speech": f"Noted {n}.", "slots": {"n": {"value": n}},
+            "card": {"title": "Note", "content": f"{n}"}, "directives": [{"type": "Hint", "n": n}],
+            "error": f"partner said {n}" if n % 2 else None, "latency_ms": [12.0, 0.25, 1e-05, 123456.789][n % 4],
+            "end_session": bool(n % 2), "transaction": {"amount": "9.50"} if n % 5 == 0 else None,
+            "redacted": ["", "phone", "phone,email"][n % 3], "created_at": f"2026-11-{20 + n % 5}T09:{n:02d}:00.000Z",
+            **extra}
+
+
+def _format_1(store: PostgresLedger, rid: int) -> None:
+    """Re-seal row ``rid``'s words as the previous version wrote them ({column: stored value}, JSON as text)."""
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        key_id, blob = conn.execute("SELECT key_id, sealed FROM transcripts WHERE id = %s", (rid,)).fetchone()
+        key = store.keys.keys_for(conn, {key_id})[key_id]
+        words = sealed.words(crypto.unseal(key, bytes(blob), str(key_id).encode()))
+        old = {c: (json.dumps(v, separators=(",", ":"), ensure_ascii=False) if c in ("slots", "card", "directives")
+                   else v) for c, v in words.items() if v is not None}
+        conn.execute("UPDATE transcripts SET sealed = %s WHERE id = %s",
+                     (crypto.seal(key, json.dumps(old).encode(), str(key_id).encode()), rid))
+
+
+def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(store, tmp_path):
+    rows = [_turn(n) for n in range(12)]
+    rows.append({"developer_id": "dev-a", "skill": "notes", "user_id": "meta", "capture_mode": "metadata",
+                 "created_at": "2026-11-25T00:00:00.000Z", "redacted": "card"})
+    rows.append({**_turn(99), "created_at": "not a date"})  # the default partition, after every day
+    sqlite = TranscriptStore(tmp_path / "t.db")
+    sqlite.record_many(rows)
+    store.record_many(rows)
+    expected = list(sqlite.iter_jsonl(developer_id="dev-a"))  # in created_at order on both
+    assert list(store.iter_jsonl(developer_id="dev-a")) == expected
+    _format_1(store, 3)  # rows written before this version
+    _format_1(store, 4)
+    assert list(store.iter_jsonl(developer_id="dev-a")) == expected
+    assert [json.loads(line) for line in store.iter_jsonl(user_id="u1", since="2026-11-22")] == list(
+        store.iter_transcripts(user_id="u1", since="2026-11-22"))
+    sqlite.close()
+
+
+def test_an_export_left_early_stops_its_reader_and_frees_its_connections(store):
+    store.record_many([_turn(n) for n in range(30)])
+    lines = store.iter_jsonl()
+    first = list(itertools.islice(lines, 2))
+    lines.close()
+    assert len(first) == 2
+    assert not [t for t in threading.enumerate() if t.name == "skills-ledger-export"]
+    for _ in range(store.max_size + 1):  # every connection went back to the pool
+        assert len(list(store.iter_jsonl(user_id="u0"))) == 10
+
+
+def test_a_rows_words_export_as_nothing_once_its_key_is_erased_mid_export(store):
+    store.record_many([_turn(n) for n in range(6)])
+    with psycopg.connect(store.url, autocommit=True) as conn:  # as if erased after the rows were read
+        conn.execute("DELETE FROM user_keys WHERE user_id = 'u1'")
+    store.keys.forget(everything=True)
+    got = {json.loads(line)["request_id"]: json.loads(line) for line in store.iter_jsonl()}
+    assert got["R1"]["utterance"] is None and got["R1"]["slots"] is None
+    assert got["R2"]["utterance"].startswith("note 2")
+
+
+def test_search_reaches_the_oldest_day_and_pages_across_its_windows(store):
+    today = datetime.datetime.now(datetime.UTC).date()
+    days = [today - datetime.timedelta(days=d) for d in (0, 1, 3, 9, 40, 200)]
+    store.record_many([{**_turn(n), "utterance": f"rare word {n}" if n % 2 == 0 else "other",
+                        "created_at": f"{day.isoformat()}T0{n % 10}:00:00.000Z"}
+                       for n, day in enumerate(d for d in days for _ in range(4))])
+    found = [(r["created_at"][:10], r["id"]) for r in search_pages(store, "rare", developer_id="dev-a", limit=3)]
+    assert len(found) == 12 and found == sorted(found, reverse=True)  # by day, then id, newest first
+    assert found[-1][0] == days[-1].isoformat()
+    assert store.search("rare", {"since": days[3].isoformat()}, developer_id="dev-a", limit=50)[0][-1][
+        "created_at"][:10] == days[3].isoformat()
+
+
+def test_search_through_a_bucket_every_word_shares_finds_each_match_once(store, monkeypatch):
+    monkeypatch.setattr(crypto, "BUCKETS", 1)  # every word collides: each candidate is checked and dropped
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = [{**_turn(n), "utterance": "ordinary words" if n % 50 else "a rare one", "speech": None,
+             "created_at": f"{(today - datetime.timedelta(days=n % 9)).isoformat()}T10:{n % 60:02d}:00.000Z"}
+            for n in range(400)]
+    store.record_many(rows)
+    found = [r["request_id"] for r in search_pages(store, "rare", developer_id="dev-a", limit=3)]
+    expected = sorted((r for r in rows if r["utterance"] == "a rare one"), key=lambda r: r["created_at"][:10],
+                      reverse=True)
+    assert found == [r["request_id"] for r in expected] and len(found) == 8
