@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..record import JSON_COLUMNS
+from ..record import JSON_COLUMNS, compact_json
 
 __all__ = ["WORDS", "NO_WORDS", "plaintext", "words", "fragments"]
 
@@ -30,7 +30,6 @@ WORDS = ("slots", "utterance", "speech", "reprompt", "card", "directives", "erro
 _JSON = frozenset(JSON_COLUMNS)
 _V2 = '{"v":2,'
 _ERROR = ',"error":'
-_ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json's own (C) string encoder
 _LOADS = json.JSONDecoder().decode
 #: The fragments of a row with no words (or whose key is erased): every word null.
 NO_WORDS = (",".join(f'"{c}":null' for c in WORDS[:-1]), "null")
@@ -41,7 +40,7 @@ def plaintext(stored: dict[str, Any]) -> bytes:
     parts = []
     for c in WORDS:
         v = stored.get(c)
-        parts.append(f'"{c}":' + ("null" if v is None else v if c in _JSON else _ENCODE(v)))
+        parts.append(f'"{c}":' + ("null" if v is None else v if c in _JSON else compact_json(v)))
     return ("{\"v\":2," + ",".join(parts) + "}").encode()
 
 
@@ -70,9 +69,5 @@ def fragments(text: bytes) -> tuple[str, str]:
     parts = []
     for c in WORDS[:-1]:
         v = got.get(c)
-        parts.append(f'"{c}":' + _dumps(v))
-    return ",".join(parts), _dumps(got.get("error"))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'"{c}":' + compact_json(v))
+    return ",".join(parts), compact_json(got.get("error"))
