@@ -12,7 +12,7 @@ from ..record import to_iso as _iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
 from .chain import RETURNING_CONTENT, chain_changed, chain_removed
-from .erasure import finish_scrubs, run_pending, scrub
+from .erasure import finish_scrubs, run_pending
 from .fts import apply_fts_changes, drop_fts_days, fts_day
 
 if TYPE_CHECKING:
@@ -122,9 +122,6 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
         if not pending:
             break
     erasures = run_pending(store, now=now, actor=actor)
-    if deleted or stripped:
-        scrubbed = scrub(store) and finish_scrubs(store)
-    else:
-        scrubbed = finish_scrubs(store)
+    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped))
     return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
             "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
