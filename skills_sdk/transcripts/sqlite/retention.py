@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..record import to_iso as _iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
-from .chain import RETURNING_CONTENT, chain_changed, chain_removed
+from .chain import RETURNING_CONTENT, chain_changed, chain_purged
 from .erasure import finish_scrubs, run_pending
 from .fts import apply_fts_changes, drop_fts_days, fts_day
 
@@ -89,6 +89,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     pending = list(steps)
     while True:
         removed_here = 0
+        gone: list[tuple[int, str]] = []
         started = time.perf_counter()
         with store.writing(), store.transaction() as conn:
             if drop_before:
@@ -103,7 +104,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                     chain_changed(conn, store.secret(), ids)
                 else:
                     ids = conn.execute(sql + RETURNING_CONTENT, params).fetchall()
-                    chain_removed(conn, store.secret(), ids, "purge")
+                    gone.extend(ids)
                 n = len(ids)
                 if n < _CHUNK:
                     pending.pop(0)
@@ -114,6 +115,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                         stripped += n
                     else:
                         deleted += n
+            chain_purged(conn, store.secret(), gone)  # one tombstone for the transaction's rows
             apply_fts_changes(conn)
             if removed_here or (deleted + stripped == 0 and not pending):
                 audit(store, actor, "purge", audit_filters, removed_here, conn=conn)
