@@ -124,6 +124,14 @@ def test_purges_strips_spool_replays_and_imports_keep_the_chain_whole(tmp_path):
     assert f"{report['deleted']} erased or purged rows left tombstones" in result.output
 
 
+@pytest.mark.parametrize("ids, runs", [([1, 2, 3, 7, 9, 10], "1-3,7,9-10"), ([5], "5"), ([4, 6, 8], "4,6,8")])
+def test_a_purges_ids_are_kept_as_runs_and_read_back_exactly(ids, runs):
+    from skills_sdk.transcripts.sqlite.ranges import runs_of, spans_of
+
+    assert runs_of(ids) == runs
+    assert [i for lo, hi in spans_of(runs) for i in range(lo, hi + 1)] == ids
+
+
 def purged_ledger(tmp_path, rows: int = 6):
     """A ledger whose ``rows`` old notes (ids 1..rows) a purge has removed, beside two new ones (ids rows+1, +2)."""
     from _privacy_kit import at

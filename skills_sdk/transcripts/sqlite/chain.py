@@ -16,23 +16,22 @@ named, and so is an entry of the chain that was changed.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import hmac
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from ..record import COLUMNS, INSERT_COLUMNS, compact_json, utcnow_iso
 from .driver import sqlite3
+from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 
 __all__ = ["ChainReport", "chain_inserted", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
            "EVENTS", "RETURNING_CONTENT"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
-EVENTS = ("insert", "strip", "erase", "purge", "purge_range")
+EVENTS = ("insert", "strip", "erase", "purge", RANGE)
 _REMOVED = frozenset({"erase", "purge"})
-_RANGE = "purge_range"
 _GENESIS = "0" * 64
 
 CHAIN_DDL = (
@@ -221,33 +220,8 @@ def chain_purged(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tupl
         return 0
     chain_from = _chain_from(conn)
     rows = sorted(removed)
-    digest = _range_digest((rid, _digest(secret, content)) for rid, content in rows if rid >= chain_from)
-    return _append(conn, ((_RANGE, 0, digest + "/" + _runs([rid for rid, _ in rows])),))
-
-
-def _range_digest(digests: Iterable[tuple[int, str]]) -> str:
-    """SHA-256 over ``id:digest`` lines in id order (the digests are keyed already)."""
-    h = hashlib.sha256()
-    for rid, digest in digests:
-        h.update(f"{rid}:{digest}\n".encode())
-    return h.hexdigest()
-
-
-def _runs(ids: Sequence[int]) -> str:
-    """Sorted ids as runs: ``[1, 2, 3, 7]`` -> ``1-3,7``."""
-    out, start = [], 0
-    for i in range(1, len(ids) + 1):
-        if i == len(ids) or ids[i] != ids[i - 1] + 1:
-            lo, hi = ids[start], ids[i - 1]
-            out.append(str(lo) if lo == hi else f"{lo}-{hi}")
-            start = i
-    return ",".join(out)
-
-
-def _spans(runs: str) -> Iterator[tuple[int, int]]:
-    for part in runs.split(","):
-        lo, _, hi = part.partition("-")
-        yield int(lo), int(hi or lo)
+    digest = range_digest((rid, _digest(secret, content)) for rid, content in rows if rid >= chain_from)
+    return _append(conn, ((RANGE, 0, digest + "/" + runs_of([rid for rid, _ in rows])),))
 
 
 def _chain_from(conn: sqlite3.Connection) -> int:
@@ -295,7 +269,7 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
                         prev)
         if event not in EVENTS or _link(prev, seq, event, rid, digest, at) != stored:
             return _bad(f"chain entry {seq} (row {rid}) was changed outside the ledger", entries, prev)
-        if event == _RANGE:
+        if event == RANGE:
             ranges[seq] = digest
         prev = stored
         entries += 1
@@ -305,7 +279,7 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
     # with the ids of the purges' ranges and then with the rows, all in id order.
     last = conn.execute("SELECT id, event, digest, max(seq) FROM ledger_chain WHERE id != 0 GROUP BY id ORDER BY id")
     rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? ORDER BY id", (chain_from,))
-    purged = _PurgedRanges(ranges, chain_from)
+    purged = PurgedRanges(ranges, chain_from)
     report = check_rows(purged.merge(last), rows, chain_from=chain_from, entries=entries, head=head,
                         unchained=unchained,
                         matches=lambda content, digest: hmac.compare_digest(_digest(secret, content), digest))
@@ -314,58 +288,6 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
         return _bad(f"chain entry {changed} (a purge of {purged.count(changed)} rows) does not match the rows the "
                     "chain recorded: one of them was changed outside the ledger before it was purged", entries, head)
     return report
-
-
-class _PurgedRanges:
-    """The ids of the ``purge_range`` entries, merged into the stream of each id's last entry, and their digests rechecked."""
-
-    def __init__(self, ranges: Mapping[int, str], chain_from: int) -> None:
-        self.chain_from = chain_from
-        self.expected: dict[int, str] = {}
-        self.spans: list[tuple[int, int, int]] = []
-        for seq, text in ranges.items():
-            digest, _, runs = text.partition("/")
-            self.expected[seq] = digest
-            self.spans.extend((lo, hi, seq) for lo, hi in _spans(runs))
-        self.spans.sort()
-        self.hashes = {seq: hashlib.sha256() for seq in ranges}
-
-    def count(self, seq: int) -> int:
-        return sum(hi - lo + 1 for lo, hi, s in self.spans if s == seq)
-
-    def merge(self, last: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        """``last`` with each purged id's entry replaced by its range's ``purge`` tombstone (the newer entry wins).
-
-        The entry a range replaces is what the chain held of the row when it was purged: its
-        digest goes into the range's recomputed digest.
-        """
-        if not self.spans:
-            yield from last
-            return
-        ids = ((i, _RANGE, None, seq) for lo, hi, seq in self.spans for i in range(lo, hi + 1))
-        held: Sequence[Any] | None = None
-        for entry in heapq.merge(last, ids, key=itemgetter(0)):
-            if held is not None and held[0] == entry[0]:
-                older, newer = (held, entry) if held[3] < entry[3] else (entry, held)
-                if newer[1] == _RANGE and older[1] != _RANGE and newer[0] >= self.chain_from:
-                    self.hashes[newer[3]].update(f"{older[0]}:{older[2]}\n".encode())
-                held = newer
-                continue
-            if held is not None:
-                yield self._tombstone(held)
-            held = entry
-        if held is not None:
-            yield self._tombstone(held)
-
-    def _tombstone(self, entry: Sequence[Any]) -> Sequence[Any]:
-        return (entry[0], "purge", self.expected[entry[3]], entry[3]) if entry[1] == _RANGE else entry
-
-    def mismatch(self) -> int | None:
-        """The first range whose recomputed digest differs from the one it was written with, or None."""
-        for seq in sorted(self.expected):
-            if not hmac.compare_digest(self.hashes[seq].hexdigest(), self.expected[seq]):
-                return seq
-        return None
 
 
 def check_rows(last: Iterator[Sequence[Any]], rows: Iterator[Sequence[Any]], *, chain_from: int, entries: int,
