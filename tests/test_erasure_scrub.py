@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from _privacy_kit import ALICE, BOB, fts_integrity_check, fts_rowids, marker, occurrences, scrubbed_later, speak
 from _privacy_kit import ledger  # noqa: F401 (the fixture)
@@ -122,4 +123,32 @@ def test_the_cli_scrubs_before_it_exits(ledger):
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["scrubbed"] is True
+    assert [m for m in mine if occurrences(path, m)] == []
+
+
+def test_a_scrub_that_fails_on_the_background_thread_is_tried_again(ledger, monkeypatch):
+    from skills_sdk.transcripts.sqlite import erasure
+    from skills_sdk.transcripts.sqlite.driver import sqlite3
+
+    store, host, path = ledger
+    mine, _ = said(store, host)
+    real, calls = erasure.finish_scrubs, []
+
+    def busy_once(*args, **kwargs):
+        calls.append(kwargs.get("conn"))
+        if len(calls) == 2:  # the first tick's check finds nothing owed; the erasure's tick fails
+            raise sqlite3.OperationalError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(erasure, "finish_scrubs", busy_once)
+    store.start()
+    deadline = time.monotonic() + 15
+    while not calls and time.monotonic() < deadline:  # the first tick's check
+        time.sleep(0.05)
+    assert calls
+
+    receipt = store.erase_user(ALICE)
+
+    assert receipt["scrubbed"] is False
+    assert scrubbed_later(store, receipt["receipt_id"]) and len(calls) >= 3
     assert [m for m in mine if occurrences(path, m)] == []

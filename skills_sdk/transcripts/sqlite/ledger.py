@@ -255,9 +255,13 @@ class SQLiteLedger(Connection, Ledger):
             return
         from . import erasure
 
-        self._scrub_due.clear()
-        if not erasure.finish_scrubs(self, conn=conn, yielding=True, attempts=1):
-            self._scrub_due.set()  # a reader kept the log: the next tick tries again
+        self._scrub_due.clear()  # before reading what is owed: an erasure committed after sets it again
+        done = False
+        try:
+            done = erasure.finish_scrubs(self, conn=conn, yielding=True, attempts=1)
+        finally:
+            if not done:  # a reader kept the log, or the database was busy: the next tick tries again
+                self._scrub_due.set()
 
     def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
                          due: datetime.datetime, reason: str = "skill_disabled") -> None:
