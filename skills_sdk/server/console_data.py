@@ -229,8 +229,9 @@ def erase_user(store: Ledger, who: Identity, *, skill: str | None = None,
                developer_id: str | None = None) -> dict[str, Any]:
     """Erase the user's transcripts (all, or one skill's) and return the erasure receipt.
 
-    A receipt marked ``scrubbed: False`` (the rows are gone, the write-ahead log not yet truncated)
-    is returned as it is; the page says the scrub finishes on the next purge.
+    A receipt marked ``scrubbed: False`` (the rows are gone; their full-text entries and the
+    write-ahead log are still to be scrubbed, which the ledger's background thread does within
+    moments) is returned as it is, and the page shows its manifest.
     """
     from ..errors import ErasureIncomplete
 
