@@ -21,8 +21,13 @@ def luhn_ok(digits: str) -> bool:
     return (sum(kept.encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
 
 
-def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int, int, str]]) -> None:
-    """Append the span of each card in ``seq`` to ``spans`` and mark its groups ``used``."""
+def find_cards(
+    view: str, seq: Sequence, used: list[bool], spans: list[tuple[int, int, str]], cue_words: bool = True
+) -> None:
+    """Append the span of each card in ``seq`` to ``spans`` and mark its groups ``used``.
+
+    :param cue_words: as for :func:`~.numbers.cue_before`.
+    """
     groups = seq.groups
     if seq.plus >= 0:
         return  # "+49 (0)30 29468841" is dialled, not charged
@@ -69,7 +74,7 @@ def find_cards(view: str, seq: Sequence, used: list[bool], spans: list[tuple[int
             # runs on past the card ("track parcel 4669 3896 7754 9108 2245 36"), is that number.
             if digits[0] not in "23456" or best_rank[1]:
                 if cue is None:
-                    cue = cue_before(view, groups[0][0])
+                    cue = cue_before(view, groups[0][0], cue_words)
                 if cue:
                     first += 1
                     continue
