@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import lru_cache
 
 from . import verdicts
@@ -139,6 +140,9 @@ def find_phones(
     :param cue_words: as for :func:`~.numbers.cue_before`.
     """
     groups = seq.groups
+    if True not in used:  # no card in it (the commonest case): one run of every group
+        _phones_in_run(view, seq, 0, len(groups), region, budget, spans, cue_words)
+        return
     index = 0
     while index < len(groups):
         if used[index]:
@@ -171,12 +175,11 @@ def _phones_in_run(
     first = lo
     while first < hi:
         if first not in starts:
-            first += 1
+            first = min((start for start in starts if start > first), default=hi)
             continue
         found = None
-        last = first
-        while last < hi and offsets[last + 1] - offsets[first] <= 15:
-            last += 1
+        # The last group of the longest window of at most 15 digits: offsets only grow.
+        last = bisect_right(offsets, offsets[first] + 15, first, hi + 1) - 1
         if offsets[last] - offsets[first] < MIN_DIGITS or not _bounded(view, seq, lo, first, before=True):
             first += 1
             continue
