@@ -344,9 +344,14 @@ def cue_before(view: str, start: int, cue_words: bool = True) -> bool:
     """Whether one of the last three words before ``start`` says the number is not personal.
 
     :param cue_words: ``False`` when :func:`any_cue` found no such word in the whole text: then
-        only a word cut by the window's start could be one ("re|order"), which is checked.
+        only a word cut by the window's start ("re|order") or by ``start`` ("order|s") could be
+        one, and the window is read only when it cuts one.
     """
-    if not cue_words and (start <= _CUE_WINDOW or view[start - _CUE_WINDOW - 1] not in _WORD_CHARACTERS):
+    if (
+        not cue_words
+        and (start <= _CUE_WINDOW or view[start - _CUE_WINDOW - 1] not in _WORD_CHARACTERS)
+        and (start == 0 or view[start - 1] not in _WORD_CHARACTERS)
+    ):
         return False
     before = view[max(0, start - _CUE_WINDOW) : start]
     sentence = max(before.rfind(". "), before.rfind("? "), before.rfind("! "), before.rfind(";"))
