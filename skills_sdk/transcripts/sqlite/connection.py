@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from .driver import DB_ERRORS, sqlite3
+from . import checkpoints
+from .checkpoints import checkpoint_bounded
 from .fts import FTS_IDLE, FTS_UPTO, index_pending
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ class Connection:
     text does not linger in free pages. A file database runs in WAL mode with ``synchronous``
     NORMAL by default (a row survives a killed process; ``FULL`` survives power loss too); its
     checkpoints, and the batches that fill the full-text index, run on one background thread
-    between :meth:`start` and :meth:`stop`.
+    between :meth:`start` and :meth:`stop` (checkpoints on the process's shared one otherwise:
+    never inside a writer's commit).
 
     ``busy_timeout_ms`` is how long work waits for a lock another writer holds; a capture waits
     ``capture_timeout_ms`` at most (1 s by default, well inside Alexa's 8 s for the whole turn),
@@ -160,13 +163,15 @@ class Connection:
             conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
             if not self.memory:
                 conn.execute("PRAGMA journal_mode = WAL")
+                # Checkpoints (the only fsyncs under synchronous=NORMAL) run on a background thread,
+                # never inside the commit that crossed SQLite's threshold (15-50 ms at 1M rows): the
+                # ledger's own once started (a forked worker starts its own here), else the
+                # process's shared one (a CLI command, a script, a test).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
                 if self._started:
-                    # Checkpoints (the only fsyncs under synchronous=NORMAL) run on the background
-                    # thread, not inside the request that happened to cross the WAL threshold. A
-                    # forked worker starts its own thread here. Unstarted (a CLI command, a test),
-                    # SQLite checkpoints by itself.
-                    conn.execute("PRAGMA wal_autocheckpoint = 0")
                     self._start_checkpointer()
+                else:
+                    checkpoints.serve(self)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -175,15 +180,16 @@ class Connection:
         return conn
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def background_running(self) -> bool:
+        """True between :meth:`start_background` and :meth:`stop_background`: this ledger's own thread indexes and checkpoints."""
+        return self._started
+
     def start_background(self) -> None:
         """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork)."""
         if not self.memory:
             self._started = True
             self._start_checkpointer()
-            for name, pid in (("conn", "pid"), ("capture", "capture_pid")):  # this thread's open connections too
-                conn = getattr(self._local, name, None)
-                if conn is not None and getattr(self._local, pid, None) == os.getpid():
-                    conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def stop_background(self) -> None:
         """Stop the background thread, wait for its last tick, and close this thread's connection."""
@@ -213,10 +219,11 @@ class Connection:
                                            check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
+                    conn.execute("PRAGMA wal_autocheckpoint = 0")  # not inside an indexing batch's commit
                 self._index_when_due(conn, stop)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
                 # takes no write lock, so captures go on while it writes and syncs.
-                self.checkpoint(conn=conn)
+                checkpoint_bounded(self, conn)
             except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
         if conn is not None:
