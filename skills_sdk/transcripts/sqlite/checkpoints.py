@@ -18,7 +18,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
-from .driver import DB_ERRORS, sqlite3
+from .driver import DB_ERRORS, open_uri, sqlite3
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -101,8 +101,6 @@ def _loop() -> None:
 
 def _checkpoint(ledger: Connection) -> None:
     """Checkpoint ``ledger`` on a connection of its own, opened for it and closed (nothing held between ticks)."""
-    from .connection import open_uri
-
     try:
         conn = sqlite3.connect(open_uri(ledger.path), timeout=1.0, isolation_level=None, check_same_thread=False,
                                uri=True)
