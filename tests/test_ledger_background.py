@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.sqlite import checkpoints
 from skills_sdk.transcripts.sqlite.fts import FTS_UPTO
@@ -116,15 +117,17 @@ def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
 class Scripted:
     """A ledger whose checkpoints report scripted ``(busy, frames, copied)`` and which notes when writers were held off."""
 
-    def __init__(self, results):
-        self.results, self.calls, self.held = list(results), [], False
+    def __init__(self, results, *, locked_out=False):
+        self.results, self.calls, self.held, self.locked_out = list(results), [], False, locked_out
 
     def checkpoint(self, mode="PASSIVE", *, conn=None):
         self.calls.append(self.held)
         return self.results.pop(0)
 
     @contextlib.contextmanager
-    def writing(self):
+    def writing(self, *, timeout_ms=None):
+        if self.locked_out:
+            raise StoreError("Transcript database is locked.")
         self.held = True
         yield
         self.held = False
@@ -138,4 +141,6 @@ def test_a_wal_past_its_bound_is_finished_with_writers_held_off(monkeypatch):
     big = Scripted([(0, 150, 150), (0, 160, 160), (0, 161, 161)])
     assert checkpoints.checkpoint_bounded(big, None) == (0, 161, 161)
     assert big.calls == [False, False, True]  # two passes beside the writers, the last one without them
-
+    # A long write (an import) holds the lock past the wait: the WAL starts over another time, nothing fails.
+    held = Scripted([(0, 150, 150), (0, 160, 160)], locked_out=True)
+    assert checkpoints.checkpoint_bounded(held, None) == (0, 150, 150) and held.calls == [False, False]

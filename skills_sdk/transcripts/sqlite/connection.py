@@ -286,7 +286,9 @@ class Connection:
         return int(busy), int(pages), int(copied)
 
     def close(self) -> None:
-        """Close this thread's connections (others close when their threads end)."""
+        """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
+        if not self.memory:
+            checkpoints.forget(self)
         conn = self._memory_conn if self.memory else getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
