@@ -88,6 +88,16 @@ def test_jsonl_export_is_json_of_each_row_and_csv_neutralises_formulas(ledger: L
         ledger.export(fmt="xlsx")
 
 
+def test_jsonl_export_holds_the_rows_a_scope_pages_through(ledger: Ledger):
+    """The API's export streams iter_jsonl where a listing pages with query: the same rows, whatever the backend."""
+    ledger.record_many([row(n, developer_id="dev-a" if n % 3 else "dev-b", slots={"n": str(n)}) for n in range(12)])
+    for where in ({}, {"skill": "pizza"}, {"user_id": ALICE}, {"user_id": "nobody"}):
+        lines = [json.loads(x) for x in ledger.iter_jsonl(where, developer_id="dev-a")]
+        page, _ = ledger.query(where, developer_id="dev-a", limit=500)
+        assert sorted(lines, key=lambda r: r["id"]) == sorted(page, key=lambda r: r["id"])
+        assert {r["developer_id"] for r in lines} <= {"dev-a"}
+
+
 def test_query_pages_newest_first_inside_the_scope_only(ledger: Ledger):
     ledger.record_many([row(n, developer_id="dev-a" if n < 7 else "dev-b") for n in range(10)])
     seen, before = [], None

@@ -96,8 +96,8 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(30):
-            status, _ = post(base + "/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())
-            assert status == 200
+            status, answer = post(base + "/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())
+            assert status == 200, (answer, (tmp_path / "server.log").read_text()[-3000:])
         totals = set()
         for _ in range(6):  # several scrapes: each lands on either worker, each counts both
             with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:

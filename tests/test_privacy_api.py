@@ -132,6 +132,19 @@ def test_export_streams_only_the_developers_rows_as_jsonl(world):
     assert {(x["developer_id"], x["intent"]) for x in lines} == {("dev-b", "BuyIntent")} and len(lines) == 2
 
 
+@pytest.mark.parametrize("query", ["", "?skill=notes", "?user_id=" + BOB, "?q=pepperoni", "?skill=shop"])
+def test_export_holds_exactly_the_rows_the_pages_hold(world, query):
+    """Exports without a search are built by the ledger (oldest first), searches page newest first: same rows."""
+    app, store, keys = world
+    pages = get(app, "/v1/transcripts" + query + ("&" if query else "?") + "limit=500", keys["a"]).json
+    export = [json.loads(x) for x in get(app, "/v1/transcripts/export" + query, keys["a"]).get_data(as_text=True)
+              .splitlines()]
+    assert sorted(export, key=lambda r: r["id"]) == sorted(pages["transcripts"], key=lambda r: r["id"])
+    assert all(row["developer_id"] == "dev-a" for row in export)
+    if "q=" not in query and len(export) > 1:
+        assert [r["id"] for r in export] == sorted(r["id"] for r in export)
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer sk_dev_wrong", "Basic abc", "Bearer sk_user_x"])
 def test_missing_or_wrong_keys_are_401_json(world, header):
     app, store, keys = world

@@ -11,8 +11,6 @@ import threading
 from typing import Any
 
 import click
-from werkzeug.serving import WSGIRequestHandler
-
 from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
 
 __all__ = ["register", "serve", "run_threaded"]
@@ -68,29 +66,29 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     run_threaded(app, host, port)
 
 
-class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's handler without its per-request line, which quotes the whole URL (user ids, search text).
-
-    The app's own access line (server/ops.py) replaces it; an error werkzeug reports itself names
-    only its status, since its message may quote the request line.
-    """
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_error(self, format: str, *args: Any) -> None:
-        code = args[0] if args and isinstance(args[0], int) else "-"
-        logging.getLogger("werkzeug").warning("malformed HTTP request from a client (%s)", code)
-
-
 def run_threaded(app: Any, host: str, port: int) -> None:
     """Serve ``app`` on a threaded werkzeug server until SIGTERM or SIGINT, then drain in-flight requests.
 
     >>> run_threaded(create_app(db="var/t.db"), "127.0.0.1", 8000)   # doctest: +SKIP
     """
-    from werkzeug.serving import make_server
+    # Imported here: werkzeug's server costs every other command ~50 ms of start-up.
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
+    class RequestHandler(WSGIRequestHandler):
+        """werkzeug's handler without its per-request line, which quotes the whole URL (user ids, search text).
+
+        The app's own access line (server/ops.py) replaces it; an error werkzeug reports itself names
+        only its status, since its message may quote the request line.
+        """
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+        def log_error(self, format: str, *args: Any) -> None:
+            code = args[0] if args and isinstance(args[0], int) else "-"
+            logging.getLogger("werkzeug").warning("malformed HTTP request from a client (%s)", code)
+
+    server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     server.daemon_threads = False  # server_close() then joins the request threads still running
 
     def stop(signum: int, frame: Any) -> None:

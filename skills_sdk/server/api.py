@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ..errors import BadQuery, ErasureIncomplete
-from ..transcripts.audit import tally
+from ..transcripts.audit import tally, tally_jsonl
 from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
@@ -115,8 +115,14 @@ def export_transcripts(key: KeyInfo) -> Response:
     def lines() -> Iterator[str]:
         users: Counter[str] = Counter()
         try:
-            for row in tally(ledger.iter_query(filters, developer_id=key.subject), users):
-                yield _DUMPS(row) + "\n"
+            if filters.get("q") is None:
+                # Oldest first, each line built by the ledger (SQLite's json_object, PostgreSQL's
+                # export): no per-row decode and re-encode here, like `skills transcripts export`.
+                for line in tally_jsonl(ledger.iter_jsonl(filters, developer_id=key.subject), users):
+                    yield line + "\n"
+            else:  # a search: its pages, newest first
+                for row in tally(ledger.iter_query(filters, developer_id=key.subject), users):
+                    yield _DUMPS(row) + "\n"
         finally:  # what was sent, also when the client stopped reading
             ledger.audit(key.id, "export", args, sum(users.values()), users=users)
 

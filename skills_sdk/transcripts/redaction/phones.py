@@ -67,10 +67,11 @@ def _is_phone(view: str, seq: Sequence, first: int, end: int, region: str, budge
             cue = cues[start] = cue_before(view, start)
         if cue:
             return False
-    # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" is still a phone number.
+    # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" and "200.200.0000 kg" (a last
+    # group of four: no thousands) are still phone numbers.
     if unit_after(view, window[-1][1]) and all(
         view[a[1] : b[0]] in (",", ".") for a, b in zip(window, window[1:], strict=False)
-    ):
+    ) and all(offsets[index + 1] - offsets[index] == 3 for index in range(first + 1, end)):
         return False
     if budget.left <= 0:
         return True  # over budget: a phone-shaped number is redacted unchecked
