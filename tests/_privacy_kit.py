@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pathlib
+import time
 import uuid
 
-from conftest import make_envelope
+import pytest
+from conftest import ledger_host, make_envelope
 
 from skills_sdk import Skill, say
 from skills_sdk.host import SkillHost
+from skills_sdk.transcripts import TranscriptStore
+
+ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 
 
 def note_skill(name: str = "notes", developer_id: str = "dev-a", **kwargs) -> Skill:
@@ -25,6 +30,15 @@ def note_skill(name: str = "notes", developer_id: str = "dev-a", **kwargs) -> Sk
         return say(f"Bought {note}.").transaction("order", "ORD-" + uuid.uuid4().hex[:6], "9.50")
 
     return skill
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    """A file ledger, a host with two note skills of two developers keeping their turns in it, and its path."""
+    store = TranscriptStore(tmp_path / "t.db")
+    host = ledger_host([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store)
+    yield store, host, tmp_path / "t.db"
+    store.stop()
 
 
 def speak(host: SkillHost, skill: str, user: str, note: str, *, intent: str = "NoteIntent", session: str = "S1"):
@@ -46,6 +60,17 @@ def file_bytes(db_path) -> bytes:
         if p.exists():
             out += p.read_bytes()
     return out
+
+
+def scrubbed_later(store, receipt_id: str, within: float = 15.0) -> bool:
+    """Whether the stored receipt turns ``scrubbed`` within ``within`` seconds (a server's background thread scrubs)."""
+    deadline = time.monotonic() + within
+    while True:
+        if next(r for r in store.receipts() if r["receipt_id"] == receipt_id)["scrubbed"]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def occurrences(db_path, text: str) -> int:

@@ -120,7 +120,71 @@ def test_purges_strips_spool_replays_and_imports_keep_the_chain_whole(tmp_path):
 
     assert result.exit_code == 0, result.output
     events = [e for (e,) in store.db.conn.execute("SELECT event FROM ledger_chain ORDER BY seq")]
-    assert events.count("strip") == 1 and events.count("purge") == report["deleted"]
+    assert events.count("strip") == 1 and events.count("purge_range") == 1  # one tombstone per purge transaction
+    assert f"{report['deleted']} erased or purged rows left tombstones" in result.output
+
+
+@pytest.mark.parametrize("ids, runs", [([1, 2, 3, 7, 9, 10], "1-3,7,9-10"), ([5], "5"), ([4, 6, 8], "4,6,8")])
+def test_a_purges_ids_are_kept_as_runs_and_read_back_exactly(ids, runs):
+    from skills_sdk.transcripts.sqlite.ranges import runs_of, spans_of
+
+    assert runs_of(ids) == runs
+    assert [i for lo, hi in spans_of(runs) for i in range(lo, hi + 1)] == ids
+
+
+def purged_ledger(tmp_path, rows: int = 6):
+    """A ledger whose ``rows`` old notes (ids 1..rows) a purge has removed, beside two new ones (ids rows+1, +2)."""
+    from _privacy_kit import at
+
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    host = ledger_host(retention_skills(), store)
+    at(host, "2026-09-01T00:00:00.000Z")
+    for i in range(rows):
+        speak(host, "notes", ALICE, f"old {i}")
+    at(host, "2026-11-30T00:00:00.000Z")
+    speak(host, "notes", ALICE, "new")
+    speak(host, "notes", BOB, "new")
+    return store, path
+
+
+def test_a_purge_leaves_one_tombstone_naming_its_ids_and_a_digest_of_their_digests(tmp_path):
+    store, path = purged_ledger(tmp_path)
+    digests = store.db.conn.execute("SELECT id, digest FROM ledger_chain WHERE id <= 6 ORDER BY id").fetchall()
+
+    assert purge(store, retention_skills(), now="2026-12-01T00:00:00Z")["deleted"] == 6
+
+    (rid, digest), = store.db.conn.execute("SELECT id, digest FROM ledger_chain WHERE event = 'purge_range'")
+    import hashlib
+
+    expected = hashlib.sha256("".join(f"{i}:{d}\n" for i, d in digests).encode()).hexdigest()
+    assert (rid, digest) == (0, f"{expected}/1-6")
+    assert "old" not in digest
+    result = verify(path)
+    assert result.exit_code == 0, result.output
+    assert "8 rows match" not in result.output and "6 erased or purged rows left tombstones" in result.output
+
+
+@pytest.mark.parametrize("before, after, says", [
+    ("UPDATE transcripts SET speech = 'Noted nothing.' WHERE id = 3", None,
+     "a purge of 6 rows) does not match the rows the chain recorded"),
+    (None, "INSERT INTO transcripts (id, created_at, developer_id, skill, user_id, speech) VALUES "
+           "(4, '2026-09-01T00:00:00.000Z', 'dev-a', 'notes', 'x', 'back')", "row 4 was purged by the ledger but is back"),
+    (None, "UPDATE ledger_chain SET digest = replace(digest, '/1-6', '/1-2,4-6') WHERE event = 'purge_range'",
+     "was changed outside the ledger"),
+    (None, "DELETE FROM transcripts WHERE id = 7", "row 7 was deleted outside the ledger"),
+])
+def test_edits_around_a_purge_are_caught_and_named(tmp_path, before, after, says):
+    store, path = purged_ledger(tmp_path)
+    if before:
+        edit(path, before)
+    purge(store, retention_skills(), now="2026-12-01T00:00:00Z")
+    if after:
+        edit(path, after)
+
+    result = verify(path)
+
+    assert result.exit_code == 1 and says in result.output, result.output
 
 
 def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):

@@ -7,7 +7,8 @@ import threading
 from datetime import UTC
 
 import pytest
-from _privacy_kit import fts_integrity_check, fts_rowids, marker, note_skill, occurrences, speak
+from _privacy_kit import ALICE, BOB, fts_integrity_check, fts_rowids, marker, note_skill, occurrences, speak
+from _privacy_kit import ledger  # noqa: F401 (the fixture)
 from click.testing import CliRunner
 from conftest import ledger_host, make_envelope
 
@@ -18,16 +19,6 @@ from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user, iter_receipts
 from skills_sdk.transcripts.sqlite.erasure import scrub
 from skills_sdk.transcripts.sqlite.fts import index_pending
-
-ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    store = TranscriptStore(tmp_path / "t.db")
-    host = ledger_host([note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store)
-    yield store, host, tmp_path / "t.db"
-    store.close()
 
 
 def test_erased_markers_leave_no_byte_in_db_wal_or_shm_while_others_remain(ledger):

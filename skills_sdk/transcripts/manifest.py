@@ -31,7 +31,11 @@ def manifest(receipt: Mapping[str, Any], *, shredded: bool = False) -> dict[str,
         {"place": "transcripts",
          "what": f"{_n(rows, 'transcript')} (what skills said to you and heard from you){scope} deleted."},
         {"place": "search index",
-         "what": "Their words removed from the full-text search index, in the same step, so no search finds them."},
+         "what": ("Their words removed from the full-text search index, so no search finds them."
+                  if shredded or receipt.get("scrubbed") else
+                  "No search finds them from this moment: their entries in the full-text search index point "
+                  "at nothing. The entries themselves are being removed in the next moments (about half a "
+                  "second, at the latest at the next purge; this receipt then counts as complete).")},
         {"place": "spool",
          "what": (f"{_n(int(receipt['spooled']), 'row')} still waiting in the spool file (kept there while the "
                   "database was busy) overwritten." if receipt.get("spooled") else
@@ -62,8 +66,9 @@ def manifest(receipt: Mapping[str, Any], *, shredded: bool = False) -> dict[str,
             {"place": "write-ahead log",
              "what": ("The log of recent changes was emptied, so no old copy of the deleted data stays in it."
                       if receipt.get("scrubbed") else
-                      "Not yet: another reader kept the log of recent changes open, so old copies may stay in it "
-                      "until the next purge empties it (this receipt then counts as complete).")},
+                      "Not yet: the log of recent changes still holds old copies until it is emptied, in the next "
+                      "moments after the search index entries are gone (a reader that keeps the log open delays "
+                      "it, at the latest until the next purge; this receipt then counts as complete).")},
         ]
     kept = [
         {"place": "your capture choice",

@@ -209,6 +209,7 @@ class Connection:
                     conn.execute("PRAGMA secure_delete = ON")
                     conn.execute("PRAGMA wal_autocheckpoint = 0")  # not inside an indexing batch's commit
                 self._index_when_due(conn, stop)
+                self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
                 # takes no write lock, so captures go on while it writes and syncs.
                 checkpoint_bounded(self, conn)
@@ -216,6 +217,9 @@ class Connection:
                 log.debug("background checkpoint skipped: %s", exc)
         if conn is not None:
             conn.close()
+
+    def _after_indexing(self, conn: sqlite3.Connection) -> None:
+        """What a subclass adds to every background tick, after indexing (the ledger: erasures' owed scrubs)."""
 
     def _index_when_due(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
         """Index what waits when it costs captures least: while idle, else in one batch past the backlog bound.

@@ -14,7 +14,7 @@ from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from .audit import audit
 from .chain import RETURNING_CONTENT, chain_removed
-from .driver import FTS5_SECURE_DELETE
+from .driver import FTS5_SECURE_DELETE, sqlite3
 from .fts import apply_fts_changes, fts_tables
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ __all__ = ["erase_user", "scrub", "schedule_erasure", "run_pending", "iter_recei
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wait_ms: int = 200) -> bool:
+def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wait_ms: int = 200,
+          conn: sqlite3.Connection | None = None) -> bool:
     """Remove the old bytes of deleted rows from the files; True when nothing of them is left.
 
     >>> scrub(store)
@@ -35,9 +36,10 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
     ``-wal`` file, which keeps old page images until a ``wal_checkpoint(TRUNCATE)`` completes. A
     checkpoint cannot complete while another connection holds a read transaction; it is retried
     ``attempts`` times (each waiting up to ``wait_ms`` for readers), ``pause`` seconds apart, and
-    False is returned if it never completed.
+    False is returned if it never completed. ``conn`` is the connection to use (default: this
+    thread's).
     """
-    conn = store.conn
+    conn = conn or store.conn
     if not FTS5_SECURE_DELETE:
         # Without FTS5's secure-delete (SQLite < 3.42) a delete leaves tombstones and the old
         # tokens in the segments until the whole index is merged.
@@ -47,15 +49,16 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
         return True
     # A short busy timeout per attempt: a long-lived reader must not hold the erasing request for
     # attempts x the store's (long) timeout; the retries and the next purge cover slow readers.
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
     try:
         for i in range(attempts):
-            busy, _, _ = store.checkpoint("TRUNCATE")
+            busy, _, _ = store.checkpoint("TRUNCATE", conn=conn)
             if not busy:
                 return True
             time.sleep(pause * (i + 1))
     finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(store.busy_timeout_ms)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
     return False
 
 
@@ -71,22 +74,32 @@ def _where(user_id: str, skill: str | None, developer_id: str | None) -> tuple[s
 
 
 def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
-               actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+               actor: str = "cli", reason: str = "request", check: bool = True,
+               scrub: bool | None = None) -> dict[str, Any]:
     """Erase everything recorded about ``user_id`` (in every skill, or one) and return the receipt.
 
     >>> receipt = erase_user(store, "amzn1.ask.account.A")
     >>> receipt["transcripts"], receipt["scrubbed"]
     (3, True)
 
-    Removes the user's transcripts (with their full-text entries and any rows still waiting in the
-    spool), their saved skill state and any erasure scheduled for them, in one transaction, then scrubs the files (see :func:`scrub`). The
-    consent row stays: it holds no text, and dropping it would silently put the user back on the
-    default capture mode. The receipt (stored in ``erasure_receipts`` and returned) holds counts,
-    per-skill numbers, the developers involved, when, and a salted hash of the user id — never the
-    id or any text. An unknown user gets a receipt with zero rows. Raises
-    :class:`ErasureIncomplete` (carrying the receipt, marked ``scrubbed: False``) when the rows are
-    gone but the WAL could not be truncated yet; the next purge finishes the scrub. Pass
-    ``check=False`` to get that receipt back instead of the exception.
+    In one transaction: the user's transcripts (and any rows still waiting in the spool), their
+    saved skill state and any erasure scheduled for them are deleted and a receipt is written, so
+    at the commit no read, export or search of the ledger returns anything of theirs (a search
+    joins every full-text match to its row, and the row is gone). The consent row stays: it holds
+    no text, and dropping it would silently put the user back on the default capture mode. The
+    receipt (stored in ``erasure_receipts`` and returned) holds counts, per-skill numbers, the
+    developers involved, when, and a salted hash of the user id — never the id or any text. An
+    unknown user gets a receipt with zero rows.
+
+    The scrub follows (:func:`finish_scrubs`): their words leave the full-text index (FTS5's
+    secure delete, about 0.3 ms per row: most of an erasure's cost) and the write-ahead log is
+    emptied, and ``scrubbed`` turns true. A ledger whose background thread runs in this process
+    (a server) leaves the scrub to that thread, which does it at its next tick, half a second at
+    most: the receipt then says ``scrubbed: False`` and the stored receipt turns true moments
+    later. ``scrub=True`` scrubs before returning (what a ledger without the thread, the CLI, does),
+    ``scrub=False`` leaves it to the next tick, purge or erasure. A scrub cut short by a crash is
+    finished by the next start. Raises :class:`ErasureIncomplete` (carrying the receipt) when a
+    scrub run here could not truncate the WAL yet; pass ``check=False`` to get the receipt instead.
     """
     if not user_id:
         raise ValueError("erase_user needs a user id; got an empty one.")
@@ -103,32 +116,35 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                 f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {where} GROUP BY 1, 2", params):
             per_skill[sk] = per_skill.get(sk, 0) + n
             developers.add(dev)
+        # Their full-text entries are queued (fts_changes, by trigger) for the scrub; until then
+        # they point at rows that no longer exist, which every search joins away.
         gone = conn.execute(f"DELETE FROM transcripts WHERE {where}" + RETURNING_CONTENT, params).fetchall()
         rows = len(gone)
         chain_removed(conn, store.secret(), gone, "erase")  # tombstones: id, digest, time; never a word
-        apply_fts_changes(conn)  # their tokens leave the full-text index in this same commit
         state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount
         pending_where = where if skill or developer_id else "user_id = ?"
         conn.execute(f"DELETE FROM pending_erasures WHERE {pending_where}", params)
+        nothing = not rows and not state_rows  # a receipt with nothing to scrub is complete as written
         at = utcnow_iso()
         scope = {"skill": skill, "developer_id": developer_id}
         conn.execute(
             "INSERT INTO erasure_receipts (id, at, user_hash, scope, reason, rows, per_skill, developers, state_rows, "
-            "scrubbed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            "scrubbed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (receipt_id, at, store.user_hash(user_id), json.dumps(scope), reason, rows,
-             json.dumps(per_skill, sort_keys=True), json.dumps(sorted(developers)), state_rows))
+             json.dumps(per_skill, sort_keys=True), json.dumps(sorted(developers)), state_rows, int(nothing)))
         audit(store, actor, "skill_disabled" if reason == "skill_disabled" else "erase",
               {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows,
               conn=conn)
-    scrubbed = scrub(store) if rows or state_rows else _wal_clean(store)
-    if scrubbed:
-        store.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", (receipt_id,))
+    if scrub is None:
+        scrub = not store.scrub_soon()
+    # A receipt of nothing still says whether an earlier erasure's scrub is owed.
+    scrubbed = finish_scrubs(store) if scrub else nothing and not _owed(store.conn)
     receipt = {"receipt_id": receipt_id, "erased_at": at, "user_hash": store.user_hash(user_id), "skill": skill,
                "developer_id": developer_id, "transcripts": rows, "per_skill": per_skill,
                "developers": sorted(developers), "state_rows": state_rows, "spooled": spooled, "scrubbed": scrubbed,
                "reason": reason}
     receipt["manifest"] = manifest(receipt)
-    if not scrubbed:
+    if scrub and not scrubbed:
         log.warning("erasure %s deleted %d rows but could not truncate the WAL yet", receipt_id, rows)
         if check:
             raise ErasureIncomplete(
@@ -156,19 +172,41 @@ def _clear_spool(store: TranscriptStore, user_id: str, *, whole_user: bool) -> i
     return 0
 
 
-def _wal_clean(store: TranscriptStore) -> bool:
-    """True unless an earlier erasure's scrub is still owed (then try it now)."""
-    owed = store.conn.execute("SELECT count(*) FROM erasure_receipts WHERE scrubbed = 0").fetchone()[0]
-    if not owed:
+def _owed(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM erasure_receipts WHERE scrubbed = 0 LIMIT 1").fetchone() is not None
+
+
+def finish_scrubs(store: TranscriptStore, *, conn: sqlite3.Connection | None = None, wal: bool = False,
+                  yielding: bool = False, attempts: int = 5) -> bool:
+    """Finish the scrub of every receipt still marked ``scrubbed: false``; True when none is left owing.
+
+    >>> finish_scrubs(store)
+    True
+
+    Applies the full-text deletes the erasures queued (secure delete: no token of them stays in
+    the index) in one short write transaction, then empties the write-ahead log (:func:`scrub`),
+    then marks those receipts scrubbed. ``wal`` scrubs the log even when no receipt owes it (a
+    purge). ``conn``, ``yielding`` and ``attempts`` are the background thread's (its own
+    connection; it does not count as a waiting writer; one try per tick, so a long reader does not
+    hold up its indexing and checkpoints).
+    """
+    conn = conn or store.conn
+    owed = [r[0] for r in conn.execute("SELECT id FROM erasure_receipts WHERE scrubbed = 0").fetchall()]
+    if not owed and not wal:
         return True
-    return finish_scrubs(store)
-
-
-def finish_scrubs(store: TranscriptStore) -> bool:
-    """Scrub for receipts still marked ``scrubbed: false``; True when none is left owing."""
-    if not scrub(store):
+    with store.writing(yielding=yielding):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            apply_fts_changes(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    if not scrub(store, conn=conn, attempts=attempts):
         return False
-    store.conn.execute("UPDATE erasure_receipts SET scrubbed = 1 WHERE scrubbed = 0")
+    if owed:
+        with store.writing(yielding=yielding):
+            conn.executemany("UPDATE erasure_receipts SET scrubbed = 1 WHERE id = ?", [(rid,) for rid in owed])
     return True
 
 
@@ -215,6 +253,6 @@ def run_pending(store: TranscriptStore, *, now: datetime | None = None, actor: s
     receipts = []
     for pid, user_id, developer_id, skill, reason in due:
         receipts.append(erase_user(store, user_id, skill=skill, developer_id=developer_id, actor=actor,
-                                   reason=reason, check=False))
+                                   reason=reason, check=False, scrub=False))  # the purge scrubs once, after
         store.conn.execute("DELETE FROM pending_erasures WHERE id = ?", (pid,))
     return receipts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,10 @@ class SQLiteLedger(Connection, Ledger):
         super().__init__(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
                          capture_timeout_ms=capture_timeout_ms)
         self.url = self.path
+        # Set: the background thread's first tick finishes any scrub an erasure left owing (a
+        # crash between an erasure's commit and its scrub); then set by each erasure.
+        self._scrub_due = threading.Event()
+        self._scrub_due.set()
         ensure_schema(self)
         self.created()
 
@@ -223,11 +228,40 @@ class SQLiteLedger(Connection, Ledger):
 
     # -- erasure and retention -----------------------------------------------------------------------
     def erase_user(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
-                   actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
+                   actor: str = "cli", reason: str = "request", check: bool = True,
+                   scrub: bool | None = None) -> dict[str, Any]:
+        """Erase the user's rows at once and scrub them after (see :func:`.erasure.erase_user`); the receipt."""
         from . import erasure
 
         return erasure.erase_user(self, user_id, skill=skill, developer_id=developer_id, actor=actor, reason=reason,
-                                  check=check)
+                                  check=check, scrub=scrub)
+
+    def finish_scrubs(self) -> bool:
+        """Scrub what erasures still owe (full-text entries, the write-ahead log); True when none owes."""
+        from . import erasure
+
+        return erasure.finish_scrubs(self)
+
+    def scrub_soon(self) -> bool:
+        """Ask this process's background thread to scrub owed erasures at its next tick; False when none runs here."""
+        running = self._checkpointer
+        if running is None or running[0] != os.getpid() or not running[2].is_alive():
+            return False
+        self._scrub_due.set()
+        return True
+
+    def _after_indexing(self, conn: Any) -> None:
+        if not self._scrub_due.is_set():
+            return
+        from . import erasure
+
+        self._scrub_due.clear()  # before reading what is owed: an erasure committed after sets it again
+        done = False
+        try:
+            done = erasure.finish_scrubs(self, conn=conn, yielding=True, attempts=1)
+        finally:
+            if not done:  # a reader kept the log, or the database was busy: the next tick tries again
+                self._scrub_due.set()
 
     def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
                          due: datetime.datetime, reason: str = "skill_disabled") -> None:

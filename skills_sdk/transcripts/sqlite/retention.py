@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..record import to_iso as _iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
-from .chain import RETURNING_CONTENT, chain_changed, chain_removed
-from .erasure import finish_scrubs, run_pending, scrub
+from .chain import RETURNING_CONTENT, chain_changed, chain_purged
+from .erasure import finish_scrubs, run_pending
 from .fts import apply_fts_changes, drop_fts_days, fts_day
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     pending = list(steps)
     while True:
         removed_here = 0
+        gone: list[tuple[int, str]] = []
         started = time.perf_counter()
         with store.writing(), store.transaction() as conn:
             if drop_before:
@@ -103,7 +104,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                     chain_changed(conn, store.secret(), ids)
                 else:
                     ids = conn.execute(sql + RETURNING_CONTENT, params).fetchall()
-                    chain_removed(conn, store.secret(), ids, "purge")
+                    gone.extend(ids)
                 n = len(ids)
                 if n < _CHUNK:
                     pending.pop(0)
@@ -114,6 +115,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                         stripped += n
                     else:
                         deleted += n
+            chain_purged(conn, store.secret(), gone)  # one tombstone for the transaction's rows
             apply_fts_changes(conn)
             if removed_here or (deleted + stripped == 0 and not pending):
                 audit(store, actor, "purge", audit_filters, removed_here, conn=conn)
@@ -122,9 +124,6 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
         if not pending:
             break
     erasures = run_pending(store, now=now, actor=actor)
-    if deleted or stripped:
-        scrubbed = scrub(store) and finish_scrubs(store)
-    else:
-        scrubbed = finish_scrubs(store)
+    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped))
     return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
             "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
