@@ -60,18 +60,72 @@ def timed(fn: Any, inputs: list[Any], warm: int = 10) -> tuple[float, float]:
     return pct(out, 0.5), pct(out, 0.99)
 
 
-def fill(db: str, rows: int, end_ms: int) -> dict[str, Any]:
-    """Write the generated ledger into ``db`` (empty); its import rate."""
+def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 2) -> dict[str, Any]:
+    """Write the generated ledger into ``db`` (empty); its import rate.
+
+    ``fast`` (PostgreSQL only): the bulk load a benchmark can afford and a live ledger cannot. The
+    transcripts' secondary indexes are dropped, ``workers`` processes seal and ``COPY`` the batches
+    this one generates (through ``record_many``: the same sealed words, search buckets, keys and
+    chain entries as any import), then the indexes are built again in one pass each and the
+    tables analysed. Building a GIN and five B-trees once costs far less than keeping them up to
+    date row by row, and the sealing (AES-GCM, keyed hashes, the chain's digests) runs on every core.
+    """
     led = open_ledger(db)
     try:
         if led.count():
             raise SystemExit(f"{db} is not empty: the benchmark generates its own ledger.")
         t0 = time.perf_counter()
-        for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
-            led.record_many(batch)
-        return {"generate_rows_per_s": round(rows / (time.perf_counter() - t0))}
+        if not fast or "://" not in db:
+            for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
+                led.record_many(batch)
+            return {"generate_rows_per_s": round(rows / (time.perf_counter() - t0))}
+        with led.connection() as conn:  # type: ignore[attr-defined]
+            indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'transcripts' "
+                                   "AND indexname <> 'transcripts_pkey'").fetchall()
+            for name, _ in indexes:
+                conn.execute(f"DROP INDEX {name}")
     finally:
         led.close()
+    _fill_parallel(db, rows, end_ms, workers)
+    loaded = time.perf_counter()
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for _, ddl in indexes:  # "ON ONLY" would index the parent alone
+            conn.execute(ddl.replace(" ON ONLY ", " ON "))
+        conn.execute("VACUUM ANALYZE")
+    done = time.perf_counter()
+    return {"generate_rows_per_s": round(rows / (done - t0)), "fill_load_s": round(loaded - t0, 1),
+            "fill_index_s": round(done - loaded, 1)}
+
+
+def _fill_parallel(db: str, rows: int, end_ms: int, workers: int) -> None:
+    """``record_many`` the generated batches in ``workers`` processes, fed by this one."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    todo: Any = ctx.Queue(maxsize=2 * workers)
+
+    def work() -> None:
+        led = open_ledger(db)
+        try:
+            while (batch := todo.get()) is not None:
+                led.record_many(batch)
+        finally:
+            led.close()
+
+    procs = [ctx.Process(target=work, daemon=True) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
+        todo.put(batch)
+    for _ in procs:
+        todo.put(None)
+    for p in procs:
+        p.join()
+        if p.exitcode:
+            raise SystemExit(f"a fill worker failed (exit code {p.exitcode})")
 
 
 def measure(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
@@ -142,7 +196,8 @@ def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int)
     if env.get("SKILLS_LEDGER_KEY_FILE"):  # a key file per database: one's erasures ratchet it
         env["SKILLS_LEDGER_KEY_FILE"] += f".{n}"
     cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
-           "--queries", str(args.queries), "--end-ms", str(end_ms), *(["--code", code] if code else [])]
+           "--queries", str(args.queries), "--end-ms", str(end_ms), "--fill-workers", str(args.fill_workers),
+           *(["--fast-fill"] if args.fast_fill else []), *(["--code", code] if code else [])]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -159,18 +214,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", action="append", required=True,
                     help="a ledger path or URL, or CHECKOUT::DB to run it with another checkout (give two to compare)")
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--fast-fill", action="store_true",
+                    help="PostgreSQL: load without the secondary indexes, in --fill-workers processes, then index")
+    ap.add_argument("--fill-workers", type=int, default=2)
+    ap.add_argument("--fill-only", action="store_true", help="fill the databases and stop (a 10M ledger by hand)")
+    ap.add_argument("--filled", action="store_true",
+                    help="measure databases filled before (by --fill-only, or copies of one; give its --end-ms)")
     ap.add_argument("--phase", choices=("fill", "measure"), help=argparse.SUPPRESS)
-    ap.add_argument("--end-ms", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--end-ms", type=int, help="the generated ledger's end (ms since the epoch; default: today 00:00 UTC)")
     ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     end_ms = args.end_ms or (int(time.time()) // 86400) * 86_400_000
     if args.phase:  # a child: one database, one phase
-        fig = fill(args.db[0], args.rows, end_ms) if args.phase == "fill" else measure(args.db[0], args.rows, end_ms,
-                                                                                         args.queries)
+        fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers)
+               if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries))
         print(json.dumps(fig))
         return 0
     figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]
-    for phase in ("fill", "measure"):
+    for phase in ("fill",) if args.fill_only else ("measure",) if args.filled else ("fill", "measure"):
         for n, (spec, fig) in enumerate(zip(args.db, figs, strict=True)):
             print(f"-- {phase} {spec.split('?')[0]}: {args.rows:,} rows", file=sys.stderr, flush=True)
             fig.update(_child(spec, n, phase, args, end_ms))

@@ -27,7 +27,7 @@ def _turn(n: int, **extra) -> dict:
             "request_id": f"R{n}", "request_type": "IntentRequest", "intent": "NoteIntent",
             "utterance": f"note {n} \"quoted\" \\ tab\t ünï", "speech": f"Noted {n}.", "slots": {"n": {"value": n}},
             "card": {"title": "Note", "content": f"{n}"}, "directives": [{"type": "Hint", "n": n}],
-            "error": f"partner said {n}" if n % 2 else None, "latency_ms": [12.0, 0.25, 1e-05, 123456.789][n % 4],
+            "error": f"partner said {n}" if n % 2 else None, "latency_ms": [12.0, 0.25, 1e-05, 123456.789, 0.0, None, 1e16][n % 7],
             "end_session": bool(n % 2), "transaction": {"amount": "9.50"} if n % 5 == 0 else None,
             "redacted": ["", "phone", "phone,email"][n % 3], "created_at": f"2026-11-{20 + n % 5}T09:{n:02d}:00.000Z",
             **extra}

@@ -14,6 +14,7 @@ hosts need no coordination beyond the epoch number the database holds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -153,6 +155,8 @@ def words(text: str | None) -> set[str]:
     """The search words of ``text``: runs of letters and digits, case-folded, accents removed."""
     if not text:
         return set()
+    if text.isascii():  # most text: nothing to fold but case, no accents to strip (the same words, far faster)
+        return set(_WORD.findall(text.lower()))
     folded = unicodedata.normalize("NFKD", text.casefold())
     folded = "".join(c for c in folded if not unicodedata.combining(c))
     return set(_WORD.findall(folded))
@@ -165,5 +169,24 @@ def token_buckets(search_key: bytes, developer_num: int, terms: Iterable[str]) -
     search reads only its own developer's postings.
     """
     base = developer_num * BUCKETS
-    return sorted({base + int.from_bytes(hmac.new(search_key, t.encode(), hashlib.sha256).digest()[:4], "big")
-                   % BUCKETS for t in terms})
+    inner, outer = _pads(search_key)
+    out = set()
+    for t in terms:
+        i = inner.copy()
+        i.update(t.encode())
+        o = outer.copy()
+        o.update(i.digest())
+        out.add(base + int.from_bytes(o.digest()[:4], "big") % BUCKETS)
+    return sorted(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's two keyed hash states for ``key`` (RFC 2104), copied per message.
+
+    The same digests as ``hmac.new(key, m, sha256)``, which sets both states up again for every
+    message: a capture hashes about ten words, and that set-up was most of their cost (4-6 µs a
+    word against 1.5-2.4 µs copied, measured side by side).
+    """
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block)))

@@ -30,8 +30,9 @@ _ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json's
 _BOOL = {True: "true", False: "false", None: "null"}
 #: Rows per fetch; the keys a batch needs are looked up together (one query, on a second connection).
 _CHUNK = 5000
-#: Distinct values kept encoded per low-variety column (skills, intents, locales...): a bound for odd data.
-_MEMO = 4096
+#: Distinct values kept encoded per low-variety column (skills, intents, locales, latencies...): a bound for odd data.
+_MEMO = 65536
+_V2, _ERROR = sealed_words.V2, sealed_words.ERROR
 
 
 def segments(days: Sequence[str]) -> list[tuple[str | None, str | None]]:
@@ -100,8 +101,8 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
     """
     opened: dict[int, tuple[Callable[..., bytes], bytes] | None] = {}
     encode = _ENCODE
-    fragments, no_words, nulls = sealed_words.fragments, sealed_words.NO_WORDS, (None, None)
-    memo, kinds = _Encoded(encode), _Encoded(split_kinds, {None: "[]"})
+    no_words, nulls = sealed_words.NO_WORDS, (None, None)
+    memo, kinds, numbers = _Encoded(encode), _Encoded(split_kinds, {None: "[]"}), _Encoded(_number)
     for chunk in batches:
         wanted = {r[16] for r in chunk if r[16] is not None and r[16] not in opened}
         if wanted:
@@ -109,18 +110,27 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
             for kid in wanted:
                 key = found.get(kid)
                 opened[kid] = None if key is None else (AESGCM(key).decrypt, str(kid).encode())
-        for seen in (memo, kinds):
+        for seen in (memo, kinds, numbers):
             if len(seen) > _MEMO:
                 seen.reset()
         for (rid, at, dev, skill, user, session, request, rtype, intent, end, txn, locale, latency, status, red,
              mode, kid, sealed) in chunk:
             decrypt, aad = opened.get(kid) or nulls if sealed is not None else nulls
-            said, error = no_words if decrypt is None else fragments(decrypt(sealed[:12], sealed[12:], aad))
+            if decrypt is None:
+                said, error = no_words
+            else:
+                text = decrypt(sealed[:12], sealed[12:], aad).decode()
+                if text.startswith(_V2):  # sealed.fragments, inline: most of the rows of an export
+                    cut = text.rfind(_ERROR)
+                    said, error = text[7:cut], text[cut + 9:-1]
+                else:
+                    said, error = sealed_words.fragments(text.encode())
+            # (0.0 and -0.0 are one key of a dict: they, and None, are written without the memo)
             yield (f'{{"id":{rid},"created_at":{encode(at)},"developer_id":{memo[dev]},"skill":{memo[skill]},'
                    f'"user_id":{encode(user)},"session_id":{"null" if session is None else encode(session)},'
                    f'"request_id":{"null" if request is None else encode(request)},"request_type":{memo[rtype]},'
                    f'"intent":{memo[intent]},{said},"end_session":{_BOOL[end]},"transaction":{txn or "null"},'
-                   f'"locale":{memo[locale]},"latency_ms":{"null" if latency is None else _number(latency)},'
+                   f'"locale":{memo[locale]},"latency_ms":{numbers[latency] if latency else _number(latency)},'
                    f'"status":{memo[status]},"error":{error},"redacted":{kinds[red]},"capture_mode":{memo[mode]}}}')
 
 
@@ -142,8 +152,10 @@ class _Encoded(dict):  # type: ignore[type-arg]
         self.update(self.first)
 
 
-def _number(value: float) -> str:
-    """A float as Python's json writes it (``repr``; NaN and the infinities by their JSON-ish names)."""
+def _number(value: float | None) -> str:
+    """A float as Python's json writes it (``repr``; NaN and the infinities by their JSON-ish names), or null."""
+    if value is None:
+        return "null"
     text = repr(value)
     return text if text[-1].isdigit() else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[text]
 

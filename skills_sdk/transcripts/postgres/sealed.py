@@ -23,13 +23,14 @@ from typing import Any
 
 from ..record import JSON_COLUMNS, compact_json
 
-__all__ = ["WORDS", "NO_WORDS", "plaintext", "words", "fragments"]
+__all__ = ["WORDS", "NO_WORDS", "V2", "ERROR", "plaintext", "words", "fragments"]
 
 #: The sealed columns in the export's key order (``error`` comes later in a line, apart from the rest).
 WORDS = ("slots", "utterance", "speech", "reprompt", "card", "directives", "error")
 _JSON = frozenset(JSON_COLUMNS)
-_V2 = '{"v":2,'
-_ERROR = ',"error":'
+#: How format 2 starts, and the key before the error's value (see :func:`fragments`).
+V2 = '{"v":2,'
+ERROR = ',"error":'
 _LOADS = json.JSONDecoder().decode
 #: The fragments of a row with no words (or whose key is erased): every word null.
 NO_WORDS = (",".join(f'"{c}":null' for c in WORDS[:-1]), "null")
@@ -62,8 +63,8 @@ def words(text: bytes) -> dict[str, Any]:
 def fragments(text: bytes) -> tuple[str, str]:
     """The export line's pieces of one row: ``"slots":…,"directives":…`` and the error's JSON value."""
     s = text.decode()
-    if s.startswith(_V2):
-        cut = s.rfind(_ERROR)
+    if s.startswith(V2):
+        cut = s.rfind(ERROR)
         return s[7:cut], s[cut + 9:-1]
     got = words(text)
     parts = []

@@ -286,7 +286,12 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
 
     def copy_in(self, conn: Any, prepared: Sequence[tuple[Any, ...]]) -> None:
         """``COPY`` prepared rows into the ledger inside the caller's transaction, their days' partitions first."""
-        schema.ensure_days(conn, {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])})
+        days = {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])}
+        if days - set(schema.partition_days(conn)):
+            # Another host may be making the same day's partition for its own import: one at a time
+            # (the second then finds it made), not a "relation already exists" for the second.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+            schema.ensure_days(conn, days)
         # Keys erased since they were cached would take rows under a destroyed key (COPY takes no
         # share lock per row): lock them all first, and refuse the batch if one is gone.
         ids = sorted({k for _, k, _, _ in prepared if k is not None})
