@@ -4,6 +4,7 @@
 # flask-ask-sdk (the peer) and a bare Flask app returning the same bytes. See bench/wsgi_pizza.py.
 #
 #   bash bench/http_bench.sh                 # DURATION=5 RUNS=3 WORKERS=2 by default
+#   BEFORE=../main bash bench/http_bench.sh  # also another checkout's same app ("before"), interleaved in the same run
 #
 # Results (JSON) land in $BENCH_RESULTS (default /tmp/skills-bench-results)/http_ours.json.
 set -euo pipefail
@@ -11,11 +12,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEER="${PEER_BENCH:-$ROOT/../shared/bench}"
 VENV="${ANCHORS_VENV:-/tmp/anchors-venv}"
 export BENCH_RESULTS="${BENCH_RESULTS:-/tmp/skills-bench-results}" DURATION="${DURATION:-5}" RUNS="${RUNS:-3}"
+export ENVELOPE="${ENVELOPE:-$PEER/intent_envelope.json}"   # the bytes every app is given, from any checkout
 mkdir -p "$BENCH_RESULTS"
-rm -f "$BENCH_RESULTS"/ours_http.db*
+rm -f "$BENCH_RESULTS"/ours_http.db* "$BENCH_RESULTS"/before_http.db*
 [ -x "$VENV/bin/python" ] || bash "$PEER/run.sh" inproc >/dev/null 2>&1 || true   # makes the venv
 "$VENV/bin/pip" install -q -e "$ROOT" >/dev/null 2>&1
+before=()
+if [ -n "${BEFORE:-}" ]; then
+  BEFORE="$(cd "$BEFORE" && pwd)"
+  "$VENV/bin/python" -m compileall -q "$ROOT/skills_sdk" "$BEFORE/skills_sdk" >/dev/null   # both as an install leaves them
+  # Its own path first (its skills_sdk and bench app), its own ledger file.
+  before=(--app before=wsgi_pizza:app --env "before=PYTHONPATH=$BEFORE/bench:$BEFORE"
+          --env "before=SKILLS_BENCH_DB=$BENCH_RESULTS/before_http.db")
+fi
 PYTHONPATH="$ROOT/bench:$ROOT" bash "$PEER/run.sh" http \
-  --app ours=wsgi_pizza:app --app ours_verify=wsgi_pizza:app_verified \
+  --app ours=wsgi_pizza:app "${before[@]}" --app ours_verify=wsgi_pizza:app_verified \
   --app asksdk=app_asksdk:app --app bare=app_bare:app --baseline bare \
   --out "$BENCH_RESULTS/http_ours.json" "$@"

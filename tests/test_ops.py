@@ -154,3 +154,67 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _access_lines(log_lines) -> list[dict]:
+    return [r for r in log_lines() if r["logger"] == "skills_sdk.access"]
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["alexa-endpoint", "flask-route"])
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/alexa/greeter", None, 200),
+        ("/alexa/greeter", {"request": {"type": "LaunchRequest", "requestId": 'r "quoted" \\ é\n\x01'}}, 400),
+        ("/alexa/greeter", {"request": {"type": 7, "requestId": None}}, 400),
+        ("/alexa/greeter", [1, 2], 400),
+        ("/alexa/no-such-skill", None, 404),
+    ],
+)
+def test_the_access_line_holds_the_fields_the_logging_path_would_write(log_lines, fast_path, path, body, status):
+    """The pre-encoded JSON line equals what JsonFormatter writes for the same fields, odd strings included."""
+    from skills_sdk.server import ops
+
+    store = TranscriptStore(":memory:")
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_ALEXA_FAST_PATH": fast_path})
+    env = make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}, user_id=USER)
+    sent = env if body is None else body
+    assert app.test_client().post(path, json=sent).status_code == status
+    (fast,) = _access_lines(log_lines)
+    ext = app.extensions["skills_sdk"]
+    turn = None
+    if status == 200:
+        turn = ext["host"].handle("greeter", env).turn
+    parsed = sent if status == 400 else None  # a 404 is refused before its body is read
+    exchange = ops.Exchange("POST", path, "/alexa/<skill>", status, 0.0, turn, parsed, path[len("/alexa/"):], None)
+    slow = ops._fields(exchange, ext)
+    assert list(fast)[:5] == ["ts", "level", "logger", "pid", "msg"]
+    assert {k: v for k, v in fast.items() if k not in ("ts", "pid", "latency_ms")} == {
+        "level": "info", "logger": "skills_sdk.access", "msg": "request",
+        **{k: v for k, v in slow.items() if k != "latency_ms"}}
+    assert list(fast)[5:] == list(slow) and fast["pid"] == os.getpid()
+
+
+def test_no_user_id_reaches_the_access_line_through_what_the_client_chose(log_lines):
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    env = make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}, user_id=USER)
+    env["request"]["requestId"] = f"req-{USER}"
+    assert client.post("/alexa/greeter", json=env).status_code == 200
+    assert client.post(f"/alexa/{USER}", json=env).status_code == 404
+    refused = {"request": {"type": f"x-{USER}", "requestId": f"r-{USER}"}}
+    assert client.post("/alexa/greeter", json=refused).status_code == 400
+    lines = _access_lines(log_lines)
+    assert len(lines) == 3 and USER not in json.dumps(lines)
+    assert lines[0]["request_id"] == "req-[user id]" and lines[1]["skill"] == "[user id]"
+    assert lines[2]["request_id"] == "r-[user id]"
+
+
+def test_the_access_line_stamp_follows_the_clock_across_seconds(log_lines, monkeypatch):
+    from skills_sdk.server import ops
+
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    for now in (1_800_000_000.999, 1_800_000_001.0005, 1_800_000_001.25):
+        monkeypatch.setattr(ops.time, "time", lambda now=now: now)
+        client.post("/alexa/greeter", json=make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}))
+    assert [line["ts"] for line in _access_lines(log_lines)] == [
+        "2027-01-15T08:00:00.999Z", "2027-01-15T08:00:01.000Z", "2027-01-15T08:00:01.250Z"]

@@ -104,8 +104,15 @@ def register(app: Flask) -> None:
     metrics.state.set(0)
     spool = ext.get("spool")
 
+    # Each (route, status) counter is looked up once: ``labels()`` takes a lock and builds a key per call.
+    counters: dict[tuple[str, int], Any] = {}
+
     def count(exchange: Any) -> None:
-        metrics.requests.labels(exchange.route, str(exchange.status)).inc()
+        key = (exchange.route, exchange.status)
+        counter = counters.get(key)
+        if counter is None:
+            counter = counters[key] = metrics.requests.labels(exchange.route, str(exchange.status))
+        counter.inc()
         turn = exchange.turn
         if turn is not None and turn.meta.get("transcript", {}).get("status") == "error":
             metrics.turn_errors.labels(turn.skill.name).inc()
