@@ -360,6 +360,41 @@ def test_text_without_pii_is_unchanged(text: str) -> None:
     assert redacted(text) == Redaction(text, frozenset())
 
 
+# --- The cheap tests that let most text skip a rule decide nothing ---------------------------------
+
+PREFILTER_WORDS = ["jane", "at", "@", "(at)", "dot", "punkt", ".", "gmail", "com", "order", "reorder", "isbn",
+                   "ref", "gate", "4155550100", "415", "555-0100", "x" * 30, "meet", "me", "(order)"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PREFILTER_WORDS), st.sampled_from([" ", "  ", ", ", ":", "-", ""])), max_size=14))
+def test_text_the_email_prefilter_skips_holds_no_address(pieces: list[tuple[str, str]]) -> None:
+    seen = text.view("".join(word + gap for word, gap in pieces))
+    if not emails.may_hold_email(seen):
+        found: list[tuple[int, int, str]] = []
+        emails.find_emails(seen, found)
+        assert found == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PREFILTER_WORDS), st.sampled_from([" ", "  ", ", ", ":", "-", ""])), max_size=14))
+def test_the_cue_shortcut_agrees_with_reading_the_words_before_every_number(pieces: list[tuple[str, str]]) -> None:
+    seen = text.view("".join(word + gap for word, gap in pieces))
+    cue_words = numbers.any_cue(numbers.words_of(seen.encode("ascii")))
+    for start in range(len(seen) + 1):
+        assert numbers.cue_before(seen, start, cue_words) == numbers.cue_before(seen, start)
+
+
+def test_a_cue_cut_by_the_window_before_a_number_still_counts() -> None:
+    # "reorder" is no cue, but the 40 characters before the number start inside it, at "order":
+    # the shortcut must still read them rather than trust that no cue word occurs in the text.
+    line = "reorder" + " " * 35 + "4155550100"
+    start = line.index("4155550100")
+    assert not numbers.any_cue(numbers.words_of(line.encode("ascii")))
+    assert numbers.cue_before(line, start, False) is True
+    assert redacted(line).text == line
+
+
 # --- What reached disk in redacted mode before: each shape is replaced -----------------------------
 
 

@@ -86,14 +86,14 @@ def test_the_digits_only_reader_reads_what_the_full_reader_reads_where_no_digit_
     # The prefilter sends text without "four", "double", "plus", ... to a scan for digits alone;
     # where it does, both readers must give the same groups, and text with such words the full one.
     from skills_sdk.transcripts.redaction import numbers
-    from skills_sdk.transcripts.redaction.numbers import sequence_words, sequences
+    from skills_sdk.transcripts.redaction.numbers import sequence_words, sequences, words_of
     from skills_sdk.transcripts.redaction.text import view
 
     digits_only = 0
     for row in CORPUS_ROWS + ADVERSARIAL_ROWS:
         seen = view(row["text"])
         raw = seen.encode("ascii")
-        words = sequence_words(raw, sum(char.isdigit() for char in seen))
+        words = sequence_words(words_of(raw), sum(char.isdigit() for char in seen))
         full = [seq.groups for seq in sequences(seen, True)]
         if words is None:
             assert full == []

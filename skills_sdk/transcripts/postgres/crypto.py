@@ -33,8 +33,9 @@ from ...errors import StoreError
 __all__ = ["KeyFile", "wrap", "unwrap", "seal", "unseal", "new_key", "words", "token_buckets", "BUCKETS"]
 
 #: Search tokens are kept as one of this many buckets per developer, never as the word or its full
-#: hash: a bucket is shared by about 1/4096 of all words, so a token left in an old backup says
-#: only that one of hundreds of words was said (see docs/deploying.md, "What erasure means").
+#: hash: a bucket is shared by about 1/4096 of all words. The developer's search key outlives an
+#: erased user, so against a skill's own small vocabulary a bucket left in an old backup usually
+#: names one word (see docs/deploying.md, "Backups, and what erasure means for them").
 BUCKETS = 4096
 _RATCHET = b"skills-ledger kek ratchet"
 _CHECK = b"skills-ledger kek check"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["find_emails", "may_hold_email"]
+__all__ = ["AT_HINT", "find_emails", "may_hold_email"]
 
 # Found from their middle: each "@", "(at)", "[at]" or spoken " at " is an anchor; the local part is
 # matched leftwards (on the reversed view) and the domain rightwards, each with bounded patterns.
@@ -18,6 +18,8 @@ _BRACKETED_AT = "|".join(re.escape(bracket) + r" {0,2}at {0,2}[)\]}>]" for brack
 _AT = re.compile(r"@| at(?= )|" + _BRACKETED_AT)
 _AT_SPACES = 2
 _AT_HINT = re.compile(r" at |" + _BRACKETED_AT)
+#: What every address without an "@" holds: a spoken " at " or a bracketed "(at)", as a pattern.
+AT_HINT = _AT_HINT.pattern
 _LOCAL_CHARS = r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}"
 _SPOKEN_LOCAL_CHARS = r"[a-z0-9_.-]{1,64}"
 # The joins of a spoken local part, reversed: " dot ", " punkt ", " underscore ", ...
@@ -94,4 +96,8 @@ def find_emails(view: str, spans: list[tuple[int, int, str]]) -> None:
 
 def may_hold_email(view: str) -> bool:
     """Whether ``view`` holds an anchor an e-mail address needs: a cheap test before :func:`find_emails`."""
-    return "@" in view or ("at" in view and _AT_HINT.search(view) is not None)
+    if "@" in view:
+        return True
+    # Without an "@", an address needs a domain of two labels or more, so a "." or a spoken "dot"
+    # or "punkt" ("meet me at gate 3" is not one).
+    return "at" in view and ("." in view or "dot" in view or "punkt" in view) and _AT_HINT.search(view) is not None

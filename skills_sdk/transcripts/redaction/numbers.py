@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from itertools import accumulate
 
-__all__ = ["MIN_DIGITS", "Group", "Sequence", "cue_before", "sequence_words", "sequences", "strong", "unit_after"]
+__all__ = [
+    "MIN_DIGITS", "TOKEN_WORD", "Group", "Sequence", "any_cue", "cue_before", "sequence_words", "sequences", "strong",
+    "unit_after", "words_of",
+]  # fmt: skip
 
 # A sequence is digits and digit words ("four", "oh", "double five", "vier") joined by short runs
 # of separators: "4111 1111 1111 1111", "415/555/0100", "four one five, five five five", "4111 one
@@ -39,18 +42,26 @@ _TOKEN = re.compile(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "pl
 _MAX_GAP = 4
 
 
-def _first_token() -> str:
-    """_TOKEN as branches that each start with one literal character ("4[0-9]*", "f(?<!...)..."),
-    so that re, looking for a stretch, skips in C to the next character a token can start with
-    instead of trying every branch at every position. The "\\b" before a word becomes a check,
+def _word_branches() -> list[str]:
+    """The words of _TOKEN as branches that each start with one literal character ("f(?<!...)..."),
+    so that re, looking for one, skips in C to the next character a token word can start with
+    instead of trying every word at every position. The "\\b" before a word becomes a check,
     after its first letter, that the character before that letter is not a word character (the
     view is ASCII: its word characters are [0-9a-z_])."""
     rests: dict[str, list[str]] = {}
     for word in [*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]:
         rests.setdefault(word[0], []).append(word[1:])
-    numerals = [f"{digit}[0-9]*" for digit in "0123456789"]
-    words = [rf"{first}(?<![0-9a-z_].){_trie(rest)}\b" for first, rest in sorted(rests.items())]
-    return "|".join(numerals + words)
+    return [rf"{first}(?<![0-9a-z_].){_trie(rest)}\b" for first, rest in sorted(rests.items())]
+
+
+#: Any word that stands for digits ("four", "oh", "double", "plus"), as a pattern of branches that
+#: each start with a literal character.
+TOKEN_WORD = "|".join(_word_branches())
+
+
+def _first_token() -> str:
+    """_TOKEN as branches that each start with one literal character ("4[0-9]*", "f(?<!...)...")."""
+    return "|".join([f"{digit}[0-9]*" for digit in "0123456789"] + _word_branches())
 
 
 # Tokens joined by separators (" ,./_()-", at most _MAX_GAP of them): one pass over the text in
@@ -73,7 +84,11 @@ _DIGITS_SAID = {
 _TOKEN_WORDS = frozenset([*_DIGITS_SAID, b"plus"])
 _WORD_RUNS = bytes(code if chr(code).isascii() and (chr(code).isalnum() or code == 95) else 32 for code in range(256))
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
-_SEPARATOR_RUN = re.compile("([ ,./_()-]+)")
+_WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+# Splits a stretch into token, gap, token, ..., token, where each gap is a run of separators
+# without its first one: a pattern that opens with a character class lets re skip in C to the
+# next separator, where one that opens with a group ("([ ,./_()-]+)") is tried at every position.
+_SEPARATOR_RUN = re.compile("[ ,./_()-]([ ,./_()-]*)")
 # A digit run glued to the word before it by one "-", "_" or "/" ("four-5"): see _glued.
 _WORD_THEN_NUMERAL = re.compile("[a-z][-_/][0-9]")
 _SPECIAL_WORD = re.compile(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
@@ -90,6 +105,9 @@ NOT_PERSONAL_CUES = frozenset(
     "sendungsnummer buchungsnummer buchung referenz kennzeichen postleitzahl plz artikelnummer "
     "ticketnummer flug zimmer tisch gutschein paket filiale vorgangsnummer".split()
 )
+# cue_before strips a word of punctuation that is not a word character: a cue it finds is one of the
+# text's words_of.
+_CUE_WORDS = frozenset(word.encode() for word in NOT_PERSONAL_CUES)
 _CUE_WINDOW = 40  # characters before a sequence that are searched for a cue
 # Words right after a number that make it a quantity or a price: "1000000 dollars".
 _UNIT_CUES = frozenset(
@@ -123,12 +141,18 @@ class Sequence:
         return f"Sequence({self.groups!r}, plus={self.plus})"
 
 
-def sequence_words(view: bytes, digit_count: int) -> bool | None:
-    """Whether the view's ASCII bytes hold enough digits and digit words for a sequence: ``None``
-    when they do not, else whether any of the words a sequence can hold ("four", "double", "plus")
-    occurs, which :func:`sequences` then reads too. A cheap test before :func:`sequences`.
+def words_of(view: bytes) -> list[bytes]:
+    """The runs of letters, digits and "_" in the view's ASCII bytes: the words a "\\b"-delimited
+    pattern finds, split off in C (``b"call 415-555"`` -> ``[b"call", b"415", b"555"]``)."""
+    return view.translate(_WORD_RUNS).split()
+
+
+def sequence_words(words: list[bytes], digit_count: int) -> bool | None:
+    """Whether a text with these :func:`words_of` and digits holds enough digits and digit words for
+    a sequence: ``None`` when it does not, else whether any of the words a sequence can hold
+    ("four", "double", "plus") occurs, which :func:`sequences` then reads too. A cheap test before
+    :func:`sequences`.
     """
-    words = view.translate(_WORD_RUNS).split()
     if _TOKEN_WORDS.isdisjoint(words):
         return False if digit_count >= MIN_DIGITS else None
     if digit_count < MIN_DIGITS:
@@ -137,6 +161,12 @@ def sequence_words(view: bytes, digit_count: int) -> bool | None:
         if digit_count < MIN_DIGITS:
             return None
     return True
+
+
+def any_cue(words: list[bytes]) -> bool:
+    """Whether any of a text's :func:`words_of` is a word that can make a number not personal
+    ("order", "tracking"): where none is, :func:`cue_before` is false everywhere in it."""
+    return not _CUE_WORDS.isdisjoint(words)
 
 
 def sequences(view: str, words: bool = True) -> list[Sequence]:
@@ -161,13 +191,13 @@ def sequences(view: str, words: bool = True) -> list[Sequence]:
             or ".." in chunk
             # every word of _SPECIAL_WORD has a "u" or a "p": most stretches skip the search
             or (words and ("u" in chunk or "p" in chunk) and _SPECIAL_WORD.search(chunk) is not None)
-            or not _read_plain(view, start, chunk, out)
+            or not _read_plain(view, start, chunk, out, words)
         ):
             _read_stretch(view, start, end, chunk, out)
     return out
 
 
-def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
+def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence], words: bool = True) -> bool:
     """Append the sequence of a stretch without "double", "hundred", "plus" or a sentence end
     ("415-555-0100", "four one five, 555 0100") to ``out``; or return False, when one of its digit
     runs touches a letter, and leave it to :func:`_read_stretch`.
@@ -175,9 +205,11 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
     What :func:`_read_stretch` does for any stretch, for the commonest ones: every token is a
     group, and all groups are one sequence. The tokens are split off at C speed (a separator
     never occurs in a token) rather than matched token by token, and a digit run is checked for
-    letters around it only where one can be.
+    letters around it only where one can be. ``words=False``: the stretch holds digits only, so
+    no digit run in it follows a word. Doing the per-token work with map, accumulate and zip
+    instead of this loop was measured: it costs more for the typical three or four tokens.
     """
-    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators, token, ..., token
+    pieces = _SEPARATOR_RUN.split(chunk)  # token, separators but the first, token, ..., token
     hi = lo + len(chunk)
     # Inside a stretch a token is followed by separators, so a digit run can touch a letter only at
     # the stretch's two ends, or after a word and one "-", "_" or "/" ("four-5"): see _glued.
@@ -186,7 +218,7 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
     ):
         return False
     if (hi < len(view) and view[hi] in _LETTERS and pieces[-1][0] <= "9") or (
-        len(pieces) > 2 and _WORD_THEN_NUMERAL.search(chunk) is not None
+        words and len(pieces) > 2 and _WORD_THEN_NUMERAL.search(chunk) is not None
     ):
         return False
     values = _WORD_VALUES
@@ -206,7 +238,7 @@ def _read_plain(view: str, lo: int, chunk: str, out: list[Sequence]) -> bool:
         parts.append(word)
         count += len(word)
         offsets.append(count)
-        end += len(gap)
+        end += len(gap) + 1
     if count >= MIN_DIGITS:
         seq = Sequence(lo - 1 if lo and view[lo - 1] == "+" else -1)
         seq.groups, seq.digits, seq.offsets = groups, "".join(parts), offsets
@@ -308,8 +340,19 @@ def strong(gap: str) -> bool:
     return len(gap) > 1 or any(char in ",./()" for char in gap)
 
 
-def cue_before(view: str, start: int) -> bool:
-    """Whether one of the last three words before ``start`` says the number is not personal."""
+def cue_before(view: str, start: int, cue_words: bool = True) -> bool:
+    """Whether one of the last three words before ``start`` says the number is not personal.
+
+    :param cue_words: ``False`` when :func:`any_cue` found no such word in the whole text: then
+        only a word cut by the window's start ("re|order") or by ``start`` ("order|s") could be
+        one, and the window is read only when it cuts one.
+    """
+    if (
+        not cue_words
+        and (start <= _CUE_WINDOW or view[start - _CUE_WINDOW - 1] not in _WORD_CHARACTERS)
+        and (start == 0 or view[start - 1] not in _WORD_CHARACTERS)
+    ):
+        return False
     before = view[max(0, start - _CUE_WINDOW) : start]
     sentence = max(before.rfind(". "), before.rfind("? "), before.rfind("! "), before.rfind(";"))
     words = before[sentence + 1 :].replace("#", " ").replace(":", " ").split()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import lru_cache
 
 from . import verdicts
@@ -45,7 +46,9 @@ def _plausible_length(digits: str, region: str, plus: bool) -> bool:
     return digits[0] == "0" and 9 <= len(digits) <= 13 or len(digits) == 10
 
 
-def _is_phone(view: str, seq: Sequence, first: int, end: int, region: str, budget: Budget, cues: dict[int, bool]) -> bool:
+def _is_phone(
+    view: str, seq: Sequence, first: int, end: int, region: str, budget: Budget, cues: dict[int, bool], cue_words: bool
+) -> bool:
     """Whether groups ``first`` to ``end - 1`` of ``seq`` are a phone number."""
     offsets = seq.offsets
     digits = seq.digits[offsets[first] : offsets[end]]
@@ -64,7 +67,7 @@ def _is_phone(view: str, seq: Sequence, first: int, end: int, region: str, budge
     if not plus and "(" not in view[start - 1 : window[-1][1]]:
         cue = cues.get(start)
         if cue is None:
-            cue = cues[start] = cue_before(view, start)
+            cue = cues[start] = cue_before(view, start, cue_words)
         if cue:
             return False
     # "1,234,567,890 dollars" is an amount; "200-200-0000 dollars" and "200.200.0000 kg" (a last
@@ -125,10 +128,22 @@ def _bounded(view: str, seq: Sequence, limit: int, index: int, *, before: bool) 
 
 
 def find_phones(
-    view: str, seq: Sequence, used: list[bool], region: str, budget: Budget, spans: list[tuple[int, int, str]]
+    view: str,
+    seq: Sequence,
+    used: list[bool],
+    region: str,
+    budget: Budget,
+    spans: list[tuple[int, int, str]],
+    cue_words: bool = True,
 ) -> None:
-    """Append the span of each phone number in the groups of ``seq`` no card ``used`` to ``spans``."""
+    """Append the span of each phone number in the groups of ``seq`` no card ``used`` to ``spans``.
+
+    :param cue_words: as for :func:`~.numbers.cue_before`.
+    """
     groups = seq.groups
+    if True not in used:  # no card in it (the commonest case): one run of every group
+        _phones_in_run(view, seq, 0, len(groups), region, budget, spans, cue_words)
+        return
     index = 0
     while index < len(groups):
         if used[index]:
@@ -137,12 +152,19 @@ def find_phones(
         run_end = index
         while run_end < len(groups) and not used[run_end]:
             run_end += 1
-        _phones_in_run(view, seq, index, run_end, region, budget, spans)
+        _phones_in_run(view, seq, index, run_end, region, budget, spans, cue_words)
         index = run_end
 
 
 def _phones_in_run(
-    view: str, seq: Sequence, lo: int, hi: int, region: str, budget: Budget, spans: list[tuple[int, int, str]]
+    view: str,
+    seq: Sequence,
+    lo: int,
+    hi: int,
+    region: str,
+    budget: Budget,
+    spans: list[tuple[int, int, str]],
+    cue_words: bool,
 ) -> None:
     groups, offsets = seq.groups, seq.offsets
     cues: dict[int, bool] = {}
@@ -154,12 +176,11 @@ def _phones_in_run(
     first = lo
     while first < hi:
         if first not in starts:
-            first += 1
+            first = min((start for start in starts if start > first), default=hi)
             continue
         found = None
-        last = first
-        while last < hi and offsets[last + 1] - offsets[first] <= 15:
-            last += 1
+        # The last group of the longest window of at most 15 digits: offsets only grow.
+        last = bisect_right(offsets, offsets[first] + 15, first, hi + 1) - 1
         if offsets[last] - offsets[first] < MIN_DIGITS or not _bounded(view, seq, lo, first, before=True):
             first += 1
             continue
@@ -171,7 +192,7 @@ def _phones_in_run(
                 view[groups[end - 1][1] : groups[end][0]]
             ):
                 continue
-            if _is_phone(view, seq, first, end, region, budget, cues):
+            if _is_phone(view, seq, first, end, region, budget, cues, cue_words):
                 found = end
                 break
         if found is None:
