@@ -520,7 +520,8 @@ def segments(store: TranscriptStore, name: str) -> int:
     return store.db.conn.execute(f"SELECT count(DISTINCT segid) FROM {name}_idx").fetchone()[0]
 
 
-def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_cheap(store, monkeypatch):
+@pytest.mark.parametrize("apart", [False, True], ids=["in-the-batch", "a-step-of-its-own"])
+def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_cheap(store, monkeypatch, apart):
     import datetime
 
     from skills_sdk.transcripts.sqlite import fts as fts_module
@@ -540,7 +541,10 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     steps = 0
     while True:  # each indexing batch after the day is over takes one merge step
         store.record(row("2026-11-02", "today"))
-        index_pending(store.db.conn)
+        # The background thread indexes a batch and then takes the merge step as a hold of its own.
+        index_pending(store.db.conn, merge=not apart)
+        if apart:
+            fts_module.merge_step(store.db.conn)
         steps += 1
         if store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone():
             break

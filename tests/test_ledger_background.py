@@ -1,17 +1,25 @@
-"""When the SQLite ledger's background thread indexes: in quiet moments, or in one batch past a backlog bound."""
+"""The SQLite ledger's background work: indexing in quiet moments or in one batch past a backlog bound; checkpoints never in a commit."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 import pytest
 
+from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.sqlite import checkpoints
 from skills_sdk.transcripts.sqlite.fts import FTS_UPTO
 
 
 def row(i: int) -> dict:
     return {"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 3}", "speech": f"note number {i}"}
+
+
+def long_row(i: int) -> dict:
+    return {"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 7}", "speech": f"note number {i} " * 20}
 
 
 def indexed_upto(store: TranscriptStore) -> int:
@@ -58,3 +66,81 @@ def test_captures_that_never_pause_are_indexed_once_the_backlog_bound_is_reached
     assert indexed_upto(store) >= 25
     rows, _ = store.query({"q": "number"}, developer_id="dev", limit=5)
     assert len(rows) == 5  # and the rows are found
+
+
+def wal_generation(path) -> bytes:
+    """The WAL header's checkpoint sequence and salts: they change each time SQLite writes the WAL from its start again."""
+    with open(str(path) + "-wal", "rb") as f:
+        return f.read(24)[12:24]
+
+
+def test_a_capture_never_checkpoints_in_its_commit(tmp_path, monkeypatch):
+    # Without the background thread, nothing checkpoints: SQLite's automatic checkpoint (every
+    # 1,000 pages, inside the commit that crosses it) would have started the WAL over several times.
+    monkeypatch.setattr(checkpoints, "serve", lambda ledger: None)
+    db = tmp_path / "t.db"
+    store = TranscriptStore(db)
+    store.record(long_row(0))
+    first = wal_generation(db)
+    for i in range(1, 400):
+        store.record(long_row(i))
+    busy, frames, copied = store.checkpoint()
+    assert frames > 1000 and wal_generation(db) == first
+    assert store.capture_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    store.close()
+
+
+def test_an_unstarted_ledger_is_checkpointed_by_the_shared_thread(tmp_path):
+    db = tmp_path / "t.db"
+    store = TranscriptStore(db)
+    before = os.path.getsize(db)
+    for i in range(200):
+        store.record(long_row(i))
+    assert not store.background_running
+    # The rows reach the database file itself without any call here that checkpoints.
+    assert wait_for(lambda: os.path.getsize(db) > before)
+    assert store.count() == 200
+    store.close()
+
+
+def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
+    served = []
+    monkeypatch.setattr(checkpoints, "_checkpoint", served.append)
+    store = TranscriptStore(tmp_path / "t.db").start()
+    store.record(long_row(0))
+    time.sleep(3 * checkpoints.INTERVAL)
+    assert store not in served
+    store.stop()
+
+
+class Scripted:
+    """A ledger whose checkpoints report scripted ``(busy, frames, copied)`` and which notes when writers were held off."""
+
+    def __init__(self, results, *, locked_out=False):
+        self.results, self.calls, self.held, self.locked_out = list(results), [], False, locked_out
+
+    def checkpoint(self, mode="PASSIVE", *, conn=None):
+        self.calls.append(self.held)
+        return self.results.pop(0)
+
+    @contextlib.contextmanager
+    def writing(self, *, timeout_ms=None):
+        if self.locked_out:
+            raise StoreError("Transcript database is locked.")
+        self.held = True
+        yield
+        self.held = False
+
+
+def test_a_wal_past_its_bound_is_finished_with_writers_held_off(monkeypatch):
+    monkeypatch.setattr(checkpoints, "WAL_BOUND_FRAMES", 100)
+    small = Scripted([(0, 50, 50)])
+    assert checkpoints.checkpoint_bounded(small, None) == (0, 50, 50)
+    assert small.calls == [False]  # under the bound: one pass, writers never held
+    big = Scripted([(0, 150, 150), (0, 160, 160), (0, 161, 161)])
+    assert checkpoints.checkpoint_bounded(big, None) == (0, 161, 161)
+    assert big.calls == [False, False, True]  # two passes beside the writers, the last one without them
+    # A long write (an import) holds the lock past the wait: the WAL starts over another time, nothing fails.
+    held = Scripted([(0, 150, 150), (0, 160, 160)], locked_out=True)
+    assert checkpoints.checkpoint_bounded(held, None) == (0, 150, 150) and held.calls == [False, False]

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
-from .driver import DB_ERRORS, sqlite3
-from .fts import FTS_IDLE, FTS_UPTO, index_pending
+from . import checkpoints
+from .checkpoints import checkpoint_bounded
+from .driver import DB_ERRORS, open_uri, sqlite3
+from .fts import FTS_IDLE, FTS_UPTO, index_pending, merge_step
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -25,18 +27,6 @@ __all__ = ["Connection", "Transaction", "open_uri"]
 log = logging.getLogger("skills_sdk.transcripts")
 
 
-#: What ``urllib.parse.quote`` leaves as is (its default ``safe="/"``); every other UTF-8 byte is %XX.
-_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
-
-
-def open_uri(path: str) -> str:
-    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
-    # urllib.parse.quote's result, spelled here: importing urllib.parse (and the ipaddress module it
-    # loads) cost every worker's cold start ~7 ms for this one call.
-    quoted = "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.path.abspath(path).encode())
-    return "file:" + quoted + "?mode=rw"
-
-
 class Connection:
     """One SQLite database file (or ``":memory:"``) as this process uses it: connections, locks, background work.
 
@@ -44,7 +34,8 @@ class Connection:
     text does not linger in free pages. A file database runs in WAL mode with ``synchronous``
     NORMAL by default (a row survives a killed process; ``FULL`` survives power loss too); its
     checkpoints, and the batches that fill the full-text index, run on one background thread
-    between :meth:`start` and :meth:`stop`.
+    between :meth:`start` and :meth:`stop` (checkpoints on the process's shared one otherwise:
+    never inside a writer's commit).
 
     ``busy_timeout_ms`` is how long work waits for a lock another writer holds; a capture waits
     ``capture_timeout_ms`` at most (1 s by default, well inside Alexa's 8 s for the whole turn),
@@ -160,13 +151,15 @@ class Connection:
             conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
             if not self.memory:
                 conn.execute("PRAGMA journal_mode = WAL")
+                # Checkpoints (the only fsyncs under synchronous=NORMAL) run on a background thread,
+                # never inside the commit that crossed SQLite's threshold (15-50 ms at 1M rows): the
+                # ledger's own once started (a forked worker starts its own here), else the
+                # process's shared one (a CLI command, a script, a test).
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
                 if self._started:
-                    # Checkpoints (the only fsyncs under synchronous=NORMAL) run on the background
-                    # thread, not inside the request that happened to cross the WAL threshold. A
-                    # forked worker starts its own thread here. Unstarted (a CLI command, a test),
-                    # SQLite checkpoints by itself.
-                    conn.execute("PRAGMA wal_autocheckpoint = 0")
                     self._start_checkpointer()
+                else:
+                    checkpoints.serve(self)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -175,15 +168,16 @@ class Connection:
         return conn
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def background_running(self) -> bool:
+        """True between :meth:`start_background` and :meth:`stop_background`: this ledger's own thread indexes and checkpoints."""
+        return self._started
+
     def start_background(self) -> None:
         """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork)."""
         if not self.memory:
             self._started = True
             self._start_checkpointer()
-            for name, pid in (("conn", "pid"), ("capture", "capture_pid")):  # this thread's open connections too
-                conn = getattr(self._local, name, None)
-                if conn is not None and getattr(self._local, pid, None) == os.getpid():
-                    conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def stop_background(self) -> None:
         """Stop the background thread, wait for its last tick, and close this thread's connection."""
@@ -213,11 +207,12 @@ class Connection:
                                            check_same_thread=False, uri=True)
                     conn.execute("PRAGMA busy_timeout = 1000")
                     conn.execute("PRAGMA secure_delete = ON")
+                    conn.execute("PRAGMA wal_autocheckpoint = 0")  # not inside an indexing batch's commit
                 self._index_when_due(conn, stop)
                 self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
                 # takes no write lock, so captures go on while it writes and syncs.
-                self.checkpoint(conn=conn)
+                checkpoint_bounded(self, conn)
             except DB_ERRORS as exc:  # a busy database is retried on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
         if conn is not None:
@@ -237,16 +232,27 @@ class Connection:
         less per row in a big batch: fewer, larger segments): one wait in a thousand captures
         instead of one in a hundred. Once the process has been idle for ``index_idle`` seconds,
         what waits is indexed in slices that give way to captures. A search indexes what waits
-        before it reads, so it never misses a row either way.
+        before it reads, so it never misses a row either way. The batch's merge step of a past
+        day (10 of its 25 ms at 1M rows) is a hold of its own, after the captures that waited.
         """
         waiting, changes = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
                                         "fts_changes) FROM transcripts").fetchone()
         if time.monotonic() - self.last_capture < self.index_idle:
             if waiting >= self.index_backlog or changes:  # queued deletes are not left for later
                 with self.writing(yielding=True):
-                    index_pending(conn, limit=min(waiting, 2 * self.index_backlog))
+                    indexed = index_pending(conn, limit=min(waiting, 2 * self.index_backlog), merge=False)
+                if indexed:
+                    self._give_way()
+                    with self.writing(yielding=True):
+                        merge_step(conn)
             return
         self._index_in_slices(conn, stop)
+
+    def _give_way(self) -> None:
+        """Let the writers of this process that wait for the write lock go first (for 50 ms at most)."""
+        deadline = time.monotonic() + 0.05
+        while self._waiting and time.monotonic() < deadline:
+            time.sleep(0.0002)
 
     def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
         """Index what waits in short slices that give way to captures.
@@ -259,9 +265,7 @@ class Connection:
         backlog, slice after slice.
         """
         while not stop.is_set():
-            deadline = time.monotonic() + 0.05
-            while self._waiting and time.monotonic() < deadline:
-                time.sleep(0.0002)
+            self._give_way()
             with self.writing(yielding=True):
                 index_pending(conn, limit=self.index_slice)
             if conn.execute(FTS_IDLE).fetchone()[0]:
@@ -286,7 +290,9 @@ class Connection:
         return int(busy), int(pages), int(copied)
 
     def close(self) -> None:
-        """Close this thread's connections (others close when their threads end)."""
+        """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
+        if not self.memory:
+            checkpoints.forget(self)
         conn = self._memory_conn if self.memory else getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3 as _stdlib
 
 # pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is installed, else the
@@ -13,7 +14,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "is_busy"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "is_busy", "open_uri"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -26,3 +27,15 @@ FTS5_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
 def is_busy(exc: BaseException) -> bool:
     """True when ``exc`` says another connection holds the database's lock ("database is locked/busy")."""
     return isinstance(exc, DB_ERRORS) and any(w in str(exc).lower() for w in ("database is locked", "busy"))
+
+
+#: What ``urllib.parse.quote`` leaves as is (its default ``safe="/"``); every other UTF-8 byte is %XX.
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+
+
+def open_uri(path: str) -> str:
+    """The URI that opens the existing database file at ``path`` for writing, never creating one."""
+    # urllib.parse.quote's result, spelled here: importing urllib.parse (and the ipaddress module it
+    # loads) cost every worker's cold start ~7 ms for this one call.
+    quoted = "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.path.abspath(path).encode())
+    return "file:" + quoted + "?mode=rw"

@@ -29,7 +29,8 @@ MIGRATE_SECONDS = 0.2
 MERGE_PAGES = 200
 
 __all__ = ["FTS_COLUMNS", "FTS_BUCKETS", "fts_day", "fts_table", "fts_bucket", "developer_token",
-           "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending"]
+           "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending",
+           "merge_step"]
 
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -144,6 +145,7 @@ class _Placement:
         self.legacy = ({(day, dev): name for day, dev, name, _ in legacy_partitions(conn)}
                        if self.legacy_upto is not None else {})
         self.days = {(day, bucket) for day, bucket, _ in fts_partitions(conn)}
+        self.names: dict[tuple[str, str], str] = {}  # (day, developer) -> its table, once known to exist
 
     def old(self, rid: int, day: str, dev: str) -> str | None:
         """The per-developer table holding the row, while it is not moved yet (rows up to the old watermark only)."""
@@ -152,13 +154,19 @@ class _Placement:
         return None
 
     def new(self, day: str, dev: str, *, create: bool) -> str | None:
+        name = self.names.get((day, dev))  # a batch's rows share a few days and developers: hashed and named once
+        if name is not None:
+            return name
         bucket = fts_bucket(dev, self.buckets)
         if (day, bucket) in self.days:
-            return fts_table(day, bucket)
-        if not create:
+            name = fts_table(day, bucket)
+        elif not create:
             return None
-        self.days.add((day, bucket))
-        return ensure_partition(self.conn, day, bucket)
+        else:
+            self.days.add((day, bucket))
+            name = ensure_partition(self.conn, day, bucket)
+        self.names[(day, dev)] = name
+        return name
 
 
 def _insert(conn: sqlite3.Connection, groups: dict[tuple[str, bool], list[tuple[Any, ...]]], *,
@@ -276,7 +284,7 @@ def _finish_move(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM privacy_meta WHERE name = 'fts_legacy_upto'")
 
 
-def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
+def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: bool = True) -> int:
     """Add the rows written since the last call to the full-text index, in one transaction; returns how many.
 
     ``limit`` caps how many ids one call covers, so the background thread holds the write lock
@@ -288,7 +296,9 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
     Runs on the checkpoint thread every tick and before every full-text search, so capture never
     pays for indexing and a search sees the rows captured since the last tick (up to 20,000 of them).
     Queued deletes are applied first. On a ledger that still has per-developer tables, each call
-    also moves some of them (about :data:`MIGRATE_SECONDS` worth) into the day tables.
+    also moves some of them (about :data:`MIGRATE_SECONDS` worth) into the day tables. With
+    ``merge`` (the default) a call that indexed rows also runs one step of :func:`merge_step`'s
+    work in the same transaction; the background thread runs it apart, as a shorter hold of the lock.
     """
     if conn.execute(FTS_IDLE).fetchone()[0]:
         return 0
@@ -306,12 +316,25 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None) -> int:
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
         if indexed:
             _prepare_next_day(conn)
-            _merge_past_day(conn)
+            if merge:
+                _merge_past_day(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return n + indexed
+
+
+def merge_step(conn: sqlite3.Connection) -> bool:
+    """One merge step of the oldest past day's tables not yet merged, in a transaction of its own; True if it wrote."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        wrote = _merge_past_day(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return wrote
 
 
 def _today() -> datetime.date:

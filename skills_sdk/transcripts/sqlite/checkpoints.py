@@ -1,0 +1,138 @@
+"""WAL checkpoints off the writers' path: for ledgers no background thread of their own serves, one thread per process.
+
+SQLite's automatic checkpoint runs inside the commit that crosses its threshold (1,000 pages):
+measured on a 1M-row ledger, one capture in a hundred paid 15-50 ms for it (copying a thousand
+scattered pages into the database file and two ``fsync``), three quarters of the capture's mean.
+So no connection of a file ledger checkpoints by itself (``wal_autocheckpoint = 0``): a started
+ledger's own thread checkpoints (:meth:`~.connection.Connection.start_background`), and every
+other one (a CLI command, a script, a test) is served here, by a daemon thread shared by every
+ledger of the process, which checkpoints a WAL that changed since its last tick, from the
+ledger's first connection until :meth:`~.connection.Connection.close` (which waits for a checkpoint
+under way and closes the thread's connection itself: once a ledger is closed, nothing of it acts
+on the file, which another SQLite library in the same process may then open safely).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from ...errors import StoreError
+from .driver import DB_ERRORS, open_uri, sqlite3
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["serve", "forget", "WAL_BOUND_FRAMES", "checkpoint_bounded"]
+
+log = logging.getLogger("skills_sdk.transcripts")
+
+#: How many frames (16 MB of 4 KB pages) the WAL may hold before a checkpoint holds writers off
+#: long enough for it to start over (see :func:`checkpoint_bounded`). Beyond its size it bounds
+#: a commit's cost: a frame written past the end of the file cost 13.4 us here, one written over
+#: a page of it already in the OS cache 7.9 us, some 55 us per capture of ten frames.
+WAL_BOUND_FRAMES = 4096
+
+_lock = threading.Lock()  # guards the set of ledgers served and the thread's start
+_working = threading.Lock()  # held while the thread checkpoints a ledger (and by forget())
+_ledgers: weakref.WeakSet[Connection] = weakref.WeakSet()
+_conns: weakref.WeakKeyDictionary[Connection, sqlite3.Connection] = weakref.WeakKeyDictionary()
+_thread: tuple[int, threading.Thread] | None = None  # (pid, thread) of the shared checkpointer
+#: How often the shared thread looks at each WAL (a stat; a checkpoint only when it changed).
+INTERVAL = 0.1
+#: How long a checkpoint waits for writers to finish before it holds them off; past it, the WAL
+#: starts over at a later checkpoint instead.
+HOLD_WAIT_MS = 250
+
+
+def checkpoint_bounded(ledger: Connection, conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """A PASSIVE checkpoint on ``conn``; once the WAL holds :data:`WAL_BOUND_FRAMES` frames, one that lets it start over.
+
+    SQLite writes the WAL from its start again only when a write begins after a checkpoint copied
+    every frame, which writers that keep coming never allow: a checkpoint copies the frames
+    committed before it began while they add more. So past the bound, a second unlocked pass
+    copies what came during the first, and a last one runs with writers held off: it has the
+    few frames of that moment to copy and its two ``fsync`` s, once per bound.
+    """
+    busy, frames, copied = ledger.checkpoint(conn=conn)
+    if frames >= WAL_BOUND_FRAMES:
+        ledger.checkpoint(conn=conn)
+        try:
+            with ledger.writing(timeout_ms=HOLD_WAIT_MS):
+                busy, frames, copied = ledger.checkpoint(conn=conn)
+        except StoreError:  # a long write (an import, an erasure) holds the lock: not this time
+            pass
+    return busy, frames, copied
+
+
+def _after_fork() -> None:
+    """A forked child starts its own thread; the locks are made anew in case the fork caught the parent's thread holding them."""
+    global _lock, _working
+    _lock, _working = threading.Lock(), threading.Lock()
+    _conns.clear()  # the parent's connections are not the child's to use
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def serve(ledger: Connection) -> None:
+    """Checkpoint ``ledger``'s WAL from this process's shared thread while the ledger has no thread of its own."""
+    global _thread
+    with _lock:
+        _ledgers.add(ledger)
+        if _thread is not None and _thread[0] == os.getpid():
+            return
+        t = threading.Thread(target=_loop, name="skills-checkpoints", daemon=True)
+        _thread = (os.getpid(), t)
+        t.start()
+
+
+def forget(ledger: Connection) -> None:
+    """Stop checkpointing ``ledger`` (its connections are closing): wait for a checkpoint under way, close the thread's connection."""
+    with _lock:
+        _ledgers.discard(ledger)
+    with _working:
+        conn = _conns.pop(ledger, None)
+        if conn is not None:
+            conn.close()
+
+
+def _loop() -> None:
+    seen: weakref.WeakKeyDictionary[Connection, tuple[int, int]] = weakref.WeakKeyDictionary()
+    while True:  # a daemon: it ends with the process
+        time.sleep(INTERVAL)
+        with _lock:
+            ledgers = list(_ledgers)
+        for ledger in ledgers:
+            if ledger.background_running:  # its own thread checkpoints it
+                continue
+            try:
+                st = os.stat(ledger.path + "-wal")
+            except OSError:
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            if seen.get(ledger) == stamp:
+                continue
+            seen[ledger] = stamp
+            with _working:
+                if ledger in _ledgers:  # not forgotten meanwhile
+                    _checkpoint(ledger)
+        del ledgers
+
+
+def _checkpoint(ledger: Connection) -> None:
+    """Checkpoint ``ledger`` on the thread's own connection to it (kept: opened once, closed by :func:`forget`)."""
+    try:
+        conn = _conns.get(ledger)
+        if conn is None:
+            conn = sqlite3.connect(open_uri(ledger.path), timeout=1.0, isolation_level=None,
+                                   check_same_thread=False, uri=True)
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            _conns[ledger] = conn
+        checkpoint_bounded(ledger, conn)
+    except DB_ERRORS as exc:  # gone, unreadable or busy: tried again when its WAL next changes
+        log.debug("background checkpoint of %s skipped: %s", ledger.path, exc)
