@@ -327,7 +327,7 @@ def _text(value: Any) -> str:
 
 def _said(value: Any) -> str:
     """A value the client sent, as JSON, with any user id, key or token in it forgotten."""
-    return _STR(forget(value)) if type(value) is str else _DUMPS(value)
+    return _text(_forgotten(value))
 
 
 def _fields(exchange: Exchange, ext: dict[str, Any]) -> dict[str, Any]:
