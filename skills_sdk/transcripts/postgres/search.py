@@ -159,8 +159,8 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
     if developer_id is not None:
         # A row's tokens are under its user's group key: each word is asked for under every group's
         # key (and, while a re-key or the migration from per-developer buckets runs, the retired and
-        # the old one) with one `&&` per word, which the GIN index answers in one scan; eight `@>`
-        # ORed, one per key, took 2.8x as long. A row holding one word under one key and another
+        # the old one) with one `&&` per word, which the GIN index answers in one scan (eight `@>`
+        # ORed, one per key, a bitmap scan each, were slower). A row holding one word under one key and another
         # under a second would need a 32-bit collision, and is dropped by the check below anyway.
         keys = store.keys.search_keys(conn, developer_id)
         legacy = store.keys.legacy_key(conn, developer_id)
