@@ -174,6 +174,43 @@ def test_changed_text_is_reindexed_and_the_old_tokens_go(store, tmp_path):
     fts_integrity_check(store)
 
 
+def test_a_search_leaves_queued_deletes_to_the_background_yet_never_returns_a_deleted_row(store):
+    gone = store.record(row("2026-11-01", "pepperoni gone"))
+    kept = store.record(row("2026-11-01", "pepperoni kept", hour=11))
+    changed = store.record(row("2026-11-01", "pepperoni plain", hour=12))
+    index_pending(store.db.conn)
+    store.db.conn.execute("DELETE FROM transcripts WHERE id = ?", (gone,))
+
+    rows, _ = search(store, parse_filters({"q": "pepperoni"}), developer_id=DEV)
+    assert [r["id"] for r in rows] == [changed, kept]
+    assert store.db.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 1  # not the search's to pay
+
+    # A text change is another matter: the row must be found by its new words, so a search applies it.
+    store.db.conn.execute("UPDATE transcripts SET speech = 'pepperoni spicy' WHERE id = ?", (changed,))
+    rows, _ = search(store, parse_filters({"q": "spicy"}), developer_id=DEV)
+    assert [r["id"] for r in rows] == [changed]
+    assert fts_rowids(store, "gone") == [] and fts_rowids(store, "plain") == []
+    fts_integrity_check(store)
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_rows_of_many_days_and_developers_are_indexed_into_exactly_their_tables(tmp_path, monkeypatch, buckets):
+    from skills_sdk.transcripts.sqlite import fts as fts_module
+
+    monkeypatch.setattr(fts_module, "FTS_BUCKETS", buckets)
+    store = TranscriptStore(tmp_path / "t.db")
+    ids = [store.record(dict(row(f"2026-11-0{1 + i % 3}", f"olive {i}" if i % 4 else None, hour=i % 24),
+                             developer_id=f"dev-{i % 5}")) for i in range(40)]
+    store.record(dict(row("2026-11-01", "odd clock olive"), created_at="yesterday"))
+    while index_pending(store.db.conn, limit=7):  # slices that cut days and developers apart
+        pass
+
+    assert fts_integrity_check(store) is None
+    assert len(fts_rowids(store, "olive")) == 1 + sum(1 for i in range(40) if i % 4)
+    assert fts_rowids(store, "7") == [ids[7]]
+    store.close()
+
+
 def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(store, tmp_path):
     store.record(row("2026-11-01", "expired"))
     store.record(row("2026-11-05", "recent"))
