@@ -562,9 +562,10 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     import datetime
 
     from skills_sdk.transcripts.sqlite import fts as fts_module
+    from skills_sdk.transcripts.sqlite import fts_merge
 
-    monkeypatch.setattr(fts_module, "MERGE_PAGES", 2)  # several steps even for a small table
-    monkeypatch.setattr(fts_module, "_today", lambda: datetime.date(2026, 11, 2))
+    monkeypatch.setattr(fts_merge, "MERGE_PAGES", 2)  # several steps even for a small table
+    monkeypatch.setattr(fts_merge, "utc_today", lambda: datetime.date(2026, 11, 2))
     ids = []
     for i in range(24):  # indexed a few rows at a time, as captures come: a segment per batch
         ids.append(store.record(row("2026-11-01", f"word{i} pizza {i} " + "filler " * 30, hour=i % 24)))
@@ -581,7 +582,7 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
         # The background thread indexes a batch and then takes the merge step as a hold of its own.
         index_pending(store.db.conn, merge=not apart)
         if apart:
-            fts_module.merge_step(store.db.conn)
+            fts_merge.merge_step(store.db.conn)
         steps += 1
         if store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone():
             break
@@ -592,4 +593,27 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     assert len(search(store, parse_filters({"q": "pizza"}), developer_id=DEV, limit=50)[0]) == 24
     erase_user(store, "u1")
     assert fts_rowids(store, "pizza") == []
+    fts_integrity_check(store)
+
+
+def test_todays_segments_are_merged_in_bounded_steps_not_inside_the_inserts_that_index_rows(store):
+    import datetime
+
+    from skills_sdk.transcripts.sqlite import fts_merge
+
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    for i in range(12):  # a segment per indexing slice
+        store.record(row(today, f"pizza {i}", hour=i))
+        index_pending(store.db.conn, merge=False)
+    name = [n for d, _, n in fts_partitions(store.db.conn) if d == today][0]
+    assert segments(store, name) == 12
+    # FTS5 merges inside an insert once enough pages were written (automerge): off, merge_step() does it.
+    assert store.db.conn.execute(f"SELECT v FROM {name}_config WHERE k = 'automerge'").fetchone()[0] == 0
+
+    steps = 0
+    while fts_merge.merge_step(store.db.conn):
+        steps += 1
+        assert steps < 20
+    assert steps >= 1 and segments(store, name) < 12
+    assert len(search(store, parse_filters({"q": "pizza"}), developer_id=DEV, limit=50)[0]) == 12
     fts_integrity_check(store)

@@ -231,18 +231,15 @@ class Connection:
         tick), then indexed in slices of ``index_slice`` rows that give way to captures; a
         2,000-row batch in one hold measured 50-500 ms under HTTP load. Once the process has been
         idle for ``index_idle`` seconds, what waits is indexed the same way. A search indexes what
-        waits before it reads, so it never misses a row either way. The merge step of a past day
-        is a hold of its own, after the captures that waited.
+        waits before it reads, so it never misses a row either way. Each slice's merge step (FTS5
+        merges its segments only when told, a few dozen pages at a time) is a hold of its own.
         """
         waiting, changes = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
                                         "fts_changes) FROM transcripts").fetchone()
         busy = time.monotonic() - self.last_capture < self.index_idle
         if busy and waiting < self.index_backlog and not changes:  # queued deletes are not left for later
             return
-        if self._index_in_slices(conn, stop, busy=busy):
-            self._give_way()
-            with self.writing(yielding=True):
-                merge_step(conn)
+        self._index_in_slices(conn, stop, busy=busy)
 
     def _give_way(self) -> None:
         """Let the writers of this process that wait for the write lock go first (for 50 ms at most)."""
@@ -250,8 +247,8 @@ class Connection:
         while self._waiting and time.monotonic() < deadline:
             time.sleep(0.0002)
 
-    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event, *, busy: bool) -> int:
-        """Index what waits in short slices that give way to captures; returns how many rows.
+    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event, *, busy: bool) -> None:
+        """Index what waits in short slices that give way to captures, each followed by a merge step.
 
         A slice starts only when no writer of this process waits for the write lock (for 50 ms at
         most, so indexing keeps up under steady load), and the thread pauses between slices: a
@@ -261,11 +258,15 @@ class Connection:
         backlog, slice after slice. While ``busy`` it indexes the backlog it found and returns;
         idle, it stops as soon as captures come again.
         """
-        indexed, newest = 0, conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
+        newest = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
         while not stop.is_set():
             self._give_way()
             with self.writing(yielding=True):
-                indexed += index_pending(conn, limit=self.index_slice, merge=False)
+                indexed = index_pending(conn, limit=self.index_slice, merge=False)
+            if indexed:  # the segments FTS5 merges only when told (a step per slice keeps up)
+                self._give_way()
+                with self.writing(yielding=True):
+                    merge_step(conn)
             if conn.execute(FTS_IDLE).fetchone()[0]:
                 break
             if busy and conn.execute("SELECT " + FTS_UPTO).fetchone()[0] >= newest:
@@ -273,7 +274,6 @@ class Connection:
             if not busy and time.monotonic() - self.last_capture < self.index_idle:
                 break  # captures again: the rest waits for the next idle moment or the backlog bound
             time.sleep(self.index_pause)
-        return indexed
 
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """Copy WAL pages into the database file; returns SQLite's ``(busy, wal_pages, copied)``.

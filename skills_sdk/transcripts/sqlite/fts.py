@@ -13,7 +13,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from . import fts_merge
 from .driver import FTS5_SECURE_DELETE, sqlite3
+from .fts_merge import merge_step
 from .fts_sql import (
     _DAY_RE,
     _LEGACY,
@@ -39,8 +41,6 @@ FTS_BUCKETS = 1
 #: How long one step of the move from per-developer tables holds the write lock, at most (it
 #: always moves at least one old table).
 MIGRATE_SECONDS = 0.2
-#: Pages one merge step of a past day's table writes (FTS5 'merge'): tens of milliseconds.
-MERGE_PAGES = 200
 
 __all__ = ["FTS_COLUMNS", "FTS_BUCKETS", "fts_day", "fts_table", "fts_bucket", "developer_token",
            "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending",
@@ -97,6 +97,9 @@ def ensure_partition(conn: sqlite3.Connection, day: str, bucket: int) -> str:
         # Deletes then remove the tokens from the index itself, so leaving no trace needs no
         # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
         conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
+    # FTS5 merges segments inside the insert that filled a level (automerge): 10-30 ms, now and
+    # then, in one indexing slice. Off: merge_step() does that work in steps of MERGE_PAGES.
+    conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('automerge', 0)")
     if day != "other":  # a row older than the purge floor (an import) makes its day indexed again
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value > ?", (day, day))
     return name
@@ -292,7 +295,7 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
         if indexed:
             _prepare_next_day(conn)
             if merge:
-                _merge_past_day(conn)
+                fts_merge.merge(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -320,55 +323,13 @@ def _index_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
     return indexed
 
 
-def merge_step(conn: sqlite3.Connection) -> bool:
-    """One merge step of the oldest past day's tables not yet merged, in a transaction of its own; True if it wrote."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        wrote = _merge_past_day(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return wrote
-
-
-def _today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
-
-
-def _merge_past_day(conn: sqlite3.Connection) -> bool:
-    """Merge the oldest past day's tables not yet merged, one step of :data:`MERGE_PAGES`; True if it wrote.
-
-    Rows are indexed a few hundred at a time, so a day's table ends up as many FTS5 segments, and
-    a secure delete looks for each token of the row in every segment: deleting 1,000 rows from a
-    10,000-row table made of 100-row batches measured 3-5 s, from the same table merged into one
-    segment 0.7-1 s. Once a day is over its table only changes by erasure, purge and imports,
-    so it is merged once, a step per indexing batch, and erasures of older rows stay cheap.
-    """
-    done = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone()
-    done = done[0] if done else ""
-    today = _today().isoformat()
-    for (day,) in conn.execute("SELECT DISTINCT day FROM fts_days WHERE day > ? AND day < ? ORDER BY day",
-                               (done, today)).fetchall():
-        for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? ORDER BY bucket", (day,)).fetchall():
-            name = fts_table(day, bucket)
-            before = conn.total_changes
-            # A negative page count merges segments of every level, down to one segment.
-            conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (-MERGE_PAGES,))
-            if conn.total_changes - before > 1:  # it wrote pages: more may follow next time
-                return True
-        conn.execute("INSERT INTO privacy_meta (name, value) VALUES ('fts_merged_upto', ?) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (day,))
-    return False
-
-
 def _prepare_next_day(conn: sqlite3.Connection) -> None:
     """On a day that has rows, create tomorrow's tables (today's buckets), together, ahead of time.
 
     Creating a table makes every connection reload the schema before its next statement: done
     here, once a day, instead of by the first capture after midnight.
     """
-    today = _today()
+    today = fts_merge.utc_today()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? EXCEPT "
                                   "SELECT bucket FROM fts_days WHERE day = ?",
