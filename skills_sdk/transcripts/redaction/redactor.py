@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .cards import MIN_CARD_DIGITS, find_cards
+from . import speedups
+from .cards import MIN_CARD_DIGITS
 from .emails import find_emails, may_hold_email
-from .numbers import Sequence, any_cue, sequence_words, sequences, words_of
+from .numbers import Sequence, any_cue, sequence_words, words_of
 from .phones import Budget, find_phones, region_of
 from .places import find_addresses, find_coordinates
 from .text import view as view_of
@@ -215,7 +216,7 @@ class Redactor:
                 words = words_of(raw)
                 said = sequence_words(words, digit_count)
                 if said is not None:
-                    self._numbers_in(view, sequences(view, said), any_cue(words), locale, spans)
+                    self._numbers_in(view, speedups.sequences(view, said), any_cue(words), locale, spans)
             if digit_count and self._addresses:
                 find_addresses(view, spans)
         for pattern, kind in self._custom:
@@ -237,7 +238,7 @@ class Redactor:
                 continue  # "37.7749, -122.4194" is not a phone number
             used = [False] * len(seq.groups)
             if cards and len(seq.digits) >= MIN_CARD_DIGITS:
-                find_cards(view, seq, used, spans, cue_words)
+                speedups.find_cards(view, seq, used, spans, cue_words)
             if phones:
                 find_phones(view, seq, used, region, budget, spans, cue_words)
 
