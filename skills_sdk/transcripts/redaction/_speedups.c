@@ -17,18 +17,22 @@
 #define MIN_DIGITS 7           /* numbers.MIN_DIGITS */
 #define MIN_CARD_DIGITS 13     /* cards.MIN_CARD_DIGITS */
 #define MAX_CARD_DIGITS 19
+#define CUE_WINDOW 40          /* numbers._CUE_WINDOW */
+#define CUE_WORD_CHARACTERS "abcdefghijklmnopqrstuvwxyz0123456789_" /* numbers._WORD_CHARACTERS */
 #define MAX_WORDS 64
 #define MAX_WORD_LENGTH 16
 
 /* What speedups.bind() hands over: the Python twins to fall back on, and the digit words. */
-static PyObject *Sequence_type, *read_stretch, *pure_sequences, *pure_find_cards, *cue_before;
+static PyObject *Sequence_type, *read_stretch, *pure_sequences, *pure_find_cards, *pure_find_phones;
+/* What stays in Python: the cue words before a number, the unit after it, libphonenumber's verdict. */
+static PyObject *cue_before, *unit_after, *phone_checked, *nanpa;
 static struct {
     char text[MAX_WORD_LENGTH];
     Py_ssize_t length;
     PyObject *value; /* the digits it stands for ("4"), or NULL for "double", "hundred", "plus" */
 } words[MAX_WORDS];
 static int word_count;
-static PyObject *str_groups, *str_digits, *str_offsets, *str_plus, *str_card;
+static PyObject *str_groups, *str_digits, *str_offsets, *str_plus, *str_card, *str_phone;
 
 static int bound(void) {
     if (Sequence_type == NULL) PyErr_SetString(PyExc_RuntimeError, "_speedups.bind() was not called");
@@ -442,25 +446,239 @@ done:
     return result;
 }
 
-/* bind(Sequence, read_stretch, sequences, find_cards, cue_before, word_values, other_words): the Python
- * twins, and the digit words from numbers.py, so the words are written down once. */
-static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7 || !PyDict_Check(args[5])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "bind(Sequence, read_stretch, sequences, find_cards, cue_before, word_values: dict, other_words)");
+/* --- phones ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *view, *seq, *group_list, *region, *budget, *spans, *cue_words;
+    const char *s, *digits;
+    Py_ssize_t n, count;
+    Group *groups;
+    Py_ssize_t *offsets;
+    int nanpa, plus;
+    Py_ssize_t plus_at;
+    signed char *cues; /* cue_before at each group's start: -1 not asked yet */
+} Phones;
+
+static int gap_strong(const Phones *p, Py_ssize_t index) {
+    return strong(p->s, p->groups[index - 1].end, p->groups[index].start);
+}
+
+/* phones._plausible_length */
+static int plausible_length(const char *digits, Py_ssize_t length, int nanpa, int plus) {
+    if (plus) return length >= 8 && length <= 15;
+    if (nanpa && digits[0] != '0') return length == 10 || (length == 11 && digits[0] == '1') || length == 7;
+    if (length >= 2 && digits[0] == '0' && digits[1] == '0') return length >= 10 && length <= 17;
+    return (digits[0] == '0' && length >= 9 && length <= 13) || length == 10;
+}
+
+/* numbers.cue_before, or its shortcut: where the text holds no cue word and the window cuts none,
+ * no word before start can be one. */
+static int cue_at(Phones *p, Py_ssize_t index) {
+    if (p->cues[index] >= 0) return p->cues[index];
+    Py_ssize_t start = p->groups[index].start;
+    int said = 0;
+    if (PyObject_IsTrue(p->cue_words) ||
+        (start > CUE_WINDOW && one_of(p->s[start - CUE_WINDOW - 1], CUE_WORD_CHARACTERS)) ||
+        (start > 0 && one_of(p->s[start - 1], CUE_WORD_CHARACTERS))) {
+        PyObject *answer = PyObject_CallFunction(cue_before, "OnO", p->view, start, p->cue_words);
+        if (answer == NULL) return -1;
+        said = PyObject_IsTrue(answer);
+        Py_DECREF(answer);
+        if (said < 0) return -1;
+    }
+    p->cues[index] = (signed char)said;
+    return said;
+}
+
+/* phones._is_phone: the shape of groups first to end - 1 here, libphonenumber's verdict in
+ * phones.checked. */
+static int is_phone(Phones *p, Py_ssize_t first, Py_ssize_t end) {
+    const Py_ssize_t *offsets = p->offsets;
+    const char *s = p->s, *digits = p->digits + offsets[first];
+    Py_ssize_t length = offsets[end] - offsets[first], size = end - first;
+    int plus = first == 0 && p->plus;
+    if (!plausible_length(digits, length, p->nanpa, plus)) return 0;
+    if (length == 7 && (size != 2 || offsets[first + 1] - offsets[first] != 3)) return 0;
+    if (size == 4 && offsets[end] - offsets[end - 1] <= 3) { /* 192.168.95.71 */
+        int dotted = 1, short_groups = 1;
+        for (Py_ssize_t g = first + 1; g < end; g++) {
+            dotted = dotted && p->groups[g].start - p->groups[g - 1].end == 1 && s[p->groups[g - 1].end] == '.';
+        }
+        for (Py_ssize_t g = first; g < end; g++) short_groups = short_groups && offsets[g + 1] - offsets[g] <= 3;
+        if (dotted && short_groups) return 0;
+    }
+    Py_ssize_t start = p->groups[first].start, stop = p->groups[end - 1].end;
+    if (!plus) {
+        int bracket = 0;
+        /* view[start - 1 : stop], as Python slices it: from the last character when start is 0 */
+        for (Py_ssize_t i = start > 0 ? start - 1 : p->n - 1; i < stop; i++) bracket = bracket || s[i] == '(';
+        if (!bracket) {
+            int cue = cue_at(p, first);
+            if (cue != 0) return cue < 0 ? -1 : 0;
+        }
+    }
+    /* "1,234,567,890 dollars" is an amount: every separator "," or ".", every group after the first
+     * of three digits, and a unit after it. */
+    int thousands = 1;
+    for (Py_ssize_t g = first + 1; g < end && thousands; g++) {
+        Py_ssize_t from = p->groups[g - 1].end;
+        thousands = p->groups[g].start - from == 1 && one_of(s[from], ",.") && offsets[g + 1] - offsets[g] == 3;
+    }
+    if (thousands) {
+        PyObject *unit = PyObject_CallFunction(unit_after, "On", p->view, stop);
+        if (unit == NULL) return -1;
+        int is_unit = PyObject_IsTrue(unit);
+        Py_DECREF(unit);
+        if (is_unit != 0) return is_unit < 0 ? -1 : 0;
+    }
+    PyObject *window = PyUnicode_FromStringAndSize(digits, length);
+    if (window == NULL) return -1;
+    PyObject *answer = PyObject_CallFunction(phone_checked, "OnnOOOO", p->seq, first, end, window, p->region,
+                                             plus ? Py_True : Py_False, p->budget);
+    Py_DECREF(window);
+    if (answer == NULL) return -1;
+    int verdict = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return verdict;
+}
+
+/* phones._phones_in_run over groups lo to hi - 1. */
+static int phones_in_run(Phones *p, Py_ssize_t lo, Py_ssize_t hi, char *starts) {
+    const Py_ssize_t *offsets = p->offsets;
+    memset(starts + lo, 0, (size_t)(hi - lo + 2));
+    starts[lo] = starts[lo + 1] = 1;
+    if (hi - lo > 1 && p->groups[lo].spoken && gap_strong(p, lo + 1)) starts[lo] = 0;
+    Py_ssize_t first = lo;
+    while (first < hi) {
+        if (!starts[first]) {
+            first++;
+            continue;
+        }
+        Py_ssize_t last = first;
+        while (last + 1 <= hi && offsets[last + 1] <= offsets[first] + 15) last++;
+        /* phones._bounded(before=True) */
+        int bounded = first == lo || offsets[first] - offsets[first - 3 > lo ? first - 3 : lo] <= 2 ||
+                      gap_strong(p, first);
+        if (offsets[last] - offsets[first] < MIN_DIGITS || !bounded) {
+            first++;
+            continue;
+        }
+        Py_ssize_t found = -1;
+        for (Py_ssize_t end = last; end > first && offsets[end] - offsets[first] >= MIN_DIGITS; end--) {
+            if (end != hi && offsets[end + 3 < hi ? end + 3 : hi] - offsets[end] > 2 && !gap_strong(p, end)) continue;
+            int phone = is_phone(p, first, end);
+            if (phone < 0) return -1;
+            if (phone) {
+                found = end;
+                break;
+            }
+        }
+        if (found < 0) {
+            first++;
+            continue;
+        }
+        PyObject *start = PyTuple_GET_ITEM(PyList_GET_ITEM(p->group_list, first), 0);
+        PyObject *stop = PyTuple_GET_ITEM(PyList_GET_ITEM(p->group_list, found - 1), 1);
+        PyObject *span;
+        if (first == 0 && p->plus) {
+            span = Py_BuildValue("(nOO)", p->plus_at, stop, str_phone);
+        } else if (p->groups[first].start > 0 && p->s[p->groups[first].start - 1] == '(') {
+            span = Py_BuildValue("(nOO)", p->groups[first].start - 1, stop, str_phone);
+        } else {
+            span = PyTuple_Pack(3, start, stop, str_phone);
+        }
+        if (span == NULL || PyList_Append(p->spans, span) < 0) {
+            Py_XDECREF(span);
+            return -1;
+        }
+        Py_DECREF(span);
+        starts[found] = starts[found + 1] = 1;
+        first = found;
+    }
+    return 0;
+}
+
+/* phones.find_phones(view, seq, used, region, budget, spans, cue_words): each run of groups no card used. */
+static PyObject *find_phones(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 6 || nargs > 7 || !PyUnicode_Check(args[0]) || !PyList_Check(args[2]) || !PyUnicode_Check(args[3]) ||
+        !PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "find_phones(view: str, seq, used: list, region: str, budget, spans: list, cue_words=True)");
         return NULL;
     }
-    PyObject *other = PySequence_Fast(args[6], "other_words must be a sequence of str");
+    if (!bound()) return NULL;
+    Phones p = {.view = args[0], .seq = args[1], .region = args[3], .budget = args[4], .spans = args[5],
+                .cue_words = nargs > 6 ? args[6] : Py_True};
+    PyObject *used = args[2], *result = NULL;
+    char *starts = NULL;
+    if (!PyUnicode_IS_ASCII(p.view)) return PyObject_Vectorcall(pure_find_phones, args, nargs, NULL);
+    Py_ssize_t digit_count;
+    int unpacked = unpack(p.seq, &p.group_list, &p.groups, &p.offsets, &p.digits, &digit_count, PyUnicode_GET_LENGTH(p.view));
+    if (unpacked <= 0) return unpacked < 0 ? NULL : PyObject_Vectorcall(pure_find_phones, args, nargs, NULL);
+    p.count = PyList_GET_SIZE(p.group_list);
+    p.s = (const char *)PyUnicode_DATA(p.view);
+    p.n = PyUnicode_GET_LENGTH(p.view);
+    p.nanpa = PySet_Contains(nanpa, p.region);
+    PyObject *plus = PyObject_GetAttr(p.seq, str_plus);
+    if (plus == NULL || p.nanpa < 0) {
+        Py_XDECREF(plus);
+        goto done;
+    }
+    p.plus_at = PyLong_AsSsize_t(plus);
+    Py_DECREF(plus);
+    if (p.plus_at == -1 && PyErr_Occurred()) goto done;
+    p.plus = p.plus_at >= 0;
+    if (PyList_GET_SIZE(used) != p.count) {
+        result = PyObject_Vectorcall(pure_find_phones, args, nargs, NULL);
+        goto done;
+    }
+    starts = PyMem_Malloc((size_t)p.count + 3);
+    p.cues = PyMem_Malloc((size_t)p.count);
+    if (starts == NULL || p.cues == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(p.cues, -1, (size_t)p.count);
+    for (Py_ssize_t index = 0; index < p.count;) {
+        if (PyList_GET_ITEM(used, index) == Py_True) {
+            index++;
+            continue;
+        }
+        Py_ssize_t run_end = index;
+        while (run_end < p.count && PyList_GET_ITEM(used, run_end) != Py_True) run_end++;
+        if (phones_in_run(&p, index, run_end, starts) < 0) goto done;
+        memset(p.cues, -1, (size_t)p.count); /* phones._phones_in_run asks afresh for each run */
+        index = run_end;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(starts);
+    PyMem_Free(p.cues);
+    PyMem_Free(p.groups);
+    PyMem_Free(p.offsets);
+    Py_DECREF(p.group_list);
+    return result;
+}
+
+/* bind(...): the Python twins to hand what C does not read to, the callbacks for what stays in Python,
+ * and the digit words from numbers.py, so those are written down once. */
+static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"Sequence", "read_stretch", "sequences", "find_cards", "find_phones", "cue_before",
+                            "unit_after", "phone_checked", "nanpa", "word_values", "other_words", NULL};
+    PyObject *given[9], *word_values, *other_words;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOO!O!O:bind", names, &given[0], &given[1], &given[2],
+                                     &given[3], &given[4], &given[5], &given[6], &given[7], &PyFrozenSet_Type,
+                                     &given[8], &PyDict_Type, &word_values, &other_words))
+        return NULL;
+    PyObject *other = PySequence_Fast(other_words, "other_words must be a sequence of str");
     if (other == NULL) return NULL;
     int count = 0;
     PyObject *key, *value;
-    Py_ssize_t position = 0;
-    Py_ssize_t total = PyDict_GET_SIZE(args[5]) + PySequence_Fast_GET_SIZE(other);
-    for (Py_ssize_t i = 0; i < total; i++) {
-        if (i < PyDict_GET_SIZE(args[5])) {
-            PyDict_Next(args[5], &position, &key, &value);
+    Py_ssize_t position = 0, valued = PyDict_GET_SIZE(word_values);
+    for (Py_ssize_t i = 0; i < valued + PySequence_Fast_GET_SIZE(other); i++) {
+        if (i < valued) {
+            PyDict_Next(word_values, &position, &key, &value);
         } else {
-            key = PySequence_Fast_GET_ITEM(other, i - PyDict_GET_SIZE(args[5]));
+            key = PySequence_Fast_GET_ITEM(other, i - valued);
             value = NULL;
         }
         Py_ssize_t length;
@@ -468,6 +686,7 @@ static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (text == NULL || length < 1 || length >= MAX_WORD_LENGTH || count == MAX_WORDS ||
             (value != NULL && !PyUnicode_Check(value))) {
             Py_DECREF(other);
+            PyErr_Clear();
             PyErr_SetString(PyExc_ValueError, "digit words must be short str, at most 64 of them");
             return NULL;
         }
@@ -479,28 +698,39 @@ static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(other);
     word_count = count;
-    PyObject **slots[] = {&Sequence_type, &read_stretch, &pure_sequences, &pure_find_cards, &cue_before};
-    for (int i = 0; i < 5; i++) Py_XSETREF(*slots[i], Py_NewRef(args[i]));
+    PyObject **slots[] = {&Sequence_type, &read_stretch,  &pure_sequences, &pure_find_cards, &pure_find_phones,
+                          &cue_before,    &unit_after,    &phone_checked,  &nanpa};
+    for (int i = 0; i < 9; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
-    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, "Hand over the Python twins and the digit words."},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS, "Hand over the Python twins and the digit words."},
     {"sequences", (PyCFunction)(void (*)(void))sequences, METH_FASTCALL, "numbers.sequences, compiled."},
     {"find_cards", (PyCFunction)(void (*)(void))find_cards, METH_FASTCALL, "cards.find_cards, compiled."},
+    {"find_phones", (PyCFunction)(void (*)(void))find_phones, METH_FASTCALL, "phones.find_phones, compiled."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Compiled twins of the redactor's digit-sequence reader and card windows.",
-    -1, methods,
+    PyModuleDef_HEAD_INIT, "_speedups",
+    "Compiled twins of the redactor's digit-sequence reader, card windows and phone windows.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    PyObject **names[] = {&str_groups, &str_digits, &str_offsets, &str_plus, &str_card};
-    const char *texts[] = {"groups", "digits", "offsets", "plus", "CARD"};
-    for (int i = 0; i < 5; i++) {
+    PyObject **names[] = {&str_groups, &str_digits, &str_offsets, &str_plus, &str_card, &str_phone};
+    const char *texts[] = {"groups", "digits", "offsets", "plus", "CARD", "PHONE"};
+    for (int i = 0; i < 6; i++) {
         if ((*names[i] = PyUnicode_InternFromString(texts[i])) == NULL) return NULL;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    /* The constants the C code shares with the Python twins; the tests compare them. */
+    if (module == NULL || PyModule_AddIntConstant(module, "MAX_GAP", MAX_GAP) < 0 ||
+        PyModule_AddIntConstant(module, "MIN_DIGITS", MIN_DIGITS) < 0 ||
+        PyModule_AddIntConstant(module, "MIN_CARD_DIGITS", MIN_CARD_DIGITS) < 0 ||
+        PyModule_AddIntConstant(module, "CUE_WINDOW", CUE_WINDOW) < 0) {
+        Py_XDECREF(module);
+        return NULL;
+    }
+    return module;
 }

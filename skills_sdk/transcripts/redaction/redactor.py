@@ -10,7 +10,7 @@ from . import speedups
 from .cards import MIN_CARD_DIGITS
 from .emails import find_emails, may_hold_email
 from .numbers import Sequence, any_cue, sequence_words, words_of
-from .phones import Budget, find_phones, region_of
+from .phones import Budget, region_of
 from .places import find_addresses, find_coordinates
 from .text import view as view_of
 
@@ -240,7 +240,7 @@ class Redactor:
             if cards and len(seq.digits) >= MIN_CARD_DIGITS:
                 speedups.find_cards(view, seq, used, spans, cue_words)
             if phones:
-                find_phones(view, seq, used, region, budget, spans, cue_words)
+                speedups.find_phones(view, seq, used, region, budget, spans, cue_words)
 
     def redact_slots(
         self, slots: Mapping[str, str | None], *, exempt: Iterable[str] = (), locale: str | None = None

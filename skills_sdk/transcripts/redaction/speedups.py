@@ -1,7 +1,7 @@
 """Which reader runs: the compiled twins in ``_speedups.c`` when they were built, else the Python code they mirror.
 
-The digit-sequence reader (:func:`.numbers.sequences`) and the card windows (:func:`.cards.find_cards`)
-have a C twin that gives the same results. It is built by ``pip install`` where a C compiler is
+The digit-sequence reader (:func:`.numbers.sequences`), the card windows (:func:`.cards.find_cards`)
+and the phone windows (:func:`.phones.find_phones`) have a C twin that gives the same results. It is built by ``pip install`` where a C compiler is
 found and skipped where none is; :func:`compiled` says which runs. Setting the environment variable
 ``SKILLS_REDACTION_PURE=1`` before the import, or calling :func:`use` with ``False``, runs the
 Python code even where the C twin was built (the tests run both).
@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import cards, numbers
+from . import cards, numbers, phones
 
-__all__ = ["PURE_ENV", "available", "compiled", "find_cards", "sequences", "use"]
+__all__ = ["PURE_ENV", "available", "compiled", "find_cards", "find_phones", "sequences", "use"]
 
 #: The environment variable that makes the redactor run its Python code only.
 PURE_ENV = "SKILLS_REDACTION_PURE"
@@ -26,17 +26,22 @@ except ImportError:  # built without a compiler: the Python code runs
 else:
     # The Python twins to hand what C does not read to, and the digit words, written down once in numbers.py.
     _speedups.bind(
-        numbers.Sequence,
-        numbers._read_stretch,  # noqa: SLF001
-        numbers.sequences,
-        cards.find_cards,
-        numbers.cue_before,
-        numbers._WORD_VALUES,  # noqa: SLF001
-        [*numbers._REPEATS, *numbers._ZEROS, "plus"],  # noqa: SLF001
+        Sequence=numbers.Sequence,
+        read_stretch=numbers._read_stretch,  # noqa: SLF001
+        sequences=numbers.sequences,
+        find_cards=cards.find_cards,
+        find_phones=phones.find_phones,
+        cue_before=numbers.cue_before,
+        unit_after=numbers.unit_after,
+        phone_checked=phones.checked,
+        nanpa=phones._NANPA,  # noqa: SLF001
+        word_values=numbers._WORD_VALUES,  # noqa: SLF001
+        other_words=[*numbers._REPEATS, *numbers._ZEROS, "plus"],  # noqa: SLF001
     )
 
 sequences = numbers.sequences
 find_cards = cards.find_cards
+find_phones = phones.find_phones
 
 
 def available() -> bool:
@@ -51,11 +56,11 @@ def compiled() -> bool:
 
 def use(compiled: bool) -> None:
     """Run the C twins (``True``, where :func:`available`) or the Python code (``False``)."""
-    global sequences, find_cards
+    global sequences, find_cards, find_phones
     if compiled and _speedups is not None:
-        sequences, find_cards = _speedups.sequences, _speedups.find_cards
+        sequences, find_cards, find_phones = _speedups.sequences, _speedups.find_cards, _speedups.find_phones
     else:
-        sequences, find_cards = numbers.sequences, cards.find_cards
+        sequences, find_cards, find_phones = numbers.sequences, cards.find_cards, phones.find_phones
 
 
 use(os.environ.get(PURE_ENV, "") in ("", "0"))
