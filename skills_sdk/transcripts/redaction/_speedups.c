@@ -19,19 +19,21 @@
 #define MAX_CARD_DIGITS 19
 #define CUE_WINDOW 40          /* numbers._CUE_WINDOW */
 #define CUE_WORD_CHARACTERS "abcdefghijklmnopqrstuvwxyz0123456789_" /* numbers._WORD_CHARACTERS */
-#define MAX_WORDS 64
+#define MAX_WORDS 128
 #define MAX_WORD_LENGTH 16
 
 /* What speedups.bind() hands over: the Python twins to fall back on, and the digit words. */
-static PyObject *Sequence_type, *read_stretch, *pure_sequences, *pure_find_cards, *pure_find_phones;
+static PyObject *Sequence_type, *read_stretch, *pure_survey, *pure_sequences, *pure_find_cards, *pure_find_phones;
 /* What stays in Python: the cue words before a number, the unit after it, libphonenumber's verdict. */
 static PyObject *cue_before, *unit_after, *phone_checked, *nanpa;
-static struct {
+typedef struct {
     char text[MAX_WORD_LENGTH];
     Py_ssize_t length;
     PyObject *value; /* the digits it stands for ("4"), or NULL for "double", "hundred", "plus" */
-} words[MAX_WORDS];
-static int word_count;
+    int said;        /* how many digits it says (numbers._DIGITS_SAID): "double" 2, "plus" 0 */
+} Word;
+static Word words[MAX_WORDS], cues[MAX_WORDS]; /* the token words; the cue words ("order") */
+static int word_count, cue_count;
 static PyObject *str_groups, *str_digits, *str_offsets, *str_plus, *str_card, *str_phone;
 
 static int bound(void) {
@@ -47,17 +49,23 @@ static int is_word(char c) { return is_digit(c) || is_lower(c) || (c >= 'A' && c
 static int one_of(char c, const char *set) { return c != '\0' && strchr(set, c) != NULL; }
 static int is_separator(char c) { return one_of(c, " ,./_()-"); }
 
-/* The digit word of the word run at s[i:] (whole: "\bfour\b"), or -1. Only called at a run's start. */
+/* Whether s[i:j] is one of the first count words of table. */
+static const Word *word_in(const Word *table, int count, const char *s, Py_ssize_t i, Py_ssize_t j) {
+    for (int w = 0; w < count; w++) {
+        if (table[w].length == j - i && table[w].text[0] == s[i] && memcmp(table[w].text, s + i, (size_t)(j - i)) == 0)
+            return &table[w];
+    }
+    return NULL;
+}
+
+/* The digit word of the word run at s[i:] (whole: "\\bfour\\b"), or -1. Only called at a run's start. */
 static int token_word(const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end) {
     Py_ssize_t j = i;
-    while (j < n && is_word(s[j]) && j - i <= MAX_WORD_LENGTH) j++;
-    for (int w = 0; w < word_count; w++) {
-        if (words[w].length == j - i && memcmp(words[w].text, s + i, (size_t)(j - i)) == 0) {
-            *end = j;
-            return w;
-        }
-    }
-    return -1;
+    while (j < n && is_word(s[j]) && j - i < MAX_WORD_LENGTH) j++;
+    const Word *word = word_in(words, word_count, s, i, j);
+    if (word == NULL) return -1;
+    *end = j;
+    return (int)(word - words);
 }
 
 /* A token of a stretch starting at s[i]: a digit run, or (with digit words) a whole digit word. */
@@ -167,6 +175,47 @@ done:
     Py_XDECREF(digits);
     Py_XDECREF(empty);
     return result;
+}
+
+/* numbers.survey(view): (digits, sequence_words(words_of(view), digits), any_cue(words) or False). */
+static PyObject *survey(PyObject *module, PyObject *view) {
+    if (!PyUnicode_Check(view)) {
+        PyErr_SetString(PyExc_TypeError, "survey(view: str)");
+        return NULL;
+    }
+    if (!bound()) return NULL;
+    if (!PyUnicode_IS_ASCII(view)) return PyObject_CallOneArg(pure_survey, view);
+    const char *s = (const char *)PyUnicode_DATA(view);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(view), digit_count = 0, said = 0;
+    int token = 0;
+    for (Py_ssize_t i = 0; i < n;) { /* words_of: runs of [0-9A-Za-z_] */
+        if (!is_word(s[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        while (j < n && is_word(s[j])) digit_count += is_digit(s[j++]);
+        const Word *word = j - i < MAX_WORD_LENGTH ? word_in(words, word_count, s, i, j) : NULL;
+        if (word != NULL) {
+            token = 1;
+            said += word->said;
+        }
+        i = j;
+    }
+    PyObject *sequence = !token ? (digit_count >= MIN_DIGITS ? Py_False : Py_None)
+                                : (digit_count + said >= MIN_DIGITS ? Py_True : Py_None);
+    int cue = 0;
+    for (Py_ssize_t i = 0; sequence != Py_None && !cue && i < n;) {
+        if (!is_word(s[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        while (j < n && is_word(s[j])) j++;
+        cue = j - i < MAX_WORD_LENGTH && word_in(cues, cue_count, s, i, j) != NULL;
+        i = j;
+    }
+    return Py_BuildValue("(nOO)", digit_count, sequence, cue ? Py_True : Py_False);
 }
 
 /* numbers.sequences(view, words): the stretch scan of _STRETCH (or _NUMERAL_STRETCH), _read_plain
@@ -659,53 +708,53 @@ done:
     return result;
 }
 
-/* bind(...): the Python twins to hand what C does not read to, the callbacks for what stays in Python,
- * and the digit words from numbers.py, so those are written down once. */
-static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"Sequence", "read_stretch", "sequences", "find_cards", "find_phones", "cue_before",
-                            "unit_after", "phone_checked", "nanpa", "word_values", "other_words", NULL};
-    PyObject *given[9], *word_values, *other_words;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOO!O!O:bind", names, &given[0], &given[1], &given[2],
-                                     &given[3], &given[4], &given[5], &given[6], &given[7], &PyFrozenSet_Type,
-                                     &given[8], &PyDict_Type, &word_values, &other_words))
-        return NULL;
-    PyObject *other = PySequence_Fast(other_words, "other_words must be a sequence of str");
-    if (other == NULL) return NULL;
-    int count = 0;
+/* Copies the words of a dict into a table: str keys of 1 to MAX_WORD_LENGTH - 1 characters. */
+static int word_table(PyObject *dict, Word *table, int *count, int with_values) {
     PyObject *key, *value;
-    Py_ssize_t position = 0, valued = PyDict_GET_SIZE(word_values);
-    for (Py_ssize_t i = 0; i < valued + PySequence_Fast_GET_SIZE(other); i++) {
-        if (i < valued) {
-            PyDict_Next(word_values, &position, &key, &value);
-        } else {
-            key = PySequence_Fast_GET_ITEM(other, i - valued);
-            value = NULL;
-        }
+    Py_ssize_t position = 0;
+    *count = 0;
+    while (PyDict_Next(dict, &position, &key, &value)) {
         Py_ssize_t length;
         const char *text = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &length) : NULL;
-        if (text == NULL || length < 1 || length >= MAX_WORD_LENGTH || count == MAX_WORDS ||
-            (value != NULL && !PyUnicode_Check(value))) {
-            Py_DECREF(other);
+        PyObject *digits = with_values && PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2 ? PyTuple_GET_ITEM(value, 0) : NULL;
+        long said = digits != NULL ? PyLong_AsLong(PyTuple_GET_ITEM(value, 1)) : 0;
+        if (text == NULL || length < 1 || length >= MAX_WORD_LENGTH || *count == MAX_WORDS ||
+            (with_values && (digits == NULL || (digits != Py_None && !PyUnicode_Check(digits)) || said < 0 || said > 3))) {
             PyErr_Clear();
-            PyErr_SetString(PyExc_ValueError, "digit words must be short str, at most 64 of them");
-            return NULL;
+            PyErr_SetString(PyExc_ValueError, "bind(): words must be short str, at most 128 of them, "
+                                              "token words mapped to (digits or None, digits said)");
+            return -1;
         }
-        Py_XDECREF(words[count].value);
-        memcpy(words[count].text, text, (size_t)length);
-        words[count].length = length;
-        words[count].value = Py_XNewRef(value);
-        count++;
+        Word *word = &table[(*count)++];
+        Py_XSETREF(word->value, digits == NULL || digits == Py_None ? NULL : Py_NewRef(digits));
+        memcpy(word->text, text, (size_t)length);
+        word->length = length;
+        word->said = (int)said;
     }
-    Py_DECREF(other);
-    word_count = count;
-    PyObject **slots[] = {&Sequence_type, &read_stretch,  &pure_sequences, &pure_find_cards, &pure_find_phones,
-                          &cue_before,    &unit_after,    &phone_checked,  &nanpa};
-    for (int i = 0; i < 9; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    return 0;
+}
+
+/* bind(...): the Python twins to hand what C does not read to, the callbacks for what stays in Python,
+ * and the words from numbers.py, so those are written down once. */
+static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"Sequence", "read_stretch", "survey", "sequences", "find_cards", "find_phones",
+                            "cue_before", "unit_after", "phone_checked", "nanpa", "token_words", "cue_words", NULL};
+    PyObject *given[10], *token_words, *cue_words;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!O!:bind", names, &given[0], &given[1], &given[2],
+                                     &given[3], &given[4], &given[5], &given[6], &given[7], &given[8],
+                                     &PyFrozenSet_Type, &given[9], &PyDict_Type, &token_words, &PyDict_Type, &cue_words))
+        return NULL;
+    if (word_table(token_words, words, &word_count, 1) < 0 || word_table(cue_words, cues, &cue_count, 0) < 0)
+        return NULL;
+    PyObject **slots[] = {&Sequence_type, &read_stretch, &pure_survey, &pure_sequences, &pure_find_cards,
+                          &pure_find_phones, &cue_before, &unit_after, &phone_checked, &nanpa};
+    for (int i = 0; i < 10; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS, "Hand over the Python twins and the digit words."},
+    {"survey", (PyCFunction)(void (*)(void))survey, METH_O, "numbers.survey, compiled."},
     {"sequences", (PyCFunction)(void (*)(void))sequences, METH_FASTCALL, "numbers.sequences, compiled."},
     {"find_cards", (PyCFunction)(void (*)(void))find_cards, METH_FASTCALL, "cards.find_cards, compiled."},
     {"find_phones", (PyCFunction)(void (*)(void))find_phones, METH_FASTCALL, "phones.find_phones, compiled."},

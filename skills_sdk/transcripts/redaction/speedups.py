@@ -14,7 +14,7 @@ from typing import Any
 
 from . import cards, numbers, phones
 
-__all__ = ["PURE_ENV", "available", "compiled", "find_cards", "find_phones", "sequences", "use"]
+__all__ = ["PURE_ENV", "available", "compiled", "find_cards", "find_phones", "sequences", "survey", "use"]
 
 #: The environment variable that makes the redactor run its Python code only.
 PURE_ENV = "SKILLS_REDACTION_PURE"
@@ -28,6 +28,7 @@ else:
     _speedups.bind(
         Sequence=numbers.Sequence,
         read_stretch=numbers._read_stretch,  # noqa: SLF001
+        survey=numbers.survey,
         sequences=numbers.sequences,
         find_cards=cards.find_cards,
         find_phones=phones.find_phones,
@@ -35,10 +36,14 @@ else:
         unit_after=numbers.unit_after,
         phone_checked=phones.checked,
         nanpa=phones._NANPA,  # noqa: SLF001
-        word_values=numbers._WORD_VALUES,  # noqa: SLF001
-        other_words=[*numbers._REPEATS, *numbers._ZEROS, "plus"],  # noqa: SLF001
+        token_words={
+            word.decode(): (numbers._WORD_VALUES.get(word.decode()), numbers._DIGITS_SAID.get(word, 0))  # noqa: SLF001
+            for word in numbers._TOKEN_WORDS  # noqa: SLF001
+        },
+        cue_words=dict.fromkeys(word.decode() for word in numbers._CUE_WORDS),  # noqa: SLF001
     )
 
+survey = numbers.survey
 sequences = numbers.sequences
 find_cards = cards.find_cards
 find_phones = phones.find_phones
@@ -56,11 +61,12 @@ def compiled() -> bool:
 
 def use(compiled: bool) -> None:
     """Run the C twins (``True``, where :func:`available`) or the Python code (``False``)."""
-    global sequences, find_cards, find_phones
-    if compiled and _speedups is not None:
-        sequences, find_cards, find_phones = _speedups.sequences, _speedups.find_cards, _speedups.find_phones
-    else:
-        sequences, find_cards, find_phones = numbers.sequences, cards.find_cards, phones.find_phones
+    global survey, sequences, find_cards, find_phones
+    twins = _speedups if compiled and _speedups is not None else None
+    survey = twins.survey if twins else numbers.survey
+    sequences = twins.sequences if twins else numbers.sequences
+    find_cards = twins.find_cards if twins else cards.find_cards
+    find_phones = twins.find_phones if twins else phones.find_phones
 
 
 use(os.environ.get(PURE_ENV, "") in ("", "0"))
