@@ -15,6 +15,13 @@ ledger's indexer and checkpoints) is counted where it happens; the median of ``-
     python bench/serving_breakdown.py                 # table, then one JSON line
     python bench/serving_breakdown.py -n 5000 --repeats 7
     python bench/serving_breakdown.py --second-writer  # what a second process writing the ledger costs each request
+    python bench/serving_breakdown.py --holds -n 20000 [--second-writer]   # who holds the write lock, how long
+
+``--holds`` answers ``-n`` requests through the fast path (its ledger started, as a server runs it)
+and records every hold of the ledger's write lock in this process: the captures', the background
+thread's indexing slices and merge steps (``index``), its checkpoints that hold writers off and its
+scrubs (``checkpoint``); wall and CPU time of each, and each capture's wait for the lock, put down
+to what held it meanwhile (this process's background thread, else the other writer process).
 """
 
 from __future__ import annotations
@@ -47,6 +54,21 @@ def cpu_us(fn: Callable[[], object], n: int, repeats: int) -> float:
             fn()
         runs.append((time.process_time_ns() - t0) / n / 1000)
     return statistics.median(runs)
+
+
+def reads_per_call(fn: Callable[[], object], n: int) -> float:
+    """Read syscalls per call of ``fn`` (``syscr`` of ``/proc/self/io``: SQLite's page reads among them); -1 where absent."""
+    def syscr() -> int:
+        with open("/proc/self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("syscr"))
+
+    try:
+        before = syscr()
+    except OSError:
+        return -1.0
+    for _ in range(n):
+        fn()
+    return (syscr() - before) / n
 
 
 def _wsgi_loop(build: Callable[[str], Callable[..., Any]], db: str, body: bytes) -> Callable[[], object]:
@@ -85,6 +107,73 @@ def _second_writer(db: str, body: bytes, ready: Any, stop: Any) -> None:
             one()
 
 
+def _holds(n: int, body: bytes, second_writer: bool) -> dict[str, Any]:
+    """Answer ``n`` requests through the fast path; every hold of the write lock and every capture's wait, summed up."""
+    import contextlib
+    import threading
+
+    from skills_sdk.transcripts.sqlite import connection
+
+    holds: list[tuple[str, float, float, float]] = []  # (kind, start, wall, cpu)
+    waits: list[tuple[float, float]] = []  # (start, wait) of this process's captures
+    writing = connection.Connection.writing
+
+    @contextlib.contextmanager
+    def timed(self: Any, *, timeout_ms: int | None = None, yielding: bool = False) -> Any:
+        t0 = time.perf_counter()
+        with writing(self, timeout_ms=timeout_ms, yielding=yielding):
+            t1, c1 = time.perf_counter(), time.thread_time()
+            main = threading.current_thread() is threading.main_thread()
+            try:
+                yield
+            finally:
+                kind = "capture" if main else "index" if yielding else "checkpoint"
+                holds.append((kind, t1, time.perf_counter() - t1, time.thread_time() - c1))
+                if main:
+                    waits.append((t0, t1 - t0))
+
+    connection.Connection.writing = timed  # type: ignore[method-assign]
+    db = os.path.join(tempfile.mkdtemp(prefix="skills-holds-"), "holds.db")
+    one = _wsgi_loop(_fast_app, db, body)
+    other = stop = None
+    if second_writer:
+        import multiprocessing
+
+        spawn = multiprocessing.get_context("spawn")
+        ready, stop = spawn.Event(), spawn.Event()
+        other = spawn.Process(target=_second_writer, args=(db, body, ready, stop))
+        other.start()
+        if not ready.wait(60):
+            raise SystemExit("the second writer did not start")
+    try:
+        for _ in range(n):
+            one()
+    finally:
+        if other is not None:
+            stop.set()
+            other.join()
+        connection.Connection.writing = writing  # type: ignore[method-assign]
+    out: dict[str, Any] = {"requests": n}
+    for kind in ("capture", "index", "checkpoint"):
+        wall = sorted(h[2] for h in holds if h[0] == kind)
+        if wall:
+            out[kind] = {"holds": len(wall), "p50_ms": round(wall[len(wall) // 2] * 1e3, 2),
+                         "p99_ms": round(wall[int(len(wall) * 0.99)] * 1e3, 2), "max_ms": round(wall[-1] * 1e3, 2),
+                         "over_5ms": sum(w > 0.005 for w in wall),
+                         "cpu_ms": round(sum(h[3] for h in holds if h[0] == kind) * 1e3, 1)}
+    background = [(h[1], h[1] + h[2], h[0]) for h in holds if h[0] != "capture"]
+    causes: dict[str, list[float]] = {}
+    for start, wait in waits:
+        if wait <= 0.0005:
+            continue
+        held = [k for s, e, k in background if s < start + wait and e > start]
+        cause = held[-1] if held else ("the other process" if second_writer else "other")
+        causes.setdefault(cause, []).append(wait)
+    out["waits_over_0.5ms"] = {k: {"captures": len(v), "total_ms": round(sum(v) * 1e3, 1),
+                                   "max_ms": round(max(v) * 1e3, 1)} for k, v in causes.items()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=3000, help="calls per run (default 3000)")
@@ -92,7 +181,16 @@ def main() -> None:
     ap.add_argument("--envelope", default=os.environ.get("ENVELOPE", ENVELOPE))
     ap.add_argument("--second-writer", action="store_true",
                     help="also time the fast path while another process writes the same ledger")
+    ap.add_argument("--holds", action="store_true", help="only record who holds the write lock, and how long")
     args = ap.parse_args()
+    if args.holds:
+        from skills_sdk.server.ops import configure_logging
+
+        configure_logging("INFO", stream=open(os.devnull, "w"))
+        body = open(args.envelope, "rb").read()
+        print(f"== {os.cpu_count()} CPUs, loadavg {os.getloadavg()[0]:.1f}", flush=True)
+        print(json.dumps(_holds(args.n, body, args.second_writer)))
+        return
 
     from inproc_target import same_work_skill
 
@@ -127,6 +225,7 @@ def main() -> None:
         "reply": cpu_us(result.json, n, r),
         "inproc": cpu_us(lambda: captured.handle_json("pizza", body), n, r),
         "wsgi_fast": cpu_us(fast := wsgi(True), n, r),
+        "reads": reads_per_call(fast, n),
         "wsgi_flask": cpu_us(wsgi(False), n, r),
     }
     if args.second_writer:
@@ -140,6 +239,7 @@ def main() -> None:
             if not ready.wait(60):
                 raise SystemExit("the second writer did not start")
             t["wsgi_fast_2w"] = cpu_us(fast, n, r)
+            t["reads_2w"] = reads_per_call(fast, n)
         finally:
             stop.set()
             other.join()
@@ -157,6 +257,8 @@ def main() -> None:
     ]
     if "wsgi_fast_2w" in t:
         rows.append(("fast path, a 2nd process writing the ledger", t["wsgi_fast_2w"]))
+        rows.append(("read syscalls per request: alone", t["reads"]))
+        rows.append(("read syscalls per request: 2nd process writing", t["reads_2w"]))
     print(f"== CPU us per request, median of {r} runs of {n}; {os.cpu_count()} CPUs, "
           f"loadavg {os.getloadavg()[0]:.1f}")
     for label, us in rows:

@@ -174,6 +174,43 @@ def test_changed_text_is_reindexed_and_the_old_tokens_go(store, tmp_path):
     fts_integrity_check(store)
 
 
+def test_a_search_leaves_queued_deletes_to_the_background_yet_never_returns_a_deleted_row(store):
+    gone = store.record(row("2026-11-01", "pepperoni gone"))
+    kept = store.record(row("2026-11-01", "pepperoni kept", hour=11))
+    changed = store.record(row("2026-11-01", "pepperoni plain", hour=12))
+    index_pending(store.db.conn)
+    store.db.conn.execute("DELETE FROM transcripts WHERE id = ?", (gone,))
+
+    rows, _ = search(store, parse_filters({"q": "pepperoni"}), developer_id=DEV)
+    assert [r["id"] for r in rows] == [changed, kept]
+    assert store.db.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 1  # not the search's to pay
+
+    # A text change is another matter: the row must be found by its new words, so a search applies it.
+    store.db.conn.execute("UPDATE transcripts SET speech = 'pepperoni spicy' WHERE id = ?", (changed,))
+    rows, _ = search(store, parse_filters({"q": "spicy"}), developer_id=DEV)
+    assert [r["id"] for r in rows] == [changed]
+    assert fts_rowids(store, "gone") == [] and fts_rowids(store, "plain") == []
+    fts_integrity_check(store)
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_rows_of_many_days_and_developers_are_indexed_into_exactly_their_tables(tmp_path, monkeypatch, buckets):
+    from skills_sdk.transcripts.sqlite import fts as fts_module
+
+    monkeypatch.setattr(fts_module, "FTS_BUCKETS", buckets)
+    store = TranscriptStore(tmp_path / "t.db")
+    ids = [store.record(dict(row(f"2026-11-0{1 + i % 3}", f"olive {i}" if i % 4 else None, hour=i % 24),
+                             developer_id=f"dev-{i % 5}")) for i in range(40)]
+    store.record(dict(row("2026-11-01", "odd clock olive"), created_at="yesterday"))
+    while index_pending(store.db.conn, limit=7):  # slices that cut days and developers apart
+        pass
+
+    assert fts_integrity_check(store) is None
+    assert len(fts_rowids(store, "olive")) == 1 + sum(1 for i in range(40) if i % 4)
+    assert fts_rowids(store, "7") == [ids[7]]
+    store.close()
+
+
 def test_rows_older_than_a_dropped_day_become_searchable_and_erasable_again(store, tmp_path):
     store.record(row("2026-11-01", "expired"))
     store.record(row("2026-11-05", "recent"))
@@ -525,9 +562,10 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     import datetime
 
     from skills_sdk.transcripts.sqlite import fts as fts_module
+    from skills_sdk.transcripts.sqlite import fts_merge
 
-    monkeypatch.setattr(fts_module, "MERGE_PAGES", 2)  # several steps even for a small table
-    monkeypatch.setattr(fts_module, "_today", lambda: datetime.date(2026, 11, 2))
+    monkeypatch.setattr(fts_merge, "MERGE_PAGES", 2)  # several steps even for a small table
+    monkeypatch.setattr(fts_merge, "utc_today", lambda: datetime.date(2026, 11, 2))
     ids = []
     for i in range(24):  # indexed a few rows at a time, as captures come: a segment per batch
         ids.append(store.record(row("2026-11-01", f"word{i} pizza {i} " + "filler " * 30, hour=i % 24)))
@@ -544,7 +582,7 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
         # The background thread indexes a batch and then takes the merge step as a hold of its own.
         index_pending(store.db.conn, merge=not apart)
         if apart:
-            fts_module.merge_step(store.db.conn)
+            fts_merge.merge_step(store.db.conn)
         steps += 1
         if store.db.conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone():
             break
@@ -555,4 +593,27 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     assert len(search(store, parse_filters({"q": "pizza"}), developer_id=DEV, limit=50)[0]) == 24
     erase_user(store, "u1")
     assert fts_rowids(store, "pizza") == []
+    fts_integrity_check(store)
+
+
+def test_todays_segments_are_merged_in_bounded_steps_not_inside_the_inserts_that_index_rows(store):
+    import datetime
+
+    from skills_sdk.transcripts.sqlite import fts_merge
+
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    for i in range(12):  # a segment per indexing slice
+        store.record(row(today, f"pizza {i}", hour=i))
+        index_pending(store.db.conn, merge=False)
+    name = [n for d, _, n in fts_partitions(store.db.conn) if d == today][0]
+    assert segments(store, name) == 12
+    # FTS5 merges inside an insert once enough pages were written (automerge): off, merge_step() does it.
+    assert store.db.conn.execute(f"SELECT v FROM {name}_config WHERE k = 'automerge'").fetchone()[0] == 0
+
+    steps = 0
+    while fts_merge.merge_step(store.db.conn):
+        steps += 1
+        assert steps < 20
+    assert steps >= 1 and segments(store, name) < 12
+    assert len(search(store, parse_filters({"q": "pizza"}), developer_id=DEV, limit=50)[0]) == 12
     fts_integrity_check(store)

@@ -68,6 +68,28 @@ def test_captures_that_never_pause_are_indexed_once_the_backlog_bound_is_reached
     assert len(rows) == 5  # and the rows are found
 
 
+def test_a_backlog_found_under_load_is_indexed_in_slices_no_longer_than_index_slice(store, monkeypatch):
+    from skills_sdk.transcripts.sqlite import connection
+
+    covered = []  # ids each indexing transaction covered
+    real = connection.index_pending
+
+    def index_pending(conn, **kw):
+        before = indexed_upto(store)
+        n = real(conn, **kw)
+        covered.append(indexed_upto(store) - before)
+        return n
+
+    monkeypatch.setattr(connection, "index_pending", index_pending)
+    store.index_backlog, store.index_slice = 25, 10
+    store.index_idle = 3600  # never quiet: only the bound starts the indexing
+    ids = [store.record(row(i)) for i in range(60)]
+    store.start()
+    assert wait_for(lambda: indexed_upto(store) >= 25)
+    store.stop()
+    assert max(covered) == 10 and sum(covered) == indexed_upto(store) <= ids[-1]
+
+
 def wal_generation(path) -> bytes:
     """The WAL header's checkpoint sequence and salts: they change each time SQLite writes the WAL from its start again."""
     with open(str(path) + "-wal", "rb") as f:
@@ -106,7 +128,9 @@ def test_an_unstarted_ledger_is_checkpointed_by_the_shared_thread(tmp_path):
 
 def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
     served = []
-    monkeypatch.setattr(checkpoints, "_checkpoint", served.append)
+    # Only what it checkpoints once started counts: before start() (while the schema is made) the
+    # shared thread serves the ledger, as it should.
+    monkeypatch.setattr(checkpoints, "_checkpoint", lambda ledger: ledger.background_running and served.append(ledger))
     store = TranscriptStore(tmp_path / "t.db").start()
     store.record(long_row(0))
     time.sleep(3 * checkpoints.INTERVAL)

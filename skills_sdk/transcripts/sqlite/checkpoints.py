@@ -31,11 +31,14 @@ __all__ = ["serve", "forget", "WAL_BOUND_FRAMES", "checkpoint_bounded"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
-#: How many frames (16 MB of 4 KB pages) the WAL may hold before a checkpoint holds writers off
+#: How many frames (64 MB of 4 KB pages) the WAL may hold before a checkpoint holds writers off
 #: long enough for it to start over (see :func:`checkpoint_bounded`). Beyond its size it bounds
 #: a commit's cost: a frame written past the end of the file cost 13.4 us here, one written over
-#: a page of it already in the OS cache 7.9 us, some 55 us per capture of ten frames.
-WAL_BOUND_FRAMES = 4096
+#: a page of it already in the OS cache 7.9 us, some 55 us per capture of ten frames. Each time
+#: it is reached every writer waits for two ``fsync`` s (5-10 ms on a quiet disk, up to 100 ms on
+#: a busy one): at 4,096 frames that was every 600 captures (seven frames each), under HTTP load
+#: several times a second and a cause of the p99; at 16,384 it is every 2,300.
+WAL_BOUND_FRAMES = 16384
 
 _lock = threading.Lock()  # guards the set of ledgers served and the thread's start
 _working = threading.Lock()  # held while the thread checkpoints a ledger (and by forget())

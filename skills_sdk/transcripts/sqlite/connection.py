@@ -222,31 +222,24 @@ class Connection:
         """What a subclass adds to every background tick, after indexing (the ledger: erasures' owed scrubs)."""
 
     def _index_when_due(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
-        """Index what waits when it costs captures least: while idle, else in one batch past the backlog bound.
+        """Index what waits when it costs captures least: while idle, else once past the backlog bound; in slices.
 
         Every slice holds the write lock, and a capture that arrives meanwhile waits for it (for
         longer than the slice's CPU when the machine is busy: the indexing thread is descheduled
-        while it holds the lock). Measured on the 1M ledger under load, the slowest captures were
-        all waits of 15-110 ms behind slices of 100 rows. So while captures keep coming, rows are
-        left to wait until ``index_backlog`` of them do and are then indexed together (FTS5 costs
-        less per row in a big batch: fewer, larger segments): one wait in a thousand captures
-        instead of one in a hundred. Once the process has been idle for ``index_idle`` seconds,
-        what waits is indexed in slices that give way to captures. A search indexes what waits
-        before it reads, so it never misses a row either way. The batch's merge step of a past
-        day (10 of its 25 ms at 1M rows) is a hold of its own, after the captures that waited.
+        while it holds the lock). So while captures keep coming, rows are left to wait until
+        ``index_backlog`` of them do (one series of slices per thousand captures, not a slice per
+        tick), then indexed in slices of ``index_slice`` rows that give way to captures; a
+        2,000-row batch in one hold measured 50-500 ms under HTTP load. Once the process has been
+        idle for ``index_idle`` seconds, what waits is indexed the same way. A search indexes what
+        waits before it reads, so it never misses a row either way. Each slice's merge step (FTS5
+        merges its segments only when told, a few dozen pages at a time) is a hold of its own.
         """
         waiting, changes = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
                                         "fts_changes) FROM transcripts").fetchone()
-        if time.monotonic() - self.last_capture < self.index_idle:
-            if waiting >= self.index_backlog or changes:  # queued deletes are not left for later
-                with self.writing(yielding=True):
-                    indexed = index_pending(conn, limit=min(waiting, 2 * self.index_backlog), merge=False)
-                if indexed:
-                    self._give_way()
-                    with self.writing(yielding=True):
-                        merge_step(conn)
+        busy = time.monotonic() - self.last_capture < self.index_idle
+        if busy and waiting < self.index_backlog and not changes:  # queued deletes are not left for later
             return
-        self._index_in_slices(conn, stop)
+        self._index_in_slices(conn, stop, busy=busy)
 
     def _give_way(self) -> None:
         """Let the writers of this process that wait for the write lock go first (for 50 ms at most)."""
@@ -254,24 +247,32 @@ class Connection:
         while self._waiting and time.monotonic() < deadline:
             time.sleep(0.0002)
 
-    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
-        """Index what waits in short slices that give way to captures.
+    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event, *, busy: bool) -> None:
+        """Index what waits in short slices that give way to captures, each followed by a merge step.
 
         A slice starts only when no writer of this process waits for the write lock (for 50 ms at
         most, so indexing keeps up under steady load), and the thread pauses between slices: a
         lock released and at once taken again by the same thread is never seen free by a waiting
         capture in this process (it needs the GIL first) nor in another (its ``flock`` wakes late).
         Measured: without the pause, a capture that arrived during a backlog waited for the whole
-        backlog, slice after slice.
+        backlog, slice after slice. While ``busy`` it indexes the backlog it found and returns;
+        idle, it stops as soon as captures come again.
         """
+        newest = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
         while not stop.is_set():
             self._give_way()
             with self.writing(yielding=True):
-                index_pending(conn, limit=self.index_slice)
+                indexed = index_pending(conn, limit=self.index_slice, merge=False)
+            if indexed:  # the segments FTS5 merges only when told (a step per slice keeps up)
+                self._give_way()
+                with self.writing(yielding=True):
+                    merge_step(conn)
             if conn.execute(FTS_IDLE).fetchone()[0]:
-                return
-            if time.monotonic() - self.last_capture < self.index_idle:
-                return  # captures again: the rest waits for the next idle moment or the backlog bound
+                break
+            if busy and conn.execute("SELECT " + FTS_UPTO).fetchone()[0] >= newest:
+                break  # the backlog found is indexed: what came meanwhile waits for the bound again
+            if not busy and time.monotonic() - self.last_capture < self.index_idle:
+                break  # captures again: the rest waits for the next idle moment or the backlog bound
             time.sleep(self.index_pause)
 
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:

@@ -9,13 +9,29 @@ developers. Ledgers made with one table per developer and day are moved to this 
 from __future__ import annotations
 
 import datetime
-import re
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from . import fts_merge
 from .driver import FTS5_SECURE_DELETE, sqlite3
+from .fts_merge import merge_step
+from .fts_sql import (
+    _DAY_RE,
+    _LEGACY,
+    FTS_COLUMNS,
+    FTS_DAY,
+    FTS_DEV_TOKEN,
+    FTS_FLOOR,
+    FTS_HAS_TEXT,
+    FTS_SOURCE_VIEW,
+    FTS_UPTO,
+    _legacy_table,
+    developer_token,
+    fts_bucket,
+    fts_day,
+    fts_table,
+)
 
 #: Most rows a search indexes before it runs (the background thread indexes the rest).
 SEARCH_INDEX_LIMIT = 20_000
@@ -25,59 +41,10 @@ FTS_BUCKETS = 1
 #: How long one step of the move from per-developer tables holds the write lock, at most (it
 #: always moves at least one old table).
 MIGRATE_SECONDS = 0.2
-#: Pages one merge step of a past day's table writes (FTS5 'merge'): tens of milliseconds.
-MERGE_PAGES = 200
 
 __all__ = ["FTS_COLUMNS", "FTS_BUCKETS", "fts_day", "fts_table", "fts_bucket", "developer_token",
            "fts_partitions", "fts_tables", "legacy_partitions", "apply_fts_changes", "drop_fts_days", "index_pending",
-           "merge_step"]
-
-_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-#: Text columns the full-text index covers. Only these two: each indexed column costs capture time.
-FTS_COLUMNS = ("utterance", "speech")
-FTS_HAS_TEXT = "({0}.utterance IS NOT NULL OR {0}.speech IS NOT NULL)"
-FTS_UPTO = "(SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'fts_upto')"
-FTS_FLOOR = "(SELECT value FROM privacy_meta WHERE name = 'fts_floor')"
-#: The UTC day (``YYYY-MM-DD``) whose full-text tables hold a row; ``other`` for a created_at that is not ISO.
-FTS_DAY = ("(CASE WHEN {0}.created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' "
-            "THEN substr({0}.created_at, 1, 10) ELSE 'other' END)")
-#: The indexed token of a row's developer: ``d`` and the hex of its id's UTF-8 (one token whatever
-#: the id holds; the tokenizer folds the case). The content view computes it the same way.
-FTS_DEV_TOKEN = "('d' || lower(hex({0}.developer_id)))"
-#: What the tables read when FTS5 needs a row's columns (integrity checks, highlight): the text
-#: lives once, in transcripts.
-FTS_SOURCE_VIEW = ("CREATE VIEW IF NOT EXISTS transcripts_fts_source AS SELECT t.id AS id, "
-                   + FTS_DEV_TOKEN.format("t") + " AS developer, t.utterance AS utterance, t.speech AS speech "
-                   "FROM transcripts t")
-#: Set while per-developer tables of an older ledger remain: rows up to this id may be in them.
-_LEGACY = "(SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'fts_legacy_upto')"
-
-
-def fts_day(created_at: str | None) -> str:
-    """The partition day of a row's ``created_at``, as the triggers compute it (``other`` if not ISO)."""
-    return created_at[:10] if created_at and _DAY_RE.match(created_at) else "other"
-
-
-def developer_token(developer_id: str) -> str:
-    """The token the index holds for ``developer_id``: ``dev-a`` -> ``d6465762d61``."""
-    return "d" + developer_id.encode("utf-8", "surrogatepass").hex()
-
-
-def fts_bucket(developer_id: str, buckets: int) -> int:
-    """The bucket (0 .. buckets - 1) of a developer's rows in every day: a stable hash of the id."""
-    return zlib.crc32(developer_id.encode("utf-8", "surrogatepass")) % buckets if buckets > 1 else 0
-
-
-def fts_table(day: str, bucket: int) -> str:
-    """A full-text table: day ``2026-11-28``, bucket 0 -> ``transcripts_fts_20261128_b0``."""
-    return f"transcripts_fts_{day.replace('-', '')}_b{int(bucket)}"
-
-
-def _legacy_table(day: str, seq: int) -> str:
-    return f"transcripts_fts_{day.replace('-', '')}_{int(seq)}"
-
+           "merge_step", "FTS_DAY", "FTS_DEV_TOKEN", "FTS_FLOOR", "FTS_HAS_TEXT", "FTS_SOURCE_VIEW", "FTS_UPTO"]
 
 def _buckets(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_buckets'").fetchone()
@@ -130,6 +97,9 @@ def ensure_partition(conn: sqlite3.Connection, day: str, bucket: int) -> str:
         # Deletes then remove the tokens from the index itself, so leaving no trace needs no
         # rewrite of the whole index ('optimize'): the cost follows the rows deleted.
         conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('secure-delete', 1)")
+    # FTS5 merges segments inside the insert that filled a level (automerge): 10-30 ms, now and
+    # then, in one indexing slice. Off: merge_step() does that work in steps of MERGE_PAGES.
+    conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('automerge', 0)")
     if day != "other":  # a row older than the purge floor (an import) makes its day indexed again
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_floor' AND value > ?", (day, day))
     return name
@@ -284,7 +254,8 @@ def _finish_move(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM privacy_meta WHERE name = 'fts_legacy_upto'")
 
 
-def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: bool = True) -> int:
+def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: bool = True,
+                  deletes: bool = True) -> int:
     """Add the rows written since the last call to the full-text index, in one transaction; returns how many.
 
     ``limit`` caps how many ids one call covers, so the background thread holds the write lock
@@ -295,29 +266,36 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
 
     Runs on the checkpoint thread every tick and before every full-text search, so capture never
     pays for indexing and a search sees the rows captured since the last tick (up to 20,000 of them).
-    Queued deletes are applied first. On a ledger that still has per-developer tables, each call
-    also moves some of them (about :data:`MIGRATE_SECONDS` worth) into the day tables. With
-    ``merge`` (the default) a call that indexed rows also runs one step of :func:`merge_step`'s
-    work in the same transaction; the background thread runs it apart, as a shorter hold of the lock.
+    Queued changes are applied first; with ``deletes=False`` (a search's call) only when a queued
+    text change needs its row indexed again: a deleted row's entries match nothing a search
+    returns (it reads the rows themselves), so their removal is left to the background thread and
+    to erasure's scrub. On a ledger that still has per-developer tables, each call also moves some
+    of them (about :data:`MIGRATE_SECONDS` worth) into the day tables. With ``merge`` (the default)
+    a call that indexed rows also runs one step of :func:`merge_step`'s work in the same
+    transaction; the background thread runs it apart, as a shorter hold of the lock.
     """
-    if conn.execute(FTS_IDLE).fetchone()[0]:
+    if conn.execute(FTS_IDLE if deletes else _NOTHING_TO_SEARCH).fetchone()[0]:
         return 0
     conn.execute("BEGIN IMMEDIATE")
     try:
-        apply_fts_changes(conn)
-        n = _move_legacy(conn, MIGRATE_SECONDS)
-        upto = conn.execute("SELECT " + FTS_UPTO).fetchone()[0]
-        top = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
+        upto, top, buckets, legacy = conn.execute(_WATERMARKS).fetchone()
+        if deletes or conn.execute("SELECT EXISTS (SELECT 1 FROM fts_changes WHERE reindex)").fetchone()[0]:
+            apply_fts_changes(conn)
+        n = _move_legacy(conn, MIGRATE_SECONDS) if legacy is not None else 0
         if limit is not None:
             top = min(top, upto + limit)
         indexed = 0
         for lo in range(upto, top, 20_000):  # slices of ids: each holds a day or two
-            indexed += _index_rows(conn, "id > ? AND id <= ?", (lo, min(lo + 20_000, top)))
+            hi = min(lo + 20_000, top)
+            if int(buckets or FTS_BUCKETS) == 1 and (legacy is None or lo >= legacy):
+                indexed += _index_range(conn, lo, hi)
+            else:
+                indexed += _index_rows(conn, "id > ? AND id <= ?", (lo, hi))
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'fts_upto'", (str(top),))
         if indexed:
             _prepare_next_day(conn)
             if merge:
-                _merge_past_day(conn)
+                fts_merge.merge(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -325,46 +303,24 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
     return n + indexed
 
 
-def merge_step(conn: sqlite3.Connection) -> bool:
-    """One merge step of the oldest past day's tables not yet merged, in a transaction of its own; True if it wrote."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        wrote = _merge_past_day(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return wrote
+def _index_range(conn: sqlite3.Connection, lo: int, hi: int) -> int:
+    """Index the rows ``lo < id <= hi`` of a one-bucket ledger: one ``INSERT ... SELECT`` per day; returns how many.
 
-
-def _today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
-
-
-def _merge_past_day(conn: sqlite3.Connection) -> bool:
-    """Merge the oldest past day's tables not yet merged, one step of :data:`MERGE_PAGES`; True if it wrote.
-
-    Rows are indexed a few hundred at a time, so a day's table ends up as many FTS5 segments, and
-    a secure delete looks for each token of the row in every segment: deleting 1,000 rows from a
-    10,000-row table made of 100-row batches measured 3-5 s, from the same table merged into one
-    segment 0.7-1 s. Once a day is over its table only changes by erasure, purge and imports,
-    so it is merged once, a step per indexing batch, and erasures of older rows stay cheap.
+    SQLite runs each statement to its end without coming back to Python, so the thread holding
+    the write lock needs the interpreter's lock only between statements. Row by row (fetching
+    the rows, then ``executemany``), it needed it twice a row: a busy request thread in the
+    same process keeps it up to the interpreter's switch interval (5 ms) each time, and a
+    2,000-row batch measured 50-500 ms of holding the write lock for 8-20 ms of work.
     """
-    done = conn.execute("SELECT value FROM privacy_meta WHERE name = 'fts_merged_upto'").fetchone()
-    done = done[0] if done else ""
-    today = _today().isoformat()
-    for (day,) in conn.execute("SELECT DISTINCT day FROM fts_days WHERE day > ? AND day < ? ORDER BY day",
-                               (done, today)).fetchall():
-        for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? ORDER BY bucket", (day,)).fetchall():
-            name = fts_table(day, bucket)
-            before = conn.total_changes
-            # A negative page count merges segments of every level, down to one segment.
-            conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (-MERGE_PAGES,))
-            if conn.total_changes - before > 1:  # it wrote pages: more may follow next time
-                return True
-        conn.execute("INSERT INTO privacy_meta (name, value) VALUES ('fts_merged_upto', ?) "
-                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (day,))
-    return False
+    indexed = 0
+    for (day,) in conn.execute(f"SELECT DISTINCT {_ROW_DAY} FROM transcripts t WHERE t.id > ? AND t.id <= ? "
+                               f"AND {_ROW_HAS_TEXT}", (lo, hi)).fetchall():
+        name = ensure_partition(conn, day, 0)
+        indexed += conn.execute(f"INSERT INTO {name} (rowid, developer, utterance, speech) SELECT t.id, "
+                                f"{FTS_DEV_TOKEN.format('t')}, t.utterance, t.speech FROM transcripts t "
+                                f"WHERE t.id > ? AND t.id <= ? AND {_ROW_HAS_TEXT} AND {_ROW_DAY} = ?",
+                                (lo, hi, day)).rowcount
+    return indexed
 
 
 def _prepare_next_day(conn: sqlite3.Connection) -> None:
@@ -373,7 +329,7 @@ def _prepare_next_day(conn: sqlite3.Connection) -> None:
     Creating a table makes every connection reload the schema before its next statement: done
     here, once a day, instead of by the first capture after midnight.
     """
-    today = _today()
+    today = fts_merge.utc_today()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? EXCEPT "
                                   "SELECT bucket FROM fts_days WHERE day = ?",
@@ -385,3 +341,9 @@ def _prepare_next_day(conn: sqlite3.Connection) -> None:
 #: the checkpoint thread's cheap test.
 FTS_IDLE = ("SELECT coalesce(max(id), 0) <= " + FTS_UPTO + " AND NOT EXISTS (SELECT 1 FROM fts_changes) "
             "AND " + _LEGACY + " IS NULL FROM transcripts")
+#: FTS_IDLE for a search: queued deletes alone leave nothing it would miss.
+_NOTHING_TO_SEARCH = ("SELECT coalesce(max(id), 0) <= " + FTS_UPTO + " AND NOT EXISTS (SELECT 1 FROM fts_changes "
+                      "WHERE reindex) AND " + _LEGACY + " IS NULL FROM transcripts")
+#: What index_pending reads first, in one statement: indexed up to, newest id, buckets, old watermark.
+_WATERMARKS = ("SELECT " + FTS_UPTO + ", (SELECT coalesce(max(id), 0) FROM transcripts), (SELECT value FROM "
+               "privacy_meta WHERE name = 'fts_buckets'), " + _LEGACY)

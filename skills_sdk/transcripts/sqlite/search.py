@@ -33,7 +33,10 @@ def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | 
     conn = store.conn
     # Rows captured since the last checkpoint tick are searchable too. Bounded: after an upgrade
     # re-indexes a big ledger, a search does not wait for all of it (the background thread does it).
-    index_pending(conn, limit=SEARCH_INDEX_LIMIT)
+    # Queued deletes are left to the background thread and erasure's scrub (the pages below read
+    # the rows themselves, so a deleted row's entries find nothing): applying an erasure's
+    # thousand deletes cost the first search after it ~300 ms.
+    index_pending(conn, limit=SEARCH_INDEX_LIMIT, deletes=False)
     if conn.in_transaction or store.memory:  # a ":memory:" store has one shared connection and no other writer
         return _text_page(conn, filters, clauses, params, developer_id, before_id, limit)
     # One read transaction: the tables listed are the tables queried, even if a purge in another
