@@ -12,14 +12,33 @@ from skills_sdk.transcripts import TranscriptStore
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_bench(script: str, db: Path, n: int) -> dict:
+    """Run ``bench/<script>`` on ``db`` with ``-n n``; the JSON line it ends with."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--db", str(db), "-n", str(n)],
+                          capture_output=True, text=True, timeout=120, cwd=db.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_capture_waits_reports_each_capture_and_its_lock_waits(tmp_path):
     db = tmp_path / "ledger.db"
     TranscriptStore(db).close()
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "capture_waits.py"), "--db", str(db), "-n", "200"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = run_bench("capture_waits.py", db, 200)
     assert summary["runs"] == 1 and summary["p50_us"] > 0 and summary["waited_over_1ms"] >= 0
     # Each of the 99 captures slower than the median of 200 is put down to exactly one cause.
     assert sum(summary[c + "_n"] for c in ("lock", "checkpoint", "preempted", "blocked", "own")) == 99
     assert TranscriptStore(db).count() == 250  # every capture was committed
+
+
+def test_capture_frames_counts_every_commit_and_names_its_pages(tmp_path):
+    db = tmp_path / "ledger.db"
+    TranscriptStore(db).close()
+    summary = run_bench("capture_frames.py", db, 50)
+    assert summary["captures"] == 50 and sum(summary["commits_by_frames"].values()) == 50
+    per_capture = summary["frames_per_capture"]
+    # Each capture writes its row, its chain entry and sqlite_sequence, and a leaf of every index.
+    for tree in ("transcripts", "ledger_chain", "sqlite_sequence", "idx_transcripts_user_id_id",
+                 "idx_transcripts_session_id"):
+        assert per_capture[tree] >= 1.0, per_capture
+    assert abs(sum(per_capture.values()) - summary["frames_per_commit"]) < 0.01
+    assert TranscriptStore(db).count() == 50

@@ -132,6 +132,18 @@ def test_indexes_cover_the_common_queries(memory_store):
     assert "idx_transcripts_developer_id_created_at" in str(plan)
 
 
+@pytest.mark.parametrize("skill, developer_id", [(None, None), ("notes", None), (None, "dev-a"), ("notes", "dev-a")])
+def test_an_erasure_finds_the_users_rows_through_the_user_index_whatever_its_scope(memory_store, skill, developer_id):
+    # Without statistics SQLite took the developer's or the skill's index for a scoped erasure and
+    # read every row of that developer (325-470 ms for a 6-row user at 1M rows, 4 developers).
+    from skills_sdk.transcripts.sqlite.erasure import _where
+
+    where, params = _where("u", skill, developer_id)
+    for table in ("transcripts", "user_state"):
+        plan = str(memory_store.conn.execute(f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE {where}", params).fetchall())
+        assert f"idx_{table}_user_id" in plan, plan
+
+
 def test_json_columns_are_stored_in_one_canonical_spelling():
     from skills_sdk.transcripts.record import encode_json
 

@@ -19,10 +19,9 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
-from ..record import COLUMNS, INSERT_COLUMNS, compact_json, utcnow_iso
+from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 
@@ -94,8 +93,7 @@ def _shape(types: tuple[type, ...]) -> tuple[tuple[str, ...], Callable[[Sequence
         t, kind = types[i], _KINDS[i]
         if t is not kind and not (kind is str and issubclass(t, str)):
             return None
-    pick = (lambda v: ()) if not kept else (lambda v, i=kept[0]: (v[i],)) if len(kept) == 1 else itemgetter(*kept)
-    return tuple(INSERT_COLUMNS[i] for i in kept), pick, tuple(i for i in kept if types[i] is float)
+    return tuple(INSERT_COLUMNS[i] for i in kept), picker(kept), tuple(i for i in kept if types[i] is float)
 
 
 def _exact_float(v: float) -> bool:

@@ -63,12 +63,15 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
 
 
 def _where(user_id: str, skill: str | None, developer_id: str | None) -> tuple[str, list[Any]]:
+    # "+skill", "+developer_id": the same test, but no index of theirs may serve it, so SQLite finds
+    # the user's rows through the user's index. Without statistics it took the developer's index and
+    # read all of that developer's rows (325-470 ms for a 6-row user at 1M rows and 4 developers).
     clauses, params = ["user_id = ?"], [user_id]
     if skill:
-        clauses.append("skill = ?")
+        clauses.append("+skill = ?")
         params.append(skill)
     if developer_id:
-        clauses.append("developer_id = ?")
+        clauses.append("+developer_id = ?")
         params.append(developer_id)
     return " AND ".join(clauses), params
 
