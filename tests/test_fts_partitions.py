@@ -617,3 +617,22 @@ def test_todays_segments_are_merged_in_bounded_steps_not_inside_the_inserts_that
     assert steps >= 1 and segments(store, name) < 12
     assert len(search(store, parse_filters({"q": "pizza"}), developer_id=DEV, limit=50)[0]) == 12
     fts_integrity_check(store)
+
+
+def test_queued_changes_can_be_applied_a_few_rows_at_a_time(store, tmp_path):
+    from skills_sdk.transcripts.sqlite.fts import apply_fts_changes
+
+    secret = marker()
+    ids = [store.record(row("2026-11-01", f"{secret} number{i}", user="alice", hour=i)) for i in range(5)]
+    store.record(row("2026-11-01", "bob words", user="bob"))
+    index_pending(store.db.conn)
+    store.db.conn.execute("DELETE FROM transcripts WHERE user_id = 'alice'")
+
+    with store.transaction() as conn:
+        assert apply_fts_changes(conn, rows=2) == 2
+    assert fts_rowids(store, f'"{secret}"') == ids[2:]  # the two lowest ids first, the rest still queued
+    with store.transaction() as conn:
+        assert apply_fts_changes(conn, rows=10) == 3
+        assert apply_fts_changes(conn, rows=10) == 0
+    assert fts_rowids(store, f'"{secret}"') == [] and len(fts_rowids(store, "bob")) == 1
+    fts_integrity_check(store)

@@ -90,6 +90,32 @@ def test_a_backlog_found_under_load_is_indexed_in_slices_no_longer_than_index_sl
     assert max(covered) == 10 and sum(covered) == indexed_upto(store) <= ids[-1]
 
 
+def test_an_erasures_full_text_deletes_are_applied_by_the_background_a_few_rows_per_hold(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.erasure import erase_user
+    from skills_sdk.transcripts.sqlite import erasure, fts
+
+    store = TranscriptStore(tmp_path / "t.db")
+    store.checkpoint_interval = 0.02
+    ids = [store.record({**row(i), "user_id": "alice", "speech": f"secret{i} words"}) for i in range(35)]
+    store.record(row(99))
+    store.index_pending()
+    calls = []
+    for module in (fts, erasure):
+        real = module.apply_fts_changes
+        monkeypatch.setattr(module, "apply_fts_changes",
+                            lambda conn, rows=None, real=real: calls.append(rows) or real(conn, rows=rows))
+    store.start()
+    receipt = erase_user(store, "alice")  # a started ledger leaves the scrub to its thread
+    assert not receipt["scrubbed"]
+    assert wait_for(lambda: store.receipts(user_id="alice")[0]["scrubbed"])
+    store.stop()
+    applied = [rows for rows in calls if rows is not None]
+    assert set(applied) == {fts.CHANGE_SLICE} and len(applied) >= len(ids) // fts.CHANGE_SLICE
+    assert store.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 0
+    assert store.query({"q": "words"}, developer_id="dev", limit=50)[0] == []
+    store.close()
+
+
 def wal_generation(path) -> bytes:
     """The WAL header's checkpoint sequence and salts: they change each time SQLite writes the WAL from its start again."""
     with open(str(path) + "-wal", "rb") as f:

@@ -17,7 +17,7 @@ from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, open_uri, sqlite3
-from .fts import FTS_IDLE, FTS_UPTO, index_pending, merge_step
+from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -262,7 +262,7 @@ class Connection:
         while not stop.is_set():
             self._give_way()
             with self.writing(yielding=True):
-                indexed = index_pending(conn, limit=self.index_slice, merge=False)
+                indexed = index_pending(conn, limit=self.index_slice, merge=False, changes=CHANGE_SLICE)
             if indexed:  # the segments FTS5 merges only when told (a step per slice keeps up)
                 self._give_way()
                 with self.writing(yielding=True):

@@ -15,7 +15,7 @@ from ..record import to_iso, utcnow_iso
 from .audit import audit
 from .chain import RETURNING_CONTENT, chain_removed
 from .driver import FTS5_SECURE_DELETE, sqlite3
-from .fts import apply_fts_changes, fts_tables
+from .fts import CHANGE_SLICE, apply_fts_changes, fts_tables
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -187,7 +187,8 @@ def finish_scrubs(store: TranscriptStore, *, conn: sqlite3.Connection | None = N
     True
 
     Applies the full-text deletes the erasures queued (secure delete: no token of them stays in
-    the index) in one short write transaction, then empties the write-ahead log (:func:`scrub`),
+    the index) in one write transaction (the background thread: :data:`.fts.CHANGE_SLICE` rows per
+    transaction, giving way to captures between them), then empties the write-ahead log (:func:`scrub`),
     then marks those receipts scrubbed. ``wal`` scrubs the log even when no receipt owes it (a
     purge). ``conn``, ``yielding`` and ``attempts`` are the background thread's (its own
     connection; it does not count as a waiting writer; one try per tick, so a long reader does not
@@ -197,14 +198,18 @@ def finish_scrubs(store: TranscriptStore, *, conn: sqlite3.Connection | None = N
     owed = [r[0] for r in conn.execute("SELECT id FROM erasure_receipts WHERE scrubbed = 0").fetchall()]
     if not owed and not wal:
         return True
-    with store.writing(yielding=yielding):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            apply_fts_changes(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    applied = True
+    while applied:  # the background thread's: a few rows per hold, captures waiting going first between
+        with store.writing(yielding=yielding):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                applied = apply_fts_changes(conn, rows=CHANGE_SLICE if yielding else None) > 0 and yielding
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if applied:
+            store._give_way()
     if not scrub(store, conn=conn, attempts=attempts):
         return False
     if owed:

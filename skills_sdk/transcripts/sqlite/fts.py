@@ -38,6 +38,8 @@ SEARCH_INDEX_LIMIT = 20_000
 #: Full-text tables per UTC day for a new ledger; a developer's bucket is a hash of its id. The
 #: count a ledger was made with is kept in it (``privacy_meta.fts_buckets``) and never changes.
 FTS_BUCKETS = 1
+#: Rows whose queued full-text changes one background slice applies (a secure delete: 0.2-1.4 ms each).
+CHANGE_SLICE = 10
 #: How long one step of the move from per-developer tables holds the write lock, at most (it
 #: always moves at least one old table).
 MIGRATE_SECONDS = 0.2
@@ -152,28 +154,32 @@ def _insert(conn: sqlite3.Connection, groups: dict[tuple[str, bool], list[tuple[
                              f"VALUES ({mark}?, ?, ?, ?)", [(r[0], developer_token(r[1]), r[2], r[3]) for r in rows])
 
 
-def apply_fts_changes(conn: sqlite3.Connection) -> int:
+def apply_fts_changes(conn: sqlite3.Connection, *, rows: int | None = None) -> int:
     """Apply queued deletes and text changes to the full-text tables; returns how many were queued.
 
     Erasure and purge call it inside the transaction that deleted the rows, so no token of them
-    outlives the commit; index_pending() applies whatever other writers queued.
+    outlives the commit; index_pending() applies whatever other writers queued. ``rows`` applies
+    only the changes of that many rows (the lowest ids), for the background thread's short holds:
+    a secure delete costs 0.2-1.4 ms a row.
     """
-    queued = conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0]
-    if not queued:
+    upto = conn.execute("SELECT max(id) FROM (SELECT DISTINCT id FROM fts_changes ORDER BY id LIMIT ?)",
+                        (-1 if rows is None else rows,)).fetchone()[0]
+    if upto is None:
         return 0
+    queued = conn.execute("SELECT count(*) FROM fts_changes WHERE id <= ?", (upto,)).fetchone()[0]
     place = _Placement(conn)
     groups: dict[tuple[str, bool], list[tuple[Any, ...]]] = {}
     # Only the first queued entry of a row holds what the index has; later ones were never indexed.
     for day, dev, rid, utterance, speech in conn.execute(
-            "SELECT day, developer_id, id, utterance, speech FROM fts_changes WHERE had_text AND "
-            "seq IN (SELECT min(seq) FROM fts_changes GROUP BY id) ORDER BY id").fetchall():
+            "SELECT day, developer_id, id, utterance, speech FROM fts_changes WHERE had_text AND id <= ? AND "
+            "seq IN (SELECT min(seq) FROM fts_changes WHERE id <= ? GROUP BY id) ORDER BY id", (upto, upto)).fetchall():
         old = place.old(rid, day, dev)
         name = old or place.new(day, dev, create=False)
         if name is not None:  # a day dropped by a purge has no table left to delete from
             groups.setdefault((name, old is not None), []).append((rid, dev, utterance, speech))
     _insert(conn, groups, delete=True)
-    reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex")]
-    conn.execute("DELETE FROM fts_changes")
+    reindex = [r[0] for r in conn.execute("SELECT DISTINCT id FROM fts_changes WHERE reindex AND id <= ?", (upto,))]
+    conn.execute("DELETE FROM fts_changes WHERE id <= ?", (upto,))
     for lo in range(0, len(reindex), 500):
         ids = reindex[lo:lo + 500]
         _index_rows(conn, f"id IN ({','.join('?' * len(ids))})", ids, place)
@@ -255,7 +261,7 @@ def _finish_move(conn: sqlite3.Connection) -> None:
 
 
 def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: bool = True,
-                  deletes: bool = True) -> int:
+                  deletes: bool = True, changes: int | None = None) -> int:
     """Add the rows written since the last call to the full-text index, in one transaction; returns how many.
 
     ``limit`` caps how many ids one call covers, so the background thread holds the write lock
@@ -269,8 +275,10 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
     Queued changes are applied first; with ``deletes=False`` (a search's call) only when a queued
     text change needs its row indexed again: a deleted row's entries match nothing a search
     returns (it reads the rows themselves), so their removal is left to the background thread and
-    to erasure's scrub. On a ledger that still has per-developer tables, each call also moves some
-    of them (about :data:`MIGRATE_SECONDS` worth) into the day tables. With ``merge`` (the default)
+    to erasure's scrub. ``changes`` applies those of that many rows at most (the background
+    thread's slices: :data:`CHANGE_SLICE`), all of them while per-developer tables remain. On a
+    ledger that still has such tables, each call also moves some of them (about
+    :data:`MIGRATE_SECONDS` worth) into the day tables. With ``merge`` (the default)
     a call that indexed rows also runs one step of :func:`merge_step`'s work in the same
     transaction; the background thread runs it apart, as a shorter hold of the lock.
     """
@@ -280,7 +288,7 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
     try:
         upto, top, buckets, legacy = conn.execute(_WATERMARKS).fetchone()
         if deletes or conn.execute("SELECT EXISTS (SELECT 1 FROM fts_changes WHERE reindex)").fetchone()[0]:
-            apply_fts_changes(conn)
+            apply_fts_changes(conn, rows=changes if legacy is None else None)  # a move needs them all applied
         n = _move_legacy(conn, MIGRATE_SECONDS) if legacy is not None else 0
         if limit is not None:
             top = min(top, upto + limit)
