@@ -31,6 +31,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -133,7 +134,8 @@ def _holds(n: int, body: bytes, second_writer: bool) -> dict[str, Any]:
                     waits.append((t0, t1 - t0))
 
     connection.Connection.writing = timed  # type: ignore[method-assign]
-    db = os.path.join(tempfile.mkdtemp(prefix="skills-holds-"), "holds.db")
+    tmp = tempfile.mkdtemp(prefix="skills-holds-")
+    db = os.path.join(tmp, "holds.db")
     one = _wsgi_loop(_fast_app, db, body)
     other = stop = None
     if second_writer:
@@ -153,6 +155,7 @@ def _holds(n: int, body: bytes, second_writer: bool) -> dict[str, Any]:
             stop.set()
             other.join()
         connection.Connection.writing = writing  # type: ignore[method-assign]
+        shutil.rmtree(tmp, ignore_errors=True)
     out: dict[str, Any] = {"requests": n}
     for kind in ("capture", "index", "checkpoint"):
         wall = sorted(h[2] for h in holds if h[0] == kind)
