@@ -565,6 +565,7 @@ def test_a_past_days_table_is_merged_into_one_segment_so_erasing_from_it_stays_c
     from skills_sdk.transcripts.sqlite import fts_merge
 
     monkeypatch.setattr(fts_merge, "MERGE_PAGES", 2)  # several steps even for a small table
+    monkeypatch.setattr(fts_merge, "PAST_DAY_EVERY", 0)
     monkeypatch.setattr(fts_merge, "utc_today", lambda: datetime.date(2026, 11, 2))
     ids = []
     for i in range(24):  # indexed a few rows at a time, as captures come: a segment per batch
@@ -636,3 +637,18 @@ def test_queued_changes_can_be_applied_a_few_rows_at_a_time(store, tmp_path):
         assert apply_fts_changes(conn, rows=10) == 0
     assert fts_rowids(store, f'"{secret}"') == [] and len(fts_rowids(store, "bob")) == 1
     fts_integrity_check(store)
+
+
+def test_a_past_days_merge_steps_come_at_most_every_past_day_every_seconds(store, monkeypatch):
+    from skills_sdk.transcripts.sqlite import fts_merge
+
+    steps = []
+    real = fts_merge._merge_past_day
+    monkeypatch.setattr(fts_merge, "_merge_past_day", lambda conn: steps.append(1) or real(conn))
+    monkeypatch.setattr(fts_merge, "PAST_DAY_EVERY", 3600)
+    monkeypatch.setattr(fts_merge, "_past_day_at", [0.0])
+    store.record(row("2026-11-01", "pizza"))
+    index_pending(store.db.conn, merge=False)
+    for _ in range(6):  # a merge step after each indexing slice: today's tables every time
+        fts_merge.merge_step(store.db.conn)
+    assert len(steps) == 1  # a past day's once in the hour
