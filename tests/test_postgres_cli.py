@@ -16,7 +16,7 @@ def _run(*args: str, env: dict[str, str]):
 def test_migrate_applies_the_schema_once_and_then_has_nothing_to_do(postgres_url, tmp_path):
     env = {"SKILLS_LEDGER_KEY_FILE": str(tmp_path / "ledger.key")}
     first = _run("ledger", "migrate", "--db", postgres_url, env=env)
-    assert first.exit_code == 0 and "Applied migration(s) 1, 2" in first.output
+    assert first.exit_code == 0 and "Applied migration(s) 1, 2, 3" in first.output
     again = _run("ledger", "migrate", "--db", postgres_url, env=env)
     assert again.exit_code == 0 and "Nothing to do" in again.output
 

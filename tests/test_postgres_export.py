@@ -97,8 +97,8 @@ def test_search_reaches_the_oldest_day_and_pages_across_its_windows(store):
         "created_at"][:10] == days[3].isoformat()
 
 
-def test_search_through_a_bucket_every_word_shares_finds_each_match_once(store, monkeypatch):
-    monkeypatch.setattr(crypto, "BUCKETS", 1)  # every word collides: each candidate is checked and dropped
+def test_search_through_a_token_every_word_shares_finds_each_match_once(store, monkeypatch):
+    monkeypatch.setattr(crypto, "group_tokens", lambda key, terms: [0])  # every word collides: each candidate checked
     today = datetime.datetime.now(datetime.UTC).date()
     rows = [{**_turn(n), "utterance": "ordinary words" if n % 50 else "a rare one", "speech": None,
              "created_at": f"{(today - datetime.timedelta(days=n % 9)).isoformat()}T10:{n % 60:02d}:00.000Z"}

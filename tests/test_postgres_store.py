@@ -137,11 +137,13 @@ def test_search_finds_words_in_its_own_developers_rows_only(store):
     assert rows == []
     rows, _ = store.search("pepperoni", user_id="u2")
     assert [r["developer_id"] for r in rows] == ["dev-b"]
-    with psycopg.connect(store.url) as conn:  # the index holds bucket numbers, never a word
-        tokens = [t for (ts,) in conn.execute("SELECT tokens FROM transcripts") for t in ts]
-        nums = dict(conn.execute("SELECT developer_id, num FROM search_keys").fetchall())
-    assert tokens and all(0 <= t % crypto.BUCKETS < crypto.BUCKETS for t in tokens)
-    assert {t // crypto.BUCKETS for t in tokens} == set(nums.values())
+    with psycopg.connect(store.url) as conn:  # the index holds keyed hashes under the user's group key, never a word
+        stored = conn.execute("SELECT developer_id, user_id, tokens FROM transcripts ORDER BY id").fetchall()
+        assert conn.execute("SELECT count(*) FROM search_keys").fetchone()[0] == 0
+        for dev, user, tokens in stored:
+            key = store.keys.group_key(conn, dev, crypto.group_of(user))[1]
+            turn = _turn(user, {"u1": "pepperoni large", "u2": "pepperoni small", "u3": "mushroom"}[user])
+            assert tokens == crypto.group_tokens(key, crypto.words(turn["utterance"]) | crypto.words(turn["speech"]))
 
 
 def test_full_text_pages_walk_every_match_once_newest_first(store):

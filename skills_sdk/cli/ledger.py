@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from itertools import islice
 
 import click
@@ -38,7 +39,9 @@ def migrate(db_path: str) -> None:
     skills ledger migrate --db postgresql://skills@db.internal/ledger
 
     A server opening the ledger migrates it too; run this from a deploy step when the servers
-    are started with migrations off, or to see what a new version changes first.
+    are started with migrations off, or to see what a new version changes first. Rows written
+    before search groups get their search tokens again under their group's key (a server does the
+    same in the background); stopped midway, the next run (or server) carries on where it stopped.
     """
     _postgres(db_path)
     from ..transcripts.postgres import PostgresLedger
@@ -47,15 +50,27 @@ def migrate(db_path: str) -> None:
         led = PostgresLedger(db_path)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
+    moved = [0]
+
+    def progress(n: int) -> None:
+        moved[0] += n
+        if moved[0] // 100_000 != (moved[0] - n) // 100_000:
+            click.echo(f"  {moved[0]:,} rows re-tokenised...")
+
     try:
         applied = led.applied
         version = led.schema_version()
+        while not led.migrate_tokens(progress=progress):  # False: another host holds the re-key lock meanwhile
+            time.sleep(1)
     finally:
         led.stop()
     if applied:
         click.echo(f"Applied migration(s) {', '.join(map(str, applied))}: the ledger schema is at version {version}.")
     else:
         click.echo(f"Nothing to do: the ledger schema is at version {version}, this skills_sdk's.")
+    if moved[0]:
+        click.echo(f"Re-tokenised {moved[0]:,} row(s) under their search group's key; the per-developer search keys "
+                   "are deleted and the key file ratcheted.")
 
 
 @ledger.command()

@@ -51,6 +51,13 @@ def manifest(receipt: Mapping[str, Any], *, shredded: bool = False) -> dict[str,
              "what": "The key your words and saved state were locked with is destroyed. Copies of the locked text "
                      "that the database still keeps (in the free space of its files, in its log of recent changes, "
                      "in backups) can no longer be read by anyone: without the key they are noise."},
+            {"place": "your search group's key",
+             "what": ("The key that made the search index entries of your words is destroyed, and the other people "
+                      "it served were indexed again under a new key, so the entries left in old logs and backups "
+                      "can no longer be matched to any word." if receipt.get("scrubbed") else
+                      "Not yet: the key that made the search index entries of your words is destroyed once the other "
+                      "people it served are indexed again under a new key, in the next moments (this receipt then "
+                      "counts as complete).")},
             {"place": "the ledger's master key",
              "what": ("The master key that kept your data key moved on to a new one that cannot be turned back "
                       "into the old, so even the copy of your data key left in old logs and backups opens with "

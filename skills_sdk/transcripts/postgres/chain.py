@@ -9,7 +9,7 @@ lane; a lane's order is its commit order, and a rolled-back append rolls its hea
 lane has no gaps.
 
 An entry holds the row's id, its day, what happened (``insert``, ``strip``, ``erase``,
-``purge``), a keyed digest of the row *as stored* (clear metadata, data-key id, ciphertext and
+``purge``, ``rekey``: new search tokens, see groups.py), a keyed digest of the row *as stored* (clear metadata, data-key id, ciphertext and
 search buckets: never a word in clear), the time, and a hash over the lane's previous entry and
 its own fields. A removed row keeps its entries: its tombstone. A day dropped whole by a purge
 is one ``drop`` entry in the ledger's own lane (number :data:`LANES`), not one per row, so a purge
@@ -39,7 +39,7 @@ __all__ = ["LANES", "DAY_LANE", "DDL", "lane_of", "digest", "link", "append", "r
 LANES = 64
 DAY_LANE = LANES
 _GENESIS = "0" * 64
-_EVENTS = ("insert", "strip", "erase", "purge", "drop")
+_EVENTS = ("insert", "strip", "erase", "purge", "drop", "rekey")
 _REMOVED = frozenset({"erase", "purge"})
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

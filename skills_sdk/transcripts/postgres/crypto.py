@@ -30,13 +30,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ...errors import StoreError
 
-__all__ = ["KeyFile", "wrap", "unwrap", "seal", "unseal", "new_key", "words", "token_buckets", "BUCKETS"]
+__all__ = ["KeyFile", "wrap", "unwrap", "seal", "unseal", "new_key", "words", "token_buckets", "BUCKETS",
+           "GROUPS", "GROUP_SQL", "group_of", "group_tokens"]
 
-#: Search tokens are kept as one of this many buckets per developer, never as the word or its full
-#: hash: a bucket is shared by about 1/4096 of all words. The developer's search key outlives an
-#: erased user, so against a skill's own small vocabulary a bucket left in an old backup usually
-#: names one word (see docs/deploying.md, "Backups, and what erasure means for them").
+#: Buckets per developer of the tokens written before search groups (schema 2): a word's bucket
+#: under the developer's one search key. Read only while ``skills ledger migrate`` re-tokenises them.
 BUCKETS = 4096
+#: Each developer's users fall into this many search groups, each with its own search key: an
+#: erasure destroys the erased user's group key and re-tokenises the group's other rows under a new
+#: one, so no key that remains maps a token of the erased user's (in old WAL or a backup) to a word.
+#: A search probes one token per group and word (see docs/performance.md for why 8).
+GROUPS = 8
 _RATCHET = b"skills-ledger kek ratchet"
 _CHECK = b"skills-ledger kek check"
 _WORD = re.compile(r"\w+")
@@ -163,25 +167,58 @@ def words(text: str | None) -> set[str]:
     return set(_WORD.findall(folded))
 
 
+def group_of(user_id: str) -> int:
+    """The search group of a user (the same in every developer): the first byte of SHA-256 of the id, mod :data:`GROUPS`.
+
+    PostgreSQL computes the same (:data:`GROUP_SQL`), so
+    a re-key selects a group's rows in SQL.
+
+    >>> group_of("amzn1.ask.account.A")
+    5
+    """
+    return hashlib.sha256(user_id.encode()).digest()[0] % GROUPS
+
+
+#: The SQL of :func:`group_of` for a ``user_id`` column.
+GROUP_SQL = f"mod(get_byte(sha256(convert_to(user_id, 'UTF8')), 0), {GROUPS})"
+
+
+def group_tokens(group_key: bytes, terms: Iterable[str]) -> list[int]:
+    """The index entries of ``terms`` under a group's search key: a signed 32-bit keyed hash each, sorted.
+
+    32 bits, not the word nor its whole hash: a search re-checks its candidates' words anyway, so
+    the rare token another word shares costs a row unsealed, never a wrong result.
+    """
+    return sorted({int.from_bytes(mac[:4], "big", signed=True) for mac in _macs(group_key, terms)})
+
+
 def token_buckets(search_key: bytes, developer_num: int, terms: Iterable[str]) -> list[int]:
-    """The index entries of ``terms`` for one developer: ``developer_num * BUCKETS + bucket``, sorted.
+    """The index entries of ``terms`` for one developer before search groups: ``developer_num * BUCKETS + bucket``.
 
     The developer's number keeps every developer's entries apart in the shared GIN index, so a
     search reads only its own developer's postings.
     """
     base = developer_num * BUCKETS
-    inner, outer = _pads(search_key)
-    out = set()
+    return sorted({base + int.from_bytes(mac[:4], "big") % BUCKETS for mac in _macs(search_key, terms)})
+
+
+def _macs(key: bytes, terms: Iterable[str]) -> Iterable[bytes]:
+    """HMAC-SHA256 of each term under ``key``."""
+    inner, outer = _pads(key)
     for t in terms:
         i = inner.copy()
         i.update(t.encode())
         o = outer.copy()
         o.update(i.digest())
-        out.add(base + int.from_bytes(o.digest()[:4], "big") % BUCKETS)
-    return sorted(out)
+        yield o.digest()
 
 
-@functools.lru_cache(maxsize=64)
+def forget_pads() -> None:
+    """Drop every key's cached hash states (a destroyed search key leaves no copy in them)."""
+    _pads.cache_clear()
+
+
+@functools.lru_cache(maxsize=16384)  # a search group key each: 8 per developer
 def _pads(key: bytes) -> tuple[Any, Any]:
     """HMAC-SHA256's two keyed hash states for ``key`` (RFC 2104), copied per message.
 

@@ -22,7 +22,7 @@ _CACHE_SIZE = 20_000
 
 
 class Keyring:
-    """Data keys per (developer, skill, user) and search keys per developer, wrapped under the key file's KEK.
+    """Data keys per (developer, skill, user) and search keys per developer's group, wrapped under the key file's KEK.
 
     >>> ring = Keyring(ledger, "/etc/skills/ledger.key"); ring.bind()      # doctest: +SKIP
     >>> key_id, key = ring.user_key(conn, "acme", "pizza", "u1")
@@ -37,7 +37,8 @@ class Keyring:
         self._lock = threading.Lock()
         self._by_owner: collections.OrderedDict[tuple[str, str, str], tuple[int, bytes]] = collections.OrderedDict()
         self._by_id: collections.OrderedDict[int, bytes] = collections.OrderedDict()
-        self._search_keys: dict[str, tuple[int, bytes]] = {}
+        self._groups: dict[tuple[str, int], tuple[int, bytes]] = {}
+        self._group_by_id: dict[int, bytes] = {}
 
     def bind(self) -> None:
         """Open the key file and agree with the database on the epoch, or refuse a key file that is not this ledger's."""
@@ -171,24 +172,57 @@ class Keyring:
             out[kid] = key
         return out
 
-    def search_key(self, conn: Any, dev: str) -> tuple[int, bytes]:
-        """The developer's search key and index number, made on first use."""
-        hit = self._search_keys.get(dev)
-        if hit is not None:
-            return hit
-        label = _search_label(dev)
-        row = conn.execute("SELECT num, epoch, wrapped FROM search_keys WHERE developer_id = %s", (dev,)).fetchone()
+    def group_key(self, conn: Any, dev: str, grp: int, *, fresh: bool = False) -> tuple[int, bytes]:
+        """The live search key of the developer's group ``grp``, made on first use (and after an erasure retired it)."""
+        if not fresh:
+            hit = self._groups.get((dev, grp))
+            if hit is not None:
+                return hit
+        label = _group_label(dev, grp)
+        row = conn.execute("SELECT id, epoch, wrapped FROM search_groups WHERE developer_id = %s AND grp = %s "
+                           "AND NOT retired", (dev, grp)).fetchone()
         if row is None:
             with conn.transaction():
                 epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR SHARE").fetchone()[0])
-                key = crypto.new_key()
-                conn.execute("INSERT INTO search_keys (developer_id, epoch, wrapped) VALUES (%s, %s, %s) "
-                             "ON CONFLICT (developer_id) DO NOTHING",
-                             (dev, epoch, crypto.wrap(self.kek(epoch), key, label)))
-            return self.search_key(conn, dev)
-        found = (int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
-        self._search_keys[dev] = found
+                conn.execute("INSERT INTO search_groups (developer_id, grp, epoch, wrapped) VALUES (%s, %s, %s, %s) "
+                             "ON CONFLICT (developer_id, grp) WHERE NOT retired DO NOTHING",
+                             (dev, grp, epoch, crypto.wrap(self.kek(epoch), crypto.new_key(), label)))
+            return self.group_key(conn, dev, grp, fresh=True)
+        found = (int(row[0]), self._group_by_id.get(int(row[0])) or crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
+        with self._lock:
+            self._groups[(dev, grp)] = found
+            self._group_by_id[found[0]] = found[1]
         return found
+
+    def search_keys(self, conn: Any, dev: str) -> list[bytes]:
+        """Every search key of the developer's groups, live and retired (a re-key moves rows from one to the other)."""
+        out = []
+        for kid, grp, epoch, wrapped in conn.execute("SELECT id, grp, epoch, wrapped FROM search_groups "
+                                                     "WHERE developer_id = %s ORDER BY id", (dev,)).fetchall():
+            key = self._group_by_id.get(int(kid))
+            if key is None:
+                key = crypto.unwrap(self.kek(epoch), bytes(wrapped), _group_label(dev, grp))
+                with self._lock:
+                    self._group_by_id[int(kid)] = key
+            out.append(key)
+        return out
+
+    def forget_groups(self, key_ids: Sequence[int]) -> None:
+        """Drop retired or destroyed group keys from this process's memory."""
+        gone = set(key_ids)
+        with self._lock:
+            for ident in [i for i, (kid, _) in self._groups.items() if kid in gone]:
+                del self._groups[ident]
+            for kid in gone:
+                self._group_by_id.pop(kid, None)
+        crypto.forget_pads()
+
+    def legacy_key(self, conn: Any, dev: str) -> tuple[int, bytes] | None:
+        """The developer's search key of before search groups, and its index number; None when there is none (any more)."""
+        row = conn.execute("SELECT num, epoch, wrapped FROM search_keys WHERE developer_id = %s", (dev,)).fetchone()
+        if row is None:
+            return None
+        return int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), _search_label(dev))
 
     def ratchet(self) -> int:
         """Re-wrap every data key under the next KEK and destroy the current one; returns the new epoch.
@@ -199,11 +233,11 @@ class Keyring:
         with self.ledger.connection() as conn, conn.transaction():
             epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR UPDATE").fetchone()[0])
             old, new = self.kek(epoch), self._kek_next(epoch)
-            for table, ident, cols in (("user_keys", "id", "developer_id, skill, user_id"),
-                                       ("search_keys", "developer_id", "developer_id")):
+            for table, ident, cols, label in (("user_keys", "id", "developer_id, skill, user_id", _user_label),
+                                              ("search_keys", "developer_id", "developer_id", _search_label),
+                                              ("search_groups", "id", "developer_id, grp", _group_label)):
                 rows = conn.execute(f"SELECT {ident}, wrapped, {cols} FROM {table}").fetchall()
                 if rows:
-                    label = _user_label if table == "user_keys" else _search_label
                     conn.execute("CREATE TEMP TABLE _rewrap (k text, wrapped bytea) ON COMMIT DROP")
                     with conn.cursor().copy("COPY _rewrap (k, wrapped) FROM STDIN") as cp:
                         for k, wrapped, *names in rows:
@@ -231,5 +265,9 @@ def _user_label(dev: str, skill: str, user: str) -> str:
 
 def _search_label(dev: str) -> str:
     return "search:" + json.dumps(dev)
+
+
+def _group_label(dev: str, grp: int) -> str:
+    return "group:" + json.dumps([dev, grp])
 
 

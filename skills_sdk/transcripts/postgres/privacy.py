@@ -15,7 +15,7 @@ from ..keys import PREFIXES, KeyInfo, _hash
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
-from . import chain, schema
+from . import chain, groups, schema
 from .columns import COPY_COLUMNS, STORED, STORED_USER
 
 __all__ = ["PrivacyMixin"]
@@ -93,13 +93,16 @@ class PrivacyMixin:
         In one transaction: the user's data keys are deleted first (a capture holding one share-locks
         it, so the erasure waits for that row's commit and then deletes it too), then their rows,
         their skill state and any erasure scheduled for them, and a receipt is written. Then the
-        key file is ratcheted (:meth:`PostgresLedger.ratchet`): the wrapped keys that old WAL segments
-        and earlier backups still hold open under no key that remains. ``scrubbed`` in the receipt
-        says the ratchet ran. The ratchet re-wraps every key (seconds at a million keys), so a
-        started ledger (a server) leaves it to its maintenance thread, which ratchets once for the
-        erasures of the next ``scrub_delay`` seconds: the receipt then says ``scrubbed: False`` and
-        the stored receipt turns True moments later. ``ratchet=True`` ratchets before returning,
-        ``ratchet=False`` leaves it to :meth:`finish_scrubs` (the next purge, or the hourly tick).
+        user's search group is re-keyed in each developer (:mod:`.groups`: its other rows get tokens
+        under a new group key, the old key is deleted) and the key file is ratcheted
+        (:meth:`PostgresLedger.ratchet`): the wrapped keys that old WAL segments and earlier backups
+        still hold, and the tokens made with them, open under no key that remains. ``scrubbed`` in
+        the receipt says both ran. They take a while (the re-key re-tokenises 1/8 of the
+        developer's rows, the ratchet re-wraps every key), so a started ledger (a server) leaves
+        them to its maintenance thread, which scrubs once for the erasures of the next
+        ``scrub_delay`` seconds: the receipt then says ``scrubbed: False`` and the stored receipt
+        turns True when done. ``ratchet=True`` scrubs before returning, ``ratchet=False`` leaves it
+        to :meth:`finish_scrubs` (the next purge, the hourly tick, or the next start after a crash).
         """
         if not user_id:
             raise ValueError("erase_user needs a user id; got an empty one.")
@@ -134,6 +137,8 @@ class PrivacyMixin:
                 per_skill[r[_SKILL]] = per_skill.get(r[_SKILL], 0) + 1
                 developers.add(r[_DEVELOPER])
             chain.removed(conn, self.secret(), gone, "erase", STORED_USER)
+            # Tokens under the user's search groups: those groups are re-keyed (see groups.py).
+            groups.queue(conn, {r[_DEVELOPER] for r in gone if r[-1] is not None}, user_id)
             state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
             conn.execute(f"DELETE FROM pending_erasures WHERE {cond if skill or developer_id else 'user_id = %s'}",
                          params if skill or developer_id else [user_id])
@@ -145,6 +150,7 @@ class PrivacyMixin:
             self.audit(actor, "skill_disabled" if reason == "skill_disabled" else "erase",
                   {"user_id": user_id, "skill": skill, "developer_id": developer_id, "receipt": receipt_id}, rows, conn=conn)
         self.keys.forget(key_ids)
+        groups.retire(self)
         if ratchet is None:
             ratchet = not self.scrub_soon()
         scrubbed = self.finish_scrubs() if ratchet else False
@@ -156,15 +162,32 @@ class PrivacyMixin:
         return receipt
 
     def finish_scrubs(self) -> bool:
-        """Ratchet the key file if any receipt still owes it, and mark those receipts scrubbed; True when none owes."""
+        """Re-key the search groups erasures left and ratchet the key file if any receipt still owes it, and mark
+        those receipts scrubbed; True when none owes, False when another host is re-keying now (it marks them)."""
         with self.connection() as conn:
             owed = [r[0] for r in conn.execute("SELECT id FROM erasure_receipts WHERE NOT scrubbed").fetchall()]
         if not owed:
             return True
+        if not groups.rekey(self):
+            return False
         self.ratchet()
         with self.connection() as conn:
             conn.execute("UPDATE erasure_receipts SET scrubbed = true WHERE id = ANY(%s)", (owed,))
         return True
+
+    def migrate_tokens(self, *, batches: int | None = None, progress: Callable[[int], None] | None = None) -> bool:
+        """Re-tokenise the rows written before search groups (resumable; see :func:`.groups.migrate_tokens`).
+
+        True when none is left: the per-developer search keys are then deleted and the key file
+        ratcheted, so their copies in old WAL and backups open under no key that remains.
+        """
+        with self.connection() as conn:
+            if groups.legacy_left(conn) is None:
+                return True
+        done = groups.migrate_tokens(self, batches=batches, progress=progress)
+        if done:
+            self.ratchet()
+        return done
 
     def receipts(self, *, user_id: str | None = None) -> list[dict[str, Any]]:
         """Stored erasure receipts, newest first (only ``user_id``'s when given)."""

@@ -109,9 +109,27 @@ _V1 = (
         developer_id text, skill text, due_at text NOT NULL, reason text NOT NULL, created_at text NOT NULL)""",
 )
 
+# Search groups (see crypto.GROUPS): the keys of each developer's groups, wrapped like the data
+# keys. A group's live key is the one not retired; an erasure retires it (captures then make a new
+# one) and queues a re-key, which re-tokenises the group's rows under the live key and deletes the
+# retired one (``done_below``: the rows up to that id are done, so a re-key resumes where it stopped).
+# ``legacy_tokens_end``: rows up to this id may hold the per-developer buckets of before
+# (search_keys); ``skills ledger migrate`` re-tokenises them and then deletes those keys.
+_V3 = (
+    """CREATE TABLE search_groups (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        developer_id text NOT NULL, grp integer NOT NULL, epoch integer NOT NULL, wrapped bytea NOT NULL,
+        retired boolean NOT NULL DEFAULT false)""",
+    "CREATE UNIQUE INDEX search_groups_live ON search_groups (developer_id, grp) WHERE NOT retired",
+    """CREATE TABLE search_rekeys (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, developer_id text NOT NULL,
+        grp integer NOT NULL, key_id bigint, done_below bigint NOT NULL DEFAULT 0)""",
+    "INSERT INTO ledger_meta (name, value) SELECT 'legacy_tokens_end', "
+    "(CASE WHEN is_called THEN last_value ELSE 0 END)::text FROM transcripts_id_seq "
+    "WHERE EXISTS (SELECT 1 FROM search_keys)",
+)
+
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
-#: 2: the tamper-evident chains (see chain.py).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL)
+#: 2: the tamper-evident chains (see chain.py). 3: search groups.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3)
 
 
 def schema_version(conn: Any) -> int:

@@ -102,8 +102,8 @@ def _after(day: str) -> str:
 def _may_say(store: Any, conn: Any, batch: list[Any], wanted: set[str]) -> list[Any]:
     """The rows of ``batch`` (of ``SELECT {SELECT}``) whose words may hold every wanted word.
 
-    A bucket shared with a common word of the developer's brings many rows that do not say the
-    query; most text is ASCII, where each word is a substring of the lowercased sealed text, so a
+    A token shared with another word (32-bit tokens; the 4,096 buckets of rows not yet migrated
+    from per-developer buckets) brings rows that do not say the query; most text is ASCII, where each word is a substring of the lowercased sealed text, so a
     row without them all is dropped before it is decoded and split into words (Unicode folding,
     the costly part of the check).
     """
@@ -157,9 +157,17 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
     wanted = query_words(filters.q)
     where, args = list(clauses), list(params)
     if developer_id is not None:
-        num, skey = store.keys.search_key(conn, developer_id)
-        where.append("t.tokens @> %s::integer[]")
-        args.append(crypto.token_buckets(skey, num, wanted))
+        # A row's tokens are under its user's group key: each word is asked for under every group's
+        # key (and, while a re-key or the migration from per-developer buckets runs, the retired and
+        # the old one) with one `&&` per word, which the GIN index answers in one scan (eight `@>`
+        # ORed, one per key, a bitmap scan each, were slower). A row holding one word under one key and another
+        # under a second would need a 32-bit collision, and is dropped by the check below anyway.
+        keys = store.keys.search_keys(conn, developer_id)
+        legacy = store.keys.legacy_key(conn, developer_id)
+        for w in sorted(wanted):
+            where.append("t.tokens && %s::integer[]")
+            args.append(sorted({t for k in keys for t in crypto.group_tokens(k, [w])}
+                               | set(crypto.token_buckets(legacy[1], legacy[0], [w]) if legacy else ())))
     else:
         where.append("t.tokens IS NOT NULL")
     newest = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)

@@ -44,11 +44,15 @@ _SELECT = SELECT
 _CLEAR_PARAMS = ", ".join(f"%(c{i})s" for i in range(len(CLEAR_COLUMNS)))
 # A row and its chain entry, in one statement. With words: the user's data key is share-locked by
 # the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
-# a key already erased inserts nothing.
+# a key already erased inserts nothing. So is the search group's key the tokens were made with: an
+# erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
+# retired already inserts nothing (the capture retries with the group's new key).
 _INSERT = chain.insert_sql(
     "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
-    + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k RETURNING id",
-    ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), ")
+    + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
+    "RETURNING id",
+    ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), g AS (SELECT count(*) AS n FROM "
+         "(SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
                                  + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
 _COPY_COLUMNS, _COPY_TYPES, _USER = COPY_COLUMNS, COPY_TYPES, STORED_USER
@@ -134,13 +138,14 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
             raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
 
     def start_background(self) -> None:
-        """Start the maintenance thread (partitions ahead, owed key ratchets); idempotent, per process."""
+        """Start the maintenance thread (partitions ahead, owed re-keys and key ratchets, token migration); idempotent."""
         pid = os.getpid()
         if self._maintainer is None or self._maintainer[0] != pid:
             stop, wake = threading.Event(), threading.Event()
             thread = threading.Thread(target=self._maintain, args=(stop, wake), name="skills-ledger-maintenance",
                                       daemon=True)
             self._maintainer = (pid, stop, thread, wake)
+            wake.set()  # scrubs and a token migration a crash interrupted are resumed now, not at the first tick
             thread.start()
 
     def stop_background(self) -> None:
@@ -177,11 +182,12 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                     # million keys), so an erasure answers in milliseconds and is scrubbed moments later.
                     wake.clear()
                     stop.wait(self.scrub_delay)
-                    self.finish_scrubs()
                 else:
                     due = time.monotonic() + self.maintenance_interval
                     self.make_partitions()
-                    self.finish_scrubs()
+                self.finish_scrubs()
+                if not self.migrate_tokens(batches=50):
+                    wake.set()  # more rows to migrate: the next part after scrub_delay (a stop is seen between)
             except Exception:  # an unreachable database is retried on the next tick
                 log.exception("ledger maintenance failed; retrying in %.0f s", self.maintenance_interval)
 
@@ -220,8 +226,8 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
 
     # -- writing ---------------------------------------------------------------------------
     def _prepare(self, conn: Any, row: Mapping[str, Any], *, fresh: bool = False
-                 ) -> tuple[list[Any], int | None, bytes | None, list[int] | None]:
-        """The clear values, key id, sealed words and search tokens of one row."""
+                 ) -> tuple[list[Any], int | None, bytes | None, list[int] | None, int | None]:
+        """The clear values, key id, sealed words, search tokens and the id of their group key, of one row."""
         values = storage_values(row)
         clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
         i = CLEAR_COLUMNS.index("end_session")
@@ -229,16 +235,15 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
             clear[i] = bool(clear[i])
         words = {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
         if not words:
-            return clear, None, None, None
+            return clear, None, None, None, None
         dev, skill, user = values[_POS["developer_id"]], values[_POS["skill"]], values[_POS["user_id"]]
         key_id, key = self.keys.user_key(conn, dev, skill, user, fresh=fresh)
         sealed = crypto.seal(key, sealed_words.plaintext(words), str(key_id).encode())
         terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
-        tokens = None
-        if terms:
-            num, skey = self.keys.search_key(conn, dev)
-            tokens = crypto.token_buckets(skey, num, terms)
-        return clear, key_id, sealed, tokens
+        if not terms:
+            return clear, key_id, sealed, None, None
+        group_id, group_key = self.keys.group_key(conn, dev, crypto.group_of(user), fresh=fresh)
+        return clear, key_id, sealed, crypto.group_tokens(group_key, terms), group_id
 
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         """Write one transcript row (and, given ``state`` JSON, the user's skill state) and commit; returns its id.
@@ -250,13 +255,13 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
         secret = self.secret()
         with self.connection(timeout=self.write_timeout) as conn:
             for attempt in range(_KEY_RETRIES):
-                clear, key_id, sealed, tokens = self._prepare(conn, row, fresh=attempt > 0)
+                clear, key_id, sealed, tokens, group_id = self._prepare(conn, row, fresh=attempt > 0)
                 params: dict[str, Any] = {f"c{i}": v for i, v in enumerate(clear)}
                 params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
                               chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)))
                 sql = _INSERT_PLAIN if key_id is None else _INSERT
                 if key_id is not None:
-                    params.update(key_id=key_id, sealed=sealed, tokens=tokens)
+                    params.update(key_id=key_id, sealed=sealed, tokens=tokens, group_id=group_id)
                 # The row and its chain entry are one statement, so without state it commits on its own
                 # (autocommit): one round trip to the server instead of three (BEGIN, INSERT, COMMIT).
                 with conn.transaction() if state is not None else contextlib.nullcontext():
@@ -266,6 +271,7 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                             self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
                         return int(got[0])
                 self.keys.forget([key_id])  # erased meanwhile on some host: a new key
+                self.keys.forget_groups([group_id] if group_id is not None else [])  # or its group re-keyed
         raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
                          "not recorded (the capture spools it).")
 
@@ -294,12 +300,17 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
             schema.ensure_days(conn, days)
         # Keys erased since they were cached would take rows under a destroyed key (COPY takes no
         # share lock per row): lock them all first, and refuse the batch if one is gone.
-        ids = sorted({k for _, k, _, _ in prepared if k is not None})
+        # So are the search group keys of their tokens (a group retired meanwhile re-keys without these rows).
+        ids = sorted({p[1] for p in prepared if p[1] is not None})
+        groups = sorted({p[4] for p in prepared if p[4] is not None})
         if ids:
             alive = conn.execute("SELECT count(*) FROM (SELECT id FROM user_keys WHERE id = ANY(%s) FOR KEY SHARE) k",
                                  (ids,)).fetchone()[0]
-            if alive != len(ids):
+            live = conn.execute("SELECT count(*) FROM (SELECT id FROM search_groups WHERE id = ANY(%s) AND NOT retired "
+                                "FOR SHARE) g", (groups,)).fetchone()[0]
+            if alive != len(ids) or live != len(groups):
                 self.keys.forget(ids)
+                self.keys.forget_groups(groups)
                 raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
                                  "Write the batch again: its erased user gets a new key.")
         # The ids are taken first, so that each row's chain entry can name it (COPY returns nothing).
@@ -307,12 +318,12 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                                           (len(prepared),)).fetchall()]
         with conn.cursor().copy("COPY transcripts (id, " + STORED + ") FROM STDIN (FORMAT BINARY)") as cp:
             cp.set_types(["bigint", *_COPY_TYPES])
-            for rid, (clear, key_id, sealed, tokens) in zip(ids, prepared, strict=True):
+            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True):
                 cp.write_row((rid, *clear, key_id, sealed, tokens))
         secret = self.secret()
         chain.append(conn, ((chain.lane_of(clear[_USER]), rid, clear[0][:10], "insert",
                              chain.digest(secret, (*clear, key_id, sealed, tokens)))
-                            for rid, (clear, key_id, sealed, tokens) in zip(ids, prepared, strict=True)))
+                            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True)))
 
     # -- the rest of the interface: health and the spool (search, erasure, keys, audit: the mixins) ---------
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:

@@ -1,0 +1,178 @@
+"""Search groups on PostgreSQL: an erasure's re-key of its group, and the migration from per-developer buckets.
+
+A developer's users fall into :data:`~.crypto.GROUPS` groups by user id; a row's search tokens are
+keyed hashes of its words under its group's key. Erasing a user *retires* the key of their group in
+every developer they had rows with (captures then make a new one) and queues a re-key: the group's
+remaining rows get their tokens again under the live key, a batch per transaction, each batch
+chained (``rekey``) and its progress stored, so a re-key interrupted by a crash resumes where it
+stopped. Then the retired key is deleted and the key file ratcheted (:meth:`~.privacy.PrivacyMixin.finish_scrubs`):
+the erased user's tokens, in old WAL segments and earlier backups, were made with a key that no
+longer exists anywhere, so no remaining key maps them to a word.
+
+Why retiring happens after the erasure's commit, in its own transaction: a capture share-locks its
+user's data key and its group's key in one statement, in an order of the planner's choosing; an
+erasure locking both in one transaction could wait for such a capture while the capture waits for
+it. Queued in the erasure's transaction, retired just after (or by the re-key, after a crash), the
+re-key cannot be lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import chain, crypto
+from . import sealed as sealed_words
+from .columns import STORED, STORED_USER
+
+__all__ = ["queue", "retire", "rekey", "migrate_tokens", "legacy_left"]
+
+#: Rows re-tokenised per transaction.
+BATCH = 2000
+_REKEY_LOCK = 0x534B524B  # "SKRK": one host re-keys at a time
+_STORED_T = ", ".join(f"t.{c}" for c in STORED.split(", "))
+
+
+def queue(conn: Any, developers: Iterable[str], user_id: str) -> None:
+    """Queue the re-key of ``user_id``'s group in each of ``developers`` (in the erasure's transaction)."""
+    devs = sorted(set(developers))
+    if devs:
+        conn.execute("INSERT INTO search_rekeys (developer_id, grp) SELECT d, %s FROM unnest(%s::text[]) d",
+                     (crypto.group_of(user_id), devs))
+
+
+def retire(ledger: Any) -> None:
+    """Retire the live key of every queued group that has not been yet (each its own short transaction)."""
+    with ledger.connection() as conn:
+        for job, dev, grp in conn.execute("SELECT id, developer_id, grp FROM search_rekeys WHERE key_id IS NULL "
+                                          "ORDER BY id").fetchall():
+            with conn.transaction():
+                # Waits for the captures holding the key (their rows are then committed, and re-keyed).
+                got = conn.execute("UPDATE search_groups SET retired = true WHERE developer_id = %s AND grp = %s "
+                                   "AND NOT retired RETURNING id", (dev, grp)).fetchone()
+                if got is None:
+                    # No live key: the group's key was retired since this erasure committed (its re-key
+                    # covers this one), or the group never had one.
+                    conn.execute("DELETE FROM search_rekeys WHERE id = %s", (job,))
+                else:
+                    conn.execute("UPDATE search_rekeys SET key_id = %s WHERE id = %s", (got[0], job))
+            if got is not None:
+                ledger.keys.forget_groups([got[0]])
+
+
+def rekey(ledger: Any, progress: Callable[[int], None] | None = None) -> bool:
+    """Carry out every queued re-key, then delete the retired keys; False when another host is doing it now.
+
+    The caller ratchets the key file afterwards (the deleted keys stay in WAL, wrapped under the current KEK).
+    """
+    with ledger.connection() as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_REKEY_LOCK,)).fetchone()[0]:
+            return False
+        try:
+            retire(ledger)
+            # A group that lost several users meanwhile (several keys retired) is re-keyed once for all.
+            where = f"t.developer_id = %s AND {crypto.GROUP_SQL.replace('user_id', 't.user_id')} = %s"
+            for dev, grp, jobs, key_ids, done in conn.execute(
+                    "SELECT developer_id, grp, array_agg(id), array_agg(key_id), min(done_below) FROM search_rekeys "
+                    "WHERE key_id IS NOT NULL GROUP BY developer_id, grp ORDER BY min(id)").fetchall():
+                while done is not None:
+                    done = _retokenise(ledger, conn, where, [dev, grp], done, progress,
+                                       "UPDATE search_rekeys SET done_below = %s WHERE id = ANY(%s)", [jobs])
+                with conn.transaction():
+                    conn.execute("DELETE FROM search_groups WHERE id = ANY(%s)", (key_ids,))
+                    conn.execute("DELETE FROM search_rekeys WHERE id = ANY(%s)", (jobs,))
+                ledger.keys.forget_groups(key_ids)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_REKEY_LOCK,))
+    return True
+
+
+def legacy_left(conn: Any) -> tuple[int, int] | None:
+    """``(done up to id, end id)`` of the migration from per-developer buckets; None when there is nothing (left) to do."""
+    meta = dict(conn.execute("SELECT name, value FROM ledger_meta WHERE name IN ('legacy_tokens_end', "
+                             "'legacy_tokens_done')").fetchall())
+    if "legacy_tokens_end" not in meta:
+        return None
+    return int(meta.get("legacy_tokens_done", 0)), int(meta["legacy_tokens_end"])
+
+
+def migrate_tokens(ledger: Any, *, batches: int | None = None, progress: Callable[[int], None] | None = None
+                   ) -> bool:
+    """Re-tokenise the rows written before search groups under their group's key; True when none is left.
+
+    Resumable: each batch commits with its progress. The last deletes the per-developer search
+    keys (the caller ratchets, so that their wrapped copies in WAL open under no key left).
+    ``batches`` stops after that many (tests; a deploy runs it to the end). False also when
+    another host is re-keying now.
+    """
+    with ledger.connection() as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_REKEY_LOCK,)).fetchone()[0]:
+            return False
+        try:
+            left = legacy_left(conn)
+            if left is None:
+                return True
+            done, end = left
+            while batches is None or batches > 0:
+                done = _retokenise(ledger, conn, "t.id <= %s", [end], done, progress,
+                                   "INSERT INTO ledger_meta (name, value) VALUES ('legacy_tokens_done', %s::text) "
+                                   "ON CONFLICT (name) DO UPDATE SET value = excluded.value", [])
+                if done is None:
+                    with conn.transaction():
+                        conn.execute("DELETE FROM search_keys")
+                        conn.execute("DELETE FROM ledger_meta WHERE name IN ('legacy_tokens_end', 'legacy_tokens_done')")
+                    return True
+                if batches is not None:
+                    batches -= 1
+            return False
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_REKEY_LOCK,))
+
+
+def _retokenise(ledger: Any, conn: Any, where: str, params: list[Any], after: int,
+                progress: Callable[[int], None] | None, save: str, save_params: list[Any]) -> int | None:
+    """Give the next batch of rows (``where``, id above ``after``) tokens under their group's live key; the last id, or None.
+
+    The words are unsealed with each row's data key (a row whose key is erased meanwhile keeps its
+    tokens: it is being deleted). In one transaction the live group keys are share-locked (a
+    retirement waits for this batch), the tokens written, each changed row chained as ``rekey``
+    with its new digest, and the progress stored (``save``, given the last id and ``save_params``).
+    """
+    batch = conn.execute(f"SELECT t.id, t.created_at, t.developer_id, t.user_id, t.key_id, t.sealed FROM transcripts t "
+                         f"WHERE {where} AND t.id > %s AND t.tokens IS NOT NULL ORDER BY t.id LIMIT %s",
+                         [*params, after, BATCH]).fetchall()
+    if not batch:
+        return None
+    keys = ledger.keys.keys_for(conn, {r[4] for r in batch if r[4] is not None})
+    terms: dict[int, tuple[str, str, str, frozenset[str]]] = {}
+    for rid, created, dev, user, kid, sealed in batch:
+        key = keys.get(kid)
+        if key is not None and sealed is not None:
+            said = sealed_words.words(crypto.unseal(key, bytes(sealed), str(kid).encode()))
+            terms[rid] = (created, dev, user, frozenset(crypto.words(said.get("utterance"))
+                                                        | crypto.words(said.get("speech"))))
+    with conn.transaction():
+        live: dict[tuple[str, int], bytes] = {}
+        for _, dev, user, _ in terms.values():
+            ident = (dev, crypto.group_of(user))
+            if ident not in live:
+                gid, gkey = ledger.keys.group_key(conn, *ident, fresh=True)
+                conn.execute("SELECT 1 FROM search_groups WHERE id = %s FOR SHARE", (gid,))
+                live[ident] = gkey
+        ids = list(terms)
+        tokens = ["{" + ",".join(map(str, crypto.group_tokens(live[(d, crypto.group_of(u))], w))) + "}"
+                  for _, d, u, w in terms.values()]
+        # The batch's time range lets the plan skip the other days' partitions (it hashed all of them: 4 s a batch).
+        days = [terms[i][0] for i in ids]
+        changed = conn.execute(
+            f"UPDATE transcripts t SET tokens = n.tokens::integer[] FROM unnest(%s::bigint[], %s::text[], %s::text[]) "
+            f"n(id, created_at, tokens) WHERE t.id = n.id AND t.created_at = n.created_at AND t.tokens IS NOT NULL "
+            f"AND t.created_at >= %s AND t.created_at <= %s RETURNING t.id, {_STORED_T}",
+            (ids, days, tokens, min(days, default=""), max(days, default=""))).fetchall()
+        secret = ledger.secret()
+        chain.append(conn, ((chain.lane_of(r[1 + STORED_USER]), r[0], r[1][:10], "rekey", chain.digest(secret, r[1:]))
+                            for r in sorted(changed, key=lambda r: r[0])))
+        conn.execute(save, [batch[-1][0], *save_params])
+    if progress is not None:
+        progress(len(changed))
+    return int(batch[-1][0])
