@@ -40,7 +40,7 @@ import phonenumbers
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pii"))
 from scoring import ADVERSARIAL, CORPUS, HELDOUT, KINDS, Span, load, score  # noqa: E402
 
-from skills_sdk.transcripts.redaction import MAX_SCAN_CHARS, Redactor, verdicts  # noqa: E402
+from skills_sdk.transcripts.redaction import MAX_SCAN_CHARS, Redactor, speedups, verdicts  # noqa: E402
 
 OURS = Redactor(kinds=["CARD", "PHONE", "EMAIL"])
 UNCAPPED = Redactor(kinds=["CARD", "PHONE", "EMAIL"], max_chars=4 * 1024 * 1024)
@@ -164,23 +164,33 @@ def against(path: Path, corpus: list[dict], rounds: int) -> None:
     caches = [getattr(older, name).cache_clear for name in ("_phone_verdict",) if hasattr(older, name)]
     if hasattr(older, "verdicts"):
         caches.append(older.verdicts.verdict.cache_clear)
+    # This redactor twice: with its C twins (where they were built) and with the Python code alone.
+    runs = [("older", old, caches, None), ("this, Python only", OURS, [verdicts.verdict.cache_clear], False)]
+    if speedups.available():
+        runs.append(("this", OURS, [verdicts.verdict.cache_clear], True))
+    was = speedups.compiled()
     print(f"== this redactor against {path} (CPU time, median of {rounds} interleaved rounds)")
     fields = [{"text": " ".join(row["text"] for row in corpus[i : i + 40]), "locale": corpus[i]["locale"]}
               for i in range(0, len(corpus), 40)]  # fmt: skip
     for title, rows in (("corpus, line by line", corpus), ("lines without PII", [r for r in corpus if not r["spans"]]),
                         ("corpus as 2 KB fields", fields)):  # fmt: skip
         size = sum(len(row["text"].encode()) for row in rows)
-        times: dict[str, list[float]] = {"older": [], "this": []}
+        times: dict[str, list[float]] = {name: [] for name, *_ in runs}
         for _ in range(rounds):
-            for name, redactor, clear in (("older", old, caches), ("this", OURS, [verdicts.verdict.cache_clear])):
+            for name, redactor, clear, compiled in runs:
+                if compiled is not None:
+                    speedups.use(compiled)
                 for empty in clear:
                     empty()
                 started = time.process_time()
                 for row in rows:
                     redactor.spans(row["text"], locale=row["locale"])
                 times[name].append(time.process_time() - started)
-        before, now = (statistics.median(times[name]) for name in ("older", "this"))
-        print(f"{title:24} older {size / before / MB:5.2f} MB/s, this {size / now / MB:5.2f} MB/s ({before / now:.2f}x)")
+        before = statistics.median(times["older"])
+        cells = [f"{name} {size / statistics.median(times[name]) / MB:5.2f} MB/s" for name, *_ in runs]
+        ratios = [f"{before / statistics.median(times[name]):.2f}x" for name, *_ in runs[1:]]
+        print(f"{title:24} {', '.join(cells)} ({' and '.join(ratios)} the older)")
+    speedups.use(was)
     print()
 
 
@@ -191,6 +201,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per throughput figure")
     parser.add_argument("--against", type=Path, help="an older redaction module to time beside this one, then stop")
     args = parser.parse_args()
+    which = "its C twins (_speedups.c)" if speedups.compiled() else "its Python code only"
+    print(f"== skills_sdk's redactor runs {which}; {speedups.PURE_ENV}=1 runs the Python code\n")
     if args.against:
         against(args.against, load(CORPUS), max(args.rounds, 9))
         return

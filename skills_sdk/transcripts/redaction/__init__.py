@@ -9,7 +9,11 @@ position-preserving view of the text (``text.py``):
   around a number that say it is an order number or an amount;
 * ``cards.py``: payment cards (Luhn over a sequence's groups);
 * ``phones.py`` and ``verdicts.py``: phone numbers, checked with libphonenumber's metadata;
-* ``places.py``: street addresses and coordinates.
+* ``places.py``: street addresses and coordinates;
+* ``speedups.py``: which code runs. ``_speedups.c`` is a compiled twin of the hot loops of
+  ``numbers.py``, ``cards.py`` and ``phones.py`` (the survey of a line, the sequence reader, the card
+  and phone windows), built where a C compiler is found. The Python code is the specification: a
+  change to one of those loops is made in both, and ``tests/test_redaction_speedups.py`` compares them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from itertools import accumulate
 
 __all__ = [
     "MIN_DIGITS", "TOKEN_WORD", "Group", "Sequence", "any_cue", "cue_before", "sequence_words", "sequences", "strong",
-    "unit_after", "words_of",
+    "survey", "unit_after", "words_of",
 ]  # fmt: skip
 
 # A sequence is digits and digit words ("four", "oh", "double five", "vier") joined by short runs
@@ -82,6 +82,7 @@ _DIGITS_SAID = {
     for word, said in {**dict.fromkeys(_WORD_VALUES, 1), **_REPEATS, **{w: len(z) for w, z in _ZEROS.items()}}.items()
 }
 _TOKEN_WORDS = frozenset([*_DIGITS_SAID, b"plus"])
+_DIGITS = b"0123456789"
 _WORD_RUNS = bytes(code if chr(code).isascii() and (chr(code).isalnum() or code == 95) else 32 for code in range(256))
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
 _WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -167,6 +168,17 @@ def any_cue(words: list[bytes]) -> bool:
     """Whether any of a text's :func:`words_of` is a word that can make a number not personal
     ("order", "tracking"): where none is, :func:`cue_before` is false everywhere in it."""
     return not _CUE_WORDS.isdisjoint(words)
+
+
+def survey(view: str) -> tuple[int, bool | None, bool]:
+    """What a view's cheap tests say before any rule reads it: how many digits it holds, whether
+    it holds a sequence (:func:`sequence_words`: ``None`` none, ``True`` one with digit words), and,
+    where it may, whether a cue word is among its words (:func:`any_cue`, else ``False``)."""
+    raw = view.encode("ascii")  # the view is ASCII: bytes methods count and split it in C
+    digit_count = len(raw) - len(raw.translate(None, _DIGITS))
+    words = words_of(raw)
+    said = sequence_words(words, digit_count)
+    return digit_count, said, said is not None and any_cue(words)
 
 
 def sequences(view: str, words: bool = True) -> list[Sequence]:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from . import verdicts
 from .numbers import MIN_DIGITS, Sequence, cue_before, strong, unit_after
 
-__all__ = ["Budget", "find_phones", "region_of"]
+__all__ = ["Budget", "checked", "find_phones", "region_of"]
 
 # A bounded number of libphonenumber checks per field (each costs microseconds to tens of them).
 _PHONE_CHECKS = 64
@@ -76,9 +76,17 @@ def _is_phone(
         view[a[1] : b[0]] in (",", ".") for a, b in zip(window, window[1:], strict=False)
     ) and all(offsets[index + 1] - offsets[index] == 3 for index in range(first + 1, end)):
         return False
+    return checked(seq, first, end, digits, region, plus, budget)
+
+
+def checked(seq: Sequence, first: int, end: int, digits: str, region: str, plus: bool, budget: Budget) -> bool:
+    """Whether groups ``first`` to ``end - 1`` of ``seq``, which are shaped like a phone number, are
+    one by libphonenumber's verdict: the part of :func:`_is_phone` that ``_speedups.c`` leaves to
+    Python. ``digits`` are the window's, ``plus`` whether it starts with the sequence's "+"."""
     if budget.left <= 0:
         return True  # over budget: a phone-shaped number is redacted unchecked
     budget.left -= 1
+    offsets = seq.offsets
     verdict = verdicts.verdict
     if digits.startswith("00") and not plus and region not in _NANPA:
         found = verdict(digits[2:], region, True)
@@ -104,7 +112,7 @@ def _is_phone(
         return False
     # Possible but not valid (a fictional 555 number, an unassigned area code): still a phone when
     # it is written or spoken like one, not when it is one bare run of digits.
-    if len(digits) == 7 or any(group[3] for group in window):
+    if len(digits) == 7 or any(group[3] for group in seq.groups[first:end]):
         return True
     if len(digits) == 11 and offsets[first + 1] - offsets[first] == 1:
         first += 1  # "1-200-200-0000": the calling code, then a number written like one

@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .cards import MIN_CARD_DIGITS, find_cards
+from . import speedups
+from .cards import MIN_CARD_DIGITS
 from .emails import find_emails, may_hold_email
-from .numbers import Sequence, any_cue, sequence_words, sequences, words_of
-from .phones import Budget, find_phones, region_of
+from .numbers import Sequence
+from .phones import Budget, region_of
 from .places import find_addresses, find_coordinates
 from .text import view as view_of
 
@@ -64,7 +65,6 @@ class Redaction:
 # count of digits, two substring tests, and its words against a set. One regular expression for
 # all of them was tried and cost more: re has to try every branch at most characters of the text.
 
-_DIGITS = b"0123456789"
 
 def _find(pattern: re.Pattern[str], kind: str, text: str, spans: list[tuple[int, int, str]]) -> None:
     spans.extend(
@@ -205,17 +205,14 @@ class Redactor:
         view = view_of(text)
         spans: list[tuple[int, int, str]] = []
         if self._builtin:
-            raw = view.encode("ascii")  # the view is ASCII: bytes methods count and split it in C
-            digit_count = len(raw) - len(raw.translate(None, _DIGITS))
+            digit_count, said, cue_words = speedups.survey(view)
             if self._emails and may_hold_email(view):
                 find_emails(view, spans)
             if digit_count >= 10 and self._coordinates and "." in view:
                 find_coordinates(view, spans)
             if self._numbers:
-                words = words_of(raw)
-                said = sequence_words(words, digit_count)
                 if said is not None:
-                    self._numbers_in(view, sequences(view, said), any_cue(words), locale, spans)
+                    self._numbers_in(view, speedups.sequences(view, said), cue_words, locale, spans)
             if digit_count and self._addresses:
                 find_addresses(view, spans)
         for pattern, kind in self._custom:
@@ -237,9 +234,9 @@ class Redactor:
                 continue  # "37.7749, -122.4194" is not a phone number
             used = [False] * len(seq.groups)
             if cards and len(seq.digits) >= MIN_CARD_DIGITS:
-                find_cards(view, seq, used, spans, cue_words)
+                speedups.find_cards(view, seq, used, spans, cue_words)
             if phones:
-                find_phones(view, seq, used, region, budget, spans, cue_words)
+                speedups.find_phones(view, seq, used, region, budget, spans, cue_words)
 
     def redact_slots(
         self, slots: Mapping[str, str | None], *, exempt: Iterable[str] = (), locale: str | None = None
