@@ -48,3 +48,16 @@ def test_the_privacy_report_warns_about_a_database_others_can_read(tmp_path):
     assert loud.exit_code == 0
     assert f"WARNING: {db} has mode 0644" in loud.stderr and f"chmod 600 {db}" in loud.stderr
     assert "shop (developer dev-b)" in loud.stdout  # the report itself still prints
+
+
+def test_the_privacy_report_says_when_redaction_runs_its_python_reader(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.redaction import speedups
+
+    args = ["privacy", "report", "--db", str(tmp_path / "t.db"), "--skills", "_privacy_kit:retention_skills"]
+    if speedups.available():
+        compiled = CliRunner().invoke(main, args)
+        assert compiled.exit_code == 0 and "pure-Python" not in compiled.stderr
+    monkeypatch.setattr(speedups, "compiled", lambda: False)
+    pure = CliRunner().invoke(main, args)
+    assert pure.exit_code == 0 and "NOTE: redaction runs its pure-Python reader" in pure.stderr
+    assert "shop (developer dev-b)" in pure.stdout

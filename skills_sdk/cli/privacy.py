@@ -9,6 +9,7 @@ import click
 from ..transcripts.audit import iter_audit
 from ..transcripts.capture import CAPTURE_MODES
 from ..transcripts.ledger import BACKENDS, backend_of
+from ..transcripts.redaction import speedups
 from ..transcripts.report import privacy_report
 from ..transcripts.sqlite.health import exposed_files
 from ._common import db_option, load_skills, open_store
@@ -44,13 +45,19 @@ def privacy() -> None:
 def report(db_path: str, skills_spec: str | None, retention_days: int | None) -> None:
     """Print, per skill: what is recorded, for how long, who can read it, how to erase it.
 
-    Warns (on stderr) when a file of the --db ledger can be read by users other than its owner.
+    Warns (on stderr) when a file of the --db ledger can be read by users other than its owner, and
+    when the redactor runs its pure-Python reader (same results, about half the speed).
     """
     module, path = backend_of(db_path)
     if module == BACKENDS["sqlite"] and path != ":memory:":
         for name, mode in exposed_files(path):
             click.echo(f"WARNING: {name} has mode {mode:04o}: users other than its owner can read the transcripts in "
                        f"it. Run `chmod 600 {name}` (the ledger makes its files 0600).", err=True)
+    if not speedups.compiled():
+        why = (f"{speedups.PURE_ENV} is set" if speedups.available()
+               else "its C module was not built: no C compiler at install")
+        click.echo(f"NOTE: redaction runs its pure-Python reader ({why}): the same results at about half the "
+                   "speed. See docs/privacy.md, \"Which code runs\".", err=True)
     click.echo(privacy_report(load_skills(skills_spec), default_days=retention_days), nl=False)
 
 
