@@ -7,16 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import make_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
-ENVELOPE = ROOT.parent / "shared" / "bench" / "intent_envelope.json"
 
 
-@pytest.mark.skipif(not ENVELOPE.exists(), reason="the peer harness's envelope is not beside this checkout")
 def test_holds_counts_one_hold_per_capture_and_sums_the_background_ones(tmp_path):
+    # The same turn as the peer harness's envelope (which a clean clone does not have beside it):
+    # a completed pizza order, which the bench's same-work skill answers and captures.
+    envelope = tmp_path / "intent_envelope.json"
+    envelope.write_text(json.dumps(make_envelope(intent="OrderPizzaIntent", dialogState="COMPLETED",
+                                                 slots={"size": "large", "topping": "pepperoni"})))
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "serving_breakdown.py"), "--holds", "-n", "120",
-                           "--envelope", str(ENVELOPE)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                           "--envelope", str(envelope)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["requests"] == 120 and summary["capture"]["holds"] == 120
