@@ -10,13 +10,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
-from .driver import DB_ERRORS, open_uri, sqlite3
+from .driver import DB_ERRORS, Transaction, open_uri, sqlite3
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
 
 if TYPE_CHECKING:
@@ -381,20 +381,4 @@ def _flock_within(fd: int, timeout_ms: int, path: str) -> None:
         except BlockingIOError:
             continue
 
-
-class Transaction:
-    """``with Transaction(conn) as conn:`` is one immediate transaction, committed or rolled back."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
 

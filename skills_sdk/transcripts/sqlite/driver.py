@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3 as _stdlib
+from typing import Any
 
 # pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is installed, else the
 # standard library's module: the choice sqlite-utils makes (sqlite_utils.utils), so both use the very
@@ -14,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "is_busy", "open_uri"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -39,3 +40,20 @@ def open_uri(path: str) -> str:
     # loads) cost every worker's cold start ~7 ms for this one call.
     quoted = "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.path.abspath(path).encode())
     return "file:" + quoted + "?mode=rw"
+
+
+class Transaction:
+    """``with Transaction(conn) as conn:`` is one immediate transaction, committed or rolled back."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

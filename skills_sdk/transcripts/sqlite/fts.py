@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import fts_merge
-from .driver import FTS5_SECURE_DELETE, sqlite3
+from .driver import FTS5_SECURE_DELETE, Transaction, sqlite3
 from .fts_merge import merge_step
 from .fts_sql import (
     _DAY_RE,
@@ -284,8 +284,7 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
     """
     if conn.execute(FTS_IDLE if deletes else _NOTHING_TO_SEARCH).fetchone()[0]:
         return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with Transaction(conn):
         upto, top, buckets, legacy = conn.execute(_WATERMARKS).fetchone()
         if deletes or conn.execute("SELECT EXISTS (SELECT 1 FROM fts_changes WHERE reindex)").fetchone()[0]:
             apply_fts_changes(conn, rows=changes if legacy is None else None)  # a move needs them all applied
@@ -304,10 +303,6 @@ def index_pending(conn: sqlite3.Connection, *, limit: int | None = None, merge: 
             _prepare_next_day(conn)
             if merge:
                 fts_merge.merge(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return n + indexed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from .driver import sqlite3
+from .driver import Transaction, sqlite3
 from .fts_sql import fts_table
 
 __all__ = ["MERGE_PAGES", "merge_step", "merge", "utc_today"]
@@ -22,14 +22,8 @@ _past_day_at = [0.0]  # time.monotonic() of this process's last past-day step
 
 def merge_step(conn: sqlite3.Connection) -> bool:
     """One merge step of today's tables and of the oldest past day's, in a transaction of its own; True if it wrote."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        wrote = merge(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return wrote
+    with Transaction(conn):
+        return merge(conn)
 
 
 def utc_today() -> datetime.date:
@@ -55,9 +49,7 @@ def _merge_today(conn: sqlite3.Connection) -> bool:
     """
     today, wrote = utc_today().isoformat(), False
     for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ?", (today,)).fetchall():
-        name, before = fts_table(today, bucket), conn.total_changes
-        conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (MERGE_PAGES,))
-        wrote = wrote or conn.total_changes - before > 1
+        wrote = _merge_table(conn, fts_table(today, bucket), MERGE_PAGES) or wrote
     return wrote
 
 
@@ -76,12 +68,16 @@ def _merge_past_day(conn: sqlite3.Connection) -> bool:
     for (day,) in conn.execute("SELECT DISTINCT day FROM fts_days WHERE day > ? AND day < ? ORDER BY day",
                                (done, today)).fetchall():
         for (bucket,) in conn.execute("SELECT bucket FROM fts_days WHERE day = ? ORDER BY bucket", (day,)).fetchall():
-            name = fts_table(day, bucket)
-            before = conn.total_changes
             # A negative page count merges segments of every level, down to one segment.
-            conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (-MERGE_PAGES,))
-            if conn.total_changes - before > 1:  # it wrote pages: more may follow next time
+            if _merge_table(conn, fts_table(day, bucket), -MERGE_PAGES):  # more may follow next time
                 return True
         conn.execute("INSERT INTO privacy_meta (name, value) VALUES ('fts_merged_upto', ?) "
                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (day,))
     return False
+
+
+def _merge_table(conn: sqlite3.Connection, name: str, pages: int) -> bool:
+    """Run FTS5's ``'merge'`` command on table ``name`` for ``pages`` pages; True if it wrote any."""
+    before = conn.total_changes
+    conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('merge', ?)", (pages,))
+    return conn.total_changes - before > 1
