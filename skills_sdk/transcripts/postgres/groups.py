@@ -37,6 +37,10 @@ _STORED_T = ", ".join(f"t.{c}" for c in STORED.split(", "))
 _IN_GROUPS = ("t.developer_id = ANY(%s) AND (t.developer_id, t.user_id) IN (SELECT k.developer_id, k.user_id FROM "
               "user_keys k JOIN unnest(%s::text[], %s::integer[]) q(dev, grp) ON k.developer_id = q.dev AND "
               f"{crypto.GROUP_SQL.replace('user_id', 'k.user_id')} = q.grp)")
+# Its plan: one hash join over the rows, planned for the whole result (not a cursor's first rows),
+# without JIT (a second to compile). The planner guesses a few hundred users where a group has
+# thousands, and probed every day's index once per user (20 s at 1M rows against 3-5 s).
+_HASH_JOIN = ("plan_cache_mode = force_custom_plan", "cursor_tuple_fraction = 1", "jit = off", "enable_nestloop = off")
 
 
 def queue(conn: Any, developers: Iterable[str], user_id: str) -> None:
@@ -82,8 +86,9 @@ def rekey(ledger: Any, progress: Callable[[int], None] | None = None) -> bool:
                                 "WHERE key_id IS NOT NULL").fetchall()
             if jobs:
                 devs, grps = zip(*sorted({(dev, grp) for _, dev, grp, _, _ in jobs}), strict=True)
-                _retokenise(ledger, conn, _IN_GROUPS, [list(devs), list(devs), list(grps)], min(j[4] for j in jobs), progress,
-                            "UPDATE search_rekeys SET done_below = %s WHERE id = ANY(%s)", [[j[0] for j in jobs]])
+                _retokenise(ledger, conn, _IN_GROUPS, [list(devs), list(devs), list(grps)], min(j[4] for j in jobs),
+                            progress, "UPDATE search_rekeys SET done_below = %s WHERE id = ANY(%s)",
+                            [[j[0] for j in jobs]], plan=_HASH_JOIN)
                 key_ids = [j[3] for j in jobs]
                 with conn.transaction():
                     conn.execute("DELETE FROM search_groups WHERE id = ANY(%s)", (key_ids,))
@@ -134,20 +139,17 @@ def migrate_tokens(ledger: Any, *, batches: int | None = None, progress: Callabl
 
 def _retokenise(ledger: Any, conn: Any, where: str, params: list[Any], after: int,
                 progress: Callable[[int], None] | None, save: str, save_params: list[Any], *,
-                batches: int | None = None) -> int | None:
+                batches: int | None = None, plan: tuple[str, ...] = ()) -> int | None:
     """Give the rows (``where``, id above ``after``) tokens under their group's live key, :data:`BATCH` per transaction.
 
     Returns None when every row is done, else (after ``batches`` batches) the last id done. One
     statement reads the rows, in id order, through a server-side cursor on a second connection:
     a statement per batch scanned all the developer's remaining rows again to keep one in eight
-    (a group) and sorted them, 270 ms a batch at 1M rows, more than the batch's writing.
+    (a group) and sorted them, 270 ms a batch at 1M rows, more than the batch's writing. ``plan``:
+    settings for that statement.
     """
     with ledger.connection() as reader, reader.transaction(), reader.cursor("skills_retokenise") as cur:
-        # One hash join over the rows, planned for the whole result (not a cursor's first rows),
-        # without JIT (a second to compile): the planner guesses a few hundred users where a group
-        # has thousands and probed every day's index once per user (20 s at 1M rows against 3-5 s).
-        for setting in ("plan_cache_mode = force_custom_plan", "cursor_tuple_fraction = 1", "jit = off",
-                        "enable_nestloop = off"):
+        for setting in plan:
             reader.execute(f"SET LOCAL {setting}")
         cur.execute(f"SELECT t.id, t.created_at, t.developer_id, t.user_id, t.key_id, t.sealed FROM transcripts t "
                     f"WHERE {where} AND t.id > %s AND t.tokens IS NOT NULL ORDER BY t.id", [*params, after])
