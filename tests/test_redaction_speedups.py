@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skills_sdk.transcripts.redaction import Redactor, cards, emails, numbers, phones, speedups
+from skills_sdk.transcripts.redaction import Redactor, cards, emails, numbers, phones, speedups, text
 from skills_sdk.transcripts.redaction.text import view as view_of
 
 sys.path.insert(0, str(FIXTURES / "pii"))
@@ -229,3 +229,21 @@ def test_email_twins_agree_on_any_text_of_the_characters_they_read(text: str) ->
     from skills_sdk.transcripts.redaction import _speedups
 
     assert email_spans(_speedups.find_emails, text) == email_spans(emails.find_emails, text)
+
+
+@needs_twins
+@settings(max_examples=2000, deadline=None)
+@given(st.text())
+def test_view_twins_agree_on_any_text(written: str) -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    assert _speedups.view(written) == text.view(written)
+
+
+@needs_twins
+def test_view_twins_agree_on_every_fixture_line() -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    for path in (CORPUS, ADVERSARIAL, HELDOUT):
+        for row in load(path):
+            assert _speedups.view(row["text"]) == text.view(row["text"]), row["text"]

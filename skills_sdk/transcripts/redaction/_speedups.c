@@ -950,6 +950,59 @@ static PyObject *find_emails(PyObject *module, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* --- the view (text.view) ------------------------------------------------------------------- */
+
+/* text._VIEW, the table str.translate reads for text that is not ASCII, and what it said for each
+ * character of the Basic Multilingual Plane so far (-1: not asked yet). */
+static PyObject *view_table;
+static signed char seen_view[65536];
+
+/* The view character of c (from the table, which fills itself in), or -1 with an exception set. */
+static int view_char(Py_UCS4 c) {
+    if (c < 65536 && seen_view[c] >= 0) return seen_view[c];
+    PyObject *key = PyLong_FromUnsignedLong(c), *value = key != NULL ? PyObject_GetItem(view_table, key) : NULL;
+    Py_XDECREF(key);
+    if (value == NULL) return -1;
+    long code = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
+    Py_DECREF(value);
+    if (code < 0 || code > 127) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "text._VIEW maps U+%04X outside ASCII", (unsigned int)c);
+        return -1;
+    }
+    if (c < 65536) seen_view[c] = (signed char)code;
+    return (int)code;
+}
+
+/* text.view(text): the same length, ASCII lower case, every other character as the table says. */
+static PyObject *view(PyObject *module, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "view(text: str)");
+        return NULL;
+    }
+    if (!bound()) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyUnicode_New(n, 127);
+    if (out == NULL) return NULL;
+    Py_UCS1 *into = PyUnicode_1BYTE_DATA(out);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 128) {
+            into[i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            continue;
+        }
+        int code = view_char(c);
+        if (code < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        into[i] = (Py_UCS1)code;
+    }
+    return out;
+}
+
 /* Copies the words of a dict into a table: str keys of 1 to MAX_WORD_LENGTH - 1 characters; and
  * indexes them by shape, where shapes is given. */
 static int word_table(PyObject *dict, Word *table, int *count, int with_values, Shapes shapes) {
@@ -989,12 +1042,12 @@ static int word_table(PyObject *dict, Word *table, int *count, int with_values, 
 static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"Sequence", "read_stretch", "survey", "sequences", "find_cards", "find_phones",
                             "find_emails", "cue_before", "unit_after", "phone_checked", "nanpa", "spoken_tlds",
-                            "not_a_local_part", "token_words", "cue_words", "local_joins", "domain_joins", NULL};
-    PyObject *given[13], *token_words, *cue_words, *local_words, *domain_words;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOO!O!O!O!O!O!O!:bind", names, &given[0], &given[1],
+                            "not_a_local_part", "view_table", "token_words", "cue_words", "local_joins", "domain_joins", NULL};
+    PyObject *given[14], *token_words, *cue_words, *local_words, *domain_words;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOO!O!O!O!O!O!O!O!:bind", names, &given[0], &given[1],
                                      &given[2], &given[3], &given[4], &given[5], &given[6], &given[7], &given[8],
                                      &given[9], &PyFrozenSet_Type, &given[10], &PyFrozenSet_Type, &given[11],
-                                     &PyFrozenSet_Type, &given[12], &PyDict_Type, &token_words, &PyDict_Type,
+                                     &PyFrozenSet_Type, &given[12], &PyDict_Type, &given[13], &PyDict_Type, &token_words, &PyDict_Type,
                                      &cue_words, &PyDict_Type, &local_words, &PyDict_Type, &domain_words))
         return NULL;
     if (word_table(token_words, words, &word_count, 1, word_shapes) < 0 ||
@@ -1004,13 +1057,15 @@ static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
         return NULL;
     PyObject **slots[] = {&Sequence_type, &read_stretch, &pure_survey, &pure_sequences, &pure_find_cards,
                           &pure_find_phones, &pure_find_emails, &cue_before, &unit_after, &phone_checked, &nanpa,
-                          &spoken_tlds, &not_a_local_part};
-    for (int i = 0; i < 13; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+                          &spoken_tlds, &not_a_local_part, &view_table};
+    for (int i = 0; i < 14; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    memset(seen_view, -1, sizeof(seen_view));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS, "Hand over the Python twins and the digit words."},
+    {"view", (PyCFunction)(void (*)(void))view, METH_O, "text.view, compiled."},
     {"survey", (PyCFunction)(void (*)(void))survey, METH_O, "numbers.survey, compiled."},
     {"sequences", (PyCFunction)(void (*)(void))sequences, METH_FASTCALL, "numbers.sequences, compiled."},
     {"find_cards", (PyCFunction)(void (*)(void))find_cards, METH_FASTCALL, "cards.find_cards, compiled."},

@@ -11,7 +11,6 @@ from .cards import MIN_CARD_DIGITS
 from .numbers import Sequence
 from .phones import Budget, region_of
 from .places import find_addresses, find_coordinates
-from .text import view as view_of
 
 __all__ = ["DEFAULT_REDACTOR", "KINDS", "MAX_SCAN_CHARS", "TRUNCATED", "Redaction", "Redactor"]
 
@@ -201,7 +200,7 @@ class Redactor:
         :param text: scanned whole; :meth:`redact` cuts it to ``max_chars`` first.
         :param locale: as for :meth:`redact`.
         """
-        view = view_of(text)
+        view = speedups.view(text)
         spans: list[tuple[int, int, str]] = []
         if self._builtin:
             digit_count, said, cue_words = speedups.survey(view)
