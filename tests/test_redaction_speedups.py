@@ -176,7 +176,7 @@ def test_c_hands_what_it_does_not_read_to_python(both) -> None:
     assert spans == [(4, 16, "PHONE")]
 
 
-# --- E-mails: the C twin reads every view; the Python code only those emails.may_hold_email lets through
+# --- E-mails: the C twin reads every view; the Python code only those emails.find_hinted's test lets through
 
 LOCALS = ["jane", "j", "doe", "j.doe", "x_1", "a" * 63, "a" * 64, "a" * 65, '"john doe"', '"' + "q" * 62 + '"',
           '"' + "q" * 63 + '"', '"a\nb"', "!#$%", "me", "i", "we", "look", "Jane"]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["AT_HINT", "find_emails", "find_hinted", "may_hold_email"]
+__all__ = ["AT_HINT", "find_emails", "find_hinted"]
 
 # Found from their middle: each "@", "(at)", "[at]" or spoken " at " is an anchor; the local part is
 # matched leftwards (on the reversed view) and the domain rightwards, each with bounded patterns.
@@ -96,18 +96,12 @@ def find_emails(view: str, spans: list[tuple[int, int, str]]) -> None:
         taken_to = domain.end()
 
 
-
 def find_hinted(view: str, spans: list[tuple[int, int, str]]) -> None:
-    """:func:`find_emails` on a view that :func:`may_hold_email`: the redactor's Python path (the C
-    twin of find_emails reads every view, faster than the test)."""
-    if may_hold_email(view):
+    """:func:`find_emails`, after a cheap test that ``view`` holds an anchor an address needs: the
+    redactor's Python path (the C twin of find_emails reads every view faster than the test)."""
+    if "@" in view or (
+        # Without an "@", an address needs a domain of two labels or more, so a "." or a spoken
+        # "dot" or "punkt" ("meet me at gate 3" is not one).
+        "at" in view and ("." in view or "dot" in view or "punkt" in view) and _AT_HINT.search(view) is not None
+    ):
         find_emails(view, spans)
-
-
-def may_hold_email(view: str) -> bool:
-    """Whether ``view`` holds an anchor an e-mail address needs: a cheap test before :func:`find_emails`."""
-    if "@" in view:
-        return True
-    # Without an "@", an address needs a domain of two labels or more, so a "." or a spoken "dot"
-    # or "punkt" ("meet me at gate 3" is not one).
-    return "at" in view and ("." in view or "dot" in view or "punkt" in view) and _AT_HINT.search(view) is not None
