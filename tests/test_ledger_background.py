@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.sqlite import checkpoints
+from skills_sdk.transcripts.sqlite.connection import Connection
 from skills_sdk.transcripts.sqlite.fts import FTS_UPTO
 
 
@@ -162,6 +164,29 @@ def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
     time.sleep(3 * checkpoints.INTERVAL)
     assert store not in served
     store.stop()
+
+
+@pytest.mark.parametrize("synchronous, level", [("NORMAL", 1), ("FULL", 2)])
+def test_the_background_threads_commits_sync_as_the_ledgers_do(tmp_path, monkeypatch, synchronous, level):
+    # SQLite's own default is FULL: left to it, every indexing slice and merge step synced the WAL
+    # to disk while it held the write lock, and captures waited for the disk.
+    opened = []
+    connect = Connection._connect
+
+    def noted(self, *args, **kwargs):
+        conn = connect(self, *args, **kwargs)
+        opened.append((threading.current_thread().name, conn.execute("PRAGMA synchronous").fetchone()[0]))
+        return conn
+
+    monkeypatch.setattr(Connection, "_connect", noted)
+    store = TranscriptStore(tmp_path / "t.db", synchronous=synchronous)
+    store.checkpoint_interval = 0.02
+    store.start()
+    rid = store.record(row(0))
+    assert wait_for(lambda: indexed_upto(store) == rid)  # indexed by the background thread
+    store.stop()
+    assert ("skills-checkpoint", level) in opened
+    assert {lvl for _, lvl in opened} == {level}
 
 
 class Scripted:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -17,6 +16,7 @@ from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, sqlite3
+from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Connection:
         # One entry per writer of this process waiting for the write lock (appends and pops are
         # atomic): the background indexer does not start a slice while a capture waits.
         self._waiting: deque[None] = deque()
-        self._flock: tuple[int, int] | None = None  # (pid, fd) of the cross-process write lock file
+        self._file_lock = FileLock(self.path + "-lock")  # every process's writers, one at a time
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self._started = False  # between start() and stop(): the background thread runs
@@ -203,17 +203,16 @@ class Connection:
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(open_uri(self.path), timeout=1.0, isolation_level=None,
-                                           check_same_thread=False, uri=True)
-                    conn.execute("PRAGMA busy_timeout = 1000")
-                    conn.execute("PRAGMA secure_delete = ON")
-                    conn.execute("PRAGMA wal_autocheckpoint = 0")  # not inside an indexing batch's commit
+                    # Set up as every connection of the ledger is: before, SQLite's default FULL made
+                    # each indexing slice and merge step fsync the WAL while holding the write lock
+                    # (50-550 ms on a busy disk, for 0.3-1 ms of CPU), and every capture waited.
+                    conn = self._connect(1000)
                 self._index_when_due(conn, stop)
                 self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
                 # takes no write lock, so captures go on while it writes and syncs.
                 checkpoint_bounded(self, conn)
-            except DB_ERRORS as exc:  # a busy database is retried on the next tick
+            except (StoreError, *DB_ERRORS) as exc:  # a busy or missing database is tried again on the next tick
                 log.debug("background checkpoint skipped: %s", exc)
         if conn is not None:
             conn.close()
@@ -332,53 +331,15 @@ class Connection:
             raise StoreError(f"Transcript database is locked: another writer in this process held the write lock "
                              f"of {self.path} for more than {timeout_ms} ms.")
         try:
-            fd = self._lock_fd()
-            if timeout_ms is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                _flock_within(fd, timeout_ms, self.path)
+            fd = self._file_lock.acquire(timeout_ms)
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._file_lock.release(fd)
         finally:
             self._write_lock.release()
-
-    def _lock_fd(self) -> int:
-        pid = os.getpid()
-        if self._flock is None or self._flock[0] != pid:  # a forked worker needs its own open file
-            fd = os.open(self.path + "-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self._flock = (pid, fd)
-        return self._flock[1]
 
     def transaction(self) -> Transaction:
         """``with store.transaction():`` groups writes into one immediate transaction."""
         return Transaction(self.conn)
-
-
-def _flock_within(fd: int, timeout_ms: int, path: str) -> None:
-    """Take the exclusive ``flock`` on ``fd`` within ``timeout_ms``, else raise :class:`StoreError`.
-
-    A blocking ``flock`` cannot time out, so a held lock is polled: every 0.1 ms for the first
-    5 ms (another worker's capture holds it for about that long), then every millisecond.
-    """
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
-    except BlockingIOError:
-        pass
-    start = time.monotonic()
-    deadline = start + timeout_ms / 1000
-    while True:
-        now = time.monotonic()
-        if now >= deadline:
-            raise StoreError(f"Transcript database is locked: another process held its write lock ({path}-lock) "
-                             f"for more than {timeout_ms} ms.")
-        time.sleep(0.0001 if now - start < 0.005 else 0.001)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            continue
-
 
