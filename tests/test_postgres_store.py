@@ -115,16 +115,16 @@ def postgres_cluster_db(store: PostgresLedger) -> str:
     return store.url.split("/")[3].split("?")[0]
 
 
-def test_a_developer_read_without_its_scope_fails_in_sql(store):
+@pytest.mark.parametrize("view", ["developer_transcripts", "developer_search"])
+def test_a_developer_read_without_its_scope_fails_in_sql(store, view):
     store.record(_turn("u1", "alpha"))
     store.record({**_turn("u2", "beta"), "developer_id": "dev-b"})
     with psycopg.connect(store.url) as conn:
         with pytest.raises(psycopg.errors.UndefinedObject):
-            conn.execute("SELECT count(*) FROM developer_transcripts").fetchone()
+            conn.execute(f"SELECT count(*) FROM {view}").fetchone()
     with psycopg.connect(store.url) as conn:
         conn.execute("SELECT set_config('skills.developer_id', 'dev-b', true)")
-        assert conn.execute("SELECT developer_id, count(*) FROM developer_transcripts GROUP BY 1").fetchall() == [
-            ("dev-b", 1)]
+        assert conn.execute(f"SELECT developer_id, count(*) FROM {view} GROUP BY 1").fetchall() == [("dev-b", 1)]
 
 
 def test_search_finds_words_in_its_own_developers_rows_only(store):
