@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skills_sdk.transcripts.redaction import Redactor, cards, numbers, phones, speedups
+from skills_sdk.transcripts.redaction import Redactor, cards, emails, numbers, phones, speedups, text
 from skills_sdk.transcripts.redaction.text import view as view_of
 
 sys.path.insert(0, str(FIXTURES / "pii"))
@@ -174,3 +174,76 @@ def test_c_hands_what_it_does_not_read_to_python(both) -> None:
     spans = []
     _speedups.find_phones(text, seq, [False] * len(seq.groups), "DE", budget, spans)
     assert spans == [(4, 16, "PHONE")]
+
+
+# --- E-mails: the C twin reads every view; the Python code only those emails.find_hinted's test lets through
+
+LOCALS = ["jane", "j", "doe", "j.doe", "x_1", "a" * 63, "a" * 64, "a" * 65, '"john doe"', '"' + "q" * 62 + '"',
+          '"' + "q" * 63 + '"', '"a\nb"', "!#$%", "me", "i", "we", "look", "Jane"]  # fmt: skip
+LOCAL_JOINS = [" dot ", " underscore ", "  dash  ", " unterstrich ", "    punkt ", " minus", "xdot ", "-", "."]
+ANCHORS = ["@", " @ ", "  @  ", "   @", "＠", " at ", " at  ", "(at)", "( at  )", "(  at   )", "[at]", "{ at }", "<at>", "(at]"]
+LABELS = ["gmail", "x", "example", "mail-box", "a-", "1", "b" * 62, "c" * 63, "d" * 64, "localhost", "3"]
+DOMAIN_JOINS = [".", " dot ", " punkt ", "(dot)", " [punkt] ", "  (dot)  ", "   (dot)", "   dot   ", "    dot ", "dot", ".."]
+ENDINGS = ["com", "de", "at", "io", "x", "50", "c0m", "org", "park", "email", ""]
+
+
+def addresses(seed: int, count: int):
+    """Text around generated e-mail addresses, written and spoken, right and nearly right."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        local = rng.choice(LOCALS)
+        for _ in range(rng.randint(0, 5) if rng.random() < 0.3 else 0):
+            local += rng.choice(LOCAL_JOINS) + rng.choice(LOCALS)
+        domain = rng.choice(LABELS)
+        for _ in range(rng.randint(0, 9)):
+            domain += rng.choice(DOMAIN_JOINS) + rng.choice(LABELS)
+        address = local + rng.choice(ANCHORS) + domain + rng.choice(DOMAIN_JOINS) + rng.choice(ENDINGS)
+        before, after = rng.choice(["", "mail ", "meet me", "x@", "(at) ", "  "]), rng.choice(["", ".", " now", "@x", "-"])
+        yield before + address + after
+
+
+def email_spans(find, view: str) -> list:
+    spans: list = []
+    find(view, spans)
+    return spans
+
+
+@needs_twins
+@pytest.mark.parametrize("seed", range(2))
+def test_email_twins_agree_on_generated_addresses(seed: int) -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    found = 0
+    for text in addresses(seed, 20_000):
+        for seen in (view_of(text), text):
+            compiled = email_spans(_speedups.find_emails, seen)
+            assert compiled == email_spans(emails.find_emails, seen), seen
+            found += len(compiled)
+    assert found > 10_000  # most generated texts hold an address, so both twins are compared on finding them
+
+
+@needs_twins
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ajdotpunkcm@ .()[]{}<>"-_!1#\r\n\x00')), max_size=80))
+def test_email_twins_agree_on_any_text_of_the_characters_they_read(text: str) -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    assert email_spans(_speedups.find_emails, text) == email_spans(emails.find_emails, text)
+
+
+@needs_twins
+@settings(max_examples=2000, deadline=None)
+@given(st.text())
+def test_view_twins_agree_on_any_text(written: str) -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    assert _speedups.view(written) == text.view(written)
+
+
+@needs_twins
+def test_view_twins_agree_on_every_fixture_line() -> None:
+    from skills_sdk.transcripts.redaction import _speedups
+
+    for path in (CORPUS, ADVERSARIAL, HELDOUT):
+        for row in load(path):
+            assert _speedups.view(row["text"]) == text.view(row["text"]), row["text"]

@@ -31,8 +31,13 @@ typedef struct {
     Py_ssize_t length;
     PyObject *value; /* the digits it stands for ("4"), or NULL for "double", "hundred", "plus" */
     int said;        /* how many digits it says (numbers._DIGITS_SAID): "double" 2, "plus" 0 */
+    int next;        /* the next word of the table with the same first character and length, or -1 */
 } Word;
+/* A table's first word of each first character and length (+1; 0 for none): most words of a text are
+ * turned away on one lookup, the rest compared with the few words of their shape. */
+typedef unsigned char Shapes[256][MAX_WORD_LENGTH];
 static Word words[MAX_WORDS], cues[MAX_WORDS]; /* the token words; the cue words ("order") */
+static Shapes word_shapes, cue_shapes;
 static int word_count, cue_count;
 static PyObject *str_groups, *str_digits, *str_offsets, *str_plus, *str_card, *str_phone;
 
@@ -43,17 +48,38 @@ static int bound(void) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_lower(char c) { return c >= 'a' && c <= 'z'; }
-/* A character of a "\b"-delimited word: what re counts as one in ASCII text. */
-static int is_word(char c) { return is_digit(c) || is_lower(c) || (c >= 'A' && c <= 'Z') || c == '_'; }
+/* Classes of the view's bytes, looked up rather than compared in the loops that read every byte. */
+enum { WORD = 1, ANCHOR = 2 };
+static unsigned char classes[256];
+static void fill_classes(void) {
+    for (int c = 0; c < 256; c++) {
+        /* a character of a "\\b"-delimited word: what re counts as one in ASCII text */
+        int word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        /* the first character of an e-mail anchor (emails._AT): "@", " at", "(at)", "[at]", "{at}", "<at>" */
+        int anchor = c == '@' || c == ' ' || c == '(' || c == '[' || c == '{' || c == '<';
+        classes[c] = (unsigned char)((word ? WORD : 0) | (anchor ? ANCHOR : 0));
+    }
+}
+static int is_word(char c) { return classes[(unsigned char)c] & WORD; }
 /* Whether c is one of the characters of set (never the NUL that ends it). */
-static int one_of(char c, const char *set) { return c != '\0' && strchr(set, c) != NULL; }
-static int is_separator(char c) { return one_of(c, " ,./_()-"); }
+static int one_of(char c, const char *set) {
+    for (; *set; set++) {
+        if (*set == c) return 1;
+    }
+    return 0;
+}
+static int is_separator(char c) {
+    switch (c) {
+    case ' ': case ',': case '.': case '/': case '_': case '(': case ')': case '-': return 1;
+    default: return 0;
+    }
+}
 
-/* Whether s[i:j] is one of the first count words of table. */
-static const Word *word_in(const Word *table, int count, const char *s, Py_ssize_t i, Py_ssize_t j) {
-    for (int w = 0; w < count; w++) {
-        if (table[w].length == j - i && table[w].text[0] == s[i] && memcmp(table[w].text, s + i, (size_t)(j - i)) == 0)
-            return &table[w];
+/* Whether s[i:j] is one of the words of table. */
+static const Word *word_in(const Word *table, Shapes shapes, const char *s, Py_ssize_t i, Py_ssize_t j) {
+    if (j - i < 1 || j - i >= MAX_WORD_LENGTH) return NULL;
+    for (int w = shapes[(unsigned char)s[i]][j - i] - 1; w >= 0; w = table[w].next) {
+        if (memcmp(table[w].text, s + i, (size_t)(j - i)) == 0) return &table[w];
     }
     return NULL;
 }
@@ -62,7 +88,7 @@ static const Word *word_in(const Word *table, int count, const char *s, Py_ssize
 static int token_word(const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end) {
     Py_ssize_t j = i;
     while (j < n && is_word(s[j]) && j - i < MAX_WORD_LENGTH) j++;
-    const Word *word = word_in(words, word_count, s, i, j);
+    const Word *word = word_in(words, word_shapes, s, i, j);
     if (word == NULL) return -1;
     *end = j;
     return (int)(word - words);
@@ -129,6 +155,41 @@ static int plain(const char *s, Py_ssize_t n, Py_ssize_t lo, Py_ssize_t hi, cons
     return 1;
 }
 
+/* (a, b, c, d) or (a, b, c): tuples built directly, since Py_BuildValue's format costs more than
+ * the tuple. A NULL c or d (a failed call before) makes the result NULL. */
+static PyObject *tuple_of(Py_ssize_t a, Py_ssize_t b, PyObject *c, PyObject *d) {
+    PyObject *tuple = c != NULL ? PyTuple_New(d != NULL ? 4 : 3) : NULL, *first, *second;
+    if (tuple == NULL) return NULL;
+    if ((first = PyLong_FromSsize_t(a)) == NULL || (second = PyLong_FromSsize_t(b)) == NULL) {
+        Py_XDECREF(first);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 0, first);
+    PyTuple_SET_ITEM(tuple, 1, second);
+    PyTuple_SET_ITEM(tuple, 2, Py_NewRef(c));
+    if (d != NULL) PyTuple_SET_ITEM(tuple, 3, Py_NewRef(d));
+    return tuple;
+}
+
+/* A Sequence(plus) with its groups, digits and offsets, made without running its Python __init__
+ * (which would only set the same four attributes). */
+static PyObject *new_sequence(Py_ssize_t plus_at, PyObject *groups, PyObject *digits, PyObject *offsets) {
+    PyTypeObject *type = (PyTypeObject *)Sequence_type;
+    PyObject *no_args = PyTuple_New(0), *seq = no_args != NULL ? type->tp_new(type, no_args, NULL) : NULL;
+    PyObject *plus = PyLong_FromSsize_t(plus_at);
+    Py_XDECREF(no_args);
+    if (seq == NULL || plus == NULL || PyObject_SetAttr(seq, str_groups, groups) < 0 ||
+        PyObject_SetAttr(seq, str_plus, plus) < 0 || PyObject_SetAttr(seq, str_digits, digits) < 0 ||
+        PyObject_SetAttr(seq, str_offsets, offsets) < 0) {
+        Py_XDECREF(seq);
+        Py_XDECREF(plus);
+        return NULL;
+    }
+    Py_DECREF(plus);
+    return seq;
+}
+
 /* The Sequence of a plain stretch, appended to out when it holds MIN_DIGITS digits or more. */
 static int append_plain(PyObject *view, const char *s, Py_ssize_t lo, const Tokens *tokens, PyObject *out) {
     Py_ssize_t count = 0;
@@ -148,7 +209,7 @@ static int append_plain(PyObject *view, const char *s, Py_ssize_t lo, const Toke
         }
         if (text == NULL) goto done;
         count += PyUnicode_GET_LENGTH(text);
-        PyObject *group = Py_BuildValue("(nnOO)", token->start, token->end, text, token->word < 0 ? Py_False : Py_True);
+        PyObject *group = tuple_of(token->start, token->end, text, token->word < 0 ? Py_False : Py_True);
         PyList_SET_ITEM(parts, t, text);
         if (group == NULL) goto done;
         PyList_SET_ITEM(groups, t, group);
@@ -160,12 +221,10 @@ static int append_plain(PyObject *view, const char *s, Py_ssize_t lo, const Toke
         result = 0;
         goto done;
     }
-    seq = PyObject_CallFunction(Sequence_type, "n", lo > 0 && s[lo - 1] == '+' ? lo - 1 : (Py_ssize_t)-1);
     empty = PyUnicode_FromStringAndSize("", 0);
-    if (seq == NULL || empty == NULL || (digits = PyUnicode_Join(empty, parts)) == NULL) goto done;
-    if (PyObject_SetAttr(seq, str_groups, groups) < 0 || PyObject_SetAttr(seq, str_digits, digits) < 0 ||
-        PyObject_SetAttr(seq, str_offsets, offsets) < 0)
-        goto done;
+    if (empty == NULL || (digits = PyUnicode_Join(empty, parts)) == NULL) goto done;
+    seq = new_sequence(lo > 0 && s[lo - 1] == '+' ? lo - 1 : (Py_ssize_t)-1, groups, digits, offsets);
+    if (seq == NULL) goto done;
     result = PyList_Append(out, seq);
 done:
     Py_XDECREF(groups);
@@ -195,7 +254,7 @@ static PyObject *survey(PyObject *module, PyObject *view) {
         }
         Py_ssize_t j = i;
         while (j < n && is_word(s[j])) digit_count += is_digit(s[j++]);
-        const Word *word = j - i < MAX_WORD_LENGTH ? word_in(words, word_count, s, i, j) : NULL;
+        const Word *word = word_in(words, word_shapes, s, i, j);
         if (word != NULL) {
             token = 1;
             said += word->said;
@@ -212,10 +271,14 @@ static PyObject *survey(PyObject *module, PyObject *view) {
         }
         Py_ssize_t j = i;
         while (j < n && is_word(s[j])) j++;
-        cue = j - i < MAX_WORD_LENGTH && word_in(cues, cue_count, s, i, j) != NULL;
+        cue = word_in(cues, cue_shapes, s, i, j) != NULL;
         i = j;
     }
-    return Py_BuildValue("(nOO)", digit_count, sequence, cue ? Py_True : Py_False);
+    PyObject *count = PyLong_FromSsize_t(digit_count), *result;
+    if (count == NULL) return NULL;
+    result = PyTuple_Pack(3, count, sequence, cue ? Py_True : Py_False);
+    Py_DECREF(count);
+    return result;
 }
 
 /* numbers.sequences(view, words): the stretch scan of _STRETCH (or _NUMERAL_STRETCH), _read_plain
@@ -708,11 +771,258 @@ done:
     return result;
 }
 
-/* Copies the words of a dict into a table: str keys of 1 to MAX_WORD_LENGTH - 1 characters. */
-static int word_table(PyObject *dict, Word *table, int *count, int with_values) {
+/* --- e-mails (emails.find_emails) ------------------------------------------------------------ */
+
+/* What emails.py hands over at bind time: the words that join a spoken local part ("dot",
+ * "underscore") and a domain's labels ("dot", "punkt"), the spoken top-level domains, and the words
+ * that make a spoken " at " a place or a time. */
+static Word local_joins[MAX_WORDS], domain_joins[MAX_WORDS];
+static int local_join_count, domain_join_count;
+static PyObject *spoken_tlds, *not_a_local_part, *pure_find_emails, *str_email;
+
+enum { AT_SIGN, SPOKEN_AT, BRACKETED_AT };
+
+static int is_alnum(char c) { return is_lower(c) || is_digit(c); }
+/* emails._LOCAL_CHARS and _SPOKEN_LOCAL_CHARS, one character. */
+static int local_char(char c, int spoken) {
+    return is_alnum(c) || one_of(c, spoken ? "_.-" : "!#$%&'*+/=?^_`{|}~.-");
+}
+
+/* emails._AT at i: the anchor's kind and end, or -1. */
+static int anchor_at(const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end) {
+    if (s[i] == '@') {
+        *end = i + 1;
+        return AT_SIGN;
+    }
+    if (s[i] == ' ') { /* " at(?= )" */
+        if (i + 3 < n && s[i + 1] == 'a' && s[i + 2] == 't' && s[i + 3] == ' ') {
+            *end = i + 3;
+            return SPOKEN_AT;
+        }
+        return -1;
+    }
+    if (!one_of(s[i], "([{<")) return -1;
+    Py_ssize_t j = i + 1; /* "( {0,2}at {0,2}[)\]}>]" */
+    while (j < n && j - i <= 2 && s[j] == ' ') j++;
+    if (j + 1 >= n || s[j] != 'a' || s[j + 1] != 't') return -1;
+    Py_ssize_t k = j + 2;
+    while (k < n && k - (j + 2) < 2 && s[k] == ' ') k++;
+    if (k >= n || !one_of(s[k], ")]}>")) return -1;
+    *end = k + 1;
+    return BRACKETED_AT;
+}
+
+/* A run of 1 to 3 spaces from i, forwards (step 1) or backwards (step -1), followed by a character
+ * that is not a space: where that character is, or -1. */
+static Py_ssize_t after_spaces(const char *s, Py_ssize_t n, Py_ssize_t i, int step, int least, int most) {
+    Py_ssize_t j = i, count = 0;
+    while (j >= 0 && j < n && s[j] == ' ' && count <= most) {
+        j += step;
+        count++;
+    }
+    return count >= least && count <= most && j >= 0 && j < n ? j : -1;
+}
+
+/* Whether one of the words of table ends at s[last] (reading backwards), and where it starts. */
+static Py_ssize_t word_ending_at(const Word *table, int count, const char *s, Py_ssize_t last) {
+    for (int w = 0; w < count; w++) {
+        Py_ssize_t start = last - table[w].length + 1;
+        if (start >= 0 && memcmp(table[w].text, s + start, (size_t)table[w].length) == 0) return start;
+    }
+    return -1;
+}
+
+/* emails._LOCAL_REVERSED (or _SPOKEN_LOCAL_REVERSED) matched leftwards from s[last]: where the local
+ * part starts, or -1. */
+static Py_ssize_t local_start(const char *s, Py_ssize_t last, int spoken) {
+    if (!spoken && s[last] == '"') { /* "[^"\r\n]{1,62}" */
+        Py_ssize_t i = last - 1;
+        while (i >= 0 && last - 1 - i < 62 && !one_of(s[i], "\"\r\n")) i--;
+        return i < last - 1 && i >= 0 && s[i] == '"' ? i : -1;
+    }
+    Py_ssize_t i = last;
+    while (i >= 0 && last - i < 64 && local_char(s[i], spoken)) i--;
+    if (i == last) return -1;
+    Py_ssize_t start = i + 1;
+    for (int joined = 0; joined < 4; joined++) { /* (?: {1,3}JOIN {1,3}LOCAL{1,64}){0,4} */
+        Py_ssize_t word_last = after_spaces(s, start, start - 1, -1, 1, 3);
+        if (word_last < 0) break;
+        Py_ssize_t word_first = word_ending_at(local_joins, local_join_count, s, word_last);
+        if (word_first < 0) break;
+        Py_ssize_t run_last = after_spaces(s, word_first, word_first - 1, -1, 1, 3);
+        if (run_last < 0 || !local_char(s[run_last], spoken)) break;
+        i = run_last;
+        while (i >= 0 && run_last - i < 64 && local_char(s[i], spoken)) i--;
+        start = i + 1;
+    }
+    return start;
+}
+
+/* emails._LABEL at i: its end, or -1. */
+static Py_ssize_t label_end(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    if (i < 0 || i >= n || !is_alnum(s[i])) return -1;
+    Py_ssize_t end = i + 1; /* [a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])? */
+    for (Py_ssize_t j = i + 1; j < n && j - i <= 62 && (is_alnum(s[j]) || s[j] == '-'); j++) {
+        if (is_alnum(s[j])) end = j + 1;
+    }
+    return end;
+}
+
+/* Whether one of the words of table starts at s[i], and where it ends. */
+static Py_ssize_t word_starting_at(const Word *table, int count, const char *s, Py_ssize_t n, Py_ssize_t i) {
+    for (int w = 0; w < count; w++) {
+        if (i + table[w].length <= n && memcmp(table[w].text, s + i, (size_t)table[w].length) == 0) return i + table[w].length;
+    }
+    return -1;
+}
+
+/* One of emails._DOMAIN_JOIN at i: where the next label starts, or -1. */
+static Py_ssize_t domain_join(const char *s, Py_ssize_t n, Py_ssize_t i) {
+    if (i >= n) return -1;
+    if (s[i] == '.') return i + 1;
+    Py_ssize_t word = after_spaces(s, n, i, 1, 1, 3); /* " {1,3}(?:dot|punkt) {1,3}" */
+    if (word >= 0 && !one_of(s[word], "([")) {
+        Py_ssize_t end = word_starting_at(domain_joins, domain_join_count, s, n, word);
+        return end < 0 ? -1 : after_spaces(s, n, end, 1, 1, 3);
+    }
+    Py_ssize_t open = s[i] == ' ' ? after_spaces(s, n, i, 1, 1, 2) : i; /* " {0,2}[(\[](?:dot|punkt)[)\]] {0,2}" */
+    if (open < 0 || !one_of(s[open], "([")) return -1;
+    Py_ssize_t close = word_starting_at(domain_joins, domain_join_count, s, n, open + 1);
+    if (close < 0 || close >= n || !one_of(s[close], ")]")) return -1;
+    Py_ssize_t next = close + 1;
+    if (next < n && s[next] == ' ') return after_spaces(s, n, next, 1, 1, 2);
+    return next;
+}
+
+/* Whether s[i:j] is in the Python set (1), is not (0), or an error (-1). */
+static int text_in(PyObject *set, const char *s, Py_ssize_t i, Py_ssize_t j) {
+    PyObject *text = PyUnicode_FromStringAndSize(s + i, j - i);
+    if (text == NULL) return -1;
+    int found = PySet_Contains(set, text);
+    Py_DECREF(text);
+    return found;
+}
+
+/* emails.find_emails(view, spans): every anchor, the same refusals in the same order. */
+static PyObject *find_emails(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "find_emails(view: str, spans: list)");
+        return NULL;
+    }
+    if (!bound()) return NULL;
+    if (!PyUnicode_IS_ASCII(args[0])) return PyObject_Vectorcall(pure_find_emails, args, nargs, NULL);
+    const char *s = (const char *)PyUnicode_DATA(args[0]);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(args[0]), taken_to = 0, next = 0;
+    for (Py_ssize_t i = 0; i < n; i = next) {
+        Py_ssize_t at_end;
+        while (i < n && !(classes[(unsigned char)s[i]] & ANCHOR)) i++;
+        if (i == n) break;
+        int kind = anchor_at(s, n, i, &at_end);
+        if (kind < 0) {
+            next = i + 1;
+            continue;
+        }
+        next = at_end;
+        Py_ssize_t at_start = i;
+        for (int k = 0; k < 2; k++) {
+            if (at_start > 0 && s[at_start - 1] == ' ') at_start--;
+            if (at_end < n && s[at_end] == ' ') at_end++;
+        }
+        if (at_start < taken_to || at_start == 0 || at_end == n) continue;
+        if (!(local_char(s[at_start - 1], 0) || s[at_start - 1] == '"') || !is_alnum(s[at_end])) continue;
+        Py_ssize_t local = local_start(s, at_start - 1, kind == SPOKEN_AT);
+        if (local < 0) continue;
+        Py_ssize_t labels = 1, tld = at_end, end = label_end(s, n, at_end);
+        for (int joined = 0; joined < 8; joined++) {
+            Py_ssize_t label = domain_join(s, n, end), label_to = label_end(s, n, label);
+            if (label_to < 0) break;
+            labels++;
+            tld = label;
+            end = label_to;
+        }
+        int alphabetic = end - tld >= 1;
+        for (Py_ssize_t j = tld; j < end; j++) alphabetic = alphabetic && is_lower(s[j]);
+        if (kind == AT_SIGN) {
+            if (labels == 1 ? at_end - at_start != 1 : !alphabetic || end - tld < 2) continue;
+        } else if (kind == BRACKETED_AT) {
+            if (labels == 1 || !alphabetic) continue;
+        } else {
+            if (labels == 1) continue;
+            int known = text_in(spoken_tlds, s, tld, end), refused = known > 0 ? text_in(not_a_local_part, s, local, at_start) : 0;
+            if (known < 0 || refused < 0) return NULL;
+            if (!known || refused) continue;
+        }
+        PyObject *span = tuple_of(local, end, str_email, NULL);
+        if (span == NULL || PyList_Append(args[1], span) < 0) {
+            Py_XDECREF(span);
+            return NULL;
+        }
+        Py_DECREF(span);
+        taken_to = end;
+    }
+    Py_RETURN_NONE;
+}
+
+/* --- the view (text.view) ------------------------------------------------------------------- */
+
+/* text._VIEW, the table str.translate reads for text that is not ASCII, and what it said for each
+ * character of the Basic Multilingual Plane so far (-1: not asked yet). */
+static PyObject *view_table;
+static signed char seen_view[65536];
+
+/* The view character of c (from the table, which fills itself in), or -1 with an exception set. */
+static int view_char(Py_UCS4 c) {
+    if (c < 65536 && seen_view[c] >= 0) return seen_view[c];
+    PyObject *key = PyLong_FromUnsignedLong(c), *value = key != NULL ? PyObject_GetItem(view_table, key) : NULL;
+    Py_XDECREF(key);
+    if (value == NULL) return -1;
+    long code = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
+    Py_DECREF(value);
+    if (code < 0 || code > 127) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "text._VIEW maps U+%04X outside ASCII", (unsigned int)c);
+        return -1;
+    }
+    if (c < 65536) seen_view[c] = (signed char)code;
+    return (int)code;
+}
+
+/* text.view(text): the same length, ASCII lower case, every other character as the table says. */
+static PyObject *view(PyObject *module, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "view(text: str)");
+        return NULL;
+    }
+    if (!bound()) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyUnicode_New(n, 127);
+    if (out == NULL) return NULL;
+    Py_UCS1 *into = PyUnicode_1BYTE_DATA(out);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 128) {
+            into[i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            continue;
+        }
+        int code = view_char(c);
+        if (code < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        into[i] = (Py_UCS1)code;
+    }
+    return out;
+}
+
+/* Copies the words of a dict into a table: str keys of 1 to MAX_WORD_LENGTH - 1 characters; and
+ * indexes them by shape, where shapes is given. */
+static int word_table(PyObject *dict, Word *table, int *count, int with_values, Shapes shapes) {
     PyObject *key, *value;
     Py_ssize_t position = 0;
     *count = 0;
+    if (shapes != NULL) memset(shapes, 0, sizeof(Shapes));
     while (PyDict_Next(dict, &position, &key, &value)) {
         Py_ssize_t length;
         const char *text = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &length) : NULL;
@@ -730,6 +1040,12 @@ static int word_table(PyObject *dict, Word *table, int *count, int with_values) 
         memcpy(word->text, text, (size_t)length);
         word->length = length;
         word->said = (int)said;
+        word->next = -1;
+        if (shapes != NULL) {
+            unsigned char *first = &shapes[(unsigned char)text[0]][length];
+            word->next = *first - 1;
+            *first = (unsigned char)*count; /* this word's index + 1 */
+        }
     }
     return 0;
 }
@@ -738,26 +1054,36 @@ static int word_table(PyObject *dict, Word *table, int *count, int with_values) 
  * and the words from numbers.py, so those are written down once. */
 static PyObject *bind(PyObject *module, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"Sequence", "read_stretch", "survey", "sequences", "find_cards", "find_phones",
-                            "cue_before", "unit_after", "phone_checked", "nanpa", "token_words", "cue_words", NULL};
-    PyObject *given[10], *token_words, *cue_words;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOO!O!O!:bind", names, &given[0], &given[1], &given[2],
-                                     &given[3], &given[4], &given[5], &given[6], &given[7], &given[8],
-                                     &PyFrozenSet_Type, &given[9], &PyDict_Type, &token_words, &PyDict_Type, &cue_words))
+                            "find_emails", "cue_before", "unit_after", "phone_checked", "nanpa", "spoken_tlds",
+                            "not_a_local_part", "view_table", "token_words", "cue_words", "local_joins", "domain_joins", NULL};
+    PyObject *given[14], *token_words, *cue_words, *local_words, *domain_words;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOO!O!O!O!O!O!O!O!:bind", names, &given[0], &given[1],
+                                     &given[2], &given[3], &given[4], &given[5], &given[6], &given[7], &given[8],
+                                     &given[9], &PyFrozenSet_Type, &given[10], &PyFrozenSet_Type, &given[11],
+                                     &PyFrozenSet_Type, &given[12], &PyDict_Type, &given[13], &PyDict_Type, &token_words, &PyDict_Type,
+                                     &cue_words, &PyDict_Type, &local_words, &PyDict_Type, &domain_words))
         return NULL;
-    if (word_table(token_words, words, &word_count, 1) < 0 || word_table(cue_words, cues, &cue_count, 0) < 0)
+    if (word_table(token_words, words, &word_count, 1, word_shapes) < 0 ||
+        word_table(cue_words, cues, &cue_count, 0, cue_shapes) < 0 ||
+        word_table(local_words, local_joins, &local_join_count, 0, NULL) < 0 ||
+        word_table(domain_words, domain_joins, &domain_join_count, 0, NULL) < 0)
         return NULL;
     PyObject **slots[] = {&Sequence_type, &read_stretch, &pure_survey, &pure_sequences, &pure_find_cards,
-                          &pure_find_phones, &cue_before, &unit_after, &phone_checked, &nanpa};
-    for (int i = 0; i < 10; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+                          &pure_find_phones, &pure_find_emails, &cue_before, &unit_after, &phone_checked, &nanpa,
+                          &spoken_tlds, &not_a_local_part, &view_table};
+    for (int i = 0; i < 14; i++) Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    memset(seen_view, -1, sizeof(seen_view));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_VARARGS | METH_KEYWORDS, "Hand over the Python twins and the digit words."},
+    {"view", (PyCFunction)(void (*)(void))view, METH_O, "text.view, compiled."},
     {"survey", (PyCFunction)(void (*)(void))survey, METH_O, "numbers.survey, compiled."},
     {"sequences", (PyCFunction)(void (*)(void))sequences, METH_FASTCALL, "numbers.sequences, compiled."},
     {"find_cards", (PyCFunction)(void (*)(void))find_cards, METH_FASTCALL, "cards.find_cards, compiled."},
     {"find_phones", (PyCFunction)(void (*)(void))find_phones, METH_FASTCALL, "phones.find_phones, compiled."},
+    {"find_emails", (PyCFunction)(void (*)(void))find_emails, METH_FASTCALL, "emails.find_emails, compiled."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -767,11 +1093,12 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    PyObject **names[] = {&str_groups, &str_digits, &str_offsets, &str_plus, &str_card, &str_phone};
-    const char *texts[] = {"groups", "digits", "offsets", "plus", "CARD", "PHONE"};
-    for (int i = 0; i < 6; i++) {
+    PyObject **names[] = {&str_groups, &str_digits, &str_offsets, &str_plus, &str_card, &str_phone, &str_email};
+    const char *texts[] = {"groups", "digits", "offsets", "plus", "CARD", "PHONE", "EMAIL"};
+    for (int i = 0; i < 7; i++) {
         if ((*names[i] = PyUnicode_InternFromString(texts[i])) == NULL) return NULL;
     }
+    fill_classes();
     PyObject *module = PyModule_Create(&module_def);
     /* The constants the C code shares with the Python twins; the tests compare them. */
     if (module == NULL || PyModule_AddIntConstant(module, "MAX_GAP", MAX_GAP) < 0 ||

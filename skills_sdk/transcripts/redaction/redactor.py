@@ -8,11 +8,9 @@ from dataclasses import dataclass
 
 from . import speedups
 from .cards import MIN_CARD_DIGITS
-from .emails import find_emails, may_hold_email
 from .numbers import Sequence
 from .phones import Budget, region_of
 from .places import find_addresses, find_coordinates
-from .text import view as view_of
 
 __all__ = ["DEFAULT_REDACTOR", "KINDS", "MAX_SCAN_CHARS", "TRUNCATED", "Redaction", "Redactor"]
 
@@ -202,12 +200,12 @@ class Redactor:
         :param text: scanned whole; :meth:`redact` cuts it to ``max_chars`` first.
         :param locale: as for :meth:`redact`.
         """
-        view = view_of(text)
+        view = speedups.view(text)
         spans: list[tuple[int, int, str]] = []
         if self._builtin:
             digit_count, said, cue_words = speedups.survey(view)
-            if self._emails and may_hold_email(view):
-                find_emails(view, spans)
+            if self._emails:
+                speedups.find_emails(view, spans)
             if digit_count >= 10 and self._coordinates and "." in view:
                 find_coordinates(view, spans)
             if self._numbers:
