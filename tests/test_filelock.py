@@ -60,6 +60,7 @@ def test_a_writer_waits_for_another_process_and_then_holds_the_lock_alone(tmp_pa
         holder.communicate("\n", timeout=10)
     waiter.join(timeout=30)
     assert got, "the waiter was not woken when the other process let go"
+    assert [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]  # it waited on its thread
     assert not free_elsewhere(path)  # taken through the waiting thread's file, it excludes other processes
     lock.release(got[0])
     assert subprocess.run([sys.executable, "-c", TAKE, path], timeout=30).returncode == 0
@@ -81,12 +82,8 @@ def test_a_wait_given_up_raises_and_leaves_the_lock_to_others_once_the_holder_le
     lock.release(fd)
 
 
-def waiting_threads():
-    return {t for t in threading.enumerate() if t.name == "skills-write-lock"}
-
-
 def test_a_free_lock_is_taken_without_a_waiting_thread(tmp_path):
-    before = waiting_threads()
-    lock = FileLock(str(tmp_path / "db-lock"))
+    path = str(tmp_path / "db-lock")
+    lock = FileLock(path)
     lock.release(lock.acquire(100))
-    assert waiting_threads() <= before
+    assert not [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]

@@ -181,9 +181,13 @@ def test_c_hands_what_it_does_not_read_to_python(both) -> None:
 LOCALS = ["jane", "j", "doe", "j.doe", "x_1", "a" * 63, "a" * 64, "a" * 65, '"john doe"', '"' + "q" * 62 + '"',
           '"' + "q" * 63 + '"', '"a\nb"', "!#$%", "me", "i", "we", "look", "Jane"]  # fmt: skip
 LOCAL_JOINS = [" dot ", " underscore ", "  dash  ", " unterstrich ", "    punkt ", " minus", "xdot ", "-", "."]
-ANCHORS = ["@", " @ ", "  @  ", "   @", "＠", " at ", " at  ", "(at)", "( at  )", "(  at   )", "[at]", "{ at }", "<at>", "(at]"]
+ANCHORS = [
+    "@", " @ ", "  @  ", "   @", "＠", " at ", " at  ", "(at)", "( at  )", "(  at   )", "[at]", "{ at }", "<at>", "(at]",
+]  # fmt: skip
 LABELS = ["gmail", "x", "example", "mail-box", "a-", "1", "b" * 62, "c" * 63, "d" * 64, "localhost", "3"]
-DOMAIN_JOINS = [".", " dot ", " punkt ", "(dot)", " [punkt] ", "  (dot)  ", "   (dot)", "   dot   ", "    dot ", "dot", ".."]
+DOMAIN_JOINS = [
+    ".", " dot ", " punkt ", "(dot)", " [punkt] ", "  (dot)  ", "   (dot)", "   dot   ", "    dot ", "dot", "..",
+]  # fmt: skip
 ENDINGS = ["com", "de", "at", "io", "x", "50", "c0m", "org", "park", "email", ""]
 
 
@@ -198,7 +202,8 @@ def addresses(seed: int, count: int):
         for _ in range(rng.randint(0, 9)):
             domain += rng.choice(DOMAIN_JOINS) + rng.choice(LABELS)
         address = local + rng.choice(ANCHORS) + domain + rng.choice(DOMAIN_JOINS) + rng.choice(ENDINGS)
-        before, after = rng.choice(["", "mail ", "meet me", "x@", "(at) ", "  "]), rng.choice(["", ".", " now", "@x", "-"])
+        before = rng.choice(["", "mail ", "meet me", "x@", "(at) ", "  "])
+        after = rng.choice(["", ".", " now", "@x", "-"])
         yield before + address + after
 
 

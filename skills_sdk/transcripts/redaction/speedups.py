@@ -15,7 +15,10 @@ from typing import Any
 
 from . import cards, emails, numbers, phones, text
 
-__all__ = ["PURE_ENV", "available", "compiled", "find_cards", "find_emails", "find_phones", "sequences", "survey", "use", "view"]
+__all__ = [
+    "PURE_ENV", "available", "compiled", "find_cards", "find_emails", "find_phones", "sequences", "survey", "use",
+    "view",
+]  # fmt: skip
 
 #: The environment variable that makes the redactor run its Python code only.
 PURE_ENV = "SKILLS_REDACTION_PURE"

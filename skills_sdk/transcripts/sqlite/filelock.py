@@ -53,7 +53,7 @@ class FileLock:
             self._wanted, self._granted = True, False
             if self._waiter is None:
                 self._waiter = threading.Thread(target=self._wait_loop, args=(self._cond, self._waiter_fd),
-                                                name="skills-write-lock", daemon=True)
+                                                name=f"skills-write-lock {self.path}", daemon=True)
                 self._waiter.start()
             self._cond.notify_all()
             if self._cond.wait_for(lambda: self._granted, timeout=timeout_ms / 1000):
