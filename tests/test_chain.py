@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3 as plain_sqlite3  # what a curious operator reaches for
-
 import pytest
+from _plain_sqlite import plain
 from _privacy_kit import marker, note_skill, occurrences, retention_skills, speak
 from click.testing import CliRunner
 from conftest import ledger_host
@@ -41,8 +40,7 @@ def verify(path):
 
 def edit(path, sql: str, *params) -> None:
     """Change the database with plain sqlite3, behind the ledger's back."""
-    with plain_sqlite3.connect(path) as conn:
-        conn.execute(sql, params)
+    plain(path, (sql, params))
 
 
 def test_an_untouched_ledger_verifies(ledger):
@@ -73,12 +71,10 @@ def test_an_edit_with_plain_sqlite3_is_caught_and_named(ledger, sql, params, say
 
 def test_a_row_erased_and_then_put_back_is_caught(ledger):
     store, host, path = ledger
-    with plain_sqlite3.connect(path) as conn:
-        saved = conn.execute("SELECT * FROM transcripts WHERE id = 1").fetchone()
+    saved, = plain(path, ("SELECT * FROM transcripts WHERE id = 1", ()))
     erase_user(store, ALICE)
     store.close()
-    with plain_sqlite3.connect(path) as conn:
-        conn.execute(f"INSERT INTO transcripts VALUES ({','.join('?' * len(saved))})", saved)
+    edit(path, f"INSERT INTO transcripts VALUES ({','.join('?' * len(saved))})", *saved)
     result = verify(path)
     assert result.exit_code == 1 and "row 1 was erased by the ledger but is back" in result.output
 
@@ -190,11 +186,10 @@ def test_edits_around_a_purge_are_caught_and_named(tmp_path, before, after, says
 def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):
     path = tmp_path / "t.db"
     TranscriptStore(path).close()
-    with plain_sqlite3.connect(path) as conn:  # a ledger from before the chain: its rows and no entries
-        conn.execute("DROP TABLE ledger_chain")
-        conn.execute("DELETE FROM privacy_meta WHERE name = 'chain_from'")
-        conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) VALUES "
-                     "('2026-01-01T00:00:00.000Z', 'd', 's', 'u')")
+    plain(path, ("DROP TABLE ledger_chain", ()),  # a ledger from before the chain: its rows and no entries
+          ("DELETE FROM privacy_meta WHERE name = 'chain_from'", ()),
+          ("INSERT INTO transcripts (created_at, developer_id, skill, user_id) VALUES "
+           "('2026-01-01T00:00:00.000Z', 'd', 's', 'u')", ()))
     store = TranscriptStore(path)
     store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": "new"})
     result = verify(path)

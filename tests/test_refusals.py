@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 from _alexa_rules import REFUSED, corpus
+from _plain_sqlite import plain
 from conftest import json_paths, make_envelope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,7 +254,7 @@ def test_an_erasure_while_another_process_holds_the_write_lock_is_a_503_with_ret
         holder.communicate("")
     assert resp.status_code == 503 and int(resp.headers["Retry-After"]) > 0
     assert resp.get_json()["error"]["code"] == "ledger_busy"
-    assert sqlite3.connect(db).execute("SELECT count(*) FROM transcripts").fetchone()[0] == 1
+    assert plain(db, ("SELECT count(*) FROM transcripts", ())) == [(1,)]
     resp = client.delete("/v1/users/U1/transcripts", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200
 

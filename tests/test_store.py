@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from _plain_sqlite import plain
 
 from skills_sdk import StoreError
 from skills_sdk.transcripts import TranscriptFilter, TranscriptStore
@@ -117,8 +117,7 @@ def test_rows_survive_a_killed_process(tmp_path):
 
 def test_the_database_is_readable_with_plain_sqlite(file_store, tmp_path):
     file_store.record(row(speech="plain"))
-    conn = sqlite3.connect(tmp_path / "transcripts.db")
-    assert conn.execute("SELECT speech FROM transcripts").fetchone() == ("plain",)
+    assert plain(tmp_path / "transcripts.db", ("SELECT speech FROM transcripts", ())) == [("plain",)]
 
 
 def test_indexes_cover_the_common_queries(memory_store):
