@@ -28,7 +28,9 @@ def cluster():
     c.stop()
 
 def test_hold(cluster):
-    pathlib.Path(os.environ["HOLD_AT"]).write_text(cluster.data)
+    at = pathlib.Path(os.environ["HOLD_AT"])
+    at.with_suffix(".part").write_text(cluster.data)
+    at.with_suffix(".part").replace(at)  # whole or absent: the waiting test may read it at any moment
     time.sleep(300)
 '''
 
@@ -63,7 +65,7 @@ def test_a_pytest_killed_mid_test_takes_its_postgresql_with_it(tmp_path):
     while _alive(postmaster) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(postmaster), "the PostgreSQL server outlived the pytest that started it"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # the watchdog stops the server first, then removes its folder
     while data.parent.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not data.parent.exists()
