@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -36,6 +37,10 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 """
 
 
+def waiting_thread(path):
+    return [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]
+
+
 def held_elsewhere(path):
     holder = subprocess.Popen([sys.executable, "-c", HOLD, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
@@ -55,12 +60,16 @@ def test_a_writer_waits_for_another_process_and_then_holds_the_lock_alone(tmp_pa
     waiter = threading.Thread(target=lambda: got.append(lock.acquire(60_000)))
     waiter.start()
     try:
+        # Let go only once the writer waits on its thread: let go sooner and it would simply take a free lock.
+        deadline = time.monotonic() + 30
+        while not waiting_thread(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiting_thread(path), "the writer did not wait for the lock on a thread of its own"
         assert not got  # still waiting: the other process holds it
     finally:
         holder.communicate("\n", timeout=10)
     waiter.join(timeout=30)
     assert got, "the waiter was not woken when the other process let go"
-    assert [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]  # it waited on its thread
     assert not free_elsewhere(path)  # taken through the waiting thread's file, it excludes other processes
     lock.release(got[0])
     assert subprocess.run([sys.executable, "-c", TAKE, path], timeout=30).returncode == 0
@@ -86,4 +95,4 @@ def test_a_free_lock_is_taken_without_a_waiting_thread(tmp_path):
     path = str(tmp_path / "db-lock")
     lock = FileLock(path)
     lock.release(lock.acquire(100))
-    assert not [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]
+    assert not waiting_thread(path)
