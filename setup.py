@@ -1,7 +1,7 @@
 """The package metadata is in setup.cfg; this file adds the one compiled module.
 
-skills_sdk.transcripts.redaction._speedups is the redactor's digit-sequence reader and card windows in
-C. It is optional: where it cannot be built (no compiler, no Python headers) the install goes on and
+skills_sdk.transcripts.redaction._speedups is the compiled twin of the redactor's hot loops (listed in
+skills_sdk/transcripts/redaction/speedups.py). It is optional: where it cannot be built (no compiler, no Python headers) the install goes on and
 the redactor runs the pure-Python code it mirrors (see docs/privacy.md, "Which code runs").
 """
 

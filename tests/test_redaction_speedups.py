@@ -32,7 +32,7 @@ def test_the_c_twins_are_built_in_a_dev_install() -> None:
         pytest.skip(f"{ABSENT_OK}=1: a pure-Python install is expected here")
     assert speedups.available(), (
         "skills_sdk.transcripts.redaction._speedups was not built, so the redactor runs its pure-Python "
-        "code at half the speed. Install gcc and the Python headers and rerun `pip install -e '.[dev]'` "
+        "code at a third of the speed. Install gcc and the Python headers and rerun `pip install -e '.[dev]'` "
         f"(./dev does when setup.py or _speedups.c change), or set {ABSENT_OK}=1 where no compiler is expected."
     )
 
@@ -125,8 +125,8 @@ def generated(seed: int, count: int):
 @needs_twins
 @pytest.mark.parametrize("seed", range(4))
 def test_twins_agree_on_100_000_generated_lines(both, seed: int) -> None:
-    for text, locale in generated(seed, 25_000):
-        agree(both, text, locale, REDACTORS[:1])
+    for line, locale in generated(seed, 25_000):
+        agree(both, line, locale, REDACTORS[:1])
 
 
 @needs_twins
@@ -219,8 +219,8 @@ def test_email_twins_agree_on_generated_addresses(seed: int) -> None:
     from skills_sdk.transcripts.redaction import _speedups
 
     found = 0
-    for text in addresses(seed, 20_000):
-        for seen in (view_of(text), text):
+    for address in addresses(seed, 20_000):
+        for seen in (view_of(address), address):
             compiled = email_spans(_speedups.find_emails, seen)
             assert compiled == email_spans(emails.find_emails, seen), seen
             found += len(compiled)

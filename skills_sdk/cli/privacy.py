@@ -46,7 +46,7 @@ def report(db_path: str, skills_spec: str | None, retention_days: int | None) ->
     """Print, per skill: what is recorded, for how long, who can read it, how to erase it.
 
     Warns (on stderr) when a file of the --db ledger can be read by users other than its owner, and
-    when the redactor runs its pure-Python reader (same results, about half the speed).
+    when the redactor runs its pure-Python reader (same results, about a third of the speed).
     """
     module, path = backend_of(db_path)
     if module == BACKENDS["sqlite"] and path != ":memory:":
@@ -56,7 +56,7 @@ def report(db_path: str, skills_spec: str | None, retention_days: int | None) ->
     if not speedups.compiled():
         why = (f"{speedups.PURE_ENV} is set" if speedups.available()
                else "its C module was not built: no C compiler at install")
-        click.echo(f"NOTE: redaction runs its pure-Python reader ({why}): the same results at about half the "
+        click.echo(f"NOTE: redaction runs its pure-Python reader ({why}): the same results at about a third of the "
                    "speed. See docs/privacy.md, \"Which code runs\".", err=True)
     click.echo(privacy_report(load_skills(skills_spec), default_days=retention_days), nl=False)
 

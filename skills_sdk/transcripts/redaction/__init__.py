@@ -11,8 +11,9 @@ position-preserving view of the text (``text.py``):
 * ``phones.py`` and ``verdicts.py``: phone numbers, checked with libphonenumber's metadata;
 * ``places.py``: street addresses and coordinates;
 * ``speedups.py``: which code runs. ``_speedups.c`` is a compiled twin of the hot loops of
-  ``numbers.py``, ``cards.py`` and ``phones.py`` (the survey of a line, the sequence reader, the card
-  and phone windows), built where a C compiler is found. The Python code is the specification: a
+  ``text.py``, ``numbers.py``, ``cards.py``, ``phones.py`` and ``emails.py`` (the view, the survey of a
+  line, the sequence reader, the card and phone windows, the e-mail anchors), built where a C
+  compiler is found. The Python code is the specification: a
   change to one of those loops is made in both, and ``tests/test_redaction_speedups.py`` compares them.
 """
 
