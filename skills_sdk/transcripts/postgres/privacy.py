@@ -128,6 +128,7 @@ class PrivacyMixin:
                 spooled = spool.erase_user(user_id)
         with self.connection() as conn, conn.transaction():
             key_ids = [r[0] for r in conn.execute(f"DELETE FROM user_keys WHERE {cond} RETURNING id", params).fetchall()]
+            chain.lock_lanes(conn, [user_id])  # before the DELETE's trigger locks the user's days
             gone = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}", params).fetchall()
             rows = len(gone)
             # Counted from the deleted rows themselves: a separate count read every day partition again.

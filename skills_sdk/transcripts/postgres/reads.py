@@ -9,7 +9,7 @@ from ..ledger import Where
 from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import COLUMNS, decode
-from . import crypto
+from . import crypto, userdays
 from . import sealed as sealed_words
 from .columns import CLEAR_COLUMNS, COPY_TYPES, SELECT, keyed
 
@@ -71,10 +71,9 @@ class ReadsMixin:
 
     def user_history(self: Any, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
         """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
-        with self.connection() as conn:
-            raw = scoped_read(conn, "skills.user_id", user_id, keyed(
-                f"SELECT {SELECT} FROM user_transcripts WHERE user_id = %s AND id < %s ORDER BY id DESC LIMIT %s",
-                "r.id DESC"), (user_id, before_id or 2**63 - 1, limit))
+        with self.connection() as conn:  # the days the user has rows in, newest first (see userdays.py)
+            raw = conn.execute(keyed(userdays.HISTORY.format(columns=SELECT), "r.id DESC"),
+                               (user_id, before_id or 2**63 - 1, limit, limit)).fetchall()
             return self.decode(conn, raw, with_keys=True)
 
     def session_turns(self: Any, session_id: str) -> list[dict[str, Any]]:

@@ -313,6 +313,7 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                 self.keys.forget_groups(groups)
                 raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
                                  "Write the batch again: its erased user gets a new key.")
+        chain.lock_lanes(conn, {c[_USER] for c, *_ in prepared})  # before the COPY's trigger locks their users' days
         # The ids are taken first, so that each row's chain entry can name it (COPY returns nothing).
         ids = [r[0] for r in conn.execute("SELECT nextval('transcripts_id_seq') FROM generate_series(1, %s)",
                                           (len(prepared),)).fetchall()]
