@@ -63,8 +63,8 @@ def lane_of(user_id: str) -> int:
 def lock_lanes(conn: Any, users: Iterable[str]) -> None:
     """Lock the heads of ``users``' lanes, in lane order, in the caller's transaction.
 
-    A capture locks its lane, then (its insert trigger) its user's day in ``user_days``; a writer
-    that inserts or deletes many rows takes the lanes first too, so no two wait for each other in a cycle.
+    A capture locks its lane, then (its insert trigger) its user's day in ``user_days``; an import
+    takes its rows' lanes before its COPY too, so no two wait for each other in a cycle.
     """
     conn.execute("SELECT 1 FROM ledger_chain_heads WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
                  (sorted({lane_of(u) for u in users}),))

@@ -15,7 +15,7 @@ from ..keys import PREFIXES, KeyInfo, _hash
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
-from . import chain, groups, schema
+from . import chain, groups, schema, userdays
 from .columns import COPY_COLUMNS, STORED, STORED_USER
 
 __all__ = ["PrivacyMixin"]
@@ -128,7 +128,6 @@ class PrivacyMixin:
                 spooled = spool.erase_user(user_id)
         with self.connection() as conn, conn.transaction():
             key_ids = [r[0] for r in conn.execute(f"DELETE FROM user_keys WHERE {cond} RETURNING id", params).fetchall()]
-            chain.lock_lanes(conn, [user_id])  # before the DELETE's trigger locks the user's days
             gone = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}", params).fetchall()
             rows = len(gone)
             # Counted from the deleted rows themselves: a separate count read every day partition again.
@@ -138,6 +137,7 @@ class PrivacyMixin:
                 per_skill[r[_SKILL]] = per_skill.get(r[_SKILL], 0) + 1
                 developers.add(r[_DEVELOPER])
             chain.removed(conn, self.secret(), gone, "erase", STORED_USER)
+            userdays.prune(conn, gone, STORED_USER)
             # Tokens under the user's search groups: those groups are re-keyed (see groups.py).
             groups.queue(conn, {r[_DEVELOPER] for r in gone if r[-1] is not None}, user_id)
             state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
@@ -281,6 +281,8 @@ class PrivacyMixin:
                                              params).fetchall()
                         deleted += len(found)
                     chain.removed(conn, self.secret(), found, kind if kind == "strip" else "purge", STORED_USER)
+                    if kind != "strip":
+                        userdays.prune(conn, found, STORED_USER)
                     n = len(found)
                     if n:
                         per_skill[name] = per_skill.get(name, 0) + n

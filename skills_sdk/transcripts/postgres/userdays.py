@@ -3,9 +3,10 @@
 A user's newest transcripts, read straight from the partitioned table, are a merge of every day
 partition's index scan: ninety days kept cost ninety index descents (and as many plan nodes to
 start) for a user who spoke on three of them. ``user_days`` holds one row per (user, day the
-user has rows in) with the highest id written to that day, kept by triggers on every statement
-that inserts or deletes transcripts (capture, ``COPY``, moves out of the default partition,
-erasure, row purges), so that no writer, old host or ``psql`` session, can leave it behind.
+user has rows in) with the highest id written to that day, kept by a trigger on every statement
+that inserts transcripts (capture, ``COPY``, moves out of the default partition), so that no
+writer, old host or ``psql`` session, can leave a day out; the ledger's removals (erasure, row
+purges, dropped days) forget the days they leave empty.
 
 :data:`HISTORY` reads a user's days by their highest id, newest first, each through the
 user-scoped view and pruned to its one partition, and stops once the page holds ``n`` rows and the
@@ -20,9 +21,10 @@ it, so the same range reaches a day's partition or the default one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DDL", "HISTORY", "forget"]
+__all__ = ["DDL", "HISTORY", "prune", "forget"]
 
 DDL = (
     "LOCK TABLE transcripts IN SHARE ROW EXCLUSIVE MODE",  # no row written between the triggers and the backfill
@@ -37,20 +39,18 @@ DDL = (
             SELECT user_id, left(created_at, 10), max(id) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id;
         RETURN NULL; END $$""",
-    # A (user, day) goes when the statement left none of its rows (an erasure, a row purge).
-    """CREATE FUNCTION user_days_delete() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE g record; BEGIN
-        FOR g IN SELECT DISTINCT user_id, left(created_at, 10) AS day FROM old_rows ORDER BY 1, 2 LOOP
-            PERFORM 1 FROM transcripts t WHERE t.user_id = g.user_id AND t.created_at >= g.day
-                AND t.created_at < ledger_after(g.day) LIMIT 1;
+    # The (user, day) pairs left without rows by a removal (see :func:`prune`).
+    """CREATE FUNCTION user_days_prune(uids text[], days text[]) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE g record; BEGIN
+        FOR g IN SELECT DISTINCT u, d FROM unnest(uids, days) x(u, d) ORDER BY 1, 2 LOOP
+            PERFORM 1 FROM transcripts t WHERE t.user_id = g.u AND t.created_at >= g.d
+                AND t.created_at < ledger_after(g.d) LIMIT 1;
             IF NOT FOUND THEN
-                DELETE FROM user_days WHERE user_id = g.user_id AND day = g.day;
+                DELETE FROM user_days WHERE user_id = g.u AND day = g.d;
             END IF;
-        END LOOP;
-        RETURN NULL; END $$""",
+        END LOOP; END $$""",
     "CREATE TRIGGER transcripts_user_days_insert AFTER INSERT ON transcripts REFERENCING NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION user_days_insert()",
-    "CREATE TRIGGER transcripts_user_days_delete AFTER DELETE ON transcripts REFERENCING OLD TABLE AS old_rows "
-    "FOR EACH STATEMENT EXECUTE FUNCTION user_days_delete()",
     "INSERT INTO user_days SELECT user_id, left(created_at, 10), max(id) FROM transcripts GROUP BY 1, 2",
     # A user's rows below ``below``, newest first, ``n`` at least when there are (the caller sorts
     # and cuts): read through user_transcripts, under the user's scope set for this transaction
@@ -72,6 +72,20 @@ DDL = (
 
 #: A user's newest rows (parameters: user, below this id, how many), through :data:`DDL`'s function.
 HISTORY = "SELECT {columns} FROM user_history_rows(%s::text, %s::bigint, %s::integer) ORDER BY id DESC LIMIT %s"
+
+
+def prune(conn: Any, found: Sequence[Sequence[Any]], user_pos: int) -> None:
+    """Forget the (user, day) pairs that rows the ledger just deleted leave empty (an erasure, a row purge).
+
+    ``found`` rows are ``(id, *stored)`` as ``DELETE … RETURNING id, <stored columns>`` gives them,
+    ``created_at`` first. Called after the rows' chain entries, so a remover takes the rows, then
+    their lanes, then their users' days: the order a capture takes its lane and day in (a trigger
+    on DELETE would take the days before the lanes, and wait for a capture that waits for it).
+    A day left behind by another DELETE (``psql``) only costs a history one empty probe.
+    """
+    pairs = {(r[1 + user_pos], r[1][:10]) for r in found}
+    if pairs:
+        conn.execute("SELECT user_days_prune(%s::text[], %s::text[])", ([u for u, _ in pairs], [d for _, d in pairs]))
 
 
 def forget(conn: Any, days: list[str]) -> None:
