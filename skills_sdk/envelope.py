@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ._frozen import NEW_DICT, RECORD, Frozen, set_field
 from .errors import EnvelopeError
 
 __all__ = [
@@ -141,93 +142,49 @@ def check_json_value(data: Any) -> None:
 
 # --------------------------------------------------------------------------- dataclasses
 
-# The envelope's classes are dataclasses (``fields``, ``asdict`` and ``replace`` work on them) whose
-# methods are written here rather than generated: on CPython 3.11 a frozen, slotted dataclass
-# compiles six methods in six ``exec`` calls, about 0.7 ms a class, and these ten were a tenth of a
-# serving process's cold start. ``_Frozen`` gives them what ``frozen=True`` and ``eq=True`` would:
-# no assignment after ``__init__``, equality and hash by field values, the same ``repr``.
-_set = object.__setattr__
-_RECORD = dict(init=False, repr=False, eq=False, slots=True)
+# The envelope's classes are dataclasses whose methods are written here rather than generated
+# (see skills_sdk._frozen): these ten were a tenth of a serving process's cold start.
 
 
-class _NewDict:
-    """The default of a field whose default is a new empty dict (its ``field(default_factory=dict)``)."""
-
-    def __repr__(self) -> str:
-        return "<a new dict>"
-
-
-_NEW_DICT: Any = _NewDict()
-
-
-class _Frozen:
-    __slots__ = ()
-    __dataclass_fields__: dict[str, Any]
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self.__dataclass_fields__])
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__)
-        return f"{self.__class__.__qualname__}({inner})"
-
-    def __reduce__(self) -> Any:
-        return self.__class__, self._values()
-
-
-@dataclass(**_RECORD)
-class Application(_Frozen):
+@dataclass(**RECORD)
+class Application(Frozen):
     """The skill the platform thinks it is calling."""
 
     application_id: str | None = None
 
     def __init__(self, application_id: str | None = None) -> None:
-        _set(self, "application_id", application_id)
+        set_field(self, "application_id", application_id)
 
 
-@dataclass(**_RECORD)
-class User(_Frozen):
+@dataclass(**RECORD)
+class User(Frozen):
     """The skill user: ``user_id`` is per user and per enablement of the skill."""
 
     user_id: str | None = None
     access_token: str | None = None
 
     def __init__(self, user_id: str | None = None, access_token: str | None = None) -> None:
-        _set(self, "user_id", user_id)
-        _set(self, "access_token", access_token)
+        set_field(self, "user_id", user_id)
+        set_field(self, "access_token", access_token)
 
 
-@dataclass(**_RECORD)
-class Device(_Frozen):
+@dataclass(**RECORD)
+class Device(Frozen):
     """The device the request came from and the interfaces it supports."""
 
     device_id: str | None = None
     supported_interfaces: Mapping[str, Any] = field(default_factory=dict)
 
-    def __init__(self, device_id: str | None = None, supported_interfaces: Mapping[str, Any] = _NEW_DICT) -> None:
-        _set(self, "device_id", device_id)
-        _set(self, "supported_interfaces", {} if supported_interfaces is _NEW_DICT else supported_interfaces)
+    def __init__(self, device_id: str | None = None, supported_interfaces: Mapping[str, Any] = NEW_DICT) -> None:
+        set_field(self, "device_id", device_id)
+        set_field(self, "supported_interfaces", {} if supported_interfaces is NEW_DICT else supported_interfaces)
 
 
 _NO_APPLICATION, _NO_USER, _NO_DEVICE = Application(), User(), Device()
 
 
-@dataclass(**_RECORD)
-class System(_Frozen):
+@dataclass(**RECORD)
+class System(Frozen):
     """``context.System``: application, user, device and the platform API endpoint."""
 
     application: Application = _NO_APPLICATION
@@ -239,15 +196,15 @@ class System(_Frozen):
     def __init__(self, application: Application = _NO_APPLICATION, user: User = _NO_USER,
                  device: Device = _NO_DEVICE, api_endpoint: str | None = None,
                  api_access_token: str | None = None) -> None:
-        _set(self, "application", application)
-        _set(self, "user", user)
-        _set(self, "device", device)
-        _set(self, "api_endpoint", api_endpoint)
-        _set(self, "api_access_token", api_access_token)
+        set_field(self, "application", application)
+        set_field(self, "user", user)
+        set_field(self, "device", device)
+        set_field(self, "api_endpoint", api_endpoint)
+        set_field(self, "api_access_token", api_access_token)
 
 
-@dataclass(**_RECORD)
-class Session(_Frozen):
+@dataclass(**RECORD)
+class Session(Frozen):
     """The session block of a request; ``attributes`` is what the skill stored last turn."""
 
     new: bool = False
@@ -257,16 +214,16 @@ class Session(_Frozen):
     user: User = _NO_USER
 
     def __init__(self, new: bool = False, session_id: str | None = None, application: Application = _NO_APPLICATION,
-                 attributes: Mapping[str, Any] = _NEW_DICT, user: User = _NO_USER) -> None:
-        _set(self, "new", new)
-        _set(self, "session_id", session_id)
-        _set(self, "application", application)
-        _set(self, "attributes", {} if attributes is _NEW_DICT else attributes)
-        _set(self, "user", user)
+                 attributes: Mapping[str, Any] = NEW_DICT, user: User = _NO_USER) -> None:
+        set_field(self, "new", new)
+        set_field(self, "session_id", session_id)
+        set_field(self, "application", application)
+        set_field(self, "attributes", {} if attributes is NEW_DICT else attributes)
+        set_field(self, "user", user)
 
 
-@dataclass(**_RECORD)
-class Resolution(_Frozen):
+@dataclass(**RECORD)
+class Resolution(Frozen):
     """One entity-resolution authority's answer for a slot."""
 
     authority: str | None
@@ -274,13 +231,13 @@ class Resolution(_Frozen):
     values: tuple[tuple[str, str | None], ...] = ()
 
     def __init__(self, authority: str | None, status: str | None, values: tuple[tuple[str, str | None], ...] = ()) -> None:
-        _set(self, "authority", authority)
-        _set(self, "status", status)
-        _set(self, "values", values)
+        set_field(self, "authority", authority)
+        set_field(self, "status", status)
+        set_field(self, "values", values)
 
 
-@dataclass(**_RECORD)
-class Slot(_Frozen):
+@dataclass(**RECORD)
+class Slot(Frozen):
     """A slot as the platform filled it: the spoken ``value`` and its entity resolutions."""
 
     name: str
@@ -291,11 +248,11 @@ class Slot(_Frozen):
 
     def __init__(self, name: str, value: str | None = None, confirmation_status: str = "NONE",
                  source: str | None = None, resolutions: tuple[Resolution, ...] = ()) -> None:
-        _set(self, "name", name)
-        _set(self, "value", value)
-        _set(self, "confirmation_status", confirmation_status)
-        _set(self, "source", source)
-        _set(self, "resolutions", resolutions)
+        set_field(self, "name", name)
+        set_field(self, "value", value)
+        set_field(self, "confirmation_status", confirmation_status)
+        set_field(self, "source", source)
+        set_field(self, "resolutions", resolutions)
 
     @property
     def er_status(self) -> str | None:
@@ -367,22 +324,22 @@ class SlotText(str):
         return (str, (str(self),))  # pickles and copies as the plain string it stands for
 
 
-@dataclass(**_RECORD)
-class Intent(_Frozen):
+@dataclass(**RECORD)
+class Intent(Frozen):
     """The intent of an IntentRequest with its slots, keyed by slot name."""
 
     name: str
     confirmation_status: str = "NONE"
     slots: Mapping[str, Slot] = field(default_factory=dict)
 
-    def __init__(self, name: str, confirmation_status: str = "NONE", slots: Mapping[str, Slot] = _NEW_DICT) -> None:
-        _set(self, "name", name)
-        _set(self, "confirmation_status", confirmation_status)
-        _set(self, "slots", {} if slots is _NEW_DICT else slots)
+    def __init__(self, name: str, confirmation_status: str = "NONE", slots: Mapping[str, Slot] = NEW_DICT) -> None:
+        set_field(self, "name", name)
+        set_field(self, "confirmation_status", confirmation_status)
+        set_field(self, "slots", {} if slots is NEW_DICT else slots)
 
 
-@dataclass(**_RECORD)
-class Request(_Frozen):
+@dataclass(**RECORD)
+class Request(Frozen):
     """The ``request`` block. Fields that only some types carry stay readable through ``raw``."""
 
     type: str
@@ -398,20 +355,20 @@ class Request(_Frozen):
     def __init__(self, type: str, request_id: str, timestamp: str | None = None,  # noqa: A002
                  locale: str | None = None, dialog_state: str | None = None, intent: Intent | None = None,
                  reason: str | None = None, error: Mapping[str, Any] | None = None,
-                 raw: Mapping[str, Any] = _NEW_DICT) -> None:
-        _set(self, "type", type)
-        _set(self, "request_id", request_id)
-        _set(self, "timestamp", timestamp)
-        _set(self, "locale", locale)
-        _set(self, "dialog_state", dialog_state)
-        _set(self, "intent", intent)
-        _set(self, "reason", reason)
-        _set(self, "error", error)
-        _set(self, "raw", {} if raw is _NEW_DICT else raw)
+                 raw: Mapping[str, Any] = NEW_DICT) -> None:
+        set_field(self, "type", type)
+        set_field(self, "request_id", request_id)
+        set_field(self, "timestamp", timestamp)
+        set_field(self, "locale", locale)
+        set_field(self, "dialog_state", dialog_state)
+        set_field(self, "intent", intent)
+        set_field(self, "reason", reason)
+        set_field(self, "error", error)
+        set_field(self, "raw", {} if raw is NEW_DICT else raw)
 
 
-@dataclass(**_RECORD)
-class RequestEnvelope(_Frozen):
+@dataclass(**RECORD)
+class RequestEnvelope(Frozen):
     """A whole Alexa request: version, session (absent for some events), context.System, request."""
 
     version: str
@@ -420,10 +377,10 @@ class RequestEnvelope(_Frozen):
     session: Session | None = None
 
     def __init__(self, version: str, request: Request, system: System, session: Session | None = None) -> None:
-        _set(self, "version", version)
-        _set(self, "request", request)
-        _set(self, "system", system)
-        _set(self, "session", session)
+        set_field(self, "version", version)
+        set_field(self, "request", request)
+        set_field(self, "system", system)
+        set_field(self, "session", session)
 
     @property
     def user_id(self) -> str | None:
