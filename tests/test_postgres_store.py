@@ -324,3 +324,33 @@ def test_pooled_connections_plan_generically_without_jit(store):
     with store.connection() as conn:
         assert conn.execute("SHOW jit").fetchone()[0] == "off"
         assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+
+
+def test_a_purge_waits_for_a_running_rekey_without_blocking_its_writes(store):
+    # A re-key's reading pass: the re-key lock held, a transaction open on the table, as its cursor holds one.
+    from skills_sdk.transcripts.postgres import groups
+
+    store.record(_turn("u1", "old", created_at="2020-01-01T10:00:00.000Z"))
+    store.make_partitions(["2020-01-01"])
+    rid = store.record(_turn("u2", "new"))
+    reader = psycopg.connect(store.url, autocommit=True)
+    writer = psycopg.connect(store.url, autocommit=True)
+    try:
+        reader.execute("SELECT pg_advisory_lock(%s)", (groups._REKEY_LOCK,))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM transcripts").fetchone()
+        done: list[dict] = []
+        purge = threading.Thread(target=lambda: done.append(store.purge({}, default_days=30)))
+        purge.start()
+        writer.execute("SELECT pg_sleep(0.5)")  # let the purge reach its wait
+        # The re-key's write must not queue behind the purge's DETACH (it would hang: a cancel stops it).
+        writer.execute("SET statement_timeout = '20s'")
+        writer.execute("UPDATE transcripts SET tokens = tokens WHERE id = %s", (rid,))
+        assert purge.is_alive() and not done  # still waiting for the re-key to end
+        reader.execute("COMMIT")
+        reader.execute("SELECT pg_advisory_unlock(%s)", (groups._REKEY_LOCK,))
+        purge.join(timeout=60)
+        assert done and done[0]["dropped_days"] == ["2020-01-01"]
+    finally:
+        reader.close()
+        writer.close()

@@ -25,7 +25,7 @@ from . import chain, crypto
 from . import sealed as sealed_words
 from .columns import STORED, STORED_USER
 
-__all__ = ["queue", "retire", "rekey", "migrate_tokens", "legacy_left"]
+__all__ = ["queue", "retire", "wait_for_rekey", "rekey", "migrate_tokens", "legacy_left"]
 
 #: Rows re-tokenised per transaction.
 BATCH = 2000
@@ -68,6 +68,17 @@ def retire(ledger: Any) -> None:
                     conn.execute("UPDATE search_rekeys SET key_id = %s WHERE id = %s", (got[0], job))
             if got is not None:
                 ledger.keys.forget_groups([got[0]])
+
+
+def wait_for_rekey(conn: Any) -> None:
+    """Wait, in the caller's transaction, until no re-key or token migration runs, and keep them from starting.
+
+    A purge calls it before it detaches a day. A re-key's reading pass holds its transaction open
+    while its batches UPDATE on another connection: a DETACH queued for the table's lock behind
+    that reader would make each UPDATE queue behind the DETACH, and the three would wait for each
+    other for ever (the server cannot see that the reader waits for its own process's writer).
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REKEY_LOCK,))
 
 
 def rekey(ledger: Any, progress: Callable[[int], None] | None = None) -> bool:

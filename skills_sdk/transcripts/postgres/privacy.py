@@ -258,6 +258,7 @@ class PrivacyMixin:
             with conn.transaction():
                 dropped: list[str] = []
                 if whole_before and not keep_all:
+                    groups.wait_for_rekey(conn)
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x534B5054,))
                     held: list[tuple[str, int]] = []
                     for day in schema.partition_days(conn):
