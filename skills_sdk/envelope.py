@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ._frozen import NEW_DICT, RECORD, Frozen, set_field
 from .errors import EnvelopeError
 
 __all__ = [
@@ -141,63 +142,102 @@ def check_json_value(data: Any) -> None:
 
 # --------------------------------------------------------------------------- dataclasses
 
+# The envelope's classes are dataclasses whose methods are written here rather than generated
+# (see skills_sdk._frozen): these ten were a tenth of a serving process's cold start.
 
-@dataclass(frozen=True, slots=True)
-class Application:
+
+@dataclass(**RECORD)
+class Application(Frozen):
     """The skill the platform thinks it is calling."""
 
     application_id: str | None = None
 
+    def __init__(self, application_id: str | None = None) -> None:
+        set_field(self, "application_id", application_id)
 
-@dataclass(frozen=True, slots=True)
-class User:
+
+@dataclass(**RECORD)
+class User(Frozen):
     """The skill user: ``user_id`` is per user and per enablement of the skill."""
 
     user_id: str | None = None
     access_token: str | None = None
 
+    def __init__(self, user_id: str | None = None, access_token: str | None = None) -> None:
+        set_field(self, "user_id", user_id)
+        set_field(self, "access_token", access_token)
 
-@dataclass(frozen=True, slots=True)
-class Device:
+
+@dataclass(**RECORD)
+class Device(Frozen):
     """The device the request came from and the interfaces it supports."""
 
     device_id: str | None = None
     supported_interfaces: Mapping[str, Any] = field(default_factory=dict)
 
+    def __init__(self, device_id: str | None = None, supported_interfaces: Mapping[str, Any] = NEW_DICT) -> None:
+        set_field(self, "device_id", device_id)
+        set_field(self, "supported_interfaces", {} if supported_interfaces is NEW_DICT else supported_interfaces)
 
-@dataclass(frozen=True, slots=True)
-class System:
+
+_NO_APPLICATION, _NO_USER, _NO_DEVICE = Application(), User(), Device()
+
+
+@dataclass(**RECORD)
+class System(Frozen):
     """``context.System``: application, user, device and the platform API endpoint."""
 
-    application: Application = Application()
-    user: User = User()
-    device: Device = Device()
+    application: Application = _NO_APPLICATION
+    user: User = _NO_USER
+    device: Device = _NO_DEVICE
     api_endpoint: str | None = None
     api_access_token: str | None = None
 
+    def __init__(self, application: Application = _NO_APPLICATION, user: User = _NO_USER,
+                 device: Device = _NO_DEVICE, api_endpoint: str | None = None,
+                 api_access_token: str | None = None) -> None:
+        set_field(self, "application", application)
+        set_field(self, "user", user)
+        set_field(self, "device", device)
+        set_field(self, "api_endpoint", api_endpoint)
+        set_field(self, "api_access_token", api_access_token)
 
-@dataclass(frozen=True, slots=True)
-class Session:
+
+@dataclass(**RECORD)
+class Session(Frozen):
     """The session block of a request; ``attributes`` is what the skill stored last turn."""
 
     new: bool = False
     session_id: str | None = None
-    application: Application = Application()
+    application: Application = _NO_APPLICATION
     attributes: Mapping[str, Any] = field(default_factory=dict)
-    user: User = User()
+    user: User = _NO_USER
+
+    def __init__(self, new: bool = False, session_id: str | None = None, application: Application = _NO_APPLICATION,
+                 attributes: Mapping[str, Any] = NEW_DICT, user: User = _NO_USER) -> None:
+        set_field(self, "new", new)
+        set_field(self, "session_id", session_id)
+        set_field(self, "application", application)
+        set_field(self, "attributes", {} if attributes is NEW_DICT else attributes)
+        set_field(self, "user", user)
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+@dataclass(**RECORD)
+class Resolution(Frozen):
     """One entity-resolution authority's answer for a slot."""
 
     authority: str | None
     status: str | None
     values: tuple[tuple[str, str | None], ...] = ()
 
+    def __init__(self, authority: str | None, status: str | None, values: tuple[tuple[str, str | None], ...] = ()) -> None:
+        set_field(self, "authority", authority)
+        set_field(self, "status", status)
+        set_field(self, "values", values)
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+
+@dataclass(**RECORD)
+class Slot(Frozen):
     """A slot as the platform filled it: the spoken ``value`` and its entity resolutions."""
 
     name: str
@@ -205,6 +245,14 @@ class Slot:
     confirmation_status: str = "NONE"
     source: str | None = None
     resolutions: tuple[Resolution, ...] = ()
+
+    def __init__(self, name: str, value: str | None = None, confirmation_status: str = "NONE",
+                 source: str | None = None, resolutions: tuple[Resolution, ...] = ()) -> None:
+        set_field(self, "name", name)
+        set_field(self, "value", value)
+        set_field(self, "confirmation_status", confirmation_status)
+        set_field(self, "source", source)
+        set_field(self, "resolutions", resolutions)
 
     @property
     def er_status(self) -> str | None:
@@ -276,17 +324,22 @@ class SlotText(str):
         return (str, (str(self),))  # pickles and copies as the plain string it stands for
 
 
-@dataclass(frozen=True, slots=True)
-class Intent:
+@dataclass(**RECORD)
+class Intent(Frozen):
     """The intent of an IntentRequest with its slots, keyed by slot name."""
 
     name: str
     confirmation_status: str = "NONE"
     slots: Mapping[str, Slot] = field(default_factory=dict)
 
+    def __init__(self, name: str, confirmation_status: str = "NONE", slots: Mapping[str, Slot] = NEW_DICT) -> None:
+        set_field(self, "name", name)
+        set_field(self, "confirmation_status", confirmation_status)
+        set_field(self, "slots", {} if slots is NEW_DICT else slots)
 
-@dataclass(frozen=True, slots=True)
-class Request:
+
+@dataclass(**RECORD)
+class Request(Frozen):
     """The ``request`` block. Fields that only some types carry stay readable through ``raw``."""
 
     type: str
@@ -299,15 +352,35 @@ class Request:
     error: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
+    def __init__(self, type: str, request_id: str, timestamp: str | None = None,  # noqa: A002
+                 locale: str | None = None, dialog_state: str | None = None, intent: Intent | None = None,
+                 reason: str | None = None, error: Mapping[str, Any] | None = None,
+                 raw: Mapping[str, Any] = NEW_DICT) -> None:
+        set_field(self, "type", type)
+        set_field(self, "request_id", request_id)
+        set_field(self, "timestamp", timestamp)
+        set_field(self, "locale", locale)
+        set_field(self, "dialog_state", dialog_state)
+        set_field(self, "intent", intent)
+        set_field(self, "reason", reason)
+        set_field(self, "error", error)
+        set_field(self, "raw", {} if raw is NEW_DICT else raw)
 
-@dataclass(frozen=True, slots=True)
-class RequestEnvelope:
+
+@dataclass(**RECORD)
+class RequestEnvelope(Frozen):
     """A whole Alexa request: version, session (absent for some events), context.System, request."""
 
     version: str
     request: Request
     system: System
     session: Session | None = None
+
+    def __init__(self, version: str, request: Request, system: System, session: Session | None = None) -> None:
+        set_field(self, "version", version)
+        set_field(self, "request", request)
+        set_field(self, "system", system)
+        set_field(self, "session", session)
 
     @property
     def user_id(self) -> str | None:

@@ -212,6 +212,11 @@ class SkillHost:
         return out
 
 
+#: What ``skills serve`` and ``skills_sdk.wsgi`` serve when no skills are named: the four example
+#: skills that ship beside the SDK.
+DEFAULT_SKILLS = "example_skills:all_skills"
+
+
 def load_skills(spec: str) -> list[Skill]:
     """The skills named by ``module:attr``: a Skill, a list of skills, or a factory returning either.
 

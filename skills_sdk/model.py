@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ._frozen import NEW_DICT, RECORD, Frozen, set_field
+
 if TYPE_CHECKING:
     from .dialog import DialogSlot
 
@@ -34,21 +36,30 @@ BUILTIN_SLOT_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class SlotValue:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class SlotValue(Frozen):
     """One value of a custom slot type: its canonical name, an optional id and its synonyms."""
 
     name: str
     id: str | None = None
     synonyms: tuple[str, ...] = ()
 
+    def __init__(self, name: str, id: str | None = None, synonyms: tuple[str, ...] = ()) -> None:  # noqa: A002
+        set_field(self, "name", name)
+        set_field(self, "id", id)
+        set_field(self, "synonyms", synonyms)
 
-@dataclass(frozen=True)
-class SlotType:
+
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class SlotType(Frozen):
     """A custom slot type: a name and the values a user may say for it."""
 
     name: str
     values: tuple[SlotValue, ...]
+
+    def __init__(self, name: str, values: tuple[SlotValue, ...]) -> None:
+        set_field(self, "name", name)
+        set_field(self, "values", values)
 
     @classmethod
     def of(cls, name: str, values: Iterable[str | SlotValue] | Mapping[str, Iterable[str]]) -> SlotType:
@@ -68,8 +79,8 @@ class SlotType:
         return cls(name=name, values=items)
 
 
-@dataclass(frozen=True)
-class IntentModel:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class IntentModel(Frozen):
     """One intent of the interaction model: its sample utterances, its slots (slot name -> type name),
     and its dialog rules (see :mod:`skills_sdk.dialog`)."""
 
@@ -80,14 +91,24 @@ class IntentModel:
     confirm: tuple[str, ...] = ()
     delegation: str | None = None
 
+    def __init__(self, name: str, samples: tuple[str, ...] = (), slots: Mapping[str, str] = NEW_DICT,
+                 dialog_slots: Mapping[str, DialogSlot] = NEW_DICT, confirm: tuple[str, ...] = (),
+                 delegation: str | None = None) -> None:
+        set_field(self, "name", name)
+        set_field(self, "samples", samples)
+        set_field(self, "slots", {} if slots is NEW_DICT else slots)
+        set_field(self, "dialog_slots", {} if dialog_slots is NEW_DICT else dialog_slots)
+        set_field(self, "confirm", confirm)
+        set_field(self, "delegation", delegation)
+
     @property
     def has_dialog(self) -> bool:
         """True if Alexa's dialog manager has rules for this intent."""
         return bool(self.confirm) or any(ds.has_rules for ds in self.dialog_slots.values())
 
 
-@dataclass(frozen=True)
-class InteractionModel:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class InteractionModel(Frozen):
     """Everything the local NLU and the model export need to know about one skill."""
 
     invocation_name: str
@@ -95,6 +116,14 @@ class InteractionModel:
     types: tuple[SlotType, ...] = ()
     delegation: str = "ALWAYS"
     locale: str | None = None
+
+    def __init__(self, invocation_name: str, intents: tuple[IntentModel, ...], types: tuple[SlotType, ...] = (),
+                 delegation: str = "ALWAYS", locale: str | None = None) -> None:
+        set_field(self, "invocation_name", invocation_name)
+        set_field(self, "intents", intents)
+        set_field(self, "types", types)
+        set_field(self, "delegation", delegation)
+        set_field(self, "locale", locale)
 
     def intent(self, name: str) -> IntentModel | None:
         """The intent called ``name``, or None."""

@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import RegistrationError
-from .host import load_partner_session, load_skills
+from .host import DEFAULT_SKILLS, load_partner_session, load_skills
 
 __all__ = ["build_app", "app"]
 
 _FALSE = ("0", "false", "off", "no")
+#: The variables PartnerSession.from_env reads (see skills_sdk.http).
+_HTTP_SETTINGS = ("SKILLS_HTTP_", "SKILLS_PARTNER_")
 
 #: The WSGI app, built from the environment on first access (so importing this module opens nothing).
 app: Any
@@ -34,7 +36,6 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
 
     >>> app = build_app({"SKILLS_DB": "/srv/skills/transcripts.db", "SKILLS_VERIFY": "1"})   # doctest: +SKIP
     """
-    from .cli._common import DEFAULT_SKILLS
     from .server import create_app
     from .server.ops import configure_logging
     from .transcripts.ledger import DEFAULT_DB
@@ -48,10 +49,12 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
         http = load_partner_session(spec)  # the module's own partner_session(), if it has one
     except RegistrationError as exc:
         raise RegistrationError(f"SKILLS_SKILLS={exc}") from None
-    if http is None:
+    if http is None and (environ is not None or any(k.startswith(_HTTP_SETTINGS) for k in env)):
         from .http import PartnerSession
 
         http = PartnerSession.from_env(env)  # the same ctx.http as SkillClient and `skills serve`
+    # else: the host makes that very session from os.environ on first use of ctx.http (none of its
+    # settings is set, so none can be wrong now): a worker whose skills call no partner never imports requests.
     any_application = env.get("SKILLS_ANY_APPLICATION", "0").strip().lower() not in (*_FALSE, "")
     return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, http=http, verify=verify,
                       test_config={"SKILLS_ANY_APPLICATION": any_application})

@@ -47,6 +47,18 @@ OFF_THE_COLD_PATH = (
     "skills_sdk.transcripts.sqlite.erasure", "skills_sdk.transcripts.sqlite.retention",
     "skills_sdk.transcripts.sqlite.keys", "skills_sdk.transcripts.sqlite.sessions",
     "skills_sdk.transcripts.retention", "skills_sdk.transcripts.keys", "skills_sdk.transcripts.sessions",
+    "html", "decimal", "click", "prometheus_client", "cryptography", "example_skills",
+    "skills_sdk.http", "skills_sdk.server", "skills_sdk.cli", "skills_sdk.simulator", "skills_sdk.verify",
+    "skills_sdk.envelope_schema",
+)
+
+#: Never imported by a worker of ``skills_sdk.wsgi`` that answers /alexa for skills calling no partner, with
+#: verification off: the CLI (and click's commands), the text simulator (its NLU and request builders),
+#: requests, marshmallow and the verifier load when something uses them.
+OFF_THE_WORKER_PATH = (
+    "requests", "urllib3", "marshmallow", "sqlite_utils", "cryptography", "example_skills",
+    "skills_sdk.cli", "skills_sdk.http", "skills_sdk.simulator", "skills_sdk.request_builders",
+    "skills_sdk.server.bodies", "skills_sdk.verify",
 )
 
 
@@ -85,3 +97,29 @@ def test_ctx_http_is_made_on_first_use_and_is_the_partner_session():
         print(said["response"]["outputSpeech"]["ssml"], "requests" in sys.modules)
     ''')
     assert out == "<speak>PartnerSession</speak> True"
+
+
+def test_a_wsgi_worker_answering_alexa_imports_only_what_it_needs(tmp_path):
+    (tmp_path / "hello_skill.py").write_text(textwrap.dedent('''
+        from skills_sdk import Skill, say
+
+        skill = Skill("hello", developer_id="acme", invocation_name="hello world")
+
+        @skill.launch
+        def hi(ctx):
+            return say("Hi.")
+    '''))
+    code = textwrap.dedent(f'''
+        import json, os, sys
+        os.environ.update(SKILLS_SKILLS="hello_skill:skill", SKILLS_DB={str(tmp_path / "t.db")!r}, SKILLS_VERIFY="0",
+                          SKILLS_LOG_LEVEL="ERROR")
+        from skills_sdk.wsgi import app
+
+        body = {{"version": "1.0", "session": {{"new": True, "sessionId": "s1", "user": {{"userId": "u1"}}}},
+                "request": {{"type": "LaunchRequest", "requestId": "r1", "timestamp": "2026-11-28T09:30:00Z"}}}}
+        reply = app.test_client().post("/alexa/hello", json=body)
+        print(reply.status_code, reply.json["response"]["outputSpeech"]["ssml"],
+              sorted(m for m in {OFF_THE_WORKER_PATH!r} if m in sys.modules))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "200 <speak>Hi.</speak> []", out.stderr[-2000:]

@@ -238,3 +238,27 @@ def test_well_formed_envelopes_load_without_importing_marshmallow():
     code = "import sys; from skills_sdk import load_request\ntry:\n    load_request({})\nexcept Exception as e:\n    print(type(e).__name__, 'marshmallow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "EnvelopeError True"
+
+
+def test_the_envelopes_classes_behave_as_frozen_dataclasses():
+    import dataclasses
+    import pickle
+
+    from skills_sdk.envelope import Device, Intent, Request, Session, System, User
+
+    env = load_request(copy.deepcopy(LAUNCH))
+    assert dataclasses.is_dataclass(env) and [f.name for f in dataclasses.fields(env)] == [
+        "version", "request", "system", "session"]
+    assert env == load_request(copy.deepcopy(LAUNCH)) and env != dataclasses.replace(env, version="2.0")
+    assert pickle.loads(pickle.dumps(env)) == env and copy.deepcopy(env) == env
+    assert dataclasses.asdict(User("u1")) == {"user_id": "u1", "access_token": None}
+    assert hash(User("u1")) == hash(User("u1")) != hash(User("u2"))
+    assert repr(Intent("Order")) == "Intent(name='Order', confirmation_status='NONE', slots={})"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.request.type = "IntentRequest"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del env.version  # type: ignore[misc]
+    # Each instance gets its own empty dict, as field(default_factory=dict) gives.
+    assert Device().supported_interfaces == {} and Device().supported_interfaces is not Device().supported_interfaces
+    assert Session().attributes is not Session().attributes and Request("t", "r").raw is not Request("t", "r").raw
+    assert System().device == Device() and Session(attributes=None).attributes is None

@@ -179,3 +179,21 @@ def test_sizes_past_alexas_limits_are_refused():
                     for a in words for b in words)[:LIMITS["intents"]]
     problems = check_model(InteractionModel("coffee corner", intents))
     assert [p.rule for p in problems] == ["intents.count"] and "at most 250" in str(problems[0])
+
+
+def test_the_models_classes_behave_as_frozen_dataclasses():
+    import dataclasses
+    import pickle
+
+    from skills_sdk.model import IntentModel, InteractionModel, SlotType, SlotValue
+
+    size = SlotType.of("Size", {"large": ["big"]})
+    model = InteractionModel("pizza shop", (IntentModel("Order", ("order a {size}",), {"size": "Size"}),), (size,))
+    assert [f.name for f in dataclasses.fields(model)] == ["invocation_name", "intents", "types", "delegation", "locale"]
+    assert dataclasses.replace(model, locale="de-DE").locale == "de-DE" and model.locale is None
+    assert pickle.loads(pickle.dumps(model)) == model != dataclasses.replace(model, delegation="SKILL_RESPONSE")
+    assert hash(size) == hash(SlotType("Size", (SlotValue("large", "LARGE", ("big",)),)))
+    assert IntentModel("A").slots == {} and IntentModel("A").slots is not IntentModel("A").slots
+    assert repr(SlotValue("large")) == "SlotValue(name='large', id=None, synonyms=())"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.locale = "en-GB"  # type: ignore[misc]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from skills_sdk import Response, ask, empty, say, ssml
 from skills_sdk.response import escape_ssml, ssml_to_text
@@ -110,3 +112,22 @@ def test_empty_response_leaves_session_end_to_platform():
 def test_directive_must_have_a_type():
     with pytest.raises(TypeError, match="type"):
         Response().directive({"no": "type"})
+
+
+
+def _ssml_to_text_with_html(markup: str) -> str:  # what ssml_to_text did before it left html unloaded
+    import html
+    import re
+
+    if "<" not in markup and "&" not in markup:
+        return markup.strip()
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", " ", markup))).strip()
+
+
+@given(st.text())
+def test_ssml_escaping_and_reading_back_agree_with_the_html_module(text):
+    import html
+
+    assert escape_ssml(text) == html.escape(text, quote=True)
+    for markup in (text, f"<speak>{text}</speak>", f"<speak>{escape_ssml(text)}</speak>"):
+        assert ssml_to_text(markup) == _ssml_to_text_with_html(markup)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..host import DEFAULT_SKILLS
 from ..transcripts.ledger import BACKENDS, DEFAULT_DB, Ledger, backend_of, open_ledger
 from ..transcripts.record import to_iso
 
@@ -67,8 +68,6 @@ def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any],
     return convert
 
 
-#: What ``--skills`` serves when none is named: the four example skills that ship beside the SDK.
-DEFAULT_SKILLS = "example_skills:all_skills"
 
 
 def load_skills(spec: str | None) -> list[Any]:

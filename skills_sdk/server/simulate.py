@@ -9,7 +9,6 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ..envelope import parse_body
 from ..errors import EnvelopeError
-from ..simulator import Conversation, ConversationCache
 from .alexa import error_response
 
 __all__ = ["register", "bp", "SIMULATOR_USER"]
@@ -47,7 +46,6 @@ def register(app: Flask) -> None:
     The simulator lets anyone speak as any user id, so it is off on a server that verifies Alexa
     requests (``verify=True``) unless ``SKILLS_SIMULATOR=True`` is in the app config.
     """
-    app.extensions["skills_sdk"]["simulator_sessions"] = ConversationCache(MAX_SESSIONS)
     app.register_blueprint(bp)
 
 
@@ -55,7 +53,12 @@ def register(app: Flask) -> None:
 def simulate(skill: str) -> Response:
     app = current_app
     ext = app.extensions["skills_sdk"]
-    host, sessions = ext["host"], ext["simulator_sessions"]
+    # The simulator (its NLU matcher and request builders) is loaded by the first simulated turn, not
+    # by every server's start: most never simulate.
+    from ..simulator import Conversation, ConversationCache
+
+    host = ext["host"]
+    sessions = ext.get("simulator_sessions") or ext.setdefault("simulator_sessions", ConversationCache(MAX_SESSIONS))
     if not app.config.get("SKILLS_SIMULATOR", not app.config.get("SKILLS_VERIFY")):
         return error_response(403, "simulator_disabled", "The text simulator is off on this server because it "
                               "verifies Alexa requests; set SKILLS_SIMULATOR=True in the app config to turn it on.")
