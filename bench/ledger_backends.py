@@ -22,6 +22,7 @@ the other, so the measurements sit close together in time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -128,7 +129,8 @@ def _fill_parallel(db: str, rows: int, end_ms: int, workers: int) -> None:
             raise SystemExit(f"a fill worker failed (exit code {p.exitcode})")
 
 
-def measure(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
+def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 600,
+            export_limit: int | None = None) -> dict[str, Any]:
     """Every figure but the import, on the ledger :func:`fill` made."""
     rng = random.Random(11)
     sample: list[dict[str, Any]] = []
@@ -172,7 +174,7 @@ def measure(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
         # A server's PostgreSQL erasure leaves its key ratchet to the maintenance thread (batched):
         # how long after the last erasure every receipt says scrubbed (0 where the erasure did it).
         t1 = time.perf_counter()
-        while not all(r["scrubbed"] for r in led.receipts()) and time.perf_counter() - t1 < 600:
+        while not all(r["scrubbed"] for r in led.receipts()) and time.perf_counter() - t1 < scrub_wait:
             time.sleep(0.05)
         fig["erase_scrubbed_after_ms"] = round((time.perf_counter() - t1) * 1000, 1)
         # Purge of the oldest day: retention of DAYS - 1 days, on the day after the ledger ends.
@@ -181,7 +183,7 @@ def measure(db: str, rows: int, end_ms: int, queries: int) -> dict[str, Any]:
         report = led.purge({}, default_days=DAYS - 1, now=now)
         fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
         t1, c1 = time.perf_counter(), time.process_time()
-        n = sum(1 for _ in led.iter_jsonl())
+        n = sum(1 for _ in itertools.islice(led.iter_jsonl(), export_limit))
         fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
         fig["export_cpu_us_per_row"] = round((time.process_time() - c1) / max(n, 1) * 1e6, 2)
     finally:
@@ -197,6 +199,7 @@ def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int)
         env["SKILLS_LEDGER_KEY_FILE"] += f".{n}"
     cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
            "--queries", str(args.queries), "--end-ms", str(end_ms), "--fill-workers", str(args.fill_workers),
+           "--scrub-wait", str(args.scrub_wait), *(["--export-limit", str(args.export_limit)] if args.export_limit else []),
            *(["--fast-fill"] if args.fast_fill else []), *(["--code", code] if code else [])]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -220,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fill-only", action="store_true", help="fill the databases and stop (a 10M ledger by hand)")
     ap.add_argument("--filled", action="store_true",
                     help="measure databases filled before (by --fill-only, or copies of one; give its --end-ms)")
+    ap.add_argument("--scrub-wait", type=float, default=600,
+                    help="seconds to wait, after the erasures, for their receipts to say scrubbed (0: do not wait)")
+    ap.add_argument("--export-limit", type=int, help="export this many rows, not all (a 10M ledger by hand)")
     ap.add_argument("--phase", choices=("fill", "measure"), help=argparse.SUPPRESS)
     ap.add_argument("--end-ms", type=int, help="the generated ledger's end (ms since the epoch; default: today 00:00 UTC)")
     ap.add_argument("--code", help=argparse.SUPPRESS)
@@ -227,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     end_ms = args.end_ms or (int(time.time()) // 86400) * 86_400_000
     if args.phase:  # a child: one database, one phase
         fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers)
-               if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries))
+               if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries, args.scrub_wait,
+                                                    args.export_limit))
         print(json.dumps(fig))
         return 0
     figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]

@@ -316,3 +316,11 @@ def test_a_receipt_past_its_text_retention_is_stripped_whatever_its_request_type
     assert row["transaction"] == receipt and row["speech"] is None and row["utterance"] is None
     assert store.purge({"shop": Policy(30, receipt_days=3650)})["stripped"] == 0  # stripped once, not again
 
+
+
+def test_pooled_connections_plan_generically_without_jit(store):
+    # A generic plan is costed over every day partition: at 10M rows a search window crossed
+    # jit_above_cost and spent 0.8 s compiling for a 1 ms statement.
+    with store.connection() as conn:
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+        assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"

@@ -32,8 +32,8 @@ from typing import Any
 from ..record import utcnow_iso
 from ..sqlite.chain import ChainReport, check_rows
 
-__all__ = ["LANES", "DAY_LANE", "DDL", "lane_of", "digest", "link", "append", "removed", "dropped_days",
-           "insert_sql", "verify"]
+__all__ = ["LANES", "DAY_LANE", "DDL", "lane_of", "lock_lanes", "digest", "link", "append", "removed",
+           "dropped_days", "insert_sql", "verify"]
 
 #: Chains a row can go to (by its user); lane ``LANES`` holds the ledger's own events (days dropped).
 LANES = 64
@@ -58,6 +58,16 @@ DDL = (
 def lane_of(user_id: str) -> int:
     """The lane of a user's rows: every entry of one row, and of one user, is in one lane."""
     return zlib.crc32(user_id.encode()) % LANES
+
+
+def lock_lanes(conn: Any, users: Iterable[str]) -> None:
+    """Lock the heads of ``users``' lanes, in lane order, in the caller's transaction.
+
+    A capture locks its lane, then (its insert trigger) its user's day in ``user_days``; an import
+    takes its rows' lanes before its COPY too, so no two wait for each other in a cycle.
+    """
+    conn.execute("SELECT 1 FROM ledger_chain_heads WHERE lane = ANY(%s) ORDER BY lane FOR UPDATE",
+                 (sorted({lane_of(u) for u in users}),))
 
 
 def digest(secret: bytes, stored: Sequence[Any]) -> str:

@@ -133,10 +133,13 @@ def wrap(kek: bytes, key: bytes, label: str) -> bytes:
     return nonce + AESGCM(kek).encrypt(nonce, key, label.encode())
 
 
-def unwrap(kek: bytes, wrapped: bytes, label: str) -> bytes:
-    """The key ``wrap`` sealed; raises :class:`StoreError` when ``kek`` or ``label`` is not the one used."""
+def unwrap(kek: bytes | AESGCM, wrapped: bytes, label: str) -> bytes:
+    """The key ``wrap`` sealed; raises :class:`StoreError` when ``kek`` or ``label`` is not the one used.
+
+    ``kek`` may be ``AESGCM(kek)`` already, made once by a caller that opens many keys (an export).
+    """
     try:
-        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], label.encode())
+        return (kek if isinstance(kek, AESGCM) else AESGCM(kek)).decrypt(wrapped[:12], wrapped[12:], label.encode())
     except InvalidTag:
         raise StoreError(f"A data key ({label.split(':')[0]}) does not open under this key file: wrong key file, "
                          "or a database restored from before a key ratchet.") from None

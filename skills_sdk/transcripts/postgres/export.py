@@ -88,7 +88,7 @@ class ExportMixin:
                 cur.execute(" UNION ALL ".join(branches), args)
                 batches = _read_ahead(cur)
                 try:
-                    yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids))
+                    yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids, cache=False))
                 finally:
                     batches.close()  # stops the reading thread before the cursor closes
 

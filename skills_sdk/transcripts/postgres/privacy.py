@@ -15,7 +15,7 @@ from ..keys import PREFIXES, KeyInfo, _hash
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
-from . import chain, groups, schema
+from . import chain, groups, schema, userdays
 from .columns import COPY_COLUMNS, STORED, STORED_USER
 
 __all__ = ["PrivacyMixin"]
@@ -137,6 +137,7 @@ class PrivacyMixin:
                 per_skill[r[_SKILL]] = per_skill.get(r[_SKILL], 0) + 1
                 developers.add(r[_DEVELOPER])
             chain.removed(conn, self.secret(), gone, "erase", STORED_USER)
+            userdays.prune(conn, gone, STORED_USER)
             # Tokens under the user's search groups: those groups are re-keyed (see groups.py).
             groups.queue(conn, {r[_DEVELOPER] for r in gone if r[-1] is not None}, user_id)
             state_rows = conn.execute(f"DELETE FROM user_state WHERE {cond}", params).rowcount
@@ -280,6 +281,8 @@ class PrivacyMixin:
                                              params).fetchall()
                         deleted += len(found)
                     chain.removed(conn, self.secret(), found, kind if kind == "strip" else "purge", STORED_USER)
+                    if kind != "strip":
+                        userdays.prune(conn, found, STORED_USER)
                     n = len(found)
                     if n:
                         per_skill[name] = per_skill.get(name, 0) + n

@@ -6,7 +6,7 @@ import datetime
 import re
 from typing import Any
 
-from . import chain
+from . import chain, userdays
 
 __all__ = ["MIGRATIONS", "migrate", "schema_version", "ensure_days", "partition_days", "drop_days_before",
            "partition_name", "DAYS_AHEAD"]
@@ -140,8 +140,9 @@ _V4 = (
 )
 
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
-#: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4)
+#: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view. 5: the days
+#: each user has rows in (see userdays.py).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL)
 
 
 def schema_version(conn: Any) -> int:
@@ -235,4 +236,5 @@ def drop_days_before(conn: Any, before: str) -> list[str]:
         name = partition_name(day)
         conn.execute(f"ALTER TABLE transcripts DETACH PARTITION {name}")
         conn.execute(f"DROP TABLE {name}")
+    userdays.forget(conn, gone)
     return gone

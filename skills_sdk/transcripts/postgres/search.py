@@ -74,9 +74,10 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
                 clauses.append("t.id < %s")
                 params.append(before_id)
         order = "created_at DESC, id DESC" if by_time else "id DESC"
+        by = "r." + order.replace(", ", ", r.")
         raw = scoped_read(conn, setting, value, keyed(f"SELECT {_SELECT} FROM {view} t WHERE {' AND '.join(clauses)} "
-                                                      f"ORDER BY t.{order.replace(', ', ', t.')} LIMIT %s",
-                                                      "r." + order.replace(", ", ", r.")), [*params, limit + 1])
+                                                      f"ORDER BY t.{order.replace(', ', ', t.')} LIMIT %s", by),
+                          [*params, limit + 1], by, nested=before_id is not None and by_time)
         return _page(store.decode(conn, raw, with_keys=True), limit)
 
 

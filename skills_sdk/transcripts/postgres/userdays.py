@@ -1,0 +1,94 @@
+"""The days each user has rows in, so that a user's history reads a few day partitions instead of all of them.
+
+A user's newest transcripts, read straight from the partitioned table, are a merge of every day
+partition's index scan: ninety days kept cost ninety index descents (and as many plan nodes to
+start) for a user who spoke on three of them. ``user_days`` holds one row per (user, day the
+user has rows in) with the highest id written to that day, kept by a trigger on every statement
+that inserts transcripts (capture, ``COPY``, moves out of the default partition), so that no
+writer, old host or ``psql`` session, can leave a day out; the ledger's removals (erasure, row
+purges, dropped days) forget the days they leave empty.
+
+:data:`HISTORY` reads a user's days by their highest id, newest first, each through the
+user-scoped view and pruned to its one partition, and stops once the page holds ``n`` rows and the
+next day's highest id is below the ``n``-th id found: no later day can hold a row of the page.
+Ids follow time for live captures, but an import writes old days with new ids; ordering by the
+stored highest id keeps the page exact either way.
+
+``day`` is the first ten characters of ``created_at`` (the UTC day of an ISO time, or whatever a
+row's odd text starts with), and ``[day, ledger_after(day))`` is exactly the texts that start with
+it, so the same range reaches a day's partition or the default one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["DDL", "HISTORY", "prune", "forget"]
+
+DDL = (
+    "LOCK TABLE transcripts IN SHARE ROW EXCLUSIVE MODE",  # no row written between the triggers and the backfill
+    """CREATE TABLE user_days (user_id text NOT NULL, day text COLLATE "C" NOT NULL, top_id bigint NOT NULL,
+        PRIMARY KEY (user_id, day))""",
+    "CREATE INDEX user_days_day ON user_days (day)",  # a purge forgets the days it drops
+    # The first text after every text that starts with ``d``: '2026-11-28' -> '2026-11-29'.
+    """CREATE FUNCTION ledger_after(d text) RETURNS text LANGUAGE sql IMMUTABLE STRICT
+        AS $$ SELECT left(d, -1) || chr(ascii(right(d, 1)) + 1) $$""",
+    """CREATE FUNCTION user_days_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO user_days (user_id, day, top_id)
+            SELECT user_id, left(created_at, 10), max(id) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id;
+        RETURN NULL; END $$""",
+    # The (user, day) pairs left without rows by a removal (see :func:`prune`).
+    """CREATE FUNCTION user_days_prune(uids text[], days text[]) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE g record; BEGIN
+        FOR g IN SELECT DISTINCT u, d FROM unnest(uids, days) x(u, d) ORDER BY 1, 2 LOOP
+            PERFORM 1 FROM transcripts t WHERE t.user_id = g.u AND t.created_at >= g.d
+                AND t.created_at < ledger_after(g.d) LIMIT 1;
+            IF NOT FOUND THEN
+                DELETE FROM user_days WHERE user_id = g.u AND day = g.d;
+            END IF;
+        END LOOP; END $$""",
+    "CREATE TRIGGER transcripts_user_days_insert AFTER INSERT ON transcripts REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION user_days_insert()",
+    "INSERT INTO user_days SELECT user_id, left(created_at, 10), max(id) FROM transcripts GROUP BY 1, 2",
+    # A user's rows below ``below``, newest first, ``n`` at least when there are (the caller sorts
+    # and cuts): read through user_transcripts, under the user's scope set for this transaction
+    # (one statement, no BEGIN, set_config, COMMIT around it), so the scope is checked in SQL as before.
+    """CREATE FUNCTION user_history_rows(uid text, below bigint, n integer) RETURNS SETOF transcripts
+        LANGUAGE plpgsql AS $$ DECLARE d record; r transcripts; got bigint[] := '{}'; BEGIN
+        PERFORM set_config('skills.user_id', uid, true);
+        FOR d IN SELECT day, top_id FROM user_days WHERE user_id = uid ORDER BY top_id DESC LOOP
+            EXIT WHEN cardinality(got) >= n
+                AND d.top_id < (SELECT x FROM unnest(got) x ORDER BY x DESC OFFSET n - 1 LIMIT 1);
+            FOR r IN SELECT * FROM user_transcripts t WHERE t.user_id = uid AND t.id < below
+                    AND t.created_at >= d.day AND t.created_at < ledger_after(d.day) ORDER BY t.id DESC LIMIT n LOOP
+                got := got || r.id;
+                RETURN NEXT r;
+            END LOOP;
+        END LOOP;
+        END $$""",
+)
+
+#: A user's newest rows (parameters: user, below this id, how many), through :data:`DDL`'s function.
+HISTORY = "SELECT {columns} FROM user_history_rows(%s::text, %s::bigint, %s::integer) ORDER BY id DESC LIMIT %s"
+
+
+def prune(conn: Any, found: Sequence[Sequence[Any]], user_pos: int) -> None:
+    """Forget the (user, day) pairs that rows the ledger just deleted leave empty (an erasure, a row purge).
+
+    ``found`` rows are ``(id, *stored)`` as ``DELETE … RETURNING id, <stored columns>`` gives them,
+    ``created_at`` first. Called after the rows' chain entries, so a remover takes the rows, then
+    their lanes, then their users' days: the order a capture takes its lane and day in (a trigger
+    on DELETE would take the days before the lanes, and wait for a capture that waits for it).
+    A day left behind by another DELETE (``psql``) only costs a history one empty probe.
+    """
+    pairs = {(r[1 + user_pos], r[1][:10]) for r in found}
+    if pairs:
+        conn.execute("SELECT user_days_prune(%s::text[], %s::text[])", ([u for u, _ in pairs], [d for _, d in pairs]))
+
+
+def forget(conn: Any, days: list[str]) -> None:
+    """Forget every user's rows in ``days``, whose partitions were just dropped (no DELETE trigger sees a DROP)."""
+    if days:
+        conn.execute("DELETE FROM user_days WHERE day = ANY(%s)", (days,))

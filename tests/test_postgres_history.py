@@ -1,0 +1,129 @@
+"""A user's history on PostgreSQL reads only the days the user has rows in (``user_days``), and stays exact."""
+
+from __future__ import annotations
+
+import random
+
+import psycopg
+import pytest
+
+from skills_sdk.transcripts.postgres import PostgresLedger, schema
+
+
+@pytest.fixture
+def store(postgres_url, tmp_path):
+    s = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
+    yield s
+    s.stop()
+
+
+def _row(user: str, day: int, n: int, skill: str = "notes") -> dict:
+    return {"developer_id": "dev-a", "skill": skill, "user_id": user, "session_id": f"S-{user}-{day}",
+            "created_at": f"2026-11-{day:02d}T{n % 24:02d}:{n % 60:02d}:00.000Z", "request_type": "IntentRequest",
+            "intent": "NoteIntent", "utterance": f"note {n}", "speech": f"Noted {n}."}
+
+
+def _ids(store: PostgresLedger, user: str) -> list[int]:
+    """The user's ids, newest first, read without user_days (every partition)."""
+    with store.connection() as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM transcripts WHERE user_id = %s ORDER BY id DESC", (user,))]
+
+
+def _pages(store: PostgresLedger, user: str, limit: int) -> list[int]:
+    out: list[int] = []
+    before = None
+    while True:
+        page = store.user_history(user, limit=limit, before_id=before)
+        out += [r["id"] for r in page]
+        if len(page) < limit:
+            return out
+        before = page[-1]["id"]
+
+
+def _days(store: PostgresLedger, user: str) -> list[tuple[str, int]]:
+    with store.connection() as conn:
+        return [tuple(r) for r in conn.execute("SELECT day, top_id FROM user_days WHERE user_id = %s ORDER BY day",
+                                               (user,))]
+
+
+def _expected_days(store: PostgresLedger, user: str) -> list[tuple[str, int]]:
+    with store.connection() as conn:
+        return [tuple(r) for r in conn.execute("SELECT left(created_at, 10), max(id) FROM transcripts WHERE user_id = %s "
+                                               "GROUP BY 1 ORDER BY 1", (user,))]
+
+
+def test_pages_are_exact_when_imports_write_old_days_with_new_ids(store):
+    # Live captures first (recent days), then imports of older days, which take higher ids: id order
+    # is not day order, and a page must still be the user's newest ids.
+    rng = random.Random(5)
+    users = ["u-a", "u-b", "u-c"]
+    for n in range(60):
+        store.record(_row(rng.choice(users), 20 + rng.randrange(8), n))
+    for start in range(0, 90, 30):
+        store.record_many([_row(rng.choice(users), 1 + rng.randrange(18), 100 + start + k) for k in range(30)])
+    for n in range(20):
+        store.record(_row(rng.choice(users), 1 + rng.randrange(27), 200 + n))
+    for user in users:
+        every = _ids(store, user)
+        assert len(every) > 20
+        assert _days(store, user) == _expected_days(store, user)
+        for limit in (1, 3, 7, 50):
+            assert _pages(store, user, limit) == every, (user, limit)
+
+
+def test_a_page_stops_at_the_days_it_needs(store):
+    # 30 days of 5 rows: a page of 10 reads the two newest days and stops (the function returns what it read).
+    store.record_many([_row("u1", day, day * 10 + k) for day in range(1, 31) for k in range(5)])
+    page = store.user_history("u1", limit=10)
+    assert [r["created_at"][:10] for r in page] == ["2026-11-30"] * 5 + ["2026-11-29"] * 5
+    with store.connection() as conn:
+        read = conn.execute("SELECT count(*) FROM user_history_rows('u1', 9223372036854775807, 10)").fetchone()[0]
+    assert read == 10
+
+
+def test_erasure_and_purge_forget_the_users_days(store):
+    store.record_many([_row("u1", day, day, skill=skill) for day in (1, 2, 3) for skill in ("notes", "music")]
+                      + [_row("u1", 4, 40, skill="music"), _row("u2", 2, 50)])
+    store.erase_user("u1", skill="music", ratchet=False)
+    # The 4th day held music only; a day's highest id stays an upper bound of what is left (enough to stop a page).
+    assert [d for d, _ in _days(store, "u1")] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert all(top >= high for (_, top), (_, high) in zip(_days(store, "u1"), _expected_days(store, "u1"), strict=True))
+    assert _pages(store, "u1", 2) == _ids(store, "u1")
+    store.erase_user("u1", ratchet=False)
+    assert _days(store, "u1") == [] and store.user_history("u1") == []
+    assert [d for d, _ in _days(store, "u2")] == ["2026-11-02"]
+    with store.connection() as conn, conn.transaction():
+        schema.drop_days_before(conn, "2026-11-03")
+    assert _days(store, "u2") == [] and store.user_history("u2") == []
+
+
+def test_a_ledger_migrated_from_before_user_days_knows_every_users_days(postgres_url, tmp_path):
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        schema.migrate(conn, target=4)
+        with conn.transaction():
+            schema.ensure_days(conn, [f"2026-11-{d:02d}" for d in range(1, 4)])
+        conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) "
+                     "SELECT '2026-11-0' || (1 + g % 3) || 'T10:00:00.000Z', 'dev-a', 'notes', 'u' || (g % 4) "
+                     "FROM generate_series(1, 40) g")
+    store = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"))
+    try:
+        assert store.applied == [5]
+        for user in ("u0", "u1", "u2", "u3"):
+            assert _days(store, user) == _expected_days(store, user) and len(_days(store, user)) == 3
+            assert _pages(store, user, 4) == _ids(store, user)
+    finally:
+        store.stop()
+
+
+def test_history_is_read_under_the_users_scope_in_sql(store):
+    store.record(_row("u1", 1, 1))
+    store.record(_row("u2", 1, 2))
+    with store.connection() as conn:
+        # Called for u1, the function reads through user_transcripts scoped to u1: u2's rows cannot come back.
+        got = conn.execute("SELECT user_id FROM user_history_rows('u1', 9223372036854775807, 50)").fetchall()
+        assert got == [("u1",)]
+        try:  # the scope ended with the statement: the view raises, or (the setting known, now empty) finds nothing
+            left = conn.execute("SELECT count(*) FROM user_transcripts").fetchone()[0]
+        except psycopg.errors.UndefinedObject:
+            left = 0
+        assert left == 0
