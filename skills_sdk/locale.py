@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ._frozen import NEW_DICT, RECORD, Frozen, set_field
 from .errors import RegistrationError
 
 if TYPE_CHECKING:
@@ -58,8 +59,8 @@ def _texts(value: str | Iterable[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-@dataclass(frozen=True)
-class LocaleModel:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class LocaleModel(Frozen):
     """What one locale changes in a skill's interaction model."""
 
     locale: str
@@ -68,6 +69,18 @@ class LocaleModel:
     slot_values: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     slot_samples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     prompts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __init__(self, locale: str, invocation_name: str | None = None,
+                 samples: Mapping[str, tuple[str, ...]] = NEW_DICT,
+                 slot_values: Mapping[str, Mapping[str, tuple[str, ...]]] = NEW_DICT,
+                 slot_samples: Mapping[str, tuple[str, ...]] = NEW_DICT,
+                 prompts: Mapping[str, tuple[str, ...]] = NEW_DICT) -> None:
+        set_field(self, "locale", locale)
+        set_field(self, "invocation_name", invocation_name)
+        set_field(self, "samples", {} if samples is NEW_DICT else samples)
+        set_field(self, "slot_values", {} if slot_values is NEW_DICT else slot_values)
+        set_field(self, "slot_samples", {} if slot_samples is NEW_DICT else slot_samples)
+        set_field(self, "prompts", {} if prompts is NEW_DICT else prompts)
 
     @classmethod
     def of(cls, locale: str, *, invocation_name: str | None = None,

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._frozen import RECORD, Frozen, set_field
+
 __all__ = [
     "Rule",
     "REQUEST_TYPES",
@@ -29,8 +31,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Rule(Frozen):
     """What a response to one kind of request may carry.
 
     ``speech``: outputSpeech, reprompt and card; ``session``: shouldEndSession; ``directives``:
@@ -43,6 +45,14 @@ class Rule:
     session: bool
     directives: tuple[str, ...] | None
     can_fulfill: bool = False
+
+    def __init__(self, name: str, speech: bool, session: bool, directives: tuple[str, ...] | None,
+                 can_fulfill: bool = False) -> None:
+        set_field(self, "name", name)
+        set_field(self, "speech", speech)
+        set_field(self, "session", session)
+        set_field(self, "directives", directives)
+        set_field(self, "can_fulfill", can_fulfill)
 
 
 #: A conversation turn: anything a response may hold.

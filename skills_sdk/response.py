@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._frozen import RECORD, Frozen, set_field
+
 if TYPE_CHECKING:
     from decimal import Decimal
 
@@ -42,8 +44,8 @@ def ssml_to_text(markup: str) -> str:
     return _SPACE.sub(" ", unescape(_TAG.sub(" ", markup))).strip()
 
 
-@dataclass(frozen=True, slots=True)
-class Transaction:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Transaction(Frozen):
     """A purchase, booking, refund or fee that a response completed; the transcript records it."""
 
     kind: str
@@ -51,6 +53,14 @@ class Transaction:
     amount: Decimal
     currency: str = "USD"
     status: str = "completed"
+
+    def __init__(self, kind: str, reference: str, amount: Decimal, currency: str = "USD",
+                 status: str = "completed") -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "reference", reference)
+        set_field(self, "amount", amount)
+        set_field(self, "currency", currency)
+        set_field(self, "status", status)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (amount as a string, so no float rounding)."""

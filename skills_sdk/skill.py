@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ._frozen import NEW_DICT, RECORD, Frozen, set_field
 from .context import Turn
 from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .envelope import Slot
@@ -29,14 +30,20 @@ AUDIO_ONLY_PREFIXES = ("AudioPlayer.", "PlaybackController.")
 _MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class SlotParam:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class SlotParam(Frozen):
     """One handler parameter filled from a slot: its name, the conversion, and its default."""
 
     name: str
     convert: str  # "str", "int", "float", "slot"
     default: Any = None
     slot_type: str | None = None  # the SlotType the parameter is annotated with, if any
+
+    def __init__(self, name: str, convert: str, default: Any = None, slot_type: str | None = None) -> None:
+        set_field(self, "name", name)
+        set_field(self, "convert", convert)
+        set_field(self, "default", default)
+        set_field(self, "slot_type", slot_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +181,8 @@ def is_request_type(ctx: Turn, *types: str) -> bool:
     return ctx.request_type in types
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerPolicy:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class LedgerPolicy(Frozen):
     """What the ledger keeps of a skill's turns, and for how long: one object instead of five keywords.
 
     >>> Skill("pizza", developer_id="acme", ledger=LedgerPolicy(retention_days=30, exempt_slots={"size"}))
@@ -193,9 +200,14 @@ class LedgerPolicy:
     exempt_slots: frozenset[str] = frozenset()
     disable_grace_days: int = 0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "redact_patterns", dict(self.redact_patterns or {}))
-        object.__setattr__(self, "exempt_slots", frozenset(self.exempt_slots))
+    def __init__(self, retention_days: int | None = None, receipt_retention_days: int | None = None,
+                 redact_patterns: Mapping[str, str] = NEW_DICT, exempt_slots: Iterable[str] = frozenset(),
+                 disable_grace_days: int = 0) -> None:
+        set_field(self, "retention_days", retention_days)
+        set_field(self, "receipt_retention_days", receipt_retention_days)
+        set_field(self, "redact_patterns", dict(redact_patterns or {}) if redact_patterns is not NEW_DICT else {})
+        set_field(self, "exempt_slots", frozenset(exempt_slots))
+        set_field(self, "disable_grace_days", disable_grace_days)
         for name in ("retention_days", "receipt_retention_days"):
             days = getattr(self, name)
             if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):

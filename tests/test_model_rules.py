@@ -197,3 +197,20 @@ def test_the_models_classes_behave_as_frozen_dataclasses():
     assert repr(SlotValue("large")) == "SlotValue(name='large', id=None, synonyms=())"
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.locale = "en-GB"  # type: ignore[misc]
+
+
+def test_a_ledger_policy_and_a_locale_behave_as_frozen_dataclasses():
+    import dataclasses
+
+    from skills_sdk import LedgerPolicy
+    from skills_sdk.locale import LocaleModel
+
+    policy = LedgerPolicy(retention_days=30, redact_patterns=None, exempt_slots=["size"])
+    assert (policy.redact_patterns, policy.exempt_slots) == ({}, frozenset({"size"}))
+    assert LedgerPolicy().redact_patterns is not LedgerPolicy().redact_patterns
+    assert dataclasses.replace(policy, retention_days=7) == LedgerPolicy(7, None, {}, {"size"})
+    with pytest.raises(Exception, match="whole number of days"):
+        LedgerPolicy(retention_days=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.retention_days = 1  # type: ignore[misc]
+    assert LocaleModel("de-DE").samples == {} and LocaleModel("de-DE") == LocaleModel.of("de-DE")
