@@ -52,7 +52,10 @@ def one(python: str, code: str | None, pythonpath: str | None) -> dict[str, floa
         env["PYTHONPATH"] = pythonpath
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([python, "-c", code or "pass"], capture_output=True, text=True, env=env, check=False)
+    # Run from the harness's folder: ``python -c`` puts the current folder first on the path, and
+    # run from a checkout it would import that checkout's skills_sdk for every --root.
+    proc = subprocess.run([python, "-c", code or "pass"], capture_output=True, text=True, env=env, check=False,
+                          cwd=PEER)
     wall = (time.perf_counter() - t0) * 1e3
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
