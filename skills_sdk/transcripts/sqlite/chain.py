@@ -25,7 +25,7 @@ from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 
-__all__ = ["ChainReport", "chain_inserted", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
+__all__ = ["ChainReport", "chain_inserted", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
            "EVENTS", "RETURNING_CONTENT"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
@@ -161,20 +161,38 @@ def _contents(conn: sqlite3.Connection, ids: Sequence[int]) -> Iterator[tuple[in
                                 "ORDER BY id", part)
 
 
-def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int,
-                   values: Sequence[Any] | None = None) -> int:
-    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction.
+def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]) -> str | None:
+    """The digest of the row an INSERT of ``values`` (:data:`INSERT_COLUMNS` order) writes, or None when only a read-back tells.
 
-    >>> chain_inserted(conn, store.secret(), cur.lastrowid, cur.lastrowid, values)     # doctest: +SKIP
-    1
+    >>> digest = insert_digest(conn, store.secret(), values)     # doctest: +SKIP  (before the write lock)
 
-    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. ``values``, the
-    INSERT's parameters of a single row, lets the digest be made without reading the row back.
+    A capture makes it before it takes the write lock, so the lock is held for the SQL alone:
+    the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
+    (a second worker, the background indexer) waited out. Give it to :func:`chain_inserted`.
     """
-    if values is not None and first == last and _content_in_python(conn):
+    if _content_in_python(conn):
         content = _content_of(values)
         if content is not None:
-            return _append(conn, (("insert", first, _digest(secret, content)),))
+            return _digest(secret, content)
+    return None
+
+
+def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int,
+                   values: Sequence[Any] | None = None, *, digest: str | None = None) -> int:
+    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction.
+
+    >>> chain_inserted(conn, store.secret(), cur.lastrowid, cur.lastrowid, digest=digest)     # doctest: +SKIP
+    1
+
+    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. For a single row,
+    ``digest`` (:func:`insert_digest` of its values) or ``values``, the INSERT's parameters, lets
+    the digest be made without reading the row back.
+    """
+    if first == last:
+        if digest is None and values is not None:
+            digest = insert_digest(conn, secret, values)
+        if digest is not None:
+            return _append(conn, (("insert", first, digest),))
     found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
     return _append(conn, (("insert", rid, _digest(secret, content)) for rid, content in found.fetchall()))
 

@@ -19,7 +19,7 @@ from ..record import INSERT_COLUMNS, decode, picker, storage_values, utcnow_iso
 from . import queries
 from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
-from .chain import ChainReport, chain_inserted
+from .chain import ChainReport, chain_inserted, insert_digest
 from .chain import verify as verify_chain
 from .connection import Connection, Transaction
 from .driver import DB_ERRORS, is_busy
@@ -105,7 +105,10 @@ class SQLiteLedger(Connection, Ledger):
     # -- writing -------------------------------------------------------------------------------------
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         values = storage_values(row)
+        insert, params = _insert(values)
         conn = self.capture_conn
+        secret = self.secret()
+        digest = insert_digest(conn, secret, values)  # its tamper evidence, made before the write lock
         # Writers in this process queue on a lock rather than on SQLite's busy handler, which
         # sleeps in whole milliseconds: a capture never waits longer than the write before it.
         # It waits capture_timeout_ms at most (its connection's busy timeout too): past that
@@ -113,8 +116,8 @@ class SQLiteLedger(Connection, Ledger):
         with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
             if state is not None:
                 conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
-            rid = int(conn.execute(*_insert(values)).lastrowid or 0)
-            chain_inserted(conn, self.secret(), rid, rid, values)  # tamper evidence, in the same commit
+            rid = int(conn.execute(insert, params).lastrowid or 0)
+            chain_inserted(conn, secret, rid, rid, digest=digest)  # in the same commit
         self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
