@@ -68,8 +68,6 @@ def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any],
     return convert
 
 
-
-
 def load_skills(spec: str | None) -> list[Any]:
     """The skills to host: ``module:attr`` (a Skill, a list, or a factory), by default :data:`DEFAULT_SKILLS`."""
     from ..errors import RegistrationError

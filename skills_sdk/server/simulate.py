@@ -58,7 +58,9 @@ def simulate(skill: str) -> Response:
     from ..simulator import Conversation, ConversationCache
 
     host = ext["host"]
-    sessions = ext.get("simulator_sessions") or ext.setdefault("simulator_sessions", ConversationCache(MAX_SESSIONS))
+    sessions = ext.get("simulator_sessions")
+    if sessions is None:  # an empty cache is falsy: test for None, or every turn would build one to throw away
+        sessions = ext.setdefault("simulator_sessions", ConversationCache(MAX_SESSIONS))
     if not app.config.get("SKILLS_SIMULATOR", not app.config.get("SKILLS_VERIFY")):
         return error_response(403, "simulator_disabled", "The text simulator is off on this server because it "
                               "verifies Alexa requests; set SKILLS_SIMULATOR=True in the app config to turn it on.")
