@@ -24,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,16 +47,16 @@ OURS = "from inproc_target import handle_json_same_work as round_trip"
 ASKSDK = "import bench_inproc as b\nskill, round_trip = b.asksdk_round_trip_factory(False)"
 
 
-def one(python: str, code: str | None, pythonpath: str | None) -> dict[str, float]:
+def one(python: str, code: str | None, pythonpath: str | None, cwd: str) -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    # Run from the harness's folder: ``python -c`` puts the current folder first on the path, and
-    # run from a checkout it would import that checkout's skills_sdk for every --root.
+    # Run from an empty folder: ``python -c`` puts the current folder first on the path, and run
+    # from a checkout it would import that checkout's skills_sdk for every --root.
     proc = subprocess.run([python, "-c", code or "pass"], capture_output=True, text=True, env=env, check=False,
-                          cwd=PEER)
+                          cwd=cwd)
     wall = (time.perf_counter() - t0) * 1e3
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
@@ -73,6 +74,8 @@ def main() -> None:
                     help="the Python that runs every contender (default: the peer harness's venv)")
     ap.add_argument("--no-peer", action="store_true", help="leave ask-sdk-core out")
     args = ap.parse_args()
+    if os.sep in args.python:  # a path, to be found from the empty folder the processes run in
+        args.python = os.path.abspath(args.python)
 
     envelope = os.path.join(PEER, "intent_envelope.json")
     if not os.path.exists(envelope):
@@ -87,9 +90,10 @@ def main() -> None:
     contenders["python -c pass"] = (None, None)
 
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
-    for _ in range(args.rounds):
-        for name, (code, path) in contenders.items():
-            runs[name].append(one(args.python, code, path))
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as empty:
+        for _ in range(args.rounds):
+            for name, (code, path) in contenders.items():
+                runs[name].append(one(args.python, code, path, empty))
     load = " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else "?"
     summary = {name: {k: round(statistics.median(r[k] for r in rs), 1) for k in rs[0]} for name, rs in runs.items()}
     for name, figures in summary.items():
