@@ -28,21 +28,18 @@ _CAPTURE = os.environ.get("SKILLS_BENCH_CAPTURE", "1") != "0"
 
 
 def _scratch_dir() -> str:
-    # tempfile.mkdtemp and shutil.rmtree, spelled here: those two modules (and the bz2, lzma and
-    # random modules they load) are a tenth of this module's cold start and none of the SDK's.
+    # Made without tempfile, removed at exit by shutil imported then: those two modules (and the bz2,
+    # lzma and random modules they load) are a tenth of this module's cold start and none of the SDK's.
     path = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"skills-bench-{os.getpid()}-{os.urandom(4).hex()}")
     os.mkdir(path, 0o700)
-
-    def remove() -> None:
-        for root, dirs, files in os.walk(path, topdown=False):
-            for name in files:
-                os.unlink(os.path.join(root, name))
-            for name in dirs:
-                os.rmdir(os.path.join(root, name))
-        os.rmdir(path)
-
-    atexit.register(remove)
+    atexit.register(_remove, path)
     return path
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 _DIR = _scratch_dir()
