@@ -3,12 +3,12 @@
 # ours (same-work pizza skill, capture on, JSON access log), ours with request verification on,
 # flask-ask-sdk (the peer) and a bare Flask app returning the same bytes. See bench/wsgi_pizza.py.
 # Ours also runs under gunicorn's threaded worker ("ours_gthread": -k gthread $GTHREAD, default
-# -w 2 --threads 4), started here with the same app, envelope and access log, and measured by the
+# -w 2 --threads 2), started here with the same app, envelope and access log, and measured by the
 # harness as a running server (--url, --server-pid: the CPU of its master and workers).
 #
 #   bash bench/http_bench.sh                 # DURATION=5 RUNS=3 WORKERS=2 by default
 #   BEFORE=../main bash bench/http_bench.sh  # also another checkout's same app ("before"), interleaved in the same run
-#   GTHREAD="-w 2 --threads 8" GTHREAD_PORT=18079 bash bench/http_bench.sh
+#   GTHREAD="-w 2 --threads 4" GTHREAD_PORT=18079 bash bench/http_bench.sh
 #
 # Results (JSON) land in $BENCH_RESULTS (default /tmp/skills-bench-results)/http_ours.json.
 set -euo pipefail
@@ -34,7 +34,7 @@ fi
 GTHREAD_PORT="${GTHREAD_PORT:-18079}"
 # shellcheck disable=SC2086  # GTHREAD is a list of gunicorn options
 (cd "$PEER" && PYTHONPATH="$ROOT/bench:$ROOT" SKILLS_BENCH_DB="$BENCH_RESULTS/ours_gthread_http.db" \
-  exec "$VENV/bin/gunicorn" -k gthread ${GTHREAD:--w 2 --threads 4} -b "127.0.0.1:$GTHREAD_PORT" \
+  exec "$VENV/bin/gunicorn" -k gthread ${GTHREAD:--w 2 --threads 2} -b "127.0.0.1:$GTHREAD_PORT" \
   --log-level warning --chdir "$PEER" wsgi_pizza:app >/dev/null 2>"$BENCH_RESULTS/gunicorn_gthread.log") &
 gthread_pid=$!
 trap 'kill -TERM "$gthread_pid" 2>/dev/null; wait "$gthread_pid" 2>/dev/null || true' EXIT
