@@ -405,3 +405,39 @@ def test_a_purge_waits_for_a_running_rekey_without_blocking_its_writes(store):
     finally:
         reader.close()
         writer.close()
+
+
+def _prepared(conn) -> set[str]:
+    """The statements prepared on ``conn`` (but this one)."""
+    return {r[0] for r in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()} - {
+        "SELECT statement FROM pg_prepared_statements"}
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_new_connection_has_the_hot_reads_prepared_before_a_request_needs_them(store, warm):
+    store.record(_turn("u1", "first"))
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path, warm=warm, max_size=1)
+    try:
+        with other.connection() as conn:
+            ready = _prepared(conn)
+        assert any("user_history_rows" in s for s in ready) is warm
+        assert any("developer_transcripts" in s and "created_at DESC" in s for s in ready) is warm
+        for _ in range(2):  # a statement is prepared on its second use
+            assert other.user_history("u1")[0]["utterance"] == "note first"
+            page, _ = other.query({"since": "2000-01-01T00:00:00.000Z", "until": "2100-01-01T00:00:00.000Z"},
+                                  developer_id="dev-a")
+            assert [r["utterance"] for r in page] == ["note first"]
+        with other.connection() as conn:
+            after = _prepared(conn)
+        assert (after == ready) is warm  # the requests found their statements prepared (cold: they prepared them)
+    finally:
+        other.stop()
+
+
+def test_a_connection_the_pool_adds_later_is_warmed_too(store):
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path, min_size=1, max_size=2)
+    try:
+        with other.pool.connection() as first, other.pool.connection() as second:  # the second made on demand
+            assert [any("user_history_rows" in s for s in _prepared(c)) for c in (first, second)] == [True, True]
+    finally:
+        other.stop()
