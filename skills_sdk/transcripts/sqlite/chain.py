@@ -25,7 +25,7 @@ from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 
-__all__ = ["ChainReport", "chain_inserted", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
+__all__ = ["ChainReport", "chain_inserted", "chain_inserted_each", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
            "EVENTS", "RETURNING_CONTENT"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
@@ -195,6 +195,19 @@ def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: in
             return _append(conn, (("insert", first, digest),))
     found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
     return _append(conn, (("insert", rid, _digest(secret, content)) for rid, content in found.fetchall()))
+
+
+def chain_inserted_each(conn: sqlite3.Connection, secret: bytes, rows: Sequence[tuple[int, str | None]]) -> int:
+    """Chain rows just inserted in the caller's transaction, each given as ``(id, digest)`` (None: read it back).
+
+    >>> chain_inserted_each(conn, store.secret(), [(41, digest_41), (42, None)])     # doctest: +SKIP
+    2
+
+    One read of the chain's head and one INSERT for them all: a group commit's rows.
+    """
+    missing = [rid for rid, digest in rows if digest is None]
+    read = {rid: _digest(secret, content) for rid, content in _contents(conn, missing)} if missing else {}
+    return _append(conn, [("insert", rid, read[rid] if digest is None else digest) for rid, digest in rows])
 
 
 def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -> int:

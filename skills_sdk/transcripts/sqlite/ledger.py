@@ -23,6 +23,7 @@ from .chain import ChainReport, chain_inserted, insert_digest
 from .chain import verify as verify_chain
 from .connection import Connection, Transaction
 from .driver import DB_ERRORS, is_busy
+from .group_commit import GroupCommit, Pending
 from .fts import index_pending
 from .health import check_writable
 from .schema import ensure_schema, privacy_secret
@@ -95,6 +96,8 @@ class SQLiteLedger(Connection, Ledger):
         # crash between an erasure's commit and its scrub); then set by each erasure.
         self._scrub_due = threading.Event()
         self._scrub_due.set()
+        #: The queue of this process's captures (group_commit): ``group_commit.commits`` counts their transactions.
+        self.group_commit = GroupCommit()
         ensure_schema(self)
         self.created()
 
@@ -109,15 +112,28 @@ class SQLiteLedger(Connection, Ledger):
         conn = self.capture_conn
         secret = self.secret()
         digest = insert_digest(conn, secret, values)  # its tamper evidence, made before the write lock
-        # Writers in this process queue on a lock rather than on SQLite's busy handler, which
-        # sleeps in whole milliseconds: a capture never waits longer than the write before it.
-        # It waits capture_timeout_ms at most (its connection's busy timeout too): past that
-        # the row is better spooled than the user's reply held.
-        with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
-            if state is not None:
-                conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
-            rid = int(conn.execute(insert, params).lastrowid or 0)
-            chain_inserted(conn, secret, rid, rid, digest=digest)  # in the same commit
+        # The captures of this process's threads that overlap commit together (group_commit);
+        # alone, a capture commits its own row. A capture waits capture_timeout_ms at most for
+        # the write lock (its connection's busy timeout too): past that the row is better spooled
+        # than the user's reply held.
+        group = self.group_commit
+        if not group.lead_alone():
+            upsert = None if state is None else (_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"],
+                                                              state, values[0]))
+            rid = group.submit(self, Pending(upsert, insert, params, digest), self.capture_timeout_ms)
+            self.last_capture = time.monotonic()
+            return rid
+        try:
+            # Writers in this process queue on a lock rather than on SQLite's busy handler, which
+            # sleeps in whole milliseconds: a capture never waits longer than the write before it.
+            with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
+                if state is not None:
+                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
+                rid = int(conn.execute(insert, params).lastrowid or 0)
+                chain_inserted(conn, secret, rid, rid, digest=digest)  # in the same commit
+            group.commits += 1
+        finally:
+            group.end_lead()
         self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
