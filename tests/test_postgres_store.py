@@ -237,6 +237,57 @@ def test_a_host_behind_a_ratchet_follows_it(store, tmp_path):
         second.stop()
 
 
+def test_a_host_behind_a_ratchet_makes_a_new_users_key_at_the_databases_epoch(store, tmp_path):
+    store.record(_turn("u1", "before"))
+    copy = tmp_path / "host2.key"
+    shutil.copy(store.keys.key_file_path, copy)
+    second = PostgresLedger(store.url, key_file=str(copy))
+    try:
+        store.ratchet()
+        rid = second.record(_turn("u9", "after"))  # its first statement since the ratchet makes a key
+        assert crypto.KeyFile.open(str(copy), create=False).epoch == 1
+        assert store.get(rid)["utterance"] == "note after"
+        with store.connection() as conn:
+            assert conn.execute("SELECT epoch FROM user_keys WHERE user_id = 'u9'").fetchone()[0] == 1
+    finally:
+        second.stop()
+
+
+def _statements(monkeypatch) -> list[str]:
+    """The statements every connection runs from now on (their text), in order."""
+    sent: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def counted(self, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    return sent
+
+
+def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(store, tmp_path, monkeypatch):
+    store.record(_turn("u1", "first"))
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path)
+    try:
+        with other.connection() as conn:  # the search groups' keys, read once a process (not per user)
+            for user in ("u1", "u2"):
+                other.keys.group_key(conn, "dev-a", crypto.group_of(user))
+        sent = _statements(monkeypatch)
+        other.record(_turn("u2", "new user"))  # the key made and the row written: two round trips
+        other.record(_turn("u1", "known, not in memory"))  # the key read, then the row
+        other.record(_turn("u1", "in memory"))
+        assert [s.split()[0] for s in sent] == ["WITH"] * 5
+        assert sum("INSERT INTO user_keys" in s for s in sent) == 2
+    finally:
+        other.stop()
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM user_keys").fetchone()[0] == 2
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note in memory", "note known, not in memory",
+                                                                  "note first"]
+    assert store.user_history("u2")[0]["utterance"] == "note new user"
+
+
 def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
     store.record(_turn("u1", "first"))
     stop = threading.Event()
@@ -354,3 +405,39 @@ def test_a_purge_waits_for_a_running_rekey_without_blocking_its_writes(store):
     finally:
         reader.close()
         writer.close()
+
+
+def _prepared(conn) -> set[str]:
+    """The statements prepared on ``conn`` (but this one)."""
+    return {r[0] for r in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()} - {
+        "SELECT statement FROM pg_prepared_statements"}
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_new_connection_has_the_hot_reads_prepared_before_a_request_needs_them(store, warm):
+    store.record(_turn("u1", "first"))
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path, warm=warm, max_size=1)
+    try:
+        with other.connection() as conn:
+            ready = _prepared(conn)
+        assert any("user_history_rows" in s for s in ready) is warm
+        assert any("developer_transcripts" in s and "created_at DESC" in s for s in ready) is warm
+        for _ in range(2):  # a statement is prepared on its second use
+            assert other.user_history("u1")[0]["utterance"] == "note first"
+            page, _ = other.query({"since": "2000-01-01T00:00:00.000Z", "until": "2100-01-01T00:00:00.000Z"},
+                                  developer_id="dev-a")
+            assert [r["utterance"] for r in page] == ["note first"]
+        with other.connection() as conn:
+            after = _prepared(conn)
+        assert (after == ready) is warm  # the requests found their statements prepared (cold: they prepared them)
+    finally:
+        other.stop()
+
+
+def test_a_connection_the_pool_adds_later_is_warmed_too(store):
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path, min_size=1, max_size=2)
+    try:
+        with other.pool.connection() as first, other.pool.connection() as second:  # the second made on demand
+            assert [any("user_history_rows" in s for s in _prepared(c)) for c in (first, second)] == [True, True]
+    finally:
+        other.stop()

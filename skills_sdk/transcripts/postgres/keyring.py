@@ -21,6 +21,17 @@ __all__ = ["Keyring"]
 
 #: Data keys a process keeps unwrapped in memory (least recently used go first).
 _CACHE_SIZE = 20_000
+# A user's data key, or a new one made with the caller's wrapped key when there is none: ``(id,
+# epoch, wrapped, made)``. The epoch's row is share-locked (only when a key is made: the NOT EXISTS
+# is checked first), so a ratchet cannot re-wrap the keys between it and the insert; no row back
+# (a ratchet moved the epoch, or another host is making the same key) sends the caller the long way.
+_FIND_OR_MAKE = (
+    "WITH old AS (SELECT id, epoch, wrapped FROM user_keys WHERE user_id = %(u)s AND developer_id = %(d)s "
+    "AND skill = %(s)s), m AS (SELECT 1 FROM ledger_meta WHERE name = 'kek_epoch' AND value = %(text_epoch)s "
+    "FOR SHARE), made AS (INSERT INTO user_keys (developer_id, skill, user_id, epoch, wrapped, created_at) "
+    "SELECT %(d)s, %(s)s, %(u)s, %(epoch)s, %(wrapped)s, %(at)s FROM m WHERE NOT EXISTS (SELECT 1 FROM old) "
+    "ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id) "
+    "SELECT id, epoch, wrapped, false FROM old UNION ALL SELECT id, NULL, NULL, true FROM made")
 
 
 class Keyring:
@@ -80,6 +91,20 @@ class Keyring:
             if hit is not None:
                 return hit
         label = _user_label(dev, skill, user)
+        # One round trip finds the key or makes it, wrapped under the epoch this process knows (autocommit).
+        epoch, key = self.key_file.epoch, crypto.new_key()
+        row = conn.execute(_FIND_OR_MAKE, {"d": dev, "s": skill, "u": user, "epoch": epoch, "text_epoch": str(epoch),
+                                           "wrapped": crypto.wrap(self.kek(epoch), key, label), "at": utcnow_iso()}
+                           ).fetchone()
+        if row is None:  # a ratchet moved the epoch, or another host is making this key now
+            return self._user_key_after_race(conn, ident, label)
+        found = (int(row[0]), key) if row[3] else (int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
+        self.remember(ident, found)
+        return found
+
+    def _user_key_after_race(self, conn: Any, ident: tuple[str, str, str], label: str) -> tuple[int, bytes]:
+        """:meth:`user_key` the long way: read the key another host made, or make it at the epoch the database has."""
+        dev, skill, user = ident
         row = conn.execute("SELECT id, epoch, wrapped FROM user_keys WHERE user_id = %s AND developer_id = %s "
                            "AND skill = %s", (user, dev, skill)).fetchone()
         if row is None:

@@ -78,7 +78,8 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
 
     def __init__(self, url: str, *, key_file: str | None = None, spool_path: str | None = None,
                  min_size: int = 1, max_size: int = 8, migrate: bool = True, timeout: float = 10.0,
-                 maintenance_interval: float = 3600.0, write_timeout: float = 2.0, scrub_delay: float = 1.0) -> None:
+                 maintenance_interval: float = 3600.0, write_timeout: float = 2.0, scrub_delay: float = 1.0,
+                 warm: bool = True) -> None:
         self.url = url
         self.timeout = timeout
         self.min_size, self.max_size = min_size, max_size
@@ -89,6 +90,8 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
         self.scrub_delay = scrub_delay
         self._pool: tuple[int, ConnectionPool] | None = None
         self._pool_lock = threading.Lock()
+        self._bound = threading.local()  # a connection being warmed, which this thread's reads then use
+        self._warm = False  # set once the schema is there: new connections plan the hot reads first
         self._maintainer: tuple[int, threading.Event, threading.Thread, threading.Event] | None = None
         # Named as the SQLite ledger names it: audit's helpers salt user-id hashes with it on either backend.
         self._privacy_secret: bytes | None = None
@@ -103,6 +106,11 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
         self.keys.bind()
         self.secret()
         self.make_partitions()
+        self._warm = warm
+        if warm:
+            with contextlib.ExitStack() as held:  # the connections opened before the schema was there
+                for conn in [held.enter_context(self.connection()) for _ in range(min_size)]:
+                    self.warm(conn)
 
     # -- connections and lifecycle --------------------------------------------------------------
     @property
@@ -118,7 +126,7 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                 # query over a hundred day partitions took 12 ms, running it 1.8 ms (a user's history).
                 pool = ConnectionPool(self.url, min_size=self.min_size, max_size=self.max_size, open=False,
                                       timeout=self.timeout, kwargs={"autocommit": True, "prepare_threshold": 1},
-                                      configure=_configure, name="skills-ledger")
+                                      configure=self._configure, name="skills-ledger")
                 try:
                     pool.open(wait=True, timeout=self.timeout)
                 except Exception as exc:  # PoolTimeout: the server is down, or refuses us
@@ -131,6 +139,10 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
     @contextlib.contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
         """A pooled autocommit connection (waiting ``timeout`` s at most for one); a lost server is a :class:`StoreError`."""
+        bound = getattr(self._bound, "conn", None)
+        if bound is not None:  # a new connection, warming up (see warm)
+            yield bound
+            return
         try:
             with self.pool.connection(timeout=timeout) as conn:
                 yield conn
@@ -352,8 +364,14 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
     def forget_spooled(self, source: str) -> None:
         spool_file.forget_spooled(self, source)
 
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Every new pooled connection: its settings, then (once the schema is there) the hot reads planned."""
+        _settings(conn)
+        if self._warm:
+            self.warm(conn)
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
+
+def _settings(conn: psycopg.Connection[Any]) -> None:
     """Every pooled connection: prepared statements keep one generic plan (partitions pruned when it runs), no JIT.
 
     A generic plan is costed over every day partition, so at 10M rows a search window that reads a
