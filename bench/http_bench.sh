@@ -2,9 +2,13 @@
 # HTTP, side by side under the same gunicorn settings (sync workers on 127.0.0.1, wrk POST load):
 # ours (same-work pizza skill, capture on, JSON access log), ours with request verification on,
 # flask-ask-sdk (the peer) and a bare Flask app returning the same bytes. See bench/wsgi_pizza.py.
+# Ours also runs under gunicorn's threaded worker ("ours_gthread": -k gthread $GTHREAD, default
+# -w 2 --threads 2), started here with the same app, envelope and access log, and measured by the
+# harness as a running server (--url, --server-pid: the CPU of its master and workers).
 #
 #   bash bench/http_bench.sh                 # DURATION=5 RUNS=3 WORKERS=2 by default
 #   BEFORE=../main bash bench/http_bench.sh  # also another checkout's same app ("before"), interleaved in the same run
+#   GTHREAD="-w 2 --threads 4" GTHREAD_PORT=18079 bash bench/http_bench.sh
 #
 # Results (JSON) land in $BENCH_RESULTS (default /tmp/skills-bench-results)/http_ours.json.
 set -euo pipefail
@@ -14,7 +18,7 @@ VENV="${ANCHORS_VENV:-/tmp/anchors-venv}"
 export BENCH_RESULTS="${BENCH_RESULTS:-/tmp/skills-bench-results}" DURATION="${DURATION:-5}" RUNS="${RUNS:-3}"
 export ENVELOPE="${ENVELOPE:-$PEER/intent_envelope.json}"   # the bytes every app is given, from any checkout
 mkdir -p "$BENCH_RESULTS"
-rm -f "$BENCH_RESULTS"/ours_http.db* "$BENCH_RESULTS"/before_http.db*
+rm -f "$BENCH_RESULTS"/ours_http.db* "$BENCH_RESULTS"/before_http.db* "$BENCH_RESULTS"/ours_gthread_http.db*
 [ -x "$VENV/bin/python" ] || bash "$PEER/run.sh" inproc >/dev/null 2>&1 || true   # makes the venv
 "$VENV/bin/pip" install -q -e "$ROOT" >/dev/null 2>&1
 before=()
@@ -25,7 +29,17 @@ if [ -n "${BEFORE:-}" ]; then
   before=(--app before=wsgi_pizza:app --env "before=PYTHONPATH=$BEFORE/bench:$BEFORE"
           --env "before=SKILLS_BENCH_DB=$BENCH_RESULTS/before_http.db")
 fi
+# Ours under gthread, started as the harness starts its apps (from its folder, warnings only, stderr
+# to a log in $BENCH_RESULTS) and stopped by its PID however this script ends.
+GTHREAD_PORT="${GTHREAD_PORT:-18079}"
+# shellcheck disable=SC2086  # GTHREAD is a list of gunicorn options
+(cd "$PEER" && PYTHONPATH="$ROOT/bench:$ROOT" SKILLS_BENCH_DB="$BENCH_RESULTS/ours_gthread_http.db" \
+  exec "$VENV/bin/gunicorn" -k gthread ${GTHREAD:--w 2 --threads 2} -b "127.0.0.1:$GTHREAD_PORT" \
+  --log-level warning --chdir "$PEER" wsgi_pizza:app >/dev/null 2>"$BENCH_RESULTS/gunicorn_gthread.log") &
+gthread_pid=$!
+trap 'kill -TERM "$gthread_pid" 2>/dev/null; wait "$gthread_pid" 2>/dev/null || true' EXIT
 PYTHONPATH="$ROOT/bench:$ROOT" bash "$PEER/run.sh" http \
   --app ours=wsgi_pizza:app "${before[@]}" --app ours_verify=wsgi_pizza:app_verified \
   --app asksdk=app_asksdk:app --app bare=app_bare:app --baseline bare \
+  --url "ours_gthread=http://127.0.0.1:$GTHREAD_PORT/" --server-pid "ours_gthread=$gthread_pid" \
   --out "$BENCH_RESULTS/http_ours.json" "$@"
