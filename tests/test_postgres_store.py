@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import threading
 import time
 import uuid
 
 import psycopg
+import psycopg.sql
 import pytest
 from _postgres import Cluster, search_pages
 
@@ -441,3 +443,39 @@ def test_a_connection_the_pool_adds_later_is_warmed_too(store):
             assert [any("user_history_rows" in s for s in _prepared(c)) for c in (first, second)] == [True, True]
     finally:
         other.stop()
+
+
+def _generic_plan(conn, sql: str, params: list) -> str:
+    """The plan PostgreSQL keeps for ``sql`` prepared (every day partition costed, none pruned yet), as JSON text."""
+    numbered = sql
+    for n in range(1, len(params) + 1):
+        numbered = numbered.replace("%s", f"${n}", 1)
+    types = ", ".join("integer" if isinstance(p, int) else "text" for p in params)
+    with conn.transaction():
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE page_plan ({types}) AS {numbered}")
+        try:
+            args = psycopg.sql.SQL(", ").join(psycopg.sql.Literal(p) for p in params)
+            return json.dumps(conn.execute(psycopg.sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE page_plan ({})").format(args)
+                                           ).fetchone()[0])
+        finally:
+            conn.execute("DEALLOCATE page_plan")
+
+
+def test_a_developers_page_reads_the_developers_index_whoever_holds_the_rows(store, monkeypatch):
+    store.record_many([{**_turn(f"u{n % 40}", f"w{n}"), "developer_id": ("dev-a", "dev-b")[n % 2],
+                        "created_at": f"2026-11-2{n % 3}T10:{n % 60:02d}:00.000Z"} for n in range(1200)])
+    with store.connection() as conn:
+        conn.execute("ANALYZE transcripts")
+    sent = _statements(monkeypatch)
+    page, _ = store.query(developer_id="dev-c")  # no rows: a walk of the primary key would read them all
+    assert page == []
+    (sql,) = [s for s in sent if "developer_transcripts" in s]
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute("SELECT set_config('skills.developer_id', 'dev-c', false)")
+        params = ["skills.developer_id", *(["dev-c"] * (sql.count("%s") - 2)), 51]
+        plan = _generic_plan(conn, sql, params)
+    indexes = set(re.findall(r'"Index Name": "(transcripts_[^"]*)"', plan))
+    assert indexes and all(i.endswith("_developer_id_id_idx") for i in indexes), indexes
+    assert [r["utterance"] for r in store.query(developer_id="dev-b", limit=3)[0]] == ["note w1199", "note w1197",
+                                                                                      "note w1195"]
