@@ -138,6 +138,7 @@ class Turn:
         "_state",
         "_state_json",
         "_state_backend",
+        "_consent",
     )
 
     def __init__(
@@ -165,6 +166,7 @@ class Turn:
         self._state: dict[str, Any] | None = None
         self._state_json: str | None = None
         self._state_backend = state_backend
+        self._consent: tuple[str, int] | None = None  # the capture mode read with the state, if it was
 
     @property
     def http(self) -> requests.Session | None:
@@ -244,10 +246,30 @@ class Turn:
                 self._state = Attributes(label="ctx.state")
                 self._state_json = "{}"
             else:
-                loaded = self._state_backend.load_state(self.skill.developer_id, self.skill.name, self.user_id)
+                # A backend that reads the user's capture mode in the same statement saves the
+                # capture its own read (one read transaction a turn, not two: see consent_read).
+                both = getattr(self._state_backend, "load_state_and_mode", None)
+                if both is None:
+                    loaded = self._state_backend.load_state(self.skill.developer_id, self.skill.name, self.user_id)
+                else:
+                    seen = self._state_backend.consent_changes  # type: ignore[attr-defined]  # before the read
+                    loaded, mode = both(self.skill.developer_id, self.skill.name, self.user_id)
+                    self._consent = (mode, seen)
                 self._state_json = json.dumps(loaded, sort_keys=True, separators=(",", ":"))
                 self._state = Attributes(loaded, label="ctx.state")
         return self._state
+
+    def consent_read(self, store: object) -> str | None:
+        """The user's capture mode ``store`` read with this turn's state, or None when it read none.
+
+        Read during the turn, after it began, so a choice set before the turn applies to it (the
+        mode applies from the next turn on). A choice set in this process since, the turn's own
+        included, makes it None: the capture reads the mode again.
+        """
+        if store is not self._state_backend or self._consent is None:
+            return None
+        mode, seen = self._consent
+        return mode if store.consent_changes == seen else None  # type: ignore[attr-defined]
 
     def check_attributes(self) -> None:
         """Raise :class:`~skills_sdk.errors.StateError` naming the first session or state value JSON cannot hold."""

@@ -104,7 +104,7 @@ class Capture:
         body = sent_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
-        mode = self._capture_mode(user_id) if user_id else "redacted"
+        mode = (ctx.consent_read(self.store) or self._capture_mode(user_id)) if user_id else "redacted"
         slots = {}
         if request.intent is not None:
             for name, s in request.intent.slots.items():

@@ -98,6 +98,8 @@ class SQLiteLedger(Connection, Ledger):
         self._scrub_due.set()
         #: The queue of this process's captures (group_commit): ``group_commit.commits`` counts their transactions.
         self.group_commit = GroupCommit()
+        #: How many capture modes this process set: a turn's mode read with its state is used while unchanged.
+        self.consent_changes = 0
         ensure_schema(self)
         self.created()
 
@@ -221,10 +223,11 @@ class SQLiteLedger(Connection, Ledger):
             raise ValueError(f"capture mode must be 'full', 'redacted' or 'metadata', got {mode!r}.")
         if actor is None:
             self.conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
-            return
-        with self.transaction() as conn:
-            conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
-            audit(self, actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+        else:
+            with self.transaction() as conn:
+                conn.execute(_CONSENT_SQL, (user_id, mode, utcnow_iso()))
+                audit(self, actor, "consent", {"user_id": user_id, "mode": mode}, 1, conn=conn)
+        self.consent_changes += 1  # after the commit (see Turn.consent_read)
 
     def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
         row = self.capture_conn.execute(  # a turn's read, beside its capture (see capture_mode)
@@ -232,6 +235,13 @@ class SQLiteLedger(Connection, Ledger):
             (developer_id, skill, user_id),
         ).fetchone()
         return json.loads(row[0]) if row else {}
+
+    def load_state_and_mode(self, developer_id: str, skill: str, user_id: str) -> tuple[dict[str, Any], str]:
+        """``load_state`` and ``capture_mode`` in one statement: a turn that reads its state opens one read transaction."""
+        state, mode = self.capture_conn.execute(
+            "SELECT (SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?), "
+            "(SELECT mode FROM consent WHERE user_id = ?)", (developer_id, skill, user_id, user_id)).fetchone()
+        return json.loads(state) if state is not None else {}, mode or "redacted"
 
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         self.conn.execute(
