@@ -290,6 +290,21 @@ def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(s
     assert store.user_history("u2")[0]["utterance"] == "note new user"
 
 
+def test_a_turns_state_and_mode_are_one_statement_when_the_users_key_is_not_in_memory(store, monkeypatch):
+    store.save_state("dev-a", "notes", "u1", {"n": 1})
+    store.set_capture_mode("u1", "full")
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path)
+    try:
+        sent = _statements(monkeypatch)
+        assert other.load_state_and_mode("dev-a", "notes", "u1") == ({"n": 1}, "full")  # the key comes along
+        assert other.load_state_and_mode("dev-a", "notes", "u2") == ({}, "redacted")
+        assert len(sent) == 2, sent
+        store.erase_user("u1", ratchet=False)
+        assert other.load_state_and_mode("dev-a", "notes", "u1") == ({}, "full")  # the consent row stays
+    finally:
+        other.stop()
+
+
 def test_a_capture_racing_an_erasure_leaves_no_row_of_the_erased_key(store):
     store.record(_turn("u1", "first"))
     stop = threading.Event()

@@ -96,6 +96,8 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
         # Named as the SQLite ledger names it: audit's helpers salt user-id hashes with it on either backend.
         self._privacy_secret: bytes | None = None
         self.keys = Keyring(self, key_file or os.environ.get("SKILLS_LEDGER_KEY_FILE") or DEFAULT_KEY_FILE)
+        #: How many capture modes this process set: a turn's mode read with its state is used while unchanged.
+        self.consent_changes = 0
         #: The migrations this opening applied (``skills ledger migrate`` reports them).
         self.applied: list[int] = []
         if migrate:
