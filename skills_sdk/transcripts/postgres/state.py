@@ -44,15 +44,7 @@ class StateMixin:
 
     def load_state(self: Any, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
         """The persistent attributes of ``user_id`` in ``skill`` (empty dict if none)."""
-        with self.connection(timeout=self.write_timeout) as conn:
-            row = conn.execute("SELECT key_id, sealed FROM user_state WHERE developer_id = %s AND skill = %s AND "
-                               "user_id = %s", (developer_id, skill, user_id)).fetchone()
-            if row is None:
-                return {}
-            key = self.keys.keys_for(conn, {row[0]}).get(row[0])
-        if key is None:
-            return {}
-        return json.loads(crypto.unseal(key, bytes(row[1]), f"state:{row[0]}".encode()))
+        return self.load_state_and_mode(developer_id, skill, user_id)[0]
 
     def load_state_and_mode(self: Any, developer_id: str, skill: str, user_id: str) -> tuple[dict[str, Any], str]:
         """``load_state`` and ``capture_mode`` in one statement: a turn that reads its state makes one round trip."""

@@ -168,7 +168,7 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
 
     A capture makes it before it takes the write lock, so the lock is held for the SQL alone:
     the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
-    (a second worker, the background indexer) waited out. Give it to :func:`chain_inserted`.
+    (a second worker, the background indexer) waited out. Give it to :func:`chain_inserted_each`.
     """
     if _content_in_python(conn):
         content = _content_of(values)
@@ -177,22 +177,15 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
     return None
 
 
-def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int,
-                   values: Sequence[Any] | None = None, *, digest: str | None = None) -> int:
-    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction.
+def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int) -> int:
+    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction, read back.
 
-    >>> chain_inserted(conn, store.secret(), cur.lastrowid, cur.lastrowid, digest=digest)     # doctest: +SKIP
-    1
+    >>> chain_inserted(conn, store.secret(), first, first + len(rows) - 1)     # doctest: +SKIP
+    3
 
-    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. For a single row,
-    ``digest`` (:func:`insert_digest` of its values) or ``values``, the INSERT's parameters, lets
-    the digest be made without reading the row back.
+    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. Rows whose digests
+    were made before the write (:func:`insert_digest`) go to :func:`chain_inserted_each` instead.
     """
-    if first == last:
-        if digest is None and values is not None:
-            digest = insert_digest(conn, secret, values)
-        if digest is not None:
-            return _append(conn, (("insert", first, digest),))
     found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
     return _append(conn, (("insert", rid, _digest(secret, content)) for rid, content in found.fetchall()))
 

@@ -14,17 +14,18 @@ from ...errors import BadQuery, StoreError
 from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, picker, storage_values, utcnow_iso
+
 # Erasure, retention, keys, console sessions and copying are imported by the methods that use
 # them: a process that only answers turns never loads them (tests/test_cold_start.py).
 from . import queries
 from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
-from .chain import ChainReport, chain_inserted, insert_digest
+from .chain import ChainReport, chain_inserted, chain_inserted_each, insert_digest
 from .chain import verify as verify_chain
 from .connection import Connection, Transaction
 from .driver import DB_ERRORS, is_busy
-from .group_commit import GroupCommit, Pending
 from .fts import index_pending
+from .group_commit import GroupCommit, Pending
 from .health import check_writable
 from .schema import ensure_schema, privacy_secret
 from .search import text_page
@@ -118,10 +119,10 @@ class SQLiteLedger(Connection, Ledger):
         # alone, a capture commits its own row. A capture waits capture_timeout_ms at most for
         # the write lock (its connection's busy timeout too): past that the row is better spooled
         # than the user's reply held.
+        upsert = None if state is None else (_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"],
+                                                          state, values[0]))
         group = self.group_commit
         if not group.lead_alone():
-            upsert = None if state is None else (_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"],
-                                                              state, values[0]))
             rid = group.submit(self, Pending(upsert, insert, params, digest), self.capture_timeout_ms)
             self.last_capture = time.monotonic()
             return rid
@@ -129,10 +130,10 @@ class SQLiteLedger(Connection, Ledger):
             # Writers in this process queue on a lock rather than on SQLite's busy handler, which
             # sleeps in whole milliseconds: a capture never waits longer than the write before it.
             with self.writing(timeout_ms=self.capture_timeout_ms), Transaction(conn):
-                if state is not None:
-                    conn.execute(_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"], state, values[0]))
+                if upsert is not None:
+                    conn.execute(*upsert)
                 rid = int(conn.execute(insert, params).lastrowid or 0)
-                chain_inserted(conn, secret, rid, rid, digest=digest)  # in the same commit
+                chain_inserted_each(conn, secret, [(rid, digest)])  # in the same commit
             group.commits += 1
         finally:
             group.end_lead()
