@@ -12,7 +12,7 @@ import pytest
 from _postgres import search_pages
 
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresLedger, crypto, sealed
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, export, sealed
 
 
 @pytest.fixture
@@ -60,6 +60,26 @@ def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(
     assert list(store.iter_jsonl(developer_id="dev-a")) == expected
     assert [json.loads(line) for line in store.iter_jsonl(user_id="u1", since="2026-11-22")] == list(
         store.iter_transcripts(user_id="u1", since="2026-11-22"))
+    sqlite.close()
+
+
+def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "_CHUNK", 4)  # each FETCH sent before the batch before it is formatted
+    monkeypatch.setattr(export, "_POLL", 3)
+    rows = [_turn(n) for n in range(40)] + [{**_turn(n), "developer_id": "dev-b"} for n in range(40, 57)]
+    sqlite = TranscriptStore(tmp_path / "t.db")
+    sqlite.record_many(rows)
+    store.record_many(rows)
+    for scope in ({}, {"developer_id": "dev-a"}, {"developer_id": "dev-b", "since": "2026-11-22"}):
+        expected = sorted(sqlite.iter_jsonl(**scope), key=lambda line: (json.loads(line)["created_at"],
+                                                                        json.loads(line)["id"]))
+        assert list(store.iter_jsonl(**scope)) == expected, scope  # oldest first, then by id
+    lines = store.iter_jsonl(developer_id="dev-a")  # left in its third batch, a FETCH on its way
+    assert len(list(itertools.islice(lines, 10))) == 10
+    lines.close()
+    assert store.pool.get_stats().get("returns_bad", 0) == 0  # its connection went back usable, not discarded
+    for _ in range(store.max_size + 1):
+        assert len(list(store.iter_jsonl(developer_id="dev-b"))) == 17
     sqlite.close()
 
 
