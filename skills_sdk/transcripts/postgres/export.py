@@ -182,12 +182,11 @@ def _number(value: float | None) -> str:
 class _Prefetch:
     """Batches of a server-side cursor's rows, each ``FETCH`` sent before the batch before it is formatted.
 
-    The server makes the next batch while this process formats the current one; on two cores the
-    export runs near the pace of the slower side instead of the sum of both. But a batch (about 3 MB)
-    is some twenty socket buffers, and the server stops at a full one: so :meth:`poll`, called every
-    few hundred rows, moves what has arrived into libpq's buffer without waiting. A reading thread
-    did this before, but it needed the GIL after every socket buffer, and waited for it up to a
-    switch interval (5 ms) each time while the formatting held it.
+    The server makes the next batch while this process formats the current one, on the other core.
+    But a batch (about 3 MB) is some twenty socket buffers, and the server stops at a full one: so
+    :meth:`poll`, called every :data:`_POLL` rows, moves what has arrived into libpq's buffer
+    without waiting. A reading thread did this before, but it needed the GIL after every socket
+    buffer, which the formatting held (see docs/performance.md).
     """
 
     def __init__(self, conn: Any, name: str) -> None:
