@@ -164,10 +164,12 @@ def settle() -> None:
         app = create_app(skills)
         settle()
 
-    Without it the first full collection of a worker comes within its first few thousand requests
-    and walks every object of the app (some 40,000: 30-40 ms of CPU on the build machine) while a
-    request waits; frozen, those objects are never scanned again, and under ``gunicorn --preload``
-    the workers' collections no longer write to the pages they share with the master. What the
-    requests allocate is collected as before.
+    Without it a worker's first full collection comes within its first ten thousand or so
+    requests and walks every object of the app (some 40,000: 30-40 ms of CPU on the build machine)
+    while a request waits; frozen, those objects are never scanned again, and under ``gunicorn
+    --preload`` the workers' collections no longer write to the pages they share with the master.
+    What requests allocate is collected as before. A frozen object is still freed when its last
+    reference goes; only a reference cycle among frozen objects that is dropped later stays
+    (Python's :func:`gc.freeze`), so call it once the process's long-lived objects are built.
     """
     gc.freeze()
