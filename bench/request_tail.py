@@ -63,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=2000, help="calls per repeat (default 2000)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=None, help="calls before timing (default: the harness's, n/10, 50 at least)")
     ap.add_argument("--envelope", default=ENVELOPE, help="the request body (default: the peer harness's)")
     ap.add_argument("--freeze", action="store_true", help="gc.freeze() once the app is built and warmed")
     ap.add_argument("--no-index", action="store_true",
@@ -87,7 +88,7 @@ def main() -> None:
             SAME_WORK.store.index_backlog = 10**9
 
     body = open(args.envelope).read()
-    for _ in range(max(50, args.n // 10)):
+    for _ in range(max(50, args.n // 10) if args.warmup is None else args.warmup):
         handle_json_same_work(body)
     if args.freeze:
         gc.collect()
