@@ -37,8 +37,8 @@ def test_capture_frames_counts_every_commit_and_names_its_pages(tmp_path):
     assert summary["captures"] == 50 and sum(summary["commits_by_frames"].values()) == 50
     per_capture = summary["frames_per_capture"]
     # Each capture writes its row, its chain entry and sqlite_sequence, and a leaf of every index.
-    for tree in ("transcripts", "ledger_chain", "sqlite_sequence", "idx_transcripts_day_user_id_id",
-                 "idx_transcripts_day_session_id"):
+    for tree in ("transcripts", "ledger_chain", "sqlite_sequence", "idx_transcripts_user_id_id",
+                 "idx_transcripts_session_id"):
         assert per_capture[tree] >= 1.0, per_capture
     assert abs(sum(per_capture.values()) - summary["frames_per_commit"]) < 0.01
     assert TranscriptStore(db).count() == 50

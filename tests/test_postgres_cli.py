@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from skills_sdk.cli import main
-from skills_sdk.transcripts import TranscriptStore, open_ledger
+from skills_sdk.transcripts import open_ledger
 
 
 def _run(*args: str, env: dict[str, str]):
@@ -21,14 +21,9 @@ def test_migrate_applies_the_schema_once_and_then_has_nothing_to_do(postgres_url
     assert again.exit_code == 0 and "Nothing to do" in again.output
 
 
-def test_migrate_of_a_sqlite_ledger_needs_the_file_and_then_has_nothing_to_do(tmp_path):
-    # A SQLite ledger migrates itself when opened; the command builds what is too slow for that
-    # (tests/test_ledger_day_keys.py): a current one has nothing to do, a missing one is named.
-    missing = CliRunner().invoke(main, ["ledger", "migrate", "--db", str(tmp_path / "t.db")])
-    assert missing.exit_code == 2 and "No transcript database" in missing.output
-    TranscriptStore(tmp_path / "t.db").close()
+def test_migrate_refuses_a_sqlite_ledger_naming_why(tmp_path):
     done = CliRunner().invoke(main, ["ledger", "migrate", "--db", str(tmp_path / "t.db")])
-    assert done.exit_code == 0 and "Nothing to do" in done.output
+    assert done.exit_code == 2 and "postgresql://" in done.output
 
 
 def test_copy_moves_a_sqlite_ledger_into_postgresql_row_for_row(postgres_url, tmp_path):

@@ -42,14 +42,7 @@ def migrate(db_path: str) -> None:
     are started with migrations off, or to see what a new version changes first. Rows written
     before search groups get their search tokens again under their group's key (a server does the
     same in the background); stopped midway, the next run (or server) carries on where it stopped.
-
-    A SQLite ledger migrates itself when opened, except its day-keyed indexes when it holds more
-    than 200,000 rows: this builds them (about 10 s per million rows, holding the write lock, so
-    captures wait meanwhile; run it with the servers stopped, or in a quiet hour).
     """
-    if backend_of(db_path)[0] == BACKENDS["sqlite"]:
-        _migrate_sqlite(db_path)
-        return
     _postgres(db_path)
     from ..transcripts.postgres import PostgresLedger
 
@@ -78,23 +71,6 @@ def migrate(db_path: str) -> None:
     if moved[0]:
         click.echo(f"Re-tokenised {moved[0]:,} row(s) under their search group's key; the per-developer search keys "
                    "are deleted and the key file ratcheted.")
-
-
-def _migrate_sqlite(db_path: str) -> None:
-    from ..transcripts.sqlite.schema import key_by_day
-
-    store = open_store(db_path)
-    started = time.perf_counter()
-    try:
-        with store.writing(), store.transaction() as conn:
-            changed = key_by_day(conn)
-    finally:
-        store.close()
-    if changed:
-        click.echo(f"Built the day-keyed user and session indexes in {time.perf_counter() - started:.1f} s: "
-                   "a purge of a day now rewrites only that day's slice of them.")
-    else:
-        click.echo("Nothing to do: the ledger's indexes are this skills_sdk's.")
 
 
 @ledger.command()

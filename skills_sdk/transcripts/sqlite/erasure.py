@@ -16,7 +16,7 @@ from .audit import audit
 from .chain import chain_removed, returning_content
 from .driver import FTS5_SECURE_DELETE, Transaction, sqlite3
 from .fts import CHANGE_SLICE, apply_fts_changes, fts_tables
-from .queries import by_day, by_user_first
+from .queries import by_user_first
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -114,18 +114,15 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
     receipt_id = "er_" + secrets.token_hex(8)
     spooled = _clear_spool(store, user_id, whole_user=not (skill or developer_id))
     with store.transaction() as conn:
-        # The user's rows, one seek per day on a day-keyed ledger.
-        rows_where, first = by_day([where], conn)
-        rows_where, rows_params = " AND ".join(rows_where), [*first, *params]
         per_skill: dict[str, int] = {}
         developers: set[str] = set()
         for dev, sk, n in conn.execute(
-                f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {rows_where} GROUP BY 1, 2", rows_params):
+                f"SELECT developer_id, skill, count(*) FROM transcripts WHERE {where} GROUP BY 1, 2", params):
             per_skill[sk] = per_skill.get(sk, 0) + n
             developers.add(dev)
         # Their full-text entries are queued (fts_changes, by trigger) for the scrub; until then
         # they point at rows that no longer exist, which every search joins away.
-        gone = conn.execute(f"DELETE FROM transcripts WHERE {rows_where}" + returning_content(conn), rows_params).fetchall()
+        gone = conn.execute(f"DELETE FROM transcripts WHERE {where}" + returning_content(conn), params).fetchall()
         rows = len(gone)
         chain_removed(conn, store.secret(), gone, "erase")  # tombstones: id, digest, time; never a word
         state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount

@@ -166,10 +166,14 @@ class SQLiteLedger(Connection, Ledger):
         return found[0] if found else None
 
     def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-        return queries.user_history(self.conn, user_id, limit, before_id)
+        if before_id is None:
+            return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?",
+                                (user_id, limit))
+        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? AND id < ? "
+                                          "ORDER BY id DESC LIMIT ?", (user_id, before_id, limit))
 
     def session_turns(self, session_id: str) -> list[dict[str, Any]]:
-        return queries.session_turns(self.conn, session_id)
+        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
 
     def count(self, where: Where = None, /, **fields: Any) -> int:
         return queries.count(self.conn, TranscriptFilter.of(where, **fields))

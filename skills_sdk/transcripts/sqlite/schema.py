@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -11,14 +10,11 @@ from . import fts
 from .chain import CHAIN_DDL
 from .driver import sqlite3
 from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_SOURCE_VIEW, FTS_UPTO
-from .queries import DAY_INDEXES, FLAT_INDEXES
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-__all__ = ["ensure_schema", "privacy_secret", "key_by_day"]
-
-log = logging.getLogger("skills_sdk.transcripts")
+__all__ = ["ensure_schema", "privacy_secret"]
 
 
 def ensure_schema(store: Connection) -> None:
@@ -40,50 +36,16 @@ def ensure_schema(store: Connection) -> None:
         conn.execute(f'CREATE TABLE IF NOT EXISTS "transcripts" (\n   {cols}\n)')
         # The queries users run: a user's history, a developer's pages (newest first, keyset on id:
         # /v1 and the console), a developer's and a skill's timeline (time ranges, exports,
-        # retention), a session's. Each index costs a page write per capture, so only these five;
-        # the user's and the session's are led by the row's day (see queries.DAY_INDEXES).
-        for index in (("developer_id", "id"), ("developer_id", "created_at"), ("skill", "created_at")):
+        # retention), a session's. Each index costs a page write per capture, so only these five.
+        for index in (("user_id", "id"), ("developer_id", "id"), ("developer_id", "created_at"),
+                      ("skill", "created_at"), ("session_id",)):
             conn.execute(f'CREATE INDEX IF NOT EXISTS "idx_transcripts_{"_".join(index)}" '
                          f'ON "transcripts" ({", ".join(index)})')
-        flat = [name for name in FLAT_INDEXES if conn.execute(f"PRAGMA index_info({name})").fetchone()]
-        newest = conn.execute("SELECT max(id) FROM transcripts").fetchone()[0] or 0
-        if not flat or newest <= MIGRATE_ON_OPEN:
-            key_by_day(conn)
-        else:
-            # Rebuilding both indexes takes minutes at 10M rows: `skills ledger migrate` does it.
-            # Until then the reads use the old indexes, as before.
-            log.warning("this ledger's user and session indexes are not led by the day yet, so a purge of a day "
-                        "rewrites most of their pages: run `skills ledger migrate --db %s` (about 10 s per "
-                        "million rows, holding the write lock).", store.path)
         conn.execute('CREATE TABLE IF NOT EXISTS "user_state" ("developer_id" TEXT, "skill" TEXT, "user_id" TEXT, '
                      '"state" TEXT, "updated_at" TEXT, PRIMARY KEY ("developer_id", "skill", "user_id"))')
         conn.execute('CREATE INDEX IF NOT EXISTS "idx_user_state_user_id" ON "user_state" (user_id)')
         conn.execute('CREATE TABLE IF NOT EXISTS "consent" ("user_id" TEXT PRIMARY KEY, "mode" TEXT, "updated_at" TEXT)')
         _privacy_schema(conn)
-
-
-#: A ledger with at most this many rows gets its day-keyed indexes when opened (a second or two);
-#: a bigger one through ``skills ledger migrate``.
-MIGRATE_ON_OPEN = 200_000
-
-
-def key_by_day(conn: sqlite3.Connection) -> bool:
-    """Build the day-keyed user and session indexes and drop the old ones, in the caller's write transaction.
-
-    Returns False when there was nothing to do. Existing rows are indexed as they are; nothing
-    else of the file changes, so a ledger opened by an older version after this still works
-    (its reads by user then scan the table: migrate a ledger once every process runs this version).
-    """
-    done = True
-    for name, key in DAY_INDEXES.items():
-        if not conn.execute(f"PRAGMA index_info({name})").fetchone():
-            conn.execute(f'CREATE INDEX "{name}" ON "transcripts" ({key})')
-            done = False
-    for name in FLAT_INDEXES:
-        if conn.execute(f"PRAGMA index_info({name})").fetchone():
-            conn.execute(f'DROP INDEX "{name}"')
-            done = False
-    return not done
 
 
 # -- the privacy tables: full-text index, keys, audit, erasure receipts, scheduled erasures ----------
