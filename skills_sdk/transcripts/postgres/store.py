@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from ...errors import StoreError
 from ..ledger import Ledger
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
-from . import chain, crypto, schema
+from . import chain, crypto, keyring, schema
 from . import sealed as sealed_words
 from . import spool as spool_file
 from .columns import CLEAR_COLUMNS, COPY_COLUMNS, COPY_TYPES, SEALED_COLUMNS, SELECT, STORED, STORED_USER
@@ -41,21 +41,35 @@ log = logging.getLogger("skills_sdk.transcripts")
 DEFAULT_KEY_FILE = os.path.join("var", "ledger.key")
 _POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
 _SELECT = SELECT
-_CLEAR_PARAMS = ", ".join(f"%(c{i})s" for i in range(len(CLEAR_COLUMNS)))
+_CLEAR_NAMES = tuple(f"c{i}" for i in range(len(CLEAR_COLUMNS)))
+_CLEAR_PARAMS = ", ".join(f"%({n})s" for n in _CLEAR_NAMES)
 # A row and its chain entry, in one statement. With words: the user's data key is share-locked by
 # the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
 # a key already erased inserts nothing. So is the search group's key the tokens were made with: an
 # erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
 # retired already inserts nothing (the capture retries with the group's new key).
-_INSERT = chain.insert_sql(
-    "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
-    + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
-    "RETURNING id",
-    ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), g AS (SELECT count(*) AS n FROM "
-         "(SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
+_ROW = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
+        + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
+        "RETURNING id")
+_KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
+_GROUP = ("g AS (SELECT count(*) AS n FROM (SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired "
+          "FOR SHARE) s), ")
+# A stateful turn's state, written by the same statement when (and only when) its row is: one
+# round trip, where BEGIN, the row, the state and COMMIT were four.
+_STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
+          "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM ins ON CONFLICT (developer_id, skill, "
+          "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at)")
+# With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
+_MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
+#: The capture's statement by (makes the user's key, writes the turn's state).
+_CAPTURE = {(made, state): chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
+                                            after=_STATE if state else "",
+                                            returning=_MADE_OR_OLD if made else "SELECT id FROM c")
+            for made in (False, True) for state in (False, True)}
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
                                  + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
 _COPY_COLUMNS, _COPY_TYPES, _USER = COPY_COLUMNS, COPY_TYPES, STORED_USER
+_END = CLEAR_COLUMNS.index("end_session")
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
 _PARTITION_LOCK = 0x534B5054
@@ -242,52 +256,80 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
     def _prepare(self, conn: Any, row: Mapping[str, Any], *, fresh: bool = False
                  ) -> tuple[list[Any], int | None, bytes | None, list[int] | None, int | None]:
         """The clear values, key id, sealed words, search tokens and the id of their group key, of one row."""
-        values = storage_values(row)
-        clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
-        i = CLEAR_COLUMNS.index("end_session")
-        if clear[i] is not None:
-            clear[i] = bool(clear[i])
-        words = {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
+        clear, words = _split(row)
         if not words:
             return clear, None, None, None, None
-        dev, skill, user = values[_POS["developer_id"]], values[_POS["skill"]], values[_POS["user_id"]]
-        key_id, key = self.keys.user_key(conn, dev, skill, user, fresh=fresh)
+        key_id, key = self.keys.user_key(conn, clear[1], clear[2], clear[3], fresh=fresh)
+        return clear, key_id, *self._seal(conn, clear, words, key_id, key, fresh=fresh)
+
+    def _seal(self, conn: Any, clear: list[Any], words: dict[str, Any], key_id: int, key: bytes, *, fresh: bool = False
+              ) -> tuple[bytes, list[int] | None, int | None]:
+        """A row's words sealed under its user's key, their search tokens and the id of the tokens' group key."""
         sealed = crypto.seal(key, sealed_words.plaintext(words), str(key_id).encode())
         terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
         if not terms:
-            return clear, key_id, sealed, None, None
-        group_id, group_key = self.keys.group_key(conn, dev, crypto.group_of(user), fresh=fresh)
-        return clear, key_id, sealed, crypto.group_tokens(group_key, terms), group_id
+            return sealed, None, None
+        group_id, group_key = self.keys.group_key(conn, clear[1], crypto.group_of(clear[3]), fresh=fresh)
+        return sealed, crypto.group_tokens(group_key, terms), group_id
 
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         """Write one transcript row (and, given ``state`` JSON, the user's skill state) and commit; returns its id.
 
-        Waits ``write_timeout`` seconds at most for a connection (as do the capture path's reads,
-        :meth:`capture_mode` and :meth:`load_state`): with the server gone, capture spools the row
-        instead of holding the user's answer.
+        One statement, so one round trip: the row, its chain entry, the state, and a new user's data
+        key (:meth:`.Keyring.offer`) commit together. Waits ``write_timeout`` seconds at most for a
+        connection (as do the capture path's reads, :meth:`capture_mode` and :meth:`load_state`):
+        with the server gone, capture spools the row instead of holding the user's answer.
         """
         secret = self.secret()
+        clear, words = _split(row)
         with self.connection(timeout=self.write_timeout) as conn:
-            for attempt in range(_KEY_RETRIES):
-                clear, key_id, sealed, tokens, group_id = self._prepare(conn, row, fresh=attempt > 0)
-                params: dict[str, Any] = {f"c{i}": v for i, v in enumerate(clear)}
+            if not words:
+                return self._record_plain(conn, clear, state, secret)
+            owner = (clear[1], clear[2], clear[3])
+            fresh = False
+            for _ in range(_KEY_RETRIES):
+                made: dict[str, Any] | None = None
+                if fresh:
+                    key_id, key = self.keys.user_key(conn, *owner, fresh=True)
+                else:
+                    key_id, key, made = self.keys.offer(conn, *owner)
+                sealed, tokens, group_id = self._seal(conn, clear, words, key_id, key, fresh=fresh)
+                params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
                 params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
-                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)))
-                sql = _INSERT_PLAIN if key_id is None else _INSERT
-                if key_id is not None:
-                    params.update(key_id=key_id, sealed=sealed, tokens=tokens, group_id=group_id)
-                # The row and its chain entry are one statement, so without state it commits on its own
-                # (autocommit): one round trip to the server instead of three (BEGIN, INSERT, COMMIT).
-                with conn.transaction() if state is not None else contextlib.nullcontext():
-                    got = conn.execute(sql, params).fetchone()
-                    if got is not None:
-                        if state is not None:
-                            self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
-                        return int(got[0])
-                self.keys.forget([key_id])  # erased meanwhile on some host: a new key
-                self.keys.forget_groups([group_id] if group_id is not None else [])  # or its group re-keyed
+                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)),
+                              key_id=key_id, sealed=sealed, tokens=tokens, group_id=group_id)
+                if made is not None:
+                    params.update(made)
+                if state is not None:
+                    params["state"] = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
+                got = conn.execute(_CAPTURE[made is not None, state is not None], params).fetchone()
+                if got is not None and (made is None or got[1] is None):
+                    if made is not None:
+                        self.keys.made(owner, key_id, key)
+                    return int(got[0])
+                if got is not None:  # the user had a key (from before this process, or another host's): use it
+                    self.keys.unused(key_id)
+                    self.keys.existing(owner, got[0], got[1], got[2])
+                    continue
+                # Nothing written: the key was erased meanwhile on some host (a new key), or its group
+                # re-keyed, or (a key offered) the epoch moved or another host is making the same key.
+                self.keys.forget([key_id])
+                self.keys.forget_groups([group_id] if group_id is not None else [])
+                fresh = True
         raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
                          "not recorded (the capture spools it).")
+
+    def _record_plain(self, conn: Any, clear: list[Any], state: str | None, secret: bytes) -> int:
+        """A row without words (no key to share-lock) and its chain entry; its state in the same transaction."""
+        params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
+        params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
+                      chain_digest=chain.digest(secret, (*clear, None, None, None)))
+        # One statement, so without state it commits on its own (autocommit): one round trip, not three.
+        with conn.transaction() if state is not None else contextlib.nullcontext():
+            got = conn.execute(_INSERT_PLAIN, params).fetchone()
+            if state is not None:
+                self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
+        return int(got[0])
 
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
@@ -371,6 +413,15 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
         _settings(conn)
         if self._warm:
             self.warm(conn)
+
+
+def _split(row: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A row's clear values (:data:`CLEAR_COLUMNS` order) and its non-empty words, as stored."""
+    values = storage_values(row)
+    clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
+    if clear[_END] is not None:
+        clear[_END] = bool(clear[_END])
+    return clear, {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
 
 
 def _settings(conn: psycopg.Connection[Any]) -> None:
