@@ -76,8 +76,7 @@ def digest(secret: bytes, stored: Sequence[Any]) -> str:
     Keyed, so a removed row's digest cannot be matched against guesses without the ledger's secret.
     The values are the ones written (Python's) and the ones read back (psycopg's): the same types.
     """
-    text = _DUMPS([v.hex() if isinstance(v, (bytes, memoryview)) else v for v in
-                   (bytes(x) if isinstance(x, memoryview) else x for x in stored)])
+    text = _DUMPS([v.hex() if isinstance(v, (bytes, memoryview)) else v for v in stored])
     return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
 
 

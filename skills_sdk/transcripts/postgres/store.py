@@ -49,7 +49,7 @@ _CLEAR_PARAMS = ", ".join(f"%({n})s" for n in _CLEAR_NAMES)
 # erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
 # retired already inserts nothing (the capture retries with the group's new key).
 _ROW = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
-        + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
+        + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s::integer[] FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
         "RETURNING id")
 _KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
 _GROUP = ("g AS (SELECT count(*) AS n FROM (SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired "
@@ -297,7 +297,7 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                 params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
                 params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
                               chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)),
-                              key_id=key_id, sealed=sealed, tokens=tokens, group_id=group_id)
+                              key_id=key_id, sealed=sealed, tokens=_array(tokens), group_id=group_id)
                 if made is not None:
                     params.update(made)
                 if state is not None:
@@ -422,6 +422,11 @@ def _split(row: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     if clear[_END] is not None:
         clear[_END] = bool(clear[_END])
     return clear, {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
+
+
+def _array(numbers: list[int] | None) -> str | None:
+    """An integer array as PostgreSQL's literal: psycopg dumps a list element by element in Python (a tenth of a capture's CPU)."""
+    return None if numbers is None else "{" + ",".join(map(str, numbers)) + "}"
 
 
 def _settings(conn: psycopg.Connection[Any]) -> None:
