@@ -515,3 +515,19 @@ def test_a_developers_page_reads_the_developers_index_whoever_holds_the_rows(sto
     assert indexes and all(i.endswith("_developer_id_id_idx") for i in indexes), indexes
     assert [r["utterance"] for r in store.query(developer_id="dev-b", limit=3)[0]] == ["note w1199", "note w1197",
                                                                                       "note w1195"]
+
+
+def test_a_capture_keeps_its_users_day_itself_and_other_writers_go_through_the_trigger(store):
+    with store.connection() as conn:  # a trigger that refuses: the capture must not call it, anything else must
+        conn.execute("CREATE OR REPLACE FUNCTION user_days_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'user_days trigger called'; END $$")
+    rid = store.record(_turn("u1", "one"), state='{"n": 1}')
+    rid2 = store.record(_turn("u1", "two"))
+    with store.connection() as conn:
+        day = store.get(rid)["created_at"][:10]
+        assert conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)
+                            ).fetchone() == (rid2,)
+        with pytest.raises(psycopg.errors.RaiseException, match="trigger called"):
+            conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) "
+                         "VALUES (%s, 'dev-a', 'notes', 'u2')", (store.get(rid)["created_at"],))
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note two", "note one"]

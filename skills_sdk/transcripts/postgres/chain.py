@@ -89,19 +89,20 @@ def insert_sql(insert: str, ctes: str = "", *, after: str = "", returning: str =
     """Wrap a one-row ``INSERT … RETURNING id`` so that its chain entry is appended in the same statement.
 
     ``ctes`` are common table expressions ``insert`` reads (``"k AS (…), "``), ``after`` more that
-    read its row from ``ins`` (``", st AS (…)"``: they write only when it was inserted). The lane's
+    read its row from ``ins`` or the entry from ``h`` (``", st AS (…)"``: they write only when it
+    was inserted; from ``h``, after the lane is locked). The lane's
     head row is locked by the UPDATE until commit; the entry's hash is computed by the server
     exactly as :func:`link` computes it. Parameters: those of ``insert`` (named), and
     ``chain_lane``, ``chain_day``, ``chain_digest``, ``chain_at``. Returns what ``returning``
     selects, by default the row's id from the entry ``c`` (no row when ``insert`` inserted nothing).
     """
-    return (f"WITH {ctes}ins AS ({insert}){after}, h AS (UPDATE ledger_chain_heads SET seq = seq + 1, hash = "
+    return (f"WITH {ctes}ins AS ({insert}), h AS (UPDATE ledger_chain_heads SET seq = seq + 1, hash = "
             "encode(sha256(convert_to(hash || '|' || lane || '|' || (seq + 1) || '|insert|' || ins.id || '|' || "
             "%(chain_day)s::text || '|' || %(chain_digest)s::text || '|' || %(chain_at)s::text, 'UTF8')), 'hex') "
             "FROM ins WHERE lane = %(chain_lane)s RETURNING lane, seq, hash, ins.id AS id), "
             "c AS (INSERT INTO ledger_chain (lane, seq, id, day, event, digest, at, hash) "
-            "SELECT lane, seq, id, %(chain_day)s, 'insert', %(chain_digest)s, %(chain_at)s, hash FROM h RETURNING id) "
-            + returning)
+            "SELECT lane, seq, id, %(chain_day)s, 'insert', %(chain_digest)s, %(chain_at)s, hash FROM h RETURNING id)"
+            + after + " " + returning)
 
 
 def append(conn: Any, entries: Iterable[tuple[int, int, str, str, str]], at: str | None = None) -> int:

@@ -52,18 +52,24 @@ _ROW = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
         + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s::integer[] FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
         "RETURNING id")
 _KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
-_GROUP = ("g AS (SELECT count(*) AS n FROM (SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired "
-          "FOR SHARE) s), ")
+# Read before the row is inserted, so it also tells the insert trigger, for this statement's
+# transaction, that the statement keeps its user's day itself (schema.USER_DAYS_KEPT, ``ud`` below).
+_GROUP = (f"g AS (SELECT count(*) AS n, set_config('{schema.USER_DAYS_KEPT}', 'kept', true) FROM (SELECT 1 FROM "
+          "search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
+# The user's day (see userdays.py), from the chain entry's CTE so that the lane is locked before the
+# day, the order every remover takes them in.
+_DAY = (", ud AS (INSERT INTO user_days (user_id, day, top_id) SELECT %(c3)s, left(%(c0)s, 10), h.id FROM h "
+        "ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id)")
 # A stateful turn's state, written by the same statement when (and only when) its row is: one
 # round trip, where BEGIN, the row, the state and COMMIT were four.
 _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
-          "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM ins ON CONFLICT (developer_id, skill, "
+          "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM h ON CONFLICT (developer_id, skill, "
           "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at)")
 # With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
 _MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
 #: The capture's statement by (makes the user's key, writes the turn's state).
 _CAPTURE = {(made, state): chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
-                                            after=_STATE if state else "",
+                                            after=_DAY + (_STATE if state else ""),
                                             returning=_MADE_OR_OLD if made else "SELECT id FROM c")
             for made in (False, True) for state in (False, True)}
 _INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
