@@ -8,13 +8,15 @@ from typing import Any
 
 from . import chain, userdays
 
-__all__ = ["MIGRATIONS", "USER_DAYS_KEPT", "migrate", "schema_version", "ensure_days", "partition_days", "drop_days_before",
+__all__ = ["MIGRATIONS", "USER_DAYS_KEPT", "PARTITION_LOCK", "migrate", "schema_version", "ensure_days", "partition_days", "drop_days_before",
            "partition_name", "DAYS_AHEAD"]
 
 #: Day partitions the ledger keeps ready after today (made by every host at start and daily).
 DAYS_AHEAD = 7
 _DAY_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _MIGRATION_LOCK = 0x534B4C44  # "SKLD": one migrator at a time across every host
+#: The advisory lock every host takes to make day partitions (one at a time: the second finds them made).
+PARTITION_LOCK = 0x534B5054
 
 # Columns that hold a user's words are not here: they are sealed together in ``sealed`` under the
 # user's data key (see crypto.py). ``created_at`` stays the ISO-8601 text the ledger writes, with
