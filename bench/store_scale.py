@@ -245,6 +245,13 @@ def copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
         dst.execute(sql)
 
 
+def wal_size(path: str) -> int:
+    try:
+        return os.path.getsize(path + "-wal")
+    except OSError:
+        return 0
+
+
 def thread_reads() -> int:
     """Read system calls this thread made so far (``syscr``; 0 where ``/proc`` has no such file)."""
     try:
@@ -301,12 +308,16 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     # over its cached frames, which costs the kernel less (bench/capture_loops.py --variants steady).
     steady_rows = next(_ledger.generate(n, seed=98, end_ms=now_ms, days=1, heavy_users=0, batch=n))
     steady = []
+    frame = 24 + conn.execute("PRAGMA page_size").fetchone()[0]
+    wal = wal_size(store.path)
     cpu0 = time.thread_time()
     for row in steady_rows:
         t1 = time.perf_counter()
         store.record(row)
         steady.append(time.perf_counter() - t1)
     out["capture_steady_cpu_us"] = (time.thread_time() - cpu0) / n * 1e6
+    # frames written past the WAL file's end, per capture (0 when it is written over throughout)
+    out["capture_steady_appended_frames"] = max(0, wal_size(store.path) - wal) / frame / n
     out["capture_steady_us"] = sum(steady) / n * 1e6
     out["capture_steady_p50_us"], out["capture_steady_p99_us"] = pct(steady, 50) * 1e6, pct(steady, 99) * 1e6
     out["capture_unchained_p50_us"] = pct(bare, 50) * 1e6
@@ -549,6 +560,7 @@ FIGURES = [
                ("capture_steady_us", "  the same, the WAL started over (a running server's), us/row"),
                ("capture_steady_cpu_us", "    its thread's CPU, us/row"),
                ("capture_steady_p50_us", "    p50 us"), ("capture_steady_p99_us", "    p99 us"),
+               ("capture_steady_appended_frames", "    frames appended to the WAL per capture"),
                ("capture_unchained_p50_us", "  same insert without its chain entry, p50 us"),
                ("chain_cost_p50_us", "  the chain's cost per capture, p50 us"),
                ("chained_vs_unchained", "  chained / unchained"),
