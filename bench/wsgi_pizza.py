@@ -33,7 +33,7 @@ CERT_URL = "https://s3.amazonaws.com/echo.api/echo-api-cert-bench.pem"
 def _build(verify: bool, db: str = DB) -> Any:
     from inproc_target import same_work_skill
 
-    from skills_sdk.server import create_app
+    from skills_sdk.server import create_app, settle
     from skills_sdk.server.ops import configure_logging
 
     configure_logging(os.environ.get("SKILLS_LOG_LEVEL", "INFO"))
@@ -53,6 +53,7 @@ def _build(verify: bool, db: str = DB) -> Any:
         return inner(environ, start_response)
 
     flask_app.wsgi_app = app
+    settle()  # as skills_sdk.wsgi does once a worker's app is built
     return flask_app
 
 

@@ -63,6 +63,9 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
 def __getattr__(name: str) -> Any:
     # Built on first access, so importing the module (docs, tests) does not open a database.
     if name == "app":
+        from .server import settle
+
         globals()["app"] = built = build_app()
+        settle()  # the worker's app is built: keep the collector's full scans off its first requests
         return built
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -123,3 +123,26 @@ def test_a_wsgi_worker_answering_alexa_imports_only_what_it_needs(tmp_path):
     ''')
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "200 <speak>Hi.</speak> []", out.stderr[-2000:]
+
+
+def test_a_wsgi_worker_keeps_its_startup_objects_out_of_the_collectors_full_scans(tmp_path):
+    code = textwrap.dedent(f'''
+        import gc, os
+        os.environ.update(SKILLS_SKILLS="example_skills:all_skills", SKILLS_DB={str(tmp_path / "t.db")!r},
+                          SKILLS_VERIFY="0", SKILLS_LOG_LEVEL="ERROR")
+        from skills_sdk.wsgi import app
+
+        built = gc.get_freeze_count()
+        scanned = len(gc.get_objects())   # what a full collection walks now
+
+        class Cycle:
+            pass
+
+        a, b = Cycle(), Cycle()
+        a.other, b.other = b, a
+        del a, b
+        print(built > 10_000, scanned < built // 4, gc.collect() > 0)
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    # The app's objects are frozen; what requests make later is still collected.
+    assert out.stdout.strip() == "True True True", (out.stdout, out.stderr[-2000:])

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import click
+
 from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
 
 __all__ = ["register", "serve", "run_threaded"]
@@ -44,7 +45,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     if workers > 1:
         _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
         return
-    from ..server import create_app
+    from ..server import create_app, settle
     from ..server.ops import configure_logging
 
     configure_logging(log_level, json_format=production)
@@ -63,6 +64,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     names = ", ".join(s.name for s in skills)
     click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path}; "
                f"verification {'on' if verify else 'off'})")
+    settle()
     run_threaded(app, host, port)
 
 

@@ -1,0 +1,187 @@
+"""Every request of gunicorn sync workers timed inside the worker, and what ran during the slow ones.
+
+Starts gunicorn (sync, 2 workers, 127.0.0.1) on the bench app ``wsgi_pizza:app`` wrapped by this
+module, loads it with wrk as the peer harness does (-t2 -c16, its ``post.lua`` and envelope), and
+records for each request in each worker: its wall time in the app, the worker's CPU for it, the
+CPU of the worker's other threads (the ledger's background thread), the time the cyclic garbage
+collector ran inside it and the oldest generation collected, the time it waited for the ledger's
+write lock, and its voluntary and involuntary context switches. Then prints, per run: wrk's
+latencies, the app's own distribution, every full (generation 2) collection, and how the slowest
+1% of requests split.
+
+    PYTHONPATH=bench:. python bench/worker_tail.py                  # 10 s after a 3 s warm-up
+    PYTHONPATH=bench:. python bench/worker_tail.py --duration 40 --no-warmup --no-settle
+                                                                    # a worker's first full collection, as before settle()
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import glob
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = os.environ.get("PEER_BENCH") or os.path.join(HERE, "..", "..", "shared", "bench")
+OUT = os.environ.get("WORKER_TAIL_DIR", "")
+
+# -- inside each worker: the traced app ------------------------------------------------------------
+
+_rows: list[tuple[int, ...]] = []
+_full: list[tuple[int, int]] = []  # (requests served before it, its wall ns): every generation-2 collection
+_now = {"gc": 0, "gen": -1, "start": 0, "lock": 0}
+
+
+def _gc_callback(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _now["start"] = time.perf_counter_ns()
+        return
+    spent = time.perf_counter_ns() - _now["start"]
+    _now["gc"] += spent
+    _now["gen"] = max(_now["gen"], info["generation"])
+    if info["generation"] == 2:
+        _full.append((len(_rows), spent))
+
+
+def _traced(inner: Any, store: Any) -> Any:
+    writing = store.writing
+
+    @contextlib.contextmanager
+    def timed_writing(*args: Any, **kwargs: Any) -> Any:
+        asked = time.perf_counter_ns()
+        with writing(*args, **kwargs):
+            _now["lock"] += time.perf_counter_ns() - asked
+            yield
+
+    store.writing = timed_writing
+    gc.callbacks.append(_gc_callback)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        u0 = resource.getrusage(resource.RUSAGE_THREAD)
+        w0, c0, p0 = time.perf_counter_ns(), time.thread_time_ns(), time.process_time_ns()
+        _now.update(gc=0, gen=-1, lock=0)
+        out = inner(environ, start_response)
+        w1, c1, p1 = time.perf_counter_ns(), time.thread_time_ns(), time.process_time_ns()
+        u1 = resource.getrusage(resource.RUSAGE_THREAD)
+        _rows.append((w0, w1 - w0, c1 - c0, (p1 - p0) - (c1 - c0), _now["gc"], _now["gen"],
+                      u1.ru_nvcsw - u0.ru_nvcsw, u1.ru_nivcsw - u0.ru_nivcsw, _now["lock"]))
+        return out
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        if os.environ.get("WORKER_TAIL_NO_SETTLE"):  # the app as it was built before settle() existed
+            import skills_sdk.server
+
+            skills_sdk.server.settle = lambda: None
+        import wsgi_pizza
+
+        globals()["app"] = built = _traced(wsgi_pizza.app, wsgi_pizza.app.extensions["skills_sdk"]["store"])
+        return built
+    raise AttributeError(name)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """gunicorn's hook (this module is also the run's config): write this worker's records."""
+    with open(os.path.join(OUT, f"worker-{os.getpid()}.json"), "w") as f:
+        json.dump({"requests": _rows, "full_collections": _full}, f)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def report(folder: str, since_ns: int) -> None:
+    rows: list[list[int]] = []
+    gaps: list[float] = []
+    for path in sorted(glob.glob(os.path.join(folder, "worker-*.json"))):
+        data = json.load(open(path))
+        mine = [r for r in data["requests"] if r[0] >= since_ns]  # the measured run's (the clock is the system's)
+        rows += mine
+        gaps += [(b[0] - a[0] - a[1]) / 1e3 for a, b in zip(mine, mine[1:], strict=False)]
+        for served, spent in data["full_collections"]:
+            print(f"full collection in worker {path.rsplit('-', 1)[1][:-5]} after {served} requests: {spent / 1e6:.1f} ms")
+    if not rows:
+        print("no requests recorded")
+        return
+    walls, cpus = [r[1] / 1e3 for r in rows], [r[2] / 1e3 for r in rows]
+    print(f"{len(rows)} requests in the app (us): wall p50 {pct(walls, .5):.0f} p99 {pct(walls, .99):.0f} "
+          f"max {max(walls):.0f}; CPU p50 {pct(cpus, .5):.0f} p99 {pct(cpus, .99):.0f} mean {statistics.fmean(cpus):.0f}; "
+          f"other threads' CPU {statistics.fmean(r[3] for r in rows) / 1e3:.1f} a request; "
+          f"gc {sum(r[4] for r in rows) / len(rows) / 1e3:.1f} a request")
+    print(f"a worker between two requests (gunicorn, and off the CPU): p50 {pct(gaps, .5):.0f} p99 {pct(gaps, .99):.0f} us")
+    cut = pct(walls, .99)
+    slow = [r for r in rows if r[1] / 1e3 >= cut]
+    med_cpu = pct(cpus, .5)
+    total = sum(r[1] for r in slow) / 1e3
+    parts = {
+        "the write lock (waited for)": sum(r[8] for r in slow) / 1e3,
+        "the collector": sum(r[4] for r in slow) / 1e3,
+        "own CPU above the median": sum(max(0.0, r[2] / 1e3 - med_cpu - r[4] / 1e3) for r in slow),
+    }
+    parts["off the CPU otherwise (preempted, the GIL)"] = total - sum(parts.values()) - med_cpu * len(slow)
+    print(f"slowest 1%: {len(slow)} requests >= {cut / 1e3:.1f} ms, {total / 1e3:.0f} ms in all; "
+          f"{sum(1 for r in slow if r[3] > 50_000)} with the worker's other thread running > 50 us")
+    for name, us in parts.items():
+        print(f"  {name:44s} {us / 1e3:8.1f} ms {us / total * 100:5.1f}%")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load measured (default 10)")
+    ap.add_argument("--no-warmup", action="store_true", help="measure from the workers' first request")
+    ap.add_argument("--no-settle", action="store_true", help="build the app without settle() (gc.freeze)")
+    ap.add_argument("--port", type=int, default=18557)
+    ap.add_argument("--keep", help="copy the per-worker records to this folder")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="worker-tail-")
+    env = dict(os.environ, WORKER_TAIL_DIR=work, SKILLS_BENCH_DB=os.path.join(work, "ledger.db"),
+               PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]),
+               ENVELOPE=os.path.join(PEER, "intent_envelope.json"))
+    if args.no_settle:
+        env["WORKER_TAIL_NO_SETTLE"] = "1"
+    url = f"http://127.0.0.1:{args.port}/"
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2", "-b", f"127.0.0.1:{args.port}",
+                               "--log-level", "warning", "-c", "python:worker_tail", "worker_tail:app"],
+                              cwd=PEER, env=env, stderr=open(os.path.join(work, "gunicorn.log"), "w"))
+    try:
+        for _ in range(150):
+            if subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", "@intent_envelope.json",
+                               url], cwd=PEER).returncode == 0:
+                break
+            time.sleep(0.2)
+        wrk = ["wrk", "-t2", "-c16", "-s", "post.lua", url]
+        if not args.no_warmup:
+            subprocess.run([*wrk, "-d3s"], cwd=PEER, capture_output=True)
+        load, since_ns = os.getloadavg()[0], time.perf_counter_ns()
+        out = subprocess.run([*wrk, f"-d{args.duration}s"], cwd=PEER, capture_output=True, text=True).stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    summary = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
+    print(f"load {load:.2f}; wrk: {summary['rps']:.0f} req/s, p50 {summary['p50_us'] / 1e3:.1f} ms, "
+          f"p99 {summary['p99_us'] / 1e3:.1f} ms, max {summary['lat_max_us'] / 1e3:.1f} ms")
+    report(work, since_ns)
+    if args.keep:
+        shutil.copytree(work, args.keep, dirs_exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
