@@ -396,13 +396,27 @@ def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
     n = store.conn.execute("SELECT count(*) FROM transcripts WHERE created_at < ?", (cutoff,)).fetchone()[0]
     if purge is None:
         return {"purge_day_ms": None, "purge_day_rows": n}
+    io = _io()
     c, t = time.thread_time(), time.perf_counter()
     # Every skill keeps 0 days, "now" is the end of the oldest day: exactly that day is expired.
     report = purge(store, default_days=0, now=cutoff)
     dt = (time.perf_counter() - t) * 1000
     if report["deleted"] != n:
         raise SystemExit(f"purge deleted {report['deleted']} rows, {n} were older than {cutoff}")
-    return {"purge_day_ms": dt, "purge_day_cpu_ms": (time.thread_time() - c) * 1000, "purge_day_rows": n}
+    done = _io()
+    # What this process wrote and read meanwhile (the WAL's frames, then the checkpoint's pages).
+    moved = {f"purge_day_{k}_mb": (done[k] - io[k]) / 1e6 for k in io} if io else {}
+    return {"purge_day_ms": dt, "purge_day_cpu_ms": (time.thread_time() - c) * 1000, "purge_day_rows": n, **moved}
+
+
+def _io() -> dict[str, int]:
+    """This process's bytes written and read by system calls so far (Linux's /proc/self/io), or {}."""
+    try:
+        with open("/proc/self/io") as f:
+            got = dict(line.split(": ") for line in f.read().splitlines())
+    except OSError:
+        return {}
+    return {"written": int(got["wchar"]), "read": int(got["rchar"])}
 
 
 def run_export(path: str, *extra: str) -> tuple[int, float, float, float]:
@@ -525,7 +539,8 @@ FIGURES = [
                  ("erase_1000_max_ms", "  slowest of the 3, ms"), ("erase_1000_cpu_ms", "  its CPU (this thread), ms"), ("erase_rows", "  rows erased"),
                  ("erase_scrub_ms", "  then its scrub (FTS deletes, WAL), ms"), ("erase_scrub_cpu_ms", "  the scrub's CPU, ms"),
                  ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_cpu_ms", "  its CPU (this thread), ms"),
-                 ("purge_day_rows", "  rows purged"),
+                 ("purge_day_rows", "  rows purged"), ("purge_day_written_mb", "  MB written meanwhile (WAL, checkpoint)"),
+                 ("purge_day_read_mb", "  MB read meanwhile"),
                  ("verify_s", "verify the tamper-evident chain, s"), ("verify_rows_per_s", "  rows/s"),
                  ("verify_unchained_rows", "  rows older than the chain (not covered)")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"),

@@ -26,7 +26,7 @@ from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 
 __all__ = ["ChainReport", "chain_inserted", "chain_inserted_each", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
-           "EVENTS", "RETURNING_CONTENT"]
+           "EVENTS", "RETURNING_CONTENT", "returning_content"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
 EVENTS = ("insert", "strip", "erase", "purge", RANGE)
@@ -210,6 +210,30 @@ def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -
 
 #: Append to a DELETE to get what :func:`chain_removed` needs of each row it removes.
 RETURNING_CONTENT = f" RETURNING id, {_CONTENT}"
+# The same text without json_patch, which parses json_object's text and writes it again (two thirds of
+# the expression's cost, and the largest part of a purge's CPU): each non-NULL column's member,
+# joined by concat_ws, which skips NULLs (SQLite 3.44+). Used where :func:`returning_content` finds
+# this SQLite renders both alike.
+_CONTENT_LEAN = ("'{' || concat_ws(',', " + ", ".join(
+    f"""CASE WHEN "{c}" IS NOT NULL THEN '"{c}":' || json_quote("{c}") END""" for c in INSERT_COLUMNS) + ") || '}'")
+_lean_ok: dict[type, bool] = {}
+
+
+def returning_content(conn: sqlite3.Connection) -> str:
+    """:data:`RETURNING_CONTENT`, or the same text built at a third of its cost where this SQLite can (asked once per driver)."""
+    ok = _lean_ok.get(type(conn))
+    if ok is None:
+        ok = False
+        if sqlite3.sqlite_version_info >= (3, 44, 0):
+            cols = ", ".join(f'"{c}"' for c in INSERT_COLUMNS)
+            probes = [_PROBE, tuple(None if i % 2 else v for i, v in enumerate(_PROBE)),
+                      tuple({str: "\u00e9\"\x00", int: -2**63, float: 1e20}[k] for k in _KINDS),
+                      tuple({str: "", int: 0, float: -0.1}[k] for k in _KINDS)]
+            sql = (f"WITH r({cols}) AS (VALUES ({', '.join('?' * len(INSERT_COLUMNS))})) "
+                   f"SELECT {_CONTENT} IS {_CONTENT_LEAN} FROM r")
+            ok = all(conn.execute(sql, p).fetchone()[0] == 1 for p in probes)
+        _lean_ok[type(conn)] = ok
+    return f" RETURNING id, {_CONTENT_LEAN}" if ok else RETURNING_CONTENT
 
 
 def chain_removed(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tuple[int, str]], event: str) -> int:

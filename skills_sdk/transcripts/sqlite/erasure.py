@@ -13,7 +13,7 @@ from ...errors import ErasureIncomplete
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
 from .audit import audit
-from .chain import RETURNING_CONTENT, chain_removed
+from .chain import chain_removed, returning_content
 from .driver import FTS5_SECURE_DELETE, Transaction, sqlite3
 from .fts import CHANGE_SLICE, apply_fts_changes, fts_tables
 from .queries import by_user_first
@@ -122,7 +122,7 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
             developers.add(dev)
         # Their full-text entries are queued (fts_changes, by trigger) for the scrub; until then
         # they point at rows that no longer exist, which every search joins away.
-        gone = conn.execute(f"DELETE FROM transcripts WHERE {where}" + RETURNING_CONTENT, params).fetchall()
+        gone = conn.execute(f"DELETE FROM transcripts WHERE {where}" + returning_content(conn), params).fetchall()
         rows = len(gone)
         chain_removed(conn, store.secret(), gone, "erase")  # tombstones: id, digest, time; never a word
         state_rows = conn.execute(f"DELETE FROM user_state WHERE {where}", params).rowcount

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..record import to_iso as _iso
 from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
-from .chain import RETURNING_CONTENT, chain_changed, chain_purged
+from .chain import chain_changed, chain_purged, returning_content
 from .erasure import finish_scrubs, run_pending
 from .fts import apply_fts_changes, drop_fts_days, fts_day
 
@@ -103,7 +103,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                     ids = [r[0] for r in conn.execute(sql + " RETURNING id", params).fetchall()]
                     chain_changed(conn, store.secret(), ids)
                 else:
-                    ids = conn.execute(sql + RETURNING_CONTENT, params).fetchall()
+                    ids = conn.execute(sql + returning_content(conn), params).fetchall()
                     gone.extend(ids)
                 n = len(ids)
                 if n < _CHUNK:
