@@ -80,15 +80,25 @@ def timed_build(self, ctx, resp):
         times.setdefault("row building", []).append(clock() - t)
 capture.Capture.build_row = timed_build
 
-writing = connection.Connection.writing
-@contextlib.contextmanager
-def timed_writing(self, **kw):
+take = getattr(connection.Connection, "take_write_lock", None)  # writing() and a lone capture take the lock through it
+def timed_take(self, timeout_ms=None, *, yielding=False):
     t = clock()
-    with writing(self, **kw):
-        if not kw.get("yielding"):
-            times.setdefault("write lock taken", []).append(clock() - t)
-        yield
-connection.Connection.writing = timed_writing
+    fd = take(self, timeout_ms, yielding=yielding)
+    if not yielding:
+        times.setdefault("write lock taken", []).append(clock() - t)
+    return fd
+if hasattr(connection.Connection, "take_write_lock"):
+    connection.Connection.take_write_lock = timed_take
+else:  # a tree from before take_write_lock: its captures took the lock through writing()
+    writing = connection.Connection.writing
+    @contextlib.contextmanager
+    def timed_writing(self, **kw):
+        t = clock()
+        with writing(self, **kw):
+            if not kw.get("yielding"):
+                times.setdefault("write lock taken", []).append(clock() - t)
+            yield
+    connection.Connection.writing = timed_writing
 
 call = capture.Capture.__call__
 def timed_call(self, ctx, call_next):

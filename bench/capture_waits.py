@@ -5,7 +5,7 @@ the ledger at ``--db``, in its own process, the checkouts interleaved ``--runs``
 gives each checkout its own copy of ``--db`` (``cp --reflink=auto``) so none writes into a file
 another made. ``--mode started`` runs the ledger as a server does (``Ledger.start()``: its
 background indexer and checkpointer); ``--mode unstarted`` as ``store_scale.py`` and a CLI command
-do. Per capture it times the whole ``record()``, its wait for the write lock (``Connection.writing``
+do. Per capture it times the whole ``record()``, its wait for the write lock (``Connection.take_write_lock``
 wrapped here), the thread's CPU and context switches, and whether the WAL started over right
 after it (SQLite's own checkpoint ran in its commit). A capture's time beyond the p50 is put
 down to the first of:
@@ -43,14 +43,21 @@ from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.sqlite import connection
 
 waited = [0.0]
+take = getattr(connection.Connection, "take_write_lock", None)  # writing() and a lone capture take the lock through it
 writing = connection.Connection.writing
 
 @contextlib.contextmanager
-def timed(self, **kw):
+def timed_writing(self, **kw):  # a tree from before take_write_lock: its captures took the lock through writing()
     t = time.perf_counter()
     with writing(self, **kw):
         waited[0] = time.perf_counter() - t
         yield
+
+def timed(self, timeout_ms=None, *, yielding=False):
+    t = time.perf_counter()
+    fd = take(self, timeout_ms, yielding=yielding)
+    waited[0] = time.perf_counter() - t
+    return fd
 
 def wal_salt():
     try:
@@ -63,7 +70,10 @@ def switches():
     r = resource.getrusage(resource.RUSAGE_THREAD)
     return r.ru_nvcsw, r.ru_nivcsw
 
-connection.Connection.writing = timed
+if take is not None:
+    connection.Connection.take_write_lock = timed
+else:
+    connection.Connection.writing = timed_writing
 store = TranscriptStore(db)
 if mode == "started":
     store.start()

@@ -110,30 +110,36 @@ def _second_writer(db: str, body: bytes, ready: Any, stop: Any) -> None:
 
 def _holds(n: int, body: bytes, second_writer: bool) -> dict[str, Any]:
     """Answer ``n`` requests through the fast path; every hold of the write lock and every capture's wait, summed up."""
-    import contextlib
     import threading
 
     from skills_sdk.transcripts.sqlite import connection
 
     holds: list[tuple[str, float, float, float]] = []  # (kind, start, wall, cpu)
     waits: list[tuple[float, float]] = []  # (start, wait) of this process's captures
-    writing = connection.Connection.writing
+    # writing() and a lone capture both take the lock through take_write_lock and let it go through
+    # release_write_lock: timed there, every hold is seen.
+    take, release = connection.Connection.take_write_lock, connection.Connection.release_write_lock
+    held = threading.local()
 
-    @contextlib.contextmanager
-    def timed(self: Any, *, timeout_ms: int | None = None, yielding: bool = False) -> Any:
+    def timed_take(self: Any, timeout_ms: int | None = None, *, yielding: bool = False) -> int:
         t0 = time.perf_counter()
-        with writing(self, timeout_ms=timeout_ms, yielding=yielding):
-            t1, c1 = time.perf_counter(), time.thread_time()
-            main = threading.current_thread() is threading.main_thread()
-            try:
-                yield
-            finally:
-                kind = "capture" if main else "index" if yielding else "checkpoint"
-                holds.append((kind, t1, time.perf_counter() - t1, time.thread_time() - c1))
-                if main:
-                    waits.append((t0, t1 - t0))
+        fd = take(self, timeout_ms, yielding=yielding)
+        held.since = (t0, time.perf_counter(), time.thread_time(), yielding)
+        return fd
 
-    connection.Connection.writing = timed  # type: ignore[method-assign]
+    def timed_release(self: Any, fd: int) -> None:
+        t0, t1, c1, yielding = held.since
+        try:
+            release(self, fd)
+        finally:
+            main = threading.current_thread() is threading.main_thread()
+            kind = "capture" if main else "index" if yielding else "checkpoint"
+            holds.append((kind, t1, time.perf_counter() - t1, time.thread_time() - c1))
+            if main:
+                waits.append((t0, t1 - t0))
+
+    connection.Connection.take_write_lock = timed_take  # type: ignore[method-assign]
+    connection.Connection.release_write_lock = timed_release  # type: ignore[method-assign]
     tmp = tempfile.mkdtemp(prefix="skills-holds-")
     db = os.path.join(tmp, "holds.db")
     one = _wsgi_loop(_fast_app, db, body)
@@ -154,7 +160,8 @@ def _holds(n: int, body: bytes, second_writer: bool) -> dict[str, Any]:
         if other is not None:
             stop.set()
             other.join()
-        connection.Connection.writing = writing  # type: ignore[method-assign]
+        connection.Connection.take_write_lock = take  # type: ignore[method-assign]
+        connection.Connection.release_write_lock = release  # type: ignore[method-assign]
         shutil.rmtree(tmp, ignore_errors=True)
     out: dict[str, Any] = {"requests": n}
     for kind in ("capture", "index", "checkpoint"):

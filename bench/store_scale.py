@@ -245,6 +245,22 @@ def copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
         dst.execute(sql)
 
 
+def wal_size(path: str) -> int:
+    try:
+        return os.path.getsize(path + "-wal")
+    except OSError:
+        return 0
+
+
+def thread_reads() -> int:
+    """Read system calls this thread made so far (``syscr``; 0 where ``/proc`` has no such file)."""
+    try:
+        with open("/proc/thread-self/io") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("syscr"))
+    except OSError:
+        return 0
+
+
 def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, float]:
     """Durable single capture on the big ledger; bulk import against plain sqlite3 on fresh files."""
     out: dict[str, float] = {}
@@ -254,7 +270,13 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     for row in capture_rows[:50]:
         store.record(dict(row, request_id=row["request_id"] + "w"))
     each, bare, bare_ids = [], [], []
-    conn = store.db.conn
+    # The capture's own connection: an insert on another one (as this step made before) leaves
+    # the capture connection's page cache stale, and the next capture reads its pages again
+    # (16 reads a capture against 1.3, bench/capture_loops.py), which no server's capture pays.
+    conn = getattr(store, "capture_conn", None) or store.db.conn
+    bare_cpu = 0.0
+    reads0 = thread_reads()
+    cpu0 = time.thread_time()
     t = time.perf_counter()
     for i, row in enumerate(capture_rows):
         t1 = time.perf_counter()
@@ -264,16 +286,40 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
             # Side by side, interleaved: the same insert as one autocommit statement with no chain
             # entry (the capture before tamper evidence); those rows are deleted again below.
             values = _store_module._values(dict(row, request_id=row["request_id"] + "b"))
+            c1 = time.thread_time()
             t1 = time.perf_counter()
             with store.writing():
                 bare_ids.append(conn.execute(_store_module._INSERT_SQL, values).lastrowid)
             bare.append(time.perf_counter() - t1)
+            bare_cpu += time.thread_time() - c1
     dt = time.perf_counter() - t - sum(bare)
+    cpu = time.thread_time() - cpu0 - bare_cpu
+    reads = thread_reads() - reads0
     conn.execute(f"DELETE FROM transcripts WHERE id IN ({','.join(map(str, bare_ids))})")
     out["capture_us"] = dt / n * 1e6
+    # On a shared machine the wall clock carries other processes; the thread's CPU does not.
+    out["capture_cpu_us"] = cpu / n * 1e6
+    out["capture_reads"] = reads / n  # read system calls a capture made (pages not in its cache), the bare inserts' included
     out["capture_rows_per_s"] = n / dt
     # The mean carries the waits behind the background full-text indexer; the p50 does not.
     out["capture_p50_us"], out["capture_p99_us"] = pct(each, 50) * 1e6, pct(each, 99) * 1e6
+    # The same captures again, now that the WAL has started over (the loop above passed its bound,
+    # 16,384 frames): a fresh copy's WAL grows with every frame, a running server's is written
+    # over its cached frames, which costs the kernel less (bench/capture_loops.py --variants steady).
+    steady_rows = next(_ledger.generate(n, seed=98, end_ms=now_ms, days=1, heavy_users=0, batch=n))
+    steady = []
+    frame = 24 + conn.execute("PRAGMA page_size").fetchone()[0]
+    wal = wal_size(store.path)
+    cpu0 = time.thread_time()
+    for row in steady_rows:
+        t1 = time.perf_counter()
+        store.record(row)
+        steady.append(time.perf_counter() - t1)
+    out["capture_steady_cpu_us"] = (time.thread_time() - cpu0) / n * 1e6
+    # frames written past the WAL file's end, per capture (0 when it is written over throughout)
+    out["capture_steady_appended_frames"] = max(0, wal_size(store.path) - wal) / frame / n
+    out["capture_steady_us"] = sum(steady) / n * 1e6
+    out["capture_steady_p50_us"], out["capture_steady_p99_us"] = pct(steady, 50) * 1e6, pct(steady, 99) * 1e6
     out["capture_unchained_p50_us"] = pct(bare, 50) * 1e6
     out["chain_cost_p50_us"] = out["capture_p50_us"] - out["capture_unchained_p50_us"]
     out["chained_vs_unchained"] = out["capture_p50_us"] / out["capture_unchained_p50_us"]
@@ -522,7 +568,13 @@ def measure_open(store: TranscriptStore) -> dict[str, Any]:
 
 FIGURES = [
     ("write", [("capture_us", "durable single capture (record), us/row"),
+               ("capture_cpu_us", "  its thread's CPU, us/row"),
+               ("capture_reads", "  read system calls per capture"),
                ("capture_p50_us", "  p50 us"), ("capture_p99_us", "  p99 us"), ("capture_rows_per_s", "  = rows/s"),
+               ("capture_steady_us", "  the same, the WAL started over (a running server's), us/row"),
+               ("capture_steady_cpu_us", "    its thread's CPU, us/row"),
+               ("capture_steady_p50_us", "    p50 us"), ("capture_steady_p99_us", "    p99 us"),
+               ("capture_steady_appended_frames", "    frames appended to the WAL per capture"),
                ("capture_unchained_p50_us", "  same insert without its chain entry, p50 us"),
                ("chain_cost_p50_us", "  the chain's cost per capture, p50 us"),
                ("chained_vs_unchained", "  chained / unchained"),

@@ -62,3 +62,17 @@ def test_search_buckets_are_the_keyed_hash_of_each_word():
         want = sorted({3 * crypto.BUCKETS + int.from_bytes(hmac.new(k, w.encode(), hashlib.sha256).digest()[:4], "big")
                        % crypto.BUCKETS for w in ("pizza", "ünï", "x" * 300)})
         assert crypto.token_buckets(k, 3, ["pizza", "ünï", "x" * 300, "pizza"]) == want
+
+
+def test_group_tokens_remembered_are_the_keyed_hash_and_a_retired_group_forgets_them(store):
+    key = bytes(range(32))
+    words = ["pizza", "ünï", "x" * 300, "large"]
+    want = sorted({int.from_bytes(hmac.new(key, w.encode(), hashlib.sha256).digest()[:4], "big", signed=True)
+                   for w in words})
+    assert crypto.group_tokens(key, words, remember=False) == want
+    assert crypto.group_tokens(key, words) == want  # hashed, and remembered
+    assert crypto.group_tokens(key, words + ["pizza"]) == want  # from memory
+    store.record({"developer_id": "d", "skill": "s", "user_id": "u1", "utterance": "a secret word"})
+    assert any(w == "secret" for _, w in crypto._TOKENS)
+    store.erase_user("u1", ratchet=False)  # retires the user's group key: no token of theirs stays in memory
+    assert not any(w == "secret" for _, w in crypto._TOKENS)

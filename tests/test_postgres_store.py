@@ -276,11 +276,14 @@ def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(s
             for user in ("u1", "u2"):
                 other.keys.group_key(conn, "dev-a", crypto.group_of(user))
         sent = _statements(monkeypatch)
-        other.record(_turn("u2", "new user"))  # the key made and the row written: two round trips
-        other.record(_turn("u1", "known, not in memory"))  # the key read, then the row
-        other.record(_turn("u1", "in memory"))
-        assert [s.split()[0] for s in sent] == ["WITH"] * 5
-        assert sum("INSERT INTO user_keys" in s for s in sent) == 2
+        per_capture = []
+        for user, words in (("u2", "new user"), ("u1", "known, not in memory"), ("u1", "in memory")):
+            other.record(_turn(user, words))
+            per_capture.append(len(sent))
+            sent.clear()
+        # A new user's key is made by the row's own statement; a key the database has already is
+        # offered too and comes back (the row is written under it next); a key in memory is used.
+        assert per_capture == [1, 2, 1]
     finally:
         other.stop()
     with store.connection() as conn:
@@ -288,6 +291,24 @@ def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(s
     assert [r["utterance"] for r in store.user_history("u1")] == ["note in memory", "note known, not in memory",
                                                                   "note first"]
     assert store.user_history("u2")[0]["utterance"] == "note new user"
+
+
+def test_a_stateful_capture_of_a_new_user_is_one_statement_and_both_read_back(store, monkeypatch):
+    with store.connection() as conn:  # the search group's key, read once a process (not per user)
+        store.keys.group_key(conn, "dev-a", crypto.group_of("u7"))
+    sent = _statements(monkeypatch)
+    rid = store.record(_turn("u7", "with state"), state='{"n": 7}')
+    assert len(sent) == 1, sent
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path)
+    try:
+        assert other.load_state_and_mode("dev-a", "notes", "u7") == ({"n": 7}, "redacted")
+        assert other.get(rid)["utterance"] == "note with state"
+        rid2 = other.record(_turn("u7", "again"), state='{"n": 8}')  # the key read back, then the row and state
+    finally:
+        other.stop()
+    assert store.load_state("dev-a", "notes", "u7") == {"n": 8}
+    assert store.get(rid2)["utterance"] == "note again"
+    assert store.verify_chain().ok
 
 
 def test_a_turns_state_and_mode_are_one_statement_when_the_users_key_is_not_in_memory(store, monkeypatch):
@@ -494,3 +515,19 @@ def test_a_developers_page_reads_the_developers_index_whoever_holds_the_rows(sto
     assert indexes and all(i.endswith("_developer_id_id_idx") for i in indexes), indexes
     assert [r["utterance"] for r in store.query(developer_id="dev-b", limit=3)[0]] == ["note w1199", "note w1197",
                                                                                       "note w1195"]
+
+
+def test_a_capture_keeps_its_users_day_itself_and_other_writers_go_through_the_trigger(store):
+    with store.connection() as conn:  # a trigger that refuses: the capture must not call it, anything else must
+        conn.execute("CREATE OR REPLACE FUNCTION user_days_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'user_days trigger called'; END $$")
+    rid = store.record(_turn("u1", "one"), state='{"n": 1}')
+    rid2 = store.record(_turn("u1", "two"))
+    with store.connection() as conn:
+        day = store.get(rid)["created_at"][:10]
+        assert conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)
+                            ).fetchone() == (rid2,)
+        with pytest.raises(psycopg.errors.RaiseException, match="trigger called"):
+            conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) "
+                         "VALUES (%s, 'dev-a', 'notes', 'u2')", (store.get(rid)["created_at"],))
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note two", "note one"]

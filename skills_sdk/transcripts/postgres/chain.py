@@ -76,8 +76,7 @@ def digest(secret: bytes, stored: Sequence[Any]) -> str:
     Keyed, so a removed row's digest cannot be matched against guesses without the ledger's secret.
     The values are the ones written (Python's) and the ones read back (psycopg's): the same types.
     """
-    text = _DUMPS([v.hex() if isinstance(v, (bytes, memoryview)) else v for v in
-                   (bytes(x) if isinstance(x, memoryview) else x for x in stored)])
+    text = _DUMPS([v.hex() if isinstance(v, (bytes, memoryview)) else v for v in stored])
     return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -86,21 +85,24 @@ def link(prev: str, lane: int, seq: int, event: str, row_id: int, day: str, dig:
     return hashlib.sha256(f"{prev}|{lane}|{seq}|{event}|{row_id}|{day}|{dig}|{at}".encode()).hexdigest()
 
 
-def insert_sql(insert: str, ctes: str = "") -> str:
+def insert_sql(insert: str, ctes: str = "", *, after: str = "", returning: str = "SELECT id FROM c") -> str:
     """Wrap a one-row ``INSERT … RETURNING id`` so that its chain entry is appended in the same statement.
 
-    ``ctes`` are common table expressions ``insert`` reads (``"k AS (…), "``). The lane's head row
-    is locked by the UPDATE until commit; the entry's hash is computed by the server exactly as
-    :func:`link` computes it. Parameters: those of ``insert`` (named), and ``chain_lane``,
-    ``chain_day``, ``chain_digest``, ``chain_at``. Returns the row's id, or no row when ``insert``
-    inserted nothing.
+    ``ctes`` are common table expressions ``insert`` reads (``"k AS (…), "``), ``after`` more that
+    read its row from ``ins`` or the entry from ``h`` (``", st AS (…)"``: they write only when it
+    was inserted; from ``h``, after the lane is locked). The lane's
+    head row is locked by the UPDATE until commit; the entry's hash is computed by the server
+    exactly as :func:`link` computes it. Parameters: those of ``insert`` (named), and
+    ``chain_lane``, ``chain_day``, ``chain_digest``, ``chain_at``. Returns what ``returning``
+    selects, by default the row's id from the entry ``c`` (no row when ``insert`` inserted nothing).
     """
-    return (f"WITH {ctes}ins AS ({insert}), h AS (UPDATE ledger_chain_heads SET seq = seq + 1, hash = encode(sha256("
-            "convert_to(hash || '|' || lane || '|' || (seq + 1) || '|insert|' || ins.id || '|' || "
+    return (f"WITH {ctes}ins AS ({insert}), h AS (UPDATE ledger_chain_heads SET seq = seq + 1, hash = "
+            "encode(sha256(convert_to(hash || '|' || lane || '|' || (seq + 1) || '|insert|' || ins.id || '|' || "
             "%(chain_day)s::text || '|' || %(chain_digest)s::text || '|' || %(chain_at)s::text, 'UTF8')), 'hex') "
-            "FROM ins WHERE lane = %(chain_lane)s RETURNING lane, seq, hash, ins.id AS id) "
-            "INSERT INTO ledger_chain (lane, seq, id, day, event, digest, at, hash) "
-            "SELECT lane, seq, id, %(chain_day)s, 'insert', %(chain_digest)s, %(chain_at)s, hash FROM h RETURNING id")
+            "FROM ins WHERE lane = %(chain_lane)s RETURNING lane, seq, hash, ins.id AS id), "
+            "c AS (INSERT INTO ledger_chain (lane, seq, id, day, event, digest, at, hash) "
+            "SELECT lane, seq, id, %(chain_day)s, 'insert', %(chain_digest)s, %(chain_at)s, hash FROM h RETURNING id)"
+            + after + " " + returning)
 
 
 def append(conn: Any, entries: Iterable[tuple[int, int, str, str, str]], at: str | None = None) -> int:

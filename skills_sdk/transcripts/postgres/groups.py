@@ -200,8 +200,9 @@ def _rewrite(ledger: Any, conn: Any, batch: list[Any], progress: Callable[[int],
                 conn.execute("SELECT 1 FROM search_groups WHERE id = %s FOR SHARE", (gid,))
                 live[ident] = gkey
         ids = list(terms)
-        tokens = ["{" + ",".join(map(str, crypto.group_tokens(live[(d, crypto.group_of(u))], w))) + "}"
-                  for _, d, u, w in terms.values()]
+        # Not remembered: a re-key hashes the words of a whole group once, and would only crowd out the capture's.
+        tokens = ["{" + ",".join(map(str, crypto.group_tokens(live[(d, crypto.group_of(u))], w, remember=False)))
+                  + "}" for _, d, u, w in terms.values()]
         # The batch's time range lets the plan skip the other days' partitions (it hashed all of them: 4 s a batch).
         days = [terms[i][0] for i in ids]
         changed = conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,12 @@ from . import crypto
 if TYPE_CHECKING:
     from .store import PostgresLedger
 
-__all__ = ["Keyring"]
+__all__ = ["Keyring", "MAKE"]
 
 #: Data keys a process keeps unwrapped in memory (least recently used go first).
 _CACHE_SIZE = 20_000
+#: Key ids a process takes from the database at a time (see :meth:`Keyring.offer`).
+_IDS_AHEAD = 32
 # A user's data key, or a new one made with the caller's wrapped key when there is none: ``(id,
 # epoch, wrapped, made)``. The epoch's row is share-locked (only when a key is made: the NOT EXISTS
 # is checked first), so a ratchet cannot re-wrap the keys between it and the insert; no row back
@@ -32,6 +35,19 @@ _FIND_OR_MAKE = (
     "SELECT %(d)s, %(s)s, %(u)s, %(epoch)s, %(wrapped)s, %(at)s FROM m WHERE NOT EXISTS (SELECT 1 FROM old) "
     "ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id) "
     "SELECT id, epoch, wrapped, false FROM old UNION ALL SELECT id, NULL, NULL, true FROM made")
+
+
+#: CTEs that make a user's data key in the capture's own statement (:meth:`Keyring.offer`): ``k``
+#: is the key's id when made; when the user has a key already, ``old`` holds it and nothing is
+#: made. The epoch's row is share-locked only when a key is made (as in :data:`_FIND_OR_MAKE`); no
+#: key made and none old (a ratchet moved the epoch, another host is making this key) sends the
+#: caller the long way. The owner is ``%(c1)s, %(c2)s, %(c3)s`` (developer, skill, user).
+MAKE = (
+    "old AS (SELECT id, epoch, wrapped FROM user_keys WHERE user_id = %(c3)s AND developer_id = %(c1)s "
+    "AND skill = %(c2)s), m AS (SELECT 1 FROM ledger_meta WHERE name = 'kek_epoch' AND value = %(key_text_epoch)s "
+    "FOR SHARE), k AS (INSERT INTO user_keys (id, developer_id, skill, user_id, epoch, wrapped, created_at) "
+    "OVERRIDING SYSTEM VALUE SELECT %(key_id)s, %(c1)s, %(c2)s, %(c3)s, %(key_epoch)s, %(key_wrapped)s, %(key_at)s "
+    "FROM m WHERE NOT EXISTS (SELECT 1 FROM old) ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id), ")
 
 
 class Keyring:
@@ -52,6 +68,7 @@ class Keyring:
         self._by_id: collections.OrderedDict[int, bytes] = collections.OrderedDict()
         self._groups: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._group_by_id: dict[int, bytes] = {}
+        self._ids: tuple[int, list[int]] = (0, [])  # key ids taken ahead, and the process they belong to
 
     def bind(self) -> None:
         """Open the key file and agree with the database on the epoch, or refuse a key file that is not this ledger's."""
@@ -75,6 +92,8 @@ class Keyring:
                     raise StoreError(f"The key file {self.key_file_path!r} is not this ledger's: its key does not "
                                      "match the database. Copy the right file from another host of this ledger.")
         self.key_file = kf
+        with self.ledger.connection() as conn:  # so that even the first new user's capture is one statement
+            self._next_id(conn, take=False)
 
     def kek(self, epoch: int) -> bytes:
         with self._lock:
@@ -101,6 +120,52 @@ class Keyring:
         found = (int(row[0]), key) if row[3] else (int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), label))
         self.remember(ident, found)
         return found
+
+    def offer(self, conn: Any, dev: str, skill: str, user: str) -> tuple[int, bytes, dict[str, Any] | None]:
+        """The data key of (developer, skill, user) if this process holds it, else a new one for the capture to make.
+
+        ``(key id, key, None)`` for a key in memory; else ``(id, key, made)``: a fresh key under an
+        id taken ahead from the database's sequence, so the capture seals its words (bound to the
+        id) before the key exists, and ``made`` holds the statement parameters that make it
+        (``key_epoch``, ``key_text_epoch``, ``key_wrapped``, ``key_at``: see :data:`MAKE`). A new
+        user's capture is then one statement, not a key's round trip and then the row's. Give the
+        id back with :meth:`unused` when the statement made no key.
+        """
+        hit = self._by_owner.get((dev, skill, user))
+        if hit is not None:
+            return hit[0], hit[1], None
+        epoch, key = self.key_file.epoch, crypto.new_key()
+        wrapped = crypto.wrap(self.kek(epoch), key, _user_label(dev, skill, user))
+        return self._next_id(conn), key, {"key_epoch": epoch, "key_text_epoch": str(epoch), "key_wrapped": wrapped,
+                                          "key_at": utcnow_iso()}
+
+    def made(self, ident: tuple[str, str, str], key_id: int, key: bytes) -> None:
+        """The capture's statement made the key :meth:`offer` gave: keep it."""
+        self.remember(ident, (key_id, key))
+
+    def existing(self, ident: tuple[str, str, str], key_id: int, epoch: int, wrapped: bytes) -> None:
+        """The key the database already had for ``ident`` (the capture's statement made none): keep it, opened."""
+        self.remember(ident, (int(key_id), crypto.unwrap(self.kek(epoch), bytes(wrapped), _user_label(*ident))))
+
+    def unused(self, key_id: int) -> None:
+        """An id from :meth:`offer` that made no key: the next new user takes it."""
+        with self._lock:
+            if self._ids[0] == os.getpid():
+                self._ids[1].append(key_id)
+
+    def _next_id(self, conn: Any, *, take: bool = True) -> int:
+        """A user key id nobody else has (taken :data:`_IDS_AHEAD` at a time; a forked process takes its own)."""
+        pid = os.getpid()
+        with self._lock:
+            if self._ids[0] == pid and self._ids[1] and take:
+                return self._ids[1].pop()
+        got = [int(r[0]) for r in conn.execute("SELECT nextval(pg_get_serial_sequence('user_keys', 'id')) "
+                                               "FROM generate_series(1, %s)", (_IDS_AHEAD,)).fetchall()]
+        with self._lock:
+            if self._ids[0] != pid:
+                self._ids = (pid, [])
+            self._ids[1].extend(reversed(got[1:] if take else got))
+        return got[0]
 
     def _user_key_after_race(self, conn: Any, ident: tuple[str, str, str], label: str) -> tuple[int, bytes]:
         """:meth:`user_key` the long way: read the key another host made, or make it at the epoch the database has."""

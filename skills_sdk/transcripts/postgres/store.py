@@ -15,11 +15,9 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
 from ..ledger import Ledger
-from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
-from . import chain, crypto, schema
-from . import sealed as sealed_words
+from . import chain, schema
 from . import spool as spool_file
-from .columns import CLEAR_COLUMNS, COPY_COLUMNS, COPY_TYPES, SEALED_COLUMNS, SELECT, STORED, STORED_USER
+from .columns import SEALED_COLUMNS, STORED
 from .copying import CopyingMixin
 from .export import ExportMixin
 from .keyring import Keyring
@@ -28,6 +26,7 @@ from .reads import ReadsMixin
 from .search import SearchMixin
 from .sessions import SessionsMixin
 from .state import StateMixin
+from .writes import WritesMixin
 
 if TYPE_CHECKING:
     from ..spool import Spool
@@ -39,29 +38,10 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 #: Where the key file is when neither ``key_file=`` nor ``SKILLS_LEDGER_KEY_FILE`` names one.
 DEFAULT_KEY_FILE = os.path.join("var", "ledger.key")
-_POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
-_SELECT = SELECT
-_CLEAR_PARAMS = ", ".join(f"%(c{i})s" for i in range(len(CLEAR_COLUMNS)))
-# A row and its chain entry, in one statement. With words: the user's data key is share-locked by
-# the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
-# a key already erased inserts nothing. So is the search group's key the tokens were made with: an
-# erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
-# retired already inserts nothing (the capture retries with the group's new key).
-_INSERT = chain.insert_sql(
-    "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
-    + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s FROM k, g WHERE g.n = 1 OR %(group_id)s::bigint IS NULL "
-    "RETURNING id",
-    ctes="k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), g AS (SELECT count(*) AS n FROM "
-         "(SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
-_INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
-                                 + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
-_COPY_COLUMNS, _COPY_TYPES, _USER = COPY_COLUMNS, COPY_TYPES, STORED_USER
-#: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
-_KEY_RETRIES = 8
-_PARTITION_LOCK = 0x534B5054
 
 
-class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin, Ledger):
+class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMixin, SessionsMixin, CopyingMixin,
+                     Ledger):
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
@@ -218,7 +198,7 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
     def make_partitions(self, days: Sequence[str] | None = None) -> list[str]:
         """Make the day partitions for ``days`` (default: yesterday to a week ahead); returns those made."""
         with self.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.PARTITION_LOCK,))
             return schema.ensure_days(conn, list(days) if days is not None else schema.ahead())
 
     def ratchet(self) -> int:
@@ -237,108 +217,6 @@ class PostgresLedger(ReadsMixin, ExportMixin, StateMixin, SearchMixin, PrivacyMi
                 self._privacy_secret = bytes.fromhex(conn.execute(
                     "SELECT value FROM ledger_meta WHERE name = 'secret'").fetchone()[0])
         return self._privacy_secret
-
-    # -- writing ---------------------------------------------------------------------------
-    def _prepare(self, conn: Any, row: Mapping[str, Any], *, fresh: bool = False
-                 ) -> tuple[list[Any], int | None, bytes | None, list[int] | None, int | None]:
-        """The clear values, key id, sealed words, search tokens and the id of their group key, of one row."""
-        values = storage_values(row)
-        clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
-        i = CLEAR_COLUMNS.index("end_session")
-        if clear[i] is not None:
-            clear[i] = bool(clear[i])
-        words = {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
-        if not words:
-            return clear, None, None, None, None
-        dev, skill, user = values[_POS["developer_id"]], values[_POS["skill"]], values[_POS["user_id"]]
-        key_id, key = self.keys.user_key(conn, dev, skill, user, fresh=fresh)
-        sealed = crypto.seal(key, sealed_words.plaintext(words), str(key_id).encode())
-        terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
-        if not terms:
-            return clear, key_id, sealed, None, None
-        group_id, group_key = self.keys.group_key(conn, dev, crypto.group_of(user), fresh=fresh)
-        return clear, key_id, sealed, crypto.group_tokens(group_key, terms), group_id
-
-    def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
-        """Write one transcript row (and, given ``state`` JSON, the user's skill state) and commit; returns its id.
-
-        Waits ``write_timeout`` seconds at most for a connection (as do the capture path's reads,
-        :meth:`capture_mode` and :meth:`load_state`): with the server gone, capture spools the row
-        instead of holding the user's answer.
-        """
-        secret = self.secret()
-        with self.connection(timeout=self.write_timeout) as conn:
-            for attempt in range(_KEY_RETRIES):
-                clear, key_id, sealed, tokens, group_id = self._prepare(conn, row, fresh=attempt > 0)
-                params: dict[str, Any] = {f"c{i}": v for i, v in enumerate(clear)}
-                params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
-                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)))
-                sql = _INSERT_PLAIN if key_id is None else _INSERT
-                if key_id is not None:
-                    params.update(key_id=key_id, sealed=sealed, tokens=tokens, group_id=group_id)
-                # The row and its chain entry are one statement, so without state it commits on its own
-                # (autocommit): one round trip to the server instead of three (BEGIN, INSERT, COMMIT).
-                with conn.transaction() if state is not None else contextlib.nullcontext():
-                    got = conn.execute(sql, params).fetchone()
-                    if got is not None:
-                        if state is not None:
-                            self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
-                        return int(got[0])
-                self.keys.forget([key_id])  # erased meanwhile on some host: a new key
-                self.keys.forget_groups([group_id] if group_id is not None else [])  # or its group re-keyed
-        raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
-                         "not recorded (the capture spools it).")
-
-    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
-        with self.connection() as conn:
-            prepared = self.prepare_many(conn, rows)
-            with conn.transaction():
-                self.copy_in(conn, prepared)
-        return len(prepared)
-
-    def prepare_many(self, conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """Rows made ready for :meth:`copy_in` (sealed, keyed, tokenised), before its transaction."""
-        owners = {(r.get("developer_id"), r.get("skill"), r.get("user_id")) for r in rows
-                  if any(r.get(c) is not None for c in SEALED_COLUMNS)}
-        self.keys.load_many(conn, {o for o in owners if all(isinstance(v, str) and v for v in o)})
-        return [self._prepare(conn, r) for r in rows]
-
-    def copy_in(self, conn: Any, prepared: Sequence[tuple[Any, ...]]) -> None:
-        """``COPY`` prepared rows into the ledger inside the caller's transaction, their days' partitions first."""
-        days = {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])}
-        if days - set(schema.partition_days(conn)):
-            # Another host may be making the same day's partition for its own import: one at a time
-            # (the second then finds it made), not a "relation already exists" for the second.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
-            schema.ensure_days(conn, days)
-        # Keys erased since they were cached would take rows under a destroyed key (COPY takes no
-        # share lock per row): lock them all first, and refuse the batch if one is gone.
-        # So are the search group keys of their tokens (a group retired meanwhile re-keys without these rows).
-        ids = sorted({p[1] for p in prepared if p[1] is not None})
-        groups = sorted({p[4] for p in prepared if p[4] is not None})
-        if ids:
-            alive = conn.execute("SELECT count(*) FROM (SELECT id FROM user_keys WHERE id = ANY(%s) FOR KEY SHARE) k",
-                                 (ids,)).fetchone()[0]
-            live = conn.execute("SELECT count(*) FROM (SELECT id FROM search_groups WHERE id = ANY(%s) AND NOT retired "
-                                "FOR SHARE) g", (groups,)).fetchone()[0]
-            if alive != len(ids) or live != len(groups):
-                self.keys.forget(ids)
-                self.keys.forget_groups(groups)
-                raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
-                                 "Write the batch again: its erased user gets a new key.")
-        chain.lock_lanes(conn, {c[_USER] for c, *_ in prepared})  # before the COPY's trigger locks their users' days
-        # The ids are taken first, so that each row's chain entry can name it (COPY returns nothing).
-        ids = [r[0] for r in conn.execute("SELECT nextval('transcripts_id_seq') FROM generate_series(1, %s)",
-                                          (len(prepared),)).fetchall()]
-        with conn.cursor().copy("COPY transcripts (id, " + STORED + ") FROM STDIN (FORMAT BINARY)") as cp:
-            cp.set_types(["bigint", *_COPY_TYPES])
-            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True):
-                cp.write_row((rid, *clear, key_id, sealed, tokens))
-        secret = self.secret()
-        chain.append(conn, ((chain.lane_of(clear[_USER]), rid, clear[0][:10], "insert",
-                             chain.digest(secret, (*clear, key_id, sealed, tokens)))
-                            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True)))
 
     # -- the rest of the interface: health and the spool (search, erasure, keys, audit: the mixins) ---------
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:
@@ -382,14 +260,6 @@ def _settings(conn: psycopg.Connection[Any]) -> None:
     """
     conn.execute("SET plan_cache_mode = force_generic_plan")
     conn.execute("SET jit = off")
-
-
-def _is_day(text: str) -> bool:
-    try:
-        schema.partition_name(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _safe(url: str) -> str:

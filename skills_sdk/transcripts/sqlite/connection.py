@@ -15,7 +15,7 @@ from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
-from .driver import DB_ERRORS, Transaction, open_uri, sqlite3
+from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
 
@@ -94,11 +94,11 @@ class Connection:
                 self._memory_conn = self._connect()
             return self._memory_conn
         conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+        if conn is None or getattr(self._local, "pid", None) != pid():
             conn = self._connect()
             self._local.conn = conn
             self._local.db = None
-            self._local.pid = os.getpid()
+            self._local.pid = pid()
         return conn
 
     @property
@@ -111,10 +111,10 @@ class Connection:
         if self.memory:
             return self.conn
         conn = getattr(self._local, "capture", None)
-        if conn is None or getattr(self._local, "capture_pid", None) != os.getpid():
+        if conn is None or getattr(self._local, "capture_pid", None) != pid():
             conn = self._connect(self.capture_timeout_ms)
             self._local.capture = conn
-            self._local.capture_pid = os.getpid()
+            self._local.capture_pid = pid()
         return conn
 
     @property
@@ -316,10 +316,17 @@ class Connection:
         ``timeout_ms`` bounds the wait (a capture's); past it :class:`StoreError` says the database
         is locked. ``yielding`` is the background indexer's: it is not counted as a waiting writer.
         """
+        fd = self.take_write_lock(timeout_ms, yielding=yielding)
+        try:
+            yield
+        finally:
+            self.release_write_lock(fd)
+
+    def take_write_lock(self, timeout_ms: int | None = None, *, yielding: bool = False) -> int:
+        """:meth:`writing` without the context manager (a capture's: its generator cost 2 us); give the result to :meth:`release_write_lock`."""
         if self.memory:  # one shared connection: its lock is enough
-            with self._lock:
-                yield
-            return
+            self._lock.acquire()
+            return -1
         if not yielding:
             self._waiting.append(None)
         try:
@@ -331,11 +338,18 @@ class Connection:
             raise StoreError(f"Transcript database is locked: another writer in this process held the write lock "
                              f"of {self.path} for more than {timeout_ms} ms.")
         try:
-            fd = self._file_lock.acquire(timeout_ms)
-            try:
-                yield
-            finally:
-                self._file_lock.release(fd)
+            return self._file_lock.acquire(timeout_ms)
+        except BaseException:
+            self._write_lock.release()
+            raise
+
+    def release_write_lock(self, fd: int) -> None:
+        """Let go of the write lock :meth:`take_write_lock` took (``fd`` is what it returned)."""
+        if self.memory:
+            self._lock.release()
+            return
+        try:
+            self._file_lock.release(fd)
         finally:
             self._write_lock.release()
 

@@ -15,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri", "pid"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -23,6 +23,22 @@ DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error
 #: FTS5's 'secure-delete' option (SQLite 3.42+): a delete removes the tokens from the index at once,
 #: so erasing one user costs what that user had, not a rewrite of the whole index.
 FTS5_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
+
+
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def pid() -> int:
+    """This process's id, kept across ``fork()``: ``os.getpid()`` is a system call, and a capture asked it three times."""
+    return _pid
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -7,6 +7,7 @@ import os
 import threading
 
 from ...errors import StoreError
+from .driver import pid as current_pid
 
 __all__ = ["FileLock"]
 
@@ -71,7 +72,7 @@ class FileLock:
     def _for_this_process(self) -> None:
         # A forked worker needs open files of its own (an inherited one shares the parent's lock)
         # and a thread of its own (threads do not survive a fork), started at its first wait.
-        pid = os.getpid()
+        pid = current_pid()
         if self._pid == pid:
             return
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

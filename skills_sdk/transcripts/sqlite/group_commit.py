@@ -19,7 +19,6 @@ have alone.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreError
 from .chain import chain_inserted_each
-from .driver import Transaction, sqlite3
+from .driver import Transaction, pid, sqlite3
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger
@@ -79,7 +78,7 @@ class GroupCommit:
         self._queue: list[Pending] = []
         self._leading = False
         self._sleeping = 0  # captures waiting on the condition
-        self._for_pid = os.getpid()
+        self._for_pid = pid()
 
     @property
     def waiting(self) -> int:
@@ -92,7 +91,7 @@ class GroupCommit:
         two steps cost about as much as one statement's binding); building a :class:`Pending` and
         walking the batch code cost a lone capture a tenth more instructions.
         """
-        if self._for_pid != os.getpid():
+        if self._for_pid != pid():
             self._for_this_process()
         cond = self._cond
         cond.acquire()
@@ -115,7 +114,7 @@ class GroupCommit:
         A row still queued after ``timeout_ms`` leaves the queue and its capture raises
         :class:`StoreError` (its guard spools it); one a leader has taken waits for its outcome.
         """
-        if self._for_pid != os.getpid():
+        if self._for_pid != pid():
             self._for_this_process()
         deadline = time.monotonic() + timeout_ms / 1000
         cond = self._cond

@@ -1,0 +1,211 @@
+"""The PostgreSQL ledger's writes: a capture in one statement, imports with one ``COPY``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ...errors import StoreError
+from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
+from . import chain, crypto, keyring, schema
+from . import sealed as sealed_words
+from .columns import CLEAR_COLUMNS, COPY_TYPES, SEALED_COLUMNS, STORED, STORED_USER
+
+__all__ = ["WritesMixin"]
+
+_POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
+_CLEAR_NAMES = tuple(f"c{i}" for i in range(len(CLEAR_COLUMNS)))
+_CLEAR_PARAMS = ", ".join(f"%({n})s" for n in _CLEAR_NAMES)
+# A row and its chain entry, in one statement. With words: the user's data key is share-locked by
+# the insert, so an erasure that deletes it waits for this commit (then deletes this row too), and
+# a key already erased inserts nothing. So is the search group's key the tokens were made with: an
+# erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
+# retired already inserts nothing (the capture retries with the group's new key).
+_ROW = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
+        + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s::integer[] FROM k, g "
+        "WHERE g.n = 1 OR %(group_id)s::bigint IS NULL RETURNING id")
+_KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
+# Read before the row is inserted, so it also tells the insert trigger, for this statement's
+# transaction, that the statement keeps its user's day itself (schema.USER_DAYS_KEPT, ``ud`` below).
+_GROUP = (f"g AS (SELECT count(*) AS n, set_config('{schema.USER_DAYS_KEPT}', 'kept', true) FROM (SELECT 1 FROM "
+          "search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
+# The user's day (see userdays.py), from the chain entry's CTE so that the lane is locked before the
+# day, the order every remover takes them in.
+_DAY = (", ud AS (INSERT INTO user_days (user_id, day, top_id) SELECT %(c3)s, left(%(c0)s, 10), h.id FROM h "
+        "ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id)")
+# A stateful turn's state, written by the same statement when (and only when) its row is: one
+# round trip, where BEGIN, the row, the state and COMMIT were four.
+_STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
+          "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM h ON CONFLICT (developer_id, skill, "
+          "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at)")
+# With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
+_MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
+#: The capture's statement by (makes the user's key, writes the turn's state).
+_CAPTURE = {(made, state): chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
+                                            after=_DAY + (_STATE if state else ""),
+                                            returning=_MADE_OR_OLD if made else "SELECT id FROM c")
+            for made in (False, True) for state in (False, True)}
+_INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
+                                 + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
+_USER = STORED_USER
+_END = CLEAR_COLUMNS.index("end_session")
+#: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
+_KEY_RETRIES = 8
+
+
+class WritesMixin:
+    """``record`` (a capture) and ``record_many`` (imports, the spool's replay: one ``COPY``) of the ledger."""
+
+    def _prepare(self: Any, conn: Any, row: Mapping[str, Any], *, fresh: bool = False
+                 ) -> tuple[list[Any], int | None, bytes | None, list[int] | None, int | None]:
+        """The clear values, key id, sealed words, search tokens and the id of their group key, of one row."""
+        clear, words = _split(row)
+        if not words:
+            return clear, None, None, None, None
+        key_id, key = self.keys.user_key(conn, clear[1], clear[2], clear[3], fresh=fresh)
+        return clear, key_id, *self._seal(conn, clear, words, key_id, key, fresh=fresh)
+
+    def _seal(self: Any, conn: Any, clear: list[Any], words: dict[str, Any], key_id: int, key: bytes, *,
+              fresh: bool = False) -> tuple[bytes, list[int] | None, int | None]:
+        """A row's words sealed under its user's key, their search tokens and the id of the tokens' group key."""
+        sealed = crypto.seal(key, sealed_words.plaintext(words), str(key_id).encode())
+        terms = crypto.words(words.get("utterance")) | crypto.words(words.get("speech"))
+        if not terms:
+            return sealed, None, None
+        group_id, group_key = self.keys.group_key(conn, clear[1], crypto.group_of(clear[3]), fresh=fresh)
+        return sealed, crypto.group_tokens(group_key, terms), group_id
+
+    def record(self: Any, row: Mapping[str, Any], *, state: str | None = None) -> int:
+        """Write one transcript row (and, given ``state`` JSON, the user's skill state) and commit; returns its id.
+
+        One statement, so one round trip: the row, its chain entry, the state, and a new user's data
+        key (:meth:`.Keyring.offer`) commit together. Waits ``write_timeout`` seconds at most for a
+        connection (as do the capture path's reads, :meth:`capture_mode` and :meth:`load_state`):
+        with the server gone, capture spools the row instead of holding the user's answer.
+        """
+        secret = self.secret()
+        clear, words = _split(row)
+        with self.connection(timeout=self.write_timeout) as conn:
+            if not words:
+                return self._record_plain(conn, clear, state, secret)
+            owner = (clear[1], clear[2], clear[3])
+            fresh = False
+            for _ in range(_KEY_RETRIES):
+                made: dict[str, Any] | None = None
+                if fresh:
+                    key_id, key = self.keys.user_key(conn, *owner, fresh=True)
+                else:
+                    key_id, key, made = self.keys.offer(conn, *owner)
+                sealed, tokens, group_id = self._seal(conn, clear, words, key_id, key, fresh=fresh)
+                params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
+                params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
+                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)),
+                              key_id=key_id, sealed=sealed, tokens=_array(tokens), group_id=group_id)
+                if made is not None:
+                    params.update(made)
+                if state is not None:
+                    params["state"] = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
+                got = conn.execute(_CAPTURE[made is not None, state is not None], params).fetchone()
+                if got is not None and (made is None or got[1] is None):
+                    if made is not None:
+                        self.keys.made(owner, key_id, key)
+                    return int(got[0])
+                if got is not None:  # the user had a key (from before this process, or another host's): use it
+                    self.keys.unused(key_id)
+                    self.keys.existing(owner, got[0], got[1], got[2])
+                    continue
+                # Nothing written: the key was erased meanwhile on some host (a new key), or its group
+                # re-keyed, or (a key offered) the epoch moved or another host is making the same key.
+                self.keys.forget([key_id])
+                self.keys.forget_groups([group_id] if group_id is not None else [])
+                fresh = True
+        raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
+                         "not recorded (the capture spools it).")
+
+    def _record_plain(self: Any, conn: Any, clear: list[Any], state: str | None, secret: bytes) -> int:
+        """A row without words (no key to share-lock) and its chain entry; its state in the same transaction."""
+        params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
+        params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
+                      chain_digest=chain.digest(secret, (*clear, None, None, None)))
+        # One statement, so without state it commits on its own (autocommit): one round trip, not three.
+        with conn.transaction() if state is not None else contextlib.nullcontext():
+            got = conn.execute(_INSERT_PLAIN, params).fetchone()
+            if state is not None:
+                self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
+        return int(got[0])
+
+    def record_many(self: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
+        with self.connection() as conn:
+            prepared = self.prepare_many(conn, rows)
+            with conn.transaction():
+                self.copy_in(conn, prepared)
+        return len(prepared)
+
+    def prepare_many(self: Any, conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Rows made ready for :meth:`copy_in` (sealed, keyed, tokenised), before its transaction."""
+        owners = {(r.get("developer_id"), r.get("skill"), r.get("user_id")) for r in rows
+                  if any(r.get(c) is not None for c in SEALED_COLUMNS)}
+        self.keys.load_many(conn, {o for o in owners if all(isinstance(v, str) and v for v in o)})
+        return [self._prepare(conn, r) for r in rows]
+
+    def copy_in(self: Any, conn: Any, prepared: Sequence[tuple[Any, ...]]) -> None:
+        """``COPY`` prepared rows into the ledger inside the caller's transaction, their days' partitions first."""
+        days = {c[0][:10] for c, *_ in prepared if _is_day(c[0][:10])}
+        if days - set(schema.partition_days(conn)):
+            # Another host may be making the same day's partition for its own import: one at a time
+            # (the second then finds it made), not a "relation already exists" for the second.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.PARTITION_LOCK,))
+            schema.ensure_days(conn, days)
+        # Keys erased since they were cached would take rows under a destroyed key (COPY takes no
+        # share lock per row): lock them all first, and refuse the batch if one is gone.
+        # So are the search group keys of their tokens (a group retired meanwhile re-keys without these rows).
+        ids = sorted({p[1] for p in prepared if p[1] is not None})
+        groups = sorted({p[4] for p in prepared if p[4] is not None})
+        if ids:
+            alive = conn.execute("SELECT count(*) FROM (SELECT id FROM user_keys WHERE id = ANY(%s) FOR KEY SHARE) k",
+                                 (ids,)).fetchone()[0]
+            live = conn.execute("SELECT count(*) FROM (SELECT id FROM search_groups WHERE id = ANY(%s) AND NOT retired "
+                                "FOR SHARE) g", (groups,)).fetchone()[0]
+            if alive != len(ids) or live != len(groups):
+                self.keys.forget(ids)
+                self.keys.forget_groups(groups)
+                raise StoreError("A user in this batch was erased while it was being written; nothing was written. "
+                                 "Write the batch again: its erased user gets a new key.")
+        chain.lock_lanes(conn, {c[_USER] for c, *_ in prepared})  # before the COPY's trigger locks their users' days
+        # The ids are taken first, so that each row's chain entry can name it (COPY returns nothing).
+        ids = [r[0] for r in conn.execute("SELECT nextval('transcripts_id_seq') FROM generate_series(1, %s)",
+                                          (len(prepared),)).fetchall()]
+        with conn.cursor().copy("COPY transcripts (id, " + STORED + ") FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["bigint", *COPY_TYPES])
+            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True):
+                cp.write_row((rid, *clear, key_id, sealed, tokens))
+        secret = self.secret()
+        chain.append(conn, ((chain.lane_of(clear[_USER]), rid, clear[0][:10], "insert",
+                             chain.digest(secret, (*clear, key_id, sealed, tokens)))
+                            for rid, (clear, key_id, sealed, tokens, _) in zip(ids, prepared, strict=True)))
+
+
+def _split(row: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A row's clear values (:data:`CLEAR_COLUMNS` order) and its non-empty words, as stored."""
+    values = storage_values(row)
+    clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
+    if clear[_END] is not None:
+        clear[_END] = bool(clear[_END])
+    return clear, {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
+
+
+def _array(numbers: list[int] | None) -> str | None:
+    """An integer array as PostgreSQL's literal (psycopg dumps a list element by element in Python).
+
+    The tokens' list was a tenth of a capture's client CPU under cProfile.
+    """
+    return None if numbers is None else "{" + ",".join(map(str, numbers)) + "}"
+
+def _is_day(text: str) -> bool:
+    try:
+        schema.partition_name(text)
+        return True
+    except ValueError:
+        return False
