@@ -17,7 +17,9 @@ MERGE_PAGES = 32
 #: 1,000-row batch did, and held the lock ten times as often for it.
 PAST_DAY_EVERY = 0.5
 
-_past_day_at = [0.0]  # time.monotonic() of this process's last past-day step
+# time.monotonic() of this process's last past-day step; none yet is minus infinity, not 0.0, because
+# monotonic time counts from boot: a machine up less than PAST_DAY_EVERY would wait out its first step.
+_past_day_at = [float("-inf")]
 
 
 def merge_step(conn: sqlite3.Connection) -> bool:
