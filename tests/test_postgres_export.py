@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import os
+import resource
 import threading
 
 import psycopg
@@ -128,3 +130,29 @@ def test_search_through_a_token_every_word_shares_finds_each_match_once(store, m
     expected = sorted((r for r in rows if r["utterance"] == "a rare one"), key=lambda r: r["created_at"][:10],
                       reverse=True)
     assert found == [r["request_id"] for r in expected] and len(found) == 8
+
+
+def test_an_export_whose_connection_has_a_descriptor_past_1024_reads_every_row(postgres_url, tmp_path):
+    # select.select() refuses descriptors >= FD_SETSIZE (1024): a server process with many open
+    # files or sockets would have had every PostgreSQL export fail with ValueError.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open {hard} files at most: no descriptor reaches 1024")
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        led = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
+        try:
+            led.record_many([_turn(n) for n in range(12)])
+            with led.connection() as conn:
+                assert conn.pgconn.socket >= 1024  # the pool's connections were opened after the padding
+            assert len(list(led.iter_jsonl(developer_id="dev-a"))) == 12
+        finally:
+            led.stop()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

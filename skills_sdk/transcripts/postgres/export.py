@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import select
+import selectors
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -194,6 +194,9 @@ class _Prefetch:
         self.fetch = f'FETCH FORWARD {_CHUNK} FROM "{name}"'.encode()
         self.rows = Transformer(conn)
         self.pending = False
+        # Not select.select(), which refuses a descriptor past 1024 (a busy server process has them).
+        self.ready = selectors.DefaultSelector()
+        self.ready.register(self.pgconn.socket, selectors.EVENT_READ)
 
     def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
         self._send()
@@ -208,8 +211,11 @@ class _Prefetch:
 
     def close(self) -> None:
         """Take the result of a ``FETCH`` still on its way (an export stopped early), so the connection is usable."""
-        if self.pending:
-            self._result()
+        try:
+            if self.pending:
+                self._result()
+        finally:
+            self.ready.close()
 
     def _send(self) -> None:
         self.pgconn.send_query_params(self.fetch, None, result_format=pq.Format.BINARY)
@@ -219,7 +225,7 @@ class _Prefetch:
         pgconn, results = self.pgconn, []
         while True:  # every result of the FETCH, then libpq's end of it (None)
             while pgconn.is_busy():
-                select.select([pgconn.socket], [], [])
+                self.ready.select()
                 pgconn.consume_input()
             res = pgconn.get_result()
             if res is None:

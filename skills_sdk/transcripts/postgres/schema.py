@@ -8,8 +8,8 @@ from typing import Any
 
 from . import chain, userdays
 
-__all__ = ["MIGRATIONS", "USER_DAYS_KEPT", "PARTITION_LOCK", "migrate", "schema_version", "ensure_days", "partition_days", "drop_days_before",
-           "partition_name", "DAYS_AHEAD"]
+__all__ = ["MIGRATIONS", "USER_DAYS_KEPT", "PARTITION_LOCK", "migrate", "schema_version", "ensure_days",
+           "partition_days", "drop_days_before", "partition_name", "DAYS_AHEAD"]
 
 #: Day partitions the ledger keeps ready after today (made by every host at start and daily).
 DAYS_AHEAD = 7
