@@ -10,7 +10,7 @@ from ..context import Turn
 from ..middleware import Endpoint
 from ..request_types import reported, sent_body
 from ..response import Response, ask, ssml_to_text
-from .ledger import CAPTURE_MODES, Ledger
+from .ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE, Ledger
 from .record import encode_json, utcnow_iso
 from .redaction import Redactor
 
@@ -104,7 +104,7 @@ class Capture:
         body = sent_body(ctx, resp)
         request = ctx.request
         user_id = ctx.user_id
-        mode = (ctx.consent_read(self.store) or self._capture_mode(user_id)) if user_id else "redacted"
+        mode = (ctx.consent_read(self.store) or self._capture_mode(user_id)) if user_id else DEFAULT_CAPTURE_MODE
         slots = {}
         if request.intent is not None:
             for name, s in request.intent.slots.items():

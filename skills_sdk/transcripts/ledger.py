@@ -15,16 +15,17 @@ from .query import TranscriptFilter
 from .record import iter_csv
 
 if TYPE_CHECKING:
-    from .sqlite.chain import ChainReport
     from .keys import KeyInfo
     from .sessions import ConsoleSession
     from .spool import Spool
+    from .sqlite.chain import ChainReport
 
-__all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "COPYABLE", "DEFAULT_DB",
-           "BACKENDS"]
+__all__ = ["Ledger", "open_ledger", "backend_of", "Where", "Page", "CAPTURE_MODES", "DEFAULT_CAPTURE_MODE",
+           "COPYABLE", "DEFAULT_DB", "BACKENDS"]
 
 #: What a user may choose to have recorded: everything, text with PII redacted, or no text at all.
 CAPTURE_MODES = ("full", "redacted", "metadata")
+DEFAULT_CAPTURE_MODE = "redacted"  #: a user who chose none, and a turn without a user id
 #: What moves with a ledger besides its transcripts (:meth:`Ledger.iter_copyable`), in the order it is copied.
 COPYABLE = ("capture_mode", "state", "key", "pending_erasure")
 #: Where ``skills serve`` keeps transcripts when no --db is given.

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..ledger import CAPTURE_MODES
+from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE
 from ..record import utcnow_iso
 from . import crypto
 
@@ -28,7 +28,7 @@ class StateMixin:
         """What this user lets us record: ``full``, ``redacted`` (the default) or ``metadata``."""
         with self.connection(timeout=self.write_timeout) as conn:
             row = conn.execute("SELECT mode FROM consent WHERE user_id = %s", (user_id,)).fetchone()
-        return row[0] if row else "redacted"
+        return row[0] if row else DEFAULT_CAPTURE_MODE
 
     def set_capture_mode(self: Any, user_id: str, mode: str, *, actor: str | None = None) -> None:
         """Set what is recorded for ``user_id`` from now on (audited in the same commit when ``actor`` is given)."""
@@ -52,9 +52,9 @@ class StateMixin:
             key_id, sealed, epoch, wrapped, mode = conn.execute(
                 _STATE_AND_MODE, {"d": developer_id, "s": skill, "u": user_id}).fetchone()
         if key_id is None or wrapped is None:
-            return {}, mode or "redacted"
+            return {}, mode or DEFAULT_CAPTURE_MODE
         key = self.keys.keys_given({key_id: (developer_id, skill, user_id, epoch, wrapped)})[key_id]
-        return json.loads(crypto.unseal(key, bytes(sealed), f"state:{key_id}".encode())), mode or "redacted"
+        return json.loads(crypto.unseal(key, bytes(sealed), f"state:{key_id}".encode())), mode or DEFAULT_CAPTURE_MODE
 
     def save_state(self: Any, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         """Replace the persistent attributes of ``user_id`` in ``skill``."""

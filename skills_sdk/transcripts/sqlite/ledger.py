@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BadQuery, StoreError
-from ..ledger import CAPTURE_MODES, DEFAULT_DB, Ledger, Page, Where
+from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
 from ..record import INSERT_COLUMNS, decode, picker, storage_values, utcnow_iso
 
@@ -228,7 +228,7 @@ class SQLiteLedger(Connection, Ledger):
         # On the connection captures write with: read on another one, each lookup after a capture
         # re-read what that write made stale in its page cache (42 us against 17 us, measured).
         row = self.capture_conn.execute("SELECT mode FROM consent WHERE user_id = ?", (user_id,)).fetchone()
-        return row[0] if row else "redacted"
+        return row[0] if row else DEFAULT_CAPTURE_MODE
 
     def set_capture_mode(self, user_id: str, mode: str, *, actor: str | None = None) -> None:
         if mode not in CAPTURE_MODES:
@@ -253,7 +253,7 @@ class SQLiteLedger(Connection, Ledger):
         state, mode = self.capture_conn.execute(
             "SELECT (SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?), "
             "(SELECT mode FROM consent WHERE user_id = ?)", (developer_id, skill, user_id, user_id)).fetchone()
-        return json.loads(state) if state is not None else {}, mode or "redacted"
+        return json.loads(state) if state is not None else {}, mode or DEFAULT_CAPTURE_MODE
 
     def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
         self.conn.execute(
