@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
-from .checkpoints import checkpoint_bounded
+from .checkpoints import WAL_BOUND_FRAMES, checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
@@ -25,6 +25,25 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
+
+#: The ``-wal`` file's working size in frames, written out when the background thread starts
+#: (:meth:`Connection.reserve_wal`): the bound at which a checkpoint lets the WAL start over, plus
+#: the frames captures add while that checkpoint copies (the file reached 74-88 MB in 2,000
+#: captures at 1M rows against the bound's 67.5 MB). ``SKILLS_WAL_RESERVE`` (bytes; 0: none) overrides it.
+WAL_RESERVE_FRAMES = WAL_BOUND_FRAMES + WAL_BOUND_FRAMES // 4
+#: Bytes written out per hold of the write lock: a capture that arrives meanwhile waits for one slice.
+RESERVE_SLICE = 256 * 1024
+_ZEROS = bytes(RESERVE_SLICE)
+
+
+def _configured_reserve() -> int | None:
+    """``SKILLS_WAL_RESERVE`` in bytes (0: none), else None: :data:`WAL_RESERVE_FRAMES` frames."""
+    configured = os.environ.get("SKILLS_WAL_RESERVE", "").strip()
+    if not configured:
+        return None
+    if not configured.isdigit():
+        raise ValueError(f"SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got {configured!r}.")
+    return int(configured)
 
 
 class Connection:
@@ -63,6 +82,9 @@ class Connection:
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self._started = False  # between start() and stop(): the background thread runs
+        self._reserve_due = threading.Event()  # set at start and by a TRUNCATE checkpoint: write the WAL out
+        #: The ``-wal`` file's working size in bytes (:meth:`reserve_wal`; None: worked out at first use).
+        self.wal_reserve: int | None = _configured_reserve()
         self._created = False
         self.checkpoint_interval = 0.5
         #: When the background thread indexes: after ``index_idle`` seconds without a capture in
@@ -177,6 +199,7 @@ class Connection:
         """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork)."""
         if not self.memory:
             self._started = True
+            self._reserve_due.set()
             self._start_checkpointer()
 
     def stop_background(self) -> None:
@@ -200,13 +223,17 @@ class Connection:
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
         conn = None
-        while not stop.wait(self.checkpoint_interval):
+        # The first tick at once: the WAL is written out before the first captures, not after them.
+        while not stop.wait(0.0 if self._reserve_due.is_set() else self.checkpoint_interval):
             try:
                 if conn is None:
                     # Set up as every connection of the ledger is: before, SQLite's default FULL made
                     # each indexing slice and merge step fsync the WAL while holding the write lock
                     # (50-550 ms on a busy disk, for 0.3-1 ms of CPU), and every capture waited.
                     conn = self._connect(1000)
+                if self._reserve_due.is_set():
+                    self.reserve_wal(conn=conn, stop=stop)
+                    self._reserve_due.clear()  # not when it failed with an error: tried again next tick
                 self._index_when_due(conn, stop)
                 self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
@@ -287,7 +314,86 @@ class Connection:
         # thread's PASSIVE one running slept in SQLite's busy handler (~450 ms) instead of waiting here.
         with self._checkpoint_lock:
             busy, pages, copied = c.execute(f"PRAGMA wal_checkpoint({mode.upper()})").fetchone()
+        if mode.upper() == "TRUNCATE":
+            self._reserve_due.set()  # the WAL is empty now: the background thread writes it out again
         return int(busy), int(pages), int(copied)
+
+    def reserve_wal(self, *, conn: sqlite3.Connection | None = None, stop: threading.Event | None = None) -> bool:
+        """Write the ``-wal`` file out to its working size, so captures write over its blocks instead of growing it.
+
+        >>> ledger.reserve_wal()  # the background thread does it when it starts  # doctest: +SKIP
+        True
+
+        A frame written past the WAL's end made its commit pay the file system for a new block and
+        a new file size: 40-100 us of system CPU a capture for the first ~2,300 captures after the
+        file is made, which is at every start (SQLite deletes it when its last connection closes)
+        and after an erasure's TRUNCATE checkpoint. So the background thread first writes zeros
+        past its end (real blocks: neither a sparse file nor ``fallocate``'s unwritten extents,
+        whose first write costs the same), ``RESERVE_SLICE`` bytes per hold of the write lock,
+        SQLite's own included, so no frame is written meanwhile; it gives way to captures between
+        slices. SQLite reads no frame past the last one committed: recovery stops at the first
+        frame whose salt and checksum do not match the header, and a zeroed frame is never valid
+        (its page number is 0). Nothing cuts the file back but the close of the last connection
+        and a TRUNCATE checkpoint (``journal_size_limit`` is left unset), after which it is written
+        out again.
+
+        This also reserves the WAL's space. On a disk with less than twice the bytes still to
+        write free, nothing is written; a write that finds no room gives back its slice. Either
+        way captures go on and the WAL grows as it did before. Returns True when the file has its
+        working size (or none is wanted); ``conn`` is the connection to lock with (this thread's).
+        """
+        if self.memory:
+            return True
+        conn = conn or self.conn
+        if self.wal_reserve is None:  # the working size at this database's page size
+            self.wal_reserve = 32 + WAL_RESERVE_FRAMES * (24 + conn.execute("PRAGMA page_size").fetchone()[0])
+        target = self.wal_reserve
+        path = self.path + "-wal"
+        first = True
+        while stop is None or not stop.is_set():
+            self._give_way()
+            with self.writing(yielding=True):
+                conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock: no frame is written while a slice is
+                try:
+                    done = self._reserve_slice(path, target, check_room=first)
+                finally:
+                    conn.execute("ROLLBACK")
+            if done is not None:
+                return done
+            first = False
+        return False
+
+    def _reserve_slice(self, path: str, target: int, *, check_room: bool) -> bool | None:
+        """One slice of :meth:`reserve_wal`, under both write locks: True (at size), False (given up), None (more to write)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # made by SQLite: never created here
+        except OSError as exc:
+            log.warning("the WAL of %s is not written out: %s", self.path, exc)
+            return False
+        try:
+            size = begun = os.fstat(fd).st_size
+            if size >= target:
+                return True
+            free = os.statvfs(path) if check_room else None
+            if free is not None and free.f_bavail * free.f_frsize < 2 * (target - size):
+                log.info("the WAL of %s is not written out to %d bytes: %d bytes free on its disk",
+                         self.path, target, free.f_bavail * free.f_frsize)
+                return False
+            end = min(target, size + RESERVE_SLICE)
+            try:
+                while size < end:
+                    size += os.pwrite(fd, _ZEROS[:end - size], size)
+            except OSError:  # no room (ENOSPC, EDQUOT, EFBIG past RLIMIT_FSIZE), or failing
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, begun)  # no frame was written past it: this slice's zeros only
+                raise
+            return None
+        except OSError as exc:
+            log.warning("the WAL of %s is not written out to %d bytes (%s): it grows as captures come",
+                        self.path, target, exc)
+            return False
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
