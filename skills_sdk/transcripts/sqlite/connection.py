@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
-from .checkpoints import WAL_BOUND_FRAMES, checkpoint_bounded
+from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
+from .walfile import configured_reserve, reserve_slice, working_size
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -25,26 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
-
-#: The ``-wal`` file's working size in frames, written out when the background thread starts
-#: (:meth:`Connection.reserve_wal`): the bound at which a checkpoint lets the WAL start over, plus
-#: the frames captures add while that checkpoint copies (the file reached 74-88 MB in 2,000
-#: captures at 1M rows against the bound's 67.5 MB). ``SKILLS_WAL_RESERVE`` (bytes; 0: none) overrides it.
-WAL_RESERVE_FRAMES = WAL_BOUND_FRAMES + WAL_BOUND_FRAMES // 4
-#: Bytes written out per hold of the write lock: a capture that arrives meanwhile waits for one slice.
-RESERVE_SLICE = 256 * 1024
-_ZEROS = bytes(RESERVE_SLICE)
-
-
-def _configured_reserve() -> int | None:
-    """``SKILLS_WAL_RESERVE`` in bytes (0: none), else None: :data:`WAL_RESERVE_FRAMES` frames."""
-    configured = os.environ.get("SKILLS_WAL_RESERVE", "").strip()
-    if not configured:
-        return None
-    if not configured.isdigit():
-        raise ValueError(f"SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got {configured!r}.")
-    return int(configured)
-
 
 class Connection:
     """One SQLite database file (or ``":memory:"``) as this process uses it: connections, locks, background work.
@@ -84,7 +65,7 @@ class Connection:
         self._started = False  # between start() and stop(): the background thread runs
         self._reserve_due = threading.Event()  # set at start and by a TRUNCATE checkpoint: write the WAL out
         #: The ``-wal`` file's working size in bytes (:meth:`reserve_wal`; None: worked out at first use).
-        self.wal_reserve: int | None = _configured_reserve()
+        self.wal_reserve: int | None = configured_reserve()
         self._created = False
         self.checkpoint_interval = 0.5
         #: When the background thread indexes: after ``index_idle`` seconds without a capture in
@@ -324,76 +305,30 @@ class Connection:
         >>> ledger.reserve_wal()  # the background thread does it when it starts  # doctest: +SKIP
         True
 
-        A frame written past the WAL's end made its commit pay the file system for a new block and
-        a new file size: 40-100 us of system CPU a capture for the first ~2,300 captures after the
-        file is made, which is at every start (SQLite deletes it when its last connection closes)
-        and after an erasure's TRUNCATE checkpoint. So the background thread first writes zeros
-        past its end (real blocks: neither a sparse file nor ``fallocate``'s unwritten extents,
-        whose first write costs the same), ``RESERVE_SLICE`` bytes per hold of the write lock,
-        SQLite's own included, so no frame is written meanwhile; it gives way to captures between
-        slices. SQLite reads no frame past the last one committed: recovery stops at the first
-        frame whose salt and checksum do not match the header, and a zeroed frame is never valid
-        (its page number is 0). Nothing cuts the file back but the close of the last connection
-        and a TRUNCATE checkpoint (``journal_size_limit`` is left unset), after which it is written
-        out again.
-
-        This also reserves the WAL's space. On a disk with less than twice the bytes still to
-        write free, nothing is written; a write that finds no room gives back its slice. Either
-        way captures go on and the WAL grows as it did before. Returns True when the file has its
-        working size (or none is wanted); ``conn`` is the connection to lock with (this thread's).
+        Why, and what SQLite makes of the zeros: :mod:`.walfile`. A slice at a time, each under
+        the write lock, SQLite's own included (no frame is written meanwhile), giving way to
+        captures between slices. Returns True when the file has its working size, False when the
+        disk had no room for it (captures go on; the WAL grows as they come). ``conn`` is the
+        connection to lock with (this thread's); ``stop`` ends it between slices.
         """
         if self.memory:
             return True
         conn = conn or self.conn
-        if self.wal_reserve is None:  # the working size at this database's page size
-            self.wal_reserve = 32 + WAL_RESERVE_FRAMES * (24 + conn.execute("PRAGMA page_size").fetchone()[0])
-        target = self.wal_reserve
-        path = self.path + "-wal"
+        if self.wal_reserve is None:
+            self.wal_reserve = working_size(conn.execute("PRAGMA page_size").fetchone()[0])
         first = True
         while stop is None or not stop.is_set():
             self._give_way()
             with self.writing(yielding=True):
-                conn.execute("BEGIN IMMEDIATE")  # SQLite's write lock: no frame is written while a slice is
+                conn.execute("BEGIN IMMEDIATE")
                 try:
-                    done = self._reserve_slice(path, target, check_room=first)
+                    done = reserve_slice(self.path, self.wal_reserve, check_room=first)
                 finally:
                     conn.execute("ROLLBACK")
             if done is not None:
                 return done
             first = False
         return False
-
-    def _reserve_slice(self, path: str, target: int, *, check_room: bool) -> bool | None:
-        """One slice of :meth:`reserve_wal`, under both write locks: True (at size), False (given up), None (more to write)."""
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)  # made by SQLite: never created here
-        except OSError as exc:
-            log.warning("the WAL of %s is not written out: %s", self.path, exc)
-            return False
-        try:
-            size = begun = os.fstat(fd).st_size
-            if size >= target:
-                return True
-            free = os.statvfs(path) if check_room else None
-            if free is not None and free.f_bavail * free.f_frsize < 2 * (target - size):
-                log.info("the WAL of %s is not written out to %d bytes: %d bytes free on its disk",
-                         self.path, target, free.f_bavail * free.f_frsize)
-                return False
-            end = min(target, size + RESERVE_SLICE)
-            try:
-                while size < end:
-                    size += os.pwrite(fd, _ZEROS[:end - size], size)
-            except OSError:  # no room (ENOSPC, EDQUOT, EFBIG past RLIMIT_FSIZE), or failing
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, begun)  # no frame was written past it: this slice's zeros only
-                raise
-            return None
-        except OSError as exc:
-            log.warning("the WAL of %s is not written out to %d bytes (%s): it grows as captures come",
-                        self.path, target, exc)
-            return False
-        finally:
-            os.close(fd)
 
     def close(self) -> None:
         """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
