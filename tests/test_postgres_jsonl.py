@@ -40,7 +40,7 @@ def _row(rid=1, *, at="2026-11-20T09:00:00.000Z", dev="dev-a", skill="notes", us
 
 
 def _both(rows: list[tuple], opened: dict | None = None) -> tuple[list[str], list[str]]:
-    opened = {7: (AESGCM(KEY).decrypt, b"7"), 8: None} if opened is None else opened
+    opened = {7: (AESGCM(KEY), b"7"), 8: None} if opened is None else opened
     args = (opened, jsonl.Encoded(split_kinds, {None: "[]"}), sealed.fragments)
     return jsonl.python_lines()(rows, *args), jsonl.formatter()(rows, *args) if jsonl.compiled() else []
 

@@ -1,7 +1,7 @@
 /* The compiled twin of the PostgreSQL export's line (jsonl.python_lines): the same JSON line, byte for
  * byte, from the same row tuple of export._COLUMNS. The Python function is the specification and the
  * fallback: export.py chooses between them, and the tests compare the two on rows with every awkward
- * value. A row's words are unsealed here by calling the caller's AES-GCM opener (cryptography's), and
+ * value. A row's words are unsealed here through the caller's AES-GCM object (cryptography's), and
  * format 2 (see sealed.py) is spliced in as it is; format 1 is handed to sealed.fragments.
  *
  * A line is written as UTF-8 into one buffer per call and decoded once at the end: a str column is
@@ -12,6 +12,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+
+static PyObject *str_decrypt;
 
 /* The row's columns (export._COLUMNS) by position. */
 enum { ID, CREATED_AT, DEVELOPER_ID, SKILL, USER_ID, SESSION_ID, REQUEST_ID, REQUEST_TYPE, INTENT, END_SESSION,
@@ -144,18 +146,18 @@ static int open_words(PyObject *row, PyObject *opened, PyObject *fragments, PyOb
         return 1;
     }
     if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2 || !PyBytes_Check(sealed)) {
-        PyErr_SetString(PyExc_TypeError, "a key is (decrypt, aad) and a sealed value bytes");
+        PyErr_SetString(PyExc_TypeError, "a key is (AESGCM, aad) and a sealed value bytes");
         return 0;
     }
     Py_ssize_t n = PyBytes_GET_SIZE(sealed);
     const char *blob = PyBytes_AS_STRING(sealed);
-    PyObject *args[3] = {PyBytes_FromStringAndSize(blob, n < 12 ? n : 12),
+    PyObject *args[4] = {PyTuple_GET_ITEM(key, 0), PyBytes_FromStringAndSize(blob, n < 12 ? n : 12),
                          PyBytes_FromStringAndSize(n < 12 ? blob : blob + 12, n < 12 ? 0 : n - 12),
                          PyTuple_GET_ITEM(key, 1)};
     PyObject *text = NULL;
-    if (args[0] != NULL && args[1] != NULL) text = PyObject_Vectorcall(PyTuple_GET_ITEM(key, 0), args, 3, NULL);
-    Py_XDECREF(args[0]);
+    if (args[1] != NULL && args[2] != NULL) text = PyObject_VectorcallMethod(str_decrypt, args, 4, NULL);
     Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
     if (text == NULL) return 0;
     if (!PyBytes_Check(text)) {
         Py_DECREF(text);
@@ -275,6 +277,7 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__jsonl(void) {
+    if ((str_decrypt = PyUnicode_InternFromString("decrypt")) == NULL) return NULL;
     fill_escapes();
     return PyModule_Create(&module_def);
 }

@@ -105,7 +105,9 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
     its rows, if any are still there, export without words). ``poll`` is called every
     :data:`_POLL` rows (see :class:`_Prefetch`); the lines are made by :func:`.jsonl.formatter`.
     """
-    opened: dict[int, tuple[Callable[..., bytes], bytes] | None] = {}
+    # (AESGCM objects, not their bound decrypt: a bound method is a container the cyclic GC tracks, and an
+    # export of everyone holds some 100,000 of them, each full collection walked them all)
+    opened: dict[int, tuple[AESGCM, bytes] | None] = {}
     kinds = jsonl.Encoded(split_kinds, {None: "[]"})
     format_rows, fragments = jsonl.formatter(), sealed_words.fragments
     for chunk in batches:
@@ -114,7 +116,7 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
             found = keys_for(wanted)
             for kid in wanted:
                 key = found.get(kid)
-                opened[kid] = None if key is None else (AESGCM(key).decrypt, str(kid).encode())
+                opened[kid] = None if key is None else (AESGCM(key), str(kid).encode())
         kinds.reset()
         for start in range(0, len(chunk), _POLL):
             poll()

@@ -66,7 +66,7 @@ def number(value: float | None) -> str:
 def python_lines() -> Lines:
     """The line in Python: a function of rows with its own memos of the low-variety columns' JSON.
 
-    ``opened`` maps a key id to ``(decrypt, aad)`` (None for an erased key: the row exports without
+    ``opened`` maps a key id to ``(AESGCM(key), aad)`` (None for an erased key: the row exports without
     words), ``kinds`` a stored ``redacted`` text to its JSON list, ``fragments`` is
     :func:`.sealed.fragments` for words sealed in format 1.
     """
@@ -80,11 +80,11 @@ def python_lines() -> Lines:
         out = []
         for rid, at, dev, skill, user, session, request, rtype, intent, end, txn, locale, latency, status, red, \
                 mode, kid, sealed in rows:
-            decrypt, aad = opened.get(kid) or nulls if sealed is not None else nulls
-            if decrypt is None:
+            aead, aad = opened.get(kid) or nulls if sealed is not None else nulls
+            if aead is None:
                 said, error = no_words
             else:
-                text = decrypt(sealed[:12], sealed[12:], aad).decode()
+                text = aead.decrypt(sealed[:12], sealed[12:], aad).decode()
                 if text.startswith(_V2):  # sealed.fragments, inline: most of the rows of an export
                     cut = text.rfind(_ERROR)
                     said, error = text[7:cut], text[cut + 9:-1]
