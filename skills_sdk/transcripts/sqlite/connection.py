@@ -204,8 +204,7 @@ class Connection:
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
         conn = None
-        # The WAL is written out on the first tick, half a second in: a process that lives less
-        # (a cold start measured, a one-turn Lambda, a test) does not write 84 MB it never uses.
+        # The WAL is written out on the first tick: a process that lives less writes no 84 MB it never uses.
         while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
