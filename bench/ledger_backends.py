@@ -105,7 +105,6 @@ def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 
 def _fill_parallel(db: str, rows: int, end_ms: int, workers: int, developers: int) -> None:
     """``record_many`` the generated batches in ``workers`` processes, fed by this one."""
     import multiprocessing
-
     import queue
 
     from skills_sdk.transcripts.postgres import schema
