@@ -116,6 +116,26 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
     finally:
         stop(proc)
     assert (tmp_path / "server.log").read_text().count("Booting worker") == 2
+    assert len(list(shared.glob("*.db"))) >= 2  # the operator's folder is theirs: it stays
+
+
+def test_the_metrics_folder_serve_made_is_removed_when_gunicorn_stops(tmp_path):
+    port = free_port()
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["TMPDIR"] = str(temp)  # where tempfile.mkdtemp() makes it
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = start(["serve", "--db", str(tmp_path / "t.db"), "--workers", "2"], port, env=env, stdout=log)
+    try:
+        status, _ = post(f"http://127.0.0.1:{port}/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())
+        assert status == 200
+        made = list(temp.glob("skills-metrics-*"))
+        assert len(made) == 1 and any(made[0].glob("*.db")), made
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, (tmp_path / "server.log").read_text()[-3000:]
+    assert not made[0].exists(), "each restart of skills serve --workers would leave a folder behind"
 
 
 def test_metrics_can_be_left_out():

@@ -121,9 +121,13 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
                SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
                SKILLS_ANY_APPLICATION="1" if any_application else "0")
     env["SKILLS_SKILLS"] = skills_spec or DEFAULT_SKILLS
+    from ..server.gunicorn_hooks import OWNED_METRICS_DIR
+
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-        # The workers' metrics meet in files here, so /metrics on any worker counts them all.
-        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="skills-metrics-")
+        # The workers' metrics meet in files here, so /metrics on any worker counts them all. This
+        # process is replaced by gunicorn, so its master removes the folder when it exits
+        # (gunicorn_hooks.on_exit); a folder the operator gave is theirs and stays.
+        env["PROMETHEUS_MULTIPROC_DIR"] = env[OWNED_METRICS_DIR] = tempfile.mkdtemp(prefix="skills-metrics-")
     if skills_spec:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH")) if p)
     argv = [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{host}:{port}",
