@@ -12,6 +12,8 @@ Variants:
   unstarted    not started: checkpoints on the process's shared thread, no indexing (store_scale's);
                after the loop, the rows are indexed and checkpointed as the background thread
                would, and that CPU is reported per row (index_cpu_us, checkpoint_cpu_us)
+  reserved     unstarted, the WAL first written out to its working size as a started ledger's thread
+               does (``reserve_wal``): the first pass writes over it instead of growing it
   steady       unstarted, timed once the WAL has started over (a server's WAL, written over its
                cached frames, where a fresh copy's WAL grows with every frame)
   interleaved  unstarted, and every 4th capture followed by an insert on another connection of the
@@ -37,7 +39,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VARIANTS = ("started", "unstarted", "steady", "interleaved", "interleaved-capture-conn")
+VARIANTS = ("started", "unstarted", "reserved", "steady", "interleaved", "interleaved-capture-conn")
 
 
 def thread_io() -> tuple[int, int]:
@@ -70,6 +72,8 @@ def child(variant: str, copy: str, n: int) -> dict[str, float]:
         store.start_background()
     rows = next(_ledger.generate(n + 50, seed=int(time.time()) % 1000, end_ms=int(time.time() * 1000), days=1,
                                  heavy_users=0, batch=n + 50))
+    if variant == "reserved":
+        store.reserve_wal()
     for row in rows[:50]:
         store.record(row)
     if variant == "steady":

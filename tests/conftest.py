@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import subprocess
 import uuid
 from typing import Any
 
@@ -20,6 +21,11 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+
+# A started ledger writes its WAL out to 84 MB (its working size, docs/transcripts.md); the suite's
+# hundreds of small ledgers, and the servers it starts, write 512 KB each (tests/test_wal_reserve.py
+# sets its own sizes).
+os.environ.setdefault("SKILLS_WAL_RESERVE", str(512 * 1024))
 
 
 def make_envelope(
@@ -241,3 +247,18 @@ def greeter() -> Skill:
 def loads(body: str | bytes) -> Any:
     """json.loads, for brevity in tests."""
     return json.loads(body)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)

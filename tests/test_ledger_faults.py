@@ -98,21 +98,6 @@ def app_ready(app) -> Callable[[], tuple[int, dict]]:
     return lambda: (lambda r: (r.status_code, r.json))(client.get("/readyz"))
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
-
-
 def fill(path: str) -> None:
     """Write ``path`` until the file system has no byte left."""
     with open(path, "wb", buffering=0) as f:

@@ -18,6 +18,7 @@ from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
+from .walfile import configured_reserve, reserve_slice, working_size
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
-
 
 class Connection:
     """One SQLite database file (or ``":memory:"``) as this process uses it: connections, locks, background work.
@@ -63,6 +63,9 @@ class Connection:
         self._checkpointer: tuple[int, threading.Event, threading.Thread] | None = None
         self._checkpoint_lock = threading.Lock()
         self._started = False  # between start() and stop(): the background thread runs
+        self._reserve_due = threading.Event()  # set at start and by a TRUNCATE checkpoint: write the WAL out
+        #: The ``-wal`` file's working size in bytes (:meth:`reserve_wal`; None: worked out at first use).
+        self.wal_reserve: int | None = configured_reserve()
         self._created = False
         self.checkpoint_interval = 0.5
         #: When the background thread indexes: after ``index_idle`` seconds without a capture in
@@ -177,6 +180,7 @@ class Connection:
         """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork)."""
         if not self.memory:
             self._started = True
+            self._reserve_due.set()
             self._start_checkpointer()
 
     def stop_background(self) -> None:
@@ -200,13 +204,17 @@ class Connection:
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
         conn = None
-        while not stop.wait(self.checkpoint_interval):
+        # The first tick at once: the WAL is written out before the first captures, not after them.
+        while not stop.wait(0.0 if self._reserve_due.is_set() else self.checkpoint_interval):
             try:
                 if conn is None:
                     # Set up as every connection of the ledger is: before, SQLite's default FULL made
                     # each indexing slice and merge step fsync the WAL while holding the write lock
                     # (50-550 ms on a busy disk, for 0.3-1 ms of CPU), and every capture waited.
                     conn = self._connect(1000)
+                if self._reserve_due.is_set():
+                    self.reserve_wal(conn=conn, stop=stop)
+                    self._reserve_due.clear()  # not when it failed with an error: tried again next tick
                 self._index_when_due(conn, stop)
                 self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
@@ -287,7 +295,40 @@ class Connection:
         # thread's PASSIVE one running slept in SQLite's busy handler (~450 ms) instead of waiting here.
         with self._checkpoint_lock:
             busy, pages, copied = c.execute(f"PRAGMA wal_checkpoint({mode.upper()})").fetchone()
+        if mode.upper() == "TRUNCATE":
+            self._reserve_due.set()  # the WAL is empty now: the background thread writes it out again
         return int(busy), int(pages), int(copied)
+
+    def reserve_wal(self, *, conn: sqlite3.Connection | None = None, stop: threading.Event | None = None) -> bool:
+        """Write the ``-wal`` file out to its working size, so captures write over its blocks instead of growing it.
+
+        >>> ledger.reserve_wal()  # the background thread does it when it starts  # doctest: +SKIP
+        True
+
+        Why, and what SQLite makes of the zeros: :mod:`.walfile`. A slice at a time, each under
+        the write lock, SQLite's own included (no frame is written meanwhile), giving way to
+        captures between slices. Returns True when the file has its working size, False when the
+        disk had no room for it (captures go on; the WAL grows as they come). ``conn`` is the
+        connection to lock with (this thread's); ``stop`` ends it between slices.
+        """
+        if self.memory:
+            return True
+        conn = conn or self.conn
+        if self.wal_reserve is None:
+            self.wal_reserve = working_size(conn.execute("PRAGMA page_size").fetchone()[0])
+        first = True
+        while stop is None or not stop.is_set():
+            self._give_way()
+            with self.writing(yielding=True):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = reserve_slice(self.path, self.wal_reserve, check_room=first)
+                finally:
+                    conn.execute("ROLLBACK")
+            if done is not None:
+                return done
+            first = False
+        return False
 
     def close(self) -> None:
         """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
