@@ -19,6 +19,7 @@ from _postgres import Cluster, search_pages
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema
+from skills_sdk.transcripts.postgres.prepared import Prepared
 from skills_sdk.transcripts.retention import Policy
 
 
@@ -265,6 +266,13 @@ def _statements(monkeypatch) -> list[str]:
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    run = Prepared.run
+
+    def counted_prepared(self, conn, params):  # the capture's statement, sent through libpq itself
+        sent.append(self.sql.decode())
+        return run(self, conn, params)
+
+    monkeypatch.setattr(Prepared, "run", counted_prepared)
     return sent
 
 
@@ -531,3 +539,18 @@ def test_a_capture_keeps_its_users_day_itself_and_other_writers_go_through_the_t
             conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) "
                          "VALUES (%s, 'dev-a', 'notes', 'u2')", (store.get(rid)["created_at"],))
     assert [r["utterance"] for r in store.user_history("u1")] == ["note two", "note one"]
+
+
+def test_a_capture_on_a_connection_the_server_ended_fails_cleanly_and_the_next_is_prepared_anew(store):
+    store.record(_turn("u1", "new"))  # a new user's key made in the statement: another statement than the next ones
+    first = store.record(_turn("u1", "first", end_session=True, latency_ms=12.5))  # prepared on the pool's connection
+    with psycopg.connect(store.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid <> pg_backend_pid()")
+    with pytest.raises(StoreError, match="cannot be reached"):  # a lost connection, which the pool then discards
+        store.record(_turn("u1", "lost"))
+    second = store.record(_turn("u1", "second"))  # a new connection: the statement is prepared there first
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note second", "note first", "note new"]
+    got = store.get(first)
+    assert (got["end_session"], got["latency_ms"], got["card"]) == (True, 12.5, {"title": "Note", "content": "first"})
+    assert second > first and store.verify_chain().ok

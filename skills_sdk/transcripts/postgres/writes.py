@@ -11,6 +11,7 @@ from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, keyring, schema
 from . import sealed as sealed_words
 from .columns import CLEAR_COLUMNS, COPY_TYPES, SEALED_COLUMNS, STORED, STORED_USER
+from .prepared import Prepared
 
 __all__ = ["WritesMixin"]
 
@@ -42,12 +43,14 @@ _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id
 # With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
 _MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
 #: The capture's statement by (makes the user's key, writes the turn's state).
-_CAPTURE = {(made, state): chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
-                                            after=_DAY + (_STATE if state else ""),
-                                            returning=_MADE_OR_OLD if made else "SELECT id FROM c")
+_CAPTURE = {(made, state): Prepared(f"skills_capture_{int(made)}{int(state)}",
+                                    chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
+                                                     after=_DAY + (_STATE if state else ""),
+                                                     returning=_MADE_OR_OLD if made else "SELECT id FROM c"))
             for made in (False, True) for state in (False, True)}
-_INSERT_PLAIN = chain.insert_sql("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS)
-                                 + ") VALUES (" + _CLEAR_PARAMS + ") RETURNING id")
+_INSERT_PLAIN = Prepared("skills_capture_plain", chain.insert_sql(
+    "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES (" + _CLEAR_PARAMS
+    + ") RETURNING id"))
 _USER = STORED_USER
 _END = CLEAR_COLUMNS.index("end_session")
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
@@ -106,14 +109,15 @@ class WritesMixin:
                     params.update(made)
                 if state is not None:
                     params["state"] = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
-                got = conn.execute(_CAPTURE[made is not None, state is not None], params).fetchone()
-                if got is not None and (made is None or got[1] is None):
+                got = _CAPTURE[made is not None, state is not None].run(conn, params)
+                if got and (made is None or got[0][1] is None):
                     if made is not None:
                         self.keys.made(owner, key_id, key)
-                    return int(got[0])
-                if got is not None:  # the user had a key (from before this process, or another host's): use it
+                    return int(got[0][0])
+                if got:  # the user had a key (from before this process, or another host's): use it
+                    old_id, epoch, wrapped = got[0]
                     self.keys.unused(key_id)
-                    self.keys.existing(owner, got[0], got[1], got[2])
+                    self.keys.existing(owner, int(old_id), int(epoch), bytes.fromhex(wrapped[2:].decode()))
                     continue
                 # Nothing written: the key was erased meanwhile on some host (a new key), or its group
                 # re-keyed, or (a key offered) the epoch moved or another host is making the same key.
@@ -130,10 +134,10 @@ class WritesMixin:
                       chain_digest=chain.digest(secret, (*clear, None, None, None)))
         # One statement, so without state it commits on its own (autocommit): one round trip, not three.
         with conn.transaction() if state is not None else contextlib.nullcontext():
-            got = conn.execute(_INSERT_PLAIN, params).fetchone()
+            got = _INSERT_PLAIN.run(conn, params)
             if state is not None:
                 self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
-        return int(got[0])
+        return int(got[0][0])
 
     def record_many(self: Any, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""

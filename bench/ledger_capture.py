@@ -1,0 +1,170 @@
+"""The capture of each backend at each durability, side by side in one process: the same rows, blocks alternated.
+
+    python bench/ledger_capture.py --sqlite /tmp/b/1m.db --pg 'postgresql://postgres@/bench?host=/tmp/pg' \
+        --rows 250 --rounds 4
+
+Four ways to commit a capture, measured in one process on the same generated rows
+(bench/_ledger.py, stamped now, as capture stamps them, so every row goes to today's day
+partition): SQLite with ``synchronous=NORMAL`` (its default: a row survives a killed process, not
+a power cut) and ``FULL`` (it survives a power cut: an ``fsync`` at each commit), and PostgreSQL
+with the cluster's ``fsync`` and ``full_page_writes`` off (a commit written to the OS, as SQLite's
+NORMAL does) and on (PostgreSQL's default: a commit waits for its WAL flush, and survives a power
+cut). ``synchronous_commit`` stays on throughout: every row is committed before ``record``
+returns. The PostgreSQL settings are switched with ``ALTER SYSTEM`` and a reload between blocks,
+so the cluster must be one this benchmark may reconfigure (a throw-away one: the connection is a
+superuser's); they are put back to what they were at the end.
+
+Each round records ``--rows`` rows per configuration, the configurations in a rotating order, so
+load that comes and goes falls on all of them. Printed: per configuration the mean, p50 and p99 of
+``record`` (µs), this process's CPU per capture (``time.process_time``), and on PostgreSQL the
+server's execution time per capture (``pg_stat_statements``, when the extension is there); then
+the ratios PostgreSQL ÷ SQLite at each backend's default (fsync on ÷ NORMAL), at equal durability
+(fsync on ÷ FULL) and with neither flushing (fsync off ÷ NORMAL); then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if "--code" in sys.argv:  # another checkout's skills_sdk (a before/after pair, one process each)
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
+
+import _ledger  # noqa: E402
+
+from skills_sdk.transcripts import open_ledger  # noqa: E402
+from skills_sdk.transcripts.record import utcnow_iso  # noqa: E402
+
+#: The PostgreSQL cluster's settings per configuration (both reloadable: ``sighup``).
+_PG_FLUSH = {"pg_fsync_off": "off", "pg_fsync_on": "on"}
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, max(0, int(q * len(s) + 0.999999) - 1))]
+
+
+def _set_flush(admin: Any, value: str) -> None:
+    """fsync and full_page_writes of the whole cluster, reloaded and seen by new statements."""
+    for name in ("fsync", "full_page_writes"):
+        admin.execute(f"ALTER SYSTEM SET {name} = {value}")
+    admin.execute("SELECT pg_reload_conf()")
+    for _ in range(200):  # the reload reaches backends at their next command
+        if admin.execute("SHOW fsync").fetchone()[0] == value:
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"the cluster did not take fsync = {value}")
+
+
+def _server_ms(admin: Any) -> float | None:
+    """Execution time of every statement the cluster ran so far (ms), or None without pg_stat_statements."""
+    try:
+        return float(admin.execute("SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
+                                   "WHERE query NOT LIKE '%pg_stat_statements%'").fetchone()[0])
+    except Exception:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sqlite", help="a SQLite ledger (a copy: it is written to)")
+    ap.add_argument("--pg", help="a PostgreSQL ledger URL on a throw-away cluster (a copy: it is written to)")
+    ap.add_argument("--rows", type=int, default=250, help="rows per configuration and round")
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--warm", type=int, default=20, help="untimed captures per configuration first")
+    ap.add_argument("--only", help="comma-separated configurations (sqlite_normal, sqlite_full, pg_fsync_off, "
+                                   "pg_fsync_on)")
+    ap.add_argument("--seed", type=int, default=99)
+    ap.add_argument("--code", help="measure with this checkout's skills_sdk")
+    args = ap.parse_args(argv)
+    ledgers: dict[str, Any] = {}
+    if args.sqlite:
+        ledgers["sqlite_normal"] = open_ledger(args.sqlite, synchronous="NORMAL")
+        ledgers["sqlite_full"] = open_ledger(args.sqlite, synchronous="FULL")
+    admin = restore = None
+    if args.pg:
+        import psycopg
+
+        pg = open_ledger(args.pg)
+        ledgers["pg_fsync_off"] = ledgers["pg_fsync_on"] = pg
+        admin = psycopg.connect(args.pg, autocommit=True)
+        restore = {n: admin.execute(f"SHOW {n}").fetchone()[0] for n in ("fsync", "full_page_writes")}
+    names = [n for n in ledgers if not args.only or n in args.only.split(",")]
+    for led in {id(v): v for v in ledgers.values()}.values():
+        led.start()  # as a server runs them: SQLite checkpoints off the commit, PostgreSQL's maintenance
+    if not names:
+        raise SystemExit("nothing to measure: give --sqlite and/or --pg")
+    per = args.rows * args.rounds + args.warm
+    rows = next(_ledger.generate(per * len(names), end_ms=int(time.time() * 1000), seed=args.seed,
+                                 batch=per * len(names)))
+    mine = {n: rows[i::len(names)] for i, n in enumerate(names)}  # dealt, so each gets the same mix of users
+    lat: dict[str, list[float]] = {n: [] for n in names}
+    cpu = dict.fromkeys(names, 0.0)
+    server: dict[str, float] = {}
+
+    def block(name: str, todo: list[dict[str, Any]], timed: bool) -> None:
+        led = ledgers[name]
+        if name in _PG_FLUSH:
+            _set_flush(admin, _PG_FLUSH[name])
+        s0 = _server_ms(admin) if name in _PG_FLUSH else None
+        c0 = time.process_time()
+        for row in todo:
+            row["created_at"] = utcnow_iso()
+            t0 = time.perf_counter()
+            led.record(row)
+            if timed:
+                lat[name].append((time.perf_counter() - t0) * 1e6)
+        if timed:
+            cpu[name] += time.process_time() - c0
+            s1 = _server_ms(admin) if name in _PG_FLUSH else None
+            if s0 is not None and s1 is not None:
+                server[name] = server.get(name, 0.0) + s1 - s0
+
+    try:
+        for name in names:
+            block(name, mine[name][:args.warm], timed=False)
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                lo = args.warm + r * args.rows
+                block(name, mine[name][lo:lo + args.rows], timed=True)
+            print(f"-- round {r + 1}/{args.rounds} done; load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+    finally:
+        if admin is not None and restore is not None:
+            for n, v in restore.items():
+                admin.execute(f"ALTER SYSTEM SET {n} = {v}")
+            admin.execute("SELECT pg_reload_conf()")
+            admin.close()
+        for led in {id(v): v for v in ledgers.values()}.values():
+            led.stop()
+    fig = {n: {"mean_us": round(sum(v) / len(v)), "p50_us": round(pct(v, 0.5)), "p99_us": round(pct(v, 0.99)),
+               "cpu_us": round(cpu[n] / len(v) * 1e6),
+               **({"server_us": round(server[n] * 1000 / len(v))} if n in server else {})}
+           for n, v in lat.items()}
+    print("| configuration | mean µs | p50 µs | p99 µs | client CPU µs | server µs |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n, f in fig.items():
+        print(f"| {n} | {f['mean_us']:,} | {f['p50_us']:,} | {f['p99_us']:,} | {f['cpu_us']:,} | "
+              f"{f.get('server_us', '')} |")
+    pairs = {"default durability (pg_fsync_on ÷ sqlite_normal)": ("pg_fsync_on", "sqlite_normal"),
+             "equal durability (pg_fsync_on ÷ sqlite_full)": ("pg_fsync_on", "sqlite_full"),
+             "neither flushes (pg_fsync_off ÷ sqlite_normal)": ("pg_fsync_off", "sqlite_normal")}
+    ratios = {}
+    for label, (a, b) in pairs.items():
+        if a in fig and b in fig:
+            ratios[label] = {k: round(fig[a][k] / fig[b][k], 2) for k in ("mean_us", "p50_us", "cpu_us")}
+            print(f"{label}: mean {ratios[label]['mean_us']}x, p50 {ratios[label]['p50_us']}x, "
+                  f"client CPU {ratios[label]['cpu_us']}x")
+    print(json.dumps({"rows": args.rows, "rounds": args.rounds, "load": os.getloadavg()[0], "figures": fig,
+                      "ratios": ratios}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
