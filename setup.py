@@ -1,8 +1,10 @@
-"""The package metadata is in setup.cfg; this file adds the one compiled module.
+"""The package metadata is in setup.cfg; this file adds the compiled modules.
 
 skills_sdk.transcripts.redaction._speedups is the compiled twin of the redactor's hot loops (listed in
-skills_sdk/transcripts/redaction/speedups.py). It is optional: where it cannot be built (no compiler, no Python headers) the install goes on and
-the redactor runs the pure-Python code it mirrors (see docs/privacy.md, "Which code runs").
+skills_sdk/transcripts/redaction/speedups.py); skills_sdk.transcripts.postgres._jsonl the twin of the
+PostgreSQL export's line (skills_sdk/transcripts/postgres/jsonl.py). Both are optional: where they cannot
+be built (no compiler, no Python headers) the install goes on and the pure-Python code they mirror runs
+(see docs/privacy.md, "Which code runs", and docs/transcripts.md on the export).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +15,11 @@ setup(
             "skills_sdk.transcripts.redaction._speedups",
             ["skills_sdk/transcripts/redaction/_speedups.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "skills_sdk.transcripts.postgres._jsonl",
+            ["skills_sdk/transcripts/postgres/_jsonl.c"],
+            optional=True,
+        ),
     ]
 )

@@ -9,7 +9,7 @@ users, 90 days) into each ``--db`` with ``record_many`` (an empty ledger is need
 on each: capture (``record`` of one row, committed, stamped now as a server's are), a user's history, a developer's page by time
 range, a full-text search, the erasure of a user with 1,000 transcripts, the purge of the oldest
 day, and an export (``iter_jsonl``; also the CPU time this process spent per exported row, which
-a shared machine disturbs less than the rate). Prints one table, the first ``--db`` as the
+a shared machine disturbs less than the rate, and on a local PostgreSQL the server's, from /proc). Prints one table, the first ``--db`` as the
 baseline, then one JSON line with every figure. PostgreSQL takes its key file from
 ``SKILLS_LEDGER_KEY_FILE`` with the database's position appended (``ledger.key.1``: one
 database's erasures ratchet its file), or var/ledger.key.
@@ -152,6 +152,32 @@ def _fill_parallel(db: str, rows: int, end_ms: int, workers: int, developers: in
             raise SystemExit(f"a fill worker failed (exit code {p.exitcode})")
 
 
+def server_cpu(db: str) -> dict[str, float] | None:
+    """CPU seconds of each PostgreSQL backend serving ``db`` on this machine (from /proc), or None if none is seen.
+
+    A backend's title is ``postgres: USER DBNAME ...``; SQLite, a remote server or one whose
+    processes this user cannot read give None.
+    """
+    if not db.startswith("postgresql://") or not os.path.isdir("/proc"):
+        return None
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(db)
+    title = f"postgres: {info.get('user', 'postgres')} {info.get('dbname', '')} ".encode()
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read().startswith(title):
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out or None
+
+
 def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 600,
             export_limit: int | None = None, developers: int = 4) -> dict[str, Any]:
     """Every figure but the import, on the ledger :func:`fill` made."""
@@ -209,10 +235,13 @@ def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 6
         t1 = time.perf_counter()
         report = led.purge({}, default_days=DAYS - 1, now=now)
         fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
-        t1, c1 = time.perf_counter(), time.process_time()
+        t1, c1, s1 = time.perf_counter(), time.process_time(), server_cpu(db)
         n = sum(1 for _ in itertools.islice(led.iter_jsonl(), export_limit))
         fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
         fig["export_cpu_us_per_row"] = round((time.process_time() - c1) / max(n, 1) * 1e6, 2)
+        s2 = server_cpu(db)  # the server's side of the same rows: the two overlap, so the larger one sets the pace
+        fig["export_server_cpu_us_per_row"] = None if s1 is None or s2 is None else round(
+            sum(v - s1.get(pid, 0) for pid, v in s2.items()) / max(n, 1) * 1e6, 2)
     finally:
         led.stop()
     return fig

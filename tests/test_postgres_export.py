@@ -14,7 +14,7 @@ import pytest
 from _postgres import search_pages
 
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresLedger, crypto, export, sealed
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, export, jsonl, sealed
 
 
 @pytest.fixture
@@ -22,6 +22,15 @@ def store(postgres_url, tmp_path):
     led = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"))
     yield led
     led.stop()
+
+
+@pytest.fixture(params=["compiled", "python"])
+def line_code(request, monkeypatch):
+    """The export's lines made by the compiled twin (where built) and by the Python code."""
+    if request.param == "compiled" and not jsonl.available():
+        pytest.skip("the compiled twin was not built")
+    monkeypatch.setattr(jsonl, "_compiled", request.param == "compiled")
+    return request.param
 
 
 def _turn(n: int, **extra) -> dict:
@@ -47,7 +56,7 @@ def _format_1(store: PostgresLedger, rid: int) -> None:
                      (crypto.seal(key, json.dumps(old).encode(), str(key_id).encode()), rid))
 
 
-def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(store, tmp_path):
+def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(store, tmp_path, line_code):
     rows = [_turn(n) for n in range(12)]
     rows.append({"developer_id": "dev-a", "skill": "notes", "user_id": "meta", "capture_mode": "metadata",
                  "created_at": "2026-11-25T00:00:00.000Z", "redacted": "card"})
@@ -65,7 +74,7 @@ def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(
     sqlite.close()
 
 
-def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path, monkeypatch):
+def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path, monkeypatch, line_code):
     monkeypatch.setattr(export, "_CHUNK", 4)  # each FETCH sent before the batch before it is formatted
     monkeypatch.setattr(export, "_POLL", 3)
     rows = [_turn(n) for n in range(40)] + [{**_turn(n), "developer_id": "dev-b"} for n in range(40, 57)]
@@ -96,7 +105,7 @@ def test_an_export_left_early_stops_its_reader_and_frees_its_connections(store):
         assert len(list(store.iter_jsonl(user_id="u0"))) == 10
 
 
-def test_a_rows_words_export_as_nothing_once_its_key_is_erased_mid_export(store):
+def test_a_rows_words_export_as_nothing_once_its_key_is_erased_mid_export(store, line_code):
     store.record_many([_turn(n) for n in range(6)])
     with psycopg.connect(store.url, autocommit=True) as conn:  # as if erased after the rows were read
         conn.execute("DELETE FROM user_keys WHERE user_id = 'u1'")

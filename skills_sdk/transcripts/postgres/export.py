@@ -1,9 +1,8 @@
-"""The JSON-lines export on PostgreSQL: one streamed ``COPY``, each user's key opened once, lines spliced, not re-encoded."""
+"""The JSON-lines export on PostgreSQL: a server-side cursor read a batch ahead, each user's key opened once, lines spliced, not re-encoded."""
 
 from __future__ import annotations
 
 import datetime
-import json
 import selectors
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -17,7 +16,7 @@ from ..ledger import Where
 from ..query import TranscriptFilter
 from ..query import where as where_sql
 from ..record import split_kinds
-from . import schema
+from . import jsonl, schema
 from . import sealed as sealed_words
 
 __all__ = ["ExportMixin", "segments"]
@@ -28,15 +27,10 @@ _COLUMNS = ("id", "created_at", "developer_id", "skill", "user_id", "session_id"
             "intent", "end_session", "transaction", "locale", "latency_ms", "status", "redacted", "capture_mode",
             "key_id", "sealed")
 _SELECT = ", ".join(f't."{c}"' for c in _COLUMNS)
-_ENCODE = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json's own (C) string encoder
-_BOOL = {True: "true", False: "false", None: "null"}
 #: Rows per fetch; the keys a batch needs are looked up together (one query, on a second connection).
 _CHUNK = 5000
 #: Rows formatted between two reads of what the server sent meanwhile (a socket buffer holds a few hundred).
 _POLL = 128
-#: Distinct values kept encoded per low-variety column (skills, intents, locales, latencies...): a bound for odd data.
-_MEMO = 65536
-_V2, _ERROR = sealed_words.V2, sealed_words.ERROR
 
 
 def segments(days: Sequence[str]) -> list[tuple[str | None, str | None]]:
@@ -109,74 +103,24 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
 
     Keys are looked up once per batch for the ids not seen before (an erased key is left out:
     its rows, if any are still there, export without words). ``poll`` is called every
-    :data:`_POLL` rows (see :class:`_Prefetch`).
+    :data:`_POLL` rows (see :class:`_Prefetch`); the lines are made by :func:`.jsonl.formatter`.
     """
-    opened: dict[int, tuple[Callable[..., bytes], bytes] | None] = {}
-    encode = _ENCODE
-    no_words, nulls = sealed_words.NO_WORDS, (None, None)
-    memo, kinds, numbers = _Encoded(encode), _Encoded(split_kinds, {None: "[]"}), _Encoded(_number)
+    # (AESGCM objects, not their bound decrypt: a bound method is a container the cyclic GC tracks, and an
+    # export of everyone holds some 100,000 of them, each full collection walked them all)
+    opened: dict[int, tuple[AESGCM, bytes] | None] = {}
+    kinds = jsonl.Encoded(split_kinds, {None: "[]"})
+    format_rows, fragments = jsonl.formatter(), sealed_words.fragments
     for chunk in batches:
         wanted = {r[16] for r in chunk if r[16] is not None and r[16] not in opened}
         if wanted:
             found = keys_for(wanted)
             for kid in wanted:
                 key = found.get(kid)
-                opened[kid] = None if key is None else (AESGCM(key).decrypt, str(kid).encode())
-        for seen in (memo, kinds, numbers):
-            if len(seen) > _MEMO:
-                seen.reset()
-        for rid, at, dev, skill, user, session, request, rtype, intent, end, txn, locale, latency, status, red, \
-                mode, kid, sealed in _polled(chunk, poll):
-            decrypt, aad = opened.get(kid) or nulls if sealed is not None else nulls
-            if decrypt is None:
-                said, error = no_words
-            else:
-                text = decrypt(sealed[:12], sealed[12:], aad).decode()
-                if text.startswith(_V2):  # sealed.fragments, inline: most of the rows of an export
-                    cut = text.rfind(_ERROR)
-                    said, error = text[7:cut], text[cut + 9:-1]
-                else:
-                    said, error = sealed_words.fragments(text.encode())
-            # (0.0 and -0.0 are one key of a dict: they, and None, are written without the memo)
-            yield (f'{{"id":{rid},"created_at":{encode(at)},"developer_id":{memo[dev]},"skill":{memo[skill]},'
-                   f'"user_id":{encode(user)},"session_id":{"null" if session is None else encode(session)},'
-                   f'"request_id":{"null" if request is None else encode(request)},"request_type":{memo[rtype]},'
-                   f'"intent":{memo[intent]},{said},"end_session":{_BOOL[end]},"transaction":{txn or "null"},'
-                   f'"locale":{memo[locale]},"latency_ms":{numbers[latency] if latency else _number(latency)},'
-                   f'"status":{memo[status]},"error":{error},"redacted":{kinds[red]},"capture_mode":{memo[mode]}}}')
-
-
-def _polled(chunk: list[tuple[Any, ...]], poll: Callable[[], None]) -> Iterator[tuple[Any, ...]]:
-    """The rows of ``chunk``, calling ``poll`` before each :data:`_POLL` of them."""
-    for start in range(0, len(chunk), _POLL):
-        poll()
-        yield from chunk[start:start + _POLL]
-
-
-class _Encoded(dict):  # type: ignore[type-arg]
-    """Values of low-variety columns (skills, intents, locales…) and their JSON, made on first sight."""
-
-    def __init__(self, encode: Callable[[str], str], first: dict[str | None, str] | None = None) -> None:
-        super().__init__(first or {None: "null"})
-        self.encode = encode
-
-        self.first = dict(self)
-
-    def __missing__(self, value: str) -> str:
-        text = self[value] = self.encode(value)
-        return text
-
-    def reset(self) -> None:
-        self.clear()
-        self.update(self.first)
-
-
-def _number(value: float | None) -> str:
-    """A float as Python's json writes it (``repr``; NaN and the infinities by their JSON-ish names), or null."""
-    if value is None:
-        return "null"
-    text = repr(value)
-    return text if text[-1].isdigit() else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[text]
+                opened[kid] = None if key is None else (AESGCM(key), str(kid).encode())
+        kinds.reset()
+        for start in range(0, len(chunk), _POLL):
+            poll()
+            yield from format_rows(chunk[start:start + _POLL], opened, kinds, fragments)
 
 
 class _Prefetch:
