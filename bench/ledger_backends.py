@@ -62,7 +62,8 @@ def timed(fn: Any, inputs: list[Any], warm: int = 10) -> tuple[float, float]:
     return pct(out, 0.5), pct(out, 0.99)
 
 
-def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 2) -> dict[str, Any]:
+def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 2, developers: int = 4
+         ) -> dict[str, Any]:
     """Write the generated ledger into ``db`` (empty); its import rate.
 
     ``fast`` (PostgreSQL only): the bulk load a benchmark can afford and a live ledger cannot. The
@@ -78,7 +79,7 @@ def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 
             raise SystemExit(f"{db} is not empty: the benchmark generates its own ledger.")
         t0 = time.perf_counter()
         if not fast or "://" not in db:
-            for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
+            for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000, developers=developers):
                 led.record_many(batch)
             return {"generate_rows_per_s": round(rows / (time.perf_counter() - t0))}
         with led.connection() as conn:  # type: ignore[attr-defined]
@@ -88,12 +89,12 @@ def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 
                 conn.execute(f"DROP INDEX {name}")
     finally:
         led.close()
-    _fill_parallel(db, rows, end_ms, workers)
+    _fill_parallel(db, rows, end_ms, workers, developers)
     loaded = time.perf_counter()
     import psycopg
 
     with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '256MB'")
+        conn.execute("SET maintenance_work_mem = '1GB'")
         for _, ddl in indexes:  # "ON ONLY" would index the parent alone
             conn.execute(ddl.replace(" ON ONLY ", " ON "))
         conn.execute("VACUUM ANALYZE")
@@ -102,10 +103,23 @@ def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 
             "fill_index_s": round(done - loaded, 1)}
 
 
-def _fill_parallel(db: str, rows: int, end_ms: int, workers: int) -> None:
+def _fill_parallel(db: str, rows: int, end_ms: int, workers: int, developers: int) -> None:
     """``record_many`` the generated batches in ``workers`` processes, fed by this one."""
     import multiprocessing
+    import queue
 
+    from skills_sdk.transcripts.postgres import schema
+
+    # Every day's partition is made here, before the workers start: two workers each making the
+    # first days of an empty ledger once hung the fill (a dead worker's batches never taken).
+    first = datetime.fromtimestamp(end_ms / 1000 - DAYS * 86400, UTC).date()
+    led = open_ledger(db)
+    try:
+        with led.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (schema.PARTITION_LOCK,))
+            schema.ensure_days(conn, [(first + timedelta(days=d)).isoformat() for d in range(DAYS + 1)])
+    finally:
+        led.close()
     ctx = multiprocessing.get_context("fork")
     todo: Any = ctx.Queue(maxsize=2 * workers)
 
@@ -120,10 +134,18 @@ def _fill_parallel(db: str, rows: int, end_ms: int, workers: int) -> None:
     procs = [ctx.Process(target=work, daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
-    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):
-        todo.put(batch)
+    def put(item: Any) -> None:  # never wait for ever on a queue whose workers died
+        while True:
+            try:
+                return todo.put(item, timeout=5)
+            except queue.Full:
+                if not all(p.is_alive() for p in procs):
+                    raise SystemExit("a fill worker died: see its traceback above") from None
+
+    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000, developers=developers):
+        put(batch)
     for _ in procs:
-        todo.put(None)
+        put(None)
     for p in procs:
         p.join()
         if p.exitcode:
@@ -157,11 +179,11 @@ def server_cpu(db: str) -> dict[str, float] | None:
 
 
 def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 600,
-            export_limit: int | None = None) -> dict[str, Any]:
+            export_limit: int | None = None, developers: int = 4) -> dict[str, Any]:
     """Every figure but the import, on the ledger :func:`fill` made."""
     rng = random.Random(11)
     sample: list[dict[str, Any]] = []
-    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000):  # the rows fill wrote, not written again
+    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000, developers=developers):  # the rows fill wrote, not written again
         sample += rng.sample(batch, min(len(batch), 8))
     led = open_ledger(db)
     fig: dict[str, Any] = {}
@@ -171,7 +193,7 @@ def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 6
         # stamped as capture stamps them, now: a server's captures all go to today's day partition,
         # whose index pages are warm, never to the 90 old days of the generated ledger (cold pages:
         # about 4 ms an insert on PostgreSQL against 46-103 µs for today's).
-        fresh = next(_ledger.generate(1000, end_ms=end_ms + 86_400_000, seed=99, batch=1000))
+        fresh = next(_ledger.generate(1000, end_ms=end_ms + 86_400_000, seed=99, batch=1000, developers=developers))
         lat = []
         for row in fresh:
             row["created_at"] = utcnow_iso()
@@ -233,6 +255,7 @@ def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int)
         env["SKILLS_LEDGER_KEY_FILE"] += f".{n}"
     cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
            "--queries", str(args.queries), "--end-ms", str(end_ms), "--fill-workers", str(args.fill_workers),
+           "--developers", str(args.developers),
            "--scrub-wait", str(args.scrub_wait), *(["--export-limit", str(args.export_limit)] if args.export_limit else []),
            *(["--fast-fill"] if args.fast_fill else []), *(["--code", code] if code else [])]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
@@ -254,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fast-fill", action="store_true",
                     help="PostgreSQL: load without the secondary indexes, in --fill-workers processes, then index")
     ap.add_argument("--fill-workers", type=int, default=2)
+    ap.add_argument("--developers", type=int, default=4,
+                    help="developers the rows are spread over: 4 (the example companies) or any N, long-tailed "
+                         "(1000: the shape of bench/store_scale.py's 10M ledger)")
     ap.add_argument("--fill-only", action="store_true", help="fill the databases and stop (a 10M ledger by hand)")
     ap.add_argument("--filled", action="store_true",
                     help="measure databases filled before (by --fill-only, or copies of one; give its --end-ms)")
@@ -266,9 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     end_ms = args.end_ms or (int(time.time()) // 86400) * 86_400_000
     if args.phase:  # a child: one database, one phase
-        fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers)
+        fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers,
+                    developers=args.developers)
                if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries, args.scrub_wait,
-                                                    args.export_limit))
+                                                    args.export_limit, args.developers))
         print(json.dumps(fig))
         return 0
     figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]

@@ -14,6 +14,7 @@ from skills_sdk import Skill
 from skills_sdk.errors import BadQuery, NotFound, StoreError
 from skills_sdk.transcripts import Ledger, Transcript, TranscriptFilter, open_ledger
 from skills_sdk.transcripts.ledger import BACKENDS
+from skills_sdk.transcripts.retention import Policy
 
 ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 
@@ -177,6 +178,21 @@ def test_purge_expires_by_retention_and_runs_due_erasures(ledger: Ledger):
     assert report["deleted"] == 1 and report["per_skill"] == {"pizza": 1} and len(report["erasures"]) == 1
     assert sorted(r["request_id"] for r in ledger.iter_transcripts()) == ["R2", "R3"]
     assert {"purge", "skill_disabled"} <= {a["action"] for a in ledger.iter_audit()}
+
+
+def test_a_purge_applies_each_policy_and_the_default_to_every_other_skill(ledger: Ledger):
+    # Skills without a policy sort between and after the two that have one, and one of those sorts first.
+    policies = {"a": Policy(60), "c": Policy(5)}
+    days = {"a": "2026-11-01", "b": "2026-11-20", "c": "2026-11-25", "d": "2026-11-10", "e": "2026-11-26"}
+    ledger.record_many([row(n, skill=s, created_at=f"{day}T09:00:{n:02d}.000Z", request_id=f"{s}{n}")
+                        for s, day in days.items() for n in range(2)])
+
+    kept_by_default = ledger.purge(policies, now="2026-12-01T00:00:00Z")  # no default: only b expires
+    by_default = ledger.purge(policies, default_days=8, now="2026-12-01T00:00:00Z")
+
+    assert kept_by_default["per_skill"] == {"c": 2}
+    assert by_default["per_skill"] == {"b": 2, "d": 2} and by_default["deleted"] == 4
+    assert sorted({r["skill"] for r in ledger.iter_transcripts()}) == ["a", "e"]
 
 
 def test_keys_are_made_checked_and_revoked(ledger: Ledger):

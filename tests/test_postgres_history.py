@@ -81,6 +81,20 @@ def test_a_page_stops_at_the_days_it_needs(store):
     assert read == 10
 
 
+def test_pages_are_exact_across_batches_of_days(store):
+    # One to four rows on each of 28 days, then old days imported with new ids: a page is read in
+    # batches of 4, 8 and 16 days, and a page's edge falls inside a batch, on one, and past several.
+    rng = random.Random(9)
+    store.record_many([_row("u1", 1 + day % 28, day * 3 + k, skill=f"s{day // 28}")
+                       for day in range(40) for k in range(1 + day % 2)])
+    store.record_many([_row("u1", 1 + rng.randrange(28), 500 + k) for k in range(15)])
+    store.record_many([_row("u2", 1 + rng.randrange(28), 600 + k) for k in range(5)])
+    every = _ids(store, "u1")
+    assert len(_days(store, "u1")) == 28 and len(every) == 75
+    for limit in (1, 3, 4, 5, 11, 12, 13, 29, 50, 75, 80):
+        assert _pages(store, "u1", limit) == every, limit
+
+
 def test_erasure_and_purge_forget_the_users_days(store):
     store.record_many([_row("u1", day, day, skill=skill) for day in (1, 2, 3) for skill in ("notes", "music")]
                       + [_row("u1", 4, 40, skill="music"), _row("u2", 2, 50)])
@@ -107,7 +121,7 @@ def test_a_ledger_migrated_from_before_user_days_knows_every_users_days(postgres
                      "FROM generate_series(1, 40) g")
     store = PostgresLedger(postgres_url, key_file=str(tmp_path / "ledger.key"))
     try:
-        assert store.applied == [5, 6]
+        assert store.applied == [5, 6, 7]
         for user in ("u0", "u1", "u2", "u3"):
             assert _days(store, user) == _expected_days(store, user) and len(_days(store, user)) == 3
             assert _pages(store, user, 4) == _ids(store, user)

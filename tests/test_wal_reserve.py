@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import resource
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -43,7 +45,7 @@ def reserve(monkeypatch):
 def test_start_writes_the_wal_out_and_captures_write_over_it_without_growing_it(tmp_path, reserve):
     db = str(tmp_path / "t.db")
     store = SQLiteLedger(db)
-    store.checkpoint_interval = 3600  # no checkpoint lets the WAL start over: every frame stays in it
+    store.checkpoint_interval = 0.05  # its first tick (the write-out) soon
     store.record(row(0))
     assert wal_size(db) < reserve
     store.start()
@@ -76,21 +78,25 @@ def test_an_erasures_truncate_checkpoint_is_followed_by_the_wal_written_out_agai
 
 
 CHILD = textwrap.dedent("""
-    import os, sys
-    from skills_sdk.transcripts.sqlite import checkpoints
+    import os, sys, time
+    from skills_sdk.transcripts.sqlite import checkpoints, connection
     from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
-    checkpoints.INTERVAL = 3600  # no checkpoint at all: every row stays in the WAL, read back by recovery
+    # No checkpoint at all: every row stays in the WAL, to be read back by recovery.
+    checkpoints.INTERVAL = 3600
+    connection.checkpoint_bounded = lambda ledger, conn: (0, 0, 0)
     db, reserve = sys.argv[1], int(sys.argv[2])
     store = SQLiteLedger(db)
-    store.checkpoint_interval = 3600
+    store.checkpoint_interval = 0.05  # its first tick (the write-out) soon
     def row(i):
         return {"developer_id": "acme", "skill": "pizza", "user_id": f"u{i % 5}", "session_id": "s",
                 "request_id": f"r{i}", "speech": f"Answer {i}"}
-    for i in range(100):  # frames in the WAL before it is written out: the zeros go after them
+    for i in range(60):  # 2 MB of frames in the WAL before it is written out: the zeros go after them
         print(store.record(row(i)), flush=True)
     store.start()
-    i = 100
-    while True:  # captures while the background thread writes the WAL out, and after
+    while os.path.getsize(db + "-wal") < reserve:  # the background thread writes it out, no capture meanwhile
+        time.sleep(0.01)
+    i = 60
+    while True:  # captures over the zeros, and past them
         print(store.record(row(i)), flush=True)
         i += 1
 """)
@@ -101,14 +107,21 @@ def test_a_process_killed_mid_stream_after_the_wal_was_written_out_lost_no_row(t
     SQLiteLedger(db).close()
     child = subprocess.Popen([sys.executable, "-c", CHILD, db, str(RESERVE)], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "SKILLS_WAL_RESERVE": str(RESERVE)})
+    printed: queue.Queue[str] = queue.Queue()  # each id once record() returned, read by a thread: never blocks the test
+    reader = threading.Thread(target=lambda: [printed.put(line) for line in child.stdout or ()], daemon=True)
+    reader.start()
     acknowledged: list[int] = []
     try:
-        assert child.stdout is not None
-        while len(acknowledged) < 400 or wal_size(db) < RESERVE:  # past the write-out, some captures after it
-            line = child.stdout.readline()
-            assert line, f"the capturing process ended ({child.poll()})"
-            acknowledged.append(int(line))
+        while len(acknowledged) < 300:  # 60 before the write-out, the rest after it
+            try:
+                acknowledged.append(int(printed.get(timeout=60)))
+            except queue.Empty:
+                pytest.fail(f"the capturing process stalled after {len(acknowledged)} rows ({child.poll()})")
         os.kill(child.pid, signal.SIGKILL)  # mid-stream: a capture may be under way
+        child.wait()
+        reader.join(30)  # the rest of the pipe, to its end
+        while not printed.empty():
+            acknowledged.append(int(printed.get()))
     finally:
         child.kill()
         child.wait()
@@ -117,7 +130,7 @@ def test_a_process_killed_mid_stream_after_the_wal_was_written_out_lost_no_row(t
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         ids = [r[0] for r in conn.execute("SELECT id FROM transcripts ORDER BY id")]
     assert set(acknowledged) <= set(ids), f"{len(set(acknowledged) - set(ids))} acknowledged row(s) lost"
-    assert ids == list(range(1, len(ids) + 1)) and len(ids) - len(acknowledged) <= 1  # at most the one in flight
+    assert ids == list(range(1, len(ids) + 1)) and len(ids) - len(acknowledged) <= 1  # and the one in flight
     assert SQLiteLedger(db).verify_chain().ok
 
 

@@ -34,6 +34,22 @@ _STRIP = ", ".join(f'"{c}" = NULL' for c in _NULLED_HERE)
 _DEVELOPER, _SKILL = 1 + COPY_COLUMNS.index("developer_id"), 1 + COPY_COLUMNS.index("skill")
 
 
+def _skills_present(conn: Any, named: list[str]) -> tuple[list[str], bool]:
+    """The skills of ``named`` (those with a policy) that have rows, and whether any other skill has rows.
+
+    Not a walk of every distinct skill: each step of that walk descends every day's ``(skill,
+    created_at)`` index, and 1,590 skills over 99 days took 1.2 s of server time before a purge did
+    anything. The others' walk stops at the first skill not named.
+    """
+    present = [r[0] for r in conn.execute("SELECT k FROM unnest(%s::text[]) k WHERE EXISTS "
+                                          "(SELECT 1 FROM transcripts WHERE skill = k)", (named,))]
+    other = conn.execute(
+        "WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL SELECT (SELECT min(skill) FROM "
+        "transcripts WHERE skill > s.k) FROM s WHERE s.k = ANY(%s)) SELECT count(*) FROM s "
+        "WHERE k IS NOT NULL AND k <> ALL(%s)", (named, named)).fetchone()[0]
+    return present, bool(other)
+
+
 class PrivacyMixin:
     """Erasure, retention, keys, audit and receipts: the part of :class:`~.store.PostgresLedger` that forgets.
 
@@ -242,18 +258,19 @@ class PrivacyMixin:
         deleted = stripped = 0
         per_skill: dict[str, int] = {}
         with self.connection() as conn:
-            skills = [r[0] for r in conn.execute(
-                "WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL SELECT (SELECT min(skill) FROM "
-                "transcripts WHERE skill > s.k) FROM s WHERE s.k IS NOT NULL) SELECT k FROM s WHERE k IS NOT NULL")]
+            named, others = _skills_present(conn, sorted(table))
             whole_before: str | None = None
-            steps: list[tuple[str, str, str, tuple[Any, ...]]] = []
+            steps: list[tuple[str, str, tuple[Any, ...]]] = []
             keep_all = False
-            for name in skills:
-                exp = expiry(name, table.get(name), now, default_days, placeholder="%s", nulled=_NULLED_HERE)
+            for name, policy in [*((n, table[n]) for n in named), *([(None, None)] if others else [])]:
+                exp = expiry(name or "", policy, now, default_days, placeholder="%s", nulled=_NULLED_HERE)
                 if exp is None:
                     keep_all = True
                     continue
-                steps += [(name, kind, where, params) for kind, where, params in exp.steps]
+                if name is None:  # every skill without a policy of its own: one statement, not one per skill
+                    steps.append(("delete", "skill <> ALL(%s) AND created_at < %s", (sorted(table), exp.rows_before)))
+                else:
+                    steps += exp.steps
                 whole_before = min(whole_before or exp.rows_before[:10], exp.rows_before[:10])
             with conn.transaction():
                 dropped: list[str] = []
@@ -272,7 +289,7 @@ class PrivacyMixin:
                             deleted += in_day
                     dropped = schema.drop_days_before(conn, whole_before)
                     chain.dropped_days(conn, self.secret(), [h for h in held if h[0] in dropped])
-                for name, kind, cond, params in steps:
+                for kind, cond, params in steps:
                     if kind == "strip":
                         found = conn.execute(f"UPDATE transcripts SET {_STRIP} WHERE {cond} RETURNING id, {STORED}",
                                              params).fetchall()
@@ -284,9 +301,8 @@ class PrivacyMixin:
                     chain.removed(conn, self.secret(), found, kind if kind == "strip" else "purge", STORED_USER)
                     if kind != "strip":
                         userdays.prune(conn, found, STORED_USER)
-                    n = len(found)
-                    if n:
-                        per_skill[name] = per_skill.get(name, 0) + n
+                    for r in found:
+                        per_skill[r[_SKILL]] = per_skill.get(r[_SKILL], 0) + 1
                 self.audit(actor, "purge", {"now": to_iso(now), "default_days": default_days}, deleted + stripped,
                       conn=conn)
         if progress is not None and deleted + stripped:

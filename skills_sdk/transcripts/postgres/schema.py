@@ -156,8 +156,9 @@ _V6 = (
 
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
 #: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view. 5: the days
-#: each user has rows in (see userdays.py). 6: the capture keeps its user's day itself.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6)
+#: each user has rows in (see userdays.py). 6: the capture keeps its user's day itself. 7: a
+#: user's history reads its days in batches.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6, userdays.DDL_7)
 
 
 def schema_version(conn: Any) -> int:

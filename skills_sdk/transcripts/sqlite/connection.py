@@ -204,8 +204,8 @@ class Connection:
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
         conn = None
-        # The first tick at once: the WAL is written out before the first captures, not after them.
-        while not stop.wait(0.0 if self._reserve_due.is_set() else self.checkpoint_interval):
+        # The WAL is written out on the first tick: a process that lives less writes no 84 MB it never uses.
+        while not stop.wait(self.checkpoint_interval):
             try:
                 if conn is None:
                     # Set up as every connection of the ledger is: before, SQLite's default FULL made
