@@ -13,7 +13,6 @@ from conftest import FIXTURES
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from skills_sdk.transcripts.redaction import cards, emails, numbers, phones, places, redactor, text, verdicts
 from skills_sdk.transcripts.redaction import (
     DEFAULT_REDACTOR,
     KINDS,
@@ -21,6 +20,15 @@ from skills_sdk.transcripts.redaction import (
     TRUNCATED,
     Redaction,
     Redactor,
+    cards,
+    emails,
+    numbers,
+    phones,
+    places,
+    redactor,
+    speedups,
+    text,
+    verdicts,
 )
 
 sys.path.insert(0, str(FIXTURES / "pii"))
@@ -321,6 +329,27 @@ def phones(draw: st.DrawFn) -> str:
 ])
 def test_a_unit_after_a_number_makes_it_an_amount_only_when_grouped_in_thousands(text, kinds):
     assert redacted(text).kinds == kinds
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize(("text", "redacted_text"), [
+    # found by the property test below: "thousand" said after a number written in digits
+    (" 200-200-0000 THOUSAND", " [PHONE] THOUSAND"),
+    ("call 200-200-0000 one two three", "call [PHONE] one two three"),
+    ("one two three 200-200-0000 please", "one two three [PHONE] please"),
+    # said and written within one number, it is still one number
+    ("four one five 555 0100 please", "[PHONE] please"),
+    ("four one five five five five oh one hundred", "[PHONE]"),
+])
+def test_a_phone_written_in_digits_ends_where_words_said_begin(compiled, text, redacted_text):
+    was = speedups.compiled()
+    try:
+        if compiled and not speedups.available():
+            pytest.skip("the C twins were not built")
+        speedups.use(compiled)
+        assert redacted(text).text == redacted_text
+    finally:
+        speedups.use(was)
 
 
 @settings(max_examples=200, deadline=None)

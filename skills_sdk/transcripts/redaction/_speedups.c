@@ -575,6 +575,12 @@ static int gap_strong(const Phones *p, Py_ssize_t index) {
     return strong(p->s, p->groups[index - 1].end, p->groups[index].start);
 }
 
+/* phones._breaks: a strong separator, or digits written meeting digits said, between groups
+ * index - 1 and index. */
+static int gap_breaks(const Phones *p, Py_ssize_t index) {
+    return p->groups[index - 1].spoken != p->groups[index].spoken || gap_strong(p, index);
+}
+
 /* phones._plausible_length */
 static int plausible_length(const char *digits, Py_ssize_t length, int nanpa, int plus) {
     if (plus) return length >= 8 && length <= 15;
@@ -660,6 +666,9 @@ static int phones_in_run(Phones *p, Py_ssize_t lo, Py_ssize_t hi, char *starts) 
     memset(starts + lo, 0, (size_t)(hi - lo + 2));
     starts[lo] = starts[lo + 1] = 1;
     if (hi - lo > 1 && p->groups[lo].spoken && gap_strong(p, lo + 1)) starts[lo] = 0;
+    for (Py_ssize_t g = lo + 2; g < hi; g++) {
+        if (p->groups[g - 1].spoken != p->groups[g].spoken) starts[g] = 1;
+    }
     Py_ssize_t first = lo;
     while (first < hi) {
         if (!starts[first]) {
@@ -670,14 +679,14 @@ static int phones_in_run(Phones *p, Py_ssize_t lo, Py_ssize_t hi, char *starts) 
         while (last + 1 <= hi && offsets[last + 1] <= offsets[first] + 15) last++;
         /* phones._bounded(before=True) */
         int bounded = first == lo || offsets[first] - offsets[first - 3 > lo ? first - 3 : lo] <= 2 ||
-                      gap_strong(p, first);
+                      gap_breaks(p, first);
         if (offsets[last] - offsets[first] < MIN_DIGITS || !bounded) {
             first++;
             continue;
         }
         Py_ssize_t found = -1;
         for (Py_ssize_t end = last; end > first && offsets[end] - offsets[first] >= MIN_DIGITS; end--) {
-            if (end != hi && offsets[end + 3 < hi ? end + 3 : hi] - offsets[end] > 2 && !gap_strong(p, end)) continue;
+            if (end != hi && offsets[end + 3 < hi ? end + 3 : hi] - offsets[end] > 2 && !gap_breaks(p, end)) continue;
             int phone = is_phone(p, first, end);
             if (phone < 0) return -1;
             if (phone) {

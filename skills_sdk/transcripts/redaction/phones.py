@@ -6,7 +6,7 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from . import verdicts
-from .numbers import MIN_DIGITS, Sequence, cue_before, strong, unit_after
+from .numbers import MIN_DIGITS, Group, Sequence, cue_before, strong, unit_after
 
 __all__ = ["Budget", "checked", "find_phones", "region_of"]
 
@@ -132,7 +132,15 @@ def _bounded(view: str, seq: Sequence, limit: int, index: int, *, before: bool) 
             return True
     elif index == limit or offsets[min(limit, index + 3)] - offsets[index] <= 2:
         return True
-    return strong(view[groups[index - 1][1] : groups[index][0]])
+    return _breaks(view, groups, index)
+
+
+def _breaks(view: str, groups: list[Group], index: int) -> bool:
+    """Whether a number may be cut between groups ``index - 1`` and ``index``: at a strong separator,
+    or where digits written meet digits said ("200-200-0000 thousand", "one two three 415 555 0100"),
+    which no one does inside one number.
+    """
+    return groups[index - 1][3] != groups[index][3] or strong(view[groups[index - 1][1] : groups[index][0]])
 
 
 def find_phones(
@@ -181,6 +189,7 @@ def _phones_in_run(
     starts = {lo, lo + 1}
     if hi - lo > 1 and groups[lo][3] and strong(view[groups[lo][1] : groups[lo + 1][0]]):
         starts.discard(lo)  # "oh, 415 555 0100": an interjection, not a leading zero
+    starts.update(index for index in range(lo + 2, hi) if groups[index - 1][3] != groups[index][3])
     first = lo
     while first < hi:
         if first not in starts:
@@ -196,9 +205,7 @@ def _phones_in_run(
             if offsets[end] - offsets[first] < MIN_DIGITS:
                 break
             # _bounded(view, seq, hi, end, before=False), its commonest answers without a call
-            if end != hi and offsets[min(hi, end + 3)] - offsets[end] > 2 and not strong(
-                view[groups[end - 1][1] : groups[end][0]]
-            ):
+            if end != hi and offsets[min(hi, end + 3)] - offsets[end] > 2 and not _breaks(view, groups, end):
                 continue
             if _is_phone(view, seq, first, end, region, budget, cues, cue_words):
                 found = end
