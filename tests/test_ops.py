@@ -224,3 +224,34 @@ def test_the_access_line_stamp_follows_the_clock_across_seconds(log_lines, monke
         client.post("/alexa/greeter", json=make_envelope(intent="MoodIntent", slots={"mood": "cheerful"}))
     assert [line["ts"] for line in _access_lines(log_lines)] == [
         "2027-01-15T08:00:00.999Z", "2027-01-15T08:00:01.000Z", "2027-01-15T08:00:01.250Z"]
+
+
+def test_what_the_access_line_remembers_stays_forgotten_on_every_line(log_lines):
+    """Paths, request types and intent names are encoded once and reused: the user id is out of the second line too."""
+    client = create_app([build_greeter()], store=TranscriptStore(":memory:")).test_client()
+    env = make_envelope(intent=f"x-{USER}", user_id=USER)
+    for _ in range(2):
+        assert client.post(f"/alexa/{USER}", json=env).status_code == 404
+        assert client.post("/alexa/greeter", json=env).status_code == 200
+    lines = _access_lines(log_lines)
+    assert len(lines) == 4 and USER not in json.dumps(lines)
+    assert [line["path"] for line in lines] == ["/alexa/[user id]", "/alexa/greeter"] * 2
+    assert [line.get("intent") for line in lines] == [None, "x-[user id]"] * 2
+
+
+def test_a_forked_worker_writes_its_own_pid_in_the_access_line():
+    from skills_sdk.server import ops
+
+    exchange = ops.Exchange("GET", "/healthz", "/healthz", 200, time.perf_counter())
+    assert json.loads(ops._json_line(exchange, {}))["pid"] == os.getpid()  # the parent's head, made
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child writes its line's pid and leaves without running pytest's exit
+        try:
+            os.write(write, str(json.loads(ops._json_line(exchange, {}))["pid"]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as f:
+        assert int(f.read()) == child

@@ -23,7 +23,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from ..envelope import parse_body
 from ..errors import EnvelopeError, LedgerUnavailable, VerificationError
-from .ops import Exchange, logged_path, observe
+from .ops import ALEXA_ROUTE, Exchange, logged_path, observe
 
 __all__ = ["register", "bp", "error_response", "ledger_unavailable", "answer", "AlexaEndpoint", "BUSY_RETRY_AFTER"]
 
@@ -110,9 +110,6 @@ def answer(ext: dict[str, Any], skill: str, mimetype: str, headers: Any, raw: by
     return 200, result.json(), [], result.turn, data, None
 
 
-_ROUTE = "/alexa/<skill>"
-
-
 def _status_line(status: int) -> str:
     """The status line werkzeug would send (``200 OK``), from its own table of reasons."""
     return f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
@@ -154,7 +151,7 @@ class AlexaEndpoint:
         start_response(_status_line(status),
                        [("Content-Type", _JSON), ("Content-Length", str(len(encoded))), *headers])
         if ext["observers"]:
-            observe(ext, Exchange("POST", path, _ROUTE, status, started, turn, data, skill, check))
+            observe(ext, Exchange("POST", path, ALEXA_ROUTE, status, started, turn, data, skill, check))
         return [encoded]
 
 

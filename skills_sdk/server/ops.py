@@ -15,10 +15,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 __all__ = ["register", "bp", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
-           "observe"]
+           "observe", "ALEXA_ROUTE"]
 
 access_log = logging.getLogger("skills_sdk.access")
 log = logging.getLogger("skills_sdk.server")
+#: The logger :func:`configure_logging` gives its handler (``getLogger`` per access line took a lock).
+_SDK_LOG = logging.getLogger("skills_sdk")
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 #: LogRecord attributes that are not extra fields.
@@ -34,6 +36,8 @@ _FORGET = re.compile(
     r"|(?i:bearer)\s+[^\s\"'\\]+")
 _PLACEHOLDER = {"a": "[user id]", "s": "[key]", "e": "[token]"}
 _USERS_PATH = re.compile(r"^(/v1/users/)([^/]+)")
+#: The Alexa endpoint's route, as the access log and the metrics name it.
+ALEXA_ROUTE = "/alexa/<skill>"
 
 
 def _placeholder(m: re.Match[str]) -> str:
@@ -149,7 +153,7 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
         if name not in logging.getLevelNamesMapping():
             raise ValueError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {level!r}.")
         level = logging.getLevelNamesMapping()[name]
-    root = logging.getLogger("skills_sdk")
+    root = _SDK_LOG
     for old in [h for h in root.handlers if getattr(h, "_skills_sdk", False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -231,7 +235,7 @@ def readyz() -> Response:
 
 def _json_handler() -> logging.StreamHandler | None:  # type: ignore[type-arg]
     """The JSON handler :func:`configure_logging` installed, if the access logger ends there."""
-    for h in logging.getLogger("skills_sdk").handlers:
+    for h in _SDK_LOG.handlers:
         if getattr(h, "_skills_sdk", False) and isinstance(h.formatter, JsonFormatter) and not access_log.handlers:
             return h  # type: ignore[return-value]
     return None
@@ -277,6 +281,15 @@ _SECOND: tuple[int, str] = (-1, "")
 _HEAD: tuple[int, str] = (-1, "")
 
 
+def _new_head() -> None:
+    global _HEAD
+    _HEAD = (-1, "")
+
+
+# A forked worker writes its own pid: told so at the fork rather than asking the kernel per line.
+os.register_at_fork(after_in_child=_new_head)
+
+
 def _json_line(exchange: Exchange, ext: dict[str, Any]) -> str:
     """The access line of ``exchange`` as :class:`JsonFormatter` would write ``_fields()``, from parts made once.
 
@@ -291,20 +304,22 @@ def _json_line(exchange: Exchange, ext: dict[str, Any]) -> str:
         second = int(now)
         _SECOND = second, stamp = second, time.strftime('{"ts":"%Y-%m-%dT%H:%M:%S.', time.gmtime(second))
     pid, head = _HEAD
-    if pid != os.getpid():
+    if pid < 0:
         pid = os.getpid()
         _HEAD = pid, head = pid, f'Z","level":"info","logger":"skills_sdk.access","pid":{pid},"msg":"request","method":'
-    parts = [stamp, f"{int(now * 1000) % 1000:03d}", head, _text(exchange.method), ',"path":',
-             _STR(logged_path(exchange.path, ext)), f',"status":{exchange.status:d},"latency_ms":',
+    # The Alexa route's path names a skill: no user id segment to hash, the same words every line.
+    path = _said_again(exchange.path) if exchange.route == ALEXA_ROUTE else _STR(logged_path(exchange.path, ext))
+    parts = [stamp, f"{int(now * 1000) % 1000:03d}", head, _text(exchange.method), ',"path":', path,
+             f',"status":{exchange.status:d},"latency_ms":',
              repr(round((time.perf_counter() - exchange.started) * 1000, 3))]
     turn = exchange.turn
     if turn is not None:
         request = turn.request
         parts += (',"request_id":', _said(request.request_id), ',"skill":', _text(turn.skill.name),
-                  ',"request_type":', _said(request.type), ',"user":',
+                  ',"request_type":', _said_again(request.type), ',"user":',
                   _STR(_user_hash(turn.user_id, ext)) if turn.user_id else "null")
         if request.intent is not None:
-            parts += (',"intent":', _said(request.intent.name))
+            parts += (',"intent":', _said_again(request.intent.name))
     else:
         data = exchange.body
         req = data.get("request") if isinstance(data, dict) else None
@@ -328,6 +343,24 @@ def _text(value: Any) -> str:
 def _said(value: Any) -> str:
     """A value the client sent, as JSON, with any user id, key or token in it forgotten."""
     return _text(_forgotten(value))
+
+
+#: :func:`_said` of the short strings that come back line after line (the Alexa path, request
+#: types, intent names): a dict lookup instead of a scan for user ids and an encoding.
+_SAID: dict[str, str] = {}
+_SAID_LIMIT, _SAID_LONGEST = 1024, 100
+
+
+def _said_again(value: Any) -> str:
+    """:func:`_said` of ``value``, remembered when it is a short str (bounded: cleared when full)."""
+    said = _SAID.get(value) if type(value) is str else None
+    if said is None:
+        said = _said(value)
+        if type(value) is str and len(value) <= _SAID_LONGEST:
+            if len(_SAID) >= _SAID_LIMIT:
+                _SAID.clear()
+            _SAID[value] = said
+    return said
 
 
 def _fields(exchange: Exchange, ext: dict[str, Any]) -> dict[str, Any]:
