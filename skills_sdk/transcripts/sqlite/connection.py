@@ -18,7 +18,7 @@ from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
-from .walfile import configured_reserve, reserve_slice, working_size
+from .walfile import configured_reserve, reserve_slice, settle, working_size
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -305,11 +305,9 @@ class Connection:
         >>> ledger.reserve_wal()  # the background thread does it when it starts  # doctest: +SKIP
         True
 
-        Why, and what SQLite makes of the zeros: :mod:`.walfile`. A slice at a time, each under
-        the write lock, SQLite's own included (no frame is written meanwhile), giving way to
-        captures between slices. Returns True when the file has its working size, False when the
-        disk had no room for it (captures go on; the WAL grows as they come). ``conn`` is the
-        connection to lock with (this thread's); ``stop`` ends it between slices.
+        Why, and what SQLite makes of the zeros: :mod:`.walfile`. A slice at a time under both
+        write locks, giving way to captures between slices. True when the file has its working
+        size, False when the disk had no room (captures go on; the WAL grows as they come).
         """
         if self.memory:
             return True
@@ -326,6 +324,8 @@ class Connection:
                 finally:
                     conn.execute("ROLLBACK")
             if done is not None:
+                if done and not first:  # written out: flushed now, not by a checkpoint's fsync that waits for it
+                    settle(self.path)
                 return done
             first = False
         return False

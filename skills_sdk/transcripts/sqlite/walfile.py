@@ -23,7 +23,7 @@ import os
 
 from .checkpoints import WAL_BOUND_FRAMES
 
-__all__ = ["WAL_RESERVE_FRAMES", "RESERVE_SLICE", "configured_reserve", "reserve_slice", "working_size"]
+__all__ = ["WAL_RESERVE_FRAMES", "RESERVE_SLICE", "configured_reserve", "reserve_slice", "settle", "working_size"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
@@ -84,5 +84,23 @@ def reserve_slice(db: str, target: int, *, check_room: bool) -> bool | None:
     except OSError as exc:
         log.warning("the WAL of %s is not written out to %d bytes (%s): it grows as captures come", db, target, exc)
         return False
+    finally:
+        os.close(fd)
+
+
+def settle(db: str) -> None:
+    """Flush the written-out zeros of ``db``'s WAL to the disk now, holding no lock.
+
+    Left to the kernel, they were flushed by the first checkpoint's ``fsync`` of the WAL, 84 MB
+    that checkpoint waited for, and the one that holds writers off at the bound with it.
+    """
+    try:
+        fd = os.open(db + "-wal", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fdatasync(fd)
+    except OSError as exc:  # the write-out stands; a checkpoint's fsync will flush it
+        log.debug("the WAL of %s written out, not flushed: %s", db, exc)
     finally:
         os.close(fd)
