@@ -256,6 +256,25 @@ def test_a_host_behind_a_ratchet_makes_a_new_users_key_at_the_databases_epoch(st
         second.stop()
 
 
+def test_a_second_host_takes_a_users_key_when_the_server_sends_bytea_escaped(store, tmp_path):
+    first = store.record(_turn("u1", "first"))
+    with store.connection() as conn:  # new sessions, the second host's, get bytea in the escape format
+        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} SET bytea_output = 'escape'").format(
+            psycopg.sql.Identifier(conn.info.dbname)))
+    copy = tmp_path / "host2.key"
+    shutil.copy(store.keys.key_file_path, copy)
+    second = PostgresLedger(store.url, key_file=str(copy), spool_path=str(tmp_path / "spool2"), write_timeout=0.5)
+    try:
+        with second.connection() as conn:
+            assert conn.execute("SHOW bytea_output").fetchone()[0] == "escape"
+        # Its capture offers a new key for u1, and the statement answers with u1's key made by the first host.
+        rid = second.record(_turn("u1", "second"))
+        assert [second.get(i)["utterance"] for i in (first, rid)] == ["note first", "note second"]
+        assert store.get(rid)["utterance"] == "note second"
+    finally:
+        second.stop()
+
+
 def _statements(monkeypatch) -> list[str]:
     """The statements every connection runs from now on (their text), in order."""
     sent: list[str] = []

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from psycopg import pq
+
 from ...errors import StoreError
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, keyring, schema
@@ -52,6 +54,9 @@ _INSERT_PLAIN = Prepared("skills_capture_plain", chain.insert_sql(
     "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES (" + _CLEAR_PARAMS
     + ") RETURNING id"))
 _USER = STORED_USER
+#: The wrapped key comes back as bytea's text (hex, or the escape format where a server has
+#: ``bytea_output = escape``): libpq's own reading of either.
+_BYTEA = pq.Escaping()
 _END = CLEAR_COLUMNS.index("end_session")
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
@@ -117,7 +122,7 @@ class WritesMixin:
                 if got:  # the user had a key (from before this process, or another host's): use it
                     old_id, epoch, wrapped = got[0]
                     self.keys.unused(key_id)
-                    self.keys.existing(owner, int(old_id), int(epoch), bytes.fromhex(wrapped[2:].decode()))
+                    self.keys.existing(owner, int(old_id), int(epoch), _BYTEA.unescape_bytea(wrapped))
                     continue
                 # Nothing written: the key was erased meanwhile on some host (a new key), or its group
                 # re-keyed, or (a key offered) the epoch moved or another host is making the same key.

@@ -27,6 +27,7 @@ __all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
+
 class Connection:
     """One SQLite database file (or ``":memory:"``) as this process uses it: connections, locks, background work.
 
@@ -302,12 +303,10 @@ class Connection:
     def reserve_wal(self, *, conn: sqlite3.Connection | None = None, stop: threading.Event | None = None) -> bool:
         """Write the ``-wal`` file out to its working size, so captures write over its blocks instead of growing it.
 
-        >>> ledger.reserve_wal()  # the background thread does it when it starts  # doctest: +SKIP
-        True
-
-        Why, and what SQLite makes of the zeros: :mod:`.walfile`. A slice at a time under both
-        write locks, giving way to captures between slices. True when the file has its working
-        size, False when the disk had no room (captures go on; the WAL grows as they come).
+        The started ledger's background thread calls it on its first tick. Why, and what SQLite
+        makes of the zeros: :mod:`.walfile`. A slice at a time under both write locks, giving way to
+        captures between slices. True when the file has its working size, False when the disk had no
+        room (captures go on; the WAL grows as they come).
         """
         if self.memory:
             return True
