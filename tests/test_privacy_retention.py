@@ -170,7 +170,7 @@ def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(t
     report = retention.purge(store, {}, default_days=30, now=NOW, progress=seen.append, batch_seconds=0)
 
     assert report["deleted"] == 10 and report["per_skill"] == {"notes": 7, "shop": 3}
-    assert seen == [3, 6, 7, 10]        # one transaction per statement when the budget is 0
+    assert seen == [3, 6, 9, 10]        # one transaction per statement when the budget is 0, in id order
     purges = [a for a in iter_audit(store) if a["action"] == "purge"]
     assert sorted(a["rows"] for a in purges) == [1, 3, 3, 3]
     assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
@@ -201,3 +201,28 @@ def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
 
     assert captured and report["deleted"] == 5000
     assert store.count(skill="live") == 1
+
+
+def test_a_purge_in_id_order_counts_each_skill_and_also_takes_rows_written_while_it_runs(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import retention
+
+    monkeypatch.setattr(retention, "_CHUNK", 4)
+    store = TranscriptStore(tmp_path / "t.db")
+    # Three skills' rows interleaved in id order, as a day's captures are; one skill keeps everything.
+    store.record_many([{"developer_id": "d", "skill": s, "user_id": USER, "created_at": OLD, "speech": f"old {i}"}
+                       for i, s in enumerate(["notes", "shop", "quiz", "notes", "vault"] * 6)])
+    late = []
+
+    def import_old_rows(done):
+        if not late:  # an import of old rows lands after the purge gathered its ids
+            late.append(store.record({"developer_id": "d", "skill": "shop", "user_id": USER, "created_at": OLD,
+                                      "speech": "late"}))
+
+    policies = {"notes": Policy(30), "shop": Policy(30), "quiz": Policy(30), "vault": Policy(None)}
+    report = retention.purge(store, policies, now=NOW, progress=import_old_rows, batch_seconds=0)
+
+    assert report["per_skill"] == {"notes": 12, "shop": 7, "quiz": 6} and report["deleted"] == 25
+    assert {r["skill"] for r in store.iter_transcripts()} == {"vault"} and store.count() == 6
+    store.close()
+    result = CliRunner().invoke(main, ["transcripts", "verify", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
