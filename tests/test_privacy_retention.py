@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from _privacy_kit import at, fts_rowids, marker, occurrences, retention_skills, speak
+from _privacy_kit import at, fts_integrity_check, fts_rowids, marker, occurrences, retention_skills, speak
 from click.testing import CliRunner
 from conftest import ledger_host
 
@@ -226,3 +226,30 @@ def test_a_purge_in_id_order_counts_each_skill_and_also_takes_rows_written_while
     store.close()
     result = CliRunner().invoke(main, ["transcripts", "verify", "--db", str(tmp_path / "t.db")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_purge_of_whole_days_leaves_the_full_text_queue_trigger_as_it_was(ledger):
+    """Rows of days whose full-text tables are dropped are deleted without the queueing trigger,
+    which the purge puts back: rows of a day it keeps, and later erasures, still leave the index."""
+    store, host, skills, path = ledger
+    conn = store.db.conn
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'transcripts_fts_queue_del'"
+    before = conn.execute(trigger).fetchone()
+    old, edge, later = marker(), marker(), marker()
+    # The edge row is expired for notes (30 days) in a day that shop (31 days) keeps.
+    store.record_many([{"developer_id": "d", "skill": skill, "user_id": user, "created_at": when, "speech": text}
+                       for skill, user, when, text in [("notes", USER, OLD, old),
+                                                       ("notes", USER, "2026-10-31T10:00:00.000Z", edge),
+                                                       ("shop", USER, RECENT, "kept"),
+                                                       ("notes", "amzn1.ask.account.OTHER", RECENT, later)]])
+    index_pending(conn)
+
+    report = purge(store, {"notes": Policy(30), "shop": Policy(31)}, now=NOW)
+
+    assert report["deleted"] == 2
+    assert conn.execute(trigger).fetchone() == before
+    assert fts_rowids(store, f'"{old}"') == [] and fts_rowids(store, f'"{edge}"') == []
+    assert occurrences(path, old) == 0 and occurrences(path, edge) == 0
+    fts_integrity_check(store)
+    erase = store.conn.execute("DELETE FROM transcripts WHERE user_id = 'amzn1.ask.account.OTHER'")
+    assert erase.rowcount == 1 and store.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 1

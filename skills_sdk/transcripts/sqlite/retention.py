@@ -14,7 +14,7 @@ from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
 from .chain import chain_changed, chain_purged, returning_content
 from .erasure import finish_scrubs, run_pending
-from .fts import apply_fts_changes, drop_fts_days, fts_day
+from .fts import FTS_DAY, apply_fts_changes, drop_fts_days, fts_day
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -35,6 +35,9 @@ _GATHER = 500_000
 #: the memory goes back to the process's allocator afterwards (``shrink_memory``), not the system.
 _CACHE_KIB = 65_536
 _BY_ID = "DELETE FROM transcripts WHERE id IN (SELECT value FROM json_each(?))"
+_DAY = FTS_DAY.format("transcripts")
+#: The trigger that queues a deleted row's full-text entry for removal.
+_QUEUE_DEL = "transcripts_fts_queue_del"
 _SETS = ", ".join(f'"{c}" = NULL' for c in _NULLED)
 # The skills present, one index probe each (SELECT DISTINCT read the whole skill index: 1.7 s at 10M rows).
 _SKILLS_SQL = ("WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL "
@@ -64,13 +67,18 @@ def _plan(store: TranscriptStore, table: Mapping[str, Policy], now: datetime,
     return steps, (drop_before if drop_before != "other" else None)
 
 
-def _ordered_ids(store: TranscriptStore, steps: list[tuple[str, str, str, tuple[Any, ...]]]) -> list[tuple[int, str]]:
-    """The ids the delete steps remove, with their skill, in id order (at most _GATHER of them)."""
+def _ordered_ids(store: TranscriptStore, steps: list[tuple[str, str, str, tuple[Any, ...]]],
+                 drop_before: str | None) -> list[tuple[int, str]]:
+    """The ids the delete steps remove in the days before ``drop_before``, with their skill, in id
+    order (at most _GATHER of them): the rows whose full-text tables the purge drops whole."""
     found: list[tuple[int, str]] = []
+    if drop_before is None:
+        return found
     for name, kind, where, params in steps:
         if kind != "delete" or len(found) >= _GATHER:
             continue
-        found.extend((rid, name) for (rid,) in store.conn.execute(_select(where, _GATHER - len(found)), params))
+        found.extend((rid, name) for (rid,) in store.conn.execute(
+            _select(f"{where} AND {_DAY} < ?", _GATHER - len(found)), (*params, drop_before)))
     found.sort()
     return found
 
@@ -105,7 +113,7 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     # order: neighbouring ids share table pages, so each page is dirtied once instead of once per
     # skill (skill by skill wrote 1.25x the log); the per-skill statements then find only rows that
     # came in meanwhile. Bounded, so a first purge of a long backlog does not hold every id at once.
-    ordered = _ordered_ids(store, steps)
+    ordered = _ordered_ids(store, steps, drop_before)
     cache = store.conn.execute("PRAGMA cache_size").fetchone()[0]
     store.conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
     try:
@@ -145,6 +153,14 @@ def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[
                 drop_fts_days(conn, drop_before)
                 drop_before = None
             returning = returning_content(conn)
+            # The rows gathered by id are in days whose full-text tables are gone: the queueing
+            # trigger would run for each only to find its day below the floor (two lookups, 15,000
+            # instructions a row: as much again as the delete). It is dropped for these deletes and
+            # made again from its own text before the commit; a rollback restores it with the rest.
+            trigger = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                   (_QUEUE_DEL,)).fetchone() if at < len(ordered) else None
+            if trigger:
+                conn.execute(f"DROP TRIGGER {_QUEUE_DEL}")
             while at < len(ordered) and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
                 part, at = ordered[at:at + _CHUNK], at + _CHUNK
                 rows = conn.execute(_BY_ID + returning, (json.dumps([rid for rid, _ in part]),)).fetchall()
@@ -154,6 +170,8 @@ def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[
                 skill_of = dict(part)
                 for rid, _ in rows:
                     per_skill[skill_of[rid]] = per_skill.get(skill_of[rid], 0) + 1
+            if trigger:
+                conn.execute(trigger[0])
             while at >= len(ordered) and pending and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
                 name, kind, where, params = pending[0]
                 action = f"UPDATE transcripts SET {_SETS}" if kind == "strip" else "DELETE FROM transcripts"
