@@ -253,3 +253,55 @@ def test_a_purge_of_whole_days_leaves_the_full_text_queue_trigger_as_it_was(ledg
     fts_integrity_check(store)
     erase = store.conn.execute("DELETE FROM transcripts WHERE user_id = 'amzn1.ask.account.OTHER'")
     assert erase.rowcount == 1 and store.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 1
+
+
+_KILLED_MID_PURGE = """
+import os, signal, sys
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.sqlite import retention
+
+retention._CHUNK = 5
+store = TranscriptStore(sys.argv[1])
+deletes = []
+
+def kill_in_the_third_transaction(sql):
+    # SIGKILL inside the third purge transaction: its rows deleted, the queueing trigger not yet back
+    if sql.startswith("CREATE TRIGGER"):
+        deletes.append(sql)
+        if len(deletes) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+store.conn.set_trace_callback(kill_in_the_third_transaction)
+retention.purge(store, {}, default_days=30, now=sys.argv[2], batch_seconds=0)
+"""
+
+
+def test_a_purge_killed_mid_transaction_leaves_a_sound_ledger_and_the_next_one_finishes(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    old = marker()
+    store.record_many([{"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD,
+                        "speech": f"{old} {i}"} for i in range(40)])
+    store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": RECENT, "speech": "new"})
+    index_pending(store.db.conn)
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'transcripts_fts_queue_del'"
+    before = store.conn.execute(trigger).fetchone()
+    store.close()
+
+    child = subprocess.run([sys.executable, "-c", _KILLED_MID_PURGE, str(path), NOW], capture_output=True, text=True)
+
+    assert child.returncode == -9, child.stderr
+    store = TranscriptStore(path)
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.conn.execute(trigger).fetchone() == before
+    assert store.count() == 31    # two transactions of five rows committed, the third rolled back
+    assert purge(store, {}, default_days=30, now=NOW)["deleted"] == 30
+    assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
+    fts_integrity_check(store)
+    store.close()
+    assert occurrences(path, old) == 0
+    result = CliRunner().invoke(main, ["transcripts", "verify", "--db", str(path)])
+    assert result.exit_code == 0, result.output
