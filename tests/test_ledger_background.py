@@ -76,8 +76,13 @@ def test_a_backlog_is_indexed_between_checkpoints_not_left_for_the_next_one(tmp_
     from skills_sdk.transcripts.sqlite import connection
 
     checkpointed = []
-    monkeypatch.setattr(connection, "checkpoint_bounded", lambda ledger, conn: checkpointed.append(ledger))
+    real = connection.checkpoint_bounded
     store = TranscriptStore(tmp_path / "t.db")
+
+    def checkpoint_bounded(ledger, conn):  # another ledger's thread (an earlier test's) checkpoints as before
+        return checkpointed.append(ledger) if ledger is store else real(ledger, conn)
+
+    monkeypatch.setattr(connection, "checkpoint_bounded", checkpoint_bounded)
     store.checkpoint_interval, store.index_ticks = 3600.0, 3600 * 50  # a look every 20 ms, a checkpoint hourly
     store.index_backlog, store.index_idle = 10, 3600  # never quiet: only the backlog starts the indexing
     try:
