@@ -15,7 +15,8 @@ baseline, then one JSON line with every figure. PostgreSQL takes its key file fr
 database's erasures ratchet its file), or var/ledger.key.
 
 ``CHECKOUT::DB`` runs that database with the skills_sdk of another checkout (a before/after pair
-in one run). Every database is filled first, each in its own process, then measured one after
+in one run). ``--only reads,search,export`` measures some steps only: on a ledger filled once
+(``--fill-only``, then ``--filled``), run the steps that change it (erase, purge) last. Every database is filled first, each in its own process, then measured one after
 the other, so the measurements sit close together in time.
 """
 
