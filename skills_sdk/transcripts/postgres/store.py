@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
 from ..ledger import Ledger
-from . import chain, schema
+from . import chain, schema, warmkeys
 from . import spool as spool_file
 from .columns import SEALED_COLUMNS, STORED
 from .copying import CopyingMixin
@@ -165,6 +165,11 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
         return True
 
     def _maintain(self, stop: threading.Event, wake: threading.Event) -> None:
+        try:  # the keys of the users seen lately: after a restart their captures stay one statement each
+            with self.connection() as conn:
+                warmkeys.preload(self.keys, conn)
+        except Exception:
+            log.exception("opening the keys of the users seen lately failed; their captures read them one by one")
         due = time.monotonic() + self.maintenance_interval
         while not stop.is_set():
             woken = wake.wait(max(0.0, due - time.monotonic()))
