@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from ...errors import StoreError
 from . import crypto
 from .keyring import Keyring, group_label, user_label
@@ -45,10 +47,17 @@ def preload(keys: Keyring, conn: Any, *, limit: int = LIMIT, today: datetime.dat
     users = conn.execute(RECENT_KEYS, {"since": since, "n": limit}).fetchall()
     groups = conn.execute("SELECT id, developer_id, grp, epoch, wrapped FROM search_groups WHERE NOT retired "
                           "AND developer_id = ANY(%s)", (sorted({r[1] for r in users}),)).fetchall()
+    keks: dict[int, AESGCM] = {}  # by epoch, made once: most of a key's opening when made per key
+
+    def kek(epoch: int) -> AESGCM:
+        if epoch not in keks:
+            keks[epoch] = AESGCM(keys.kek(epoch))
+        return keks[epoch]
+
     try:
-        opened = [((d, s, u), (int(kid), crypto.unwrap(keys.kek(e), bytes(w), user_label(d, s, u))))
+        opened = [((d, s, u), (int(kid), crypto.unwrap(kek(e), bytes(w), user_label(d, s, u))))
                   for kid, d, s, u, e, w in reversed(users)]  # oldest first: the newest are forgotten last
-        live = [((d, int(g)), (int(kid), crypto.unwrap(keys.kek(e), bytes(w), group_label(d, int(g)))))
+        live = [((d, int(g)), (int(kid), crypto.unwrap(kek(e), bytes(w), group_label(d, int(g)))))
                 for kid, d, g, e, w in groups]
     except StoreError:  # a ratchet moved the epoch past these wrappings: the next capture reads its key
         return 0
