@@ -4,8 +4,8 @@ A process holds the data keys it has used (:class:`.Keyring`); a user whose key 
 but this process does not (a worker just started, another host's user) costs a capture two round
 trips: the statement offers a new key, the database answers with the user's own, and the row is
 written under it by a second statement. The first capture of each developer's search group costs
-one more (its key read). After a restart that is every active user's next capture. So a started
-ledger opens, in the background, the keys of the users with rows since yesterday (newest first,
+one more (its key read). After a restart that is every active user's next capture. So a ledger,
+as it starts (before its first turn), opens the keys of the users with rows since yesterday (newest first,
 half the keyring's room at most) and the live group keys of their developers: one read each.
 """
 
