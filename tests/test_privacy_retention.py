@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from _privacy_kit import at, fts_rowids, marker, occurrences, retention_skills, speak
+from _privacy_kit import at, fts_integrity_check, fts_rowids, marker, occurrences, retention_skills, speak
 from click.testing import CliRunner
 from conftest import ledger_host
 
@@ -170,7 +170,7 @@ def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(t
     report = retention.purge(store, {}, default_days=30, now=NOW, progress=seen.append, batch_seconds=0)
 
     assert report["deleted"] == 10 and report["per_skill"] == {"notes": 7, "shop": 3}
-    assert seen == [3, 6, 7, 10]        # one transaction per statement when the budget is 0
+    assert seen == [3, 6, 9, 10]        # one transaction per statement when the budget is 0, in id order
     purges = [a for a in iter_audit(store) if a["action"] == "purge"]
     assert sorted(a["rows"] for a in purges) == [1, 3, 3, 3]
     assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
@@ -201,3 +201,107 @@ def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
 
     assert captured and report["deleted"] == 5000
     assert store.count(skill="live") == 1
+
+
+def test_a_purge_in_id_order_counts_each_skill_and_also_takes_rows_written_while_it_runs(tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import retention
+
+    monkeypatch.setattr(retention, "_CHUNK", 4)
+    store = TranscriptStore(tmp_path / "t.db")
+    # Three skills' rows interleaved in id order, as a day's captures are; one skill keeps everything.
+    store.record_many([{"developer_id": "d", "skill": s, "user_id": USER, "created_at": OLD, "speech": f"old {i}"}
+                       for i, s in enumerate(["notes", "shop", "quiz", "notes", "vault"] * 6)])
+    late = []
+
+    def import_old_rows(done):
+        if not late:  # an import of old rows lands after the purge gathered its ids
+            late.append(store.record({"developer_id": "d", "skill": "shop", "user_id": USER, "created_at": OLD,
+                                      "speech": "late"}))
+
+    policies = {"notes": Policy(30), "shop": Policy(30), "quiz": Policy(30), "vault": Policy(None)}
+    report = retention.purge(store, policies, now=NOW, progress=import_old_rows, batch_seconds=0)
+
+    assert report["per_skill"] == {"notes": 12, "shop": 7, "quiz": 6} and report["deleted"] == 25
+    assert {r["skill"] for r in store.iter_transcripts()} == {"vault"} and store.count() == 6
+    store.close()
+    result = CliRunner().invoke(main, ["transcripts", "verify", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_purge_of_whole_days_leaves_the_full_text_queue_trigger_as_it_was(ledger):
+    """Rows of days whose full-text tables are dropped are deleted without the queueing trigger,
+    which the purge puts back: rows of a day it keeps, and later erasures, still leave the index."""
+    store, host, skills, path = ledger
+    conn = store.db.conn
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'transcripts_fts_queue_del'"
+    before = conn.execute(trigger).fetchone()
+    old, edge, later = marker(), marker(), marker()
+    # The edge row is expired for notes (30 days) in a day that shop (31 days) keeps.
+    store.record_many([{"developer_id": "d", "skill": skill, "user_id": user, "created_at": when, "speech": text}
+                       for skill, user, when, text in [("notes", USER, OLD, old),
+                                                       ("notes", USER, "2026-10-31T10:00:00.000Z", edge),
+                                                       ("shop", USER, RECENT, "kept"),
+                                                       ("notes", "amzn1.ask.account.OTHER", RECENT, later)]])
+    index_pending(conn)
+
+    report = purge(store, {"notes": Policy(30), "shop": Policy(31)}, now=NOW)
+
+    assert report["deleted"] == 2
+    assert conn.execute(trigger).fetchone() == before
+    assert fts_rowids(store, f'"{old}"') == [] and fts_rowids(store, f'"{edge}"') == []
+    assert occurrences(path, old) == 0 and occurrences(path, edge) == 0
+    fts_integrity_check(store)
+    erase = store.conn.execute("DELETE FROM transcripts WHERE user_id = 'amzn1.ask.account.OTHER'")
+    assert erase.rowcount == 1 and store.conn.execute("SELECT count(*) FROM fts_changes").fetchone()[0] == 1
+
+
+_KILLED_MID_PURGE = """
+import os, signal, sys
+from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.sqlite import retention
+
+retention._CHUNK = 5
+store = TranscriptStore(sys.argv[1])
+deletes = []
+
+def kill_in_the_third_transaction(sql):
+    # SIGKILL inside the third purge transaction: its rows deleted, the queueing trigger not yet back
+    if sql.startswith("CREATE TRIGGER"):
+        deletes.append(sql)
+        if len(deletes) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+store.conn.set_trace_callback(kill_in_the_third_transaction)
+retention.purge(store, {}, default_days=30, now=sys.argv[2], batch_seconds=0)
+"""
+
+
+def test_a_purge_killed_mid_transaction_leaves_a_sound_ledger_and_the_next_one_finishes(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    old = marker()
+    store.record_many([{"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD,
+                        "speech": f"{old} {i}"} for i in range(40)])
+    store.record({"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": RECENT, "speech": "new"})
+    index_pending(store.db.conn)
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'transcripts_fts_queue_del'"
+    before = store.conn.execute(trigger).fetchone()
+    store.close()
+
+    child = subprocess.run([sys.executable, "-c", _KILLED_MID_PURGE, str(path), NOW], capture_output=True, text=True)
+
+    assert child.returncode == -9, child.stderr
+    store = TranscriptStore(path)
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.conn.execute(trigger).fetchone() == before
+    assert store.count() == 31    # two transactions of five rows committed, the third rolled back
+    assert purge(store, {}, default_days=30, now=NOW)["deleted"] == 30
+    assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
+    fts_integrity_check(store)
+    store.close()
+    assert occurrences(path, old) == 0
+    result = CliRunner().invoke(main, ["transcripts", "verify", "--db", str(path)])
+    assert result.exit_code == 0, result.output

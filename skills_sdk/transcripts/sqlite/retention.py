@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -13,7 +14,7 @@ from ..retention import _NULLED, Policy, expiry, moment, policies
 from .audit import audit
 from .chain import chain_changed, chain_purged, returning_content
 from .erasure import finish_scrubs, run_pending
-from .fts import apply_fts_changes, drop_fts_days, fts_day
+from .fts import FTS_DAY, apply_fts_changes, drop_fts_days, fts_day
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -25,6 +26,18 @@ log = logging.getLogger("skills_sdk.transcripts")
 
 #: Rows one purge statement removes; statements repeat until a skill has none left to remove.
 _CHUNK = 2000
+#: Rows a purge gathers by id before deleting them in id order; the rest go skill by skill.
+_GATHER = 500_000
+#: The page cache a purge's connection gets while it runs, in KiB (SQLite's default is 2 MB): the
+#: deletes then find the index pages they touch again in memory instead of reading them back
+#: (2.2 GB read for a day at 10M rows with 2 MB; 256 MB did no better than 64) and write each
+#: once per transaction. Pages are taken as they are used, so a small ledger's purge stays small;
+#: the memory goes back to the process's allocator afterwards (``shrink_memory``), not the system.
+_CACHE_KIB = 65_536
+_BY_ID = "DELETE FROM transcripts WHERE id IN (SELECT value FROM json_each(?))"
+_DAY = FTS_DAY.format("transcripts")
+#: The trigger that queues a deleted row's full-text entry for removal.
+_QUEUE_DEL = "transcripts_fts_queue_del"
 _SETS = ", ".join(f'"{c}" = NULL' for c in _NULLED)
 # The skills present, one index probe each (SELECT DISTINCT read the whole skill index: 1.7 s at 10M rows).
 _SKILLS_SQL = ("WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION ALL "
@@ -34,8 +47,8 @@ _SKILLS_SQL = ("WITH RECURSIVE s(k) AS (SELECT min(skill) FROM transcripts UNION
 
 def _plan(store: TranscriptStore, table: Mapping[str, Policy], now: datetime,
           default_days: int | None) -> tuple[list[tuple[str, str, str, tuple[Any, ...]]], str | None]:
-    """The purge as (skill, "delete" | "strip", statement, parameters) steps, each removing up to
-    _CHUNK rows, and the day before which every full-text partition can be dropped whole."""
+    """The purge as (skill, "delete" | "strip", condition, parameters) steps, and the day before
+    which every full-text partition can be dropped whole."""
     steps = []
     # Days whose every row this purge deletes or strips of its text: before the earliest cutoff
     # of any skill present (a skill kept forever stops it at its first row).
@@ -48,13 +61,30 @@ def _plan(store: TranscriptStore, table: Mapping[str, Policy], now: datetime,
             text_until = min(text_until or first, first)
             continue
         text_until = min(text_until or exp.text_before, exp.text_before)
-        for kind, where, params in exp.steps:
-            action = f"UPDATE transcripts SET {_SETS}" if kind == "strip" else "DELETE FROM transcripts"
-            steps.append((name, kind, f"{action} WHERE id IN (SELECT id FROM transcripts WHERE {where} "
-                                      f"LIMIT {_CHUNK})", params))
+        steps.extend((name, kind, where, params) for kind, where, params in exp.steps)
     # Whole days only: the day of the cutoff itself keeps the rows after it.
     drop_before = fts_day(text_until) if text_until and steps else None
     return steps, (drop_before if drop_before != "other" else None)
+
+
+def _ordered_ids(store: TranscriptStore, steps: list[tuple[str, str, str, tuple[Any, ...]]],
+                 drop_before: str | None) -> list[tuple[int, str]]:
+    """The ids the delete steps remove in the days before ``drop_before``, with their skill, in id
+    order (at most _GATHER of them): the rows whose full-text tables the purge drops whole."""
+    found: list[tuple[int, str]] = []
+    if drop_before is None:
+        return found
+    for name, kind, where, params in steps:
+        if kind != "delete" or len(found) >= _GATHER:
+            continue
+        found.extend((rid, name) for (rid,) in store.conn.execute(
+            _select(f"{where} AND {_DAY} < ?", _GATHER - len(found)), (*params, drop_before)))
+    found.sort()
+    return found
+
+
+def _select(where: str, limit: int) -> str:
+    return f"SELECT id FROM transcripts WHERE {where} LIMIT {limit}"
 
 
 def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] = (), *,
@@ -78,14 +108,39 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     """
     now = moment(now)
     table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
-    audit_filters = {"now": _iso(now), "default_days": default_days}
     steps, drop_before = _plan(store, table, now, default_days)
-    deleted = stripped = 0
+    # The rows to delete, gathered from the (skill, created_at) index and removed in the table's id
+    # order: neighbouring ids share table pages, so each page is dirtied once instead of once per
+    # skill (skill by skill wrote 1.25x the log); the per-skill statements then find only rows that
+    # came in meanwhile. Bounded, so a first purge of a long backlog does not hold every id at once.
+    ordered = _ordered_ids(store, steps, drop_before)
+    cache = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    store.conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    try:
+        deleted, stripped, per_skill = _remove(store, ordered, steps, drop_before, actor,
+                                               {"now": _iso(now), "default_days": default_days},
+                                               progress, batch_seconds)
+    finally:
+        store.conn.execute(f"PRAGMA cache_size = {cache}")
+        store.conn.execute("PRAGMA shrink_memory")
+    erasures = run_pending(store, now=now, actor=actor)
+    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped))
+    return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
+            "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+
+
+def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[tuple[str, str, str, tuple[Any, ...]]],
+            drop_before: str | None, actor: str, audit_filters: dict[str, Any],
+            progress: Callable[[int], None] | None, batch_seconds: float) -> tuple[int, int, dict[str, int]]:
+    """Delete ``ordered`` by id, then run ``steps``; returns the rows deleted, stripped, and per skill.
+
+    Short transactions, each holding the write lock for about ``batch_seconds``: captures go on
+    between them instead of waiting behind a day's worth of deletes (30 s at 10M rows). Each
+    transaction audits what it removed, so an interrupted purge is still fully accounted for and
+    the next one finishes it.
+    """
+    deleted = stripped = at = 0
     per_skill: dict[str, int] = {}
-    # Short transactions, each holding the write lock for about ``batch_seconds``: captures go on
-    # between them instead of waiting behind a day's worth of deletes (30 s at 10M rows). Each
-    # transaction audits what it removed, so an interrupted purge is still fully accounted for
-    # and the next one finishes it.
     pending = list(steps)
     while True:
         removed_here = 0
@@ -97,13 +152,35 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                 # below then queue nothing (token-by-token secure delete was 80% of a purge).
                 drop_fts_days(conn, drop_before)
                 drop_before = None
-            while pending and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
-                name, kind, sql, params = pending[0]
+            returning = returning_content(conn)
+            # The rows gathered by id are in days whose full-text tables are gone: the queueing
+            # trigger would run for each only to find its day below the floor (two lookups, 15,000
+            # instructions a row: as much again as the delete). It is dropped for these deletes and
+            # made again from its own text before the commit; a rollback restores it with the rest.
+            trigger = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                                   (_QUEUE_DEL,)).fetchone() if at < len(ordered) else None
+            if trigger:
+                conn.execute(f"DROP TRIGGER {_QUEUE_DEL}")
+            while at < len(ordered) and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
+                part, at = ordered[at:at + _CHUNK], at + _CHUNK
+                rows = conn.execute(_BY_ID + returning, (json.dumps([rid for rid, _ in part]),)).fetchall()
+                gone.extend(rows)
+                removed_here += len(rows)
+                deleted += len(rows)
+                skill_of = dict(part)
+                for rid, _ in rows:
+                    per_skill[skill_of[rid]] = per_skill.get(skill_of[rid], 0) + 1
+            if trigger:
+                conn.execute(trigger[0])
+            while at >= len(ordered) and pending and (removed_here == 0 or time.perf_counter() - started < batch_seconds):
+                name, kind, where, params = pending[0]
+                action = f"UPDATE transcripts SET {_SETS}" if kind == "strip" else "DELETE FROM transcripts"
+                sql = f"{action} WHERE id IN ({_select(where, _CHUNK)})"
                 if kind == "strip":
                     ids = [r[0] for r in conn.execute(sql + " RETURNING id", params).fetchall()]
                     chain_changed(conn, store.secret(), ids)
                 else:
-                    ids = conn.execute(sql + returning_content(conn), params).fetchall()
+                    ids = conn.execute(sql + returning, params).fetchall()
                     gone.extend(ids)
                 n = len(ids)
                 if n < _CHUNK:
@@ -121,9 +198,5 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
                 audit(store, actor, "purge", audit_filters, removed_here, conn=conn)
         if progress is not None and removed_here:
             progress(deleted + stripped)
-        if not pending:
-            break
-    erasures = run_pending(store, now=now, actor=actor)
-    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped))
-    return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
-            "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+        if not pending and at >= len(ordered):
+            return deleted, stripped, per_skill
