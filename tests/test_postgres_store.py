@@ -334,6 +334,16 @@ def test_a_started_ledger_opens_the_keys_of_the_users_seen_lately_so_their_next_
     assert [r["utterance"] for r in store.user_history("u1")] == ["note second", "note first"]
 
 
+def test_the_keys_of_recent_users_are_opened_once_a_ledger_not_again_at_each_start(store, monkeypatch):
+    # A worker forked after the start inherits its parent's keys and its start must not read them again.
+    store.record(_turn("u1", "first"))
+    store.start()
+    store.stop()
+    sent = _statements(monkeypatch)
+    store.start()
+    assert not [s for s in sent if s.startswith(warmkeys.RECENT_KEYS[:40])], sent
+
+
 def test_keys_opened_ahead_are_dropped_when_the_process_forgot_keys_meanwhile(store, monkeypatch):
     store.record(_turn("u1", "first"))
     other = PostgresLedger(store.url, key_file=store.keys.key_file_path)
