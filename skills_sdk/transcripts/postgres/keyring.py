@@ -284,10 +284,12 @@ class Keyring:
     def keys_given(self, wrapped: dict[int, tuple[str, str, str, int, bytes]]) -> dict[int, bytes]:
         """Data keys by id from their stored form ``(developer, skill, user, epoch, wrapped)``, read with the rows."""
         out = {}
+        keks: dict[int, AESGCM] = {}  # one per epoch for this call, as in keys_for: a page of a history opens ~7 keys
         for kid, (dev, skill, user, epoch, blob) in wrapped.items():
             key = self._by_id.get(kid)
             if key is None:
-                key = crypto.unwrap(self.kek(epoch), bytes(blob), user_label(dev, skill, user))
+                kek = keks.get(epoch) or keks.setdefault(epoch, AESGCM(self.kek(epoch)))
+                key = crypto.unwrap(kek, bytes(blob), user_label(dev, skill, user))
                 self.remember((dev, skill, user), (kid, key))
             out[kid] = key
         return out
