@@ -15,7 +15,8 @@ baseline, then one JSON line with every figure. PostgreSQL takes its key file fr
 database's erasures ratchet its file), or var/ledger.key.
 
 ``CHECKOUT::DB`` runs that database with the skills_sdk of another checkout (a before/after pair
-in one run). Every database is filled first, each in its own process, then measured one after
+in one run). ``--only reads,search,export`` measures some steps only: on a ledger filled once
+(``--fill-only``, then ``--filled``), run the steps that change it (erase, purge) last. Every database is filled first, each in its own process, then measured one after
 the other, so the measurements sit close together in time.
 """
 
@@ -50,16 +51,22 @@ def pct(samples: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, int(q * len(s) + 0.999999) - 1))]
 
 
-def timed(fn: Any, inputs: list[Any], warm: int = 10) -> tuple[float, float]:
-    """p50 and p99 of ``fn(x)`` over ``inputs``, in ms, after ``warm`` untimed calls."""
+def timed(fig: dict[str, Any], name: str, fn: Any, inputs: list[Any], warm: int = 10) -> None:
+    """p50 and p99 of ``fn(x)`` over ``inputs`` into ``fig`` as ``{name}_p50_ms`` …, after ``warm`` untimed calls.
+
+    Beside the wall time, this process's CPU per call (``{name}_cpu_p50_ms`` …): on a shared machine
+    the wall p99 is mostly the scheduler's, the client's CPU is the call's own.
+    """
     for x in inputs[:warm]:
         fn(x)
-    out = []
+    wall, cpu = [], []
     for x in inputs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(x)
-        out.append((time.perf_counter() - t0) * 1000)
-    return pct(out, 0.5), pct(out, 0.99)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    fig[f"{name}_p50_ms"], fig[f"{name}_p99_ms"] = pct(wall, 0.5), pct(wall, 0.99)
+    fig[f"{name}_cpu_p50_ms"], fig[f"{name}_cpu_p99_ms"] = pct(cpu, 0.5), pct(cpu, 0.99)
 
 
 def fill(db: str, rows: int, end_ms: int, *, fast: bool = False, workers: int = 2, developers: int = 4
@@ -178,73 +185,98 @@ def server_cpu(db: str) -> dict[str, float] | None:
     return out or None
 
 
+#: The measured steps in the order they run; erase and purge change the ledger (see --only).
+STEPS = ("capture", "reads", "search", "erase", "purge", "export")
+
+
 def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 600,
-            export_limit: int | None = None, developers: int = 4) -> dict[str, Any]:
-    """Every figure but the import, on the ledger :func:`fill` made."""
+            export_limit: int | None = None, developers: int = 4, only: frozenset[str] = frozenset(STEPS)
+            ) -> dict[str, Any]:
+    """Every figure but the import, on the ledger :func:`fill` made; ``only`` some of the :data:`STEPS`."""
     rng = random.Random(11)
     sample: list[dict[str, Any]] = []
-    for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000, developers=developers):  # the rows fill wrote, not written again
-        sample += rng.sample(batch, min(len(batch), 8))
+    if only & {"reads", "search"}:  # the rows fill wrote, not written again
+        for batch in _ledger.generate(rows, end_ms=end_ms, batch=5000, developers=developers):
+            sample += rng.sample(batch, min(len(batch), 8))
+    picks = rng.sample(sample, min(queries, len(sample)))
     led = open_ledger(db)
     fig: dict[str, Any] = {}
     led.start()
     try:
-        # Capture: one committed row at a time, rows as capture builds them (fresh request ids) and
-        # stamped as capture stamps them, now: a server's captures all go to today's day partition,
-        # whose index pages are warm, never to the 90 old days of the generated ledger (cold pages:
-        # about 4 ms an insert on PostgreSQL against 46-103 µs for today's).
-        fresh = next(_ledger.generate(1000, end_ms=end_ms + 86_400_000, seed=99, batch=1000, developers=developers))
-        lat = []
-        for row in fresh:
-            row["created_at"] = utcnow_iso()
-            t1 = time.perf_counter()
-            led.record(row)
-            lat.append((time.perf_counter() - t1) * 1e6)
-        fig["capture_mean_us"] = round(sum(lat) / len(lat))
-        fig["capture_p50_us"], fig["capture_p99_us"] = round(pct(lat, 0.5)), round(pct(lat, 0.99))
-        picks = rng.sample(sample, min(queries, len(sample)))
-        fig["user_history_p50_ms"], fig["user_history_p99_ms"] = timed(
-            lambda r: led.user_history(r["user_id"], limit=50), picks)
+        if "capture" in only:
+            _capture(led, fig, end_ms, developers)
+        if "reads" in only:
+            timed(fig, "user_history", lambda r: led.user_history(r["user_id"], limit=50), picks)
 
-        def page(r: dict[str, Any]) -> Any:
-            since = r["created_at"][:13] + ":00:00.000Z"
-            until = (datetime.fromisoformat(since.replace("Z", "+00:00")) + timedelta(hours=6)).isoformat()
-            return led.query({"since": since, "until": until.replace("+00:00", "Z")}, developer_id=r["developer_id"],
-                             limit=50)
+            def page(r: dict[str, Any]) -> Any:
+                since = r["created_at"][:13] + ":00:00.000Z"
+                until = (datetime.fromisoformat(since.replace("Z", "+00:00")) + timedelta(hours=6)).isoformat()
+                return led.query({"since": since, "until": until.replace("+00:00", "Z")},
+                                 developer_id=r["developer_id"], limit=50)
 
-        fig["dev_page_p50_ms"], fig["dev_page_p99_ms"] = timed(page, picks)
-        words = [w for r in picks for w in (r.get("utterance") or "").split() if len(w) > 4] or ["pizza"]
-        fig["search_p50_ms"], fig["search_p99_ms"] = timed(
-            lambda r: led.search(rng.choice(words), developer_id=r["developer_id"], limit=50), picks)
-        # Erasure of a user with (up to) 1,000 transcripts, median of three.
-        heavy = [f"{_ledger.HEAVY_PREFIX}{k:04d}" for k in range(3)]
-        took, sizes = [], []
-        for user in heavy:
+            timed(fig, "dev_page", page, picks)
+        if "search" in only:
+            words = [w for r in picks for w in (r.get("utterance") or "").split() if len(w) > 4] or ["pizza"]
+            timed(fig, "search", lambda r: led.search(rng.choice(words), developer_id=r["developer_id"], limit=50),
+                  picks)
+        if "erase" in only:
+            _erase(led, fig, scrub_wait)
+        if "purge" in only:  # retention of DAYS - 1 days, on the day after the ledger ends: the oldest day goes
+            now = datetime.fromtimestamp(end_ms / 1000, UTC)
             t1 = time.perf_counter()
-            sizes.append(led.erase_user(user)["transcripts"])
-            took.append((time.perf_counter() - t1) * 1000)
-        fig["erase_rows"], fig["erase_ms"] = sizes[1], round(sorted(took)[1], 1)
-        # A server's PostgreSQL erasure leaves its key ratchet to the maintenance thread (batched):
-        # how long after the last erasure every receipt says scrubbed (0 where the erasure did it).
-        t1 = time.perf_counter()
-        while not all(r["scrubbed"] for r in led.receipts()) and time.perf_counter() - t1 < scrub_wait:
-            time.sleep(0.05)
-        fig["erase_scrubbed_after_ms"] = round((time.perf_counter() - t1) * 1000, 1)
-        # Purge of the oldest day: retention of DAYS - 1 days, on the day after the ledger ends.
-        now = datetime.fromtimestamp(end_ms / 1000, UTC)
-        t1 = time.perf_counter()
-        report = led.purge({}, default_days=DAYS - 1, now=now)
-        fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
-        t1, c1, s1 = time.perf_counter(), time.process_time(), server_cpu(db)
-        n = sum(1 for _ in itertools.islice(led.iter_jsonl(), export_limit))
-        fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
-        fig["export_cpu_us_per_row"] = round((time.process_time() - c1) / max(n, 1) * 1e6, 2)
-        s2 = server_cpu(db)  # the server's side of the same rows: the two overlap, so the larger one sets the pace
-        fig["export_server_cpu_us_per_row"] = None if s1 is None or s2 is None else round(
-            sum(v - s1.get(pid, 0) for pid, v in s2.items()) / max(n, 1) * 1e6, 2)
+            report = led.purge({}, default_days=DAYS - 1, now=now)
+            fig["purge_rows"], fig["purge_ms"] = report["deleted"], round((time.perf_counter() - t1) * 1000, 1)
+        if "export" in only:
+            _export(led, fig, db, export_limit)
     finally:
         led.stop()
     return fig
+
+
+def _capture(led: Any, fig: dict[str, Any], end_ms: int, developers: int) -> None:
+    """One committed row at a time, rows as capture builds them (fresh request ids) and stamped as capture stamps them, now.
+
+    A server's captures all go to today's day partition, whose index pages are warm, never to the
+    90 old days of the generated ledger (cold pages: about 4 ms an insert on PostgreSQL against
+    46-103 µs for today's).
+    """
+    fresh = next(_ledger.generate(1000, end_ms=end_ms + 86_400_000, seed=99, batch=1000, developers=developers))
+    lat = []
+    for row in fresh:
+        row["created_at"] = utcnow_iso()
+        t1 = time.perf_counter()
+        led.record(row)
+        lat.append((time.perf_counter() - t1) * 1e6)
+    fig["capture_mean_us"] = round(sum(lat) / len(lat))
+    fig["capture_p50_us"], fig["capture_p99_us"] = round(pct(lat, 0.5)), round(pct(lat, 0.99))
+
+
+def _erase(led: Any, fig: dict[str, Any], scrub_wait: float) -> None:
+    """The erasure of a user with (up to) 1,000 transcripts, median of three, and when its receipts say scrubbed."""
+    heavy = [f"{_ledger.HEAVY_PREFIX}{k:04d}" for k in range(3)]
+    took, sizes = [], []
+    for user in heavy:
+        t1 = time.perf_counter()
+        sizes.append(led.erase_user(user)["transcripts"])
+        took.append((time.perf_counter() - t1) * 1000)
+    fig["erase_rows"], fig["erase_ms"] = sizes[1], round(sorted(took)[1], 1)
+    # A server's PostgreSQL erasure leaves its key ratchet to the maintenance thread (batched):
+    # how long after the last erasure every receipt says scrubbed (0 where the erasure did it).
+    t1 = time.perf_counter()
+    while not all(r["scrubbed"] for r in led.receipts()) and time.perf_counter() - t1 < scrub_wait:
+        time.sleep(0.05)
+    fig["erase_scrubbed_after_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+
+
+def _export(led: Any, fig: dict[str, Any], db: str, export_limit: int | None) -> None:
+    """``iter_jsonl`` of everyone: rows a second, and each side's CPU per row (this process's; a local server's)."""
+    t1, c1, s1 = time.perf_counter(), time.process_time(), server_cpu(db)
+    n = sum(1 for _ in itertools.islice(led.iter_jsonl(), export_limit))
+    fig["export_rows"], fig["export_rows_per_s"] = n, round(n / (time.perf_counter() - t1))
+    fig["export_cpu_us_per_row"] = round((time.process_time() - c1) / max(n, 1) * 1e6, 2)
+    s2 = server_cpu(db)  # the server's side of the same rows: the two overlap, so the larger one sets the pace
+    fig["export_server_cpu_us_per_row"] = None if s1 is None or s2 is None else round(
+        sum(v - s1.get(pid, 0) for pid, v in s2.items()) / max(n, 1) * 1e6, 2)
 
 
 def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int) -> dict[str, Any]:
@@ -255,7 +287,7 @@ def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int)
         env["SKILLS_LEDGER_KEY_FILE"] += f".{n}"
     cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
            "--queries", str(args.queries), "--end-ms", str(end_ms), "--fill-workers", str(args.fill_workers),
-           "--developers", str(args.developers),
+           "--developers", str(args.developers), *(["--only", args.only] if args.only else []),
            "--scrub-wait", str(args.scrub_wait), *(["--export-limit", str(args.export_limit)] if args.export_limit else []),
            *(["--fast-fill"] if args.fast_fill else []), *(["--code", code] if code else [])]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
@@ -285,17 +317,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="measure databases filled before (by --fill-only, or copies of one; give its --end-ms)")
     ap.add_argument("--scrub-wait", type=float, default=600,
                     help="seconds to wait, after the erasures, for their receipts to say scrubbed (0: do not wait)")
+    ap.add_argument("--only", metavar="STEPS",
+                    help=f"measure only these steps, comma-separated ({', '.join(STEPS)}); erase and purge change "
+                         "the ledger, so on a ledger filled once run the others first")
     ap.add_argument("--export-limit", type=int, help="export this many rows, not all (a 10M ledger by hand)")
     ap.add_argument("--phase", choices=("fill", "measure"), help=argparse.SUPPRESS)
     ap.add_argument("--end-ms", type=int, help="the generated ledger's end (ms since the epoch; default: today 00:00 UTC)")
     ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     end_ms = args.end_ms or (int(time.time()) // 86400) * 86_400_000
+    only = frozenset(args.only.split(",")) if args.only else frozenset(STEPS)
+    if unknown := only - set(STEPS):
+        raise SystemExit(f"--only: no step {sorted(unknown)[0]!r}; the steps are {', '.join(STEPS)}")
     if args.phase:  # a child: one database, one phase
         fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers,
                     developers=args.developers)
                if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries, args.scrub_wait,
-                                                    args.export_limit, args.developers))
+                                                    args.export_limit, args.developers, only))
         print(json.dumps(fig))
         return 0
     figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]

@@ -16,7 +16,9 @@ superuser's); they are put back to what they were at the end.
 
 Each round records ``--rows`` rows per configuration, the configurations in a rotating order, so
 load that comes and goes falls on all of them. Printed: per configuration the mean, p50 and p99 of
-``record`` (µs), this process's CPU per capture (``time.process_time``), and on PostgreSQL the
+``record`` (µs), this process's CPU per capture (``time.process_time``: with the ledgers' background
+threads, so one backend's checkpoints can land in another's block) and the capturing thread's own
+(``time.thread_time``: the capture path alone), and on PostgreSQL the
 server's execution time per capture (``pg_stat_statements``, when the extension is there); then
 the ratios PostgreSQL ÷ SQLite at each backend's default (fsync on ÷ NORMAL), at equal durability
 (fsync on ÷ FULL) and with neither flushing (fsync off ÷ NORMAL); then one JSON line.
@@ -62,13 +64,15 @@ def _set_flush(admin: Any, value: str) -> None:
     raise SystemExit(f"the cluster did not take fsync = {value}")
 
 
-def _server_ms(admin: Any) -> float | None:
-    """Execution time of every statement the cluster ran so far (ms), or None without pg_stat_statements."""
+def _server(admin: Any) -> tuple[float, float, int] | None:
+    """Execution time (ms), WAL bytes and statements the cluster ran so far, or None without pg_stat_statements."""
     try:
-        return float(admin.execute("SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
-                                   "WHERE query NOT LIKE '%pg_stat_statements%'").fetchone()[0])
+        row = admin.execute("SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(wal_bytes), 0), "
+                            "coalesce(sum(calls), 0) FROM pg_stat_statements "
+                            "WHERE query NOT LIKE '%pg_stat_statements%'").fetchone()
     except Exception:
         return None
+    return float(row[0]), float(row[1]), int(row[2])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         ledgers["pg_fsync_off"] = ledgers["pg_fsync_on"] = pg
         admin = psycopg.connect(args.pg, autocommit=True)
         restore = {n: admin.execute(f"SHOW {n}").fetchone()[0] for n in ("fsync", "full_page_writes")}
+        if "pg_stat_statements" in admin.execute("SHOW shared_preload_libraries").fetchone()[0]:
+            admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     names = [n for n in ledgers if not args.only or n in args.only.split(",")]
     for led in {id(v): v for v in ledgers.values()}.values():
         led.start()  # as a server runs them: SQLite checkpoints off the commit, PostgreSQL's maintenance
@@ -106,14 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     mine = {n: rows[i::len(names)] for i, n in enumerate(names)}  # dealt, so each gets the same mix of users
     lat: dict[str, list[float]] = {n: [] for n in names}
     cpu = dict.fromkeys(names, 0.0)
-    server: dict[str, float] = {}
+    own = dict.fromkeys(names, 0.0)
+    server: dict[str, list[float]] = {}
 
     def block(name: str, todo: list[dict[str, Any]], timed: bool) -> None:
         led = ledgers[name]
         if name in _PG_FLUSH:
             _set_flush(admin, _PG_FLUSH[name])
-        s0 = _server_ms(admin) if name in _PG_FLUSH else None
-        c0 = time.process_time()
+        s0 = _server(admin) if name in _PG_FLUSH else None
+        c0, o0 = time.process_time(), time.thread_time()
         for row in todo:
             row["created_at"] = utcnow_iso()
             t0 = time.perf_counter()
@@ -122,9 +129,12 @@ def main(argv: list[str] | None = None) -> int:
                 lat[name].append((time.perf_counter() - t0) * 1e6)
         if timed:
             cpu[name] += time.process_time() - c0
-            s1 = _server_ms(admin) if name in _PG_FLUSH else None
+            own[name] += time.thread_time() - o0
+            s1 = _server(admin) if name in _PG_FLUSH else None
             if s0 is not None and s1 is not None:
-                server[name] = server.get(name, 0.0) + s1 - s0
+                got = server.setdefault(name, [0.0, 0.0, 0.0])
+                for i in range(3):
+                    got[i] += s1[i] - s0[i]
 
     try:
         for name in names:
@@ -144,23 +154,27 @@ def main(argv: list[str] | None = None) -> int:
         for led in {id(v): v for v in ledgers.values()}.values():
             led.stop()
     fig = {n: {"mean_us": round(sum(v) / len(v)), "p50_us": round(pct(v, 0.5)), "p99_us": round(pct(v, 0.99)),
-               "cpu_us": round(cpu[n] / len(v) * 1e6),
-               **({"server_us": round(server[n] * 1000 / len(v))} if n in server else {})}
+               "cpu_us": round(cpu[n] / len(v) * 1e6), "thread_cpu_us": round(own[n] / len(v) * 1e6),
+               **({"server_us": round(server[n][0] * 1000 / len(v)), "wal_bytes": round(server[n][1] / len(v)),
+                   "statements": round(server[n][2] / len(v), 2)} if n in server else {})}
            for n, v in lat.items()}
-    print("| configuration | mean µs | p50 µs | p99 µs | client CPU µs | server µs |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| configuration | mean µs | p50 µs | p99 µs | client CPU µs | its thread's µs | server µs "
+          "| WAL bytes | statements |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, f in fig.items():
         print(f"| {n} | {f['mean_us']:,} | {f['p50_us']:,} | {f['p99_us']:,} | {f['cpu_us']:,} | "
-              f"{f.get('server_us', '')} |")
+              f"{f['thread_cpu_us']:,} | {f.get('server_us', '')} | {f.get('wal_bytes', '')} | "
+              f"{f.get('statements', '')} |")
     pairs = {"default durability (pg_fsync_on ÷ sqlite_normal)": ("pg_fsync_on", "sqlite_normal"),
              "equal durability (pg_fsync_on ÷ sqlite_full)": ("pg_fsync_on", "sqlite_full"),
              "neither flushes (pg_fsync_off ÷ sqlite_normal)": ("pg_fsync_off", "sqlite_normal")}
     ratios = {}
     for label, (a, b) in pairs.items():
         if a in fig and b in fig:
-            ratios[label] = {k: round(fig[a][k] / fig[b][k], 2) for k in ("mean_us", "p50_us", "cpu_us")}
+            ratios[label] = {k: round(fig[a][k] / fig[b][k], 2) for k in ("mean_us", "p50_us", "cpu_us",
+                                                                            "thread_cpu_us")}
             print(f"{label}: mean {ratios[label]['mean_us']}x, p50 {ratios[label]['p50_us']}x, "
-                  f"client CPU {ratios[label]['cpu_us']}x")
+                  f"client CPU {ratios[label]['cpu_us']}x (its thread {ratios[label]['thread_cpu_us']}x)")
     print(json.dumps({"rows": args.rows, "rounds": args.rounds, "load": os.getloadavg()[0], "figures": fig,
                       "ratios": ratios}))
     return 0

@@ -12,6 +12,9 @@ latencies, the app's own distribution, every full (generation 2) collection, and
     PYTHONPATH=bench:. python bench/worker_tail.py                  # 10 s after a 3 s warm-up
     PYTHONPATH=bench:. python bench/worker_tail.py --duration 40 --no-warmup --no-settle
                                                                     # a worker's first full collection, as before settle()
+
+It also records each checkpoint pass that held every writer off so the WAL could start over (its
+bound's), and counts the slowest requests that were in the app while one ran.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ OUT = os.environ.get("WORKER_TAIL_DIR", "")
 
 _rows: list[tuple[int, ...]] = []
 _full: list[tuple[int, int]] = []  # (requests served before it, its wall ns): every generation-2 collection
+_holds: list[tuple[int, int]] = []  # (start ns, wall ns) of each checkpoint pass run with writers held off (the WAL bound's)
 _now = {"gc": 0, "gen": -1, "start": 0, "lock": 0}
 
 
@@ -65,6 +69,9 @@ def _traced(inner: Any, store: Any) -> Any:
 
     store.writing = timed_writing
     gc.callbacks.append(_gc_callback)
+    _time_holds(store)
+    if os.environ.get("WORKER_TAIL_INDEX"):  # "BACKLOG,TICKS": when the background thread indexes
+        store.index_backlog, store.index_ticks = (int(v) for v in os.environ["WORKER_TAIL_INDEX"].split(","))
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         u0 = resource.getrusage(resource.RUSAGE_THREAD)
@@ -78,6 +85,31 @@ def _traced(inner: Any, store: Any) -> Any:
         return out
 
     return app
+
+
+def _time_holds(store: Any) -> None:
+    """Record when this worker's background thread held every writer off for the WAL to start over."""
+    from skills_sdk.transcripts.sqlite import checkpoints, connection
+
+    passes: list[tuple[int, int]] = []
+    checkpoint = store.checkpoint
+
+    def timed_pass(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter_ns()
+        try:
+            return checkpoint(*args, **kwargs)
+        finally:
+            passes.append((t0, time.perf_counter_ns() - t0))
+
+    def bounded(ledger: Any, conn: Any) -> Any:
+        passes.clear()
+        got = checkpoints.checkpoint_bounded(ledger, conn)
+        if len(passes) == 3:  # the third pass: writers held off
+            _holds.append(passes[2])
+        return got
+
+    store.checkpoint = timed_pass
+    connection.checkpoint_bounded = bounded
 
 
 def __getattr__(name: str) -> Any:
@@ -96,7 +128,7 @@ def __getattr__(name: str) -> Any:
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn's hook (this module is also the run's config): write this worker's records."""
     with open(os.path.join(OUT, f"worker-{os.getpid()}.json"), "w") as f:
-        json.dump({"requests": _rows, "full_collections": _full}, f)
+        json.dump({"requests": _rows, "full_collections": _full, "holds": _holds}, f)
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -109,10 +141,12 @@ def pct(values: list[float], p: float) -> float:
 def report(folder: str, since_ns: int) -> None:
     rows: list[list[int]] = []
     gaps: list[float] = []
+    holds: list[tuple[int, int]] = []
     for path in sorted(glob.glob(os.path.join(folder, "worker-*.json"))):
         data = json.load(open(path))
         mine = [r for r in data["requests"] if r[0] >= since_ns]  # the measured run's (the clock is the system's)
         rows += mine
+        holds += [h for h in data.get("holds", []) if h[0] >= since_ns]
         gaps += [(b[0] - a[0] - a[1]) / 1e3 for a, b in zip(mine, mine[1:], strict=False)]
         for served, spent in data["full_collections"]:
             print(f"full collection in worker {path.rsplit('-', 1)[1][:-5]} after {served} requests: {spent / 1e6:.1f} ms")
@@ -135,10 +169,18 @@ def report(folder: str, since_ns: int) -> None:
         "own CPU above the median": sum(max(0.0, r[2] / 1e3 - med_cpu - r[4] / 1e3) for r in slow),
     }
     parts["off the CPU otherwise (preempted, the GIL)"] = total - sum(parts.values()) - med_cpu * len(slow)
+    rest = [r for r in rows if r[1] / 1e3 < cut]
     print(f"slowest 1%: {len(slow)} requests >= {cut / 1e3:.1f} ms, {total / 1e3:.0f} ms in all; "
-          f"{sum(1 for r in slow if r[3] > 50_000)} with the worker's other thread running > 50 us")
+          f"{sum(1 for r in slow if r[3] > 50_000)} with the worker's other thread running > 50 us "
+          f"(of the rest: {sum(1 for r in rest if r[3] > 50_000) / len(rest) * 100:.1f}%)")
     for name, us in parts.items():
         print(f"  {name:44s} {us / 1e3:8.1f} ms {us / total * 100:5.1f}%")
+    # A hold stops the writers of both workers: a request overlaps one if it was in the app while it ran.
+    overlapping = sum(1 for r in slow if any(h0 < r[0] + r[1] and r[0] < h0 + hw for h0, hw in holds))
+    span = (max(r[0] + r[1] for r in rows) - min(r[0] for r in rows)) / 1e9
+    print(f"WAL-bound holds (writers held off so the WAL starts over): {len(holds)} in {span:.1f} s, wall "
+          f"p50 {pct([h[1] / 1e6 for h in holds] or [0], .5):.1f} max {max([h[1] / 1e6 for h in holds] or [0]):.1f} ms; "
+          f"{overlapping} of the slowest 1% overlapped one")
 
 
 def main() -> None:
@@ -148,6 +190,8 @@ def main() -> None:
     ap.add_argument("--no-settle", action="store_true", help="build the app without settle() (gc.freeze)")
     ap.add_argument("--port", type=int, default=18557)
     ap.add_argument("--keep", help="copy the per-worker records to this folder")
+    ap.add_argument("--index", metavar="BACKLOG,TICKS",
+                    help="the ledger's index_backlog and index_ticks (1000,1: as before the indexing was made steady)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="worker-tail-")
@@ -156,6 +200,8 @@ def main() -> None:
                ENVELOPE=os.path.join(PEER, "intent_envelope.json"))
     if args.no_settle:
         env["WORKER_TAIL_NO_SETTLE"] = "1"
+    if args.index:
+        env["WORKER_TAIL_INDEX"] = args.index
     url = f"http://127.0.0.1:{args.port}/"
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2", "-b", f"127.0.0.1:{args.port}",
                                "--log-level", "warning", "-c", "python:worker_tail", "worker_tail:app"],

@@ -70,6 +70,30 @@ def test_captures_that_never_pause_are_indexed_once_the_backlog_bound_is_reached
     assert len(rows) == 5  # and the rows are found
 
 
+def test_a_backlog_is_indexed_between_checkpoints_not_left_for_the_next_one(tmp_path, monkeypatch):
+    # Under load the thread looks for a backlog index_ticks times per checkpoint interval, so it indexes
+    # a slice or two at a time; a look only at each checkpoint let ten slices' worth gather into a burst.
+    from skills_sdk.transcripts.sqlite import connection
+
+    checkpointed = []
+    real = connection.checkpoint_bounded
+    store = TranscriptStore(tmp_path / "t.db")
+
+    def checkpoint_bounded(ledger, conn):  # another ledger's thread (an earlier test's) checkpoints as before
+        return checkpointed.append(ledger) if ledger is store else real(ledger, conn)
+
+    monkeypatch.setattr(connection, "checkpoint_bounded", checkpoint_bounded)
+    store.checkpoint_interval, store.index_ticks = 3600.0, 3600 * 50  # a look every 20 ms, a checkpoint hourly
+    store.index_backlog, store.index_idle = 10, 3600  # never quiet: only the backlog starts the indexing
+    try:
+        ids = [store.record(row(i)) for i in range(12)]
+        store.start()
+        assert wait_for(lambda: indexed_upto(store) == ids[-1])
+        assert not checkpointed
+    finally:
+        store.stop()
+
+
 def test_a_backlog_found_under_load_is_indexed_in_slices_no_longer_than_index_slice(store, monkeypatch):
     from skills_sdk.transcripts.sqlite import connection
 

@@ -94,6 +94,19 @@ def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path
     sqlite.close()
 
 
+def test_an_export_holds_one_days_sort_at_a_time(store, monkeypatch):
+    monkeypatch.setattr(export, "_WORK_MEM", "64kB")  # each day's sort spills to a temporary file
+    monkeypatch.setattr(export, "_CHUNK", 50)
+    store.record_many([_turn(m, created_at=f"2026-11-{20 + d}T{m // 60:02d}:{m % 60:02d}:00.000Z", request_id=f"R{d}.{m}")
+                       for d in range(4) for m in range(300)])
+    seen = []
+    with psycopg.connect(store.url, autocommit=True) as watch:
+        for n, _ in enumerate(store.iter_jsonl()):
+            if n % 100 == 0:  # the server's temporary files as the export goes: the day being read, no finished one
+                seen.append(watch.execute("SELECT count(*) FROM pg_ls_tmpdir()").fetchone()[0])
+    assert len(seen) == 12 and max(seen) == 1
+
+
 def test_an_export_left_early_stops_its_reader_and_frees_its_connections(store):
     store.record_many([_turn(n) for n in range(30)])
     lines = store.iter_jsonl()

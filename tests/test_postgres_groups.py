@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from skills_sdk.cli import main
 from skills_sdk.transcripts.postgres import PostgresLedger, crypto, groups
-from skills_sdk.transcripts.postgres.keyring import _group_label, _search_label
+from skills_sdk.transcripts.postgres.keyring import _search_label, group_label
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def _readable(url: str, key_file: str, words: list[str]) -> dict[int, str]:
     out: dict[int, str] = {}
     with psycopg.connect(url) as conn:
         for dev, grp, epoch, wrapped in conn.execute("SELECT developer_id, grp, epoch, wrapped FROM search_groups"):
-            key = crypto.unwrap(kf.key_at(epoch), bytes(wrapped), _group_label(dev, grp))
+            key = crypto.unwrap(kf.key_at(epoch), bytes(wrapped), group_label(dev, grp))
             out.update({t: w for w in words for t in crypto.group_tokens(key, [w])})
         for dev, num, epoch, wrapped in conn.execute("SELECT developer_id, num, epoch, wrapped FROM search_keys"):
             key = crypto.unwrap(kf.key_at(epoch), bytes(wrapped), _search_label(dev))

@@ -112,3 +112,17 @@ def test_use_false_runs_the_python_code(monkeypatch) -> None:
     assert jsonl.formatter() is not getattr(jsonl._jsonl, "lines", None)  # noqa: SLF001
     jsonl.use(True)
     assert jsonl.compiled() == jsonl.available()
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(), other=st.one_of(st.none(), st.text()))
+def test_a_reads_words_equal_sealed_words_in_both_formats(text, other) -> None:
+    """The reads parse format 2 with json's scanner alone (reads._words): the same words as sealed.words."""
+    from skills_sdk.transcripts.postgres import reads
+
+    for words in [{"utterance": t, "speech": o, "slots": {"t": t, "n": [1, 2.5, None]}, "card": {"o": o}, "error": o}
+                  for t, o in [(text, other), *((a, AWKWARD[-n]) for n, a in enumerate(AWKWARD, 1))]]:
+        for blob in (_sealed(7, **words), _format_1(7, **words)):
+            opened = crypto.unseal(KEY, blob, b"7")
+            assert reads._words(opened) == sealed.words(opened)  # noqa: SLF001
+            assert "v" not in reads._words(opened)  # noqa: SLF001

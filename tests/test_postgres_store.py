@@ -18,7 +18,7 @@ from _postgres import Cluster, search_pages
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema, warmkeys
 from skills_sdk.transcripts.postgres.prepared import Prepared
 from skills_sdk.transcripts.retention import Policy
 
@@ -318,6 +318,50 @@ def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(s
     assert [r["utterance"] for r in store.user_history("u1")] == ["note in memory", "note known, not in memory",
                                                                   "note first"]
     assert store.user_history("u2")[0]["utterance"] == "note new user"
+
+
+def test_a_started_ledger_opens_the_keys_of_the_users_seen_lately_so_their_next_capture_is_one_statement(
+        store, monkeypatch):
+    store.record(_turn("u1", "first"))
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path)  # a worker just started
+    try:
+        other.start()  # opens u1's data key and dev-a's group key before its first turn
+        sent = _statements(monkeypatch)
+        other.record(_turn("u1", "second"))
+        assert len(sent) == 1  # not three: the group's key read, the offered key, the row under u1's own key
+    finally:
+        other.stop()
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note second", "note first"]
+
+
+def test_the_keys_of_recent_users_are_opened_once_a_ledger_not_again_at_each_start(store, monkeypatch):
+    # A worker forked after the start inherits its parent's keys and its start must not read them again.
+    store.record(_turn("u1", "first"))
+    store.start()
+    store.stop()
+    sent = _statements(monkeypatch)
+    store.start()
+    assert not [s for s in sent if s.startswith(warmkeys.RECENT_KEYS[:40])], sent
+
+
+def test_keys_opened_ahead_are_dropped_when_the_process_forgot_keys_meanwhile(store, monkeypatch):
+    store.record(_turn("u1", "first"))
+    other = PostgresLedger(store.url, key_file=store.keys.key_file_path)
+    unwrap = crypto.unwrap
+
+    def erased_meanwhile(*args, **kwargs):  # an erasure in this process while the keys are being opened
+        other.keys.forget([-1])
+        return unwrap(*args, **kwargs)
+
+    try:
+        monkeypatch.setattr(crypto, "unwrap", erased_meanwhile)
+        with other.connection() as conn:
+            assert warmkeys.preload(other.keys, conn) == 0
+        monkeypatch.setattr(crypto, "unwrap", unwrap)
+        with other.connection() as conn:
+            assert warmkeys.preload(other.keys, conn) == 2  # u1's data key and dev-a's group key
+    finally:
+        other.stop()
 
 
 def test_a_stateful_capture_of_a_new_user_is_one_statement_and_both_read_back(store, monkeypatch):

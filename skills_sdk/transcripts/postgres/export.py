@@ -29,6 +29,9 @@ _COLUMNS = ("id", "created_at", "developer_id", "skill", "user_id", "session_id"
 _SELECT = ", ".join(f't."{c}"' for c in _COLUMNS)
 #: Rows per fetch; the keys a batch needs are looked up together (one query, on a second connection).
 _CHUNK = 5000
+#: Memory for one day's sort (one day at a time): a day of 111,111 rows (10M rows over 90 days) sorts in
+#: about 75 MB in memory; past this a day's sort spills to a temporary file (64MB did at 10M rows).
+_WORK_MEM = "128MB"
 #: Rows formatted between two reads of what the server sent meanwhile (a socket buffer holds a few hundred).
 _POLL = 128
 
@@ -70,31 +73,33 @@ class ExportMixin:
         clauses, params = where_sql(f, placeholder="%s")
         source = "developer_transcripts" if f.developer_id is not None else "transcripts"
         with self.connection() as conn, self.connection() as keys_conn, conn.transaction():
+            # Each day is read by a cursor of its own, closed once read: a statement of every day's sorted
+            # branch kept each finished day's sort until its end (8 MB of memory a day at 1M rows; at 10M a
+            # 63 MB temporary file a day, 5.7 GB for everyone's export). One snapshot covers every day.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             if f.developer_id is not None:
                 conn.execute("SELECT set_config('skills.developer_id', %s, true)", (f.developer_id,))
-            # Append keeps its branches' order unless it runs in parallel; a day's sort fits in memory.
+            # A day read by one process: parallel workers would take the core this one formats on.
             conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            conn.execute("SET LOCAL work_mem = '64MB'")
+            conn.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
             if f.developer_id is not None and f.user_id is None and f.session_id is None:
                 # Each day's (developer_id, created_at, id) index gives the rows in the export's order.
                 # Sorting a day's wide rows instead cost 3-4x the index's visits to the table (compared
                 # by a key whose first 8 bytes, all a day's rows share, cannot shortcut a comparison).
                 conn.execute("SET LOCAL enable_sort = off")
-            branches, args = [], []
-            for lo, hi in segments(schema.partition_days(conn)):
-                bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
-                branches.append(f"(SELECT {_SELECT} FROM {source} t WHERE " + " AND ".join([*clauses, *bounds] or
-                                                                                          ["true"])
-                                + " ORDER BY t.created_at, t.id)")
-                args += [*params, *([lo] if lo else []), *([hi] if hi else [])]
-            with conn.cursor("skills_export") as cur:
-                cur.execute(" UNION ALL ".join(branches), args)
-                batches = _Prefetch(conn, cur.name)
-                try:
-                    yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids, cache=False),
-                                     batches.poll)
-                finally:
-                    batches.close()  # the connection answers nothing else while a FETCH is unread
+            names = []
+            with conn.pipeline():  # every day's cursor declared (and planned, its partition locked) in one round trip
+                for lo, hi in segments(schema.partition_days(conn)):
+                    bounds = [*(["t.created_at >= %s"] if lo else []), *(["t.created_at < %s"] if hi else [])]
+                    names.append(f"skills_export_{len(names)}")
+                    conn.execute(f'DECLARE "{names[-1]}" BINARY NO SCROLL CURSOR FOR SELECT {_SELECT} FROM {source} t '
+                                 "WHERE " + " AND ".join([*clauses, *bounds] or ["true"]) + " ORDER BY t.created_at, t.id",
+                                 [*params, *([lo] if lo else []), *([hi] if hi else [])])
+            batches = _Prefetch(conn, names)
+            try:
+                yield from lines(batches, lambda ids: self.keys.keys_for(keys_conn, ids, cache=False), batches.poll)
+            finally:
+                batches.close()  # the connection answers nothing else while a FETCH is unread
 
 
 def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]], dict[int, bytes]],
@@ -124,18 +129,19 @@ def lines(batches: Iterable[list[tuple[Any, ...]]], keys_for: Callable[[set[int]
 
 
 class _Prefetch:
-    """Batches of a server-side cursor's rows, each ``FETCH`` sent before the batch before it is formatted.
+    """Batches of the day cursors' rows, in turn, each ``FETCH`` sent before the batch before it is formatted.
 
     The server makes the next batch while this process formats the current one, on the other core.
     But a batch (about 3 MB) is some twenty socket buffers, and the server stops at a full one: so
     :meth:`poll`, called every :data:`_POLL` rows, moves what has arrived into libpq's buffer
     without waiting. A reading thread did this before, but it needed the GIL after every socket
-    buffer, which the formatting held (see docs/performance.md).
+    buffer, which the formatting held (see docs/performance.md). A batch short of :data:`_CHUNK`
+    rows ends its day: the next request closes that cursor (freeing its sort) and fetches the next day's.
     """
 
-    def __init__(self, conn: Any, name: str) -> None:
+    def __init__(self, conn: Any, names: Sequence[str]) -> None:
         self.conn, self.pgconn = conn, conn.pgconn
-        self.fetch = f'FETCH FORWARD {_CHUNK} FROM "{name}"'.encode()
+        self.names = list(names)
         self.rows = Transformer(conn)
         self.pending = False
         # Not select.select(), which refuses a descriptor past 1024 (a busy server process has them).
@@ -143,10 +149,21 @@ class _Prefetch:
         self.ready.register(self.pgconn.socket, selectors.EVENT_READ)
 
     def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
-        self._send()
-        while rows := self._result():
-            self._send()
-            yield rows
+        day = 0
+        if not self.names:
+            return
+        self._send(self._fetch(day))
+        while True:
+            rows = self._result()
+            if len(rows) >= _CHUNK:
+                self._send(self._fetch(day))
+            elif day + 1 < len(self.names):  # (simple protocol: the cursors are BINARY, so the rows come binary)
+                day += 1
+                self._send(f'CLOSE "{self.names[day - 1]}"; '.encode() + self._fetch(day))
+            if rows:
+                yield rows
+            if not self.pending:
+                return
 
     def poll(self) -> None:
         """Read whatever the server has sent so far, without waiting (libpq keeps it until the result is taken)."""
@@ -161,13 +178,16 @@ class _Prefetch:
         finally:
             self.ready.close()
 
-    def _send(self) -> None:
-        self.pgconn.send_query_params(self.fetch, None, result_format=pq.Format.BINARY)
+    def _fetch(self, day: int) -> bytes:
+        return f'FETCH FORWARD {_CHUNK} FROM "{self.names[day]}"'.encode()
+
+    def _send(self, query: bytes) -> None:
+        self.pgconn.send_query(query)
         self.pending = True
 
     def _result(self) -> list[tuple[Any, ...]]:
         pgconn, results = self.pgconn, []
-        while True:  # every result of the FETCH, then libpq's end of it (None)
+        while True:  # every result of the request (a CLOSE's, a FETCH's), then libpq's end of it (None)
             while pgconn.is_busy():
                 self.ready.select()
                 pgconn.consume_input()
@@ -177,7 +197,7 @@ class _Prefetch:
             results.append(res)
         self.pending = False
         for res in results:
-            if res.status != pq.ExecStatus.TUPLES_OK:
+            if res.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
                 raise psycopg.errors.error_from_result(res, encoding=self.conn.info.encoding)
         res = results[-1]
         self.rows.set_pgresult(res)

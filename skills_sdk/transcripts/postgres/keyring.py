@@ -18,7 +18,7 @@ from . import crypto
 if TYPE_CHECKING:
     from .store import PostgresLedger
 
-__all__ = ["Keyring", "MAKE"]
+__all__ = ["Keyring", "MAKE", "user_label", "group_label"]
 
 #: Data keys a process keeps unwrapped in memory (least recently used go first).
 _CACHE_SIZE = 20_000
@@ -69,6 +69,8 @@ class Keyring:
         self._groups: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._group_by_id: dict[int, bytes] = {}
         self._ids: tuple[int, list[int]] = (0, [])  # key ids taken ahead, and the process they belong to
+        #: How many times this process forgot keys (erasures, re-keys): see :meth:`keep`.
+        self.forgotten = 0
 
     def bind(self) -> None:
         """Open the key file and agree with the database on the epoch, or refuse a key file that is not this ledger's."""
@@ -109,7 +111,7 @@ class Keyring:
             hit = self._by_owner.get(ident)
             if hit is not None:
                 return hit
-        label = _user_label(dev, skill, user)
+        label = user_label(dev, skill, user)
         # One round trip finds the key or makes it, wrapped under the epoch this process knows (autocommit).
         epoch, key = self.key_file.epoch, crypto.new_key()
         row = conn.execute(_FIND_OR_MAKE, {"d": dev, "s": skill, "u": user, "epoch": epoch, "text_epoch": str(epoch),
@@ -135,7 +137,7 @@ class Keyring:
         if hit is not None:
             return hit[0], hit[1], None
         epoch, key = self.key_file.epoch, crypto.new_key()
-        wrapped = crypto.wrap(self.kek(epoch), key, _user_label(dev, skill, user))
+        wrapped = crypto.wrap(self.kek(epoch), key, user_label(dev, skill, user))
         return self._next_id(conn), key, {"key_epoch": epoch, "key_text_epoch": str(epoch), "key_wrapped": wrapped,
                                           "key_at": utcnow_iso()}
 
@@ -145,7 +147,7 @@ class Keyring:
 
     def existing(self, ident: tuple[str, str, str], key_id: int, epoch: int, wrapped: bytes) -> None:
         """The key the database already had for ``ident`` (the capture's statement made none): keep it, opened."""
-        self.remember(ident, (int(key_id), crypto.unwrap(self.kek(epoch), bytes(wrapped), _user_label(*ident))))
+        self.remember(ident, (int(key_id), crypto.unwrap(self.kek(epoch), bytes(wrapped), user_label(*ident))))
 
     def unused(self, key_id: int) -> None:
         """An id from :meth:`offer` that made no key: the next new user takes it."""
@@ -203,7 +205,7 @@ class Keyring:
                 "unnest(%s::text[], %s::text[], %s::text[]) o(d, s, u) ON k.developer_id = o.d AND k.skill = o.s "
                 "AND k.user_id = o.u", (devs, skills, users)).fetchall()}
             for owner, (kid, epoch, wrapped) in found.items():
-                self.remember(owner, (int(kid), crypto.unwrap(self.kek(epoch), bytes(wrapped), _user_label(*owner))))
+                self.remember(owner, (int(kid), crypto.unwrap(self.kek(epoch), bytes(wrapped), user_label(*owner))))
             new = [o for o in part if o not in found]
             if not new:
                 continue
@@ -215,7 +217,7 @@ class Keyring:
                     "w, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) n(d, s, u, w) "
                     "ON CONFLICT (user_id, developer_id, skill) DO NOTHING RETURNING id, developer_id, skill, user_id",
                     (epoch, utcnow_iso(), [o[0] for o in new], [o[1] for o in new], [o[2] for o in new],
-                     [crypto.wrap(kek, keys[o], _user_label(*o)) for o in new])).fetchall()
+                     [crypto.wrap(kek, keys[o], user_label(*o)) for o in new])).fetchall()
             for kid, d, s, u in made:
                 self.remember((d, s, u), (int(kid), keys[(d, s, u)]))
             # Owners another host keyed meanwhile are read one by one (rare).
@@ -230,6 +232,7 @@ class Keyring:
 
     def forget(self, key_ids: Sequence[int] = (), *, everything: bool = False) -> None:
         with self._lock:
+            self.forgotten += 1
             if everything:
                 self._by_owner.clear()
                 self._by_id.clear()
@@ -239,6 +242,24 @@ class Keyring:
                 del self._by_owner[ident]
             for kid in gone:
                 self._by_id.pop(kid, None)
+
+    def keep(self, users: Sequence[tuple[tuple[str, str, str], tuple[int, bytes]]],
+             groups: Sequence[tuple[tuple[str, int], tuple[int, bytes]]], *, unless_forgotten_since: int) -> int:
+        """Keep keys opened ahead (warmkeys.py) that are not held already; how many. None when this process
+        forgot keys since :attr:`forgotten` was ``unless_forgotten_since`` (an erasure's, a retired group's)."""
+        with self._lock:
+            if self.forgotten != unless_forgotten_since:
+                return 0
+            new = [(i, f) for i, f in users if i not in self._by_owner]
+            self._by_owner.update(new)
+            self._by_id.update(f for _, f in new)
+            live = [(i, f) for i, f in groups if i not in self._groups]
+            self._groups.update(live)
+            self._group_by_id.update(f for _, f in live)
+            for cache in (self._by_owner, self._by_id):
+                while len(cache) > _CACHE_SIZE:
+                    cache.popitem(last=False)
+        return len(new) + len(live)
 
     def keys_for(self, conn: Any, key_ids: set[int], *, cache: bool = True) -> dict[int, bytes]:
         """Data keys by id, for reading rows; ids whose key is gone (erased) are left out.
@@ -254,7 +275,7 @@ class Keyring:
                     "SELECT id, developer_id, skill, user_id, epoch, wrapped FROM user_keys WHERE id = ANY(%s)",
                     (missing,)).fetchall():
                 kek = keks.get(epoch) or keks.setdefault(epoch, AESGCM(self.kek(epoch)))
-                key = crypto.unwrap(kek, bytes(wrapped), _user_label(dev, skill, user))
+                key = crypto.unwrap(kek, bytes(wrapped), user_label(dev, skill, user))
                 if cache:
                     self.remember((dev, skill, user), (int(kid), key))
                 out[int(kid)] = key
@@ -263,10 +284,12 @@ class Keyring:
     def keys_given(self, wrapped: dict[int, tuple[str, str, str, int, bytes]]) -> dict[int, bytes]:
         """Data keys by id from their stored form ``(developer, skill, user, epoch, wrapped)``, read with the rows."""
         out = {}
+        keks: dict[int, AESGCM] = {}  # one per epoch for this call, as in keys_for: a page of a history opens ~7 keys
         for kid, (dev, skill, user, epoch, blob) in wrapped.items():
             key = self._by_id.get(kid)
             if key is None:
-                key = crypto.unwrap(self.kek(epoch), bytes(blob), _user_label(dev, skill, user))
+                kek = keks.get(epoch) or keks.setdefault(epoch, AESGCM(self.kek(epoch)))
+                key = crypto.unwrap(kek, bytes(blob), user_label(dev, skill, user))
                 self.remember((dev, skill, user), (kid, key))
             out[kid] = key
         return out
@@ -277,7 +300,7 @@ class Keyring:
             hit = self._groups.get((dev, grp))
             if hit is not None:
                 return hit
-        label = _group_label(dev, grp)
+        label = group_label(dev, grp)
         row = conn.execute("SELECT id, epoch, wrapped FROM search_groups WHERE developer_id = %s AND grp = %s "
                            "AND NOT retired", (dev, grp)).fetchone()
         if row is None:
@@ -300,7 +323,7 @@ class Keyring:
                                                      "WHERE developer_id = %s ORDER BY id", (dev,)).fetchall():
             key = self._group_by_id.get(int(kid))
             if key is None:
-                key = crypto.unwrap(self.kek(epoch), bytes(wrapped), _group_label(dev, grp))
+                key = crypto.unwrap(self.kek(epoch), bytes(wrapped), group_label(dev, grp))
                 with self._lock:
                     self._group_by_id[int(kid)] = key
             out.append(key)
@@ -310,6 +333,7 @@ class Keyring:
         """Drop retired or destroyed group keys from this process's memory."""
         gone = set(key_ids)
         with self._lock:
+            self.forgotten += 1
             for ident in [i for i, (kid, _) in self._groups.items() if kid in gone]:
                 del self._groups[ident]
             for kid in gone:
@@ -332,9 +356,9 @@ class Keyring:
         with self.ledger.connection() as conn, conn.transaction():
             epoch = int(conn.execute("SELECT value FROM ledger_meta WHERE name = 'kek_epoch' FOR UPDATE").fetchone()[0])
             old, new = self.kek(epoch), self._kek_next(epoch)
-            for table, ident, cols, label in (("user_keys", "id", "developer_id, skill, user_id", _user_label),
+            for table, ident, cols, label in (("user_keys", "id", "developer_id, skill, user_id", user_label),
                                               ("search_keys", "developer_id", "developer_id", _search_label),
-                                              ("search_groups", "id", "developer_id, grp", _group_label)):
+                                              ("search_groups", "id", "developer_id, grp", group_label)):
                 rows = conn.execute(f"SELECT {ident}, wrapped, {cols} FROM {table}").fetchall()
                 if rows:
                     conn.execute("CREATE TEMP TABLE _rewrap (k text, wrapped bytea) ON COMMIT DROP")
@@ -357,7 +381,7 @@ class Keyring:
         with self._lock:
             return self.key_file.key_at(epoch + 1)
 
-def _user_label(dev: str, skill: str, user: str) -> str:
+def user_label(dev: str, skill: str, user: str) -> str:
     """What a user data key is bound to (AES-GCM associated data): it opens for that owner only.
 
     ``"user:" + json.dumps([dev, skill, user])``, written with json's own string encoder (a third of the cost).
@@ -372,7 +396,5 @@ def _search_label(dev: str) -> str:
     return "search:" + json.dumps(dev)
 
 
-def _group_label(dev: str, grp: int) -> str:
+def group_label(dev: str, grp: int) -> str:
     return "group:" + json.dumps([dev, grp])
-
-

@@ -69,13 +69,10 @@ class Connection:
         self.wal_reserve: int | None = configured_reserve()
         self._created = False
         self.checkpoint_interval = 0.5
-        #: When the background thread indexes: after ``index_idle`` seconds without a capture in
-        #: this process (in slices of ``index_slice`` rows, ``index_pause`` s apart), or, while
-        #: captures keep coming, once ``index_backlog`` rows wait (up to twice that in one slice).
-        self.index_idle = 0.05
-        self.index_slice = 100
-        self.index_pause = 0.001
-        self.index_backlog = 1000
+        #: When the background thread indexes (it looks ``index_ticks`` times per checkpoint interval):
+        #: after ``index_idle`` s without a capture in this process (in slices of ``index_slice`` rows,
+        #: ``index_pause`` s apart), or, while captures keep coming, once ``index_backlog`` rows wait.
+        self.index_idle, self.index_slice, self.index_pause, self.index_backlog, self.index_ticks = 0.05, 100, 0.001, 100, 5
         self.last_capture = 0.0  # time.monotonic() of this process's last capture
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
@@ -205,18 +202,22 @@ class Connection:
 
     def _checkpoint_loop(self, stop: threading.Event) -> None:
         conn = None
-        # The WAL is written out on the first tick: a process that lives less writes no 84 MB it never uses.
-        while not stop.wait(self.checkpoint_interval):
+        tick = 0
+        # The WAL is written out on the first checkpoint tick: a process that lives less writes no 84 MB it never uses.
+        while not stop.wait(self.checkpoint_interval / self.index_ticks):
+            tick += 1
             try:
                 if conn is None:
                     # Set up as every connection of the ledger is: before, SQLite's default FULL made
                     # each indexing slice and merge step fsync the WAL while holding the write lock
                     # (50-550 ms on a busy disk, for 0.3-1 ms of CPU), and every capture waited.
                     conn = self._connect(1000)
-                if self._reserve_due.is_set():
+                if tick % self.index_ticks == 0 and self._reserve_due.is_set():
                     self.reserve_wal(conn=conn, stop=stop)
                     self._reserve_due.clear()  # not when it failed with an error: tried again next tick
                 self._index_when_due(conn, stop)
+                if tick % self.index_ticks:  # the rest once per checkpoint interval
+                    continue
                 self._after_indexing(conn)
                 # PASSIVE: copies what no reader needs, never waits for writers or readers, and
                 # takes no write lock, so captures go on while it writes and syncs.
@@ -235,9 +236,9 @@ class Connection:
         Every slice holds the write lock, and a capture that arrives meanwhile waits for it (for
         longer than the slice's CPU when the machine is busy: the indexing thread is descheduled
         while it holds the lock). So while captures keep coming, rows are left to wait until
-        ``index_backlog`` of them do (one series of slices per thousand captures, not a slice per
-        tick), then indexed in slices of ``index_slice`` rows that give way to captures; a
-        2,000-row batch in one hold measured 50-500 ms under HTTP load. Once the process has been
+        ``index_backlog`` of them do, a slice or two at a time (series of ten, a backlog of 1,000
+        every half second, ran during half a gunicorn worker's slowest requests), in slices of
+        ``index_slice`` rows that give way to captures. Once the process has been
         idle for ``index_idle`` seconds, what waits is indexed the same way. A search indexes what
         waits before it reads, so it never misses a row either way. Each slice's merge step (FTS5
         merges its segments only when told, a few dozen pages at a time) is a hold of its own.
