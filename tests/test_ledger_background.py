@@ -95,10 +95,10 @@ def test_a_backlog_is_indexed_between_checkpoints_not_left_for_the_next_one(tmp_
 
 
 def test_a_backlog_found_under_load_is_indexed_in_slices_no_longer_than_index_slice(store, monkeypatch):
-    from skills_sdk.transcripts.sqlite import connection
+    from skills_sdk.transcripts.sqlite import slices
 
     covered = []  # ids each indexing transaction covered
-    real = connection.index_pending
+    real = slices.index_pending
     ours = os.path.realpath(store.path)
 
     def index_pending(conn, **kw):
