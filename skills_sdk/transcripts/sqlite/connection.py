@@ -79,6 +79,8 @@ class Connection(Slices):
         self.last_capture = 0.0  # time.monotonic() of this process's last capture
         #: The capture connection's page cache in KiB, filled only as pages are read (:attr:`capture_conn`).
         self.capture_cache_kib = CAPTURE_CACHE_KIB
+        #: How many times a checkpoint held writers off so the WAL could start over, and for how long in all (s).
+        self.wal_holds, self.wal_hold_s = 0, 0.0
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, mode=0o700, exist_ok=True)
