@@ -16,6 +16,7 @@ from typing import Any
 from . import fts_merge
 from .driver import FTS5_SECURE_DELETE, Transaction, sqlite3
 from .fts_merge import merge_step
+from .queries import PURGED_BELOW
 from .fts_sql import (
     _DAY_RE,
     _LEGACY,
@@ -187,7 +188,8 @@ def apply_fts_changes(conn: sqlite3.Connection, *, rows: int | None = None) -> i
 
 
 _ROW_DAY = FTS_DAY.format("t")
-_ROW_HAS_TEXT = FTS_HAS_TEXT.format("t")
+# A row a purge hid is never indexed: its day's tables were dropped, and indexing it would make them again.
+_ROW_HAS_TEXT = FTS_HAS_TEXT.format("t") + " AND t.id >= " + PURGED_BELOW
 
 
 def _index_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any], place: _Placement | None = None) -> int:
