@@ -46,13 +46,14 @@ def hidden_left(conn: sqlite3.Connection) -> bool:
 
 
 def remove_hidden(store: SQLiteLedger, *, conn: sqlite3.Connection | None = None, seconds: float | None = None,
-                  stop: threading.Event | None = None) -> int:
+                  stop: threading.Event | None = None, holds: list[float] | None = None) -> int:
     """Delete the rows below the purge mark, lowest id first, a slice per transaction; returns how many.
 
     Without ``seconds`` it runs until none is left. With ``seconds`` (the background thread's, on its
     own ``conn``) it stops once they have passed, or ``stop`` is set, and gives way to this
     process's waiting writers before each slice and pauses after it (``index_pause``), as the
-    indexer does; the log is emptied by the tick that deletes the last row.
+    indexer does; the log is emptied by the tick that deletes the last row. ``holds``, when given,
+    gets each slice's time holding the write lock, in seconds (the bench reports them).
     """
     from .erasure import finish_scrubs
 
@@ -69,10 +70,14 @@ def remove_hidden(store: SQLiteLedger, *, conn: sqlite3.Connection | None = None
         while True:
             if background:
                 store._give_way()
-            with store.writing(yielding=background), Transaction(conn):
-                gone = conn.execute(_SLICE + returning_content(conn), (rows,)).fetchall()
-                chain_purged(conn, store.secret(), gone)  # one tombstone for the slice's rows
-                apply_fts_changes(conn)  # none expected: their days' tables were dropped by the first step
+            with store.writing(yielding=background):
+                held = time.perf_counter()
+                with Transaction(conn):
+                    gone = conn.execute(_SLICE + returning_content(conn), (rows,)).fetchall()
+                    chain_purged(conn, store.secret(), gone)  # one tombstone for the slice's rows
+                    apply_fts_changes(conn)  # none expected: their days' tables were dropped by the first step
+                if holds is not None:
+                    holds.append(time.perf_counter() - held)
             removed += len(gone)
             if len(gone) < rows and not hidden_left(conn):
                 break
