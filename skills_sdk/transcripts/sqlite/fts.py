@@ -16,7 +16,6 @@ from typing import Any
 from . import fts_merge
 from .driver import FTS5_SECURE_DELETE, Transaction, sqlite3
 from .fts_merge import merge_step
-from .queries import PURGED_BELOW
 from .fts_sql import (
     _DAY_RE,
     _LEGACY,
@@ -33,6 +32,7 @@ from .fts_sql import (
     fts_day,
     fts_table,
 )
+from .queries import PURGED_BELOW
 
 #: Most rows a search indexes before it runs (the background thread indexes the rest).
 SEARCH_INDEX_LIMIT = 20_000
