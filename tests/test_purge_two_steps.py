@@ -173,3 +173,21 @@ def test_the_cli_purge_waits_for_the_removal_unless_told_not_to(tmp_path):
     store = TranscriptStore(path)
     assert len(file_ids(store)) == 1
     store.close()
+
+
+def test_rows_hidden_before_they_were_indexed_are_never_indexed(tmp_path):
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    old = marker()
+    store.record_many(rows(3, old))  # not indexed yet: the indexer would come after the purge
+    store.record_many(rows(1, "new", when=RECENT))
+
+    assert purge(store, {}, default_days=30, now=NOW)["pending"] == 3
+    index_pending(store.conn)
+
+    tables = [n for (n,) in store.conn.execute("SELECT name FROM sqlite_master WHERE name GLOB 'transcripts_fts_2026*' "
+                                               "AND type = 'table' AND sql LIKE 'CREATE VIRTUAL%'")]
+    assert tables == ["transcripts_fts_20261120_b0"]  # the kept day's only: the purged day's is not made again
+    assert store.remove_purged() is True
+    store.close()
+    assert occurrences(path, old) == 0
