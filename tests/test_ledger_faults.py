@@ -21,12 +21,30 @@ import pytest
 from _server import free_port, post, start, stop
 from conftest import build_greeter, make_envelope
 
-from skills_sdk.server import create_app
+from skills_sdk.server import create_app as _create_app
 from skills_sdk.transcripts import TranscriptStore
+from skills_sdk.transcripts.guard import Reserve
 from skills_sdk.transcripts.sqlite.driver import sqlite3
 
 #: A small spool for these tests: its reserve and the floor under which turns are refused.
 SMALL = {"SKILLS_SPOOL_RESERVE": 256 * 1024, "SKILLS_SPOOL_FLOOR": 16 * 1024, "SKILLS_LEDGER_INTERVAL": 0.05}
+
+
+_STARTED = []
+
+
+def create_app(*args, **kwargs):
+    """The server's ``create_app``, remembering the app so that its ledger is stopped when the test ends."""
+    _STARTED.append(_create_app(*args, **kwargs))
+    return _STARTED[-1]
+
+
+@pytest.fixture(autouse=True)
+def stopped_at_the_end():
+    """No guard or indexer thread of one test goes on running (on files a later clean-up removes) into the next."""
+    yield
+    while _STARTED:
+        _STARTED.pop().extensions["skills_sdk"]["store"].stop()
 
 
 class Tally:
@@ -307,3 +325,29 @@ def test_io_error_from_a_size_limited_file_spools_then_a_restart_replays(tmp_pat
         stop(proc)
     assert not os.path.exists(db + ".spool")
     tally.check(db)
+
+
+def test_a_reserve_whose_folder_is_removed_never_closes_a_descriptor_twice(tmp_path):
+    # The guard's thread asks the reserve for its size every tick. With the folder removed, the
+    # reserve's file can be neither found nor made again: it must close its old descriptor once and
+    # not, at every later tick, close the same number again, by then another file's (the database's).
+    folder = tmp_path / "var"
+    folder.mkdir()
+    reserve = Reserve(folder / "t.db.spool.reserve", 64 * 1024)
+    assert reserve.fill() == 64 * 1024
+    stale = reserve._fd[1]
+    shutil.rmtree(folder)
+    assert reserve.held() == 0
+    other = os.open(tmp_path / "other", os.O_WRONLY | os.O_CREAT)
+    if other != stale:
+        os.dup2(other, stale)  # another file now has the number the reserve had
+        os.close(other)
+    try:
+        assert reserve.held() == 0
+        with pytest.raises(OSError):
+            reserve.fill()
+        os.fstat(stale)  # still open: the reserve did not close it
+    finally:
+        os.close(stale)
+    folder.mkdir()  # the folder is back: the reserve is made again
+    assert reserve.fill() == 64 * 1024 and reserve.held() == 64 * 1024

@@ -27,6 +27,16 @@ DEFAULT_RESERVE = 32 * 1024 * 1024
 DEFAULT_FLOOR = 1024 * 1024
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _CHUNK = 64 * 1024
+#: Held around each use of a reserve's descriptor (the guard's thread and the request threads share it).
+_LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()  # a fork while another thread held it would leave the child's copy held
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 class Reserve:
@@ -50,63 +60,72 @@ class Reserve:
         self._fd: tuple[int, int] | None = None  # (pid, fd): a forked worker opens its own
 
     def _open(self) -> int:
+        # Called with _LOCK held: a thread never uses a descriptor another thread has closed.
         pid = os.getpid()
         if self._fd is not None and self._fd[0] == pid:
+            fd = self._fd[1]
             try:
-                st, own = os.stat(self.path), os.fstat(self._fd[1])
+                st, own = os.stat(self.path), os.fstat(fd)
                 if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
-                    return self._fd[1]
+                    return fd
             except FileNotFoundError:
                 pass
-            os.close(self._fd[1])  # removed or replaced: its blocks go back to the disk with it
+            # Removed or replaced: its blocks go back to the disk with it. Forgotten before it is
+            # closed, so that when the open below fails (its folder gone too) no later call closes
+            # this number again: by then it may be another file's, such as the database's.
+            self._fd = None
+            os.close(fd)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._fd = (pid, fd)
         return fd
 
     def held(self) -> int:
         """How many bytes the reserve holds now (0 when it cannot be read)."""
-        try:
-            return os.fstat(self._open()).st_size
-        except OSError:
-            return 0
+        with _LOCK:
+            try:
+                return os.fstat(self._open()).st_size
+            except OSError:
+                return 0
 
     def take(self, n: int) -> bool:
         """Give ``n`` bytes back to the file system for the spool; False when the reserve holds fewer."""
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            size = os.fstat(fd).st_size
-            if size < n:
-                return False
-            os.ftruncate(fd, size - n)
-            return True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        with _LOCK:
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(fd).st_size
+                if size < n:
+                    return False
+                os.ftruncate(fd, size - n)
+                return True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def fill(self, target: int | None = None) -> int:
         """Allocate the reserve up to ``target`` bytes (``size`` by default) as far as the disk allows; returns what it holds.
 
         Never shrinks it: the bytes the spool drew stay given back until the spool is replayed.
         """
-        target = self.size if target is None else max(0, min(int(target), self.size))
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            size = os.fstat(fd).st_size
-            while size < target:
-                n = min(_CHUNK, target - size)
-                try:
-                    os.posix_fallocate(fd, size, n)
-                except OSError as exc:
-                    if exc.errno not in _NO_SPACE:
-                        raise
-                    if os.fstat(fd).st_size != size:  # a partial allocation: keep the count exact
-                        os.ftruncate(fd, size)
-                    break
-                size += n
-            return size
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        with _LOCK:
+            target = self.size if target is None else max(0, min(int(target), self.size))
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(fd).st_size
+                while size < target:
+                    n = min(_CHUNK, target - size)
+                    try:
+                        os.posix_fallocate(fd, size, n)
+                    except OSError as exc:
+                        if exc.errno not in _NO_SPACE:
+                            raise
+                        if os.fstat(fd).st_size != size:  # a partial allocation: keep the count exact
+                            os.ftruncate(fd, size)
+                        break
+                    size += n
+                return size
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class Unguarded:
