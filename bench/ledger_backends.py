@@ -190,8 +190,8 @@ STEPS = ("capture", "reads", "search", "erase", "purge", "export")
 
 
 def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 600,
-            export_limit: int | None = None, developers: int = 4, only: frozenset[str] = frozenset(STEPS)
-            ) -> dict[str, Any]:
+            export_limit: int | None = None, developers: int = 4, only: frozenset[str] = frozenset(STEPS),
+            erase_first: int = 0) -> dict[str, Any]:
     """Every figure but the import, on the ledger :func:`fill` made; ``only`` some of the :data:`STEPS`."""
     rng = random.Random(11)
     sample: list[dict[str, Any]] = []
@@ -220,7 +220,7 @@ def measure(db: str, rows: int, end_ms: int, queries: int, scrub_wait: float = 6
             timed(fig, "search", lambda r: led.search(rng.choice(words), developer_id=r["developer_id"], limit=50),
                   picks)
         if "erase" in only:
-            _erase(led, fig, scrub_wait)
+            _erase(led, fig, scrub_wait, erase_first)
         if "purge" in only:  # retention of DAYS - 1 days, on the day after the ledger ends: the oldest day goes
             now = datetime.fromtimestamp(end_ms / 1000, UTC)
             t1 = time.perf_counter()
@@ -251,9 +251,13 @@ def _capture(led: Any, fig: dict[str, Any], end_ms: int, developers: int) -> Non
     fig["capture_p50_us"], fig["capture_p99_us"] = round(pct(lat, 0.5)), round(pct(lat, 0.99))
 
 
-def _erase(led: Any, fig: dict[str, Any], scrub_wait: float) -> None:
-    """The erasure of a user with (up to) 1,000 transcripts, median of three, and when its receipts say scrubbed."""
-    heavy = [f"{_ledger.HEAVY_PREFIX}{k:04d}" for k in range(3)]
+def _erase(led: Any, fig: dict[str, Any], scrub_wait: float, first: int = 0) -> None:
+    """The erasure of a user with (up to) 1,000 transcripts, median of three, and when its receipts say scrubbed.
+
+    The heavy users ``first`` to ``first + 2`` (of the ten the ledger holds): a ledger measured again
+    erases others than the last run did.
+    """
+    heavy = [f"{_ledger.HEAVY_PREFIX}{k:04d}" for k in range(first, first + 3)]
     took, sizes = [], []
     for user in heavy:
         t1 = time.perf_counter()
@@ -288,7 +292,7 @@ def _child(spec: str, n: int, phase: str, args: argparse.Namespace, end_ms: int)
     cmd = [sys.executable, os.path.abspath(__file__), "--phase", phase, "--db", db, "--rows", str(args.rows),
            "--queries", str(args.queries), "--end-ms", str(end_ms), "--fill-workers", str(args.fill_workers),
            "--developers", str(args.developers), *(["--only", args.only] if args.only else []),
-           "--scrub-wait", str(args.scrub_wait), *(["--export-limit", str(args.export_limit)] if args.export_limit else []),
+           "--scrub-wait", str(args.scrub_wait), "--erase-first", str(args.erase_first), *(["--export-limit", str(args.export_limit)] if args.export_limit else []),
            *(["--fast-fill"] if args.fast_fill else []), *(["--code", code] if code else [])]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -321,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"measure only these steps, comma-separated ({', '.join(STEPS)}); erase and purge change "
                          "the ledger, so on a ledger filled once run the others first")
     ap.add_argument("--export-limit", type=int, help="export this many rows, not all (a 10M ledger by hand)")
+    ap.add_argument("--erase-first", type=int, default=0, choices=range(8), metavar="K",
+                    help="erase the heavy users K to K+2 (0-7; a ledger measured again: others than last time)")
     ap.add_argument("--phase", choices=("fill", "measure"), help=argparse.SUPPRESS)
     ap.add_argument("--end-ms", type=int, help="the generated ledger's end (ms since the epoch; default: today 00:00 UTC)")
     ap.add_argument("--code", help=argparse.SUPPRESS)
@@ -333,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         fig = (fill(args.db[0], args.rows, end_ms, fast=args.fast_fill, workers=args.fill_workers,
                     developers=args.developers)
                if args.phase == "fill" else measure(args.db[0], args.rows, end_ms, args.queries, args.scrub_wait,
-                                                    args.export_limit, args.developers, only))
+                                                    args.export_limit, args.developers, only, args.erase_first))
         print(json.dumps(fig))
         return 0
     figs: list[dict[str, Any]] = [{"db": _label(spec)} for spec in args.db]

@@ -28,3 +28,18 @@ def test_an_unknown_step_is_refused_naming_the_steps(tmp_path):
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode != 0
     assert "no step 'erasure'" in proc.stderr and "capture, reads, search, erase, purge, export" in proc.stderr
+
+
+def test_erase_first_erases_the_heavy_users_it_names(tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "ledger.db")
+    subprocess.run([sys.executable, BENCH, "--rows", "8000", "--db", db, "--fill-only"], check=True,
+                   capture_output=True, timeout=120, cwd=tmp_path)
+    out = subprocess.run([sys.executable, BENCH, "--rows", "8000", "--db", db, "--filled", "--only", "erase",
+                          "--erase-first", "4", "--scrub-wait", "0"], check=True, capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path).stdout
+    assert json.loads(out.strip().splitlines()[-1])["figures"][0]["erase_rows"] == 200
+    with sqlite3.connect(db) as conn:
+        left = dict(conn.execute("SELECT user_id, count(*) FROM transcripts WHERE user_id LIKE '%HEAVY%' GROUP BY 1"))
+    assert sorted(k[-4:] for k in left) == ["0000", "0001", "0002", "0003", "0007", "0008", "0009"]

@@ -75,7 +75,7 @@ def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(
 
 
 def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path, monkeypatch, line_code):
-    monkeypatch.setattr(export, "_CHUNK", 4)  # each FETCH sent before the batch before it is formatted
+    monkeypatch.setattr(export, "_CHUNK", 4)  # batches of 4 rows, what arrived meanwhile taken every 3
     monkeypatch.setattr(export, "_POLL", 3)
     rows = [_turn(n) for n in range(40)] + [{**_turn(n), "developer_id": "dev-b"} for n in range(40, 57)]
     sqlite = TranscriptStore(tmp_path / "t.db")
@@ -85,7 +85,7 @@ def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path
         expected = sorted(sqlite.iter_jsonl(**scope), key=lambda line: (json.loads(line)["created_at"],
                                                                         json.loads(line)["id"]))
         assert list(store.iter_jsonl(**scope)) == expected, scope  # oldest first, then by id
-    lines = store.iter_jsonl(developer_id="dev-a")  # left in its third batch, a FETCH on its way
+    lines = store.iter_jsonl(developer_id="dev-a")  # left in its third batch, its COPY's end unread
     assert len(list(itertools.islice(lines, 10))) == 10
     lines.close()
     assert store.pool.get_stats().get("returns_bad", 0) == 0  # its connection went back usable, not discarded
@@ -97,14 +97,30 @@ def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path
 def test_an_export_holds_one_days_sort_at_a_time(store, monkeypatch):
     monkeypatch.setattr(export, "_WORK_MEM", "64kB")  # each day's sort spills to a temporary file
     monkeypatch.setattr(export, "_CHUNK", 50)
-    store.record_many([_turn(m, created_at=f"2026-11-{20 + d}T{m // 60:02d}:{m % 60:02d}:00.000Z", request_id=f"R{d}.{m}")
-                       for d in range(4) for m in range(300)])
+    # Days of 3 MB: far more than a socket holds, so the server is still sending a day when it is sampled.
+    store.record_many([_turn(m, created_at=f"2026-11-{20 + d}T{m // 60:02d}:{m % 60:02d}:00.000Z", request_id=f"R{d}.{m}",
+                             utterance=f"{m} " + "long words " * 180) for d in range(3) for m in range(1500)])
     seen = []
     with psycopg.connect(store.url, autocommit=True) as watch:
         for n, _ in enumerate(store.iter_jsonl()):
-            if n % 100 == 0:  # the server's temporary files as the export goes: the day being read, no finished one
+            if n % 1500 == 10:  # the server's temporary files, a few rows into each day: that day's, no finished one
                 seen.append(watch.execute("SELECT count(*) FROM pg_ls_tmpdir()").fetchone()[0])
-    assert len(seen) == 12 and max(seen) == 1
+    assert seen == [1, 1, 1]
+
+
+def test_an_export_left_in_the_middle_of_a_days_copy_leaves_its_connection_usable(store, monkeypatch):
+    monkeypatch.setattr(export, "_CHUNK", 50)
+    store.record_many([_turn(m, created_at=f"2026-11-20T{m // 60:02d}:{m % 60:02d}:00.000Z", request_id=f"R{m}",
+                             utterance="long words " * 180) for m in range(1500)])
+    with psycopg.connect(store.url, autocommit=True) as watch:
+        lines = store.iter_jsonl()
+        assert len(list(itertools.islice(lines, 10))) == 10
+        assert watch.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%%' AND state = 'active'"
+                             ).fetchone()[0] == 1  # the day's COPY is still sending
+        lines.close()
+    assert store.pool.get_stats().get("returns_bad", 0) == 0  # cancelled and drained, not discarded
+    for _ in range(store.max_size + 1):
+        assert len(list(store.iter_jsonl())) == 1500
 
 
 def test_an_export_left_early_stops_its_reader_and_frees_its_connections(store):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,10 +40,27 @@ def _row(rid=1, *, at="2026-11-20T09:00:00.000Z", dev="dev-a", skill="notes", us
             kid, blob)
 
 
+def _pack(rows: list[tuple]) -> list[bytes]:
+    """The rows as a binary COPY sends them: one message a row, the file's header before the first, its end after."""
+    out = []
+    for row in rows:
+        fields = [struct.pack("!h", len(row))]
+        for kind, value in zip("qtttttttt?ttdtttqb", row, strict=True):
+            if value is not None:
+                value = value.encode() if kind == "t" else value if kind == "b" else struct.pack("!" + kind, value)
+            fields.append(struct.pack("!i", -1) if value is None else struct.pack("!i", len(value)) + value)
+        out.append(b"".join(fields))
+    out[0] = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 3) + b"ext" + out[0]
+    return [*out, struct.pack("!h", -1)]
+
+
 def _both(rows: list[tuple], opened: dict | None = None) -> tuple[list[str], list[str]]:
+    """The rows' lines by the Python code (from the rows as psycopg loads them) and by the twin (from their COPY messages)."""
     opened = {7: (AESGCM(KEY), b"7"), 8: None} if opened is None else opened
     args = (opened, jsonl.Encoded(split_kinds, {None: "[]"}), sealed.fragments)
-    return jsonl.python_lines()(rows, *args), jsonl.formatter()(rows, *args) if jsonl.compiled() else []
+    messages = _pack(rows)
+    assert repr([jsonl.parse(m) for m in messages]) == repr([*rows, None])  # (repr: a NaN is not equal to itself)
+    return jsonl.python_lines()(rows, *args), jsonl.formatter()(messages, *args) if jsonl.compiled() else []
 
 
 def _awkward_rows() -> list[tuple]:
@@ -57,9 +75,10 @@ def _awkward_rows() -> list[tuple]:
                          status=text, mode=text, blob=blob, end=[True, False, None][n % 3],
                          txn=[None, "", '{"amount":"9.50","note":"ü"}'][n % 3], red=[None, "", "CARD,PHONE"][n % 3]))
     for n, latency in enumerate([0.0, -0.0, 1e16, 1e-05, 123456.789, math.nan, math.inf, -math.inf, None, 5e-324,
-                                 1.7976931348623157e308, 3]):
+                                 1.7976931348623157e308, 3.0]):
         rows.append(_row(2**62 + n, latency=latency, blob=_sealed(7, utterance="hi", speech=None)))
-    rows.append(_row(2**70, blob=_sealed(7, utterance="big id")))  # past a C long long
+    rows.append(_row(-(2**63), blob=_sealed(7, utterance="least id")))  # a bigint's ends
+    rows.append(_row(2**63 - 1, blob=_sealed(7, utterance="big id")))
     rows.append(_row(3, kid=8, blob=_sealed(8, utterance="erased")))  # an erased key: no words
     rows.append(_row(4, kid=9, blob=_sealed(9, utterance="unknown")))  # a key id never opened: no words
     rows.append(_row(5, kid=None, blob=None))  # metadata only
@@ -77,14 +96,14 @@ def test_compiled_lines_equal_the_python_lines_on_awkward_rows() -> None:
     assert got[3]["utterance"] == AWKWARD[3]  # a format-1 row
     assert [g["latency_ms"] for g in got[len(AWKWARD):len(AWKWARD) + 4]] == [0.0, -0.0, 1e16, 1e-05]
     assert '"latency_ms":-0.0,' in python[len(AWKWARD) + 1] and '"latency_ms":NaN,' in python[len(AWKWARD) + 5]
-    assert got[-5]["id"] == 2**70
+    assert got[-6]["id"] == -(2**63) and got[-5]["id"] == 2**63 - 1
     assert [g["utterance"] for g in got[-4:]] == [None, None, None, None]
 
 
 @needs_twin
 @settings(max_examples=200, deadline=None)
 @given(text=st.text(), other=st.one_of(st.none(), st.text()), latency=st.one_of(st.none(), st.floats()),
-       rid=st.integers(min_value=-(2**80), max_value=2**80), end=st.sampled_from([True, False, None]))
+       rid=st.integers(min_value=-(2**63), max_value=2**63 - 1), end=st.sampled_from([True, False, None]))
 def test_compiled_lines_equal_the_python_lines_on_any_text(text, other, latency, rid, end) -> None:
     rows = [_row(rid, at=text, dev=other, skill=text, user=text, session=other, request=other, rtype=other,
                  intent=other, end=end, txn=other, locale=other, latency=latency, status=other, red=other, mode=other,
@@ -101,8 +120,22 @@ def test_a_missing_required_text_raises_the_same_error_on_both(field) -> None:
     with pytest.raises(TypeError) as python:
         jsonl.python_lines()(rows, {}, {}, sealed.fragments)
     with pytest.raises(TypeError) as compiled:
-        jsonl.formatter()(rows, {}, {}, sealed.fragments)
+        jsonl.formatter()(_pack(rows), {}, {}, sealed.fragments)
     assert str(compiled.value) == str(python.value)
+
+
+@pytest.mark.parametrize("code", ["compiled", "python"])
+def test_a_message_that_is_not_an_export_row_is_refused_by_both(code, monkeypatch) -> None:
+    if code == "compiled" and not jsonl.available():
+        pytest.skip("the compiled twin was not built")
+    monkeypatch.setattr(jsonl, "_compiled", code == "compiled")
+    good = _pack([_row(blob=_sealed(7, utterance="hi"))])[0]
+    for bad in (good[:-1], good + b"x", struct.pack("!h", 3) + good[2:], good[:30]):
+        with pytest.raises((ValueError, struct.error)):
+            jsonl.formatter()([bad], {}, {}, sealed.fragments)
+    opened = {7: (AESGCM(KEY), b"7")}
+    row = _pack([_row(kid=9, blob=b"x"), _row(kid=7, blob=b"y"), _row(kid=10, blob=None), _row(kid=11, blob=b"z")])
+    assert jsonl.key_finder()(row, opened) == {9, 11}  # only the rows with words whose key is not open yet
 
 
 def test_use_false_runs_the_python_code(monkeypatch) -> None:

@@ -1,16 +1,19 @@
-/* The compiled twin of the PostgreSQL export's line (jsonl.python_lines): the same JSON line, byte for
- * byte, from the same row tuple of export._COLUMNS. The Python function is the specification and the
- * fallback: export.py chooses between them, and the tests compare the two on rows with every awkward
- * value. A row's words are unsealed here through the caller's AES-GCM object (cryptography's), and
- * format 2 (see sealed.py) is spliced in as it is; format 1 is handed to sealed.fragments.
+/* The compiled twin of the PostgreSQL export's line (jsonl.python_lines of jsonl.parse): the same JSON
+ * line, byte for byte, from the same row of export._COLUMNS as a binary COPY sends it (one message a
+ * row). The Python functions are the specification and the fallback: export.py chooses between them,
+ * and the tests compare the two on rows with every awkward value. A row's words are unsealed here
+ * through the caller's AES-GCM object (cryptography's), and format 2 (see sealed.py) is spliced in as
+ * it is; format 1 is handed to sealed.fragments.
  *
- * A line is written as UTF-8 into one buffer per call and decoded once at the end: a str column is
- * read through its cached UTF-8 (the characters themselves for ASCII text) and escaped as
- * json.encoder.encode_basestring does (quote, backslash and the controls below 0x20; everything else,
- * non-ASCII included, as it is). Every index is checked against the length it reads.
+ * A line is written as UTF-8 into one buffer per row and decoded once at the end: no Python object is
+ * made for a column (the export's text arrives as UTF-8, see export.py), and a text column is escaped
+ * as json.encoder.encode_basestring does (quote, backslash and the controls below 0x20; everything
+ * else, non-ASCII included, as it is). Every length is checked against the message it reads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static PyObject *str_decrypt;
@@ -88,18 +91,6 @@ static int put_escaped(Buffer *b, const unsigned char *text, Py_ssize_t length) 
     return 1;
 }
 
-/* A str as a JSON string; None as null where ``nullable`` (else a TypeError, as encode_basestring raises). */
-static int put_string(Buffer *b, PyObject *value, int nullable) {
-    if (value == Py_None && nullable) return PUT_LITERAL(b, "null");
-    if (!PyUnicode_Check(value)) {
-        PyErr_Format(PyExc_TypeError, "first argument must be a string, not %.80s", Py_TYPE(value)->tp_name);
-        return 0;
-    }
-    Py_ssize_t length;
-    const char *text = PyUnicode_AsUTF8AndSize(value, &length);
-    return text != NULL && put_escaped(b, (const unsigned char *)text, length);
-}
-
 /* A str's UTF-8 as it is (an object's str() for anything else). */
 static int put_text(Buffer *b, PyObject *value) {
     PyObject *text = PyUnicode_Check(value) ? Py_NewRef(value) : PyObject_Str(value);
@@ -111,11 +102,8 @@ static int put_text(Buffer *b, PyObject *value) {
     return ok;
 }
 
-/* export._number: a float as repr() writes it, the non-finite ones by their JSON-ish names; None as null. */
-static int put_number(Buffer *b, PyObject *value) {
-    if (value == Py_None) return PUT_LITERAL(b, "null");
-    if (!PyFloat_CheckExact(value)) return put_text(b, value); /* repr and str agree for ints */
-    double x = PyFloat_AS_DOUBLE(value);
+/* jsonl.number: a float as repr() writes it, the non-finite ones by their JSON-ish names. */
+static int put_number(Buffer *b, double x) {
     if (x != x) return PUT_LITERAL(b, "NaN");
     if (x == Py_HUGE_VAL) return PUT_LITERAL(b, "Infinity");
     if (x == -Py_HUGE_VAL) return PUT_LITERAL(b, "-Infinity");
@@ -131,26 +119,20 @@ static const char no_words[] = "\"slots\":null,\"utterance\":null,\"speech\":nul
                                "\"directives\":null";
 static const char v2[] = "{\"v\":2,", error_key[] = ",\"error\":";
 
-/* The words of one row into ``said`` and ``error`` (borrowed spans of ``*plain``, which the caller releases). */
-static int open_words(PyObject *row, PyObject *opened, PyObject *fragments, PyObject **plain, const char **said,
-                      Py_ssize_t *said_length, const char **error, Py_ssize_t *error_length) {
-    PyObject *kid = PyTuple_GET_ITEM(row, KEY_ID), *sealed = PyTuple_GET_ITEM(row, SEALED), *key = NULL;
+/* A row's words into ``said`` and ``error`` (borrowed spans of ``*plain``, which the caller releases): ``key`` is
+ * the row's entry of ``opened`` (NULL or None: no words), ``blob`` its sealed bytes (NULL: none). */
+static int open_words(PyObject *key, const char *blob, Py_ssize_t n, PyObject *fragments, PyObject **plain,
+                      const char **said, Py_ssize_t *said_length, const char **error, Py_ssize_t *error_length) {
     *plain = NULL;
-    if (sealed != Py_None) {
-        key = PyDict_GetItemWithError(opened, kid); /* borrowed; NULL when not found */
-        if (key == NULL && PyErr_Occurred()) return 0;
-    }
-    if (key == NULL || key == Py_None) {
+    if (blob == NULL || key == NULL || key == Py_None) {
         *said = no_words, *said_length = (Py_ssize_t)(sizeof(no_words) - 1);
         *error = "null", *error_length = 4;
         return 1;
     }
-    if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2 || !PyBytes_Check(sealed)) {
-        PyErr_SetString(PyExc_TypeError, "a key is (AESGCM, aad) and a sealed value bytes");
+    if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a key is (AESGCM, aad)");
         return 0;
     }
-    Py_ssize_t n = PyBytes_GET_SIZE(sealed);
-    const char *blob = PyBytes_AS_STRING(sealed);
     PyObject *args[4] = {PyTuple_GET_ITEM(key, 0), PyBytes_FromStringAndSize(blob, n < 12 ? n : 12),
                          PyBytes_FromStringAndSize(n < 12 ? blob : blob + 12, n < 12 ? 0 : n - 12),
                          PyTuple_GET_ITEM(key, 1)};
@@ -196,70 +178,168 @@ static int open_words(PyObject *row, PyObject *opened, PyObject *fragments, PyOb
     return *error != NULL;
 }
 
-static int put_line(Buffer *b, PyObject *row, PyObject *opened, PyObject *kinds, PyObject *fragments) {
-    PyObject *const *c = ((PyTupleObject *)row)->ob_item;
-    PyObject *plain = NULL, *kind_text = NULL;
+/* One row of a binary COPY: each column's bytes (NULL for SQL NULL) and length. */
+typedef struct {
+    const char *at[COLUMNS];
+    Py_ssize_t length[COLUMNS];
+} Row;
+
+static const char signature[] = "PGCOPY\n\377\r\n"; /* and a NUL: 11 bytes */
+
+static int64_t int8_at(const char *p) {
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | u[i];
+    return (int64_t)v;
+}
+
+/* A COPY message's row into ``row``: 1 for a row, 0 for the stream's end (-1 fields), -1 with an exception
+ * set for anything but the export's columns. The first message of a COPY starts with the file header. */
+static int parse_row(PyObject *message, Row *row) {
+    const char *p;
+    Py_ssize_t size;
+    if (PyBytes_Check(message)) {
+        p = PyBytes_AS_STRING(message), size = PyBytes_GET_SIZE(message);
+    } else if (PyMemoryView_Check(message) && PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(message), 'C') &&
+               PyMemoryView_GET_BUFFER(message)->itemsize == 1) { /* psycopg's: libpq's own buffer, not copied */
+        p = PyMemoryView_GET_BUFFER(message)->buf, size = PyMemoryView_GET_BUFFER(message)->len;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "a COPY message is bytes or a memoryview of bytes");
+        return -1;
+    }
+    const char *end = p + size;
+    if (end - p >= 19 && memcmp(p, signature, sizeof(signature)) == 0) { /* 11 + flags + extension length */
+        int64_t extension = (int64_t)(uint32_t)((unsigned char)p[15] << 24 | (unsigned char)p[16] << 16 |
+                                                (unsigned char)p[17] << 8 | (unsigned char)p[18]);
+        if (extension > end - p - 19) goto bad;
+        p += 19 + extension;
+    }
+    if (end - p < 2) goto bad;
+    int fields = (int16_t)((unsigned char)p[0] << 8 | (unsigned char)p[1]);
+    p += 2;
+    if (fields == -1 && p == end) return 0;
+    if (fields != COLUMNS) goto bad;
+    for (int i = 0; i < COLUMNS; i++) {
+        if (end - p < 4) goto bad;
+        int32_t n = (int32_t)((uint32_t)(unsigned char)p[0] << 24 | (uint32_t)(unsigned char)p[1] << 16 |
+                              (uint32_t)(unsigned char)p[2] << 8 | (uint32_t)(unsigned char)p[3]);
+        p += 4;
+        if (n == -1) {
+            row->at[i] = NULL, row->length[i] = 0;
+            continue;
+        }
+        if (n < 0 || n > end - p) goto bad;
+        row->at[i] = p, row->length[i] = n;
+        p += n;
+    }
+    if (p != end) goto bad;
+    if ((row->at[ID] && row->length[ID] != 8) || (row->at[KEY_ID] && row->length[KEY_ID] != 8) ||
+        (row->at[LATENCY_MS] && row->length[LATENCY_MS] != 8) || (row->at[END_SESSION] && row->length[END_SESSION] != 1))
+        goto bad;
+    return 1;
+bad:
+    PyErr_Format(PyExc_ValueError, "a COPY message that is not a row of the export's %d columns", COLUMNS);
+    return -1;
+}
+
+/* A text column as a JSON string, NULL as null where ``nullable`` (else the TypeError encode_basestring raises). */
+static int put_column(Buffer *b, const Row *row, int column, int nullable) {
+    if (row->at[column] == NULL) {
+        if (nullable) return PUT_LITERAL(b, "null");
+        PyErr_SetString(PyExc_TypeError, "first argument must be a string, not NoneType");
+        return 0;
+    }
+    return put_escaped(b, (const unsigned char *)row->at[column], row->length[column]);
+}
+
+/* The row's entry of ``opened`` (borrowed; NULL for none), found by its key id. */
+static int find_key(const Row *row, PyObject *opened, PyObject **key) {
+    *key = NULL;
+    if (row->at[SEALED] == NULL || row->at[KEY_ID] == NULL) return 1;
+    PyObject *kid = PyLong_FromLongLong(int8_at(row->at[KEY_ID]));
+    if (kid == NULL) return 0;
+    *key = PyDict_GetItemWithError(opened, kid);
+    Py_DECREF(kid);
+    return *key != NULL || !PyErr_Occurred();
+}
+
+static int put_line(Buffer *b, const Row *row, PyObject *opened, PyObject *kinds, PyObject *fragments) {
+    PyObject *key, *plain = NULL, *kind = NULL, *kind_text = NULL;
     const char *said, *error;
     Py_ssize_t said_length, error_length;
-    if (!open_words(row, opened, fragments, &plain, &said, &said_length, &error, &error_length)) return 0;
-    PyObject *transaction = c[TRANSACTION], *end = c[END_SESSION];
-    int ok = PUT_LITERAL(b, "{\"id\":") && put_text(b, c[ID]) &&
-             PUT_LITERAL(b, ",\"created_at\":") && put_string(b, c[CREATED_AT], 0) &&
-             PUT_LITERAL(b, ",\"developer_id\":") && put_string(b, c[DEVELOPER_ID], 1) &&
-             PUT_LITERAL(b, ",\"skill\":") && put_string(b, c[SKILL], 1) &&
-             PUT_LITERAL(b, ",\"user_id\":") && put_string(b, c[USER_ID], 0) &&
-             PUT_LITERAL(b, ",\"session_id\":") && put_string(b, c[SESSION_ID], 1) &&
-             PUT_LITERAL(b, ",\"request_id\":") && put_string(b, c[REQUEST_ID], 1) &&
-             PUT_LITERAL(b, ",\"request_type\":") && put_string(b, c[REQUEST_TYPE], 1) &&
-             PUT_LITERAL(b, ",\"intent\":") && put_string(b, c[INTENT], 1) &&
-             PUT_LITERAL(b, ",") && put(b, said, said_length) && PUT_LITERAL(b, ",\"end_session\":");
-    if (ok) {
-        if (end == Py_True) ok = PUT_LITERAL(b, "true");
-        else if (end == Py_False) ok = PUT_LITERAL(b, "false");
-        else if (end == Py_None) ok = PUT_LITERAL(b, "null");
-        else ok = (PyErr_SetObject(PyExc_KeyError, end), 0); /* export._BOOL[end] */
+    if (!find_key(row, opened, &key) ||
+        !open_words(key, row->at[SEALED], row->length[SEALED], fragments, &plain, &said, &said_length, &error,
+                    &error_length))
+        return 0;
+    char id[24];
+    if (row->at[ID] == NULL) {
+        Py_XDECREF(plain);
+        PyErr_SetString(PyExc_ValueError, "a row without an id");
+        return 0;
     }
-    ok = ok && PUT_LITERAL(b, ",\"transaction\":");
-    if (ok) { /* ``txn or "null"``: the stored JSON text as it is */
-        int empty = PyObject_Not(transaction);
-        ok = empty < 0 ? 0 : empty ? PUT_LITERAL(b, "null") : put_text(b, transaction);
+    int id_length = snprintf(id, sizeof(id), "%lld", (long long)int8_at(row->at[ID]));
+    const char *end = row->at[END_SESSION];
+    int ok = PUT_LITERAL(b, "{\"id\":") && put(b, id, id_length) &&
+             PUT_LITERAL(b, ",\"created_at\":") && put_column(b, row, CREATED_AT, 0) &&
+             PUT_LITERAL(b, ",\"developer_id\":") && put_column(b, row, DEVELOPER_ID, 1) &&
+             PUT_LITERAL(b, ",\"skill\":") && put_column(b, row, SKILL, 1) &&
+             PUT_LITERAL(b, ",\"user_id\":") && put_column(b, row, USER_ID, 0) &&
+             PUT_LITERAL(b, ",\"session_id\":") && put_column(b, row, SESSION_ID, 1) &&
+             PUT_LITERAL(b, ",\"request_id\":") && put_column(b, row, REQUEST_ID, 1) &&
+             PUT_LITERAL(b, ",\"request_type\":") && put_column(b, row, REQUEST_TYPE, 1) &&
+             PUT_LITERAL(b, ",\"intent\":") && put_column(b, row, INTENT, 1) &&
+             PUT_LITERAL(b, ",") && put(b, said, said_length) && PUT_LITERAL(b, ",\"end_session\":") &&
+             (end == NULL ? PUT_LITERAL(b, "null") : *end ? PUT_LITERAL(b, "true") : PUT_LITERAL(b, "false")) &&
+             PUT_LITERAL(b, ",\"transaction\":") && /* ``txn or "null"``: the stored JSON text as it is */
+             (row->length[TRANSACTION] == 0 ? PUT_LITERAL(b, "null")
+                                            : put(b, row->at[TRANSACTION], row->length[TRANSACTION])) &&
+             PUT_LITERAL(b, ",\"locale\":") && put_column(b, row, LOCALE, 1) && PUT_LITERAL(b, ",\"latency_ms\":");
+    if (ok && row->at[LATENCY_MS] == NULL) {
+        ok = PUT_LITERAL(b, "null");
+    } else if (ok) {
+        union { uint64_t bits; double x; } latency = {(uint64_t)int8_at(row->at[LATENCY_MS])};
+        ok = put_number(b, latency.x);
     }
-    ok = ok && PUT_LITERAL(b, ",\"locale\":") && put_string(b, c[LOCALE], 1) &&
-         PUT_LITERAL(b, ",\"latency_ms\":") && put_number(b, c[LATENCY_MS]) &&
-         PUT_LITERAL(b, ",\"status\":") && put_string(b, c[STATUS], 1) &&
+    if (ok && row->at[REDACTED] != NULL) /* ``kinds`` is keyed by the stored text (None for NULL) */
+        ok = (kind = PyUnicode_DecodeUTF8(row->at[REDACTED], row->length[REDACTED], "strict")) != NULL;
+    ok = ok && PUT_LITERAL(b, ",\"status\":") && put_column(b, row, STATUS, 1) &&
          PUT_LITERAL(b, ",\"error\":") && put(b, error, error_length) &&
-         PUT_LITERAL(b, ",\"redacted\":") && (kind_text = PyObject_GetItem(kinds, c[REDACTED])) != NULL &&
+         PUT_LITERAL(b, ",\"redacted\":") && (kind_text = PyObject_GetItem(kinds, kind ? kind : Py_None)) != NULL &&
          put_text(b, kind_text) &&
-         PUT_LITERAL(b, ",\"capture_mode\":") && put_string(b, c[CAPTURE_MODE], 1) && PUT_LITERAL(b, "}");
+         PUT_LITERAL(b, ",\"capture_mode\":") && put_column(b, row, CAPTURE_MODE, 1) && PUT_LITERAL(b, "}");
+    Py_XDECREF(kind);
     Py_XDECREF(kind_text);
     Py_XDECREF(plain);
     return ok;
 }
 
-/* lines(rows, opened, kinds, fragments) -> list[str]: see jsonl.python_lines, which this mirrors. */
+/* lines(messages, opened, kinds, fragments) -> list[str]: see jsonl.python_lines, which this mirrors. */
 static PyObject *lines(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "lines(rows: list, opened: dict, kinds, fragments)");
+        PyErr_SetString(PyExc_TypeError, "lines(messages: list, opened: dict, kinds, fragments)");
         return NULL;
     }
-    PyObject *rows = args[0], *opened = args[1], *kinds = args[2], *fragments = args[3];
-    Py_ssize_t count = PyList_GET_SIZE(rows);
+    PyObject *messages = args[0], *opened = args[1], *kinds = args[2], *fragments = args[3];
+    Py_ssize_t count = PyList_GET_SIZE(messages), made = 0;
     PyObject *out = PyList_New(count);
     if (out == NULL) return NULL;
     Buffer b = {NULL, 0, 0};
+    Row row;
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i);
-        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != COLUMNS) {
-            PyErr_Format(PyExc_TypeError, "a row is a tuple of %d columns", COLUMNS);
-            goto failed;
-        }
+        int got = parse_row(PyList_GET_ITEM(messages, i), &row);
+        if (got < 0) goto failed;
+        if (got == 0) continue; /* the end of a COPY */
         b.length = 0;
-        if (!put_line(&b, row, opened, kinds, fragments)) goto failed;
+        if (!put_line(&b, &row, opened, kinds, fragments)) goto failed;
         PyObject *line = PyUnicode_DecodeUTF8(b.data, b.length, "strict");
         if (line == NULL) goto failed;
-        PyList_SET_ITEM(out, i, line);
+        PyList_SET_ITEM(out, made++, line);
     }
     PyMem_Free(b.data);
+    if (made < count && PyList_SetSlice(out, made, count, NULL) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
     return out;
 failed:
     PyMem_Free(b.data);
@@ -267,8 +347,36 @@ failed:
     return NULL;
 }
 
+/* key_ids(messages, opened) -> set[int]: the key ids of the rows with words whose key is not in ``opened``. */
+static PyObject *key_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "key_ids(messages: list, opened: dict)");
+        return NULL;
+    }
+    PyObject *out = PySet_New(NULL);
+    if (out == NULL) return NULL;
+    Row row;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        int got = parse_row(PyList_GET_ITEM(args[0], i), &row);
+        if (got < 0) goto failed;
+        if (got == 0 || row.at[SEALED] == NULL || row.at[KEY_ID] == NULL) continue;
+        PyObject *kid = PyLong_FromLongLong(int8_at(row.at[KEY_ID]));
+        int known = kid == NULL ? -1 : PyDict_Contains(args[1], kid);
+        if (known < 0 || (!known && PySet_Add(out, kid) < 0)) {
+            Py_XDECREF(kid);
+            goto failed;
+        }
+        Py_DECREF(kid);
+    }
+    return out;
+failed:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
-    {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, "jsonl.python_lines' rows, compiled."},
+    {"lines", (PyCFunction)(void (*)(void))lines, METH_FASTCALL, "jsonl.python_lines of COPY rows, compiled."},
+    {"key_ids", (PyCFunction)(void (*)(void))key_ids, METH_FASTCALL, "The unopened key ids of COPY rows."},
     {NULL, NULL, 0, NULL},
 };
 
