@@ -75,6 +75,36 @@ def _server(admin: Any) -> tuple[float, float, int] | None:
     return float(row[0]), float(row[1]), int(row[2])
 
 
+#: The WAL written between two positions, by relation and record type: (relation, record, bytes, of which
+#: full-page images, records). A record's first block names its relation (a relfilenode of this database,
+#: else the number).
+_WAL_BY_RELATION = (
+    "WITH r AS (SELECT resource_manager || ' ' || record_type AS rec, record_length, fpi_length, "
+    "(regexp_match(block_ref, 'rel \\d+/\\d+/(\\d+)'))[1]::oid AS node FROM pg_get_wal_records_info(%s, %s)) "
+    "SELECT coalesce(c.relname, r.node::text, '-'), rec, sum(record_length), sum(fpi_length), count(*) FROM r "
+    "LEFT JOIN pg_class c ON c.relfilenode = r.node GROUP BY 1, 2")
+
+
+def _wal_since(admin: Any, start: str, into: dict[tuple[str, str], list[float]]) -> None:
+    """Add the WAL written since ``start`` (an LSN), by relation and record type, to ``into``."""
+    end = admin.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+    for rel, rec, size, fpi, n in admin.execute(_WAL_BY_RELATION, (start, end)).fetchall():
+        got = into.setdefault((rel, rec), [0.0, 0.0, 0.0])
+        for i, v in enumerate((size, fpi, n)):
+            got[i] += float(v)
+
+
+def _print_wal(by_config: dict[str, dict[tuple[str, str], list[float]]], captures: dict[str, int]) -> None:
+    """Per PostgreSQL configuration, the relations and record types that wrote the most WAL per capture."""
+    for name, got in by_config.items():
+        n = captures[name]
+        print(f"\nWAL per capture, {name}, largest first (bytes, of which full-page images; records):")
+        print("| relation | record | bytes | full pages | records |")
+        print("|---|---|---:|---:|---:|")
+        for (rel, rec), (size, fpi, count) in sorted(got.items(), key=lambda kv: -kv[1][0])[:15]:
+            print(f"| {rel} | {rec} | {size / n:,.0f} | {fpi / n:,.0f} | {count / n:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sqlite", help="a SQLite ledger (a copy: it is written to)")
@@ -86,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
                                    "pg_fsync_on)")
     ap.add_argument("--seed", type=int, default=99)
     ap.add_argument("--code", help="measure with this checkout's skills_sdk")
+    ap.add_argument("--wal", action="store_true",
+                    help="also print the WAL per capture by relation and record type (pg_walinspect, made in the copy)")
+    ap.add_argument("--checkpoint", action="store_true",
+                    help="a CHECKPOINT before each PostgreSQL block: every page's first change in it is a full-page "
+                         "image (with full_page_writes on), as after each checkpoint of a running server")
     args = ap.parse_args(argv)
     ledgers: dict[str, Any] = {}
     if args.sqlite:
@@ -101,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         restore = {n: admin.execute(f"SHOW {n}").fetchone()[0] for n in ("fsync", "full_page_writes")}
         if "pg_stat_statements" in admin.execute("SHOW shared_preload_libraries").fetchone()[0]:
             admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if args.wal:
+            admin.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
     names = [n for n in ledgers if not args.only or n in args.only.split(",")]
     for led in {id(v): v for v in ledgers.values()}.values():
         led.start()  # as a server runs them: SQLite checkpoints off the commit, PostgreSQL's maintenance
@@ -114,12 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     cpu = dict.fromkeys(names, 0.0)
     own = dict.fromkeys(names, 0.0)
     server: dict[str, list[float]] = {}
+    wal: dict[str, dict[tuple[str, str], list[float]]] = {}
 
     def block(name: str, todo: list[dict[str, Any]], timed: bool) -> None:
         led = ledgers[name]
         if name in _PG_FLUSH:
             _set_flush(admin, _PG_FLUSH[name])
+            if args.checkpoint:
+                admin.execute("CHECKPOINT")
         s0 = _server(admin) if name in _PG_FLUSH else None
+        lsn = admin.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0] if args.wal and name in _PG_FLUSH else None
         c0, o0 = time.process_time(), time.thread_time()
         for row in todo:
             row["created_at"] = utcnow_iso()
@@ -135,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 got = server.setdefault(name, [0.0, 0.0, 0.0])
                 for i in range(3):
                     got[i] += s1[i] - s0[i]
+            if lsn is not None:
+                _wal_since(admin, lsn, wal.setdefault(name, {}))
 
     try:
         for name in names:
@@ -165,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {n} | {f['mean_us']:,} | {f['p50_us']:,} | {f['p99_us']:,} | {f['cpu_us']:,} | "
               f"{f['thread_cpu_us']:,} | {f.get('server_us', '')} | {f.get('wal_bytes', '')} | "
               f"{f.get('statements', '')} |")
+    _print_wal(wal, {n: len(v) for n, v in lat.items()})
     pairs = {"default durability (pg_fsync_on ÷ sqlite_normal)": ("pg_fsync_on", "sqlite_normal"),
              "equal durability (pg_fsync_on ÷ sqlite_full)": ("pg_fsync_on", "sqlite_full"),
              "neither flushes (pg_fsync_off ÷ sqlite_normal)": ("pg_fsync_off", "sqlite_normal")}

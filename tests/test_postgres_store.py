@@ -18,7 +18,7 @@ from _postgres import Cluster, search_pages
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema, warmkeys
+from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema, warmkeys, writes
 from skills_sdk.transcripts.postgres.prepared import Prepared
 from skills_sdk.transcripts.retention import Policy
 
@@ -593,15 +593,34 @@ def test_a_capture_keeps_its_users_day_itself_and_other_writers_go_through_the_t
         conn.execute("CREATE OR REPLACE FUNCTION user_days_insert() RETURNS trigger LANGUAGE plpgsql AS "
                      "$$ BEGIN RAISE EXCEPTION 'user_days trigger called'; END $$")
     rid = store.record(_turn("u1", "one"), state='{"n": 1}')
-    rid2 = store.record(_turn("u1", "two"))
+    store.record(_turn("u1", "two"))  # below the day's top: the day's row stays as the first left it
     with store.connection() as conn:
         day = store.get(rid)["created_at"][:10]
         assert conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)
-                            ).fetchone() == (rid2,)
+                            ).fetchone() == (rid + writes.DAY_AHEAD,)
         with pytest.raises(psycopg.errors.RaiseException, match="trigger called"):
             conn.execute("INSERT INTO transcripts (created_at, developer_id, skill, user_id) "
                          "VALUES (%s, 'dev-a', 'notes', 'u2')", (store.get(rid)["created_at"],))
     assert [r["utterance"] for r in store.user_history("u1")] == ["note two", "note one"]
+
+
+def test_a_users_later_captures_of_a_day_leave_its_row_alone_until_an_id_passes_its_top(store):
+    def day_row(day: str) -> tuple:
+        with store.connection() as conn:
+            return conn.execute("SELECT top_id, xmin::text, xmax::text FROM user_days WHERE user_id = 'u1' AND day = %s",
+                                (day,)).fetchone()
+
+    first = store.record(_turn("u1", "one"))
+    day = store.get(first)["created_at"][:10]
+    top, xmin, _ = day_row(day)
+    assert top == first + writes.DAY_AHEAD
+    second = store.record(_turn("u1", "two"), state='{"n": 2}')
+    assert day_row(day) == (top, xmin, "0")  # neither written nor locked: its top is above the row's id
+    with store.connection() as conn:
+        conn.execute("SELECT setval('transcripts_id_seq', %s)", (top,))
+    third = store.record(_turn("u1", "three"))
+    assert third > top and day_row(day)[0] == third + writes.DAY_AHEAD
+    assert [r["id"] for r in store.user_history("u1")] == [third, second, first]
 
 
 def test_a_capture_on_a_connection_the_server_ended_fails_cleanly_and_the_next_is_prepared_anew(store):

@@ -3,17 +3,19 @@
 A user's newest transcripts, read straight from the partitioned table, are a merge of every day
 partition's index scan: ninety days kept cost ninety index descents (and as many plan nodes to
 start) for a user who spoke on three of them. ``user_days`` holds one row per (user, day the
-user has rows in) with the highest id written to that day, kept by a trigger on every statement
-that inserts transcripts (capture, ``COPY``, moves out of the default partition), so that no
+user has rows in) with an upper bound of the ids written to that day (``top_id``), kept by a
+trigger on every statement that inserts transcripts (``COPY``, moves out of the default
+partition: the highest id) and by a capture's own statement (its row's id plus
+:data:`.writes.DAY_AHEAD`, so that the user's next turns leave the day's row alone), so that no
 writer, old host or ``psql`` session, can leave a day out; the ledger's removals (erasure, row
 purges, dropped days) forget the days they leave empty.
 
-:data:`HISTORY` reads a user's days by their highest id, newest first, in batches of days (4, 8,
+:data:`HISTORY` reads a user's days by their ``top_id``, newest first, in batches of days (4, 8,
 16…), each batch one statement through the user-scoped view pruned to its days' partitions, and
-stops once the page holds ``n`` rows and the next day's highest id is below the ``n``-th id found:
-no later day can hold a row of the page.
+stops once the page holds ``n`` rows and the next day's ``top_id`` is below the ``n``-th id found:
+no later day can hold a row of the page (an upper bound is all this takes).
 Ids follow time for live captures, but an import writes old days with new ids; ordering by the
-stored highest id keeps the page exact either way.
+stored ``top_id`` keeps the page exact either way.
 
 ``day`` is the first ten characters of ``created_at`` (the UTC day of an ISO time, or whatever a
 row's odd text starts with), and ``[day, ledger_after(day))`` is exactly the texts that start with

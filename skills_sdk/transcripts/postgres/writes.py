@@ -33,10 +33,20 @@ _KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
 # transaction, that the statement keeps its user's day itself (schema.USER_DAYS_KEPT, ``ud`` below).
 _GROUP = (f"g AS (SELECT count(*) AS n, set_config('{schema.USER_DAYS_KEPT}', 'kept', true) FROM (SELECT 1 FROM "
           "search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
+#: How far above its row's id a capture sets its user's day's ``top_id``: the day's later rows with ids
+#: up to there leave the day's row alone. A day's ``top_id`` is an upper bound of its ids, which is
+#: all a history's stopping rule needs (userdays.py); a day's row written at each capture cost a row
+#: lock, an update and a page pruned, the largest share of a capture's WAL after a checkpoint
+#: (each a full-page image of a page of user_days).
+DAY_AHEAD = 10_000
 # The user's day (see userdays.py), from the chain entry's CTE so that the lane is locked before the
-# day, the order every remover takes them in.
-_DAY = (", ud AS (INSERT INTO user_days (user_id, day, top_id) SELECT %(c3)s, left(%(c0)s, 10), h.id FROM h "
-        "ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id)")
+# day, the order every remover takes them in. A day not there (or deleted since this statement's
+# snapshot: ON CONFLICT sees that) is inserted; one whose top is below the row's id is raised; one
+# whose top is at or above it is only read (no lock, no write).
+_DAY = (f", ud AS (INSERT INTO user_days (user_id, day, top_id) SELECT %(c3)s, left(%(c0)s, 10), h.id + {DAY_AHEAD} "
+        "FROM h ON CONFLICT (user_id, day) DO NOTHING), "
+        f"up AS (UPDATE user_days SET top_id = h.id + {DAY_AHEAD} FROM h WHERE user_days.user_id = %(c3)s "
+        "AND user_days.day = left(%(c0)s, 10) AND user_days.top_id < h.id)")
 # A stateful turn's state, written by the same statement when (and only when) its row is: one
 # round trip, where BEGIN, the row, the state and COMMIT were four.
 _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
