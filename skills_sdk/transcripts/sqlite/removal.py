@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from .chain import chain_purged, returning_content
@@ -36,6 +37,8 @@ TICK_SECONDS = 0.25
 WAIT_ROWS = 2000
 #: The page cache the removing connection gets while it works, in KiB (see retention._CACHE_KIB).
 _CACHE_KIB = 65_536
+#: Ledgers whose background thread removed the last hidden rows but has not emptied the log yet.
+_log_owed: weakref.WeakSet[SQLiteLedger] = weakref.WeakSet()
 _ANY = f"SELECT min(id) < {PURGED_BELOW} FROM transcripts"
 _SLICE = f"DELETE FROM transcripts WHERE id IN (SELECT id FROM transcripts WHERE id < {PURGED_BELOW} ORDER BY id LIMIT ?)"
 
@@ -52,11 +55,10 @@ def remove_hidden(store: SQLiteLedger, *, conn: sqlite3.Connection | None = None
     Without ``seconds`` it runs until none is left. With ``seconds`` (the background thread's, on its
     own ``conn``) it stops once they have passed, or ``stop`` is set, and gives way to this
     process's waiting writers before each slice and pauses after it (``index_pause``), as the
-    indexer does; the log is emptied by the tick that deletes the last row. ``holds``, when given,
-    gets each slice's time holding the write lock, in seconds (the bench reports them).
+    indexer does. The caller empties the log after the last row (:func:`tick` does, until it
+    succeeds). ``holds``, when given, gets each slice's time holding the write lock, in seconds
+    (the bench reports them).
     """
-    from .erasure import finish_scrubs
-
     background = seconds is not None
     conn = conn or store.conn
     if not hidden_left(conn):
@@ -88,8 +90,6 @@ def remove_hidden(store: SQLiteLedger, *, conn: sqlite3.Connection | None = None
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}")
         conn.execute("PRAGMA shrink_memory")
-    if background:  # a caller that waits empties the log itself (erasure.finish_scrubs), once, after the rest
-        finish_scrubs(store, conn=conn, wal=True, yielding=True, attempts=1)
     return removed
 
 
@@ -105,4 +105,9 @@ def tick(store: SQLiteLedger, conn: sqlite3.Connection, scrub_due: threading.Eve
         finally:
             if not done:  # a reader kept the log, or the database was busy: the next tick tries again
                 scrub_due.set()
-    remove_hidden(store, conn=conn, seconds=TICK_SECONDS)
+    if remove_hidden(store, conn=conn, seconds=TICK_SECONDS) and not hidden_left(conn):
+        _log_owed.add(store)
+    # The log still holds the removed rows' words until it is emptied; a reader can keep it from
+    # being truncated, so every tick tries again until it is (a failed try left 200 copies in a test).
+    if store in _log_owed and finish_scrubs(store, conn=conn, wal=True, yielding=True, attempts=1):
+        _log_owed.discard(store)
