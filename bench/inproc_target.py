@@ -21,7 +21,9 @@ from __future__ import annotations
 import atexit
 import os
 
-from skills_sdk import Skill, SkillHost, say
+from same_work import same_work_skill
+
+from skills_sdk import Skill, SkillHost
 from skills_sdk.transcripts import TranscriptStore
 
 _CAPTURE = os.environ.get("SKILLS_BENCH_CAPTURE", "1") != "0"
@@ -43,26 +45,6 @@ def _remove(path: str) -> None:
 
 
 _DIR = _scratch_dir()
-
-
-def same_work_skill() -> Skill:
-    """The peer benchmark's pizza skill, written with skills_sdk: two slots, speech and a card."""
-    skill = Skill("pizza", developer_id="acme-pizza-inc", invocation_name="pizza shop")
-
-    @skill.launch
-    def launch(ctx):
-        return say("Welcome to Pizza Shop. What size and topping would you like?").ask("What pizza would you like?")
-
-    @skill.intent("OrderPizzaIntent", samples=["order a {size} pizza with {topping}"],
-                  slots={"size": "AMAZON.SearchQuery", "topping": "AMAZON.SearchQuery"})
-    def order(ctx, size="medium", topping="cheese"):
-        return (
-            say(f"Okay, one {size} {topping} pizza is on its way. It should arrive in about thirty minutes.")
-            .card("Pizza order", f"1 x {size} {topping}")
-            .end()
-        )
-
-    return skill
 
 
 def _store(name: str) -> TranscriptStore | None:

@@ -125,6 +125,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+# The project's gunicorn settings: the ledger's background work in one maintenance process (run with
+# --background thread, SKILLS_BACKGROUND=thread: on a thread in each worker, as before).
+from skills_sdk.server.gunicorn_hooks import on_exit, on_starting, when_ready  # noqa: E402, F401
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """gunicorn's hook (this module is also the run's config): write this worker's records."""
     with open(os.path.join(OUT, f"worker-{os.getpid()}.json"), "w") as f:
@@ -189,6 +194,8 @@ def main() -> None:
     ap.add_argument("--no-warmup", action="store_true", help="measure from the workers' first request")
     ap.add_argument("--no-settle", action="store_true", help="build the app without settle() (gc.freeze)")
     ap.add_argument("--port", type=int, default=18557)
+    ap.add_argument("--background", choices=("process", "thread"), default="process",
+                    help="the ledger's background work in one maintenance process (default) or a thread per worker")
     ap.add_argument("--keep", help="copy the per-worker records to this folder")
     ap.add_argument("--index", metavar="BACKLOG,TICKS",
                     help="the ledger's index_backlog and index_ticks (1000,1: as before the indexing was made steady)")
@@ -202,6 +209,7 @@ def main() -> None:
         env["WORKER_TAIL_NO_SETTLE"] = "1"
     if args.index:
         env["WORKER_TAIL_INDEX"] = args.index
+    env["SKILLS_BACKGROUND"] = "elsewhere" if args.background == "process" else "thread"
     url = f"http://127.0.0.1:{args.port}/"
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2", "-b", f"127.0.0.1:{args.port}",
                                "--log-level", "warning", "-c", "python:worker_tail", "worker_tail:app"],

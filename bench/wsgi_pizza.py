@@ -31,7 +31,7 @@ CERT_URL = "https://s3.amazonaws.com/echo.api/echo-api-cert-bench.pem"
 
 
 def _build(verify: bool, db: str = DB) -> Any:
-    from inproc_target import same_work_skill
+    from same_work import same_work_skill
 
     from skills_sdk.server import create_app, settle
     from skills_sdk.server.ops import configure_logging

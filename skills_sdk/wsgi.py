@@ -1,6 +1,8 @@
 """The production entry point ``skills_sdk.wsgi:app``, configured from the environment.
 
-    gunicorn -w 4 -b 0.0.0.0:8000 'skills_sdk.wsgi:app'
+    gunicorn -w 4 -c python:skills_sdk.server.gunicorn_hooks -b 0.0.0.0:8000 'skills_sdk.wsgi:app'
+
+(the hooks module runs the ledger's background work in one maintenance process: :mod:`skills_sdk.server.maintenance`).
 
 | variable | meaning | default |
 |---|---|---|

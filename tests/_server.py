@@ -20,6 +20,15 @@ from typing import Any
 SKILLS = str(pathlib.Path(sys.executable).with_name("skills"))
 
 
+def alive(pid: int) -> bool:
+    """True while a process ``pid`` exists (a zombie too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

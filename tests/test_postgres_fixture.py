@@ -11,6 +11,7 @@ import time
 
 import pytest
 from _postgres import find_bindir
+from _server import alive
 
 TESTS = pathlib.Path(__file__).parent
 
@@ -35,14 +36,6 @@ def test_hold(cluster):
 '''
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.mark.skipif(find_bindir() is None, reason="PostgreSQL's server programs are not installed")
 def test_a_pytest_killed_mid_test_takes_its_postgresql_with_it(tmp_path):
     (tmp_path / "test_hold.py").write_text(HOLDER)
@@ -57,14 +50,14 @@ def test_a_pytest_killed_mid_test_takes_its_postgresql_with_it(tmp_path):
         assert where.exists(), "the held test never started its cluster"
         data = pathlib.Path(where.read_text())
         postmaster = int((data / "postmaster.pid").read_text().split()[0])
-        assert _alive(postmaster)
+        assert alive(postmaster)
     finally:
         run.send_signal(signal.SIGKILL)  # no teardown runs: only the watchdog can stop the server
         run.wait()
     deadline = time.monotonic() + 60
-    while _alive(postmaster) and time.monotonic() < deadline:
+    while alive(postmaster) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(postmaster), "the PostgreSQL server outlived the pytest that started it"
+    assert not alive(postmaster), "the PostgreSQL server outlived the pytest that started it"
     deadline = time.monotonic() + 60  # the watchdog stops the server first, then removes its folder
     while data.parent.exists() and time.monotonic() < deadline:
         time.sleep(0.1)

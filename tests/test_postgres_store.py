@@ -20,6 +20,7 @@ from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema, warmkeys, writes
 from skills_sdk.transcripts.postgres.prepared import Prepared
+from skills_sdk.transcripts.record import utcnow_iso
 from skills_sdk.transcripts.retention import Policy
 
 
@@ -621,6 +622,30 @@ def test_a_users_later_captures_of_a_day_leave_its_row_alone_until_an_id_passes_
     third = store.record(_turn("u1", "three"))
     assert third > top and day_row(day)[0] == third + writes.DAY_AHEAD
     assert [r["id"] for r in store.user_history("u1")] == [third, second, first]
+
+
+def test_a_users_day_made_by_another_writer_while_a_capture_ran_still_bounds_the_captures_id(store):
+    # Another writer (a host, a COPY) makes the user's day with a low top and commits only after the
+    # capture's statement began: the capture's snapshot does not see that day, its insert finds it made.
+    store.record(_turn("u0", "key"))  # the pool's connection and the statement prepared first
+    day = utcnow_iso()[:10]
+    with psycopg.connect(store.url, autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute("INSERT INTO user_days (user_id, day, top_id) VALUES ('u1', %s, 1)", (day,))
+        got: list[int] = []
+        capture = threading.Thread(target=lambda: got.append(store.record(_turn("u1", "one", created_at=day + "T12:00:00.000Z"))))
+        capture.start()
+        with psycopg.connect(store.url, autocommit=True) as watch:  # the capture waits on that day's insert
+            for _ in range(500):
+                if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND query LIKE '%%user_days%%'").fetchone()[0]:
+                    break
+                time.sleep(0.01)
+        other.execute("COMMIT")
+        capture.join(timeout=30)
+    with store.connection() as conn:
+        top = conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)).fetchone()[0]
+    assert got and top >= got[0]
 
 
 def test_a_capture_on_a_connection_the_server_ended_fails_cleanly_and_the_next_is_prepared_anew(store):

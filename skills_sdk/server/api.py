@@ -18,6 +18,7 @@ from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
 from .alexa import error_response
+from .maintenance import BACKGROUND
 
 __all__ = ["register", "bp", "developer_key", "user_token"]
 
@@ -207,13 +208,16 @@ def register(app: Flask) -> None:
 
     Config: ``SKILLS_RETENTION_DAYS`` (or $SKILLS_RETENTION_DAYS) is the retention of skills that
     set none; ``SKILLS_PURGE_INTERVAL`` (seconds, default 3600; 0 turns it off) how often expired
-    rows are purged. The ledger runs the purge thread (see :meth:`Ledger.start`); testing apps run none.
+    rows are purged. The ledger runs the purge thread (see :meth:`Ledger.start`); testing apps run none,
+    nor do gunicorn workers whose maintenance process purges for them (:mod:`.maintenance`).
     """
     ext = app.extensions["skills_sdk"]
     days = app.config.get("SKILLS_RETENTION_DAYS", os.environ.get("SKILLS_RETENTION_DAYS"))
     default_days = int(days) if days not in (None, "") else None
     app.config["SKILLS_RETENTION_DAYS"] = default_days
     interval = float(app.config.get("SKILLS_PURGE_INTERVAL", os.environ.get("SKILLS_PURGE_INTERVAL", 3600)))
-    # create_app starts the ledger with these: its purge thread is the ledger's to run and stop.
-    ext["purge_every"] = interval if interval > 0 and not app.testing else 0.0
+    # create_app starts the ledger with these: its purge thread is the ledger's to run and stop. A
+    # gunicorn worker runs none: the server's maintenance process purges for every worker (.maintenance).
+    elsewhere = os.environ.get(BACKGROUND) == "elsewhere"
+    ext["purge_every"] = interval if interval > 0 and not app.testing and not elsewhere else 0.0
     app.register_blueprint(bp)

@@ -175,7 +175,7 @@ class Connection:
         return self._started
 
     def start_background(self) -> None:
-        """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork)."""
+        """Start the background indexer and checkpointer (a file database; idempotent; per process after a fork; no thread under SKILLS_BACKGROUND=elsewhere: server/maintenance.py)."""
         if not self.memory:
             self._started = True
             self._reserve_due.set()
@@ -193,7 +193,7 @@ class Connection:
 
     def _start_checkpointer(self) -> None:
         with self._lock:
-            if self._checkpointer is not None and self._checkpointer[0] == os.getpid():
+            if self._checkpointer is not None and self._checkpointer[0] == os.getpid() or os.environ.get("SKILLS_BACKGROUND") == "elsewhere":
                 return
             stop = threading.Event()
             t = threading.Thread(target=self._checkpoint_loop, args=(stop,), name="skills-checkpoint", daemon=True)
