@@ -261,12 +261,24 @@ def thread_reads() -> int:
         return 0
 
 
-def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, float]:
+def run_queue_s() -> float:
+    """Seconds this thread has waited, runnable, for a CPU (``/proc/thread-self/schedstat``; 0 where there is none)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def measure_write(store: TranscriptStore, tmp: str, rows: int, developers: int = 4) -> dict[str, float]:
     """Durable single capture on the big ledger; bulk import against plain sqlite3 on fresh files."""
     out: dict[str, float] = {}
     n = 2000
     now_ms = int(time.time() * 1000)
-    capture_rows = next(_ledger.generate(n, seed=99, end_ms=now_ms, days=1, heavy_users=0, batch=n))
+    # The ledger's own spread of developers: with 1,000, captures land on 1,000 developers' newest
+    # index pages (and 2,000 skills'), not on the four example companies' few.
+    capture_rows = next(_ledger.generate(n, seed=99, end_ms=now_ms, days=1, heavy_users=0, batch=n,
+                                         developers=developers))
     # What a started ledger's background thread does first: the WAL written out to its working
     # size, so the captures below write over its blocks as a running server's do.
     reserve = getattr(store, "reserve_wal", None)
@@ -276,7 +288,7 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
         out["wal_reserve_ms"] = (time.perf_counter() - t) * 1e3
     for row in capture_rows[:50]:
         store.record(dict(row, request_id=row["request_id"] + "w"))
-    each, bare, bare_ids = [], [], []
+    each, bare, bare_ids, queued = [], [], [], []
     # The capture's own connection: an insert on another one (as this step made before) leaves
     # the capture connection's page cache stale, and the next capture reads its pages again
     # (16 reads a capture against 1.3, bench/capture_loops.py), which no server's capture pays.
@@ -284,13 +296,16 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     bare_cpu = 0.0
     frame = 24 + conn.execute("PRAGMA page_size").fetchone()[0]
     wal = wal_size(store.path)
+    holds0 = getattr(store, "wal_holds", 0), getattr(store, "wal_hold_s", 0.0)
     reads0 = thread_reads()
     cpu0 = time.thread_time()
     t = time.perf_counter()
     for i, row in enumerate(capture_rows):
+        q1 = run_queue_s()
         t1 = time.perf_counter()
         store.record(row)          # what Capture does per turn: the row and its chain entry, one commit
         each.append(time.perf_counter() - t1)
+        queued.append(run_queue_s() - q1)
         if i % 4 == 0:
             # Side by side, interleaved: the same insert as one autocommit statement with no chain
             # entry (the capture before tamper evidence); those rows are deleted again below.
@@ -313,6 +328,13 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int) -> dict[str, floa
     out["capture_rows_per_s"] = n / dt
     # The mean carries the waits behind the background full-text indexer; the p50 does not.
     out["capture_p50_us"], out["capture_p99_us"] = pct(each, 50) * 1e6, pct(each, 99) * 1e6
+    # The mean less the p50, split: waiting for a CPU while runnable (other processes: the machine),
+    # held off while a checkpoint let the WAL start over (the ledger's), and the rest (cache misses
+    # read from the disk, checkpoints under way, the collector).
+    out["capture_above_p50_us"] = out["capture_us"] - out["capture_p50_us"]
+    out["capture_run_queue_us"] = sum(queued) / n * 1e6
+    out["capture_wal_holds"] = getattr(store, "wal_holds", 0) - holds0[0]
+    out["capture_wal_hold_us"] = (getattr(store, "wal_hold_s", 0.0) - holds0[1]) / n * 1e6
     # The same captures again, now that the WAL has started over (the loop above passed its bound,
     # 16,384 frames): a fresh copy's WAL grows with every frame, a running server's is written
     # over its cached frames, which costs the kernel less (bench/capture_loops.py --variants steady).
@@ -603,6 +625,10 @@ FIGURES = [
                ("capture_cpu_us", "  its thread's CPU, us/row"),
                ("capture_reads", "  read system calls per capture"),
                ("capture_p50_us", "  p50 us"), ("capture_p99_us", "  p99 us"), ("capture_rows_per_s", "  = rows/s"),
+               ("capture_above_p50_us", "  mean less p50, us"),
+               ("capture_run_queue_us", "    of it waiting for a CPU (the machine), us"),
+               ("capture_wal_hold_us", "    held off while the WAL started over, us"),
+               ("capture_wal_holds", "    times the WAL started over"),
                ("capture_appended_frames", "  frames appended to the WAL per capture"),
                ("capture_steady_us", "  the same, the WAL started over (a running server's), us/row"),
                ("capture_steady_cpu_us", "    its thread's CPU, us/row"),
@@ -650,7 +676,7 @@ def measure(store: TranscriptStore, path: str, rate: float | None, args: argpars
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("open", lambda: measure_open(store)),
         ("reads", lambda: measure_reads(store, api, args.queries, rng)),
-        ("write", lambda: measure_write(store, args.tmp, args.rows)),
+        ("write", lambda: measure_write(store, args.tmp, args.rows, args.developers)),
         ("export", lambda: measure_export(store, path)),
         ("erase", lambda: measure_erase(store, api)),
         ("purge", lambda: measure_purge(store, api)),

@@ -66,20 +66,39 @@ def checkpoint_bounded(ledger: Connection, conn: sqlite3.Connection) -> tuple[in
         ledger.checkpoint(conn=conn)
         try:
             with ledger.writing(timeout_ms=HOLD_WAIT_MS):
-                busy, frames, copied = ledger.checkpoint(conn=conn)
+                held = time.perf_counter()
+                try:
+                    busy, frames, copied = ledger.checkpoint(conn=conn)
+                finally:  # counted for the benchmarks: each hold is a wait for whichever capture came meanwhile
+                    ledger.wal_holds += 1
+                    ledger.wal_hold_s += time.perf_counter() - held
         except StoreError:  # a long write (an import, an erasure) holds the lock: not this time
             pass
     return busy, frames, copied
 
 
+def _before_fork() -> None:
+    """Fork only while the shared thread is outside SQLite (it calls SQLite only holding ``_working``).
+
+    A fork that caught it inside SQLite, holding one of SQLite's own mutexes (its allocator's,
+    taken on every allocation), left the child to wait forever at its first SQLite call: a
+    worker forked by a gunicorn master that had opened the ledger, or a test's child, hung.
+    """
+    _working.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _working.release()
+
+
 def _after_fork() -> None:
-    """A forked child starts its own thread; the locks are made anew in case the fork caught the parent's thread holding them."""
+    """A forked child starts its own thread; the locks are made anew (the child's copy of ``_working`` is held)."""
     global _lock, _working
     _lock, _working = threading.Lock(), threading.Lock()
     _conns.clear()  # the parent's connections are not the child's to use
 
 
-os.register_at_fork(after_in_child=_after_fork)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork)
 
 
 def serve(ledger: Connection) -> None:

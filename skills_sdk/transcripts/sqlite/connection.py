@@ -1,4 +1,4 @@
-"""SQLite connections and locking: one connection per thread, the write lock, transactions, the background checkpointer."""
+"""SQLite connections and locking: one connection per thread, the write lock, transactions, the background thread."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -17,8 +16,8 @@ from . import checkpoints
 from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
-from .fts import CHANGE_SLICE, FTS_IDLE, FTS_UPTO, index_pending, merge_step
-from .walfile import configured_reserve, reserve_slice, settle, working_size
+from .slices import Slices
+from .walfile import configured_reserve
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -27,8 +26,12 @@ __all__ = ["Connection", "Transaction", "open_uri"]
 
 log = logging.getLogger("skills_sdk.transcripts")
 
+#: The capture connection's page cache (KiB): what a capture reads of the six B-trees it writes
+#: stays cached at 10M rows and 1,000 developers (SQLite's default is 2 MB; see :attr:`Connection.capture_conn`).
+CAPTURE_CACHE_KIB = 16384
 
-class Connection:
+
+class Connection(Slices):
     """One SQLite database file (or ``":memory:"``) as this process uses it: connections, locks, background work.
 
     Each thread gets its own connection; every connection has ``secure_delete`` on, so deleted
@@ -74,6 +77,10 @@ class Connection:
         #: ``index_pause`` s apart), or, while captures keep coming, once ``index_backlog`` rows wait.
         self.index_idle, self.index_slice, self.index_pause, self.index_backlog, self.index_ticks = 0.05, 100, 0.001, 100, 5
         self.last_capture = 0.0  # time.monotonic() of this process's last capture
+        #: The capture connection's page cache in KiB, filled only as pages are read (:attr:`capture_conn`).
+        self.capture_cache_kib = CAPTURE_CACHE_KIB
+        #: How many times a checkpoint held writers off so the WAL could start over, and for how long in all (s).
+        self.wal_holds, self.wal_hold_s = 0, 0.0
         if not self.memory:
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, mode=0o700, exist_ok=True)
@@ -107,13 +114,17 @@ class Connection:
         """This thread's connection for captures: its busy timeout is ``capture_timeout_ms``, not the long one.
 
         A second connection, not a ``PRAGMA busy_timeout`` switched around each capture: two
-        pragmas cost about as much as the chain entry of the row.
+        pragmas cost about as much as the chain entry of the row. Its page cache is
+        ``capture_cache_kib``: a capture walks six B-trees from the root, and at 10M rows the inner
+        pages of the user and skill indexes alone outgrow SQLite's default 2 MB, so every capture
+        read pages back (from the OS, or the disk once the file outgrows the OS's cache).
         """
         if self.memory:
             return self.conn
         conn = getattr(self._local, "capture", None)
         if conn is None or getattr(self._local, "capture_pid", None) != pid():
             conn = self._connect(self.capture_timeout_ms)
+            conn.execute(f"PRAGMA cache_size = -{int(self.capture_cache_kib)}")
             self._local.capture = conn
             self._local.capture_pid = pid()
         return conn
@@ -230,60 +241,6 @@ class Connection:
     def _after_indexing(self, conn: sqlite3.Connection) -> None:
         """What a subclass adds to every background tick, after indexing (the ledger: erasures' owed scrubs)."""
 
-    def _index_when_due(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
-        """Index what waits when it costs captures least: while idle, else once past the backlog bound; in slices.
-
-        Every slice holds the write lock, and a capture that arrives meanwhile waits for it (for
-        longer than the slice's CPU when the machine is busy: the indexing thread is descheduled
-        while it holds the lock). So while captures keep coming, rows are left to wait until
-        ``index_backlog`` of them do, a slice or two at a time (series of ten, a backlog of 1,000
-        every half second, ran during half a gunicorn worker's slowest requests), in slices of
-        ``index_slice`` rows that give way to captures. Once the process has been
-        idle for ``index_idle`` seconds, what waits is indexed the same way. A search indexes what
-        waits before it reads, so it never misses a row either way. Each slice's merge step (FTS5
-        merges its segments only when told, a few dozen pages at a time) is a hold of its own.
-        """
-        waiting, changes = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
-                                        "fts_changes) FROM transcripts").fetchone()
-        busy = time.monotonic() - self.last_capture < self.index_idle
-        if busy and waiting < self.index_backlog and not changes:  # queued deletes are not left for later
-            return
-        self._index_in_slices(conn, stop, busy=busy)
-
-    def _give_way(self) -> None:
-        """Let the writers of this process that wait for the write lock go first (for 50 ms at most)."""
-        deadline = time.monotonic() + 0.05
-        while self._waiting and time.monotonic() < deadline:
-            time.sleep(0.0002)
-
-    def _index_in_slices(self, conn: sqlite3.Connection, stop: threading.Event, *, busy: bool) -> None:
-        """Index what waits in short slices that give way to captures, each followed by a merge step.
-
-        A slice starts only when no writer of this process waits for the write lock (for 50 ms at
-        most, so indexing keeps up under steady load), and the thread pauses between slices: a
-        lock released and at once taken again by the same thread is never seen free by a waiting
-        capture in this process (it needs the GIL first) nor in another (its ``flock`` wakes late).
-        Measured: without the pause, a capture that arrived during a backlog waited for the whole
-        backlog, slice after slice. While ``busy`` it indexes the backlog it found and returns;
-        idle, it stops as soon as captures come again.
-        """
-        newest = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
-        while not stop.is_set():
-            self._give_way()
-            with self.writing(yielding=True):
-                indexed = index_pending(conn, limit=self.index_slice, merge=False, changes=CHANGE_SLICE)
-            if indexed:  # the segments FTS5 merges only when told (a step per slice keeps up)
-                self._give_way()
-                with self.writing(yielding=True):
-                    merge_step(conn)
-            if conn.execute(FTS_IDLE).fetchone()[0]:
-                break
-            if busy and conn.execute("SELECT " + FTS_UPTO).fetchone()[0] >= newest:
-                break  # the backlog found is indexed: what came meanwhile waits for the bound again
-            if not busy and time.monotonic() - self.last_capture < self.index_idle:
-                break  # captures again: the rest waits for the next idle moment or the backlog bound
-            time.sleep(self.index_pause)
-
     def checkpoint(self, mode: str = "PASSIVE", *, conn: sqlite3.Connection | None = None) -> tuple[int, int, int]:
         """Copy WAL pages into the database file; returns SQLite's ``(busy, wal_pages, copied)``.
 
@@ -300,35 +257,6 @@ class Connection:
         if mode.upper() == "TRUNCATE":
             self._reserve_due.set()  # the WAL is empty now: the background thread writes it out again
         return int(busy), int(pages), int(copied)
-
-    def reserve_wal(self, *, conn: sqlite3.Connection | None = None, stop: threading.Event | None = None) -> bool:
-        """Write the ``-wal`` file out to its working size, so captures write over its blocks instead of growing it.
-
-        The started ledger's background thread calls it on its first tick. Why, and what SQLite
-        makes of the zeros: :mod:`.walfile`. A slice at a time under both write locks, giving way to
-        captures between slices. True when the file has its working size, False when the disk had no
-        room (captures go on; the WAL grows as they come).
-        """
-        if self.memory:
-            return True
-        conn = conn or self.conn
-        if self.wal_reserve is None:
-            self.wal_reserve = working_size(conn.execute("PRAGMA page_size").fetchone()[0])
-        first = True
-        while stop is None or not stop.is_set():
-            self._give_way()
-            with self.writing(yielding=True):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    done = reserve_slice(self.path, self.wal_reserve, check_room=first)
-                finally:
-                    conn.execute("ROLLBACK")
-            if done is not None:
-                if done and not first:  # written out: flushed now, not by a checkpoint's fsync that waits for it
-                    settle(self.path)
-                return done
-            first = False
-        return False
 
     def close(self) -> None:
         """Close this thread's connections (others close when their threads end) and end the shared thread's checkpoints."""
