@@ -468,6 +468,9 @@ def measure_erase(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
 def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) -> dict[str, Any]:
     """Purge the oldest day of rows through the real retention purge."""
     purge = api.get("purge")
+    remove = getattr(store, "remove_purged", None)  # a purge in two steps: the rows an earlier run hid
+    if remove is not None:
+        remove()
     first = store.conn.execute("SELECT min(created_at) FROM transcripts").fetchone()[0]
     cutoff = time.strftime("%Y-%m-%dT00:00:00.000Z", time.gmtime(_ms(first) / 1000 + 86400))
     n = store.conn.execute("SELECT count(*) FROM transcripts WHERE created_at < ?", (cutoff,)).fetchone()[0]
@@ -483,7 +486,26 @@ def measure_purge(store: TranscriptStore, api: dict[str, Callable[..., Any]]) ->
     done = _io()
     # What this process wrote and read meanwhile (the WAL's frames, then the checkpoint's pages).
     moved = {f"purge_day_{k}_mb": (done[k] - io[k]) / 1e6 for k in io} if io else {}
-    return {"purge_day_ms": dt, "purge_day_cpu_ms": (time.thread_time() - c) * 1000, "purge_day_rows": n, **moved}
+    fig = {"purge_day_ms": dt, "purge_day_cpu_ms": (time.thread_time() - c) * 1000, "purge_day_rows": n,
+           "purge_day_pending": report.get("pending", 0), **moved}
+    return {**fig, **measure_removal(store)} if report.get("pending") else fig
+
+
+def measure_removal(store: TranscriptStore) -> dict[str, Any]:
+    """The purge's second step as the background thread runs it (slices that give way), to the end."""
+    from skills_sdk.transcripts.sqlite.removal import remove_hidden
+
+    holds: list[float] = []
+    io = _io()
+    c, t = time.thread_time(), time.perf_counter()
+    remove_hidden(store, seconds=3600.0, holds=holds)
+    dt = (time.perf_counter() - t) * 1000
+    done = _io()
+    holds.sort()
+    moved = {f"removal_{k}_mb": (done[k] - io[k]) / 1e6 for k in io} if io else {}
+    return {"removal_ms": dt, "removal_cpu_ms": (time.thread_time() - c) * 1000, "removal_slices": len(holds),
+            "removal_hold_p50_ms": holds[len(holds) // 2] * 1000,
+            "removal_hold_p99_ms": holds[min(len(holds) - 1, int(len(holds) * 0.99))] * 1000, **moved}
 
 
 def _io() -> dict[str, int]:
@@ -629,7 +651,11 @@ FIGURES = [
                  ("erase_scrub_ms", "  then its scrub (FTS deletes, WAL), ms"), ("erase_scrub_cpu_ms", "  the scrub's CPU, ms"),
                  ("purge_day_ms", "retention purge of one day, ms"), ("purge_day_cpu_ms", "  its CPU (this thread), ms"),
                  ("purge_day_rows", "  rows purged"), ("purge_day_written_mb", "  MB written meanwhile (WAL, checkpoint)"),
-                 ("purge_day_read_mb", "  MB read meanwhile"),
+                 ("purge_day_read_mb", "  MB read meanwhile"), ("purge_day_pending", "  rows left to the removal"),
+                 ("removal_ms", "then the removal of those rows (background slices), ms"),
+                 ("removal_cpu_ms", "  its CPU, ms"), ("removal_slices", "  slices"),
+                 ("removal_hold_p50_ms", "  a slice's write-lock hold, p50 ms"), ("removal_hold_p99_ms", "  p99 ms"),
+                 ("removal_written_mb", "  MB written"), ("removal_read_mb", "  MB read"),
                  ("verify_s", "verify the tamper-evident chain, s"), ("verify_rows_per_s", "  rows/s"),
                  ("verify_unchained_rows", "  rows older than the chain (not covered)")]),
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"),

@@ -148,7 +148,7 @@ def test_a_purge_leaves_one_tombstone_naming_its_ids_and_a_digest_of_their_diges
     store, path = purged_ledger(tmp_path)
     digests = store.db.conn.execute("SELECT id, digest FROM ledger_chain WHERE id <= 6 ORDER BY id").fetchall()
 
-    assert purge(store, retention_skills(), now="2026-12-01T00:00:00Z")["deleted"] == 6
+    assert purge(store, retention_skills(), now="2026-12-01T00:00:00Z", wait=True)["deleted"] == 6
 
     (rid, digest), = store.db.conn.execute("SELECT id, digest FROM ledger_chain WHERE event = 'purge_range'")
     import hashlib
@@ -174,7 +174,7 @@ def test_edits_around_a_purge_are_caught_and_named(tmp_path, before, after, says
     store, path = purged_ledger(tmp_path)
     if before:
         edit(path, before)
-    purge(store, retention_skills(), now="2026-12-01T00:00:00Z")
+    purge(store, retention_skills(), now="2026-12-01T00:00:00Z", wait=True)
     if after:
         edit(path, after)
 

@@ -110,7 +110,7 @@ def test_a_purge_of_whole_days_drops_their_partitions_and_leaves_no_trace(store,
     store.record(row("2026-11-02", kept))
     index_pending(store.db.conn)
 
-    report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z")
+    report = purge(store, {}, default_days=1, now="2026-11-03T00:00:00Z", wait=True)
 
     assert report["deleted"] == 5 and report["scrubbed"]
     assert days_of(store) == ["2026-11-02"]

@@ -195,6 +195,22 @@ def test_a_purge_applies_each_policy_and_the_default_to_every_other_skill(ledger
     assert sorted({r["skill"] for r in ledger.iter_transcripts()}) == ["a", "e"]
 
 
+def test_no_read_returns_a_purged_row_once_the_purge_returns_and_wait_leaves_none_pending(ledger: Ledger):
+    from skills_sdk.transcripts.retention import purge
+
+    ledger.record_many([row(1), row(2), row(3, created_at="2026-12-20T00:00:00.000Z")])
+
+    report = purge(ledger, {}, default_days=30, now="2027-01-01T00:00:00Z")
+
+    # SQLite hides the two whole-day rows and deletes them after; PostgreSQL drops them at once.
+    assert report["deleted"] == 2 and report["pending"] == (2 if type(ledger).__name__ == "SQLiteLedger" else 0)
+    assert [r["request_id"] for r in ledger.iter_transcripts()] == ["R3"] and ledger.count() == 1
+    assert [r["request_id"] for r in ledger.user_history(ALICE)] == ["R3"] and ledger.session_turns("S1")[0]["request_id"] == "R3"
+    assert [r["request_id"] for r in ledger.query(developer_id="dev-a")[0]] == ["R3"]
+    waited = purge(ledger, {}, default_days=30, now="2027-01-01T00:00:00Z", wait=True)
+    assert waited["deleted"] == 0 and waited["pending"] == 0 and waited["scrubbed"]
+
+
 def test_keys_are_made_checked_and_revoked(ledger: Ledger):
     info, key = ledger.create_key("developer", "dev-a")
     assert ledger.verify_key(key) == info and info.kind == "developer" and info.subject == "dev-a"

@@ -37,9 +37,9 @@ def test_rows_older_than_their_skills_retention_are_gone_newer_stay(ledger):
     at(host, RECENT)
     speak(host, "notes", USER, "recent")
 
-    report = purge(store, skills, now=NOW)
+    report = purge(store, skills, now=NOW, wait=True)
 
-    assert report["deleted"] == 1 and report["scrubbed"] is True
+    assert report["deleted"] == 1 and report["scrubbed"] is True and report["pending"] == 0
     assert [r["created_at"] for r in store.iter_transcripts(skill="notes")] == [RECENT]
     assert occurrences(path, old) == 0
 
@@ -159,6 +159,7 @@ def test_a_large_purge_runs_in_short_audited_transactions_and_reports_progress(t
     from skills_sdk.transcripts.audit import iter_audit
     from skills_sdk.transcripts.sqlite import retention
 
+    monkeypatch.setattr(retention, "_autoincrement", lambda conn: False)  # no mark: every row in this call
     monkeypatch.setattr(retention, "_CHUNK", 3)
     store = TranscriptStore(tmp_path / "t.db")
     rows = [{"developer_id": "d", "skill": s, "user_id": USER, "created_at": OLD, "speech": f"old {i}"}
@@ -181,6 +182,7 @@ def test_captures_go_on_while_a_long_purge_runs(tmp_path, monkeypatch):
 
     from skills_sdk.transcripts.sqlite import retention
 
+    monkeypatch.setattr(retention, "_autoincrement", lambda conn: False)  # no mark: every row in this call
     monkeypatch.setattr(retention, "_CHUNK", 50)
     store = TranscriptStore(tmp_path / "t.db")
     store.record_many([{"developer_id": "d", "skill": "notes", "user_id": USER, "created_at": OLD, "speech": "x"}
@@ -244,7 +246,7 @@ def test_a_purge_of_whole_days_leaves_the_full_text_queue_trigger_as_it_was(ledg
                                                        ("notes", "amzn1.ask.account.OTHER", RECENT, later)]])
     index_pending(conn)
 
-    report = purge(store, {"notes": Policy(30), "shop": Policy(31)}, now=NOW)
+    report = purge(store, {"notes": Policy(30), "shop": Policy(31)}, now=NOW, wait=True)
 
     assert report["deleted"] == 2
     assert conn.execute(trigger).fetchone() == before
@@ -261,6 +263,7 @@ from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.sqlite import retention
 
 retention._CHUNK = 5
+retention._autoincrement = lambda conn: False  # no mark: every row in this call
 store = TranscriptStore(sys.argv[1])
 deletes = []
 
@@ -298,7 +301,7 @@ def test_a_purge_killed_mid_transaction_leaves_a_sound_ledger_and_the_next_one_f
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert store.conn.execute(trigger).fetchone() == before
     assert store.count() == 31    # two transactions of five rows committed, the third rolled back
-    assert purge(store, {}, default_days=30, now=NOW)["deleted"] == 30
+    assert purge(store, {}, default_days=30, now=NOW, wait=True)["deleted"] == 30
     assert [r["speech"] for r in store.iter_transcripts()] == ["new"]
     fts_integrity_check(store)
     store.close()

@@ -162,7 +162,10 @@ def verify(db_path: str) -> None:
 @click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
               help="Retention of skills that set none (default: keep them).")
 @click.option("--now", callback=iso_time("--now"), help="Purge as if it were this time (ISO-8601).")
-def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now: str | None) -> None:
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Also delete the rows the purge hid from the file before returning (--no-wait leaves them "
+                   "to a running server's background thread; no read returns them either way).")
+def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now: str | None, wait: bool) -> None:
     """Delete expired transcripts (keeping receipts their skill keeps longer) and run due erasures."""
     from ..transcripts.retention import purge as run_purge
     from ._common import load_skills
@@ -170,9 +173,9 @@ def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now
     store = open_store(db_path)
     skills = load_skills(skills_spec)
     with Progress("purged") as bar:
-        report = run_purge(store, skills, default_days=retention_days, now=now, progress=bar.update)
+        report = run_purge(store, skills, default_days=retention_days, now=now, progress=bar.update, wait=wait)
     click.echo(json.dumps(report, indent=2))
-    if not report["scrubbed"]:
+    if not report["scrubbed"] and not report["pending"]:
         raise click.ClickException("Rows were removed but the write-ahead log could not be truncated yet (another "
                                    "connection was reading); run the purge again to finish the scrub.")
 

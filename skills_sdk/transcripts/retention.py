@@ -95,13 +95,25 @@ def moment(now: datetime | str | None) -> datetime:
 
 def purge(ledger: Ledger, skills: Mapping[str, Policy] | Iterable[Any] = (), *, default_days: int | None = None,
           now: datetime | str | None = None, actor: str = "purge",
-          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+          progress: Callable[[int], None] | None = None, wait: bool = False) -> dict[str, Any]:
     """:meth:`Ledger.purge`: delete expired transcripts, strip expired text from kept receipts, run due erasures.
 
     >>> purge(ledger, [pizza], default_days=30, now="2026-12-31T00:00:00Z")   # doctest: +SKIP
-    {'deleted': 12, 'stripped': 2, 'per_skill': {'pizza': 14}, 'erasures': [], 'scrubbed': True, ...}
+    {'deleted': 12, 'stripped': 2, 'per_skill': {'pizza': 14}, 'erasures': [], 'scrubbed': True, 'pending': 0, ...}
+
+    No read returns a purged row once this returns. On SQLite the rows of whole expired days may
+    still be in the file then (``pending``), until the ledger's background thread deletes them;
+    ``wait=True`` deletes them before returning (``SQLiteLedger.remove_purged``).
     """
-    return ledger.purge(skills, default_days=default_days, now=now, actor=actor, progress=progress)
+    report = ledger.purge(skills, default_days=default_days, now=now, actor=actor, progress=progress)
+    report.setdefault("pending", 0)
+    # Only a backend with a second step has remove_purged (SQLite); it also finishes what an earlier
+    # purge left, or an interrupted removal.
+    remove = getattr(ledger, "remove_purged", None)
+    if wait and remove is not None:
+        report["pending"] = 0
+        report["scrubbed"] = remove()
+    return report
 
 
 class PurgeThread:

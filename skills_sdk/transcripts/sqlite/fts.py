@@ -32,6 +32,7 @@ from .fts_sql import (
     fts_day,
     fts_table,
 )
+from .queries import PURGED_BELOW
 
 #: Most rows a search indexes before it runs (the background thread indexes the rest).
 SEARCH_INDEX_LIMIT = 20_000
@@ -187,7 +188,8 @@ def apply_fts_changes(conn: sqlite3.Connection, *, rows: int | None = None) -> i
 
 
 _ROW_DAY = FTS_DAY.format("t")
-_ROW_HAS_TEXT = FTS_HAS_TEXT.format("t")
+# A row a purge hid is never indexed: its day's tables were dropped, and indexing it would make them again.
+_ROW_HAS_TEXT = FTS_HAS_TEXT.format("t") + " AND t.id >= " + PURGED_BELOW
 
 
 def _index_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any], place: _Placement | None = None) -> int:

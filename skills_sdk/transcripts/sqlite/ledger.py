@@ -173,18 +173,17 @@ class SQLiteLedger(Connection, Ledger):
         return queries.rows(self.conn, sql, params)
 
     def get(self, transcript_id: int) -> dict[str, Any] | None:
-        found = queries.rows(self.conn, "SELECT * FROM transcripts WHERE id = ?", (transcript_id,))
+        found = queries.rows(self.conn, f"SELECT * FROM transcripts WHERE id = ? AND {queries.LIVE}", (transcript_id,))
         return found[0] if found else None
 
     def user_history(self, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
-        if before_id is None:
-            return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? ORDER BY id DESC LIMIT ?",
-                                (user_id, limit))
-        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE user_id = ? AND id < ? "
-                                          "ORDER BY id DESC LIMIT ?", (user_id, before_id, limit))
+        before = "" if before_id is None else " AND id < ?"  # a purge's hidden rows: below queries.LIVE's mark
+        return queries.rows(self.conn, f"SELECT * FROM transcripts WHERE user_id = ?{before} AND {queries.LIVE} "
+                                       "ORDER BY id DESC LIMIT ?", (user_id, *([] if before_id is None else [before_id]), limit))
 
     def session_turns(self, session_id: str) -> list[dict[str, Any]]:
-        return queries.rows(self.conn, "SELECT * FROM transcripts WHERE session_id = ? ORDER BY id", (session_id,))
+        return queries.rows(self.conn, f"SELECT * FROM transcripts WHERE session_id = ? AND {queries.LIVE} ORDER BY id",
+                            (session_id,))
 
     def count(self, where: Where = None, /, **fields: Any) -> int:
         return queries.count(self.conn, TranscriptFilter.of(where, **fields))
@@ -295,17 +294,16 @@ class SQLiteLedger(Connection, Ledger):
         return True
 
     def _after_indexing(self, conn: Any) -> None:
-        if not self._scrub_due.is_set():
-            return
-        from . import erasure
+        from . import removal
 
-        self._scrub_due.clear()  # before reading what is owed: an erasure committed after sets it again
-        done = False
-        try:
-            done = erasure.finish_scrubs(self, conn=conn, yielding=True, attempts=1)
-        finally:
-            if not done:  # a reader kept the log, or the database was busy: the next tick tries again
-                self._scrub_due.set()
+        removal.tick(self, conn, self._scrub_due)  # erasures' owed scrubs, a purge's second step
+
+    def remove_purged(self) -> bool:
+        """Delete now the rows a purge hid (its second step, else the background thread's); True once scrubbed."""
+        from . import erasure, removal
+
+        removal.remove_hidden(self)
+        return erasure.finish_scrubs(self, wal=True)
 
     def schedule_erasure(self, user_id: str, *, skill: str | None = None, developer_id: str | None = None,
                          due: datetime.datetime, reason: str = "skill_disabled") -> None:

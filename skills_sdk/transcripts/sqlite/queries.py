@@ -9,7 +9,19 @@ from ..query import TranscriptFilter, scope_where, where
 from ..record import JSON_COLUMNS, canonical_json, decode, split_kinds
 from .driver import sqlite3
 
-__all__ = ["rows", "count", "walk", "json_select", "page", "scope_where", "decoded_page", "by_user_first"]
+__all__ = ["rows", "count", "walk", "json_select", "page", "scope_where", "decoded_page", "by_user_first", "LIVE",
+           "LIVE_T", "PURGED_BELOW"]
+
+#: The smallest id a read may return: a purge's first step hides every row below it at once (they
+#: are all expired), and the background thread then deletes them in slices (see retention.py).
+#: A scalar subquery, so each statement reads the mark of its own snapshot; on the (user_id, id)
+#: and (developer_id, id) indexes it bounds the range, elsewhere it tests the rowid in the index.
+PURGED_BELOW = "coalesce((SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'purged_below'), 0)"
+#: The test every read of ``transcripts`` adds, and its form for reads on ``transcripts t``. The unary
+#: ``+`` keeps it from choosing an index: as a range on id it turned an export's walk of the
+#: (developer_id, created_at) index into a walk of (developer_id, id) and a sort.
+LIVE = "+id >= " + PURGED_BELOW
+LIVE_T = "+t.id >= " + PURGED_BELOW
 
 
 def rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
@@ -24,7 +36,7 @@ def count(conn: sqlite3.Connection, f: TranscriptFilter) -> int:
     if f.q is not None:
         raise ValueError("count() does not search text; leave q out, or page through query() for matches.")
     clauses, params = where(f)
-    clauses = by_user_first(clauses)
+    clauses = [*by_user_first(clauses), LIVE]
     sql = "SELECT count(*) FROM transcripts" + (" WHERE " + " AND ".join(clauses) if clauses else "")
     return int(conn.execute(sql, params).fetchone()[0])
 
@@ -37,13 +49,13 @@ def walk(conn: sqlite3.Connection, select: str, f: TranscriptFilter, batch: int,
     if f.q is not None:
         raise ValueError("an export does not search text; leave q out, or page through query() for matches.")
     clauses, params = where(f)
-    clauses = by_user_first(clauses)
+    clauses = [*by_user_first(clauses), LIVE]
     # The keyset columns ride at the end of each result tuple.
     sel = f"{select}, created_at AS _k_at, id AS _k_id"
     if f.user_id is None and f.session_id is None and (f.developer_id is not None or f.skill is not None):
         # Walk the (developer_id | skill, created_at) index in its own order, keyset on
         # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
-        base = " AND ".join(clauses) or "1"
+        base = " AND ".join(clauses)
         order = f"ORDER BY created_at, id LIMIT {int(batch)}"
         cur = conn.execute(f"SELECT {sel} FROM transcripts WHERE {base} {order}", params)
         next_sql = f"SELECT {sel} FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) {order}"
@@ -124,7 +136,7 @@ def page(conn: sqlite3.Connection, filters: TranscriptFilter, *, developer_id: s
     filter (``q``) is :func:`skills_sdk.transcripts.sqlite.search.text_page`'s.
     """
     clauses, params = scope_where(filters, developer_id, user_id)
-    clauses = by_user_first(clauses)
+    clauses = [*by_user_first(clauses), LIVE_T]
     # A time window walks the (scope, created_at) index newest first and stops at the page; ordering
     # it by id made SQLite read and sort every row of the window (245 ms for one day at 10M rows).
     by_time = developer_id is not None and (filters.since is not None or filters.until is not None)

@@ -15,6 +15,8 @@ from .audit import audit
 from .chain import chain_changed, chain_purged, returning_content
 from .erasure import finish_scrubs, run_pending
 from .fts import FTS_DAY, apply_fts_changes, drop_fts_days, fts_day
+from .queries import PURGED_BELOW
+from .removal import remove_hidden
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -89,7 +91,8 @@ def _select(where: str, limit: int) -> str:
 
 def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] = (), *,
           default_days: int | None = None, now: datetime | str | None = None, actor: str = "purge",
-          progress: Callable[[int], None] | None = None, batch_seconds: float = 0.25) -> dict[str, Any]:
+          progress: Callable[[int], None] | None = None, batch_seconds: float = 0.25,
+          wait: bool = False) -> dict[str, Any]:
     """Delete expired transcripts, strip expired text from kept receipts, run due erasures; returns a report.
 
     >>> purge(store, [pizza], default_days=30, now="2026-12-31T00:00:00Z")   # doctest: +SKIP
@@ -102,9 +105,16 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     from the files as an erasure is (see :func:`skills_sdk.transcripts.erasure.scrub`); ``scrubbed``
     in the report is False when the WAL could not be truncated yet (the next purge retries).
 
-    The work runs in short transactions (about ``batch_seconds`` each) so captures are not held up
-    behind a long purge; each one is audited with the rows it removed. ``progress``, when given, is
-    called after each with the number of rows removed so far (the CLI draws it on a terminal).
+    In two steps. The first, before this returns: whole expired days (every row of them from the
+    purge mark up, up to the first row kept) are hidden at once, by raising the mark in one short
+    transaction that also drops their full-text tables and audits them: no read returns them
+    after its commit. What is left (rows of a day kept in part, rows above a kept one, strips) is
+    done here as before, in short transactions (about ``batch_seconds`` each) so captures are not
+    held up, each audited with the rows it removed. The second step deletes the hidden rows from
+    the file (:func:`.removal.remove_hidden`): the ledger's background thread does it in slices,
+    or this call before returning with ``wait=True``. ``pending`` in the report counts the rows
+    this purge left to it (0 with ``wait``; ``scrubbed`` is then False). ``progress``, when given,
+    is called after each transaction with the number of rows removed so far (the CLI draws it).
     """
     now = moment(now)
     table = dict(skills) if isinstance(skills, Mapping) else policies(skills)
@@ -114,33 +124,86 @@ def purge(store: TranscriptStore, skills: Mapping[str, Policy] | Iterable[Any] =
     # skill (skill by skill wrote 1.25x the log); the per-skill statements then find only rows that
     # came in meanwhile. Bounded, so a first purge of a long backlog does not hold every id at once.
     ordered = _ordered_ids(store, steps, drop_before)
+    filters = {"now": _iso(now), "default_days": default_days}
+    # The first step: the longest run of these ids from the mark up, with no kept row among them,
+    # is hidden at once (the mark moves past it) and left to the removal (removal.py).
+    mark, hidden = _hide(store, ordered, drop_before, actor, filters)
+    if hidden:
+        drop_before = None  # dropped with the mark
+    per_skill: dict[str, int] = {}
+    for _, name in hidden:
+        per_skill[name] = per_skill.get(name, 0) + 1
+    ordered = [r for r in ordered if r[0] >= mark]
+    steps = [(name, kind, f"{where} AND id >= {int(mark)}", params) for name, kind, where, params in steps]
     cache = store.conn.execute("PRAGMA cache_size").fetchone()[0]
     store.conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
     try:
-        deleted, stripped, per_skill = _remove(store, ordered, steps, drop_before, actor,
-                                               {"now": _iso(now), "default_days": default_days},
-                                               progress, batch_seconds)
+        deleted, stripped = _remove(store, ordered, steps, drop_before, actor, filters, progress, batch_seconds,
+                                    per_skill, len(hidden))
     finally:
         store.conn.execute(f"PRAGMA cache_size = {cache}")
         store.conn.execute("PRAGMA shrink_memory")
+    pending = len(hidden)
+    if wait:
+        remove_hidden(store)
+        pending = 0
     erasures = run_pending(store, now=now, actor=actor)
-    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped))
+    scrubbed = finish_scrubs(store, wal=bool(deleted or stripped)) and not pending
     return {"now": _iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
-            "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+            "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed, "pending": pending}
+
+
+def _hide(store: TranscriptStore, ordered: list[tuple[int, str]], drop_before: str | None, actor: str,
+          filters: dict[str, Any]) -> tuple[int, list[tuple[int, str]]]:
+    """Raise the purge mark over the run of ``ordered`` that starts at it, drop the expired days'
+    full-text tables and audit, in one transaction; returns the mark and the rows it hid.
+
+    ``ordered`` are expired rows of whole expired days; a gap between two of them is probed (one
+    rowid seek) and ends the run when a row lives there (a kept row, or one this purge strips).
+    Ids only grow (AUTOINCREMENT), so no row written later can fall below the mark; a table made
+    before it can hand out an erased newest row's id again, so its purge hides nothing.
+    """
+    conn = store.conn
+    mark = int(conn.execute(f"SELECT {PURGED_BELOW}").fetchone()[0])
+    if not ordered or drop_before is None or not _autoincrement(conn):
+        return mark, []
+    at = mark
+    run: list[tuple[int, str]] = []
+    for rid, name in ordered:
+        if rid < mark:
+            continue  # hidden by an earlier purge, still waiting for the removal
+        if rid != at and conn.execute("SELECT min(id) FROM transcripts WHERE id >= ?", (at,)).fetchone()[0] != rid:
+            break
+        run.append((rid, name))
+        at = rid + 1
+    if not run:
+        return mark, run
+    with store.writing(), store.transaction() as conn:
+        conn.execute("UPDATE privacy_meta SET value = CAST(? AS TEXT) WHERE name = 'purged_below'", (at,))
+        drop_fts_days(conn, drop_before)
+        # What the removal still owes is in the audit: the rows are gone for every read from this commit.
+        audit(store, actor, "purge", {**filters, "pending": len(run)}, len(run), conn=conn)
+    return at, run
+
+
+def _autoincrement(conn: Any) -> bool:
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'transcripts'").fetchone()[0]
+    return "AUTOINCREMENT" in sql.upper()
 
 
 def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[tuple[str, str, str, tuple[Any, ...]]],
             drop_before: str | None, actor: str, audit_filters: dict[str, Any],
-            progress: Callable[[int], None] | None, batch_seconds: float) -> tuple[int, int, dict[str, int]]:
-    """Delete ``ordered`` by id, then run ``steps``; returns the rows deleted, stripped, and per skill.
+            progress: Callable[[int], None] | None, batch_seconds: float, per_skill: dict[str, int],
+            deleted: int) -> tuple[int, int]:
+    """Delete ``ordered`` by id, then run ``steps``; returns the rows deleted and stripped (``deleted`` and
+    ``per_skill`` start from the rows the first step hid).
 
     Short transactions, each holding the write lock for about ``batch_seconds``: captures go on
     between them instead of waiting behind a day's worth of deletes (30 s at 10M rows). Each
     transaction audits what it removed, so an interrupted purge is still fully accounted for and
     the next one finishes it.
     """
-    deleted = stripped = at = 0
-    per_skill: dict[str, int] = {}
+    stripped = at = 0
     pending = list(steps)
     while True:
         removed_here = 0
@@ -199,4 +262,4 @@ def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[
         if progress is not None and removed_here:
             progress(deleted + stripped)
         if not pending and at >= len(ordered):
-            return deleted, stripped, per_skill
+            return deleted, stripped

@@ -54,6 +54,9 @@ _PRIVACY_DDL = (
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_upto', '0')",
     # Days before the floor had their partition dropped by a purge, which deleted all their rows.
     "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('fts_floor', '')",
+    # Rows below this id were hidden by a purge and wait for the background thread to delete them
+    # (every read tests it: queries.LIVE); none are left once it finishes.
+    "INSERT OR IGNORE INTO privacy_meta (name, value) VALUES ('purged_below', '0')",
     # The full-text index is a fixed number of external-content FTS5 tables per UTC day of
     # created_at (transcripts_fts_YYYYMMDD_bK, listed in fts_days; K is a hash of the developer id
     # modulo fts_buckets): the text lives once, in transcripts; each table holds tokens, among them

@@ -28,8 +28,10 @@ def text_page(store: Connection, filters: TranscriptFilter, developer_id: str | 
               before_id: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """A full-text page: the scope's tables, newest day first, each walked newest first, until the page is full."""
     from ..query import scope_where
+    from .queries import LIVE_T
 
     clauses, params = scope_where(filters, developer_id, user_id)
+    clauses.append(LIVE_T)  # rows a purge hid (their days' tables are dropped: a row of "other" would show)
     conn = store.conn
     # Rows captured since the last checkpoint tick are searchable too. Bounded: after an upgrade
     # re-indexes a big ledger, a search does not wait for all of it (the background thread does it).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..stats import transaction_totals
+from .queries import LIVE
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger as TranscriptStore
@@ -24,7 +25,7 @@ def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since:
     currency (as strings, exact); ``p50_ms`` / ``p99_ms`` are nearest-rank latency percentiles.
     Only rows of ``developer_id`` are read, so one developer never sees another's figures.
     """
-    where = "developer_id = ? AND skill = ? AND created_at >= ?"
+    where = "developer_id = ? AND skill = ? AND created_at >= ? AND " + LIVE
     params: list[Any] = [developer_id, skill, since]
     if until:
         where += " AND created_at < ?"
