@@ -119,6 +119,28 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
     assert len(list(shared.glob("*.db"))) >= 2  # the operator's folder is theirs: it stays
 
 
+def test_a_scrape_while_a_process_is_making_its_metric_file_still_answers(tmp_path):
+    # A process (a worker booting, the maintenance process) makes its file empty, then sizes it: a
+    # scrape reading the folder in between failed with a 500 on the empty file.
+    port = free_port()
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = start(["serve", "--db", str(tmp_path / "t.db"), "--workers", "2"], port, env=env, stdout=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(3):
+            assert post(base + "/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())[0] == 200
+        (shared / "counter_999999.db").touch()  # a file at the instant its process made it
+        for _ in range(4):
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+                got = samples(resp.read().decode())
+            assert got[("skills_capture_seconds_count", ())] == 3
+    finally:
+        stop(proc)
+
+
 def test_the_metrics_folder_serve_made_is_removed_when_gunicorn_stops(tmp_path):
     port = free_port()
     temp = tmp_path / "temp"
