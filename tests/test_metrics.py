@@ -86,14 +86,19 @@ def test_spooled_refused_replayed_and_state_follow_a_fault(tmp_path):
     assert got[("skills_transcripts_lost_total", ())] == 0
 
 
-def test_gunicorn_workers_are_counted_together(tmp_path):
+def two_workers(tmp_path) -> tuple[object, str, object]:
+    """``skills serve --workers 2`` on a metrics folder of the test's: (the process, its URL, the folder)."""
     port = free_port()
     shared = tmp_path / "metrics"
     shared.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
     with open(tmp_path / "server.log", "wb") as log:
         proc = start(["serve", "--db", str(tmp_path / "t.db"), "--workers", "2"], port, env=env, stdout=log)
-    base = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", shared
+
+
+def test_gunicorn_workers_are_counted_together(tmp_path):
+    proc, base, shared = two_workers(tmp_path)
     try:
         for _ in range(30):
             status, answer = post(base + "/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())
@@ -117,6 +122,22 @@ def test_gunicorn_workers_are_counted_together(tmp_path):
         stop(proc)
     assert (tmp_path / "server.log").read_text().count("Booting worker") == 2
     assert len(list(shared.glob("*.db"))) >= 2  # the operator's folder is theirs: it stays
+
+
+def test_a_scrape_while_a_process_is_making_its_metric_file_still_answers(tmp_path):
+    # A process (a worker booting, the maintenance process) makes its file empty, then sizes it: a
+    # scrape reading the folder in between failed with a 500 on the empty file.
+    proc, base, shared = two_workers(tmp_path)
+    try:
+        for _ in range(3):
+            assert post(base + "/alexa/pizza", json.dumps(make_envelope("LaunchRequest")).encode())[0] == 200
+        (shared / "counter_999999.db").touch()  # a file at the instant its process made it
+        for _ in range(4):
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+                got = samples(resp.read().decode())
+            assert got[("skills_capture_seconds_count", ())] == 3
+    finally:
+        stop(proc)
 
 
 def test_the_metrics_folder_serve_made_is_removed_when_gunicorn_stops(tmp_path):

@@ -8,6 +8,7 @@ to files there and a scrape of any worker reads them all.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,25 @@ class _SpoolCollector(Collector):
                                     value=reserve.size)
 
 
+class _SettledFiles(MultiProcessCollector):
+    """Every process's metric files, less any a process is making at this instant.
+
+    A process makes its file empty, then sizes it: prometheus_client's reader fails on the empty
+    file (a scrape answered 500 when a worker or the maintenance process made one meanwhile). An
+    empty file holds no sample yet: it is left for the next scrape.
+    """
+
+    def collect(self) -> Iterator[Any]:
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.stat(path).st_size > 0:
+                    files.append(path)
+            except FileNotFoundError:  # a dead process's live gauges, removed meanwhile
+                pass
+        return self.merge(files, accumulate=True)
+
+
 bp = Blueprint("metrics", __name__)
 
 
@@ -131,7 +151,7 @@ def scrape() -> Response:
     registry = ext["metrics_registry"]
     if registry is None:  # every worker's files, read now
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        _SettledFiles(registry)
         if ext.get("spool") is not None:
             registry.register(_SpoolCollector(ext["spool"]))
     return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
