@@ -517,6 +517,35 @@ def test_a_purge_waits_for_a_running_rekey_without_blocking_its_writes(store):
         writer.close()
 
 
+def test_a_purge_gives_way_to_a_long_export_rather_than_hold_up_every_capture(store):
+    # An export's snapshot holds the table as long as it reads. A DETACH queued behind it would queue
+    # every capture behind itself: the purge waits a little at a time, then gives up, purging nothing.
+    store.record(_turn("u1", "old", created_at="2020-01-01T10:00:00.000Z"))
+    store.make_partitions(["2020-01-01"])
+    reader = psycopg.connect(store.url, autocommit=True)
+    try:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        reader.execute("LOCK TABLE transcripts IN ACCESS SHARE MODE")  # as the export takes it
+        done: list = []
+
+        def purge() -> None:
+            try:
+                done.append(store.purge({}, default_days=30))
+            except StoreError as exc:
+                done.append(exc)
+
+        worker = threading.Thread(target=purge)
+        worker.start()
+        store.record(_turn("u2", "a turn while the purge tries"))  # answered: not queued behind a DETACH
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the purge waited for the export to end, holding up every capture"
+        assert isinstance(done[0], StoreError) and "2020-01-01" in str(done[0]) and "export" in str(done[0])
+        assert "2020-01-01" in schema.partition_days(reader)
+    finally:
+        reader.close()
+    assert store.purge({}, default_days=30)["dropped_days"] == ["2020-01-01"]  # the export over: it goes
+
+
 def _prepared(conn) -> set[str]:
     """The statements prepared on ``conn`` (but this one)."""
     return {r[0] for r in conn.execute("SELECT statement FROM pg_prepared_statements").fetchall()} - {

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Any
 
+import psycopg
+
+from ...errors import StoreError
 from . import chain, userdays
 
 __all__ = ["MIGRATIONS", "USER_DAYS_KEPT", "PARTITION_LOCK", "migrate", "schema_version", "ensure_days",
@@ -241,6 +245,34 @@ def ahead(today: datetime.date | None = None, days_ahead: int = DAYS_AHEAD) -> l
     return [(today + datetime.timedelta(days=d)).isoformat() for d in range(-1, days_ahead + 1)]
 
 
+#: How long a purge's DETACH waits for the table's lock before it gives way, and how many times it tries.
+DETACH_WAIT_MS = 200
+DETACH_TRIES = 5
+
+
+def _detach(conn: Any, day: str, name: str) -> None:
+    """Detach a day's partition, waiting at most ``DETACH_WAIT_MS`` at a time for the table.
+
+    A DETACH needs the whole table to itself: queued behind a long reader (an export's snapshot
+    holds the table until it ends), it would make every capture queue behind it for as long. So it
+    gives way (undone alone, by its savepoint) and tries again, then gives up with an error; the
+    purge's next run drops the day.
+    """
+    for attempt in range(DETACH_TRIES):
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = {DETACH_WAIT_MS}")
+                conn.execute(f"ALTER TABLE transcripts DETACH PARTITION {name}")
+                conn.execute("SET LOCAL lock_timeout = DEFAULT")
+            return
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(0.1 * (attempt + 1))
+    raise StoreError(f"The purge could not drop the day {day}: a long read (an export, most likely) held the "
+                     f"transcripts table through {DETACH_TRIES} waits of {DETACH_WAIT_MS} ms, and a longer wait would "
+                     "hold up every capture behind it. Nothing was purged; run the purge again once it ends (the "
+                     "server's purge thread tries again at its next interval).")
+
+
 def drop_days_before(conn: Any, before: str) -> list[str]:
     """Detach and drop every day partition before ``before`` (``YYYY-MM-DD``); returns the days dropped.
 
@@ -250,7 +282,7 @@ def drop_days_before(conn: Any, before: str) -> list[str]:
     gone = [d for d in partition_days(conn) if d < before]
     for day in gone:
         name = partition_name(day)
-        conn.execute(f"ALTER TABLE transcripts DETACH PARTITION {name}")
+        _detach(conn, day, name)
         conn.execute(f"DROP TABLE {name}")
     userdays.forget(conn, gone)
     return gone
