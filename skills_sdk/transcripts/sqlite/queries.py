@@ -14,8 +14,8 @@ __all__ = ["rows", "count", "walk", "json_select", "page", "scope_where", "decod
 
 #: The smallest id a read may return: a purge's first step hides every row below it at once (they
 #: are all expired), and the background thread then deletes them in slices (see retention.py).
-#: A scalar subquery, so each statement reads the mark of its own snapshot; on the (user_id, id)
-#: and (developer_id, id) indexes it bounds the range, elsewhere it tests the rowid in the index.
+#: A scalar subquery, so each statement reads the mark of its own snapshot, read once per statement;
+#: each row the statement's index yields is then tested against it (its rowid is in every index entry).
 PURGED_BELOW = "coalesce((SELECT CAST(value AS INTEGER) FROM privacy_meta WHERE name = 'purged_below'), 0)"
 #: The test every read of ``transcripts`` adds, and its form for reads on ``transcripts t``. The unary
 #: ``+`` keeps it from choosing an index: as a range on id it turned an export's walk of the
