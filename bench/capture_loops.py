@@ -23,6 +23,8 @@ Variants:
     python bench/capture_loops.py --db /work/data/n1000.db --copy /tmp/loops.db --runs 3 -n 2000
     python bench/capture_loops.py --db /work/data/n1000.db --copy /tmp/loops.db --root <before> --root . \
         --variants unstarted --runs 3     # two trees side by side, interleaved
+    python bench/capture_loops.py --db /work/data/n1000.db --copy /tmp/loops.db --developers 1000 \
+        --variants unstarted,started --wal-writes each,gathered --runs 3   # the WAL's writes, one tree
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def process_cpu() -> float:
     return t.user + t.system
 
 
-def child(variant: str, copy: str, n: int) -> dict[str, float]:
+def child(variant: str, copy: str, n: int, developers: int = 4) -> dict[str, float]:
     """One variant's loop in this process: ``n`` captures after 50 unmeasured ones."""
     sys.path[:0] = [HERE]
     import _ledger
@@ -71,7 +73,7 @@ def child(variant: str, copy: str, n: int) -> dict[str, float]:
     if variant == "started":
         store.start_background()
     rows = next(_ledger.generate(n + 50, seed=int(time.time()) % 1000, end_ms=int(time.time() * 1000), days=1,
-                                 heavy_users=0, batch=n + 50))
+                                 heavy_users=0, batch=n + 50, developers=developers))
     if variant == "reserved":
         store.reserve_wal()
     for row in rows[:50]:
@@ -163,10 +165,15 @@ def main() -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("-n", type=int, default=2000)
+    ap.add_argument("--developers", type=int, default=4,
+                    help="spread the captures over this many developers (the ledger's own: 1,000 for n1000.db)")
+    ap.add_argument("--wal-writes", default=os.environ.get("SKILLS_WAL_WRITES", ""),
+                    help="SKILLS_WAL_WRITES for the runs, comma-separated to interleave: 'each,gathered' "
+                         "(SQLite's own two writes a frame against a commit's frames in one)")
     ap.add_argument("--child", nargs=2, metavar=("VARIANT", "COPY"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.n)))
+        print(json.dumps(child(args.child[0], args.child[1], args.n, args.developers)))
         return 0
     roots = [os.path.abspath(r) for r in args.root] or [os.path.dirname(HERE)]
     variants = args.variants.split(",")
@@ -176,14 +183,14 @@ def main() -> int:
     results: dict[str, list[dict[str, float]]] = {}
     try:
         for run in range(args.runs):
-            for root in roots:
+            for root, writes in ((r, w) for r in roots for w in args.wal_writes.split(",")):
                 for variant in variants:
-                    env = dict(os.environ, PYTHONPATH=root)
-                    out = subprocess.run([sys.executable, os.path.abspath(__file__), "-n", str(args.n),
+                    env = dict(os.environ, PYTHONPATH=root, SKILLS_WAL_WRITES=writes)
+                    out = subprocess.run([sys.executable, os.path.abspath(__file__), "-n", str(args.n), "--developers", str(args.developers),
                                           "--child", variant, args.copy], env=env, check=True,
                                          capture_output=True, text=True, cwd=root).stdout
                     got = json.loads(out.splitlines()[-1])
-                    key = f"{os.path.basename(root) or root} {variant}"
+                    key = f"{os.path.basename(root) or root} {variant}" + (f" {writes}" if "," in args.wal_writes else "")
                     results.setdefault(key, []).append(got)
                     print(f"run {run + 1} {key:<40} " + "  ".join(f"{k} {v:.1f}" for k, v in got.items()),
                           flush=True)
