@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3 as _stdlib
+import sys
 from typing import Any
 
 # pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is installed, else the
@@ -15,7 +17,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri", "pid"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri", "pid", "wal_vfs"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -50,12 +52,39 @@ def is_busy(exc: BaseException) -> bool:
 _URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
 
 
+def wal_vfs() -> str | None:
+    """The name of the VFS the ledger's connections open with (``_walvfs.c``), or None: SQLite's default.
+
+    It is SQLite's default VFS with a commit's WAL frames written by one system call instead of
+    two a frame (a capture's ten frames: one ``pwrite`` in place of twenty), each commit's frames
+    in the file before SQLite publishes them, as SQLite's own. None where the module is not built
+    or ``SKILLS_WAL_WRITES=each`` asks for SQLite's own writes.
+    """
+    global _vfs
+    if _vfs is None:
+        _vfs = ""
+        if os.environ.get("SKILLS_WAL_WRITES", "").strip().lower() != "each":
+            try:
+                from . import _walvfs  # type: ignore[attr-defined]
+
+                # The driver's own SQLite (the stdlib's _sqlite3 links it; pysqlite3 has it inside).
+                library = sys.modules["pysqlite3._sqlite3" if sqlite3.__name__.startswith("pysqlite3") else "_sqlite3"]
+                _vfs = _walvfs.register(library.__file__)
+            except (ImportError, OSError, KeyError, AttributeError) as exc:
+                logging.getLogger("skills_sdk.transcripts").debug("WAL frames written one by one: %s", exc)
+    return _vfs or None
+
+
+_vfs: str | None = None
+
+
 def open_uri(path: str) -> str:
     """The URI that opens the existing database file at ``path`` for writing, never creating one."""
     # urllib.parse.quote's result, spelled here: importing urllib.parse (and the ipaddress module it
     # loads) cost every worker's cold start ~7 ms for this one call.
     quoted = "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.path.abspath(path).encode())
-    return "file:" + quoted + "?mode=rw"
+    vfs = wal_vfs()
+    return "file:" + quoted + "?mode=rw" + ("" if vfs is None else "&vfs=" + vfs)
 
 
 class Transaction:

@@ -1,0 +1,164 @@
+"""A commit's WAL frames leave the process in one write, before the commit returns and before any other connection can look for them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, wal_vfs
+from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
+
+ABSENT_OK = "SKILLS_NO_COMPILER"  # as tests/test_compiled_modules.py: a pure-Python install
+
+
+def row(i: int) -> dict:
+    return {"developer_id": f"dev-{i % 7}", "skill": f"skill-{i % 13}", "user_id": f"user-{i % 101}",
+            "session_id": f"s{i}", "request_id": f"r{i}", "speech": f"Answer {i} " + "x" * (i % 300)}
+
+
+def write_calls() -> int:
+    """This thread's write system calls so far (``syscw``)."""
+    with open("/proc/thread-self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("syscw"))
+
+
+@pytest.fixture
+def vfs() -> str:
+    name = wal_vfs()
+    if name is None:
+        if os.environ.get(ABSENT_OK) == "1" or os.environ.get("SKILLS_WAL_WRITES") == "each":
+            pytest.skip("SQLite's own WAL writes run here")
+        pytest.fail("skills_sdk/transcripts/sqlite/_walvfs.c was not built: each capture makes 20 writes, not 1. "
+                    f"Rerun `pip install -e '.[dev]'` (./dev does), or set {ABSENT_OK}=1 where no compiler is expected.")
+    return name
+
+
+def test_the_ledger_opens_its_file_through_the_vfs(vfs, tmp_path):
+    ledger = SQLiteLedger(str(tmp_path / "t.db"))
+    try:
+        ledger.record(row(0))
+        assert open_uri(ledger.path).endswith("&vfs=" + vfs)
+    finally:
+        ledger.close()
+
+
+def test_a_capture_writes_its_frames_with_one_system_call(vfs, tmp_path):
+    ledger = SQLiteLedger(str(tmp_path / "t.db"))
+    try:
+        for i in range(20):
+            ledger.record(row(i))
+        before = write_calls()
+        for i in range(20, 120):
+            ledger.record(row(i))
+        # SQLite's own writes: two a frame (its header, its page), some 20 a capture
+        assert (write_calls() - before) / 100 <= 1.5
+        assert ledger.count() == 120
+        assert ledger.verify_chain().ok
+    finally:
+        ledger.close()
+
+
+def test_a_transaction_longer_than_one_write_commits_whole(vfs, tmp_path):
+    ledger = SQLiteLedger(str(tmp_path / "t.db"))
+    try:
+        # 2 MB of frames: written in pieces (the default VFS takes at most 128 KB a write), none lost
+        ledger.record_many([dict(row(i), speech="y" * 4000) for i in range(500)])
+        assert ledger.count() == 500
+        assert ledger.verify_chain().ok
+        assert ledger.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        ledger.close()
+
+
+def test_another_connection_reads_each_commit_the_moment_it_returns(vfs, tmp_path):
+    ledger = SQLiteLedger(str(tmp_path / "t.db"))
+    other = sqlite3.connect(str(tmp_path / "t.db"), isolation_level=None)  # the default VFS, its own file handles
+    try:
+        for i in range(200):
+            rid = ledger.record(row(i))
+            # frames still in the writer's memory would read back as zeros here (a reader trusts the wal-index)
+            assert other.execute("SELECT speech FROM transcripts WHERE id = ?", (rid,)).fetchone()[0].startswith(f"Answer {i} ")
+        assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        other.close()
+        ledger.close()
+
+
+CHILD = """
+import sys
+from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
+ledger = SQLiteLedger(sys.argv[1])
+ledger.start_background()
+i = 0
+while True:
+    rid = ledger.record({"developer_id": "d", "skill": "s", "user_id": f"u{i % 50}", "session_id": f"s{i}",
+                         "request_id": f"r{i}", "speech": "x" * (i % 2000)})
+    print(rid, flush=True)  # the reply: sent only once record() returned
+    i += 1
+"""
+
+
+def test_a_process_killed_after_a_commit_returned_keeps_the_row(vfs, tmp_path):
+    db = str(tmp_path / "t.db")
+    SQLiteLedger(db).close()
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, db], stdout=subprocess.PIPE, text=True)
+    replied = []
+    try:
+        while len(replied) < 600:
+            replied.append(int(proc.stdout.readline()))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    ledger = SQLiteLedger(db)
+    try:
+        kept = {r[0] for r in ledger.conn.execute("SELECT id FROM transcripts")}
+        assert set(replied) <= kept
+        assert ledger.verify_chain().ok
+        assert ledger.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        ledger.close()
+
+
+def test_frames_of_a_rolled_back_transaction_never_land_over_another_writers(vfs, tmp_path):
+    db = str(tmp_path / "t.db")
+    ledger = SQLiteLedger(db)  # makes the file, its schema and its WAL
+    ledger.close()
+    spiller = sqlite3.connect(open_uri(db), uri=True, isolation_level=None)
+    other = sqlite3.connect(open_uri(db), uri=True, isolation_level=None)
+    try:
+        for conn in (spiller, other):
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+        spiller.execute("PRAGMA cache_size = 10")  # a transaction of 400 KB spills pages into the WAL
+        spiller.execute("CREATE TABLE IF NOT EXISTS filler (k INTEGER PRIMARY KEY, v BLOB)")
+        spiller.execute("BEGIN IMMEDIATE")
+        spiller.executemany("INSERT INTO filler (v) VALUES (?)", [(os.urandom(2000),) for _ in range(200)])
+        spiller.execute("ROLLBACK")
+        # the other connection now writes the frames the rolled-back ones occupied
+        other.execute("BEGIN IMMEDIATE")
+        other.executemany("INSERT INTO filler (v) VALUES (?)", [(bytes([7]) * 1000,) for _ in range(100)])
+        other.execute("COMMIT")
+        spiller.execute("INSERT INTO filler (v) VALUES (x'01')")  # the spiller's next write and commit
+        fresh = sqlite3.connect(db, isolation_level=None)
+        try:
+            assert fresh.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert fresh.execute("SELECT count(*), sum(v = ?) FROM filler",
+                                 (bytes([7]) * 1000,)).fetchone() == (101, 100)
+        finally:
+            fresh.close()
+    finally:
+        spiller.close()
+        other.close()
+
+
+def test_skills_wal_writes_each_gives_sqlite_its_own_writes(tmp_path):
+    code = ("from skills_sdk.transcripts.sqlite.driver import open_uri, wal_vfs; "
+            "print(wal_vfs(), open_uri('/tmp/x.db'))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, SKILLS_WAL_WRITES="each"),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["None", "file:/tmp/x.db?mode=rw"]
