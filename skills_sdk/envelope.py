@@ -94,13 +94,15 @@ def parse_body(raw: bytes | bytearray | str) -> Any:
     except ValueError as exc:
         raise EnvelopeError(f"The body is not JSON: {exc}.", {"(body)": ["Not valid JSON."]},
                             code="invalid_json") from None
+    # Each escape test looks for a lone backslash first: one byte is found by memchr, two by a
+    # byte-by-byte search, and most bodies hold no backslash (2.5 us of a 2.7 KB envelope, 0.2 us).
     if isinstance(raw, str):
         opens = raw.count("{") + raw.count("[")
         # An ASCII text (nearly every body) holds no surrogate: skip the scan (tens of us on 3 KB).
-        odd = "\\u" in raw or (not raw.isascii() and _SURROGATE.search(raw) is not None)
+        odd = ("\\" in raw and "\\u" in raw) or (not raw.isascii() and _SURROGATE.search(raw) is not None)
     else:  # strict UTF-8 decoding refused raw surrogates; an escape (\\ud800) is the one way left in
         opens = raw.count(b"{") + raw.count(b"[")
-        odd = b"\\u" in raw
+        odd = b"\\" in raw and b"\\u" in raw
     if opens > MAX_JSON_DEPTH or odd:
         check_json_value(data)
     return data

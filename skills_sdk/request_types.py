@@ -184,6 +184,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+#: The keys of a request object in which Alexa reports something (read by :func:`reported`).
+_REPORTED = frozenset({"reason", "error", "errors", "cause", "status"})
+
+
 def reported(request: Mapping[str, Any]) -> tuple[bool, str | None]:
     """What Alexa reported in ``request`` (the raw request object): (is it a failure, one line of text).
 
@@ -193,6 +197,8 @@ def reported(request: Mapping[str, Any]) -> tuple[bool, str | None]:
     >>> reported({"type": "SessionEndedRequest", "reason": "USER_INITIATED"})
     (False, 'reason USER_INITIATED')
     """
+    if request.keys().isdisjoint(_REPORTED):  # nearly every request: nothing reported (0.1 us, not 0.8)
+        return False, None
     parts: list[str] = []
     failed = False
     reason = _text(request.get("reason"))

@@ -196,6 +196,9 @@ class LedgerGuard:
         self.state = "ok"
         self.cause: str | None = None
         self._lock = threading.Lock()
+        # The database file whose identity and space the guard watches (None for ``:memory:`` or a
+        # server database): looked up once, as every turn checks it twice.
+        self._path = store.local_file()
         self._identity = self._stat()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -225,7 +228,7 @@ class LedgerGuard:
 
     def file_problem(self) -> str | None:
         """Why the database file cannot take rows (removed, replaced, not writable), or None."""
-        path = _file_of(self.store)
+        path = self._path
         if path is None:
             return None
         st = self._stat()
@@ -240,7 +243,7 @@ class LedgerGuard:
 
     def _disk_problem(self) -> str | None:
         """Whether the database's file system is out of space: then a replay would only eat what the spool freed."""
-        path = _file_of(self.store)
+        path = self._path
         if path is None:
             return None
         try:
@@ -272,11 +275,11 @@ class LedgerGuard:
                 self._degrade(f"the transcript database cannot be written: {exc}")
             else:
                 self._emit("capture", time.perf_counter() - t0)
-                if _file_of(self.store) is None or self._stat() == self._identity:
+                if self._path is None or self._stat() == self._identity:
                     return rid
                 # The file at the path is no longer the one written: the row is in a file nobody
                 # will read, so it goes to the spool too.
-                self._degrade(self.file_problem() or f"the database file {_file_of(self.store)} changed")
+                self._degrade(self.file_problem() or f"the database file {self._path} changed")
         self._spool(row)
         return None
 
@@ -381,16 +384,11 @@ class LedgerGuard:
                 log.exception("ledger listener failed on %s", event)
 
     def _stat(self) -> tuple[int, int] | None:
-        path = _file_of(self.store)
-        if path is None:
+        if self._path is None:
             return None
         try:
-            st = os.stat(path)
+            st = os.stat(self._path)
         except OSError:
             return None
         return st.st_dev, st.st_ino
 
-
-def _file_of(store: Ledger) -> str | None:
-    """The database file whose identity and space the guard watches; None for ``:memory:`` or a server database."""
-    return store.local_file()
