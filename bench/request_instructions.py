@@ -1,0 +1,99 @@
+"""User-space instructions per request (callgrind), per checkout: a before/after figure a loaded machine cannot blur.
+
+Each checkout named by ``--root`` answers the peer harness's envelope with the same-work pizza skill
+``--few`` and then ``--many`` times, each count in its own process under ``valgrind --tool=callgrind``;
+the difference of the two totals divided by the difference of the counts is what one request costs,
+start-up and imports cancelled out. Two paths:
+
+``wsgi``    ``POST /alexa/pizza`` through ``create_app(...).wsgi_app`` as a gunicorn worker runs it (the
+            ledger's background work in another process: ``SKILLS_BACKGROUND=elsewhere``), JSON access
+            log on (to ``/dev/null``), capture on;
+``inproc``  ``inproc_target.handle_json_same_work`` (the peer harness's in-process target), capture on,
+            its background thread not started, so that no indexing batch falls into one count only.
+
+The kernel's share (the WAL's writes, the locks) is not counted. ``PYTHONHASHSEED=0`` in every
+process: with random hashing the same code moves by about 0.4% from process to process.
+
+    python bench/request_instructions.py --root . --root ../before            # both paths
+    python bench/request_instructions.py --root . --kind wsgi --few 200 --many 1200
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENVELOPE = os.path.join(HERE, "..", "..", "shared", "bench", "intent_envelope.json")
+
+
+def child(root: str, kind: str, n: int, envelope: str) -> None:
+    """Answer ``n`` requests through ``kind`` with the checkout at ``root`` (run under callgrind)."""
+    sys.path[:0] = [os.path.join(root, "bench"), root]
+    body = open(envelope, "rb").read()
+    if kind == "inproc":
+        import inproc_target
+
+        text = body.decode()
+        for _ in range(n):
+            inproc_target.handle_json_same_work(text)
+        return
+    from same_work import same_work_skill
+
+    from skills_sdk.server import create_app
+    from skills_sdk.server.ops import configure_logging
+
+    configure_logging("INFO", stream=open(os.devnull, "w"))
+    tmp = tempfile.mkdtemp(prefix="skills-instr-")
+    app = create_app([same_work_skill()], db=os.path.join(tmp, "instr.db")).wsgi_app
+    base = {"REQUEST_METHOD": "POST", "PATH_INFO": "/alexa/pizza", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000", "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
+            "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+    for _ in range(n):
+        b"".join(app({**base, "wsgi.input": io.BytesIO(body)}, lambda *a: None))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def total(root: str, kind: str, n: int, envelope: str) -> int:
+    """The instructions callgrind counted in a process answering ``n`` requests."""
+    with tempfile.TemporaryDirectory(prefix="skills-callgrind-") as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        env = {**os.environ, "PYTHONHASHSEED": "0", "SKILLS_BACKGROUND": "elsewhere"}
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                        os.path.abspath(__file__), "--child", root, kind, str(n), envelope],
+                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out) as f:
+            return int(re.search(r"^totals: (\d+)", f.read(), re.M).group(1))  # type: ignore[union-attr]
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", action="append", help="a checkout to measure (repeatable; default .)")
+    ap.add_argument("--kind", choices=("wsgi", "inproc"), action="append", help="default: both")
+    ap.add_argument("--few", type=int, default=200)
+    ap.add_argument("--many", type=int, default=1200)
+    ap.add_argument("--envelope", default=os.environ.get("ENVELOPE", ENVELOPE))
+    args = ap.parse_args()
+    roots = [os.path.abspath(r) for r in (args.root or ["."])]
+    for kind in args.kind or ["wsgi", "inproc"]:
+        base = None
+        for root in roots:
+            per = (total(root, kind, args.many, args.envelope) - total(root, kind, args.few, args.envelope)) / (
+                args.many - args.few)
+            base = base or per
+            print(f"{kind:7s} {os.path.relpath(root):30s} {per:12,.0f} instructions/request  ({per / base:.3f}x)",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
