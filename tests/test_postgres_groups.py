@@ -201,3 +201,23 @@ def test_migrate_moves_rows_from_per_developer_buckets_to_group_tokens_resumably
     assert {w: [r["id"] for r in search_pages(store, w, developer_id=f"dev-{'ab'[i % 2]}")]
             for i, w in enumerate(words)} == found
     assert store.verify_chain().ok
+
+
+def test_an_erasure_retires_its_group_in_every_developer_and_drops_the_jobs_no_live_key_needs(store, postgres_url):
+    (alice,) = _users_in_group(6, 1)
+    devs = [f"dev-{c}" for c in "pqrst"]
+    for dev in devs:
+        store.record({**_turn(alice, "hello"), "developer_id": dev})
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        keys = dict(conn.execute("SELECT developer_id, id FROM search_groups WHERE grp = 6 AND NOT retired"))
+        assert sorted(keys) == devs
+        # dev-r's key was retired by another erasure already (its re-key covers this one): no job for it is kept.
+        conn.execute("UPDATE search_groups SET retired = true WHERE id = %s", (keys["dev-r"],))
+    store.erase_user(alice, ratchet=False)
+    with psycopg.connect(postgres_url) as conn:
+        jobs = dict(conn.execute("SELECT developer_id, key_id FROM search_rekeys WHERE grp = 6"))
+        retired = {r[0] for r in conn.execute("SELECT id FROM search_groups WHERE grp = 6 AND retired")}
+    assert jobs == {d: keys[d] for d in devs if d != "dev-r"}  # each job names the key it re-keys from
+    assert retired == set(keys.values())
+    assert all(store.keys._groups.get((d, 6)) is None for d in devs if d != "dev-r")  # and forgot the keys it retired
+    assert store.finish_scrubs() is True

@@ -51,23 +51,44 @@ def queue(conn: Any, developers: Iterable[str], user_id: str) -> None:
                      (crypto.group_of(user_id), devs))
 
 
+# Every queued group's retirement, one transaction each, in one statement sent once: each group's
+# live key retired and its job told which key it re-keys from; a job whose group has no live key
+# is dropped (the group's key was retired since its erasure committed, and that re-key covers this
+# one; or the group never had one), never one that another host's retirement gave a key meanwhile
+# (``key_id IS NULL`` is checked again on the row as that host committed it: its re-key would be
+# lost). A DO block run outside a transaction may COMMIT between groups.
+_RETIRE = """DO $$ DECLARE j record; g bigint; BEGIN
+    FOR j IN SELECT id, developer_id, grp FROM search_rekeys WHERE key_id IS NULL ORDER BY id LOOP
+        g := NULL;
+        UPDATE search_groups SET retired = true WHERE developer_id = j.developer_id AND grp = j.grp AND NOT retired
+            RETURNING id INTO g;
+        IF g IS NULL THEN
+            DELETE FROM search_rekeys WHERE id = j.id AND key_id IS NULL;
+        ELSE
+            UPDATE search_rekeys SET key_id = g WHERE id = j.id;
+        END IF;
+        COMMIT;
+    END LOOP; END $$"""
+
+
 def retire(ledger: Any) -> None:
-    """Retire the live key of every queued group that has not been yet (each its own short transaction)."""
+    """Retire the live key of every queued group that has not been yet (each its own short transaction).
+
+    Each group is its own transaction, whose UPDATE waits for the captures holding the key (their
+    rows are then committed, and re-keyed): an erasure never holds one group's key while waiting
+    for another's. The server runs them one after the other in one statement (:data:`_RETIRE`): a
+    heavy user's erasure (about 270-300 developers at 1M and 10M rows) waited for four round trips
+    per group (BEGIN, two statements, COMMIT), about 300 ms in all on a loaded machine.
+    """
     with ledger.connection() as conn:
-        for job, dev, grp in conn.execute("SELECT id, developer_id, grp FROM search_rekeys WHERE key_id IS NULL "
-                                          "ORDER BY id").fetchall():
-            with conn.transaction():
-                # Waits for the captures holding the key (their rows are then committed, and re-keyed).
-                got = conn.execute("UPDATE search_groups SET retired = true WHERE developer_id = %s AND grp = %s "
-                                   "AND NOT retired RETURNING id", (dev, grp)).fetchone()
-                if got is None:
-                    # No live key: the group's key was retired since this erasure committed (its re-key
-                    # covers this one), or the group never had one.
-                    conn.execute("DELETE FROM search_rekeys WHERE id = %s", (job,))
-                else:
-                    conn.execute("UPDATE search_rekeys SET key_id = %s WHERE id = %s", (got[0], job))
-            if got is not None:
-                ledger.keys.forget_groups([got[0]])
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM search_rekeys WHERE key_id IS NULL)").fetchone()[0]:
+            return
+        conn.execute(_RETIRE)
+        # Every key a re-key waits for is retired: this process forgets them all (others' too: harmless).
+        retired = [int(r[0]) for r in conn.execute("SELECT DISTINCT key_id FROM search_rekeys "
+                                                   "WHERE key_id IS NOT NULL").fetchall()]
+    if retired:
+        ledger.keys.forget_groups(retired)
 
 
 def wait_for_rekey(conn: Any) -> None:
