@@ -316,18 +316,24 @@ class Keyring:
             self._group_by_id[found[0]] = found[1]
         return found
 
-    def search_keys(self, conn: Any, dev: str) -> list[bytes]:
-        """Every search key of the developer's groups, live and retired (a re-key moves rows from one to the other)."""
-        out = []
-        for kid, grp, epoch, wrapped in conn.execute("SELECT id, grp, epoch, wrapped FROM search_groups "
-                                                     "WHERE developer_id = %s ORDER BY id", (dev,)).fetchall():
-            key = self._group_by_id.get(int(kid))
-            if key is None:
+    def search_keys(self, conn: Any, dev: str) -> tuple[list[bytes], tuple[int, bytes] | None]:
+        """Every search key of the developer's groups, live and retired (a re-key moves rows from one to the other),
+        and the developer's search key of before search groups with its number (None when none is left): one statement.
+        """
+        out, legacy = [], None
+        for kind, kid, grp, epoch, wrapped in conn.execute(
+                "SELECT 0, id, grp, epoch, wrapped FROM search_groups WHERE developer_id = %s UNION ALL "
+                "SELECT 1, num, 0, epoch, wrapped FROM search_keys WHERE developer_id = %s ORDER BY 1, 2",
+                (dev, dev)).fetchall():
+            if kind:
+                legacy = int(kid), crypto.unwrap(self.kek(epoch), bytes(wrapped), _search_label(dev))
+                continue
+            if (key := self._group_by_id.get(int(kid))) is None:
                 key = crypto.unwrap(self.kek(epoch), bytes(wrapped), group_label(dev, grp))
                 with self._lock:
                     self._group_by_id[int(kid)] = key
             out.append(key)
-        return out
+        return out, legacy
 
     def forget_groups(self, key_ids: Sequence[int]) -> None:
         """Drop retired or destroyed group keys from this process's memory."""
@@ -339,13 +345,6 @@ class Keyring:
             for kid in gone:
                 self._group_by_id.pop(kid, None)
         crypto.forget_pads()
-
-    def legacy_key(self, conn: Any, dev: str) -> tuple[int, bytes] | None:
-        """The developer's search key of before search groups, and its index number; None when there is none (any more)."""
-        row = conn.execute("SELECT num, epoch, wrapped FROM search_keys WHERE developer_id = %s", (dev,)).fetchone()
-        if row is None:
-            return None
-        return int(row[0]), crypto.unwrap(self.kek(row[1]), bytes(row[2]), _search_label(dev))
 
     def ratchet(self) -> int:
         """Re-wrap every data key under the next KEK and destroy the current one; returns the new epoch.

@@ -158,11 +158,16 @@ _V6 = (
     "EXECUTE FUNCTION user_days_insert()",
 )
 
+# Migration 8: a search reads its developer's group keys, live and retired, first; with only the
+# index of live keys that was a scan of every developer's (8,000 rows at 1,000 developers: 122
+# buffers, 0.7 ms of each search at 1M rows).
+_V8 = ("CREATE INDEX search_groups_developer ON search_groups (developer_id, id)",)
+
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
 #: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view. 5: the days
 #: each user has rows in (see userdays.py). 6: the capture keeps its user's day itself. 7: a
-#: user's history reads its days in batches.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6, userdays.DDL_7)
+#: user's history reads its days in batches. 8: the search groups' index by developer.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6, userdays.DDL_7, _V8)
 
 
 def schema_version(conn: Any) -> int:

@@ -61,7 +61,9 @@ def search(store: Any, filters: TranscriptFilter, *, developer_id: str | None = 
         if developer_id is not None:  # its own view (see schema._V4), which applies the developer scope itself
             view, clauses, params = "developer_search", clauses[1:], params[1:]
         with store.connection() as conn, conn.transaction():
-            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+            # The scope and the windows' settings in one round trip (see _text_page for the settings).
+            conn.execute("SELECT set_config(%s, %s, true), set_config('plan_cache_mode', 'force_generic_plan', true), "
+                         "set_config('work_mem', '32MB', true)", (setting, value))
             return _text_page(store, conn, view, filters, clauses, params, developer_id, before_id, limit)
     with store.connection() as conn:
         by_time = developer_id is not None and (filters.since is not None or filters.until is not None)
@@ -173,8 +175,7 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
         # the old one) with one `&&` per word, which the GIN index answers in one scan (eight `@>`
         # ORed, one per key, a bitmap scan each, were slower). A row holding one word under one key and another
         # under a second would need a 32-bit collision, and is dropped by the check below anyway.
-        keys = store.keys.search_keys(conn, developer_id)
-        legacy = store.keys.legacy_key(conn, developer_id)
+        keys, legacy = store.keys.search_keys(conn, developer_id)
         for w in sorted(wanted):
             where.append("t.tokens && %s::integer[]")
             args.append(sorted({t for k in keys for t in crypto.group_tokens(k, [w])}
@@ -192,12 +193,11 @@ def _text_page(store: Any, conn: Any, view: str, filters: TranscriptFilter, clau
             args += [row[0], before_id]
             with contextlib.suppress(ValueError):
                 newest = min(newest, datetime.date.fromisoformat(row[0]) + datetime.timedelta(days=1))
-    # One generic plan per statement shape and connection, prepared once: planning a window of
-    # 30-60 day partitions took 10-16 ms each time, its execution 2-3 ms. Through developer_search
-    # no index serves the developer or the day range, so the plan is the token index's in each day
-    # the window reaches (the days outside are pruned when it runs), whatever the parameters.
-    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-    conn.execute("SET LOCAL work_mem = '32MB'")  # a dense window's candidates sorted in memory
+    # Set by the caller for this transaction: one generic plan per statement shape and connection,
+    # prepared once (planning a window of 30-60 day partitions took 10-16 ms each time, its execution
+    # 2-3 ms; through developer_search no index serves the developer or the day range, so the plan is
+    # the token index's in each day the window reaches, the days outside pruned when it runs,
+    # whatever the parameters), and work_mem of 32 MB (a dense window's candidates sorted in memory).
     out: list[dict[str, Any]] = []
     take = limit + 1 + _SLACK  # grows once a window proves dense, and stays grown for the older ones
     for lo, hi in _windows(newest, filters.since):
