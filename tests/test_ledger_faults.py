@@ -284,14 +284,20 @@ def test_read_only_file_system_refuses_before_the_handler_and_recovers(tmp_path)
     if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode != 0:
         pytest.skip("a read-only bind mount needs root")
     try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        tally.turns(5)
-        assert len(tally.refused) == 5  # the spool beside it is read-only too: no row would have a place
-        body = ready(app_ready(app), want=503, saying="not writable")
-        assert body["ledger"] == "refusing"
+        try:
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+            tally.turns(5)
+            assert len(tally.refused) == 5  # the spool beside it is read-only too: no row would have a place
+            body = ready(app_ready(app), want=503, saying="not writable")
+            assert body["ledger"] == "refusing"
+        finally:
+            # The operator makes the file system writable again. (Not an unmount: a background
+            # thread may have opened the database through the read-only mount meanwhile, and an
+            # unmount with files open fails "target is busy", as it would for an operator.)
+            subprocess.run(["mount", "-o", "remount,bind,rw", str(folder)], check=True)
+        recovered(tally, app_ready(app), db, answered=6)
     finally:
-        subprocess.run(["umount", str(folder)], check=True)
-    recovered(tally, app_ready(app), db, answered=6)
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 def test_io_error_from_a_size_limited_file_spools_then_a_restart_replays(tmp_path):
