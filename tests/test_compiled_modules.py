@@ -24,3 +24,18 @@ def test_the_compiled_twins_are_built_in_a_dev_install(module, source, without) 
         f"rerun `pip install -e '.[dev]'` (./dev does when setup.py or a C source change), or set {ABSENT_OK}=1 "
         "where no compiler is expected."
     )
+
+
+def test_the_wal_writes_vfs_is_built_in_a_dev_install() -> None:
+    from skills_sdk.transcripts.sqlite.driver import wal_vfs
+
+    if os.environ.get(ABSENT_OK) == "1":
+        pytest.skip(f"{ABSENT_OK}=1: a pure-Python install is expected here")
+    if os.environ.get("SKILLS_WAL_WRITES", "").strip().lower() == "each":
+        pytest.skip("SKILLS_WAL_WRITES=each asks for SQLite's own WAL writes")
+    assert wal_vfs() == "skills-wal", (
+        "skills_sdk/transcripts/sqlite/_walvfs.c was not built (or could not register in the driver's SQLite), so a "
+        "capture writes its WAL frames with two system calls each. Install gcc and the Python headers and rerun "
+        f"`pip install -e '.[dev]'` (./dev does when a C source changes), or set {ABSENT_OK}=1 where no compiler "
+        "is expected."
+    )
