@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
 
-from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, wal_vfs
+from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, sync_files, wal_vfs
 from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
 
 
@@ -159,3 +160,72 @@ def test_skills_wal_writes_each_gives_sqlite_its_own_writes(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, SKILLS_WAL_WRITES="each"),
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["None", "file:/tmp/x.db?mode=rw"]
+
+
+SYNC_CHILD = r"""
+import os, sys
+from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, sync_files
+conn = sqlite3.connect(open_uri(sys.argv[1]), isolation_level=None, uri=True)  # as the checkpointer's
+conn.execute("SELECT count(*) FROM transcripts").fetchone()  # its WAL open
+try:
+    os.stat("/sync-files-marker")  # where the strace below starts to look
+except OSError:
+    pass
+print(sync_files(conn), flush=True)
+conn.close()
+"""
+
+
+def test_the_checkpointer_syncs_the_database_and_its_wal_through_sqlites_descriptors(vfs, tmp_path):
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("no strace here to see the fsync calls")
+    db = str(tmp_path / "t.db")
+    ledger = SQLiteLedger(db)
+    try:
+        for i in range(10):
+            ledger.record(row(i))
+        out = subprocess.run([strace, "-f", "-y", "-e", "trace=fsync,fdatasync,openat,close,stat,newfstatat,write",
+                              sys.executable, "-c", SYNC_CHILD, db], capture_output=True, text=True, timeout=60)
+    finally:
+        ledger.close()
+    assert out.stdout.strip() == "True", out.stderr
+    # what the child did between the marker and its answer
+    during = out.stderr.split("/sync-files-marker", 1)[1].split("\n", 1)[1].split("True", 1)[0].splitlines()
+    synced = {line.split("<", 1)[1].split(">", 1)[0] for line in during if "sync(" in line and "<" in line}
+    assert {db, db + "-wal"} <= synced, during
+    # through the descriptors SQLite had open: none of its files opened or closed for it
+    assert not [line for line in during if line.startswith(("openat(", "close(")) and db in line], during
+
+
+def test_syncing_keeps_the_locks_the_process_holds_on_the_file(vfs, tmp_path):
+    db = str(tmp_path / "t.db")
+    ledger = SQLiteLedger(db)
+    ledger.record(row(0))
+    conn = sqlite3.connect(open_uri(db), isolation_level=None, uri=True, check_same_thread=False)
+    try:
+        # A connection in WAL mode holds a shared lock on the database file while it is open: no
+        # other process may take it out of WAL mode meanwhile. A descriptor of Python's own, closed
+        # after an fsync, would have dropped that lock (POSIX locks belong to the process and file).
+        assert conn.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 1
+        assert sync_files(conn)
+        change = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0)\n"
+                  "try:\n    print(c.execute('PRAGMA journal_mode = DELETE').fetchone()[0])\n"
+                  "except sqlite3.OperationalError as e:\n    print(e)")
+        got = subprocess.run([sys.executable, "-c", change, db], capture_output=True, text=True, timeout=60).stdout
+        assert "locked" in got, got
+        assert ledger.record(row(1)) and ledger.count() == 2
+    finally:
+        conn.close()
+        ledger.close()
+
+
+def test_sync_files_declines_a_connection_of_sqlites_default_vfs(tmp_path):
+    db = str(tmp_path / "t.db")
+    SQLiteLedger(db).close()
+    plain = sqlite3.connect(db)
+    try:
+        assert sync_files(plain) is False  # its checkpoint syncs the files as SQLite always did
+        assert sync_files(None) is False  # type: ignore[arg-type]
+    finally:
+        plain.close()

@@ -60,6 +60,7 @@ struct WalFile {
 static sqlite3_vfs shim;
 static sqlite3_vfs *base_vfs;
 static const char *(*filename_database)(const char *);
+static int (*file_control)(sqlite3 *, const char *, int, void *);
 static DbFile *open_dbs;
 static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -297,8 +298,9 @@ static PyObject *py_register(PyObject *self, PyObject *args) {
     sqlite3_vfs *(*vfs_find)(const char *) = (sqlite3_vfs * (*)(const char *)) dlsym(handle, "sqlite3_vfs_find");
     int (*vfs_register)(sqlite3_vfs *, int) = (int (*)(sqlite3_vfs *, int))dlsym(handle, "sqlite3_vfs_register");
     filename_database = (const char *(*)(const char *))dlsym(handle, "sqlite3_filename_database");
+    file_control = (int (*)(sqlite3 *, const char *, int, void *))dlsym(handle, "sqlite3_file_control");
     dlclose(handle);  /* RTLD_NOLOAD took a reference; the driver keeps its own */
-    if (vfs_find == NULL || vfs_register == NULL || filename_database == NULL)
+    if (vfs_find == NULL || vfs_register == NULL || filename_database == NULL || file_control == NULL)
         return PyErr_Format(PyExc_OSError, "%s does not export SQLite's VFS functions", library);
     sqlite3_vfs *base = vfs_find(NULL);
     if (base == NULL || base->iVersion < 2) return PyErr_Format(PyExc_OSError, "no default SQLite VFS to wrap");
@@ -328,7 +330,39 @@ static PyObject *py_register(PyObject *self, PyObject *args) {
     return PyUnicode_FromString(VFS_NAME);
 }
 
+/* The driver's connection object (CPython's _sqlite3 and pysqlite3 alike): the sqlite3 handle first. */
+typedef struct {
+    PyObject_HEAD
+    sqlite3 *db;
+} DriverConnection;
+
+/* sync(connection): fsync the database file and the WAL that `connection` (opened through this VFS,
+ * used by the calling thread alone) has open, through SQLite's own descriptors: a descriptor opened
+ * and closed beside SQLite's would drop every POSIX lock this process holds on the file. */
+static PyObject *py_sync(PyObject *self, PyObject *arg) {
+    (void)self;
+    sqlite3 *db = ((DriverConnection *)arg)->db;
+    if (base_vfs == NULL || db == NULL) Py_RETURN_FALSE;
+    sqlite3_file *files[2] = {NULL, NULL};
+    if (file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &files[0]) != SQLITE_OK || files[0] == NULL ||
+        files[0]->pMethods != &db_methods)
+        Py_RETURN_FALSE;  /* not a file of this VFS: the caller's checkpoint syncs it as before */
+    if (file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &files[1]) != SQLITE_OK ||
+        files[1] == NULL || files[1]->pMethods != &wal_methods)
+        files[1] = NULL;  /* no WAL open on this connection yet */
+    int rc = SQLITE_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < 2 && rc == SQLITE_OK; i++) {
+        if (files[i]) rc = files[i]->pMethods->xSync(files[i], SQLITE_SYNC_NORMAL);
+    }
+    Py_END_ALLOW_THREADS
+    if (rc != SQLITE_OK) return PyErr_Format(PyExc_OSError, "fsync of the ledger's files failed (SQLite error %d)", rc);
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
+    {"sync", py_sync, METH_O,
+     "sync(connection) -> bool: fsync its database and WAL files through SQLite's descriptors; False when they are not this VFS's."},
     {"register", py_register, METH_VARARGS,
      "register(library) -> name: register the VFS in the SQLite of the loaded shared object `library` (idempotent)."},
     {NULL, NULL, 0, NULL},

@@ -78,6 +78,20 @@ def wal_vfs() -> str | None:
 _vfs: str | None = None
 
 
+def sync_files(conn: sqlite3.Connection) -> bool:
+    """``fsync`` the database file and WAL that ``conn`` has open, through SQLite's descriptors; False where it cannot.
+
+    Only for a connection opened through :func:`wal_vfs`'s VFS and used by the calling thread alone
+    (a checkpointer's own). A descriptor of Python's own on the file would do the same, but closing
+    it drops every POSIX lock the process holds on the file, SQLite's included.
+    """
+    if wal_vfs() is None or not isinstance(conn, sqlite3.Connection):
+        return False
+    from . import _walvfs  # type: ignore[attr-defined]
+
+    return bool(_walvfs.sync(conn))
+
+
 def open_uri(path: str) -> str:
     """The URI that opens the existing database file at ``path`` for writing, never creating one."""
     # urllib.parse.quote's result, spelled here: importing urllib.parse (and the ipaddress module it
