@@ -8,7 +8,8 @@ unmeasured, 2,000 captures of ``--developers`` developers with an unchained inse
   wal_hold    a checkpoint held writers off so the WAL could start over (the hold overlapped it)
   lock        it waited over 0.2 ms for the write lock otherwise (another writer)
   gc          Python's collector ran inside it (``gc.callbacks``)
-  disk        it read pages and blocked (a voluntary context switch with read calls)
+  disk        it read pages from the disk, not the OS cache (``read_bytes`` of /proc/thread-self/io)
+  blocked     it slept otherwise (a voluntary context switch: the GIL, a futex)
   checkpoint  the process's checkpoint thread was copying WAL frames meanwhile
   run_queue   it waited, runnable, for a CPU over 20 us (``/proc/thread-self/schedstat``)
   reads       it read pages from the OS cache without blocking
@@ -45,7 +46,7 @@ import _ledger  # noqa: E402
 from skills_sdk.transcripts import store as _store_module  # noqa: E402
 from skills_sdk.transcripts.store import TranscriptStore  # noqa: E402
 
-CAUSES = ("wal_hold", "lock", "gc", "disk", "checkpoint", "run_queue", "reads", "own")
+CAUSES = ("wal_hold", "lock", "gc", "disk", "blocked", "checkpoint", "run_queue", "reads", "own")
 
 
 class Probe:
@@ -55,10 +56,12 @@ class Probe:
         self.io = os.open("/proc/thread-self/io", os.O_RDONLY)
         self.sched = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
 
-    def sample(self) -> tuple[int, int]:
+    def sample(self) -> tuple[int, int, int]:
+        """Read calls, bytes read from storage (not the OS cache), run-queue wait in ns."""
         io = os.pread(self.io, 4096, 0).decode()
         syscr = int(io.split("syscr: ", 1)[1].split("\n", 1)[0])
-        return syscr, int(os.pread(self.sched, 256, 0).split()[1])
+        disk = int(io.split("\nread_bytes: ", 1)[1].split("\n", 1)[0])
+        return syscr, disk, int(os.pread(self.sched, 256, 0).split()[1])
 
     def close(self) -> None:
         os.close(self.io)
@@ -160,18 +163,19 @@ def run(path: str, n: int, developers: int, slow_us: float) -> dict[str, Any]:
         for i, row in enumerate(rows):
             lock_waits.clear()
             r0 = resource.getrusage(resource.RUSAGE_THREAD)
-            reads0, queued0 = probe.sample()
+            reads0, disk0, queued0 = probe.sample()
             c0 = time.thread_time()
             t0 = time.perf_counter()
             store.record(row)
             t1 = time.perf_counter()
             c1 = time.thread_time()
-            reads1, queued1 = probe.sample()
+            reads1, disk1, queued1 = probe.sample()
             r1 = resource.getrusage(resource.RUSAGE_THREAD)
             in_ckpt, since["ckpt"] = ckpt.overlaps(t0, t1, since["ckpt"])
             in_hold, since["hold"] = hold.overlaps(t0, t1, since["hold"])
             in_gc, since["gc"] = collect.overlaps(t0, t1, since["gc"])
             per.append({"us": (t1 - t0) * 1e6, "cpu_us": (c1 - c0) * 1e6, "reads": reads1 - reads0 - own_reads,
+                        "disk_kb": (disk1 - disk0) / 1024,
                         "run_queue_us": (queued1 - queued0) / 1e3, "lock_us": sum(lock_waits) * 1e6,
                         "voluntary": r1.ru_nvcsw - r0.ru_nvcsw, "involuntary": r1.ru_nivcsw - r0.ru_nivcsw,
                         "checkpoint_us": in_ckpt * 1e6, "hold_us": in_hold * 1e6, "gc_us": in_gc * 1e6})
@@ -192,7 +196,8 @@ def run(path: str, n: int, developers: int, slow_us: float) -> dict[str, Any]:
 
 #: Each cause's test, in the order a slow capture is put down to the first one it had.
 _TESTS = (("wal_hold", lambda c: c["hold_us"] > 0), ("lock", lambda c: c["lock_us"] > 200),
-          ("gc", lambda c: c["gc_us"] > 0), ("disk", lambda c: c["reads"] > 0 and c["voluntary"] > 0),
+          ("gc", lambda c: c["gc_us"] > 0), ("disk", lambda c: c["disk_kb"] > 0),
+          ("blocked", lambda c: c["voluntary"] > 0),
           ("checkpoint", lambda c: c["checkpoint_us"] > 0), ("run_queue", lambda c: c["run_queue_us"] > 20),
           ("reads", lambda c: c["reads"] > 0))
 
@@ -209,6 +214,7 @@ def summarize(per: list[dict[str, Any]], slow_us: float) -> dict[str, Any]:
                            "p99_us": us[int(0.99 * n)], "max_us": us[-1],
                            "cpu_mean_us": sum(c["cpu_us"] for c in per) / n,
                            "reads_per_capture": sum(c["reads"] for c in per) / n,
+                           "disk_kb_per_capture": sum(c["disk_kb"] for c in per) / n,
                            "run_queue_mean_us": sum(c["run_queue_us"] for c in per) / n,
                            "gc_runs_in_captures": sum(1 for c in per if c["gc_us"] > 0),
                            "captures_during_checkpoint": sum(1 for c in per if c["checkpoint_us"] > 0)}
@@ -238,7 +244,8 @@ def summarize(per: list[dict[str, Any]], slow_us: float) -> dict[str, Any]:
 
 def show(label: str, r: dict[str, Any]) -> None:
     print(f"\n{label}: mean {r['mean_us']:.1f} us, p50 {r['p50_us']:.1f}, p90 {r['p90_us']:.1f}, p99 {r['p99_us']:.0f}, "
-          f"max {r['max_us']:.0f}; cpu {r['cpu_mean_us']:.1f}; reads {r['reads_per_capture']:.2f}/capture; "
+          f"max {r['max_us']:.0f}; cpu {r['cpu_mean_us']:.1f}; reads {r['reads_per_capture']:.2f}/capture "
+          f"({r['disk_kb_per_capture']:.2f} KB from the disk); "
           f"run queue {r['run_queue_mean_us']:.1f} us/capture")
     print(f"  WAL holds, ms: {r.get('holds_ms')}")
     print(f"  slow captures: {r['slow']} ({r['slow_share_of_mean_us']:.1f} us of the mean above p50)")

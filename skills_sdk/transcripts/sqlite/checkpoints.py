@@ -64,14 +64,15 @@ def checkpoint_bounded(ledger: Connection, conn: sqlite3.Connection) -> tuple[in
     Those two were most of the hold (48-200 ms at 10M rows): SQLite syncs the database file only
     after a pass that copied every frame, so the held pass's ``fsync`` wrote out every page the
     unlocked passes had copied, thousands of scattered ones. They are synced first, unlocked
-    (:func:`~.driver.sync_files`), and a third unlocked pass copies what came meanwhile: the
-    held pass syncs only the pages of its last few frames.
+    (:func:`~.driver.sync_files`), then a third unlocked pass copies what came meanwhile and its
+    pages are synced too: the held pass syncs only the frames and pages of its own last moment.
     """
     busy, frames, copied = ledger.checkpoint(conn=conn)
     if frames >= WAL_BOUND_FRAMES:
         ledger.checkpoint(conn=conn)
         if sync_files(conn):
             ledger.checkpoint(conn=conn)
+            sync_files(conn)
         try:
             with ledger.writing(timeout_ms=HOLD_WAIT_MS):
                 held = time.perf_counter()
