@@ -229,3 +229,21 @@ def test_sync_files_declines_a_connection_of_sqlites_default_vfs(tmp_path):
         assert sync_files(None) is False  # type: ignore[arg-type]
     finally:
         plain.close()
+
+
+def test_a_failed_sync_leaves_the_checkpoint_to_sqlites_own_fsync(vfs, tmp_path, monkeypatch):
+    from skills_sdk.transcripts.sqlite import _walvfs
+
+    def failing(conn):
+        raise OSError("fsync of the ledger's files failed (SQLite error 1034)")
+
+    db = str(tmp_path / "t.db")
+    ledger = SQLiteLedger(db)
+    conn = sqlite3.connect(open_uri(db), isolation_level=None, uri=True)
+    try:
+        monkeypatch.setattr(_walvfs, "sync", failing)
+        # an OSError out of it would end the checkpointing thread, which expects SQLite's errors only
+        assert sync_files(conn) is False
+    finally:
+        conn.close()
+        ledger.close()

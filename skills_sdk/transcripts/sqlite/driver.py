@@ -83,13 +83,18 @@ def sync_files(conn: sqlite3.Connection) -> bool:
 
     Only for a connection opened through :func:`wal_vfs`'s VFS and used by the calling thread alone
     (a checkpointer's own). A descriptor of Python's own on the file would do the same, but closing
-    it drops every POSIX lock the process holds on the file, SQLite's included.
+    it drops every POSIX lock the process holds on the file, SQLite's included. It never raises:
+    the checkpointing threads expect SQLite's errors only, and an ``OSError`` would end them.
     """
     if wal_vfs() is None or not isinstance(conn, sqlite3.Connection):
         return False
     from . import _walvfs  # type: ignore[attr-defined]
 
-    return bool(_walvfs.sync(conn))
+    try:
+        return bool(_walvfs.sync(conn))
+    except OSError as exc:  # a failing disk: the checkpoint's own fsync meets it next and says so as SQLite does
+        logging.getLogger("skills_sdk.transcripts").debug("the ledger's files not synced before the checkpoint: %s", exc)
+        return False
 
 
 def open_uri(path: str) -> str:
