@@ -153,6 +153,8 @@ def run(path: str, n: int, developers: int, slow_us: float) -> dict[str, Any]:
             collect.open = None
 
     gc.callbacks.append(on_gc)
+    frame = 24 + conn.execute("PRAGMA page_size").fetchone()[0]
+    wal0 = os.path.getsize(path + "-wal")
     probe = Probe()
     a = probe.sample()
     own_reads = probe.sample()[0] - a[0]  # what one sample adds between two samples
@@ -187,9 +189,12 @@ def run(path: str, n: int, developers: int, slow_us: float) -> dict[str, Any]:
         gc.callbacks.remove(on_gc)
         probe.close()
         store.checkpoint, store.writing, store.take_write_lock = original_checkpoint, original_writing, original_take  # type: ignore[method-assign]
+    # frames written past the WAL file's end (dearer than over its cached blocks), per capture
+    appended = max(0, os.path.getsize(path + "-wal") - wal0) / frame / len(per)
     conn.execute(f"DELETE FROM transcripts WHERE id IN ({','.join(map(str, bare_ids))})")
     store.close()
     out = summarize(per, slow_us)
+    out["appended_frames"] = appended
     out["holds_ms"] = [round((b - a) * 1e3, 2) for a, b in hold.spans]
     return out
 
@@ -247,7 +252,8 @@ def show(label: str, r: dict[str, Any]) -> None:
           f"max {r['max_us']:.0f}; cpu {r['cpu_mean_us']:.1f}; reads {r['reads_per_capture']:.2f}/capture "
           f"({r['disk_kb_per_capture']:.2f} KB from the disk); "
           f"run queue {r['run_queue_mean_us']:.1f} us/capture")
-    print(f"  WAL holds, ms: {r.get('holds_ms')}")
+    print(f"  WAL holds, ms: {r.get('holds_ms')}; frames appended past the WAL's end per capture: "
+          f"{r['appended_frames']:.2f}")
     print(f"  slow captures: {r['slow']} ({r['slow_share_of_mean_us']:.1f} us of the mean above p50)")
     print(f"  {'cause':<12} {'captures':>8} {'us on mean':>11} {'max us':>9}")
     for k, v in r["causes"].items():
