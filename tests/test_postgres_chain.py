@@ -215,3 +215,16 @@ def test_rows_written_before_the_chain_existed_are_counted_not_failed(postgres_u
         assert "changed outside the ledger" in led.verify_chain().problem
     finally:
         led.stop()
+
+
+@pytest.mark.parametrize("clear", [
+    ["2026-12-03T12:00:00.000Z", "dev-a", "notes", "u1", None, 2.5, True, 'quote " back \\ line \n \u2028 é', 3],
+    ["x"] * 18,
+    ["bytes in a clear column", b"\x00\xff", None],  # the encoder refuses bytes: digest's own way then
+])
+@pytest.mark.parametrize("tokens", [None, [], [-7, 0, 2**31 - 1]])
+def test_a_captures_digest_with_its_sealed_hex_spliced_in_is_the_digest_verify_recomputes(clear, tokens):
+    secret, sealed = b"s" * 32, bytes(range(256)) * 2
+    assert chain.digest_sealed(secret, clear, 41, sealed, tokens) == chain.digest(secret, (*clear, 41, sealed, tokens))
+    assert chain.digest_sealed(secret, clear, 41, sealed, tokens) != chain.digest(secret, (*clear, 41, sealed[:-1],
+                                                                                            tokens))

@@ -60,25 +60,31 @@ class Prepared:
             self._ready.add(conn)
         values: list[bytes | None] = []
         formats: list[int] = []
-        for name in self.names:
+        value, form = values.append, formats.append
+        for name in self.names:  # by exact type first: a capture's 25-28 values, each on the hot path
             v = params[name]
-            if v is None:
-                values.append(None)
-            elif isinstance(v, bytes):
-                values.append(v)
-                formats.append(1)
-                continue
-            elif v is True or v is False:
-                values.append(b"t" if v else b"f")
+            kind = type(v)
+            if kind is str:
+                value(v.encode())
+                form(0)
+            elif v is None:
+                value(None)
+                form(0)
+            elif kind is bytes or isinstance(v, bytes):
+                value(v)
+                form(1)
+            elif kind is bool:
+                value(b"t" if v else b"f")
+                form(0)
             else:
-                values.append(str(v).encode())
-            formats.append(0)
+                value(str(v).encode())
+                form(0)
         # libpq waits for the reply with the GIL released; the connection is this thread's until it returns.
         res = pgconn.exec_prepared(self.name, values, formats)
         if res.status != pq.ExecStatus.TUPLES_OK:
             _raise(conn, res)
-        width = res.nfields
-        return [tuple(res.get_value(r, c) for c in range(width)) for r in range(res.ntuples)]
+        get, cols = res.get_value, range(res.nfields)
+        return [tuple([get(r, c) for c in cols]) for r in range(res.ntuples)]
 
 
 def _raise(conn: psycopg.Connection[Any], res: Any) -> None:

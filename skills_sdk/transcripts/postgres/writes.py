@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ from .prepared import Prepared
 __all__ = ["WritesMixin"]
 
 _POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
+#: A row's clear values and its words, by position in :func:`.record.storage_values`' list (one C call each).
+_CLEAR_OF = operator.itemgetter(*(_POS[c] for c in CLEAR_COLUMNS))
+_WORDS_OF = operator.itemgetter(*(_POS[c] for c in SEALED_COLUMNS))
 _CLEAR_NAMES = tuple(f"c{i}" for i in range(len(CLEAR_COLUMNS)))
 _CLEAR_PARAMS = ", ".join(f"%({n})s" for n in _CLEAR_NAMES)
 # A row and its chain entry, in one statement. With words: the user's data key is share-locked by
@@ -111,7 +115,7 @@ class WritesMixin:
         """
         secret = self.secret()
         clear, words = _split(row)
-        with self.connection(timeout=self.write_timeout) as conn:
+        with self.capture_connection() as conn:
             if not words:
                 return self._record_plain(conn, clear, state, secret)
             owner = (clear[1], clear[2], clear[3])
@@ -125,7 +129,7 @@ class WritesMixin:
                 sealed, tokens, group_id = self._seal(conn, clear, words, key_id, key, fresh=fresh)
                 params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
                 params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
-                              chain_digest=chain.digest(secret, (*clear, key_id, sealed, tokens)),
+                              chain_digest=chain.digest_sealed(secret, clear, key_id, sealed, tokens),
                               key_id=key_id, sealed=sealed, tokens=_array(tokens), group_id=group_id)
                 if made is not None:
                     params.update(made)
@@ -216,10 +220,10 @@ class WritesMixin:
 def _split(row: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """A row's clear values (:data:`CLEAR_COLUMNS` order) and its non-empty words, as stored."""
     values = storage_values(row)
-    clear = [values[_POS[c]] for c in CLEAR_COLUMNS]
+    clear = list(_CLEAR_OF(values))
     if clear[_END] is not None:
         clear[_END] = bool(clear[_END])
-    return clear, {c: values[_POS[c]] for c in SEALED_COLUMNS if values[_POS[c]] is not None}
+    return clear, {c: v for c, v in zip(SEALED_COLUMNS, _WORDS_OF(values), strict=True) if v is not None}
 
 
 def _array(numbers: list[int] | None) -> str | None:
