@@ -26,6 +26,15 @@ def write_calls() -> int:
 
 
 @pytest.fixture
+def syncs(vfs: str) -> str:
+    from skills_sdk.transcripts.sqlite import _walvfs  # type: ignore[attr-defined]
+
+    if not hasattr(_walvfs, "sync"):  # sync_files then declines: the held checkpoint syncs as before
+        pytest.skip("this venv's _walvfs was built before sync(): run ./dev")
+    return vfs
+
+
+@pytest.fixture
 def vfs() -> str:
     name = wal_vfs()
     if name is None:
@@ -176,7 +185,7 @@ conn.close()
 """
 
 
-def test_the_checkpointer_syncs_the_database_and_its_wal_through_sqlites_descriptors(vfs, tmp_path):
+def test_the_checkpointer_syncs_the_database_and_its_wal_through_sqlites_descriptors(syncs, tmp_path):
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("no strace here to see the fsync calls")
@@ -198,7 +207,7 @@ def test_the_checkpointer_syncs_the_database_and_its_wal_through_sqlites_descrip
     assert not [line for line in during if line.startswith(("openat(", "close(")) and db in line], during
 
 
-def test_syncing_keeps_the_locks_the_process_holds_on_the_file(vfs, tmp_path):
+def test_syncing_keeps_the_locks_the_process_holds_on_the_file(syncs, tmp_path):
     db = str(tmp_path / "t.db")
     ledger = SQLiteLedger(db)
     ledger.record(row(0))
@@ -231,7 +240,7 @@ def test_sync_files_declines_a_connection_of_sqlites_default_vfs(tmp_path):
         plain.close()
 
 
-def test_a_failed_sync_leaves_the_checkpoint_to_sqlites_own_fsync(vfs, tmp_path, monkeypatch):
+def test_a_failed_sync_leaves_the_checkpoint_to_sqlites_own_fsync(syncs, tmp_path, monkeypatch):
     from skills_sdk.transcripts.sqlite import _walvfs
 
     def failing(conn):

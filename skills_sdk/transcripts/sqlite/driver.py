@@ -90,8 +90,11 @@ def sync_files(conn: sqlite3.Connection) -> bool:
         return False
     from . import _walvfs  # type: ignore[attr-defined]
 
+    sync = getattr(_walvfs, "sync", None)  # None: a module built before it (./dev rebuilds it)
+    if sync is None:
+        return False
     try:
-        return bool(_walvfs.sync(conn))
+        return bool(sync(conn))
     except OSError as exc:  # a failing disk: the checkpoint's own fsync meets it next and says so as SQLite does
         logging.getLogger("skills_sdk.transcripts").debug("the ledger's files not synced before the checkpoint: %s", exc)
         return False
