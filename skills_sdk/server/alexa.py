@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -127,6 +128,7 @@ class AlexaEndpoint:
         self.ext = app.extensions["skills_sdk"]
         self.next = next_app
         self.max_body = app.config.get("MAX_CONTENT_LENGTH")
+        self.answer = answer  # the stage timer's to wrap (server/stages.py)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -145,8 +147,8 @@ class AlexaEndpoint:
         else:
             raw = environ["wsgi.input"].read(size)
             mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-            status, body, headers, turn, data, check = answer(ext, skill, mimetype, EnvironHeaders(environ), raw,
-                                                              environ)
+            status, body, headers, turn, data, check = self.answer(ext, skill, mimetype, EnvironHeaders(environ),
+                                                                   raw, environ)
         encoded = body.encode()
         start_response(_status_line(status),
                        [("Content-Type", _JSON), ("Content-Length", str(len(encoded))), *headers])
@@ -161,7 +163,13 @@ bp = Blueprint("alexa", __name__)
 def register(app: Flask) -> None:
     """Add the Alexa endpoint (in front of Flask, and its Flask route), ``/healthz`` and the JSON error handlers."""
     if app.config.get("SKILLS_ALEXA_FAST_PATH", True):
-        app.wsgi_app = AlexaEndpoint(app, app.wsgi_app)  # type: ignore[method-assign]
+        endpoint = AlexaEndpoint(app, app.wsgi_app)
+        if os.environ.get("SKILLS_STAGE_LOG"):  # each request's stages timed (server/stages.py); off: not imported
+            from .stages import timed_endpoint
+
+            app.wsgi_app = timed_endpoint(endpoint, app.extensions["skills_sdk"])  # type: ignore[method-assign]
+        else:
+            app.wsgi_app = endpoint  # type: ignore[method-assign]
     app.register_blueprint(bp)
 
 

@@ -123,13 +123,20 @@ def _run(server: Any) -> None:
     app = server.app.wsgi()  # as a worker loads it: the same module, the same ledger
     ext = getattr(app, "extensions", {}).get("skills_sdk")
     store = ext["store"] if ext else None
+    timing = None
     if store is not None:
+        if os.environ.get("SKILLS_STAGE_LOG"):  # its holds and checkpoints timed (server/stages.py)
+            from .stages import time_background
+
+            timing = time_background(store)
         store.start()  # already started by create_app here; after a --preload fork, started anew
     while not stop.wait(1.0):
         if os.getppid() != master:  # the master is gone (killed): so is the server
             break
     if store is not None:
         store.stop()
+    if timing is not None:
+        timing.flush()  # the process ends in os._exit: no atexit
 
 
 def _forget_metrics(pid: int) -> None:
