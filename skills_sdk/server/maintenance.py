@@ -133,6 +133,8 @@ def _run(server: Any) -> None:
     while not stop.wait(1.0):
         if os.getppid() != master:  # the master is gone (killed): so is the server
             break
+        if timing is not None:
+            timing.flush()  # from here, never inside a hold of the background thread
     if store is not None:
         store.stop()
     if timing is not None:

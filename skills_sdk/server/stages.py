@@ -18,8 +18,8 @@ request ended (gunicorn's accept and parse, and time off the CPU), ``lock_at`` w
 write lock (0: it did not), ``others`` the CPU of the process's other threads meanwhile (the
 guard's probe, the write lock's waiting thread, a checkpointer).
 
-The maintenance process (server/maintenance.py), or a ledger's own background thread, writes
-``DIR/background-<pid>.jsonl``: one ``[kind, start, wall, cpu]`` per write-lock hold (``lock``:
+The maintenance process (server/maintenance.py) writes ``DIR/background-<pid>.jsonl``, once a
+second and at exit: one ``[kind, start, wall, cpu]`` per write-lock hold (``lock``:
 an indexing slice, a scrub, the WAL bound's checkpoint) and per checkpoint (``checkpoint``).
 ``bench/http_stages.py`` runs gunicorn with it and says what the slowest requests overlapped.
 """
@@ -195,7 +195,9 @@ def _time_write_lock(store: Any, now: _Now) -> None:
 
 def time_background(store: Any) -> StageLog:
     """Record each write-lock hold and checkpoint of ``store``'s background work into ``background-<pid>.jsonl``."""
-    log = StageLog("background", batch=200)
+    # Written by the caller (the maintenance process, once a second and at exit), never from the
+    # background thread: a file write there could fall inside a hold and lengthen what is measured.
+    log = StageLog("background", batch=1 << 62)
     take, release, checkpoint = (getattr(store, n, None) for n in ("take_write_lock", "release_write_lock", "checkpoint"))
     held: dict[int, tuple[int, int]] = {}
 
