@@ -20,14 +20,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PEER = os.environ.get("PEER_BENCH") or os.path.join(HERE, "..", "..", "shared", "bench")
+from _gunicorn_load import bench_env, load_under_gunicorn
+
 FIELDS = ("start", "wall", "read", "answer", "handle", "record", "lock_wait", "lock_held", "respond", "observe",
           "cpu", "gc", "gc_gen", "vcsw", "ivcsw", "gap", "lock_at", "others")
 
@@ -125,27 +122,10 @@ def report(folder: str, since_ns: int, cut_p: float) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, extra_env: dict[str, str]) -> None:
     work = tempfile.mkdtemp(prefix="http-stages-")
-    env = dict(os.environ, SKILLS_STAGE_LOG=os.path.join(work, "stages"), SKILLS_BENCH_DB=os.path.join(work, "ledger.db"),
-               PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]),
-               ENVELOPE=os.path.join(PEER, "intent_envelope.json"), **extra_env)
-    url = f"http://127.0.0.1:{args.port}/"
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2", "-b", f"127.0.0.1:{args.port}",
-                               "--log-level", "warning", "-c", "python:skills_sdk.server.gunicorn_hooks", "wsgi_pizza:app"],
-                              cwd=PEER, env=env, stderr=open(os.path.join(work, "gunicorn.log"), "w"))
-    try:
-        for _ in range(150):
-            if subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", "@intent_envelope.json",
-                               url], cwd=PEER).returncode == 0:
-                break
-            time.sleep(0.2)
-        wrk = ["wrk", "-t2", "-c16", "-s", "post.lua", url]
-        subprocess.run([*wrk, "-d3s"], cwd=PEER, capture_output=True)
-        load, since_ns = os.getloadavg()[0], time.perf_counter_ns()
-        out = subprocess.run([*wrk, f"-d{args.duration}s"], cwd=PEER, capture_output=True, text=True).stdout
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    summary = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
+    env = bench_env(SKILLS_STAGE_LOG=os.path.join(work, "stages"), SKILLS_BENCH_DB=os.path.join(work, "ledger.db"),
+                    **extra_env)
+    load, since_ns, summary = load_under_gunicorn("wsgi_pizza:app", "python:skills_sdk.server.gunicorn_hooks", env,
+                                                  args.port, args.duration, os.path.join(work, "gunicorn.log"))
     print(f"== {' '.join(f'{k}={v}' for k, v in extra_env.items()) or 'as configured'}; load {load:.2f}; wrk: "
           f"{summary['rps']:.0f} req/s, p50 {summary['p50_us'] / 1e3:.2f} ms, p99 {summary['p99_us'] / 1e3:.2f} ms, "
           f"max {summary['lat_max_us'] / 1e3:.1f} ms")

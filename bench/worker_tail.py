@@ -28,14 +28,12 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PEER = os.environ.get("PEER_BENCH") or os.path.join(HERE, "..", "..", "shared", "bench")
+from _gunicorn_load import bench_env, load_under_gunicorn
+
 OUT = os.environ.get("WORKER_TAIL_DIR", "")
 
 # -- inside each worker: the traced app ------------------------------------------------------------
@@ -202,33 +200,14 @@ def main() -> None:
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="worker-tail-")
-    env = dict(os.environ, WORKER_TAIL_DIR=work, SKILLS_BENCH_DB=os.path.join(work, "ledger.db"),
-               PYTHONPATH=os.pathsep.join([HERE, os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]),
-               ENVELOPE=os.path.join(PEER, "intent_envelope.json"))
+    env = bench_env(WORKER_TAIL_DIR=work, SKILLS_BENCH_DB=os.path.join(work, "ledger.db"))
     if args.no_settle:
         env["WORKER_TAIL_NO_SETTLE"] = "1"
     if args.index:
         env["WORKER_TAIL_INDEX"] = args.index
     env["SKILLS_BACKGROUND"] = "elsewhere" if args.background == "process" else "thread"
-    url = f"http://127.0.0.1:{args.port}/"
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "sync", "-w", "2", "-b", f"127.0.0.1:{args.port}",
-                               "--log-level", "warning", "-c", "python:worker_tail", "worker_tail:app"],
-                              cwd=PEER, env=env, stderr=open(os.path.join(work, "gunicorn.log"), "w"))
-    try:
-        for _ in range(150):
-            if subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", "@intent_envelope.json",
-                               url], cwd=PEER).returncode == 0:
-                break
-            time.sleep(0.2)
-        wrk = ["wrk", "-t2", "-c16", "-s", "post.lua", url]
-        if not args.no_warmup:
-            subprocess.run([*wrk, "-d3s"], cwd=PEER, capture_output=True)
-        load, since_ns = os.getloadavg()[0], time.perf_counter_ns()
-        out = subprocess.run([*wrk, f"-d{args.duration}s"], cwd=PEER, capture_output=True, text=True).stdout
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    summary = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
+    load, since_ns, summary = load_under_gunicorn("worker_tail:app", "python:worker_tail", env, args.port, args.duration,
+                                                  os.path.join(work, "gunicorn.log"), warm_up=not args.no_warmup)
     print(f"load {load:.2f}; wrk: {summary['rps']:.0f} req/s, p50 {summary['p50_us'] / 1e3:.1f} ms, "
           f"p99 {summary['p99_us'] / 1e3:.1f} ms, max {summary['lat_max_us'] / 1e3:.1f} ms")
     report(work, since_ns)
