@@ -183,6 +183,17 @@ def test_an_unstarted_ledger_is_checkpointed_by_the_shared_thread(tmp_path):
     store.close()
 
 
+@pytest.mark.parametrize("background, served", [("elsewhere", False), ("thread", True)])
+def test_a_workers_ledger_is_left_to_the_maintenance_process(tmp_path, monkeypatch, background, served):
+    # A gunicorn worker's ledger (SKILLS_BACKGROUND=elsewhere) is checkpointed by the maintenance
+    # process: the shared thread neither serves it nor wakes for it; otherwise it serves it until started.
+    monkeypatch.setenv("SKILLS_BACKGROUND", background)
+    store = TranscriptStore(tmp_path / "t.db")
+    store.record(long_row(0))
+    assert (store in checkpoints._ledgers) is served
+    store.close()
+
+
 def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
     served = []
     # Only what it checkpoints once started counts: before start() (while the schema is made) the

@@ -111,8 +111,14 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, 
 
 
 def serve(ledger: Connection) -> None:
-    """Checkpoint ``ledger``'s WAL from this process's shared thread while the ledger has no thread of its own."""
+    """Checkpoint ``ledger``'s WAL from this process's shared thread while the ledger has no thread of its own.
+
+    Not under ``SKILLS_BACKGROUND=elsewhere`` (a gunicorn worker): the maintenance process checkpoints
+    the file, and a thread here would wake ten times a second to skip the ledger once it is started.
+    """
     global _thread
+    if os.environ.get("SKILLS_BACKGROUND") == "elsewhere":
+        return
     with _lock:
         _ledgers.add(ledger)
         if _thread is not None and _thread[0] == os.getpid():
