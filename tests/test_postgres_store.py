@@ -690,3 +690,24 @@ def test_a_capture_on_a_connection_the_server_ended_fails_cleanly_and_the_next_i
     got = store.get(first)
     assert (got["end_session"], got["latency_ms"], got["card"]) == (True, 12.5, {"title": "Note", "content": "first"})
     assert second > first and store.verify_chain().ok
+
+
+def test_a_failing_block_leaves_its_connection_back_in_the_pool_idle(store):
+    # A block that began a transaction and failed: its work is rolled back before the connection
+    # goes back, so the next block sees neither the half-done work nor an aborted transaction.
+    with store.connection() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS checkout_probe (n integer)")
+    with pytest.raises(ZeroDivisionError):
+        with store.connection() as conn:
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO checkout_probe VALUES (1)")
+            raise ZeroDivisionError
+    with store.connection() as conn:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert conn.execute("SELECT count(*) FROM checkout_probe").fetchone()[0] == 0
+
+
+def test_a_lost_server_inside_a_block_is_a_store_error(store):
+    with pytest.raises(StoreError, match="cannot be reached"):
+        with store.connection():
+            raise psycopg.OperationalError("server closed the connection unexpectedly")

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -119,25 +119,9 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
                 self._pool = (pid, pool)
             return self._pool[1]
 
-    @contextlib.contextmanager
-    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
+    def connection(self, timeout: float | None = None) -> _Checkout:
         """A pooled autocommit connection (waiting ``timeout`` s at most for one); a lost server is a :class:`StoreError`."""
-        bound = getattr(self._bound, "conn", None)
-        if bound is not None:  # a new connection, warming up (see warm)
-            yield bound
-            return
-        try:
-            with self.pool.connection(timeout=timeout) as conn:
-                yield conn
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
-
-    def capture_connection(self) -> _Checkout:
-        """:meth:`connection` for a capture (``write_timeout``), without its two generator layers and the
-        connection's own context (which commits an autocommit connection's nothing): 4-5 µs of a
-        capture's client CPU, measured in a loop. A connection the statement left broken is the pool's
-        to discard, as with :meth:`connection`; a lost server is a :class:`StoreError`."""
-        return _Checkout(self)
+        return _Checkout(self, timeout)
 
     def start_background(self) -> None:
         """Start the maintenance thread (partitions ahead, owed re-keys and key ratchets, token migration); idempotent."""
@@ -272,12 +256,19 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
 
 
 class _Checkout:
-    """The context :meth:`PostgresLedger.capture_connection` returns: the pool's ``getconn`` and ``putconn``."""
+    """The context :meth:`PostgresLedger.connection` returns: the pool's ``getconn`` and ``putconn``.
 
-    __slots__ = ("ledger", "pool", "conn")
+    A class, not a generator context, and not the pool's own ``connection()`` (which adds two generator
+    layers and the connection's context, committing an autocommit connection's nothing): 4-5 µs of a
+    capture's client CPU, measured in a loop. What a failing block left open is rolled back by the
+    pool's ``putconn``, which also discards a broken connection.
+    """
 
-    def __init__(self, ledger: PostgresLedger) -> None:
+    __slots__ = ("ledger", "timeout", "pool", "conn")
+
+    def __init__(self, ledger: PostgresLedger, timeout: float | None) -> None:
         self.ledger = ledger
+        self.timeout = timeout
         self.pool: ConnectionPool | None = None
 
     def __enter__(self) -> psycopg.Connection[Any]:
@@ -287,15 +278,16 @@ class _Checkout:
             return bound  # type: ignore[no-any-return]
         pool = ledger.pool
         try:
-            self.conn = pool.getconn(timeout=ledger.write_timeout)
-        except psycopg.OperationalError as exc:  # PoolTimeout: no connection within write_timeout
+            self.conn = pool.getconn(timeout=self.timeout)
+        except psycopg.OperationalError as exc:  # PoolTimeout: no connection within the timeout
             raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
         self.pool = pool
         return self.conn
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if self.pool is not None:
-            self.pool.putconn(self.conn)  # rolls back a transaction left open; discards a broken connection
+        if self.pool is None:  # the warming connection: its caller's own
+            return
+        self.pool.putconn(self.conn)  # rolls back a transaction left open; discards a broken connection
         if isinstance(exc, psycopg.OperationalError):
             raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
 

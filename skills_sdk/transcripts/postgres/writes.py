@@ -115,7 +115,7 @@ class WritesMixin:
         """
         secret = self.secret()
         clear, words = _split(row)
-        with self.capture_connection() as conn:
+        with self.connection(timeout=self.write_timeout) as conn:
             if not words:
                 return self._record_plain(conn, clear, state, secret)
             owner = (clear[1], clear[2], clear[3])
