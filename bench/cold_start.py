@@ -101,11 +101,11 @@ def main() -> None:
     base = summary[os.path.relpath(roots[0])]
     print(f"\n{os.cpu_count()} CPUs, loadavg {load}, {args.rounds} interleaved rounds; medians, ms "
           f"(ratio: this figure / {os.path.relpath(roots[0])}'s)")
-    print("%-24s %18s %18s %18s" % ("contender", "in process", "process wall", "process CPU"))
+    print(f"{'contender':<24} {'in process':>18} {'process wall':>18} {'process CPU':>18}")
     for name, f in summary.items():
-        cells = ["%8.1f (%5.2fx)" % (f[k], f[k] / base[k] if base[k] else float("nan"))
+        cells = [f"{f[k]:8.1f} ({f[k] / base[k] if base[k] else float('nan'):5.2f}x)"
                  for k in ("in_process_ms", "wall_ms", "cpu_ms")]
-        print("%-24s %18s %18s %18s" % (name, *cells))
+        print(f"{name:<24} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
 
 
 if __name__ == "__main__":

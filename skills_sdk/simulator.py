@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import request_builders as b
 from .dialog import SlotState, Step, fill, next_step
 from .model import IntentModel, InteractionModel
 from .nlu import (
@@ -39,7 +40,6 @@ from .nlu import (
     words_to_number,
 )
 from .response import ssml_to_text
-from . import request_builders as b
 
 if TYPE_CHECKING:
     from .host import SkillHost, TurnResult

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import ledger_host, make_envelope
 
 from skills_sdk import Skill, SkillHost, say

@@ -9,8 +9,17 @@ import subprocess
 import sys
 import time
 
-from _privacy_kit import ALICE, BOB, fts_integrity_check, fts_rowids, marker, occurrences, scrubbed_later, speak
-from _privacy_kit import ledger  # noqa: F401 (the fixture)
+from _privacy_kit import (
+    ALICE,
+    BOB,
+    fts_integrity_check,
+    fts_rowids,
+    ledger,  # noqa: F401 (the fixture)
+    marker,
+    occurrences,
+    scrubbed_later,
+    speak,
+)
 
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.query import TranscriptFilter, fts_query, scope_where

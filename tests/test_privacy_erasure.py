@@ -7,8 +7,17 @@ import threading
 from datetime import UTC
 
 import pytest
-from _privacy_kit import ALICE, BOB, fts_integrity_check, fts_rowids, marker, note_skill, occurrences, speak
-from _privacy_kit import ledger  # noqa: F401 (the fixture)
+from _privacy_kit import (
+    ALICE,
+    BOB,
+    fts_integrity_check,
+    fts_rowids,
+    ledger,  # noqa: F401 (the fixture)
+    marker,
+    note_skill,
+    occurrences,
+    speak,
+)
 from click.testing import CliRunner
 from conftest import ledger_host, make_envelope
 
