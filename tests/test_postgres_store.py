@@ -296,6 +296,27 @@ def _statements(monkeypatch) -> list[str]:
     return sent
 
 
+@pytest.mark.parametrize(("words", "state"), [(True, None), (False, None), (False, '{"n": 1}')],
+                         ids=["sealed", "plain", "plain-with-state"])
+def test_a_capture_prepares_its_statement_again_after_psycopg_deallocated_every_one(store, words, state):
+    # psycopg sends DEALLOCATE ALL after any rollback on a connection where it prepared statements
+    # of its own (the ledger's reads): the capture's statements went with them, and the next
+    # capture on that connection failed (a 500 to Alexa), found by replaying real envelopes.
+    row = _turn("u1", "first") if words else {"developer_id": "dev-a", "skill": "notes", "user_id": "u1"}
+    store.record(row, state=state)
+    store.record(row, state=state)  # with words, the first capture made the user's key: another statement
+    with store.connection() as conn:  # the pool's one connection: the one the capture used
+        conn.execute("SELECT 1")
+        with pytest.raises(ZeroDivisionError), conn.transaction():
+            raise ZeroDivisionError
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+    store.record(row, state=state)
+    store.record(row, state=state)
+    assert store.count(user_id="u1") == 4
+    if state is not None:
+        assert store.load_state("dev-a", "notes", "u1") == json.loads(state)
+
+
 def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(store, tmp_path, monkeypatch):
     store.record(_turn("u1", "first"))
     other = PostgresLedger(store.url, key_file=store.keys.key_file_path)

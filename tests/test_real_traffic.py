@@ -3,31 +3,61 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from _alexa_rules import REFUSED, check_answer, corpus
 from conftest import example_app, ledger_host, make_envelope
 
-from example_skills import SKILL_MODULES
+from example_skills import SKILL_MODULES, all_skills
 from skills_sdk import CanFulfill, Skill, ask, say
 from skills_sdk.request_types import REQUEST_TYPES, reported
 from skills_sdk.server import create_app
-from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.sqlite.queries import rows
+from skills_sdk.transcripts import TranscriptStore, open_ledger
 
 
-@pytest.fixture(scope="module")
-def served():
-    app = example_app(store=TranscriptStore(":memory:"))
-    return app.test_client(), app.extensions["skills_sdk"]["store"]
+def _sqlite_ledger(request):
+    return TranscriptStore(":memory:")
 
 
-def _new_rows(store, after):
-    return rows(store.db.conn, "SELECT * FROM transcripts WHERE id > ? ORDER BY id", (after,))
+def _postgres_ledger(request):
+    """A ledger on a database of the run's throw-away cluster, made once for the module (dropped after it)."""
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database(template=cluster.ledger_template())
+    folder = request.getfixturevalue("tmp_path_factory").mktemp("real-traffic-pg")
+    ledger = open_ledger(url, key_file=str(folder / "ledger.key"), spool_path=str(folder / "ledger.spool"))
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return ledger
 
 
-def _last_id(store):
-    return store.db.conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
+@pytest.fixture(scope="module", params=[pytest.param(_sqlite_ledger, id="sqlite"),
+                                        pytest.param(_postgres_ledger, id="postgres")])
+def served(request):
+    """The example skills served over each backend's ledger, started as ``skills serve`` starts it."""
+    ledger = request.param(request)
+    ledger.start()
+    app = example_app(store=ledger)
+    yield app.test_client(), ledger
+    ledger.stop()
+
+
+#: Each example skill's developer, and another developer, whose scope must never show its rows.
+_DEVELOPERS = {skill.name: skill.developer_id for skill in all_skills()}
+_OTHER = {name: list(_DEVELOPERS.values())[n - 1] for n, name in enumerate(_DEVELOPERS)}
+
+
+def _ids(ledger, request_id, developer_id):
+    """The ids of the rows with ``request_id`` that ``developer_id``'s scope shows, read through the ledger."""
+    return {r["id"] for r in ledger.iter_query({"request_id": request_id}, developer_id=developer_id)}
+
+
+def _searchable(ledger, row, developer_id):
+    """Whether searching ``developer_id``'s rows for the first words of the row's speech finds it (None: no words)."""
+    said = re.findall(r"[a-z0-9]+", (row["speech"] or "").lower())[:3]
+    if not said:
+        return None
+    found, _ = ledger.search(" ".join(said), {"request_id": row["request_id"]}, developer_id=developer_id)
+    return row["id"] in {r["id"] for r in found}
 
 
 def test_the_corpus_is_large_and_covers_many_request_types():
@@ -41,23 +71,30 @@ def test_the_corpus_is_large_and_covers_many_request_types():
 @pytest.mark.parametrize("skill", SKILL_MODULES)
 @pytest.mark.parametrize("path", corpus(), ids=lambda p: p.stem)
 def test_every_real_envelope_gets_a_valid_answer_and_a_true_row(served, path, skill):
-    client, store = served
+    client, ledger = served
     raw = path.read_bytes()
     request = json.loads(raw)
-    before = _last_id(store)
+    rid, developer = request["request"].get("requestId"), _DEVELOPERS[skill]
+    before = _ids(ledger, rid, developer) if rid else set()
+    counted = ledger.count(request_id=rid) if rid else 0
     resp = client.post(f"/alexa/{skill}", data=raw, content_type="application/json")
-    rows = _new_rows(store, before)
     if path.name in REFUSED:
         assert resp.status_code == 400 and REFUSED[path.name] in resp.get_json()["error"]["fields"]
-        assert rows == []
+        assert not rid or ledger.count(request_id=rid) == counted
         return
+    new = _ids(ledger, rid, developer) - before
     if request["request"]["type"] == "AlexaSkillEvent.SkillDisabled":
         # Disabling the skill erases the user's rows; the event itself leaves none.
-        assert resp.status_code == 200 and resp.get_json()["response"] == {} and rows == []
+        assert resp.status_code == 200 and resp.get_json()["response"] == {} and new == set()
         return
-    assert len(rows) == 1
-    problems = check_answer(request, resp.status_code, resp.data, rows[0])
-    assert problems == []
+    # Exactly one row in the whole ledger, in the skill's developer's scope and in no other's.
+    assert len(new) == 1 and ledger.count(request_id=rid) == counted + 1
+    assert not _ids(ledger, rid, _OTHER[skill]) & new
+    row = ledger.get(next(iter(new)))  # decrypted, on PostgreSQL
+    assert check_answer(request, resp.status_code, resp.data, row) == []
+    # The speech sent is found by its words, in its developer's scope only.
+    assert _searchable(ledger, row, developer) in (True, None)
+    assert not _searchable(ledger, row, _OTHER[skill])
 
 
 def _host(skill, store=None):

@@ -21,6 +21,7 @@ __all__ = ["Prepared"]
 
 _NAMED = re.compile(r"%\((\w+)\)s")
 _ALREADY = b"42P05"  # duplicate_prepared_statement: prepared there by an earlier run that failed after
+_GONE = b"26000"  # invalid_sql_statement_name: deallocated since (psycopg's DEALLOCATE ALL, see Prepared)
 
 
 class Prepared:
@@ -33,9 +34,15 @@ class Prepared:
     Parameters go as text (``None`` as NULL, ``bool`` as ``t``/``f``), ``bytes`` in binary; the
     server infers each one's type from where it is used, once, when the statement is prepared.
     Result values come back as text bytes (``None`` for NULL). The statement is prepared on each
-    connection the first time it runs there (a pool's new connection, a forked worker's). Errors
-    are psycopg's: the class of the server's SQLSTATE, :class:`psycopg.OperationalError` when the
-    connection is lost (the pool then discards it).
+    connection the first time it runs there (a pool's new connection, a forked worker's), and again
+    when the server no longer has it: psycopg sends ``DEALLOCATE ALL`` after any rollback (a
+    ``transaction()`` block left by an exception, the pool's reset) and any statement whose status
+    is DROP or ALTER on a connection where it prepared statements of its own (``prepare_threshold``),
+    which removes this one too. Outside a transaction the run is then repeated at once; inside
+    one the transaction has failed, so it raises :class:`psycopg.errors.InvalidSqlStatementName`
+    and the next run prepares again. Other errors are psycopg's: the class of the server's
+    SQLSTATE, :class:`psycopg.OperationalError` when the connection is lost (the pool then
+    discards it).
     """
 
     def __init__(self, name: str, sql: str) -> None:
@@ -52,12 +59,8 @@ class Prepared:
 
     def run(self, conn: psycopg.Connection[Any], params: Mapping[str, Any]) -> list[tuple[bytes | None, ...]]:
         """Execute on ``conn`` (autocommit, or inside the caller's transaction); the result's rows."""
-        pgconn = conn.pgconn
         if conn not in self._ready:
-            res = pgconn.prepare(self.name, self.sql)
-            if res.status != pq.ExecStatus.COMMAND_OK and res.error_field(pq.DiagnosticField.SQLSTATE) != _ALREADY:
-                _raise(conn, res)
-            self._ready.add(conn)
+            self._prepare(conn)
         values: list[bytes | None] = []
         formats: list[int] = []
         value, form = values.append, formats.append
@@ -80,11 +83,23 @@ class Prepared:
                 value(str(v).encode())
                 form(0)
         # libpq waits for the reply with the GIL released; the connection is this thread's until it returns.
+        pgconn = conn.pgconn
         res = pgconn.exec_prepared(self.name, values, formats)
+        if res.status != pq.ExecStatus.TUPLES_OK and res.error_field(pq.DiagnosticField.SQLSTATE) == _GONE:
+            self._ready.discard(conn)
+            if pgconn.transaction_status == pq.TransactionStatus.IDLE:  # nothing of the caller's failed: again
+                self._prepare(conn)
+                res = pgconn.exec_prepared(self.name, values, formats)
         if res.status != pq.ExecStatus.TUPLES_OK:
             _raise(conn, res)
         get, cols = res.get_value, range(res.nfields)
         return [tuple([get(r, c) for c in cols]) for r in range(res.ntuples)]
+
+    def _prepare(self, conn: psycopg.Connection[Any]) -> None:
+        res = conn.pgconn.prepare(self.name, self.sql)
+        if res.status != pq.ExecStatus.COMMAND_OK and res.error_field(pq.DiagnosticField.SQLSTATE) != _ALREADY:
+            _raise(conn, res)
+        self._ready.add(conn)
 
 
 def _raise(conn: psycopg.Connection[Any], res: Any) -> None:

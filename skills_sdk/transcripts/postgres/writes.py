@@ -7,7 +7,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg import pq
+from psycopg import errors, pq
 
 from ...errors import StoreError
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
@@ -158,12 +158,19 @@ class WritesMixin:
         params: dict[str, Any] = dict(zip(_CLEAR_NAMES, clear, strict=True))
         params.update(chain_lane=chain.lane_of(clear[_USER]), chain_day=clear[0][:10], chain_at=utcnow_iso(),
                       chain_digest=chain.digest(secret, (*clear, None, None, None)))
-        # One statement, so without state it commits on its own (autocommit): one round trip, not three.
-        with conn.transaction() if state is not None else contextlib.nullcontext():
-            got = _INSERT_PLAIN.run(conn, params)
-            if state is not None:
-                self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
-        return int(got[0][0])
+
+        def insert() -> int:
+            # One statement, so without state it commits on its own (autocommit): one round trip, not three.
+            with conn.transaction() if state is not None else contextlib.nullcontext():
+                got = _INSERT_PLAIN.run(conn, params)
+                if state is not None:
+                    self._save_state(conn, clear[1], clear[2], clear[3], state, clear[0])
+            return int(got[0][0])
+
+        try:
+            return insert()
+        except errors.InvalidSqlStatementName:  # deallocated since its last run, inside the transaction (see Prepared)
+            return insert()
 
     def record_many(self: Any, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
