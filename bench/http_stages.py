@@ -112,12 +112,45 @@ def report(folder: str, since_ns: int, cut_p: float) -> dict[str, Any]:
     s = statistics.fmean(r["ivcsw"] for r in slow)
     o = statistics.fmean(r["ivcsw"] for r in rest)
     print(f"  {'preempted (involuntary switches)':43s} {s:9.2f} {o:9.2f}")
+    handoff(rows, workers, bg["lock"])
     for kind, iv in bg.items():
         walls_ms = [w / 1e6 for _, w in iv]
         cpu = sum(b[3] for b in background if b[0] == kind) / 1e6
         print(f"background {kind}s: {len(iv)} in {span:.1f} s, wall p50 {pct(walls_ms, .5):.2f} p99 {pct(walls_ms, .99):.2f} "
-              f"max {max(walls_ms or [0]):.2f} ms, CPU {cpu:.0f} ms in all")
+              f"max {max(walls_ms or [0]):.2f} ms, {sum(walls_ms):.0f} ms in all, CPU {cpu:.0f} ms in all")
+        by_what: dict[str, list[list[Any]]] = {}
+        for b in background:
+            if b[0] == kind:
+                by_what.setdefault(b[4] if len(b) > 4 else "?", []).append(b)
+        for what, bs in sorted(by_what.items(), key=lambda kv: -len(kv[1])):
+            ms = [b[2] / 1e6 for b in bs]
+            print(f"  {what:32s} {len(bs):5d}, wall p50 {pct(ms, .5):.2f} p99 {pct(ms, .99):.2f} max {max(ms):.2f} ms, "
+                  f"{sum(ms):.0f} ms in all, CPU {sum(b[3] for b in bs) / 1e6:.0f} ms")
     return {"cut_us": cut, "slow": len(slow), "requests": len(rows)}
+
+
+def handoff(rows: list[dict[str, int]], workers: dict[str, list[dict[str, int]]], holds: list[tuple[int, int]]) -> None:
+    """How long a waiting request took to get the write lock once its holder let go (the hand-off's own cost), and
+    how many background holds began while a request already waited (jumped the queue)."""
+    waits = sorted((r["lock_at"] - r["lock_wait"], r["lock_wait"]) for r in rows if r.get("lock_at") and r["lock_wait"] > 20_000)
+    starts = [s for s, _ in waits]
+    jumped = sum(1 for s, _ in holds if overlaps(waits, starts, s, s + 1))
+    print(f"  background holds begun while a request waited for the lock: {jumped} of {len(holds)}")
+    ends = {"a background hold": sorted(s + w for s, w in holds)}
+    for p in workers:
+        ends[f"the other worker ({os.path.basename(p)})"] = sorted(
+            r["lock_at"] + r["lock_held"] for q in workers if q != p for r in workers[q] if r.get("lock_at"))
+    for name, end in ends.items():
+        delays = []
+        for r in (rows if name == "a background hold" else [r for p in workers if p not in name for r in workers[p]]):
+            if r["lock_wait"] < 20_000 or not r.get("lock_at"):
+                continue
+            i = bisect.bisect_right(end, r["lock_at"]) - 1  # the last release before it took the lock
+            if i >= 0 and end[i] > r["lock_at"] - r["lock_wait"]:  # ... while it waited
+                delays.append((r["lock_at"] - end[i]) / 1e3)
+        if delays:
+            print(f"  hand-off after {name}: {len(delays)} waits, p50 {pct(delays, .5):.0f} p90 {pct(delays, .9):.0f} "
+                  f"p99 {pct(delays, .99):.0f} us from its release to the lock taken")
 
 
 def run(args: argparse.Namespace, extra_env: dict[str, str]) -> None:

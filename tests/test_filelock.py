@@ -1,4 +1,5 @@
-"""The cross-process write lock: a waiter woken by the holder's release, a wait given up that leaves the lock free."""
+"""The cross-process write lock: a waiter woken by the holder's release, a wait given up that leaves the lock free,
+a waiter seen by the other processes."""
 
 import subprocess
 import sys
@@ -37,6 +38,15 @@ fcntl.flock(fd, fcntl.LOCK_EX)
 """
 
 
+# Waits for the lock as a ledger's writer does (its timeout: a capture's), takes it, lets go.
+WAIT = """
+import sys
+from skills_sdk.transcripts.sqlite.filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.release(lock.acquire(20_000))
+"""
+
+
 def waiting_thread(path):
     return [t for t in threading.enumerate() if t.name == f"skills-write-lock {path}"]
 
@@ -66,6 +76,7 @@ def test_a_writer_waits_for_another_process_and_then_holds_the_lock_alone(tmp_pa
             time.sleep(0.01)
         assert waiting_thread(path), "the writer did not wait for the lock on a thread of its own"
         assert not got  # still waiting: the other process holds it
+        assert not lock.others_waiting()  # this process's own wait is not another's
     finally:
         holder.communicate("\n", timeout=10)
     waiter.join(timeout=30)
@@ -96,3 +107,20 @@ def test_a_free_lock_is_taken_without_a_waiting_thread(tmp_path):
     lock = FileLock(path)
     lock.release(lock.acquire(100))
     assert not waiting_thread(path)
+
+
+def test_a_writer_waiting_in_another_process_is_seen_until_it_has_the_lock(tmp_path):
+    path = str(tmp_path / "db-lock")
+    lock = FileLock(path)
+    assert not lock.others_waiting()
+    fd = lock.acquire(100)
+    waiter = subprocess.Popen([sys.executable, "-c", WAIT, path])
+    try:
+        deadline = time.monotonic() + 30
+        while not lock.others_waiting() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock.others_waiting(), "the other process's waiting writer was not seen"
+    finally:
+        lock.release(fd)
+        assert waiter.wait(timeout=30) == 0
+    assert not lock.others_waiting()  # it had the lock, let go and left: nobody waits

@@ -19,8 +19,9 @@ write lock (0: it did not), ``others`` the CPU of the process's other threads me
 guard's probe, the write lock's waiting thread, a checkpointer).
 
 The maintenance process (server/maintenance.py) writes ``DIR/background-<pid>.jsonl``, once a
-second and at exit: one ``[kind, start, wall, cpu]`` per write-lock hold (``lock``:
-an indexing slice, a scrub, the WAL bound's checkpoint) and per checkpoint (``checkpoint``).
+second and at exit: one ``[kind, start, wall, cpu, what]`` per write-lock hold (``lock``:
+an indexing slice, a scrub, the WAL bound's checkpoint; ``what`` is the function and line that
+took it) and per checkpoint (``checkpoint``).
 ``bench/http_stages.py`` runs gunicorn with it and says what the slowest requests overlapped.
 """
 
@@ -31,6 +32,7 @@ import gc
 import json
 import os
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -199,12 +201,12 @@ def time_background(store: Any) -> StageLog:
     # background thread: a file write there could fall inside a hold and lengthen what is measured.
     log = StageLog("background", batch=1 << 62)
     take, release, checkpoint = (getattr(store, n, None) for n in ("take_write_lock", "release_write_lock", "checkpoint"))
-    held: dict[int, tuple[int, int]] = {}
+    held: dict[int, tuple[int, int, str]] = {}
 
     if take is not None and release is not None:
         def timed_take(*args: Any, **kwargs: Any) -> Any:
             fd = take(*args, **kwargs)
-            held[threading.get_ident()] = (time.perf_counter_ns(), time.thread_time_ns())
+            held[threading.get_ident()] = (time.perf_counter_ns(), time.thread_time_ns(), _taker(sys._getframe(1)))
             return fd
 
         def timed_release(fd: int) -> None:
@@ -213,7 +215,7 @@ def time_background(store: Any) -> StageLog:
             finally:
                 got = held.pop(threading.get_ident(), None)
                 if got is not None:
-                    log.add(["lock", got[0], time.perf_counter_ns() - got[0], time.thread_time_ns() - got[1]])
+                    log.add(["lock", got[0], time.perf_counter_ns() - got[0], time.thread_time_ns() - got[1], got[2]])
 
         store.take_write_lock, store.release_write_lock = timed_take, timed_release
     if checkpoint is not None:
@@ -222,7 +224,15 @@ def time_background(store: Any) -> StageLog:
             try:
                 return checkpoint(*args, **kwargs)
             finally:
-                log.add(["checkpoint", t0, time.perf_counter_ns() - t0, time.thread_time_ns() - c0])
+                log.add(["checkpoint", t0, time.perf_counter_ns() - t0, time.thread_time_ns() - c0,
+                         _taker(sys._getframe(1))])
 
         store.checkpoint = timed_checkpoint
     return log
+
+
+def _taker(frame: Any) -> str:
+    """``function:line`` of the ledger's code that took the lock or checkpointed: past ``writing`` and contextlib."""
+    while frame is not None and (frame.f_code.co_name == "writing" or frame.f_code.co_filename.endswith("contextlib.py")):
+        frame = frame.f_back
+    return f"{frame.f_code.co_name}:{frame.f_lineno}" if frame is not None else "?"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import struct
+import sys
 import threading
 
 from ...errors import StoreError
@@ -27,6 +29,11 @@ class FileLock:
     A wait given up leaves the thread blocked; when it gets the lock it lets go at once, unless a
     writer waits again by then, which then has it. The thread uses its own open file, so its
     pending request conflicts with the non-blocking one instead of being granted by it.
+
+    While a process waits it also holds a shared POSIX lock on the file's first byte (independent
+    of ``flock`` on Linux), so another process can see that a writer waits (:meth:`others_waiting`)
+    and leave the lock to it: the maintenance process's background work gives way to the
+    workers' captures as the serving process's own thread gives way to its captures.
     """
 
     def __init__(self, path: str) -> None:
@@ -42,14 +49,22 @@ class FileLock:
     def acquire(self, timeout_ms: int | None = None) -> int:
         """Take the lock, within ``timeout_ms`` (else :class:`StoreError`); returns the file descriptor to :meth:`release`."""
         self._for_this_process()
-        if timeout_ms is None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            return self._fd
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return self._fd
         except BlockingIOError:
             pass
+        marked = _mark(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        try:
+            return self._wait(timeout_ms)
+        finally:
+            if marked:
+                _mark(self._fd, fcntl.LOCK_UN)
+
+    def _wait(self, timeout_ms: int | None) -> int:
+        if timeout_ms is None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            return self._fd
         with self._cond:
             self._wanted, self._granted = True, False
             if self._waiter is None:
@@ -63,6 +78,14 @@ class FileLock:
             self._wanted = False
         raise StoreError(f"Transcript database is locked: another process held its write lock ({self.path}) "
                          f"for more than {timeout_ms} ms.")
+
+    def others_waiting(self) -> bool:
+        """Whether a writer of another process waits for the lock now (``F_GETLK`` on its mark; False off Linux)."""
+        if _FLOCK is None:
+            return False
+        self._for_this_process()
+        probe = fcntl.fcntl(self._fd, fcntl.F_GETLK, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 1, 0))
+        return _FLOCK.unpack(probe)[0] != fcntl.F_UNLCK  # this process's own marks are never reported
 
     @staticmethod
     def release(fd: int) -> None:
@@ -95,3 +118,17 @@ class FileLock:
                     cond.notify_all()
                 else:  # the writer gave up meanwhile
                     fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+# Linux's struct flock (l_type, l_whence, l_start, l_len, l_pid): read by others_waiting(). Elsewhere its
+# layout differs, so no other process is seen waiting there (the background work does not give way).
+_FLOCK = struct.Struct("hhqqi4x") if sys.platform == "linux" else None
+
+
+def _mark(fd: int, op: int) -> bool:
+    """Take (``LOCK_SH | LOCK_NB``) or drop (``LOCK_UN``) this process's waiting mark; False if another process's probe held it."""
+    try:
+        fcntl.lockf(fd, op, 1, 0)
+    except OSError:  # a probe never takes it (F_GETLK), so only an odd filesystem gets here: no mark
+        return False
+    return True
