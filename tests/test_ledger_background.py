@@ -56,6 +56,26 @@ def test_rows_wait_while_captures_keep_coming_and_are_indexed_in_the_next_quiet_
     assert wait_for(lambda: indexed_upto(store) == ids[-1])
 
 
+def test_rows_another_process_keeps_adding_wait_as_its_own_captures_would_and_are_indexed_once_they_stop(tmp_path):
+    # The maintenance process captures nothing: the rows the workers add tell it that captures come.
+    store, worker = TranscriptStore(tmp_path / "t.db"), TranscriptStore(tmp_path / "t.db")
+    store.index_backlog, store.index_idle = 10_000, 3600
+    stop = threading.Event()
+    try:
+        worker.record(row(0))
+        store._index_when_due(store.conn, stop)  # its first look: nothing says captures come
+        assert indexed_upto(store) == 1
+        ids = [worker.record(row(i)) for i in range(1, 30)]
+        store._index_when_due(store.conn, stop)  # rows came since the last look, fewer than the bound
+        assert indexed_upto(store) == 1
+        store.last_capture = 0.0  # index_idle went by, and no row came since that look
+        store._index_when_due(store.conn, stop)
+        assert indexed_upto(store) == ids[-1]
+    finally:
+        worker.stop()
+        store.stop()
+
+
 def test_captures_that_never_pause_are_indexed_once_the_backlog_bound_is_reached(store):
     store.index_backlog = 25
     store.index_idle = 3600  # never quiet: only the bound can start the indexing

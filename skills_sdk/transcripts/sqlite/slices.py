@@ -34,6 +34,7 @@ class Slices:
     index_pause: float
     index_backlog: int
     _waiting: deque[None]
+    _top_seen = 0  # the newest row id at the last look (_index_when_due)
     _file_lock: FileLock
 
     if TYPE_CHECKING:
@@ -54,9 +55,18 @@ class Slices:
         idle for ``index_idle`` seconds, what waits is indexed the same way. A search indexes what
         waits before it reads, so it never misses a row either way. Each slice's merge step (FTS5
         merges its segments only when told, a few dozen pages at a time) is a hold of its own.
+
+        Captures are seen coming by the rows they add, whichever process made them: the maintenance
+        process makes none, and indexed at every tick whatever few rows had come (a slice and a
+        merge step: two holds, 20 a second): a slice's fixed cost is nearly half a 100-row one's
+        (0.2 of 0.48 ms of CPU).
         """
-        waiting, changes = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
-                                        "fts_changes) FROM transcripts").fetchone()
+        waiting, changes, top = conn.execute(f"SELECT coalesce(max(id), 0) - {FTS_UPTO}, EXISTS (SELECT 1 FROM "
+                                             "fts_changes), coalesce(max(id), 0) FROM transcripts").fetchone()
+        if top > self._top_seen:
+            if self._top_seen:  # not the first look: rows came since the last
+                self.last_capture = max(self.last_capture, time.monotonic())
+            self._top_seen = top
         busy = time.monotonic() - self.last_capture < self.index_idle
         if busy and waiting < self.index_backlog and not changes:  # queued deletes are not left for later
             return
@@ -82,10 +92,12 @@ class Slices:
         lock released and at once taken again by the same thread is never seen free by a waiting
         capture in this process (it needs the GIL first) nor in another (its ``flock`` wakes late).
         Measured: without the pause, a capture that arrived during a backlog waited for the whole
-        backlog, slice after slice. While ``busy`` it indexes the backlog it found and returns;
+        backlog, slice after slice. While ``busy`` it indexes the whole slices of the backlog it found and returns;
         idle, it stops as soon as captures come again.
         """
-        newest = conn.execute("SELECT coalesce(max(id), 0) FROM transcripts").fetchone()[0]
+        upto, newest = conn.execute(f"SELECT {FTS_UPTO}, coalesce(max(id), 0) FROM transcripts").fetchone()
+        if busy and newest - upto > self.index_slice:  # whole slices: the rest waits for the next look
+            newest = upto + (newest - upto) // self.index_slice * self.index_slice
         while not stop.is_set():
             self._give_way()
             with self.writing(yielding=True):
