@@ -12,6 +12,9 @@ import uuid
 
 __all__ = ["Cluster", "find_bindir", "search_pages"]
 
+#: Where a cluster's folder goes when it exists and is writable (a tmpfs on Linux), else the temp folder.
+MEMORY = "/dev/shm"
+
 
 def search_pages(ledger, text: str, where=None, **scope) -> list[dict]:
     """Every row ``ledger.search`` finds, page after page (``scope``: developer_id or user_id, limit)."""
@@ -52,13 +55,16 @@ class Cluster:
 
     PostgreSQL refuses to run as root, so under root its programs run as the ``postgres`` user
     (``runuser``) and the folder belongs to that user. ``fsync`` is off: the cluster lives as long
-    as the test run, and nothing here tests power loss (a committed row is still committed).
+    as the test run, and nothing here tests power loss (a committed row is still committed). For the
+    same reason the folder is in memory where Linux offers one (``/dev/shm``): on this disk a copy of
+    the ledger's template database (300 files) took 0.8-0.9 s, in memory 0.16-0.3 s, and a test that
+    uses PostgreSQL makes one or two.
     """
 
     def __init__(self, bindir: str) -> None:
         self.bindir = bindir
         self.watchdog: subprocess.Popen[bytes] | None = None
-        self.root = tempfile.mkdtemp(prefix="skills-pg-")
+        self.root = tempfile.mkdtemp(prefix="skills-pg-", dir=MEMORY if os.access(MEMORY, os.W_OK) else None)
         self.data = os.path.join(self.root, "data")
         self.socket_dir = os.path.join(self.root, "sock")
         self.log = os.path.join(self.root, "server.log")
