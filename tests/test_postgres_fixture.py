@@ -62,3 +62,26 @@ def test_a_pytest_killed_mid_test_takes_its_postgresql_with_it(tmp_path):
     while data.parent.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not data.parent.exists()
+
+
+def test_each_fresh_database_is_its_own_copy_of_its_template(postgres_cluster):
+    import psycopg
+
+    template = postgres_cluster.ledger_template()
+    urls = [postgres_cluster.create_database(template=template) for _ in range(3)]
+    empty = postgres_cluster.create_database()
+    try:
+        assert len(set(urls)) == 3 and empty not in urls
+        for i, url in enumerate(urls):  # a copy made ahead by the spares' thread, or at once: each its own
+            with psycopg.connect(url, autocommit=True) as conn:
+                assert conn.execute("SELECT count(*) FROM transcripts").fetchone()[0] == 0
+                conn.execute("CREATE TABLE mine (i int)")
+                conn.execute("INSERT INTO mine VALUES (%s)", (i,))
+        for i, url in enumerate(urls):
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SELECT i FROM mine").fetchall() == [(i,)]
+        with psycopg.connect(empty) as conn:  # template0's copies are empty, whatever the ledger's hold
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+    finally:
+        for url in [*urls, empty]:
+            postgres_cluster.drop_database(url)
