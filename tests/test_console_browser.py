@@ -65,7 +65,7 @@ def server(request, tmp_path_factory):
     user_key = create_key(store, "user", USER)[1]
     app = example_app(store=store, test_config={"SECRET_KEY": "browser-test-secret-0123456789"})
     srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield {"url": f"http://127.0.0.1:{srv.server_port}", "store": store, "dev_key": dev_key, "user_key": user_key}
     srv.shutdown()

@@ -591,7 +591,7 @@ def test_pizza_status_advances_with_the_clock(session, clock):
 
 def test_a_stand_in_serves_on_a_loopback_port():
     server = make_server(make_partner("pizza"), port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.port}"
