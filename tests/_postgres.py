@@ -152,11 +152,18 @@ class Cluster:
             self._template = "ledger_template"
         return self._template
 
-    def drop_database(self, url: str) -> None:
-        """Drop the database of ``url`` (made by :meth:`create_database`), ending its sessions."""
+    def drop_database(self, url: str, *, later: bool = False) -> None:
+        """Drop the database of ``url`` (made by :meth:`create_database`), ending its sessions.
+
+        ``later``: the spares' thread drops it once it has made the next copies (a test's teardown
+        need not wait).
+        """
         import psycopg
 
         name = url.split("/")[3].split("?")[0]
+        if later and self._spares is not None:
+            self._spares.drop(name)
+            return
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -199,7 +206,8 @@ class _Spares:
     A test takes the copy and the thread starts the next, so the copy is made while that test runs
     (on the other core, in the server). One copy at a time: a test that asks while its template's
     copy is being made waits for it rather than make a second beside it. A copy that failed is
-    made again by the test that asks, which sees the error.
+    made again by the test that asks, which sees the error. Between copies the thread drops the
+    databases tests are done with.
     """
 
     def __init__(self, cluster: Cluster) -> None:
@@ -208,6 +216,7 @@ class _Spares:
         self.ready: dict[str, str] = {}  # template -> a copy's name
         self.wanted: list[str] = []  # templates to copy, in order
         self.making: str | None = None
+        self.drops: list[str] = []  # databases to drop when no copy is wanted
         self.closed = False
         self.thread = threading.Thread(target=self._run, name="postgres-spares", daemon=True)
         self.thread.start()
@@ -223,14 +232,27 @@ class _Spares:
                 self.cond.notify_all()
             return name
 
+    def drop(self, name: str) -> None:
+        """Drop the database ``name`` on the thread, after the copies wanted."""
+        with self.cond:
+            self.drops.append(name)
+            self.cond.notify_all()
+
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not self.wanted and not self.closed:
+                while not self.wanted and not self.drops and not self.closed:
                     self.cond.wait()
                 if self.closed:
                     return
-                template = self.making = self.wanted.pop(0)
+                template = self.making = self.wanted.pop(0) if self.wanted else None
+                dropping = None if template else self.drops.pop(0)
+            if dropping is not None:
+                try:
+                    self.cluster.drop_database(self.cluster.url(dropping))
+                except Exception:  # the server stopped: nothing is left to drop
+                    pass
+                continue
             try:
                 name = self.cluster._copy(template)
             except Exception:  # the server stopped, or the template is in use: the test's own copy says why

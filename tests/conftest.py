@@ -120,18 +120,18 @@ def postgres_cluster():
 
 @pytest.fixture
 def postgres_url(postgres_cluster) -> str:
-    """The URL of a fresh, empty database on the test run's PostgreSQL server (dropped afterwards)."""
+    """The URL of a fresh, empty database on the test run's PostgreSQL server (dropped afterwards, on a thread)."""
     url = postgres_cluster.create_database()
     yield url
-    postgres_cluster.drop_database(url)
+    postgres_cluster.drop_database(url, later=True)
 
 
 @pytest.fixture
 def postgres_ledger_url(postgres_cluster) -> str:
-    """The URL of a fresh database that already holds the ledger's schema (a copy of a template; dropped afterwards)."""
+    """The URL of a fresh database that already holds the ledger's schema (a copy of a template; dropped afterwards, on a thread)."""
     url = postgres_cluster.create_database(template=postgres_cluster.ledger_template())
     yield url
-    postgres_cluster.drop_database(url)
+    postgres_cluster.drop_database(url, later=True)
 
 
 @pytest.fixture

@@ -82,6 +82,14 @@ def test_each_fresh_database_is_its_own_copy_of_its_template(postgres_cluster):
                 assert conn.execute("SELECT i FROM mine").fetchall() == [(i,)]
         with psycopg.connect(empty) as conn:  # template0's copies are empty, whatever the ledger's hold
             assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+        postgres_cluster.drop_database(empty, later=True)  # as the fixtures drop theirs: on the spares' thread
+        name = empty.split("/")[3].split("?")[0]
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            exists = lambda: conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall()  # noqa: E731
+            deadline = time.monotonic() + 60
+            while exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not exists()
     finally:
         for url in [*urls, empty]:
             postgres_cluster.drop_database(url)
