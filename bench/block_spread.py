@@ -110,14 +110,14 @@ def peer_round_trip():
 
 def ours(counts: Counts, settle: bool, wal_bound: int | None):
     """The same-work target, its background thread's work counted where the thread calls it."""
-    from skills_sdk.transcripts.sqlite import checkpoints, connection
+    from skills_sdk.transcripts.sqlite import checkpoints, connection, slices
 
     if wal_bound:
         checkpoints.WAL_BOUND_FRAMES = wal_bound
 
     # What the background thread runs, counted where it calls it (module attributes looked up at call time).
-    counts.wrap(connection, "index_pending", "slices", "slice_ms")
-    counts.wrap(connection, "merge_step", "merges", "merge_ms")
+    counts.wrap(slices, "index_pending", "slices", "slice_ms")
+    counts.wrap(slices, "merge_step", "merges", "merge_ms")
     counts.wrap(connection.Connection, "reserve_wal", "reserve")
     bounded = checkpoints.checkpoint_bounded
     passes: list[int] = []

@@ -9,13 +9,18 @@ start-up and imports cancelled out. Two paths:
             ledger's background work in another process: ``SKILLS_BACKGROUND=elsewhere``), JSON access
             log on (to ``/dev/null``), capture on;
 ``inproc``  ``inproc_target.handle_json_same_work`` (the peer harness's in-process target), capture on,
-            its background thread not started, so that no indexing batch falls into one count only.
+            its background thread not started, so that no indexing batch falls into one count only;
+``stages``  the in-process request's stages, each repeated alone on the same envelope (see ``STAGES``):
+            where its instructions go. A stage alone runs with warm caches, which changes its time,
+            not its instruction count.
 
 The kernel's share (the WAL's writes, the locks) is not counted. ``PYTHONHASHSEED=0`` in every
 process: with random hashing the same code moves by about 0.4% from process to process.
 
     python bench/request_instructions.py --root . --root ../before            # both paths
     python bench/request_instructions.py --root . --kind wsgi --few 200 --many 1200
+    python bench/request_instructions.py --root . --root ../before --kind stages
+    python bench/request_instructions.py --root . --kind stages --stage build_row --stage json
 """
 
 from __future__ import annotations
@@ -32,10 +37,46 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ENVELOPE = os.path.join(HERE, "..", "..", "shared", "bench", "intent_envelope.json")
 
 
+#: The in-process request's stages, in the order a request runs them (``--kind stages``).
+STAGES = ("parse_body", "load_request", "handle_no_capture", "build_row", "record", "json", "inproc")
+
+
+def stage(name: str, n: int, body: str) -> None:
+    """Run one stage of the in-process same-work request ``n`` times on ``body``'s envelope."""
+    import inproc_target
+    from same_work import same_work_skill
+
+    from skills_sdk import SkillHost
+    from skills_sdk.envelope import load_request, parse_body
+    from skills_sdk.transcripts.capture import Capture
+
+    host = inproc_target.SAME_WORK
+    data = parse_body(body)
+    envelope = load_request(data)
+    plain = SkillHost([same_work_skill()])
+    result = host.handle("pizza", data)
+    capture = next(m for m in host._outer if isinstance(m, Capture))
+    row = {k: v for k, v in result.transcript.items() if k != "id"}
+    run = {  # each the work of one request's stage, as the request does it
+        "parse_body": lambda: parse_body(body),
+        "load_request": lambda: load_request(data),
+        "handle_no_capture": lambda: plain.handle("pizza", envelope),  # Turn, dispatch, handler, envelope
+        "build_row": lambda: capture.build_row(result.turn, result.response),  # with its consent SELECT
+        "record": lambda: capture.store.record(row),  # sealing, insert, chain link, commit
+        "json": result.json,
+        "inproc": lambda: inproc_target.handle_json_same_work(body),
+    }[name]
+    for _ in range(n):
+        run()
+
+
 def child(root: str, kind: str, n: int, envelope: str) -> None:
     """Answer ``n`` requests through ``kind`` with the checkout at ``root`` (run under callgrind)."""
     sys.path[:0] = [os.path.join(root, "bench"), root]
     body = open(envelope, "rb").read()
+    if kind.startswith("stage:"):
+        stage(kind[6:], n, body.decode())
+        return
     if kind == "inproc":
         import inproc_target
 
@@ -79,19 +120,23 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", action="append", help="a checkout to measure (repeatable; default .)")
-    ap.add_argument("--kind", choices=("wsgi", "inproc"), action="append", help="default: both")
+    ap.add_argument("--kind", choices=("wsgi", "inproc", "stages"), action="append", help="default: wsgi and inproc")
+    ap.add_argument("--stage", choices=STAGES, action="append", help="with --kind stages: only these (default: all)")
     ap.add_argument("--few", type=int, default=200)
     ap.add_argument("--many", type=int, default=1200)
     ap.add_argument("--envelope", default=os.environ.get("ENVELOPE", ENVELOPE))
     args = ap.parse_args()
     roots = [os.path.abspath(r) for r in (args.root or ["."])]
-    for kind in args.kind or ["wsgi", "inproc"]:
+    kinds = args.kind or ["wsgi", "inproc"]
+    if "stages" in kinds:
+        kinds = [k for k in kinds if k != "stages"] + [f"stage:{name}" for name in args.stage or STAGES]
+    for kind in kinds:
         base = None
         for root in roots:
             per = (total(root, kind, args.many, args.envelope) - total(root, kind, args.few, args.envelope)) / (
                 args.many - args.few)
             base = base or per
-            print(f"{kind:7s} {os.path.relpath(root):30s} {per:12,.0f} instructions/request  ({per / base:.3f}x)",
+            print(f"{kind:24s} {os.path.relpath(root):30s} {per:12,.0f} instructions/request  ({per / base:.3f}x)",
                   flush=True)
 
 
