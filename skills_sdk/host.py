@@ -8,6 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -30,6 +31,16 @@ log = logging.getLogger("skills_sdk")
 
 USER_AGENT = f"skills_sdk/{__version__}"
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
+if c_make_encoder is not None:
+    # The C encoder _DUMPS builds on every call, built once: the same text for a fraction of the
+    # instructions (see record.compact_json). Without the circular-reference check (markers None),
+    # a cycle raises RecursionError, as it did after _DUMPS's ValueError sent it to _finite_only.
+    _ENVELOPE_ENCODER = c_make_encoder(None, str, encode_basestring, None, ":", ",", False, False, False)
+
+    def _dumps(envelope: dict[str, Any]) -> str:
+        return "".join(_ENVELOPE_ENCODER(envelope, 0))
+else:  # pragma: no cover - CPython always builds the C encoder
+    _dumps = _DUMPS
 
 
 def _finite_only(value: Any) -> Any:
@@ -59,7 +70,7 @@ class TurnResult:
     def json(self) -> str:
         """The response envelope as compact JSON (always valid JSON: a non-finite number becomes null)."""
         try:
-            return _DUMPS(self.envelope)
+            return _dumps(self.envelope)
         except ValueError:  # NaN or Infinity a handler put in the session: JSON has no word for it
             log.warning("skill %s put a non-finite number in its response; it was sent as null",
                         self.turn.skill.name)

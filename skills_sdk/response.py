@@ -37,6 +37,17 @@ def ssml_to_text(markup: str) -> str:
     >>> ssml_to_text("<speak>Ham &amp; <emphasis>pineapple</emphasis></speak>")
     'Ham & pineapple'
     """
+    if markup.startswith("<speak>") and markup.endswith("</speak>") and "<" not in markup[7:-8]:
+        # What say() and ask() write: escaped text inside one <speak>, which capture reads back on
+        # every turn. No tag inside, so no substitution: str.split() folds the same whitespace as
+        # _SPACE (both Py_UNICODE_ISSPACE): 12,600 instructions for an order's confirmation against the
+        # substitutions' 46,000 (callgrind).
+        inner = markup[7:-8]
+        if "&" in inner:
+            from html import unescape
+
+            inner = unescape(inner)
+        return " ".join(inner.split())
     if "&" not in markup:  # no entities: html (and its entity table) stays unloaded
         return _SPACE.sub(" ", _TAG.sub(" ", markup)).strip() if "<" in markup else markup.strip()
     from html import unescape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import subprocess
 import sys
@@ -161,6 +162,17 @@ def test_a_nan_a_handler_puts_in_the_session_is_sent_as_null():
 
     out = SkillHost([skill]).handle("demo", make_envelope()).json()
     assert json.loads(out)["sessionAttributes"]["ratio"] is None
+
+
+def test_a_value_json_has_no_type_for_in_a_directive_is_sent_as_its_text():
+    skill = Skill("demo", developer_id="d")
+
+    @skill.launch
+    def launch(ctx):
+        return say("hi").directive({"type": "Custom.Remind", "on": datetime.date(2026, 12, 3)})
+
+    out = SkillHost([skill]).handle("demo", make_envelope()).json()
+    assert json.loads(out)["response"]["directives"] == [{"type": "Custom.Remind", "on": "2026-12-03"}]
 
 
 def test_parse_body_and_check_json_value_agree_on_what_is_refused():
