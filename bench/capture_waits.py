@@ -114,7 +114,7 @@ out = {"root": root, "mode": mode, "captures": n, "mean_us": round(sum(each) / n
        "cpu_mean_us": round(sum(cpu) / n * 1e6, 1), "cpu_p50_us": round(sorted(cpu)[n // 2] * 1e6, 1),
        "waited_over_1ms": sum(w > 0.001 for w in waits), "waited_total_ms": round(sum(waits) * 1e3, 1),
        "waited_max_ms": round(max(waits) * 1e3, 1), "slow_over_10ms": sum(e > 0.01 for e in each),
-       "wal_restarts": sum(restarted)}
+       "wal_restarts": sum(restarted), "above_p50": sum(e > p50 for e in each)}
 for k, (count, excess) in causes.items():  # per cause: captures, and their excess over the p50 per capture
     out[k + "_n"] = count
     out[k + "_us"] = round(excess / n * 1e6, 1)

@@ -25,8 +25,11 @@ def test_capture_waits_reports_each_capture_and_its_lock_waits(tmp_path):
     TranscriptStore(db).close()
     summary = run_bench("capture_waits.py", db, 200)
     assert summary["runs"] == 1 and summary["p50_us"] > 0 and summary["waited_over_1ms"] >= 0
-    # Each of the 99 captures slower than the median of 200 is put down to exactly one cause.
-    assert sum(summary[c + "_n"] for c in ("lock", "checkpoint", "preempted", "blocked", "own")) == 99
+    # Each capture slower than the median of 200 is put down to exactly one cause: 99 of them, fewer
+    # when some tie the median (the clock's resolution under load).
+    slower = summary["above_p50"]
+    assert 90 <= slower <= 99
+    assert sum(summary[c + "_n"] for c in ("lock", "checkpoint", "preempted", "blocked", "own")) == slower
     assert TranscriptStore(db).count() == 250  # every capture was committed
 
 
