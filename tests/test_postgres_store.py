@@ -18,7 +18,7 @@ from _postgres import Cluster, search_pages
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.postgres import PostgresLedger, crypto, schema, warmkeys, writes
+from skills_sdk.transcripts.postgres import PostgresLedger, chain, crypto, schema, warmkeys, writes
 from skills_sdk.transcripts.postgres.prepared import Prepared
 from skills_sdk.transcripts.record import utcnow_iso
 from skills_sdk.transcripts.retention import Policy
@@ -296,25 +296,26 @@ def _statements(monkeypatch) -> list[str]:
     return sent
 
 
-@pytest.mark.parametrize(("words", "state"), [(True, None), (False, None), (False, '{"n": 1}')],
-                         ids=["sealed", "plain", "plain-with-state"])
-def test_a_capture_prepares_its_statement_again_after_psycopg_deallocated_every_one(store, words, state):
+def test_a_capture_prepares_its_statement_again_after_psycopg_deallocated_every_one(store):
     # psycopg sends DEALLOCATE ALL after any rollback on a connection where it prepared statements
     # of its own (the ledger's reads): the capture's statements went with them, and the next
     # capture on that connection failed (a 500 to Alexa), found by replaying real envelopes.
-    row = _turn("u1", "first") if words else {"developer_id": "dev-a", "skill": "notes", "user_id": "u1"}
-    store.record(row, state=state)
-    store.record(row, state=state)  # with words, the first capture made the user's key: another statement
-    with store.connection() as conn:  # the pool's one connection: the one the capture used
-        conn.execute("SELECT 1")
-        with pytest.raises(ZeroDivisionError), conn.transaction():
-            raise ZeroDivisionError
-        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
-    store.record(row, state=state)
-    store.record(row, state=state)
-    assert store.count(user_id="u1") == 4
-    if state is not None:
-        assert store.load_state("dev-a", "notes", "u1") == json.loads(state)
+    kinds = {"sealed": (_turn("u1", "first"), None),
+             "plain": ({"developer_id": "dev-a", "skill": "notes", "user_id": "u2"}, None),
+             "plain, with state": ({"developer_id": "dev-a", "skill": "notes", "user_id": "u3"}, '{"n": 1}')}
+    for row, state in kinds.values():
+        store.record(row, state=state)
+        store.record(row, state=state)  # with words, the first capture made the user's key: another statement
+    for kind, (row, state) in kinds.items():
+        with store.connection() as conn:  # the pool's one connection: the one the captures used
+            conn.execute("SELECT 1", prepare=True)  # one of psycopg's own, so that a rollback deallocates all
+            with pytest.raises(ZeroDivisionError), conn.transaction():
+                raise ZeroDivisionError
+            assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,), kind
+        store.record(row, state=state)
+        store.record(row, state=state)
+        assert store.count(user_id=row["user_id"]) == 4, kind
+    assert store.load_state("dev-a", "notes", "u3") == {"n": 1}
 
 
 def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(store, tmp_path, monkeypatch):
@@ -674,6 +675,22 @@ def test_a_users_later_captures_of_a_day_leave_its_row_alone_until_an_id_passes_
     assert [r["id"] for r in store.user_history("u1")] == [third, second, first]
 
 
+def _capture_behind(store, other, turn: dict, table: str) -> list[int]:
+    """Capture ``turn`` while ``other``'s open transaction holds a row of ``table``; commit it once the capture waits."""
+    got: list[int] = []
+    capture = threading.Thread(target=lambda: got.append(store.record(turn)))
+    capture.start()
+    with psycopg.connect(store.url, autocommit=True) as watch:
+        for _ in range(500):
+            if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                             "AND query LIKE %s", (f"%{table}%",)).fetchone()[0]:
+                break
+            time.sleep(0.01)
+    other.execute("COMMIT")
+    capture.join(timeout=30)
+    return got
+
+
 def test_a_users_day_made_by_another_writer_while_a_capture_ran_still_bounds_the_captures_id(store):
     # Another writer (a host, a COPY) makes the user's day with a low top and commits only after the
     # capture's statement began: the capture's snapshot does not see that day, its insert finds it made.
@@ -682,20 +699,27 @@ def test_a_users_day_made_by_another_writer_while_a_capture_ran_still_bounds_the
     with psycopg.connect(store.url, autocommit=True) as other:
         other.execute("BEGIN")
         other.execute("INSERT INTO user_days (user_id, day, top_id) VALUES ('u1', %s, 1)", (day,))
-        got: list[int] = []
-        capture = threading.Thread(target=lambda: got.append(store.record(_turn("u1", "one", created_at=day + "T12:00:00.000Z"))))
-        capture.start()
-        with psycopg.connect(store.url, autocommit=True) as watch:  # the capture waits on that day's insert
-            for _ in range(500):
-                if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                 "AND query LIKE '%%user_days%%'").fetchone()[0]:
-                    break
-                time.sleep(0.01)
-        other.execute("COMMIT")
-        capture.join(timeout=30)
+        got = _capture_behind(store, other, _turn("u1", "one", created_at=day + "T12:00:00.000Z"), "user_days")
     with store.connection() as conn:
         top = conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)).fetchone()[0]
     assert got and top >= got[0]
+
+
+def test_a_users_day_a_remover_deleted_after_the_captures_snapshot_is_made_again(store):
+    # A remover (an erasure's prune) holds the user's lane and deletes the user's day; the capture's
+    # statement began before that commit, so its snapshot still shows the day, with a top above the
+    # row's id: only the insert's conflict check sees the day gone, and makes it again.
+    first = store.record(_turn("u1", "one"))
+    day = store.get(first)["created_at"][:10]
+    with psycopg.connect(store.url, autocommit=True) as other:
+        other.execute("BEGIN")
+        other.execute("UPDATE ledger_chain_heads SET seq = seq WHERE lane = %s", (chain.lane_of("u1"),))
+        other.execute("DELETE FROM user_days WHERE user_id = 'u1' AND day = %s", (day,))
+        got = _capture_behind(store, other, _turn("u1", "two"), "ledger_chain_heads")
+    with store.connection() as conn:
+        top = conn.execute("SELECT top_id FROM user_days WHERE user_id = 'u1' AND day = %s", (day,)).fetchone()
+    assert got and top == (got[0] + writes.DAY_AHEAD,)
+    assert [r["utterance"] for r in store.user_history("u1")] == ["note two", "note one"]
 
 
 def test_a_capture_on_a_connection_the_server_ended_fails_cleanly_and_the_next_is_prepared_anew(store):

@@ -45,19 +45,18 @@ _GROUP = (f"g AS (SELECT count(*) AS n, set_config('{schema.USER_DAYS_KEPT}', 'k
 DAY_AHEAD = 10_000
 # The user's day (see userdays.py), from the chain entry's CTE so that the lane is locked before the
 # day, the order every remover takes them in. A day not there (or deleted since this statement's
-# snapshot: ON CONFLICT sees that) is inserted (``ud``); one whose top is below the row's id is
-# raised (``up``: an UPDATE re-checks the newest version); one whose top is at or above it is only
-# read (no lock, no write). A day this statement's snapshot does not hold but another writer made
-# meanwhile (its insert finds it, the UPDATE cannot see it) is raised as before: locked, compared
-# (``ul``, a day's first turns racing only).
+# snapshot: ON CONFLICT sees that) is inserted (``ud``); one whose top is at or above the row's id
+# in the snapshot is only read (no lock, no write: a day's later turns); any other (a top below the
+# row's id, or a day another writer made after the snapshot, which the insert found) is raised if
+# its newest version is still below the id (``ul``: ON CONFLICT locks and re-checks that version).
+# Two modifying CTEs: a third, an UPDATE for the top below the id, cost a CTE, a scan and an
+# index descent at every capture for what ``ul``'s conflict does as well.
 _DAY_ROW = f"SELECT %(c3)s, left(%(c0)s, 10), h.id + {DAY_AHEAD} FROM h"
 _DAY = (f", ud AS (INSERT INTO user_days (user_id, day, top_id) {_DAY_ROW} ON CONFLICT (user_id, day) DO NOTHING "
-        f"RETURNING 1), up AS (UPDATE user_days d SET top_id = h.id + {DAY_AHEAD} FROM h WHERE d.user_id = %(c3)s "
-        "AND d.day = left(%(c0)s, 10) AND d.top_id < h.id RETURNING 1), "
-        f"ul AS (INSERT INTO user_days (user_id, day, top_id) {_DAY_ROW} WHERE NOT EXISTS (SELECT 1 FROM ud) "
-        "AND NOT EXISTS (SELECT 1 FROM up) AND NOT EXISTS (SELECT 1 FROM user_days d WHERE d.user_id = %(c3)s "
-        "AND d.day = left(%(c0)s, 10)) ON CONFLICT (user_id, day) DO UPDATE SET top_id = excluded.top_id "
-        f"WHERE user_days.top_id < excluded.top_id - {DAY_AHEAD})")
+        f"RETURNING 1), ul AS (INSERT INTO user_days (user_id, day, top_id) {_DAY_ROW} WHERE NOT EXISTS "
+        "(SELECT 1 FROM ud) AND NOT EXISTS (SELECT 1 FROM user_days d WHERE d.user_id = %(c3)s "
+        "AND d.day = left(%(c0)s, 10) AND d.top_id >= h.id) ON CONFLICT (user_id, day) DO UPDATE "
+        f"SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id - {DAY_AHEAD})")
 # A stateful turn's state, written by the same statement when (and only when) its row is: one
 # round trip, where BEGIN, the row, the state and COMMIT were four.
 _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
