@@ -318,6 +318,33 @@ def test_a_capture_prepares_its_statement_again_after_psycopg_deallocated_every_
     assert store.load_state("dev-a", "notes", "u3") == {"n": 1}
 
 
+def test_a_capture_writes_into_its_days_partition_and_through_the_parent_when_the_day_has_none(store, monkeypatch):
+    def where(rid: int) -> str:
+        with store.connection() as conn:
+            return conn.execute("SELECT tableoid::regclass::text FROM transcripts WHERE id = %s", (rid,)).fetchone()[0]
+
+    sent = _statements(monkeypatch)
+    today = utcnow_iso()[:10]
+    first = store.record(_turn("u1", "today"))
+    assert where(first) == schema.partition_name(today)
+    assert any(f"INSERT INTO {schema.partition_name(today)} (" in s for s in sent)  # not routed by the parent
+    far = "2031-01-0"  # days with no partition: the row goes through the parent, into the default partition
+    rows = [store.record(_turn("u1", f"far{n}", created_at=f"{far}{n}T10:00:00.000Z")) for n in (1, 1, 2)]
+    assert [where(r) for r in rows] == ["transcripts_other"] * 3
+    assert set(writes._NO_PARTITION) >= {far + "1", far + "2"}
+    with store.connection() as conn, conn.transaction():  # the maintenance makes the day (its rows move in)
+        schema.ensure_days(conn, [far + "1"])
+    monkeypatch.setattr(writes, "_NO_PARTITION", {})  # the minute's wait is over
+    moved = store.record(_turn("u1", "far again", created_at=far + "1T11:00:00.000Z"))
+    assert [where(r) for r in (*rows[:2], moved)] == [schema.partition_name(far + "1")] * 3
+    with store.connection() as conn, conn.transaction():  # the day dropped under the prepared statement, as a purge would
+        conn.execute(f"ALTER TABLE transcripts DETACH PARTITION {schema.partition_name(far + '1')}")
+        conn.execute(f"DROP TABLE {schema.partition_name(far + '1')}")
+    late = store.record(_turn("u1", "after the purge", created_at=far + "1T12:00:00.000Z"))
+    assert where(late) == "transcripts_other"
+    assert [r["utterance"] for r in store.user_history("u1")][:2] == ["note after the purge", "note far2"]
+
+
 def test_a_capture_is_one_statement_or_two_when_its_users_key_is_not_in_memory(store, tmp_path, monkeypatch):
     store.record(_turn("u1", "first"))
     other = PostgresLedger(store.url, key_file=store.keys.key_file_path)

@@ -214,6 +214,11 @@ def migrate(conn: Any, *, target: int | None = None) -> list[int]:
             done.append(version + 1)
 
 
+def is_day(day: str) -> bool:
+    """Whether ``day`` is a day a partition can be named for (``YYYY-MM-DD``)."""
+    return _DAY_RE.match(day) is not None
+
+
 def partition_name(day: str) -> str:
     """The partition of a UTC day: ``2026-11-28`` -> ``transcripts_20261128``."""
     if not _DAY_RE.match(day):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ _CLEAR_PARAMS = ", ".join(f"%({n})s" for n in _CLEAR_NAMES)
 # a key already erased inserts nothing. So is the search group's key the tokens were made with: an
 # erasure retiring it waits for this commit (the group's re-key then finds this row), and a key
 # retired already inserts nothing (the capture retries with the group's new key).
-_ROW = ("INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
+_ROW = ("INSERT INTO {table} (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ", key_id, sealed, tokens) SELECT "
         + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s::integer[] FROM k, g "
         "WHERE g.n = 1 OR %(group_id)s::bigint IS NULL RETURNING id")
 _KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
@@ -64,12 +65,48 @@ _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id
           "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at)")
 # With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
 _MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
-#: The capture's statement by (makes the user's key, writes the turn's state).
-_CAPTURE = {(made, state): Prepared(f"skills_capture_{int(made)}{int(state)}",
-                                    chain.insert_sql(_ROW, (keyring.MAKE if made else _KEY) + _GROUP,
-                                                     after=_DAY + (_STATE if state else ""),
-                                                     returning=_MADE_OR_OLD if made else "SELECT id FROM c"))
-            for made in (False, True) for state in (False, True)}
+#: The capture's statements by (makes the user's key, writes the turn's state, the row's day or None).
+_CAPTURE: dict[tuple[bool, bool, str | None], Prepared] = {}
+#: Days whose partition a capture found missing, and until when (monotonic) their rows go through the parent.
+_NO_PARTITION: dict[str, float] = {}
+_RECHECK_S = 60.0
+
+
+def _capture(made: bool, state: bool, day: str | None) -> Prepared:
+    """The capture's statement writing its row into ``day``'s partition, or (None) through the parent table.
+
+    Straight into the day's partition the row skips the parent's routing and its statement
+    trigger (``user_days_insert``, which a capture only skips by its WHEN: parsed from text again
+    and the row copied to its transition table at every statement): 0.94x the server's
+    instructions a capture (docs/performance.md). One statement per day, made on first use.
+    """
+    stmt = _CAPTURE.get((made, state, day))
+    if stmt is None:
+        if day is not None and not schema.is_day(day):  # a row's odd time: the parent puts it in the default partition
+            return _capture(made, state, None)
+        table, tag = ("transcripts", "") if day is None else (schema.partition_name(day), day.replace("-", ""))
+        if len(_CAPTURE) > 64:  # yesterday's and older: a process lives for many days
+            for key in [k for k in _CAPTURE if k[2] is not None]:
+                del _CAPTURE[key]
+        stmt = _CAPTURE[made, state, day] = Prepared(
+            f"skills_capture_{int(made)}{int(state)}{tag}",
+            chain.insert_sql(_ROW.replace("{table}", table), (keyring.MAKE if made else _KEY) + _GROUP,
+                             after=_DAY + (_STATE if state else ""),
+                             returning=_MADE_OR_OLD if made else "SELECT id FROM c"))
+    return stmt
+
+
+def _run_capture(conn: Any, made: bool, state: bool, day: str, params: dict[str, Any]) -> list[Any]:
+    """Run the capture's statement for a row of ``day``: into its partition, else (none) through the parent."""
+    if _NO_PARTITION and _NO_PARTITION.get(day, 0.0) > time.monotonic():
+        return _capture(made, state, None).run(conn, params)
+    try:
+        return _capture(made, state, day).run(conn, params)
+    except errors.UndefinedTable:  # no partition for that day (not made yet, or purged): nothing was written
+        _NO_PARTITION[day] = time.monotonic() + _RECHECK_S
+        return _capture(made, state, None).run(conn, params)
+
+
 _INSERT_PLAIN = Prepared("skills_capture_plain", chain.insert_sql(
     "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES (" + _CLEAR_PARAMS
     + ") RETURNING id"))
@@ -134,7 +171,7 @@ class WritesMixin:
                     params.update(made)
                 if state is not None:
                     params["state"] = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
-                got = _CAPTURE[made is not None, state is not None].run(conn, params)
+                got = _run_capture(conn, made is not None, state is not None, clear[0][:10], params)
                 if got and (made is None or got[0][1] is None):
                     if made is not None:
                         self.keys.made(owner, key_id, key)
