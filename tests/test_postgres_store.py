@@ -783,3 +783,44 @@ def test_a_lost_server_inside_a_block_is_a_store_error(store):
     with pytest.raises(StoreError, match="cannot be reached"):
         with store.connection():
             raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def test_turns_answered_while_the_server_is_read_only_are_spooled_not_failed_and_replayed_once(postgres_cluster, store):
+    # After a failover the ledger's URL can reach a server that takes no writes (a demoted primary, a
+    # read-only mode): the capture then fails with SQLSTATE 25006, an error of psycopg's that is not
+    # an OperationalError. The turn is still answered and its row spooled, as for an unreachable server.
+    from conftest import build_greeter, make_envelope
+
+    from skills_sdk.server import create_app
+
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600})
+    client, guard = app.test_client(), app.extensions["skills_sdk"]["guard"]
+    name = store.url.split("/")[3].split("?")[0]
+
+    def ask() -> str:
+        env = make_envelope("LaunchRequest")
+        resp = client.post("/alexa/greeter", json=env)
+        assert resp.status_code == 200 and "How are you" in resp.get_data(as_text=True)
+        return env["request"]["requestId"]
+
+    def read_only(on: bool) -> None:
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" {"SET default_transaction_read_only = on" if on else "RESET ALL"}')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        store.pool.check()  # the pool's sessions are new ones, read-only (or writable again) from their start
+
+    sent = [ask()]
+    read_only(True)
+    try:
+        with store.connection() as conn:
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("CREATE TEMP TABLE t (x int)")  # the server takes no writes
+        sent += [ask() for _ in range(3)]
+        assert store.spool().pending() == 3 and guard.state == "spooling"
+        assert "read-only" in (guard.check() and guard.cause or "")
+    finally:
+        read_only(False)
+    assert guard.check() == "ok"
+    assert store.spool().files() == []
+    sent.append(ask())
+    assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)

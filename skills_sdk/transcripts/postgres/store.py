@@ -56,6 +56,12 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
     same file); see :mod:`.crypto` for why erasure then reaches the WAL and earlier backups.
     """
 
+    #: Any error of the server's or of libpq's: a turn's row is spooled, never its answer failed. Not
+    #: only the lost connection (StoreError): after a failover the URL can reach a server that takes
+    #: no writes (SQLSTATE 25006, an InternalError), or a DEALLOCATE ALL can catch a statement, as the
+    #: SQLite ledger spools on any sqlite3.Error.
+    errors: tuple[type[BaseException], ...] = (psycopg.Error, StoreError, OSError)
+
     def __init__(self, url: str, *, key_file: str | None = None, spool_path: str | None = None,
                  min_size: int = 1, max_size: int = 8, migrate: bool = True, timeout: float = 10.0,
                  maintenance_interval: float = 3600.0, write_timeout: float = 2.0, scrub_delay: float = 1.0,
