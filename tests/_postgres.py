@@ -13,8 +13,20 @@ import uuid
 
 __all__ = ["Cluster", "find_bindir", "search_pages"]
 
-#: Where a cluster's folder goes when it exists and is writable (a tmpfs on Linux), else the temp folder.
+#: Where a cluster's folder goes when it is writable with ROOM free (a tmpfs on Linux), else the temp folder.
 MEMORY = "/dev/shm"
+#: A run's cluster takes ~100 MB and its WAL may grow to max_wal_size (1 GB): a container's 64 MB
+#: /dev/shm would fill, so a smaller one is not used.
+ROOM = 2 << 30
+
+
+def _memory_folder() -> str | None:
+    """MEMORY when it is writable and has ROOM free, else None (tempfile's own folder)."""
+    try:
+        fs = os.statvfs(MEMORY)
+    except OSError:
+        return None
+    return MEMORY if os.access(MEMORY, os.W_OK) and fs.f_bavail * fs.f_frsize >= ROOM else None
 
 
 def search_pages(ledger, text: str, where=None, **scope) -> list[dict]:
@@ -57,7 +69,7 @@ class Cluster:
     PostgreSQL refuses to run as root, so under root its programs run as the ``postgres`` user
     (``runuser``) and the folder belongs to that user. ``fsync`` is off: the cluster lives as long
     as the test run, and nothing here tests power loss (a committed row is still committed). For the
-    same reason the folder is in memory where Linux offers one (``/dev/shm``): on this disk a copy of
+    same reason the folder is in memory where Linux offers room (``/dev/shm``): on this disk a copy of
     the ledger's template database (300 files) took 0.8-0.9 s, in memory 0.16-0.3 s, and a test that
     uses PostgreSQL makes one or two.
     """
@@ -66,7 +78,7 @@ class Cluster:
         self.bindir = bindir
         self.watchdog: subprocess.Popen[bytes] | None = None
         self._spares: _Spares | None = None
-        self.root = tempfile.mkdtemp(prefix="skills-pg-", dir=MEMORY if os.access(MEMORY, os.W_OK) else None)
+        self.root = tempfile.mkdtemp(prefix="skills-pg-", dir=_memory_folder())
         self.data = os.path.join(self.root, "data")
         self.socket_dir = os.path.join(self.root, "sock")
         self.log = os.path.join(self.root, "server.log")
