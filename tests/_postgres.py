@@ -137,13 +137,20 @@ class Cluster:
                 return self.url(name)
         return self.url(self._copy(template, name))
 
-    def _copy(self, template: str, name: str | None = None) -> str:
+    def _copy(self, template: str, name: str | None = None, conn=None) -> str:
+        name = name or "t_" + uuid.uuid4().hex[:12]
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY file_copy', conn)
+        return name
+
+    def _admin(self, statement: str, conn=None) -> None:
+        """Run ``statement`` on the ``postgres`` database: on ``conn`` when given, else on a connection of its own."""
         import psycopg
 
-        name = name or "t_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY file_copy')
-        return name
+        if conn is not None:
+            conn.execute(statement)
+            return
+        with psycopg.connect(self.url(), autocommit=True) as own:
+            own.execute(statement)
 
     def ledger_template(self) -> str:
         """A database holding the ledger's schema and this week's partitions, made once, to copy per test.
@@ -170,14 +177,14 @@ class Cluster:
         ``later``: the spares' thread drops it once it has made the next copies (a test's teardown
         need not wait).
         """
-        import psycopg
-
         name = url.split("/")[3].split("?")[0]
         if later and self._spares is not None:
             self._spares.drop(name)
             return
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._drop(name)
+
+    def _drop(self, name: str, conn=None) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', conn)
 
     def basebackup(self, dest: str) -> str:
         """A base backup (``pg_basebackup``, WAL streamed) of the whole cluster into ``dest``; returns it."""
@@ -219,7 +226,9 @@ class _Spares:
     (on the other core, in the server). One copy at a time: a test that asks while its template's
     copy is being made waits for it rather than make a second beside it. A copy that failed is
     made again by the test that asks, which sees the error. Between copies the thread drops the
-    databases tests are done with.
+    databases tests are done with. It keeps one connection open for all of it: a connection closed
+    on the thread would free a low descriptor in the middle of a test (one that fills descriptors
+    up to 1,100 to get a socket past 1024 was given the freed one).
     """
 
     def __init__(self, cluster: Cluster) -> None:
@@ -230,6 +239,7 @@ class _Spares:
         self.making: str | None = None
         self.drops: list[str] = []  # databases to drop when no copy is wanted
         self.closed = False
+        self.conn = None  # the thread's one connection, opened at its first task
         self.thread = threading.Thread(target=self._run, name="postgres-spares", daemon=True)
         self.thread.start()
 
@@ -261,12 +271,12 @@ class _Spares:
                 dropping = None if template else self.drops.pop(0)
             if dropping is not None:
                 try:
-                    self.cluster.drop_database(self.cluster.url(dropping))
+                    self.cluster._drop(dropping, self._connection())
                 except Exception:  # the server stopped: nothing is left to drop
                     pass
                 continue
             try:
-                name = self.cluster._copy(template)
+                name = self.cluster._copy(template, conn=self._connection())
             except Exception:  # the server stopped, or the template is in use: the test's own copy says why
                 name = None
             with self.cond:
@@ -275,11 +285,20 @@ class _Spares:
                 self.making = None
                 self.cond.notify_all()
 
+    def _connection(self):
+        import psycopg
+
+        if self.conn is None or self.conn.closed:  # first use, or the server ended it
+            self.conn = psycopg.connect(self.cluster.url(), autocommit=True)
+        return self.conn
+
     def close(self) -> None:
         with self.cond:
             self.closed = True
             self.cond.notify_all()
         self.thread.join(timeout=60)
+        if self.conn is not None:
+            self.conn.close()
 
 
 def _stop(bindir: str, root: str, as_root: bool) -> None:
