@@ -3,10 +3,10 @@
 The same-work pizza skill of ``inproc_target.py`` answers the peer harness's envelope in a loop,
 capture on (a started ledger in a temporary file, as the harness runs it). The capture middleware
 is timed whole (``perf_counter_ns``), and every statement on the capture connection is timed by a
-thin proxy, named by what it does (the consent read, ``BEGIN``, the row's ``INSERT``, the chain's
-head read and entry, ``COMMIT``); so are the row's building (its Python: redaction, JSON) and the
+thin proxy, named by what it does (the consent read, ``BEGIN``, the row's ``INSERT`` with its
+seal, ``COMMIT``; in a tree from before the seal, the chain's head read and entry); so are the row's building (its Python: redaction, JSON) and the
 taking of the write lock (with any wait behind the background indexer). What is left is the
-Python of the write: values, digests, the chain link, the lock's bookkeeping. Each checkout named runs in its own process, interleaved
+Python of the write: values, digests, the seal, the lock's bookkeeping. Each checkout named runs in its own process, interleaved
 ``--runs`` times; the medians of the per-run medians are printed side by side.
 
     python bench/capture_breakdown.py --root . --root ../before --runs 3 -n 3000

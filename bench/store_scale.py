@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import _ledger  # noqa: E402
 
 from skills_sdk.transcripts import store as _store_module  # noqa: E402
+from skills_sdk.transcripts.sqlite.chain import chain_removed, returning_content  # noqa: E402
 from skills_sdk.transcripts.sqlite.queries import rows as read_rows  # noqa: E402
 from skills_sdk.transcripts.store import _INSERT_COLUMNS, TranscriptStore  # noqa: E402
 
@@ -308,12 +309,12 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int, developers: int =
     for i, row in enumerate(capture_rows):
         q1 = run_queue_s()
         t1 = time.perf_counter()
-        store.record(row)          # what Capture does per turn: the row and its chain entry, one commit
+        store.record(row)          # what Capture does per turn: the row with its seal, one commit
         each.append(time.perf_counter() - t1)
         queued.append(run_queue_s() - q1)
         if i % 4 == 0:
-            # Side by side, interleaved: the same insert as one autocommit statement with no chain
-            # entry (the capture before tamper evidence); those rows are deleted again below.
+            # Side by side, interleaved: the same insert as one autocommit statement with no seal
+            # (the capture before tamper evidence); those rows are deleted again below.
             values = _store_module._values(dict(row, request_id=row["request_id"] + "b"))
             c1 = time.thread_time()
             t1 = time.perf_counter()
@@ -327,7 +328,12 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int, developers: int =
     # in, they made 4 of the "5.4 page reads a capture" the previous sitting reported.
     reads = thread_reads() - reads0 - 2 * n * own_reads
     out["capture_appended_frames"] = max(0, wal_size(store.path) - wal) / frame / n
-    conn.execute(f"DELETE FROM transcripts WHERE id IN ({','.join(map(str, bare_ids))})")
+    with store.writing():  # as an erasure would: tombstones, so verify below finds no gap where they were
+        conn.execute("BEGIN IMMEDIATE")
+        gone = conn.execute(f"DELETE FROM transcripts WHERE id IN ({','.join(map(str, bare_ids))})"
+                            + returning_content(conn)).fetchall()
+        chain_removed(conn, store.secret(), gone, "erase")
+        conn.execute("COMMIT")
     out["capture_us"] = dt / n * 1e6
     # On a shared machine the wall clock carries other processes; the thread's CPU does not.
     out["capture_cpu_us"] = cpu / n * 1e6

@@ -39,9 +39,9 @@ def test_capture_frames_counts_every_commit_and_names_its_pages(tmp_path):
     summary = run_bench("capture_frames.py", db, 50)
     assert summary["captures"] == 50 and sum(summary["commits_by_frames"].values()) == 50
     per_capture = summary["frames_per_capture"]
-    # Each capture writes its row, its chain entry and sqlite_sequence, and a leaf of every index.
-    for tree in ("transcripts", "ledger_chain", "sqlite_sequence", "idx_transcripts_user_id_id",
-                 "idx_transcripts_session_id"):
+    # Each capture writes its row (with its seal) and sqlite_sequence, and a leaf of every index; no chain entry.
+    for tree in ("transcripts", "sqlite_sequence", "idx_transcripts_user_id_id", "idx_transcripts_session_id"):
         assert per_capture[tree] >= 1.0, per_capture
+    assert "ledger_chain" not in per_capture
     assert abs(sum(per_capture.values()) - summary["frames_per_commit"]) < 0.01
     assert TranscriptStore(db).count() == 50

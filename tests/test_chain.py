@@ -1,4 +1,4 @@
-"""Tamper evidence: a hash chain over every row's life catches edits made outside the ledger and survives erasure."""
+"""Tamper evidence: a seal in every row and a hash chain of removals catch edits made outside the ledger and survive erasure."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from skills_sdk.cli import main
 from skills_sdk.transcripts import TranscriptStore
 from skills_sdk.transcripts.erasure import erase_user
-from skills_sdk.transcripts.record import storage_values
+from skills_sdk.transcripts.record import INSERT_COLUMNS, storage_values
 from skills_sdk.transcripts.retention import purge
 from skills_sdk.transcripts.spool import Spool
-from skills_sdk.transcripts.sqlite.chain import _CONTENT, _content_in_python, _content_of, _digest
+from skills_sdk.transcripts.sqlite.chain import _CONTENT, _append, _content_in_python, _content_of, _digest
 from skills_sdk.transcripts.sqlite.ledger import INSERT_SQL
+from skills_sdk.transcripts.sqlite.seal import seal_of
 
 ALICE, BOB = "amzn1.ask.account.ALICE", "amzn1.ask.account.BOB"
 
@@ -47,7 +48,7 @@ def test_an_untouched_ledger_verifies(ledger):
     store, host, path = ledger
     result = verify(path)
     assert result.exit_code == 0, result.output
-    assert "Intact: 6 chain entries, 6 rows match" in result.output
+    assert "Intact: 0 chain entries, 6 rows match" in result.output  # each row carries its seal: no entry per capture
 
 
 @pytest.mark.parametrize("sql, params, says", [
@@ -57,8 +58,14 @@ def test_an_untouched_ledger_verifies(ledger):
     ("DELETE FROM transcripts WHERE id = ?", (3,), "row 3 was deleted outside the ledger"),
     ("INSERT INTO transcripts (created_at, developer_id, skill, user_id, speech) VALUES "
      "('2026-12-01T00:00:00.000Z', 'dev-a', 'notes', ?, 'forged')", (ALICE,), "row 7 was inserted outside the ledger"),
-    ("UPDATE ledger_chain SET digest = '00' WHERE seq = ?", (5,), "chain entry 5 (row 5) was changed outside"),
-    ("DELETE FROM ledger_chain WHERE seq = ?", (2,), "chain entry 2 is missing"),
+    ("DELETE FROM transcripts WHERE id = ?", (6,), "row 6 was deleted outside the ledger"),  # the newest
+    ("UPDATE transcripts SET seal = (SELECT seal FROM transcripts WHERE id = 1) WHERE id = ?", (2,),
+     "row 2 was changed outside the ledger"),
+    ("UPDATE transcripts SET speech = (SELECT speech FROM transcripts WHERE id = 1) WHERE id = ?", (3,),
+     "row 3 was changed outside the ledger"),
+    ("INSERT INTO transcripts (created_at, developer_id, skill, user_id, speech, seal) SELECT created_at, "
+     "developer_id, skill, user_id, speech, seal FROM transcripts WHERE id = ?", (1,),
+     "row 7 was changed outside the ledger"),  # a copy of row 1, seal and all: the id is in the seal
 ])
 def test_an_edit_with_plain_sqlite3_is_caught_and_named(ledger, sql, params, says):
     store, host, path = ledger
@@ -67,6 +74,29 @@ def test_an_edit_with_plain_sqlite3_is_caught_and_named(ledger, sql, params, say
     result = verify(path)
     assert result.exit_code == 1
     assert says in result.output
+
+
+def test_rows_swapped_with_their_seals_are_caught(ledger):
+    store, host, path = ledger
+    store.close()
+    plain(path, ("UPDATE transcripts SET id = 100 WHERE id = 1", ()), ("UPDATE transcripts SET id = 1 WHERE id = 3", ()),
+          ("UPDATE transcripts SET id = 3 WHERE id = 100", ()))
+    result = verify(path)
+    assert result.exit_code == 1 and "row 1 was changed outside the ledger" in result.output
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("UPDATE ledger_chain SET digest = '00' WHERE seq = 2", "chain entry 2 (row 3) was changed outside"),
+    ("DELETE FROM ledger_chain WHERE seq = 2", "chain entry 2 is missing"),
+    ("DELETE FROM ledger_chain WHERE seq = 3", "row 5 was deleted outside the ledger"),  # the last tombstone
+])
+def test_an_edit_of_the_chains_tombstones_is_caught_and_named(ledger, sql, says):
+    store, host, path = ledger
+    erase_user(store, ALICE)
+    store.close()
+    edit(path, sql)
+    result = verify(path)
+    assert result.exit_code == 1 and says in result.output, result.output
 
 
 def test_a_row_erased_and_then_put_back_is_caught(ledger):
@@ -146,7 +176,9 @@ def purged_ledger(tmp_path, rows: int = 6):
 
 def test_a_purge_leaves_one_tombstone_naming_its_ids_and_a_digest_of_their_digests(tmp_path):
     store, path = purged_ledger(tmp_path)
+    old_form(store, upto=4)  # rows 1-4 recorded before the seal (an insert entry each), 5-8 sealed
     digests = store.db.conn.execute("SELECT id, digest FROM ledger_chain WHERE id <= 6 ORDER BY id").fetchall()
+    assert [i for i, _ in digests] == [1, 2, 3, 4]
 
     assert purge(store, retention_skills(), now="2026-12-01T00:00:00Z", wait=True)["deleted"] == 6
 
@@ -154,7 +186,7 @@ def test_a_purge_leaves_one_tombstone_naming_its_ids_and_a_digest_of_their_diges
     import hashlib
 
     expected = hashlib.sha256("".join(f"{i}:{d}\n" for i, d in digests).encode()).hexdigest()
-    assert (rid, digest) == (0, f"{expected}/1-6")
+    assert (rid, digest) == (0, f"{expected}/1-6")  # the digest covers the rows with insert entries
     assert "old" not in digest
     result = verify(path)
     assert result.exit_code == 0, result.output
@@ -183,11 +215,48 @@ def test_edits_around_a_purge_are_caught_and_named(tmp_path, before, after, says
     assert result.exit_code == 1 and says in result.output, result.output
 
 
+def old_form(store, upto: int) -> None:
+    """Make rows 1..``upto`` of a fresh ledger as a ledger from before the seal left them: unsealed, an insert entry each."""
+    conn = store.db.conn
+    contents = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id <= ? ORDER BY id", (upto,)).fetchall()
+    with store.transaction():
+        _append(conn, [("insert", rid, _digest(store.secret(), content)) for rid, content in contents])
+        conn.execute("UPDATE transcripts SET seal = NULL WHERE id <= ?", (upto,))
+        conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'seal_from'", (str(upto + 1),))
+
+
+def test_a_ledger_from_before_the_seal_is_migrated_at_open_and_verifies_both_forms(tmp_path):
+    path = tmp_path / "t.db"
+    store = TranscriptStore(path)
+    for i in range(4):
+        store.record({"developer_id": "d", "skill": "s", "user_id": ALICE if i % 2 else BOB, "speech": f"old {i}"})
+    store.close()
+    plain(path, ("ALTER TABLE transcripts DROP COLUMN seal", ()), ("DELETE FROM privacy_meta WHERE name = 'seal_from'", ()))
+    store = TranscriptStore(path)  # the migration: a column added (no row rewritten), sealing from the next id
+    assert store.conn.execute("SELECT value FROM privacy_meta WHERE name = 'seal_from'").fetchone() == ("5",)
+    old_form(store, upto=4)
+    for i in range(3):
+        store.record({"developer_id": "d", "skill": "s", "user_id": ALICE, "speech": f"new {i}"})
+    erase_user(store, BOB)  # rows 1 and 3, both old
+    assert store.verify_chain().ok and store.verify_chain().rows == 5
+    store.close()
+    for sql, says in (("UPDATE transcripts SET speech = 'x' WHERE id = 2", "row 2 was changed"),
+                      ("UPDATE transcripts SET speech = 'x' WHERE id = 6", "row 6 was changed"),
+                      ("DELETE FROM transcripts WHERE id = 4", "row 4 was deleted"),
+                      ("DELETE FROM transcripts WHERE id = 5", "row 5 was deleted")):
+        copy = tmp_path / f"c{says[4]}.db"
+        plain(path, (f"VACUUM INTO '{copy}'", ()))
+        edit(copy, sql)
+        result = verify(copy)
+        assert result.exit_code == 1 and says in result.output, (sql, result.output)
+
+
 def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):
     path = tmp_path / "t.db"
     TranscriptStore(path).close()
     plain(path, ("DROP TABLE ledger_chain", ()),  # a ledger from before the chain: its rows and no entries
           ("DELETE FROM privacy_meta WHERE name = 'chain_from'", ()),
+          ("ALTER TABLE transcripts DROP COLUMN seal", ()), ("DELETE FROM privacy_meta WHERE name = 'seal_from'", ()),
           ("INSERT INTO transcripts (created_at, developer_id, skill, user_id) VALUES "
            "('2026-01-01T00:00:00.000Z', 'd', 's', 'u')", ()))
     store = TranscriptStore(path)
@@ -210,8 +279,8 @@ def test_a_capture_digests_its_row_as_verify_reads_it_back(speech, utterance, in
     rid = store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": speech, "utterance": utterance,
                         "intent": intent, "end_session": end, "latency_ms": latency})
     (stored,) = store.conn.execute(f"SELECT {_CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
-    (digest,) = store.conn.execute("SELECT digest FROM ledger_chain WHERE id = ?", (rid,)).fetchone()
-    assert digest == _digest(store.secret(), stored)
+    (seal,) = store.conn.execute("SELECT seal FROM transcripts WHERE id = ?", (rid,)).fetchone()
+    assert seal == seal_of(rid, _digest(store.secret(), stored))
     assert store.verify_chain().ok
 
 
@@ -235,3 +304,20 @@ def test_a_row_digest_is_hmac_sha256_of_its_content_so_older_chains_still_verify
     import hmac
 
     assert _digest(secret, content) == hmac.new(secret, content.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_0_1_table_hands_out_no_erased_id_again_so_imports_and_replays_verify(tmp_path):
+    path = tmp_path / "old.db"
+    plain(path, ('CREATE TABLE "transcripts" ("id" INTEGER PRIMARY KEY, ' + ", ".join(
+        f'"{c}" TEXT' for c in INSERT_COLUMNS) + ")", ()))  # INTEGER PRIMARY KEY without AUTOINCREMENT
+    store = TranscriptStore(path)
+    store.record({"developer_id": "d", "skill": "s", "user_id": ALICE, "speech": "kept"})
+    newest = store.record({"developer_id": "d", "skill": "s", "user_id": BOB, "speech": "erased"})
+    erase_user(store, BOB)
+    assert store.record({"developer_id": "d", "skill": "s", "user_id": ALICE, "speech": "next"}) == newest + 1
+    erase_user(store, ALICE)
+    store.record_many([{"developer_id": "d", "skill": "s", "user_id": BOB, "speech": "imported"}] * 2)
+    Spool.for_store(store).append({"developer_id": "d", "skill": "s", "user_id": BOB, "speech": "late"})
+    Spool.for_store(store).replay(store)
+    assert [r["id"] for r in store.user_history(BOB)] == [6, 5, 4]
+    assert store.verify_chain().ok, store.verify_chain().problem

@@ -1,22 +1,25 @@
-"""Tamper evidence for the SQLite ledger: a hash chain over every row's life, which survives erasure.
+"""Tamper evidence for the SQLite ledger: a seal in every row, and a hash chain of what the ledger did to rows.
 
-Every change the ledger makes to a transcript row appends one entry to ``ledger_chain``:
-``insert`` (a row was recorded), ``strip`` (a purge kept only a receipt's fields), ``erase`` or
-``purge`` (the row was removed). An entry holds the row's id, a digest of the row's content, the
-time, and a hash over the previous entry's hash and its own fields. A removal's entry is the
-row's tombstone: its id, the digest it had, and when it was removed — never a word of it. A purge
-writes one ``purge_range`` entry for all the rows one of its transactions removed (thousands):
-their ids, as runs, and a digest over the digests they had, in its ``digest`` field; its id is 0.
+A row is sealed by its own INSERT (:mod:`.seal`: SHA-256 over its id and the keyed digest of its
+content, in its ``seal`` column). Every other change the ledger makes to a row appends one entry
+to ``ledger_chain``: ``strip`` (a purge kept only a receipt's fields; the row is sealed again),
+``erase`` or ``purge`` (the row was removed). An entry holds the row's id, a digest of the row's
+content, the time, and a hash over the previous entry's hash and its own fields. A removal's entry
+is the row's tombstone: its id, the digest it had, and when it was removed — never a word of it. A
+purge writes one ``purge_range`` entry for all the rows one of its transactions removed
+(thousands): their ids, as runs, and a digest over the digests they had, in its ``digest`` field;
+its id is 0. Rows recorded before the seal (``id < seal_from``) have an ``insert`` entry each.
 
-:func:`verify` walks the chain and then compares every row with the last entry for its id, so
-a row changed, deleted or inserted by anything but the ledger (plain ``sqlite3``, a script) is
-named, and so is an entry of the chain that was changed.
+:func:`verify` walks the chain, then checks every sealed row against its seal and every older row
+against the last entry for its id, so a row changed, deleted or inserted by anything but the
+ledger (plain ``sqlite3``, a script) is named, and so is an entry of the chain that was changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +27,10 @@ from typing import Any
 from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
+from .seal import SEAL_FROM, check_sealed, highest_id, removed_upto, seal_of, split_below
 
-__all__ = ["ChainReport", "chain_inserted", "chain_inserted_each", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify", "CHAIN_DDL",
-           "EVENTS", "RETURNING_CONTENT", "returning_content"]
+__all__ = ["ChainReport", "seal_inserted", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify",
+           "CHAIN_DDL", "EVENTS", "RETURNING_CONTENT", "returning_content"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
 EVENTS = ("insert", "strip", "erase", "purge", RANGE)
@@ -168,7 +172,7 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
 
     A capture makes it before it takes the write lock, so the lock is held for the SQL alone:
     the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
-    (a second worker, the background indexer) waited out. Give it to :func:`chain_inserted_each`.
+    (a second worker, the background indexer) waited out. The row's seal is made of it and its id.
     """
     if _content_in_python(conn):
         content = _content_of(values)
@@ -177,39 +181,33 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
     return None
 
 
-def chain_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int) -> int:
-    """Chain the rows with ids ``first``..``last``, just inserted in the caller's transaction, read back.
+def seal_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int) -> int:
+    """Seal the rows with ids ``first``..``last`` just inserted unsealed in the caller's transaction, read back.
 
-    >>> chain_inserted(conn, store.secret(), first, first + len(rows) - 1)     # doctest: +SKIP
+    >>> seal_inserted(conn, store.secret(), first, first + len(rows) - 1)     # doctest: +SKIP
     3
 
-    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. Rows whose digests
-    were made before the write (:func:`insert_digest`) go to :func:`chain_inserted_each` instead.
+    ``secret`` is the database's (``Ledger.secret()``): it keys the digests. A capture seals its
+    row in its INSERT instead (:func:`insert_digest`, :func:`.seal.seal_of`).
     """
-    found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
-    return _append(conn, (("insert", rid, _digest(secret, content)) for rid, content in found.fetchall()))
-
-
-def chain_inserted_each(conn: sqlite3.Connection, secret: bytes, rows: Sequence[tuple[int, str | None]]) -> int:
-    """Chain rows just inserted in the caller's transaction, each given as ``(id, digest)`` (None: read it back).
-
-    >>> chain_inserted_each(conn, store.secret(), [(41, digest_41), (42, None)])     # doctest: +SKIP
-    2
-
-    One read of the chain's head and one INSERT for them all: a group commit's rows.
-    """
-    missing = [rid for rid, digest in rows if digest is None]
-    read = {rid: _digest(secret, content) for rid, content in _contents(conn, missing)} if missing else {}
-    return _append(conn, [("insert", rid, read[rid] if digest is None else digest) for rid, digest in rows])
+    found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? AND seal IS NULL "
+                         "ORDER BY id", (first, last)).fetchall()
+    conn.executemany("UPDATE transcripts SET seal = ? WHERE id = ?",
+                     [(seal_of(rid, _digest(secret, content)), rid) for rid, content in found])
+    return len(found)
 
 
 def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -> int:
-    """Chain the new content of rows the ledger changed (a purge's strip), in the caller's transaction."""
-    return _append(conn, [("strip", rid, _digest(secret, content)) for rid, content in _contents(conn, sorted(ids))])
+    """Chain the new content of rows the ledger changed (a purge's strip), and seal them again, in the caller's transaction."""
+    digests = [(rid, _digest(secret, content)) for rid, content in _contents(conn, sorted(ids))]
+    seal_from = _meta_id(conn, SEAL_FROM)
+    conn.executemany("UPDATE transcripts SET seal = ? WHERE id = ?",
+                     [(seal_of(rid, digest), rid) for rid, digest in digests if rid >= seal_from])
+    return _append(conn, [("strip", rid, digest) for rid, digest in digests])
 
 
-#: Append to a DELETE to get what :func:`chain_removed` needs of each row it removes.
-RETURNING_CONTENT = f" RETURNING id, {_CONTENT}"
+#: Append to a DELETE to get what :func:`chain_removed` needs of each row it removes: id, content, seal.
+RETURNING_CONTENT = f" RETURNING id, {_CONTENT}, seal"
 # The same text without json_patch, which parses json_object's text and writes it again (two thirds of
 # the expression's cost, and the largest part of a purge's CPU): each non-NULL column's member,
 # joined by concat_ws, which skips NULLs (SQLite 3.44+). Used where :func:`returning_content` finds
@@ -233,20 +231,21 @@ def returning_content(conn: sqlite3.Connection) -> str:
                    f"SELECT {_CONTENT} IS {_CONTENT_LEAN} FROM r")
             ok = all(conn.execute(sql, p).fetchone()[0] == 1 for p in probes)
         _lean_ok[type(conn)] = ok
-    return f" RETURNING id, {_CONTENT_LEAN}" if ok else RETURNING_CONTENT
+    return f" RETURNING id, {_CONTENT_LEAN}, seal" if ok else RETURNING_CONTENT
 
 
 def chain_removed(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tuple[int, str]], event: str) -> int:
     """Tombstone rows the ledger removed (``erase`` or ``purge``): their id, the digest they had, and the time.
 
-    ``removed`` is what ``DELETE … RETURNING id, content`` (:data:`RETURNING_CONTENT`) gave, in
-    the transaction that deleted them: the words are hashed here and never kept.
+    ``removed`` is what ``DELETE … RETURNING id, content, seal`` (:data:`RETURNING_CONTENT`) gave,
+    in the transaction that deleted them: the words are hashed here and never kept.
     """
     if event not in _REMOVED:
         raise ValueError(f"a removal is 'erase' or 'purge', got {event!r}.")
     if not removed:
         return 0
-    return _append(conn, ((event, rid, _digest(secret, content)) for rid, content in sorted(removed)))
+    removed_upto(conn, max(rid for rid, *_ in removed))
+    return _append(conn, ((event, rid, _digest(secret, content)) for rid, content, *_ in sorted(removed)))
 
 
 def chain_purged(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tuple[int, str]]) -> int:
@@ -255,24 +254,30 @@ def chain_purged(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tupl
     >>> chain_purged(conn, store.secret(), conn.execute("DELETE ..." + RETURNING_CONTENT).fetchall())  # doctest: +SKIP
     1
 
-    ``removed`` is what ``DELETE … RETURNING id, content`` gave in the caller's transaction. A
-    tombstone per row cost a purge a link hash and a chain row for each (a fifth of its CPU at a
+    ``removed`` is what ``DELETE … RETURNING id, content, seal`` gave in the caller's transaction.
+    A tombstone per row cost a purge a link hash and a chain row for each (a fifth of its CPU at a
     million rows); this entry keeps what verify needs: which ids the ledger removed (so a row
-    missing beyond them is still named) and a digest that verify recomputes from the digests the
-    chain holds for those rows (so a row changed behind the ledger's back before it was purged is
-    caught too). Rows older than the chain are in the ids but not in the digest.
+    missing beyond them is still named), a digest that verify recomputes from the digests the
+    chain holds for the rows with ``insert`` entries, and the ids of sealed rows whose seal no
+    longer matched their content (after ``/``, when there are any), so a row changed behind the
+    ledger's back before it was purged is caught either way. Rows older than the chain are in the
+    ids only.
     """
     if not removed:
         return 0
-    chain_from = _chain_from(conn)
-    rows = sorted(removed)
-    digest = range_digest((rid, _digest(secret, content)) for rid, content in rows if rid >= chain_from)
-    return _append(conn, ((RANGE, 0, digest + "/" + runs_of([rid for rid, _ in rows])),))
+    chain_from, seal_from = _meta_id(conn, "chain_from"), _meta_id(conn, SEAL_FROM)
+    rows = sorted((rid, _digest(secret, content), seal) for rid, content, seal in removed)
+    removed_upto(conn, rows[-1][0])
+    digest = range_digest((rid, d) for rid, d, _ in rows if chain_from <= rid < seal_from)
+    bad = [rid for rid, d, seal in rows if rid >= seal_from and (seal is None or seal_of(rid, d) != bytes(seal))]
+    text = digest + "/" + runs_of([rid for rid, _, _ in rows]) + ("/" + runs_of(bad) if bad else "")
+    return _append(conn, ((RANGE, 0, text),))
 
 
-def _chain_from(conn: sqlite3.Connection) -> int:
-    got = conn.execute("SELECT value FROM privacy_meta WHERE name = 'chain_from'").fetchone()
-    return int(got[0]) if got else 1
+def _meta_id(conn: sqlite3.Connection, name: str) -> int:
+    """``chain_from`` (1 when missing) or ``seal_from`` (past every id when missing: a file not yet migrated)."""
+    got = conn.execute("SELECT value FROM privacy_meta WHERE name = ?", (name,)).fetchone()
+    return int(got[0]) if got else (1 if name == "chain_from" else 1 << 62)
 
 
 @dataclass
@@ -304,7 +309,7 @@ def verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
 
 
 def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
-    chain_from = _chain_from(conn)
+    chain_from, seal_from = _meta_id(conn, "chain_from"), _meta_id(conn, SEAL_FROM)
     prev, expected_seq, entries = _GENESIS, 0, 0
     ranges: dict[int, str] = {}
     for seq, rid, event, digest, at, stored in conn.execute(
@@ -324,11 +329,21 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
     # The last entry of each id (SQLite returns the other columns of the max(seq) row), merged
     # with the ids of the purges' ranges and then with the rows, all in id order.
     last = conn.execute("SELECT id, event, digest, max(seq) FROM ledger_chain WHERE id != 0 GROUP BY id ORDER BY id")
-    rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? ORDER BY id", (chain_from,))
-    purged = PurgedRanges(ranges, chain_from)
-    report = check_rows(purged.merge(last), rows, chain_from=chain_from, entries=entries, head=head,
-                        unchained=unchained,
+    rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? AND id < ? ORDER BY id",
+                        (chain_from, seal_from))
+    purged = PurgedRanges(ranges, chain_from, seal_from)
+    merged, rest = purged.merge(last), []  # type: list[Sequence[Any]]
+    report = check_rows(split_below(merged, seal_from, rest), rows, chain_from=chain_from, entries=entries,
+                        head=head, unchained=unchained,
                         matches=lambda content, digest: hmac.compare_digest(_digest(secret, content), digest))
+    if report.ok:  # the rows sealed in their INSERT, and the tombstones of those removed
+        sealed = conn.execute(f"SELECT id, {_CONTENT}, seal FROM transcripts WHERE id >= ? ORDER BY id", (seal_from,))
+        problem, checked, tombstones = check_sealed(itertools.chain(rest, merged), sealed, seal_from=seal_from,
+                                                    high=highest_id(conn), digest_of=lambda c: _digest(secret, c))
+        if problem is not None:
+            return _bad(problem, entries, head)
+        report.rows += checked
+        report.tombstones += tombstones
     changed = purged.mismatch() if report.ok else None
     if changed is not None:
         return _bad(f"chain entry {changed} (a purge of {purged.count(changed)} rows) does not match the rows the "

@@ -16,6 +16,7 @@ from . import checkpoints
 from .checkpoints import checkpoint_bounded
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
+from .seal import seal_sql
 from .slices import Slices
 from .walfile import configured_reserve
 
@@ -45,6 +46,9 @@ class Connection(Slices):
     ``capture_timeout_ms`` at most (1 s by default, well inside Alexa's 8 s for the whole turn),
     after which the guard spools its row instead of holding the user's reply.
     """
+
+    #: The statement that gives the next row's id (set by ensure_schema; the id goes into the row's seal).
+    next_id_sql: str
 
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, synchronous: str = "NORMAL",
                  busy_timeout_ms: int = 10_000, capture_timeout_ms: int = 1_000) -> None:
@@ -161,6 +165,7 @@ class Connection(Slices):
                 cached_statements=1024,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
+            conn.create_function("skills_seal", 2, seal_sql, deterministic=True)  # a capture's INSERT seals its row
             if not self.memory:
                 conn.execute("PRAGMA journal_mode = WAL")
                 # Checkpoints (the only fsyncs under synchronous=NORMAL) run on a background thread,

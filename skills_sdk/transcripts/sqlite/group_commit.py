@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StoreError
-from .chain import chain_inserted_each
+from .chain import seal_inserted
 from .driver import Transaction, pid, sqlite3
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Pending:
         self.state = state  # the user state's upsert and its parameters, or None
         self.insert = insert
         self.params = params
-        self.digest = digest  # None: the chain reads the row back
+        self.digest = digest  # None: the row is sealed read back
         self.rid = 0
         self.error: BaseException | None = None
         self.taken = False  # a leader took it into its transaction: its outcome is coming
@@ -182,14 +182,16 @@ class GroupCommit:
                         try:
                             if row.state is not None:
                                 conn.execute(*row.state)
-                            ids.append(int(conn.execute(row.insert, row.params).lastrowid or 0))
+                            rid = int(conn.execute(row.insert, (row.digest, *row.params)).lastrowid or 0)
+                            if row.digest is None:  # sealed read back
+                                seal_inserted(conn, secret, rid, rid)
+                            ids.append(rid)
                         except Exception as exc:
                             # A constraint, a trigger's refusal, a value the driver cannot bind:
                             # this row's. The database's own state (busy, full, I/O) is every row's.
                             if len(todo) > 1 and not isinstance(exc, sqlite3.OperationalError):
                                 failed = row
                             raise
-                    chain_inserted_each(conn, secret, [(rid, row.digest) for rid, row in zip(ids, todo)])
             except Exception as exc:
                 if failed is None:  # the transaction failed, not a row: every row of it
                     for row in todo:

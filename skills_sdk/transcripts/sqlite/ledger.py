@@ -13,20 +13,21 @@ from typing import TYPE_CHECKING, Any
 from ...errors import BadQuery, StoreError
 from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE, DEFAULT_DB, Ledger, Page, Where
 from ..query import MAX_LIMIT, TranscriptFilter
-from ..record import INSERT_COLUMNS, decode, picker, storage_values, utcnow_iso
+from ..record import decode, storage_values, utcnow_iso
 
 # Erasure, retention, keys, console sessions and copying are imported by the methods that use
 # them: a process that only answers turns never loads them (tests/test_cold_start.py).
 from . import queries
 from . import spool as spool_file
 from .audit import access_log, audit, iter_audit
-from .chain import ChainReport, chain_inserted, chain_inserted_each, insert_digest
+from .chain import ChainReport, insert_digest, seal_inserted
 from .chain import verify as verify_chain
 from .connection import Connection
 from .driver import DB_ERRORS, is_busy
 from .fts import index_pending
 from .group_commit import GroupCommit, Pending
 from .health import check_writable
+from .inserts import INSERT_ID_SQL, INSERT_SQL, insert_by_shape
 from .schema import ensure_schema, privacy_secret
 from .search import text_page
 from .stats import skill_stats
@@ -38,35 +39,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteLedger", "INSERT_SQL"]
 
-#: The one INSERT of a transcript row (capture, imports, spool replay).
-INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
-    ", ".join(f'"{c}"' for c in INSERT_COLUMNS), ", ".join("?" for _ in INSERT_COLUMNS))
-#: The INSERT of one row naming only the columns it has a value for, and how to pick those values,
-#: by the types of its values: the driver binds None through its adapter registry (0.85 us a
-#: value, an AttributeError made and cleared on the way), and a capture leaves half its columns
-#: empty. Keyed by types (a C-speed ``map``) rather than by which values are None, and picked by
-#: an ``itemgetter``: rows of a skill have few shapes, so a capture does no per-column Python.
-_INSERT_BY_SHAPE: dict[tuple[type, ...], tuple[str, Callable[[Sequence[Any]], Any]]] = {}
 _STATE_SQL = (
     "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
 )
 _CONSENT_SQL = ("INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at")
-
-
-def _insert(values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
-    """The INSERT of one row with ``values`` (:data:`INSERT_COLUMNS` order) and its parameters, None columns left out."""
-    types = tuple(map(type, values))
-    found = _INSERT_BY_SHAPE.get(types)
-    if found is None:
-        kept = [i for i, t in enumerate(types) if t is not type(None)]
-        sql = "INSERT INTO transcripts ({}) VALUES ({})".format(", ".join(f'"{INSERT_COLUMNS[i]}"' for i in kept),
-                                                              ", ".join("?" for _ in kept))
-        found = sql, picker(kept)
-        if len(_INSERT_BY_SHAPE) < 256:
-            _INSERT_BY_SHAPE[types] = found
-    return found[0], found[1](values)
 
 
 class SQLiteLedger(Connection, Ledger):
@@ -111,7 +89,7 @@ class SQLiteLedger(Connection, Ledger):
     # -- writing -------------------------------------------------------------------------------------
     def record(self, row: Mapping[str, Any], *, state: str | None = None) -> int:
         values = storage_values(row)
-        insert, params = _insert(values)
+        insert, params = insert_by_shape(values, self.next_id_sql)
         conn = self.capture_conn
         secret = self.secret()
         digest = insert_digest(conn, secret, values)  # its tamper evidence, made before the write lock
@@ -137,8 +115,11 @@ class SQLiteLedger(Connection, Ledger):
                 try:
                     if upsert is not None:
                         conn.execute(*upsert)
-                    rid = int(conn.execute(insert, params).lastrowid or 0)
-                    chain_inserted_each(conn, secret, [(rid, digest)])  # in the same commit
+                    # The row's seal, made in its INSERT from its id, replaced a chain entry (a head
+                    # read, an INSERT and a WAL frame) per row.
+                    rid = int(conn.execute(insert, (digest, *params)).lastrowid or 0)
+                    if digest is None:
+                        seal_inserted(conn, secret, rid, rid)
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -154,9 +135,9 @@ class SQLiteLedger(Connection, Ledger):
     def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
         prepared = [storage_values(row) for row in rows]
         with self.writing(), self.transaction() as conn:  # queued with the server's captures
-            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
-            conn.executemany(INSERT_SQL, prepared)
-            chain_inserted(conn, self.secret(), first, first + len(prepared) - 1)
+            first = conn.execute(self.next_id_sql).fetchone()[0]
+            conn.executemany(INSERT_ID_SQL, [(first + i, *values) for i, values in enumerate(prepared)])
+            seal_inserted(conn, self.secret(), first, first + len(prepared) - 1)
         return len(prepared)
 
     def verify_chain(self) -> ChainReport:
@@ -197,7 +178,7 @@ class SQLiteLedger(Connection, Ledger):
         """
         names: list[str] = []
         for raw in queries.walk(self.conn, "*", TranscriptFilter.of(where, **fields), batch, names):
-            yield decode(dict(zip(names, raw[:-2], strict=True)))
+            yield decode(queries.unsealed(dict(zip(names, raw[:-2], strict=True))))
 
     def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
         """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).

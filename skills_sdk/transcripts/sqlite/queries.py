@@ -9,7 +9,7 @@ from ..query import TranscriptFilter, scope_where, where
 from ..record import JSON_COLUMNS, canonical_json, decode, split_kinds
 from .driver import sqlite3
 
-__all__ = ["rows", "count", "walk", "json_select", "page", "scope_where", "decoded_page", "by_user_first", "LIVE",
+__all__ = ["rows", "unsealed", "count", "walk", "json_select", "page", "scope_where", "decoded_page", "by_user_first", "LIVE",
            "LIVE_T", "PURGED_BELOW"]
 
 #: The smallest id a read may return: a purge's first step hides every row below it at once (they
@@ -28,7 +28,13 @@ def rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] | Mapping[str
     """The decoded rows of ``SELECT * FROM transcripts ...``."""
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [decode(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+    return [decode(unsealed(dict(zip(names, r, strict=True)))) for r in cur.fetchall()]
+
+
+def unsealed(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without its ``seal`` (the ledger's tamper evidence, not a transcript field), in place."""
+    row.pop("seal", None)
+    return row
 
 
 def count(conn: sqlite3.Connection, f: TranscriptFilter) -> int:
@@ -98,7 +104,8 @@ def json_select(conn: sqlite3.Connection) -> str:
     conn.create_function("skills_json", 1, canonical_json, deterministic=True)
     conn.create_function("skills_float", 1, repr, deterministic=True)
     parts = []
-    for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') ORDER BY cid"):
+    for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') WHERE name != "
+                                   "'seal' ORDER BY cid"):
         col = '"' + name.replace('"', '""') + '"'
         if name in JSON_COLUMNS:
             # The store writes canonical JSON (see JsonText), which json() keeps as it is. Text
@@ -161,7 +168,7 @@ def page(conn: sqlite3.Connection, filters: TranscriptFilter, *, developer_id: s
 
 def decoded_page(names: list[str], raw: list[tuple[Any, ...]], limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Decoded rows of a page fetched with one row extra, and the last id when there is a next page."""
-    out = [decode(dict(zip(names, r, strict=False))) for r in raw]
+    out = [decode(unsealed(dict(zip(names, r, strict=False)))) for r in raw]
     if len(out) > limit:
         out = out[:limit]
         return out, out[-1]["id"]

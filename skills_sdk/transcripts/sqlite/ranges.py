@@ -12,7 +12,8 @@ from typing import Any
 __all__ = ["RANGE", "PurgedRanges", "range_digest", "runs_of", "spans_of"]
 
 #: The chain event of a purge's tombstone for the rows one transaction removed; its id is 0 and its
-#: digest field is ``<sha256>/<runs>``.
+#: digest field is ``<sha256>/<runs>``, then ``/<runs>`` of the sealed rows whose seal no longer
+#: matched their content when they were purged, if any.
 RANGE = "purge_range"
 
 
@@ -45,14 +46,19 @@ def spans_of(runs: str) -> Iterator[tuple[int, int]]:
 class PurgedRanges:
     """The ids of the ``purge_range`` entries, merged into the stream of each id's last entry, and their digests rechecked."""
 
-    def __init__(self, ranges: Mapping[int, str], chain_from: int) -> None:
-        self.chain_from = chain_from
+    def __init__(self, ranges: Mapping[int, str], chain_from: int, seal_from: int) -> None:
+        self.chain_from, self.seal_from = chain_from, seal_from
         self.expected: dict[int, str] = {}
         self.spans: list[tuple[int, int, int]] = []
+        #: The ranges whose purge found sealed rows that no longer matched their seals.
+        self.unsealed: set[int] = set()
         for seq, text in ranges.items():
             digest, _, runs = text.partition("/")
+            runs, _, bad = runs.partition("/")
             self.expected[seq] = digest
             self.spans.extend((lo, hi, seq) for lo, hi in spans_of(runs))
+            if bad:
+                self.unsealed.add(seq)
         self.spans.sort()
         self.hashes = {seq: hashlib.sha256() for seq in ranges}
 
@@ -73,7 +79,7 @@ class PurgedRanges:
         for entry in heapq.merge(last, ids, key=itemgetter(0)):
             if held is not None and held[0] == entry[0]:
                 older, newer = (held, entry) if held[3] < entry[3] else (entry, held)
-                if newer[1] == RANGE and older[1] != RANGE and newer[0] >= self.chain_from:
+                if newer[1] == RANGE and older[1] != RANGE and self.chain_from <= newer[0] < self.seal_from:
                     self.hashes[newer[3]].update(f"{older[0]}:{older[2]}\n".encode())
                 held = newer
                 continue
@@ -89,6 +95,6 @@ class PurgedRanges:
     def mismatch(self) -> int | None:
         """The first range whose recomputed digest differs from the one it was written with, or None."""
         for seq in sorted(self.expected):
-            if not hmac.compare_digest(self.hashes[seq].hexdigest(), self.expected[seq]):
+            if seq in self.unsealed or not hmac.compare_digest(self.hashes[seq].hexdigest(), self.expected[seq]):
                 return seq
         return None

@@ -231,7 +231,7 @@ def _remove(store: TranscriptStore, ordered: list[tuple[int, str]], steps: list[
                 removed_here += len(rows)
                 deleted += len(rows)
                 skill_of = dict(part)
-                for rid, _ in rows:
+                for rid, *_ in rows:
                     per_skill[skill_of[rid]] = per_skill.get(skill_of[rid], 0) + 1
             if trigger:
                 conn.execute(trigger[0])

@@ -10,6 +10,8 @@ from . import fts
 from .chain import CHAIN_DDL
 from .driver import sqlite3
 from .fts import FTS_DAY, FTS_FLOOR, FTS_HAS_TEXT, FTS_SOURCE_VIEW, FTS_UPTO
+from .seal import migrate as add_seal
+from .seal import next_id_sql
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -46,6 +48,9 @@ def ensure_schema(store: Connection) -> None:
         conn.execute('CREATE INDEX IF NOT EXISTS "idx_user_state_user_id" ON "user_state" (user_id)')
         conn.execute('CREATE TABLE IF NOT EXISTS "consent" ("user_id" TEXT PRIMARY KEY, "mode" TEXT, "updated_at" TEXT)')
         _privacy_schema(conn)
+        add_seal(conn)  # after the chain's DDL: rows from before the seal keep their insert entries
+        #: What a capture asks for its row's id, under the write lock (the id is in the row's seal).
+        store.next_id_sql = next_id_sql(conn)
 
 
 # -- the privacy tables: full-text index, keys, audit, erasure receipts, scheduled erasures ----------

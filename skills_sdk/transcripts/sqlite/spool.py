@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..record import storage_values, utcnow_iso
-from .chain import chain_inserted
+from .chain import seal_inserted
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger
@@ -30,7 +30,7 @@ def record_spooled(ledger: SQLiteLedger, source: str,
     The write transaction is taken before the offset is read, so a second replayer of the same
     file waits, then reads the moved offset and inserts nothing twice.
     """
-    from .ledger import INSERT_SQL
+    from .inserts import INSERT_ID_SQL
 
     conn = ledger.conn
     conn.execute(_PROGRESS_SQL)
@@ -38,17 +38,17 @@ def record_spooled(ledger: SQLiteLedger, source: str,
     with ledger.transaction():
         got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (source,)).fetchone()
         start = end = got[0] if got else 0
-        first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM transcripts").fetchone()[0]
+        first = conn.execute(ledger.next_id_sql).fetchone()[0]
         for end, row in rows_from(start):
             if row is None:
                 continue
             try:
-                conn.execute(INSERT_SQL, storage_values(row))
+                conn.execute(INSERT_ID_SQL, (first + inserted, *storage_values(row)))
                 inserted += 1
             except Exception as exc:  # a row the ledger refuses must not block the rest
                 log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
         if inserted:
-            chain_inserted(conn, ledger.secret(), first, conn.execute("SELECT max(id) FROM transcripts").fetchone()[0])
+            seal_inserted(conn, ledger.secret(), first, first + inserted - 1)
         conn.execute(_SAVE_SQL, (source, end, utcnow_iso()))
     return inserted
 
