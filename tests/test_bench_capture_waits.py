@@ -45,3 +45,11 @@ def test_capture_frames_counts_every_commit_and_names_its_pages(tmp_path):
     assert "ledger_chain" not in per_capture
     assert abs(sum(per_capture.values()) - summary["frames_per_commit"]) < 0.01
     assert TranscriptStore(db).count() == 50
+
+
+def test_capture_instructions_records_what_callgrind_counts(tmp_path):
+    # The counted process alone (callgrind itself is too slow for the suite): its rows, sealed and whole.
+    subprocess.run([sys.executable, str(ROOT / "bench" / "capture_instructions.py"), "--record", str(ROOT), "5",
+                    str(tmp_path)], check=True, timeout=60)
+    store = TranscriptStore(tmp_path / "count.db")
+    assert store.count() == 55 and store.verify_chain().ok
