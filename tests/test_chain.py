@@ -252,6 +252,22 @@ def test_a_ledger_from_before_the_seal_is_migrated_at_open_and_verifies_both_for
         assert not report.ok and says in (report.problem or ""), (copy, report.problem)
 
 
+def test_a_row_an_old_worker_chains_beside_sealed_rows_verifies(ledger):
+    # During a deploy a process still running the code from before the seal records a row with an
+    # insert entry and no seal, above seal_from: verify checks it against its entry.
+    store, host, path = ledger
+    values = storage_values({"developer_id": "d", "skill": "s", "user_id": BOB, "speech": "old worker"})
+    with store.transaction() as conn:
+        rid = conn.execute(INSERT_SQL, values).lastrowid
+        (content,) = conn.execute(f"SELECT {_CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
+        _append(conn, [("insert", rid, _digest(store.secret(), content))])
+    assert store.verify_chain().ok
+    store.close()
+    edit(path, "UPDATE transcripts SET speech = 'changed' WHERE id = ?", rid)
+    result = verify(path)
+    assert result.exit_code == 1 and f"row {rid} was changed outside the ledger" in result.output
+
+
 def test_rows_from_before_the_chain_are_reported_not_failed(tmp_path):
     path = tmp_path / "t.db"
     TranscriptStore(path).close()
