@@ -46,6 +46,38 @@ def test_each_alexa_request_is_timed_stage_by_stage_and_nothing_else(tmp_path, m
     assert unknown["handle"] == unknown["record"] == unknown["lock_at"] == 0  # refused before any handler
 
 
+def test_a_write_lock_another_thread_waits_for_is_not_counted_as_the_requests(tmp_path, monkeypatch):
+    # The ledger's own threads (a checkpoint, the indexer) take the same lock: their waits are theirs.
+    # Thread A holds the lock; B starts waiting for it 0.2 s before the request does; A lets go 0.3 s
+    # into the request. B's wait (0.5 s) must not be put in the request's record (0.3 s).
+    import threading
+
+    monkeypatch.setenv("SKILLS_STAGE_LOG", str(tmp_path / "stages"))
+    app = create_app([build_greeter()], db=str(tmp_path / "t.db"))
+    store, client = app.extensions["skills_sdk"]["store"], app.test_client()
+    held, go = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        fd = store.take_write_lock()
+        held.set()
+        go.wait(10)
+        store.release_write_lock(fd)
+
+    a = threading.Thread(target=hold)
+    a.start()
+    held.wait(10)
+    b = threading.Thread(target=lambda: store.release_write_lock(store.take_write_lock()))
+    b.start()
+    time.sleep(0.2)
+    threading.Timer(0.3, go.set).start()
+    assert client.post("/alexa/greeter", json=make_envelope()).status_code == 200
+    a.join()
+    b.join()
+    app.wsgi_app.stage_log.flush()
+    (row,) = _rows(tmp_path / "stages", "worker")
+    assert 100_000_000 < row["lock_wait"] and row["lock_wait"] + row["lock_held"] <= row["record"]
+
+
 def test_off_the_stage_timer_is_not_even_imported(tmp_path):
     code = ("import sys; from conftest import build_greeter, make_envelope; from skills_sdk.server import create_app\n"
             f"app = create_app([build_greeter()], db={str(tmp_path / 't.db')!r})\n"

@@ -132,7 +132,7 @@ def timed_endpoint(endpoint: Any, ext: dict[str, Any]) -> Callable[..., Iterable
     _wrap_timed(ext["host"], "handle", add_handle)
     if ext.get("guard") is not None:
         _wrap_timed(ext["guard"], "record", add_record)
-    _time_write_lock(ext["store"], now)
+    _time_write_lock(ext["store"], now, main)
     marks: dict[str, int] = {}
     answer = endpoint.answer
 
@@ -170,13 +170,19 @@ def timed_endpoint(endpoint: Any, ext: dict[str, Any]) -> Callable[..., Iterable
     return app
 
 
-def _time_write_lock(store: Any, now: _Now) -> None:
-    """Time a request's wait for the ledger's write lock and the transaction it holds it for (SQLite ledgers)."""
+def _time_write_lock(store: Any, now: _Now, thread: int) -> None:
+    """Time a request's wait for the ledger's write lock and the transaction it holds it for (SQLite ledgers).
+
+    Only ``thread``'s (the requests'): the ledger's own threads (a checkpoint, the indexer) take the
+    same lock meanwhile, and their waits are not the request's.
+    """
     take, release = getattr(store, "take_write_lock", None), getattr(store, "release_write_lock", None)
     if take is None or release is None:
         return
 
     def timed_take(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() != thread:
+            return take(*args, **kwargs)
         t0 = time.perf_counter_ns()
         fd = take(*args, **kwargs)
         now.held_at = time.perf_counter_ns()
@@ -188,7 +194,7 @@ def _time_write_lock(store: Any, now: _Now) -> None:
         try:
             release(fd)
         finally:
-            if now.held_at:
+            if now.held_at and threading.get_ident() == thread:
                 now.lock_held += time.perf_counter_ns() - now.held_at
                 now.held_at = 0
 
