@@ -157,12 +157,12 @@ def main() -> None:
     print(f"== median us per capture, {args.runs} interleaved runs of {args.n}; loadavg "
           + open("/proc/loadavg").read().split(" ", 3)[2])
     keys = sorted({k for runs in results.values() for run in runs for k in run})
-    print("%-22s" % "part" + "".join("%14s" % os.path.basename(r) for r in roots))
+    print(f"{'part':<22}" + "".join(f"{os.path.basename(r):>14}" for r in roots))
     summary = {}
     for k in keys:
         row = [statistics.median(run.get(k, 0.0) for run in results[r]) for r in roots]
         summary[k] = row
-        print("%-22s" % k + "".join("%14.1f" % v for v in row))
+        print(f"{k:<22}" + "".join(f"{v:14.1f}" for v in row))
     print(json.dumps({"roots": roots, "us": summary}))
 
 

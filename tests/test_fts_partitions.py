@@ -382,7 +382,7 @@ def old_layout_ledger(path, rows: list[dict]) -> list[int]:
     store.stop()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE name GLOB 'transcripts_fts_2*' "
+    for name, _kind in conn.execute("SELECT name, type FROM sqlite_master WHERE name GLOB 'transcripts_fts_2*' "
                                    "AND type = 'table' AND sql LIKE 'CREATE VIRTUAL%'").fetchall():
         conn.execute(f"DROP TABLE {name}")
     conn.execute("DROP VIEW transcripts_fts_source")

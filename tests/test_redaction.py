@@ -28,7 +28,6 @@ from skills_sdk.transcripts.redaction import (
     redactor,
     speedups,
     text,
-    verdicts,
 )
 
 sys.path.insert(0, str(FIXTURES / "pii"))

@@ -28,7 +28,7 @@ def record_spooled(ledger: PostgresLedger, source: str,
         got = conn.execute('SELECT "offset" FROM spool_replay WHERE file = %s', (source,)).fetchone()
         start = end = got[0] if got else 0
         rows = []
-        for end, row in rows_from(start):
+        for end, row in rows_from(start):  # noqa: B007 (end: where the file was read to, used after the loop)
             if row is not None:
                 rows.append(row)
         rows = _not_erased_since(ledger, conn, rows)

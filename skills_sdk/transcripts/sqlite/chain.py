@@ -85,7 +85,7 @@ def _content_of(values: Sequence[Any]) -> str | None:
     for i in floats:
         if not _exact_float(values[i]):
             return None
-    return compact_json(dict(zip(names, pick(values))))
+    return compact_json(dict(zip(names, pick(values), strict=True)))
 
 
 def _shape(types: tuple[type, ...]) -> tuple[tuple[str, ...], Callable[[Sequence[Any]], Any], tuple[int, ...]] | None:

@@ -201,6 +201,6 @@ class GroupCommit:
                 todo = [row for row in todo if row is not failed]
                 continue
             self.commits += 1
-            for rid, row in zip(ids, todo):
+            for rid, row in zip(ids, todo, strict=True):
                 row.rid, row.done = rid, True
             return

@@ -39,7 +39,7 @@ def record_spooled(ledger: SQLiteLedger, source: str,
         got = conn.execute("SELECT offset FROM spool_replay WHERE file = ?", (source,)).fetchone()
         start = end = got[0] if got else 0
         first = conn.execute(ledger.next_id_sql).fetchone()[0]
-        for end, row in rows_from(start):
+        for end, row in rows_from(start):  # noqa: B007 (end: where the file was read to, used after the loop)
             if row is None:
                 continue
             try:
