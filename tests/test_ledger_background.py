@@ -52,14 +52,15 @@ def test_rows_wait_while_captures_keep_coming_and_are_indexed_in_the_next_quiet_
     store.start()
     time.sleep(0.3)  # fifteen ticks
     assert indexed_upto(store) == 0
-    store.last_capture = 0.0  # quiet
+    store.last_capture = float("-inf")  # quiet: no capture ever
     assert wait_for(lambda: indexed_upto(store) == ids[-1])
 
 
 def test_rows_another_process_keeps_adding_wait_as_its_own_captures_would_and_are_indexed_once_they_stop(tmp_path):
     # The maintenance process captures nothing: the rows the workers add tell it that captures come.
     store, worker = TranscriptStore(tmp_path / "t.db"), TranscriptStore(tmp_path / "t.db")
-    store.index_backlog, store.index_idle = 10_000, 3600
+    # index_idle longer than the machine has been up: "never captured" must not read as "a moment ago".
+    store.index_backlog, store.index_idle = 10_000, time.monotonic() + 3600
     stop = threading.Event()
     try:
         worker.record(row(0))
@@ -68,7 +69,7 @@ def test_rows_another_process_keeps_adding_wait_as_its_own_captures_would_and_ar
         ids = [worker.record(row(i)) for i in range(1, 30)]
         store._index_when_due(store.conn, stop)  # rows came since the last look, fewer than the bound
         assert indexed_upto(store) == 1
-        store.last_capture = 0.0  # index_idle went by, and no row came since that look
+        store.last_capture = float("-inf")  # index_idle went by, and no row came since that look
         store._index_when_due(store.conn, stop)
         assert indexed_upto(store) == ids[-1]
     finally:

@@ -80,7 +80,9 @@ class Connection(Slices):
         #: after ``index_idle`` s without a capture in this process (in slices of ``index_slice`` rows,
         #: ``index_pause`` s apart), or, while captures keep coming, once ``index_backlog`` rows wait.
         self.index_idle, self.index_slice, self.index_pause, self.index_backlog, self.index_ticks = 0.05, 100, 0.001, 100, 5
-        self.last_capture = 0.0  # time.monotonic() of this process's last capture
+        #: time.monotonic() of this process's last capture; never yet is -inf, not 0.0: the clock counts
+        #: from the machine's boot, so 0.0 is "a moment ago" on a machine up for less than ``index_idle``.
+        self.last_capture = float("-inf")
         #: The capture connection's page cache in KiB, filled only as pages are read (:attr:`capture_conn`).
         self.capture_cache_kib = CAPTURE_CACHE_KIB
         #: How many times a checkpoint held writers off so the WAL could start over, and for how long in all (s).
