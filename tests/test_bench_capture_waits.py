@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from skills_sdk.transcripts import TranscriptStore
 
@@ -53,3 +56,28 @@ def test_capture_instructions_records_what_callgrind_counts(tmp_path):
                     str(tmp_path)], check=True, timeout=60)
     store = TranscriptStore(tmp_path / "count.db")
     assert store.count() == 55 and store.verify_chain().ok
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="capture_pages.py reads its counts from strace")
+def test_capture_pages_puts_every_page_read_down_to_its_btree(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _ledger
+
+    db = tmp_path / "ledger.db"
+    store = TranscriptStore(db)
+    store.record_many(next(_ledger.generate(3000, seed=1, batch=3000, developers=20)))
+    store.close()
+    # A 64 KB cache (16 pages) on a 3,000-row ledger: captures read pages back, as at 10M with 16 MB.
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "capture_pages.py"), "--copy", str(db), "-n", "100",
+                           "--phases", "2", "--developers", "20", "--cache-kib", "64", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    phases = json.loads(proc.stdout)["phases"]
+    assert len(phases) == 2
+    for counts in phases:
+        trees = {k: v for k, v in counts.items() if k not in ("db", "wal")}
+        assert counts["db"] > 0 and abs(sum(trees.values()) - counts["db"]) < 1e-9, counts
+        assert trees.get("user_id_id leaf", 0) > 0, counts
+        assert {t.rsplit(" ", 1)[0] for t in trees} <= {"transcripts", "user_id_id", "developer_id_id", "session_id",
+                                                         "developer_id_created_at", "skill_created_at", "free"}, counts
+    assert TranscriptStore(db).count() == 3000 + 50 + 200  # every capture was committed
