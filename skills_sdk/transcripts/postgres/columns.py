@@ -19,9 +19,12 @@ def keyed(select: str, order: str) -> str:
     """``select`` (of :data:`SELECT`) in ``order`` (its own column names), each row followed by its data key as stored.
 
     The key's ``epoch`` and ``wrapped`` come last (null for a row without words, or whose key is
-    erased), so a reader opens keys it does not hold without asking again.
+    erased), so a reader opens keys it does not hold without asking again. The key is found by its
+    owner, whose index holds it (schema migration 10): one user's keys sit together on a leaf page,
+    where by id each was a page of the heap.
     """
-    return f"SELECT r.*, k.epoch, k.wrapped FROM ({select}) r LEFT JOIN user_keys k ON k.id = r.key_id ORDER BY {order}"
+    return (f"SELECT r.*, k.epoch, k.wrapped FROM ({select}) r LEFT JOIN user_keys k ON k.user_id = r.user_id "
+            f"AND k.developer_id = r.developer_id AND k.skill = r.skill AND k.id = r.key_id ORDER BY {order}")
 
 
 #: The columns ``COPY`` writes and the chain's digest covers.
