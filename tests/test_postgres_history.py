@@ -203,3 +203,22 @@ def test_a_ledger_from_before_reads_its_history_from_index_pages_once_migrated(p
         assert store.verify_chain().ok
     finally:
         store.stop()
+
+
+def test_a_batch_of_days_reads_only_those_days_partitions(store):
+    # u1 has rows on three days of four weeks: its one batch read every partition from the first to
+    # the last (one range), 28 index descents for three days' rows.
+    store.record_many([_row("u2", day, day) for day in range(1, 29)]
+                      + [_row("u1", day, 100 + day) for day in (2, 15, 27)])
+    with store.connection() as conn:
+        def scanned() -> dict[str, int]:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            return dict(conn.execute("SELECT relname, sum(idx_scan) FROM pg_stat_user_indexes "
+                                     "WHERE relname LIKE 'transcripts_2026%' GROUP BY 1").fetchall())
+        was = scanned()
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        assert len(conn.execute("SELECT id FROM user_history_rows('u1', 9223372036854775807, 50)").fetchall()) == 3
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        now = scanned()
+    assert sorted(t for t in now if now[t] != was[t]) == ["transcripts_20261102", "transcripts_20261115",
+                                                            "transcripts_20261127"]

@@ -169,25 +169,27 @@ _V8 = ("CREATE INDEX search_groups_developer ON search_groups (developer_id, id)
 # 3.5-31 ms so (psql, 6 calls each, alternated, at 1M rows on a loaded machine).
 _V9 = ("ALTER FUNCTION user_days_prune(text[], text[]) SET plan_cache_mode = force_generic_plan",)
 
-# Migration 10: a user's history reads its days and its data keys from index pages alone. The
-# days were index entries pointing at heap rows written a day apart (a 90-day user's 90 rows on 90
-# pages), and each row's key, looked up by id, one more heap page per key (16 keys on a heavy
-# user's page of 50): at 10M rows a cold history read some 150 pages, two thirds of them for these.
-# Now the days' key holds ``top_id`` and the owners' key holds the key itself, so both are read in
-# key order from one or two leaf pages (an index-only scan; a page changed since the last VACUUM is
-# still read from the heap). Rebuilding both takes their tables' locks: at 10M rows, seconds of
-# captures waiting, once.
+# Migration 10: a user's history reads its days and its data keys from index pages alone, and
+# each batch of its days only those days' partitions (userdays.DDL_10). The days were index entries
+# pointing at heap rows written a day apart (a 90-day user's 90 rows on 90 pages), and each row's
+# key, looked up by id, one more heap page per key (16 keys on a heavy user's page of 50). Now the
+# days' key holds ``top_id`` and the owners' key holds the key itself, read in key order from one
+# or two leaf pages (an index-only scan; a page changed since the last VACUUM is still read from
+# the heap). At 1M rows a history read 0.42x the pages from outside shared_buffers (docs/
+# performance.md). Rebuilding both keys takes their tables' locks: 10 s at 1M rows, captures waiting.
 _V10 = (
     "ALTER TABLE user_days DROP CONSTRAINT user_days_pkey, ADD PRIMARY KEY (user_id, day) INCLUDE (top_id)",
     "ALTER TABLE user_keys DROP CONSTRAINT user_keys_user_id_developer_id_skill_key, "
     "ADD CONSTRAINT user_keys_owner UNIQUE (user_id, developer_id, skill) INCLUDE (id, epoch, wrapped)",
+    *userdays.DDL_10,
 )
 
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
 #: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view. 5: the days
 #: each user has rows in (see userdays.py). 6: the capture keeps its user's day itself. 7: a
 #: user's history reads its days in batches. 8: the search groups' index by developer. 9: an
-#: erasure's check of its users' days under a generic plan. 10: a history's days and keys read from indexes.
+#: erasure's check of its users' days under a generic plan. 10: a history's days and keys read from
+#: indexes, each batch of its days pruned to those days.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6, userdays.DDL_7, _V8, _V9,
                                            _V10)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DDL", "DDL_7", "HISTORY", "prune", "forget"]
+__all__ = ["DDL", "DDL_7", "DDL_10", "HISTORY", "prune", "forget"]
 
 DDL = (
     "LOCK TABLE transcripts IN SHARE ROW EXCLUSIVE MODE",  # no row written between the triggers and the backfill
@@ -101,6 +101,37 @@ DDL_7 = (
             END LOOP;
             i := i + k;
             k := k * 2;
+        END LOOP;
+        END $$""",
+)
+
+# Migration 10: a batch reads exactly its days' partitions. Its one range, from its oldest day to
+# its newest, also reached every day between them (a user of six days over ten weeks: a batch of
+# four probed 46 partitions, 150 index pages, for 8 rows). Now each of the batch's days is its own
+# range (``_ARMS`` ranges OR-ed, a day left out null), which the server prunes to as the statement
+# starts, under the same generic plan; batches of 4, 8, then 16 days.
+_DAYS_AT_MOST = 16
+_ARMS = " OR ".join(f"(t.created_at >= batch[{j}] AND t.created_at < ledger_after(batch[{j}]))"
+                    for j in range(1, _DAYS_AT_MOST + 1))
+DDL_10 = (
+    f"""CREATE OR REPLACE FUNCTION user_history_rows(uid text, below bigint, n integer) RETURNS SETOF transcripts
+        LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+        DECLARE days text[]; tops bigint[]; i integer := 1; k integer := 4; batch text[];
+            r transcripts; got bigint[] := '{{}}'; BEGIN
+        PERFORM set_config('skills.user_id', uid, true);
+        SELECT array_agg(day ORDER BY top_id DESC), array_agg(top_id ORDER BY top_id DESC) INTO days, tops
+            FROM user_days WHERE user_id = uid;
+        WHILE i <= coalesce(cardinality(days), 0) LOOP
+            EXIT WHEN cardinality(got) >= n
+                AND tops[i] < (SELECT x FROM unnest(got) x ORDER BY x DESC OFFSET n - 1 LIMIT 1);
+            batch := days[i:i + k - 1];
+            FOR r IN SELECT * FROM user_transcripts t WHERE t.user_id = uid AND t.id < below AND ({_ARMS})
+                    ORDER BY t.id DESC LIMIT n LOOP
+                got := got || r.id;
+                RETURN NEXT r;
+            END LOOP;
+            i := i + k;
+            k := least(k * 2, {_DAYS_AT_MOST});
         END LOOP;
         END $$""",
 )
