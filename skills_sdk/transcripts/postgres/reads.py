@@ -159,8 +159,8 @@ class ReadsMixin:
     def user_history(self: Any, user_id: str, *, limit: int = 50, before_id: int | None = None) -> list[dict[str, Any]]:
         """A user's transcripts across every skill, newest first (read through the user-scoped view)."""
         with self.connection() as conn:  # the days the user has rows in, newest first (see userdays.py)
-            raw = conn.execute(keyed(userdays.HISTORY.format(columns=SELECT), "r.id DESC"),
-                               (user_id, before_id or 2**63 - 1, limit, limit)).fetchall()
+            raw = conn.execute(keyed(userdays.HISTORY.format(columns=SELECT, limit=int(limit)), "r.id DESC"),
+                               (user_id, before_id or 2**63 - 1, limit)).fetchall()
             return self.decode(conn, raw, with_keys=True)
 
     def session_turns(self: Any, session_id: str) -> list[dict[str, Any]]:
