@@ -4,7 +4,7 @@ A capture walks the transcript table and its five indexes from their roots; a pa
 the capture connection's cache is read back (``pread``) from the OS's cache or the disk. This
 records ``--phases`` loops of ``-n`` captures each (the ledger's own spread of ``--developers``,
 as ``store_scale.py --only write`` draws them, 50 unmeasured first) on one connection, in a child
-process under ``strace -e trace=pread64,openat``: the first loop is a fresh process's, as the
+process under ``strace -ff -e trace=pread64,openat``: the first loop is a fresh process's, as the
 write step's is; the later ones show what stays cached. Each read of the database file is named
 by the B-tree owning its page (``dbstat``, read after the run); reads of the WAL are counted
 apart. Only the capturing thread's calls are counted (not the checkpoint thread's).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import glob
 import json
 import os
 import re
@@ -27,8 +28,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-_OPEN = re.compile(r'(\d+) openat\(AT_FDCWD, "([^"]+)".*= (\d+)$')
-_PREAD = re.compile(r'(\d+) pread64\((\d+), .*, \d+, (\d+)\) = \d+$')
+_OPEN = re.compile(r'openat\(AT_FDCWD, "([^"]+)".*= (\d+)$')
+_PREAD = re.compile(r'pread64\((\d+), .*, \d+, (\d+)\) = \d+$')
 
 
 def child(copy: str, n: int, phases: int, developers: int, cache_kib: int) -> None:
@@ -55,29 +56,39 @@ def child(copy: str, n: int, phases: int, developers: int, cache_kib: int) -> No
     store.close()
 
 
+def main_thread_trace(prefix: str, mark: str) -> str:
+    """Of ``strace -ff``'s files, one a thread, the capturing thread's: the one that opened ``mark``.
+
+    One file for all threads splits a call that another thread's interrupts over two lines
+    (``<unfinished ...>``, ``<... resumed>``), and marks read so were missed.
+    """
+    for name in sorted(glob.glob(prefix + ".*")):
+        with open(name) as f:
+            if f'"{mark}"' in f.read():
+                return name
+    raise SystemExit(f"no thread of the child opened {mark}: did it run?")
+
+
 def attribute(trace: str, db: str, n: int) -> list[dict[str, float]]:
-    """Per phase: read calls a capture of the database file and of the WAL, and of each B-tree's pages."""
+    """Per phase: read calls a capture of the database file and of the WAL, and of each B-tree's pages (``trace``: the capturing thread's)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     fds: dict[int, str] = {}
-    main, marks = None, 0
+    marks = 0
     phases: list[tuple[collections.Counter[str], collections.Counter[int]]] = []
     with open(trace) as f:
         for line in f:
-            main = main or line.split(" ", 1)[0]
-            if not line.startswith(main + " "):
-                continue  # another thread's: the checkpoint thread reads the WAL to copy it
             if m := _OPEN.match(line.rstrip()):
-                if m.group(2) == db + ".mark":
+                if m.group(1) == db + ".mark":
                     marks += 1
                     if marks % 2:
                         phases.append((collections.Counter(), collections.Counter()))
-                fds[int(m.group(3))] = {db: "db", db + "-wal": "wal"}.get(m.group(2), m.group(2))
+                fds[int(m.group(2))] = {db: "db", db + "-wal": "wal"}.get(m.group(1), m.group(1))
             elif (m := _PREAD.match(line.rstrip())) and marks % 2:
-                kind = fds.get(int(m.group(2)), "?")
+                kind = fds.get(int(m.group(1)), "?")
                 phases[-1][0][kind] += 1
                 if kind == "db":
-                    phases[-1][1][int(m.group(3)) // page_size + 1] += 1
+                    phases[-1][1][int(m.group(2)) // page_size + 1] += 1
     wanted = set().union(*(pages for _, pages in phases))
     owner = {pageno: f"{name.removeprefix('idx_transcripts_')} {kind}" for pageno, name, kind in
              conn.execute("SELECT pageno, name, pagetype FROM dbstat") if pageno in wanted}
@@ -118,11 +129,13 @@ def main() -> None:
                 os.remove(args.copy + suffix)
     trace = args.copy + ".strace"
     for cache in args.cache_kib.split(","):
-        subprocess.run(["strace", "-f", "-qq", "-e", "trace=pread64,openat", "-o", trace, sys.executable,
+        subprocess.run(["strace", "-ff", "-qq", "-e", "trace=pread64,openat", "-o", trace, sys.executable,
                         os.path.abspath(__file__), "--child", os.path.abspath(args.copy), str(args.n),
                         str(args.phases), str(args.developers), cache], check=True)
-        result = attribute(trace, os.path.abspath(args.copy), args.n)
-        os.remove(trace)
+        copy = os.path.abspath(args.copy)
+        result = attribute(main_thread_trace(trace, copy + ".mark"), copy, args.n)
+        for name in glob.glob(trace + ".*"):
+            os.remove(name)
         os.remove(args.copy + ".mark")
         if args.json:
             print(json.dumps({"cache_kib": int(cache), "phases": result}))
