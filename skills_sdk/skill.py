@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._frozen import NEW_DICT, RECORD, Frozen, set_field
@@ -82,6 +82,18 @@ def check_callable(func: Any, where: str) -> None:
             f"the coroutine it returns. Write `def {getattr(func, '__name__', 'handler')}(ctx, ...)` and call "
             "async code inside it with asyncio.run(...), or use the library's synchronous client."
         )
+
+
+def _type_name(intent: str, slot: str, declared: object) -> str:
+    """A slot's type as the model names it; a :class:`SlotType` (what ``skill.slot_type`` returns) stands for its name."""
+    if isinstance(declared, SlotType):
+        return declared.name
+    if isinstance(declared, str) and declared:
+        return declared
+    raise RegistrationError(
+        f"Slot {slot!r} of intent {intent!r} has type {declared!r}; give the slot type's name, such as "
+        f"'AMAZON.NUMBER' or one declared with skill.slot_type('Name', [...]), or the SlotType it returned."
+    )
 
 
 def _slot_params(func: Callable[..., Any], where: str,
@@ -362,7 +374,9 @@ class Skill:
             raise RegistrationError(f"samples of intent {name!r} must be a list of strings, not one string.")
         from .model_rules import check_intent, raise_for
 
-        types = {s: (t.type if isinstance(t, DialogSlot) else t) for s, t in (slots or {}).items()}
+        slots = {s: replace(t, type=_type_name(name, s, t.type)) if isinstance(t, DialogSlot) else _type_name(name, s, t)
+                 for s, t in (slots or {}).items()}
+        types = {s: (t.type if isinstance(t, DialogSlot) else t) for s, t in slots.items()}
         dialog_slots = {s: t for s, t in (slots or {}).items() if isinstance(t, DialogSlot)}
         model = IntentModel(name, tuple(samples), types, dialog_slots,
                             (confirm,) if isinstance(confirm, str) else tuple(confirm), delegation)

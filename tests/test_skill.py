@@ -397,3 +397,28 @@ def test_a_parameter_annotated_with_its_slot_type_gets_the_same_and_must_agree_w
 def test_registering_something_that_is_not_a_function_names_it_and_the_fix():
     with pytest.raises(RegistrationError, match=r"LaunchRequest: got 'welcome', which is not a function"):
         _coffee().add_launch("welcome")
+
+
+def test_a_slot_type_object_stands_for_its_name_in_slots():
+    from skills_sdk.dialog import required
+
+    skill = Skill("cafe", developer_id="d", invocation_name="corner cafe")
+    Drink = skill.slot_type("Drink", {"latte": []})
+
+    @skill.intent("OrderIntent", samples=["order {drink}"], slots={"drink": Drink})
+    def order(ctx, drink: Drink = None):
+        return say(f"one {drink}")
+
+    @skill.intent("RefillIntent", samples=["refill {drink}"], slots={"drink": required(Drink, "Which drink?")})
+    def refill(ctx, drink: Drink = None):
+        return say(f"more {drink}")
+
+    assert skill.model.intent("OrderIntent").slots == {"drink": "Drink"}
+    assert skill.model.intent("RefillIntent").slots == {"drink": "Drink"}
+
+
+def test_a_slot_type_that_is_not_a_name_is_refused_saying_what_to_give():
+    skill = Skill("cafe", developer_id="d", invocation_name="corner cafe")
+    with pytest.raises(RegistrationError, match=r"Slot 'drink' of intent 'OrderIntent' has type 3; give the slot type's name"):
+        skill.add_intent("OrderIntent", lambda ctx, drink=None: say("ok"), samples=["order {drink}"], slots={"drink": 3})
+
