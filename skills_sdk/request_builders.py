@@ -191,6 +191,20 @@ def slot_object(
     return slot
 
 
+def _refuse_misspelled(intent: str, model: InteractionModel) -> None:
+    """Raise when ``intent`` is not in ``model`` but nearly spells one that is: a typo, not a test of the fallback."""
+    import difflib
+
+    names = [i.name for i in model.intents]
+    close = difflib.get_close_matches(intent, names, n=1, cutoff=0.9)  # "OderIntent", not "OrderTaxiIntent" for "OrderIntent"
+    if close:
+        raise ValueError(
+            f"The model has no intent {intent!r}. Did you mean {close[0]!r}? Its intents: "
+            f"{', '.join(map(repr, names))}. (An intent the model lacks goes to the fallback; to test that, "
+            "send a name unlike any of them, or AMAZON.FallbackIntent.)"
+        )
+
+
 def intent_request(
     intent: str,
     slots: Mapping[str, Any] | None = None,
@@ -215,6 +229,8 @@ def intent_request(
     slots = dict(slots or {})
     declared: Mapping[str, str] = {}
     im = model.intent(intent) if model is not None else None
+    if model is not None and im is None:
+        _refuse_misspelled(intent, model)
     if im is not None:
         declared = im.slots
         unknown = sorted(set(slots) - set(declared))

@@ -141,6 +141,13 @@ def test_a_slot_the_intent_does_not_declare_is_refused_with_its_real_slots():
         intent_request("OrderIntent", {"colour": "red"}, model=build_barista().model)
 
 
+def test_a_misspelled_intent_is_refused_naming_the_one_meant():
+    with pytest.raises(ValueError, match=r"no intent 'OderIntent'\. Did you mean 'OrderIntent'\?"):
+        intent_request("OderIntent", {"drink": "latte"}, model=build_barista().model)
+    # A name unlike any of the model's is how a test sends an intent the skill lacks (to its fallback).
+    assert intent_request("BookFlightIntent", model=build_barista().model)["request"]["intent"]["name"] == "BookFlightIntent"
+
+
 @pytest.mark.parametrize("bad", [{"dialog_state": "DONE"}, {"confirmation": "MAYBE"}])
 def test_builders_reject_values_the_platform_never_sends(bad):
     with pytest.raises(ValueError, match="must be one of"):
