@@ -68,7 +68,7 @@ class PartnerSession(requests.Session):
         'http://127.0.0.1:9000/v1/orders'
 
         Reads ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES`` and every ``SKILLS_PARTNER_<NAME>_URL``.
-        A value that is not a number raises :class:`ValueError` naming the variable.
+        A value that is not a number, or a base URL that is not http(s), raises :class:`ValueError` naming the variable.
         """
         env = os.environ if environ is None else environ
         timeout = _number(env, "SKILLS_HTTP_TIMEOUT", 5.0, float)
@@ -80,6 +80,10 @@ class PartnerSession(requests.Session):
         prefix, suffix = "SKILLS_PARTNER_", "_URL"
         urls = {key[len(prefix):-len(suffix)]: value for key, value in env.items()
                 if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix) and value}
+        for name, value in urls.items():
+            if not value.startswith(("http://", "https://")):  # requests would refuse every call, and the skill hear only "failed"
+                raise ValueError(f"{prefix}{name}{suffix}={value!r} is not an http:// or https:// URL; "
+                                 f"e.g. {prefix}{name}{suffix}=http://{value.split('://')[-1]}.")
         return cls(timeout=timeout, retries=retries, base_urls=urls)
 
     def url(self, partner: str, path: str = "", *, default: str | None = None) -> str:

@@ -101,6 +101,8 @@ def test_partner_session_from_env_names_a_bad_variable():
     with pytest.raises(LookupError, match="set SKILLS_PARTNER_BREW_URL=https://"):
         PartnerSession.from_env({}).url("brew", "/v1/orders")
     assert PartnerSession.from_env({"SKILLS_HTTP_RETRIES": "0"}).retries == 0
+    with pytest.raises(ValueError, match=r"SKILLS_PARTNER_BREW_URL='localhost:9000' is not an http:// or https:// URL"):
+        PartnerSession.from_env({"SKILLS_PARTNER_BREW_URL": "localhost:9000"})  # requests would refuse every call
 
 
 def test_the_lambda_handler_gives_a_developers_skill_the_partner_session_from_its_environment(

@@ -86,4 +86,7 @@ def partner_session(spec: str | None) -> Any:
     from ..http import PartnerSession
 
     session = load_partner_session(spec or DEFAULT_SKILLS)
-    return session if session is not None else PartnerSession.from_env()
+    try:
+        return session if session is not None else PartnerSession.from_env()
+    except ValueError as exc:  # names the variable and a value that works
+        raise click.UsageError(str(exc)) from None
