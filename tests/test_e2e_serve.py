@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 
 import pytest
@@ -36,3 +37,15 @@ def test_serve_answers_envelopes_and_export_reads_them_back(server, order_pizza_
     assert order["developer_id"] == "pronto-pizza-labs" and order["intent"] == "OrderPizzaIntent"
     assert "pepperoni" in order["speech"] and order["transaction"]["kind"] == "pizza_order"
     assert launch["user_id"] == "e2e-user" and launch["request_type"] == "LaunchRequest"
+
+
+def test_a_port_in_use_exits_1_without_announcing_that_it_serves(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([SKILLS, "serve", "--db", str(tmp_path / "t.db"), "--port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"Port {port} is in use" in run.stderr
+    assert "Serving" not in run.stdout  # announced only once the port is bound

@@ -177,6 +177,38 @@ def test_an_unknown_skill_exits_1_listing_the_known_ones(tmp_path, command):
     assert "No skill named 'pasta'" in result.output and "Known: grocery, music, pizza, ride." in result.output
 
 
+UNDECLARED_TYPE = """
+from skills_sdk import Skill, say
+skill = Skill("coffee", developer_id="bean-co", invocation_name="bean counter")
+skill.slot_type("Drink", {"latte": []})
+@skill.intent("OrderIntent", samples=["order {drink}"], slots={"drink": "Drinks"})
+def order(ctx, drink=None):
+    return say("ok")
+"""
+
+
+@pytest.mark.parametrize("command", [["say", "coffee", "order latte"], ["chat", "coffee"]])
+def test_a_slot_type_never_declared_is_a_usage_error_naming_it_not_a_traceback(tmp_path, monkeypatch, command):
+    (tmp_path / "typo_skill.py").write_text(UNDECLARED_TYPE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, [*command, "--skills", "typo_skill:skill", "--db", str(tmp_path / "t.db")],
+                                input="quit\n")
+    assert result.exit_code == 2, result.output
+    assert "has type 'Drinks', which is neither" in result.output and "Custom types: 'Drink'" in result.output
+    assert result.exc_info[0] is SystemExit
+
+
+def test_a_partner_url_without_a_scheme_stops_skills_say_naming_the_variable(tmp_path, monkeypatch):
+    (tmp_path / "bean_skill.py").write_text(UNDECLARED_TYPE.replace('"Drinks"', '"Drink"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SKILLS_PARTNER_BEAN_URL", "localhost:9000")
+    result = CliRunner().invoke(main, ["say", "coffee", "order latte", "--skills", "bean_skill:skill",
+                                       "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2, result.output
+    assert "SKILLS_PARTNER_BEAN_URL='localhost:9000' is not an http:// or https:// URL" in result.output
+    assert "SKILLS_PARTNER_BEAN_URL=http://localhost:9000" in result.output
+
+
 # -- skills model export ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,19 @@ __all__ = ["main"]
 COMMAND_MODULES = ("serve", "transcripts", "simulate", "keys", "privacy", "ops", "new", "ledger")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; a ledger that cannot be reached or opened is reported in one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from ..errors import StoreError
+
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:  # its message names the ledger and what to check
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="skills")
 def main() -> None:
     """Build, serve and test voice-assistant skills, and manage their transcripts."""

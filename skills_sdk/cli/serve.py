@@ -50,10 +50,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
 
     configure_logging(log_level, json_format=production)
     skills = load_skills(skills_spec)
-    try:
-        http = partner_session(skills_spec)  # the module's partner_session(), else PartnerSession.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    http = partner_session(skills_spec)  # the module's partner_session(), else PartnerSession.from_env()
     from ..errors import RegistrationError
 
     try:
@@ -62,14 +59,15 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     except RegistrationError as exc:
         raise click.UsageError(str(exc)) from None
     names = ", ".join(s.name for s in skills)
-    click.echo(f"Serving {names} on http://{host}:{port}/alexa/<skill>  (transcripts: {db_path}; "
-               f"verification {'on' if verify else 'off'})")
     settle()
-    run_threaded(app, host, port)
+    run_threaded(app, host, port, banner=f"Serving {names} on http://{host}:{port}/alexa/<skill>  "
+                                         f"(transcripts: {db_path}; verification {'on' if verify else 'off'})")
 
 
-def run_threaded(app: Any, host: str, port: int) -> None:
+def run_threaded(app: Any, host: str, port: int, *, banner: str | None = None) -> None:
     """Serve ``app`` on a threaded werkzeug server until SIGTERM or SIGINT, then drain in-flight requests.
+
+    ``banner`` is printed once the port is bound, so a port in use is never announced as served.
 
     >>> run_threaded(create_app(db="var/t.db"), "127.0.0.1", 8000)   # doctest: +SKIP
     """
@@ -92,6 +90,8 @@ def run_threaded(app: Any, host: str, port: int) -> None:
 
     server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     server.daemon_threads = False  # server_close() then joins the request threads still running
+    if banner:
+        click.echo(banner)
 
     def stop(signum: int, frame: Any) -> None:
         # shutdown() waits for serve_forever() to return, so it cannot run on this (the serving) thread.

@@ -40,7 +40,12 @@ def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str
     skill = _pick(skills_spec, name)
     http = partner_session(skills_spec)  # the module's partner_session() (the examples': offline stand-ins)
     ledger = open_store(db_path, must_exist=False)
-    host = SkillHost([skill], state=ledger, http=http, middleware=ledger_middleware(ledger))
+    from ..errors import RegistrationError
+
+    try:
+        host = SkillHost([skill], state=ledger, http=http, middleware=ledger_middleware(ledger))
+    except RegistrationError as exc:  # the model is checked whole when the skill starts (a slot type named but never declared)
+        raise click.BadParameter(str(exc), param_hint="--skills") from None
     return Conversation(host, skill.name, user_id=user_id, session_id=session_id,
                         locale=_locale(skill, locale, "--locale"))
 
@@ -190,7 +195,7 @@ def export_model_command(skill: str, lenient: bool, locale: str | None, skills_s
         click.echo(f"{'warning' if lenient else 'error'}: {problem}", err=True)
     if problems and not lenient:
         raise click.ClickException(
-            f"The {model_.locale} model of skill {skill!r} breaks {len(problems)} of Alexa's rule{'s' if len(problems) > 1 else ''} "
+            f"The {model_.locale} model of skill {skill!r} breaks {len(problems)} of Alexa's rules "
             "(listed above), so an Alexa build would refuse it. Fix them, or pass --lenient to export anyway.")
     click.echo(json.dumps(export_model(model_, lenient=True), indent=2, ensure_ascii=False))
 

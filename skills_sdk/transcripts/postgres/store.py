@@ -120,8 +120,8 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
                     pool.open(wait=True, timeout=self.timeout)
                 except Exception as exc:  # PoolTimeout: the server is down, or refuses us
                     pool.close()
-                    raise StoreError(f"Cannot reach the PostgreSQL ledger at {_safe(self.url)} ({exc}); is the "
-                                     "server up and the URL right?") from exc
+                    raise StoreError(f"Cannot reach the PostgreSQL ledger at {_safe(self.url)} ({_why(self.url, exc)}); "
+                                     "is the server up and the URL right?") from exc
                 self._pool = (pid, pool)
             return self._pool[1]
 
@@ -313,3 +313,12 @@ def _safe(url: str) -> str:
     from ..ledger import _safe as mask
 
     return mask(url)
+
+
+def _why(url: str, exc: Exception) -> str:
+    """What the server said to one plain connection: the pool's timeout ("incomplete after 10.0 sec") hides it."""
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as direct:
+        return " ".join(str(direct).split())
+    return str(exc)
