@@ -88,3 +88,18 @@ def test_copy_carries_capture_modes_state_keys_and_scheduled_erasures_both_ways(
         assert dst.verify_key(keys["live"]).subject == "dev-0"  # the key handed out before still opens
         assert dst.verify_key(keys["revoked"]) is None
         assert len(dst.purge(now="2099-01-01T00:00:00.000Z")["erasures"]) == 1  # u4's scheduled erasure came too
+
+
+def test_an_unreachable_server_is_named_with_its_own_reason_not_the_pools_timeout(tmp_path):
+    import socket
+
+    from skills_sdk.errors import StoreError
+    from skills_sdk.transcripts.postgres.store import PostgresLedger
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(StoreError, match=rf"Cannot reach the PostgreSQL ledger at postgresql://nobody:\*\*\*@127.0.0.1:{port}/x "
+                                         r"\(connection failed: .*Connection refused.*\); is the server up"):
+        PostgresLedger(f"postgresql://nobody:secret@127.0.0.1:{port}/x", timeout=0.5,
+                       key_file=str(tmp_path / "ledger.key"))
