@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -70,6 +70,19 @@ def start(args: list[str], port: int, *, env: Mapping[str, str] | None = None, t
                 said = proc.stdout.read().decode() if proc.stdout else f"(its output went to {out})"
                 raise RuntimeError(f"skills {' '.join(args)} did not start: {said}") from None
             time.sleep(0.1)
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something true, and return that; past ``timeout`` s, fail naming ``what``.
+
+    A test waits on the event it needs this way, never on a fixed sleep: no flake under load, no time lost.
+    """
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.01)
+    return found
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -49,8 +49,11 @@ def test_rows_wait_while_captures_keep_coming_and_are_indexed_in_the_next_quiet_
     store.index_backlog = 10_000
     ids = [store.record(row(i)) for i in range(30)]
     store.last_capture = time.monotonic() + 3600  # captures keep coming, as far as the thread can tell
+    ticks = []
+    index_when_due = store._index_when_due
+    store._index_when_due = lambda *args: (ticks.append(1), index_when_due(*args))[1]
     store.start()
-    time.sleep(0.3)  # fifteen ticks
+    assert wait_for(lambda: len(ticks) >= 15)  # fifteen chances to index, each declined
     assert indexed_upto(store) == 0
     store.last_capture = float("-inf")  # quiet: no capture ever
     assert wait_for(lambda: indexed_upto(store) == ids[-1])

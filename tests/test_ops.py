@@ -15,6 +15,7 @@ import time
 import urllib.request
 
 import pytest
+from _server import wait_until
 from conftest import build_greeter, make_envelope
 
 from skills_sdk.server import create_app
@@ -123,43 +124,56 @@ def _free_port() -> int:
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits(tmp_path):
+    # The handler marks that it runs, then waits for the test's go: SIGTERM lands while the request
+    # is surely in flight, and the go comes only once the server has stopped accepting connections.
     port = _free_port()
+    inside, go = tmp_path / "inside", tmp_path / "go"
     module = tmp_path / "slow_skill.py"
     module.write_text(
-        "import time\nfrom skills_sdk import Skill, say\n"
+        "import pathlib, time\nfrom skills_sdk import Skill, say\n"
         "skill = Skill('slow', developer_id='d', invocation_name='slow')\n"
-        "@skill.launch\ndef launch(ctx):\n    time.sleep(1.0)\n    return say('done at last')\n"
+        "@skill.launch\ndef launch(ctx):\n"
+        f"    pathlib.Path({str(inside)!r}).touch()\n"
+        "    deadline = time.monotonic() + 60\n"
+        f"    while not pathlib.Path({str(go)!r}).exists() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        "    return say('done at last')\n"
     )
     proc = subprocess.Popen([SKILLS, "serve", "--db", str(tmp_path / "t.db"), "--port", str(port),
                              "--skills", "slow_skill:skill"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until("the server's start", lambda: _answers(base + "/healthz"))
         result: dict = {}
 
         def call() -> None:
             req = urllib.request.Request(base + "/alexa/slow", data=json.dumps(make_envelope()).encode(),
                                          headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=60) as r:
                 result["body"] = r.read().decode()
 
         t = threading.Thread(target=call)
         t.start()
-        time.sleep(0.4)  # the request is inside the handler
+        wait_until("the request's arrival in the handler", inside.exists)
         proc.send_signal(signal.SIGTERM)
-        t.join(10)
+        wait_until("the server's refusal of new connections", lambda: not _answers(base + "/healthz"))
+        go.touch()
+        t.join(60)
         assert "done at last" in result.get("body", "")
-        assert proc.wait(10) == 0
+        assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).read()
+    except OSError:
+        return False
+    return True
 
 
 def _access_lines(log_lines) -> list[dict]:

@@ -15,6 +15,7 @@ import psycopg
 import psycopg.sql
 import pytest
 from _postgres import Cluster, search_pages
+from _server import wait_until
 
 from skills_sdk.errors import StoreError
 from skills_sdk.transcripts import TranscriptStore
@@ -552,7 +553,8 @@ def test_a_purge_waits_for_a_running_rekey_without_blocking_its_writes(store):
         done: list[dict] = []
         purge = threading.Thread(target=lambda: done.append(store.purge({}, default_days=30)))
         purge.start()
-        writer.execute("SELECT pg_sleep(0.5)")  # let the purge reach its wait
+        wait_until("the purge's wait for the re-key", lambda: writer.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0])
         # The re-key's write must not queue behind the purge's DETACH (it would hang: a cancel stops it).
         writer.execute("SET statement_timeout = '20s'")
         writer.execute("UPDATE transcripts SET tokens = tokens WHERE id = %s", (rid,))

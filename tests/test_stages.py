@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from _server import free_port, start, stop
+from _server import free_port, start, stop, wait_until
 from conftest import build_greeter, make_envelope
-from test_maintenance import _post_turns
+from test_maintenance import _indexed, _post_turns
 
 from skills_sdk.server import create_app
 
@@ -48,8 +48,8 @@ def test_each_alexa_request_is_timed_stage_by_stage_and_nothing_else(tmp_path, m
 
 def test_a_write_lock_another_thread_waits_for_is_not_counted_as_the_requests(tmp_path, monkeypatch):
     # The ledger's own threads (a checkpoint, the indexer) take the same lock: their waits are theirs.
-    # Thread A holds the lock; B starts waiting for it 0.2 s before the request does; A lets go 0.3 s
-    # into the request. B's wait (0.5 s) must not be put in the request's record (0.3 s).
+    # Thread A holds the lock; B waits for it before the request does; A lets go 0.3 s after the
+    # request began to wait. B's longer wait must not be put in the request's record.
     import threading
 
     monkeypatch.setenv("SKILLS_STAGE_LOG", str(tmp_path / "stages"))
@@ -68,14 +68,29 @@ def test_a_write_lock_another_thread_waits_for_is_not_counted_as_the_requests(tm
     held.wait(10)
     b = threading.Thread(target=lambda: store.release_write_lock(store.take_write_lock()))
     b.start()
-    time.sleep(0.2)
-    threading.Timer(0.3, go.set).start()
+    wait_until("B's wait for the lock", lambda: _waiting_for_the_lock(b))
+    serving = threading.current_thread()  # the timer times the app's own thread, as a sync worker has one
+
+    def let_go() -> None:
+        wait_until("the request's wait for the lock", lambda: _waiting_for_the_lock(serving))
+        time.sleep(0.3)  # not a hope: both surely wait, and this is how long at least (B: longer)
+        go.set()
+
+    threading.Thread(target=let_go, daemon=True).start()
     assert client.post("/alexa/greeter", json=make_envelope()).status_code == 200
     a.join()
     b.join()
     app.wsgi_app.stage_log.flush()
     (row,) = _rows(tmp_path / "stages", "worker")
     assert 100_000_000 < row["lock_wait"] and row["lock_wait"] + row["lock_held"] <= row["record"]
+
+
+def _waiting_for_the_lock(thread) -> bool:
+    """True while ``thread`` is inside ``take_write_lock`` (another holds it: so it waits)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None and frame.f_code.co_name != "take_write_lock":
+        frame = frame.f_back
+    return frame is not None
 
 
 def test_off_the_stage_timer_is_not_even_imported(tmp_path):
@@ -96,7 +111,7 @@ def test_under_gunicorn_workers_and_the_maintenance_process_write_their_records_
                  env={**os.environ, "SKILLS_STAGE_LOG": str(folder)}, stdout=open(tmp_path / "server.log", "w"))
     try:
         _post_turns(port, 30, 0)
-        time.sleep(0.5)  # the maintenance process's next tick indexes them
+        wait_until("the maintenance process's indexing of the rows", lambda: _indexed(str(tmp_path / "t.db")))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
