@@ -83,6 +83,23 @@ def test_new_refuses_a_name_that_cannot_be_a_package(tmp_path, name, problem):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_name_with_digits_gets_an_invocation_name_alexa_accepts(tmp_path):
+    result = CliRunner().invoke(main, ["new", "coffee2", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert 'invocation_name="coffee orders"' in (tmp_path / "coffee2" / "coffee2" / "skill.py").read_text()
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["alexa_tips"], "contains 'alexa'"),
+    (["tips", "--invocation", "Tips 4 You"], "Fix: write it as 'tips you'"),
+])
+def test_an_invocation_name_alexa_refuses_is_refused_before_the_project_is_written(tmp_path, args, problem):
+    result = CliRunner().invoke(main, ["new", *args, "--dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --invocation" in result.output and problem in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.fixture
 def dev_venv() -> None:
     if pathlib.Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():

@@ -46,10 +46,14 @@ def create_project(name: str, where: pathlib.Path, *, developer: str, invocation
         "upper": name.upper(),
         "title": words.title(),
         "developer": developer,
-        # Alexa wants at least two words in an invocation name.
-        "invocation": invocation or (words if " " in words else f"{words} orders"),
+        "invocation": invocation or _invocation_for(name),
         "sdk_version": __version__,
     }
+    from ..model_rules import check_invocation
+
+    if problems := check_invocation(values["invocation"], whole=True):  # the generated tests would fail to import
+        made = "" if invocation else f" (the default, made from {name!r}: choose one with --invocation '...')"
+        raise click.BadParameter(f"{problems[0]}{made}", param_hint="--invocation")
     root = where / name
     if root.exists():
         raise click.ClickException(f"{root} already exists; pick another NAME or another --dir.")
@@ -66,6 +70,12 @@ def create_project(name: str, where: pathlib.Path, *, developer: str, invocation
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(string.Template((TEMPLATE / source).read_text()).substitute(values))
     return root
+
+
+def _invocation_for(name: str) -> str:
+    """The default invocation name: NAME's words without digits, with 'orders' when it is one word (Alexa wants two)."""
+    words = re.sub(r"[\d_]+", " ", name).split()
+    return " ".join(words if len(words) > 1 else [*words, "orders"])
 
 
 @click.command()
