@@ -111,6 +111,13 @@ def test_malformed_parameters_are_400_naming_the_parameter(world, query, param):
     assert r.json["error"]["param"] == param
 
 
+def test_a_misspelled_parameter_names_the_one_meant_among_all_accepted(world):
+    app, store, keys = world
+    message = get(app, "/v1/transcripts?lmit=1", keys["a"]).json["error"]["message"]
+    assert message.startswith("lmit: unknown parameter(s) lmit; did you mean 'limit'? use skill, user_id")
+    assert message.endswith(", limit, cursor.")
+
+
 def test_one_transcript_by_id_and_foreign_or_missing_ids_look_the_same(world):
     app, store, keys = world
     mine = next(store.iter_transcripts(developer_id="dev-a"))["id"]
