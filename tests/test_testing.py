@@ -345,3 +345,18 @@ def test_a_pizza_partner_outage_is_an_honest_apology():
         client.say("yes")
     client.assert_said("isn't answering right now, so nothing was ordered")
     assert client.last.transcript["status"] == "error" and client.last.transaction is None
+
+
+def test_the_conversation_log_shows_each_partner_call_and_what_came_of_it():
+    # The skill answers a failed call politely: only the log tells the test it matched no mock.
+    client = SkillClient(pizza.create_skill())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get("https://api.pizzapronto.example/v1/menu", json={})
+        client.say("order a small ham pizza")
+        client.say("yes")
+    log = client.conversation_log()
+    assert f"partner: POST {PIZZA_ORDERS} -> ConnectionError: Connection refused by Responses" in log
+    assert "- GET https://api.pizzapronto.example/v1/menu" in log  # what was registered, as responses lists it
+    with pytest.raises(AssertionError, match="partner: POST"):
+        client.assert_said("is on its way")
+

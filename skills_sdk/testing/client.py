@@ -156,7 +156,8 @@ class SkillClient:
         self.skill = skill
         self.owns_store = store is None
         self.store = store if store is not None else open_ledger(":memory:")
-        self.http = http if http is not None else PartnerSession.from_env()
+        self.http = http if http is not None else _recorded(PartnerSession.from_env(), self)
+        self.partner_calls: list[tuple[int, str]] = []  # (the turn's index, the call and what came of it)
         self.user_id = user_id
         self.host = SkillHost([skill], state=self.store, http=self.http,
                               middleware=[*ledger_middleware(self.store, capture=capture), *middleware])
@@ -224,9 +225,11 @@ class SkillClient:
         name = self.skill.name
         width = max(len(name), 4)
         lines = [f"Conversation with skill {name!r} ({len(self.replies)} turn{'s' if len(self.replies) != 1 else ''}):"]
-        for reply in self.replies:
+        for n, reply in enumerate(self.replies):
             lines.append(f"  {'user':<{width}} > {_user_side(reply)}")
             lines.append(f"  {name:<{width}} < {_skill_side(reply)}")
+            for call in (call for turn, call in self.partner_calls if turn == n):
+                lines.append(f"  {'':<{width}}   partner: " + call.replace("\n", "\n" + " " * (width + 16)))
         if not self.replies:
             lines.append("  (nothing said yet)")
         return "\n".join(lines)
@@ -335,6 +338,29 @@ def _user_side(reply: Reply) -> str:
         return f"(intent {turn.intent}{' ' + slots if slots else ''}{extra})"
     details = " ".join(f"{k}={req[k]}" for k in ("reason", "token", "offsetInMilliseconds") if req.get(k) is not None)
     return f"({turn.request_type}{' ' + details if details else ''})"
+
+
+def _recorded(session: requests.Session, client: SkillClient) -> requests.Session:
+    """``session`` (the client's own) noting each call and its outcome for the conversation log.
+
+    A handler that catches a failed call answers politely, so without this a test saw only "not
+    answering", not that the call matched no mock of ``responses``, nor which URL it was.
+    """
+    send = session.send
+
+    def noted(request: Any, **kwargs: Any) -> Any:
+        call = f"{request.method} {request.url}"
+        try:
+            response = send(request, **kwargs)
+        except Exception as exc:
+            said = "\n".join(line.rstrip() for line in str(exc).splitlines() if line.strip())
+            client.partner_calls.append((len(client.replies), f"{call} -> {type(exc).__name__}: {said}"))
+            raise
+        client.partner_calls.append((len(client.replies), f"{call} -> {response.status_code}"))
+        return response
+
+    session.send = noted  # type: ignore[method-assign]
+    return session
 
 
 def _skill_side(reply: Reply) -> str:
