@@ -260,8 +260,10 @@ def load_skills(spec: str) -> list[Skill]:
         ) from None
     obj = getattr(module, attr or "skill", None)
     if obj is None:
+        held = [n for n, v in vars(module).items() if hasattr(v, "pipeline") and not isinstance(v, type)]
+        hint = f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
-                                "expected module:attr naming a Skill, a list of skills, or a factory.")
+                                f"expected module:attr naming a Skill, a list of skills, or a factory.{hint}")
     if callable(obj) and not hasattr(obj, "pipeline"):
         obj = obj()
     return list(obj) if isinstance(obj, (list, tuple)) else [obj]

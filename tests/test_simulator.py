@@ -175,6 +175,15 @@ def test_an_unknown_skill_exits_1_listing_the_known_ones(tmp_path, command):
     result = CliRunner().invoke(main, [*command, *(["--db", str(tmp_path / "t.db")] if command[0] != "model" else [])])
     assert result.exit_code == 1
     assert "No skill named 'pasta'" in result.output and "Known: grocery, music, pizza, ride." in result.output
+    assert "For your own, pass --skills MODULE:ATTR (e.g. --skills pasta:skill)." in result.output
+
+
+def test_a_misspelled_attribute_names_the_skills_the_module_holds(tmp_path, monkeypatch):
+    (tmp_path / "bean_skill.py").write_text(UNDECLARED_TYPE.replace('"Drinks"', '"Drink"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "coffee", "hi", "--skills", "bean_skill:skil", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2
+    assert "'bean_skill' has no attribute 'skil'" in result.output and "It holds 'skill': --skills bean_skill:skill." in result.output
 
 
 UNDECLARED_TYPE = """

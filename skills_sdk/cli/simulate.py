@@ -28,7 +28,8 @@ def _pick(skills_spec: str | None, name: str) -> Any:
             return skill
     known = ", ".join(sorted(s.name for s in skills)) or "none"
     where = f"in {skills_spec}" if skills_spec else "among the example skills"
-    raise click.ClickException(f"No skill named {name!r} {where}. Known: {known}.")
+    yours = "" if skills_spec else f" For your own, pass --skills MODULE:ATTR (e.g. --skills {name}:skill)."
+    raise click.ClickException(f"No skill named {name!r} {where}. Known: {known}.{yours}")
 
 
 def _conversation(skills_spec: str | None, name: str, db_path: str, user_id: str, session_id: str | None,
