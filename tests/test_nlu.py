@@ -417,6 +417,11 @@ def model_with(*intents: IntentModel, types: tuple[SlotType, ...] = (), invocati
             "Slot 'n' of intent 'Count' has type 'AMAZON.Number'; the built-in is spelled 'AMAZON.NUMBER'.",
         ),
         (
+            model_with(IntentModel("Count", ("count {n}",), {"n": "AMAZON.Nmber"})),
+            "Slot 'n' of intent 'Count' has type 'AMAZON.Nmber', which is no built-in Alexa knows; "
+            "did you mean 'AMAZON.NUMBER'?",
+        ),
+        (
             model_with(IntentModel("Order", ("order",)), types=(SlotType("Topping", ()),)),
             "Slot type 'Topping' has no values. Add at least one, e.g. skill.slot_type('Topping', ['first value']).",
         ),
