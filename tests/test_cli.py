@@ -78,3 +78,11 @@ def test_bad_time_names_the_option_and_the_format(db):
 def test_help_lists_the_commands():
     result = CliRunner().invoke(main, ["--help"])
     assert "serve" in result.output and "transcripts" in result.output
+
+
+@pytest.mark.parametrize("command", [["keys", "create", "--developer", "d"], ["say", "pizza", "hi"]])
+def test_a_file_that_is_not_a_ledger_is_one_line_naming_it_not_a_traceback(tmp_path, command):
+    (tmp_path / "notes.db").write_text("hello")
+    result = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "notes.db")])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == f"Error: Cannot open transcript database '{tmp_path / 'notes.db'}': file is not a database."
