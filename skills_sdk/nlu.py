@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -389,9 +388,13 @@ def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str,
             f"'{known[type_name.upper()]}'. Fix the spelling in slots={{...}}."
         )
     if type_name.startswith("AMAZON."):
+        if type_name in BUILTIN_SLOT_TYPES:
+            return None
+        import difflib  # only for a built-in the SDK does not list: off the cold path
+
         # Alexa has many more built-ins than these; one letter off one of these is a typo, not another.
         close = difflib.get_close_matches(type_name.upper(), known, n=1, cutoff=0.9)
-        if close and type_name not in BUILTIN_SLOT_TYPES:
+        if close:
             return (
                 f"Slot '{slot}' of intent '{intent}' has type '{type_name}', which is no built-in Alexa knows; "
                 f"did you mean '{known[close[0]]}'? Fix the spelling in slots={{...}}."
