@@ -3,7 +3,8 @@
 skills_sdk.transcripts.redaction._speedups is the compiled twin of the redactor's hot loops (listed in
 skills_sdk/transcripts/redaction/speedups.py); skills_sdk.transcripts.postgres._jsonl the twin of the
 PostgreSQL export's line (skills_sdk/transcripts/postgres/jsonl.py); skills_sdk.transcripts.sqlite._walvfs
-the SQLite VFS that writes a commit's WAL frames at once (skills_sdk/transcripts/sqlite/walvfs.py). All are optional: where they cannot
+the SQLite VFS that writes a commit's WAL frames at once (skills_sdk/transcripts/sqlite/walvfs.py);
+skills_sdk.transcripts.sqlite._lockwake the write lock's wait without a thread (Linux; sqlite/filelock.py). All are optional: where they cannot
 be built (no compiler, no Python headers) the install goes on and the pure-Python code they mirror runs
 (see docs/privacy.md, "Which code runs", and docs/transcripts.md on the export).
 """
@@ -25,6 +26,11 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._walvfs",
             ["skills_sdk/transcripts/sqlite/_walvfs.c"],
+            optional=True,
+        ),
+        Extension(
+            "skills_sdk.transcripts.sqlite._lockwake",
+            ["skills_sdk/transcripts/sqlite/_lockwake.c"],
             optional=True,
         ),
     ]

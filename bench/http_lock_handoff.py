@@ -1,10 +1,11 @@
 """The cross-process write lock's hand-off: from the holder's release to the waiter's return, FileLock against a bare flock.
 
 A second process takes the lock, holds it 0.3 ms and lets go, ``--rounds`` times; this process waits
-for it each time, either through :class:`~skills_sdk.transcripts.sqlite.filelock.FileLock` (a
-helper thread blocks in ``flock`` and wakes the caller: two wake-ups and the GIL) or with a bare
-blocking ``flock`` in the calling thread (one wake-up, but no timeout: what a design without the
-helper thread could reach at best).
+for it each time, either through :class:`~skills_sdk.transcripts.sqlite.filelock.FileLock` on both
+sides, as two gunicorn workers do (a futex in the lock file woken by the release, or where
+``_lockwake.c`` is not built a helper thread blocked in ``flock`` that wakes the caller: two
+wake-ups and the GIL), or with a bare blocking ``flock`` on both (one wake-up, but no timeout:
+the floor).
 
     PYTHONPATH=. python bench/http_lock_handoff.py --rounds 1500
 """
@@ -24,24 +25,30 @@ from skills_sdk.transcripts.sqlite.filelock import FileLock
 HOLD_NS = 300_000
 
 
-def holder(path: str, rounds: int, released: Any, go: Any, held: Any) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+def holder(mode: str, path: str, rounds: int, released: Any, go: Any, held: Any) -> None:
+    lock, fd = FileLock(path), os.open(path, os.O_RDWR | os.O_CREAT)
     for _ in range(rounds):
         go.wait()
         go.clear()
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if mode == "FileLock":
+            got = lock.acquire(5000)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         held.set()  # the waiter starts waiting now
         until = time.perf_counter_ns() + HOLD_NS
         while time.perf_counter_ns() < until:
             pass
         released.value = time.perf_counter_ns()
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        if mode == "FileLock":
+            lock.release(got)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def measure(mode: str, rounds: int, folder: str) -> list[float]:
     path = os.path.join(folder, f"{mode}-lock")
     released, go, held = mp.Value("q", 0), mp.Event(), mp.Event()
-    other = mp.Process(target=holder, args=(path, rounds, released, go, held))
+    other = mp.Process(target=holder, args=(mode, path, rounds, released, go, held))
     other.start()
     lock, fd = FileLock(path), os.open(path, os.O_RDWR | os.O_CREAT)
     delays = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import struct
 import sys
@@ -10,6 +11,11 @@ import threading
 
 from ...errors import StoreError
 from .driver import pid as current_pid
+
+try:  # the futex wait (_lockwake.c): Linux, where the module was built
+    from . import _lockwake  # type: ignore[attr-defined]
+except ImportError:
+    _lockwake = None
 
 __all__ = ["FileLock"]
 
@@ -20,15 +26,18 @@ IDLE = 10.0
 class FileLock:
     """An exclusive ``flock`` on ``path`` that a process's writers take one at a time (the caller serialises them).
 
-    A free lock is taken with one non-blocking ``flock``. A taken one is waited for by a blocking
-    ``flock`` on a thread of its own, so the waiter wakes when the holder lets go, not at its next
-    poll, and spends no CPU meanwhile; the caller waits on that thread with its timeout, which a
-    blocking ``flock`` cannot have. Polling every 0.1 ms, then every 1 ms, cost a request beside a
-    second gunicorn worker three ``flock`` calls and three sleeps, and a late wake-up of up to 1 ms.
+    A free lock is taken with one non-blocking ``flock``. A taken one is waited for with the
+    timeout a blocking ``flock`` cannot have, waking when the holder lets go rather than at a
+    poll (polling every 0.1 ms, then every 1 ms, cost a request beside a second gunicorn worker
+    three ``flock`` calls, three sleeps and a late wake-up of up to 1 ms). Where ``_lockwake.c``
+    was built, the waiter sleeps on a futex in the lock file's first bytes, which every release
+    through this class bumps (see the C file): it is woken once, as a bare blocking ``flock`` is,
+    two context switches a hand-off fewer than through a thread (``bench/http_lock_handoff.py``).
 
-    A wait given up leaves the thread blocked; when it gets the lock it lets go at once, unless a
-    writer waits again by then, which then has it. The thread uses its own open file, so its
-    pending request conflicts with the non-blocking one instead of being granted by it.
+    Elsewhere a blocking ``flock`` runs on a thread of its own, on which the caller waits with its
+    timeout. A wait given up leaves that thread blocked; when it gets the lock it lets go at once,
+    unless a writer waits again by then, which then has it. The thread uses its own open file, so
+    its pending request conflicts with the non-blocking one instead of being granted by it.
 
     While a process waits it also holds a shared POSIX lock on the file's first byte (independent
     of ``flock`` on Linux), so another process can see that a writer waits (:meth:`others_waiting`)
@@ -41,6 +50,7 @@ class FileLock:
         self._pid = 0
         self._fd = -1  # the non-blocking attempts' and the untimed wait's open file
         self._waiter_fd = -1  # the waiting thread's
+        self._word: mmap.mmap | None = None  # the lock file's wake-up word (_lockwake)
         self._cond = threading.Condition()
         self._wanted = False  # a writer waits for the thread to get the lock
         self._granted = False  # the thread got it for that writer
@@ -65,6 +75,10 @@ class FileLock:
         if timeout_ms is None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             return self._fd
+        if self._word is not None:
+            if _lockwake.acquire(self._fd, self._word, timeout_ms):
+                return self._fd
+            raise self._timed_out(timeout_ms)
         with self._cond:
             self._wanted, self._granted = True, False
             if self._waiter is None:
@@ -76,8 +90,11 @@ class FileLock:
                 self._granted = False
                 return self._waiter_fd
             self._wanted = False
-        raise StoreError(f"Transcript database is locked: another process held its write lock ({self.path}) "
-                         f"for more than {timeout_ms} ms.")
+        raise self._timed_out(timeout_ms)
+
+    def _timed_out(self, timeout_ms: int) -> StoreError:
+        return StoreError(f"Transcript database is locked: another process held its write lock ({self.path}) "
+                          f"for more than {timeout_ms} ms.")
 
     def others_waiting(self) -> bool:
         """Whether a writer of another process waits for the lock now (``F_GETLK`` on its mark; False off Linux)."""
@@ -87,10 +104,12 @@ class FileLock:
         probe = fcntl.fcntl(self._fd, fcntl.F_GETLK, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 1, 0))
         return _FLOCK.unpack(probe)[0] != fcntl.F_UNLCK  # this process's own marks are never reported
 
-    @staticmethod
-    def release(fd: int) -> None:
-        """Let go of the lock taken through ``fd`` (what :meth:`acquire` returned)."""
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    def release(self, fd: int) -> None:
+        """Let go of the lock taken through ``fd`` (what :meth:`acquire` returned), waking the writers that wait."""
+        if self._word is not None:
+            _lockwake.release(fd, self._word)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _for_this_process(self) -> None:
         # A forked worker needs open files of its own (an inherited one shares the parent's lock)
@@ -100,6 +119,7 @@ class FileLock:
             return
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._waiter_fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._word = _map_word(self._fd)
         self._cond = threading.Condition()
         self._wanted = self._granted = False
         self._waiter = None
@@ -123,6 +143,24 @@ class FileLock:
 # Linux's struct flock (l_type, l_whence, l_start, l_len, l_pid): read by others_waiting(). Elsewhere its
 # layout differs, so no other process is seen waiting there (the background work does not give way).
 _FLOCK = struct.Struct("hhqqi4x") if sys.platform == "linux" else None
+
+
+def _map_word(fd: int) -> mmap.mmap | None:
+    """The lock file's first bytes, shared with every process that maps them (None: waits on a thread instead).
+
+    The file is grown to hold them, never cut: another process growing it too writes the same size.
+    """
+    if _lockwake is None:
+        return None
+    try:
+        if os.fstat(fd).st_size < _WORD_BYTES:
+            os.ftruncate(fd, _WORD_BYTES)
+        return mmap.mmap(fd, _WORD_BYTES)
+    except OSError:  # a file system without shared mappings, a file size limit: the thread serves
+        return None
+
+
+_WORD_BYTES = 8  # two 32-bit counters: releases, sleeping waiters
 
 
 def _mark(fd: int, op: int) -> bool:
