@@ -1,6 +1,7 @@
 """The cross-process write lock: a waiter woken by the holder's release, a wait given up that leaves the lock free,
 a waiter seen by the other processes."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -194,3 +195,33 @@ def test_a_signal_ends_a_timed_wait_at_once(tmp_path):
         waiter.kill()
         holder.communicate("\n", timeout=10)
     assert "stopped by its signal" in err
+
+
+LOCK_AND_RELEASE = """
+import sys
+from skills_sdk.transcripts.sqlite.filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.release(lock.acquire(timeout_ms=100))
+print("released", flush=True)
+"""
+
+
+@needs_futex
+def test_a_lock_file_made_on_a_full_disk_is_waited_for_on_the_thread_not_killed_by_sigbus(small_fs):
+    # The wake-up word's block cannot be allocated: storing into a mapped hole would be a SIGBUS.
+    _fill(small_fs)
+    done = subprocess.run([sys.executable, "-c", LOCK_AND_RELEASE, str(small_fs / "t.db-lock")],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "released"), done.stderr
+
+
+def _fill(directory):
+    """Write to ``directory`` until its file system is full (ENOSPC)."""
+    fd = os.open(directory / "fill", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -149,12 +149,14 @@ def _map_word(fd: int) -> mmap.mmap | None:
     """The lock file's first bytes, shared with every process that maps them (None: waits on a thread instead).
 
     The file is grown to hold them, never cut: another process growing it too writes the same size.
+    Their block is allocated here, not left a hole (as ``ftruncate`` would): a store to a mapped
+    hole on a full disk is a SIGBUS, which would kill the process at its first release; here the
+    full disk is an ENOSPC, and the thread serves.
     """
     if _lockwake is None:
         return None
     try:
-        if os.fstat(fd).st_size < _WORD_BYTES:
-            os.ftruncate(fd, _WORD_BYTES)
+        os.posix_fallocate(fd, 0, _WORD_BYTES)
         return mmap.mmap(fd, _WORD_BYTES)
     except OSError:  # a file system without shared mappings, a file size limit: the thread serves
         return None
