@@ -377,7 +377,7 @@ class Skill:
         slots = {s: replace(t, type=_type_name(name, s, t.type)) if isinstance(t, DialogSlot) else _type_name(name, s, t)
                  for s, t in (slots or {}).items()}
         types = {s: (t.type if isinstance(t, DialogSlot) else t) for s, t in slots.items()}
-        dialog_slots = {s: t for s, t in (slots or {}).items() if isinstance(t, DialogSlot)}
+        dialog_slots = {s: t for s, t in slots.items() if isinstance(t, DialogSlot)}
         model = IntentModel(name, tuple(samples), types, dialog_slots,
                             (confirm,) if isinstance(confirm, str) else tuple(confirm), delegation)
         raise_for(check_intent(model), f"intent {name!r} of skill {self.name!r}")

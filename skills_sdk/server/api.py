@@ -90,14 +90,7 @@ def _page_args(ledger: Ledger, scope: str, allowed: tuple[str, ...]) -> tuple[di
     if not 1 <= limit <= 500:
         raise BadQuery("limit", f"must be from 1 to 500, got {limit}.")
     before = decode_cursor(ledger, scope, cursor) if cursor is not None else None
-    if unknown := sorted(set(args) - set(allowed)):  # named with the paging parameters too, and the likely one
-        import difflib  # only for this error's hint: off the cold path
-
-        accepted = [*allowed, "limit", "cursor"]
-        close = difflib.get_close_matches(unknown[0], accepted, n=1)
-        raise BadQuery(unknown[0], f"unknown parameter(s) {', '.join(unknown)}; "
-                                   f"{f'did you mean {close[0]!r}? ' if close else ''}use {', '.join(accepted)}.")
-    return parse_filters(args, allowed=allowed), limit, before
+    return parse_filters(args, allowed=allowed, also=("limit", "cursor")), limit, before
 
 
 @bp.get("/transcripts")

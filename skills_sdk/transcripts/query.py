@@ -88,15 +88,23 @@ class TranscriptFilter:
         return cls(**{k: v for k, v in given.items() if v is not None})
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str], *, allowed: tuple[str, ...] = API_FILTERS) -> TranscriptFilter:
+    def from_args(cls, args: Mapping[str, str], *, allowed: tuple[str, ...] = API_FILTERS,
+                  also: tuple[str, ...] = ()) -> TranscriptFilter:
         """Check query-string filters and type them; raises :class:`BadQuery` naming the parameter.
+
+        An unknown one is named with those accepted (``allowed``, then ``also``: what the caller
+        took out of ``args`` itself, such as paging) and the likely one meant.
 
         >>> TranscriptFilter.from_args({"skill": "pizza", "has_transaction": "true"})
         TranscriptFilter(skill='pizza', has_transaction=True)
         """
-        unknown = sorted(set(args) - set(allowed))
-        if unknown:
-            raise BadQuery(unknown[0], f"unknown parameter(s) {', '.join(unknown)}; use {', '.join(allowed)}.")
+        if unknown := sorted(set(args) - set(allowed)):
+            import difflib  # only for this error's hint: off the cold path
+
+            accepted = [*allowed, *also]
+            close = difflib.get_close_matches(unknown[0], accepted, n=1)
+            raise BadQuery(unknown[0], f"unknown parameter(s) {', '.join(unknown)}; "
+                                       f"{f'did you mean {close[0]!r}? ' if close else ''}use {', '.join(accepted)}.")
         out: dict[str, Any] = {}
         for name, value in args.items():
             if len(value) > MAX_VALUE:

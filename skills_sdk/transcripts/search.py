@@ -24,7 +24,8 @@ FILTERS = API_FILTERS
 _CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
-def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS) -> dict[str, Any]:
+def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS,
+                  also: tuple[str, ...] = ()) -> dict[str, Any]:
     """Check query-string filters and turn them into typed values; raises :class:`BadQuery` naming the parameter.
 
     >>> parse_filters({"skill": "pizza", "has_transaction": "true", "since": "2026-11-01"})
@@ -32,7 +33,7 @@ def parse_filters(args: Mapping[str, str], *, allowed: tuple[str, ...] = FILTERS
 
     The parsing is :meth:`TranscriptFilter.from_args`; this gives its fields as a dict.
     """
-    return TranscriptFilter.from_args(args, allowed=allowed).as_dict()
+    return TranscriptFilter.from_args(args, allowed=allowed, also=also).as_dict()
 
 
 def _sign(ledger: Ledger, scope: str, last_id: int) -> str:
