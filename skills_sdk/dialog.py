@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._frozen import NEW_DICT, RECORD, Frozen, Mutable, set_field
+
 if TYPE_CHECKING:
     from .model import IntentModel, InteractionModel
 
@@ -59,13 +61,18 @@ def _variations(prompts: str | Iterable[str]) -> tuple[str, ...]:
     return (prompts,) if isinstance(prompts, str) else tuple(prompts)
 
 
-@dataclass(frozen=True)
-class Validation:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Validation(Frozen):
     """One of Alexa's slot validation rules, with the prompt Alexa says when a value breaks it."""
 
     type: str
     prompts: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, type: str, prompts: tuple[str, ...], params: Mapping[str, Any] = NEW_DICT) -> None:  # noqa: A002
+        set_field(self, "type", type)
+        set_field(self, "prompts", prompts)
+        set_field(self, "params", {} if params is NEW_DICT else params)
 
     def to_dict(self, prompt_id: str) -> dict[str, Any]:
         """The rule as the interaction model's ``validations`` entry."""
@@ -118,8 +125,8 @@ def has_entity_resolution_match(prompt: str | Iterable[str]) -> Validation:
     return Validation("hasEntityResolutionMatch", _variations(prompt))
 
 
-@dataclass(frozen=True)
-class DialogSlot:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class DialogSlot(Frozen):
     """A slot with dialog rules: its type, whether Alexa must ask for it, the questions, the checks."""
 
     type: str
@@ -128,6 +135,16 @@ class DialogSlot:
     confirm: tuple[str, ...] = ()
     validations: tuple[Validation, ...] = ()
     samples: tuple[str, ...] = ()
+
+    def __init__(self, type: str, required: bool = False, prompts: tuple[str, ...] = (),  # noqa: A002
+                 confirm: tuple[str, ...] = (), validations: tuple[Validation, ...] = (),
+                 samples: tuple[str, ...] = ()) -> None:
+        set_field(self, "type", type)
+        set_field(self, "required", required)
+        set_field(self, "prompts", prompts)
+        set_field(self, "confirm", confirm)
+        set_field(self, "validations", validations)
+        set_field(self, "samples", samples)
 
     @property
     def has_rules(self) -> bool:
@@ -207,8 +224,8 @@ def export(model: InteractionModel) -> tuple[dict[str, Any], list[dict[str, Any]
 # --- play: what Alexa's dialog manager does next ---------------------------------------------
 
 
-@dataclass(frozen=True)
-class Step:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Step(Frozen):
     """What the dialog manager does next.
 
     ``kind`` is ``elicit`` (ask for ``slot``), ``invalid`` (``slot``'s value broke a validation: say
@@ -220,15 +237,29 @@ class Step:
     prompts: tuple[str, ...] = ()
     prompt_id: str | None = None
 
+    def __init__(self, kind: str, slot: str | None = None, prompts: tuple[str, ...] = (),
+                 prompt_id: str | None = None) -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "slot", slot)
+        set_field(self, "prompts", prompts)
+        set_field(self, "prompt_id", prompt_id)
 
-@dataclass
-class SlotState:
+
+@dataclass(**RECORD)  # see skills_sdk._frozen
+class SlotState(Mutable):
     """A slot during a dialog: what was said, what it resolved to, its confirmation."""
 
     value: str | None = None
     resolved: str | None = None
     status: str | None = None  # entity resolution status
     confirmation: str = "NONE"
+
+    def __init__(self, value: str | None = None, resolved: str | None = None, status: str | None = None,
+                 confirmation: str = "NONE") -> None:
+        self.value = value
+        self.resolved = resolved
+        self.status = status
+        self.confirmation = confirmation
 
 
 def next_step(im: IntentModel, slots: Mapping[str, SlotState], confirmation: str,

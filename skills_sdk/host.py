@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
+from ._frozen import RECORD, Mutable
 from ._version import __version__
 from .context import Turn
 from .envelope import RequestEnvelope, load_request, parse_body
@@ -54,13 +55,18 @@ def _finite_only(value: Any) -> Any:
     return value
 
 
-@dataclass(slots=True)
-class TurnResult:
+@dataclass(**RECORD)  # see skills_sdk._frozen
+class TurnResult(Mutable):
     """One answered turn: the response envelope, what the skill built, and the turn context."""
 
     envelope: dict[str, Any]
     response: Response
     turn: Turn
+
+    def __init__(self, envelope: dict[str, Any], response: Response, turn: Turn) -> None:
+        self.envelope = envelope
+        self.response = response
+        self.turn = turn
 
     @property
     def transcript(self) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._frozen import RECORD, Frozen, set_field
 from .dialog import DELEGATION_STRATEGIES, DialogSlot, parse_duration, slot_refs
 from .errors import ModelError
 from .locale import LocaleModel
@@ -50,8 +51,8 @@ _SAMPLE_SYMBOL = re.compile(r"[^\w\s.'\-{}’]|_")
 _SPOKEN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-@dataclass(frozen=True)
-class Problem:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Problem(Frozen):
     """One broken rule: its ``rule`` code, where it is, the offending ``text``, why, and the ``fix``."""
 
     rule: str
@@ -59,6 +60,13 @@ class Problem:
     text: str
     why: str
     fix: str
+
+    def __init__(self, rule: str, where: str, text: str, why: str, fix: str) -> None:
+        set_field(self, "rule", rule)
+        set_field(self, "where", where)
+        set_field(self, "text", text)
+        set_field(self, "why", why)
+        set_field(self, "fix", fix)
 
     def __str__(self) -> str:
         if not self.why:  # a consistency check of the local NLU: its message says it all

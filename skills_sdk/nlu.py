@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from skills_sdk._frozen import NEW_DICT, RECORD, Frozen, set_field
 from skills_sdk.errors import ModelError
 from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, IntentModel, InteractionModel, SlotType
 
@@ -72,8 +73,8 @@ def _words(text: str) -> tuple[str, ...]:
 # --- results ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SlotMatch:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class SlotMatch(Frozen):
     """One filled slot: what the user said and, for custom types, what it resolved to."""
 
     name: str
@@ -83,9 +84,18 @@ class SlotMatch:
     status: str | None
     type: str
 
+    def __init__(self, name: str, value: str, resolved: str | None, id: str | None,  # noqa: A002
+                 status: str | None, type: str) -> None:  # noqa: A002
+        set_field(self, "name", name)
+        set_field(self, "value", value)
+        set_field(self, "resolved", resolved)
+        set_field(self, "id", id)
+        set_field(self, "status", status)
+        set_field(self, "type", type)
 
-@dataclass(frozen=True)
-class NluResult:
+
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class NluResult(Frozen):
     """What an utterance means: a launch, or an intent with its filled slots.
 
     Slots the utterance did not fill are absent from ``slots``.
@@ -95,6 +105,13 @@ class NluResult:
     intent: str | None
     slots: dict[str, SlotMatch] = field(default_factory=dict)
     sample: str | None = None
+
+    def __init__(self, kind: str, intent: str | None, slots: dict[str, SlotMatch] = NEW_DICT,
+                 sample: str | None = None) -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "intent", intent)
+        set_field(self, "slots", {} if slots is NEW_DICT else slots)
+        set_field(self, "sample", sample)
 
 
 def _fallback() -> NluResult:

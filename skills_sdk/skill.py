@@ -46,8 +46,8 @@ class SlotParam(Frozen):
         set_field(self, "slot_type", slot_type)
 
 
-@dataclass(frozen=True, slots=True)
-class Handler:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Handler(Frozen):
     """One registered handler: what it answers (``kind`` + ``key``) and how to call it."""
 
     kind: str  # "launch", "intent", "request", "session_ended", "error"
@@ -55,6 +55,14 @@ class Handler:
     func: Callable[..., Any]
     params: tuple[SlotParam, ...] = ()
     model: IntentModel | None = field(default=None, compare=False)
+
+    def __init__(self, kind: str, key: str, func: Callable[..., Any], params: tuple[SlotParam, ...] = (),
+                 model: IntentModel | None = None) -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "key", key)
+        set_field(self, "func", func)
+        set_field(self, "params", params)
+        set_field(self, "model", model)
 
     def describe(self) -> str:
         """``module.function`` — how error messages name a handler."""

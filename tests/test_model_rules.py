@@ -214,3 +214,35 @@ def test_a_ledger_policy_and_a_locale_behave_as_frozen_dataclasses():
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.retention_days = 1  # type: ignore[misc]
     assert LocaleModel("de-DE").samples == {} and LocaleModel("de-DE") == LocaleModel.of("de-DE")
+
+
+def test_the_dialog_nlu_and_handler_records_behave_as_dataclasses():
+    import dataclasses
+    import pickle
+
+    from skills_sdk.dialog import SlotState, Step, is_in_set, required
+    from skills_sdk.host import TurnResult
+    from skills_sdk.model import IntentModel
+    from skills_sdk.model_rules import Problem
+    from skills_sdk.nlu import NluResult, SlotMatch
+    from skills_sdk.skill import Handler
+
+    slot = required("Size", "What size?", validations=[is_in_set(["large"], "Say large.")])
+    assert pickle.loads(pickle.dumps(slot)) == slot != dataclasses.replace(slot, required=False)
+    assert hash(Step("done")) == hash(Step("done"))
+    assert repr(Step("elicit", "size")) == "Step(kind='elicit', slot='size', prompts=(), prompt_id=None)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        slot.type = "Other"  # type: ignore[misc]
+    # The mutable ones: fields change, equal by value, unhashable, as a plain @dataclass.
+    state = SlotState("large")
+    state.confirmation = "CONFIRMED"
+    assert state == SlotState("large", confirmation="CONFIRMED") != SlotState()
+    assert TurnResult({}, None, None) == TurnResult({}, None, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(state)
+    assert NluResult("intent", "A").slots == {} and NluResult("intent", "A").slots is not NluResult("intent", "A").slots
+    assert [f.name for f in dataclasses.fields(SlotMatch)] == ["name", "value", "resolved", "id", "status", "type"]
+    # A handler's model is left out of equality and the hash, as field(compare=False) says.
+    with_model = Handler("intent", "A", print, model=IntentModel("A"))
+    assert with_model == Handler("intent", "A", print) and hash(with_model) == hash(Handler("intent", "A", print))
+    assert str(Problem("r", "w", "t", "", "Fix it.")) == "[r] Fix it."

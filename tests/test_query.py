@@ -55,3 +55,18 @@ def test_a_filter_is_false_when_nothing_is_set_and_replace_clears():
 
 def test_fts_query_quotes_each_word():
     assert fts_query('large "pepperoni" OR') == '"large" "pepperoni" "OR"'
+
+
+def test_a_filter_behaves_as_a_frozen_dataclass():
+    import dataclasses
+    import pickle
+
+    f = TranscriptFilter("acme", "pizza", since="2026-11-01")
+    assert [x.name for x in dataclasses.fields(f)][:3] == ["developer_id", "skill", "user_id"]
+    assert f == TranscriptFilter(developer_id="acme", skill="pizza", since="2026-11-01T00:00:00.000Z")
+    assert hash(f) == hash(pickle.loads(pickle.dumps(f))) and pickle.loads(pickle.dumps(f)) == f
+    assert dataclasses.replace(f, skill="coffee").skill == "coffee" and f.skill == "pizza"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.skill = "coffee"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="filter skill must be a non-empty string"):
+        TranscriptFilter("acme", "")

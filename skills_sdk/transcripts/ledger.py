@@ -46,7 +46,7 @@ class Ledger(Lifecycle, abc.ABC):
     1
     ['Hi.']
 
-    Rows come back as the API's JSON objects (see :class:`~skills_sdk.transcripts.record.Transcript`);
+    Rows come back as the API's JSON objects (see :class:`~skills_sdk.transcripts.Transcript`);
     filters are :class:`~skills_sdk.transcripts.query.TranscriptFilter` (or a mapping of its
     fields: an unknown name raises, it is never dropped). A backend owns its connections and its
     background work: :meth:`start` begins it (the server calls it once), :meth:`stop` ends it and

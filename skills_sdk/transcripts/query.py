@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .._frozen import RECORD, Frozen, set_field
 from ..errors import BadQuery
 from .record import to_iso
 
@@ -24,8 +25,8 @@ MAX_VALUE = 500
 MAX_LIMIT = 500
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptFilter:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class TranscriptFilter(Frozen):
     """Which transcripts: equal columns, a time window, whether a transaction was tagged, words said.
 
     >>> TranscriptFilter(skill="pizza", since="2026-11-01")
@@ -51,7 +52,13 @@ class TranscriptFilter:
     has_transaction: bool | None = None
     q: str | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(self, developer_id: str | None = None, skill: str | None = None, user_id: str | None = None,
+                 session_id: str | None = None, request_id: str | None = None, intent: str | None = None,
+                 status: str | None = None, since: str | None = None, until: str | None = None,
+                 has_transaction: bool | None = None, q: str | None = None) -> None:
+        for name, value in zip(FILTER_FIELDS, (developer_id, skill, user_id, session_id, request_id, intent, status,
+                                               since, until, has_transaction, q), strict=True):
+            set_field(self, name, value)
         for name in (*EQUALITY, "q"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -59,7 +66,7 @@ class TranscriptFilter:
         for name in ("since", "until"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, to_iso(value))
+                set_field(self, name, to_iso(value))
         if self.has_transaction is not None and not isinstance(self.has_transaction, bool):
             raise ValueError(f"filter has_transaction must be True, False or None, got {self.has_transaction!r}.")
 

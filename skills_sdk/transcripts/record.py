@@ -1,13 +1,11 @@
-"""``Transcript``: the one typed transcript record, and its encodings (storage row, JSONL, CSV, the API's JSON)."""
+"""The transcript's columns and encodings (storage row, JSONL, CSV, the API's JSON), which ``Transcript`` uses."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
@@ -15,7 +13,7 @@ from typing import Any
 
 from ..errors import StoreError
 
-__all__ = ["Transcript", "COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
+__all__ = ["COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
            "decode", "storage_values", "picker", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
            "parse_iso"]
 
@@ -302,6 +300,8 @@ def csv_cells(row: Mapping[str, Any]) -> list[Any]:
 
 def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     """CSV text of ``rows`` (decoded), a header line first, one chunk per row (streams)."""
+    import csv  # only an export writes CSV: off the cold path
+
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(list(COLUMNS))
@@ -313,81 +313,10 @@ def iter_csv(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     yield buf.getvalue()
 
 
-# -- the typed record -------------------------------------------------------------------------------
-@dataclass(slots=True, kw_only=True)
-class Transcript:
-    """One transcript: what a skill said to one user, as the API gives it.
+def __getattr__(name: str) -> Any:
+    # ``record.Transcript`` as before; the class lives in .transcript, loaded when first asked for.
+    if name == "Transcript":
+        from .transcript import Transcript
 
-    >>> t = Transcript(developer_id="acme", skill="pizza", user_id="u1", speech="Hi.")
-    >>> Transcript.from_row(dict(zip(["id", *INSERT_COLUMNS], [7, *t.to_row()]))).speech
-    'Hi.'
-
-    Values are the API's JSON values (``slots`` a dict, ``end_session`` a bool, ``redacted`` a
-    list). The encodings: :meth:`to_row` / :meth:`from_row` (storage), :meth:`to_json` /
-    :meth:`from_json` (the API and JSONL export, which an import reads back), :meth:`to_csv`.
-    """
-
-    id: int | None = None
-    created_at: str | None = None
-    developer_id: str
-    skill: str
-    user_id: str
-    session_id: str | None = None
-    request_id: str | None = None
-    request_type: str | None = None
-    intent: str | None = None
-    slots: Any = None
-    utterance: str | None = None
-    speech: str | None = None
-    reprompt: str | None = None
-    card: Any = None
-    directives: Any = None
-    end_session: bool | None = None
-    transaction: Any = None
-    locale: str | None = None
-    latency_ms: float | None = None
-    status: str | None = None
-    error: str | None = None
-    redacted: list[str] = field(default_factory=list)
-    capture_mode: str | None = None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Transcript:
-        """The record of a stored row (column name to stored value)."""
-        return cls(**decode({k: row[k] for k in COLUMNS if k in row}))
-
-    def to_row(self) -> list[Any]:
-        """The stored values, in :data:`INSERT_COLUMNS` order (the id is the ledger's to give)."""
-        return storage_values(self.to_storage())
-
-    def to_storage(self) -> dict[str, Any]:
-        """The stored columns as a dict (JSON columns as canonical text, ``redacted`` as ``A,B``)."""
-        out = self.to_json()
-        out.pop("id")
-        for c in JSON_COLUMNS:
-            if out[c] is not None:
-                out[c] = encode_json(out[c])
-        if out["end_session"] is not None:
-            out["end_session"] = int(out["end_session"])
-        out["redacted"] = ",".join(out["redacted"]) or None
-        return out
-
-    @classmethod
-    def from_json(cls, obj: Any) -> Transcript:
-        """The record of an exported or API JSON object; ValueError names the field that is wrong."""
-        stored = from_export(obj)
-        if isinstance(obj, dict) and "id" in obj:
-            stored["id"] = obj["id"]
-        return cls.from_row(stored)
-
-    def to_json(self) -> dict[str, Any]:
-        """The API's JSON object (column order)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def to_jsonl(self) -> str:
-        """One compact JSON line, as ``skills transcripts export`` prints it (no newline)."""
-        return to_jsonl(self.to_json())
-
-    def to_csv(self) -> list[Any]:
-        """CSV cells in column order, formulas neutralised (see :func:`csv_cells`)."""
-        return csv_cells(self.to_json())
+        return Transcript
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..._frozen import RECORD, Frozen, set_field
 from . import speedups
 from .cards import MIN_CARD_DIGITS
 from .numbers import Sequence
@@ -29,12 +30,16 @@ _NO_KINDS: frozenset[str] = frozenset()
 _KIND_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 
-@dataclass(frozen=True, slots=True)
-class Redaction:
+@dataclass(**RECORD)  # frozen: see skills_sdk._frozen
+class Redaction(Frozen):
     """The redacted text and the kinds of personal data that were replaced in it."""
 
     text: str
     kinds: frozenset[str]
+
+    def __init__(self, text: str, kinds: frozenset[str]) -> None:
+        set_field(self, "text", text)
+        set_field(self, "kinds", kinds)
 
 
 # --- Why this is linear ----------------------------------------------------------------------------

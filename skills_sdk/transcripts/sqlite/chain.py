@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..._frozen import RECORD, Mutable
 from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
@@ -280,8 +281,8 @@ def _meta_id(conn: sqlite3.Connection, name: str) -> int:
     return int(got[0]) if got else (1 if name == "chain_from" else 1 << 62)
 
 
-@dataclass
-class ChainReport:
+@dataclass(**RECORD)  # see skills_sdk._frozen
+class ChainReport(Mutable):
     """What :func:`verify` found: ``ok``, the first ``problem`` in words, and what it walked."""
 
     ok: bool
@@ -291,6 +292,11 @@ class ChainReport:
     tombstones: int
     unchained: int
     head: str
+
+    def __init__(self, ok: bool, problem: str | None, entries: int, rows: int, tombstones: int, unchained: int,
+                 head: str) -> None:
+        self.ok, self.problem, self.entries, self.rows = ok, problem, entries, rows
+        self.tombstones, self.unchained, self.head = tombstones, unchained, head
 
 
 def verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
