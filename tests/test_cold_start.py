@@ -89,6 +89,24 @@ def test_a_captured_turn_creates_no_dataclass_that_generates_its_methods():
     assert out == "[]"
 
 
+def test_the_redactors_larger_patterns_compile_when_text_needs_them():
+    out = run('''
+        from skills_sdk.transcripts.redaction import DEFAULT_REDACTOR, emails, numbers
+        from skills_sdk.transcripts.redaction.lazy import LazyPattern
+
+        def compiled():
+            return sum(bool(vars(value).keys() - {"pattern"}) for module in (emails, numbers)
+                       for value in vars(module).values() if isinstance(value, LazyPattern))
+
+        turn("LaunchRequest")
+        turn("IntentRequest", intent={"name": "AMAZON.HelpIntent", "slots": {}})
+        before = compiled()
+        said = DEFAULT_REDACTOR.redact("mail jane at gmail dot com or call four one five, double five five, oh one hundred")
+        print(before, compiled() > 0, said.text)
+    ''')
+    assert out == "0 True mail [EMAIL] or call [PHONE]"
+
+
 def test_the_ledgers_deferred_parts_load_when_used():
     out = run('''
         turn("LaunchRequest")

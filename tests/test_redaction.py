@@ -29,6 +29,7 @@ from skills_sdk.transcripts.redaction import (
     speedups,
     text,
 )
+from skills_sdk.transcripts.redaction.lazy import LazyPattern
 
 sys.path.insert(0, str(FIXTURES / "pii"))
 from generate import luhn_complete  # noqa: E402  (the corpus generator's: one Luhn completion for both)
@@ -560,7 +561,7 @@ BUILTIN_PATTERNS = {
     f"{module.__name__.rpartition('.')[2]}.{name}": value
     for module in (cards, emails, numbers, phones, places, redactor, text)
     for name, value in vars(module).items()
-    if isinstance(value, re.Pattern) and name != "_KIND_NAME"
+    if isinstance(value, (re.Pattern, LazyPattern)) and name != "_KIND_NAME"
 }
 
 

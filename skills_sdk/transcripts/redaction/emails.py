@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .lazy import LazyPattern
+
 __all__ = ["AT_HINT", "find_emails", "find_hinted"]
 
 # Found from their middle: each "@", "(at)", "[at]" or spoken " at " is an anchor; the local part is
@@ -15,9 +17,9 @@ __all__ = ["AT_HINT", "find_emails", "find_hinted"]
 # Every branch starts with one literal character, so re skips in C to the next "@", space or
 # bracket instead of trying each branch at every position.
 _BRACKETED_AT = "|".join(re.escape(bracket) + r" {0,2}at {0,2}[)\]}>]" for bracket in "([{<")
-_AT = re.compile(r"@| at(?= )|" + _BRACKETED_AT)
+_AT = LazyPattern(r"@| at(?= )|" + _BRACKETED_AT)
 _AT_SPACES = 2
-_AT_HINT = re.compile(r" at |" + _BRACKETED_AT)
+_AT_HINT = LazyPattern(r" at |" + _BRACKETED_AT)
 #: What every address without an "@" holds: a spoken " at " or a bracketed "(at)", as a pattern.
 AT_HINT = _AT_HINT.pattern
 _LOCAL_CHARS = r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}"
@@ -25,8 +27,8 @@ _SPOKEN_LOCAL_CHARS = r"[a-z0-9_.-]{1,64}"
 # The joins of a spoken local part, reversed: " dot ", " punkt ", " underscore ", ...
 _SPOKEN_JOINS = ("dot", "punkt", "underscore", "unterstrich", "dash", "hyphen", "bindestrich", "minus")
 _SPOKEN_JOIN_REVERSED = " {1,3}(?:" + "|".join(word[::-1] for word in _SPOKEN_JOINS) + ") {1,3}"
-_LOCAL_REVERSED = re.compile(rf"\"[^\"\r\n]{{1,62}}\"|{_LOCAL_CHARS}(?:{_SPOKEN_JOIN_REVERSED}{_LOCAL_CHARS}){{0,4}}")
-_SPOKEN_LOCAL_REVERSED = re.compile(
+_LOCAL_REVERSED = LazyPattern(rf"\"[^\"\r\n]{{1,62}}\"|{_LOCAL_CHARS}(?:{_SPOKEN_JOIN_REVERSED}{_LOCAL_CHARS}){{0,4}}")
+_SPOKEN_LOCAL_REVERSED = LazyPattern(
     rf"{_SPOKEN_LOCAL_CHARS}(?:{_SPOKEN_JOIN_REVERSED}{_SPOKEN_LOCAL_CHARS}){{0,4}}"
 )
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -36,8 +38,8 @@ _LABEL_START = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _DOMAIN_JOIN_WORDS = ("dot", "punkt")
 _DOMAIN_WORD = "(?:" + "|".join(_DOMAIN_JOIN_WORDS) + ")"
 _DOMAIN_JOIN = rf"(?:\.| {{1,3}}{_DOMAIN_WORD} {{1,3}}| {{0,2}}[(\[]{_DOMAIN_WORD}[)\]] {{0,2}})"
-_DOMAIN = re.compile(rf"{_LABEL}(?:{_DOMAIN_JOIN}{_LABEL}){{0,8}}")
-_DOMAIN_SPLIT = re.compile(rf" {{0,3}}[(\[]{_DOMAIN_WORD}[)\]] {{0,3}}| {{1,3}}{_DOMAIN_WORD} {{1,3}}|\.")
+_DOMAIN = LazyPattern(rf"{_LABEL}(?:{_DOMAIN_JOIN}{_LABEL}){{0,8}}")
+_DOMAIN_SPLIT = LazyPattern(rf" {{0,3}}[(\[]{_DOMAIN_WORD}[)\]] {{0,3}}| {{1,3}}{_DOMAIN_WORD} {{1,3}}|\.")
 # A spoken "at" is an e-mail only before a domain that ends in one of these (ASR writes the TLD as a
 # word): "meet me at the park dot" is not one, "jane at gmail dot com" is.
 _SPOKEN_TLDS = frozenset(

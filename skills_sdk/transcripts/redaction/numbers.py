@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from itertools import accumulate
 
+from .lazy import LazyPattern
+
 __all__ = [
     "MIN_DIGITS", "TOKEN_WORD", "Group", "Sequence", "any_cue", "cue_before", "sequence_words", "sequences", "strong",
     "survey", "unit_after", "words_of",
@@ -38,7 +40,7 @@ def _trie(words: list[str]) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")" if branches else ""
 
 
-_TOKEN = re.compile(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]) + r"\b")
+_TOKEN = LazyPattern(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]) + r"\b")
 _MAX_GAP = 4
 
 
@@ -68,11 +70,11 @@ def _first_token() -> str:
 # which each attempt is bounded (a separator run cannot be confused with a token), so it is linear.
 # Every token of a stretch is at most _MAX_GAP separators from the next, so reading a stretch's
 # tokens needs no further gap check but one: a sentence end (". ", "..") inside it splits it.
-_STRETCH = re.compile(rf"(?:{_first_token()})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
+_STRETCH = LazyPattern(rf"(?:{_first_token()})(?:[ ,./_()-]{{1,{_MAX_GAP}}}(?:{_TOKEN.pattern}))*")
 # The same stretches where the text has no word a token can be (most text with numbers): one
 # character class first, so re skips from digit to digit in C instead of trying every token word
 # at every position.
-_NUMERAL_STRETCH = re.compile(rf"[0-9][0-9]*(?:[ ,./_()-]{{1,{_MAX_GAP}}}[0-9]+)*")
+_NUMERAL_STRETCH = LazyPattern(rf"[0-9][0-9]*(?:[ ,./_()-]{{1,{_MAX_GAP}}}[0-9]+)*")
 # Every word that stands for digits, and how many: a text whose digits and digit words add up to
 # fewer than MIN_DIGITS holds no sequence, and most speech is such text. A token word stands
 # between word boundaries (\b), so it is one whole run of letters, digits and "_": the text's
@@ -92,7 +94,7 @@ _WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _SEPARATOR_RUN = re.compile("[ ,./_()-]([ ,./_()-]*)")
 # A digit run glued to the word before it by one "-", "_" or "/" ("four-5"): see _glued.
 _WORD_THEN_NUMERAL = re.compile("[a-z][-_/][0-9]")
-_SPECIAL_WORD = re.compile(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
+_SPECIAL_WORD = LazyPattern(r"\b" + _trie([*_REPEATS, *_ZEROS, "plus"]) + r"\b")
 #: A sequence needs this many digits to be a phone (a 7-digit local number) or a card (13).
 MIN_DIGITS = 7
 
