@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import glob
 import json
 import logging
 import os
@@ -130,6 +129,8 @@ class Spool:
     # -- reading -------------------------------------------------------------------------
     def files(self) -> list[str]:
         """The spool files holding rows: those left mid-replay first, then the live spool."""
+        import glob  # only a replay and the spool's size list the files: off the cold path
+
         found = sorted(glob.glob(glob.escape(self.path) + ".*.replay"))
         return found + ([self.path] if os.path.exists(self.path) else [])
 
