@@ -325,6 +325,7 @@ class Skill:
         self._types: dict[str, SlotType] = {}
         self._middleware: list[Middleware] = []
         self._started = False
+        self._validated: InteractionModel | None = None  # the model validate_model last passed
         self._warned_types: set[str] = set()  # unknown request types already logged once
 
     # The ledger keywords, read through the policy (code written before it reads them here).
@@ -647,11 +648,14 @@ class Skill:
         except ImportError:  # pragma: no cover - the NLU ships with the SDK
             return
         model = self.model
+        if model == self._validated:
+            return  # unchanged since it passed: serving checks what the last registration checked
         if not final:
             wanted = {t for i in model.intents for t in i.slots.values() if not t.startswith("AMAZON.")}
             if not wanted <= set(self._types):
                 return
         validate_model(model)
+        self._validated = model
 
     def intents(self) -> list[str]:
         """The names of the intents with a registered handler."""

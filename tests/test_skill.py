@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import build_greeter, ledger_host, make_envelope
 
-from skills_sdk import RegistrationError, Skill, SkillHost, Slot, UnknownRequestType, ask, say
+from skills_sdk import ModelError, RegistrationError, Skill, SkillHost, Slot, UnknownRequestType, ask, say
 
 
 def answer(skill, data, ledger=None):
@@ -422,3 +422,25 @@ def test_a_slot_type_that_is_not_a_name_is_refused_saying_what_to_give():
     with pytest.raises(RegistrationError, match=r"Slot 'drink' of intent 'OrderIntent' has type 3; give the slot type's name"):
         skill.add_intent("OrderIntent", lambda ctx, drink=None: say("ok"), samples=["order {drink}"], slots={"drink": 3})
 
+
+
+def test_a_model_is_validated_once_until_it_changes(monkeypatch):
+    import skills_sdk.nlu as nlu
+
+    seen = []
+    real = nlu.validate_model
+    monkeypatch.setattr(nlu, "validate_model", lambda model: (seen.append(len(model.intents)), real(model)))
+    skill = Skill("pizza", developer_id="acme", invocation_name="pizza shop")
+
+    @skill.intent("OrderIntent", samples=["order a pizza"])
+    def order(ctx):
+        return say("Ordered.")
+
+    skill.pipeline()  # serving starts: the model the registration checked is not analysed again
+    assert seen == [1]
+
+    other = Skill("coffee", developer_id="acme", invocation_name="coffee corner")
+    other.add_intent("OrderIntent", order, samples=["order a coffee"])
+    with pytest.raises(ModelError, match="cannot be told apart"):  # a changed model is checked again
+        other.add_intent("BrewIntent", order, samples=["order a coffee"])
+    assert seen == [1, 1, 2]
