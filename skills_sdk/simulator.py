@@ -140,6 +140,8 @@ class SimulatedTurn:
     platform: dict[str, Any] | None = None
     #: The skill's own answer this turn when it delegated (``Dialog.Delegate``) to the dialog model.
     delegated: SimulatedTurn | None = None
+    #: Why typed words that fell to the fallback may have been meant for an intent nothing spoken reaches.
+    hint: str | None = None
 
     @property
     def envelope(self) -> dict[str, Any]:
@@ -248,6 +250,7 @@ class SimulatedTurn:
                 "slots": self.slots,
                 "sample": self.nlu.sample if self.nlu else None,
                 "elicited_slot": self.elicited,
+                "hint": self.hint,
             }
         intent = self.request["request"].get("intent") or {}
         return {
@@ -269,6 +272,21 @@ class SimulatedTurn:
                              "slots": {k: v.get("confirmationStatus") for k, v in (intent.get("slots") or {}).items()
                                        if v.get("confirmationStatus") not in (None, "NONE")}} if intent else None,
         }
+
+
+def _unheard_intents(model: InteractionModel) -> str | None:
+    """Name the custom intents of ``model`` with no samples (nothing said reaches them) and the fix; None if none.
+
+    Registering one is allowed (a test may send it by name), so a line meant for it reaches the
+    fallback: the turn carries this as its ``hint`` (``skills say``, ``/simulate``, the test client's log).
+    """
+    unheard = [im.name for im in model.intents if not im.samples and not im.name.startswith("AMAZON.")]
+    if not unheard:
+        return None
+    one = len(unheard) == 1
+    return (f"{', '.join(map(repr, unheard))} {'has' if one else 'have'} no samples, so nothing said reaches "
+            f"{'it' if one else 'them'}. Give {'it' if one else 'them'} samples: @skill.intent({unheard[0]!r}, "
+            f"samples=[...]); a test can still send {'it' if one else 'one'} by name: client.intent({unheard[0]!r}).")
 
 
 def _text(speech: Mapping[str, Any] | None) -> str | None:
@@ -390,6 +408,8 @@ class Conversation:
             body = b.intent_request(name, slots, model=model, dialog_state=dialog_state, **self._common())
             turn = self.send(body, utterance=text, nlu=nlu)
             turn.elicited = elicited
+            if name == FALLBACK_INTENT:
+                turn.hint = _unheard_intents(model)
             return turn
 
     # -- the dialog model, played as Alexa plays it ------------------------------------

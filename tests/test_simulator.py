@@ -138,6 +138,16 @@ def test_skills_say_prints_the_answer_and_the_transcript_row(tmp_path):
     assert TranscriptStore(db).user_history("u-cli")[0]["utterance"] == "open pizza shop"
 
 
+def test_skills_say_names_an_intent_without_samples_when_a_line_falls_to_the_fallback(tmp_path, monkeypatch):
+    (tmp_path / "unheard_skill.py").write_text(UNDECLARED_TYPE.replace('samples=["order {drink}"], ', "").replace('"Drinks"', '"Drink"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "coffee", "order latte", "--skills", "unheard_skill:skill",
+                                       "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+    assert "heard:      AMAZON.FallbackIntent" in result.output
+    assert "hint:       'OrderIntent' has no samples, so nothing said reaches it." in result.output
+
+
 def test_skills_say_json_uses_the_given_session(tmp_path):
     result = CliRunner().invoke(main, ["say", "pizza", "where is my pizza", "--db", str(tmp_path / "t.db"),
                                        "--session", "cli-session", "--json"])

@@ -148,6 +148,29 @@ def test_a_misspelled_intent_is_refused_naming_the_one_meant():
     assert intent_request("BookFlightIntent", model=build_barista().model)["request"]["intent"]["name"] == "BookFlightIntent"
 
 
+def test_a_line_that_falls_to_the_fallback_names_the_intents_nothing_said_reaches():
+    skill = Skill("coffee", developer_id="d", invocation_name="brew bar")
+
+    @skill.intent("OrderIntent")  # no samples: allowed, a test may send it by name
+    def order(ctx):
+        return say("One coffee.")
+
+    client = SkillClient(skill)
+    client.say("order a coffee")
+    with pytest.raises(AssertionError) as info:
+        client.assert_said("One coffee.")
+    assert "hint: 'OrderIntent' has no samples, so nothing said reaches it." in str(info.value)
+    assert "@skill.intent('OrderIntent', samples=[...])" in str(info.value)
+    client.intent("OrderIntent")
+    client.assert_said("One coffee.")
+    assert "hint" not in client.conversation_log().splitlines()[-1]  # sent by name: no hint on that turn
+
+
+def test_no_hint_when_every_custom_intent_has_samples(client):
+    client.say("book me a flight")
+    assert client.last.intent == "AMAZON.FallbackIntent" and client.last.turn.hint is None
+
+
 @pytest.mark.parametrize("bad", [{"dialog_state": "DONE"}, {"confirmation": "MAYBE"}])
 def test_builders_reject_values_the_platform_never_sends(bad):
     with pytest.raises(ValueError, match="must be one of"):

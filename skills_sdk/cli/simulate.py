@@ -78,6 +78,8 @@ def _show(turn: Any, skill: str) -> None:
     if nlu.get("elicited_slot"):
         heard += f" (answer for {nlu['elicited_slot']})"
     click.echo(f"  heard:      {heard}{'  ' + slots if slots else ''}")
+    if nlu.get("hint"):
+        click.echo(f"  hint:       {nlu['hint']}")
     speaker = "alexa:" if d.get("spoken_by") == "dialog" else skill + ":"
     click.echo(f"  {speaker:<11} {d['speech'] if d['speech'] is not None else '(says nothing)'}")
     if d.get("spoken_by") == "dialog":

@@ -228,6 +228,8 @@ class SkillClient:
         for n, reply in enumerate(self.replies):
             lines.append(f"  {'user':<{width}} > {_user_side(reply)}")
             lines.append(f"  {name:<{width}} < {_skill_side(reply)}")
+            if reply.turn.hint:
+                lines.append(f"  {'':<{width}}   hint: {reply.turn.hint}")
             for call in (call for turn, call in self.partner_calls if turn == n):
                 lines.append(f"  {'':<{width}}   partner: " + call.replace("\n", "\n" + " " * (width + 16)))
         if not self.replies:
