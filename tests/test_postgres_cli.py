@@ -103,3 +103,42 @@ def test_an_unreachable_server_is_named_with_its_own_reason_not_the_pools_timeou
                                          r"\(connection failed: .*Connection refused.*\); is the server up"):
         PostgresLedger(f"postgresql://nobody:secret@127.0.0.1:{port}/x", timeout=0.5,
                        key_file=str(tmp_path / "ledger.key"))
+
+
+OPEN_UNREACHABLE = """
+import logging, socket, sys
+from skills_sdk.cli._common import opening_ledger
+from skills_sdk.errors import StoreError
+from skills_sdk.transcripts.postgres.store import PostgresLedger
+
+if sys.argv[1] == "configured":
+    logging.basicConfig(format="app: %(name)s %(message)s")
+with socket.socket() as s:  # a port nothing listens on
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+try:
+    with opening_ledger():
+        PostgresLedger(f"postgresql://nobody@127.0.0.1:{port}/x", timeout=0.5, key_file=sys.argv[2])
+except StoreError as exc:
+    print("Error:", str(exc).split(" (")[0], file=sys.stderr)
+with opening_ledger():  # a ledger that opened after the pool's complaints: they are printed after all
+    logging.getLogger("psycopg.pool").warning("error connecting in 'skills-ledger': a retry that worked")
+"""
+
+
+@pytest.mark.parametrize("logging_configured", [False, True])
+def test_an_unreachable_server_is_one_line_without_the_pools_warnings_unless_logging_is_configured(
+        tmp_path, logging_configured):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", OPEN_UNREACHABLE, "configured" if logging_configured else "plain",
+                          str(tmp_path / "ledger.key")], capture_output=True, text=True, timeout=60)
+    lines = run.stderr.splitlines()
+    assert "Error: Cannot reach the PostgreSQL ledger at postgresql://nobody@127.0.0.1:" in lines[-2]
+    complaints = [line for line in lines if "error connecting in 'skills-ledger': connection failed" in line]
+    if logging_configured:  # the application's handler had them as they came
+        assert complaints and all(line.startswith("app: psycopg.pool ") for line in complaints)
+    else:
+        assert complaints == []
+    assert lines[-1].endswith("error connecting in 'skills-ledger': a retry that worked")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -12,7 +14,7 @@ from ..host import DEFAULT_SKILLS
 from ..transcripts.ledger import BACKENDS, DEFAULT_DB, Ledger, backend_of, open_ledger
 from ..transcripts.record import to_iso
 
-__all__ = ["db_option", "open_store", "iso_time", "load_skills", "partner_session", "DEFAULT_SKILLS"]
+__all__ = ["db_option", "open_store", "opening_ledger", "iso_time", "load_skills", "partner_session", "DEFAULT_SKILLS"]
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,9 +51,50 @@ def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
             f"(default {DEFAULT_DB})."
         )
     try:
-        return open_ledger(db_path)
+        with opening_ledger():
+            return open_ledger(db_path)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from None
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def opening_ledger() -> Iterator[None]:
+    """Hold back psycopg_pool's "error connecting" warnings while a command opens its ledger.
+
+    Nobody configured a handler for them, so each try would print through logging's last resort
+    before the command's one-line error, which gives the server's reason itself: on a
+    :class:`~skills_sdk.errors.StoreError` they are dropped; otherwise printed as they would have
+    been. Where an application configured logging (a handler on ``psycopg.pool`` or above), its
+    handlers get them as they come.
+    """
+    from ..errors import StoreError
+
+    pool_log = logging.getLogger("psycopg.pool")
+    if pool_log.hasHandlers():
+        yield
+        return
+    held = _Held()
+    pool_log.addHandler(held)
+    try:
+        yield
+    except StoreError:
+        held.records.clear()  # the error names the ledger and the server's reason
+        raise
+    finally:
+        pool_log.removeHandler(held)
+        last_resort = logging.lastResort
+        for record in held.records:
+            if last_resort is not None and record.levelno >= last_resort.level:
+                last_resort.handle(record)
 
 
 def iso_time(param_name: str) -> Callable[[click.Context, click.Parameter, Any], str | None]:

@@ -10,7 +10,7 @@ import click
 from ..errors import StoreError
 from ..transcripts.ledger import BACKENDS, backend_of, open_ledger
 from ..transcripts.record import from_export
-from ._common import db_option, open_store
+from ._common import db_option, open_store, opening_ledger
 from ._progress import Progress
 
 __all__ = ["register", "ledger", "copy"]
@@ -113,7 +113,8 @@ def copy(source: str, target: str) -> None:
         raise click.BadParameter("--from and --to name the same ledger.", param_hint="--to")
     src = open_store(source)
     try:
-        dst = open_ledger(target)
+        with opening_ledger():
+            dst = open_ledger(target)
     except (ValueError, StoreError) as exc:
         src.stop()
         raise click.BadParameter(str(exc), param_hint="--to") from None

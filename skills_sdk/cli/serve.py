@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ._common import DEFAULT_SKILLS, db_option, load_skills, partner_session
+from ._common import DEFAULT_SKILLS, db_option, load_skills, opening_ledger, partner_session
 
 __all__ = ["register", "serve", "run_threaded"]
 
@@ -54,8 +54,9 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     from ..errors import RegistrationError
 
     try:
-        app = create_app(skills, db=db_path, http=http, verify=verify,
-                         test_config={"SKILLS_ANY_APPLICATION": any_application})
+        with opening_ledger():
+            app = create_app(skills, db=db_path, http=http, verify=verify,
+                             test_config={"SKILLS_ANY_APPLICATION": any_application})
     except RegistrationError as exc:
         raise click.UsageError(str(exc)) from None
     names = ", ".join(s.name for s in skills)
