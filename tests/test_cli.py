@@ -86,3 +86,22 @@ def test_a_file_that_is_not_a_ledger_is_one_line_naming_it_not_a_traceback(tmp_p
     result = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "notes.db")])
     assert result.exit_code == 1, result.output
     assert result.output.strip() == f"Error: Cannot open transcript database '{tmp_path / 'notes.db'}': file is not a database."
+
+
+@pytest.mark.parametrize("command", [["keys", "create", "--developer", "d"], ["say", "pizza", "hi"]])
+def test_a_ledger_in_a_missing_folder_is_refused_naming_the_mkdir_not_made(tmp_path, command):
+    typo = tmp_path / "srv" / "skils" / "t.db"  # a typo'd folder must not become a new, empty ledger
+    result = CliRunner().invoke(main, [*command, "--db", str(typo)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (f"Error: No folder {typo.parent} for the transcript database '{typo}'. "
+                                      f"Create it (mkdir -p {typo.parent}) or give the path of an existing one.")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_var_folder_is_made_as_the_default_ledger_needs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SKILLS_DB", raising=False)
+    result = CliRunner().invoke(main, ["keys", "create", "--developer", "d"])  # --db var/transcripts.db
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "var" / "transcripts.db").exists()
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700

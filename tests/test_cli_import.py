@@ -76,7 +76,7 @@ def exported(tmp_path):
 # -- the round trip ---------------------------------------------------------------------
 def test_export_then_import_gives_the_same_rows(exported, tmp_path):
     source, dump = exported
-    target = tmp_path / "new" / "target.db"
+    target = tmp_path / "target.db"
     result = run_import(target, dump)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"imported 3 transcripts into {target}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -30,6 +31,21 @@ log = logging.getLogger("skills_sdk.transcripts")
 #: The capture connection's page cache (KiB): what a capture reads of the six B-trees it writes
 #: stays cached at 10M rows and 1,000 developers (SQLite's default is 2 MB; see :attr:`Connection.capture_conn`).
 CAPTURE_CACHE_KIB = 16384
+
+
+def _make_var_folder(path: str) -> None:
+    """Make the ledger's folder if it is a missing ``var/`` (where the defaults put it); refuse any other missing folder.
+
+    A typo in a folder of ``--db`` or ``SKILLS_DB`` would otherwise become a new, empty ledger in
+    folders made for it, while the real one sits elsewhere.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(parent):
+        return
+    if os.path.basename(parent) != "var" or not os.path.isdir(os.path.dirname(parent)):
+        raise StoreError(f"No folder {parent} for the transcript database {path!r}. Create it "
+                         f"(mkdir -p {shlex.quote(parent)}) or give the path of an existing one.")
+    os.makedirs(parent, mode=0o700, exist_ok=True)
 
 
 class Connection(Slices):
@@ -88,8 +104,7 @@ class Connection(Slices):
         #: How many times a checkpoint held writers off so the WAL could start over, and for how long in all (s).
         self.wal_holds, self.wal_hold_s = 0, 0.0
         if not self.memory:
-            parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, mode=0o700, exist_ok=True)
+            _make_var_folder(self.path)
             # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
             # and -shm files it makes the database file's mode, so they are 0600 too.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
