@@ -111,6 +111,16 @@ def test_malformed_parameters_are_400_naming_the_parameter(world, query, param):
     assert r.json["error"]["param"] == param
 
 
+def test_an_empty_page_for_a_misspelled_skill_names_the_developers_own_skill_meant(world):
+    app, store, keys = world
+    typo = get(app, "/v1/transcripts?skill=notez", keys["a"])
+    assert typo.status_code == 200 and typo.json["transcripts"] == []
+    assert typo.json["hint"] == "No skill named 'notez' among yours served here; did you mean skill=notes?"
+    for query in ("skill=shopp", "skill=zebra", "skill=notes&user_id=nobody"):  # another's skill; nothing near; no typo
+        r = get(app, f"/v1/transcripts?{query}", keys["a"])
+        assert r.status_code == 200 and r.json == {"transcripts": [], "next_cursor": None}
+
+
 def test_a_misspelled_parameter_names_the_one_meant_among_all_accepted(world):
     app, store, keys = world
     message = get(app, "/v1/transcripts?lmit=1", keys["a"]).json["error"]["message"]
