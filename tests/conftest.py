@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -26,6 +27,21 @@ FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 # hundreds of small ledgers, and the servers it starts, write 512 KB each (tests/test_wal_reserve.py
 # sets its own sizes).
 os.environ.setdefault("SKILLS_WAL_RESERVE", str(512 * 1024))
+
+
+@pytest.fixture(autouse=True)
+def _forget_modules_written_by_the_test(tmp_path_factory):
+    """A module a test wrote into its tmp folder and imported (``--skills bean_skill:skill``) is forgotten after it.
+
+    Left in ``sys.modules``, the next test that writes a module of the same name into its own
+    folder would be given this one (its skills, already frozen by serving) instead of its own.
+    """
+    before = set(sys.modules)
+    yield
+    written = str(tmp_path_factory.getbasetemp())
+    for name in set(sys.modules) - before:
+        if (getattr(sys.modules[name], "__file__", None) or "").startswith(written):
+            del sys.modules[name]
 
 
 def make_envelope(

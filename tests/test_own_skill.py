@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import textwrap
 from collections.abc import Iterator
 
@@ -48,8 +47,7 @@ def project(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "coffee.py").write_text(COFFEE)
     monkeypatch.syspath_prepend(str(folder))
-    yield folder
-    sys.modules.pop("coffee", None)
+    return folder  # its module is forgotten after the test (tests/conftest.py), so each test imports its own
 
 
 def _order_body() -> bytes:
@@ -80,6 +78,7 @@ def test_wsgi_app_gives_a_developers_skill_the_partner_session_from_its_environm
     app = build_app({"SKILLS_SKILLS": "coffee:skill", "SKILLS_DB": str(tmp_path / "w.db"), "SKILLS_VERIFY": "0",
                      "SKILLS_PARTNER_BREW_URL": partner.url, "SKILLS_HTTP_TIMEOUT": "2.5"})
     answer = app.test_client().post("/alexa/coffee", data=_order_body(), content_type="application/json").json
+    app.extensions["skills_sdk"]["store"].close()
     assert answer["response"]["outputSpeech"]["ssml"] == "<speak>Your espresso is order B-1.</speak>"
     http = app.extensions["skills_sdk"]["host"].http
     assert (type(http), http.timeout, http.retries) == (PartnerSession, 2.5, 1)
@@ -92,6 +91,7 @@ def test_create_app_without_a_session_reads_the_partner_urls_from_the_environmen
     monkeypatch.setenv("SKILLS_PARTNER_BREW_URL", partner.url)
     app = create_app([coffee.skill], db=str(tmp_path / "c.db"))
     answer = app.test_client().post("/alexa/coffee", data=_order_body(), content_type="application/json").json
+    app.extensions["skills_sdk"]["store"].close()
     assert answer["response"]["outputSpeech"]["ssml"] == "<speak>Your espresso is order B-1.</speak>"
 
 
@@ -110,10 +110,12 @@ def test_the_lambda_handler_gives_a_developers_skill_the_partner_session_from_it
     from skills_sdk import aws
 
     monkeypatch.setattr(aws, "_GATEWAY", None)  # a cold start: the handler builds its app from the environment
+    for name in [k for k in os.environ if k.startswith(("SKILLS_SKILL", "SKILLS_HTTP_", "SKILLS_PARTNER_"))]:
+        monkeypatch.delenv(name)  # only what this instance is given: not the shell's, nor another test's
     for name, value in {"SKILLS_SKILLS": "coffee:skill", "SKILLS_DB": str(tmp_path / "l.db"),
                         "SKILLS_ANY_APPLICATION": "1", "SKILLS_PARTNER_BREW_URL": partner.url}.items():
         monkeypatch.setenv(name, value)
     answer = aws.handler(intent_request("OrderIntent", {"drink": "espresso"}), None)
-    monkeypatch.setattr(aws, "_GATEWAY", None)
+    aws._GATEWAY.app.extensions["skills_sdk"]["store"].close()  # the instance's ledger, as test_aws closes it
     assert answer["response"]["outputSpeech"]["ssml"] == "<speak>Your espresso is order B-1.</speak>"
     assert partner.orders == [{"path": "/v1/orders", "drink": "espresso"}]

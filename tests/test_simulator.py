@@ -148,6 +148,21 @@ def test_skills_say_names_an_intent_without_samples_when_a_line_falls_to_the_fal
     assert "hint:       'OrderIntent' has no samples, so nothing said reaches it." in result.output
 
 
+@pytest.mark.parametrize("answer", ["Hello from the first.", "Hello from the second."])
+def test_each_test_gets_its_own_module_of_a_name_another_test_wrote(tmp_path, monkeypatch, answer):
+    # Two tests each write cafe_of_the_test.py into their own folder: the second must not be given the first's
+    # module, still in sys.modules (tests/conftest.py forgets a module a test wrote once it ends).
+    (tmp_path / "cafe_of_the_test.py").write_text(
+        "from skills_sdk import Skill, say\n"
+        "skill = Skill('cafe', developer_id='d', invocation_name='corner cafe')\n"
+        f"skill.launch(lambda ctx: say({answer!r}))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "cafe", "open corner cafe", "--skills", "cafe_of_the_test:skill",
+                                       "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+    assert f"cafe:       {answer}" in result.output
+
+
 def test_skills_say_json_uses_the_given_session(tmp_path):
     result = CliRunner().invoke(main, ["say", "pizza", "where is my pizza", "--db", str(tmp_path / "t.db"),
                                        "--session", "cli-session", "--json"])
