@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shlex
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -43,6 +42,8 @@ def _make_var_folder(path: str) -> None:
     if os.path.isdir(parent):
         return
     if os.path.basename(parent) != "var" or not os.path.isdir(os.path.dirname(parent)):
+        import shlex  # only for this message: a capturing process's start-up does not load it
+
         raise StoreError(f"No folder {parent} for the transcript database {path!r}. Create it "
                          f"(mkdir -p {shlex.quote(parent)}) or give the path of an existing one.")
     os.makedirs(parent, mode=0o700, exist_ok=True)
