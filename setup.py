@@ -4,7 +4,8 @@ skills_sdk.transcripts.redaction._speedups is the compiled twin of the redactor'
 skills_sdk/transcripts/redaction/speedups.py); skills_sdk.transcripts.postgres._jsonl the twin of the
 PostgreSQL export's line (skills_sdk/transcripts/postgres/jsonl.py); skills_sdk.transcripts.sqlite._walvfs
 the SQLite VFS that writes a commit's WAL frames at once (skills_sdk/transcripts/sqlite/walvfs.py);
-skills_sdk.transcripts.sqlite._lockwake the write lock's wait without a thread (Linux; sqlite/filelock.py). All are optional: where they cannot
+skills_sdk.transcripts.sqlite._lockwake the write lock's wait without a thread (Linux; sqlite/filelock.py);
+skills_sdk.transcripts.sqlite._content the twin of a captured row's content text (sqlite/content.py). All are optional: where they cannot
 be built (no compiler, no Python headers) the install goes on and the pure-Python code they mirror runs
 (see docs/privacy.md, "Which code runs", and docs/transcripts.md on the export).
 """
@@ -21,6 +22,7 @@ setup(
         Extension(
             "skills_sdk.transcripts.postgres._jsonl",
             ["skills_sdk/transcripts/postgres/_jsonl.c"],
+            depends=["skills_sdk/transcripts/_json_text.h"],  # the JSON text both write
             optional=True,
         ),
         Extension(
@@ -31,6 +33,12 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._lockwake",
             ["skills_sdk/transcripts/sqlite/_lockwake.c"],
+            optional=True,
+        ),
+        Extension(
+            "skills_sdk.transcripts.sqlite._content",
+            ["skills_sdk/transcripts/sqlite/_content.c"],
+            depends=["skills_sdk/transcripts/_json_text.h"],  # the JSON text both write
             optional=True,
         ),
     ]

@@ -16,7 +16,16 @@ from skills_sdk.transcripts.erasure import erase_user
 from skills_sdk.transcripts.record import INSERT_COLUMNS, storage_values
 from skills_sdk.transcripts.retention import purge
 from skills_sdk.transcripts.spool import Spool
-from skills_sdk.transcripts.sqlite.chain import _CONTENT, _append, _content_in_python, _content_of, _digest
+from skills_sdk.transcripts.sqlite.chain import _append
+from skills_sdk.transcripts.sqlite.content import (
+    CONTENT,
+    KINDS,
+    content_in_python,
+    content_of,
+    content_utf8,
+    row_digest,
+)
+from skills_sdk.transcripts.sqlite.content import available as content_available
 from skills_sdk.transcripts.sqlite.ledger import INSERT_SQL
 from skills_sdk.transcripts.sqlite.seal import seal_of
 
@@ -218,9 +227,9 @@ def test_edits_around_a_purge_are_caught_and_named(tmp_path, before, after, says
 def old_form(store, upto: int) -> None:
     """Make rows 1..``upto`` of a fresh ledger as a ledger from before the seal left them: unsealed, an insert entry each."""
     conn = store.db.conn
-    contents = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id <= ? ORDER BY id", (upto,)).fetchall()
+    contents = conn.execute(f"SELECT id, {CONTENT} FROM transcripts WHERE id <= ? ORDER BY id", (upto,)).fetchall()
     with store.transaction():
-        _append(conn, [("insert", rid, _digest(store.secret(), content)) for rid, content in contents])
+        _append(conn, [("insert", rid, row_digest(store.secret(), content)) for rid, content in contents])
         conn.execute("UPDATE transcripts SET seal = NULL WHERE id <= ?", (upto,))
         conn.execute("UPDATE privacy_meta SET value = ? WHERE name = 'seal_from'", (str(upto + 1),))
 
@@ -259,8 +268,8 @@ def test_a_row_an_old_worker_chains_beside_sealed_rows_verifies(ledger):
     values = storage_values({"developer_id": "d", "skill": "s", "user_id": BOB, "speech": "old worker"})
     with store.transaction() as conn:
         rid = conn.execute(INSERT_SQL, values).lastrowid
-        (content,) = conn.execute(f"SELECT {_CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
-        _append(conn, [("insert", rid, _digest(store.secret(), content))])
+        (content,) = conn.execute(f"SELECT {CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
+        _append(conn, [("insert", rid, row_digest(store.secret(), content))])
     assert store.verify_chain().ok
     store.close()
     edit(path, "UPDATE transcripts SET speech = 'changed' WHERE id = ?", rid)
@@ -295,9 +304,9 @@ def test_a_capture_digests_its_row_as_verify_reads_it_back(speech, utterance, in
     store = TranscriptStore(":memory:")
     rid = store.record({"developer_id": "d", "skill": "s", "user_id": "u", "speech": speech, "utterance": utterance,
                         "intent": intent, "end_session": end, "latency_ms": latency})
-    (stored,) = store.conn.execute(f"SELECT {_CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
+    (stored,) = store.conn.execute(f"SELECT {CONTENT} FROM transcripts WHERE id = ?", (rid,)).fetchone()
     (seal,) = store.conn.execute("SELECT seal FROM transcripts WHERE id = ?", (rid,)).fetchone()
-    assert seal == seal_of(rid, _digest(store.secret(), stored))
+    assert seal == seal_of(rid, row_digest(store.secret(), stored))
     assert store.verify_chain().ok
 
 
@@ -306,12 +315,26 @@ def test_capture_builds_the_digest_in_python_where_sqlite_would_print_the_same()
     row = {"developer_id": "d", "skill": "s", "user_id": "u", "speech": 'say "hi" \\ é\n\x01', "latency_ms": 12.345,
            "end_session": 1}
     values = storage_values(row)
-    assert _content_in_python(store.conn)
+    assert content_in_python(store.conn)
     store.conn.execute(INSERT_SQL, values)
-    assert _content_of(values) == store.conn.execute(f"SELECT {_CONTENT} FROM transcripts").fetchone()[0]
+    assert content_of(values) == store.conn.execute(f"SELECT {CONTENT} FROM transcripts").fetchone()[0]
     # Spellings only SQLite knows for sure (a float past fixed notation, a bool in an INTEGER column) are read back.
-    assert _content_of(storage_values({**row, "latency_ms": 1e16})) is None
-    assert _content_of(storage_values({**row, "end_session": True})) is None
+    assert content_of(storage_values({**row, "latency_ms": 1e16})) is None
+    assert content_of(storage_values({**row, "end_session": True})) is None
+
+
+_VALUE = {str: st.text(st.characters(blacklist_categories=("Cs",)), max_size=60),  # quotes, controls, any plane
+          int: st.integers(-2**70, 2**70), float: st.floats(1e-4, 1e15) | st.floats(-1e15, -1e-4)}
+
+
+@pytest.mark.skipif(not content_available(), reason="_content.c was not built (test_compiled_modules says why)")
+@settings(max_examples=500, deadline=None)
+@given(st.tuples(*(st.none() | _VALUE[kind] for kind in KINDS)))
+def test_the_compiled_content_text_is_the_python_one_byte_for_byte(values):
+    # The seal of a captured row is made of this text; verify reads the row's back through SQLite,
+    # which the probe (content_in_python) and the test above hold the Python text to.
+    text = content_of(values)
+    assert content_utf8(values) == (None if text is None else text.encode())
 
 
 @settings(max_examples=200, deadline=None)
@@ -320,7 +343,7 @@ def test_a_row_digest_is_hmac_sha256_of_its_content_so_older_chains_still_verify
     import hashlib
     import hmac
 
-    assert _digest(secret, content) == hmac.new(secret, content.encode(), hashlib.sha256).hexdigest()
+    assert row_digest(secret, content) == hmac.new(secret, content.encode(), hashlib.sha256).hexdigest()
 
 
 def test_a_0_1_table_hands_out_no_erased_id_again_so_imports_and_replays_verify(tmp_path):

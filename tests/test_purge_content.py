@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.sqlite.chain import _CONTENT, _CONTENT_LEAN, RETURNING_CONTENT, returning_content
+from skills_sdk.transcripts.sqlite.chain import _CONTENT_LEAN, RETURNING_CONTENT, returning_content
+from skills_sdk.transcripts.sqlite.content import CONTENT
 
 
 def row(value, **kw):
@@ -23,7 +24,7 @@ def test_the_lean_content_is_the_contents_text_exactly(value):
     store.record(row(value, latency_ms=1e20, status=None))
     store.record(row(value, latency_ms=-0.000123456789, end_session=True))
     store.conn.execute("UPDATE transcripts SET latency_ms = 0.1 + 0.2, intent = 7 WHERE id = 1")  # around the store
-    got = store.conn.execute(f"SELECT {_CONTENT}, {_CONTENT_LEAN} FROM transcripts").fetchall()
+    got = store.conn.execute(f"SELECT {CONTENT}, {_CONTENT_LEAN} FROM transcripts").fetchall()
     assert len(got) == 3
     for plain, lean in got:
         assert lean == plain

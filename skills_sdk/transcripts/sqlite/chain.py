@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._frozen import RECORD, Mutable
-from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker, utcnow_iso
+from ..record import INSERT_COLUMNS, utcnow_iso
+from .content import CONTENT, KINDS, PROBE, content_in_python, content_utf8, row_digest
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 from .seal import SEAL_FROM, check_sealed, highest_id, removed_upto, seal_of, split_below
@@ -47,92 +48,6 @@ CHAIN_DDL = (
     "(SELECT CAST(coalesce(max(id), 0) + 1 AS TEXT) FROM transcripts))",
 )
 
-# The row's content as SQLite stores it, in one deterministic text: every column but the id that
-# holds a value, by name (json_patch drops the NULL ones, so a column added by a later version
-# leaves old rows' digests as they were). The same expression digests a row when it is written
-# and when it is checked.
-_CONTENT = "json_patch('{}', json_object(" + ", ".join(f"'{c}', \"{c}\"" for c in INSERT_COLUMNS) + "))"
-
-
-# The same text built in Python from the values just inserted, which saves the capture a SELECT
-# of the row it has in hand (a fifth of its cost). Only where the result is certain: each value
-# of its column's storage type (so SQLite's type affinity changes nothing), a text escaped as
-# SQLite escapes it (json.dumps with ensure_ascii=False does exactly that, every code point
-# checked), and a float whose shortest spelling has at most 15 significant digits in fixed
-# notation (SQLite prints "%!.15g", which then equals Python's repr; longer ones round
-# differently). Anything else, and any SQLite whose rendering differs from this on the probe
-# row below, takes the SELECT.
-_KINDS = tuple(COLUMNS[c] for c in INSERT_COLUMNS)
-_PROBE = tuple({str: "\"q\" \\ \n\t\x01\x7f é \u2028 \U0001f355", int: 1, float: 12.345}[k] for k in _KINDS)
-_python_content_ok: dict[type, bool] = {}
-#: For each tuple of the values' types seen so far: which columns the content names, and which of
-#: them are floats to check, or None when a value is not of its column's storage type. Rows of a
-#: skill have few shapes, so a capture looks its shape up instead of testing 22 values one by one.
-_shapes: dict[tuple[type, ...], tuple[tuple[str, ...], Callable[[Sequence[Any]], Any], tuple[int, ...]] | None] = {}
-
-
-def _content_of(values: Sequence[Any]) -> str | None:
-    """What :data:`_CONTENT` gives for a row just inserted with ``values`` (INSERT_COLUMNS order), or None."""
-    types = tuple(map(type, values))
-    try:
-        shape = _shapes[types]
-    except KeyError:
-        shape = _shape(types)
-        if len(_shapes) < 256:
-            _shapes[types] = shape
-    if shape is None:
-        return None
-    names, pick, floats = shape
-    for i in floats:
-        if not _exact_float(values[i]):
-            return None
-    return compact_json(dict(zip(names, pick(values), strict=True)))
-
-
-def _shape(types: tuple[type, ...]) -> tuple[tuple[str, ...], Callable[[Sequence[Any]], Any], tuple[int, ...]] | None:
-    """How :func:`_content_of` reads values of these types, or None when one is not its column's storage type."""
-    if len(types) != len(INSERT_COLUMNS):
-        raise ValueError(f"a row has {len(INSERT_COLUMNS)} values, got {len(types)}")
-    kept = [i for i, t in enumerate(types) if t is not type(None)]
-    for i in kept:
-        t, kind = types[i], _KINDS[i]
-        if t is not kind and not (kind is str and issubclass(t, str)):
-            return None
-    return tuple(INSERT_COLUMNS[i] for i in kept), picker(kept), tuple(i for i in kept if types[i] is float)
-
-
-def _exact_float(v: float) -> bool:
-    """True when SQLite's ``%!.15g`` of ``v`` is Python's repr: fixed notation, at most 15 significant digits."""
-    a = abs(v)
-    return 1e-4 <= a < 1e15 and len(repr(a).replace(".", "").strip("0")) <= 15
-
-
-def _content_in_python(conn: sqlite3.Connection) -> bool:
-    """Whether this SQLite renders a row's content as :func:`_content_of` does (asked once per driver)."""
-    ok = _python_content_ok.get(type(conn))
-    if ok is None:
-        sql = "SELECT json_patch('{}', json_object(" + ", ".join(f"'{c}', ?" for c in INSERT_COLUMNS) + "))"
-        ok = _python_content_ok[type(conn)] = conn.execute(sql, _PROBE).fetchone()[0] == _content_of(_PROBE)
-    return ok
-
-
-def _digest(secret: bytes, content: str) -> str:
-    # Keyed, so a removed row's digest cannot be matched against guesses of what it said
-    # without the database's secret. HMAC-SHA256 spelled out from the key's two padded states,
-    # hashed once per secret: hmac.new() set them up again for every row (4.5 of its 6 us).
-    pads = _pads.get(secret)
-    if pads is None:
-        key = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
-        pads = _pads[secret] = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
-    inner, outer = pads[0].copy(), pads[1].copy()
-    inner.update(content.encode())
-    outer.update(inner.digest())
-    return outer.hexdigest()
-
-
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
-_pads: dict[bytes, tuple[Any, Any]] = {}
 
 
 def _link(prev: str, seq: int, event: str, row_id: int, digest: str, at: str) -> str:
@@ -162,7 +77,7 @@ _APPEND_SQL = "INSERT INTO ledger_chain (seq, id, event, digest, at, hash) VALUE
 def _contents(conn: sqlite3.Connection, ids: Sequence[int]) -> Iterator[tuple[int, str]]:
     for lo in range(0, len(ids), 500):
         part = ids[lo:lo + 500]
-        yield from conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id IN ({','.join('?' * len(part))}) "
+        yield from conn.execute(f"SELECT id, {CONTENT} FROM transcripts WHERE id IN ({','.join('?' * len(part))}) "
                                 "ORDER BY id", part)
 
 
@@ -175,10 +90,10 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
     the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
     (a second worker, the background indexer) waited out. The row's seal is made of it and its id.
     """
-    if _content_in_python(conn):
-        content = _content_of(values)
+    if content_in_python(conn):
+        content = content_utf8(values)
         if content is not None:
-            return _digest(secret, content)
+            return row_digest(secret, content)
     return None
 
 
@@ -191,16 +106,16 @@ def seal_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int
     ``secret`` is the database's (``Ledger.secret()``): it keys the digests. A capture seals its
     row in its INSERT instead (:func:`insert_digest`, :func:`.seal.seal_of`).
     """
-    found = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? AND seal IS NULL "
+    found = conn.execute(f"SELECT id, {CONTENT} FROM transcripts WHERE id BETWEEN ? AND ? AND seal IS NULL "
                          "ORDER BY id", (first, last)).fetchall()
     conn.executemany("UPDATE transcripts SET seal = ? WHERE id = ?",
-                     [(seal_of(rid, _digest(secret, content)), rid) for rid, content in found])
+                     [(seal_of(rid, row_digest(secret, content)), rid) for rid, content in found])
     return len(found)
 
 
 def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -> int:
     """Chain the new content of rows the ledger changed (a purge's strip), and seal them again, in the caller's transaction."""
-    digests = [(rid, _digest(secret, content)) for rid, content in _contents(conn, sorted(ids))]
+    digests = [(rid, row_digest(secret, content)) for rid, content in _contents(conn, sorted(ids))]
     seal_from = _meta_id(conn, SEAL_FROM)
     conn.executemany("UPDATE transcripts SET seal = ? WHERE id = ?",
                      [(seal_of(rid, digest), rid) for rid, digest in digests if rid >= seal_from])
@@ -208,7 +123,7 @@ def chain_changed(conn: sqlite3.Connection, secret: bytes, ids: Sequence[int]) -
 
 
 #: Append to a DELETE to get what :func:`chain_removed` needs of each row it removes: id, content, seal.
-RETURNING_CONTENT = f" RETURNING id, {_CONTENT}, seal"
+RETURNING_CONTENT = f" RETURNING id, {CONTENT}, seal"
 # The same text without json_patch, which parses json_object's text and writes it again (two thirds of
 # the expression's cost, and the largest part of a purge's CPU): each non-NULL column's member,
 # joined by concat_ws, which skips NULLs (SQLite 3.44+). Used where :func:`returning_content` finds
@@ -225,11 +140,11 @@ def returning_content(conn: sqlite3.Connection) -> str:
         ok = False
         if sqlite3.sqlite_version_info >= (3, 44, 0):
             cols = ", ".join(f'"{c}"' for c in INSERT_COLUMNS)
-            probes = [_PROBE, tuple(None if i % 2 else v for i, v in enumerate(_PROBE)),
-                      tuple({str: "\u00e9\"\x00", int: -2**63, float: 1e20}[k] for k in _KINDS),
-                      tuple({str: "", int: 0, float: -0.1}[k] for k in _KINDS)]
+            probes = [PROBE, tuple(None if i % 2 else v for i, v in enumerate(PROBE)),
+                      tuple({str: "\u00e9\"\x00", int: -2**63, float: 1e20}[k] for k in KINDS),
+                      tuple({str: "", int: 0, float: -0.1}[k] for k in KINDS)]
             sql = (f"WITH r({cols}) AS (VALUES ({', '.join('?' * len(INSERT_COLUMNS))})) "
-                   f"SELECT {_CONTENT} IS {_CONTENT_LEAN} FROM r")
+                   f"SELECT {CONTENT} IS {_CONTENT_LEAN} FROM r")
             ok = all(conn.execute(sql, p).fetchone()[0] == 1 for p in probes)
         _lean_ok[type(conn)] = ok
     return f" RETURNING id, {_CONTENT_LEAN}, seal" if ok else RETURNING_CONTENT
@@ -246,7 +161,7 @@ def chain_removed(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tup
     if not removed:
         return 0
     removed_upto(conn, max(rid for rid, *_ in removed))
-    return _append(conn, ((event, rid, _digest(secret, content)) for rid, content, *_ in sorted(removed)))
+    return _append(conn, ((event, rid, row_digest(secret, content)) for rid, content, *_ in sorted(removed)))
 
 
 def chain_purged(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tuple[int, str]]) -> int:
@@ -267,7 +182,7 @@ def chain_purged(conn: sqlite3.Connection, secret: bytes, removed: Sequence[tupl
     if not removed:
         return 0
     chain_from, seal_from = _meta_id(conn, "chain_from"), _meta_id(conn, SEAL_FROM)
-    rows = sorted((rid, _digest(secret, content), seal) for rid, content, seal in removed)
+    rows = sorted((rid, row_digest(secret, content), seal) for rid, content, seal in removed)
     removed_upto(conn, rows[-1][0])
     digest = range_digest((rid, d) for rid, d, _ in rows if chain_from <= rid < seal_from)
     bad = [rid for rid, d, seal in rows if rid >= seal_from and (seal is None or seal_of(rid, d) != bytes(seal))]
@@ -335,17 +250,17 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
     # The last entry of each id (SQLite returns the other columns of the max(seq) row), merged
     # with the ids of the purges' ranges and then with the rows, all in id order.
     last = conn.execute("SELECT id, event, digest, max(seq) FROM ledger_chain WHERE id != 0 GROUP BY id ORDER BY id")
-    rows = conn.execute(f"SELECT id, {_CONTENT} FROM transcripts WHERE id >= ? AND id < ? ORDER BY id",
+    rows = conn.execute(f"SELECT id, {CONTENT} FROM transcripts WHERE id >= ? AND id < ? ORDER BY id",
                         (chain_from, seal_from))
     purged = PurgedRanges(ranges, chain_from, seal_from)
     merged, rest = purged.merge(last), []  # type: list[Sequence[Any]]
     report = check_rows(split_below(merged, seal_from, rest), rows, chain_from=chain_from, entries=entries,
                         head=head, unchained=unchained,
-                        matches=lambda content, digest: hmac.compare_digest(_digest(secret, content), digest))
+                        matches=lambda content, digest: hmac.compare_digest(row_digest(secret, content), digest))
     if report.ok:  # the rows sealed in their INSERT, and the tombstones of those removed
-        sealed = conn.execute(f"SELECT id, {_CONTENT}, seal FROM transcripts WHERE id >= ? ORDER BY id", (seal_from,))
+        sealed = conn.execute(f"SELECT id, {CONTENT}, seal FROM transcripts WHERE id >= ? ORDER BY id", (seal_from,))
         problem, checked, tombstones = check_sealed(itertools.chain(rest, merged), sealed, seal_from=seal_from,
-                                                    high=highest_id(conn), digest_of=lambda c: _digest(secret, c))
+                                                    high=highest_id(conn), digest_of=lambda c: row_digest(secret, c))
         if problem is not None:
             return _bad(problem, entries, head)
         report.rows += checked
