@@ -58,6 +58,27 @@ def test_capture_instructions_records_what_callgrind_counts(tmp_path):
     assert store.count() == 55 and store.verify_chain().ok
 
 
+def test_capture_instructions_puts_each_function_down_to_who_ran_it():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import capture_instructions
+
+    so = "/venv/site-packages/pysqlite3/_sqlite3.cpython-311-x86_64-linux-gnu.so"
+    profile = "\n".join([
+        "301,000 (100.0%)  PROGRAM TOTALS",
+        f"21,000 ( 7.14%)  /io/pysqlite3/./sqlite3.c:walChecksumBytes [{so}]",
+        f" 3,000 ( 1.00%)  /io/pysqlite3/./sqlite3.c:sqlite3BtreeIndexMoveto [{so}]",
+        " 1,000 ( 0.30%)  /io/pysqlite3/./sqlite3.c:balance_nonroot",  # inlined: no object named
+        f" 2,000 ( 0.60%)  /io/pysqlite3/src/cursor.c:_pysqlite_query_execute [{so}]",
+        "20,000 ( 6.71%)  /tmp/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault'2 [/usr/lib/libpython3.11.so.1.0]",
+        " 9,000 ( 3.00%)  ???:0x000000000029ad80 [/usr/lib/x86_64-linux-gnu/libcrypto.so.3]",
+        "   500 ( 0.10%)  /work/skills_sdk/transcripts/sqlite/_walvfs.c:wal_write [/work/skills_sdk/_walvfs.so]",
+    ])
+    assert capture_instructions.breakdown(profile) == {
+        "SQLite: WAL checksums": 21_000, "SQLite: B-tree descents, inserts, splits": 4_000,
+        "pysqlite: statements, binding, callbacks": 2_000, "Python: interpreter, objects": 20_000,
+        "hashing (OpenSSL: the digest, the seal)": 9_000, "ours: _walvfs.c": 500}
+
+
 @pytest.mark.skipif(shutil.which("strace") is None, reason="capture_pages.py reads its counts from strace")
 def test_capture_pages_puts_every_page_read_down_to_its_btree(tmp_path):
     sys.path.insert(0, str(ROOT / "bench"))
