@@ -294,7 +294,6 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int, developers: int =
     # the capture connection's page cache stale, and the next capture reads its pages again
     # (16 reads a capture against 1.3, bench/capture_loops.py), which no server's capture pays.
     conn = getattr(store, "capture_conn", None) or store.db.conn
-    bare_cpu = 0.0
     frame = 24 + conn.execute("PRAGMA page_size").fetchone()[0]
     wal = wal_size(store.path)
     holds0 = getattr(store, "wal_holds", 0), getattr(store, "wal_hold_s", 0.0)
@@ -304,26 +303,26 @@ def measure_write(store: TranscriptStore, tmp: str, rows: int, developers: int =
     run_queue_s()
     own_reads = thread_reads() - a - sampling  # one run_queue_s() call's
     reads0 = thread_reads()
-    cpu0 = time.thread_time()
-    t = time.perf_counter()
+    cpu = 0.0
     for i, row in enumerate(capture_rows):
         q1 = run_queue_s()
+        c1 = time.thread_time()
         t1 = time.perf_counter()
         store.record(row)          # what Capture does per turn: the row with its seal, one commit
         each.append(time.perf_counter() - t1)
+        cpu += time.thread_time() - c1
         queued.append(run_queue_s() - q1)
         if i % 4 == 0:
             # Side by side, interleaved: the same insert as one autocommit statement with no seal
             # (the capture before tamper evidence); those rows are deleted again below.
             values = _store_module._values(dict(row, request_id=row["request_id"] + "b"))
-            c1 = time.thread_time()
             t1 = time.perf_counter()
             with store.writing():
                 bare_ids.append(conn.execute(_store_module._INSERT_SQL, values).lastrowid)
             bare.append(time.perf_counter() - t1)
-            bare_cpu += time.thread_time() - c1
-    dt = time.perf_counter() - t - sum(bare)
-    cpu = time.thread_time() - cpu0 - bare_cpu
+    # The captures' own time and CPU only: the loop's two /proc reads a capture (run_queue_s, 19-24 us
+    # each here) and the side-by-side insert's values were counted in, some 45 us of a capture's mean.
+    dt = sum(each)
     # Less the loop's own: each run_queue_s() reads /proc (2 read calls), twice a capture; counted
     # in, they made 4 of the "5.4 page reads a capture" the previous sitting reported.
     reads = thread_reads() - reads0 - 2 * n * own_reads
