@@ -13,6 +13,8 @@ from ..errors import StoreError
 from .lifecycle import Lifecycle
 from .query import TranscriptFilter
 from .record import iter_csv
+from .urls import BACKENDS, backend_of
+from .urls import safe_url as _safe
 
 if TYPE_CHECKING:
     from .keys import KeyInfo
@@ -335,14 +337,6 @@ class Ledger(Lifecycle, abc.ABC):
         return spool.replay(self) if spool is not None else 0
 
 
-#: URL schemes and the module that implements each (the module defines ``open(url, **options)``).
-BACKENDS: dict[str, str] = {
-    "sqlite": "skills_sdk.transcripts.sqlite",
-    "postgresql": "skills_sdk.transcripts.postgres",
-    "postgres": "skills_sdk.transcripts.postgres",
-}
-
-
 def open_ledger(url_or_path: str | os.PathLike[str] = DEFAULT_DB, **options: Any) -> Ledger:
     """The ledger at ``url_or_path``: a file path, ``:memory:``, ``sqlite:///path`` or ``postgresql://…``.
 
@@ -366,35 +360,3 @@ def open_ledger(url_or_path: str | os.PathLike[str] = DEFAULT_DB, **options: Any
                          f"not be imported: it needs {exc.name!r} (pip install it).") from None
     ledger: Ledger = module.open(target, **options)
     return ledger
-
-
-def backend_of(url_or_path: str) -> tuple[str, str]:
-    """``(backend module, what its open() takes)`` for a ledger path or URL; ValueError for an unknown scheme.
-
-    >>> backend_of("sqlite:///var/t.db")
-    ('skills_sdk.transcripts.sqlite', 'var/t.db')
-    """
-    scheme, sep, rest = url_or_path.partition("://")
-    if not sep or (len(scheme) == 1 and scheme.isalpha()):  # a plain path (or a Windows drive letter)
-        return BACKENDS["sqlite"], url_or_path
-    key = scheme.lower()
-    if key not in BACKENDS:
-        raise ValueError(f"Unknown ledger URL scheme {scheme!r} in {_safe(url_or_path)!r}; use a file path, "
-                         "sqlite:///path/to/transcripts.db or postgresql://user@host/dbname.")
-    if key != "sqlite":
-        return BACKENDS[key], url_or_path
-    # sqlite:///var/t.db is the relative var/t.db; sqlite:////abs/t.db is /abs/t.db (SQLAlchemy's rule).
-    target = rest[1:] if rest.startswith("/") else rest
-    if not target:
-        raise ValueError(f"{url_or_path!r} names no database file; use sqlite:///path/to/transcripts.db.")
-    return BACKENDS["sqlite"], target
-
-
-def _safe(url: str) -> str:
-    """``url`` with any password masked (error messages and logs must not show it)."""
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        creds, _, host = rest.partition("@")
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
-    return url
