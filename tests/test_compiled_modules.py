@@ -16,6 +16,7 @@ ABSENT_OK = "SKILLS_NO_COMPILER"
     ("skills_sdk.transcripts.redaction.speedups", "redaction/_speedups.c", "the redactor runs at a third of the speed"),
     ("skills_sdk.transcripts.postgres.jsonl", "postgres/_jsonl.c", "a PostgreSQL export makes its lines in Python"),
     ("skills_sdk.transcripts.sqlite.content", "sqlite/_content.c", "a capture makes its row's content text in Python"),
+    ("skills_sdk.transcripts.sqlite.export", "sqlite/_jsonl.c", "a SQLite export spends twice the CPU a row"),
 ])
 def test_the_compiled_twins_are_built_in_a_dev_install(module, source, without) -> None:
     if os.environ.get(ABSENT_OK) == "1":

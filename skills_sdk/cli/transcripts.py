@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..transcripts.audit import audit, tally, tally_jsonl
+from ..transcripts.audit import audit, tally
 from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
 from ._common import db_option, iso_time, open_store
@@ -51,11 +51,11 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
     # Progress goes to stderr, and only when the rows are not scrolling past on the same terminal.
     with Progress("exported", enabled=not out.isatty()) as bar:
         if fmt == "jsonl":
-            # SQLite encodes each line (same text as json.dumps of the decoded row): no per-row Python.
-            lines = tally_jsonl(store.iter_jsonl(**filters), users)
-            while chunk := list(islice(lines, PROGRESS_EVERY)):
-                out.write("\n".join(chunk) + "\n")
-                bar.update(bar.done + len(chunk))
+            # The ledger makes the lines (same text as json.dumps of the decoded row), a chunk of
+            # rows at a time, and counts their users: no per-row Python here.
+            for text, rows in store.export_jsonl(**filters, users=users, batch=PROGRESS_EVERY):
+                out.write(text)
+                bar.update(bar.done + rows)
         else:
             # Formula-safe, as the console's and the API's exports are (see record.csv_cells).
             rows = iter_csv(tally(store.iter_transcripts(**filters), users))

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ..errors import BadQuery, ErasureIncomplete
-from ..transcripts.audit import tally, tally_jsonl
+from ..transcripts.audit import tally
 from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
@@ -135,10 +135,9 @@ def export_transcripts(key: KeyInfo) -> Response:
         users: Counter[str] = Counter()
         try:
             if filters.get("q") is None:
-                # Oldest first, each line built by the ledger (SQLite's json_object, PostgreSQL's
-                # export): no per-row decode and re-encode here, like `skills transcripts export`.
-                for line in tally_jsonl(ledger.iter_jsonl(filters, developer_id=key.subject), users):
-                    yield line + "\n"
+                # Oldest first, the lines made by the ledger a chunk at a time, their users counted as
+                # each chunk is made: no per-row decode and re-encode here, like `skills transcripts export`.
+                yield from (text for text, _ in ledger.export_jsonl(filters, developer_id=key.subject, users=users))
             else:  # a search: its pages, newest first
                 for row in tally(ledger.iter_query(filters, developer_id=key.subject), users):
                     yield _DUMPS(row) + "\n"

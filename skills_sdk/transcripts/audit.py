@@ -8,6 +8,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -87,6 +88,13 @@ def tally_jsonl(lines: Iterable[str], users: Counter[str]) -> Iterator[str]:
             if raw:
                 users[raw] += 1
         yield line
+
+
+def jsonl_chunks(lines: Iterable[str], users: Counter[str] | None, batch: int) -> Iterator[tuple[str, int]]:
+    """JSON ``lines`` (no newlines) as text chunks of up to ``batch`` lines each ending in a newline, and each chunk's lines; users counted."""
+    counted = lines if users is None else tally_jsonl(lines, users)
+    while chunk := list(islice(counted, batch)):
+        yield "\n".join(chunk) + "\n", len(chunk)
 
 
 #: How each audited read is named to the user whose rows it returned.

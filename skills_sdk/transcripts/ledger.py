@@ -17,6 +17,8 @@ from .urls import BACKENDS, backend_of
 from .urls import safe_url as _safe
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from .keys import KeyInfo
     from .sessions import ConsoleSession
     from .spool import Spool
@@ -111,10 +113,20 @@ class Ledger(Lifecycle, abc.ABC):
         for row in self.iter_transcripts(where, batch=batch, **fields):
             yield to_jsonl(row)
 
+    def export_jsonl(self, where: Where = None, /, *, users: Counter[str] | None = None, batch: int = 1000,
+                     **fields: Any) -> Iterator[tuple[str, int]]:
+        """The rows :meth:`iter_jsonl` yields as text chunks of up to ``batch`` lines, each ending in a newline; with each, its lines.
+
+        Each line's user is counted in ``users`` (the audit row of an export), as its chunk is made.
+        """
+        from .audit import jsonl_chunks
+
+        return jsonl_chunks(self.iter_jsonl(where, **fields), users, batch)
+
     def export(self, where: Where = None, /, *, fmt: str = "jsonl", **fields: Any) -> Iterator[str]:
         """The matching rows, oldest first, as text chunks: JSON lines, or CSV with a header (formulas neutralised)."""
         if fmt == "jsonl":
-            return (line + "\n" for line in self.iter_jsonl(where, **fields))
+            return (text for text, _ in self.export_jsonl(where, **fields))
         if fmt == "csv":
             return iter_csv(self.iter_transcripts(where, **fields))
         raise ValueError(f"export format must be 'jsonl' or 'csv', got {fmt!r}.")

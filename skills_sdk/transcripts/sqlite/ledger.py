@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -183,12 +184,18 @@ class SQLiteLedger(Connection, Ledger):
     def iter_jsonl(self, where: Where = None, /, *, batch: int = 10_000, **fields: Any) -> Iterator[str]:
         """The rows ``iter_transcripts`` yields, each already encoded as one compact JSON line (no newline).
 
-        SQLite builds each object (``json_object``), so an export does no per-row Python work; the
-        text equals ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
+        The text is SQLite's ``json_object`` of the stored row (:func:`.queries.json_select`), made
+        without a Python object a row (see :mod:`.export`); it equals
+        ``json.dumps(row, ensure_ascii=False, separators=(",", ":"))`` of the decoded row.
         """
-        conn = self.conn
-        for raw in queries.walk(conn, queries.json_select(conn), TranscriptFilter.of(where, **fields), batch, []):
-            yield raw[0]
+        for text, _ in self.export_jsonl(where, batch=batch, **fields):
+            yield from text[:-1].split("\n")  # a JSON line holds no newline: its own are escaped
+
+    def export_jsonl(self, where: Where = None, /, *, users: Counter[str] | None = None, batch: int = 1000,
+                     **fields: Any) -> Iterator[tuple[str, int]]:
+        from .export import chunks
+
+        return chunks(self.conn, TranscriptFilter.of(where, **fields), batch, Counter() if users is None else users)
 
     def query(self, where: Where = None, /, *, developer_id: str | None = None, user_id: str | None = None,
               before_id: int | None = None, limit: int = 50) -> Page:

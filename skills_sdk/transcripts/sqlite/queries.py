@@ -9,7 +9,7 @@ from ..query import TranscriptFilter, scope_where, where
 from ..record import JSON_COLUMNS, canonical_json, decode, split_kinds
 from .driver import sqlite3
 
-__all__ = ["rows", "unsealed", "count", "walk", "json_select", "page", "scope_where", "decoded_page", "by_user_first", "LIVE",
+__all__ = ["rows", "unsealed", "count", "walk", "batch_statement", "export_columns", "exact_latency_from", "json_select", "page", "scope_where", "decoded_page", "by_user_first", "LIVE",
            "LIVE_T", "PURGED_BELOW"]
 
 #: The smallest id a read may return: a purge's first step hides every row below it at once (they
@@ -52,25 +52,7 @@ def walk(conn: sqlite3.Connection, select: str, f: TranscriptFilter, batch: int,
 
     Each tuple ends with two keyset columns (created_at, id) after the selected ones.
     """
-    if f.q is not None:
-        raise ValueError("an export does not search text; leave q out, or page through query() for matches.")
-    clauses, params = where(f)
-    clauses = [*by_user_first(clauses), LIVE]
-    # The keyset columns ride at the end of each result tuple.
-    sel = f"{select}, created_at AS _k_at, id AS _k_id"
-    if f.user_id is None and f.session_id is None and (f.developer_id is not None or f.skill is not None):
-        # Walk the (developer_id | skill, created_at) index in its own order, keyset on
-        # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
-        base = " AND ".join(clauses)
-        order = f"ORDER BY created_at, id LIMIT {int(batch)}"
-        cur = conn.execute(f"SELECT {sel} FROM transcripts WHERE {base} {order}", params)
-        next_sql = f"SELECT {sel} FROM transcripts WHERE {base} AND (created_at, id) > (?, ?) {order}"
-        key = lambda r: [*params, r[-2], r[-1]]  # noqa: E731
-    else:
-        cond = " AND ".join(clauses + ["id > ?"])
-        next_sql = f"SELECT {sel} FROM transcripts WHERE {cond} ORDER BY id LIMIT {int(batch)}"
-        cur = conn.execute(next_sql, [*params, 0])
-        key = lambda r: [*params, r[-1]]  # noqa: E731
+    cur = conn.execute(*batch_statement(f, select, batch))
     names[:] = [d[0] for d in cur.description][:-2]
     while True:
         # Streamed, not fetched: memory stays flat whatever the batch, and each batch is one
@@ -81,7 +63,30 @@ def walk(conn: sqlite3.Connection, select: str, f: TranscriptFilter, batch: int,
             yield last
         if n < batch or last is None:
             return
-        cur = conn.execute(next_sql, key(last))
+        cur = conn.execute(*batch_statement(f, select, batch, (last[-2], last[-1])))
+
+
+def batch_statement(f: TranscriptFilter, select: str, batch: int, after: tuple[str, int] | None = None
+                    ) -> tuple[str, list[Any]]:
+    """One batch of :func:`walk`: ``SELECT {select}, created_at, id`` of the next rows after the keyset ``after``."""
+    if f.q is not None:
+        raise ValueError("an export does not search text; leave q out, or page through query() for matches.")
+    clauses, params = where(f)
+    clauses = [*by_user_first(clauses), LIVE]
+    # The keyset columns ride at the end of each result tuple.
+    sel = f"{select}, created_at AS _k_at, id AS _k_id"
+    if f.user_id is None and f.session_id is None and (f.developer_id is not None or f.skill is not None):
+        # Walk the (developer_id | skill, created_at) index in its own order, keyset on
+        # (created_at, id): "id > ? ORDER BY id" there sorts every row of the developer per batch.
+        if after is not None:
+            clauses.append("(created_at, id) > (?, ?)")
+            params.extend(after)
+        order = "created_at, id"
+    else:
+        clauses.append("id > ?")
+        params.append(0 if after is None else after[1])
+        order = "id"
+    return f"SELECT {sel} FROM transcripts WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT {int(batch)}", params
 
 
 def by_user_first(clauses: list[str]) -> list[str]:
@@ -98,33 +103,49 @@ def by_user_first(clauses: list[str]) -> list[str]:
             for c in clauses]
 
 
+#: How :func:`json_select` writes each column (see :func:`export_columns`).
+PLAIN, JSON_TEXT, REAL, BOOL, KINDS = range(5)
+
+
+def export_columns(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """Every column an export line holds, in the table's order, with how it is written (PLAIN, JSON_TEXT, ...)."""
+    kinds = {"end_session": BOOL, "redacted": KINDS}
+    return [(name, JSON_TEXT if name in JSON_COLUMNS else REAL if kind in ("REAL", "FLOAT") else kinds.get(name, PLAIN))
+            for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') "
+                                           "WHERE name != 'seal' ORDER BY cid")]
+
+
+def exact_latency_from(conn: sqlite3.Connection) -> int:
+    """The last id whose latency may have more than 3 decimals (written before the store rounded it)."""
+    return int(conn.execute("SELECT coalesce((SELECT value FROM privacy_meta WHERE name = "
+                            "'exact_latency_from'), 0)").fetchone()[0])
+
+
 def json_select(conn: sqlite3.Connection) -> str:
     """``json_object(...)`` over every column, decoding as ``decode`` does."""
     conn.create_function("skillssplit_kinds", 1, split_kinds, deterministic=True)
     conn.create_function("skills_json", 1, canonical_json, deterministic=True)
     conn.create_function("skills_float", 1, repr, deterministic=True)
     parts = []
-    for name, kind in conn.execute("SELECT name, upper(type) FROM pragma_table_info('transcripts') WHERE name != "
-                                   "'seal' ORDER BY cid"):
+    for name, kind in export_columns(conn):
         col = '"' + name.replace('"', '""') + '"'
-        if name in JSON_COLUMNS:
+        if kind == JSON_TEXT:
             # The store writes canonical JSON (see JsonText), which json() keeps as it is. Text
             # that is not valid JSON (written around the store) is decoded as decode does.
             expr = (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) THEN json({col}) "
                     f"ELSE json(skills_json({col})) END")
-        elif kind in ("REAL", "FLOAT"):
+        elif kind == REAL:
             # SQLite prints 15 significant digits, Python the shortest text that round-trips; they
             # agree on a value with at most 3 decimals below 1e11, which is how the store writes
             # latency. Rows written before it rounded (ids up to exact_from) are checked, in
             # Python when they need more digits; round() costs a printf, so only for those.
-            exact_from = int(conn.execute("SELECT coalesce((SELECT value FROM privacy_meta WHERE name = "
-                                          "'exact_latency_from'), 0)").fetchone()[0])
+            exact_from = exact_latency_from(conn)
             old = f"(id <= {exact_from} AND {col} != round({col}, 3))" if exact_from else "0"
             expr = (f"CASE WHEN typeof({col}) = 'real' AND (abs({col}) >= 1e11 OR {old}) "
                     f"THEN json(skills_float({col})) ELSE {col} END")
-        elif name == "end_session":
+        elif kind == BOOL:
             expr = f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
-        elif name == "redacted":
+        elif kind == KINDS:
             expr = (f"CASE WHEN coalesce({col}, '') = '' THEN json('[]') WHEN instr({col}, ',') = 0 "
                     f"THEN json_array({col}) ELSE json(skillssplit_kinds({col})) END")
         else:
