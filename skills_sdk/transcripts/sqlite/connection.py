@@ -14,6 +14,7 @@ from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
+from .dbfile import make_ledger_file
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .seal import seal_sql
@@ -108,7 +109,7 @@ class Connection(Slices):
             _make_var_folder(self.path)
             # Made here, owner-only whatever the umask, before SQLite opens it: SQLite gives the -wal
             # and -shm files it makes the database file's mode, so they are 0600 too.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            make_ledger_file(self.path)
 
     def created(self) -> None:
         """The schema exists: from now on a connection opens the existing file or fails, so a file removed
