@@ -207,6 +207,19 @@ def test_an_unstarted_ledger_is_checkpointed_by_the_shared_thread(tmp_path):
     store.close()
 
 
+def test_an_unstarted_ledger_written_on_the_connection_that_made_its_schema_is_served_from_that_use(tmp_path):
+    # The constructor's connection is handed to the shared thread at its first use, not when it is
+    # made: a server starts the ledger's own thread first, and the shared one need never start.
+    db = tmp_path / "t.db"
+    store = TranscriptStore(db)
+    assert store not in checkpoints._ledgers
+    before = os.path.getsize(db)
+    store.record_many([long_row(i) for i in range(200)])  # this thread's connection: the constructor's
+    assert store in checkpoints._ledgers
+    assert wait_for(lambda: os.path.getsize(db) > before)
+    store.close()
+
+
 @pytest.mark.parametrize("background, served", [("elsewhere", False), ("thread", True)])
 def test_a_workers_ledger_is_left_to_the_maintenance_process(tmp_path, monkeypatch, background, served):
     # A gunicorn worker's ledger (SKILLS_BACKGROUND=elsewhere) is checkpointed by the maintenance
@@ -220,13 +233,12 @@ def test_a_workers_ledger_is_left_to_the_maintenance_process(tmp_path, monkeypat
 
 def test_a_started_ledger_is_left_to_its_own_thread(tmp_path, monkeypatch):
     served = []
-    # Only what it checkpoints once started counts: before start() (while the schema is made) the
-    # shared thread serves the ledger, as it should.
-    monkeypatch.setattr(checkpoints, "_checkpoint", lambda ledger: ledger.background_running and served.append(ledger))
+    monkeypatch.setattr(checkpoints, "_checkpoint", lambda ledger: served.append(ledger))
     store = TranscriptStore(tmp_path / "t.db").start()
     store.record(long_row(0))
+    store.save_state("dev", "notes", "u0", {"n": 1})  # the connection that made the schema, first used now
     time.sleep(3 * checkpoints.INTERVAL)
-    assert store not in served
+    assert store not in served and store not in checkpoints._ledgers
     store.stop()
 
 

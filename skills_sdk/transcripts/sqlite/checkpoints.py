@@ -7,7 +7,8 @@ So no connection of a file ledger checkpoints by itself (``wal_autocheckpoint = 
 ledger's own thread checkpoints (:meth:`~.connection.Connection.start_background`), and every
 other one (a CLI command, a script, a test) is served here, by a daemon thread shared by every
 ledger of the process, which checkpoints a WAL that changed since its last tick, from the
-ledger's first connection until :meth:`~.connection.Connection.close` (which waits for a checkpoint
+ledger's first use once made (not while its constructor makes the schema: a server starts the
+ledger's own thread right after, and this one would only stand by) until :meth:`~.connection.Connection.close` (which waits for a checkpoint
 under way and closes the thread's connection itself: once a ledger is closed, nothing of it acts
 on the file, which another SQLite library in the same process may then open safely).
 """
