@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,6 +11,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import TYPE_CHECKING, Any
 
 from ._frozen import RECORD, Mutable
+from ._logs import LazyLogger
 from ._version import __version__
 from .context import Turn
 from .envelope import RequestEnvelope, load_request, parse_body
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SkillHost", "TurnResult", "USER_AGENT", "load_skills", "load_partner_session"]
 
-log = logging.getLogger("skills_sdk")
+log = LazyLogger("skills_sdk")
 
 USER_AGENT = f"skills_sdk/{__version__}"
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode

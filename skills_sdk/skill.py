@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._frozen import NEW_DICT, RECORD, Frozen, set_field
+from ._logs import LazyLogger
 from .context import Turn
 from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .envelope import Slot
@@ -21,7 +21,7 @@ from .response import CanFulfill, Response, ask, empty, say
 
 __all__ = ["Skill", "Handler", "SlotParam", "is_intent", "is_request_type"]
 
-log = logging.getLogger("skills_sdk")
+log = LazyLogger("skills_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -49,7 +49,8 @@ OFF_THE_COLD_PATH = (
     "skills_sdk.transcripts.retention", "skills_sdk.transcripts.keys", "skills_sdk.transcripts.sessions",
     "html", "decimal", "click", "prometheus_client", "cryptography", "example_skills",
     "skills_sdk.http", "skills_sdk.server", "skills_sdk.cli", "skills_sdk.simulator", "skills_sdk.verify",
-    "skills_sdk.envelope_schema", "csv", "skills_sdk.transcripts.transcript", "glob",
+    "skills_sdk.envelope_schema", "csv", "skills_sdk.transcripts.transcript", "glob", "logging", "string",
+    "traceback",
 )
 
 #: Never imported by a worker of ``skills_sdk.wsgi`` that answers /alexa for skills calling no partner, with

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._logs import LazyLogger
 from ..context import Turn
 from ..middleware import Endpoint
 from ..request_types import reported, sent_body
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Capture", "CAPTURE_MODES"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .._logs import LazyLogger
 from ..context import Turn
 from ..middleware import Endpoint
 from ..response import Response, empty
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ForgetOnDisable", "SKILL_DISABLED", "erase_user", "schedule_erasure", "iter_receipts"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: The event the platform sends when a user disables a skill.
 SKILL_DISABLED = "AlexaSkillEvent.SkillDisabled"

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._logs import LazyLogger
 from ..errors import LedgerUnavailable
 from .ledger import Ledger
 from .spool import Spool
 
 __all__ = ["LedgerGuard", "Unguarded", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: The guard's states, in order of gravity (the ``skills_ledger_state`` metric is the index).
 STATES = ("ok", "spooling", "refusing")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+from .._logs import LazyLogger
 
 if TYPE_CHECKING:
     from .guard import Reserve
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: The spool of database ``x.db`` is ``x.db.spool``; files being replayed are ``x.db.spool.<id>.replay``.
 SPOOL_SUFFIX = ".spool"

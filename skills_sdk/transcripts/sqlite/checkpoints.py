@@ -15,13 +15,13 @@ on the file, which another SQLite library in the same process may then open safe
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 import weakref
 from typing import TYPE_CHECKING
 
+from ..._logs import LazyLogger
 from ...errors import StoreError
 from .driver import DB_ERRORS, open_uri, sqlite3, sync_files
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["serve", "forget", "WAL_BOUND_FRAMES", "checkpoint_bounded"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: How many frames (64 MB of 4 KB pages) the WAL may hold before a checkpoint holds writers off
 #: long enough for it to start over (see :func:`checkpoint_bounded`). Beyond its size it bounds

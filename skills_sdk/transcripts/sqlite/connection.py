@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..._logs import LazyLogger
 from ...errors import StoreError
 from ..ledger import DEFAULT_DB
 from . import checkpoints
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "Transaction", "open_uri"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: The capture connection's page cache (KiB): what a capture reads of the six B-trees it writes
 #: stays cached at 10M rows and 1,000 developers (SQLite's default is 2 MB; see :attr:`Connection.capture_conn`).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3 as _stdlib
 import sys
 from typing import Any
+
+from ..._logs import LazyLogger
 
 # pysqlite3 (a current SQLite, bundled by the pysqlite3-binary wheel) when it is installed, else the
 # standard library's module: the choice sqlite-utils makes (sqlite_utils.utils), so both use the very
@@ -26,6 +27,8 @@ DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error
 #: so erasing one user costs what that user had, not a rewrite of the whole index.
 FTS5_SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42, 0)
 
+
+log = LazyLogger("skills_sdk.transcripts")
 
 _pid = os.getpid()
 
@@ -71,7 +74,7 @@ def wal_vfs() -> str | None:
                 library = sys.modules["pysqlite3._sqlite3" if sqlite3.__name__.startswith("pysqlite3") else "_sqlite3"]
                 _vfs = _walvfs.register(library.__file__)
             except (ImportError, OSError, KeyError, AttributeError) as exc:
-                logging.getLogger("skills_sdk.transcripts").debug("WAL frames written one by one: %s", exc)
+                log.debug("WAL frames written one by one: %s", exc)
     return _vfs or None
 
 
@@ -96,7 +99,7 @@ def sync_files(conn: sqlite3.Connection) -> bool:
     try:
         return bool(sync(conn))
     except OSError as exc:  # a failing disk: the checkpoint's own fsync meets it next and says so as SQLite does
-        logging.getLogger("skills_sdk.transcripts").debug("the ledger's files not synced before the checkpoint: %s", exc)
+        log.debug("the ledger's files not synced before the checkpoint: %s", exc)
         return False
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._logs import LazyLogger
 from ..record import storage_values, utcnow_iso
 from .chain import seal_inserted
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["record_spooled", "forget_spooled"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 _PROGRESS_SQL = (
     "CREATE TABLE IF NOT EXISTS spool_replay (file TEXT PRIMARY KEY, offset INTEGER NOT NULL, updated_at TEXT)"

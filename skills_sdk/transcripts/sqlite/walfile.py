@@ -18,14 +18,14 @@ nothing is written; a write that finds no room gives back its slice. Either way 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 
+from ..._logs import LazyLogger
 from .checkpoints import WAL_BOUND_FRAMES
 
 __all__ = ["WAL_RESERVE_FRAMES", "RESERVE_SLICE", "configured_reserve", "reserve_slice", "settle", "working_size"]
 
-log = logging.getLogger("skills_sdk.transcripts")
+log = LazyLogger("skills_sdk.transcripts")
 
 #: The ``-wal`` file's working size in frames: the bound at which a checkpoint lets the WAL start
 #: over, plus the frames captures add while that checkpoint copies (the file reached 74-88 MB in
