@@ -5,7 +5,8 @@ skills_sdk/transcripts/redaction/speedups.py); skills_sdk.transcripts.postgres._
 PostgreSQL export's line (skills_sdk/transcripts/postgres/jsonl.py); skills_sdk.transcripts.sqlite._walvfs
 the SQLite VFS that writes a commit's WAL frames at once (skills_sdk/transcripts/sqlite/walvfs.py);
 skills_sdk.transcripts.sqlite._lockwake the write lock's wait without a thread (Linux; sqlite/filelock.py);
-skills_sdk.transcripts.sqlite._content the twin of a captured row's content text (sqlite/content.py);
+skills_sdk.transcripts.sqlite._content the twin of a captured row's content text, its digest
+(sqlite/content.py) and its seal's SQL function (sqlite/seal.py);
 skills_sdk.transcripts.sqlite._jsonl the SQLite export's lines (sqlite/export.py). All are optional: where they cannot
 be built (no compiler, no Python headers) the install goes on and the pure-Python code they mirror runs
 (see docs/privacy.md, "Which code runs", and docs/transcripts.md on the export).

@@ -28,6 +28,19 @@ def test_the_compiled_twins_are_built_in_a_dev_install(module, source, without) 
     )
 
 
+def test_a_captures_digest_and_seal_are_compiled_in_a_dev_install() -> None:
+    from skills_sdk.transcripts.sqlite import content
+
+    if os.environ.get(ABSENT_OK) == "1":
+        pytest.skip(f"{ABSENT_OK}=1: a pure-Python install is expected here")
+    assert content.digest_compiled() and content.seal_compiled(), (
+        "skills_sdk/transcripts/sqlite/_content.c was not built, or found no SHA-256 in hashlib's libcrypto or no "
+        "SQLite functions in the driver's library, so a capture digests and seals its row in Python (some 30,000 "
+        "more instructions). Install gcc and the Python headers and rerun `pip install -e '.[dev]'`, or set "
+        f"{ABSENT_OK}=1 where no compiler is expected."
+    )
+
+
 def test_the_wal_writes_vfs_is_built_in_a_dev_install() -> None:
     from skills_sdk.transcripts.sqlite.driver import wal_vfs
 

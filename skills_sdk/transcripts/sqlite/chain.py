@@ -26,7 +26,7 @@ from typing import Any
 
 from ..._frozen import RECORD, Mutable
 from ..record import INSERT_COLUMNS, utcnow_iso
-from .content import CONTENT, KINDS, PROBE, content_in_python, content_utf8, row_digest
+from .content import CONTENT, KINDS, PROBE, content_in_python, row_digest, values_digest
 from .driver import sqlite3
 from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 from .seal import SEAL_FROM, check_sealed, highest_id, removed_upto, seal_of, split_below
@@ -90,11 +90,7 @@ def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]
     the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
     (a second worker, the background indexer) waited out. The row's seal is made of it and its id.
     """
-    if content_in_python(conn):
-        content = content_utf8(values)
-        if content is not None:
-            return row_digest(secret, content)
-    return None
+    return values_digest(secret, values) if content_in_python(conn) else None
 
 
 def seal_inserted(conn: sqlite3.Connection, secret: bytes, first: int, last: int) -> int:

@@ -17,7 +17,7 @@ from .checkpoints import checkpoint_bounded
 from .dbfile import make_ledger_file
 from .driver import DB_ERRORS, Transaction, open_uri, pid, sqlite3
 from .filelock import FileLock
-from .seal import seal_sql
+from .seal import define_seal
 from .slices import Slices
 from .walfile import configured_reserve
 
@@ -196,7 +196,7 @@ class Connection(Slices):
                 cached_statements=1024,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
-            conn.create_function("skills_seal", 2, seal_sql, deterministic=True)  # a capture's INSERT seals its row
+            define_seal(conn)  # a capture's INSERT seals its row
             if not self.memory:
                 conn.execute("PRAGMA journal_mode = WAL")
                 # Checkpoints (the only fsyncs under synchronous=NORMAL) run on a background thread,

@@ -1,8 +1,11 @@
 """A transcript row's content text, as SQLite spells it, and its keyed digest: the input of the row's seal.
 
 :data:`CONTENT` is the text in SQL (verify, a purge's and an erasure's tombstones read it back);
-:func:`content_utf8` makes the same text from the values a capture has in hand (in C, ``_content.c``,
-where it was built); :func:`row_digest` is its HMAC under the database's secret.
+:func:`content_utf8` makes the same text from the values a capture has in hand; :func:`row_digest` is
+its HMAC under the database's secret, and :func:`values_digest` the two at once, what a capture
+seals its row with. The Python here is the specification; ``_content.c`` makes the text and the
+digest where it was built (and found hashlib's SHA-256), and the seal's SQL function too
+(:func:`define_seal_in_c`).
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..record import COLUMNS, INSERT_COLUMNS, compact_json, picker
-from .driver import sqlite3
+from .driver import library, sqlite3
 
 try:  # the content text in C, where pip built it (setup.py); else the Python below, the same text
     from . import _content as _compiled  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - an install without a C compiler
     _compiled = None
 
-__all__ = ["CONTENT", "KINDS", "PROBE", "available", "content_in_python", "content_of", "content_utf8", "row_digest"]
+__all__ = ["CONTENT", "HEADS", "KINDS", "PROBE", "available", "content_in_python", "content_of", "content_utf8",
+           "define_seal_in_c", "digest_compiled", "row_digest", "seal_compiled", "values_digest"]
 
 
 def available() -> bool:
@@ -143,3 +147,73 @@ def row_digest(secret: bytes, content: str | bytes) -> str:
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 _pads: dict[bytes, tuple[Any, Any]] = {}
+
+
+#: Each column's name as the content text spells it before its value (``b'"speech":'``), for ``_content.c``.
+HEADS = tuple(compact_json(name).encode() + b":" for name in INSERT_COLUMNS)
+_Digest = Callable[[Sequence[Any]], "str | None"]
+_digests: dict[bytes, _Digest] = {}
+
+
+def values_digest(secret: bytes, values: Sequence[Any]) -> str | None:
+    """``row_digest(secret, content_utf8(values))``, or None where :func:`content_utf8` is None.
+
+    >>> values_digest(b"k", PROBE) == row_digest(b"k", content_utf8(PROBE))
+    True
+
+    One call of ``_content.c`` where it hashes (:func:`digest_compiled`): the row's shape, its
+    floats' spellings, the content text and the HMAC in C, the key's padded states hashed once per
+    secret. The same in Python cost a capture some 33,000 instructions besides the hashing.
+    """
+    digest = _digests.get(secret)
+    if digest is None:
+        if _hashing:
+            digest = _compiled.Key(secret, HEADS, KINDS).digest
+        else:
+            def digest(values: Sequence[Any]) -> str | None:
+                content = content_utf8(values)
+                return None if content is None else row_digest(secret, content)
+        if len(_digests) < 64:
+            _digests[secret] = digest
+    return digest(values)
+
+
+def digest_compiled() -> bool:
+    """Whether ``_content.c`` digests a capture's row (built, hashlib's SHA-256 found, the probe row's digest the same)."""
+    return _hashing
+
+
+def seal_compiled() -> bool:
+    """Whether ``_content.c`` defines the seal's SQL function (it hashes, and found the driver's SQLite functions)."""
+    return _sealing
+
+
+def define_seal_in_c(conn: sqlite3.Connection) -> bool:
+    """Define ``skills_seal(id, digest)`` (:func:`.seal.seal_sql`) on ``conn`` in C; False where ``_content.c`` cannot."""
+    if not _sealing or not isinstance(conn, sqlite3.Connection):  # (the module reads the driver's own object)
+        return False
+    _compiled.define_seal(conn)
+    return True
+
+
+def _bind() -> tuple[bool, bool]:
+    """Whether ``_content.c`` can hash (SHA-256 from hashlib's own libcrypto) and define SQL functions (the driver's SQLite)."""
+    if _compiled is None:
+        return False, False
+    try:
+        import _hashlib  # the OpenSSL hashlib runs: no libcrypto linked into _content.c, no header to build it
+
+        _compiled.bind_hashing(_hashlib.__file__)
+    except (ImportError, OSError, AttributeError):  # a Python without OpenSSL, a libcrypto without SHA256_Init
+        return False, False
+    probe = _text(_shape(tuple(map(type, PROBE))), PROBE).encode()  # type: ignore[arg-type]
+    if _compiled.Key(b"probe", HEADS, KINDS).digest(PROBE) != row_digest(b"probe", probe):
+        return False, False  # pragma: no cover - a libcrypto whose SHA256_CTX is not OpenSSL's
+    try:
+        _compiled.bind_sqlite(library())
+    except (OSError, KeyError, AttributeError, TypeError):  # no SQLite functions to find
+        return True, False
+    return True, True
+
+
+_hashing, _sealing = _bind()

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "open_uri", "pid", "wal_vfs"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "library", "open_uri", "pid", "wal_vfs"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -46,6 +46,15 @@ def pid() -> int:
     return _pid
 
 
+def library() -> str:
+    """The file of the driver's own SQLite, where the compiled modules find its functions (``dlsym``).
+
+    The standard library's ``_sqlite3`` links it; pysqlite3's module has it inside. KeyError or
+    AttributeError where neither is loaded as a file.
+    """
+    return sys.modules["pysqlite3._sqlite3" if sqlite3.__name__.startswith("pysqlite3") else "_sqlite3"].__file__  # type: ignore[return-value]
+
+
 def is_busy(exc: BaseException) -> bool:
     """True when ``exc`` says another connection holds the database's lock ("database is locked/busy")."""
     return isinstance(exc, DB_ERRORS) and any(w in str(exc).lower() for w in ("database is locked", "busy"))
@@ -70,9 +79,7 @@ def wal_vfs() -> str | None:
             try:
                 from . import _walvfs  # type: ignore[attr-defined]
 
-                # The driver's own SQLite (the stdlib's _sqlite3 links it; pysqlite3 has it inside).
-                library = sys.modules["pysqlite3._sqlite3" if sqlite3.__name__.startswith("pysqlite3") else "_sqlite3"]
-                _vfs = _walvfs.register(library.__file__)
+                _vfs = _walvfs.register(library())
             except (ImportError, OSError, KeyError, AttributeError) as exc:
                 log.debug("WAL frames written one by one: %s", exc)
     return _vfs or None

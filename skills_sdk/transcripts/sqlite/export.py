@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from ..audit import jsonl_chunks, tally_jsonl
 from ..query import TranscriptFilter
 from . import queries
-from .driver import sqlite3
+from .driver import library, sqlite3
 
 __all__ = ["PURE_ENV", "available", "chunks", "compiled"]
 
@@ -30,8 +29,7 @@ PURE_ENV = "SKILLS_EXPORT_PURE"
 try:
     from . import _jsonl  # type: ignore[attr-defined]
 
-    # The driver's own SQLite (the stdlib's _sqlite3 links it; pysqlite3 has it inside).
-    _jsonl.bind(sys.modules["pysqlite3._sqlite3" if sqlite3.__name__.startswith("pysqlite3") else "_sqlite3"].__file__)
+    _jsonl.bind(library())  # the driver's own SQLite
 except (ImportError, OSError, KeyError, AttributeError):  # not built, or no SQLite functions to find
     _jsonl: Any = None
 

@@ -22,9 +22,10 @@ import hmac
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .content import define_seal_in_c
 from .driver import sqlite3
 
-__all__ = ["SEAL_FROM", "REMOVED_HIGH", "seal_of", "seal_sql", "highest_id", "removed_upto", "next_id_sql", "migrate", "check_sealed", "split_below"]
+__all__ = ["SEAL_FROM", "REMOVED_HIGH", "seal_of", "seal_sql", "define_seal", "highest_id", "removed_upto", "next_id_sql", "migrate", "check_sealed", "split_below"]
 
 #: The ``privacy_meta`` name of the first id sealed in its row (rows below it have ``insert`` entries).
 SEAL_FROM = "seal_from"
@@ -43,6 +44,26 @@ def seal_of(rid: int, digest: str) -> bytearray:
 def seal_sql(rid: int, digest: str | None) -> bytearray | None:
     """``skills_seal(id, digest)`` in SQL (every connection has it): :func:`seal_of`, or NULL for a NULL digest."""
     return None if digest is None else seal_of(rid, digest)
+
+
+def define_seal(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL function ``skills_seal(id, digest)``, :func:`seal_sql`: in C where ``_content.c`` can.
+
+    The C function spares a capture's INSERT a call back into Python (the GIL, two arguments made
+    objects, a hash object, a bytearray: some 11,000 instructions). The first connection of each driver
+    checks it against :func:`seal_of` (a mismatch, and that driver's connections get the Python one).
+    """
+    ok = _c_seal_ok.get(type(conn))
+    if ok is not False and define_seal_in_c(conn):
+        if ok is None:
+            probe = (1234567, hashlib.sha256(b"probe").hexdigest())
+            ok = _c_seal_ok[type(conn)] = conn.execute("SELECT skills_seal(?, ?)", probe).fetchone()[0] == seal_of(*probe)
+        if ok:
+            return
+    conn.create_function("skills_seal", 2, seal_sql, deterministic=True)
+
+
+_c_seal_ok: dict[type, bool] = {}  # by driver, as content_in_python asks
 
 
 def next_id_sql(conn: sqlite3.Connection) -> str:
