@@ -1,4 +1,4 @@
-"""A capture's digest and seal made in C (``_content.c``) are the Python specification's, byte for byte."""
+"""A capture's digest, seal and INSERT made with C (``_content.c``) are the Python specification's, byte for byte."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skills_sdk.transcripts import TranscriptStore
-from skills_sdk.transcripts.sqlite import content, seal
+from skills_sdk.transcripts.sqlite import content, inserts, seal
 from skills_sdk.transcripts.sqlite.content import HEADS, KINDS, PROBE, content_of, row_digest, values_digest
 from skills_sdk.transcripts.sqlite.driver import sqlite3
 from skills_sdk.transcripts.sqlite.seal import seal_of, seal_sql
@@ -108,3 +108,15 @@ def test_rows_sealed_in_python_and_in_c_are_the_same_and_verify(tmp_path, monkey
         assert store.verify_chain().ok
         store.close()
     assert sealed[0] == sealed[1]
+
+
+@pytest.mark.skipif(inserts._present is None, reason="_content.c was not built (test_compiled_modules says why)")
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.none() | st.integers() | st.text(max_size=3) | st.booleans(), min_size=len(KINDS),
+                       max_size=len(KINDS)), as_tuple=st.booleans())
+def test_a_captures_insert_names_the_same_columns_with_the_values_found_in_c(values, as_tuple):
+    given_values = tuple(values) if as_tuple else values
+    found = inserts.insert_by_shape(given_values, "SELECT 7")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(inserts, "_present", None)  # what an install without the compiled module runs
+        assert found == inserts.insert_by_shape(given_values, "SELECT 7")

@@ -25,6 +25,16 @@ INSERT_ID_SQL = 'INSERT INTO transcripts ("id", {}) VALUES (?, {})'.format(
 _INSERT_BY_SHAPE: dict[str, dict[tuple[type, ...], tuple[str, Callable[[Sequence[Any]], Any]]]] = {}
 
 
+try:  # the mask of a row's values that are not None, and those values, in one C call (_content.c)
+    from . import _content  # type: ignore[attr-defined]
+
+    _present: Callable[[Sequence[Any]], tuple[int, tuple[Any, ...]]] | None = _content.present
+except (ImportError, AttributeError):  # pragma: no cover - an install without a C compiler
+    _present = None
+#: The same statements keyed by that mask, one table per ``next_id_sql``.
+_INSERT_BY_MASK: dict[str, dict[int, str]] = {}
+
+
 def insert_by_shape(values: Sequence[Any], next_id_sql: str) -> tuple[str, tuple[Any, ...]]:
     """The INSERT of one row with ``values`` (:data:`INSERT_COLUMNS` order) and its parameters, None columns left out.
 
@@ -34,15 +44,29 @@ def insert_by_shape(values: Sequence[Any], next_id_sql: str) -> tuple[str, tuple
     the parameters returned. Asking for the id inside the INSERT saved the capture a statement
     (8,900 instructions; the id is read under the write lock either way).
     """
+    if _present is not None:
+        mask, params = _present(values)
+        by_mask = _INSERT_BY_MASK.get(next_id_sql)
+        if by_mask is None:
+            by_mask = _INSERT_BY_MASK.setdefault(next_id_sql, {})
+        sql = by_mask.get(mask)
+        if sql is None:
+            sql = _insert_sql([i for i in range(len(values)) if mask >> i & 1], next_id_sql)
+            if len(by_mask) < 256:
+                by_mask[mask] = sql
+        return sql, params
     types = tuple(map(type, values))
     shapes = _INSERT_BY_SHAPE.setdefault(next_id_sql, {})
     found = shapes.get(types)
     if found is None:
         kept = [i for i, t in enumerate(types) if t is not type(None)]
-        nid = f"({next_id_sql})"
-        sql = 'INSERT INTO transcripts ("id", "seal", {}) VALUES ({}, skills_seal({}, ?), {})'.format(
-            ", ".join(f'"{INSERT_COLUMNS[i]}"' for i in kept), nid, nid, ", ".join("?" for _ in kept))
-        found = sql, picker(kept)
+        found = _insert_sql(kept, next_id_sql), picker(kept)
         if len(shapes) < 256:
             shapes[types] = found
     return found[0], found[1](values)
+
+
+def _insert_sql(kept: Sequence[int], next_id_sql: str) -> str:
+    nid = f"({next_id_sql})"
+    return 'INSERT INTO transcripts ("id", "seal", {}) VALUES ({}, skills_seal({}, ?), {})'.format(
+        ", ".join(f'"{INSERT_COLUMNS[i]}"' for i in kept), nid, nid, ", ".join("?" for _ in kept))
