@@ -100,7 +100,9 @@ _SQLITE = (
 def _who(path: str, fn: str, obj: str) -> str:
     where = obj or path
     if "skills_sdk" in where:  # before the JSON encoder's test: _json_text.h is ours
-        return "ours: " + os.path.basename(path if path.endswith(".c") else where).split(".")[0] + ".c"
+        if path.endswith((".c", ".h")):
+            return "ours: " + os.path.basename(path)
+        return "ours: " + os.path.basename(where).split(".")[0] + ".c"
     if fn.startswith(("py_encode_basestring", "encoder_")) or "_json" in where:
         return "JSON encoding (Python's C encoder)"
     if "libcrypto" in where or "_hashlib" in where:
