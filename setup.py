@@ -35,6 +35,7 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._jsonl",
             ["skills_sdk/transcripts/sqlite/_jsonl.c"],
+            depends=["skills_sdk/transcripts/sqlite/_loaded.h"],  # the loaded library's functions
             optional=True,
         ),
         Extension(
@@ -45,7 +46,7 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._content",
             ["skills_sdk/transcripts/sqlite/_content.c"],
-            depends=["skills_sdk/transcripts/_json_text.h"],  # the JSON text both write
+            depends=["skills_sdk/transcripts/_json_text.h", "skills_sdk/transcripts/sqlite/_loaded.h"],
             optional=True,
         ),
     ]

@@ -13,13 +13,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../_json_text.h"
+#include "_loaded.h"
 
 static int put_value(Buffer *b, PyObject *value) {
     if (PyUnicode_Check(value)) {
@@ -103,14 +103,9 @@ static PyObject *bind_hashing(PyObject *self, PyObject *arg) {
     const char *library = PyUnicode_AsUTF8(arg);
     if (library == NULL) return NULL;
     if (sha.final != NULL) Py_RETURN_NONE;
-    void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
-    if (handle == NULL) return PyErr_Format(PyExc_OSError, "%s is not loaded: %s", library, dlerror());
-    /* dlsym on a handle searches the object's dependencies too: libcrypto */
-    void *init = dlsym(handle, "SHA256_Init"), *update = dlsym(handle, "SHA256_Update"),
-         *final = dlsym(handle, "SHA256_Final");
-    dlclose(handle); /* RTLD_NOLOAD took a reference; the interpreter keeps its own */
-    if (init == NULL || update == NULL || final == NULL)
-        return PyErr_Format(PyExc_OSError, "%s has no SHA256_Init, SHA256_Update and SHA256_Final", library);
+    void *init, *update, *final; /* from libcrypto, which _hashlib loaded */
+    Wanted wanted[] = {{&init, "SHA256_Init"}, {&update, "SHA256_Update"}, {&final, "SHA256_Final"}};
+    if (!find_functions(library, wanted, sizeof wanted / sizeof wanted[0])) return NULL;
     sha.init = (int (*)(Sha256 *))init;
     sha.update = (int (*)(Sha256 *, const void *, size_t))update;
     sha.final = (int (*)(unsigned char *, Sha256 *))final;
@@ -302,12 +297,6 @@ static struct {
     void (*result_error)(sqlite3_context *, const char *, int);
 } sq;
 
-/* The driver's connection object (CPython's _sqlite3 and pysqlite3 alike): the sqlite3 handle first. */
-typedef struct {
-    PyObject_HEAD
-    sqlite3 *db;
-} DriverConnection;
-
 static void seal(sqlite3_context *context, int argc, sqlite3_value **argv) {
     (void)argc;
     if (sq.value_type(argv[1]) == SQLITE_NULL) {
@@ -336,25 +325,14 @@ static PyObject *bind_sqlite(PyObject *self, PyObject *arg) {
     const char *library = PyUnicode_AsUTF8(arg);
     if (library == NULL) return NULL;
     if (sq.create_function != NULL) Py_RETURN_NONE;
-    void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
-    if (handle == NULL) return PyErr_Format(PyExc_OSError, "%s is not loaded: %s", library, dlerror());
-    struct { void **at; const char *name; } wanted[] = {
+    Wanted wanted[] = {
         {(void **)&sq.value_type, "sqlite3_value_type"}, {(void **)&sq.value_int64, "sqlite3_value_int64"},
         {(void **)&sq.value_text, "sqlite3_value_text"}, {(void **)&sq.value_bytes, "sqlite3_value_bytes"},
         {(void **)&sq.result_blob, "sqlite3_result_blob"}, {(void **)&sq.result_null, "sqlite3_result_null"},
         {(void **)&sq.result_error, "sqlite3_result_error"},
         {(void **)&sq.create_function, "sqlite3_create_function_v2"}, /* last: set means every one is */
     };
-    size_t n = sizeof wanted / sizeof wanted[0];
-    for (size_t k = 0; k < n; k++) {
-        *wanted[k].at = dlsym(handle, wanted[k].name);
-        if (*wanted[k].at == NULL) {
-            for (size_t j = 0; j < n; j++) *wanted[j].at = NULL;
-            dlclose(handle);
-            return PyErr_Format(PyExc_OSError, "%s does not export %s", library, wanted[k].name);
-        }
-    }
-    dlclose(handle); /* RTLD_NOLOAD took a reference; the driver keeps its own */
+    if (!find_functions(library, wanted, sizeof wanted / sizeof wanted[0])) return NULL;
     Py_RETURN_NONE;
 }
 

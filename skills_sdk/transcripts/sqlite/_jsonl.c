@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sqlite3.h>
 
+#include "_loaded.h"
+
 /* How a column's value becomes JSON (export.py's KINDS, in this order). */
 enum { PLAIN, JSON_TEXT, REAL, BOOL, KINDS };
 
@@ -49,11 +51,6 @@ static struct {
     const char *(*errmsg)(sqlite3 *);
 } api;
 
-/* The driver's connection object (CPython's _sqlite3 and pysqlite3 alike): the sqlite3 handle first. */
-typedef struct {
-    PyObject_HEAD
-    sqlite3 *db;
-} DriverConnection;
 
 /* A growing byte buffer, used without the GIL (raw allocator); `failed` once memory ran out. */
 typedef struct {
@@ -508,9 +505,7 @@ static PyObject *py_bind(PyObject *self, PyObject *args) {
     const char *library;
     if (!PyArg_ParseTuple(args, "s", &library)) return NULL;
     if (api.prepare != NULL) Py_RETURN_NONE;
-    void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
-    if (handle == NULL) return PyErr_Format(PyExc_OSError, "%s is not loaded: %s", library, dlerror());
-    struct { void **at; const char *name; } wanted[] = {
+    Wanted wanted[] = {
         {(void **)&api.step, "sqlite3_step"}, {(void **)&api.finalize, "sqlite3_finalize"},
         {(void **)&api.bind_int64, "sqlite3_bind_int64"}, {(void **)&api.bind_double, "sqlite3_bind_double"},
         {(void **)&api.bind_text, "sqlite3_bind_text"}, {(void **)&api.bind_null, "sqlite3_bind_null"},
@@ -522,16 +517,7 @@ static PyObject *py_bind(PyObject *self, PyObject *args) {
         {(void **)&api.errmsg, "sqlite3_errmsg"},
         {(void **)&api.prepare, "sqlite3_prepare_v2"}, /* last: set means every one is */
     };
-    size_t n = sizeof wanted / sizeof wanted[0];
-    for (size_t k = 0; k < n; k++) {
-        *wanted[k].at = dlsym(handle, wanted[k].name);
-        if (*wanted[k].at == NULL) {
-            for (size_t j = 0; j < n; j++) *wanted[j].at = NULL;
-            dlclose(handle);
-            return PyErr_Format(PyExc_OSError, "%s does not export %s", library, wanted[k].name);
-        }
-    }
-    dlclose(handle); /* RTLD_NOLOAD took a reference; the driver keeps its own */
+    if (!find_functions(library, wanted, sizeof wanted / sizeof wanted[0])) return NULL;
     Py_RETURN_NONE;
 }
 
