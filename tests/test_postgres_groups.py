@@ -221,3 +221,37 @@ def test_an_erasure_retires_its_group_in_every_developer_and_drops_the_jobs_no_l
     assert retired == set(keys.values())
     assert all(store.keys._groups.get((d, 6)) is None for d in devs if d != "dev-r")  # and forgot the keys it retired
     assert store.finish_scrubs() is True
+
+
+def test_a_started_ledgers_purge_leaves_what_erasures_owe_to_its_maintenance_thread(store):
+    # Re-keying an erased user's search group re-tokenises the whole group (minutes for a big
+    # developer at 10M rows): a purge in a server answers once its days are gone, as an erasure does.
+    store.scrub_delay = 0.5
+    alice, bob = _users_in_group(3, 2)
+    for user in (alice, bob):
+        store.record(_turn(user, _marker()))
+    store.start()
+    receipt = store.erase_user(alice)
+    with psycopg.connect(store.url) as conn:  # the re-key the erasure queued, not done yet
+        assert conn.execute("SELECT count(*) FROM search_rekeys").fetchone()[0] == 1
+
+    report = store.purge({}, default_days=30)
+
+    assert report["scrubbed"] is False and not receipt["scrubbed"]
+    deadline = time.monotonic() + 15
+    while not store.receipts(user_id=alice)[0]["scrubbed"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.receipts(user_id=alice)[0]["scrubbed"]
+    with psycopg.connect(store.url) as conn:
+        assert conn.execute("SELECT count(*) FROM search_rekeys").fetchone()[0] == 0
+    assert store.purge({}, default_days=30)["scrubbed"] is True  # nothing owed: nothing handed over
+
+
+def test_a_purge_without_a_maintenance_thread_scrubs_what_erasures_owe_itself(store):
+    alice = _users_in_group(3, 1)[0]
+    store.record(_turn(alice, _marker()))
+    store.erase_user(alice, ratchet=False)
+    assert [r["scrubbed"] for r in store.receipts(user_id=alice)] == [False]
+
+    assert store.purge({}, default_days=30)["scrubbed"] is True  # the CLI's case: no thread to hand it to
+    assert [r["scrubbed"] for r in store.receipts(user_id=alice)] == [True]
