@@ -229,6 +229,22 @@ def test_no_user_id_reaches_the_access_line_through_what_the_client_chose(log_li
     assert lines[2]["request_id"] == "r-[user id]"
 
 
+@pytest.mark.parametrize("text, forgotten", [
+    ("Authorization: Bearer sk-abc.def", "Authorization: Bearer [token]"),
+    ("authorization: bearer abc", "authorization: Bearer [token]"),
+    ("BEARER abc and bEaReR\tdef", "Bearer [token] and Bearer [token]"),
+    ("unbearer  xyz'", "unBearer [token]'"),
+    ("bearers abc, Bear abc, bearer", "bearers abc, Bear abc, bearer"),
+    (f"ids {USER} amzn1.ask.person.P1 amzn1.account.A2", "ids [user id] [user id] [user id]"),
+    ("amzn1.echo-api.request.7d2e9b1c-4f3a", "amzn1.echo-api.request.7d2e9b1c-4f3a"),
+    ("key sk_dev_9Qx, token sk_user_a-b, jwt eyJa.b.c!", "key [key], token [key], jwt [token]!"),
+])
+def test_forget_finds_user_ids_keys_and_tokens_anywhere_and_bearer_in_any_case(text, forgotten):
+    from skills_sdk.server.ops import forget
+
+    assert forget(text) == forgotten
+
+
 def test_the_access_line_stamp_follows_the_clock_across_seconds(log_lines, monkeypatch):
     from skills_sdk.server import ops
 
