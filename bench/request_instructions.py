@@ -3,11 +3,18 @@
 Each checkout named by ``--root`` answers the peer harness's envelope with the same-work pizza skill
 ``--few`` and then ``--many`` times, each count in its own process under ``valgrind --tool=callgrind``;
 the difference of the two totals divided by the difference of the counts is what one request costs,
-start-up and imports cancelled out. Two paths:
+start-up and imports cancelled out. The paths:
 
 ``wsgi``    ``POST /alexa/pizza`` through ``create_app(...).wsgi_app`` as a gunicorn worker runs it (the
-            ledger's background work in another process: ``SKILLS_BACKGROUND=elsewhere``), JSON access
-            log on (to ``/dev/null``), capture on;
+            ledger's background work in another process: ``SKILLS_BACKGROUND=elsewhere``; the environ
+            a gunicorn sync worker makes for the harness's request), JSON access log on (to
+            ``/dev/null``), capture on;
+``bare``    the peer harness's bare Flask app (``app_bare.py`` beside the envelope) given the same
+            environ: it reads the body and answers fixed bytes (our reply's, for the same length);
+``serving`` where the serving layer's instructions go: ``wsgi`` again with one piece taken out at a
+            time (``SERVING``: the access line, the metrics, the ledger guard's file checks, the
+            per-request start check), and ``answer``: the endpoint's ``answer()`` called alone, the
+            skill and the capture without the WSGI endpoint, its observers and its start check;
 ``inproc``  ``inproc_target.handle_json_same_work`` (the peer harness's in-process target), capture on,
             its background thread not started, so that no indexing batch falls into one count only;
 ``stages``  the in-process request's stages, each repeated alone on the same envelope (see ``STAGES``):
@@ -21,6 +28,7 @@ process: with random hashing the same code moves by about 0.4% from process to p
     python bench/request_instructions.py --root . --kind wsgi --few 200 --many 1200
     python bench/request_instructions.py --root . --root ../before --kind stages
     python bench/request_instructions.py --root . --kind stages --stage build_row --stage json
+    python bench/request_instructions.py --root . --kind wsgi --kind bare --kind serving
 """
 
 from __future__ import annotations
@@ -32,9 +40,24 @@ import re
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENVELOPE = os.path.join(HERE, "..", "..", "shared", "bench", "intent_envelope.json")
+
+
+#: What ``--kind serving`` takes out of the ``wsgi`` request, one at a time, and ``answer`` alone.
+SERVING = ("no_access_line", "no_metrics", "no_guard_checks", "no_start_check", "answer")
+
+#: The environ a gunicorn sync worker makes for the harness's request (wrk's headers; ``wsgi.input`` added per request).
+GUNICORN_ENVIRON = {
+    "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.multithread": False, "wsgi.multiprocess": True,
+    "wsgi.run_once": False, "wsgi.input_terminated": True, "SERVER_SOFTWARE": "gunicorn/23.0.0",
+    "REQUEST_METHOD": "POST", "QUERY_STRING": "", "RAW_URI": "/alexa/pizza", "SERVER_PROTOCOL": "HTTP/1.1",
+    "HTTP_HOST": "127.0.0.1:18080", "CONTENT_TYPE": "application/json; charset=utf-8",
+    "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "18080",
+    "PATH_INFO": "/alexa/pizza", "SCRIPT_NAME": "",
+}
 
 
 #: The in-process request's stages, in the order a request runs them (``--kind stages``).
@@ -84,22 +107,56 @@ def child(root: str, kind: str, n: int, envelope: str) -> None:
         for _ in range(n):
             inproc_target.handle_json_same_work(text)
         return
+    environ = {**GUNICORN_ENVIRON, "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)),
+               "HTTP_CONTENT_LENGTH": str(len(body))}
+    tmp = tempfile.mkdtemp(prefix="skills-instr-")
+    if kind == "bare":
+        with open(os.path.join(tmp, "reply.json"), "wb") as f:  # our reply's length (its bytes are the peer's)
+            f.write(b"x" * 374)
+        os.environ["BARE_RESPONSE_FILE"] = f.name
+        sys.path.insert(0, os.path.dirname(os.path.abspath(envelope)))
+        import app_bare
+
+        app = app_bare.app.wsgi_app
+        environ.update(PATH_INFO="/", RAW_URI="/")
+    else:
+        app, ext = _our_app(kind, os.path.join(tmp, "instr.db"))
+    if kind == "serving:answer":
+        from skills_sdk.server.alexa import answer
+
+        for _ in range(n):
+            answer(ext, "pizza", "application/json", {}, body, {})
+    else:
+        for _ in range(n):
+            b"".join(app({**environ, "wsgi.input": io.BytesIO(body)}, lambda *a: None))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _our_app(kind: str, db: str) -> tuple[Any, dict[str, Any]]:
+    """``create_app(...).wsgi_app`` of the same-work skill, with the ``serving:`` kind's piece taken out."""
+    import time
+
     from same_work import same_work_skill
 
     from skills_sdk.server import create_app
     from skills_sdk.server.ops import configure_logging
 
     configure_logging("INFO", stream=open(os.devnull, "w"))
-    tmp = tempfile.mkdtemp(prefix="skills-instr-")
-    app = create_app([same_work_skill()], db=os.path.join(tmp, "instr.db")).wsgi_app
-    base = {"REQUEST_METHOD": "POST", "PATH_INFO": "/alexa/pizza", "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000", "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
-            "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
-    for _ in range(n):
-        b"".join(app({**base, "wsgi.input": io.BytesIO(body)}, lambda *a: None))
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
+    flask_app = create_app([same_work_skill()], db=db)
+    ext = flask_app.extensions["skills_sdk"]
+    piece = kind.partition(":")[2]
+    if piece == "no_access_line":
+        ext["observers"][:] = [o for o in ext["observers"] if o.__name__ != "write"]
+    elif piece == "no_metrics":
+        ext["observers"][:] = [o for o in ext["observers"] if o.__name__ != "count"]
+        ext["guard"].listeners.clear()
+    elif piece == "no_guard_checks":
+        ext["guard"]._path = None  # no database file to stat: what a server database's guard checks
+    elif piece == "no_start_check":
+        ext["request_started"] = time.perf_counter
+    return flask_app.wsgi_app, ext
 
 
 def total(root: str, kind: str, n: int, envelope: str) -> int:
@@ -120,7 +177,8 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", action="append", help="a checkout to measure (repeatable; default .)")
-    ap.add_argument("--kind", choices=("wsgi", "inproc", "stages"), action="append", help="default: wsgi and inproc")
+    ap.add_argument("--kind", choices=("wsgi", "inproc", "bare", "serving", "stages"), action="append",
+                    help="default: wsgi and inproc")
     ap.add_argument("--stage", choices=STAGES, action="append", help="with --kind stages: only these (default: all)")
     ap.add_argument("--few", type=int, default=200)
     ap.add_argument("--many", type=int, default=1200)
@@ -130,6 +188,8 @@ def main() -> None:
     kinds = args.kind or ["wsgi", "inproc"]
     if "stages" in kinds:
         kinds = [k for k in kinds if k != "stages"] + [f"stage:{name}" for name in args.stage or STAGES]
+    if "serving" in kinds:
+        kinds = [k for k in kinds if k != "serving"] + [f"serving:{name}" for name in SERVING]
     for kind in kinds:
         base = None
         for root in roots:
