@@ -261,6 +261,32 @@ def test_a_started_ledger_is_ready_and_stops_cleanly_twice(ledger: Ledger):
     ledger.stop()
 
 
+def test_jobs_given_to_start_run_once_and_again_after_a_stop(ledger: Ledger):
+    class Job:
+        def __init__(self) -> None:
+            self.starts = self.stops = 0
+
+        def start(self) -> None:
+            self.starts += 1
+
+        def stop(self) -> None:
+            self.stops += 1
+
+    guard, later = Job(), Job()
+    jobs = (guard,)
+    for _ in range(3):  # as a server calls it before each request
+        ledger.start(jobs=jobs)
+    assert (guard.starts, guard.stops) == (1, 0) and guard in ledger.jobs
+    ledger.stop()
+    assert guard.stops == 1 and ledger.jobs == []
+    ledger.start(jobs=jobs)
+    assert guard.starts == 2 and guard in ledger.jobs
+    ledger.start(jobs=(guard, later))
+    ledger.start(jobs=jobs)
+    assert (guard.starts, later.starts) == (2, 1) and later in ledger.jobs
+    ledger.stop()
+
+
 def test_open_ledger_takes_paths_and_sqlite_urls(tmp_path):
     with open_ledger(f"sqlite:///{tmp_path}/a.db") as led:
         led.record(row(1))

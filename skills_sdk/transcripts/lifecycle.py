@@ -36,11 +36,17 @@ class Lifecycle(abc.ABC):
         own threads with the options given first.
         """
         state = self.__dict__.get("_lifecycle")
-        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every and all(
-                any(job is mine for mine in state["jobs"]) for job in jobs):
-            return self  # running in this process: the per-request call costs a lookup, no lock
+        if state is not None and state["pid"] == os.getpid() and skills is None and not purge_every:
+            # The server passes the same tuple of jobs with every request: once all of it was seen
+            # running, only a stop or a fork (both change the pid above) can undo that.
+            if jobs is state["seen"]:
+                return self  # running in this process: the per-request call costs a lookup, no lock
+            if all(any(job is mine for mine in state["jobs"]) for job in jobs):
+                state["seen"] = jobs if type(jobs) is tuple else None
+                return self
         with _LIFECYCLE_LOCK:
-            state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None})
+            state = self.__dict__.setdefault("_lifecycle", {"pid": None, "jobs": [], "options": None, "seen": None})
+            state["seen"] = None
             if state["options"] is None or skills is not None or purge_every:
                 known = state["options"]["jobs"] if state["options"] is not None else []
                 state["options"] = dict(skills=skills, default_days=default_days, purge_every=purge_every, jobs=known)
