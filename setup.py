@@ -24,7 +24,7 @@ setup(
         Extension(
             "skills_sdk.transcripts.postgres._jsonl",
             ["skills_sdk/transcripts/postgres/_jsonl.c"],
-            depends=["skills_sdk/transcripts/_json_text.h"],  # the JSON text both write
+            depends=["skills_sdk/transcripts/_json_text.h", "skills_sdk/transcripts/_json_escape.h"],  # the JSON text they write
             optional=True,
         ),
         Extension(
@@ -35,7 +35,7 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._jsonl",
             ["skills_sdk/transcripts/sqlite/_jsonl.c"],
-            depends=["skills_sdk/transcripts/sqlite/_loaded.h"],  # the loaded library's functions
+            depends=["skills_sdk/transcripts/_json_escape.h", "skills_sdk/transcripts/sqlite/_loaded.h"],
             optional=True,
         ),
         Extension(
@@ -46,7 +46,8 @@ setup(
         Extension(
             "skills_sdk.transcripts.sqlite._content",
             ["skills_sdk/transcripts/sqlite/_content.c"],
-            depends=["skills_sdk/transcripts/_json_text.h", "skills_sdk/transcripts/sqlite/_loaded.h"],
+            depends=["skills_sdk/transcripts/_json_text.h", "skills_sdk/transcripts/_json_escape.h",
+                     "skills_sdk/transcripts/sqlite/_loaded.h"],
             optional=True,
         ),
     ]

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sqlite3.h>
 
+#include "../_json_escape.h"
 #include "_loaded.h"
 
 /* How a column's value becomes JSON (export.py's KINDS, in this order). */
@@ -79,39 +80,10 @@ static void append(Buffer *b, const void *bytes, size_t n) {
     b->length += n;
 }
 
-/* 1 for the bytes json_quote escapes: the controls below 0x20, the quote and the backslash. */
-static unsigned char needs_escape[256];
-
-/* UTF-8 text as a JSON string, quotes included: runs of plain bytes copied whole. */
+/* UTF-8 text as a JSON string, quotes included (json_quote's escapes, _json_escape.h). */
 static void append_string(Buffer *b, const unsigned char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    if (!reserve(b, n * 6 + 2)) return; /* the most an escape takes: \u00XX for one byte */
-    char *out = b->data + b->length;
-    *out++ = '"';
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        while (run < n && !needs_escape[s[run]]) run++;
-        memcpy(out, s + i, run - i);
-        out += run - i;
-        if (run == n) break;
-        unsigned char c = s[run];
-        *out++ = '\\';
-        switch (c) {
-        case '"': *out++ = '"'; break;
-        case '\\': *out++ = '\\'; break;
-        case '\n': *out++ = 'n'; break;
-        case '\r': *out++ = 'r'; break;
-        case '\t': *out++ = 't'; break;
-        case '\b': *out++ = 'b'; break;
-        case '\f': *out++ = 'f'; break;
-        default:
-            *out++ = 'u', *out++ = '0', *out++ = '0', *out++ = hex[c >> 4], *out++ = hex[c & 15];
-        }
-        i = run + 1;
-    }
-    *out++ = '"';
-    b->length = (size_t)(out - b->data);
+    if (!reserve(b, JSON_STRING_ROOM(n))) return;
+    b->length = (size_t)(json_string_at(b->data + b->length, s, n) - b->data);
 }
 
 /* The decimal digits of v, written backwards so that they end at `end`; their start. */
@@ -532,7 +504,6 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jsonl", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__jsonl(void) {
-    for (int c = 0; c < 0x20; c++) needs_escape[c] = 1;
-    needs_escape['"'] = needs_escape['\\'] = 1;
+    fill_escapes();
     return PyModule_Create(&module);
 }
