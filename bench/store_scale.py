@@ -673,6 +673,8 @@ FIGURES = [
     ("export", [("export_rows_per_s", "export one developer as JSONL, rows/s"),
                 ("export_rows_per_cpu_s", "  rows per CPU second of the export process"), ("export_rows", "  rows"),
                 ("export_peak_rss_mb", "  peak RSS, MB"), ("export_day_peak_rss_mb", "  peak RSS for one day, MB")]),
+    ("settle", [("dirty_mb_before", "pending writes before measuring, MB"),
+                ("sync_before_ms", "  written out first (sync), ms")]),
     ("schema", [("open_ms", "open: connect + first query, median ms"), ("schema_objects", "  schema objects"),
                 ("developers", "  developers with rows")]),
     ("disk", [("bytes_per_row", "bytes per transcript"), ("bytes_per_row_no_fts", "  without the full-text index"),
@@ -680,11 +682,34 @@ FIGURES = [
 ]
 
 
+def dirty_mb() -> float:
+    """The page cache's data not yet written to disk, MB (``Dirty`` + ``Writeback`` of /proc/meminfo)."""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f)}
+    except OSError:
+        return float("nan")
+    return (kb.get("Dirty", 0) + kb.get("Writeback", 0)) / 1024
+
+
+def settle() -> dict[str, float]:
+    """Let the file system write out what is pending before anything is measured.
+
+    A ledger copied or generated just before (8.7 GB at 10M rows) leaves gigabytes of dirty pages;
+    written back while the captures run, they took the disk and the kernel's reclaim from them (the
+    10M captures of an earlier sitting: 89-146 us a capture, CPU 89-91 us, against 50-64 us and
+    45-48 us of CPU once the copy had reached the disk). What was pending is reported.
+    """
+    before, t = dirty_mb(), time.perf_counter()
+    os.sync()
+    return {"dirty_mb_before": before, "sync_before_ms": (time.perf_counter() - t) * 1e3}
+
+
 def measure(store: TranscriptStore, path: str, rate: float | None, args: argparse.Namespace) -> int:
     """Run every measurement on the ledger at ``path``; print the table and the JSON line."""
     rng = random.Random(args.seed)
     api = privacy_api()
-    fig: dict[str, Any] = {"rows": store.count(), "generate_rows_per_s": rate}
+    fig: dict[str, Any] = {"rows": store.count(), "generate_rows_per_s": rate, **settle()}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("open", lambda: measure_open(store)),
         ("reads", lambda: measure_reads(store, api, args.queries, rng)),
