@@ -696,9 +696,8 @@ def settle() -> dict[str, float]:
     """Let the file system write out what is pending before anything is measured.
 
     A ledger copied or generated just before (8.7 GB at 10M rows) leaves gigabytes of dirty pages;
-    written back while the captures run, they took the disk and the kernel's reclaim from them (the
-    10M captures of an earlier sitting: 89-146 us a capture, CPU 89-91 us, against 50-64 us and
-    45-48 us of CPU once the copy had reached the disk). What was pending is reported.
+    written back while the captures run, they take the disk from them (at 10M rows, right after a
+    copy: 271 us a capture against 50-64 us once it had reached the disk). What was pending is reported.
     """
     before, t = dirty_mb(), time.perf_counter()
     os.sync()
