@@ -20,6 +20,7 @@ FIGURES = [
     "capture_p50_us", "capture_p99_us", "capture_unchained_p50_us", "chain_cost_p50_us", "verify_rows_per_s",
     "purge_day_ms", "purge_day_rows", "export_rows_per_s", "export_rows", "export_peak_rss_mb",
     "export_day_peak_rss_mb", "bytes_per_row", "bytes_per_row_no_fts", "open_ms", "schema_objects", "developers",
+    "dirty_mb_before", "sync_before_ms", "fts_merge_steps", "fts_warm_ms",
 ]
 
 
