@@ -65,8 +65,8 @@ class ExportMixin:
         row than this loop); each line is put together from the clear columns (a skill's, intent's or
         locale's JSON text made once), and the unsealed words spliced in as they are (see
         :mod:`.sealed`). The day partitions are read in order, each sorted alone by a binary ``COPY``
-        of its own (see :class:`_CopyDays`), the next day's on a second connection that shares the
-        first one's snapshot, and each line made from the bytes as sent.
+        of its own (see :class:`_CopyDays`), the next day's sorted meanwhile on a second connection
+        that shares the first one's snapshot, and each line made from the bytes as sent.
         """
         f = TranscriptFilter.of(where, **fields)
         if f.q is not None:
@@ -87,9 +87,11 @@ class ExportMixin:
                                     + " AND ".join([*clauses, *bounds] or ["true"]) + " ORDER BY t.created_at, t.id) "
                                     "TO STDOUT (FORMAT BINARY)", [*params, *([lo] if lo else []), *([hi] if hi else [])]))
             conns = [conn]
-            if len(days) > 1 and self.max_size >= 3:  # (a pool of two reads every day on one connection)
+            if len(days) > 1 and self.max_size >= 3 and not _index_order(f):
                 # The next day's statement runs on a second connection in the same snapshot, so that its scan and
                 # sort (all of it done before its first row) run while this day's rows are formatted, not after.
+                # (A developer's days come in index order, their first rows at once: a new pooled connection,
+                # warmed for the hot reads, would cost more than it saves. A pool of two has no third one.)
                 snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
                 conns.append(ahead.enter_context(self.connection()))
                 ahead.enter_context(conns[1].transaction())
@@ -116,13 +118,19 @@ def _begin(conn: Any, f: TranscriptFilter, snapshot: str | None = None) -> None:
     # A day read by one process: parallel workers would take the core this one formats on.
     conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     conn.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
-    if f.developer_id is not None and f.user_id is None and f.session_id is None:
-        # Each day's (developer_id, created_at, id) index gives the rows in the export's order.
-        # Sorting a day's wide rows instead cost 3-4x the index's visits to the table (compared
-        # by a key whose first 8 bytes, all a day's rows share, cannot shortcut a comparison).
+    if _index_order(f):
         conn.execute("SET LOCAL enable_sort = off")
     if conn.info.encoding != "utf-8":  # the lines are made from the text as sent (see _jsonl.c)
         conn.execute("SET LOCAL client_encoding = 'UTF8'")
+
+
+def _index_order(f: TranscriptFilter) -> bool:
+    """Whether each day's (developer_id, created_at, id) index gives the rows in the export's order.
+
+    Sorting a day's wide rows instead cost 3-4x the index's visits to the table (compared by a key
+    whose first 8 bytes, all a day's rows share, cannot shortcut a comparison).
+    """
+    return f.developer_id is not None and f.user_id is None and f.session_id is None
 
 
 def lines(batches: Iterable[list[bytes]], keys_for: Callable[[set[int]], dict[int, bytes]],
