@@ -57,6 +57,11 @@ def _format_1(store: PostgresLedger, rid: int) -> None:
                      (crypto.seal(key, json.dumps(old).encode(), str(key_id).encode()), rid))
 
 
+def _in_export_order(lines) -> list[str]:
+    """The SQLite ledger's lines in the export's order on PostgreSQL: oldest first, then by id."""
+    return sorted(lines, key=lambda line: (json.loads(line)["created_at"], json.loads(line)["id"]))
+
+
 def test_export_lines_equal_the_sqlite_ledgers_for_both_formats_of_sealed_words(store, tmp_path, line_code):
     rows = [_turn(n) for n in range(12)]
     rows.append({"developer_id": "dev-a", "skill": "notes", "user_id": "meta", "capture_mode": "metadata",
@@ -83,8 +88,7 @@ def test_an_export_read_in_many_fetches_keeps_every_row_in_order(store, tmp_path
     sqlite.record_many(rows)
     store.record_many(rows)
     for scope in ({}, {"developer_id": "dev-a"}, {"developer_id": "dev-b", "since": "2026-11-22"}):
-        expected = sorted(sqlite.iter_jsonl(**scope), key=lambda line: (json.loads(line)["created_at"],
-                                                                        json.loads(line)["id"]))
+        expected = _in_export_order(sqlite.iter_jsonl(**scope))
         assert list(store.iter_jsonl(**scope)) == expected, scope  # oldest first, then by id
     lines = store.iter_jsonl(developer_id="dev-a")  # left in its third batch, its COPY's end unread
     assert len(list(itertools.islice(lines, 10))) == 10
@@ -137,7 +141,7 @@ def test_rows_committed_after_an_exports_snapshot_are_not_read_by_its_second_con
     store.record_many(rows)
     sqlite = TranscriptStore(tmp_path / "t.db")
     sqlite.record_many(rows)
-    expected = sorted(sqlite.iter_jsonl(), key=lambda line: (json.loads(line)["created_at"], json.loads(line)["id"]))
+    expected = _in_export_order(sqlite.iter_jsonl())
     sqlite.close()
     begin, began = export._begin, []
 
@@ -201,8 +205,7 @@ def test_an_export_on_a_pool_of_two_reads_every_day_on_one_connection(postgres_u
         led.record_many(rows)
         sqlite = TranscriptStore(tmp_path / "t.db")
         sqlite.record_many(rows)
-        assert list(led.iter_jsonl()) == sorted(sqlite.iter_jsonl(), key=lambda line: (
-            json.loads(line)["created_at"], json.loads(line)["id"]))
+        assert list(led.iter_jsonl()) == _in_export_order(sqlite.iter_jsonl())
         sqlite.close()
     finally:
         led.stop()
