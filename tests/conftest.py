@@ -151,6 +151,19 @@ def postgres_ledger_url(postgres_cluster) -> str:
 
 
 @pytest.fixture
+def vfs() -> str:
+    """The name of the ledger's VFS (``_walvfs.c``: a commit's WAL frames in one write, its reads from a mapping)."""
+    from skills_sdk.transcripts.sqlite.driver import wal_vfs
+
+    name = wal_vfs()
+    if name is None:
+        # A checkout's venv made before the module existed has not built it: ./dev rebuilds when a C
+        # source changes (as tests/test_compiled_modules.py's modules); then these tests run.
+        pytest.skip("SQLite's own WAL writes run here (SKILLS_WAL_WRITES=each, or _walvfs.c not built: run ./dev)")
+    return name
+
+
+@pytest.fixture
 def memory_store() -> TranscriptStore:
     """A transcript store in memory."""
     return TranscriptStore(":memory:")

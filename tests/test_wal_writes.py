@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, sync_files, wal_vfs
+from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3, sync_files
 from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
 
 
@@ -32,16 +32,6 @@ def syncs(vfs: str) -> str:
     if not hasattr(_walvfs, "sync"):  # sync_files then declines: the held checkpoint syncs as before
         pytest.skip("this venv's _walvfs was built before sync(): run ./dev")
     return vfs
-
-
-@pytest.fixture
-def vfs() -> str:
-    name = wal_vfs()
-    if name is None:
-        # A checkout's venv made before the module existed has not built it: ./dev rebuilds when a C
-        # source changes (as tests/test_compiled_modules.py's modules); then these tests run.
-        pytest.skip("SQLite's own WAL writes run here (SKILLS_WAL_WRITES=each, or _walvfs.c not built: run ./dev)")
-    return name
 
 
 def test_the_ledger_opens_its_file_through_the_vfs(vfs, tmp_path):

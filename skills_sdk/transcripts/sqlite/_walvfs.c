@@ -19,14 +19,33 @@
  *
  * A capture's ten frames (41 KB) go out in one pwrite(); a long transaction's in writes of WRITE_MAX.
  * The bytes reach the file in the order SQLite wrote them; only the number of system calls changes.
+ *
+ * Reads of the WAL are copied from a read-only shared mapping of the file instead of one pread()
+ * each. Where two processes write one ledger, each commit of one empties the other's page cache
+ * (SQLite drops it whole when the wal-index shows another connection's commit), and the next
+ * capture reads its pages again: about 18 frames a request under gunicorn with two workers, each a
+ * system call. The mapping shows the page cache's bytes, the same ones pread() returns. Only bytes
+ * known to be in the file are copied (its size when last looked at: SQLite reads no frame past
+ * the last one committed, and a TRUNCATE checkpoint cuts the file only while it holds every reader
+ * off, so no frame a reader may read is cut under it); a read past that size looks at the file's
+ * size again, and past the file's end goes to pread() as before. A disk that fails under the mapping
+ * raises SIGBUS instead of returning EIO: the copy catches it (a handler that jumps back, chained to
+ * any other), gives the mapping up for that file and reads with pread(), which reports the error
+ * as SQLite always did. SKILLS_WAL_READS=pread keeps every read a pread().
+ *
  * The database file and every other file are the default VFS's own, untouched.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #define VFS_NAME "skills-wal"
@@ -53,7 +72,23 @@ struct WalFile {
     int n, size;
     sqlite3_int64 off;     /* the file offset of buf[0] */
     sqlite3_int64 commit_page; /* the offset of the pending commit frame's page, or -1 */
+    int fd;                /* SQLite's own descriptor of the file, to map it; -1: every read a pread() */
+    const unsigned char *map;  /* the file mapped read-only (NULL: not yet) */
+    sqlite3_int64 map_cap;     /* the mapping's length, which may run past the file's end */
+    sqlite3_int64 map_len;     /* the bytes known to be in the file: the only ones copied */
 };
+
+/* The default VFS's file object begins with these fields (os_unix.c's unixFile, the same since 3.7):
+ * its descriptor is read from there, and used only once fstat() shows it is the file xOpen named. */
+typedef struct {
+    const sqlite3_io_methods *methods;
+    sqlite3_vfs *vfs;
+    void *inode;
+    int h;
+} UnixHead;
+
+/* A mapping grows in steps of this much address space, so a growing WAL is seldom mapped again. */
+#define MAP_STEP ((sqlite3_int64)64 << 20)
 
 #define HEAD (((sizeof(DbFile) > sizeof(WalFile) ? sizeof(DbFile) : sizeof(WalFile)) + 15) & ~(size_t)15)
 
@@ -63,6 +98,7 @@ static const char *(*filename_database)(const char *);
 static int (*file_control)(sqlite3 *, const char *, int, void *);
 static DbFile *open_dbs;
 static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int map_reads;      /* 0: SKILLS_WAL_READS=pread, or no default "unix" VFS to read descriptors from */
 
 static void child_after_fork(void) { pthread_mutex_init(&dbs_lock, NULL); }
 
@@ -77,13 +113,92 @@ static int wal_flush(WalFile *p) {
         int n = p->n - done < WRITE_MAX ? p->n - done : WRITE_MAX;
         rc = p->real->pMethods->xWrite(p->real, p->buf + done, n, p->off + done);
     }
+    /* What this connection wrote is in the file: readable from the mapping without asking its size. */
+    if (rc == SQLITE_OK && p->n && p->off + p->n > p->map_len && p->off + p->n <= p->map_cap) p->map_len = p->off + p->n;
     p->n = 0;
     return rc;
+}
+
+/* -- reads from the mapping, with a failing disk's SIGBUS caught ------------------------------- */
+
+static __thread sigjmp_buf *volatile copying;  /* set while this thread copies from a mapping */
+static struct sigaction previous_bus;
+static int bus_handled;
+
+static void on_bus(int sig, siginfo_t *info, void *context) {
+    if (copying != NULL) siglongjmp(*copying, 1);  /* the copy's own fault: wal_read falls back to pread() */
+    if (previous_bus.sa_flags & SA_SIGINFO) {
+        previous_bus.sa_sigaction(sig, info, context);
+    } else if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+        previous_bus.sa_handler(sig);
+    } else {
+        signal(SIGBUS, SIG_DFL);  /* returning runs the faulting access again: the default action, as without us */
+    }
+}
+
+/* Installed once, before the first mapping: SA_NODEFER leaves SIGBUS unblocked in the handler, so
+ * jumping out of it needs no signal mask restored (no system call per copy). */
+static int handle_bus(void) {
+    if (bus_handled) return 1;
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_sigaction = on_bus;
+    act.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&act.sa_mask);
+    if (sigaction(SIGBUS, &act, &previous_bus) != 0) return 0;
+    bus_handled = 1;
+    return 1;
+}
+
+static int copy_mapped(void *to, const unsigned char *from, size_t n) {
+    sigjmp_buf here;
+    if (sigsetjmp(here, 0)) {
+        copying = NULL;
+        return 0;
+    }
+    copying = &here;
+    memcpy(to, from, n);
+    copying = NULL;
+    return 1;
+}
+
+static void wal_unmap(WalFile *p) {
+    if (p->map) munmap((void *)p->map, (size_t)p->map_cap);
+    p->map = NULL;
+    p->map_cap = p->map_len = 0;
+}
+
+/* Make [0, need) readable from the mapping if the file holds it: 1, else 0 (read it with pread()). */
+static int wal_map(WalFile *p, sqlite3_int64 need) {
+    struct stat st;
+    if (fstat(p->fd, &st) != 0 || st.st_size < need) return 0;
+    if (st.st_size > p->map_cap) {
+        pthread_mutex_lock(&dbs_lock);
+        int handled = handle_bus();
+        pthread_mutex_unlock(&dbs_lock);
+        if (!handled) {
+            p->fd = -1;
+            return 0;
+        }
+        sqlite3_int64 cap = (st.st_size + MAP_STEP - 1) / MAP_STEP * MAP_STEP;
+        void *m = mmap(NULL, (size_t)cap, PROT_READ, MAP_SHARED, p->fd, 0);
+        if (m == MAP_FAILED) {
+            p->fd = -1;
+            return 0;
+        }
+        wal_unmap(p);
+        p->map = m;
+        p->map_cap = cap;
+    }
+    p->map_len = st.st_size;
+    return 1;
 }
 
 static int wal_close(sqlite3_file *f) {
     WalFile *p = (WalFile *)f;
     int rc = wal_flush(p);
+    wal_unmap(p);
+    p->fd = -1;
     pthread_mutex_lock(&dbs_lock);
     if (p->db && p->db->wal == p) p->db->wal = NULL;
     pthread_mutex_unlock(&dbs_lock);
@@ -94,8 +209,15 @@ static int wal_close(sqlite3_file *f) {
 }
 
 static int wal_read(sqlite3_file *f, void *z, int amt, sqlite3_int64 off) {
-    int rc = wal_flush((WalFile *)f);
-    return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xRead(REAL(f), z, amt, off);
+    WalFile *p = (WalFile *)f;
+    int rc = wal_flush(p);
+    if (rc != SQLITE_OK) return rc;
+    if (p->fd >= 0 && amt > 0 && off >= 0 && (off + amt <= p->map_len || wal_map(p, off + amt))) {
+        if (copy_mapped(z, p->map + off, (size_t)amt)) return SQLITE_OK;
+        wal_unmap(p);  /* the disk failed under the mapping: pread() from now on, which reports it */
+        p->fd = -1;
+    }
+    return REAL(f)->pMethods->xRead(REAL(f), z, amt, off);
 }
 
 static int wal_write(sqlite3_file *f, const void *z, int amt, sqlite3_int64 off) {
@@ -137,7 +259,9 @@ static int wal_write(sqlite3_file *f, const void *z, int amt, sqlite3_int64 off)
 }
 
 static int wal_truncate(sqlite3_file *f, sqlite3_int64 size) {
-    int rc = wal_flush((WalFile *)f);
+    WalFile *p = (WalFile *)f;
+    int rc = wal_flush(p);
+    if (size < p->map_len) p->map_len = size;  /* before the cut: nothing past it is copied meanwhile */
     return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
 
@@ -260,6 +384,14 @@ static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int fl
     WalFile *p = (WalFile *)f;
     p->real = real;
     p->commit_page = -1;
+    p->fd = -1;
+    if (map_reads) {  /* SQLite's descriptor, if it is the file named: it backs the mapping */
+        struct stat mine, named;
+        int h = ((UnixHead *)real)->h;
+        if (h >= 0 && fstat(h, &mine) == 0 && stat(name, &named) == 0 && S_ISREG(mine.st_mode) &&
+            mine.st_dev == named.st_dev && mine.st_ino == named.st_ino)
+            p->fd = h;
+    }
     const char *db_name = filename_database ? filename_database(name) : NULL;
     pthread_mutex_lock(&dbs_lock);
     for (DbFile *d = open_dbs; d && db_name; d = d->next) {
@@ -322,6 +454,8 @@ static PyObject *py_register(PyObject *self, PyObject *args) {
     shim.xGetLastError = shim_last_error;
     shim.xCurrentTimeInt64 = shim_current_time64;
     base_vfs = base;
+    const char *reads = getenv("SKILLS_WAL_READS");
+    map_reads = strcmp(base->zName, "unix") == 0 && !(reads && strcasecmp(reads, "pread") == 0);
     pthread_atfork(NULL, NULL, child_after_fork);
     if (vfs_register(&shim, 0) != SQLITE_OK) {
         base_vfs = NULL;

@@ -1,0 +1,122 @@
+"""The WAL's frames are copied from a mapping of the file, not read one system call each; a failing disk is still an error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+# Two connections of one process through the ledger's VFS: each commit of the writer empties the
+# reader's page cache (another connection committed), so each read after it reads its pages again,
+# from the WAL (autocheckpoint off: nothing is copied back into the database file meanwhile).
+PAIR = r"""
+import os, sys
+from skills_sdk.transcripts.sqlite.driver import open_uri, sqlite3
+
+def reads():
+    with open("/proc/thread-self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("syscr"))
+
+db = sys.argv[1]
+sqlite3.connect(db).close()  # the ledger's URI opens a file that is there (mode=rw)
+writer = sqlite3.connect(open_uri(db), uri=True, isolation_level=None)
+reader = sqlite3.connect(open_uri(db), uri=True, isolation_level=None)
+writer.execute("PRAGMA journal_mode = WAL")
+for conn in (writer, reader):
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+writer.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, user TEXT, v TEXT)")
+writer.execute("CREATE INDEX t_user ON t (user)")
+"""
+
+COUNT = PAIR + r"""
+mark = reads()
+own = reads() - mark  # the read calls of looking at the count itself
+calls = 0
+for i in range(300):
+    writer.execute("INSERT INTO t (user, v) VALUES (?, ?)", (f"u{i % 37}", f"value {i} " + "x" * (i % 900)))
+    before = reads()
+    got = reader.execute("SELECT v FROM t WHERE k = ?", (i + 1,)).fetchone()[0]
+    n = reader.execute("SELECT count(*) FROM t WHERE user = ?", (f"u{i % 37}",)).fetchone()[0]
+    calls += reads() - before - own
+    assert got.startswith(f"value {i} ") and n == i // 37 + 1, (i, got, n)
+assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+print(calls)
+"""
+
+# The WAL cut to nothing behind SQLite's back (what no SQLite connection does while a reader may read
+# its frames): the reader's next read of a frame is past the file's end. pread() returns nothing
+# there; the mapping raises SIGBUS, which the copy must catch and turn into the same outcome.
+CUT = PAIR + r"""
+for i in range(50):
+    writer.execute("INSERT INTO t (user, v) VALUES (?, ?)", (f"u{i}", "y" * 500))
+print(reader.execute("SELECT count(*) FROM t").fetchone()[0], flush=True)  # the reader's frames mapped
+writer.execute("INSERT INTO t (user, v) VALUES ('last', 'z')")  # its page cache now stale
+os.truncate(db + "-wal", 0)
+try:
+    print(reader.execute("SELECT count(*), sum(length(v)) FROM t").fetchone())
+except sqlite3.DatabaseError as exc:
+    print(type(exc).__name__, exc)
+print("alive", flush=True)
+"""
+
+# A SIGBUS that is not the copy's (a mapping of Python's own, past its file's end) still ends the
+# process as it would without the ledger's handler.
+FOREIGN = CUT.replace('print("alive", flush=True)', r'''
+import mmap
+with open(db + ".other", "wb") as f:
+    f.write(b"a" * 8192)
+f = open(db + ".other", "r+b")
+m = mmap.mmap(f.fileno(), 8192)
+os.truncate(db + ".other", 0)
+print("touching", flush=True)
+m[4096]
+print("not reached", flush=True)
+''')
+
+
+def child(code: str, db: str, reads: str | None = None, faulthandler: bool = False) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SKILLS_WAL_READS"}
+    if reads is not None:
+        env["SKILLS_WAL_READS"] = reads
+    flags = ["-X", "faulthandler"] if faulthandler else []
+    return subprocess.run([sys.executable, *flags, "-c", code, db], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_reader_copies_the_frames_another_connection_committed_without_a_read_call_each(vfs, tmp_path):
+    mapped = child(COUNT, str(tmp_path / "mapped.db"))
+    preads = child(COUNT, str(tmp_path / "pread.db"), reads="pread")
+    assert mapped.returncode == 0 and preads.returncode == 0, mapped.stderr + preads.stderr
+    # pread(): every page read again is a system call (two lookups after each of 300 commits);
+    # mapped: none (the database file's own pages stay in the reader's cache: the WAL holds every change)
+    assert int(preads.stdout) >= 600
+    assert int(mapped.stdout) <= 10
+
+
+def test_a_wal_cut_under_a_reader_gives_the_error_pread_gives_not_a_crash(vfs, tmp_path):
+    results = []
+    for reads in (None, "pread"):
+        for faulthandler in (False, True):  # Python's fatal-error handler on SIGBUS before the ledger's
+            done = child(CUT, str(tmp_path / f"cut-{reads}-{faulthandler}.db"), reads, faulthandler)
+            assert done.returncode == 0, done.stderr
+            lines = done.stdout.splitlines()
+            assert lines[0] == "50" and lines[-1] == "alive"
+            results.append(lines[1])
+    assert len(set(results)) == 1, results  # the mapping's outcome is pread()'s
+    assert not results[0].startswith("(51,")  # the cut frames were not read as if there
+
+
+def test_a_sigbus_that_is_not_the_copys_still_ends_the_process(vfs, tmp_path):
+    done = child(FOREIGN, str(tmp_path / "foreign.db"))
+    assert "touching" in done.stdout and "not reached" not in done.stdout
+    assert done.returncode == -signal.SIGBUS, (done.returncode, done.stderr)
+    with_handler = child(FOREIGN, str(tmp_path / "foreign-fh.db"), faulthandler=True)
+    assert with_handler.returncode == -signal.SIGBUS
+    assert "Bus error" in with_handler.stderr  # faulthandler's own report: the chain reached it
+
+
+def test_skills_wal_reads_pread_is_read_once(vfs, tmp_path):
+    code = ("import os; from skills_sdk.transcripts.sqlite.driver import wal_vfs; print(wal_vfs())")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, SKILLS_WAL_READS="PREAD"),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [vfs]  # the VFS still writes a commit's frames at once; only its reads are pread()'s
