@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 # Two connections of one process through the ledger's VFS: each commit of the writer empties the
 # reader's page cache (another connection committed), so each read after it reads its pages again,
@@ -120,3 +121,62 @@ def test_skills_wal_reads_pread_is_read_once(vfs, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, SKILLS_WAL_READS="PREAD"),
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == [vfs]  # the VFS still writes a commit's frames at once; only its reads are pread()'s
+
+
+# A capturing process, as a gunicorn worker: its ledger's own reads (the capture mode, the state)
+# and the pages it reads again after each commit of the other processes come from the mapping.
+WRITER = r"""
+import sys
+from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
+ledger = SQLiteLedger(sys.argv[1])
+name = sys.argv[2]
+for i in range(int(sys.argv[3])):
+    user = f"u{i % 40}"
+    ledger.capture_mode(user)
+    rid = ledger.record({"developer_id": f"dev-{i % 3}", "skill": "s", "user_id": user, "session_id": f"{name}{i}",
+                         "request_id": f"{name}-{i}", "speech": f"{name} said {i} " + "w" * (i % 1500)})
+    print(rid, user, flush=True)
+ledger.close()
+"""
+
+
+def test_two_capturing_processes_and_erasures_cutting_the_wal_keep_every_row(vfs, tmp_path):
+    from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
+
+    db = str(tmp_path / "t.db")
+    ledger = SQLiteLedger(db)  # the file, its schema, its WAL written out to its working size
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, name, "8000"], stdout=subprocess.PIPE, text=True)
+             for name in ("a", "b")]
+    erased: set[str] = set()
+    cut_under_writers = 0
+    try:
+        first = [p.stdout.readline() for p in procs]  # both writing (and their WAL mapped) before the first cut
+        # Each erasure ends with a TRUNCATE checkpoint: the WAL cut to nothing while both writers hold
+        # mappings of it (the mapping must then copy only frames the cut file holds again).
+        for n in range(120):
+            if not all(p.poll() is None for p in procs):
+                break
+            user = f"u{n % 40}"  # each user erased again after more turns were captured
+            receipt = ledger.erase_user(user, check=False)
+            erased.add(user)
+            cut_under_writers += receipt["scrubbed"] and all(p.poll() is None for p in procs)
+            time.sleep(0.01)
+        assert cut_under_writers >= 3, f"only {cut_under_writers} WAL cuts while both wrote: the test proves nothing"
+        outs = [line + p.stdout.read() for line, p in zip(first, procs, strict=True)]  # what readline() buffered too
+        for p in procs:
+            p.wait(timeout=300)
+        assert [p.returncode for p in procs] == [0, 0]
+        replied = [line.split() for out in outs for line in out.splitlines()]
+        assert len(replied) == 16000
+        kept = {r[0] for r in ledger.conn.execute("SELECT id FROM transcripts")}
+        # Every row a writer was told of is there, but those of users erased after it was written.
+        missing = {int(rid) for rid, user in replied if int(rid) not in kept and user not in erased}
+        assert missing == set()
+        assert ledger.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert ledger.verify_chain().ok
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        ledger.close()
