@@ -86,7 +86,7 @@ def child(code: str, db: str, reads: str | None = None, faulthandler: bool = Fal
 
 def test_a_reader_copies_the_frames_another_connection_committed_without_a_read_call_each(vfs, tmp_path):
     mapped = child(COUNT, str(tmp_path / "mapped.db"))
-    preads = child(COUNT, str(tmp_path / "pread.db"), reads="PREAD")  # read as SKILLS_WAL_WRITES is: any case
+    preads = child(COUNT, str(tmp_path / "pread.db"), reads=" PREAD ")  # read as SKILLS_WAL_WRITES is: any case, spaces
     assert mapped.returncode == 0 and preads.returncode == 0, mapped.stderr + preads.stderr
     # pread(): every page read again is a system call (two lookups after each of 300 commits);
     # mapped: none (the database file's own pages stay in the reader's cache: the WAL holds every change)
@@ -174,3 +174,16 @@ def test_two_capturing_processes_and_erasures_cutting_the_wal_keep_every_row(vfs
                 p.kill()
                 p.communicate()
         ledger.close()
+
+
+def test_a_skills_wal_reads_value_it_does_not_know_is_refused_naming_the_variable(tmp_path):
+    # refused when the ledger opens (a server's start), not at its first capture
+    code = "import sys; from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger; SQLiteLedger(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.db")],
+                          env=dict(os.environ, SKILLS_WAL_READS="mmap"), capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "SKILLS_WAL_READS must be 'mapped' (the default) or 'pread', got 'mmap'" in done.stderr
+    for value in (" Pread ", "mapped", "MAPPED"):  # as SKILLS_WAL_WRITES is read: any case, spaces around
+        ok = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"{value.strip()}.db")],
+                            env=dict(os.environ, SKILLS_WAL_READS=value), capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stderr

@@ -455,7 +455,9 @@ static PyObject *py_register(PyObject *self, PyObject *args) {
     shim.xCurrentTimeInt64 = shim_current_time64;
     base_vfs = base;
     const char *reads = getenv("SKILLS_WAL_READS");
-    map_reads = strcmp(base->zName, "unix") == 0 && !(reads && strcasecmp(reads, "pread") == 0);
+    /* driver.wal_vfs() refused any value but "mapped" and "pread" (any case, spaces around) */
+    while (reads && (*reads == ' ' || *reads == '\t')) reads++;
+    map_reads = strcmp(base->zName, "unix") == 0 && !(reads && strncasecmp(reads, "pread", 5) == 0);
     pthread_atfork(NULL, NULL, child_after_fork);
     if (vfs_register(&shim, 0) != SQLITE_OK) {
         base_vfs = NULL;

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "library", "open_uri", "pid", "wal_vfs"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "configured_wal_reads", "library", "open_uri", "pid", "wal_vfs"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -64,15 +64,27 @@ def is_busy(exc: BaseException) -> bool:
 _URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
 
 
+def configured_wal_reads() -> str:
+    """``SKILLS_WAL_READS``: ``mapped`` (the default: WAL frames copied from a mapping) or ``pread``; else ValueError."""
+    reads = os.environ.get("SKILLS_WAL_READS", "").strip().lower() or "mapped"
+    if reads not in ("mapped", "pread"):
+        raise ValueError(f"SKILLS_WAL_READS must be 'mapped' (the default) or 'pread', got "
+                         f"{os.environ['SKILLS_WAL_READS']!r}; unset it for the default.")
+    return reads
+
+
 def wal_vfs() -> str | None:
     """The name of the VFS the ledger's connections open with (``_walvfs.c``), or None: SQLite's default.
 
     It is SQLite's default VFS with a commit's WAL frames written by one system call instead of
     two a frame (a capture's ten frames: one ``pwrite`` in place of twenty), each commit's frames
-    in the file before SQLite publishes them, as SQLite's own. None where the module is not built
-    or ``SKILLS_WAL_WRITES=each`` asks for SQLite's own writes.
+    in the file before SQLite publishes them, as SQLite's own; and the WAL's frames read by
+    copying them from a read-only mapping of the file instead of one ``pread`` each
+    (``SKILLS_WAL_READS=pread`` keeps the ``pread``; ``mapped``, the default). None where the
+    module is not built or ``SKILLS_WAL_WRITES=each`` asks for SQLite's own writes.
     """
     global _vfs
+    configured_wal_reads()  # the C module reads it too: refused here first, never ignored
     if _vfs is None:
         _vfs = ""
         if os.environ.get("SKILLS_WAL_WRITES", "").strip().lower() != "each":
