@@ -23,6 +23,15 @@ def bench_env(**extra: str) -> dict[str, str]:
                 ENVELOPE=os.path.join(PEER, "intent_envelope.json"), **extra)
 
 
+def wait_until_answering(url: str) -> None:
+    """Post the harness's envelope to ``url`` until it answers (30 s at most): the server has started."""
+    for _ in range(150):
+        if subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", "@intent_envelope.json",
+                           url], cwd=PEER).returncode == 0:
+            return
+        time.sleep(0.2)
+
+
 def load_under_gunicorn(app: str, config: str, env: dict[str, str], port: int, duration: int, log_path: str,
                         warm_up: bool = True) -> tuple[float, int, dict[str, Any]]:
     """``(load average, perf_counter_ns at the measured run's start, wrk's summary)``; the server is stopped after."""
@@ -31,11 +40,7 @@ def load_under_gunicorn(app: str, config: str, env: dict[str, str], port: int, d
                                "--log-level", "warning", "-c", config, app],
                               cwd=PEER, env=env, stderr=open(log_path, "w"))
     try:
-        for _ in range(150):
-            if subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "--data-binary", "@intent_envelope.json",
-                               url], cwd=PEER).returncode == 0:
-                break
-            time.sleep(0.2)
+        wait_until_answering(url)
         wrk = ["wrk", "-t2", "-c16", "-s", "post.lua", url]
         if warm_up:
             subprocess.run([*wrk, "-d3s"], cwd=PEER, capture_output=True)

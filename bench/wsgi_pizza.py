@@ -3,6 +3,8 @@
 ``app``           capture into a SQLite file, JSON access log at INFO, verification off
                   (as the peer's flask-ask-sdk app runs with its checks off).
 ``app_postgres``  ``app`` capturing into the PostgreSQL ledger at ``$SKILLS_BENCH_PG`` instead.
+``app_nocapture`` ``app`` with capture off (``create_app(..., capture=False)``): the same skill, access log
+                  and serving layer, no transcript written (bench/worker_cpu.py's middle app).
 ``app_verified``  the same as ``app`` with Alexa request verification on, against a private test CA: a thin
                   WSGI wrapper adds the ``Signature-256`` and ``SignatureCertChainUrl`` headers Alexa
                   would send for the harness's envelope (signed once at start-up), the chain is served
@@ -30,7 +32,7 @@ DB = os.environ.get("SKILLS_BENCH_DB") or os.path.join(
 CERT_URL = "https://s3.amazonaws.com/echo.api/echo-api-cert-bench.pem"
 
 
-def _build(verify: bool, db: str = DB) -> Any:
+def _build(verify: bool, db: str = DB, capture: bool = True) -> Any:
     from same_work import same_work_skill
 
     from skills_sdk.server import create_app, settle
@@ -43,7 +45,7 @@ def _build(verify: bool, db: str = DB) -> Any:
         import json
 
         skill.application_id = json.load(open(ENVELOPE))["context"]["System"]["application"]["applicationId"]
-    flask_app = create_app([skill], db=db, verifier=verifier)
+    flask_app = create_app([skill], db=db, verifier=verifier, capture=capture)
     inner = flask_app.wsgi_app
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
@@ -107,8 +109,8 @@ def _test_verifier() -> tuple[Any, dict[str, str]]:
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("app", "app_verified"):
-        globals()[name] = built = _build(verify=name == "app_verified")
+    if name in ("app", "app_verified", "app_nocapture"):
+        globals()[name] = built = _build(verify=name == "app_verified", capture=name != "app_nocapture")
         return built
     if name == "app_postgres":
         if not os.environ.get("SKILLS_BENCH_PG"):
