@@ -49,7 +49,7 @@ def loop_child(kind: str, n: int, root: str) -> None:
     sys.path[:0] = [os.path.join(root, "bench"), root, PEER]
     import request_instructions as ri
 
-    body = open(os.path.join(PEER, "intent_envelope.json"), "rb").read()
+    body = open(os.environ.get("ENVELOPE") or os.path.join(PEER, "intent_envelope.json"), "rb").read()
     environ = {**ri.GUNICORN_ENVIRON, "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)),
                "HTTP_CONTENT_LENGTH": str(len(body))}
     if kind == "bare":
