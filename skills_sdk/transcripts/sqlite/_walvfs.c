@@ -31,7 +31,7 @@
  * size again, and past the file's end goes to pread() as before. A disk that fails under the mapping
  * raises SIGBUS instead of returning EIO: the copy catches it (a handler that jumps back, chained to
  * any other), gives the mapping up for that file and reads with pread(), which reports the error
- * as SQLite always did. SKILLS_WAL_READS=pread keeps every read a pread().
+ * as SQLite always did. register(library, False) (SKILLS_WAL_READS=pread) keeps every read a pread().
  *
  * The database file and every other file are the default VFS's own, untouched.
  */
@@ -43,7 +43,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
@@ -98,7 +97,7 @@ static const char *(*filename_database)(const char *);
 static int (*file_control)(sqlite3 *, const char *, int, void *);
 static DbFile *open_dbs;
 static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
-static int map_reads;      /* 0: SKILLS_WAL_READS=pread, or no default "unix" VFS to read descriptors from */
+static int map_reads;      /* 0: register(..., False) (SKILLS_WAL_READS=pread), or no default "unix" VFS */
 
 static void child_after_fork(void) { pthread_mutex_init(&dbs_lock, NULL); }
 
@@ -422,7 +421,8 @@ static int shim_current_time64(sqlite3_vfs *v, sqlite3_int64 *out) { (void)v; re
 static PyObject *py_register(PyObject *self, PyObject *args) {
     (void)self;
     const char *library;
-    if (!PyArg_ParseTuple(args, "s", &library)) return NULL;
+    int mapped = 1;
+    if (!PyArg_ParseTuple(args, "s|p", &library, &mapped)) return NULL;
     if (base_vfs != NULL) return PyUnicode_FromString(VFS_NAME);
     /* The SQLite the driver uses, already loaded by it: its own functions, never a second copy. */
     void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
@@ -454,10 +454,7 @@ static PyObject *py_register(PyObject *self, PyObject *args) {
     shim.xGetLastError = shim_last_error;
     shim.xCurrentTimeInt64 = shim_current_time64;
     base_vfs = base;
-    const char *reads = getenv("SKILLS_WAL_READS");
-    /* driver.wal_vfs() refused any value but "mapped" and "pread" (any case, spaces around) */
-    while (reads && (*reads == ' ' || *reads == '\t')) reads++;
-    map_reads = strcmp(base->zName, "unix") == 0 && !(reads && strncasecmp(reads, "pread", 5) == 0);
+    map_reads = mapped && strcmp(base->zName, "unix") == 0;
     pthread_atfork(NULL, NULL, child_after_fork);
     if (vfs_register(&shim, 0) != SQLITE_OK) {
         base_vfs = NULL;
@@ -500,7 +497,8 @@ static PyMethodDef methods[] = {
     {"sync", py_sync, METH_O,
      "sync(connection) -> bool: fsync its database and WAL files through SQLite's descriptors; False when they are not this VFS's."},
     {"register", py_register, METH_VARARGS,
-     "register(library) -> name: register the VFS in the SQLite of the loaded shared object `library` (idempotent)."},
+     "register(library[, mapped]) -> name: register the VFS in the SQLite of the loaded shared object `library` "
+     "(idempotent); mapped (default True): the WAL's frames read from a mapping of the file, else one pread() each."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -84,14 +84,14 @@ def wal_vfs() -> str | None:
     module is not built or ``SKILLS_WAL_WRITES=each`` asks for SQLite's own writes.
     """
     global _vfs
-    configured_wal_reads()  # the C module reads it too: refused here first, never ignored
     if _vfs is None:
+        mapped = configured_wal_reads() == "mapped"  # a value it does not know raises before anything is set
         _vfs = ""
         if os.environ.get("SKILLS_WAL_WRITES", "").strip().lower() != "each":
             try:
                 from . import _walvfs  # type: ignore[attr-defined]
 
-                _vfs = _walvfs.register(library())
+                _vfs = _walvfs.register(library(), mapped)
             except (ImportError, OSError, KeyError, AttributeError) as exc:
                 log.debug("WAL frames written one by one: %s", exc)
     return _vfs or None
