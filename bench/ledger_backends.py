@@ -39,6 +39,7 @@ if "--code" in sys.argv:  # a child measuring another checkout's skills_sdk (see
     sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
 
 import _ledger  # noqa: E402
+from _proc import cpu_seconds  # noqa: E402
 
 from skills_sdk.transcripts import open_ledger  # noqa: E402
 from skills_sdk.transcripts.record import utcnow_iso  # noqa: E402
@@ -171,17 +172,17 @@ def server_cpu(db: str) -> dict[str, float] | None:
 
     info = conninfo_to_dict(db)
     title = f"postgres: {info.get('user', 'postgres')} {info.get('dbname', '')} ".encode()
-    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    out = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if not f.read().startswith(title):
                     continue
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile, or not ours to read
             continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        seconds = cpu_seconds(pid)
+        if seconds is not None:
+            out[pid] = seconds
     return out or None
 
 

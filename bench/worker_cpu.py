@@ -37,11 +37,11 @@ import tempfile
 from typing import Any
 
 from _gunicorn_load import PEER, wait_until_answering
+from _proc import cpu_seconds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = {"bare": "app_bare:app", "nocapture": "wsgi_pizza:app_nocapture", "capture": "wsgi_pizza:app"}
 HOOKS = "python:skills_sdk.server.gunicorn_hooks"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def loop_child(kind: str, n: int, root: str) -> None:
@@ -84,8 +84,9 @@ def loop_child(kind: str, n: int, root: str) -> None:
 def env_for(root: str, tmp: str, kind: str) -> dict[str, str]:
     """The environment each app runs in: the checkout's bench/ first, a fresh ledger, the bare app's reply file."""
     reply = os.path.join(tmp, "reply.json")
-    with open(reply, "wb") as f:
-        f.write(b"x" * 374)  # our reply's length (bench/request_instructions.py does the same)
+    if not os.path.exists(reply):
+        with open(reply, "wb") as f:
+            f.write(b"x" * 374)  # our reply's length (bench/request_instructions.py does the same)
     return dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(root, "bench"), root, PEER]),
                 ENVELOPE=os.path.join(PEER, "intent_envelope.json"), BARE_RESPONSE_FILE=reply,
                 SKILLS_BENCH_DB=os.path.join(tmp, f"{kind}.db"), SKILLS_BACKGROUND="elsewhere")
@@ -97,17 +98,9 @@ def in_loop(kind: str, n: int, root: str, tmp: str) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def cpu_ticks(pids: list[int]) -> dict[int, int]:
-    """utime + stime of each process still there, in clock ticks."""
-    ticks = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
-        except OSError:
-            pass
-    return ticks
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    """The CPU seconds of each process still there."""
+    return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
 
 
 def family(pid: int) -> list[int]:
@@ -131,16 +124,16 @@ def served(kind: str, workers: int, duration: int, port: int, root: str, tmp: st
         wrk = ["wrk", "-t2", "-c16", "-s", "post.lua", url]
         subprocess.run([*wrk, "-d2s"], cwd=PEER, env=env, capture_output=True)
         pids = family(server.pid)
-        before = cpu_ticks(pids)
+        before = cpu_of(pids)
         out = subprocess.run([*wrk, f"-d{duration}s"], cwd=PEER, env=env, capture_output=True, text=True).stdout
-        after = cpu_ticks(pids)
+        after = cpu_of(pids)
     finally:
         server.terminate()
         server.wait(timeout=60)
     summary = json.loads(out.split("WRKJSON ", 1)[1].splitlines()[0])
     requests = summary["requests"]
     used = sum(after[p] - before[p] for p in after if p in before)
-    return {"cpu_us": used / TICK / requests * 1e6, "rps": summary["rps"], "p99_ms": summary["p99_us"] / 1000,
+    return {"cpu_us": used / requests * 1e6, "rps": summary["rps"], "p99_ms": summary["p99_us"] / 1000,
             "processes": len(pids)}
 
 
