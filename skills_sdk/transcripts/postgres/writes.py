@@ -34,10 +34,13 @@ _ROW = ("INSERT INTO {table} (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + "
         + _CLEAR_PARAMS + ", k.id, %(sealed)s, %(tokens)s::integer[] FROM k, g "
         "WHERE g.n = 1 OR %(group_id)s::bigint IS NULL RETURNING id")
 _KEY = "k AS (SELECT id FROM user_keys WHERE id = %(key_id)s FOR KEY SHARE), "
-# Read before the row is inserted, so it also tells the insert trigger, for this statement's
-# transaction, that the statement keeps its user's day itself (schema.USER_DAYS_KEPT, ``ud`` below).
-_GROUP = (f"g AS (SELECT count(*) AS n, set_config('{schema.USER_DAYS_KEPT}', 'kept', true) FROM (SELECT 1 FROM "
-          "search_groups WHERE id = %(group_id)s AND NOT retired FOR SHARE) s), ")
+_GROUP = ("g AS (SELECT count(*) AS n{kept} FROM (SELECT 1 FROM search_groups WHERE id = %(group_id)s AND NOT retired "
+          "FOR SHARE) s), ")
+# Through the parent table, the group's read also tells the parent's insert trigger, for this
+# statement's transaction, that the statement keeps its user's day itself (``ud`` below). Straight
+# into a day's partition no statement trigger fires, so the setting is left out: set in a
+# transaction, it cost a parse of its value and its undoing at commit (2-3% of the backend's CPU).
+_KEPT = f", set_config('{schema.USER_DAYS_KEPT}', 'kept', true)"
 #: How far above its row's id a capture sets its user's day's ``top_id``: the day's later rows with ids
 #: up to there leave the day's row alone. A day's ``top_id`` is an upper bound of its ids, which is
 #: all a history's stopping rule needs (userdays.py); a day's row written at each capture cost a row
@@ -90,7 +93,8 @@ def _capture(made: bool, state: bool, day: str | None) -> Prepared:
                 del _CAPTURE[key]
         stmt = _CAPTURE[made, state, day] = Prepared(
             f"skills_capture_{int(made)}{int(state)}{tag}",
-            chain.insert_sql(_ROW.replace("{table}", table), (keyring.MAKE if made else _KEY) + _GROUP,
+            chain.insert_sql(_ROW.replace("{table}", table),
+                             (keyring.MAKE if made else _KEY) + _GROUP.replace("{kept}", _KEPT if day is None else ""),
                              after=_DAY + (_STATE if state else ""),
                              returning=_MADE_OR_OLD if made else "SELECT id FROM c"))
     return stmt
