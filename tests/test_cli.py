@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pathlib
 
 import pytest
 from click.testing import CliRunner
@@ -98,6 +100,39 @@ def test_a_ledger_in_a_missing_folder_is_refused_naming_the_mkdir_not_made(tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["keys", "create", "--developer", "d"], ["say", "pizza", "hi"]])
+def test_a_ledger_under_a_file_is_refused_naming_the_file_not_a_mkdir(tmp_path, command):
+    (tmp_path / "notes").write_text("hello")
+    result = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "notes" / "t.db")])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (f"Error: The transcript database '{tmp_path / 'notes' / 't.db'}' cannot be made: "
+                                      f"{tmp_path / 'notes'} is a file, not a folder. Give a --db (or SKILLS_DB) path "
+                                      "under a folder.")
+
+
+def _unwritable_folder(tmp_path):
+    """A folder this process cannot create files in: an owner-only read one, or (root writes anywhere) sysfs."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir(mode=0o500)
+        return folder
+    try:  # sysfs takes no new files, not even root's
+        os.close(os.open("/sys/skills-probe", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink("/sys/skills-probe")
+    except OSError:
+        return pathlib.Path("/sys")
+    pytest.skip("running as root with no folder it cannot write to")
+
+
+@pytest.mark.parametrize("command", [["keys", "create", "--developer", "d"], ["say", "pizza", "hi"]])
+def test_a_ledger_in_a_folder_not_writable_is_one_line_naming_the_ledger(tmp_path, command):
+    folder = _unwritable_folder(tmp_path)
+    result = CliRunner().invoke(main, [*command, "--db", str(folder / "t.db")])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (f"Error: Cannot create transcript database '{folder / 't.db'}': Permission "
+                                      f"denied in {folder}. Give a --db (or SKILLS_DB) in a folder this user can write to.")
+
+
 def test_a_missing_var_folder_is_made_as_the_default_ledger_needs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SKILLS_DB", raising=False)
@@ -105,3 +140,29 @@ def test_a_missing_var_folder_is_made_as_the_default_ledger_needs(tmp_path, monk
     assert result.exit_code == 0, result.output
     assert (tmp_path / "var" / "transcripts.db").exists()
     assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_port_in_use_says_so_naming_the_option_before_loading_anything(tmp_path, workers):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = CliRunner().invoke(main, ["serve", "--port", str(port), "--workers", workers,
+                                           "--db", str(tmp_path / "t.db"), "--skills", "no_such_module:skill"])
+    finally:
+        taken.close()
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (f"Error: Port {port} on 127.0.0.1 is in use by another program (another "
+                                      f"`skills serve`?). Stop it, or pass a free port: --port {port + 1}.")
+    assert list(tmp_path.iterdir()) == []  # no ledger made for a server that never started
+
+
+def test_serve_on_an_address_not_this_machines_names_host_and_port(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--host", "192.0.2.1", "--db", str(tmp_path / "t.db")])  # TEST-NET-1
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == ("Error: Cannot listen on 192.0.2.1:8000: Cannot assign requested address. "
+                                      "Check --host and --port.")

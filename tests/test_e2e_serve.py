@@ -47,5 +47,5 @@ def test_a_port_in_use_exits_1_without_announcing_that_it_serves(tmp_path):
         run = subprocess.run([SKILLS, "serve", "--db", str(tmp_path / "t.db"), "--port", str(port)],
                              capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
-    assert f"Port {port} is in use" in run.stderr
+    assert f"Port {port} on 127.0.0.1 is in use" in run.stderr and f"--port {port + 1}" in run.stderr
     assert "Serving" not in run.stdout  # announced only once the port is bound

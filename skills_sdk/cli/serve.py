@@ -42,6 +42,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     """
     if verify is None:
         verify = production
+    _check_listen(host, port)
     if workers > 1:
         _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
         return
@@ -63,6 +64,37 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     settle()
     run_threaded(app, host, port, banner=f"Serving {names} on http://{host}:{port}/alexa/<skill>  "
                                          f"(transcripts: {db_path}; verification {'on' if verify else 'off'})")
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse, before any skill or ledger is loaded, an address this process cannot listen on, naming the option.
+
+    Bound and let go at once with the options the servers use (``SO_REUSEADDR``), so a port only in
+    ``TIME_WAIT`` is not refused; a port taken between here and the server's own bind gets its message.
+    """
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.BadParameter(f"{host!r} is no address of this machine: {exc.strerror}. "
+                                 "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).",
+                                 param_hint="--host") from None
+    probe = socket.socket(family, kind, proto)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(f"Port {port} on {host} is in use by another program (another `skills "
+                                       f"serve`?). Stop it, or pass a free port: --port {port + 1 if port < 65535 else 8000}.") from None
+        if exc.errno == errno.EACCES and port < 1024:
+            raise click.ClickException(f"Port {port} needs root (ports below 1024 are privileged). Pass "
+                                       "--port 8000, or put a proxy in front on port 80/443.") from None
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from None
+    finally:
+        probe.close()
 
 
 def run_threaded(app: Any, host: str, port: int, *, banner: str | None = None) -> None:

@@ -42,12 +42,24 @@ def _make_var_folder(path: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(parent):
         return
+    blocker = next((p for p in _ancestors(parent) if os.path.lexists(p) and not os.path.isdir(p)), None)
+    if blocker is not None:  # mkdir -p cannot help: a file stands where a folder would go
+        raise StoreError(f"The transcript database {path!r} cannot be made: {blocker} is a file, not a folder. "
+                         "Give a --db (or SKILLS_DB) path under a folder.")
     if os.path.basename(parent) != "var" or not os.path.isdir(os.path.dirname(parent)):
         import shlex  # only for this message: a capturing process's start-up does not load it
 
         raise StoreError(f"No folder {parent} for the transcript database {path!r}. Create it "
                          f"(mkdir -p {shlex.quote(parent)}) or give the path of an existing one.")
     os.makedirs(parent, mode=0o700, exist_ok=True)
+
+
+def _ancestors(folder: str) -> list[str]:
+    """``folder`` and the folders above it, nearest first."""
+    out = [folder]
+    while (up := os.path.dirname(out[-1])) != out[-1]:
+        out.append(up)
+    return out
 
 
 class Connection(Slices):

@@ -36,7 +36,12 @@ def make_ledger_file(path: str) -> bool:
     if os.path.lexists(path):
         return False
     tmp = f"{path}-new-{os.getpid()}-{os.urandom(4).hex()}"
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)  # owner-only whatever the umask
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)  # owner-only whatever the umask
+    except OSError as exc:  # named as the ledger the user asked for, not the temporary file
+        folder = os.path.dirname(os.path.abspath(path))
+        raise StoreError(f"Cannot create transcript database {path!r}: {exc.strerror} in {folder}. Give a --db "
+                         "(or SKILLS_DB) in a folder this user can write to.") from None
     try:
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
