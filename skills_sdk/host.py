@@ -249,10 +249,21 @@ def load_skills(spec: str) -> list[Skill]:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     mod_name, _, attr = spec.partition(":")
+    if not mod_name.strip():
+        raise RegistrationError(f"{spec!r} names no module: give module:attr, as in --skills hello_skill:skill.")
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
         top = mod_name.partition(".")[0]
+        parent, _, last = mod_name.rpartition(".")
+        if not attr and parent and isinstance(exc, ModuleNotFoundError) and exc.name == mod_name:
+            try:  # module.attr for module:attr
+                held = hasattr(importlib.import_module(parent), last)
+            except ImportError:
+                held = False
+            if held:
+                raise RegistrationError(f"{spec!r}: no module {mod_name!r}; {parent!r} holds {last!r}: "
+                                        f"write --skills {parent}:{last} (a colon before the attribute).") from None
         if isinstance(exc, ModuleNotFoundError) and exc.name in (mod_name, top):
             raise RegistrationError(
                 f"{spec!r}: cannot import {mod_name!r}: {exc}. It is looked for in the current folder "
@@ -265,14 +276,21 @@ def load_skills(spec: str) -> list[Skill]:
             f"into the Python that runs skills ({sys.executable})."
         ) from None
     obj = getattr(module, attr or "skill", None)
+    held = [n for n, v in vars(module).items() if isinstance(v, Skill)]
+    hint = f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
     if obj is None:
-        held = [n for n, v in vars(module).items() if hasattr(v, "pipeline") and not isinstance(v, type)]
-        hint = f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
                                 f"expected module:attr naming a Skill, a list of skills, or a factory.{hint}")
-    if callable(obj) and not hasattr(obj, "pipeline"):
-        obj = obj()
-    return list(obj) if isinstance(obj, (list, tuple)) else [obj]
+    made = obj() if callable(obj) and not isinstance(obj, (Skill, type)) else obj
+    skills = list(made) if isinstance(made, (list, tuple)) else [made]
+    wrong = next((s for s in skills if not isinstance(s, Skill)), None)
+    if wrong is not None or not skills:
+        kind = type(wrong).__name__
+        what = "an empty list" if not skills else f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind}"
+        source = f"{mod_name}:{attr or 'skill'}" + ("()" if made is not obj else "")
+        raise RegistrationError(f"{spec!r}: {source} is {what}, not a Skill; --skills names a Skill, a list of "
+                                f"skills, or a factory returning either.{hint}")
+    return skills
 
 
 def load_partner_session(spec: str) -> requests.Session | None:

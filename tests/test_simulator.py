@@ -211,6 +211,48 @@ def test_a_misspelled_attribute_names_the_skills_the_module_holds(tmp_path, monk
     assert "'bean_skill' has no attribute 'skil'" in result.output and "It holds 'skill': --skills bean_skill:skill." in result.output
 
 
+NOT_SKILLS = """
+from skills_sdk import Skill, SlotType
+skill = Skill("coffee", developer_id="bean-co")
+Flavor = SlotType("Flavor", ["mocha"])
+PARTNER_URL = "https://api.bean.example"
+def broken():
+    return [skill, 3]
+def nothing():
+    return []
+"""
+
+
+@pytest.mark.parametrize(("spec", "said"), [
+    ("bean_skill:Flavor", "bean_skill:Flavor is a SlotType, not a Skill"),
+    ("bean_skill:PARTNER_URL", "bean_skill:PARTNER_URL is a str, not a Skill"),
+    ("bean_skill:broken", "bean_skill:broken() is an int, not a Skill"),
+    ("bean_skill:nothing", "bean_skill:nothing() is an empty list, not a Skill"),
+])
+def test_an_attribute_that_is_not_a_skill_is_named_with_the_skills_the_module_holds(tmp_path, monkeypatch, spec, said):
+    (tmp_path / "bean_skill.py").write_text(NOT_SKILLS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "coffee", "hi", "--skills", spec, "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "It holds 'skill': --skills bean_skill:skill." in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "t.db").exists()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--skills", "bean_skill.skill", "coffee"], "no module 'bean_skill.skill'; 'bean_skill' holds 'skill': "
+                                                 "write --skills bean_skill:skill (a colon before the attribute)."),
+    (["--skills", ":skill", "coffee"], "':skill' names no module: give module:attr"),
+    (["bean_skill:skill"], "'bean_skill:skill' looks like a module:attr: pass it as --skills bean_skill:skill "
+                           "before the skill's name."),
+])
+def test_a_spec_written_the_wrong_way_says_how_to_write_it(tmp_path, monkeypatch, args, said):
+    (tmp_path / "bean_skill.py").write_text(NOT_SKILLS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", *args, "hi", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code in (1, 2), result.output
+    assert said in " ".join(result.output.split()), result.output
+
+
 UNDECLARED_TYPE = """
 from skills_sdk import Skill, say
 skill = Skill("coffee", developer_id="bean-co", invocation_name="bean counter")
@@ -282,3 +324,18 @@ def test_simulate_refuses_bodies_not_sent_as_json(http, content_type):
     resp = http.post("/simulate/pizza", data='{"text": "open pizza shop"}', **kwargs)
     assert resp.status_code == 415
     assert resp.get_json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_say_prints_the_error_a_failed_turn_recorded(tmp_path, monkeypatch):
+    (tmp_path / "failing_skill.py").write_text(
+        "from skills_sdk import Skill, say\n"
+        "skill = Skill('bakery', developer_id='bake-co')\n"
+        "@skill.intent('OrderIntent', samples=['order'])\n"
+        "def order(ctx):\n"
+        "    raise LookupError('the menu service answered 503')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "bakery", "order", "--skills", "failing_skill:skill",
+                                       "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 0, result.output
+    assert "status=error" in result.output
+    assert "  error:      LookupError: the menu service answered 503" in result.output.splitlines()

@@ -28,7 +28,13 @@ def _pick(skills_spec: str | None, name: str) -> Any:
             return skill
     known = ", ".join(sorted(s.name for s in skills)) or "none"
     where = f"in {skills_spec}" if skills_spec else "among the example skills"
-    yours = "" if skills_spec else f" For your own, pass --skills MODULE:ATTR (e.g. --skills {name}:skill)."
+    if skills_spec:
+        yours = ""
+    elif ":" in name:  # a module:attr where the skill's name goes
+        yours = (f" SKILL is a skill's name; {name!r} looks like a module:attr: pass it as --skills {name} "
+                 "before the skill's name.")
+    else:
+        yours = f" For your own, pass --skills MODULE:ATTR (e.g. --skills {name}:skill)."
     raise click.ClickException(f"No skill named {name!r} {where}. Known: {known}.{yours}")
 
 
@@ -105,6 +111,8 @@ def _show(turn: Any, skill: str) -> None:
     if row is not None:
         click.echo(f"  transcript: #{row.get('id')} {row['created_at']} status={row['status']} "
                    f"session={row['session_id']} utterance={row['utterance']!r} speech={row['speech']!r}")
+        if row.get("error"):  # what the handler raised (a partner unreachable, say): the user only heard an apology
+            click.echo(f"  error:      {row['error']}")
 
 
 @click.command()
