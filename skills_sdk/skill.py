@@ -169,6 +169,14 @@ def _slot_params(func: Callable[..., Any], where: str,
     return tuple(out)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _convert(slot: Slot | None, param: SlotParam) -> Any:
     if slot is None:
         return param.default
@@ -655,7 +663,24 @@ class Skill:
             if not wanted <= set(self._types):
                 return
         validate_model(model)
+        self._check_number_params()
         self._validated = model
+
+    def _check_number_params(self) -> None:
+        """Refuse ``n: int`` (or float) on a slot whose custom type has no value that is a number: always the default."""
+        for handler in self._handlers.values():
+            slots = handler.model.slots if handler.model else {}
+            for p in handler.params:
+                st = self._types.get(slots.get(p.name, ""))
+                if p.convert not in ("int", "float") or st is None or any(_is_number(v.name) for v in st.values):
+                    continue
+                words = ", ".join(repr(v.name) for v in st.values[:3]) + (", ..." if len(st.values) > 3 else "")
+                raise RegistrationError(
+                    f"Handler {handler.describe()} for intent {handler.key!r}: parameter {p.name!r} is annotated "
+                    f"{p.convert}, but slot {p.name!r} has type {st.name!r}, whose values are words ({words}), so "
+                    f"it would always be {p.default!r}. Annotate it str (or {st.name}), or give the slot a number "
+                    f"type: slots={{{p.name!r}: 'AMAZON.NUMBER'}}."
+                )
 
     def intents(self) -> list[str]:
         """The names of the intents with a registered handler."""

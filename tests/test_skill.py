@@ -394,6 +394,32 @@ def test_a_parameter_annotated_with_its_slot_type_gets_the_same_and_must_agree_w
         _coffee().add_intent("OrderIntent", mixed_up, samples=["order a {drink}"], slots={"drink": "Drink"})
 
 
+def test_a_number_annotation_on_a_slot_whose_type_has_only_words_is_refused_whichever_comes_first():
+    def order(ctx, drink: int = None):
+        return say(f"ok {drink}")
+
+    words = (r"parameter 'drink' is annotated int, but slot 'drink' has type 'Drink', whose values are words "
+             r"\('latte', 'espresso'\), so it would always be None\. Annotate it str")
+    with pytest.raises(RegistrationError, match=words):  # the type declared before the intent
+        _coffee().add_intent("OrderIntent", order, samples=["order a {drink}"], slots={"drink": "Drink"})
+    later = Skill("coffee", developer_id="d", invocation_name="brew bar")
+    later.add_intent("OrderIntent", order, samples=["order a {drink}"], slots={"drink": "Drink"})
+    with pytest.raises(RegistrationError, match=words):  # the type declared after it
+        later.slot_type("Drink", {"latte": ["cafe latte"], "espresso": []})
+
+    counted = Skill("coffee", developer_id="d", invocation_name="brew bar")  # a type of numbers is fine
+    counted.slot_type("Shots", ["1", "2", "3"])
+    seen = []
+
+    @counted.intent("ShotsIntent", samples=["{shots} shots"], slots={"shots": "Shots"})
+    def shots(ctx, shots: int = None):
+        seen.append(shots)
+        return say("ok")
+
+    answer(counted, make_envelope(intent="ShotsIntent", slots={"shots": "2"}))
+    assert seen == [2]
+
+
 def test_registering_something_that_is_not_a_function_names_it_and_the_fix():
     with pytest.raises(RegistrationError, match=r"LaunchRequest: got 'welcome', which is not a function"):
         _coffee().add_launch("welcome")
