@@ -35,7 +35,7 @@ def project(tmp_path_factory) -> pathlib.Path:
 def test_new_writes_a_package_its_tests_a_readme_and_a_pyproject(project):
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
     assert files == [".gitignore", "README.md", "espresso_bar/__init__.py", "espresso_bar/skill.py", "pyproject.toml",
-                     "tests/test_skill.py"]
+                     "standin.py", "tests/test_skill.py"]
     pyproject = (project / "pyproject.toml").read_text()
     assert 'dependencies = ["skills_sdk>=' in pyproject
     readme = (project / "README.md").read_text()
@@ -69,6 +69,46 @@ def test_the_generated_skill_is_served_from_its_own_folder_and_reaches_its_partn
     assert "Your hot chocolate is ordered. Order number B-1." in json.dumps(ordered)
     assert partner.orders == [{"path": "/v1/orders", "item": "HOT_CHOCOLATE"}]
     assert (project / "var" / "transcripts.db").exists()
+
+
+def test_the_generated_stand_in_takes_the_served_skills_orders_offline(project):
+    """README.md's two commands: the project's own stand-in of its partner, then the skill pointed at it."""
+    partner_port, port = _server.free_port(), _server.free_port()
+    standin = subprocess.Popen([sys.executable, "standin.py", "--port", str(partner_port)], cwd=project,
+                               env=_clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _server.wait_until("the stand-in answers", lambda: _answers(partner_port))
+        env = _clean_env(SKILLS_PARTNER_ESPRESSO_BAR_URL=f"http://127.0.0.1:{partner_port}")
+        proc = _server.start(["serve", "--skills", "espresso_bar:skill", "--db", str(project / "var" / "standin.db")],
+                             port, env=env, cwd=project)
+        try:
+            said = []
+            for text in ("order cocoa", "get me a tea"):
+                _, turn = _server.post(f"http://127.0.0.1:{port}/simulate/espresso_bar",
+                                       json.dumps({"text": text}).encode())
+                said.append(turn["speech"])
+        finally:
+            _server.stop(proc)
+    finally:
+        standin.terminate()
+        standin.wait(timeout=30)
+    assert said == ["Your hot chocolate is ordered. Order number A-1.", "Your tea is ordered. Order number A-2."]
+    readme = (project / "README.md").read_text()
+    assert "python standin.py &" in readme and "SKILLS_PARTNER_ESPRESSO_BAR_URL=http://127.0.0.1:9000 skills serve" in readme
+
+
+def _answers(port: int) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/orders", data=b"{}", method="POST",
+                                                      headers={"Content-Type": "application/json"}), timeout=2)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 422  # an item it does not sell: it is up and checks what it is given
+    except OSError:
+        return False
+    return False
 
 
 @pytest.mark.parametrize(("name", "problem"), [

@@ -64,6 +64,7 @@ def create_project(name: str, where: pathlib.Path, *, developer: str, invocation
         "package/__init__.py.tmpl": f"{name}/__init__.py",
         "package/skill.py.tmpl": f"{name}/skill.py",
         "tests/test_skill.py.tmpl": "tests/test_skill.py",
+        "standin.py.tmpl": "standin.py",
     }
     for source, target in targets.items():
         out = root / target
@@ -86,7 +87,7 @@ def _invocation_for(name: str) -> str:
               help="The developer id that owns the skill's transcripts.")
 @click.option("--invocation", default=None, help="What users say to open it (default: NAME's words + 'orders').")
 def new(name: str, where: str, developer: str, invocation: str | None) -> None:
-    """Create a skill project NAME/: the skill, its tests (pytest, responses), a README and a pyproject.
+    """Create a skill project NAME/: the skill, its tests (pytest, responses), a partner stand-in, a README, a pyproject.
 
     The skill answers launch, an order intent with a custom slot type that calls a partner API,
     help and stop. Its tests pass as generated; `skills serve --skills NAME:skill` serves it.
@@ -96,7 +97,9 @@ def new(name: str, where: str, developer: str, invocation: str | None) -> None:
     click.echo(f"Created {root}/ (skill {name!r}). Next:\n"
                f"  cd {root}\n"
                f"  pytest                                 # run its tests\n"
-               f"  skills serve --skills {name}:skill    # serve it on http://127.0.0.1:8000/alexa/{name}")
+               f"  skills serve --skills {name}:skill    # serve it on http://127.0.0.1:8000/alexa/{name}\n"
+               f"Its partner's API, offline: python standin.py (port 9000), then serve with\n"
+               f"  SKILLS_PARTNER_{name.upper()}_URL=http://127.0.0.1:9000 skills serve --skills {name}:skill")
 
 
 def register(main: click.Group) -> None:
