@@ -43,6 +43,9 @@ __all__ = [
 #: 15; session attributes a skill stored add their own depth. Deeper bodies get 400 ``too_deep``.
 MAX_JSON_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: What no string of a request may hold: half of a surrogate pair, or NUL (which JSON can only
+#: carry as the escape ``\u0000``: Alexa never sends one, and PostgreSQL's text cannot store it).
+_UNTEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def _no_constant(name: str) -> Any:
@@ -69,8 +72,9 @@ def parse_body(raw: bytes | bytearray | str) -> Any:
 
     Refused, each with its own ``code``: text that is not JSON (``invalid_json``), ``NaN``,
     ``Infinity`` and numbers too large for a float (``invalid_json``), nesting deeper than
-    :data:`MAX_JSON_DEPTH` (``too_deep``), and a string holding half of a UTF-16 surrogate pair,
-    which no UTF-8 text can carry (``invalid_unicode``).
+    :data:`MAX_JSON_DEPTH` (``too_deep``), a string holding half of a UTF-16 surrogate pair,
+    which no UTF-8 text can carry (``invalid_unicode``), and a string holding NUL (``\u0000``:
+    ``invalid_text``), which a user id or a word never holds and PostgreSQL would cut the text at.
     """
     try:
         if not isinstance(raw, str):
@@ -112,17 +116,15 @@ def check_json_value(data: Any) -> None:
     """Raise :class:`EnvelopeError` unless ``data`` is JSON a request may carry.
 
     The checks of :func:`parse_body` for a body another parser read (AWS Lambda hands the skill a
-    dict): nesting at most :data:`MAX_JSON_DEPTH`, finite numbers, no lone surrogates. The error
-    names the dotted path of the first offending value.
+    dict): nesting at most :data:`MAX_JSON_DEPTH`, finite numbers, no lone surrogates, no NUL. The
+    error names the dotted path of the first offending value.
     """
     stack: list[tuple[Any, str, int]] = [(data, "", 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, str):
-            if _SURROGATE.search(value):
-                where = path or "(body)"
-                raise EnvelopeError(f"{where} holds half of a UTF-16 surrogate pair, which is not valid Unicode.",
-                                    {where: ["Not valid Unicode (a lone surrogate)."]}, code="invalid_unicode")
+            if (bad := _UNTEXT.search(value)) is not None:
+                _refuse_text(path or "(body)", bad.group())
             continue
         if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
             where = path or "(body)"
@@ -135,11 +137,23 @@ def check_json_value(data: Any) -> None:
                                     code="too_deep")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if isinstance(key, str) and _SURROGATE.search(key):
-                    raise EnvelopeError(f"A key in {path or '(body)'} is not valid Unicode (a lone surrogate).",
-                                        {path or "(body)": ["A key is not valid Unicode."]}, code="invalid_unicode")
+                if isinstance(key, str) and (bad := _UNTEXT.search(key)) is not None:
+                    _refuse_text(path or "(body)", bad.group(), key=True)
                 if isinstance(item, (dict, list, str, float)):
                     stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+
+
+def _refuse_text(where: str, char: str, *, key: bool = False) -> None:
+    """Raise the :class:`EnvelopeError` for ``char`` (NUL or half a surrogate pair) in a string at ``where``."""
+    what = f"A key in {where}" if key else where
+    if char == "\x00":
+        raise EnvelopeError(f"{what} holds a NUL character (\\u0000), which no text of a request carries: "
+                            "send the string without it.", {where: ["Holds a NUL character."]}, code="invalid_text")
+    if key:
+        raise EnvelopeError(f"{what} is not valid Unicode (a lone surrogate).", {where: ["A key is not valid Unicode."]},
+                            code="invalid_unicode")
+    raise EnvelopeError(f"{where} holds half of a UTF-16 surrogate pair, which is not valid Unicode.",
+                        {where: ["Not valid Unicode (a lone surrogate)."]}, code="invalid_unicode")
 
 
 # --------------------------------------------------------------------------- dataclasses

@@ -49,3 +49,47 @@ def test_a_port_in_use_exits_1_without_announcing_that_it_serves(tmp_path):
     assert run.returncode == 1
     assert f"Port {port} on 127.0.0.1 is in use" in run.stderr and f"--port {port + 1}" in run.stderr
     assert "Serving" not in run.stdout  # announced only once the port is bound
+
+
+def _raw(base: str, head: str, body: bytes = b"") -> tuple[int, str, dict]:
+    """One request written by hand on a socket (headers a client library would refuse to send); status, type, JSON."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head_out, _, payload = data.partition(b"\r\n\r\n")
+    lines = head_out.decode("latin-1").split("\r\n")
+    kind = next((line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("content-type:")), "")
+    return int(lines[0].split()[1]), kind, json.loads(payload) if kind == "application/json" else {}
+
+
+def _chunked(payload: bytes, size: int = 65536) -> bytes:
+    parts = [b"%x\r\n%s\r\n" % (len(payload[i:i + size]), payload[i:i + size]) for i in range(0, len(payload), size)]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
+def test_a_chunked_body_past_the_limit_is_a_413_not_a_body_cut_short(server, order_pizza_body):
+    base, _ = server
+    head = ("POST /alexa/pizza HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close")
+    whole = json.loads(order_pizza_body)
+    whole["session"]["attributes"] = {"note": "x" * (1 << 20)}  # one string past 1 MB
+    status, kind, body = _raw(base, head, _chunked(json.dumps(whole).encode()))
+    assert (status, kind) == (413, "application/json") and body["error"]["code"] == "request_entity_too_large"
+    # A good envelope followed by 1 MB of spaces was answered 200: everything past the limit went unread.
+    status, _, body = _raw(base, head, _chunked(order_pizza_body.encode() + b" " * (1 << 20)))
+    assert status == 413 and body["error"]["code"] == "request_entity_too_large"
+    status, _, body = _raw(base, head.replace("/alexa/pizza", "/simulate/pizza"),
+                           _chunked(b'{"text": "' + b"a" * (1 << 20) + b'"}'))
+    assert status == 413
+    status, _, body = _raw(base, head, _chunked(order_pizza_body.encode()))  # under the limit: answered
+    assert status == 200 and "pepperoni" in body["response"]["outputSpeech"]["ssml"]
+
+
+def test_a_content_length_of_digits_that_are_not_ascii_is_a_json_4xx(server, order_pizza_body):
+    base, _ = server
+    status, kind, body = _raw(base, "POST /alexa/pizza HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                    "Content-Length: \xb2\r\nConnection: close", order_pizza_body.encode())
+    assert 400 <= status < 500 and kind == "application/json", (status, kind)

@@ -103,6 +103,11 @@ def test_another_developers_cursor_is_refused(world):
     ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("since=yesterday", "since"),
     ("until=2026-13-01", "until"), ("has_transaction=maybe", "has_transaction"), ("q=%22%22", "q"),
     ("colour=red", "colour"), ("skill=", "skill"),
+    # int() takes these; a limit is ASCII digits
+    ("limit=%20%205", "limit"), ("limit=%D9%A5", "limit"), ("limit=1_0", "limit"), ("limit=%2B5", "limit"),
+    # a filter given twice kept its first value without a word; a NUL failed in PostgreSQL
+    ("skill=notes&skill=shop", "skill"), ("limit=1&limit=500", "limit"), ("status=ok&status=error", "status"),
+    ("user_id=u%00v", "user_id"), ("q=pepperoni%00", "q"),
 ])
 def test_malformed_parameters_are_400_naming_the_parameter(world, query, param):
     app, store, keys = world
@@ -138,6 +143,10 @@ def test_one_transcript_by_id_and_foreign_or_missing_ids_look_the_same(world):
     junk = get(app, "/v1/transcripts/1%20OR%201=1", keys["a"])
     assert foreign.status_code == missing.status_code == junk.status_code == 404
     assert foreign.data == missing.data == junk.data
+    # digits that are not ASCII: "²" made int() fail (a 500), "١" (Arabic one) and "１" (full width) read as 1
+    for odd in ("%C2%B2", "%D9%A1", "%EF%BC%91"):
+        r = get(app, f"/v1/transcripts/{odd}", keys["a"])
+        assert r.status_code == 404 and r.data == missing.data, odd
 
 
 def test_export_streams_only_the_developers_rows_as_jsonl(world):
@@ -197,11 +206,16 @@ def test_developer_keys_cannot_use_user_tokens_endpoints_and_vice_versa(world):
     assert get(app, "/v1/transcripts", keys["alice"]).status_code == 403
 
 
-def test_a_user_erases_one_skill_then_everything_over_http(tmp_path):
+def _notes_and_shop(tmp_path):
+    """A fresh ledger serving dev-a's notes and dev-b's shop: the app, its store, its host."""
     store = TranscriptStore(tmp_path / "t.db")
     app = create_app(skills=[note_skill("notes", "dev-a"), note_skill("shop", "dev-b")], store=store,
                      test_config={"TESTING": True, "SECRET_KEY": "test"})
-    host = get_host(app)
+    return app, store, get_host(app)
+
+
+def test_a_user_erases_one_skill_then_everything_over_http(tmp_path):
+    app, store, host = _notes_and_shop(tmp_path)
     for skill in ("notes", "shop"):
         speak(host, skill, ALICE, "hello")
         speak(host, skill, BOB, "hello")
@@ -282,3 +296,33 @@ def test_an_erasure_whose_scrub_a_reader_holds_up_answers_at_once_and_completes_
         reader.db.conn.execute("COMMIT")
         reader.close()
     assert scrubbed_later(store, r.json["receipt"]["receipt_id"])
+
+
+def test_a_repeated_filter_on_an_erasure_is_refused_and_erases_nothing(tmp_path):
+    app, store, host = _notes_and_shop(tmp_path)
+    for skill in ("notes", "shop"):
+        speak(host, skill, ALICE, f"pepperoni for {skill}")
+    token = create_key(store, "user", ALICE)[1]
+    r = get(app, f"/v1/users/{ALICE}/transcripts?skill=notes&skill=shop", token, method="delete")
+    assert r.status_code == 400 and r.json["error"]["param"] == "skill"
+    assert "is given 2 times; give it once" in r.json["error"]["message"]
+    assert len(store.user_history(ALICE)) == 2
+
+
+@pytest.mark.parametrize(("content_type", "body", "code", "said"), [
+    ("application/json", b'{"mode": "full", "x": NaN}', "invalid_json", "holds NaN, which is not JSON"),
+    ("application/json", b'{"mode": "full", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too_deep", "deeper than"),
+    ("application/json", b'{"mode":', "invalid_json", "The body is not JSON"),
+    ("application/json", b'{"mode": "full\\u0000"}', "invalid_text", "NUL character"),
+    ("text/plain", b'{"mode": "full"}', "unsupported_media_type", "Content-Type: application/json"),
+    (None, b'{"mode": "full"}', "unsupported_media_type", "(got 'none')"),
+])
+def test_a_capture_mode_body_that_is_not_clean_json_is_refused_naming_what_is_wrong(world, content_type, body, code,
+                                                                                     said):
+    app, store, keys = world
+    before = store.capture_mode(ALICE)
+    headers = {"Authorization": f"Bearer {keys['alice']}", **({"Content-Type": content_type} if content_type else {})}
+    r = app.test_client().put(f"/v1/users/{ALICE}/capture-mode", data=body, headers=headers)
+    assert r.status_code in (400, 415), r.data
+    assert r.json["error"]["code"] == code and said in r.json["error"]["message"], r.json
+    assert store.capture_mode(ALICE) == before

@@ -106,6 +106,21 @@ def test_a_lone_surrogate_in_a_slot_or_as_raw_bytes_is_a_400(served):
     _refused(_post(client, raw), store, calls, 400, "invalid_unicode")
 
 
+@pytest.mark.parametrize("path", [
+    ("session", "user", "userId"),
+    ("context", "System", "user", "userId"),
+    ("session", "sessionId"),
+    ("session", "attributes", "note"),
+])
+def test_a_nul_is_a_400_naming_the_field_never_a_row_under_a_cut_id(served, path):
+    """PostgreSQL cuts text at a NUL: "victim\\u0000x" was recorded as user "victim", its chain then broken."""
+    client, store, calls = served
+    body = json.dumps(_with(path, "amzn1.ask.account.VICTIM\u0000x"))
+    assert "\\u0000" in body
+    error = _refused(_post(client, body), store, calls, 400, "invalid_text")
+    assert ".".join(path) in error["fields"] and "NUL character" in error["message"]
+
+
 def test_a_surrogate_pair_is_a_character_not_an_error(served):
     client, store, calls = served
     assert _post(client, json.dumps(_with(("session", "attributes", "mood"), "\U0001F600"))).status_code == 200
@@ -177,12 +192,12 @@ def test_a_value_json_has_no_type_for_in_a_directive_is_sent_as_its_text():
 
 def test_parse_body_and_check_json_value_agree_on_what_is_refused():
     for raw, code in [(b"[" * 5000, "too_deep"), (b'{"a": NaN}', "invalid_json"), (b'"\\ud800"', "invalid_unicode"),
-                      (b"{", "invalid_json")]:
+                      (b"{", "invalid_json"), (b'{"a": "x\\u0000"}', "invalid_text"), (b'{"a\\u0000": 1}', "invalid_text")]:
         with pytest.raises(EnvelopeError) as info:
             parse_body(raw)
         assert info.value.code == code
     for value, code in [({"a": float("inf")}, "invalid_json"), (["\udfff"], "invalid_unicode"),
-                        ({"\ud800": 1}, "invalid_unicode")]:
+                        ({"\ud800": 1}, "invalid_unicode"), ({"a": ["x\x00"]}, "invalid_text"), ({"\x00": 1}, "invalid_text")]:
         with pytest.raises(EnvelopeError) as info:
             check_json_value(value)
         assert info.value.code == code
@@ -326,3 +341,23 @@ def test_mutated_real_envelopes_never_get_a_5xx_and_a_refused_one_leaves_nothing
         assert store.count() == rows and len(calls) == ran, "a refused request ran a handler or left a row"
     else:
         assert store.count() <= rows + 1
+
+
+def test_nul_ids_never_reach_either_ledger_and_leave_it_whole(ledger):
+    """The attack found on PostgreSQL: a user id "VICTIM\\u0000..." stored as "VICTIM", and verify then failing."""
+    from skills_sdk.testing import launch_request
+
+    skill, calls = counting_skill()
+    client = create_app([skill], store=ledger, test_config={"TESTING": True}).test_client()
+    victim = "amzn1.ask.account.VICTIM"
+    simulated = client.post("/simulate/counter", json={"text": "hello", "user_id": victim + "\u0000x"})
+    assert simulated.status_code == 400 and simulated.json["error"]["code"] == "invalid_text"
+    assert simulated.json["error"]["fields"] == {"user_id": ["Holds a NUL character."]}
+    alexa = client.post("/alexa/counter", data=json.dumps(launch_request(user_id=victim + "\u0000x")),
+                        content_type="application/json")
+    assert alexa.status_code == 400 and alexa.json["error"]["code"] == "invalid_text"
+    assert calls == [] and ledger.user_history(victim) == []
+    assert client.post("/alexa/counter", json=launch_request(user_id=victim)).status_code == 200
+    report = ledger.verify_chain()
+    assert report.ok, report.problem
+    assert [r["user_id"] for r in ledger.user_history(victim)] == [victim]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -133,7 +133,9 @@ class AlexaEndpoint:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         length = environ.get("CONTENT_LENGTH") or ""
-        if (environ.get("REQUEST_METHOD") != "POST" or not path.startswith("/alexa/") or not length.isdigit()
+        # isascii: "²".isdigit() is True, and int() refuses it (the Flask route answers such a header)
+        if (environ.get("REQUEST_METHOD") != "POST" or not path.startswith("/alexa/") or not length.isascii()
+                or not length.isdigit()
                 or "/" in path[7:] or not path[7:]):
             return self.next(environ, start_response)
         ext = self.ext
@@ -173,9 +175,29 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+def read_body() -> bytes:
+    """The request's body, whole: one sent chunked (no Content-Length) past ``MAX_CONTENT_LENGTH`` is a 413.
+
+    werkzeug stops such a stream at the limit and hands on what came before it, which then reads
+    as JSON cut short (a 400 naming the wrong thing) or, past a whole JSON value, as a good body.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    environ = request.environ
+    if limit is None or request.content_length is not None or "wsgi.input_terminated" not in environ:
+        return request.get_data(cache=False)
+    stream, parts, size = environ["wsgi.input"], [], 0
+    while size <= limit and (part := stream.read(limit + 1 - size)):
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        abort(error_response(413, "request_entity_too_large", f"The body is over {limit} bytes; a request "
+                             "carries one turn's JSON, a few kilobytes."))
+    return b"".join(parts)
+
+
 @bp.post("/alexa/<skill>")
 def alexa(skill: str) -> Response:
-    raw = request.get_data(cache=False)
+    raw = read_body()
     status, body, headers, turn, data, check = answer(current_app.extensions["skills_sdk"], skill, request.mimetype,
                                                       request.headers, raw, request.environ, request.method)
     g.skills_body, g.skills_turn, g.skills_check = data, turn, check  # for the observers (server/ops.py)

@@ -12,12 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from ..errors import BadQuery, ErasureIncomplete
+from ..envelope import parse_body
+from ..errors import BadQuery, EnvelopeError, ErasureIncomplete
 from ..transcripts.audit import tally
 from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
-from .alexa import error_response
+from .alexa import error_response, read_body
 from .maintenance import BACKGROUND
 
 __all__ = ["register", "bp", "developer_key", "user_token"]
@@ -37,6 +38,16 @@ def _json(body: Any, status: int = 200) -> Response:
 @bp.errorhandler(BadQuery)
 def _bad(exc: BadQuery) -> Response:
     return error_response(400, "bad_query", str(exc), param=exc.param)
+
+
+@bp.before_request
+def _one_value_each() -> None:
+    """Every query parameter once, without NUL: ``?skill=a&skill=b`` kept only ``a``, a NUL failed in the database."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise BadQuery(name, f"is given {len(values)} times; give it once (a filter takes one value).")
+        if "\x00" in values[0] or "\x00" in name:
+            raise BadQuery(name, "holds a NUL character (%00); send the value without it.")
 
 
 def _ledger() -> Ledger:
@@ -84,6 +95,8 @@ def _page_args(ledger: Ledger, scope: str, allowed: tuple[str, ...]) -> tuple[di
     limit_raw = args.pop("limit", "50")
     cursor = args.pop("cursor", None)
     try:
+        if not (limit_raw.isascii() and limit_raw.isdigit()):  # int() also takes " 5", "1_0", "٥"
+            raise ValueError(limit_raw)
         limit = int(limit_raw)
     except ValueError:
         raise BadQuery("limit", f"must be a whole number from 1 to 500, got {limit_raw[:20]!r}.") from None
@@ -154,7 +167,7 @@ def get_transcript(tid: str, key: KeyInfo) -> Response:
     ledger = _ledger()
     if request.args:
         raise BadQuery(sorted(request.args)[0], "this endpoint takes no query parameters.")
-    row = ledger.get(int(tid)) if tid.isdigit() and len(tid) < 19 else None
+    row = ledger.get(int(tid)) if tid.isascii() and tid.isdigit() and len(tid) < 19 else None  # not "²", "١"
     if row is not None and row["developer_id"] != key.subject:
         row = None  # the same answer for a missing id and another developer's
     ledger.audit(key.id, "get", {"id": tid[:40]}, 1 if row else 0, users={row["user_id"]: 1} if row else None)
@@ -207,7 +220,14 @@ def capture_mode(user_id: str, key: KeyInfo) -> Response:
     if request.method == "PUT":
         from .bodies import BodyError, CaptureModeBody, load_body
 
-        body = request.get_json(silent=True)
+        if request.mimetype != "application/json":
+            return error_response(415, "unsupported_media_type", "Send the body as JSON with Content-Type: "
+                                  f"application/json, {{\"mode\": ...}} (got {request.mimetype or 'none'!r}).")
+        try:
+            body = parse_body(read_body())
+        except EnvelopeError as exc:  # not JSON, NaN, nested too deep, a NUL: the same checks as /alexa's
+            return error_response(400, exc.code, f"{exc} Send {{\"mode\": ...}} with one of "
+                                  f"{', '.join(CAPTURE_MODES)}.", fields=exc.errors)
         try:
             mode = load_body(CaptureModeBody(), body)["mode"]
         except BodyError:

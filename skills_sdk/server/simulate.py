@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from ..envelope import parse_body
 from ..errors import EnvelopeError
-from .alexa import error_response
+from .alexa import error_response, read_body
 
 __all__ = ["register", "bp", "SIMULATOR_USER"]
 
@@ -74,7 +74,7 @@ def simulate(skill: str) -> Response:
         return error_response(415, "unsupported_media_type",
                               f"Send the body as JSON with Content-Type: application/json "
                               f"(got {request.mimetype or 'none'!r}).")
-    body = _parse(request.get_data(cache=False))
+    body = _parse(read_body())
     user, session_id = body["user_id"], body["session_id"]
     locale = body["locale"] or host.skills[skill].locale
     if session_id is None:
