@@ -370,3 +370,21 @@ def test_a_reserve_whose_folder_is_removed_never_closes_a_descriptor_twice(tmp_p
         os.close(stale)
     folder.mkdir()  # the folder is back: the reserve is made again
     assert reserve.fill() == 64 * 1024 and reserve.held() == 64 * 1024
+
+
+def test_the_reserve_leaves_a_small_disk_as_much_free_as_it_holds_however_often_refilled(tmp_path, monkeypatch):
+    """On a 3 MiB disk the 32 MiB reserve took every byte, and the first turn spooled (an audit of a full disk)."""
+    disk = 3 * 2**20
+    reserve = Reserve(tmp_path / "t.db.spool.reserve", 32 * 2**20)
+    real = os.fstatvfs
+
+    def small_disk(fd):  # a 3 MiB file system holding only the reserve (fd): free is what the reserve has not taken
+        got = real(fd)
+        free = max(0, disk - os.fstat(fd).st_size)
+        return os.statvfs_result((got.f_bsize, 1, disk, free, free, *tuple(got)[5:]))
+
+    monkeypatch.setattr(os, "fstatvfs", small_disk)
+    assert reserve.fill() == disk // 2
+    for _ in range(5):  # refilled every replay interval: it must not creep toward the whole disk
+        assert reserve.fill() == disk // 2
+    assert reserve.take(1500) and reserve.fill() == disk // 2

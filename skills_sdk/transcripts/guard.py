@@ -48,8 +48,10 @@ class Reserve:
 
     The spool gives back from here every byte it is about to write (``take``), so it never needs
     space a full disk no longer has, and it can never hold more than ``size`` bytes. ``fill`` takes
-    the space again once the spool is replayed and the disk has room. Many processes share the file
-    (an exclusive ``flock`` around each change).
+    the space again once the spool is replayed and the disk has room, but never so much that the disk
+    would have less free than the reserve holds: the ledger it stands in for keeps at least as much
+    (on a small or nearly full disk a reserve of its whole size left the database no page, so the
+    first turn spooled). Many processes share the file (an exclusive ``flock`` around each change).
     """
 
     def __init__(self, path: str | os.PathLike[str], size: int) -> None:
@@ -102,7 +104,7 @@ class Reserve:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def fill(self, target: int | None = None) -> int:
-        """Allocate the reserve up to ``target`` bytes (``size`` by default) as far as the disk allows; returns what it holds.
+        """Allocate the reserve up to ``target`` bytes (``size`` by default), leaving as much free; returns what it holds.
 
         Never shrinks it: the bytes the spool drew stay given back until the spool is replayed.
         """
@@ -112,6 +114,9 @@ class Reserve:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 size = os.fstat(fd).st_size
+                if size < target:  # no more than leaves the disk as much free as the reserve holds
+                    disk = os.fstatvfs(fd)
+                    target = min(target, (size + disk.f_bavail * disk.f_frsize) // 2)
                 while size < target:
                     n = min(_CHUNK, target - size)
                     try:
@@ -189,6 +194,7 @@ class LedgerGuard:
         self.store = store
         self.spool = spool
         self.reserve: Reserve | None = spool.reserve if spool is not None else None
+        self._short = False  # the reserve could not be filled to its size (warned once)
         self.floor = floor
         self.interval = interval
         self.replay_interval = replay_interval
@@ -325,10 +331,18 @@ class LedgerGuard:
 
     def _refill(self) -> None:
         assert self.reserve is not None and self.spool is not None
+        want = self.reserve.size - self.spool.size()
         try:
-            self.reserve.fill(self.reserve.size - self.spool.size())
+            held = self.reserve.fill(want)
         except OSError as exc:
             log.warning("spool reserve %s cannot be refilled: %s", self.reserve.path, exc)
+            return
+        short = held < want
+        if short and not self._short:  # once, until it is whole again: not at every probe
+            log.warning("spool reserve %s holds %d of its %d bytes: it leaves the disk at least as much free as "
+                        "it holds, so this disk has too little for it; free space (or lower SKILLS_SPOOL_RESERVE) "
+                        "or an outage spools fewer rows", self.reserve.path, held, want)
+        self._short = short
 
     def start(self) -> LedgerGuard:
         """Start the probing thread in this process (a no-op while it runs; call again in a forked worker)."""
