@@ -30,14 +30,18 @@ def all_skills() -> list[Skill]:
     return out
 
 
-def partner_session(*, timeout: float = 5.0) -> PartnerSession:
+def partner_session(*, timeout: float | None = None) -> PartnerSession:
     """The ``requests`` session the example skills use, with the embedded partner stand-ins mounted.
 
-    A partner whose base URL is set in the environment (``SKILLS_PARTNER_PIZZA_URL=https://...``)
-    is not mounted, so the skill reaches the real service instead; each skill reads the same
-    variable for its base URL.
+    Made by :meth:`PartnerSession.from_env`, as every skill's is: ``SKILLS_HTTP_TIMEOUT`` and
+    ``SKILLS_HTTP_RETRIES`` apply (a bad value is refused naming the variable), ``timeout``
+    overrides the first. A partner whose base URL is set in the environment
+    (``SKILLS_PARTNER_PIZZA_URL=https://...``) is not mounted, so the skill reaches the real
+    service instead; each skill reads the same variable for its base URL.
     """
-    session = PartnerSession(timeout=timeout)
+    session = PartnerSession.from_env()
+    if timeout is not None:
+        session.timeout = timeout
     embedded = [n for n in BASE_URLS if not os.environ.get(f"SKILLS_PARTNER_{n.upper()}_URL")]
     if len(embedded) == len(BASE_URLS):
         # Every partner is in-process: proxy and .netrc settings from the environment cannot apply,

@@ -51,6 +51,13 @@ class VerificationError(SkillsError):
         self.message = message
 
 
+class SettingError(SkillsError, ValueError):
+    """An environment variable (or app config key) holds a value the SDK cannot use; the message names it and a fix.
+
+    A ``ValueError`` too, as these were. ``skills serve`` turns it into one line, before any worker starts.
+    """
+
+
 class StoreError(SkillsError):
     """The transcript store could not do what was asked."""
 

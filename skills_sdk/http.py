@@ -22,6 +22,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .errors import SettingError
+
 __all__ = ["PartnerSession", "PartnerUnavailable", "partner_variable"]
 
 log = logging.getLogger("skills_sdk.http")
@@ -74,15 +76,15 @@ class PartnerSession(requests.Session):
         timeout = _number(env, "SKILLS_HTTP_TIMEOUT", 5.0, float)
         retries = int(_number(env, "SKILLS_HTTP_RETRIES", 1, int))
         if timeout <= 0:
-            raise ValueError(f"SKILLS_HTTP_TIMEOUT={timeout:g}: a timeout must be more than 0 seconds.")
+            raise SettingError(f"SKILLS_HTTP_TIMEOUT={timeout:g}: a timeout must be more than 0 seconds.")
         if retries < 0:
-            raise ValueError(f"SKILLS_HTTP_RETRIES={retries}: use 0 for no retry, or a positive count.")
+            raise SettingError(f"SKILLS_HTTP_RETRIES={retries}: use 0 for no retry, or a positive count.")
         prefix, suffix = "SKILLS_PARTNER_", "_URL"
         urls = {key[len(prefix):-len(suffix)]: value for key, value in env.items()
                 if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix) and value}
         for name, value in urls.items():
             if not value.startswith(("http://", "https://")):  # requests would refuse every call, and the skill hear only "failed"
-                raise ValueError(f"{prefix}{name}{suffix}={value!r} is not an http:// or https:// URL; "
+                raise SettingError(f"{prefix}{name}{suffix}={value!r} is not an http:// or https:// URL; "
                                  f"e.g. {prefix}{name}{suffix}=http://{value.split('://')[-1]}.")
         return cls(timeout=timeout, retries=retries, base_urls=urls)
 
@@ -152,7 +154,7 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> fl
         return kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number of seconds"
-        raise ValueError(f"{name}={raw!r} is not {what}; e.g. {name}={default:g}.") from None
+        raise SettingError(f"{name}={raw!r} is not {what}; e.g. {name}={default:g}.") from None
 
 
 def _bare(url: str) -> str:

@@ -39,11 +39,11 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
     >>> app = build_app({"SKILLS_DB": "/srv/skills/transcripts.db", "SKILLS_VERIFY": "1"})   # doctest: +SKIP
     """
     from .server import create_app
-    from .server.ops import configure_logging
+    from .server.ops import configure_logging, log_level
     from .transcripts.ledger import DEFAULT_DB
 
     env = os.environ if environ is None else environ
-    configure_logging(env.get("SKILLS_LOG_LEVEL", "INFO"))
+    configure_logging(log_level(env.get("SKILLS_LOG_LEVEL") or "INFO", "SKILLS_LOG_LEVEL"))
     verify = env.get("SKILLS_VERIFY", "1").strip().lower() not in _FALSE
     spec = env.get("SKILLS_SKILLS") or DEFAULT_SKILLS
     try:

@@ -166,3 +166,40 @@ def test_serve_on_an_address_not_this_machines_names_host_and_port(tmp_path):
     assert result.exit_code == 1, result.output
     assert result.output.strip() == ("Error: Cannot listen on 192.0.2.1:8000: Cannot assign requested address. "
                                       "Check --host and --port.")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("SKILLS_SPOOL_RESERVE", "abc", "SKILLS_SPOOL_RESERVE must be a number, got 'abc'; unset it for the default (33554432)."),
+    ("SKILLS_SPOOL_FLOOR", "-5", "SKILLS_SPOOL_FLOOR must be >= 0, got '-5'"),
+    ("SKILLS_LEDGER_INTERVAL", "nan", "SKILLS_LEDGER_INTERVAL must be >= 0, got 'nan'"),
+    ("SKILLS_SPOOL_RESERVE", "1000", "SKILLS_SPOOL_RESERVE (1000 bytes) is below SKILLS_SPOOL_FLOOR (1048576)"),
+    ("SKILLS_WAL_WRITES", "bogus", "SKILLS_WAL_WRITES must be 'together' or 'each'"),
+    ("SKILLS_BACKGROUND", "bogus", "SKILLS_BACKGROUND must be 'thread'"),
+    # the example skills' own partner_session() starts from PartnerSession.from_env() too
+    ("SKILLS_HTTP_TIMEOUT", "abc", "SKILLS_HTTP_TIMEOUT='abc' is not a number of seconds; e.g. SKILLS_HTTP_TIMEOUT=5."),
+    ("SKILLS_PARTNER_PIZZA_URL", "localhost:9000", "SKILLS_PARTNER_PIZZA_URL='localhost:9000' is not an http://"),
+])
+def test_serve_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp_path, monkeypatch, variable, value,
+                                                                             said, workers):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(variable, value)
+
+    def no_exec(*args):  # a value let through would start gunicorn in place of this test process
+        raise AssertionError(f"gunicorn started despite {variable}={value!r}")
+
+    monkeypatch.setattr(os, "execve", no_exec)
+    result = CliRunner().invoke(main, ["serve", "--port", str(port), "--workers", workers, "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_log_level_comes_from_skills_log_level_when_the_option_is_not_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKILLS_LOG_LEVEL", "verbose")
+    result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2 and "'verbose' is not one of" in result.output

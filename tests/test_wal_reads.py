@@ -182,7 +182,11 @@ def test_a_skills_wal_reads_value_it_does_not_know_is_refused_naming_the_variabl
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.db")],
                           env=dict(os.environ, SKILLS_WAL_READS="mmap"), capture_output=True, text=True)
     assert done.returncode != 0
-    assert "SKILLS_WAL_READS must be 'mapped' (the default) or 'pread', got 'mmap'" in done.stderr
+    assert "SKILLS_WAL_READS must be 'mapped' or 'pread' ('mapped' is the default), got 'mmap'" in done.stderr
+    writes = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.db")],
+                            env=dict(os.environ, SKILLS_WAL_WRITES="one"), capture_output=True, text=True)
+    assert writes.returncode != 0  # accepted as the default before, like any word but "each"
+    assert "SKILLS_WAL_WRITES must be 'together' or 'each' ('together' is the default), got 'one'" in writes.stderr
     for value in (" Pread ", "mapped", "MAPPED"):  # as SKILLS_WAL_WRITES is read: any case, spaces around
         ok = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"{value.strip()}.db")],
                             env=dict(os.environ, SKILLS_WAL_READS=value), capture_output=True, text=True)

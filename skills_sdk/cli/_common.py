@@ -128,8 +128,8 @@ def partner_session(spec: str | None) -> Any:
     from ..host import load_partner_session
     from ..http import PartnerSession
 
-    session = load_partner_session(spec or DEFAULT_SKILLS)
-    try:
+    try:  # the module's partner_session() builds on PartnerSession.from_env() too
+        session = load_partner_session(spec or DEFAULT_SKILLS)
         return session if session is not None else PartnerSession.from_env()
     except ValueError as exc:  # names the variable and a value that works
         raise click.UsageError(str(exc)) from None

@@ -32,7 +32,7 @@ __all__ = ["register", "serve", "run_threaded"]
                    "signed for any Alexa skill); without it such skills refuse to start.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes; more than 1 runs gunicorn (sync workers) with skills_sdk.wsgi:app.")
-@click.option("--log-level", default="INFO", show_default=True,
+@click.option("--log-level", default="INFO", show_default=True, envvar="SKILLS_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool | None,
           production: bool, any_application: bool, workers: int, log_level: str) -> None:
@@ -43,7 +43,16 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     if verify is None:
         verify = production
     _check_listen(host, port)
+    from ..errors import RegistrationError, SettingError
+    from ..server import check_settings
+
+    try:
+        check_settings()  # every SKILLS_* value, before a skill is loaded or a worker forked
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
     if workers > 1:
+        load_skills(skills_spec)  # a bad --skills, or a partner setting, as one line here, not from every worker
+        partner_session(skills_spec)
         _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
         return
     from ..server import create_app, settle
@@ -52,13 +61,11 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     configure_logging(log_level, json_format=production)
     skills = load_skills(skills_spec)
     http = partner_session(skills_spec)  # the module's partner_session(), else PartnerSession.from_env()
-    from ..errors import RegistrationError
-
     try:
         with opening_ledger():
             app = create_app(skills, db=db_path, http=http, verify=verify,
                              test_config={"SKILLS_ANY_APPLICATION": any_application})
-    except RegistrationError as exc:
+    except (RegistrationError, SettingError) as exc:
         raise click.UsageError(str(exc)) from None
     names = ", ".join(s.name for s in skills)
     settle()

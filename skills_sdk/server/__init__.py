@@ -10,13 +10,14 @@ from typing import Any
 
 from flask import Flask
 
+from ..errors import SettingError
 from ..host import SkillHost
 from ..middleware import Middleware
 from ..skill import Skill
 from ..transcripts.compose import ledger_middleware
 from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
-__all__ = ["create_app", "get_host", "settle"]
+__all__ = ["create_app", "check_settings", "get_host", "settle"]
 
 log = logging.getLogger("skills_sdk.server")
 
@@ -108,28 +109,60 @@ def _ledger_guard(app: Flask, store: Ledger) -> Any:
     ``SKILLS_SPOOL_FLOOR`` in bytes, ``SKILLS_LEDGER_INTERVAL`` and ``SKILLS_REPLAY_INTERVAL`` in
     seconds); ``SKILLS_SPOOL=False`` in the config runs without a spool (turns are refused instead).
     """
-    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE, LedgerGuard, Reserve
+    from ..transcripts.guard import LedgerGuard, Reserve
 
-    def setting(name: str, default: float) -> float:
-        value = app.config.get(name, os.environ.get(name))
-        if value is None or value == "":
-            return default
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {value!r}.") from None
-        if number < 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}.")
-        return number
-
+    sizes = _guard_settings(app.config)
     # Rows the ledger cannot take wait in its spool (a ledger may have none), which pays for each
     # line from space reserved beside it now.
     spool = store.spool() if app.config.get("SKILLS_SPOOL", True) else None
     if spool is not None:
-        spool.reserve = Reserve(spool.path + ".reserve", int(setting("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE)))
-    return LedgerGuard(store, spool, floor=int(setting("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR)),
-                       interval=setting("SKILLS_LEDGER_INTERVAL", 1.0),
-                       replay_interval=setting("SKILLS_REPLAY_INTERVAL", 30.0))
+        spool.reserve = Reserve(spool.path + ".reserve", int(sizes["SKILLS_SPOOL_RESERVE"]))
+    return LedgerGuard(store, spool, floor=int(sizes["SKILLS_SPOOL_FLOOR"]), interval=sizes["SKILLS_LEDGER_INTERVAL"],
+                       replay_interval=sizes["SKILLS_REPLAY_INTERVAL"])
+
+
+def _guard_settings(config: Mapping[str, Any]) -> dict[str, float]:
+    """The guard's four numbers, from ``config`` else the environment; :class:`SettingError` naming a bad one."""
+    from ..transcripts.guard import DEFAULT_FLOOR, DEFAULT_RESERVE
+
+    out = {}
+    for name, default in (("SKILLS_SPOOL_RESERVE", DEFAULT_RESERVE), ("SKILLS_SPOOL_FLOOR", DEFAULT_FLOOR),
+                          ("SKILLS_LEDGER_INTERVAL", 1.0), ("SKILLS_REPLAY_INTERVAL", 30.0)):
+        value = config.get(name, os.environ.get(name))
+        if value is None or value == "":
+            out[name] = float(default)
+            continue
+        try:
+            out[name] = float(value)
+        except (TypeError, ValueError):
+            raise SettingError(f"{name} must be a number, got {value!r}; unset it for the default ({default:.10g}).") from None
+        if not out[name] >= 0:  # NaN too
+            raise SettingError(f"{name} must be >= 0, got {value!r}; unset it for the default ({default:.10g}).")
+    if out["SKILLS_SPOOL_RESERVE"] and out["SKILLS_SPOOL_RESERVE"] < out["SKILLS_SPOOL_FLOOR"]:
+        raise SettingError(f"SKILLS_SPOOL_RESERVE ({out['SKILLS_SPOOL_RESERVE']:.0f} bytes) is below SKILLS_SPOOL_FLOOR "
+                           f"({out['SKILLS_SPOOL_FLOOR']:.0f}): the first fault would refuse turns at once. Give a reserve "
+                           "above the floor, or lower the floor.")
+    return out
+
+
+def check_settings(config: Mapping[str, Any] | None = None) -> None:
+    """Check every ``SKILLS_*`` setting a server reads at start-up; raise :class:`SettingError` naming the first bad one.
+
+    ``skills serve`` calls it before it loads anything (and before gunicorn forks a worker, where a
+    bad value was a traceback from every worker); :func:`create_app` reads the same values.
+    """
+    from ..server.maintenance import BACKGROUND
+    from ..server.ops import log_level
+    from ..transcripts.sqlite.driver import configured_io
+
+    _guard_settings(config or {})
+    configured_io()
+    background = os.environ.get(BACKGROUND, "").strip().lower()
+    if background not in ("", "thread", "elsewhere"):
+        raise SettingError(f"{BACKGROUND} must be 'thread' (each gunicorn worker indexes and checkpoints on its own "
+                           f"thread), got {os.environ[BACKGROUND]!r}; unset it for the maintenance process.")
+    if os.environ.get("SKILLS_LOG_LEVEL"):
+        log_level(os.environ["SKILLS_LOG_LEVEL"], "SKILLS_LOG_LEVEL")
 
 
 def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-__all__ = ["register", "bp", "configure_logging", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
+__all__ = ["register", "bp", "configure_logging", "log_level", "JsonFormatter", "TextFormatter", "forget", "logged_path", "Exchange",
            "observe", "ALEXA_ROUTE"]
 
 access_log = logging.getLogger("skills_sdk.access")
@@ -143,6 +143,16 @@ class TextFormatter(logging.Formatter):
         return forget(super().format(record))
 
 
+def log_level(name: str, setting: str = "log level") -> int:
+    """The ``logging`` level named ``name`` (any case); :class:`SettingError` naming ``setting`` otherwise."""
+    level = logging.getLevelNamesMapping().get(name.strip().upper())
+    if level is None:
+        from ..errors import SettingError
+
+        raise SettingError(f"{setting} must be DEBUG, INFO, WARNING or ERROR, got {name!r}.")
+    return level
+
+
 def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_format: bool = True) -> logging.Handler:
     """Send the ``skills_sdk`` and ``werkzeug`` loggers to ``stream`` (stderr) as JSON lines at ``level``; returns the handler.
 
@@ -152,10 +162,7 @@ def configure_logging(level: str | int = "INFO", *, stream: Any = None, json_for
     >>> configure_logging("INFO")   # doctest: +SKIP
     """
     if isinstance(level, str):
-        name = level.upper()
-        if name not in logging.getLevelNamesMapping():
-            raise ValueError(f"log level must be DEBUG, INFO, WARNING or ERROR, got {level!r}.")
-        level = logging.getLevelNamesMapping()[name]
+        level = log_level(level)
     root = _SDK_LOG
     for old in [h for h in root.handlers if getattr(h, "_skills_sdk", False)]:
         root.removeHandler(old)

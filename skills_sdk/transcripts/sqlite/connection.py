@@ -15,7 +15,7 @@ from ..ledger import DEFAULT_DB
 from . import checkpoints
 from .checkpoints import checkpoint_bounded
 from .dbfile import make_ledger_file
-from .driver import DB_ERRORS, Transaction, configured_wal_reads, open_uri, pid, sqlite3
+from .driver import DB_ERRORS, Transaction, configured_io, open_uri, pid, sqlite3
 from .filelock import FileLock
 from .seal import define_seal
 from .slices import Slices
@@ -104,7 +104,7 @@ class Connection(Slices):
         self._reserve_due = threading.Event()  # set at start and by a TRUNCATE checkpoint: write the WAL out
         #: The ``-wal`` file's working size in bytes (:meth:`reserve_wal`; None: worked out at first use).
         self.wal_reserve: int | None = configured_reserve()
-        configured_wal_reads()  # a value it does not know stops the ledger here, not at its first capture
+        configured_io()  # a value it does not know stops the ledger here, not at its first capture
         self._created = False
         self.checkpoint_interval = 0.5
         #: When the background thread indexes (it looks ``index_ticks`` times per checkpoint interval):

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - the wheel is not built for every platform
     import sqlite3
 
-__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "configured_wal_reads", "library", "open_uri", "pid", "wal_vfs"]
+__all__ = ["sqlite3", "DB_ERRORS", "FTS5_SECURE_DELETE", "Transaction", "is_busy", "configured_wal_reads", "configured_wal_writes", "configured_io", "library", "open_uri", "pid", "wal_vfs"]
 
 #: Catch these for "the database failed" (both drivers' errors, whichever raised).
 DB_ERRORS: tuple[type[BaseException], ...] = tuple({sqlite3.Error, _stdlib.Error})
@@ -65,12 +65,29 @@ _URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 
 def configured_wal_reads() -> str:
-    """``SKILLS_WAL_READS``: ``mapped`` (the default: WAL frames copied from a mapping) or ``pread``; else ValueError."""
-    reads = os.environ.get("SKILLS_WAL_READS", "").strip().lower() or "mapped"
-    if reads not in ("mapped", "pread"):
-        raise ValueError(f"SKILLS_WAL_READS must be 'mapped' (the default) or 'pread', got "
-                         f"{os.environ['SKILLS_WAL_READS']!r}; unset it for the default.")
-    return reads
+    """``SKILLS_WAL_READS``: ``mapped`` (the default: WAL frames copied from a mapping) or ``pread``; else SettingError."""
+    return _choice("SKILLS_WAL_READS", ("mapped", "pread"))
+
+
+def configured_wal_writes() -> str:
+    """``SKILLS_WAL_WRITES``: ``together`` (the default: a commit's frames in one write) or ``each``; else SettingError."""
+    return _choice("SKILLS_WAL_WRITES", ("together", "each"))
+
+
+def configured_io() -> tuple[str, str]:
+    """``(SKILLS_WAL_READS, SKILLS_WAL_WRITES)``, each checked: what a ledger asks before it opens."""
+    return configured_wal_reads(), configured_wal_writes()
+
+
+def _choice(name: str, values: tuple[str, ...]) -> str:
+    """The environment's ``name``, one of ``values`` (any case, spaces around; unset or empty: the first)."""
+    got = os.environ.get(name, "").strip().lower() or values[0]
+    if got not in values:
+        from ...errors import SettingError
+
+        raise SettingError(f"{name} must be {' or '.join(map(repr, values))} ({values[0]!r} is the default), got "
+                           f"{os.environ[name]!r}; unset it for the default.")
+    return got
 
 
 def wal_vfs() -> str | None:
@@ -87,7 +104,7 @@ def wal_vfs() -> str | None:
     if _vfs is None:
         mapped = configured_wal_reads() == "mapped"  # a value it does not know raises before anything is set
         _vfs = ""
-        if os.environ.get("SKILLS_WAL_WRITES", "").strip().lower() != "each":
+        if configured_wal_writes() != "each":
             try:
                 from . import _walvfs  # type: ignore[attr-defined]
 
