@@ -388,3 +388,24 @@ def test_the_reserve_leaves_a_small_disk_as_much_free_as_it_holds_however_often_
     for _ in range(5):  # refilled every replay interval: it must not creep toward the whole disk
         assert reserve.fill() == disk // 2
     assert reserve.take(1500) and reserve.fill() == disk // 2
+
+
+def test_an_outage_logs_its_spooled_rows_once_every_ten_seconds_counting_them(tmp_path, caplog, monkeypatch):
+    """A full disk spooled a row at every turn and logged each: 3,069 warnings in 2 s, on that disk."""
+    import logging
+
+    from skills_sdk.transcripts import spool as spool_module
+    from skills_sdk.transcripts.spool import Spool
+
+    clock = [1000.0]
+    monkeypatch.setattr(spool_module.time, "monotonic", lambda: clock[0])
+    spool = Spool(tmp_path / "t.db.spool")
+    with caplog.at_level(logging.WARNING, logger="skills_sdk.transcripts"):
+        for i in range(50):
+            assert spool.append({"request_id": f"r{i}", "user_id": "u"}, OSError("disk full"))
+        clock[0] += 10.5
+        assert spool.append({"request_id": "r50", "user_id": "u"}, OSError("disk full"))
+    said = [r.getMessage() for r in caplog.records if "spooled to" in r.getMessage()]
+    assert said == [f"transcript for request r0 spooled to {spool.path}: disk full",
+                    f"transcript for request r50 spooled to {spool.path}: disk full (49 more spooled in the last 10 s)"]
+    assert spool.pending() == 51  # every row is in the spool; only the lines about them are fewer

@@ -7,14 +7,15 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._logs import LazyLogger
 
 if TYPE_CHECKING:
-    from .guard import Reserve
     from .ledger import Ledger
+    from .reserve import Reserve
 
 __all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
 
@@ -22,6 +23,8 @@ log = LazyLogger("skills_sdk.transcripts")
 
 #: The spool of database ``x.db`` is ``x.db.spool``; files being replayed are ``x.db.spool.<id>.replay``.
 SPOOL_SUFFIX = ".spool"
+#: Seconds between the log lines that say rows are being spooled (each one counts the rows since the last).
+LOG_EVERY = 10.0
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
@@ -38,7 +41,7 @@ class Spool:
     exclusive lock, then inserts its rows and records how far it got (the byte offset) in the same
     transaction, so a process killed mid-replay neither loses nor repeats a row.
     ``fsync=True`` also syncs every append to disk (survives power loss; slower). With a
-    ``reserve`` (:class:`~skills_sdk.transcripts.guard.Reserve`), every line is first paid for from
+    ``reserve`` (:class:`~skills_sdk.transcripts.reserve.Reserve`), every line is first paid for from
     space set aside at start-up, so a full disk still takes it, and the spool never outgrows it.
     """
 
@@ -47,6 +50,8 @@ class Spool:
         self.fsync = fsync
         self.reserve = reserve
         self._replay_lock = threading.Lock()
+        #: When the next "spooled" line may be logged, and how many rows were spooled without one since.
+        self._log_after, self._unlogged = 0.0, 0
 
     @classmethod
     def for_store(cls, store: Ledger, **kwargs: Any) -> Spool:
@@ -76,7 +81,15 @@ class Spool:
             log.error("transcript lost for request %s: store failed (%s) and spool %s failed (%s)",
                       row.get("request_id"), exc, self.path, err)
             return False
-        log.warning("transcript for request %s spooled to %s: %s", row.get("request_id"), self.path, exc)
+        # One line per LOG_EVERY seconds, not one a row: an outage spools a row at every turn (3,069
+        # lines in 2 s on a full disk), written to the log that may live on that disk.
+        now = time.monotonic()
+        if now < self._log_after:
+            self._unlogged += 1
+            return True
+        more, self._unlogged, self._log_after = self._unlogged, 0, now + LOG_EVERY
+        log.warning("transcript for request %s spooled to %s: %s%s", row.get("request_id"), self.path, exc,
+                    f" ({more} more spooled in the last {LOG_EVERY:g} s)" if more else "")
         return True
 
     def _write(self, line: bytes) -> None:
