@@ -203,3 +203,22 @@ def test_the_log_level_comes_from_skills_log_level_when_the_option_is_not_given(
     monkeypatch.setenv("SKILLS_LOG_LEVEL", "verbose")
     result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "t.db")])
     assert result.exit_code == 2 and "'verbose' is not one of" in result.output
+
+
+def test_an_export_whose_audit_entry_cannot_be_written_says_so_in_one_line(tmp_path, monkeypatch):
+    """On a full disk the rows were printed, then the audit entry's INSERT was a traceback: not recorded, not said."""
+    from skills_sdk.cli import transcripts as cli_transcripts
+    from skills_sdk.transcripts.sqlite.driver import sqlite3
+
+    db = str(tmp_path / "t.db")
+    assert CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db]).exit_code == 0
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(cli_transcripts, "audit", full)
+    result = CliRunner().invoke(main, ["transcripts", "export", "--db", db])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == ("Error: The export wrote 1 rows, but its entry in the audit trail could not "
+                                              "be written (database or disk is full): free space and export again, so "
+                                              "that the access is recorded.")

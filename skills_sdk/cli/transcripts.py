@@ -66,7 +66,12 @@ def export(db_path: str, fmt: str, user_id: str | None, developer_id: str | None
     out.flush()
     # Like the API's and the console's exports, a command-line export is in the audit trail.
     # Each user's access log shows it too.
-    audit(store, "cli", "export", {k: v for k, v in filters.items() if v is not None}, bar.done, users=users)
+    try:
+        audit(store, "cli", "export", {k: v for k, v in filters.items() if v is not None}, bar.done, users=users)
+    except store.errors as exc:  # a full disk: the rows went out, their record of it did not
+        raise click.ClickException(f"The export wrote {bar.done} rows, but its entry in the audit trail could not be "
+                                   f"written ({exc}): free space and export again, so that the access is recorded."
+                                   ) from None
 
 
 @transcripts.command(name="import")
