@@ -599,7 +599,7 @@ def _fast_load(d: Any) -> RequestEnvelope:
     env = RequestEnvelope(version, request, system, session)
     if not env.user_id:
         raise _Slow
-    return env
+    return _kept_clear(env)
 
 
 def load_request(data: Any) -> RequestEnvelope:
@@ -626,7 +626,23 @@ def load_request(data: Any) -> RequestEnvelope:
     # marshmallow is imported on the first such request, not by every process that answers turns.
     from .envelope_schema import load_with_schema
 
-    return load_with_schema(data)
+    return _kept_clear(load_with_schema(data))
+
+
+def _kept_clear(env: RequestEnvelope) -> RequestEnvelope:
+    """``env``, unless a string a transcript row keeps in clear holds NUL (:class:`EnvelopeError` ``invalid_text``).
+
+    A body :func:`parse_body` read holds none (it refused them); a dict handed to
+    ``SkillHost.handle`` may, and PostgreSQL would store the text cut at it: another user's id.
+    """
+    request, session = env.request, env.session
+    for where, text in (("context.System.user.userId", env.system.user.user_id),
+                        ("session.user.userId", session and session.user.user_id), ("request.requestId", request.request_id),
+                        ("request.type", request.type), ("request.intent.name", request.intent and request.intent.name),
+                        ("session.sessionId", session and session.session_id), ("request.locale", request.locale)):
+        if text and "\x00" in text:
+            _refuse_text(where, "\x00")
+    return env
 
 
 def __getattr__(name: str) -> Any:

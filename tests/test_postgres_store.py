@@ -831,3 +831,15 @@ def test_turns_answered_while_the_server_is_read_only_are_spooled_not_failed_and
     assert store.spool().files() == []
     sent.append(ask())
     assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)
+
+
+def test_a_nul_in_a_clear_value_is_refused_never_stored_cut_at_it(store):
+    """libpq sends text up to its first NUL: "VICTIM\\x00x" was stored as "VICTIM", and verify then failed."""
+    store.record(_turn("amzn1.VICTIM", "hello"))
+    for row in (_turn("amzn1.VICTIM\x00x", "pepperoni"), {**_turn("u2", "hi"), "session_id": "S\x00"}):
+        with pytest.raises(psycopg.DataError, match="PostgreSQL text cannot hold NUL"):
+            store.record(row)
+    assert [r["user_id"] for r in store.user_history("amzn1.VICTIM")] == ["amzn1.VICTIM"]
+    assert store.user_history("u2") == []
+    report = store.verify_chain()
+    assert report.ok, report.problem

@@ -361,3 +361,17 @@ def test_nul_ids_never_reach_either_ledger_and_leave_it_whole(ledger):
     report = ledger.verify_chain()
     assert report.ok, report.problem
     assert [r["user_id"] for r in ledger.user_history(victim)] == [victim]
+
+
+def test_a_dict_handed_to_the_host_with_a_nul_in_a_kept_id_is_refused_like_a_body():
+    """SkillHost.handle takes a parsed dict (a test, a Lambda runtime): parse_body never saw it."""
+    from skills_sdk import SkillHost
+
+    skill, calls = counting_skill()
+    host = SkillHost([skill])
+    for path in (("session", "user", "userId"), ("context", "System", "user", "userId"), ("session", "sessionId"),
+                 ("request", "requestId")):
+        with pytest.raises(EnvelopeError) as info:
+            host.handle("counter", _with(path, "amzn1.VICTIM\x00x"))
+        assert info.value.code == "invalid_text" and "NUL" in str(info.value)
+    assert calls == []

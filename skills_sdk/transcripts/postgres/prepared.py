@@ -68,6 +68,9 @@ class Prepared:
             v = params[name]
             kind = type(v)
             if kind is str:
+                if "\x00" in v:  # libpq sends text up to its first NUL: the value would be stored cut, silently
+                    raise psycopg.DataError(f"{name}: PostgreSQL text cannot hold NUL (0x00), as psycopg says of "
+                                            "every other statement; the value was not sent.")
                 value(v.encode())
                 form(0)
             elif v is None:
