@@ -142,3 +142,28 @@ def test_an_unreachable_server_is_one_line_without_the_pools_warnings_unless_log
     else:
         assert complaints == []
     assert lines[-1].endswith("error connecting in 'skills-ledger': a retry that worked")
+
+
+def test_copy_refuses_the_same_ledger_however_spelled_and_a_target_that_holds_rows(postgres_url, tmp_path, monkeypatch):
+    """./a.db for a.db copied a ledger into itself, reading its own new rows back until the disk filled; a
+    second copy (or one run again after a kill) added every row again."""
+    key_file = str(tmp_path / "ledger.key")
+    monkeypatch.chdir(tmp_path)
+    with open_ledger(str(tmp_path / "a.db")) as led:
+        led.record_many([{"developer_id": "d", "skill": "notes", "user_id": f"u{i}", "utterance": "hi", "speech": "ok",
+                          "created_at": "2026-11-10T08:00:00.000Z"} for i in range(3)])
+    (tmp_path / "link.db").symlink_to(tmp_path / "a.db")
+    for target in ("./a.db", f"sqlite:///{tmp_path / 'a.db'}", str(tmp_path / "link.db")):
+        done = _run("transcripts", "copy", "--from", "a.db", "--to", target, env={})
+        assert done.exit_code == 2, done.output
+        assert "--from and --to are one ledger (or copies of one" in " ".join(done.output.split())
+    env = {"SKILLS_LEDGER_KEY_FILE": key_file}
+    assert _run("transcripts", "copy", "--from", "a.db", "--to", postgres_url, env=env).exit_code == 0
+    options = postgres_url + ("&" if "?" in postgres_url else "?") + "application_name=other"
+    for source, target in ((postgres_url, options), ("a.db", postgres_url)):
+        done = _run("transcripts", "copy", "--from", source, "--to", target, env=env)
+        assert done.exit_code == 2, done.output
+    said = " ".join(done.output.split())
+    assert "--to already holds 3 transcript(s); copy fills an empty ledger" in said
+    with open_ledger(postgres_url, key_file=key_file) as dst, open_ledger(str(tmp_path / "a.db")) as src:
+        assert dst.count() == 3 and src.count() == 3  # neither grew

@@ -118,6 +118,19 @@ def copy(source: str, target: str) -> None:
     except (ValueError, StoreError) as exc:
         src.stop()
         raise click.BadParameter(str(exc), param_hint="--to") from None
+    # The same ledger however it is spelled (./a.db, a symlink, a URL with other options), or a
+    # restored copy of it: each ledger makes its own secret when it is made. Copied into itself, a
+    # ledger read back its own new rows until the disk was full.
+    problem = ("--from and --to are one ledger (or copies of one: they share its secret); copying it into itself "
+               "would double every row." if src.secret() == dst.secret() else None)
+    held = dst.count() if problem is None else 0
+    if held:  # a second copy, or one resumed after a kill, would add every row again
+        problem = (f"--to already holds {held} transcript(s); copy fills an empty ledger, and would add every row "
+                   "again. For a copy that was interrupted, drop the target and copy again into an empty one.")
+    if problem is not None:
+        src.stop()
+        dst.stop()
+        raise click.BadParameter(problem, param_hint="--to")
     copied = 0
     try:
         with Progress("copied") as bar:
