@@ -222,3 +222,16 @@ def test_an_export_whose_audit_entry_cannot_be_written_says_so_in_one_line(tmp_p
     assert result.output.splitlines()[-1] == ("Error: The export wrote 1 rows, but its entry in the audit trail could not "
                                               "be written (database or disk is full): free space and export again, so "
                                               "that the access is recorded.")
+
+
+def test_the_first_year_is_a_time_like_any_other_on_the_command_line(tmp_path):
+    """strftime wrote year 1 as "1": '1-01-01T00:00:00.000Z', which the next parse refused with a traceback."""
+    from skills_sdk.transcripts.record import to_iso
+
+    assert to_iso("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00.000Z"
+    db = str(tmp_path / "t.db")
+    assert CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db]).exit_code == 0
+    purged = CliRunner().invoke(main, ["transcripts", "purge", "--db", db, "--now", "0001-01-01T00:00:00Z"])
+    assert purged.exit_code == 0, purged.output
+    exported = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--since", "0001-01-01"])
+    assert exported.exit_code == 0 and len(exported.output.splitlines()) == 1, exported.output

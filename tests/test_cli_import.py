@@ -152,6 +152,15 @@ BAD = [
     (json.dumps({**OWNER, "latency_ms": "fast"}), ["latency_ms must be a number"]),
     (json.dumps({**OWNER, "speech": 5}), ["speech must be a string or null"]),
     (b'{"developer_id": "\xff"}', ["not UTF-8"]),
+    # Each of these was checked only as its batch was written: the batches before it stayed imported.
+    (json.dumps({**OWNER, "user_id": "u1\u0000x"}), ["user_id: Holds a NUL character."]),
+    (json.dumps({**OWNER, "speech": "hi \ud800"}), ["speech: Not valid Unicode (a lone surrogate)."]),
+    (json.dumps({**OWNER, "slots": {"size": "\u0000"}}), ["slots.size: Holds a NUL character."]),
+    (json.dumps({**OWNER, "latency_ms": float("nan")}), ["latency_ms: Not a finite number."]),
+    (json.dumps({**OWNER, "latency_ms": 1e999}), ["latency_ms: Not a finite number."]),
+    ('{"slots": ' + "[" * 5000 + "]" * 5000 + "}", ["nests arrays and objects too deep"]),
+    (json.dumps({**OWNER, "created_at": "9999-12-31T23:59:59.999Z"}), ["created_at must be an ISO-8601 UTC time"]),
+    ("developer_id,skill,user_id", ["not valid JSON", "import reads JSON lines, as export writes them"]),
 ]
 
 

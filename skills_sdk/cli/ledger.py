@@ -134,7 +134,7 @@ def copy(source: str, target: str) -> None:
     copied = 0
     try:
         with Progress("copied") as bar:
-            rows = (from_export(r) for r in src.iter_transcripts(batch=COPY_BATCH))
+            rows = (_checked(r) for r in src.iter_transcripts(batch=COPY_BATCH))
             while batch := list(islice(rows, COPY_BATCH)):
                 copied += dst.record_many(batch)
                 bar.update(copied)
@@ -146,6 +146,16 @@ def copy(source: str, target: str) -> None:
     click.echo(f"Copied {copied} transcript(s) from {_scheme(source)} to {_scheme(target)}, with "
                f"{taken['capture_mode']} capture mode(s), {taken['state']} saved state(s), {taken['key']} API key(s) "
                f"and {taken['pending_erasure']} scheduled erasure(s).")
+
+
+def _checked(row: dict) -> dict:
+    """``row`` of the source as the target stores it; a value the target cannot hold stops the copy naming the row."""
+    try:
+        return from_export(row)
+    except ValueError as exc:
+        raise click.ClickException(f"Transcript {row.get('id')} of --from cannot be copied: {exc}. The rows before it "
+                                   "were copied; erase or correct that row in the source (or copy into a new, empty "
+                                   "target after fixing it).") from None
 
 
 def _scheme(url: str) -> str:

@@ -226,7 +226,10 @@ def _row(line: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        hint = "; import reads JSON lines, as export writes them" if line[:1] not in (b"{", b"[", b" ") else ""
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno}){hint}") from None
+    except RecursionError:
+        raise ValueError("not a transcript: its JSON nests arrays and objects too deep to read") from None
     return from_export(obj)
 
 

@@ -6,12 +6,13 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from typing import Any
 
-from ..errors import StoreError
+from ..envelope import check_json_value
+from ..errors import EnvelopeError, StoreError
 
 __all__ = ["COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
            "decode", "storage_values", "picker", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
@@ -88,7 +89,8 @@ def to_iso(moment: datetime | str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y gives "1", not "0001", for year 1 on glibc (text no parser takes back).
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:
@@ -110,9 +112,11 @@ def parse_iso(text: str) -> datetime:
 
 def _is_utc_time(text: str) -> bool:
     try:
-        return text.endswith("Z") and datetime.fromisoformat(text[:-1]).tzinfo is None
+        moment = datetime.fromisoformat(text[:-1]) if text.endswith("Z") else None
     except ValueError:
         return False
+    # Not 9999-12-31: a day's partition ends at the next day, which no date type holds.
+    return moment is not None and moment.tzinfo is None and moment.date() < date(9999, 12, 31)
 
 
 # -- the storage row ---------------------------------------------------------------------------------
@@ -247,6 +251,11 @@ def from_export(obj: Any) -> dict[str, Any]:
     for col in REQUIRED:
         if not isinstance(obj.get(col), str) or not obj[col]:
             raise ValueError(f"{col} must be a non-empty string, got {obj.get(col)!r}")
+    try:  # the checks a request's body gets: no NUL, no half surrogate pair, finite numbers, bounded depth
+        check_json_value(obj)
+    except EnvelopeError as exc:
+        where, problems = next(iter(exc.errors.items()))
+        raise ValueError(f"{where}: {problems[0]}") from None
     for col, value in obj.items():
         if value is not None and not (type(value) is str and col in _TEXT_COLUMNS):  # most are, as they are
             obj[col] = _stored(col, value)

@@ -73,9 +73,9 @@ def expiry(name: str, policy: Policy | None, now: datetime, default_days: int | 
     if days is None:
         return None
     p = placeholder
-    cut = to_iso(now - timedelta(days=days))
+    cut = _days_before(now, days)
     if pol.receipt_days is not None and pol.receipt_days > days:
-        rcut = to_iso(now - timedelta(days=pol.receipt_days))
+        rcut = _days_before(now, pol.receipt_days)
         unstripped = "NOT (" + " AND ".join(f'"{c}" IS NULL' for c in nulled) + ")"
         steps = (("delete", f'skill = {p} AND created_at < {p} AND "transaction" IS NULL', (name, cut)),
                  ("delete", f'skill = {p} AND created_at < {p} AND "transaction" IS NOT NULL', (name, rcut)),
@@ -158,3 +158,11 @@ class PurgeThread:
                              report["stripped"], len(report["erasures"]))
             except Exception:  # a busy or broken database is retried on the next tick
                 log.exception("purge failed; retrying in %.0f s", self.interval)
+
+
+def _days_before(now: datetime, days: int) -> str:
+    """``now`` less ``days`` as stored text; a moment before the year 1 (a ``--now`` early in it) is the year 1's start."""
+    try:
+        return to_iso(now - timedelta(days=days))
+    except OverflowError:  # nothing was written before then: the purge removes nothing
+        return to_iso(datetime(1, 1, 1, tzinfo=UTC))
