@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 # The inner runs need none of hypothesis' set-up, which costs more than the tests themselves.
@@ -67,6 +69,37 @@ def test_forecast(skill_client, partners):
     pytester.runpytest(*ARGS).assert_outcomes(passed=1)
 
 
+def test_a_test_without_partners_reaches_loopback_only_and_is_told_how_to_mock(pytester):
+    """A test that forgot the partners fixture made a real DNS lookup and POST: its partner's production API."""
+    pytester.makepyfile(weather=WEATHER_SKILL, test_weather='''
+import http.server, threading
+from weather import skill
+
+def test_forecast_forgets_partners(skill_client):
+    client = skill_client(skill)
+    client.say("weather in Oslo")
+    client.assert_said("Today in Oslo")
+
+def test_a_local_stand_in_stays_reachable(skill_client):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.end_headers(); self.wfile.write(b"local")
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = skill_client(skill)
+    try:
+        assert client.host.http.get(f"http://127.0.0.1:{server.server_port}/", timeout=2).text == "local"
+    finally:
+        server.shutdown()
+''')
+    result = pytester.runpytest(*ARGS)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*This test called GET https://api.weather.example/v1/today?city=oslo, a partner's "
+                                 "real API: tests reach no network. Ask for the `partners` fixture*"])
+
+
 def test_transcript_store_and_partner_session_fixtures(pytester):
     pytester.makeini("[pytest]\nskills_partner_session = example_skills:partner_session\n")
     pytester.makepyfile(test_pizza='''
@@ -93,3 +126,17 @@ def test_the_plugin_module_imports_nothing_heavy():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("spec", "said"), [
+    ("weather:partner_sesion", "'weather' has no attribute 'partner_sesion'"),
+    ("weather.partner_session", "cannot import 'weather.partner_session'; name the factory as module:attr"),
+    ("weather:skill", "names a Skill, not the function that makes your skills' session"),
+])
+def test_a_partner_session_setting_that_names_no_factory_is_a_usage_error_naming_it(pytester, spec, said):
+    pytester.makeini(f"[pytest]\nskills_partner_session = {spec}\n")
+    pytester.makepyfile(weather=WEATHER_SKILL, test_weather="def test_it(partner_session):\n    pass\n")
+    result = pytester.runpytest(*ARGS)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([f"*skills_partner_session = {spec} (your pytest configuration)*"])
+    assert said in result.stdout.str() + result.stderr.str()
