@@ -126,7 +126,14 @@ class Gateway:
         if query is None:
             query = urlencode(event.get("queryStringParameters") or {})
         body = event.get("body") or ""
-        raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        if not isinstance(body, str):  # the runtime hands the HTTP body over as text, never parsed
+            return _http_error(400, "invalid_event", f"The event's body is a {type(body).__name__}: an HTTP event "
+                               "carries its body as a string (base64 when isBase64Encoded is true).", "body")
+        try:
+            raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        except (ValueError, UnicodeEncodeError) as exc:  # binascii.Error is a ValueError
+            return _http_error(400, "invalid_event", f"The event's body cannot be read ({exc}): with isBase64Encoded "
+                               "true it must be base64, else UTF-8 text.", "body")
         headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
         status, out_headers, data = self._call(method, path, query, headers, raw, direct=False)
         return {"statusCode": status, "headers": out_headers, "body": data.decode(), "isBase64Encoded": False}
@@ -216,3 +223,9 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
         _GATEWAY = Gateway(build_app(os.environ), default_skill=os.environ.get("SKILLS_SKILL") or None)
     return _GATEWAY(event, context)
+
+
+def _http_error(status: int, code: str, message: str, field: str) -> dict[str, Any]:
+    """An HTTP event's answer for an event the app never saw: the JSON error body every endpoint gives."""
+    body = json.dumps({"error": {"code": code, "message": message, "fields": {field: [message]}}})
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}

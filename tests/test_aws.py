@@ -141,6 +141,22 @@ def test_http_event_is_answered_in_the_proxy_shape(lambda_env, monkeypatch, orde
     assert missing["statusCode"] == 404 and "Hosted:" in json.loads(missing["body"])["error"]["message"]
 
 
+@pytest.mark.parametrize(("body", "encoded", "said"), [
+    ({"version": "1.0"}, False, "The event's body is a dict"),
+    ("not base64 at all!", True, "with isBase64Encoded true it must be base64"),
+])
+def test_an_http_event_whose_body_cannot_be_read_is_a_400_naming_the_body(lambda_env, monkeypatch, body, encoded,
+                                                                        said):
+    """A dict body was an AttributeError, bad base64 a binascii.Error: the runtime's raw failure, not an answer."""
+    monkeypatch.setenv("SKILLS_VERIFY", "0")
+    answer = aws.handler({"httpMethod": "POST", "path": "/alexa/pizza", "headers": {"Content-Type": "application/json"},
+                          "body": body, "isBase64Encoded": encoded}, None)
+    assert answer["statusCode"] == 400 and answer["headers"]["Content-Type"] == "application/json"
+    error = json.loads(answer["body"])["error"]
+    assert error["code"] == "invalid_event" and said in error["message"] and "body" in error["fields"]
+    assert not lambda_env.exists() or rows(lambda_env) == []
+
+
 def test_envelopes_are_routed_by_application_id(tmp_path, monkeypatch, envelope):
     (tmp_path / "lambda_skills.py").write_text(SKILL_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
