@@ -235,3 +235,21 @@ def test_the_first_year_is_a_time_like_any_other_on_the_command_line(tmp_path):
     assert purged.exit_code == 0, purged.output
     exported = CliRunner().invoke(main, ["transcripts", "export", "--db", db, "--since", "0001-01-01"])
     assert exported.exit_code == 0 and len(exported.output.splitlines()) == 1, exported.output
+
+
+@pytest.mark.parametrize("command", [["transcripts", "verify"], ["keys", "create", "--developer", "d"],
+                                     ["transcripts", "export"]])
+def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path, command):
+    """verify added the ledger's tables to a foreign database, then reported it "Intact"."""
+    from skills_sdk.transcripts.sqlite.driver import sqlite3
+
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    result = CliRunner().invoke(main, [*command, "--db", str(other)])
+    assert result.exit_code == 2, result.output
+    assert "is a SQLite database but not a transcript ledger (it holds users, no transcripts table)" in result.output
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
