@@ -51,7 +51,9 @@ def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
                 f"No transcript database at {db_path!r}. Pass --db with the file `skills serve` wrote "
                 f"(default {DEFAULT_DB})."
             )
-        if (tables := _foreign_tables(path)) is not None:  # another program's database: never add our tables to it
+        from ..transcripts.sqlite.dbfile import foreign_tables
+
+        if (tables := foreign_tables(path)) is not None:  # another program's database: never add our tables to it
             raise click.UsageError(
                 f"{db_path!r} is a SQLite database but not a transcript ledger (it holds {tables}, no transcripts "
                 f"table). Pass --db with the file `skills serve` wrote (default {DEFAULT_DB})."
@@ -61,25 +63,6 @@ def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
             return open_ledger(db_path)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--db") from None
-
-
-def _foreign_tables(path: str) -> str | None:
-    """The tables of the SQLite file at ``path`` when it has some and none is ``transcripts``; else None."""
-    from ..transcripts.sqlite.driver import DB_ERRORS, sqlite3
-
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        finally:
-            conn.close()
-    except DB_ERRORS:  # not a database at all, or locked: the ledger's own open says which
-        return None
-    if not names or "transcripts" in names:
-        return None
-    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 class _Held(logging.Handler):

@@ -21,7 +21,7 @@ import os
 from ...errors import StoreError
 from .driver import DB_ERRORS, sqlite3
 
-__all__ = ["make_ledger_file"]
+__all__ = ["make_ledger_file", "foreign_tables"]
 
 _sync = getattr(os, "fdatasync", os.fsync)  # the data and the size, as SQLite syncs its files
 
@@ -68,3 +68,22 @@ def make_ledger_file(path: str) -> bool:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def foreign_tables(path: str) -> str | None:
+    """The tables of the SQLite file at ``path`` when it has some and none is ``transcripts``; else None."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return None
+    try:
+        import pathlib  # for this check only: as_uri() escapes a '?' or '#' in the path
+
+        conn = sqlite3.connect(pathlib.Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        finally:
+            conn.close()
+    except DB_ERRORS:  # not a database at all, or locked: the ledger's own open says which
+        return None
+    if not names or "transcripts" in names:
+        return None
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
