@@ -253,3 +253,11 @@ def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path, co
     assert result.exit_code == 2, result.output
     assert "is a SQLite database but not a transcript ledger (it holds users, no transcripts table)" in result.output
     assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+@pytest.mark.parametrize("developer", ["   ", "acme\nkey_000000000000 developer pronto-pizza-labs", " acme", "a\tb"])
+def test_a_key_for_an_id_that_is_blank_or_not_printable_is_refused_in_one_line(tmp_path, developer):
+    """A newline in a developer id let `keys list` print a forged line; a blank one was a traceback."""
+    result = CliRunner().invoke(main, ["keys", "create", "--developer", developer, "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2 and "Invalid value for --developer: a developer" in result.output, result.output
+    assert "Traceback" not in result.output

@@ -30,7 +30,10 @@ def create(db_path: str, developer_id: str | None, user_id: str | None) -> None:
     if bool(developer_id) == bool(user_id):
         raise click.UsageError("Give exactly one of --developer ID (a developer key) or --user ID (a user token).")
     store = open_store(db_path, must_exist=False)
-    info, key = create_key(store, "developer" if developer_id else "user", developer_id or user_id or "")
+    try:
+        info, key = create_key(store, "developer" if developer_id else "user", developer_id or user_id or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--developer" if developer_id else "--user") from None
     click.echo(key)
     click.echo(f"id {info.id}  kind {info.kind}  for {info.subject}  (shown once; revoke with "
                f"`skills keys revoke --db {db_path} {info.id}`)", err=True)

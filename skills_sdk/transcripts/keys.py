@@ -43,6 +43,8 @@ def new_key(kind: str, subject: str) -> tuple[str, str]:
         raise ValueError(f"key kind must be 'developer' or 'user', got {kind!r}.")
     if not subject or not subject.strip():
         raise ValueError(f"a {kind} key needs the {kind} id it belongs to; got {subject!r}.")
+    if not subject.isprintable() or subject != subject.strip():  # a newline in an id forged lines of `keys list`
+        raise ValueError(f"a {kind} id is printable text without spaces around it; got {subject!r}.")
     return "key_" + secrets.token_hex(6), PREFIXES[kind] + secrets.token_urlsafe(24)  # 32 url-safe characters
 
 
