@@ -289,6 +289,13 @@ def _unheard_intents(model: InteractionModel) -> str | None:
             f"samples=[...]); a test can still send {'it' if one else 'one'} by name: client.intent({unheard[0]!r}).")
 
 
+def _not_a_reply(intent: str, directive: str) -> str:
+    """Why the answer to a Dialog directive reached the fallback: the intent has no dialog model."""
+    return (f"the skill answered {intent} with {directive}, but {intent!r} has no dialog model, so Alexa does not "
+            "take the directive and this is not a reply to it. Declare the intent's confirmation (confirm='...') or a "
+            "slot's dialog rule, with delegation='SKILL_RESPONSE' to ask yourself (docs/writing-skills.md).")
+
+
 def _text(speech: Mapping[str, Any] | None) -> str | None:
     if not speech:
         return None
@@ -334,6 +341,8 @@ class Conversation:
         self.fresh = True
         self._pending: _Elicit | None = None
         self._dialog: _Dialog | None = None
+        #: (intent, directive) when the last answer sent a Dialog directive for an intent with no dialog model
+        self._unmodelled: tuple[str, str] | None = None
         self._spoken: dict[str, int] = {}
         self._lock = threading.RLock()
 
@@ -406,10 +415,11 @@ class Conversation:
             if im is not None and im.has_dialog and elicited is None:
                 return self._start(im, slots, text, nlu)
             body = b.intent_request(name, slots, model=model, dialog_state=dialog_state, **self._common())
+            unmodelled = self._unmodelled  # the answer this text may be a reply to (send() forgets it)
             turn = self.send(body, utterance=text, nlu=nlu)
             turn.elicited = elicited
             if name == FALLBACK_INTENT:
-                turn.hint = _unheard_intents(model)
+                turn.hint = _not_a_reply(*unmodelled) if unmodelled else _unheard_intents(model)
             return turn
 
     # -- the dialog model, played as Alexa plays it ------------------------------------
@@ -537,6 +547,7 @@ class Conversation:
         intent = directive.get("updatedIntent") or request.get("intent") or {}
         im = self.model.intent(intent.get("name", ""))
         if im is None or not im.has_dialog:
+            self._unmodelled = (intent.get("name", "?"), str(directive.get("type")))
             return None
         slots = {}
         for name, slot in (intent.get("slots") or {}).items():
@@ -655,6 +666,7 @@ class Conversation:
             return True
         self.fresh = False
         self.attributes = dict(result.envelope.get("sessionAttributes") or {})
+        self._unmodelled = None
         self._dialog = self._dialog_after(body, response)
         self._pending = None if self._dialog is not None else _pending_elicit(body, response)
         return False

@@ -383,3 +383,29 @@ def test_the_conversation_log_shows_each_partner_call_and_what_came_of_it():
     with pytest.raises(AssertionError, match="partner: POST"):
         client.assert_said("is on its way")
 
+
+
+def test_a_yes_to_a_confirmation_alexa_would_not_take_says_why_it_reached_the_fallback():
+    """confirm_intent() on an intent with no dialog model: the yes went to the fallback, the hint named another intent."""
+    def order(ctx, size=None):
+        if ctx.request.intent.confirmation_status == "NONE":
+            return say(f"A {size} pizza. Shall I order it?").confirm_intent()
+        return say("Ordered.")
+
+    for modelled in (False, True):
+        skill = Skill("conf", developer_id="d", invocation_name="pizza place")
+        skill.slot_type("Size", ["small", "large"])
+        extra = {"confirm": "A {size} pizza. Shall I order it?", "delegation": "SKILL_RESPONSE"} if modelled else {}
+        skill.add_intent("OrderPizzaIntent", order, samples=["order a {size} pizza"], slots={"size": "Size"}, **extra)
+        skill.add_intent("SecretIntent", lambda ctx: say("secret"))  # no samples: the hint named it before
+        client = SkillClient(skill)
+        client.say("order a large pizza")
+        client.say("yes")
+        if modelled:
+            client.assert_said("Ordered.")
+            continue
+        with pytest.raises(AssertionError) as info:
+            client.assert_said("Ordered.")
+        assert ("hint: the skill answered OrderPizzaIntent with Dialog.ConfirmIntent, but 'OrderPizzaIntent' has no "
+                "dialog model, so Alexa does not take the directive") in str(info.value)
+        assert "SecretIntent' has no samples" not in str(info.value)
