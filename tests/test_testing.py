@@ -409,3 +409,19 @@ def test_a_yes_to_a_confirmation_alexa_would_not_take_says_why_it_reached_the_fa
         assert ("hint: the skill answered OrderPizzaIntent with Dialog.ConfirmIntent, but 'OrderPizzaIntent' has no "
                 "dialog model, so Alexa does not take the directive") in str(info.value)
         assert "SecretIntent' has no samples" not in str(info.value)
+
+
+def test_a_test_reads_and_seeds_the_users_saved_state_through_the_client():
+    skill = Skill("basket", developer_id="d", invocation_name="basket helper")
+
+    @skill.intent("AddIntent", samples=["add {item}"], slots={"item": "AMAZON.Food"})
+    def add(ctx, item=None):
+        ctx.state["basket"] = [*ctx.state.get("basket", []), item]
+        return ask(f"{len(ctx.state['basket'])} things. What else?")
+
+    client = SkillClient(skill)
+    assert client.state == {}
+    client.set_state({"basket": ["bread"]})  # a returning user
+    client.say("add milk")
+    client.assert_said("2 things")
+    assert client.state == {"basket": ["bread", "milk"]}

@@ -215,6 +215,20 @@ class SkillClient:
                                  "intent() before asserting.")
         return self.replies[-1]
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """The per-user state ``ctx.state`` saved for this client's user in this skill (``{}`` when none), as the
+        next turn will load it.
+
+        >>> client.say("add milk"); client.state                                # doctest: +SKIP
+        {'basket': ['milk']}
+        """
+        return dict(self.store.load_state(self.skill.developer_id, self.skill.name, self.user_id) or {})
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Save ``state`` as this user's ``ctx.state`` in this skill before the next turn: a returning user."""
+        self.store.save_state(self.skill.developer_id, self.skill.name, self.user_id, dict(state))
+
     def transcripts(self) -> list[dict[str, Any]]:
         """The transcript rows recorded for this client's user in this skill, oldest first."""
         return list(self.store.iter_transcripts(user_id=self.user_id, skill=self.skill.name))
