@@ -425,3 +425,22 @@ def test_a_test_reads_and_seeds_the_users_saved_state_through_the_client():
     client.say("add milk")
     client.assert_said("2 things")
     assert client.state == {"basket": ["bread", "milk"]}
+
+
+def test_the_log_marks_a_slot_value_its_type_did_not_know():
+    """'order chamomile tea' [OrderIntent kind=chamomile] read like a match, and the elicit after it unexplained."""
+    skill = Skill("tea", developer_id="d", invocation_name="tea shop")
+    skill.slot_type("Kind", {"green": ["sencha"], "black": []})
+
+    @skill.intent("OrderIntent", samples=["order {kind} tea"], slots={"kind": "Kind"})
+    def order(ctx, kind=None):
+        return say("ok")
+
+    client = SkillClient(skill)
+    client.say("order chamomile tea")
+    client.say("order sencha tea")
+    client.intent("OrderIntent", kind="chamomile")
+    log = client.conversation_log()
+    assert "'order chamomile tea'  [OrderIntent kind=chamomile (no match)]" in log
+    assert "'order sencha tea'  [OrderIntent kind=green]" in log
+    assert "(intent OrderIntent kind=chamomile (no match))" in log

@@ -338,14 +338,14 @@ def _user_side(reply: Reply) -> str:
     turn = reply.turn
     if turn.text is not None:
         sent = turn.intent or turn.request_type
-        slots = " ".join(f"{k}={v['resolved'] or v['value']}" for k, v in turn.slots.items())
+        slots = " ".join(f"{k}={_slot_text(v)}" for k, v in turn.slots.items())
         state = f" dialogState={turn.dialog_state}" if turn.dialog_state else ""
         if turn.confirmation not in (None, "NONE"):
             state += f" confirmation={turn.confirmation}"
         return f"{turn.text!r}  [{sent}{' ' + slots if slots else ''}{state}]"
     req = turn.request["request"]
     if turn.intent:
-        slots = " ".join(f"{k}={v['value']}" for k, v in turn.slots.items())
+        slots = " ".join(f"{k}={_slot_text(v, resolved=False)}" for k, v in turn.slots.items())
         extra = ""
         if req.get("dialogState"):
             extra += f" dialogState={req['dialogState']}"
@@ -354,6 +354,12 @@ def _user_side(reply: Reply) -> str:
         return f"(intent {turn.intent}{' ' + slots if slots else ''}{extra})"
     details = " ".join(f"{k}={req[k]}" for k in ("reason", "token", "offsetInMilliseconds") if req.get(k) is not None)
     return f"({turn.request_type}{' ' + details if details else ''})"
+
+
+def _slot_text(slot: Mapping[str, Any], *, resolved: bool = True) -> str:
+    """A slot as the log shows it: its resolved value (or what was said), ``(no match)`` when its type knew none."""
+    text = str((slot.get("resolved") if resolved else None) or slot.get("value"))
+    return text + " (no match)" if slot.get("status") == "ER_SUCCESS_NO_MATCH" else text
 
 
 def _recorded(session: requests.Session, client: SkillClient) -> requests.Session:
