@@ -261,3 +261,23 @@ def test_a_key_for_an_id_that_is_blank_or_not_printable_is_refused_in_one_line(t
     result = CliRunner().invoke(main, ["keys", "create", "--developer", developer, "--db", str(tmp_path / "t.db")])
     assert result.exit_code == 2 and "Invalid value for --developer: a developer" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["transcripts", "erase", "--user", " "], "Invalid value for --user: is empty: give the id of the user to erase"),
+    (["transcripts", "erase", "--user", "u1", "--skill", ""], "Invalid value for --skill: is empty: leave it out"),
+    (["privacy", "consent", "--user", "", "--mode", "full"], "Invalid value for --user: is empty"),
+    (["transcripts", "copy", "--from", "{db}", "--to", ""], "Invalid value for --to: is empty: give a SQLite path"),
+    (["transcripts", "copy", "--from", "{tmp}/nosuch.db", "--to", "{tmp}/x.db"],
+     "No transcript database at '{tmp}/nosuch.db'. Pass --from with the file"),
+])
+def test_an_empty_or_missing_id_or_ledger_is_named_by_its_option(tmp_path, args, said):
+    """They were Python's wording (pass None, erase_user needs...), a FileNotFoundError, or named --db for --from;
+    consent for the user '' was recorded."""
+    db = str(tmp_path / "t.db")
+    assert CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db, "--user", "u1"]).exit_code == 0
+    args = [a.format(db=db, tmp=tmp_path) for a in args]
+    result = CliRunner().invoke(main, [*args, *(["--db", db] if args[1] in ("erase", "consent") else [])])
+    assert result.exit_code == 2, result.output
+    assert said.format(tmp=tmp_path) in " ".join(result.output.split())
+    assert [r["user_id"] for r in TranscriptStore(db).iter_transcripts()] == ["u1"]

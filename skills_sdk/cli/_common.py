@@ -42,13 +42,13 @@ def _check_db(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
-    """Open the ledger at ``db_path`` (a path or URL); a missing SQLite file is a usage error when ``must_exist``."""
+def open_store(db_path: str, *, must_exist: bool = True, option: str = "--db") -> Ledger:
+    """Open the ledger at ``db_path`` (a path or URL) given as ``option``; a missing SQLite file is a usage error when ``must_exist``."""
     module, path = backend_of(db_path)
     if module == BACKENDS["sqlite"] and path != ":memory:":
         if must_exist and not os.path.exists(path):
             raise click.UsageError(
-                f"No transcript database at {db_path!r}. Pass --db with the file `skills serve` wrote "
+                f"No transcript database at {db_path!r}. Pass {option} with the file `skills serve` wrote "
                 f"(default {DEFAULT_DB})."
             )
         from ..transcripts.sqlite.dbfile import foreign_tables
@@ -56,13 +56,13 @@ def open_store(db_path: str, *, must_exist: bool = True) -> Ledger:
         if (tables := foreign_tables(path)) is not None:  # another program's database: never add our tables to it
             raise click.UsageError(
                 f"{db_path!r} is a SQLite database but not a transcript ledger (it holds {tables}, no transcripts "
-                f"table). Pass --db with the file `skills serve` wrote (default {DEFAULT_DB})."
+                f"table). Pass {option} with the file `skills serve` wrote (default {DEFAULT_DB})."
             )
     try:
         with opening_ledger():
             return open_ledger(db_path)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--db") from None
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 class _Held(logging.Handler):

@@ -26,7 +26,7 @@ def ledger() -> None:
 
 def _postgres(db_path: str) -> None:
     if backend_of(db_path)[0] != BACKENDS["postgresql"]:
-        raise click.BadParameter(f"{db_path!r} is a SQLite ledger; this command is for postgresql:// ledgers "
+        raise click.BadParameter(f"{db_path!r} names a SQLite ledger; this command is for postgresql:// ledgers "
                                  "(SQLite migrates itself when opened, and erases byte by byte).", param_hint="--db")
 
 
@@ -105,13 +105,16 @@ def copy(source: str, target: str) -> None:
     with the source: they name users by hashes salted with the source's own secret.
     """
     for name, value in (("--from", source), ("--to", target)):
+        if not value.strip():
+            raise click.BadParameter("is empty: give a SQLite path, sqlite:///PATH or a postgresql:// URL.",
+                                     param_hint=name)
         try:
             backend_of(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=name) from None
     if source == target:
         raise click.BadParameter("--from and --to name the same ledger.", param_hint="--to")
-    src = open_store(source)
+    src = open_store(source, option="--from")
     try:
         with opening_ledger():
             dst = open_ledger(target)

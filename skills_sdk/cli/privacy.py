@@ -67,6 +67,8 @@ def report(db_path: str, skills_spec: str | None, retention_days: int | None) ->
 @click.option("--mode", type=click.Choice(CAPTURE_MODES), help="Set it: full, redacted or metadata. Omit to show it.")
 def consent(db_path: str, user_id: str, mode: str | None) -> None:
     """Show or set what is recorded about a user from now on."""
+    if not user_id.strip():
+        raise click.BadParameter("is empty: give the id of the user whose choice this is.", param_hint="--user")
     store = open_store(db_path, must_exist=mode is None)
     if mode is not None:
         store.set_capture_mode(user_id, mode, actor="cli")

@@ -128,6 +128,10 @@ def erase(db_path: str, user_id: str, skill: str | None) -> None:
     from ..errors import ErasureIncomplete
     from ..transcripts.erasure import erase_user
 
+    if not user_id.strip():
+        raise click.BadParameter("is empty: give the id of the user to erase (amzn1.ask.account...).", param_hint="--user")
+    if skill is not None and not skill.strip():
+        raise click.BadParameter("is empty: leave it out to erase every skill, or name one.", param_hint="--skill")
     store = open_store(db_path)
     try:
         receipt = erase_user(store, user_id, skill=skill)
