@@ -270,7 +270,7 @@ def test_cli_erase_refuses_an_empty_skill(ledger):
     store, host, path = ledger
     speak(host, "notes", ALICE, "a")
     result = CliRunner().invoke(main, ["transcripts", "erase", "--db", str(path), "--user", ALICE, "--skill", ""])
-    assert result.exit_code == 2 and "skill is empty" in result.output
+    assert result.exit_code == 2 and "Invalid value for --skill: is empty: leave it out to erase every skill" in result.output
     assert store.count(user_id=ALICE) == 1
 
 
