@@ -393,12 +393,13 @@ def test_the_reserve_leaves_a_small_disk_as_much_free_as_it_holds_however_often_
 def test_an_outage_logs_its_spooled_rows_once_every_ten_seconds_counting_them(tmp_path, caplog, monkeypatch):
     """A full disk spooled a row at every turn and logged each: 3,069 warnings in 2 s, on that disk."""
     import logging
+    import types
 
     from skills_sdk.transcripts import spool as spool_module
     from skills_sdk.transcripts.spool import Spool
 
     clock = [1000.0]
-    monkeypatch.setattr(spool_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(spool_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))  # this module's only
     spool = Spool(tmp_path / "t.db.spool")
     with caplog.at_level(logging.WARNING, logger="skills_sdk.transcripts"):
         for i in range(50):
