@@ -167,3 +167,19 @@ def test_copy_refuses_the_same_ledger_however_spelled_and_a_target_that_holds_ro
     assert "--to already holds 3 transcript(s); copy fills an empty ledger" in said
     with open_ledger(postgres_url, key_file=key_file) as dst, open_ledger(str(tmp_path / "a.db")) as src:
         assert dst.count() == 3 and src.count() == 3  # neither grew
+
+
+def test_a_database_without_a_ledger_is_refused_by_reading_commands_and_left_empty(postgres_url, tmp_path):
+    """verify on an empty database made 28 tables and a key file, then reported "Intact: 0 rows"."""
+    import psycopg
+
+    key_file = tmp_path / "ledger.key"
+    with psycopg.connect(postgres_url) as conn:  # another program's table of the same name, as the audit had
+        conn.execute("CREATE TABLE transcripts (x int)")
+    for command in (["transcripts", "verify"], ["transcripts", "export"], ["keys", "list"]):
+        done = _run(*command, "--db", postgres_url, env={"SKILLS_LEDGER_KEY_FILE": str(key_file)})
+        assert done.exit_code == 2, done.output
+        assert "holds no transcript ledger. Pass --db with the ledger's URL" in " ".join(done.output.split())
+    with psycopg.connect(postgres_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    assert tables == ["transcripts"] and not key_file.exists()

@@ -13,6 +13,7 @@ import click
 from ..host import DEFAULT_SKILLS
 from ..transcripts.ledger import BACKENDS, DEFAULT_DB, Ledger, backend_of, open_ledger
 from ..transcripts.record import to_iso
+from ..transcripts.urls import safe_url
 
 __all__ = ["db_option", "open_store", "opening_ledger", "iso_time", "load_skills", "partner_session", "DEFAULT_SKILLS"]
 
@@ -57,6 +58,14 @@ def open_store(db_path: str, *, must_exist: bool = True, option: str = "--db") -
             raise click.UsageError(
                 f"{db_path!r} is a SQLite database but not a transcript ledger (it holds {tables}, no transcripts "
                 f"table). Pass {option} with the file `skills serve` wrote (default {DEFAULT_DB})."
+            )
+    if module == BACKENDS["postgresql"] and must_exist:
+        from ..transcripts.postgres import holds_ledger
+
+        if holds_ledger(db_path) is False:
+            raise click.UsageError(
+                f"The database at {safe_url(db_path)} holds no transcript ledger. Pass {option} with the ledger's URL, "
+                f"or make one there first (skills ledger migrate --db URL)."
             )
     try:
         with opening_ledger():
