@@ -193,3 +193,16 @@ def test_an_event_the_endpoint_would_refuse_raises_before_any_handler(lambda_env
     assert info.value.status == 400 and info.value.body["error"]["code"] == code
     assert any(f.startswith(".".join(where)) for f in info.value.body["error"]["fields"])
     assert not lambda_env.exists() or rows(lambda_env) == []
+
+
+def test_a_direct_event_over_the_limit_says_how_large_it_is_and_the_limit(lambda_env, envelope):
+    """Lambda takes events up to 6 MB; the endpoint's 1 MiB answered with werkzeug's words, no size, no field."""
+    event = envelope("LaunchRequest")
+    big = {**event, "session": {**event["session"], "attributes": {"note": "x" * (1 << 20)}}}
+    with pytest.raises(aws.InvalidEvent) as info:
+        aws.handler(big, None)
+    error = info.value.body["error"]
+    assert info.value.status == 413 and error["code"] == "request_entity_too_large"
+    assert "bytes, over the 1048576 bytes a request may carry" in error["message"]
+    assert error["fields"] == {"(body)": ["Over 1048576 bytes."]}
+    assert not lambda_env.exists() or rows(lambda_env) == []

@@ -75,7 +75,11 @@ def test_oversized_body_is_a_413_with_json(client):
     resp = client.post("/alexa/greeter", data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
                        content_type="application/json")
     assert resp.status_code == 413
-    assert resp.get_json()["error"]["code"] == "request_entity_too_large"
+    error = resp.get_json()["error"]
+    assert error["code"] == "request_entity_too_large"
+    # werkzeug's "The data value transmitted exceeds the capacity limit." named no size, no limit, no field
+    assert error["message"].startswith(f"The body is {1024 * 1024 + 12} bytes, over the 1048576 bytes a request may")
+    assert error["fields"] == {"(body)": ["Over 1048576 bytes."]}
 
 
 def test_wrong_method_and_unknown_route_are_json(client):

@@ -144,8 +144,8 @@ class AlexaEndpoint:
         size = int(length)
         turn = data = check = None
         if self.max_body is not None and size > self.max_body:
-            status, body, headers = _error(413, "request_entity_too_large",
-                                           "The data value transmitted exceeds the capacity limit.")
+            status, body, headers = _error(413, "request_entity_too_large", _too_large(size, self.max_body),
+                                           fields={"(body)": [f"Over {self.max_body} bytes."]})
         else:
             raw = environ["wsgi.input"].read(size)
             mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
@@ -175,6 +175,13 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+def _too_large(size: int | None, limit: int) -> str:
+    """The 413's message: how large the body is (when known), the limit, and what a request should be."""
+    what = f"The body is {size} bytes," if size is not None else "The body is"
+    return (f"{what} over the {limit} bytes a request may carry; an Alexa request is one turn's JSON, a few "
+            "kilobytes.")
+
+
 def read_body() -> bytes:
     """The request's body, whole: one sent chunked (no Content-Length) past ``MAX_CONTENT_LENGTH`` is a 413.
 
@@ -190,8 +197,8 @@ def read_body() -> bytes:
         parts.append(part)
         size += len(part)
     if size > limit:
-        abort(error_response(413, "request_entity_too_large", f"The body is over {limit} bytes; a request "
-                             "carries one turn's JSON, a few kilobytes."))
+        abort(error_response(413, "request_entity_too_large", _too_large(None, limit),
+                             fields={"(body)": [f"Over {limit} bytes."]}))
     return b"".join(parts)
 
 
@@ -212,6 +219,10 @@ def healthz() -> Response:
 @bp.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     code = (exc.name or "error").lower().replace(" ", "_")
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if exc.code == 413 and limit is not None:  # as the fast path words it: the size, the limit, the field
+        return error_response(413, code, _too_large(request.content_length, limit),
+                              fields={"(body)": [f"Over {limit} bytes."]})
     resp = error_response(exc.code or 500, code, exc.description or exc.name)
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         resp.headers["Allow"] = ", ".join(exc.valid_methods)
