@@ -538,3 +538,32 @@ def test_console_reads_and_changes_are_in_the_audit_log_under_the_key_id(http, s
     actions = [(r["action"], r["actor"]) for r in iter_audit(store)]
     assert {a for a, _ in actions} >= {"list", "export", "consent", "user_list"}
     assert all(actor.startswith("key_") for a, actor in actions if a in ("list", "export", "consent"))
+
+
+def test_errors_only_means_the_same_rows_on_the_page_in_the_export_and_on_the_dashboard(http, store):
+    """An alexa_error row was listed, then missing from the filter's export and from the dashboard's count."""
+    from skills_sdk.transcripts.record import utcnow_iso
+
+    today = utcnow_iso()  # the dashboard counts the last days
+    store.record_many([row(6, request_type="SessionEndedRequest", intent=None, status="alexa_error",
+                           error="INVALID_RESPONSE: bad SSML", created_at=today),
+                       row(7, status="error", error="RuntimeError: x", created_at=today)])
+    sign_in(http)
+    listed = shown_turns(http.get("/console/?errors=1").get_data(as_text=True))
+    exported = {json.loads(line)["id"] for line in
+                http.get("/console/export?format=jsonl&errors=1").get_data(as_text=True).splitlines()}
+    assert listed == exported == {3, 7, 8}
+    board = http.get("/console/dashboard?skill=pizza&days=7").get_data(as_text=True).split('id="board-pizza"')[1]
+    assert '<dd class="sub">2 errors</dd>' in board  # today's two failures, Alexa's one counted
+
+
+def test_a_form_posted_from_another_port_of_this_host_is_refused(http, keys):
+    """A page on another port planted a session id, fetched its token and signed the victim in as another developer."""
+    token = csrf(http)
+    resp = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": token},
+                     headers={"Origin": "http://localhost:8772"})
+    assert resp.status_code == 403 and "not from the console at localhost" in resp.get_data(as_text=True)
+    assert http.get("/console/dashboard").status_code == 302  # not signed in
+    same = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": token},
+                     headers={"Origin": "http://localhost"})
+    assert same.status_code in (302, 303) and http.get("/console/dashboard").status_code == 200

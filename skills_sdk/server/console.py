@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -87,6 +87,15 @@ def _wants_json() -> bool:
 def _check_csrf() -> Response | None:
     if request.method != "POST":
         return None
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        # Another port of this host is the same site to the browser, and can set this site's cookies:
+        # it planted a session id, fetched its token, and posted a sign-in as another developer.
+        message = (f"This form was sent from {origin}, not from the console at {request.host}: the console "
+                   "takes forms only from its own pages.")
+        if _wants_json():
+            return error_response(403, "cross_origin", message)
+        return Response(render_template("console/error.html", title="Form refused", message=message), status=403)
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     # A browser without a session cookie has a fresh id that no page ever showed a token for.
     expected = csrf_token() if _session().from_cookie else ""
@@ -246,7 +255,7 @@ def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     for thread in threads.values():
         thread["turns"].sort(key=lambda r: r.get("id") or 0)
         thread["started"] = thread["turns"][0].get("created_at")
-        thread["errors"] = sum(1 for r in thread["turns"] if r.get("status") == "error")
+        thread["errors"] = sum(1 for r in thread["turns"] if r.get("status") in data.ERROR_STATUSES)
         thread["transactions"] = sum(1 for r in thread["turns"] if r.get("transaction"))
     return list(threads.values())
 

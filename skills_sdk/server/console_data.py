@@ -111,6 +111,8 @@ def access_log(store: Ledger, user_id: str) -> list[dict[str, Any]]:
 
 # -- the developer's transcripts ----------------------------------------------------------------------
 
+#: What the "errors only" filter shows, on the page and in its export: the skill failed, or Alexa reported a failure.
+ERROR_STATUSES = ("error", "alexa_error")
 #: The most rows read to fill one page when a filter (errors) is applied after the search.
 MAX_SCAN = 5000
 
@@ -156,7 +158,7 @@ def _errors_page(store: Ledger, wanted: Mapping[str, Any], developer_id: str, be
         scanned += len(batch)
         for r in batch:
             pos = r["id"]
-            if r.get("status") in ("error", "alexa_error"):  # the skill failed, or Alexa reported a failure
+            if r.get("status") in ERROR_STATUSES:
                 rows.append(r)
                 if len(rows) == limit:
                     break
@@ -170,7 +172,7 @@ def iter_query(store: Ledger, developer_id: str, filters: Mapping[str, Any]) -> 
     wanted = _search_filters(filters)
     rows = store.iter_query(wanted, developer_id=developer_id, batch=500)
     if filters.get("errors"):
-        return (r for r in rows if r.get("status") == "error")
+        return (r for r in rows if r.get("status") in ERROR_STATUSES)  # as the page lists them
     return rows
 
 
