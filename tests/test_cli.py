@@ -281,3 +281,28 @@ def test_an_empty_or_missing_id_or_ledger_is_named_by_its_option(tmp_path, args,
     assert result.exit_code == 2, result.output
     assert said.format(tmp=tmp_path) in " ".join(result.output.split())
     assert [r["user_id"] for r in TranscriptStore(db).iter_transcripts()] == ["u1"]
+
+
+def test_a_purge_far_in_the_future_is_refused_unless_meant(tmp_path):
+    """--now 2126-... (a typo for 2026) with a retention purged every row: none had expired."""
+    db = str(tmp_path / "t.db")
+    assert CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db]).exit_code == 0
+    args = ["transcripts", "purge", "--db", db, "--retention-days", "30", "--now", "2126-12-31T00:00:00Z"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2 and "days ahead of this machine's clock" in " ".join(refused.output.split())
+    assert TranscriptStore(db).count() == 1
+    meant = CliRunner().invoke(main, [*args, "--future"])
+    assert meant.exit_code == 0, meant.output
+    assert TranscriptStore(db).count() == 0
+
+
+def test_erasing_a_user_with_nothing_recorded_says_so_beside_the_receipt(tmp_path):
+    """A wrong-case id erased nothing and exited 0 with a receipt for 0 rows: nothing said the id matched nobody."""
+    db = str(tmp_path / "t.db")
+    assert CliRunner().invoke(main, ["say", "pizza", "open pizza shop", "--db", db, "--user", "amzn1.ask.account.ABC"]
+                              ).exit_code == 0
+    result = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "amzn1.ask.account.abc"])
+    assert result.exit_code == 0 and '"transcripts": 0' in result.output
+    assert "Nothing of 'amzn1.ask.account.abc' was found to erase. User ids are matched exactly" in result.output
+    found = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "amzn1.ask.account.ABC"])
+    assert found.exit_code == 0 and "was found to erase" not in found.output

@@ -141,6 +141,11 @@ def erase(db_path: str, user_id: str, skill: str | None) -> None:
         click.echo(json.dumps(exc.receipt, indent=2))
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(receipt, indent=2))
+    if not (receipt.get("transcripts") or receipt.get("state_rows") or receipt.get("spooled")):
+        # A receipt for nothing: most often an id typed differently from the one recorded.
+        click.echo(f"Nothing of {user_id!r} was found to erase{f' in skill {skill!r}' if skill else ''}. User ids "
+                   "are matched exactly (case included): `skills transcripts export --user ID` shows what is kept.",
+                   err=True)
 
 
 @transcripts.command()
@@ -171,13 +176,24 @@ def verify(db_path: str) -> None:
 @click.option("--retention-days", type=click.IntRange(min=1), envvar="SKILLS_RETENTION_DAYS",
               help="Retention of skills that set none (default: keep them).")
 @click.option("--now", callback=iso_time("--now"), help="Purge as if it were this time (ISO-8601).")
+@click.option("--future", is_flag=True, help="Allow a --now more than a day ahead of this machine's clock.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Also delete the rows the purge hid from the file before returning (--no-wait leaves them "
                    "to a running server's background thread; no read returns them either way).")
-def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now: str | None, wait: bool) -> None:
+def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now: str | None, future: bool,
+          wait: bool) -> None:
     """Delete expired transcripts (keeping receipts their skill keeps longer) and run due erasures."""
+    from datetime import UTC, datetime, timedelta
+
+    from ..transcripts.record import parse_iso
     from ..transcripts.retention import purge as run_purge
     from ._common import load_skills
+
+    if now is not None and not future and (ahead := parse_iso(now) - datetime.now(UTC)) > timedelta(days=1):
+        # A typo in the year (2126 for 2026) purged every row: none had expired yet.
+        raise click.BadParameter(f"{now} is {ahead.days} days ahead of this machine's clock: a purge at a future "
+                                 "time deletes rows that have not expired yet. Give a time up to now, or add "
+                                 "--future if that is what you mean.", param_hint="--now")
 
     store = open_store(db_path)
     skills = load_skills(skills_spec)
