@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pathlib
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -306,3 +307,13 @@ def test_erasing_a_user_with_nothing_recorded_says_so_beside_the_receipt(tmp_pat
     assert "Nothing of 'amzn1.ask.account.abc' was found to erase. User ids are matched exactly" in result.output
     found = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "amzn1.ask.account.ABC"])
     assert found.exit_code == 0 and "was found to erase" not in found.output
+
+
+def test_revoking_a_key_twice_says_it_was_already_revoked(tmp_path):
+    db = str(tmp_path / "t.db")
+    made = CliRunner().invoke(main, ["keys", "create", "--developer", "acme", "--db", db])
+    key_id = re.search(r"id (key_[0-9a-f]+)", made.output).group(1)
+    first = CliRunner().invoke(main, ["keys", "revoke", "--db", db, key_id])
+    assert first.exit_code == 0 and first.output.startswith(f"Revoked {key_id} (developer key for acme) at ")
+    again = CliRunner().invoke(main, ["keys", "revoke", "--db", db, key_id])
+    assert again.exit_code == 0 and again.output.startswith(f"{key_id} (developer key for acme) was already revoked, at ")

@@ -567,3 +567,13 @@ def test_a_form_posted_from_another_port_of_this_host_is_refused(http, keys):
     same = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": token},
                      headers={"Origin": "http://localhost"})
     assert same.status_code in (302, 303) and http.get("/console/dashboard").status_code == 200
+
+
+def test_an_erase_naming_a_skill_longer_than_any_name_is_refused_and_erases_nothing(http, store):
+    """A 20,000-character skill got a confirmation, then a receipt for 0 rows: the filters cap names at 200."""
+    assert me_sign_in(http).status_code == 303
+    before = store.count(user_id=USER)
+    resp = http.post("/console/me/erase", data={"skill": "x" * 20_000, "confirm": "yes",
+                                                "csrf_token": csrf(http, "/console/me")})
+    assert resp.status_code == 400 and "names are at most 200. Nothing was erased." in resp.get_data(as_text=True)
+    assert store.count(user_id=USER) == before

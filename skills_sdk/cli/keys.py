@@ -54,11 +54,17 @@ def list_(db_path: str) -> None:
 @click.argument("key_or_id")
 def revoke(db_path: str, key_or_id: str) -> None:
     """Revoke a key by its id (``key_…``) or by the key itself; it stops working at once."""
+    from ..transcripts.record import utcnow_iso
+
     store = open_store(db_path)
+    asked = utcnow_iso()
     try:
         info = revoke_key(store, key_or_id)
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
+    if info.revoked_at is not None and info.revoked_at < asked:  # revoking twice changes nothing: say so
+        click.echo(f"{info.id} ({info.kind} key for {info.subject}) was already revoked, at {info.revoked_at}.")
+        return
     click.echo(f"Revoked {info.id} ({info.kind} key for {info.subject}) at {info.revoked_at}.")
 
 

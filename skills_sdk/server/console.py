@@ -515,6 +515,11 @@ def me_erase(who: data.Identity) -> Any:
     user = who.subject
     skill = (request.form.get("skill") or "").strip() or None
     developer = (request.form.get("developer_id") or "").strip() or None
+    for name, value in (("skill", skill), ("developer", developer)):
+        if value is not None and len(value) > MAX_FILTER:  # as the filters are: no receipt for a 20,000-character name
+            return Response(render_template("console/error.html", title="Nothing erased",
+                                            message=f"The {name} is {len(value)} characters long; names are at most "
+                                                    f"{MAX_FILTER}. Nothing was erased."), status=400)
     store = _store()
     if request.form.get("confirm") != "yes":
         count = data.count_user_rows(store, user, skill=skill, developer_id=developer)
