@@ -27,7 +27,8 @@ def test_each_app_answers_in_the_loop_and_only_capture_records(kind, rows, tmp_p
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert figures["user_us"] > 0 and figures["sys_us"] >= 0
+    # 50 requests of a light app can take less CPU than one clock tick the kernel counts in: >= 0, not > 0
+    assert figures["user_us"] >= 0 and figures["sys_us"] >= 0
     db = Path(env["SKILLS_BENCH_DB"])
     if rows is None:
         assert not db.exists()  # bare Flask has no ledger

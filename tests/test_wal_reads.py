@@ -120,11 +120,13 @@ def test_a_sigbus_that_is_not_the_copys_still_ends_the_process(vfs, tmp_path):
 # A capturing process, as a gunicorn worker: its ledger's own reads (the capture mode, the state)
 # and the pages it reads again after each commit of the other processes come from the mapping.
 WRITER = r"""
-import sys
+import os, sys
 from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
 ledger = SQLiteLedger(sys.argv[1])
-name = sys.argv[2]
-for i in range(int(sys.argv[3])):
+name, stop = sys.argv[2], sys.argv[3]
+for i in range(10**7):
+    if i >= 200 and i % 50 == 0 and os.path.exists(stop):  # until the test has cut the WAL under both often enough
+        break
     user = f"u{i % 40}"
     ledger.capture_mode(user)
     rid = ledger.record({"developer_id": f"dev-{i % 3}", "skill": "s", "user_id": user, "session_id": f"{name}{i}",
@@ -139,29 +141,34 @@ def test_two_capturing_processes_and_erasures_cutting_the_wal_keep_every_row(vfs
 
     db = str(tmp_path / "t.db")
     ledger = SQLiteLedger(db)  # the file, its schema, its WAL written out to its working size
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, name, "8000"], stdout=subprocess.PIPE, text=True)
+    stop = tmp_path / "stop"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, name, str(stop)], stdout=subprocess.PIPE, text=True)
              for name in ("a", "b")]
     erased: set[str] = set()
     cut_under_writers = 0
     try:
         first = [p.stdout.readline() for p in procs]  # both writing (and their WAL mapped) before the first cut
         # Each erasure ends with a TRUNCATE checkpoint: the WAL cut to nothing while both writers hold
-        # mappings of it (the mapping must then copy only frames the cut file holds again).
-        for n in range(120):
-            if not all(p.poll() is None for p in procs):
-                break
+        # mappings of it (the mapping must then copy only frames the cut file holds again). The writers
+        # go on until told to stop, so a loaded machine (few scrubs done, slow erasures) still gets
+        # its cuts under both: 120 erasures at least, and on until 10 cuts or 120 s.
+        deadline, n = time.monotonic() + 120, 0
+        while (n < 120 or cut_under_writers < 10) and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in procs), "a writer stopped before it was told to"
             user = f"u{n % 40}"  # each user erased again after more turns were captured
             receipt = ledger.erase_user(user, check=False)
             erased.add(user)
-            cut_under_writers += receipt["scrubbed"] and all(p.poll() is None for p in procs)
+            cut_under_writers += bool(receipt["scrubbed"])
+            n += 1
             time.sleep(0.01)
+        stop.touch()
         assert cut_under_writers >= 3, f"only {cut_under_writers} WAL cuts while both wrote: the test proves nothing"
         outs = [line + p.stdout.read() for line, p in zip(first, procs, strict=True)]  # what readline() buffered too
         for p in procs:
             p.wait(timeout=300)
         assert [p.returncode for p in procs] == [0, 0]
         replied = [line.split() for out in outs for line in out.splitlines()]
-        assert len(replied) == 16000
+        assert len(replied) >= 400 and all(len(r) == 2 for r in replied)  # 200 each at least, every one told
         kept = {r[0] for r in ledger.conn.execute("SELECT id FROM transcripts")}
         # Every row a writer was told of is there, but those of users erased after it was written.
         missing = {int(rid) for rid, user in replied if int(rid) not in kept and user not in erased}
