@@ -227,5 +227,5 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
 
 def _http_error(status: int, code: str, message: str, field: str) -> dict[str, Any]:
     """An HTTP event's answer for an event the app never saw: the JSON error body every endpoint gives."""
-    body = json.dumps({"error": {"code": code, "message": message, "fields": {field: [message]}}})
+    body = json.dumps(_error(code, message, {field: [message]}))
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}

@@ -276,11 +276,14 @@ def load_skills(spec: str) -> list[Skill]:
             f"into the Python that runs skills ({sys.executable})."
         ) from None
     obj = getattr(module, attr or "skill", None)
-    held = [n for n, v in vars(module).items() if isinstance(v, Skill)]
-    hint = f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
+
+    def hint() -> str:  # for the errors only: the module's skills, and the spec naming the first
+        held = [n for n, v in vars(module).items() if isinstance(v, Skill)]
+        return f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
+
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
-                                f"expected module:attr naming a Skill, a list of skills, or a factory.{hint}")
+                                f"expected module:attr naming a Skill, a list of skills, or a factory.{hint()}")
     made = obj() if callable(obj) and not isinstance(obj, (Skill, type)) else obj
     skills = list(made) if isinstance(made, (list, tuple)) else [made]
     wrong = next((s for s in skills if not isinstance(s, Skill)), None)
@@ -289,7 +292,7 @@ def load_skills(spec: str) -> list[Skill]:
         what = "an empty list" if not skills else f"{'an' if kind[0].lower() in 'aeiou' else 'a'} {kind}"
         source = f"{mod_name}:{attr or 'skill'}" + ("()" if made is not obj else "")
         raise RegistrationError(f"{spec!r}: {source} is {what}, not a Skill; --skills names a Skill, a list of "
-                                f"skills, or a factory returning either.{hint}")
+                                f"skills, or a factory returning either.{hint()}")
     return skills
 
 

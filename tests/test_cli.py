@@ -183,11 +183,9 @@ def test_serve_on_an_address_not_this_machines_names_host_and_port(tmp_path):
 ])
 def test_serve_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp_path, monkeypatch, variable, value,
                                                                              said, workers):
-    import socket
+    from _server import free_port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     monkeypatch.setenv(variable, value)
 
     def no_exec(*args):  # a value let through would start gunicorn in place of this test process

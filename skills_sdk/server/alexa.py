@@ -144,8 +144,8 @@ class AlexaEndpoint:
         size = int(length)
         turn = data = check = None
         if self.max_body is not None and size > self.max_body:
-            status, body, headers = _error(413, "request_entity_too_large", _too_large(size, self.max_body),
-                                           fields={"(body)": [f"Over {self.max_body} bytes."]})
+            message, fields = _too_large(size, self.max_body)
+            status, body, headers = _error(413, "request_entity_too_large", message, fields=fields)
         else:
             raw = environ["wsgi.input"].read(size)
             mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
@@ -175,11 +175,16 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _too_large(size: int | None, limit: int) -> str:
-    """The 413's message: how large the body is (when known), the limit, and what a request should be."""
+def _too_large(size: int | None, limit: int) -> tuple[str, dict[str, list[str]]]:
+    """The 413's message and fields: how large the body is (when known), the limit, what a request should be."""
     what = f"The body is {size} bytes," if size is not None else "The body is"
     return (f"{what} over the {limit} bytes a request may carry; an Alexa request is one turn's JSON, a few "
-            "kilobytes.")
+            "kilobytes."), {"(body)": [f"Over {limit} bytes."]}
+
+
+def _too_large_response(size: int | None, limit: int) -> Response:
+    message, fields = _too_large(size, limit)
+    return error_response(413, "request_entity_too_large", message, fields=fields)
 
 
 def read_body() -> bytes:
@@ -197,9 +202,24 @@ def read_body() -> bytes:
         parts.append(part)
         size += len(part)
     if size > limit:
-        abort(error_response(413, "request_entity_too_large", _too_large(None, limit),
-                             fields={"(body)": [f"Over {limit} bytes."]}))
+        abort(_too_large_response(None, limit))
     return b"".join(parts)
+
+
+def json_body(example: str) -> Any:
+    """The request's body parsed as strict JSON (:func:`~skills_sdk.envelope.parse_body`), else abort with the answer.
+
+    415 for another content type (a JSON one cannot be sent cross-site without a CORS preflight, so
+    no other web page can make a visitor's browser post it), 413 past the limit, 400 with ``fields``
+    for what ``parse_body`` refuses. ``example`` (what to send) ends each message.
+    """
+    if request.mimetype != "application/json":
+        abort(error_response(415, "unsupported_media_type", f"Send the body as JSON with Content-Type: "
+                             f"application/json (got {request.mimetype or 'none'!r}). {example}"))
+    try:
+        return parse_body(read_body())
+    except EnvelopeError as exc:
+        abort(error_response(400, exc.code, f"{exc} {example}", fields=exc.errors))
 
 
 @bp.post("/alexa/<skill>")
@@ -221,8 +241,7 @@ def http_error(exc: HTTPException) -> Response:
     code = (exc.name or "error").lower().replace(" ", "_")
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if exc.code == 413 and limit is not None:  # as the fast path words it: the size, the limit, the field
-        return error_response(413, code, _too_large(request.content_length, limit),
-                              fields={"(body)": [f"Over {limit} bytes."]})
+        return _too_large_response(request.content_length, limit)
     resp = error_response(exc.code or 500, code, exc.description or exc.name)
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         resp.headers["Allow"] = ", ".join(exc.valid_methods)

@@ -12,13 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from ..envelope import parse_body
-from ..errors import BadQuery, EnvelopeError, ErasureIncomplete
+from ..errors import BadQuery, ErasureIncomplete
 from ..transcripts.audit import tally
 from ..transcripts.keys import KeyInfo
 from ..transcripts.ledger import CAPTURE_MODES, Ledger
 from ..transcripts.search import decode_cursor, encode_cursor, parse_filters
-from .alexa import error_response, read_body
+from .alexa import error_response, json_body
 from .maintenance import BACKGROUND
 
 __all__ = ["register", "bp", "developer_key", "user_token"]
@@ -220,14 +219,7 @@ def capture_mode(user_id: str, key: KeyInfo) -> Response:
     if request.method == "PUT":
         from .bodies import BodyError, CaptureModeBody, load_body
 
-        if request.mimetype != "application/json":
-            return error_response(415, "unsupported_media_type", "Send the body as JSON with Content-Type: "
-                                  f"application/json, {{\"mode\": ...}} (got {request.mimetype or 'none'!r}).")
-        try:
-            body = parse_body(read_body())
-        except EnvelopeError as exc:  # not JSON, NaN, nested too deep, a NUL: the same checks as /alexa's
-            return error_response(400, exc.code, f"{exc} Send {{\"mode\": ...}} with one of "
-                                  f"{', '.join(CAPTURE_MODES)}.", fields=exc.errors)
+        body = json_body(f"Send {{\"mode\": ...}} with one of {', '.join(CAPTURE_MODES)}.")  # /alexa's checks
         try:
             mode = load_body(CaptureModeBody(), body)["mode"]
         except BodyError:

@@ -28,7 +28,7 @@ from flask import (
 
 from ..errors import BadQuery
 from ..transcripts.ledger import Ledger
-from ..transcripts.query import fts_query
+from ..transcripts.query import ERROR_STATUSES, fts_query
 from ..transcripts.record import iter_csv, to_jsonl
 from . import console_data as data
 from .alexa import error_response
@@ -255,7 +255,7 @@ def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any
     for thread in threads.values():
         thread["turns"].sort(key=lambda r: r.get("id") or 0)
         thread["started"] = thread["turns"][0].get("created_at")
-        thread["errors"] = sum(1 for r in thread["turns"] if r.get("status") in data.ERROR_STATUSES)
+        thread["errors"] = sum(1 for r in thread["turns"] if r.get("status") in ERROR_STATUSES)
         thread["transactions"] = sum(1 for r in thread["turns"] if r.get("transaction"))
     return list(threads.values())
 

@@ -12,6 +12,7 @@ from flask import Flask
 from ..errors import BadQuery
 from ..transcripts.capture import CAPTURE_MODES
 from ..transcripts.ledger import Ledger
+from ..transcripts.query import ERROR_STATUSES
 
 __all__ = ["AuthError", "QueryError", "Page", "CAPTURE_MODES", "CAPTURE_MODE_LABELS", "verify_developer_key",
            "verify_user_token", "query", "iter_query", "session_rows", "developer_skills", "user_rows",
@@ -111,8 +112,6 @@ def access_log(store: Ledger, user_id: str) -> list[dict[str, Any]]:
 
 # -- the developer's transcripts ----------------------------------------------------------------------
 
-#: What the "errors only" filter shows, on the page and in its export: the skill failed, or Alexa reported a failure.
-ERROR_STATUSES = ("error", "alexa_error")
 #: The most rows read to fill one page when a filter (errors) is applied after the search.
 MAX_SCAN = 5000
 

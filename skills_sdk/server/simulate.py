@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app
 
-from ..envelope import parse_body
-from ..errors import EnvelopeError
-from .alexa import error_response, read_body
+from .alexa import error_response, json_body
 
 __all__ = ["register", "bp", "SIMULATOR_USER"]
 
@@ -22,15 +20,12 @@ _EXAMPLE = 'Send {"text": "open pizza shop"}.'
 bp = Blueprint("simulate", __name__)
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
-    """The checked body ``{"text", "user_id", "session_id", "locale"}``; aborts with the 400 that names what is wrong."""
+def _parse() -> dict[str, Any]:
+    """The checked body ``{"text", "user_id", "session_id", "locale"}``; aborts with the 4xx that names what is wrong."""
     # marshmallow: imported by the first simulated turn, never by a server that only serves /alexa
     from .bodies import BodyError, SimulateBody, load_body
 
-    try:
-        data = parse_body(raw)
-    except EnvelopeError as exc:
-        abort(error_response(400, exc.code, f"{exc} {_EXAMPLE}", fields=exc.errors))
+    data = json_body(_EXAMPLE)
     try:
         body = load_body(SimulateBody(), data)
     except BodyError as exc:
@@ -68,13 +63,7 @@ def simulate(skill: str) -> Response:
     if skill not in host:
         known = ", ".join(sorted(host.skills)) or "none"
         return error_response(404, "unknown_skill", f"No skill named {skill!r} is hosted here. Hosted: {known}.")
-    if request.mimetype != "application/json":
-        # A JSON content type cannot be sent cross-site without a CORS preflight, so another
-        # web page cannot make a visitor's browser speak to the simulator.
-        return error_response(415, "unsupported_media_type",
-                              f"Send the body as JSON with Content-Type: application/json "
-                              f"(got {request.mimetype or 'none'!r}).")
-    body = _parse(read_body())
+    body = _parse()  # JSON only: no other web page can make a visitor's browser speak to the simulator
     user, session_id = body["user_id"], body["session_id"]
     locale = body["locale"] or host.skills[skill].locale
     if session_id is None:

@@ -19,6 +19,11 @@ EQUALITY = ("developer_id", "skill", "user_id", "session_id", "request_id", "int
 API_FILTERS = ("skill", "user_id", "session_id", "intent", "status", "since", "until", "has_transaction", "q")
 #: What a row's ``status`` may be: answered, the skill failed, or Alexa reported a failure.
 STATUSES = ("ok", "error", "alexa_error")
+#: The statuses that count as errors (the skill failed, or Alexa reported a failure): the console's
+#: "errors only" filter, its export and the dashboard's counts, on every backend.
+ERROR_STATUSES = ("error", "alexa_error")
+#: :data:`ERROR_STATUSES` as an SQL list, for ``status IN (...)``.
+ERROR_STATUSES_SQL = ", ".join(f"'{s}'" for s in ERROR_STATUSES)
 #: The longest value a query string may give.
 MAX_VALUE = 500
 #: The largest page a query returns.

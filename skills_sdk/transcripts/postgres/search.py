@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import BadQuery
 from ..ledger import Page, Where
-from ..query import TranscriptFilter
+from ..query import ERROR_STATUSES_SQL, TranscriptFilter
 from ..query import scope_where as sqlite_where
 from ..stats import transaction_totals
 from . import crypto
@@ -251,7 +251,7 @@ def skill_stats(store: Any, developer_id: str, skill: str, *, since: str, until:
     with store.connection() as conn, conn.transaction():
         conn.execute("SELECT set_config('skills.developer_id', %s, true)", (developer_id,))
         days = [{"day": d, "requests": int(n), "errors": int(e)} for d, n, e in conn.execute(
-            "SELECT substr(created_at, 1, 10) AS day, count(*), count(*) FILTER (WHERE status IN ('error', 'alexa_error')) "
+            f"SELECT substr(created_at, 1, 10) AS day, count(*), count(*) FILTER (WHERE status IN ({ERROR_STATUSES_SQL})) "
             f"FROM developer_transcripts WHERE {where} GROUP BY day ORDER BY day", params)]
         tags = [r[0] for r in conn.execute(f'SELECT "transaction" FROM developer_transcripts WHERE {where} '
                                             'AND "transaction" IS NOT NULL', params)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..query import ERROR_STATUSES_SQL
 from ..stats import transaction_totals
 from .queries import LIVE
 
@@ -34,7 +35,7 @@ def skill_stats(store: TranscriptStore, developer_id: str, skill: str, *, since:
     days = [
         {"day": d, "requests": int(n), "errors": int(e or 0)}
         for d, n, e in conn.execute(
-            f"SELECT substr(created_at, 1, 10) AS day, count(*), sum(status IN ('error', 'alexa_error')) FROM transcripts "
+            f"SELECT substr(created_at, 1, 10) AS day, count(*), sum(status IN ({ERROR_STATUSES_SQL})) FROM transcripts "
             f"WHERE {where} GROUP BY day ORDER BY day", params)
     ]
     requests = sum(d["requests"] for d in days)
