@@ -71,6 +71,10 @@ class LedgerUnavailable(StoreError):
         self.cause = cause
 
 
+class InvalidRow(StoreError, ValueError):
+    """A transcript row lacks what the ledger needs (its developer, skill or user); the message names the field."""
+
+
 class NotFound(StoreError):
     """The record asked for does not exist (or belongs to someone else)."""
 

@@ -76,6 +76,9 @@ class _SpoolCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield GaugeMetricFamily("skills_spool_rows", "Rows waiting in the spool for the store.",
                                 value=self.spool.pending())
+        yield GaugeMetricFamily("skills_spool_refused_rows", "Spooled rows the ledger refused for what they hold, "
+                                "kept beside the spool until `skills transcripts replay --refused`.",
+                                value=self.spool.refused.count())
         reserve = self.spool.reserve
         if reserve is not None:
             yield GaugeMetricFamily("skills_spool_reserve_bytes", "Disk space the spool's reserve holds now.",

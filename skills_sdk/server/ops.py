@@ -238,6 +238,8 @@ def readyz() -> Response:
                             "ledger": state}
     if spool is not None:
         body["spooled_files"] = len(spool.files())
+        if refused := spool.refused.count():  # kept, not lost; not a reason to stop taking turns
+            body["refused_rows"] = refused
         if spool.reserve is not None:
             body["reserve"] = {"held": spool.reserve.held(), "size": spool.reserve.size}
     return Response(_DUMPS(body), status=200 if problem is None else 503, mimetype="application/json")

@@ -320,14 +320,16 @@ class Ledger(Lifecycle, abc.ABC):
 
     # -- the spool: rows the database could not take -------------------------------------------------
     @abc.abstractmethod
-    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
-                       ) -> int:
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]],
+                       refuse: Callable[[Mapping[str, Any], BaseException], None]) -> int:
         """Insert the rows of spool file ``source`` past the byte offset recorded for it, and record the offset
         they reach, in one commit; returns how many rows were inserted.
 
         ``rows_from(offset)`` yields ``(offset after the line, row or None)``. Two replayers of one
-        file insert its rows once: the second finds the offset moved. A row the ledger refuses is
-        logged and skipped, so it cannot block the rest.
+        file insert its rows once: the second finds the offset moved. A row the ledger refuses for
+        what it holds (:data:`ROW_REFUSALS`, or the backend's own constraint errors) goes to
+        ``refuse(row, error)`` before the commit, so it neither blocks the rest nor is lost; any other
+        error propagates, and nothing is committed.
         """
 
     @abc.abstractmethod

@@ -12,7 +12,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..envelope import check_json_value
-from ..errors import EnvelopeError, StoreError
+from ..errors import EnvelopeError, InvalidRow
 
 __all__ = ["COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
            "decode", "storage_values", "picker", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
@@ -199,7 +199,7 @@ def storage_values(row: Mapping[str, Any]) -> list[Any]:
         values[_LATENCY_INDEX] = round(v, 3)
     if not (values[1] and values[2] and values[3]):
         missing = next(c for c in REQUIRED if not get(c))
-        raise StoreError(f"A transcript needs {missing}; got {get(missing)!r}.")
+        raise InvalidRow(f"A transcript needs {missing}; got {get(missing)!r}.")
     return values
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._logs import LazyLogger
+from .refused import REFUSAL_KEY, REFUSED_SUFFIX, Refused, blank_lines
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -49,6 +50,8 @@ class Spool:
         self.path = str(path)
         self.fsync = fsync
         self.reserve = reserve
+        #: Rows a replay could not insert because of what they hold: kept here, never dropped.
+        self.refused = Refused(self.path + REFUSED_SUFFIX)
         self._replay_lock = threading.Lock()
         #: When the next "spooled" line may be logged, and how many rows were spooled without one since.
         self._log_after, self._unlogged = 0.0, 0
@@ -167,8 +170,13 @@ class Spool:
         return n
 
     # -- replay --------------------------------------------------------------------------
-    def replay(self, ledger: Ledger) -> int:
+    def replay(self, ledger: Ledger, *, refused: bool = False) -> int:
         """Move every spooled row into ``ledger``, exactly once; returns how many rows were inserted.
+
+        A row the ledger refuses because of what it holds is kept in :attr:`refused` (with the
+        reason) before the replay commits past it; ``refused=True`` first moves those rows back
+        into the spool, to try them again once the cause is fixed. Any other failure (the database
+        unreachable, full, locked) stops the replay with nothing committed: its rows wait here.
 
         Safe to run from many threads and processes at once, and to kill at any point: for each
         file the ledger commits its rows with the byte offset they reach
@@ -180,6 +188,10 @@ class Spool:
         """
         with self._replay_lock:
             self._rotate()
+            if refused:
+                import uuid
+
+                self.refused.move_to(f"{self.path}.{uuid.uuid4().hex}.replay")
             return sum(self._replay_file(ledger, path) for path in self.files() if path != self.path)
 
     def _rotate(self) -> None:
@@ -205,7 +217,7 @@ class Spool:
             return 0  # another process finished it
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # erasure blanks lines under LOCK_EX
-            inserted = ledger.record_spooled(name, lambda start: _read_rows(path, start))
+            inserted = ledger.record_spooled(name, lambda start: _read_rows(path, start), self._refuse)
         finally:
             os.close(fd)
         # Committed: the file is done. A crash here leaves it for the next replay, which finds
@@ -218,6 +230,11 @@ class Spool:
         if inserted:
             log.info("replayed %d spooled transcript(s) from %s", inserted, name)
         return inserted
+
+    def _refuse(self, row: Mapping[str, Any], exc: BaseException) -> None:
+        self.refused.keep(row, exc)
+        log.error("spooled transcript for request %s refused by the ledger (%s): kept in %s. Fix the cause, then run "
+                  "`skills transcripts replay --refused`.", row.get("request_id"), exc, self.refused.path)
 
     # -- erasure -------------------------------------------------------------------------
     def erase_user(self, user_id: str) -> int:
@@ -239,46 +256,40 @@ class Spool:
         2
         """
         needle = _DUMPS(user_id).encode()
-        erased = 0
+
+        def theirs(row: dict[str, Any]) -> bool:
+            return row.get("user_id") == user_id
+
+        # The refused rows before (a retry may move them into the spool meanwhile) and after (a
+        # replay of a file blanked below may have refused one of theirs before the blanking).
+        erased = self.refused.blank(theirs, needle)
         self._rotate()
         for path in self.files():
-            if path == self.path:
-                continue  # only rows appended after the erasure began: not the erasure's to remove
-            try:
-                fd = os.open(path, os.O_RDWR)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                offset = 0
-                with os.fdopen(os.dup(fd), "rb") as f:
-                    for line in f:
-                        if needle in line:
-                            try:
-                                hit = json.loads(line).get("user_id") == user_id
-                            except ValueError:
-                                hit = False
-                            if hit:
-                                os.pwrite(fd, b" " * (len(line) - 1), offset)
-                                erased += 1
-                        offset += len(line)
-                if erased:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-        return erased
+            if path != self.path:  # the live spool holds only rows appended after the erasure began
+                erased += blank_lines(path, theirs, needle)
+        return erased + self.refused.blank(theirs, needle)
 
 
-def erase_spooled(store: Ledger, user_id: str) -> int:
-    """Erasure's hook: blank every row of ``user_id`` waiting in ``store``'s spool; returns how many.
+def erase_spooled(store: Ledger, user_id: str, *, skill: str | None = None, developer_id: str | None = None) -> int:
+    """Erasure's hook: keep ``user_id``'s rows waiting in ``store``'s spool from coming back; how many were erased.
 
-    Call it before deleting the user's rows from the store (see :meth:`Spool.erase_user`).
+    For a whole user, every spooled and refused row of theirs is blanked in place
+    (:meth:`Spool.erase_user`). For one skill or developer the spool is replayed first, so the
+    store's DELETE takes exactly those rows, and their refused rows in that scope are blanked.
+    Call it before deleting the user's rows from the store.
 
     >>> erase_spooled(store, "amzn1.ask.account.X")   # doctest: +SKIP
     0
     """
     spool = store.spool()
-    return spool.erase_user(user_id) if spool is not None else 0
+    if spool is None:
+        return 0
+    if skill is None and developer_id is None:
+        return spool.erase_user(user_id)
+    if spool.files():
+        spool.replay(store)
+    return spool.refused.blank(lambda row: row.get("user_id") == user_id and skill in (None, row.get("skill"))
+                               and developer_id in (None, row.get("developer_id")), _DUMPS(user_id).encode())
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -317,4 +328,8 @@ def _read_rows(path: str, start: int) -> Iterator[tuple[int, dict[str, Any] | No
                 log.error("unreadable line in spool %s at byte %d skipped", path, offset - len(line))
                 yield offset, None
                 continue
-            yield offset, row if isinstance(row, dict) else None
+            if isinstance(row, dict):
+                row.pop(REFUSAL_KEY, None)  # a refused row tried again
+                yield offset, row
+            else:
+                yield offset, None

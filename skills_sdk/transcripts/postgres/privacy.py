@@ -14,7 +14,9 @@ from ..audit import _safe_filters, access_entry
 from ..keys import PREFIXES, KeyInfo, _hash
 from ..manifest import manifest
 from ..record import to_iso, utcnow_iso
+from ..refused import purge_refused
 from ..retention import _NULLED, Policy, expiry, moment, policies
+from ..spool import erase_spooled
 from . import chain, groups, schema, userdays
 from .columns import COPY_COLUMNS, STORED, STORED_USER
 
@@ -133,15 +135,9 @@ class PrivacyMixin:
         cond = " AND ".join(where)
 
         receipt_id = "er_" + secrets.token_hex(8)
-        spool = self.spool()
-        spooled = 0
-        if spool is not None and spool.files():
-            # This host's spooled rows: a whole user's are blanked in place; for one skill or developer
-            # the spool is replayed first, so the DELETE below takes exactly those rows.
-            if skill or developer_id:
-                spool.replay(self)
-            else:
-                spooled = spool.erase_user(user_id)
+        # This host's spooled rows: a whole user's are blanked in place; for one skill or developer
+        # the spool is replayed first, so the DELETE below takes exactly those rows.
+        spooled = erase_spooled(self, user_id, skill=skill or None, developer_id=developer_id or None)
         with self.connection() as conn, conn.transaction():
             key_ids = [r[0] for r in conn.execute(f"DELETE FROM user_keys WHERE {cond} RETURNING id", params).fetchall()]
             gone = conn.execute(f"DELETE FROM transcripts WHERE {cond} RETURNING id, {STORED}", params).fetchall()
@@ -318,7 +314,8 @@ class PrivacyMixin:
         scrubbed = not self._scrubs_owed() or (not self.scrub_soon() and self.finish_scrubs())
         self.make_partitions()
         return {"now": to_iso(now), "deleted": deleted, "stripped": stripped, "per_skill": per_skill,
-                "dropped_days": dropped, "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed}
+                "dropped_days": dropped, "erasures": [r["receipt_id"] for r in erasures], "scrubbed": scrubbed,
+                "refused_expired": purge_refused(self, table, default_days=default_days, now=now)}
 
     def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
         """Make a new API key for ``subject``; only its hash is stored. Returns its record and the key (shown once)."""

@@ -7,7 +7,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from ..record import utcnow_iso
+from ..refused import ROW_REFUSALS
 
 if TYPE_CHECKING:
     from .store import PostgresLedger
@@ -17,8 +20,13 @@ __all__ = ["record_spooled", "forget_spooled"]
 log = logging.getLogger("skills_sdk.transcripts")
 
 
+#: A row's own faults: a value the server cannot take (a NUL in text), a constraint it breaks.
+_REFUSED = (*ROW_REFUSALS, psycopg.DataError, psycopg.IntegrityError)
+
+
 def record_spooled(ledger: PostgresLedger, source: str,
-                   rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]) -> int:
+                   rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]],
+                   refuse: Callable[[Mapping[str, Any], BaseException], None]) -> int:
     """Insert ``source``'s rows after the offset recorded for it, and the new offset, in one commit; how many.
 
     Spool files have unique names, so many hosts replay into one database without meeting; the
@@ -36,8 +44,8 @@ def record_spooled(ledger: PostgresLedger, source: str,
         for row in rows:  # sealed and keyed before the transaction, as record_many does
             try:
                 good.append(ledger.prepare_many(conn, [row])[0])
-            except Exception as exc:  # a row the ledger refuses must not block the rest
-                log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
+            except _REFUSED as exc:  # kept aside, not lost, and not in the way of the rest
+                refuse(row, exc)
         with conn.transaction():
             # The offset row is locked first: a second replayer of the same file waits here, then
             # finds the offset moved and inserts nothing twice.

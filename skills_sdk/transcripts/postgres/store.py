@@ -247,9 +247,9 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
 
         return Spool(self.spool_path)
 
-    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
-                       ) -> int:
-        return spool_file.record_spooled(self, source, rows_from)
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]],
+                       refuse: Callable[[Mapping[str, Any], BaseException], None]) -> int:
+        return spool_file.record_spooled(self, source, rows_from, refuse)
 
     def forget_spooled(self, source: str) -> None:
         spool_file.forget_spooled(self, source)

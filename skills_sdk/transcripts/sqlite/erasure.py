@@ -112,7 +112,11 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
             raise ValueError(f"{name} is empty; pass None to erase across every {name.split('_')[0]}, or name one.")
     where, params = _where(user_id, skill, developer_id)
     receipt_id = "er_" + secrets.token_hex(8)
-    spooled = _clear_spool(store, user_id, whole_user=not (skill or developer_id))
+    from ..spool import erase_spooled  # here: the spool is off the cold path
+
+    # Rows waiting in the spool (written while the database was unavailable) must not come back later.
+    spooled = 0 if store.memory else erase_spooled(store, user_id, skill=skill or None,
+                                                   developer_id=developer_id or None)
     with store.transaction() as conn:
         per_skill: dict[str, int] = {}
         developers: set[str] = set()
@@ -156,24 +160,6 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                 "from being truncated, so their old bytes may remain in the -wal file. Retry the erasure (it is "
                 "safe) or run `skills transcripts purge`; the receipt says scrubbed: false until then.", receipt)
     return receipt
-
-
-def _clear_spool(store: TranscriptStore, user_id: str, *, whole_user: bool) -> int:
-    """Keep rows waiting in the spool (written while the database was unavailable) from coming back later.
-
-    For a whole-user erasure they are blanked in place (returns how many); for one skill the spool
-    is replayed first, so the store's DELETE removes exactly that skill's rows and keeps the rest.
-    """
-    if store.memory:
-        return 0
-    from ..spool import Spool, erase_spooled
-
-    if whole_user:
-        return erase_spooled(store, user_id)
-    spool = Spool.for_store(store)
-    if spool.files():
-        spool.replay(store)
-    return 0
 
 
 def _owed(conn: sqlite3.Connection) -> bool:

@@ -307,9 +307,14 @@ class SQLiteLedger(Connection, Ledger):
     def purge(self, skills: Mapping[str, Any] | Iterable[Any] = (), *, default_days: int | None = None,
               now: datetime.datetime | str | None = None, actor: str = "purge",
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        from ..refused import purge_refused
+        from ..retention import moment, policies
         from . import retention
 
-        return retention.purge(self, skills, default_days=default_days, now=now, actor=actor, progress=progress)
+        moment_, table = moment(now), dict(skills) if isinstance(skills, Mapping) else policies(skills)
+        report = retention.purge(self, table, default_days=default_days, now=moment_, actor=actor, progress=progress)
+        report["refused_expired"] = purge_refused(self, table, default_days=default_days, now=moment_)
+        return report
 
     # -- keys, audit, health -------------------------------------------------------------------------
     def create_key(self, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
@@ -369,9 +374,9 @@ class SQLiteLedger(Connection, Ledger):
     def local_file(self) -> str | None:
         return None if self.memory else self.path
 
-    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]
-                       ) -> int:
-        return spool_file.record_spooled(self, source, rows_from)
+    def record_spooled(self, source: str, rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]],
+                       refuse: Callable[[Mapping[str, Any], BaseException], None]) -> int:
+        return spool_file.record_spooled(self, source, rows_from, refuse)
 
     def forget_spooled(self, source: str) -> None:
         spool_file.forget_spooled(self, source)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._logs import LazyLogger
 from ..record import storage_values, utcnow_iso
+from ..refused import ROW_REFUSALS
 from .chain import seal_inserted
+from .driver import sqlite3
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger
 
 __all__ = ["record_spooled", "forget_spooled"]
-
-log = LazyLogger("skills_sdk.transcripts")
 
 _PROGRESS_SQL = (
     "CREATE TABLE IF NOT EXISTS spool_replay (file TEXT PRIMARY KEY, offset INTEGER NOT NULL, updated_at TEXT)"
@@ -23,12 +22,18 @@ _SAVE_SQL = ("INSERT INTO spool_replay (file, offset, updated_at) VALUES (?, ?, 
              "ON CONFLICT (file) DO UPDATE SET offset = excluded.offset, updated_at = excluded.updated_at")
 
 
+#: A row's own faults: a constraint it breaks, a value that cannot be bound.
+_REFUSED = (*ROW_REFUSALS, sqlite3.IntegrityError, sqlite3.InterfaceError)
+
+
 def record_spooled(ledger: SQLiteLedger, source: str,
-                   rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]]) -> int:
+                   rows_from: Callable[[int], Iterable[tuple[int, Mapping[str, Any] | None]]],
+                   refuse: Callable[[Mapping[str, Any], BaseException], None]) -> int:
     """Insert ``source``'s rows after the offset recorded for it, and the new offset, in one commit; how many.
 
     The write transaction is taken before the offset is read, so a second replayer of the same
-    file waits, then reads the moved offset and inserts nothing twice.
+    file waits, then reads the moved offset and inserts nothing twice. A row refused for what it
+    holds goes to ``refuse`` before the commit; any other error (a full disk) rolls everything back.
     """
     from .inserts import INSERT_ID_SQL
 
@@ -45,8 +50,8 @@ def record_spooled(ledger: SQLiteLedger, source: str,
             try:
                 conn.execute(INSERT_ID_SQL, (first + inserted, *storage_values(row)))
                 inserted += 1
-            except Exception as exc:  # a row the ledger refuses must not block the rest
-                log.error("spooled row for request %s skipped: %s", row.get("request_id"), exc)
+            except _REFUSED as exc:  # kept aside, not lost, and not in the way of the rest
+                refuse(row, exc)
         if inserted:
             seal_inserted(conn, ledger.secret(), first, first + inserted - 1)
         conn.execute(_SAVE_SQL, (source, end, utcnow_iso()))
