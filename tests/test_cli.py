@@ -8,6 +8,8 @@ import json
 import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -315,3 +317,16 @@ def test_revoking_a_key_twice_says_it_was_already_revoked(tmp_path):
     assert first.exit_code == 0 and first.output.startswith(f"Revoked {key_id} (developer key for acme) at ")
     again = CliRunner().invoke(main, ["keys", "revoke", "--db", db, key_id])
     assert again.exit_code == 0 and again.output.startswith(f"{key_id} (developer key for acme) was already revoked, at ")
+
+
+@pytest.mark.parametrize("command", [["keys", "create", "--developer", "d1"],
+                                     ["privacy", "consent", "--user", "amzn1.ask.account.A", "--mode", "full"]])
+def test_a_command_that_makes_a_new_ledger_says_so_once(tmp_path, command):
+    db = str(tmp_path / "transcript.db")  # one letter short of the server's file
+    skills = os.path.join(os.path.dirname(sys.executable), "skills")
+    first = subprocess.run([skills, *command, "--db", db], capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert f"there was no ledger at {db}; made a new, empty one" in first.stderr
+    assert "Check the spelling" in first.stderr
+    again = subprocess.run([skills, *command, "--db", db], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "no ledger" not in again.stderr

@@ -43,9 +43,14 @@ def _check_db(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def open_store(db_path: str, *, must_exist: bool = True, option: str = "--db") -> Ledger:
-    """Open the ledger at ``db_path`` (a path or URL) given as ``option``; a missing SQLite file is a usage error when ``must_exist``."""
+def open_store(db_path: str, *, must_exist: bool = True, option: str = "--db", made: str = "") -> Ledger:
+    """Open the ledger at ``db_path`` (a path or URL) given as ``option``; a missing SQLite file is a usage error when ``must_exist``.
+
+    Otherwise a missing file is made, and ``made`` (what that means for the command) is said on
+    stderr: a typo in ``--db`` would else put a key or a choice where no server looks.
+    """
     module, path = backend_of(db_path)
+    new_file = module == BACKENDS["sqlite"] and path != ":memory:" and not os.path.exists(path)
     if module == BACKENDS["sqlite"] and path != ":memory:":
         if must_exist and not os.path.exists(path):
             raise click.UsageError(
@@ -69,9 +74,13 @@ def open_store(db_path: str, *, must_exist: bool = True, option: str = "--db") -
             )
     try:
         with opening_ledger():
-            return open_ledger(db_path)
+            ledger = open_ledger(db_path)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+    if made and new_file:
+        click.echo(f"NOTE: there was no ledger at {db_path}; made a new, empty one. {made} Check the spelling: "
+                   f"`skills serve` writes {DEFAULT_DB} unless given --db.", err=True)
+    return ledger
 
 
 class _Held(logging.Handler):

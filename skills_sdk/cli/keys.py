@@ -29,7 +29,7 @@ def create(db_path: str, developer_id: str | None, user_id: str | None) -> None:
     """
     if bool(developer_id) == bool(user_id):
         raise click.UsageError("Give exactly one of --developer ID (a developer key) or --user ID (a user token).")
-    store = open_store(db_path, must_exist=False)
+    store = open_store(db_path, must_exist=False, made="The key works only with a server on this ledger.")
     try:
         info, key = create_key(store, "developer" if developer_id else "user", developer_id or user_id or "")
     except ValueError as exc:

@@ -69,7 +69,7 @@ def consent(db_path: str, user_id: str, mode: str | None) -> None:
     """Show or set what is recorded about a user from now on."""
     if not user_id.strip():
         raise click.BadParameter("is empty: give the id of the user whose choice this is.", param_hint="--user")
-    store = open_store(db_path, must_exist=mode is None)
+    store = open_store(db_path, must_exist=mode is None, made="The choice holds only for a server on this ledger.")
     if mode is not None:
         store.set_capture_mode(user_id, mode, actor="cli")
     click.echo(f"{user_id}: {store.capture_mode(user_id)}")
