@@ -40,6 +40,8 @@ def test_requests_errors_and_capture_latency_are_counted(tmp_path):
         raise RuntimeError("partner down")
 
     client = create_app([skill], store=TranscriptStore(str(tmp_path / "t.db")), test_config=SMALL).test_client()
+    # Each skill's error series is there, at 0, before its first error: a rate alert needs it.
+    assert scrape(client)[("skills_turn_errors_total", (("skill", "greeter"),))] == 0
     for _ in range(3):
         assert client.post("/alexa/greeter", json=make_envelope("LaunchRequest")).status_code == 200
     assert client.post("/alexa/greeter", json=make_envelope(intent="BrokenIntent")).status_code == 200

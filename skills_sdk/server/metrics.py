@@ -125,6 +125,8 @@ def register(app: Flask) -> None:
     if guard is not None:
         guard.listeners.append(metrics.on_ledger)
     metrics.state.set(0)
+    for name in ext["host"].skills:  # at 0 from the start: an alert on its rate needs the series before the first error
+        metrics.turn_errors.labels(name)
     spool = ext.get("spool")
 
     # Each (route, status) counter is looked up once: ``labels()`` takes a lock and builds a key per call.
