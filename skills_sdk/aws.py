@@ -19,9 +19,10 @@ Two kinds of event arrive:
   vouches for the caller, so signatures are not checked. The response envelope comes back as a
   dict. Input the HTTP endpoint would answer with a 4xx raises :class:`InvalidEvent` instead
   (Lambda reports it as a failed invocation): nothing is recorded.
-* **An HTTP event** (a Lambda function URL, or API Gateway's proxy integration, version 1 or 2).
-  It is run through the same app as is, signature checks included, and answered in the proxy shape
-  (``statusCode``, ``headers``, ``body``).
+* **An HTTP event** (a Lambda function URL, API Gateway's proxy integration, version 1 or 2, or
+  a load balancer target). It is run through the same app as is, signature checks included, and
+  answered in the shape its front door reads (``statusCode``, ``headers`` or
+  ``multiValueHeaders``, ``body``, and ``cookies`` for 2.0).
 
 On Lambda the local disk is ephemeral and each instance has its own: point ``SKILLS_DB`` at the
 shared PostgreSQL ledger.
@@ -117,29 +118,24 @@ class Gateway:
             "or host one skill per function.",
         ))
 
-    # -- an HTTP event: Lambda function URL or API Gateway proxy -----------------------------------
+    # -- an HTTP event: Lambda function URL, API Gateway proxy, load balancer target --------------
     def _http(self, event: Mapping[str, Any]) -> dict[str, Any]:
         ctx = event.get("requestContext") or {}
         method = (ctx.get("http") or {}).get("method") or event.get("httpMethod") or "GET"
-        path = event.get("rawPath") or event.get("path") or "/"
-        query = event.get("rawQueryString")
-        if query is None:
-            query = urlencode(event.get("queryStringParameters") or {})
         body = event.get("body") or ""
         if not isinstance(body, str):  # the runtime hands the HTTP body over as text, never parsed
-            return _http_error(400, "invalid_event", f"The event's body is a {type(body).__name__}: an HTTP event "
+            return _http_error(event, 400, "invalid_event", f"The event's body is a {type(body).__name__}: an HTTP event "
                                "carries its body as a string (base64 when isBase64Encoded is true).", "body")
         try:
             raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
         except (ValueError, UnicodeEncodeError) as exc:  # binascii.Error is a ValueError
-            return _http_error(400, "invalid_event", f"The event's body cannot be read ({exc}): with isBase64Encoded "
+            return _http_error(event, 400, "invalid_event", f"The event's body cannot be read ({exc}): with isBase64Encoded "
                                "true it must be base64, else UTF-8 text.", "body")
-        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
-        status, out_headers, data = self._call(method, path, query, headers, raw, direct=False)
-        return {"statusCode": status, "headers": out_headers, "body": data.decode(), "isBase64Encoded": False}
+        status, out_headers, data = self._call(method, _path(event), _query(event), _headers(event), raw, direct=False)
+        return _answer(event, status, out_headers, data)
 
     def _call(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
-              *, direct: bool) -> tuple[int, dict[str, str], bytes]:
+              *, direct: bool) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run one request through the WSGI app; the environ is built by hand (werkzeug's test
         EnvironBuilder cost about a third of a warm event here)."""
         environ: dict[str, Any] = {
@@ -183,12 +179,87 @@ class Gateway:
             if close is not None:
                 close()
         status, out = started
-        return int(status.split(" ", 1)[0]), dict(out), data
+        return int(status.split(" ", 1)[0]), list(out), data
 
 
 def _is_http_event(event: Mapping[str, Any]) -> bool:
     # An Alexa envelope always has "request"; proxy events have a method and a path instead.
     return "request" not in event and ("httpMethod" in event or "rawPath" in event or "routeKey" in event)
+
+
+def _path(event: Mapping[str, Any]) -> str:
+    """The app's path: an HTTP API's named stage, which its paths carry first, is not part of the route.
+
+    A REST API's ``path`` never holds its stage (its ``requestContext.path`` does); an HTTP API's
+    ``rawPath`` (2.0) and ``path`` (1.0) do, unless the stage is ``$default``.
+    """
+    ctx = event.get("requestContext") or {}
+    path = event.get("rawPath") or event.get("path") or "/"
+    stage = ctx.get("stage")
+    if not isinstance(stage, str) or stage in ("", "$default") or not isinstance(path, str):
+        return path if isinstance(path, str) else "/"
+    staged = "rawPath" in event or ctx.get("path") == path  # a REST API's requestContext.path is /stage + path
+    if staged and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        return path[len(stage) + 1:] or "/"
+    return path
+
+
+def _query(event: Mapping[str, Any]) -> str:
+    """The query string: 2.0's as sent; 1.0's every value of a repeated parameter (a load balancer's still encoded)."""
+    if event.get("rawQueryString") is not None:
+        return str(event["rawQueryString"])
+    multi = event.get("multiValueQueryStringParameters")
+    pairs = ([(k, v) for k, vs in multi.items() for v in (vs or ())] if isinstance(multi, Mapping)
+             else list((event.get("queryStringParameters") or {}).items()))
+    if "elb" in (event.get("requestContext") or {}):  # a load balancer passes the query on as the client encoded it
+        return "&".join(f"{k}={v}" for k, v in pairs)
+    return urlencode(pairs)
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """The request's headers: repeated ones joined as HTTP joins them, 2.0's cookies back in ``Cookie``."""
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, Mapping) and multi:
+        headers = {str(k): ("; " if str(k).lower() == "cookie" else ", ").join(map(str, v or ())) for k, v in multi.items()}
+    else:
+        headers = {str(k): str(v) for k, v in (event.get("headers") or {}).items()}
+    cookies = event.get("cookies")
+    if isinstance(cookies, list) and cookies:  # 2.0 takes Cookie out of the headers into this list
+        headers["cookie"] = "; ".join(map(str, cookies))
+    return headers
+
+
+def _answer(event: Mapping[str, Any], status: int, headers: list[tuple[str, str]], data: bytes) -> dict[str, Any]:
+    """The app's answer in the shape the event's front door reads.
+
+    2.0 (function URLs, HTTP APIs) takes cookies in their own list; 1.0 repeated headers in
+    ``multiValueHeaders`` (a load balancer with multi-value headers on reads nothing else, one
+    without it one value a header: the last cookie, never two joined). A body that is not UTF-8
+    text goes back in base64.
+    """
+    answer: dict[str, Any] = {"statusCode": status}
+    if "elb" in (event.get("requestContext") or {}):
+        from http import HTTPStatus
+
+        try:
+            answer["statusDescription"] = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            answer["statusDescription"] = str(status)
+    if event.get("version") == "2.0":
+        answer["cookies"] = [v for k, v in headers if k.lower() == "set-cookie"]
+        headers = [(k, v) for k, v in headers if k.lower() != "set-cookie"]
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers:
+        grouped.setdefault(name, []).append(value)
+    if "multiValueHeaders" in event:
+        answer["multiValueHeaders"] = grouped
+    else:
+        answer["headers"] = {k: (vs[-1] if k.lower() == "set-cookie" else ",".join(vs)) for k, vs in grouped.items()}
+    try:
+        answer["body"], answer["isBase64Encoded"] = data.decode(), False
+    except UnicodeDecodeError:
+        answer["body"], answer["isBase64Encoded"] = base64.b64encode(data).decode("ascii"), True
+    return answer
 
 
 def _application_id(event: Mapping[str, Any]) -> str | None:
@@ -225,7 +296,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     return _GATEWAY(event, context)
 
 
-def _http_error(status: int, code: str, message: str, field: str) -> dict[str, Any]:
+def _http_error(event: Mapping[str, Any], status: int, code: str, message: str, field: str) -> dict[str, Any]:
     """An HTTP event's answer for an event the app never saw: the JSON error body every endpoint gives."""
-    body = json.dumps(_error(code, message, {field: [message]}))
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": False}
+    body = json.dumps(_error(code, message, {field: [message]})).encode()
+    return _answer(event, status, [("Content-Type", "application/json")], body)
