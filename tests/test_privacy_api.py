@@ -114,6 +114,7 @@ def test_malformed_parameters_are_400_naming_the_parameter(world, query, param):
     r = get(app, f"/v1/transcripts?{query}", keys["a"])
     assert r.status_code == 400
     assert r.json["error"]["param"] == param
+    assert list(r.json["error"]["fields"]) == [param]  # the shape every endpoint's 4xx shares
 
 
 def test_an_empty_page_for_a_misspelled_skill_names_the_developers_own_skill_meant(world):

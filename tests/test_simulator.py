@@ -97,6 +97,8 @@ def test_bad_simulate_input_is_a_400_naming_the_field(http, store, data, code, f
     assert resp.status_code == 400
     error = resp.get_json()["error"]
     assert error["code"] == code and error.get("field") == field
+    if field is not None:  # the shape every endpoint's 4xx shares: what is wrong, by name
+        assert list(error["fields"]) == [field] and error["fields"][field] == [error["message"]]
     assert store.count() == before
 
 

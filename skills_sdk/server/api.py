@@ -36,7 +36,7 @@ def _json(body: Any, status: int = 200) -> Response:
 
 @bp.errorhandler(BadQuery)
 def _bad(exc: BadQuery) -> Response:
-    return error_response(400, "bad_query", str(exc), param=exc.param)
+    return error_response(400, "bad_query", str(exc), param=exc.param, fields={exc.param: [str(exc)]})
 
 
 @bp.before_request
@@ -224,8 +224,8 @@ def capture_mode(user_id: str, key: KeyInfo) -> Response:
             mode = load_body(CaptureModeBody(), body)["mode"]
         except BodyError:
             got = body.get("mode") if isinstance(body, dict) else None
-            return error_response(400, "bad_request", f"Send JSON {{\"mode\": ...}} with one of "
-                                  f"{', '.join(CAPTURE_MODES)}; got {str(got)[:40]!r}.", param="mode")
+            message = f"Send JSON {{\"mode\": ...}} with one of {', '.join(CAPTURE_MODES)}; got {str(got)[:40]!r}."
+            return error_response(400, "bad_request", message, param="mode", fields={"mode": [message]})
         ledger.set_capture_mode(user_id, mode, actor=key.id)
     return _json({"user_id": user_id, "mode": ledger.capture_mode(user_id)})
 
