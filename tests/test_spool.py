@@ -164,6 +164,19 @@ def test_erase_user_blanks_their_spooled_rows_and_replay_skips_them(app, db):
     assert request_ids(db) == kept
 
 
+def test_erasure_blanks_a_row_written_after_the_zeros_of_a_killed_append(db):
+    spool = Spool(db + ".spool")
+    # An append killed between allocating its space and writing leaves zeros; the next append
+    # follows them on the same line, and replay reads that row (it skips the zeros).
+    with open(spool.path, "wb") as f:
+        f.write(b"\0" * 64)
+    spool.append({"developer_id": "d", "skill": "s", "user_id": "amzn1.ask.account.GONE", "request_id": "r1",
+                  "utterance": "heron-marker words"})
+    assert spool.erase_user("amzn1.ask.account.GONE") == 1
+    assert b"heron-marker" not in b"".join(open(p, "rb").read() for p in spool.files())
+    assert spool.replay(TranscriptStore(db)) == 0
+
+
 def test_cli_replay_moves_the_spool_into_the_store(app, db):
     client = app.test_client()
     lock = Locked(db)

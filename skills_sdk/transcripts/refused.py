@@ -149,8 +149,8 @@ def _lines(path: str, needle: bytes = b"") -> Iterator[tuple[int, bytes, dict[st
             start, offset = offset, offset + len(line)
             if not line.endswith(b"\n") or needle not in line or not line.strip(b" \0\n"):
                 continue
-            try:
-                row = json.loads(line)
+            try:  # zeros first: space an append killed midway allocated, which replay skips too
+                row = json.loads(line.lstrip(b"\0"))
             except ValueError:
                 continue
             if isinstance(row, dict):
