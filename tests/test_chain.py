@@ -75,6 +75,11 @@ def test_an_untouched_ledger_verifies(ledger):
     ("INSERT INTO transcripts (created_at, developer_id, skill, user_id, speech, seal) SELECT created_at, "
      "developer_id, skill, user_id, speech, seal FROM transcripts WHERE id = ?", (1,),
      "row 7 was changed outside the ledger"),  # a copy of row 1, seal and all: the id is in the seal
+    # Below the chain's start, where rows older than the chain would be: none can be, ids start at 1.
+    ("INSERT INTO transcripts (id, created_at, developer_id, skill, user_id, speech) VALUES "
+     "(0, '2026-12-01T00:00:00.000Z', 'dev-a', 'notes', ?, 'forged')", (ALICE,), "row 0 was inserted outside the ledger"),
+    ("INSERT INTO transcripts (id, created_at, developer_id, skill, user_id, speech) VALUES "
+     "(-7, '2026-12-01T00:00:00.000Z', 'dev-a', 'notes', ?, 'forged')", (ALICE,), "row -7 was inserted outside"),
 ])
 def test_an_edit_with_plain_sqlite3_is_caught_and_named(ledger, sql, params, says):
     store, host, path = ledger

@@ -67,6 +67,10 @@ def test_a_ledger_written_by_capture_and_import_verifies_from_the_cli(store, pos
     ("DELETE FROM transcripts WHERE id = {id}", "row {id} was deleted outside the ledger"),
     ("INSERT INTO transcripts (id, created_at, developer_id, skill, user_id) SELECT {id} + 1000, created_at, "
      "developer_id, skill, user_id FROM transcripts WHERE id = {id}", "row {id}000 was inserted outside"),
+    ("INSERT INTO transcripts (id, created_at, developer_id, skill, user_id) SELECT 0, created_at, "
+     "developer_id, skill, user_id FROM transcripts WHERE id = {id}", "row 0 was inserted outside the ledger"),
+    ("INSERT INTO transcripts (id, created_at, developer_id, skill, user_id, intent) SELECT -7, created_at, "
+     "developer_id, skill, user_id, 'Refund' FROM transcripts WHERE id = {id}", "row -7 was inserted outside"),
     ("UPDATE ledger_chain SET digest = md5(digest) || md5(digest) WHERE id = {id}", "(row {id}) was changed"),
     ("DELETE FROM ledger_chain WHERE id = {id}", "the chain was cut"),
 ])

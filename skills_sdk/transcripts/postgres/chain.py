@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..record import compact_json, utcnow_iso
-from ..sqlite.chain import ChainReport, check_rows
+from ..sqlite.chain import ChainReport, check_rows, forged_below_one
 
 __all__ = ["LANES", "DAY_LANE", "DDL", "lane_of", "lock_lanes", "digest", "digest_sealed", "link", "append", "removed",
            "dropped_days", "insert_sql", "verify"]
@@ -209,7 +209,9 @@ def _verify(conn: Any, secret: bytes, stored_sql: str) -> ChainReport:
             return _bad(f"lane {lane} ends at entry {walked[0]} but its head says {head[0] if head else 'nothing'}: "
                         "entries were removed or the head changed outside the ledger", entries, walked[1])
     head = hashlib.sha256("".join(h for _, (_, h) in sorted(heads.items())).encode()).hexdigest()
-
+    forged = forged_below_one(conn)
+    if forged is not None:
+        return _bad(forged, entries, head)
     unchained = conn.execute("SELECT count(*) FROM transcripts WHERE id < %s", (chain_from,)).fetchone()[0]
     last = _stream(conn, "chain_last", "SELECT DISTINCT ON (id) id, event, digest, day, at FROM ledger_chain "
                                        "WHERE lane < %s ORDER BY id, seq DESC", (DAY_LANE,))

@@ -32,7 +32,7 @@ from .ranges import RANGE, PurgedRanges, range_digest, runs_of
 from .seal import SEAL_FROM, check_sealed, highest_id, removed_upto, seal_of, split_below
 
 __all__ = ["ChainReport", "seal_inserted", "insert_digest", "chain_removed", "chain_purged", "chain_changed", "verify",
-           "CHAIN_DDL", "EVENTS", "RETURNING_CONTENT", "returning_content"]
+           "CHAIN_DDL", "EVENTS", "forged_below_one", "RETURNING_CONTENT", "returning_content"]
 
 #: What an entry says happened to its row (``purge_range``: to many rows at once).
 EVENTS = ("insert", "strip", "erase", "purge", RANGE)
@@ -242,6 +242,9 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
         prev = stored
         entries += 1
     head = prev
+    forged = forged_below_one(conn)
+    if forged is not None:
+        return _bad(forged, entries, head)
     unchained = conn.execute("SELECT count(*) FROM transcripts WHERE id < ?", (chain_from,)).fetchone()[0]
     # The last entry of each id (SQLite returns the other columns of the max(seq) row), merged
     # with the ids of the purges' ranges and then with the rows, all in id order.
@@ -266,6 +269,18 @@ def _verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
         return _bad(f"chain entry {changed} (a purge of {purged.count(changed)} rows) does not match the rows the "
                     "chain recorded: one of them was changed outside the ledger before it was purged", entries, head)
     return report
+
+
+def forged_below_one(conn: Any) -> str | None:
+    """The problem of a row numbered below 1, or None: no ledger hands such an id out (on either backend).
+
+    Rows below the chain's start are counted, not checked, as older than the chain; without this a
+    row inserted with id 0 or -7 passed for one of them on every ledger, whose chain starts at id 1.
+    """
+    low = conn.execute("SELECT min(id) FROM transcripts").fetchone()[0]
+    if low is None or low >= 1:
+        return None
+    return f"row {low} was inserted outside the ledger (the ledger numbers its rows from 1)"
 
 
 def check_rows(last: Iterator[Sequence[Any]], rows: Iterator[Sequence[Any]], *, chain_from: int, entries: int,
