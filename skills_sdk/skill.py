@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ._frozen import NEW_DICT, RECORD, Frozen, set_field
-from ._logs import LazyLogger
+from ._logs import LazyLogger, traceback_without_words
 from .context import Turn
 from .dialog import DELEGATION_STRATEGIES, DialogSlot
 from .envelope import Slot
@@ -734,13 +734,16 @@ class Skill:
         if custom is not None:
             try:
                 resp = custom.func(ctx, exc)
-            except Exception:
-                log.exception("error handler of skill %s raised too", self.name)
+            except Exception as again:
+                log.error("error handler of skill %s raised too (request %s)\n%s", self.name, ctx.request.request_id,
+                          traceback_without_words(again))
         if isinstance(resp, Response):
             # The skill answered for its own failure (a partner outage, say): one line, no traceback.
             log.warning("%s of skill %s raised %s; its error handler answered", where, self.name, type(exc).__name__)
         else:
-            log.error("%s of skill %s raised", where, self.name, exc_info=exc)
+            # Not the message: it may quote what the user said, which the row keeps as their capture mode says.
+            log.error("%s of skill %s raised (request %s)\n%s", where, self.name, ctx.request.request_id,
+                      traceback_without_words(exc))
             resp = ask("Sorry, something went wrong on my side. Please try again.", "What would you like to do?")
         resp.error = (type(exc).__name__, str(exc)[:500])
         return resp

@@ -80,3 +80,63 @@ def test_no_log_line_of_a_whole_session_holds_a_user_id_key_token_or_search(tmp_
     assert not [line for line in lines if '" 200 -' in line or "HTTP/1.1\"" in line], "werkzeug's own access line"
     if production:
         assert all(json.loads(line) for line in lines if line.startswith("{"))
+
+
+@pytest.mark.parametrize("json_format", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("mode", ["metadata", "redacted", "full"])
+def test_a_failing_handlers_log_line_keeps_no_word_the_user_said_whatever_their_capture_mode(json_format, mode):
+    import io
+
+    from skills_sdk import Skill
+    from skills_sdk.server import create_app
+    from skills_sdk.server.ops import configure_logging
+
+    skill = Skill("notes", developer_id="dev-a", invocation_name="note keeper")
+
+    @skill.intent("NoteIntent", samples=["note {note}"], slots={"note": "AMAZON.SearchQuery"})
+    def note(ctx, note=None):
+        try:
+            raise KeyError(note)
+        except KeyError as exc:
+            raise ValueError(f"cannot file the note {note!r} for card 4111 1111 1111 1111") from exc
+
+    stream = io.StringIO()
+    handler = configure_logging("INFO", stream=stream, json_format=json_format)
+    store = TranscriptStore(":memory:")
+    try:
+        store.set_capture_mode(USER, mode)
+        app = create_app(skills=[skill], store=store, test_config={"TESTING": True})
+        env = make_envelope(intent="NoteIntent", slots={"note": "wombat diary entry"}, user_id=USER)
+        assert app.test_client().post("/alexa/notes", json=env).status_code == 200
+    finally:
+        import logging
+
+        logging.getLogger("skills_sdk").removeHandler(handler)
+        logging.getLogger("werkzeug").removeHandler(handler)
+    out = stream.getvalue()
+    assert "wombat" not in out and "4111 1111 1111 1111" not in out, out
+    assert "ValueError (its message is left out of the log)" in out and env["request"]["requestId"] in out
+    assert "KeyError (its message is left out of the log)" in out  # what it was raised from, its words too
+    row, = store.iter_transcripts()
+    # The message is where the user's choice governs it, and an erasure reaches it: the row.
+    expected = {"metadata": "ValueError", "redacted": "ValueError: cannot file the note 'wombat diary entry' for "
+                "card [CARD]", "full": "ValueError: cannot file the note 'wombat diary entry' for card 4111 1111 "
+                "1111 1111"}[mode]
+    assert row["error"] == expected
+
+
+@pytest.mark.parametrize("json_format", [False, True], ids=["text", "json"])
+def test_a_warning_with_a_card_number_is_redacted_in_either_log_format(json_format):
+    import io
+    import logging
+
+    from skills_sdk.server.ops import configure_logging
+
+    stream = io.StringIO()
+    handler = configure_logging("INFO", stream=stream, json_format=json_format)
+    try:
+        logging.getLogger("skills_sdk.test").warning("partner refused card %s", "4111 1111 1111 1111")
+    finally:
+        logging.getLogger("skills_sdk").removeHandler(handler)
+        logging.getLogger("werkzeug").removeHandler(handler)
+    assert "partner refused card [CARD]" in stream.getvalue() and "4111" not in stream.getvalue()

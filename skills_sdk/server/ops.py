@@ -134,13 +134,24 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Plain one-line records for a terminal (``skills serve`` without ``--production``), through :func:`forget`."""
+    """Plain one-line records for a terminal (``skills serve`` without ``--production``), through :func:`forget`.
+
+    Warnings and errors pass through the transcript redactor first, as :class:`JsonFormatter`'s do.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._redact: Callable[[str], Any] | None = None
 
     def format(self, record: logging.LogRecord) -> str:
-        return forget(super().format(record))
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            if self._redact is None:  # loaded at the first warning: a quiet terminal never pays for it
+                from ..transcripts.redaction import Redactor
+
+                self._redact = Redactor().redact
+            text = self._redact(text).text
+        return forget(text)
 
 
 def log_level(name: str, setting: str = "log level") -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._logs import LazyLogger
+from .._logs import LazyLogger, traceback_without_words
 from ..context import Turn
 from ..middleware import Endpoint
 from ..request_types import reported, sent_body
@@ -71,7 +71,8 @@ class Capture:
         try:
             resp = call_next(ctx)
         except Exception as exc:  # a middleware below failed: record it, apologise
-            log.exception("skill %s failed outside its handler", ctx.skill.name)
+            log.error("skill %s failed outside its handler (request %s)\n%s", ctx.skill.name, ctx.request.request_id,
+                      traceback_without_words(exc))
             resp = ask("Sorry, something went wrong on my side. Please try again.", "What would you like to do?")
             resp.error = (type(exc).__name__, str(exc)[:500])
         row = self.build_row(ctx, resp)
