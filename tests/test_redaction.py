@@ -352,6 +352,29 @@ def test_a_phone_written_in_digits_ends_where_words_said_begin(compiled, text, r
         speedups.use(was)
 
 
+@pytest.mark.parametrize(("text", "kind"), [
+    ("4111\t1111\t1111\t1111", "CARD"),  # a card's text laid out with tabs
+    ("4111\n1111\n1111\n1111", "CARD"),
+    ("4111\r\n1111\r\n1111\r\n1111", "CARD"),
+    ("4111\u22121111\u22121111\u22121111", "CARD"),  # the minus sign, which is not a dash to Unicode
+    ("４１１１\u2212１１１１\u2212１１１１\u2212１１１１", "CARD"),
+    ("(415)\t555-0100", "PHONE"),
+    ("415\n555\n0100", "PHONE"),
+    ("415\u2212555\u22120100", "PHONE"),
+])
+@pytest.mark.parametrize("compiled", [True, False], ids=["c", "python"])
+def test_digits_joined_by_tabs_line_breaks_or_minus_signs_are_still_found(compiled, text, kind):
+    was = speedups.compiled()
+    try:
+        if compiled and not speedups.available():
+            pytest.skip("the C twins were not built")
+        speedups.use(compiled)
+        result = redacted(f"it is {text} ok")
+        assert result.kinds == frozenset({kind}) and not any(ch.isdigit() for ch in result.text), result.text
+    finally:
+        speedups.use(was)
+
+
 @settings(max_examples=200, deadline=None)
 @given(before=filler, phone=phones(), after=filler)
 def test_generated_phones_never_survive(before: str, phone: str, after: str) -> None:

@@ -1011,8 +1011,8 @@ static PyObject *view(PyObject *module, PyObject *text) {
     const void *data = PyUnicode_DATA(text);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 128) {
-            into[i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        if (c < 128) {  /* text._VIEW: ASCII lower case, and tab, line feed, ... as a space */
+            into[i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c >= '\t' && c <= '\r' ? ' ' : c);
             continue;
         }
         int code = view_char(c);
