@@ -46,7 +46,7 @@ def traceback_without_words(exc: BaseException) -> str:
     ...     raise ValueError("no topping called 'my secret'")
     ... except ValueError as e:
     ...     print(traceback_without_words(e).splitlines()[-1])
-    ValueError (its message is left out of the log)
+    ValueError (its message is in the turn's transcript row, `error`, not in the log)
 
     A handler's exception message often quotes what the user said (a slot value, an address). A
     log line outlives an erasure and ignores a user's capture mode, so it keeps the frames and the
@@ -64,6 +64,6 @@ def traceback_without_words(exc: BaseException) -> str:
         name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
         frames = traceback.format_tb(current.__traceback__) if current.__traceback__ is not None else []
         head = ["Traceback (most recent call last):\n"] if frames else []
-        parts.append("".join([*head, *frames, f"{name} (its message is left out of the log)"]))
+        parts.append("".join([*head, *frames, f"{name} (its message is in the turn's transcript row, `error`, not in the log)"]))
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return "\n\nwhich was raised while handling:\n\n".join(parts)

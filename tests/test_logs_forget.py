@@ -115,8 +115,8 @@ def test_a_failing_handlers_log_line_keeps_no_word_the_user_said_whatever_their_
         logging.getLogger("werkzeug").removeHandler(handler)
     out = stream.getvalue()
     assert "wombat" not in out and "4111 1111 1111 1111" not in out, out
-    assert "ValueError (its message is left out of the log)" in out and env["request"]["requestId"] in out
-    assert "KeyError (its message is left out of the log)" in out  # what it was raised from, its words too
+    assert "ValueError (its message is in the turn's transcript row, `error`, not in the log)" in out and env["request"]["requestId"] in out
+    assert "KeyError (its message is in the turn's transcript row, `error`, not in the log)" in out  # what it was raised from, its words too
     row, = store.iter_transcripts()
     # The message is where the user's choice governs it, and an erasure reaches it: the row.
     expected = {"metadata": "ValueError", "redacted": "ValueError: cannot file the note 'wombat diary entry' for "
