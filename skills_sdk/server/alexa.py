@@ -187,6 +187,10 @@ def _too_large_response(size: int | None, limit: int) -> Response:
     return error_response(413, "request_entity_too_large", message, fields=fields)
 
 
+#: How much of a chunked body past the limit is read and thrown away before the 413 (see read_body).
+_DRAIN_BOUND = 16 << 20
+
+
 def read_body() -> bytes:
     """The request's body, whole: one sent chunked (no Content-Length) past ``MAX_CONTENT_LENGTH`` is a 413.
 
@@ -202,6 +206,12 @@ def read_body() -> bytes:
         parts.append(part)
         size += len(part)
     if size > limit:
+        # Read the rest (up to a bound) before answering: werkzeug's server drains what is left on
+        # the socket with a read that blocks until the client hangs up, and the client waits for
+        # the answer's end, so a 413 hung both until a timeout.
+        drained = 0
+        while drained < _DRAIN_BOUND and (part := stream.read(1 << 16)):
+            drained += len(part)
         abort(_too_large_response(None, limit))
     return b"".join(parts)
 
