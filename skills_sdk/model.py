@@ -67,16 +67,26 @@ class SlotType(Frozen):
 
         >>> SlotType.of("PizzaSize", {"large": ["big"], "small": []}).values[0].synonyms
         ('big',)
+
+        A value given without an id gets its name in capitals, whichever form it came in:
+
+        >>> SlotType.of("Crust", [SlotValue("hand tossed", synonyms=("classic",)), "thin"]).values[0].id
+        'HAND_TOSSED'
         """
         if isinstance(values, Mapping):
-            items = tuple(
-                SlotValue(name=k, id=k.upper().replace(" ", "_"), synonyms=tuple(v)) for k, v in values.items()
-            )
+            items = tuple(SlotValue(name=k, id=_default_id(k), synonyms=tuple(v)) for k, v in values.items())
         else:
             items = tuple(
-                v if isinstance(v, SlotValue) else SlotValue(name=v, id=v.upper().replace(" ", "_")) for v in values
+                SlotValue(name=v, id=_default_id(v)) if not isinstance(v, SlotValue)
+                else v if v.id is not None else SlotValue(v.name, _default_id(v.name), v.synonyms)
+                for v in values
             )
         return cls(name=name, values=items)
+
+
+def _default_id(name: str) -> str:
+    """The id a value declared without one gets: ``"hand tossed"`` -> ``HAND_TOSSED``."""
+    return name.upper().replace(" ", "_")
 
 
 @dataclass(**RECORD)  # frozen: see skills_sdk._frozen

@@ -371,6 +371,27 @@ def test_a_str_parameter_says_whether_the_value_matched_and_carries_its_id():
                      ("mocha", False, None, "mocha", "ER_SUCCESS_NO_MATCH")]
 
 
+def test_a_slot_value_declared_without_an_id_resolves_to_its_name_in_capitals():
+    from skills_sdk import SlotValue
+    from skills_sdk.testing import SkillClient
+
+    skill = Skill("pets", developer_id="acme", invocation_name="pet match")
+    skill.slot_type("Animal", [SlotValue("mythical creature", synonyms=("unicorn", "dragon")), "dog"])
+    heard = []
+
+    @skill.intent("MatchIntent", samples=["i want a {pet}"], slots={"pet": "Animal"})
+    def match(ctx, pet=None):
+        heard.append((pet, pet.id))
+        return say("Noted.")
+
+    client = SkillClient(skill)
+    client.say("i want a unicorn")
+    client.say("i want a dog")
+    assert heard == [("mythical creature", "MYTHICAL_CREATURE"), ("dog", "DOG")]
+    assert client.last.request["request"]["intent"]["slots"]["pet"]["resolutions"]["resolutionsPerAuthority"][0][
+        "values"] == [{"value": {"name": "dog", "id": "DOG"}}]
+
+
 DRINK = _coffee().model.types[0]
 SIZE = _coffee().slot_type("Size", ["small", "large"])
 
