@@ -353,6 +353,34 @@ class Intent(Frozen):
         set_field(self, "confirmation_status", confirmation_status)
         set_field(self, "slots", {} if slots is NEW_DICT else slots)
 
+    def with_slots(self, **values: str | None) -> Intent:
+        """A copy with the named slots set to new values; ``None`` empties a slot so the dialog asks for it again.
+
+        >>> intent = Intent("OrderIntent", slots={"size": Slot("size", "big"), "topping": Slot("topping", "kale")})
+        >>> kept = intent.with_slots(topping=None)
+        >>> kept.slots["size"].value, kept.slots["topping"].value
+        ('big', None)
+
+        A changed slot loses its resolutions and confirmation (they were for the old value).
+        """
+        slots = dict(self.slots)
+        for name, value in values.items():
+            slots[name] = Slot(name, None if value is None else str(value))
+        return Intent(self.name, self.confirmation_status, slots)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The intent as Alexa's JSON, the form a Dialog directive's ``updatedIntent`` takes.
+
+        >>> Intent("OrderIntent", slots={"size": Slot("size", "big")}).to_dict()["slots"]
+        {'size': {'name': 'size', 'confirmationStatus': 'NONE', 'value': 'big'}}
+        """
+        slots: dict[str, Any] = {}
+        for key, slot in self.slots.items():
+            slots[key] = {"name": slot.name, "confirmationStatus": slot.confirmation_status}
+            if slot.value is not None:
+                slots[key]["value"] = slot.value
+        return {"name": self.name, "confirmationStatus": self.confirmation_status, "slots": slots}
+
 
 @dataclass(**RECORD)
 class Request(Frozen):

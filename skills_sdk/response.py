@@ -11,6 +11,8 @@ from ._frozen import RECORD, Frozen, set_field
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    from .envelope import Intent
+
 __all__ = ["Response", "CanFulfill", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text"]
 
 _TAG = re.compile(r"<[^>]*>")
@@ -222,25 +224,40 @@ class Response:
         behavior = "CLEAR_ALL" if stop_current else "CLEAR_ENQUEUED"
         return self.directive({"type": "AudioPlayer.ClearQueue", "clearBehavior": behavior})
 
-    def _dialog(self, directive: dict[str, Any], updated_intent: dict[str, Any] | None) -> Response:
+    def _dialog(self, directive: dict[str, Any], updated_intent: Intent | dict[str, Any] | None) -> Response:
+        from .envelope import Intent  # here: the builder itself needs no envelope
+
+        if isinstance(updated_intent, Intent):
+            updated_intent = updated_intent.to_dict()
+        elif updated_intent is not None and not (isinstance(updated_intent, dict) and "name" in updated_intent):
+            raise TypeError(
+                f"{directive['type']}: updated_intent must be the request's intent (ctx.request.intent, or "
+                f"ctx.request.intent.with_slots(size='large') to change slots) or Alexa's JSON for an intent "
+                f"(a dict with 'name' and 'slots'), got {updated_intent!r}."
+            )
         if updated_intent is not None:
             directive["updatedIntent"] = updated_intent
         self._end = False
         return self.directive(directive)
 
-    def delegate(self, updated_intent: dict[str, Any] | None = None) -> Response:
-        """Let the platform's dialog model ask for the next slot (``Dialog.Delegate``)."""
+    def delegate(self, updated_intent: Intent | dict[str, Any] | None = None) -> Response:
+        """Let the platform's dialog model ask for the next slot (``Dialog.Delegate``).
+
+        ``updated_intent`` (on every Dialog method) changes what the dialog continues with: the
+        request's intent with some slots set or emptied, ``ctx.request.intent.with_slots(topping=None)``,
+        or Alexa's JSON for an intent as a dict.
+        """
         return self._dialog({"type": "Dialog.Delegate"}, updated_intent)
 
-    def elicit_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> Response:
+    def elicit_slot(self, slot: str, updated_intent: Intent | dict[str, Any] | None = None) -> Response:
         """Ask the user for ``slot``; say the question with :meth:`say` (``Dialog.ElicitSlot``)."""
         return self._dialog({"type": "Dialog.ElicitSlot", "slotToElicit": slot}, updated_intent)
 
-    def confirm_slot(self, slot: str, updated_intent: dict[str, Any] | None = None) -> Response:
+    def confirm_slot(self, slot: str, updated_intent: Intent | dict[str, Any] | None = None) -> Response:
         """Ask the user to confirm ``slot`` (``Dialog.ConfirmSlot``)."""
         return self._dialog({"type": "Dialog.ConfirmSlot", "slotToConfirm": slot}, updated_intent)
 
-    def confirm_intent(self, updated_intent: dict[str, Any] | None = None) -> Response:
+    def confirm_intent(self, updated_intent: Intent | dict[str, Any] | None = None) -> Response:
         """Ask the user to confirm the whole intent (``Dialog.ConfirmIntent``)."""
         return self._dialog({"type": "Dialog.ConfirmIntent"}, updated_intent)
 

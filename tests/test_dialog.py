@@ -104,6 +104,34 @@ def test_skill_response_delegation_sends_every_turn_to_the_skill():
     assert len(client.transcripts()) == 6
 
 
+def test_a_skill_delegates_with_the_request_intent_changed_and_the_dialog_continues_from_it():
+    skill = Skill("tables", developer_id="d", invocation_name="table finder", delegation="SKILL_RESPONSE")
+    skill.slot_type("Area", {"terrace": ["outside"], "window": []})
+
+    @skill.intent("BookIntent", samples=["book a table on the {area}"],
+                  slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
+    def book(ctx, area=None, people: int = 0):
+        if ctx.dialog_state == "STARTED" and area == "terrace":   # the terrace is closed: ask again
+            return say("The terrace is closed tonight.").elicit_slot("area", ctx.request.intent.with_slots(area=None))
+        if ctx.dialog_state != "COMPLETED":
+            return empty().delegate(ctx.request.intent)
+        return say(f"Booked {people} at the {area}.")
+
+    client = SkillClient(skill)
+    r = client.say("book a table on the terrace")
+    assert r.directives[0]["updatedIntent"] == {"name": "BookIntent", "confirmationStatus": "NONE", "slots": {
+        "area": {"name": "area", "confirmationStatus": "NONE"},
+        "people": {"name": "people", "confirmationStatus": "NONE"}}}
+    assert client.say("window").speech == "How many?"
+    assert client.say("two").speech == "Booked 2 at the window."
+    assert client.last.error is None
+
+
+def test_an_updated_intent_that_is_no_intent_is_refused_saying_what_to_pass():
+    with pytest.raises(TypeError, match=r"ctx\.request\.intent.*with_slots"):
+        empty().delegate(["size"])
+
+
 def test_per_intent_delegation_overrides_the_skill_and_both_are_exported():
     skill = Skill("tables", developer_id="d", invocation_name="table finder", delegation="SKILL_RESPONSE")
     skill.add_intent("BookIntent", lambda ctx, people=None: say("ok"), samples=["book for {people}"],
