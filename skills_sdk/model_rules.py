@@ -44,6 +44,9 @@ _ARTICLES = ("the", "a", "an", "for", "to", "of")
 _INVOCATION_CHARS = re.compile(r"[^\W\d_]+(?:[.']?[^\W\d_]*)*(?: [^\W\d_]+(?:[.']?[^\W\d_]*)*)*")
 _NAME = re.compile(r"[A-Za-z][A-Za-z_]*")
 _BUILTIN_NAME = re.compile(r"AMAZON\.[A-Za-z][A-Za-z_.]*")
+#: Built-in slot types that are not lists of values, which Alexa does not let a skill extend.
+NOT_EXTENSIBLE = ("AMAZON.NUMBER", "AMAZON.FOUR_DIGIT_NUMBER", "AMAZON.Ordinal", "AMAZON.DATE", "AMAZON.TIME",
+                  "AMAZON.DURATION", "AMAZON.PhoneNumber", "AMAZON.SearchQuery")
 _SLOT_REF = re.compile(r"\{(\w+)\}")
 _DIGITS = re.compile(r"\d+")
 # Alexa takes letters, spaces, periods (abbreviations), possessive apostrophes and hyphens; braces hold slots.
@@ -130,7 +133,12 @@ def check_invocation(name: str, locale: str | None = None, *, whole: bool = Fals
 
 
 def _check_name(kind: str, name: str, where: str) -> list[Problem]:
-    if kind == "intent" and name.startswith("AMAZON."):
+    if kind == "slot type" and name.upper() in {n.upper() for n in NOT_EXTENSIBLE}:
+        return [Problem("slot-type-name", where, name, "is a built-in that is not a list of values, which Alexa "
+                        "does not let a skill extend", "declare a custom type with a name of your own, e.g. "
+                        f"{name.split('.', 1)[1].title().replace('_', '') + 'Value'!r}")]
+    if kind in ("intent", "slot type") and name.startswith("AMAZON."):
+        # A slot type named for a built-in list type (AMAZON.Animal) extends it with the values given.
         ok = _BUILTIN_NAME.fullmatch(name) is not None
     else:
         ok = _NAME.fullmatch(name) is not None and not name.upper().startswith("AMAZON")

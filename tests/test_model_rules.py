@@ -132,6 +132,33 @@ def test_every_example_skill_passes_every_rule(skill):
     assert check_export(export_model(skill.model)) == []
 
 
+def test_a_built_in_list_slot_type_may_be_extended_with_values_of_its_own():
+    from skills_sdk import SlotValue
+    from skills_sdk.testing import SkillClient
+
+    skill = Skill("pets", developer_id="d", invocation_name="pet match")
+    skill.slot_type("AMAZON.Animal", [SlotValue("mythical creature", synonyms=("unicorn", "dragon"))])
+
+    @skill.intent("MatchIntent", samples=["i want a {pet}"], slots={"pet": "AMAZON.Animal"})
+    def match(ctx, pet=None):
+        return say(f"{pet}: {pet.id}" if pet.matched else f"A {pet}, then.")
+
+    client = SkillClient(skill)
+    assert client.say("i want a unicorn").speech == "mythical creature: MYTHICAL_CREATURE"
+    assert client.say("i want a cat").speech == "A cat, then."   # any animal still fills it, unresolved
+    check_model(skill.model)
+    assert export_model(skill.model)["interactionModel"]["languageModel"]["types"] == [
+        {"name": "AMAZON.Animal", "values": [{"id": "MYTHICAL_CREATURE", "name": {
+            "value": "mythical creature", "synonyms": ["unicorn", "dragon"]}}]}]
+
+
+@pytest.mark.parametrize("name", ["AMAZON.NUMBER", "AMAZON.SearchQuery", "AMAZON.date"])
+def test_a_built_in_that_is_no_list_cannot_be_extended(name):
+    skill = Skill("pets", developer_id="d", invocation_name="pet match")
+    with pytest.raises(ModelRuleError, match="not a list of values.*a name of your own"):
+        skill.slot_type(name, ["eleventy"])
+
+
 def test_german_invocation_name_may_be_one_word():
     from skills_sdk.model_rules import check_invocation
 
