@@ -43,6 +43,28 @@ DEFAULT_SAMPLES: Mapping[str, tuple[str, ...]] = {
     "AMAZON.PreviousIntent": ("previous", "go back"),
 }
 
+#: The same built-ins as German users say them: a model of a German locale is matched with these.
+GERMAN_DEFAULT_SAMPLES: Mapping[str, tuple[str, ...]] = {
+    "AMAZON.HelpIntent": ("hilfe", "hilf mir", "was kann ich sagen", "was kannst du"),
+    "AMAZON.StopIntent": ("stopp", "stop", "halt", "aus"),
+    "AMAZON.CancelIntent": ("abbrechen", "vergiss es", "egal"),
+    "AMAZON.NavigateHomeIntent": ("startseite", "zur startseite"),
+    "AMAZON.FallbackIntent": (),
+    "AMAZON.YesIntent": ("ja", "ja bitte", "genau", "klar"),
+    "AMAZON.NoIntent": ("nein", "nein danke", "nö"),
+    "AMAZON.PauseIntent": ("pause", "pausieren"),
+    "AMAZON.ResumeIntent": ("weiter", "fortsetzen"),
+    "AMAZON.RepeatIntent": ("wiederholen", "noch einmal"),
+    "AMAZON.StartOverIntent": ("von vorne", "neu starten"),
+    "AMAZON.NextIntent": ("nächster", "nächstes", "überspringen"),
+    "AMAZON.PreviousIntent": ("zurück", "vorheriger", "vorheriges"),
+}
+
+
+def default_samples(locale: str | None) -> Mapping[str, tuple[str, ...]]:
+    """The built-in intents' samples for ``locale``: German for ``de-*``, English otherwise."""
+    return GERMAN_DEFAULT_SAMPLES if (locale or "").lower().startswith("de") else DEFAULT_SAMPLES
+
 # Words that may come before the invocation name, and words that join it to the request
 # ("ask pizza shop TO order a pizza"); from Alexa's documented invocation phrases (English and German).
 _LAUNCH_VERBS = tuple(
@@ -551,9 +573,10 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
 
     samples: list[_Sample] = []
     owners: dict[tuple[Any, ...], _Sample] = {}
+    builtins = default_samples(model.locale)
     for builtin in (True, False):
         for index, intent, slots in intents:
-            defaults = DEFAULT_SAMPLES.get(intent.name, ())
+            defaults = builtins.get(intent.name, ())
             texts = defaults if builtin else intent.samples
             offset = 0 if builtin else len(defaults)
             for k, text in enumerate(texts):
@@ -565,7 +588,7 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
                     samples.append(sample)
                 elif other.intent == intent.name:
                     pass  # the same words twice in one intent do no harm
-                elif other.text in DEFAULT_SAMPLES.get(other.intent, ()):
+                elif other.text in builtins.get(other.intent, ()):
                     problems.append(
                         f"Sample '{text}' of intent '{intent.name}' is the same as the built-in sample "
                         f"'{other.text}' of intent '{other.intent}'. Handle '{other.intent}' instead, "

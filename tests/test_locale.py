@@ -147,3 +147,22 @@ def test_a_locale_naming_what_the_skill_lacks_is_refused_before_serving(locale_f
     with pytest.raises(ModelError) as info:
         SkillClient(skill)
     assert [(p.rule, p.text) for p in info.value.problems] == [(rule, text)]
+
+
+@pytest.mark.parametrize(("said", "intent"), [("stopp", "AMAZON.StopIntent"), ("hilfe", "AMAZON.HelpIntent"),
+                                              ("abbrechen", "AMAZON.CancelIntent"), ("weiter", "AMAZON.ResumeIntent")])
+def test_german_users_reach_the_built_in_intents_in_their_own_words(said, intent):
+    skill = Skill("radio", developer_id="d", invocation_name="jingle radio")
+    skill.add_locale("de-DE", samples={"PlayIntent": ["spiel das radio"]})
+
+    @skill.intent("PlayIntent", samples=["play the radio"])
+    def play(ctx):
+        return say("Playing.")
+
+    @skill.intent("AMAZON.ResumeIntent")
+    def resume(ctx):
+        return say("Resuming.")
+
+    assert SkillClient(skill, locale="de-DE").say(said).intent == intent
+    assert SkillClient(skill).say(said).intent == "AMAZON.FallbackIntent"   # English users say "stop"
+
