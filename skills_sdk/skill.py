@@ -25,6 +25,16 @@ log = LazyLogger("skills_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# What the built-in defaults say, by language; a language not listed hears English.
+_DEFAULT_TEXTS = {
+    "en": {"welcome": "Welcome to {name}. {hint}", "welcome_back": "Welcome back to {name}. {hint}",
+           "help": "This is {name}. {hint}", "cannot_help": "Sorry, {name} can't help with that. {hint}",
+           "goodbye": "Goodbye.", "what_next": "What would you like to do?", "you_can_say": "You can say, {sample}."},
+    "de": {"welcome": "Willkommen bei {name}. {hint}", "welcome_back": "Willkommen zurück bei {name}. {hint}",
+           "help": "Das ist {name}. {hint}", "cannot_help": "Leider kann {name} dabei nicht helfen. {hint}",
+           "goodbye": "Tschüss.", "what_next": "Was möchtest du tun?", "you_can_say": "Du kannst sagen: {sample}."},
+}
+
 #: Request types whose response may carry AudioPlayer directives only.
 AUDIO_ONLY_PREFIXES = ("AudioPlayer.", "PlaybackController.")
 _MISSING = object()
@@ -756,7 +766,7 @@ class Skill:
             if h is None:
                 h = self._handlers.get(("intent", "AMAZON.FallbackIntent"))
                 if h is None:
-                    return None, self._default_intent(name)
+                    return None, self._default_intent(ctx, name)
             slots = ctx.request.intent.slots if ctx.request.intent else {}
             return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
         h = self._handlers.get(("request", rtype))
@@ -766,14 +776,10 @@ class Skill:
                 return h, {p.name: _convert(slots.get(p.name), p) for p in h.params}
             return h, {p.name: p.default for p in h.params}
         if rtype == "LaunchRequest":
-            return None, ask(
-                f"Welcome to {self.invocation_name}. {self._hint()}", "What would you like to do?"
-            )
+            return None, self._default_answer(ctx, "welcome")
         if rtype == "SessionResumedRequest":
             # The user comes back from a task another skill or Alexa ran: carry on the conversation.
-            return None, ask(
-                f"Welcome back to {self.invocation_name}. {self._hint()}", "What would you like to do?"
-            )
+            return None, self._default_answer(ctx, "welcome_back")
         if rtype == "CanFulfillIntentRequest":
             return None, self.default_can_fulfill(ctx).response()
         if rule_for(rtype) is UNKNOWN and rtype not in self._warned_types:
@@ -796,25 +802,26 @@ class Skill:
             {"request.type": ["Not a request type name."]},
         )
 
-    def _hint(self) -> str:
-        for h in self._handlers.values():
-            if h.kind == "intent" and h.model and h.model.samples and not h.key.startswith("AMAZON."):
-                sample = h.model.samples[0]
-                for slot in h.model.slots:
-                    sample = sample.replace("{" + slot + "}", "…")
-                if "{" not in sample and "…" not in sample:
-                    return f"You can say, {sample}."
-        return "What would you like to do?"
+    def _default_answer(self, ctx: Turn, key: str) -> Response:
+        """A built-in answer in the language of the request, suggesting a sample of that locale's model."""
+        texts = _DEFAULT_TEXTS.get((ctx.locale or self.locale).split("-")[0].lower(), _DEFAULT_TEXTS["en"])
+        model = self.model_for(ctx.locale)
+        if key == "goodbye":
+            return say(texts["goodbye"]).end()
+        hint = texts["what_next"]
+        for im in model.intents:
+            sample = im.samples[0] if im.samples and not im.name.startswith("AMAZON.") else "{"
+            if "{" not in sample:
+                hint = texts["you_can_say"].format(sample=sample)
+                break
+        return ask(texts[key].format(name=model.invocation_name, hint=hint), texts["what_next"])
 
-    def _default_intent(self, name: str) -> Response:
+    def _default_intent(self, ctx: Turn, name: str) -> Response:
         if name == "AMAZON.HelpIntent":
-            return ask(f"This is {self.invocation_name}. {self._hint()}", "What would you like to do?")
+            return self._default_answer(ctx, "help")
         if name in ("AMAZON.StopIntent", "AMAZON.CancelIntent", "AMAZON.NavigateHomeIntent"):
-            return say("Goodbye.").end()
-        return ask(
-            f"Sorry, {self.invocation_name} can't help with that. {self._hint()}",
-            "What would you like to do?",
-        )
+            return self._default_answer(ctx, "goodbye")
+        return self._default_answer(ctx, "cannot_help")
 
     def __repr__(self) -> str:
         return f"<Skill {self.name!r} developer={self.developer_id!r} intents={len(self.intents())}>"

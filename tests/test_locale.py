@@ -166,3 +166,18 @@ def test_german_users_reach_the_built_in_intents_in_their_own_words(said, intent
     assert SkillClient(skill, locale="de-DE").say(said).intent == intent
     assert SkillClient(skill).say(said).intent == "AMAZON.FallbackIntent"   # English users say "stop"
 
+
+def test_the_built_in_answers_speak_the_users_language_and_suggest_a_sample_of_their_locale():
+    skill = Skill("radio", developer_id="d", invocation_name="jingle radio")
+    skill.add_locale("de-DE", invocation_name="jingle funk", samples={"PlayIntent": ["spiel das radio"]})
+
+    @skill.intent("PlayIntent", samples=["play the radio"])
+    def play(ctx):
+        return say("Playing.")
+
+    german = SkillClient(skill, locale="de-DE")
+    assert german.launch().speech == "Willkommen bei jingle funk. Du kannst sagen: spiel das radio."
+    assert german.say("hilfe").speech == "Das ist jingle funk. Du kannst sagen: spiel das radio."
+    assert german.say("wie spät ist es").speech.startswith("Leider kann jingle funk dabei nicht helfen.")
+    assert german.say("stopp").speech == "Tschüss."
+    assert SkillClient(skill).say("help").speech == "This is jingle radio. You can say, play the radio."
