@@ -94,3 +94,19 @@ def test_the_api_reference_documents_every_public_name(tmp_path):
                if f'id="{module.__name__}.{name}"' not in page]
     assert missing == [], ("public names missing from the API reference: add each to docs/api/index.rst "
                            "(e.g. `.. autoclass:: Name` in its section)")
+
+
+def test_the_in_skill_purchase_guide_runs_and_its_test_passes(skill_client, partners):
+    from skills_sdk import Skill, ask, empty, say
+
+    guide = (ROOT / "docs" / "writing-skills.md").read_text()
+    skill_code = re.search(r"## In-skill purchases.*?```python\n(.*?)```", guide, re.S).group(1)
+    test_code = re.search(r"## A purchase.*?```python\n(.*?)```", (ROOT / "docs" / "testing.md").read_text(),
+                          re.S).group(1)
+    skill = Skill("facts", developer_id="facts-labs", invocation_name="premium facts")
+    skill.slot_type("Pack", ["science", "history"])
+    exec(compile(skill_code, "docs/writing-skills.md: In-skill purchases", "exec"),
+         {"skill": skill, "ask": ask, "empty": empty, "say": say})
+    namespace: dict = {"facts": skill}
+    exec(compile(test_code, "docs/testing.md: A purchase", "exec"), namespace)
+    namespace["test_buying_the_science_pack"](skill_client, partners)
