@@ -805,9 +805,9 @@ class Skill:
     def _default_answer(self, ctx: Turn, key: str) -> Response:
         """A built-in answer in the language of the request, suggesting a sample of that locale's model."""
         texts = _DEFAULT_TEXTS.get((ctx.locale or self.locale).split("-")[0].lower(), _DEFAULT_TEXTS["en"])
-        model = self.model_for(ctx.locale)
         if key == "goodbye":
             return say(texts["goodbye"]).end()
+        model = self.model_for(ctx.locale)
         hint = texts["what_next"]
         for im in model.intents:
             sample = im.samples[0] if im.samples and not im.name.startswith("AMAZON.") else "{"
