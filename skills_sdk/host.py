@@ -18,7 +18,7 @@ from .envelope import RequestEnvelope, load_request, parse_body
 from .errors import EnvelopeError, RegistrationError
 from .middleware import Endpoint, Middleware
 from .request_types import sent_body
-from .response import Response
+from .response import MAX_SPEECH_CHARS, Response, limit_problems
 from .skill import Skill
 
 if TYPE_CHECKING:
@@ -74,13 +74,26 @@ class TurnResult(Mutable):
         return self.turn.meta.get("transcript")
 
     def json(self) -> str:
-        """The response envelope as compact JSON (always valid JSON: a non-finite number becomes null)."""
+        """The response envelope as compact JSON (always valid JSON: a non-finite number becomes null).
+
+        An answer past Alexa's limits (:func:`~skills_sdk.response.limit_problems`) is logged as a
+        warning naming the limit: Alexa would not speak it.
+        """
         try:
-            return _dumps(self.envelope)
+            text = _dumps(self.envelope)
         except ValueError:  # NaN or Infinity a handler put in the session: JSON has no word for it
             log.warning("skill %s put a non-finite number in its response; it was sent as null",
                         self.turn.skill.name)
-            return _DUMPS(_finite_only(self.envelope))
+            text = _DUMPS(_finite_only(self.envelope))
+        if len(text) > MAX_SPEECH_CHARS and (problems := self.limit_problems(text)):
+            log.warning("skill %s answered request %s past Alexa's limits, so Alexa will not speak it: %s",
+                        self.turn.skill.name, self.turn.request.request_id, "; ".join(problems))
+        return text
+
+    def limit_problems(self, text: str | None = None) -> list[str]:
+        """What in this answer is past Alexa's limits ([] when nothing is); ``text``: its JSON, if made."""
+        size = len((text if text is not None else _DUMPS(_finite_only(self.envelope))).encode())
+        return limit_problems(self.envelope, size)
 
 
 #: What ``SkillHost(store=...)`` warns: the replacement, written out.

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
     from .envelope import Intent
 
-__all__ = ["Response", "CanFulfill", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text"]
+__all__ = ["Response", "CanFulfill", "Transaction", "say", "ask", "ssml", "empty", "escape_ssml", "ssml_to_text",
+           "limit_problems", "MAX_RESPONSE_BYTES", "MAX_SPEECH_CHARS", "MAX_CARD_CHARS"]
 
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
@@ -434,3 +435,43 @@ def ssml(markup: str) -> Response:
 def empty() -> Response:
     """A response that says nothing (for SessionEndedRequest and AudioPlayer events)."""
     return Response()
+
+
+#: Alexa's limits on a skill's answer (the custom skill JSON reference). Past one, Alexa speaks none
+#: of it and the user hears that the skill's response had a problem.
+MAX_RESPONSE_BYTES = 24 * 1024
+MAX_SPEECH_CHARS = 8000
+MAX_CARD_CHARS = 8000
+
+
+def limit_problems(envelope: dict[str, Any], size: int) -> list[str]:
+    """What in a response envelope of ``size`` bytes (its JSON) is past Alexa's limits; [] when nothing is.
+
+    >>> limit_problems({"response": {"outputSpeech": {"type": "PlainText", "text": "x" * 9000}}}, 9100)
+    ['the speech is 9000 characters; Alexa speaks at most 8000']
+
+    Nothing under :data:`MAX_SPEECH_CHARS` bytes can break one, so a caller checks bigger answers only.
+    """
+    problems = []
+    if size > MAX_RESPONSE_BYTES:
+        parts = ", ".join(f"{name} {len(_compact(value).encode()):,}" for name, value in envelope.items()
+                          if isinstance(value, dict | list) and value)
+        problems.append(f"the response is {size:,} bytes; Alexa takes at most {MAX_RESPONSE_BYTES:,} (24 KB)"
+                        + (f" (bytes by part: {parts})" if parts else ""))
+    body = envelope.get("response") or {}
+    for what, speech in (("the speech", body.get("outputSpeech")),
+                         ("the reprompt", (body.get("reprompt") or {}).get("outputSpeech"))):
+        said = (speech or {}).get("ssml") or (speech or {}).get("text") or ""
+        if len(said) > MAX_SPEECH_CHARS:
+            problems.append(f"{what} is {len(said):,} characters; Alexa speaks at most {MAX_SPEECH_CHARS:,}")
+    card = body.get("card") or {}
+    shown = len(card.get("title") or "") + len(card.get("content") or card.get("text") or "")
+    if shown > MAX_CARD_CHARS:
+        problems.append(f"the card's title and text are {shown:,} characters; Alexa shows at most {MAX_CARD_CHARS:,}")
+    return problems
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import responses
+from conftest import make_envelope
 
 from example_skills import partner_session, pizza
 from skills_sdk import Skill, ask, empty, say
@@ -444,3 +446,43 @@ def test_the_log_marks_a_slot_value_its_type_did_not_know():
     assert "'order chamomile tea'  [OrderIntent kind=chamomile (no match)]" in log
     assert "'order sencha tea'  [OrderIntent kind=green]" in log
     assert "(intent OrderIntent kind=chamomile (no match))" in log
+
+
+def test_an_answer_past_alexas_limits_fails_the_turn_naming_the_limit():
+    story = Skill("story", developer_id="dev-story", invocation_name="story time")
+
+    @story.intent("ReadIntent", samples=["read"])
+    def read(ctx):
+        return say("Once upon a time. " * 500)  # 9,000 characters, and the SSML's <speak> tags
+
+    @story.intent("KeepIntent", samples=["keep"])
+    def keep(ctx):
+        ctx.session["pages"] = ["word " * 100] * 60  # 30 KB of session attributes
+        return ask("Kept.", "What next?")
+
+    client = SkillClient(story)
+    with pytest.raises(AssertionError) as failed:
+        client.say("read")
+    assert re.search(r"the speech is 9,0\d\d characters; Alexa speaks at most 8,000", str(failed.value))
+    client = SkillClient(story)
+    with pytest.raises(AssertionError) as failed:
+        client.say("keep")
+    message = str(failed.value)
+    assert "Alexa takes at most 24,576 (24 KB)" in message and "sessionAttributes 30," in message
+    assert "user  > 'keep'" in message  # the conversation so far, as every failure shows it
+
+
+def test_the_server_logs_an_answer_past_alexas_limits(caplog):
+    from skills_sdk.host import SkillHost
+
+    big = Skill("big", developer_id="dev-big", invocation_name="big talk")
+    big.launch(lambda ctx: say("word " * 2000))
+    host = SkillHost([big])
+    with caplog.at_level("WARNING", logger="skills_sdk"):
+        host.handle_json("big", json.dumps(make_envelope("LaunchRequest")))
+    assert "past Alexa's limits" in caplog.text and re.search(r"the speech is 10,0\d\d characters", caplog.text)
+    caplog.clear()
+    small = Skill("small", developer_id="dev-small", invocation_name="small talk")
+    small.launch(lambda ctx: say("Hi."))
+    SkillHost([small]).handle_json("small", json.dumps(make_envelope("LaunchRequest")))
+    assert "past Alexa's limits" not in caplog.text

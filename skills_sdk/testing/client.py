@@ -168,6 +168,9 @@ class SkillClient:
     def _keep(self, turn: _sim.SimulatedTurn) -> Reply:
         reply = Reply(turn)
         self.replies.append(reply)
+        if turn.result is not None and (problems := turn.result.limit_problems()):
+            # A test is where this is cheap to find: on a device the user only hears that the skill failed.
+            raise self._fail("an answer Alexa would speak", "it is past Alexa's limits: " + "; ".join(problems))
         return reply
 
     def say(self, text: str) -> Reply:
