@@ -23,6 +23,7 @@ from .nlu import SlotMatch
 __all__ = [
     "DEFAULT_USER",
     "DEFAULT_DEVICE",
+    "ECHO_INTERFACES",
     "envelope",
     "launch_request",
     "intent_request",
@@ -40,6 +41,8 @@ __all__ = [
 DEFAULT_USER = "amzn1.ask.account.test-user"
 #: The device id requests come from.
 DEFAULT_DEVICE = "amzn1.ask.device.simulator"
+#: What the simulated device supports unless told otherwise: an Echo, which plays audio.
+ECHO_INTERFACES: Mapping[str, Any] = {"AudioPlayer": {}}
 DEFAULT_APPLICATION = "amzn1.ask.skill.00000000-0000-4000-8000-000000000000"
 API_ENDPOINT = "https://api.amazonalexa.com"
 
@@ -88,6 +91,7 @@ def envelope(
     application_id: str | None = None,
     device_id: str = DEFAULT_DEVICE,
     audio_player: Mapping[str, Any] | None = None,
+    interfaces: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Wrap a ``request`` block (``{"type": ..., ...}``) in a whole envelope.
 
@@ -97,7 +101,9 @@ def envelope(
     ``requestId``, ``timestamp`` (ISO-8601, ``Z``) and ``locale`` are filled in when the request
     lacks them. ``in_session=False`` leaves the ``session`` block out, as the platform does for
     events. ``audio_player`` becomes ``context.AudioPlayer`` (token, offsetInMilliseconds,
-    playerActivity).
+    playerActivity). ``interfaces`` is what the device supports
+    (``context.System.device.supportedInterfaces``): an Echo's ``{"AudioPlayer": {}}`` by default,
+    ``{}`` for a device that plays no audio, or add ``"Alexa.Presentation.APL": {...}`` for a screen.
     """
     app_id = application_id or DEFAULT_APPLICATION
     req = {"requestId": new_request_id(), "timestamp": _now(), "locale": locale, **request}
@@ -114,7 +120,7 @@ def envelope(
         "System": {
             "application": {"applicationId": app_id},
             "user": {"userId": user_id},
-            "device": {"deviceId": device_id, "supportedInterfaces": {"AudioPlayer": {}}},
+            "device": {"deviceId": device_id, "supportedInterfaces": dict(ECHO_INTERFACES if interfaces is None else interfaces)},
             "apiEndpoint": API_ENDPOINT,
             "apiAccessToken": "simulated-api-access-token",
         }

@@ -325,6 +325,7 @@ class Conversation:
         locale: str | None = None,
         attributes: Mapping[str, Any] | None = None,
         device_id: str = b.DEFAULT_DEVICE,
+        interfaces: Mapping[str, Any] | None = None,
     ) -> None:
         if skill not in host:
             known = ", ".join(sorted(host.skills)) or "none"
@@ -335,6 +336,8 @@ class Conversation:
         #: The request locale (the skill's own when None); the model and the replies follow it.
         self.locale = locale or getattr(self.skill, "locale", "en-US")
         self.device_id = device_id
+        #: What the device supports (``supportedInterfaces``); None: an Echo's, which plays audio.
+        self.interfaces = interfaces
         self.session_id = session_id or b.new_session_id()
         self.attributes: dict[str, Any] = dict(attributes or {})
         #: True until the current session's first request has been answered.
@@ -371,11 +374,12 @@ class Conversation:
     def _common(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": self.session_id, "new": self.fresh,
                 "attributes": self.attributes, "locale": self.locale,
-                "application_id": self.skill.application_id, "device_id": self.device_id}
+                "application_id": self.skill.application_id, "device_id": self.device_id,
+                "interfaces": self.interfaces}
 
     def _events(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "locale": self.locale, "application_id": self.skill.application_id,
-                "device_id": self.device_id}
+                "device_id": self.device_id, "interfaces": self.interfaces}
 
     # -- turns ----------------------------------------------------------------------
     def say(self, text: str) -> SimulatedTurn:

@@ -486,3 +486,21 @@ def test_the_server_logs_an_answer_past_alexas_limits(caplog):
     small.launch(lambda ctx: say("Hi."))
     SkillHost([small]).handle_json("small", json.dumps(make_envelope("LaunchRequest")))
     assert "past Alexa's limits" not in caplog.text
+
+
+def test_a_device_that_plays_no_audio_can_be_simulated():
+    radio = Skill("radio", developer_id="dev-radio", invocation_name="jingle radio")
+
+    @radio.intent("PlayIntent", samples=["play the radio"])
+    def play(ctx):
+        if "AudioPlayer" not in ctx.envelope.system.device.supported_interfaces:
+            return say("This device can't play the radio. Try an Echo.")
+        return say("Playing.").play("https://radio.example/live.mp3", token="live")
+
+    echo = SkillClient(radio)
+    echo.say("play the radio")
+    echo.assert_directive("AudioPlayer.Play")
+    screenless = SkillClient(radio, interfaces={})
+    screenless.say("play the radio")
+    screenless.assert_said("can't play the radio")
+    assert screenless.last.request["context"]["System"]["device"]["supportedInterfaces"] == {}

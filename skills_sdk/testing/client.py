@@ -135,6 +135,8 @@ class SkillClient:
     :meth:`~skills_sdk.http.PartnerSession.from_env` session every server gives, which ``responses``
     can mock); ``middleware`` runs inside capture, as on the server. The client
     carries the session between requests as a device does (see :mod:`skills_sdk.simulator`).
+    ``interfaces`` is what the device supports: an Echo's ``{"AudioPlayer": {}}`` when None, ``{}``
+    for one that plays no audio (to test a skill's answer to it), or a screen's APL besides.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class SkillClient:
         *,
         middleware: Sequence[Middleware] = (),
         capture: bool = True,
+        interfaces: Mapping[str, Any] | None = None,
     ) -> None:
         from ..host import SkillHost
         from ..http import PartnerSession
@@ -161,7 +164,8 @@ class SkillClient:
         self.user_id = user_id
         self.host = SkillHost([skill], state=self.store, http=self.http,
                               middleware=[*ledger_middleware(self.store, capture=capture), *middleware])
-        self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale)
+        self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale,
+                                              interfaces=interfaces)
         self.replies: list[Reply] = []
 
     # -- talking ------------------------------------------------------------------------
