@@ -178,6 +178,7 @@ def test_serve_on_an_address_not_this_machines_names_host_and_port(tmp_path):
     ("SKILLS_LEDGER_INTERVAL", "nan", "SKILLS_LEDGER_INTERVAL must be >= 0, got 'nan'"),
     ("SKILLS_SPOOL_RESERVE", "1000", "SKILLS_SPOOL_RESERVE (1000 bytes) is below SKILLS_SPOOL_FLOOR (1048576)"),
     ("SKILLS_WAL_WRITES", "bogus", "SKILLS_WAL_WRITES must be 'together' or 'each'"),
+    ("SKILLS_WAL_RESERVE", "64MB", "SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got '64MB'"),
     ("SKILLS_BACKGROUND", "bogus", "SKILLS_BACKGROUND must be 'thread'"),
     # the example skills' own partner_session() starts from PartnerSession.from_env() too
     ("SKILLS_HTTP_TIMEOUT", "abc", "SKILLS_HTTP_TIMEOUT='abc' is not a number of seconds; e.g. SKILLS_HTTP_TIMEOUT=5."),

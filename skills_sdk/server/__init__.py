@@ -154,9 +154,11 @@ def check_settings(config: Mapping[str, Any] | None = None) -> None:
     from ..server.maintenance import BACKGROUND
     from ..server.ops import log_level
     from ..transcripts.sqlite.driver import configured_io
+    from ..transcripts.sqlite.walfile import configured_reserve
 
     _guard_settings(config or {})
     configured_io()
+    configured_reserve()
     background = os.environ.get(BACKGROUND, "").strip().lower()
     if background not in ("", "thread", "elsewhere"):
         raise SettingError(f"{BACKGROUND} must be 'thread' (each gunicorn worker indexes and checkpoints on its own "

@@ -42,7 +42,10 @@ def configured_reserve() -> int | None:
     if not configured:
         return None
     if not configured.isdigit():
-        raise ValueError(f"SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got {configured!r}.")
+        from ...errors import SettingError
+
+        raise SettingError(f"SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got {configured!r}; unset it "
+                           "for the default (the WAL's working size).")
     return int(configured)
 
 
