@@ -1,9 +1,11 @@
-"""The docs keep up with the code: every CLI command is documented, every docs link resolves."""
+"""The docs keep up with the code: every CLI command is documented, every command and option shown exists,
+every SKILLS_* variable named is read by the code and every one the code reads is named, every docs link resolves."""
 
 from __future__ import annotations
 
 import pathlib
 import re
+import shlex
 
 import click
 import pytest
@@ -12,6 +14,8 @@ from skills_sdk.cli import main
 
 ROOT = pathlib.Path(__file__).parent.parent
 DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+#: The pages a skill developer reads (performance.md is a log of measurements, with its own commands).
+GUIDES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "performance.md")]
 
 
 def _commands(group: click.Group, prefix: str = "skills") -> list[str]:
@@ -110,3 +114,75 @@ def test_the_in_skill_purchase_guide_runs_and_its_test_passes(skill_client, part
     namespace: dict = {"facts": skill}
     exec(compile(test_code, "docs/testing.md: A purchase", "exec"), namespace)
     namespace["test_buying_the_science_pack"](skill_client, partners)
+
+
+def _shown_commands(text: str) -> list[str]:
+    """Each ``skills ...`` command line of ``text``: in its shell blocks, and in inline code."""
+    shell, fence = [], None
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            fence = line.strip()[3:] if fence is None else None
+        elif fence in ("bash", "sh", "console", ""):
+            shell.append(line)
+    lines = "\n".join(shell).replace("\\\n", " ")  # a command continued on the next line
+    found = [part for line in lines.splitlines() for part in re.split(r"\|\||&&|[|;&]", line.split(" #")[0])]
+    found += re.findall(r"`(skills [^`]+)`", text)
+    return [m.group(1) for part in found if (m := re.search(r"(?:^|[\s/])skills ([a-z].*)", part))]
+
+
+@pytest.mark.parametrize("doc", [p.name for p in GUIDES])
+def test_every_command_shown_exists_with_the_options_it_is_given(doc):
+    path = next(p for p in GUIDES if p.name == doc)
+    wrong = []
+    for shown in _shown_commands(path.read_text()):
+        try:
+            words = shlex.split(shown)
+        except ValueError:  # an apostrophe in a comment cut off above
+            words = shown.split()
+        command: click.Command = main
+        while isinstance(command, click.Group) and words and words[0] in command.commands:
+            command = command.commands[words.pop(0)]
+        if isinstance(command, click.Group):
+            wrong.append(f"skills {shown}: no such command")
+            continue
+        options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+        wrong += [f"skills {shown}: no option {w.strip('[]').split('=')[0]}" for w in words
+                  if w.strip("[").startswith("--") and w.strip("[]").split("=")[0] not in options]
+    assert wrong == [], f"{doc} shows commands the CLI does not have"
+
+
+#: Named in the docs as a misspelling the server ignores, on purpose.
+MISSPELT = {"SKILLS_SPOOL_RESERV"}
+#: Read by the code but set only by the code itself (the CLI tells gunicorn's hooks what it made).
+INTERNAL = {"SKILLS_OWNED_METRICS_DIR"}
+
+
+def _named(text: str) -> set[str]:
+    """The SKILLS_* names the docs give; a family (``SKILLS_PARTNER_<NAME>_URL``, ``SKILLS_HTTP_*``) as its prefix."""
+    return {re.sub(r"(<[A-Z]+>|\*).*", "", name) for name in re.findall(r"\bSKILLS_[A-Z0-9_<>*]*[A-Z0-9>*]", text)}
+
+
+def _read(folders: tuple[str, ...]) -> set[str]:
+    """The SKILLS_* strings the code under ``folders`` holds; one ending in ``_`` is a family's prefix."""
+    code = "\n".join(p.read_text() for folder in folders for p in sorted((ROOT / folder).rglob("*.py")))
+    return set(re.findall(r"[\"'](SKILLS_[A-Z0-9_]+)", code)) - INTERNAL
+
+
+def _covers(names: set[str], name: str) -> bool:
+    """Whether ``name`` is in ``names``, or a family of one holds the other."""
+    return any(n == name or (n.endswith("_") and name.startswith(n)) or (name.endswith("_") and n.startswith(name))
+               for n in names)
+
+
+def test_every_skills_variable_the_docs_name_is_read_by_the_code():
+    named = _named("\n".join(p.read_text() for p in GUIDES)) - MISSPELT
+    # the tests read the settings of the test suite itself (screenshots, a machine without a compiler)
+    read = _read(("skills_sdk", "example_skills", "tests"))
+    assert sorted(n for n in named if not _covers(read, n)) == [], \
+        "the docs name settings nothing reads: fix the name, or drop it from the docs"
+
+
+def test_every_skills_variable_the_library_reads_is_named_in_the_docs():
+    named = _named("\n".join(p.read_text() for p in GUIDES))
+    assert sorted(n for n in _read(("skills_sdk",)) if not _covers(named, n)) == [], \
+        "settings the library reads that no page names: add each to its page's table"
