@@ -201,6 +201,22 @@ def test_serve_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_serve_with_workers_refuses_skills_without_an_application_id_in_one_line_before_gunicorn(tmp_path, monkeypatch):
+    """The example skills have no application_id: with verification on, one line, not a traceback from every worker."""
+    from _server import free_port
+
+    def no_exec(*args):
+        raise AssertionError("gunicorn started with skills that would answer any skill's requests")
+
+    monkeypatch.setattr(os, "execve", no_exec)
+    result = CliRunner().invoke(main, ["serve", "--port", str(free_port()), "--workers", "2", "--production",
+                                       "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2, result.output
+    assert "Skill(s) 'music', 'grocery', 'ride', 'pizza' have no application_id" in result.output
+    assert "--any-application" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_log_level_comes_from_skills_log_level_when_the_option_is_not_given(monkeypatch, tmp_path):
     monkeypatch.setenv("SKILLS_LOG_LEVEL", "verbose")
     result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "t.db")])

@@ -51,8 +51,15 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     except SettingError as exc:
         raise click.UsageError(str(exc)) from None
     if workers > 1:
-        load_skills(skills_spec)  # a bad --skills, or a partner setting, as one line here, not from every worker
+        skills = load_skills(skills_spec)  # a bad --skills, or a partner setting, as one line here, not from every worker
         partner_session(skills_spec)
+        if verify:
+            from ..server import check_application_ids
+
+            try:
+                check_application_ids(skills, any_application)
+            except RegistrationError as exc:
+                raise click.UsageError(str(exc)) from None
         _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
         return
     from ..server import create_app, settle

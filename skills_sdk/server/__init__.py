@@ -17,7 +17,7 @@ from ..skill import Skill
 from ..transcripts.compose import ledger_middleware
 from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
 
-__all__ = ["create_app", "check_settings", "get_host", "settle"]
+__all__ = ["create_app", "check_settings", "check_application_ids", "get_host", "settle"]
 
 log = logging.getLogger("skills_sdk.server")
 
@@ -62,7 +62,7 @@ def create_app(
         skills = ()
     skills = list(skills)
     if verifier is not None or app.config["SKILLS_VERIFY"]:  # before anything is opened
-        _check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
+        check_application_ids(skills, bool(app.config.get("SKILLS_ANY_APPLICATION")))
     if store is None:
         store = open_ledger(db if db is not None else DEFAULT_DB)
     if verifier is None and app.config["SKILLS_VERIFY"]:
@@ -167,8 +167,12 @@ def check_settings(config: Mapping[str, Any] | None = None) -> None:
         log_level(os.environ["SKILLS_LOG_LEVEL"], "SKILLS_LOG_LEVEL")
 
 
-def _check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
-    """Refuse skills without an application id on a verifying server, unless the operator allowed them."""
+def check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
+    """Refuse skills without an application id on a verifying server, unless the operator allowed them.
+
+    Raises :class:`~skills_sdk.errors.RegistrationError` naming the skills and the fix; ``skills serve
+    --workers N`` calls it before gunicorn forks a worker, which would each raise it as a traceback.
+    """
     from ..errors import RegistrationError
 
     open_to_all = [s.name for s in skills if not s.application_id]
