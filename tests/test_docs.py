@@ -186,3 +186,16 @@ def test_every_skills_variable_the_library_reads_is_named_in_the_docs():
     named = _named("\n".join(p.read_text() for p in GUIDES))
     assert sorted(n for n in _read(("skills_sdk",)) if not _covers(named, n)) == [], \
         "settings the library reads that no page names: add each to its page's table"
+
+
+@pytest.mark.parametrize("folder", ["", "redaction", "sqlite", "postgres"])
+def test_the_architecture_map_names_every_module_of_the_ledger(folder):
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    ledger = page.split("\n## The ledger\n", 1)[1].split("\n## ", 1)[0]
+    # a backend's modules are listed in its own paragraph; the others in the table above them
+    section = next((p for p in ledger.split("\n\n") if p.startswith(f"`skills_sdk/transcripts/{folder}/`")), "") \
+        if folder in ("sqlite", "postgres") else ledger.split("\n\n`skills_sdk/transcripts/sqlite/`", 1)[0]
+    modules = sorted(p.name for p in (ROOT / "skills_sdk" / "transcripts" / folder).iterdir()
+                     if p.suffix in (".py", ".c") and p.name != "__init__.py")
+    assert [m for m in modules if f"`{m}`" not in section] == [], \
+        f"modules of skills_sdk/transcripts/{folder} that docs/architecture.md does not place: add each, with what it holds"
