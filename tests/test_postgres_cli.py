@@ -183,3 +183,12 @@ def test_a_database_without_a_ledger_is_refused_by_reading_commands_and_left_emp
     with psycopg.connect(postgres_url) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
     assert tables == ["transcripts"] and not key_file.exists()
+
+
+def test_replay_with_nothing_spooled_names_this_hosts_spool_file_not_the_url(postgres_url, tmp_path):
+    spool = tmp_path / "host.spool"
+    env = {"SKILLS_LEDGER_KEY_FILE": str(tmp_path / "ledger.key"), "SKILLS_SPOOL": str(spool)}
+    assert _run("ledger", "migrate", "--db", postgres_url, env=env).exit_code == 0
+    done = _run("transcripts", "replay", "--db", postgres_url, env=env)
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"Nothing to replay: no spooled rows in {spool}."

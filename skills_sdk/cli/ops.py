@@ -32,7 +32,9 @@ def replay(db_path: str, retry_refused: bool) -> None:
     spool = store.spool()
     kept = spool.refused.count() if spool is not None else 0
     if spool is None or not (spool.files() or (retry_refused and kept)):
-        click.echo(f"Nothing to replay: no spool beside {db_path}." + _refused_line(spool, kept))
+        # named by its path: a PostgreSQL ledger's spool is this host's file ($SKILLS_SPOOL), not one beside a URL
+        click.echo((f"Nothing to replay: no spooled rows in {spool.path}." if spool is not None
+                    else f"Nothing to replay: {db_path} has no spool.") + _refused_line(spool, kept))
         return
     waiting = spool.pending() + (kept if retry_refused else 0)
     try:
