@@ -63,3 +63,23 @@ def test_privacy_report_names_retention_readers_erasure_and_disable_behaviour():
     assert "DELETE /v1/users/<user_id>/transcripts" in shop and "GET /v1/transcripts" in shop
     assert "erased at once" in shop and "CARD" in shop
     assert "Retention: 14 days (server default)" in out.split("forever (developer dev-c)")[1]
+
+
+def test_privacy_report_says_what_a_metadata_row_keeps_of_an_error_as_capture_stores_it(tmp_path):
+    from skills_sdk import Skill
+    from skills_sdk.testing import SkillClient
+    from skills_sdk.transcripts import open_ledger
+
+    skill = Skill("failing", developer_id="dev-f", invocation_name="failing shop")
+
+    @skill.launch
+    def welcome(ctx):
+        raise LookupError("no table for ann at 555 0100")
+
+    with open_ledger(str(tmp_path / "t.db")) as ledger:
+        ledger.set_capture_mode("amzn1.ask.account.META", "metadata")
+        reply = SkillClient(skill, store=ledger, user_id="amzn1.ask.account.META").launch()
+        assert reply.transcript["error"] == "LookupError" and reply.transcript["utterance"] is None
+    report = CliRunner().invoke(main, ["privacy", "report", "--skills", "_privacy_kit:retention_skills"]).output
+    line = next(line for line in report.splitlines() if "metadata  -" in line)
+    assert "error keeps only its type" in line and "error are left empty" not in line, line

@@ -12,7 +12,7 @@ from .retention import RECEIPT_COLUMNS
 
 __all__ = ["privacy_report"]
 
-_TEXT_COLUMNS = ("utterance", "speech", "reprompt", "card", "slots", "error")
+_TEXT_COLUMNS = ("utterance", "speech", "reprompt", "card", "slots")
 
 
 def _days(days: int | None) -> str:
@@ -40,7 +40,8 @@ def privacy_report(skills: Iterable[Any], *, default_days: int | None = None) ->
             "  Capture modes (chosen by each user; default 'redacted'):",
             "    full      - the words as said",
             "    redacted  - the words with personal data replaced by [KIND] (the default)",
-            f"    metadata  - no words: {', '.join(_TEXT_COLUMNS)} are left empty",
+            f"    metadata  - no words: {', '.join(_TEXT_COLUMNS)} are left empty; error keeps only its type "
+            "(e.g. PartnerError)",
             f"  Redaction kinds: {', '.join(_kinds(s))}"
             + (f"; slots exempt: {', '.join(sorted(s.exempt_slots))}" if s.exempt_slots else "") + ".",
             f"  Retention: {_days(days)}"
