@@ -504,3 +504,17 @@ def test_a_device_that_plays_no_audio_can_be_simulated():
     screenless.say("play the radio")
     screenless.assert_said("can't play the radio")
     assert screenless.last.request["context"]["System"]["device"]["supportedInterfaces"] == {}
+
+
+def test_the_conversation_log_shows_what_a_purchase_came_back_with():
+    shop = Skill("shop", developer_id="dev-shop", invocation_name="fact shop")
+    shop.launch(lambda ctx: ask("Welcome.", "What next?"))
+
+    @shop.on("Connections.Response")
+    def bought(ctx):
+        return say("Thanks.")
+
+    client = SkillClient(shop)
+    client.request("Connections.Response", name="Buy", status={"code": "200", "message": "OK"},
+                   payload={"purchaseResult": "DECLINED", "productId": "amzn1.adg.product.sci"}, token="buy")
+    assert "(Connections.Response name=Buy token=buy purchaseResult=DECLINED)" in client.conversation_log()

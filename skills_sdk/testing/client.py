@@ -359,8 +359,12 @@ def _user_side(reply: Reply) -> str:
         if req["intent"].get("confirmationStatus") not in (None, "NONE"):
             extra += f" confirmation={req['intent']['confirmationStatus']}"
         return f"(intent {turn.intent}{' ' + slots if slots else ''}{extra})"
-    details = " ".join(f"{k}={req[k]}" for k in ("reason", "token", "offsetInMilliseconds") if req.get(k) is not None)
-    return f"({turn.request_type}{' ' + details if details else ''})"
+    details = " ".join(f"{k}={req[k]}" for k in ("name", "reason", "token", "offsetInMilliseconds")
+                       if req.get(k) is not None)
+    result = (req.get("payload") or {}).get("purchaseResult") if isinstance(req.get("payload"), dict) else None
+    if result is not None:  # a purchase's outcome: what a Connections.Response handler branches on
+        details += f" purchaseResult={result}"
+    return f"({turn.request_type}{' ' + details.strip() if details.strip() else ''})"
 
 
 def _slot_text(slot: Mapping[str, Any], *, resolved: bool = True) -> str:
