@@ -74,7 +74,9 @@ def create_skill() -> Skill:
     skill.slot_type("PizzaTopping", TOPPINGS)
     for language, texts in MESSAGES.items():
         skill.messages(language, texts)
-    answer_partner_errors(skill, lambda ctx: ctx.t("partner_down"))
+    # Only a failed order means nothing was ordered: a failed status lookup leaves the order placed.
+    answer_partner_errors(skill, lambda ctx: ctx.t("status_down" if ctx.intent_name == "OrderStatusIntent"
+                                                   else "partner_down"))
 
     @skill.launch
     def welcome(ctx: Turn):

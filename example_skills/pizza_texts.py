@@ -25,6 +25,8 @@ MESSAGES = {
         "status.other": "is being prepared",
         "partner_down": "Sorry, Pizza Pronto isn't answering right now, so nothing was ordered. "
                         "Please try again in a few minutes.",
+        "status_down": "Sorry, Pizza Pronto isn't answering right now, so I can't check on your order. "
+                       "It is still placed; please ask again in a few minutes.",
     },
     "de": {
         "welcome": "Willkommen beim Pizza Laden. Welche Größe und welchen Belag möchtest du?",
@@ -47,6 +49,8 @@ MESSAGES = {
         "status.other": "wird zubereitet",
         "partner_down": "Entschuldige, Pizza Pronto antwortet gerade nicht, also wurde nichts bestellt. "
                         "Bitte versuche es in ein paar Minuten noch einmal.",
+        "status_down": "Entschuldige, Pizza Pronto antwortet gerade nicht, deshalb kann ich nicht nach deiner "
+                       "Bestellung sehen. Sie bleibt bestellt; frag in ein paar Minuten noch einmal.",
         # The canonical slot values, as a German sentence says them.
         "size.small": "kleine", "size.medium": "mittlere", "size.large": "große",
         "crust.thin": "dünner Boden", "crust.hand tossed": "klassischer Boden", "crust.deep dish": "dicker Boden",

@@ -182,6 +182,19 @@ def test_partner_failure_gets_an_honest_answer_and_is_recorded(client, partner, 
     assert row["status"] == "error" and row["error"] == f"PartnerError: pizza: {recorded}"
 
 
+@pytest.mark.parametrize("locale, said", [
+    ("en-US", "isn't answering right now, so I can't check on your order. It is still placed"),
+    ("de-DE", "kann ich nicht nach deiner Bestellung sehen. Sie bleibt bestellt"),
+])
+def test_a_failed_status_lookup_does_not_say_nothing_was_ordered(partner, locale, said):
+    client = SkillClient(create_skill(), http=PartnerSession(), locale=locale)
+    client.set_state({"last_order": "pz_1"})
+    partner.add(responses.GET, f"{PIZZA}/v1/orders/pz_1", status=503, json={"error": {"code": "down"}})
+    r = client.intent("OrderStatusIntent")
+    client.assert_said(said)
+    assert "nothing was ordered" not in r.speech and "nichts bestellt" not in r.speech
+
+
 @pytest.mark.parametrize("turn, said, ended", [
     (lambda c: c.launch(), "Welcome to Pizza Shop", False),
     (lambda c: c.intent("AMAZON.HelpIntent"), "pepperoni and mushrooms", False),
