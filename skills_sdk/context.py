@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from .skill import Skill
 
-__all__ = ["Turn", "StateBackend", "Attributes", "find_unstorable"]
+__all__ = ["Turn", "StateBackend", "Attributes", "find_unstorable", "LoadedState", "StateChange"]
 
 _PLAIN = (str, int, float, bool, type(None))
 _HINTS = {
@@ -107,6 +107,54 @@ class Attributes(dict[str, Any]):
         return f"{found[0]}: {found[1]}." if found else None
 
 
+class LoadedState(dict[str, Any]):
+    """A user's state as a backend loaded it, with ``token``: what identifies the stored version (None: none stored).
+
+    A turn hands the token back with its changes (:class:`StateChange`), so the backend can tell
+    whether another turn of the same user stored a state in between.
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, state: Mapping[str, Any], token: Any) -> None:
+        super().__init__(state)
+        self.token = token
+
+
+class StateChange(str):
+    """A turn's new state as JSON (what a backend stores), with what the turn loaded and what it changed.
+
+    Two turns of one user at once (two devices, an audio event beside an intent) both load the same
+    state; stored whole, the second would undo the first's changes. A backend that finds another
+    version stored than ``token`` stores :meth:`merged` instead: this turn's changes, key by key,
+    over what is stored now.
+
+    >>> change = StateChange('{"a":1,"b":3}', token="v1", base={"a": 1, "b": 2, "c": 0}, mine={"a": 1, "b": 3})
+    >>> change.merged({"a": 5, "b": 2, "c": 0, "d": 4})   # another turn set a=5 and d=4 meanwhile
+    {'a': 5, 'b': 3, 'd': 4}
+    """
+
+    token: Any
+    base: Mapping[str, Any]
+    mine: Mapping[str, Any]
+
+    def __new__(cls, text: str, *, token: Any, base: Mapping[str, Any], mine: Mapping[str, Any]) -> StateChange:
+        change = super().__new__(cls, text)
+        change.token, change.base, change.mine = token, base, mine
+        return change
+
+    def merged(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """``current`` with every key this turn set, changed or removed taken from this turn (others kept)."""
+        out = dict(current)
+        for key in self.base.keys() | self.mine.keys():
+            if key not in self.mine:
+                if key in self.base:
+                    out.pop(key, None)  # removed by this turn
+            elif key not in self.base or self.base[key] != self.mine[key]:
+                out[key] = self.mine[key]
+        return out
+
+
 class StateBackend(Protocol):
     """Where per-user persistent attributes live (the transcript store implements it)."""
 
@@ -138,6 +186,7 @@ class Turn:
         "_state",
         "_state_json",
         "_state_backend",
+        "_state_token",
         "_consent",
     )
 
@@ -165,6 +214,7 @@ class Turn:
         self.started = time.perf_counter()
         self._state: dict[str, Any] | None = None
         self._state_json: str | None = None
+        self._state_token: Any = None  # the stored version the state was loaded from (LoadedState.token)
         self._state_backend = state_backend
         self._consent: tuple[str, int] | None = None  # the capture mode read with the state, if it was
 
@@ -256,6 +306,7 @@ class Turn:
                     loaded, mode = both(self.skill.developer_id, self.skill.name, self.user_id)
                     self._consent = (mode, seen)
                 self._state_json = json.dumps(loaded, sort_keys=True, separators=(",", ":"))
+                self._state_token = getattr(loaded, "token", None)
                 self._state = Attributes(loaded, label="ctx.state")
         return self._state
 
@@ -290,12 +341,19 @@ class Turn:
         if self._state is not None:
             self._state = Attributes(json.loads(self._state_json or "{}"), label="ctx.state")
 
-    def changed_state(self) -> str | None:
-        """``state`` as JSON if it was read and changed this turn, else None."""
+    def changed_state(self) -> StateChange | None:
+        """``state`` as JSON if it was read and changed this turn, else None.
+
+        A :class:`StateChange`: the JSON, and what was loaded, so the backend stores only this turn's
+        changes over a state another turn of the user stored meanwhile.
+        """
         if self._state is None or self._state_backend is None or not self.user_id:
             return None
         now = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
-        return None if now == self._state_json else now
+        if now == self._state_json:
+            return None
+        return StateChange(now, token=self._state_token, base=json.loads(self._state_json or "{}"),
+                           mine=json.loads(now))
 
     def state_saved(self, saved_json: str) -> None:
         """Note that ``saved_json`` is now what the backend holds (called by whoever saved it)."""
@@ -306,7 +364,11 @@ class Turn:
         now = self.changed_state()
         if now is None:
             return False
-        self._state_backend.save_state(self.skill.developer_id, self.skill.name, self.user_id, self._state)
+        # A ledger takes the change itself (StateChange: it merges over a state stored meanwhile);
+        # any other backend the whole state, as the protocol says.
+        merges = getattr(self._state_backend, "merges_state", False)
+        self._state_backend.save_state(self.skill.developer_id, self.skill.name, self.user_id,
+                                       now if merges else self._state)  # type: ignore[arg-type]
         self._state_json = now
         return True
 

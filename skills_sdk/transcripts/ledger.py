@@ -66,6 +66,9 @@ class Ledger(Lifecycle, abc.ABC):
     #: What a method raises when the database could not do it (unreachable, full, locked): catch
     #: these, not a driver's classes, to fall back (capture then spools the row).
     errors: tuple[type[BaseException], ...] = (StoreError, OSError)
+    #: ``save_state`` and ``record(state=...)`` take a turn's :class:`~skills_sdk.context.StateChange`
+    #: and store its changes over a state another turn of the user stored meanwhile.
+    merges_state: bool = True
 
     # -- writing -------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -74,7 +77,9 @@ class Ledger(Lifecycle, abc.ABC):
 
         ``row`` maps column names to values (JSON columns as Python values or
         :class:`~skills_sdk.transcripts.record.JsonText`); missing columns are NULL. ``state``
-        (JSON text) replaces the user's saved attributes for the row's skill in the same commit.
+        (JSON text) is the user's saved attributes for the row's skill, stored in the same commit: a
+        turn's :class:`~skills_sdk.context.StateChange` over the version it loaded, its changes merged
+        key by key over a version another turn stored meanwhile; plain text whole.
         """
 
     @abc.abstractmethod
@@ -276,11 +281,16 @@ class Ledger(Lifecycle, abc.ABC):
     # -- per-user skill state ------------------------------------------------------------------------
     @abc.abstractmethod
     def load_state(self, developer_id: str, skill: str, user_id: str) -> dict[str, Any]:
-        """The saved attributes of ``user_id`` in ``skill`` (empty dict if none)."""
+        """The saved attributes of ``user_id`` in ``skill`` (empty dict if none): a
+        :class:`~skills_sdk.context.LoadedState`, whose ``token`` names the version read."""
 
     @abc.abstractmethod
-    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
-        """Replace the saved attributes of ``user_id`` in ``skill``."""
+    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any] | str) -> None:
+        """Replace the saved attributes of ``user_id`` in ``skill`` (a mapping, or JSON text).
+
+        A turn's :class:`~skills_sdk.context.StateChange` is stored over the version it loaded, or
+        merged key by key over one another turn stored meanwhile.
+        """
 
     # -- moving a ledger ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ...context import LoadedState
 from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE
 from ..record import utcnow_iso
 from . import crypto
@@ -19,6 +20,15 @@ _STATE_AND_MODE = (
     "SELECT s.key_id, s.sealed, k.epoch, k.wrapped, (SELECT mode FROM consent WHERE user_id = %(u)s) "
     "FROM (SELECT 1) one LEFT JOIN user_state s ON s.developer_id = %(d)s AND s.skill = %(s)s "
     "AND s.user_id = %(u)s LEFT JOIN user_keys k ON k.id = s.key_id")
+#: The stored state, upserted; with ``_OVER_LOADED`` only over the version a turn loaded (its sealed
+#: bytes, each write's own: a fresh nonce), else nothing is written and nothing returned.
+_UPSERT = ("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
+           "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
+           "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at")
+_OVER_LOADED = _UPSERT + " WHERE user_state.sealed IS NOT DISTINCT FROM %s RETURNING 1"
+_CURRENT = ("SELECT s.key_id, s.sealed, k.epoch, k.wrapped FROM user_state s LEFT JOIN user_keys k ON k.id = s.key_id "
+            "WHERE s.developer_id = %s AND s.skill = %s AND s.user_id = %s FOR UPDATE OF s")
+_WHOLE = object()
 
 
 class StateMixin:
@@ -52,19 +62,40 @@ class StateMixin:
             key_id, sealed, epoch, wrapped, mode = conn.execute(
                 _STATE_AND_MODE, {"d": developer_id, "s": skill, "u": user_id}).fetchone()
         if key_id is None or wrapped is None:
-            return {}, mode or DEFAULT_CAPTURE_MODE
-        key = self.keys.keys_given({key_id: (developer_id, skill, user_id, epoch, wrapped)})[key_id]
-        return json.loads(crypto.unseal(key, bytes(sealed), f"state:{key_id}".encode())), mode or DEFAULT_CAPTURE_MODE
+            return LoadedState({}, bytes(sealed) if sealed is not None else None), mode or DEFAULT_CAPTURE_MODE
+        return self._unsealed(developer_id, skill, user_id, key_id, sealed, epoch, wrapped), mode or DEFAULT_CAPTURE_MODE
 
-    def save_state(self: Any, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
-        """Replace the persistent attributes of ``user_id`` in ``skill``."""
+    def _unsealed(self: Any, dev: str, skill: str, user: str, key_id: int, sealed: Any, epoch: Any, wrapped: Any
+                  ) -> LoadedState:
+        """A stored state opened, with its sealed bytes as the version a turn loaded."""
+        key = self.keys.keys_given({key_id: (dev, skill, user, epoch, wrapped)})[key_id]
+        return LoadedState(json.loads(crypto.unseal(key, bytes(sealed), f"state:{key_id}".encode())), bytes(sealed))
+
+    def save_state(self: Any, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any] | str) -> None:
+        """Replace the persistent attributes of ``user_id`` in ``skill`` (a turn's change: over what it loaded)."""
+        text = state if isinstance(state, str) else json.dumps(dict(state), separators=(",", ":"))
         with self.connection() as conn, conn.transaction():
-            self._save_state(conn, developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")),
-                             utcnow_iso())
+            self._save_state(conn, developer_id, skill, user_id, text, utcnow_iso())
 
     def _save_state(self: Any, conn: Any, dev: str, skill: str, user: str, state: str, at: str) -> None:
+        """Store ``state`` in the caller's transaction: a turn's change over the version it loaded, else merged."""
         key_id, key = self.keys.user_key(conn, dev, skill, user)
-        conn.execute("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
-                     "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
-                     "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at",
-                     (dev, skill, user, key_id, crypto.seal(key, state.encode(), f"state:{key_id}".encode()), at))
+        sealed = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
+        token = getattr(state, "token", _WHOLE)
+        if token is _WHOLE:
+            conn.execute(_UPSERT, (dev, skill, user, key_id, sealed, at))
+        elif conn.execute(_OVER_LOADED, (dev, skill, user, key_id, sealed, at, token)).fetchone() is None:
+            self.merge_state(conn, dev, skill, user, state, at)
+
+    def merge_state(self: Any, conn: Any, dev: str, skill: str, user: str, change: Any, at: str) -> None:
+        """Store a turn's change over the state another turn stored since it loaded, in the caller's transaction.
+
+        The stored state is locked, opened and merged key by key (:meth:`StateChange.merged`), so a
+        third turn waits rather than slips in between.
+        """
+        got = conn.execute(_CURRENT, (dev, skill, user)).fetchone()
+        current = {} if got is None or got[3] is None else self._unsealed(dev, skill, user, *got)
+        merged = json.dumps(change.merged(current), separators=(",", ":"), sort_keys=True)
+        key_id, key = self.keys.user_key(conn, dev, skill, user)
+        conn.execute(_UPSERT, (dev, skill, user, key_id, crypto.seal(key, merged.encode(), f"state:{key_id}".encode()),
+                               at))

@@ -62,10 +62,14 @@ _DAY = (f", ud AS (INSERT INTO user_days (user_id, day, top_id) {_DAY_ROW} ON CO
         "AND d.day = left(%(c0)s, 10) AND d.top_id >= h.id) ON CONFLICT (user_id, day) DO UPDATE "
         f"SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id - {DAY_AHEAD})")
 # A stateful turn's state, written by the same statement when (and only when) its row is: one
-# round trip, where BEGIN, the row, the state and COMMIT were four.
+# round trip, where BEGIN, the row, the state and COMMIT were four. Only over the version the turn
+# loaded (its sealed bytes, or none): when another turn of the user stored one meanwhile, nothing is
+# written here (``st`` returns no row) and the turn's changes are merged over it after.
 _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
           "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM h ON CONFLICT (developer_id, skill, "
-          "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at)")
+          "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at "
+          "WHERE %(state_whole)s OR user_state.sealed IS NOT DISTINCT FROM %(state_base)s RETURNING 1)")
+_STORED = ", (SELECT count(*) FROM st)"
 # With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
 _MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
 #: The capture's statements by (makes the user's key, writes the turn's state, the row's day or None).
@@ -96,8 +100,18 @@ def _capture(made: bool, state: bool, day: str | None) -> Prepared:
             chain.insert_sql(_ROW.replace("{table}", table),
                              (keyring.MAKE if made else _KEY) + _GROUP.replace("{kept}", _KEPT if day is None else ""),
                              after=_DAY + (_STATE if state else ""),
-                             returning=_MADE_OR_OLD if made else "SELECT id FROM c"))
+                             returning=_returning(made, state)))
     return stmt
+
+
+def _returning(made: bool, state: bool) -> str:
+    """The capture's result: the row's id (or the user's existing key), then whether the state was stored."""
+    if not made:
+        return "SELECT id" + (_STORED if state else "") + " FROM c"
+    if not state:
+        return _MADE_OR_OLD
+    return (f"SELECT id, NULL::integer, NULL::bytea{_STORED} FROM c "
+            "UNION ALL SELECT id, epoch, wrapped, 0 FROM old")
 
 
 def _run_capture(conn: Any, made: bool, state: bool, day: str, params: dict[str, Any]) -> list[Any]:
@@ -115,6 +129,7 @@ _INSERT_PLAIN = Prepared("skills_capture_plain", chain.insert_sql(
     "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES (" + _CLEAR_PARAMS
     + ") RETURNING id"))
 _USER = STORED_USER
+_WHOLE = object()  # a plain JSON state (no turn's change): stored whole
 #: The wrapped key comes back as bytea's text (hex, or the escape format where a server has
 #: ``bytea_output = escape``): libpq's own reading of either.
 _BYTEA = pq.Escaping()
@@ -174,14 +189,19 @@ class WritesMixin:
                 if made is not None:
                     params.update(made)
                 if state is not None:
-                    params["state"] = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
+                    token = getattr(state, "token", _WHOLE)
+                    params.update(state=crypto.seal(key, state.encode(), f"state:{key_id}".encode()),
+                                  state_whole=token is _WHOLE, state_base=None if token is _WHOLE else token)
                 got = _run_capture(conn, made is not None, state is not None, clear[0][:10], params)
                 if got and (made is None or got[0][1] is None):
                     if made is not None:
                         self.keys.made(owner, key_id, key)
+                    if state is not None and got[0][-1] == b"0":  # another turn stored the user's state meanwhile
+                        with conn.transaction():
+                            self.merge_state(conn, *owner, state, clear[0])
                     return int(got[0][0])
                 if got:  # the user had a key (from before this process, or another host's): use it
-                    old_id, epoch, wrapped = got[0]
+                    old_id, epoch, wrapped = got[0][:3]
                     self.keys.unused(key_id)
                     self.keys.existing(owner, int(old_id), int(epoch), _BYTEA.unescape_bytea(wrapped))
                     continue

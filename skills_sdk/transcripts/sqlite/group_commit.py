@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import StoreError
 from .chain import seal_inserted
 from .driver import Transaction, pid, sqlite3
+from .userstate import write_state
 
 if TYPE_CHECKING:
     from .ledger import SQLiteLedger
@@ -42,9 +43,9 @@ class Pending:
 
     __slots__ = ("state", "insert", "params", "digest", "rid", "error", "taken", "done")
 
-    def __init__(self, state: tuple[str, Sequence[Any]] | None, insert: str, params: Sequence[Any],
+    def __init__(self, state: tuple[Any, ...] | None, insert: str, params: Sequence[Any],
                  digest: str | None) -> None:
-        self.state = state  # the user state's upsert and its parameters, or None
+        self.state = state  # write_state's arguments after the connection (the user's state), or None
         self.insert = insert
         self.params = params
         self.digest = digest  # None: the row is sealed read back
@@ -187,7 +188,7 @@ class GroupCommit:
                     for row in todo:
                         try:
                             if row.state is not None:
-                                conn.execute(*row.state)
+                                write_state(conn, *row.state)
                             rid = int(conn.execute(row.insert, (row.digest, *row.params)).lastrowid or 0)
                             if row.digest is None:  # sealed read back
                                 seal_inserted(conn, secret, rid, rid)

@@ -32,6 +32,7 @@ from .inserts import INSERT_ID_SQL, INSERT_SQL, insert_by_shape
 from .schema import ensure_schema, privacy_secret
 from .search import text_page
 from .stats import skill_stats
+from .userstate import loaded, write_state
 
 if TYPE_CHECKING:
     from ..keys import KeyInfo
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteLedger", "INSERT_SQL"]
 
-_STATE_SQL = (
-    "INSERT INTO user_state (developer_id, skill, user_id, state, updated_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
-)
 _CONSENT_SQL = ("INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at")
 
@@ -98,8 +95,7 @@ class SQLiteLedger(Connection, Ledger):
         # alone, a capture commits its own row. A capture waits capture_timeout_ms at most for
         # the write lock (its connection's busy timeout too): past that the row is better spooled
         # than the user's reply held.
-        upsert = None if state is None else (_STATE_SQL, (row["developer_id"], row["skill"], row["user_id"],
-                                                          state, values[0]))
+        upsert = None if state is None else (row["developer_id"], row["skill"], row["user_id"], state, values[0])
         group = self.group_commit
         if not group.lead_alone():
             rid = group.submit(self, Pending(upsert, insert, params, digest), self.capture_timeout_ms)
@@ -115,7 +111,7 @@ class SQLiteLedger(Connection, Ledger):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     if upsert is not None:
-                        conn.execute(*upsert)
+                        write_state(conn, *upsert)
                     # The row's seal, made in its INSERT from its id, replaced a chain entry (a head
                     # read, an INSERT and a WAL frame) per row.
                     rid = int(conn.execute(insert, (digest, *params)).lastrowid or 0)
@@ -233,19 +229,19 @@ class SQLiteLedger(Connection, Ledger):
             "SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?",
             (developer_id, skill, user_id),
         ).fetchone()
-        return json.loads(row[0]) if row else {}
+        return loaded(row[0] if row else None)
 
     def load_state_and_mode(self, developer_id: str, skill: str, user_id: str) -> tuple[dict[str, Any], str]:
         """``load_state`` and ``capture_mode`` in one statement: a turn that reads its state opens one read transaction."""
         state, mode = self.capture_conn.execute(
             "SELECT (SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?), "
             "(SELECT mode FROM consent WHERE user_id = ?)", (developer_id, skill, user_id, user_id)).fetchone()
-        return json.loads(state) if state is not None else {}, mode or DEFAULT_CAPTURE_MODE
+        return loaded(state), mode or DEFAULT_CAPTURE_MODE
 
-    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any]) -> None:
-        self.conn.execute(
-            _STATE_SQL, (developer_id, skill, user_id, json.dumps(dict(state), separators=(",", ":")), utcnow_iso())
-        )
+    def save_state(self, developer_id: str, skill: str, user_id: str, state: Mapping[str, Any] | str) -> None:
+        text = state if isinstance(state, str) else json.dumps(dict(state), separators=(",", ":"))
+        with self.transaction() as conn:
+            write_state(conn, developer_id, skill, user_id, text, utcnow_iso())
 
     def iter_copyable(self) -> Iterator[tuple[str, dict[str, Any]]]:
         from . import copying
