@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -83,40 +84,83 @@ def import_transcripts(db_path: str, file: str) -> None:
     A file is checked whole before anything is written, so a bad line imports nothing. Stdin is
     checked a batch at a time: batches before a bad line stay imported, and the error says which.
     """
-    total = None
+    total, mark, done_line, done_rows = None, None, 0, 0
     if file != "-" and os.path.isfile(file):  # it can be read twice: check all of it first
-        total = 0
+        total, digest = 0, hashlib.sha256()
         with open(file, "rb") as f, Progress("checked") as bar:
             try:
-                for _ in _numbered_rows(f):
+                for _ in _numbered_rows(_hashed(f, digest)):
                     total += 1
                     if not total % PROGRESS_EVERY:
                         bar.update(total)
             except _BadLine as exc:
                 raise click.ClickException(exc.explain(0, 0)) from None
             bar.update(total)
+        # Each batch commits the line it reached under the file's hash: a run killed between batches
+        # is resumed by the next import of the same bytes, instead of adding its rows a second time.
+        mark = "import:" + digest.hexdigest()
     store = open_store(db_path, must_exist=False)
-    imported = last_line = 0  # rows committed, and the line of the last of them
+    if mark is not None and (done_line := store.progress(mark) or 0):
+        with open(file, "rb") as f:
+            done_rows = sum(1 for lineno, _ in _numbered_rows(f) if lineno <= done_line)
+        click.echo(f"An import of this file stopped after line {done_line}: its {done_rows} rows are in the database; "
+                   "importing the lines after it.", err=True)
+    imported, last_line = 0, done_line  # rows this run committed, and the line of the last row committed
     try:
         with click.open_file(file, "rb") as f, Progress("imported", total) as bar:
+            bar.update(done_rows)
             batch: list[dict[str, Any]] = []
             for lineno, row in _numbered_rows(f):
+                if lineno <= done_line:
+                    continue
                 batch.append(row)
                 if len(batch) == IMPORT_BATCH:
-                    imported += _write(store, batch)
+                    imported += store.record_many(batch, progress=None if mark is None else (mark, lineno))
                     last_line, batch = lineno, []
-                    bar.update(imported)
+                    bar.update(done_rows + imported)
             if batch:
-                imported += _write(store, batch)
-                bar.update(imported)
+                imported += store.record_many(batch, progress=None if mark is None else (mark, lineno))
+                last_line = lineno
+                bar.update(done_rows + imported)
+            # Searchable at once; committed rows that are not (a full disk) get indexed by the next
+            # writer or the server's background thread, so a failure here loses nothing.
+            store.index_pending()
     except _BadLine as exc:
+        _audited(store, file, imported, done_line, done_rows)
         raise click.ClickException(exc.explain(imported, last_line)) from None
     except store.errors as exc:
-        raise click.ClickException(f"Could not write to {db_path}: {exc}. {_what_stays(imported, last_line)}") from None
-    finally:
-        if imported:
-            audit(store, "cli", "import", {"file": file}, imported)
-    click.echo(f"imported {imported} transcripts into {db_path}")
+        _audited(store, file, imported, done_line, done_rows)
+        again = " Run the same import again once that is fixed: it goes on after them." if mark and last_line else ""
+        raise click.ClickException(f"Could not write to {db_path}: {exc}. "
+                                   f"{_what_stays(done_rows + imported, last_line)}{again}") from None
+    except BaseException:  # Ctrl-C: the rows committed stay, and so does their record
+        _audited(store, file, imported, done_line, done_rows)
+        raise
+    _audited(store, file, imported, done_line, done_rows)
+    if mark is not None:
+        store.forget_progress(mark)  # done: importing the same file again adds its rows again, as documented
+    earlier = f" (and {done_rows} before, by the import that stopped)" if done_rows else ""
+    click.echo(f"imported {imported} transcripts into {db_path}{earlier}")
+
+
+def _audited(store: Ledger, file: str, imported: int, done_line: int, done_rows: int) -> None:
+    """The import's entry in the audit trail when it wrote rows (a resumed one names the run it finished).
+
+    A full disk leaves the entry out rather than hide the error that says what was imported.
+    """
+    if imported:
+        resumed = {"after_line": done_line, "rows_before": done_rows} if done_line else {}
+        try:
+            audit(store, "cli", "import", {"file": file, **resumed}, imported)
+        except store.errors:
+            pass
+
+
+def _hashed(lines: Iterable[bytes], digest: Any) -> Iterator[bytes]:
+    """``lines`` as they are, each fed to ``digest`` on the way."""
+    for line in lines:
+        digest.update(line)
+        yield line
 
 
 @transcripts.command()
@@ -251,13 +295,6 @@ def _row(line: bytes) -> dict[str, Any]:
     except RecursionError:
         raise ValueError("not a transcript: its JSON nests arrays and objects too deep to read") from None
     return from_export(obj)
-
-
-def _write(store: Ledger, rows: list[dict[str, Any]]) -> int:
-    """One import transaction, queued with the server's writes; the rows are searchable when it returns."""
-    n = store.record_many(rows)
-    store.index_pending()
-    return n
 
 
 def register(main: click.Group) -> None:

@@ -83,8 +83,20 @@ class Ledger(Lifecycle, abc.ABC):
         """
 
     @abc.abstractmethod
-    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Write many rows in one transaction (imports, spool replay); returns how many."""
+    def record_many(self, rows: Sequence[Mapping[str, Any]], *, progress: tuple[str, int] | None = None) -> int:
+        """Write many rows in one transaction (imports, spool replay); returns how many.
+
+        ``progress=(name, n)`` records ``n`` as ``name``'s progress in the same commit (an import's
+        last line written), so a run killed between batches resumes after what it committed.
+        """
+
+    @abc.abstractmethod
+    def progress(self, name: str) -> int | None:
+        """The progress :meth:`record_many` last committed under ``name``, or None."""
+
+    @abc.abstractmethod
+    def forget_progress(self, name: str) -> None:
+        """Drop ``name``'s progress (the work it tracked is done)."""
 
     def index_pending(self) -> int:
         """Make every row recorded so far searchable now, for a backend that indexes later; returns how many."""

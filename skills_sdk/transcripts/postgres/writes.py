@@ -19,6 +19,7 @@ from .prepared import Prepared
 
 __all__ = ["WritesMixin"]
 
+_PROGRESS = "progress:"  # record_many's progress marks, beside the ledger's other settings in ledger_meta
 _POS = {c: i for i, c in enumerate(INSERT_COLUMNS)}
 #: A row's clear values and its words, by position in :func:`.record.storage_values`' list (one C call each).
 _CLEAR_OF = operator.itemgetter(*(_POS[c] for c in CLEAR_COLUMNS))
@@ -232,13 +233,25 @@ class WritesMixin:
         except errors.InvalidSqlStatementName:  # deallocated since its last run, inside the transaction (see Prepared)
             return insert()
 
-    def record_many(self: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+    def record_many(self: Any, rows: Sequence[Mapping[str, Any]], *, progress: tuple[str, int] | None = None) -> int:
         """Write many rows with one ``COPY`` in one transaction (imports, spool replay); returns how many."""
         with self.connection() as conn:
             prepared = self.prepare_many(conn, rows)
             with conn.transaction():
                 self.copy_in(conn, prepared)
+                if progress is not None:
+                    conn.execute("INSERT INTO ledger_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                                 "SET value = excluded.value", (_PROGRESS + progress[0], str(progress[1])))
         return len(prepared)
+
+    def progress(self: Any, name: str) -> int | None:
+        with self.connection() as conn:
+            got = conn.execute("SELECT value FROM ledger_meta WHERE name = %s", (_PROGRESS + name,)).fetchone()
+        return None if got is None else int(got[0])
+
+    def forget_progress(self: Any, name: str) -> None:
+        with self.connection() as conn:
+            conn.execute("DELETE FROM ledger_meta WHERE name = %s", (_PROGRESS + name,))
 
     def prepare_many(self: Any, conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Rows made ready for :meth:`copy_in` (sealed, keyed, tokenised), before its transaction."""

@@ -43,6 +43,7 @@ __all__ = ["SQLiteLedger", "INSERT_SQL"]
 
 _CONSENT_SQL = ("INSERT INTO consent (user_id, mode, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at")
+_PROGRESS = "progress:"  # record_many's progress marks, beside the other settings in privacy_meta
 
 
 class SQLiteLedger(Connection, Ledger):
@@ -129,13 +130,24 @@ class SQLiteLedger(Connection, Ledger):
         self.last_capture = time.monotonic()  # the background indexer waits for a quiet moment
         return rid
 
-    def record_many(self, rows: Sequence[Mapping[str, Any]]) -> int:
+    def record_many(self, rows: Sequence[Mapping[str, Any]], *, progress: tuple[str, int] | None = None) -> int:
         prepared = [storage_values(row) for row in rows]
         with self.writing(), self.transaction() as conn:  # queued with the server's captures
             first = conn.execute(self.next_id_sql).fetchone()[0]
             conn.executemany(INSERT_ID_SQL, [(first + i, *values) for i, values in enumerate(prepared)])
             seal_inserted(conn, self.secret(), first, first + len(prepared) - 1)
+            if progress is not None:
+                conn.execute("INSERT INTO privacy_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+                             "SET value = excluded.value", (_PROGRESS + progress[0], str(progress[1])))
         return len(prepared)
+
+    def progress(self, name: str) -> int | None:
+        got = self.conn.execute("SELECT value FROM privacy_meta WHERE name = ?", (_PROGRESS + name,)).fetchone()
+        return None if got is None else int(got[0])
+
+    def forget_progress(self, name: str) -> None:
+        with self.writing(), self.transaction() as conn:
+            conn.execute("DELETE FROM privacy_meta WHERE name = ?", (_PROGRESS + name,))
 
     def verify_chain(self) -> ChainReport:
         return verify_chain(self.db.conn, self.secret())
