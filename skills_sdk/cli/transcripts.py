@@ -184,6 +184,10 @@ def erase(db_path: str, user_id: str, skill: str | None) -> None:
     except ErasureIncomplete as exc:
         click.echo(json.dumps(exc.receipt, indent=2))
         raise click.ClickException(str(exc)) from None
+    except store.errors as exc:  # a full disk, a read-only file: the erasure's one transaction, or its scrub
+        raise click.ClickException(f"Could not erase {user_id!r} in {db_path}: {exc}. Fix that (free space, make the "
+                                   "database writable) and run the same erase again: repeating it is safe, and it "
+                                   "finishes whatever this one did not.") from None
     click.echo(json.dumps(receipt, indent=2))
     if not (receipt.get("transcripts") or receipt.get("state_rows") or receipt.get("spooled")):
         # A receipt for nothing: most often an id typed differently from the one recorded.

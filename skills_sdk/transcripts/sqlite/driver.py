@@ -161,5 +161,7 @@ class Transaction:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:
+            # A full disk or an I/O error may have rolled the transaction back already; a ROLLBACK then
+            # fails with "no transaction is active", which would replace the error that says why.
             self.conn.execute("ROLLBACK")

@@ -119,7 +119,8 @@ class SQLiteLedger(Connection, Ledger):
                     if digest is None:
                         seal_inserted(conn, secret, rid, rid)
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # not already rolled back by SQLite (a full disk): see Transaction
+                        conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")  # outside the try, as in Transaction: a ROLLBACK after it would hide its error
             finally:

@@ -1,0 +1,66 @@
+"""Data commands on a full disk: they name the disk as the cause, keep every row, and finish when run again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from skills_sdk.cli import main
+from skills_sdk.transcripts import open_ledger
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A 16 MB tmpfs (root only): room for a ledger whose erasure spills more pages than SQLite's cache holds."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def _filled(folder) -> tuple[str, str, dict[str, int]]:
+    """A ledger of 12,000 rows (half of them user u0's) in ``folder``, a ballast file filling the disk, the rows per user."""
+    db, ballast = str(folder / "t.db"), str(folder / "ballast")
+    with open_ledger(db) as led:
+        led.record_many([{"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 2}", "request_id": f"r{i}",
+                          "speech": f"noted {i} at the corner shop"} for i in range(12000)])
+        led.index_pending()
+    users = _users(db)
+    with open(ballast, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * size)
+    return db, ballast, users
+
+
+def _users(db: str) -> dict[str, int]:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return dict(conn.execute("SELECT user_id, count(*) FROM transcripts GROUP BY 1"))
+
+
+def test_erase_on_a_full_disk_says_the_disk_is_full_keeps_every_row_and_finishes_when_run_again(disk):
+    db, ballast, before = _filled(disk)
+    done = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "u0"])
+    assert done.exit_code == 1, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
+    assert "database or disk is full" in done.output and "run the same erase again" in done.output
+    os.remove(ballast)
+    assert _users(db) == before  # nothing half-done: every row is there
+    again = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "u0"])
+    assert again.exit_code == 0, again.output
+    assert '"transcripts": ' + str(before["u0"]) in again.output and '"scrubbed": true' in again.output
+    assert _users(db) == {u: n for u, n in before.items() if u != "u0"}
+    with open_ledger(db) as led:
+        assert led.verify_chain().ok
