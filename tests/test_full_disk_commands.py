@@ -29,12 +29,15 @@ def disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
-def _filled(folder) -> tuple[str, str, dict[str, int]]:
-    """A ledger of 12,000 rows (half of them user u0's) in ``folder``, a ballast file filling the disk, the rows per user."""
+def _filled(folder, rows: list[dict]) -> tuple[str, str, dict[str, int]]:
+    """A ledger of ``rows`` in ``folder``, a ballast file filling the disk, and the rows per user.
+
+    The rows are counted before the disk fills, through a read-only connection, which leaves the
+    ledger's shared-memory file in place as a running server would (making it needs room).
+    """
     db, ballast = str(folder / "t.db"), str(folder / "ballast")
     with open_ledger(db) as led:
-        led.record_many([{"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 2}", "request_id": f"r{i}",
-                          "speech": f"noted {i} at the corner shop"} for i in range(12000)])
+        led.record_many(rows)
         led.index_pending()
     users = _users(db)
     with open(ballast, "wb", buffering=0) as f:
@@ -51,7 +54,9 @@ def _users(db: str) -> dict[str, int]:
 
 
 def test_erase_on_a_full_disk_says_the_disk_is_full_keeps_every_row_and_finishes_when_run_again(disk):
-    db, ballast, before = _filled(disk)
+    db, ballast, before = _filled(disk, [{"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 2}",
+                                          "request_id": f"r{i}", "speech": f"noted {i} at the corner shop"}
+                                         for i in range(12000)])  # half of them u0's: their DELETE spills pages
     done = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "u0"])
     assert done.exit_code == 1, done.output
     assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
@@ -63,4 +68,21 @@ def test_erase_on_a_full_disk_says_the_disk_is_full_keeps_every_row_and_finishes
     assert '"transcripts": ' + str(before["u0"]) in again.output and '"scrubbed": true' in again.output
     assert _users(db) == {u: n for u, n in before.items() if u != "u0"}
     with open_ledger(db) as led:
+        assert led.verify_chain().ok
+
+
+def test_purge_on_a_full_disk_says_the_disk_is_full_and_finishes_when_run_again(disk):
+    db, ballast, _ = _filled(disk, [{"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 7}",
+                                     "speech": f"noted {i}", "created_at": f"2026-11-{1 + i % 20:02d}T09:30:00.000Z"}
+                                    for i in range(12000)])
+    purge = ["transcripts", "purge", "--db", db, "--retention-days", "10", "--now", "2026-11-21T00:00:00Z"]
+    done = CliRunner().invoke(main, purge)
+    assert done.exit_code == 1, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
+    assert "database or disk is full" in done.output and "run the same purge again" in done.output
+    os.remove(ballast)
+    again = CliRunner().invoke(main, purge)
+    assert again.exit_code == 0, again.output
+    with open_ledger(db) as led:
+        assert {r["created_at"][:10] for r in led.iter_transcripts()} == {"2026-11-11", *(f"2026-11-{d}" for d in range(12, 21))}
         assert led.verify_chain().ok

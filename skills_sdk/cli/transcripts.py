@@ -245,8 +245,13 @@ def purge(db_path: str, skills_spec: str | None, retention_days: int | None, now
 
     store = open_store(db_path)
     skills = load_skills(skills_spec)
-    with Progress("purged") as bar:
-        report = run_purge(store, skills, default_days=retention_days, now=now, progress=bar.update, wait=wait)
+    try:
+        with Progress("purged") as bar:
+            report = run_purge(store, skills, default_days=retention_days, now=now, progress=bar.update, wait=wait)
+    except store.errors as exc:  # a full disk: each step commits whole, so what is done stays done
+        raise click.ClickException(f"The purge of {db_path} stopped: {exc}. What it finished stays done, and no read "
+                                   "returns a row it hid; fix that (free space) and run the same purge again to "
+                                   "finish.") from None
     click.echo(json.dumps(report, indent=2))
     if not report["scrubbed"] and not report["pending"]:
         raise click.ClickException("Rows were removed but the write-ahead log could not be truncated yet (another "
