@@ -85,6 +85,22 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> An
     return found
 
 
+class Done:
+    """A finished ``skills`` command: its exit status and what it printed (stdout, then stderr)."""
+
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.returncode, self.out = proc.returncode, proc.stdout + proc.stderr
+
+
+def command(args: list[str], env: Mapping[str, str] | None = None) -> Done:
+    """Run ``skills <args>`` to its end in a process of its own, as an operator would.
+
+    Not in the test's process: a ledger a command leaves open there shares the process's POSIX
+    locks with the test's own sqlite3 connections, and closing one of those drops them all.
+    """
+    return Done(subprocess.run([SKILLS, *args], capture_output=True, text=True, env=env, timeout=600))
+
+
 def stop(proc: subprocess.Popen) -> None:
     """Terminate ``proc`` (SIGTERM, then SIGKILL after 10 s) and reap it."""
     if proc.poll() is None:

@@ -8,9 +8,8 @@ import sqlite3
 import subprocess
 
 import pytest
-from click.testing import CliRunner
+from _server import command
 
-from skills_sdk.cli import main
 from skills_sdk.transcripts import open_ledger
 
 
@@ -27,6 +26,7 @@ def disk(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=True)
+
 
 
 def _filled(folder, rows: list[dict]) -> tuple[str, str, dict[str, int]]:
@@ -57,15 +57,15 @@ def test_erase_on_a_full_disk_says_the_disk_is_full_keeps_every_row_and_finishes
     db, ballast, before = _filled(disk, [{"developer_id": "dev", "skill": "notes", "user_id": f"u{i % 2}",
                                           "request_id": f"r{i}", "speech": f"noted {i} at the corner shop"}
                                          for i in range(12000)])  # half of them u0's: their DELETE spills pages
-    done = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "u0"])
-    assert done.exit_code == 1, done.output
-    assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
-    assert "database or disk is full" in done.output and "run the same erase again" in done.output
+    done = command(["transcripts", "erase", "--db", db, "--user", "u0"])
+    assert done.returncode == 1, done.out
+    assert "Traceback" not in done.out, done.out
+    assert "database or disk is full" in done.out and "run the same erase again" in done.out
     os.remove(ballast)
     assert _users(db) == before  # nothing half-done: every row is there
-    again = CliRunner().invoke(main, ["transcripts", "erase", "--db", db, "--user", "u0"])
-    assert again.exit_code == 0, again.output
-    assert '"transcripts": ' + str(before["u0"]) in again.output and '"scrubbed": true' in again.output
+    again = command(["transcripts", "erase", "--db", db, "--user", "u0"])
+    assert again.returncode == 0, again.out
+    assert '"transcripts": ' + str(before["u0"]) in again.out and '"scrubbed": true' in again.out
     assert _users(db) == {u: n for u, n in before.items() if u != "u0"}
     with open_ledger(db) as led:
         assert led.verify_chain().ok
@@ -76,13 +76,13 @@ def test_purge_on_a_full_disk_says_the_disk_is_full_and_finishes_when_run_again(
                                      "speech": f"noted {i}", "created_at": f"2026-11-{1 + i % 20:02d}T09:30:00.000Z"}
                                     for i in range(12000)])
     purge = ["transcripts", "purge", "--db", db, "--retention-days", "10", "--now", "2026-11-21T00:00:00Z"]
-    done = CliRunner().invoke(main, purge)
-    assert done.exit_code == 1, done.output
-    assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
-    assert "database or disk is full" in done.output and "run the same purge again" in done.output
+    done = command(purge)
+    assert done.returncode == 1, done.out
+    assert "Traceback" not in done.out, done.out
+    assert "database or disk is full" in done.out and "run the same purge again" in done.out
     os.remove(ballast)
-    again = CliRunner().invoke(main, purge)
-    assert again.exit_code == 0, again.output
+    again = command(purge)
+    assert again.returncode == 0, again.out
     with open_ledger(db) as led:
         assert {r["created_at"][:10] for r in led.iter_transcripts()} == {"2026-11-11", *(f"2026-11-{d}" for d in range(12, 21))}
         assert led.verify_chain().ok

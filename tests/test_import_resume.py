@@ -10,15 +10,14 @@ import sqlite3
 import subprocess
 
 import pytest
-from _server import SKILLS, wait_until
-from click.testing import CliRunner
+from _server import SKILLS, command, wait_until
 
-from skills_sdk.cli import main
 from skills_sdk.cli.transcripts import IMPORT_BATCH
 from skills_sdk.transcripts import open_ledger
 
 #: Rows in the file: enough batches that the import cannot end between its first commit and the kill.
 ROWS = 8 * IMPORT_BATCH
+
 
 
 def _file(tmp_path) -> str:
@@ -67,10 +66,10 @@ def test_an_import_killed_between_batches_is_resumed_by_running_it_again(tmp_pat
             conn.execute("ROLLBACK")
 
     kept = _kill_after_first_batch(["transcripts", "import", "--db", db, file], count, hold, dict(os.environ))
-    again = CliRunner().invoke(main, ["transcripts", "import", "--db", db, file])
-    assert again.exit_code == 0, again.output
-    assert f"stopped after line {kept}" in again.output
-    assert f"imported {ROWS - kept} transcripts" in again.output
+    again = command(["transcripts", "import", "--db", db, file])
+    assert again.returncode == 0, again.out
+    assert f"stopped after line {kept}" in again.out
+    assert f"imported {ROWS - kept} transcripts" in again.out
     with open_ledger(db) as led:
         ids = collections.Counter(r["request_id"] for r in led.iter_transcripts())
         assert ids == collections.Counter(f"r{i}" for i in range(ROWS))
@@ -78,7 +77,7 @@ def test_an_import_killed_between_batches_is_resumed_by_running_it_again(tmp_pat
         (entry,) = [e for e in led.iter_audit() if e["action"] == "import"]
         assert entry["rows"] == ROWS - kept and entry["filters"]["rows_before"] == kept
     # Finished: the same file imported once more adds its rows again, as an import always has.
-    assert CliRunner().invoke(main, ["transcripts", "import", "--db", db, file]).exit_code == 0
+    assert command(["transcripts", "import", "--db", db, file]).returncode == 0
     with open_ledger(db) as led:
         assert led.count() == 2 * ROWS
 
@@ -102,9 +101,9 @@ def test_an_import_killed_between_batches_into_postgresql_is_resumed_once(postgr
             yield
 
     kept = _kill_after_first_batch(["transcripts", "import", "--db", postgres_url, file], count, hold, env)
-    again = CliRunner().invoke(main, ["transcripts", "import", "--db", postgres_url, file], env=env)
-    assert again.exit_code == 0, again.output
-    assert f"imported {ROWS - kept} transcripts" in again.output
+    again = command(["transcripts", "import", "--db", postgres_url, file], env=env)
+    assert again.returncode == 0, again.out
+    assert f"imported {ROWS - kept} transcripts" in again.out
     with psycopg.connect(postgres_url) as conn:
         stored = collections.Counter(r[0] for r in conn.execute("SELECT request_id FROM transcripts"))
     assert stored == collections.Counter(f"r{i}" for i in range(ROWS))
@@ -118,15 +117,15 @@ def test_an_import_stopped_by_a_full_disk_says_what_it_wrote_and_a_rerun_adds_on
         pytest.skip("cannot mount a tmpfs here")
     try:
         db, file = str(mnt / "t.db"), _file(tmp_path)
-        first = CliRunner().invoke(main, ["transcripts", "import", "--db", db, file])
-        assert first.exit_code == 1 and "disk is full" in first.output, first.output
+        first = command(["transcripts", "import", "--db", db, file])
+        assert first.returncode == 1 and "disk is full" in first.out, first.out
         with contextlib.closing(sqlite3.connect(db)) as conn:
             kept = conn.execute("SELECT count(*) FROM transcripts").fetchone()[0]
         assert kept, "no batch fitted on the disk"
-        assert f"The {kept} rows of lines 1-{kept} were imported" in first.output
+        assert f"The {kept} rows of lines 1-{kept} were imported" in first.out
         subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
-        again = CliRunner().invoke(main, ["transcripts", "import", "--db", db, file])
-        assert again.exit_code == 0, again.output
+        again = command(["transcripts", "import", "--db", db, file])
+        assert again.returncode == 0, again.out
         with open_ledger(db) as led:
             ids = collections.Counter(r["request_id"] for r in led.iter_transcripts())
         assert ids == collections.Counter(f"r{i}" for i in range(ROWS))
