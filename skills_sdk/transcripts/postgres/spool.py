@@ -87,7 +87,8 @@ def _not_erased_since(ledger: PostgresLedger, conn: Any, rows: list[Mapping[str,
 
     kept = [row for row in rows if not covered(row)]
     if len(kept) != len(rows):
-        log.warning("%d spooled row(s) of users erased since their capture were dropped, not replayed",
+        # Not "%d spooled row(s)": the log's redactor reads "3 spooled row" as a street address.
+        log.warning("spooled rows of users erased since their capture were dropped, not replayed: %d",
                     len(rows) - len(kept))
     return kept
 
