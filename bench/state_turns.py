@@ -5,7 +5,7 @@ stores the state with the row in one commit. ``--conflicts`` makes every other t
 another turn stored after it read (the merge's path; that save is in the turn's time). Run one checkout against another
 (``--code TREE``) in alternation to compare.
 
-    python bench/state_turns.py --db /tmp/s.db [--db postgresql://…] [--turns 3000] [--code ../before]
+    python bench/state_turns.py --db /tmp/s.db [--db postgresql://… --key-file KEYS] [--turns 3000] [--code ../before]
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def player(ledger, conflicts: bool) -> Skill:
     return skill
 
 
-def run(url: str, turns: int, conflicts: bool) -> dict[str, float]:
-    ledger = open_ledger(url, **({"key_file": os.path.join(tempfile.mkdtemp(), "k")} if "://" in url else {}))
+def run(url: str, turns: int, conflicts: bool, key_file: str | None) -> dict[str, float]:
+    # A PostgreSQL ledger's key file stays with its database (SKILLS_LEDGER_KEY_FILE, or --key-file).
+    ledger = open_ledger(url, **({"key_file": key_file or os.path.join(tempfile.mkdtemp(), "k")} if "://" in url else {}))
     ledger.start()
     try:
         skill = player(ledger, conflicts)
@@ -69,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turns", type=int, default=3000)
     ap.add_argument("--conflicts", action="store_true", help="every other turn meets another turn's state")
     ap.add_argument("--code", help="measure with this checkout's skills_sdk")
+    ap.add_argument("--key-file", default=os.environ.get("SKILLS_LEDGER_KEY_FILE"),
+                    help="a PostgreSQL ledger's key file (default $SKILLS_LEDGER_KEY_FILE; a new one for a new database)")
     args = ap.parse_args(argv)
     for url in args.db:
         if "://" not in url and os.path.exists(url):
             os.remove(url)
-        print(json.dumps({"db": url.split("@")[-1], "code": args.code or "here", **run(url, args.turns, args.conflicts)}))
+        print(json.dumps({"db": url.split("@")[-1], "code": args.code or "here", **run(url, args.turns, args.conflicts, args.key_file)}))
     return 0
 
 
