@@ -6,7 +6,8 @@ Handler string ``skills_sdk.aws.handler``; configured like ``skills_sdk.wsgi:app
 |---|---|---|
 | ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | the example skills |
 | ``SKILLS_SKILL`` | the skill that answers envelopes no ``application_id`` claims | the only skill hosted |
-| ``SKILLS_DB`` | the ledger: a ``postgresql://`` URL shared by every instance, or a file path | ``var/transcripts.db`` |
+| ``SKILLS_DB`` | the ledger: a ``postgresql://`` URL shared by every instance (on Lambda nothing else) | ``var/transcripts.db`` off Lambda |
+| ``SKILLS_LEDGER_KEY_FILE`` | the PostgreSQL ledger's key file, on a file system every instance shares and writes (EFS) | required on Lambda |
 | ``SKILLS_VERIFY`` | check signatures of HTTP events (function URL, API Gateway) | on |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` | ``INFO`` |
 
@@ -25,7 +26,9 @@ Two kinds of event arrive:
   ``multiValueHeaders``, ``body``, and ``cookies`` for 2.0).
 
 On Lambda the local disk is ephemeral and each instance has its own: point ``SKILLS_DB`` at the
-shared PostgreSQL ledger.
+shared PostgreSQL ledger. There (``AWS_LAMBDA_FUNCTION_NAME`` set) the first event refuses, with a
+:class:`~skills_sdk.errors.SettingError` naming the variable, a ledger on the instance's disk and
+an unset ``SKILLS_LEDGER_KEY_FILE``.
 """
 
 from __future__ import annotations
@@ -292,8 +295,42 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     if _GATEWAY is None:
         from .wsgi import build_app
 
+        _check_lambda_settings(os.environ)
         _GATEWAY = Gateway(build_app(os.environ), default_skill=os.environ.get("SKILLS_SKILL") or None)
     return _GATEWAY(event, context)
+
+
+def _check_lambda_settings(env: Mapping[str, str]) -> None:
+    """Refuse, on Lambda, a ledger or key file the instance cannot keep, before anything is opened.
+
+    Off Lambda (no ``AWS_LAMBDA_FUNCTION_NAME``, which the runtime sets) nothing is checked. On it
+    the code directory is read-only and ``/tmp`` lasts as long as one instance, so the defaults
+    (``var/transcripts.db``, ``var/ledger.key``) cannot even be created, and a file ledger would keep
+    each instance's transcripts apart, lost when it is recycled and out of reach of an erasure.
+    """
+    from .errors import SettingError
+    from .transcripts.urls import backend_of
+
+    if not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    db = env.get("SKILLS_DB") or ""
+    try:
+        postgres = bool(db) and backend_of(db)[0].endswith(".postgres")
+    except ValueError as exc:
+        raise SettingError(f"SKILLS_DB: {exc}") from None
+    if not postgres:
+        what = f"SKILLS_DB={db!r} is a file on this Lambda instance's own disk" if db else "SKILLS_DB is not set"
+        raise SettingError(
+            f"{what}: on Lambda every instance has its own ephemeral disk (and the code directory is read-only), "
+            "so transcripts would be scattered, lost when the instance is recycled, and out of reach of an "
+            "erasure. Set SKILLS_DB to the shared PostgreSQL ledger, postgresql://user@host/dbname "
+            "(docs/going-live.md, 'Where the ledger lives').")
+    if not env.get("SKILLS_LEDGER_KEY_FILE"):
+        raise SettingError(
+            "SKILLS_LEDGER_KEY_FILE is not set: the PostgreSQL ledger's key file would be var/ledger.key in the "
+            "read-only code directory. On Lambda name the key file on a file system every instance shares and "
+            "can write (an EFS mount, e.g. /mnt/skills/ledger.key): an erasure ratchets it in place "
+            "(docs/going-live.md, 'Where the ledger lives').")
 
 
 def _http_error(event: Mapping[str, Any], status: int, code: str, message: str, field: str) -> dict[str, Any]:

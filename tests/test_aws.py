@@ -10,6 +10,7 @@ import pytest
 from _alexa_rules import REFUSED, check_answer, corpus
 
 from skills_sdk import aws
+from skills_sdk.errors import SettingError
 from skills_sdk.wsgi import build_app
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -206,3 +207,33 @@ def test_a_direct_event_over_the_limit_says_how_large_it_is_and_the_limit(lambda
     assert "bytes, over the 1048576 bytes a request may carry" in error["message"]
     assert error["fields"] == {"(body)": ["Over 1048576 bytes."]}
     assert not lambda_env.exists() or rows(lambda_env) == []
+
+
+@pytest.mark.parametrize("db, named", [(None, "SKILLS_DB is not set"), ("/tmp/ledger.db", "SKILLS_DB='/tmp/ledger.db'")])
+def test_on_lambda_a_ledger_on_the_instances_disk_is_refused_naming_skills_db(monkeypatch, tmp_path, db, named):
+    monkeypatch.chdir(tmp_path)  # where var/transcripts.db would go
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "coffee")  # set by the Lambda runtime
+    monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")
+    monkeypatch.delenv("SKILLS_SKILLS", raising=False)
+    if db is None:
+        monkeypatch.delenv("SKILLS_DB", raising=False)
+    else:
+        monkeypatch.setenv("SKILLS_DB", db)
+    monkeypatch.setattr(aws, "_GATEWAY", None)
+    with pytest.raises(SettingError, match="postgresql://") as refused:
+        aws.handler({"version": "1.0"}, None)
+    assert named in str(refused.value)
+    assert aws._GATEWAY is None and list(tmp_path.iterdir()) == []  # nothing opened, nothing written
+
+
+def test_on_lambda_a_postgres_ledger_without_a_key_file_setting_is_refused_before_connecting(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "coffee")
+    monkeypatch.setenv("SKILLS_DB", "postgresql://skills@127.0.0.1:9/ledger")  # nothing listens: never reached
+    monkeypatch.delenv("SKILLS_LEDGER_KEY_FILE", raising=False)
+    monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")
+    monkeypatch.delenv("SKILLS_SKILLS", raising=False)
+    monkeypatch.setattr(aws, "_GATEWAY", None)
+    with pytest.raises(SettingError, match="SKILLS_LEDGER_KEY_FILE is not set.*EFS"):
+        aws.handler({"version": "1.0"}, None)
+    assert list(tmp_path.iterdir()) == []
