@@ -8,6 +8,7 @@ Handler string ``skills_sdk.aws.handler``; configured like ``skills_sdk.wsgi:app
 | ``SKILLS_SKILL`` | the skill that answers envelopes no ``application_id`` claims | the only skill hosted |
 | ``SKILLS_DB`` | the ledger: a ``postgresql://`` URL shared by every instance (on Lambda nothing else) | ``var/transcripts.db`` off Lambda |
 | ``SKILLS_LEDGER_KEY_FILE`` | the PostgreSQL ledger's key file, on a file system every instance shares and writes (EFS) | required on Lambda |
+| ``SKILLS_SPOOL`` | where a turn's row waits while the database cannot be reached: ``/tmp/ledger.spool`` on Lambda | required on Lambda |
 | ``SKILLS_VERIFY`` | check signatures of HTTP events (function URL, API Gateway) | on |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` | ``INFO`` |
 
@@ -28,7 +29,7 @@ Two kinds of event arrive:
 On Lambda the local disk is ephemeral and each instance has its own: point ``SKILLS_DB`` at the
 shared PostgreSQL ledger. There (``AWS_LAMBDA_FUNCTION_NAME`` set) the first event refuses, with a
 :class:`~skills_sdk.errors.SettingError` naming the variable, a ledger on the instance's disk and
-an unset ``SKILLS_LEDGER_KEY_FILE``.
+an unset ``SKILLS_LEDGER_KEY_FILE`` or ``SKILLS_SPOOL``.
 """
 
 from __future__ import annotations
@@ -331,6 +332,12 @@ def _check_lambda_settings(env: Mapping[str, str]) -> None:
             "read-only code directory. On Lambda name the key file on a file system every instance shares and "
             "can write (an EFS mount, e.g. /mnt/skills/ledger.key): an erasure ratchets it in place "
             "(docs/going-live.md, 'Where the ledger lives').")
+    if not env.get("SKILLS_SPOOL"):
+        raise SettingError(
+            "SKILLS_SPOOL is not set: the spool that keeps a turn's row while the database cannot be reached would "
+            "be var/ledger.spool in the read-only code directory, so the first such turn would lose its row and "
+            "the next ones be refused. On Lambda set SKILLS_SPOOL=/tmp/ledger.spool (docs/going-live.md, "
+            "'Where the ledger lives').")
 
 
 def _http_error(event: Mapping[str, Any], status: int, code: str, message: str, field: str) -> dict[str, Any]:

@@ -237,3 +237,17 @@ def test_on_lambda_a_postgres_ledger_without_a_key_file_setting_is_refused_befor
     with pytest.raises(SettingError, match="SKILLS_LEDGER_KEY_FILE is not set.*EFS"):
         aws.handler({"version": "1.0"}, None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_lambda_a_postgres_ledger_without_a_spool_in_tmp_is_refused_before_connecting(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # where var/ledger.spool would go: read-only on Lambda
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "coffee")
+    monkeypatch.setenv("SKILLS_DB", "postgresql://skills@127.0.0.1:9/ledger")  # nothing listens: never reached
+    monkeypatch.setenv("SKILLS_LEDGER_KEY_FILE", str(tmp_path / "ledger.key"))
+    monkeypatch.delenv("SKILLS_SPOOL", raising=False)
+    monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")
+    monkeypatch.delenv("SKILLS_SKILLS", raising=False)
+    monkeypatch.setattr(aws, "_GATEWAY", None)
+    with pytest.raises(SettingError, match="SKILLS_SPOOL is not set.*SKILLS_SPOOL=/tmp/ledger.spool"):
+        aws.handler({"version": "1.0"}, None)
+    assert list(tmp_path.iterdir()) == []

@@ -108,4 +108,4 @@ def test_the_lambda_recipe_installs_the_sdk_from_its_checkout_with_its_postgres_
     assert sdk and all(w.startswith(("/", "./", "../")) for w in sdk), install
     assert all("[postgres]" in w or "[postgres," in w for w in sdk), install  # the ledger on Lambda is PostgreSQL
     assert not target.rstrip("/").startswith(("build", "./build")), install  # setuptools' own build folder
-    assert "SKILLS_LEDGER_KEY_FILE=" in recipe
+    assert "SKILLS_LEDGER_KEY_FILE=" in recipe and "SKILLS_SPOOL=/tmp/" in recipe  # the code directory is read-only
