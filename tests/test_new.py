@@ -40,6 +40,8 @@ def test_new_writes_a_package_its_tests_a_readme_and_a_pyproject(project):
     assert 'dependencies = ["skills_sdk>=' in pyproject
     readme = (project / "README.md").read_text()
     assert "pytest " in readme and "skills serve --skills espresso_bar:skill" in readme
+    # pip would satisfy skills_sdk>= with the package index's unrelated project of that name.
+    assert "pip install -e '/path/to/skills_sdk[test]'" in readme and "another project" in readme
     skill_source = (project / "espresso_bar" / "skill.py").read_text()
     for part in ("@skill.launch", 'skill.slot_type("MenuItem"', '@skill.intent("OrderIntent"',
                  '@skill.intent("AMAZON.HelpIntent")', '@skill.intent("AMAZON.StopIntent")', "ctx.http.post("):
