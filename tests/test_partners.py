@@ -17,6 +17,7 @@ from example_skills.partners import (
     mount_partners,
     partner_app,
 )
+from example_skills.partners import _app as partners_app
 
 MUSIC, GROCERY, RIDE, PIZZA = (BASE_URLS[name] for name in ("music", "grocery", "ride", "pizza"))
 
@@ -607,3 +608,26 @@ def test_a_stand_in_serves_on_a_loopback_port():
     assert menu.status_code == 200 and menu.headers["Content-Type"] == "application/json"
     assert len(menu.json()["toppings"]) == 12
     assert (placed.status_code, placed.json()["status"]) == (201, "placed")
+
+
+def test_stand_ins_forget_their_oldest_orders_past_their_room(monkeypatch, clock):
+    monkeypatch.setattr(partners_app, "REMEMBERED", 3)
+    session = mount_partners(requests.Session(), clock=clock)  # made after: its stores take the small room
+    order = {"user_id": "u1", "items": [{"size": "large", "toppings": ["pepperoni"]}]}
+    ids = [session.post(f"{PIZZA}/v1/orders", json={**order, "user_id": f"u{n}"}).json()["id"] for n in range(5)]
+
+    found = [session.get(f"{PIZZA}/v1/orders/{i}").status_code for i in ids]
+
+    assert found == [404, 404, 200, 200, 200]
+
+
+def test_music_stand_in_keeps_subscriptions_of_the_latest_users_only(monkeypatch, clock):
+    monkeypatch.setattr(partners_app, "REMEMBERED", 2)
+    session = mount_partners(requests.Session(), clock=clock)
+    for user in ("amzn1.u1", "amzn1.u2", "amzn1.u3"):
+        session.post(f"{MUSIC}/v1/users/{user}/subscription", json={"plan": "premium"})
+
+    plans = [session.get(f"{MUSIC}/v1/users/{user}/subscription").json()["plan"]
+             for user in ("amzn1.u3", "amzn1.u2", "amzn1.u1")]  # newest first: a forgotten user is made anew
+
+    assert plans == ["premium", "premium", "free"]

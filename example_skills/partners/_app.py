@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,30 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+#: How many orders, rides, quotes or subscriptions a stand-in remembers: a server that runs for weeks
+#: under ``skills serve`` sees a new one with most users, and kept every one (about 1 KiB each).
+REMEMBERED = 10_000
+
+
+class Recent(OrderedDict):  # type: ignore[type-arg]
+    """A dict that forgets its oldest entries past ``limit``: a stand-in's records, bounded.
+
+    >>> orders = Recent(limit=2); orders["a"], orders["b"], orders["c"] = 1, 2, 3
+    >>> list(orders)
+    ['b', 'c']
+
+    A forgotten order answers 404, as an order a real partner purged would.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit = REMEMBERED if limit is None else limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 def utc_now() -> datetime:

@@ -28,6 +28,7 @@ from ._app import (
     PartnerApp,
     PartnerError,
     PartnerRequest,
+    Recent,
     invalid,
     iso,
     json_object,
@@ -187,7 +188,7 @@ def create_app(clock: Clock | None = None) -> PartnerApp:
     """
     app = PartnerApp("grocery")
     now = clock or utc_now
-    orders: dict[str, dict[str, Any]] = {}
+    orders: dict[str, dict[str, Any]] = Recent()
 
     @app.get("/v1/products")
     def search_products(request: PartnerRequest) -> tuple[int, Any]:

@@ -27,6 +27,7 @@ from ._app import (
     PartnerApp,
     PartnerError,
     PartnerRequest,
+    Recent,
     invalid,
     iso,
     json_object,
@@ -147,7 +148,7 @@ def create_app(clock: Clock | None = None) -> PartnerApp:
     """
     app = PartnerApp("music")
     now = clock or utc_now
-    subscriptions: dict[str, dict[str, Any]] = {}
+    subscriptions: dict[str, dict[str, Any]] = Recent()
 
     def subscription_of(user_id: str) -> dict[str, Any]:
         # Caller holds app.lock. Ids containing "premium" start subscribed, which keeps tests short.

@@ -26,6 +26,7 @@ from ._app import (
     PartnerApp,
     PartnerError,
     PartnerRequest,
+    Recent,
     invalid,
     iso,
     json_object,
@@ -154,7 +155,7 @@ def create_app(clock: Clock | None = None) -> PartnerApp:
     """
     app = PartnerApp("pizza")
     now = clock or utc_now
-    orders: dict[str, dict[str, Any]] = {}
+    orders: dict[str, dict[str, Any]] = Recent()
 
     def current(order: dict[str, Any], moment: datetime) -> dict[str, Any]:
         view = {k: v for k, v in order.items() if not k.startswith("_")}

@@ -32,6 +32,7 @@ from ._app import (
     PartnerApp,
     PartnerError,
     PartnerRequest,
+    Recent,
     invalid,
     iso,
     json_object,
@@ -105,9 +106,9 @@ def create_app(clock: Clock | None = None) -> PartnerApp:
     """
     app = PartnerApp("ride")
     now = clock or utc_now
-    quotes: dict[str, dict[str, Any]] = {}
-    rides: dict[str, dict[str, Any]] = {}
-    booked_quotes: set[str] = set()
+    quotes: dict[str, dict[str, Any]] = Recent()
+    rides: dict[str, dict[str, Any]] = Recent()
+    booked_quotes: dict[str, bool] = Recent()  # quote id -> True
 
     def current(ride: dict[str, Any], moment: datetime) -> dict[str, Any]:
         """The ride as seen at ``moment``: status and remaining ETA worked out from the booking time."""
@@ -181,7 +182,7 @@ def create_app(clock: Clock | None = None) -> PartnerApp:
                 )
             if quote_id in booked_quotes:
                 raise PartnerError(409, "quote_already_used", f"Quote {quote_id!r} was already booked.")
-            booked_quotes.add(quote_id)
+            booked_quotes[quote_id] = True
             ride_id = app.next_id("ride")
             driver, car = _DRIVERS[_digest(ride_id) % len(_DRIVERS)]
             ride = {
