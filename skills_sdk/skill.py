@@ -255,6 +255,10 @@ class LedgerPolicy(Frozen):
             raise RegistrationError(f"disable_grace_days must be 0 or more whole days, got {self.disable_grace_days!r}.")
 
 
+#: Unknown request types a skill remembers having logged (emptied when full): the client names them,
+#: so a stream of made-up types kept one entry each for the life of the process.
+_WARNED_TYPES = 256
+
 _DEFAULTS: dict[str, Any] = dict(retention_days=None, receipt_retention_days=None, redact_patterns={},
                                  exempt_slots=frozenset(), disable_grace_days=0)
 
@@ -783,6 +787,8 @@ class Skill:
         if rtype == "CanFulfillIntentRequest":
             return None, self.default_can_fulfill(ctx).response()
         if rule_for(rtype) is UNKNOWN and rtype not in self._warned_types:
+            if len(self._warned_types) >= _WARNED_TYPES:
+                self._warned_types.clear()
             self._warned_types.add(rtype)
             log.warning("skill %s got request type %r, which this SDK does not know; it answered with an "
                         "empty response. Register @skill.on(%r) to handle it.", self.name, rtype, rtype)

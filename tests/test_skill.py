@@ -179,6 +179,14 @@ def test_unknown_request_type_gets_an_empty_answer_a_row_and_one_warning(greeter
     assert len(warnings) == 1 and "@skill.on('Totally.NewType')" in warnings[0].getMessage()
 
 
+def test_unknown_request_types_remembered_for_their_warning_stay_bounded(greeter):
+    host = SkillHost([greeter])
+    for n in range(1000):
+        host.handle(greeter.name, make_envelope(f"Made.Up{n:04d}"))
+
+    assert "Made.Up0999" in greeter._warned_types and len(greeter._warned_types) < 1000
+
+
 def test_malformed_request_type_raises_listing_the_known_types(greeter):
     with pytest.raises(UnknownRequestType, match="SessionResumedRequest") as info:
         answer(greeter, make_envelope("not a type!"))
