@@ -227,6 +227,12 @@ def test_a_key_file_that_is_not_this_ledgers_is_refused(store, tmp_path):
         PostgresLedger(store.url, key_file=str(other))
 
 
+def test_a_key_file_that_cannot_be_made_is_one_error_naming_the_setting(postgres_url, tmp_path):
+    (tmp_path / "keys").write_text("a file where the key's folder should be")
+    with pytest.raises(StoreError, match="cannot be made .*Set SKILLS_LEDGER_KEY_FILE to a path in a folder"):
+        PostgresLedger(postgres_url, key_file=str(tmp_path / "keys" / "ledger.key"))
+
+
 def test_a_host_behind_a_ratchet_follows_it(store, tmp_path):
     rid = store.record(_turn("u1", "before"))
     copy = tmp_path / "host2.key"

@@ -73,7 +73,7 @@ class KeyFile:
             with open(path, encoding="ascii") as f:
                 data = json.load(f)
             return cls(path, int(data["epoch"]), bytes.fromhex(data["key"]))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none there (or a file where its folder should be)
             if not create:
                 raise StoreError(
                     f"The ledger's key file {path!r} is missing, but this database holds data sealed under it. "
@@ -83,7 +83,15 @@ class KeyFile:
             raise StoreError(f"The ledger's key file {path!r} cannot be read ({exc}); it must hold "
                              '{"epoch": N, "key": "<64 hex digits>"}.') from exc
         kf = cls(path, 0, new_key())
-        kf._write()
+        try:
+            kf._write()
+        except OSError as exc:  # a folder not writable, a file where a folder should be: one line, not a traceback
+            why = ("a file is where its folder should be" if isinstance(exc, FileExistsError | NotADirectoryError)
+                   else exc.strerror or str(exc))
+            raise StoreError(
+                f"The ledger's key file {path!r} cannot be made ({why}). Set "
+                "SKILLS_LEDGER_KEY_FILE to a path in a folder this user can write (the file is made with mode "
+                "0600); every host of this ledger needs the same file.") from None
         return kf
 
     def check_value(self) -> str:
