@@ -8,6 +8,7 @@ import pathlib
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -278,12 +279,14 @@ def loads(body: str | bytes) -> Any:
     return json.loads(body)
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
+def mounted_tmpfs(tmp_path: pathlib.Path, size: str) -> Iterator[pathlib.Path]:
+    """A tmpfs of ``size`` (``"4m"``) at ``tmp_path/fs`` while the generator runs; the test is skipped without root.
+
+    Fixtures yield from it: ``yield from mounted_tmpfs(tmp_path, "16m")``.
+    """
     mnt = tmp_path / "fs"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
@@ -291,3 +294,9 @@ def small_fs(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
+    yield from mounted_tmpfs(tmp_path, "4m")

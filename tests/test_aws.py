@@ -226,28 +226,20 @@ def test_on_lambda_a_ledger_on_the_instances_disk_is_refused_naming_skills_db(mo
     assert aws._GATEWAY is None and list(tmp_path.iterdir()) == []  # nothing opened, nothing written
 
 
-def test_on_lambda_a_postgres_ledger_without_a_key_file_setting_is_refused_before_connecting(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "coffee")
-    monkeypatch.setenv("SKILLS_DB", "postgresql://skills@127.0.0.1:9/ledger")  # nothing listens: never reached
-    monkeypatch.delenv("SKILLS_LEDGER_KEY_FILE", raising=False)
-    monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")
-    monkeypatch.delenv("SKILLS_SKILLS", raising=False)
-    monkeypatch.setattr(aws, "_GATEWAY", None)
-    with pytest.raises(SettingError, match="SKILLS_LEDGER_KEY_FILE is not set.*EFS"):
-        aws.handler({"version": "1.0"}, None)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_on_lambda_a_postgres_ledger_without_a_spool_in_tmp_is_refused_before_connecting(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # where var/ledger.spool would go: read-only on Lambda
+@pytest.mark.parametrize("unset, says", [
+    ("SKILLS_LEDGER_KEY_FILE", "SKILLS_LEDGER_KEY_FILE is not set.*EFS"),
+    ("SKILLS_SPOOL", "SKILLS_SPOOL is not set.*SKILLS_SPOOL=/tmp/ledger.spool"),  # var/ledger.spool: read-only there
+])
+def test_on_lambda_a_postgres_ledger_missing_a_setting_is_refused_before_connecting(monkeypatch, tmp_path, unset, says):
+    monkeypatch.chdir(tmp_path)  # where var/ would go: read-only on Lambda
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "coffee")
     monkeypatch.setenv("SKILLS_DB", "postgresql://skills@127.0.0.1:9/ledger")  # nothing listens: never reached
     monkeypatch.setenv("SKILLS_LEDGER_KEY_FILE", str(tmp_path / "ledger.key"))
-    monkeypatch.delenv("SKILLS_SPOOL", raising=False)
+    monkeypatch.setenv("SKILLS_SPOOL", "/tmp/ledger.spool")
+    monkeypatch.delenv(unset)
     monkeypatch.setenv("SKILLS_ANY_APPLICATION", "1")
     monkeypatch.delenv("SKILLS_SKILLS", raising=False)
     monkeypatch.setattr(aws, "_GATEWAY", None)
-    with pytest.raises(SettingError, match="SKILLS_SPOOL is not set.*SKILLS_SPOOL=/tmp/ledger.spool"):
+    with pytest.raises(SettingError, match=says):
         aws.handler({"version": "1.0"}, None)
     assert list(tmp_path.iterdir()) == []

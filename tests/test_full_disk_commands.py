@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import subprocess
 
 import pytest
 from _server import command
+from conftest import mounted_tmpfs
 
 from skills_sdk.transcripts import open_ledger
 
@@ -16,17 +16,7 @@ from skills_sdk.transcripts import open_ledger
 @pytest.fixture
 def disk(tmp_path):
     """A 16 MB tmpfs (root only): room for a ledger whose erasure spills more pages than SQLite's cache holds."""
-    mnt = tmp_path / "fs"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs needs root: {done.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
-
+    yield from mounted_tmpfs(tmp_path, "16m")
 
 
 def _filled(folder, rows: list[dict]) -> tuple[str, str, dict[str, int]]:
