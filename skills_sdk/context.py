@@ -66,7 +66,7 @@ class Attributes(dict[str, Any]):
     >>> session["toppings"] = {"ham"}
     Traceback (most recent call last):
     ...
-    skills_sdk.errors.StateError: ctx.session['toppings']: a set cannot be stored as JSON; store a list instead: sorted(value)
+    skills_sdk.errors.StateError: ctx.session['toppings']: a set cannot be stored as JSON; store a list instead: sorted(value).
 
     Values nested inside a list or dict you change later are checked when the handler returns.
     """
@@ -137,6 +137,8 @@ class StateChange(str):
     token: Any
     base: Mapping[str, Any]
     mine: Mapping[str, Any]
+    #: True once a spool took the change with its turn's row: the replay saves it, not the turn.
+    spooled: bool = False
 
     def __new__(cls, text: str, *, token: Any, base: Mapping[str, Any], mine: Mapping[str, Any]) -> StateChange:
         change = super().__new__(cls, text)
@@ -153,6 +155,35 @@ class StateChange(str):
             elif key not in self.base or self.base[key] != self.mine[key]:
                 out[key] = self.mine[key]
         return out
+
+    def delta(self) -> dict[str, Any]:
+        """This turn's changes alone, as JSON can hold them: ``{"set": {key: value}, "unset": [key]}``.
+
+        What a spool keeps beside a turn's row when the ledger cannot take either, so the change
+        is merged over the state stored when the row is replayed (:meth:`from_delta`).
+
+        >>> StateChange('{"a":1,"b":3}', token="v1", base={"a": 1, "b": 2, "c": 0}, mine={"a": 1, "b": 3}).delta()
+        {'set': {'b': 3}, 'unset': ['c']}
+        """
+        base, mine = self.base, self.mine
+        return {"set": {k: v for k, v in mine.items() if k not in base or base[k] != v},
+                "unset": sorted(k for k in base if k not in mine)}
+
+    @classmethod
+    def from_delta(cls, delta: Any) -> StateChange:
+        """The change :meth:`delta` described, to merge over whatever is stored then; ValueError when it is not one.
+
+        >>> StateChange.from_delta({"set": {"b": 3}, "unset": ["c"]}).merged({"a": 5, "b": 2, "c": 0})
+        {'a': 5, 'b': 3}
+        """
+        if not isinstance(delta, Mapping):
+            raise ValueError(f"a state change must be an object with 'set' and 'unset', got {type(delta).__name__}.")
+        put, unset = delta.get("set", {}), delta.get("unset", [])
+        if not isinstance(put, Mapping) or not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
+            raise ValueError("a state change's 'set' must be an object and its 'unset' a list of keys.")
+        mine = dict(put)
+        return cls(json.dumps(mine, sort_keys=True, separators=(",", ":")), token=None,
+                   base={k: None for k in unset if k not in mine}, mine=mine)
 
 
 class StateBackend(Protocol):

@@ -80,8 +80,8 @@ class Capture:
         rid = self.guard.record(row, user_state=state)  # never raises: the store, else the spool, else logged
         if rid is not None:
             row["id"] = rid
-            if state is not None:
-                ctx.state_saved(state)
+        if state is not None and (rid is not None or state.spooled):  # spooled: the replay saves it
+            ctx.state_saved(state)
         ctx.meta["transcript"] = row
         return resp
 

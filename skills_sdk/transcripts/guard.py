@@ -12,7 +12,7 @@ from .._logs import LazyLogger
 from ..errors import LedgerUnavailable
 from .ledger import Ledger
 from .reserve import DEFAULT_FLOOR, DEFAULT_RESERVE, Reserve
-from .spool import Spool
+from .spool import Spool, spool_turn
 
 __all__ = ["LedgerGuard", "Unguarded", "Reserve", "STATES", "DEFAULT_RESERVE", "DEFAULT_FLOOR"]
 
@@ -32,6 +32,8 @@ class Unguarded:
     turns and spools rows; this one (tests, the CLI's simulator, a host given no guard) refuses
     nothing: a row the store cannot take goes to ``fallback(row, exc)`` (e.g. a
     :meth:`~skills_sdk.transcripts.spool.Spool.append`), else its loss is logged with the request id.
+    Either policy hands a spool the turn's state change with its row (under
+    :data:`~skills_sdk.transcripts.spool.STATE_KEY`), so a replay saves it too.
     """
 
     __slots__ = ("store", "fallback")
@@ -51,7 +53,7 @@ class Unguarded:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row.get("request_id"), exc)
             else:
-                self.fallback(row, exc)
+                spool_turn(self.fallback, row, user_state, exc)
             return None
 
 
@@ -173,11 +175,11 @@ class LedgerGuard:
                 # The file at the path is no longer the one written: the row is in a file nobody
                 # will read, so it goes to the spool too.
                 self._degrade(self.file_problem() or f"the database file {self._path} changed")
-        self._spool(row)
+        self._spool(row, user_state)
         return None
 
-    def _spool(self, row: Mapping[str, Any]) -> None:
-        if self.spool is not None and self.spool.append(row, self.cause):
+    def _spool(self, row: Mapping[str, Any], user_state: str | None = None) -> None:
+        if self.spool is not None and spool_turn(self.spool.append, row, user_state, self.cause):
             self._emit("spooled", 1)
             if not self.spool_room():
                 self._set("refusing")

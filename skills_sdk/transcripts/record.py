@@ -15,7 +15,7 @@ from ..envelope import check_json_value
 from ..errors import EnvelopeError, InvalidRow
 
 __all__ = ["COLUMNS", "JSON_COLUMNS", "REQUIRED", "INSERT_COLUMNS", "JsonText", "encode_json", "compact_json",
-           "decode", "storage_values", "picker", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
+           "decode", "storage_values", "check_types", "picker", "from_export", "csv_cells", "iter_csv", "to_jsonl", "utcnow_iso", "to_iso",
            "parse_iso"]
 
 #: The transcript columns, in order, with their storage types.
@@ -201,6 +201,26 @@ def storage_values(row: Mapping[str, Any]) -> list[Any]:
         missing = next(c for c in REQUIRED if not get(c))
         raise InvalidRow(f"A transcript needs {missing}; got {get(missing)!r}.")
     return values
+
+
+#: What each stored column takes from a row read back from a file (a spool): JSON columns any JSON value.
+_READ_BACK_TYPES: dict[str, tuple[type, ...]] = {
+    c: (int, float) if kind is float else (bool, int) if kind is int else (str,)
+    for c, kind in COLUMNS.items() if c not in JSON_COLUMNS and c != "id"}
+
+
+def check_types(row: Mapping[str, Any]) -> None:
+    """Raise :class:`InvalidRow` naming the first column whose value the ledger cannot store (a spooled row's check).
+
+    Capture builds its rows itself; a row read back from a file may have been written by another
+    version or by hand, and one value of the wrong type must refuse that row alone, not fail the
+    replay of every row after it (PostgreSQL's COPY) or be stored as text in a number column (SQLite).
+    """
+    for column, types in _READ_BACK_TYPES.items():
+        value = row.get(column)
+        if value is not None and (not isinstance(value, types) or (types[0] is int and type(value) is bool)):
+            kind = {int: "a number", bool: "true or false"}.get(types[0], "text")
+            raise InvalidRow(f"A transcript's {column} must be {kind}; got {value!r:.60}.")
 
 
 def picker(indexes: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:

@@ -8,22 +8,27 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._logs import LazyLogger
+from ..context import StateChange
 from .refused import REFUSAL_KEY, REFUSED_SUFFIX, Refused, blank_lines
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .reserve import Reserve
 
-__all__ = ["Spool", "SPOOL_SUFFIX", "erase_spooled"]
+__all__ = ["Spool", "SPOOL_SUFFIX", "STATE_KEY", "erase_spooled", "with_state", "spool_turn", "spooled_state"]
 
 log = LazyLogger("skills_sdk.transcripts")
 
 #: The spool of database ``x.db`` is ``x.db.spool``; files being replayed are ``x.db.spool.<id>.replay``.
 SPOOL_SUFFIX = ".spool"
+#: The key a spooled line carries beside the row's own when its turn changed the user's state: the
+#: change alone (:meth:`~skills_sdk.context.StateChange.delta`), merged over the state stored when
+#: the row is replayed, so an answer given while the ledger was down ("added milk") still holds after.
+STATE_KEY = "_state"
 #: Seconds between the log lines that say rows are being spooled (each one counts the rows since the last).
 LOG_EVERY = 10.0
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
@@ -290,6 +295,44 @@ def erase_spooled(store: Ledger, user_id: str, *, skill: str | None = None, deve
         spool.replay(store)
     return spool.refused.blank(lambda row: row.get("user_id") == user_id and skill in (None, row.get("skill"))
                                and developer_id in (None, row.get("developer_id")), _DUMPS(user_id).encode())
+
+
+def with_state(row: Mapping[str, Any], state: str | None) -> Mapping[str, Any]:
+    """``row`` as a spool keeps it: with its turn's state change (a :class:`~skills_sdk.context.StateChange`), if any."""
+    delta = getattr(state, "delta", None)
+    return row if delta is None else {**row, STATE_KEY: delta()}
+
+
+def spool_turn(append: Callable[[Mapping[str, Any], BaseException | None], Any], row: Mapping[str, Any],
+               state: str | None, exc: BaseException | None) -> bool:
+    """``append`` (a spool's) ``row`` with its turn's state change; True when it took them.
+
+    A change the spool took is marked ``spooled``, so its turn does not try to save it again (the
+    replay will, merged over what is stored then).
+    """
+    took = bool(append(with_state(row, state), exc))
+    if took and isinstance(state, StateChange):
+        state.spooled = True
+    return took
+
+
+def spooled_state(row: dict[str, Any]) -> tuple[str, str, str, StateChange] | None:
+    """Take the state change out of a spooled ``row``: ``(developer_id, skill, user_id, change)``, or None.
+
+    A change that cannot be read, or a row that does not say whose it is, is logged and dropped:
+    the row itself still goes to the ledger (or is refused on its own account).
+    """
+    delta = row.pop(STATE_KEY, None)
+    if delta is None:
+        return None
+    owner = (row.get("developer_id"), row.get("skill"), row.get("user_id"))
+    try:
+        if not all(isinstance(part, str) and part for part in owner):
+            raise ValueError("the row does not name its developer, skill and user")
+        return (*owner, StateChange.from_delta(delta))  # type: ignore[return-value]
+    except ValueError as exc:
+        log.error("the state change spooled with request %s was not applied: %s", row.get("request_id"), exc)
+        return None
 
 
 def _same_file(fd: int, path: str) -> bool:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ..record import utcnow_iso
+from ..record import check_types, utcnow_iso
 from ..refused import ROW_REFUSALS
+from ..spool import spooled_state
 
 if TYPE_CHECKING:
     from .store import PostgresLedger
@@ -30,7 +31,8 @@ def record_spooled(ledger: PostgresLedger, source: str,
     """Insert ``source``'s rows after the offset recorded for it, and the new offset, in one commit; how many.
 
     Spool files have unique names, so many hosts replay into one database without meeting; the
-    table ``spool_replay`` holds, per file, the byte offset whose rows are in the ledger.
+    table ``spool_replay`` holds, per file, the byte offset whose rows are in the ledger. A row's
+    turn's state change is merged over the user's stored state in the same commit.
     """
     with ledger.connection() as conn:
         got = conn.execute('SELECT "offset" FROM spool_replay WHERE file = %s', (source,)).fetchone()
@@ -40,9 +42,13 @@ def record_spooled(ledger: PostgresLedger, source: str,
             if row is not None:
                 rows.append(row)
         rows = _not_erased_since(ledger, conn, rows)
+        # Each turn's state change, in the order of the turns: saved even when its row is refused.
+        changes = [(owned, row.get("created_at") or utcnow_iso()) for row in rows
+                   if (owned := spooled_state(row)) is not None]
         good = []
         for row in rows:  # sealed and keyed before the transaction, as record_many does
             try:
+                check_types(row)
                 good.append(ledger.prepare_many(conn, [row])[0])
             except _REFUSED as exc:  # kept aside, not lost, and not in the way of the rest
                 refuse(row, exc)
@@ -55,6 +61,8 @@ def record_spooled(ledger: PostgresLedger, source: str,
             if now != start:
                 return 0
             ledger.copy_in(conn, good)
+            for (dev, skill, user, change), at in changes:
+                ledger.merge_state(conn, dev, skill, user, change, at)
             conn.execute('UPDATE spool_replay SET "offset" = %s, updated_at = %s WHERE file = %s',
                          (end, utcnow_iso(), source))
     return len(good)

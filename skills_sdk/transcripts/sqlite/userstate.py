@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...context import LoadedState
+from ...context import LoadedState, StateChange
 
-__all__ = ["STATE_SQL", "write_state", "loaded"]
+__all__ = ["STATE_SQL", "write_state", "merge_state", "loaded"]
 
 #: The state stored whole (a plain JSON text: an import, a copy, a caller that loaded nothing).
 STATE_SQL = (
@@ -33,10 +33,14 @@ def write_state(conn: Any, developer_id: str, skill: str, user_id: str, state: s
     if token is _WHOLE:
         conn.execute(STATE_SQL, (developer_id, skill, user_id, str(state), at))
         return
-    if conn.execute(_OVER_LOADED, (developer_id, skill, user_id, str(state), at, token)).rowcount:
-        return
+    if not conn.execute(_OVER_LOADED, (developer_id, skill, user_id, str(state), at, token)).rowcount:
+        merge_state(conn, developer_id, skill, user_id, state, at)  # type: ignore[arg-type]
+
+
+def merge_state(conn: Any, developer_id: str, skill: str, user_id: str, change: StateChange, at: str) -> None:
+    """Store ``change`` merged, key by key, over the state stored now, in the caller's write transaction."""
     got = conn.execute(_CURRENT, (developer_id, skill, user_id)).fetchone()
-    merged = state.merged(json.loads(got[0]) if got and got[0] else {})  # type: ignore[attr-defined]
+    merged = change.merged(json.loads(got[0]) if got and got[0] else {})
     conn.execute(STATE_SQL, (developer_id, skill, user_id, _DUMPS(merged), at))
 
 
