@@ -268,12 +268,13 @@ def check_slot_type(st: SlotType) -> list[Problem]:
                 out.append(Problem("slot-value.length", where, text[:60] + "...",
                                    f"is {len(text)} characters; Alexa takes at most {LIMITS['slot_value_chars']}",
                                    "shorten it"))
-            key = " ".join(text.lower().split())
-            if key in seen and seen[key] != v.name:
-                out.append(Problem("slot-value.duplicate", where, text,
-                                   f"is both a value or synonym of {seen[key]!r} and of {v.name!r}",
-                                   "keep it under one value only"))
-            seen.setdefault(key, v.name)
+        # A synonym several values share is Alexa's to resolve to all of them ("multiple possible
+        # matches can be returned"); a value declared twice is not.
+        key = " ".join(v.name.lower().split())
+        if key in seen:
+            out.append(Problem("slot-value.duplicate", where, v.name, f"is declared twice (as {seen[key]!r} too)",
+                               "declare it once, with the synonyms of both"))
+        seen.setdefault(key, v.name)
     if count > LIMITS["slot_type_values"]:
         out.append(Problem("slot-type.size", where, st.name, f"has {count} values and synonyms; Alexa takes at most "
                            f"{LIMITS['slot_type_values']}", "split it, or use AMAZON.SearchQuery"))

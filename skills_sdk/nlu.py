@@ -105,15 +105,19 @@ class SlotMatch(Frozen):
     id: str | None
     status: str | None
     type: str
+    #: The other values the words resolve to, ``(name, id)`` each: a synonym several values share
+    #: resolves to all of them, as Alexa lists them after the first.
+    others: tuple[tuple[str, str | None], ...] = ()
 
     def __init__(self, name: str, value: str, resolved: str | None, id: str | None,  # noqa: A002
-                 status: str | None, type: str) -> None:  # noqa: A002
+                 status: str | None, type: str, others: tuple[tuple[str, str | None], ...] = ()) -> None:  # noqa: A002
         set_field(self, "name", name)
         set_field(self, "value", value)
         set_field(self, "resolved", resolved)
         set_field(self, "id", id)
         set_field(self, "status", status)
         set_field(self, "type", type)
+        set_field(self, "others", others)
 
 
 @dataclass(**RECORD)  # frozen: see skills_sdk._frozen
@@ -218,7 +222,7 @@ class _Slot:
     __slots__ = ("name", "type", "kind", "values", "lengths")
 
     def __init__(self, name: str, type: str, kind: str,  # noqa: A002 (the slot's type name)
-                 values: Mapping[tuple[str, ...], tuple[str, str | None]] | None = None,
+                 values: Mapping[tuple[str, ...], tuple[tuple[str, str | None], ...]] | None = None,
                  lengths: tuple[int, ...] = ()) -> None:
         self.name = name
         self.type = type
@@ -268,9 +272,10 @@ def _slot_candidates(
     if slot.kind == "custom":
         for n in slot.lengths:
             if n <= room and (hit := slot.values.get(words[i : i + n])) is not None:
+                (name, id_), *others = hit
                 yield _Candidate(
                     n,
-                    SlotMatch(slot.name, " ".join(words[i : i + n]), hit[0], hit[1], MATCH, slot.type),
+                    SlotMatch(slot.name, " ".join(words[i : i + n]), name, id_, MATCH, slot.type, tuple(others)),
                     0,
                     1,
                 )
@@ -398,19 +403,34 @@ class Matcher:
 # --- validation and compilation --------------------------------------------------------------
 
 
+def resolutions(slot_type: SlotType) -> dict[tuple[str, ...], tuple[tuple[str, str | None], ...]]:
+    """What each said form of ``slot_type``'s values resolves to: its words -> ``((name, id), ...)``.
+
+    A value whose name was said comes first, then the values that have it as a synonym, in the
+    order declared: a synonym several values share resolves to all of them, as Alexa does.
+
+    >>> resolutions(SlotType.of("Size", {"large": ["big"], "extra large": ["big", "huge"]}))[("big",)]
+    (('large', 'LARGE'), ('extra large', 'EXTRA_LARGE'))
+    """
+    found: dict[tuple[str, ...], list[tuple[str, str | None]]] = {}
+    for v in slot_type.values:
+        found.setdefault(_words(v.name), []).append((v.name, v.id))
+    for v in slot_type.values:
+        for synonym in v.synonyms:
+            hits = found.setdefault(_words(synonym), [])
+            if (v.name, v.id) not in hits:
+                hits.append((v.name, v.id))
+    found.pop((), None)
+    return {words: tuple(hits) for words, hits in found.items()}
+
+
 def _quote_all(names: Sequence[str]) -> str:
     return ", ".join(f"'{n}'" for n in names) or "none"
 
 
 def _slot(name: str, type_name: str, types: Mapping[str, SlotType]) -> _Slot:
     if type_name in types:
-        values: dict[tuple[str, ...], tuple[str, str | None]] = {}
-        for v in types[type_name].values:  # canonical names before synonyms, first declared wins
-            values.setdefault(_words(v.name), (v.name, v.id))
-        for v in types[type_name].values:
-            for synonym in v.synonyms:
-                values.setdefault(_words(synonym), (v.name, v.id))
-        values.pop((), None)
+        values = resolutions(types[type_name])
         return _Slot(name, type_name, "custom", values, tuple(sorted({len(k) for k in values}, reverse=True)))
     return _Slot(name, type_name, "number" if type_name == "AMAZON.NUMBER" else "free")
 
@@ -616,9 +636,9 @@ def _raise_for(problems: Sequence[str], model: InteractionModel) -> None:
 def validate_model(model: InteractionModel) -> None:
     """Raise ModelError naming every problem in ``model`` and how to fix it.
 
-    >>> validate_model(InteractionModel("pizza shop", (IntentModel("Order", ("order a {size}",)),)))
+    >>> validate_model(InteractionModel("pizza shop", (IntentModel("Order", ("order a {size}",)),)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ModelError: Sample 'order a {size}' of intent 'Order' uses slot 'size', which is not declared. ...
+    skills_sdk.errors.ModelError: Sample 'order a {size}' of intent 'Order' uses slot 'size', which is not declared. ...
 
     :param model: the skill's interaction model.
     :raises ModelError: one message per problem, numbered when there are several.

@@ -141,12 +141,12 @@ def launch_request(**common: Any) -> dict[str, Any]:
     return envelope({"type": "LaunchRequest"}, **common)
 
 
-def _resolve(value: str, slot_type: SlotType) -> tuple[str, str | None] | None:
+def _resolve(value: str, slot_type: SlotType) -> list[tuple[str, str | None]]:
+    """Every value ``value`` names: the one it is the name of first, then those it is a synonym of (as Alexa lists them)."""
     said = value.strip().lower()
-    for v in slot_type.values:
-        if v.name.lower() == said or any(s.lower() == said for s in v.synonyms):
-            return v.name, v.id
-    return None
+    named = [(v.name, v.id) for v in slot_type.values if v.name.lower() == said]
+    return named + [(v.name, v.id) for v in slot_type.values
+                    if (v.name, v.id) not in named and any(s.lower() == said for s in v.synonyms)]
 
 
 def slot_object(
@@ -166,19 +166,19 @@ def slot_object(
 
     From an NLU ``match`` the value, status and canonical value come from the match. From a plain
     ``value`` and a custom ``slot_type``, a known value or synonym resolves with ER_SUCCESS_MATCH
-    and its id, anything else gets ER_SUCCESS_NO_MATCH. Built-in types (``AMAZON.NUMBER``, or a
+    and its id (a synonym several values share, to each of them), anything else gets ER_SUCCESS_NO_MATCH. Built-in types (``AMAZON.NUMBER``, or a
     type given by name) carry no resolutions. ``value=None`` is a slot the user did not fill.
     """
     _choice(confirmation, CONFIRMATIONS, f"confirmation of slot {name!r}")
     slot: dict[str, Any] = {"name": name, "confirmationStatus": confirmation}
     app_id = application_id or DEFAULT_APPLICATION
     status: str | None = None
-    resolved: tuple[str, str | None] | None = None
+    resolved: list[tuple[str, str | None]] = []
     type_name = slot_type.name if isinstance(slot_type, SlotType) else slot_type
     if match is not None:
         value, status, type_name = match.value, match.status, match.type
         if status == MATCH and match.resolved is not None:
-            resolved = (match.resolved, match.id)
+            resolved = [(match.resolved, match.id), *match.others]
     elif value is not None and isinstance(slot_type, SlotType):
         resolved = _resolve(str(value), slot_type)
         status = MATCH if resolved else NO_MATCH
@@ -191,8 +191,8 @@ def slot_object(
             "authority": f"amzn1.er-authority.echo-sdk.{app_id}.{type_name}",
             "status": {"code": status},
         }
-        if resolved is not None:
-            authority["values"] = [{"value": {"name": resolved[0], "id": resolved[1]}}]
+        if resolved:
+            authority["values"] = [{"value": {"name": name, "id": id_}} for name, id_ in resolved]
         slot["resolutions"] = {"resolutionsPerAuthority": [authority]}
     return slot
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from example_skills import all_skills
-from skills_sdk import Skill, say
+from skills_sdk import Skill, SlotValue, say
 from skills_sdk.cli import main
 from skills_sdk.dialog import has_entity_resolution_match, is_greater_than, is_in_duration, optional, required
 from skills_sdk.errors import ModelError
@@ -50,8 +50,8 @@ AT_REGISTRATION = [
     (lambda: intent(coffee(), samples=["order a {size} coffee"], slots={"cup": "AMAZON.NUMBER"}),
      "sample.undeclared-slot", "order a {size} coffee", "declare it"),
     (lambda: coffee().slot_type("Cup Size", ["small"]), "slot-type-name", "Cup Size", "'CupSize'"),
-    (lambda: coffee().slot_type("CupSize", {"small": ["little"], "large": ["little"]}), "slot-value.duplicate",
-     "little", "under one value"),
+    (lambda: coffee().slot_type("CupSize", [SlotValue("small", synonyms=("little",)), SlotValue("Small")]),
+     "slot-value.duplicate", "Small", "declare it once"),
     (lambda: coffee().slot_type("CupSize", ["small", "x" * 141]), "slot-value.length", "xxxx", "shorten it"),
     (lambda: coffee().slot_type("CupSize", ["small", " "]), "slot-value.empty", " ", "remove it"),
     (lambda: intent(coffee(), samples=["order {size}"], slots={"size": required("AMAZON.NUMBER")}),
@@ -268,7 +268,8 @@ def test_the_dialog_nlu_and_handler_records_behave_as_dataclasses():
     with pytest.raises(TypeError, match="unhashable"):
         hash(state)
     assert NluResult("intent", "A").slots == {} and NluResult("intent", "A").slots is not NluResult("intent", "A").slots
-    assert [f.name for f in dataclasses.fields(SlotMatch)] == ["name", "value", "resolved", "id", "status", "type"]
+    assert [f.name for f in dataclasses.fields(SlotMatch)] == ["name", "value", "resolved", "id", "status", "type",
+                                                          "others"]
     # A handler's model is left out of equality and the hash, as field(compare=False) says.
     with_model = Handler("intent", "A", print, model=IntentModel("A"))
     assert with_model == Handler("intent", "A", print) and hash(with_model) == hash(Handler("intent", "A", print))

@@ -709,3 +709,33 @@ def test_matching_is_fast():
     per_match = (time.perf_counter() - start) / (runs * len(texts))
     # Typically ~0.05 ms; the bound only catches runaway backtracking, not a slow machine.
     assert per_match < 0.005
+
+
+def test_a_synonym_several_values_share_resolves_to_each_as_alexa_does():
+    from skills_sdk import Skill, say
+    from skills_sdk.testing import SkillClient
+
+    model = InteractionModel(
+        "cafe",
+        (IntentModel("DrinkIntent", ("a {drink} please",), {"drink": "Drink"}),),
+        (SlotType.of("Drink", {"hot chocolate": ["cocoa", "chocolate"], "chocolate milk": ["cocoa"],
+                               "chocolate": ["choc"]}),),
+    )
+    matcher = compile_model(model)
+    validate_model(model)  # nothing to refuse: Alexa builds such a model
+    cocoa = matcher.match("a cocoa please").slots["drink"]
+    assert (cocoa.resolved, cocoa.id, cocoa.others) == ("hot chocolate", "HOT_CHOCOLATE",
+                                                        (("chocolate milk", "CHOCOLATE_MILK"),))
+    # A value whose own name was said comes first, then those that have it as a synonym.
+    chocolate = matcher.match("a chocolate please").slots["drink"]
+    assert (chocolate.resolved, chocolate.others) == ("chocolate", (("hot chocolate", "HOT_CHOCOLATE"),))
+
+    cafe = Skill("cafe", developer_id="dev-cafe", invocation_name="corner cafe")
+    cafe.slot_type("Drink", {"hot chocolate": ["cocoa"], "chocolate milk": ["cocoa"]})
+
+    @cafe.intent("DrinkIntent", samples=["a {drink} please"], slots={"drink": "Drink"})
+    def drink(ctx):
+        values = ctx.slots["drink"].resolutions[0].values
+        return say(f"{ctx.slot('drink')}, or any of {len(values)}: {', '.join(name for name, _ in values)}.")
+
+    assert SkillClient(cafe).say("a cocoa please").speech == "hot chocolate, or any of 2: hot chocolate, chocolate milk."
