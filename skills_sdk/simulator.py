@@ -437,8 +437,8 @@ class Conversation:
         st = self.model.slot_type(im.slots.get(slot, ""))
         if st is None:
             return SlotState(said)
-        hit = b._resolve(said, st)
-        return SlotState(said, hit[0] if hit else None, MATCH if hit else "ER_SUCCESS_NO_MATCH")
+        hit = b._resolve(said, st)  # the first value it names, as the handler's slot is
+        return SlotState(said, hit[0][0] if hit else None, MATCH if hit else "ER_SUCCESS_NO_MATCH")
 
     def _start(self, im: IntentModel, slots: Mapping[str, Any], text: str, nlu: NluResult) -> SimulatedTurn:
         """A user's utterance opened intent ``im``, which has dialog rules."""
