@@ -243,9 +243,11 @@ def _check_validation(kind: str, params: Mapping[str, Any], prompts: Sequence[st
     if kind in fits and slot_type not in fits[kind]:
         out.append(Problem("dialog.validation-type", where, kind, f"does not apply to a slot of type {slot_type}",
                            f"use it on {' or '.join(fits[kind])} slots, or isInSet for a custom type"))
-    if kind == "hasEntityResolutionMatch" and slot_type.startswith("AMAZON."):
-        out.append(Problem("dialog.validation-type", where, kind, f"needs a custom slot type, not {slot_type}",
-                           "use it on a slot of a type you declared with skill.slot_type(...)"))
+    # Entity resolution runs for custom types and for built-in list types (their own entities, or
+    # the values a skill extends them with); numbers, dates and the like are never resolved.
+    if kind == "hasEntityResolutionMatch" and slot_type in NOT_EXTENSIBLE:
+        out.append(Problem("dialog.validation-type", where, kind, f"needs a slot type Alexa resolves, not {slot_type}",
+                           "use it on a custom type (skill.slot_type(...)) or a built-in list type you extend"))
     for key in ("start", "end"):
         if key in params and parse_duration(params[key]) is None:
             out.append(Problem("dialog.validation-duration", where, params[key], "is not an ISO-8601 duration",

@@ -274,3 +274,21 @@ def test_the_dialog_nlu_and_handler_records_behave_as_dataclasses():
     with_model = Handler("intent", "A", print, model=IntentModel("A"))
     assert with_model == Handler("intent", "A", print) and hash(with_model) == hash(Handler("intent", "A", print))
     assert str(Problem("r", "w", "t", "", "Fix it.")) == "[r] Fix it."
+
+
+def test_an_extended_built_in_list_type_takes_a_has_entity_resolution_match_rule():
+    from skills_sdk import SlotValue
+    from skills_sdk.testing import SkillClient
+
+    skill = Skill("pets", developer_id="d", invocation_name="pet match")
+    skill.slot_type("AMAZON.Animal", [SlotValue("mythical creature", synonyms=("unicorn", "dragon"))])
+
+    @skill.intent("AdoptIntent", samples=["adopt a {pet}", "adopt"], slots={"pet": required(
+        "AMAZON.Animal", "Which pet?", validations=[has_entity_resolution_match("Only mythical ones. Which pet?")])})
+    def adopt(ctx, pet):
+        return say(f"A {pet} it is.")
+
+    check_model(skill.model)  # Alexa resolves an extended list type: the rule applies
+    client = SkillClient(skill)
+    assert client.say("adopt a cat").speech == "Only mythical ones. Which pet?"
+    assert client.say("adopt a dragon").speech == "A mythical creature it is."
