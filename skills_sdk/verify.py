@@ -33,6 +33,8 @@ __all__ = ["RequestVerifier", "verify_cert_url", "canonical_cert_url"]
 
 CERT_URL_HEADER = "SignatureCertChainUrl"
 SIGNATURE_HEADER = "Signature-256"
+#: The SHA-1 signature header Alexa sent before Signature-256; deprecated and never accepted.
+SHA1_SIGNATURE_HEADER = "Signature"
 ALEXA_SAN = "echo-api.amazon.com"
 
 #: Certificate chains larger than this are refused; Amazon's is about 4 KiB.
@@ -52,6 +54,12 @@ MESSAGES: dict[str, str] = {
     "signature_256": (
         f"the {SIGNATURE_HEADER} header is missing or empty; Alexa sends it with every request "
         "(the SHA-1 'Signature' header is deprecated and not accepted)."
+    ),
+    "signature_256.sha1_only": (
+        f"the request carries only the deprecated SHA-1 {SHA1_SIGNATURE_HEADER!r} header, no {SIGNATURE_HEADER}; "
+        f"Alexa has sent {SIGNATURE_HEADER} (RSA SHA-256) with every request since 2022 and a SHA-1 signature is "
+        f"not accepted. Is this replayed older traffic, or is something between Alexa and this server dropping "
+        f"the {SIGNATURE_HEADER} header?"
     ),
     "cert_url.scheme": "certificate URL {url!r} has scheme {got!r}; expected 'https'.",
     "cert_url.host": "certificate URL {url!r} has host {got!r}; expected 's3.amazonaws.com'.",
@@ -267,7 +275,7 @@ class RequestVerifier:
             raise _fail("signature_cert_chain_url")
         signature = _header(headers, SIGNATURE_HEADER)
         if not signature:
-            raise _fail("signature_256")
+            raise _fail("signature_256.sha1_only" if _header(headers, SHA1_SIGNATURE_HEADER) else "signature_256")
 
         now = self._clock()
         if now.tzinfo is None:  # a naive clock is taken to be UTC rather than failing every compare

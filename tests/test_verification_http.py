@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import pathlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -250,3 +251,27 @@ def test_wsgi_refuses_skills_without_application_id_unless_told(tmp_path, restor
 
     with pytest.raises(RegistrationError, match="SKILLS_ANY_APPLICATION=1"):
         build_app({"SKILLS_DB": str(tmp_path / "t.db"), "SKILLS_LOG_LEVEL": "WARNING"})
+
+
+def test_a_real_alexa_request_signed_only_with_sha1_is_a_400_naming_the_deprecated_header(calls):
+    """A request Alexa really sent in 2017 (tests/fixtures/verify/SOURCES.md), posted as it arrived."""
+    fixtures = pathlib.Path(__file__).parent / "fixtures" / "verify"
+    real = json.loads((fixtures / "requests.json").read_text())[0]
+    body = (fixtures / real["body"]).read_bytes()
+    skill = Skill("hello", developer_id="dev-hello", application_id=json.loads(body)["session"]["application"]["applicationId"])
+
+    @skill.intent("HelloWorld")
+    def hello(ctx):
+        calls.append("hello")
+        return say("hello")
+
+    root = x509.load_pem_x509_certificate((fixtures / real["root"]).read_bytes())
+    verifier = RequestVerifier(trusted_roots=[root], session=requests.Session(),
+                               clock=lambda: datetime.fromisoformat(real["timestamp"]))
+    store = TranscriptStore(":memory:")
+    app = create_app([skill], store=store, verifier=verifier)
+    resp = app.test_client().post("/alexa/hello", data=body,
+                                  headers={**real["headers"], "Content-Type": "application/json; charset=utf-8"})
+    assert resp.status_code == 400 and resp.json["error"]["check"] == "signature_256"
+    assert "only the deprecated SHA-1 'Signature' header" in resp.json["error"]["message"]
+    assert calls == [] and store.count() == 0

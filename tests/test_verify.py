@@ -426,6 +426,8 @@ def test_only_the_deprecated_sha1_header_is_not_enough(verifier, ca, http):
     headers, body = signed(ca)
     headers["Signature"] = headers.pop("Signature-256")
     assert check_of(verifier, headers, body) == "signature_256"
+    with pytest.raises(VerificationError, match="only the deprecated SHA-1 'Signature' header"):
+        verifier.verify(headers, body)
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,21 @@ def real(request):
     return dict(spec, body=pem(spec["body"]), at=datetime.fromisoformat(spec["timestamp"]))
 
 
+def test_a_real_request_signed_only_with_sha1_is_refused_naming_the_deprecated_header(http, real):
+    error = failure(verifier_at(real["at"], [real["root"]]), real["headers"], real["body"])
+    assert error.check == "signature_256"
+    assert "only the deprecated SHA-1 'Signature' header" in error.message
+    assert len(http.calls) == 0  # refused before any download
+
+
+@pytest.mark.parametrize("spelling", [str.lower, str.upper, lambda name: name.capitalize()],
+                         ids=["node-lowercase", "upper", "go-canonical"])
+def test_the_sha1_only_refusal_reads_the_header_in_any_case(http, real, spelling):
+    headers = {spelling(name): value for name, value in real["headers"].items()}
+    error = failure(verifier_at(real["at"], [real["root"]]), headers, real["body"])
+    assert "only the deprecated SHA-1" in error.message
+
+
 def test_a_real_sha1_signature_is_genuine_and_its_chain_passes_every_certificate_check(http, real):
     """The SHA-1 signature verifies over the body with the real leaf; under Signature-256 only the hash differs."""
     leaf(real["chain"]).public_key().verify(
