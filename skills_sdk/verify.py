@@ -86,7 +86,8 @@ MESSAGES: dict[str, str] = {
     "cert_chain": (
         "the certificate chain of {subject!r} does not verify up to a trusted root: {error}. Expected the "
         "signing certificate, then intermediates each signed by the next and each a CA valid now, ending at a "
-        "trusted root."
+        "trusted root; the chain as downloaded ends at {top!r}, issued by {top_issuer!r} (trusted roots "
+        "configured: {roots})."
     ),
     "signature.base64": f"the {SIGNATURE_HEADER} header is not valid base64: {{error}}.",
     "signature.key_type": "the signing certificate has a {got} key; expected RSA.",
@@ -227,6 +228,7 @@ class RequestVerifier:
             raise ValueError("trusted_roots is empty, so no certificate chain could ever be trusted; pass the root "
                              "certificates to trust, or None for the certifi bundle.")
         self._store = Store(roots)
+        self._root_count = len(roots)
         self._session = session if session is not None else requests.Session()
         self._clock = clock if clock is not None else _utc_now
         self.tolerance = tolerance
@@ -412,7 +414,9 @@ class RequestVerifier:
             verifier.verify(certs[0], certs[1:])
         except PathVerificationError as exc:
             reason = str(exc).split(" (encountered processing", 1)[0].removeprefix("validation failed: ")
-            raise _fail("cert_chain", subject=certs[0].subject.rfc4514_string(), error=reason) from None
+            raise _fail("cert_chain", subject=certs[0].subject.rfc4514_string(), error=reason,
+                        top=certs[-1].subject.rfc4514_string(), top_issuer=certs[-1].issuer.rfc4514_string(),
+                        roots=self._root_count) from None
 
     def _check_timestamp(self, envelope: Mapping[str, Any], now: datetime) -> None:
         """Reject a ``request.timestamp`` further than the tolerance from ``now``, either way."""

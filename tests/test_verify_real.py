@@ -104,6 +104,17 @@ def test_a_real_chain_is_refused_a_second_outside_its_leaf_dates(http, chain):
     assert cert.not_valid_after_utc.isoformat() in late.message
 
 
+@pytest.mark.parametrize(("chain", "wrong_root", "ends_at"), [
+    ("echo-api-cert-12.pem", VERISIGN_ROOT, "OU=Starfield Class 2 Certification Authority"),
+    ("echo-api-cert-4.pem", "root-amazon-root-ca-1.pem", "CN=VeriSign Class 3 Public Primary Certification Authority - G5"),
+])
+def test_a_real_chain_under_another_root_fails_cert_chain_saying_where_it_ends(http, chain, wrong_root, ends_at):
+    cert = leaf(chain)
+    error = chain_check(http, chain, cert.not_valid_before_utc + timedelta(days=30), [wrong_root])
+    assert error.check == "cert_chain"
+    assert ends_at in error.message and "(trusted roots configured: 1)" in error.message
+
+
 @pytest.mark.parametrize(("chain", "check"), [
     ("echo-api-cert-10.pem", "signature"),   # Amazon Root CA 1 is in certifi
     ("echo-api-cert-12.pem", "signature"),
