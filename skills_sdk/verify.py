@@ -90,6 +90,10 @@ MESSAGES: dict[str, str] = {
         "configured: {roots})."
     ),
     "signature.base64": f"the {SIGNATURE_HEADER} header is not valid base64: {{error}}.",
+    "signature.base64_space": (
+        f"the {SIGNATURE_HEADER} header is not valid base64: it holds a space, where Alexa's base64 has '+'. "
+        "Was the header URL-decoded (form-decoded) on its way to this server?"
+    ),
     "signature.key_type": "the signing certificate has a {got} key; expected RSA.",
     "signature": (
         f"the {SIGNATURE_HEADER} header does not match the body: RSA PKCS#1 v1.5 SHA-256 over the "
@@ -500,7 +504,8 @@ def _check_signature(chain: _Chain, header: str, body: bytes) -> None:
     try:
         signature = base64.b64decode(header, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _fail("signature.base64", error=exc) from None
+        # A '+' turned into a space by a URL-decoding hop has been seen in real traffic: say so.
+        raise (_fail("signature.base64_space") if " " in header else _fail("signature.base64", error=exc)) from None
     if chain.public_key is None:
         raise _fail("signature.key_type", got=chain.key_type)
     try:

@@ -198,3 +198,20 @@ def test_header_spellings_seen_in_real_traffic_reach_the_chain(http, cert_url_na
     body = json.dumps({"request": {"timestamp": stamp(at)}}).encode()
     headers = {cert_url_name: url, signature_name: NOBODYS_SIGNATURE}
     assert failure(verifier_at(at, AMAZON_ROOTS), headers, body).check == "signature"
+
+
+def test_a_signature_whose_plus_signs_became_spaces_says_so(http):
+    # A Signature header value as a skill received it after a form-decoding hop (SOURCES.md).
+    value = ("cezVeGIQZ2acr6cmNOC/SoytfBxk35aZluOMAHFImvD2A3EUdXgN/98zxAnbySet6bWLLRY7nb4gSeM8tERBOPSFhlU8q6pN40hHnYP6"
+             "ELxk2mpCUeyXJmOIGCaVxAVZBohrr7XM/xgrMmWLDZNVTWmSYw0Tkrg0U7EpS/SpkqiulffVpiZE4fO9btpY1D7zBjBYuu/6GYQElc63"
+             "OcCTuFH1smXK0jCldWdk1SvZ04uyLitxLcpzpRpjZ5Tii34pP1NtMnJLakf9BX26Ko98N4Q8m1j8H06 uaDiDbKNYt48ZX5jnfPh4pO1"
+             "KyKVaLT0t45ocPQq91pKR9GSxdjAsQ==")
+    chain = "echo-api-cert-5.pem"
+    url = f"https://s3.amazonaws.com/echo.api/{chain}"
+    http.get(url, body=pem(chain))
+    at = leaf(chain).not_valid_before_utc + timedelta(days=30)
+    error = failure(verifier_at(at, [VERISIGN_ROOT]), {"SignatureCertChainUrl": url, "Signature-256": value}, b"{}")
+    assert error.check == "signature" and "URL-decoded" in error.message
+    fixed = failure(verifier_at(at, [VERISIGN_ROOT]),
+                    {"SignatureCertChainUrl": url, "Signature-256": value.replace(" ", "+")}, b"{}")
+    assert "URL-decoded" not in fixed.message
