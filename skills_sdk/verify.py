@@ -57,7 +57,7 @@ MESSAGES: dict[str, str] = {
     ),
     "signature_256.sha1_only": (
         f"the request carries only the deprecated SHA-1 {SHA1_SIGNATURE_HEADER!r} header, no {SIGNATURE_HEADER}; "
-        f"Alexa has sent {SIGNATURE_HEADER} (RSA SHA-256) with every request since 2022 and a SHA-1 signature is "
+        f"Alexa sends {SIGNATURE_HEADER} (RSA SHA-256) with every request, and a SHA-1 signature is "
         f"not accepted. Is this replayed older traffic, or is something between Alexa and this server dropping "
         f"the {SIGNATURE_HEADER} header?"
     ),
