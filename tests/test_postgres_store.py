@@ -519,7 +519,12 @@ def test_turns_answered_while_the_database_is_unreachable_are_spooled_and_replay
     assert guard.state == "ok"
     assert store.spool().replay(store) == 0 and store.spool().files() == []
     sent.append(ask())
-    assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)
+    rows = {r["request_id"]: r for r in store.iter_transcripts()}
+    assert sorted(rows) == sorted(sent)
+    # The users' choices could not be read during the outage: those rows keep the least, no words.
+    assert [(rows[i]["capture_mode"], rows[i]["speech"]) for i in sent[1:4]] == [("metadata", None)] * 3
+    assert rows[sent[0]]["capture_mode"] == rows[sent[-1]]["capture_mode"] == "redacted"
+    assert "How are you" in rows[sent[-1]]["speech"]
 
 
 def test_a_receipt_past_its_text_retention_is_stripped_whatever_its_request_type(store):
@@ -836,7 +841,12 @@ def test_turns_answered_while_the_server_is_read_only_are_spooled_not_failed_and
     assert guard.check() == "ok"
     assert store.spool().files() == []
     sent.append(ask())
-    assert sorted(r["request_id"] for r in store.iter_transcripts()) == sorted(sent)
+    rows = {r["request_id"]: r for r in store.iter_transcripts()}
+    assert sorted(rows) == sorted(sent)
+    # The users' choices could not be read during the outage: those rows keep the least, no words.
+    assert [(rows[i]["capture_mode"], rows[i]["speech"]) for i in sent[1:4]] == [("metadata", None)] * 3
+    assert rows[sent[0]]["capture_mode"] == rows[sent[-1]]["capture_mode"] == "redacted"
+    assert "How are you" in rows[sent[-1]]["speech"]
 
 
 def test_a_nul_in_a_clear_value_is_refused_never_stored_cut_at_it(store):
