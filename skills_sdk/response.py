@@ -448,7 +448,7 @@ def limit_problems(envelope: dict[str, Any], size: int) -> list[str]:
     """What in a response envelope of ``size`` bytes (its JSON) is past Alexa's limits; [] when nothing is.
 
     >>> limit_problems({"response": {"outputSpeech": {"type": "PlainText", "text": "x" * 9000}}}, 9100)
-    ['the speech is 9000 characters; Alexa speaks at most 8000']
+    ['the speech is 9,000 characters; Alexa speaks at most 8,000']
 
     Nothing under :data:`MAX_SPEECH_CHARS` bytes can break one, so a caller checks bigger answers only.
     """
