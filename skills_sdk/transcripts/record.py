@@ -173,7 +173,8 @@ def split_kinds(text: str) -> str:
 def storage_values(row: Mapping[str, Any]) -> list[Any]:
     """The INSERT parameters for ``row`` in :data:`INSERT_COLUMNS` order, JSON columns encoded; checks the owners.
 
-    >>> storage_values({"developer_id": "d", "skill": "s", "user_id": "u", "slots": {"a": 1}})[9]
+    >>> values = storage_values({"developer_id": "d", "skill": "s", "user_id": "u", "slots": {"a": 1}})
+    >>> values[INSERT_COLUMNS.index("slots")]
     '{"a":1}'
 
     This is capture's path (a plain dict in, a list out, no object made per row): it runs on
