@@ -29,7 +29,8 @@ def scrub(store: TranscriptStore, *, attempts: int = 5, pause: float = 0.05, wai
           conn: sqlite3.Connection | None = None) -> bool:
     """Remove the old bytes of deleted rows from the files; True when nothing of them is left.
 
-    >>> scrub(store)
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> scrub(open_ledger(":memory:"))
     True
 
     Every connection has ``secure_delete`` on, so freed pages are zeroed. What is left is the
@@ -82,6 +83,10 @@ def erase_user(store: TranscriptStore, user_id: str, *, skill: str | None = None
                scrub: bool | None = None) -> dict[str, Any]:
     """Erase everything recorded about ``user_id`` (in every skill, or one) and return the receipt.
 
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> store = open_ledger(":memory:")
+    >>> ids = [store.record({"developer_id": "acme", "skill": "pizza", "user_id": "amzn1.ask.account.A"})
+    ...        for _ in range(3)]
     >>> receipt = erase_user(store, "amzn1.ask.account.A")
     >>> receipt["transcripts"], receipt["scrubbed"]
     (3, True)
@@ -170,7 +175,8 @@ def finish_scrubs(store: TranscriptStore, *, conn: sqlite3.Connection | None = N
                   yielding: bool = False, attempts: int = 5) -> bool:
     """Finish the scrub of every receipt still marked ``scrubbed: false``; True when none is left owing.
 
-    >>> finish_scrubs(store)
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> finish_scrubs(open_ledger(":memory:"))
     True
 
     Applies the full-text deletes the erasures queued (secure delete: no token of them stays in
@@ -202,8 +208,13 @@ def finish_scrubs(store: TranscriptStore, *, conn: sqlite3.Connection | None = N
 def iter_receipts(store: TranscriptStore, *, user_id: str | None = None) -> list[dict[str, Any]]:
     """Stored erasure receipts, newest first (only ``user_id``'s when given).
 
-    >>> [r["transcripts"] for r in iter_receipts(store, user_id="amzn1.ask.account.A")]    # doctest: +SKIP
-    [3]
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> store = open_ledger(":memory:")
+    >>> store.record({"developer_id": "acme", "skill": "pizza", "user_id": "amzn1.ask.account.A"})
+    1
+    >>> _ = erase_user(store, "amzn1.ask.account.A")
+    >>> [r["transcripts"] for r in iter_receipts(store, user_id="amzn1.ask.account.A")]
+    [1]
     """
     sql = "SELECT id, at, user_hash, scope, reason, rows, per_skill, developers, state_rows, scrubbed FROM erasure_receipts"
     params: list[Any] = []
@@ -226,7 +237,9 @@ def schedule_erasure(store: TranscriptStore, user_id: str, *, skill: str | None 
                      developer_id: str | None = None, due: datetime, reason: str = "skill_disabled") -> None:
     """Queue an erasure for ``due``; :func:`run_pending` (called by every purge) carries it out.
 
-    >>> schedule_erasure(store, "amzn1.ask.account.A", skill="pizza", due=datetime.now(timezone.utc))
+    >>> from datetime import datetime, timezone
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> schedule_erasure(open_ledger(":memory:"), "amzn1.ask.account.A", skill="pizza", due=datetime.now(timezone.utc))
     """
     store.conn.execute(
         "INSERT INTO pending_erasures (user_id, developer_id, skill, due_at, reason, created_at) "

@@ -18,6 +18,8 @@ __all__ = ["create_key", "verify_key", "revoke_key", "list_keys"]
 def create_key(store: TranscriptStore, kind: str, subject: str, *, actor: str = "cli") -> tuple[KeyInfo, str]:
     """Make a new key for ``subject`` and return it with its record; only its hash is stored.
 
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> store = open_ledger(":memory:")
     >>> info, key = create_key(store, "developer", "pronto-pizza-labs")
     >>> key.startswith("sk_dev_"), info.kind
     (True, 'developer')
@@ -39,7 +41,8 @@ def create_key(store: TranscriptStore, kind: str, subject: str, *, actor: str = 
 def verify_key(store: TranscriptStore, key: str) -> KeyInfo | None:
     """The live key record for ``key``, or None when it is unknown, revoked or malformed.
 
-    >>> verify_key(store, "sk_dev_wrong") is None
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> verify_key(open_ledger(":memory:"), "sk_dev_wrong") is None
     True
     """
     if not looks_like_key(key):
@@ -54,7 +57,10 @@ def verify_key(store: TranscriptStore, key: str) -> KeyInfo | None:
 def revoke_key(store: TranscriptStore, key_or_id: str, *, actor: str = "cli") -> KeyInfo:
     """Revoke a key, named by its id (``key_…``) or by the key itself; it stops working at once.
 
-    >>> revoke_key(store, info.id).revoked_at is not None     # doctest: +SKIP
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> store = open_ledger(":memory:")
+    >>> info, key = create_key(store, "developer", "pronto-pizza-labs")
+    >>> revoke_key(store, info.id).revoked_at is not None
     True
 
     Raises :class:`NotFound` when no such key exists. Revoking a revoked key changes nothing.
