@@ -84,7 +84,7 @@ def _contents(conn: sqlite3.Connection, ids: Sequence[int]) -> Iterator[tuple[in
 def insert_digest(conn: sqlite3.Connection, secret: bytes, values: Sequence[Any]) -> str | None:
     """The digest of the row an INSERT of ``values`` (:data:`INSERT_COLUMNS` order) writes, or None when only a read-back tells.
 
-    >>> digest = insert_digest(conn, store.secret(), values)     # doctest: +SKIP  (before the write lock)
+    >>> digest = insert_digest(conn, store.secret(), values)     # before the write lock  # doctest: +SKIP
 
     A capture makes it before it takes the write lock, so the lock is held for the SQL alone:
     the row's JSON text and its HMAC were a tenth of a capture's hold, which the other writers
@@ -213,7 +213,9 @@ class ChainReport(Mutable):
 def verify(conn: sqlite3.Connection, secret: bytes) -> ChainReport:
     """Walk the chain and check every row against it; the first problem found, or ``ok``.
 
-    >>> verify(store.db.conn, store.secret()).ok      # doctest: +SKIP
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> store = open_ledger(":memory:")
+    >>> verify(store.db.conn, store.secret()).ok
     True
 
     Reads in one read transaction, so a server may keep writing meanwhile.
