@@ -55,7 +55,7 @@ class KeyFile:
     """The ledger's key-encryption key at one epoch, in a file outside the database (mode 0600).
 
     >>> kf = KeyFile.open("var/ledger.key", create=True)     # doctest: +SKIP
-    >>> kf.epoch, len(kf.key)
+    >>> kf.epoch, len(kf.key)                                  # doctest: +SKIP
     (0, 32)
 
     Give every host the same file (as you would a signing secret): each derives later epochs itself.

@@ -54,7 +54,7 @@ class Keyring:
     """Data keys per (developer, skill, user) and search keys per developer's group, wrapped under the key file's KEK.
 
     >>> ring = Keyring(ledger, "/etc/skills/ledger.key"); ring.bind()      # doctest: +SKIP
-    >>> key_id, key = ring.user_key(conn, "acme", "pizza", "u1")
+    >>> key_id, key = ring.user_key(conn, "acme", "pizza", "u1")       # doctest: +SKIP
 
     See :mod:`.crypto` for why the keys are wrapped and the KEK ratchets.
     """

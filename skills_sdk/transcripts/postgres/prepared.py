@@ -28,7 +28,7 @@ class Prepared:
     """A statement written with psycopg's named placeholders, run with :meth:`run` straight through libpq.
 
     >>> stmt = Prepared("skills_plus_one", "SELECT %(a)s::int + 1")      # doctest: +SKIP
-    >>> stmt.run(conn, {"a": 1})
+    >>> stmt.run(conn, {"a": 1})                                         # doctest: +SKIP
     [(b'2',)]
 
     Parameters go as text (``None`` as NULL, ``bool`` as ``t``/``f``), ``bytes`` in binary; the

@@ -45,7 +45,7 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
     """The ledger on PostgreSQL: many skill servers on many hosts share one database.
 
     >>> ledger = open_ledger("postgresql://skills@db.internal/ledger")     # doctest: +SKIP
-    >>> ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})
+    >>> ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "u1", "speech": "Hi."})   # doctest: +SKIP
     1
 
     Every write commits before it returns (``synchronous_commit`` as the server has it: on by
