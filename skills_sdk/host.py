@@ -108,9 +108,18 @@ STORE_DEPRECATED = (
 class SkillHost:
     """The skills a server hosts, each with its middleware chain composed once.
 
+    >>> from skills_sdk import Skill, say
+    >>> from skills_sdk.testing import intent_request
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> from skills_sdk.transcripts.compose import ledger_middleware
+    >>> pizza = Skill("pizza", developer_id="pronto-pizza-labs")
+    >>> @pizza.intent("WhereIsMyPizza")
+    ... def where(ctx):
+    ...     return say("It is in the oven.")
     >>> ledger = open_ledger(":memory:")
-    >>> host = SkillHost([pizza], state=ledger, middleware=ledger_middleware(ledger))   # doctest: +SKIP
-    >>> host.handle("pizza", envelope_dict).envelope["response"]                        # doctest: +SKIP
+    >>> host = SkillHost([pizza], state=ledger, middleware=ledger_middleware(ledger))
+    >>> host.handle("pizza", intent_request("WhereIsMyPizza")).envelope["response"]
+    {'outputSpeech': {'type': 'SSML', 'ssml': '<speak>It is in the oven.</speak>'}, 'shouldEndSession': True}
 
     ``middleware`` runs around every skill's own middleware, first outermost: the edge that
     serves the host puts the ledger's there

@@ -39,7 +39,7 @@ def create_app(
 ) -> Flask:
     """Build the Flask app that hosts ``skills``.
 
-    >>> app = create_app([pizza], db=":memory:", http=partner_session())
+    >>> app = create_app([pizza], db=":memory:", http=partner_session())            # doctest: +SKIP
     >>> app.test_client().post("/alexa/pizza", json=envelope).json["response"]   # doctest: +SKIP
 
     ``store`` (a :class:`Ledger`, or ``db``: a path or URL; default ``var/transcripts.db``) receives a transcript of every

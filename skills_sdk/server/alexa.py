@@ -119,7 +119,9 @@ def _status_line(status: int) -> str:
 class AlexaEndpoint:
     """``POST /alexa/<skill>`` as a WSGI app; every other request goes on to ``next_app`` (Flask's).
 
-    >>> app.wsgi_app = AlexaEndpoint(app, app.wsgi_app)    # doctest: +SKIP  (register() does this)
+    :func:`register` puts it in front of Flask's own WSGI app:
+
+    >>> app.wsgi_app = AlexaEndpoint(app, app.wsgi_app)    # doctest: +SKIP
 
     A body sent without ``Content-Length`` (chunked) goes on to Flask, which reads it the same way.
     """

@@ -53,7 +53,7 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 def register(app: Flask) -> None:
     """Mount the console on ``app``, with sessions kept in the ledger behind an HttpOnly, SameSite=Lax cookie.
 
-    >>> app = create_app(db=":memory:")  # registers it
+    >>> app = create_app(db=":memory:")  # registers it  # doctest: +SKIP
 
     The cookie carries only a random session id; the ledger's row names the signed-in key by its
     id and expires after ``SKILLS_CONSOLE_SESSION_TTL`` seconds (8 hours). Sign-out deletes the

@@ -26,9 +26,12 @@ log = LazyLogger("skills_sdk.transcripts")
 class Capture:
     """Middleware that records every response of a skill into a :class:`Ledger`.
 
-    >>> from skills_sdk import Skill, say
+    The server adds it for you:
+
+    >>> from skills_sdk.server import create_app
+    >>> from skills_sdk.transcripts import open_ledger
     >>> store = open_ledger(":memory:")
-    >>> app = create_app(skills=[skill], store=store)   # doctest: +SKIP  (the server adds it for you)
+    >>> app = create_app(skills=[skill], store=store)   # doctest: +SKIP
 
     The row is committed before the middleware returns, so before the reply leaves the server.
     A handler that raised is recorded with status ``error`` and the user hears an apology.

@@ -17,7 +17,10 @@ def ledger_middleware(ledger: Ledger, *, capture: bool = True, guard: LedgerGuar
                       spool: Spool | None = None) -> list[Middleware]:
     """The middleware that ties every turn to ``ledger``, outermost first; what each edge puts before its own.
 
+    >>> from skills_sdk.transcripts import open_ledger
     >>> ledger = open_ledger(":memory:")
+    >>> [type(m).__name__ for m in ledger_middleware(ledger)]
+    ['ForgetOnDisable', 'Capture']
     >>> host = SkillHost([pizza], state=ledger, middleware=[*ledger_middleware(ledger), *mine])   # doctest: +SKIP
 
     :class:`~skills_sdk.transcripts.erasure.ForgetOnDisable` comes first, so a

@@ -61,8 +61,8 @@ class LedgerGuard:
     """Decides before each turn whether its row has a place, records the row, and watches for recovery.
 
     >>> guard = LedgerGuard(store, Spool.for_store(store, reserve=Reserve(store.path + ".spool.reserve", 2**25)))   # doctest: +SKIP
-    >>> guard.admit()                      # before the handler: raises LedgerUnavailable when there is none
-    >>> guard.record(row)                  # after it: the store, else the spool
+    >>> guard.admit()                      # before the handler: raises LedgerUnavailable when there is none  # doctest: +SKIP
+    >>> guard.record(row)                  # after it: the store, else the spool  # doctest: +SKIP
     42
 
     States: ``ok`` (rows go to the store); ``spooling`` (the store cannot take rows, so they go to

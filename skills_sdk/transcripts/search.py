@@ -66,7 +66,14 @@ def search(ledger: Ledger, filters: TranscriptFilter | Mapping[str, Any], *, dev
            ) -> tuple[list[dict[str, Any]], int | None]:
     """:meth:`Ledger.query`: one page of the scope's transcripts, newest first, and the last id for the next page.
 
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> ledger = open_ledger(":memory:")
+    >>> ledger.record({"developer_id": "pronto-pizza-labs", "skill": "pizza", "user_id": "amzn1.ask.account.A",
+    ...                "utterance": "a large pepperoni pizza"})
+    1
     >>> rows, last = search(ledger, parse_filters({"q": "pepperoni"}), developer_id="pronto-pizza-labs", limit=20)
+    >>> [row["utterance"] for row in rows], last
+    (['a large pepperoni pizza'], None)
 
     ``filters`` come from :func:`parse_filters`. ``last`` is None on the last page.
     """

@@ -39,7 +39,7 @@ class Spool:
 
     >>> spool = Spool.for_store(store)                  # doctest: +SKIP
     >>> host = SkillHost(skills, state=store, middleware=ledger_middleware(store, spool=spool))  # doctest: +SKIP
-    >>> spool.replay(store)                             # later: move the rows into the store, once
+    >>> spool.replay(store)                             # later: move the rows into the store, once  # doctest: +SKIP
     3
 
     Each row is one JSON line written with a single ``os.pwrite`` at the end of the file under an
