@@ -58,7 +58,11 @@ def safe_filters(ledger: Ledger, filters: Mapping[str, Any] | None) -> str | Non
 def tally(rows: Iterable[Mapping[str, Any]], users: Counter[str]) -> Iterator[Mapping[str, Any]]:
     """Yield ``rows`` unchanged, counting each row's user in ``users`` (for an export's audit row).
 
-    >>> users = Counter(); list(tally([{"user_id": "u1"}], users)); users     # doctest: +SKIP
+    >>> from collections import Counter
+    >>> users = Counter()
+    >>> list(tally([{"user_id": "u1"}], users))
+    [{'user_id': 'u1'}]
+    >>> users
     Counter({'u1': 1})
     """
     for row in rows:
