@@ -240,7 +240,9 @@ def _query_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
 def group_conversations(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rows (newest first) as conversations: one thread per (skill, session), threads newest first, turns in order.
 
-    >>> [t["session_id"] for t in group_conversations(rows)]   # doctest: +SKIP
+    >>> rows = [{"id": 3, "skill": "pizza", "session_id": "S2"}, {"id": 2, "skill": "pizza", "session_id": "S1"},
+    ...         {"id": 1, "skill": "pizza", "session_id": "S2"}]
+    >>> [t["session_id"] for t in group_conversations(rows)]
     ['S2', 'S1']
     """
     threads: dict[tuple[str, str], dict[str, Any]] = {}

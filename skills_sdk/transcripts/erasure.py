@@ -26,8 +26,12 @@ def erase_user(ledger: Ledger, user_id: str, *, skill: str | None = None, develo
                actor: str = "cli", reason: str = "request", check: bool = True) -> dict[str, Any]:
     """:meth:`Ledger.erase_user`: erase everything recorded about ``user_id`` and return the receipt.
 
-    >>> receipt = erase_user(ledger, "amzn1.ask.account.A")    # doctest: +SKIP
-    >>> receipt["transcripts"], receipt["scrubbed"]            # doctest: +SKIP
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> ledger = open_ledger(":memory:")
+    >>> ids = [ledger.record({"developer_id": "acme", "skill": "pizza", "user_id": "amzn1.ask.account.A"})
+    ...        for _ in range(3)]
+    >>> receipt = erase_user(ledger, "amzn1.ask.account.A")
+    >>> receipt["transcripts"], receipt["scrubbed"]
     (3, True)
     """
     return ledger.erase_user(user_id, skill=skill, developer_id=developer_id, actor=actor, reason=reason, check=check)
@@ -47,7 +51,9 @@ def iter_receipts(ledger: Ledger, *, user_id: str | None = None) -> list[dict[st
 class ForgetOnDisable:
     """Middleware: when a user disables a skill, forget them in that skill (now, or after its grace days).
 
-    >>> ledger_middleware(store)[0]   # first in the chain   # doctest: +SKIP
+    >>> from skills_sdk.transcripts import open_ledger
+    >>> from skills_sdk.transcripts.compose import ledger_middleware
+    >>> ledger_middleware(open_ledger(":memory:"))[0]   # first in the chain
     <skills_sdk.transcripts.erasure.ForgetOnDisable ...>
 
     Answers ``AlexaSkillEvent.SkillDisabled`` with an empty response, before capture, so the

@@ -35,7 +35,8 @@ class Policy:
 def policies(skills: Iterable[Any]) -> dict[str, Policy]:
     """The retention policy of each skill, by name, from ``Skill(retention_days=…, receipt_retention_days=…)``.
 
-    >>> policies([Skill("pizza", developer_id="d", retention_days=30, receipt_retention_days=365)])   # doctest: +SKIP
+    >>> from skills_sdk import Skill
+    >>> policies([Skill("pizza", developer_id="d", retention_days=30, receipt_retention_days=365)])
     {'pizza': Policy(days=30, receipt_days=365)}
     """
     return {s.name: Policy(s.ledger.retention_days, s.ledger.receipt_retention_days) for s in skills}

@@ -45,7 +45,8 @@ def check_writable(store: TranscriptStore, *, timeout_ms: int = 250) -> str | No
 
     The probe writes nothing and waits at most ``timeout_ms`` for a lock held elsewhere.
 
-    >>> check_writable(SQLiteLedger(":memory:")) is None      # doctest: +SKIP
+    >>> from skills_sdk.transcripts.sqlite.ledger import SQLiteLedger
+    >>> check_writable(SQLiteLedger(":memory:")) is None
     True
     """
     if store.memory:
