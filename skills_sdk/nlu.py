@@ -83,7 +83,8 @@ _DIGIT_GROUPS = re.compile(r"(?<=\d),(?=\d{3})")
 _WORDS = re.compile(r"[^\W_]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SLOT_NAME = re.compile(r"\w+")
-_INVOCATION = re.compile(r"[a-z][a-z'.]*(?: [a-z][a-z'.]*)*")
+# Letters of any script ("assistent für minecraft", "コーヒーショップ"), as the model rules take them.
+_INVOCATION = re.compile(r"[^\W\d_A-Z][^\W\d_A-Z'.]*(?: [^\W\d_A-Z][^\W\d_A-Z'.]*)*")
 
 
 def _words(text: str) -> tuple[str, ...]:
