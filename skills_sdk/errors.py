@@ -94,3 +94,7 @@ class BadQuery(SkillsError):
         super().__init__(f"{param}: {message}")
         self.param = param
         self.message = message
+
+
+class ModelImportError(ModelError):
+    """A file given to ``skills model import`` is not an interaction model the SDK can declare; the message names the field and the fix."""

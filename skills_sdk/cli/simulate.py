@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -209,6 +210,52 @@ def export_model_command(skill: str, lenient: bool, locale: str | None, skills_s
             f"The {model_.locale} model of skill {skill!r} breaks {len(problems)} of Alexa's rules "
             "(listed above), so an Alexa build would refuse it. Fix them, or pass --lenient to export anyway.")
     click.echo(json.dumps(export_model(model_, lenient=True), indent=2, ensure_ascii=False))
+
+
+@model.command("import")
+@click.argument("model_file", metavar="MODEL.json", type=click.Path(dir_okay=False))
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="Write the module here (default: print it).")
+@click.option("--name", default=None, help="The skill's name (default: from the invocation name).")
+@click.option("--locale", default=None, metavar="LOCALE",
+              help="The model's locale (default: the file's name, e.g. de-DE.json, else en-US).")
+@click.option("--lenient", is_flag=True,
+              help="Leave out (and list) what the SDK's rules refuse, instead of stopping.")
+def import_model_command(model_file: str, out_file: str | None, name: str | None, locale: str | None,
+                         lenient: bool) -> None:
+    """Write a skill module that declares the interaction model MODEL.json (an ASK project's <locale>.json).
+
+    Whatever the SDK cannot declare is listed on stderr, piece by piece with the reason, and written as
+    a comment where it would be. A file that is not an interaction model, or a piece the SDK's rules
+    refuse (without --lenient), exits with status 2 and names the field and the fix.
+    """
+    from ..errors import ModelImportError
+    from ..model_import import locale_of, read_model, render, skill_name_for
+
+    try:
+        with open(model_file, encoding="utf-8-sig") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {model_file}: {exc.strerror}.", param_hint="MODEL.json") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.UsageError(f"{model_file} is not JSON ({exc}). Give the interaction model file of an ASK "
+                               "project: skill-package/interactionModels/custom/<locale>.json.") from None
+    try:
+        imported = read_model(data, locale=locale or locale_of(model_file) or "en-US", lenient=lenient)
+    except ModelImportError as exc:
+        raise click.UsageError(f"{model_file}: {exc}") from None
+    for item in imported.left_out:
+        click.echo(f"{'warning' if item.kept else 'left out'}: {item.where}: {item.why}", err=True)
+    source = render(imported, skill_name=name or skill_name_for(imported.invocation_name),
+                    source=os.path.basename(model_file))
+    if out_file is None:
+        click.echo(source, nl=False)
+        return
+    with open(out_file, "w", encoding="utf-8") as f:
+        f.write(source)
+    click.echo(f"wrote {out_file}: {len(imported.intents)} intents, {len(imported.types)} slot types"
+               f"{f', {len(imported.left_out)} piece(s) left out or kept with a warning (listed above)' if imported.left_out else ''}.",
+               err=True)
 
 
 @click.command("package")
