@@ -739,3 +739,18 @@ def test_a_synonym_several_values_share_resolves_to_each_as_alexa_does():
         return say(f"{ctx.slot('drink')}, or any of {len(values)}: {', '.join(name for name, _ in values)}.")
 
     assert SkillClient(cafe).say("a cocoa please").speech == "hot chocolate, or any of 2: hot chocolate, chocolate milk."
+
+
+@pytest.mark.parametrize(("locale", "name", "said"), [("de-DE", "assistent für minecraft", "öffne assistent für minecraft"),
+                                                      ("en-US", "café olé", "open café olé")])
+def test_an_invocation_name_in_letters_beyond_a_to_z_starts_and_is_heard(locale, name, said):
+    from skills_sdk import Skill, ask
+    from skills_sdk.testing import SkillClient
+
+    skill = Skill("local", developer_id="d", invocation_name=name, locale=locale)
+
+    @skill.launch
+    def hello(ctx):
+        return ask("Hallo!", "Hallo?")
+
+    assert SkillClient(skill).say(said).speech == "Hallo!"
