@@ -231,9 +231,9 @@ def _check_dialog_slot(im: IntentModel, name: str, ds: DialogSlot) -> list[Probl
 
 def _check_validation(kind: str, params: Mapping[str, Any], prompts: Sequence[str], slot_type: str,
                       where: str) -> list[Problem]:
+    numbers = ("AMAZON.NUMBER", "AMAZON.FOUR_DIGIT_NUMBER")  # a year's bounds: Alexa's own birthday sample
     fits = {
-        "isGreaterThan": ("AMAZON.NUMBER",), "isGreaterThanOrEqualTo": ("AMAZON.NUMBER",),
-        "isLessThan": ("AMAZON.NUMBER",), "isLessThanOrEqualTo": ("AMAZON.NUMBER",),
+        "isGreaterThan": numbers, "isGreaterThanOrEqualTo": numbers, "isLessThan": numbers, "isLessThanOrEqualTo": numbers,
         "isInDuration": ("AMAZON.DATE", "AMAZON.TIME"), "isNotInDuration": ("AMAZON.DATE", "AMAZON.TIME"),
     }
     out: list[Problem] = []
