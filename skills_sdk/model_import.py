@@ -585,9 +585,11 @@ def render(imported: Imported, *, skill_name: str, source: str = "", developer_i
         if im.samples:
             args.append("samples=[\n" + "".join(f"        {s!r},\n" for s in im.samples) + "    ]")
         if im.slots:
-            slots = ", ".join(f"{s!r}: {_slot(im.dialog_slots[s]) if s in im.dialog_slots else repr(t)}"
-                              for s, t in im.slots.items())
-            args.append(f"slots={{{slots}}}")
+            entries = [f"{s!r}: {_slot(im.dialog_slots[s]) if s in im.dialog_slots else repr(t)}"
+                       for s, t in im.slots.items()]
+            one_line = f"slots={{{', '.join(entries)}}}"
+            args.append(one_line if len(one_line) <= 80 else "slots={\n" + "".join(f"        {e},\n" for e in entries)
+                        + "    }")
         if im.confirm:
             args.append(f"confirm={_texts(im.confirm)}")
         if im.delegation is not None:
@@ -604,7 +606,29 @@ def render(imported: Imported, *, skill_name: str, source: str = "", developer_i
             said = ", ".join(f"{p} {{{p}}}" for p in params)
             text = f"{_words(im.name).capitalize()}{f': {said}' if said else ''}. This is not built yet."
             out.append(f"    return say({'f' if params else ''}{text!r})")
-    return "\n".join(out).rstrip() + "\n"
+    return _double_quoted("\n".join(out).rstrip() + "\n")
+
+
+def _double_quoted(source: str) -> str:
+    """``source`` with its plain single-quoted strings in double quotes, as the project's formatter writes them.
+
+    >>> print(_double_quoted("say('Hi.', \\"it's\\")"))
+    say("Hi.", "it's")
+    """
+    import ast
+    import io
+    import json
+    import tokenize
+
+    lines = source.splitlines(keepends=True)
+    for tok in reversed(list(tokenize.generate_tokens(io.StringIO(source).readline))):
+        if tok.type == tokenize.STRING and tok.string.startswith("'") and not tok.string.startswith("'''"):
+            (row, col), (end_row, end_col) = tok.start, tok.end
+            if row == end_row:
+                text = json.dumps(ast.literal_eval(tok.string), ensure_ascii=False)
+                line = lines[row - 1]
+                lines[row - 1] = line[:col] + text + line[end_col:]
+    return "".join(lines)
 
 
 

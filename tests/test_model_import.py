@@ -175,7 +175,7 @@ def test_a_sample_with_digits_is_refused_with_the_rule_and_the_fix(tmp_path):
     lenient = CliRunner().invoke(main, ["model", "import", str(path), "--lenient"])
     assert lenient.exit_code == 0
     assert "left out: interactionModel.languageModel.intents[OrderIntent].samples['order 2 pizzas']" in lenient.stderr
-    assert "'order {size} pizzas'" in lenient.stdout and "order 2 pizzas" in lenient.stdout  # the comment
+    assert '"order {size} pizzas"' in lenient.stdout and "order 2 pizzas" in lenient.stdout  # the comment
 
 
 def test_an_unsupported_slot_feature_is_left_out_saying_why():
