@@ -187,6 +187,60 @@ def _below_thousand(ws: Sequence[str], i: int) -> tuple[int, int] | None:
     return _below_hundred(ws, i)
 
 
+_ORDINALS = {
+    **{w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+                                  "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth".split(), 1)},
+    **{w: i * 10 for i, w in enumerate("twentieth thirtieth fortieth fiftieth sixtieth seventieth eightieth "
+                                       "ninetieth".split(), 2)},
+}
+_ORDINAL_DIGITS = re.compile(r"(\d+)(?:st|nd|rd|th)")
+_DIGIT_WORDS = {"zero": 0, "oh": 0, "o": 0, **_UNITS}
+
+
+def words_to_ordinal(words: Sequence[str]) -> int | None:
+    """The number an ordinal says (``AMAZON.Ordinal``), or None: "twenty first" and "21st" are 21.
+
+    >>> words_to_ordinal("twenty first".split()), words_to_ordinal(["3rd"]), words_to_ordinal(["third", "one"])
+    (21, 3, None)
+    """
+    if len(words) == 1 and (digits := _ORDINAL_DIGITS.fullmatch(words[0])):
+        return int(digits[1])
+    if not words or words[-1] not in _ORDINALS:
+        return None
+    last, head = _ORDINALS[words[-1]], [w for w in words[:-1] if w != "and"]
+    if not head:
+        return last
+    base = words_to_number(head)
+    if base is None or (last < 10 and base % 10) or (last >= 10 and base % 100):
+        return None  # "twenty first", "a hundred and twelfth"; not "twenty one first"
+    return base + last
+
+
+def words_to_year(words: Sequence[str]) -> int | None:
+    """The number a four-digit slot (``AMAZON.FOUR_DIGIT_NUMBER``) hears, or None.
+
+    Years as they are said ("nineteen eighty four", "twenty twenty", "nineteen oh five"), numbers
+    ("two thousand and five") and digits one by one ("one two three four").
+
+    >>> [words_to_year(t.split()) for t in ("nineteen eighty four", "nineteen oh five", "one two three four")]
+    [1984, 1905, 1234]
+    """
+    if (value := words_to_number(words)) is not None:
+        return value if value < 10_000 else None
+    if len(words) == 4 and all(w in _DIGIT_WORDS for w in words):
+        return int("".join(str(_DIGIT_WORDS[w]) for w in words))
+    for k in range(1, len(words)):
+        high, rest = words_to_number(words[:k]), words[k:]
+        if high is None or not 10 <= high <= 99:
+            continue
+        if len(rest) == 2 and rest[0] in ("oh", "o") and rest[1] in _UNITS:
+            return high * 100 + _UNITS[rest[1]]
+        low = words_to_number(rest)
+        if low is not None and 10 <= low <= 99:
+            return high * 100 + low
+    return None
+
+
 def words_to_number(words: Sequence[str]) -> int | None:
     """The integer that number words spell, or None if they do not spell exactly one.
 
@@ -214,6 +268,12 @@ def words_to_number(words: Sequence[str]) -> int | None:
         return total + value if i == len(words) else None
 
 
+#: The built-in slot types heard as numbers, by kind; the words each kind reads, and where they start.
+_NUMBER_KINDS = {"AMAZON.NUMBER": "number", "AMAZON.Ordinal": "ordinal", "AMAZON.FOUR_DIGIT_NUMBER": "year"}
+_SPOKEN = {"number": words_to_number, "ordinal": words_to_ordinal, "year": words_to_year}
+_SPOKEN_STARTS = {"number": _NUMBER_STARTS, "ordinal": _NUMBER_STARTS | frozenset(_ORDINALS), "year": _NUMBER_STARTS}
+
+
 # --- compiled samples ------------------------------------------------------------------------
 
 
@@ -227,7 +287,7 @@ class _Slot:
                  lengths: tuple[int, ...] = ()) -> None:
         self.name = name
         self.type = type
-        self.kind = kind  # "custom", "number" or "free"
+        self.kind = kind  # "custom", "free", or a kind of number: "number", "ordinal", "year"
         self.values = {} if values is None else values
         self.lengths = lengths  # lengths of known values, longest first
 
@@ -280,15 +340,18 @@ def _slot_candidates(
                     0,
                     1,
                 )
-    elif slot.kind == "number":
+    elif slot.kind in _SPOKEN:
         w = words[i]
         if w.isascii() and w.isdigit():
-            # str(int(w)) would fail on thousands of digits; stripping zeros is all it did.
-            yield _Candidate(1, SlotMatch(slot.name, w.lstrip("0") or "0", None, None, None, slot.type), 0, 1)
-        elif w in _NUMBER_STARTS:
+            # str(int(w)) would fail on thousands of digits; stripping zeros is all it did (a year keeps them).
+            said = w if slot.kind == "year" else w.lstrip("0") or "0"
+            yield _Candidate(1, SlotMatch(slot.name, said, None, None, None, slot.type), 0, 1)
+        elif w in _SPOKEN_STARTS[slot.kind] or _ORDINAL_DIGITS.fullmatch(w):
             for n in range(min(room, _MAX_NUMBER_WORDS), 0, -1):
-                if (value := words_to_number(words[i : i + n])) is not None:
-                    yield _Candidate(n, SlotMatch(slot.name, str(value), None, None, None, slot.type), 0, 1)
+                if (value := _SPOKEN[slot.kind](words[i : i + n])) is not None:
+                    # Known words, not one known value: beside free text, "march twenty first" is
+                    # March and the 21st, not "march twenty" and the 1st.
+                    yield _Candidate(n, SlotMatch(slot.name, str(value), None, None, None, slot.type), 0, n)
         return
     if not sample.allow_free:
         return
@@ -433,7 +496,7 @@ def _slot(name: str, type_name: str, types: Mapping[str, SlotType]) -> _Slot:
     if type_name in types:
         values = resolutions(types[type_name])
         return _Slot(name, type_name, "custom", values, tuple(sorted({len(k) for k in values}, reverse=True)))
-    return _Slot(name, type_name, "number" if type_name == "AMAZON.NUMBER" else "free")
+    return _Slot(name, type_name, _NUMBER_KINDS.get(type_name, "free"))
 
 
 def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str, SlotType]) -> str | None:
@@ -512,7 +575,8 @@ def _compile_sample(
             )
             return None
         prev = elements[-1] if elements else None
-        if isinstance(prev, _Slot) and "free" in (prev.kind, slots[name].kind):
+        kinds = (prev.kind, slots[name].kind) if isinstance(prev, _Slot) else ()
+        if "free" in kinds and not set(kinds) & _SPOKEN.keys():  # a number's words end it: "march twenty first"
             problems.append(
                 f"{where} puts slots '{prev.name}' and '{name}' next to each other, and free text "
                 f"({prev.type if prev.kind == 'free' else slots[name].type}) makes the split "
@@ -535,7 +599,8 @@ def _compile_sample(
         literals=frozenset(w for e in elements if isinstance(e, tuple) for w in e),
         min_after=tuple(sum(needs[k + 1 :]) for k in range(len(needs))),
         min_words=sum(needs),
-        allow_free=n_literals > 0,
+        # Free text needs words around it that must match: literal ones, or a number's ("{month} {day}").
+        allow_free=n_literals > 0 or any(isinstance(e, _Slot) and e.kind in _SPOKEN for e in elements),
     )
 
 

@@ -26,12 +26,6 @@ LEFT_OUT = {
     "audiobookshelf_en-US.json": ["interactionModel.languageModel.intents[ContinueListeningIntent].samples['continue']",
                                   "interactionModel.languageModel.intents[ContinueListeningIntent].samples['resume']"],
     "audioplayer_en-US.json": [".version"],
-    "birthday_en-US.json": [
-        *(f"interactionModel.languageModel.intents[RegisterBirthdayIntent].samples[{s!r}]" for s in (
-            "{month} {year}", "for {month} {day}", "for the {day} of {month} {year}", "for {month} {day} {year}",
-            "{month} {day} {year}", "my date of birth is the {day} of {month} {year}",
-            "my birthday is the {day} of {month} {year}", "I was born the {day} of {month} {year}",
-            "{day} of {month} {year}", "{month} {day}"))],
     "coffeeshop_ja-JP.json": ["invocation name (ja-JP)"],
     "conversations_petmatch_en-US.json": ["interactionModel.languageModel.types[name]"],
     "fact_de-DE.json": ["interactionModel.languageModel.types[FactType].values[2]"],

@@ -754,3 +754,21 @@ def test_an_invocation_name_in_letters_beyond_a_to_z_starts_and_is_heard(locale,
         return ask("Hallo!", "Hallo?")
 
     assert SkillClient(skill).say(said).speech == "Hallo!"
+
+
+def test_ordinals_and_years_are_heard_as_numbers_so_they_may_sit_beside_a_list_slot():
+    # Alexa's own birthday sample: "{month} {day} {year}" with AMAZON.Month, AMAZON.Ordinal and
+    # AMAZON.FOUR_DIGIT_NUMBER side by side.
+    model = InteractionModel(
+        "cake time",
+        (IntentModel("BirthdayIntent", ("{month} {day} {year}", "i was born the {day} of {month} {year}"),
+                     {"month": "AMAZON.Month", "day": "AMAZON.Ordinal", "year": "AMAZON.FOUR_DIGIT_NUMBER"}),),
+    )
+    validate_model(model)
+    matcher = compile_model(model)
+    for said, want in [("march twenty first nineteen eighty four", ("march", "21", "1984")),
+                       ("i was born the 3rd of july twenty twenty", ("july", "3", "2020")),
+                       ("october first two thousand and five", ("october", "1", "2005")),
+                       ("may thirtieth nineteen oh five", ("may", "30", "1905"))]:
+        slots = matcher.match(said).slots
+        assert tuple(slots[k].value for k in ("month", "day", "year")) == want, said
