@@ -244,6 +244,17 @@ def test_console_pages_forbid_inline_scripts_and_framing(http):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_the_cookie_is_secure_when_the_console_is_served_over_https(app):
+    http = app.test_client()
+    assert "Secure" not in sign_in(http).headers["Set-Cookie"]
+    https = app.test_client()
+    page = https.get("/console/", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    resp = https.post("/console/sign-in", base_url="https://localhost",
+                      data={"key": app.keys.dev, "csrf_token": token})
+    assert resp.status_code == 303 and "; Secure" in resp.headers["Set-Cookie"]
+
+
 # -- CSRF --------------------------------------------------------------------------------------------
 
 POSTS = ["/console/sign-in", "/console/sign-out", "/console/me/sign-in", "/console/me/sign-out",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Request, Response
+from flask import request as active_request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -120,6 +121,7 @@ class LedgerSessionInterface(SessionInterface):
         if not session.from_cookie and (session.accessed or session.modified):
             response.set_cookie(
                 self.get_cookie_name(app), session.sid, httponly=True, path=self.get_cookie_path(app),
-                domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app),
+                # Over HTTPS the cookie is Secure even unconfigured: an http:// page of the host never gets it.
+                domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app) or active_request.is_secure,
                 samesite=self.get_cookie_samesite(app) or "Lax")
             response.vary.add("Cookie")
