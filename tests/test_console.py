@@ -255,6 +255,42 @@ def test_the_cookie_is_secure_when_the_console_is_served_over_https(app):
     assert resp.status_code == 303 and "; Secure" in resp.headers["Set-Cookie"]
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize("method, path, status", [("GET", "/console/no-such-page", 404),
+                                                  ("GET", "/console/sign-in", 405),
+                                                  ("POST", "/console/dashboard", 405)])
+def test_a_console_address_that_has_no_page_answers_with_a_page_and_the_consoles_headers(http, method, path, status):
+    """A mistyped console address was a JSON body, without the console's CSP or framing headers."""
+    csrf(http)
+    resp = http.open(path, method=method, headers=BROWSER, data={"csrf_token": csrf(http)})
+    assert resp.status_code == status and resp.mimetype == "text/html"
+    page = resp.get_data(as_text=True)
+    assert "<h1>" in page and 'href="/console/"' in page and "Traceback" not in page
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    api = http.open(path, method=method, headers={"Accept": "application/json"}, data={"csrf_token": csrf(http)})
+    assert api.status_code == status and api.get_json()["error"]["code"]
+    assert http.get("/no-such-page", headers=BROWSER).mimetype == "application/json"  # outside the console: JSON
+
+
+def test_a_console_page_that_fails_is_a_page_saying_so(http, monkeypatch, caplog):
+    from skills_sdk.server import console_data
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    sign_in(http)
+    monkeypatch.setattr(console_data, "query", broken)
+    resp = http.get("/console/", headers=BROWSER)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 500 and resp.mimetype == "text/html"
+    assert "the error was logged" in page and "disk on fire" not in page and "Traceback" not in page
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert "disk on fire" in caplog.text
+
+
 # -- CSRF --------------------------------------------------------------------------------------------
 
 POSTS = ["/console/sign-in", "/console/sign-out", "/console/me/sign-in", "/console/me/sign-out",

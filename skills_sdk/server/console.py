@@ -25,11 +25,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ..errors import BadQuery
 from ..transcripts.ledger import Ledger
 from ..transcripts.query import ERROR_STATUSES, fts_query
 from ..transcripts.record import iter_csv, to_jsonl
+from . import alexa
 from . import console_data as data
 from .alexa import error_response
 from .sessions import LedgerSession, LedgerSessionInterface
@@ -65,6 +68,9 @@ def register(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("SKILLS_CONSOLE_SIMULATOR", True)
     app.register_blueprint(bp)
+    # Registered after the Alexa blueprint's JSON handlers, so these replace them and defer to them.
+    app.register_error_handler(HTTPException, _error_page(alexa.http_error))
+    app.register_error_handler(Exception, _error_page(alexa.unexpected))
 
 
 # -- session, CSRF, headers --------------------------------------------------------------------------
@@ -109,8 +115,36 @@ def _check_csrf() -> Response | None:
     return Response(render_template("console/error.html", title="Form expired", message=message), status=403)
 
 
-@bp.after_request
+def _error_page(answer: Callable[[Any], Response]) -> Callable[[Any], Response]:
+    """An error handler: ``answer``'s JSON error, shown as a console page to a browser under the console's prefix."""
+    def handle(exc: Any) -> Response:
+        resp = answer(exc)
+        if not _under_console() or _wants_json() or resp.mimetype != "application/json":
+            return resp
+        try:
+            message = json.loads(resp.get_data())["error"]["message"]
+            page = render_template("console/error.html", title=HTTP_STATUS_CODES.get(resp.status_code, "Error"),
+                                   message=message, **_template_globals())
+        except Exception:  # the page needs the ledger (who is signed in); the JSON answer does not
+            log.exception("could not show the console's error page for %s", resp.status_code)
+            return resp
+        html = Response(page, status=resp.status_code)
+        for name in ("Allow", "Retry-After"):
+            if name in resp.headers:
+                html.headers[name] = resp.headers[name]
+        return html
+    return handle
+
+
+def _under_console() -> bool:
+    prefix = bp.url_prefix or "/console"
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+@bp.after_app_request
 def _headers(resp: Response) -> Response:
+    if not _under_console():  # a path no console route matched (a 404, a 405) still gets the console's headers
+        return resp
     resp.headers.setdefault("Content-Security-Policy", _CSP)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "no-referrer"
