@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+from urllib.parse import urljoin
 
 import pytest
 from conftest import LEDGER_BACKENDS, example_app, raw_sql
@@ -342,7 +344,7 @@ def test_turns_are_grouped_into_one_thread_per_session(http):
     sign_in(http)
     page = http.get("/console/").get_data(as_text=True)
     assert page.count('<section class="thread">') == 2  # S0 (rows 0-2) and S1 (rows 3-4)
-    s0 = page.split("pizza · S0")[1].split('<section class="thread">')[0]
+    s0 = page.split('pizza · <span class="sid">S0</span>')[1].split('<section class="thread">')[0]
     assert shown_turns(s0) == {1, 2, 3}
     assert s0.index('id="turn-1"') < s0.index('id="turn-3"')  # oldest turn first inside a thread
 
@@ -380,6 +382,21 @@ def test_a_conversation_page_shows_every_turn_of_the_session_in_order(http):
     sign_in(http)
     page = http.get("/console/conversations/S0").get_data(as_text=True)
     assert re.findall(r'id="turn-(\d+)"', page) == ["1", "2", "3"]
+
+
+def test_a_thread_links_to_its_own_conversation_whatever_its_session_id(http, store):
+    """The caller of /alexa picks the session id: "../../me" in a link's path was My data once the browser resolved it."""
+    ids = ["../../me", ".", "a/b?c=1#d", "%2e%2e%2fme"]
+    store.record_many([row(40 + i, session_id=sid) for i, sid in enumerate(ids)])
+    sign_in(http)
+    page = http.get("/console/").get_data(as_text=True)
+    threads = re.findall(r'<a class="open" href="([^"]+)">pizza · <span class="sid">([^<]*)</span>', page)
+    assert {html.unescape(sid) for _, sid in threads} >= set(ids)
+    for href, sid in threads:
+        link = urljoin("http://localhost/console/", html.unescape(href))  # as a browser resolves it
+        opened = http.get(link)
+        assert opened.status_code == 200, (sid, link)
+        assert f'<h1>pizza · <span class="sid">{sid}</span></h1>' in opened.get_data(as_text=True), (sid, link)
 
 
 def test_another_developers_conversation_is_not_found(http):

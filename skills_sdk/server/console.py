@@ -345,10 +345,25 @@ def index() -> Any:
     return Response(page_html, status=400 if problems else 200)
 
 
+@bp.get("/conversation")
+@developer_signed_in
+def conversation(who: data.Identity) -> Any:
+    """Every turn of one of the developer's sessions (``?session_id=``), in order.
+
+    The id travels in the query: in a path, a session id such as ``../../me`` (the caller of
+    ``/alexa`` chooses it) is a dot segment the browser resolves before asking, to another page.
+    """
+    return _conversation(who, request.args.get("session_id", ""))
+
+
 @bp.get("/conversations/<path:session_id>")
 @developer_signed_in
-def conversation(session_id: str, who: data.Identity) -> Any:
-    """Every turn of one of the developer's sessions, in order."""
+def conversation_at(session_id: str, who: data.Identity) -> Any:
+    """The same page at the address earlier versions linked to (a link there still opens it)."""
+    return _conversation(who, session_id)
+
+
+def _conversation(who: data.Identity, session_id: str) -> Any:
     rows = data.session_rows(_store(), who.subject, session_id)
     data.audit(_store(), who, "get", {"session_id": session_id}, rows)
     if not rows:
