@@ -335,8 +335,8 @@ def test_signing_in_gives_a_new_csrf_token(http):
 def test_turns_show_utterance_slots_speech_card_directives_transaction_and_latency(http):
     sign_in(http)
     page = http.get("/console/").get_data(as_text=True)
-    for text in ("order pizza number 1", "size=<b>large</b>", "One large pepperoni.", "In the oven",
-                 "Dialog.Delegate", "pizza_order P-1 <b>18.50 USD</b>", "2.0 ms", "RuntimeError: oven on fire"):
+    for text in ("order pizza number 1", "size</span>=<b>large</b>", "One large pepperoni.", "In the oven",
+                 "Dialog.Delegate", "P-1</span> <b>18.50 USD</b>", "2.0 ms", "RuntimeError: oven on fire"):
         assert text in page
 
 

@@ -17,6 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 USER = "amzn1.ask.account.BROWSER"
 SCRIPT = '<script>document.title="pwned"</script>'
+RLO_USER = "amzn1.ask.account.\u202eLIAM"  # an override that the id never closes
 SSML = '<speak>Your order <break time="1s"/> is <img src=x onerror="document.title=\'pwned\'"></speak>'
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
@@ -29,6 +30,7 @@ else:
     webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -194,3 +196,32 @@ def test_a_user_downloads_sets_capture_mode_and_erases_their_data(server, browse
 
     browser.get(server["url"] + "/console/me")
     assert wait(browser, EC.presence_of_element_located((By.ID, "nothing"))).text.startswith("No transcripts")
+
+
+def test_untrusted_text_neither_widens_the_page_nor_reverses_the_text_after_it(server, browser):
+    """A 20,000-character word made the page 350,000 px wide; an unclosed U+202E in a user id showed the
+    thread's "on this page · from <date>" backwards. Also: the sign-in form works from the keyboard alone."""
+    server["store"].record(_row(9, user_id=RLO_USER, session_id="W" * 3000, utterance="W" * 20_000,
+                                slots={"size": "W" * 5000}))
+    browser.delete_all_cookies()
+    browser.get(server["url"] + "/console/")
+    focused = wait(browser, lambda b: b.switch_to.active_element)
+    assert focused.get_attribute("id") == "key"  # typing starts in the key field
+    focused.send_keys(server["dev_key"] + Keys.ENTER)
+    meta = wait(browser, EC.presence_of_element_located((By.XPATH, "//p[@class='thread-meta'][code[contains(., 'LIAM')]]")))
+    assert "on this page" in meta.text
+    # Left edges of the p and the e of "page": in reading order unless the id's override leaked out.
+    p_left, e_left = browser.execute_script("""
+        const meta = arguments[0], walk = document.createTreeWalker(meta, NodeFilter.SHOW_TEXT);
+        let node; while ((node = walk.nextNode()) && !node.data.includes("on this page")) {}
+        const at = node.data.indexOf("page"), left = (i) => {
+          const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+          return r.getBoundingClientRect().left; };
+        return [left(at), left(at + 3)];""", meta)
+    assert p_left < e_left
+    for width in (1100, 480):
+        browser.set_window_size(width, 900)
+        page, window = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert page <= window, f"the page is {page} px wide in a {window} px window"
+    browser.set_window_size(1100, 900)
