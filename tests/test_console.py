@@ -411,6 +411,25 @@ def test_developer_pages_need_a_sign_in(http, path):
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/console/")
 
 
+@pytest.mark.parametrize("path", ["/console/?user_id=%00", "/console/?skill=pizza&intent=x%00",
+                                  "/console/export?format=csv&session_id=%00", "/console/conversation?session_id=%00",
+                                  "/console/conversations/S%00", "/console/dashboard?skill=%00"])
+def test_a_nul_in_a_filter_or_address_is_a_bad_request_not_a_server_error(http, path):
+    """PostgreSQL cannot compare text with a NUL in it: each of these was a 500 on that backend."""
+    sign_in(http)
+    resp = http.get(path, headers=BROWSER)
+    assert resp.status_code == 400 and "holds a NUL character" in resp.get_data(as_text=True)
+    assert http.get(path, headers={"Accept": "application/json"}).get_json()["error"]["code"] == "invalid_value"
+
+
+def test_an_erase_naming_a_skill_with_a_nul_erases_nothing(http, store):
+    assert me_sign_in(http).status_code == 303
+    before = store.count(user_id=USER)
+    resp = http.post("/console/me/erase", data={"skill": "pizza\x00", "confirm": "yes",
+                                                "csrf_token": csrf(http, "/console/me")})
+    assert resp.status_code == 400 and store.count(user_id=USER) == before
+
+
 #: Rows of the big console: 200 pages of 50; what the test reads is the statements, which no row count changes.
 BIG = 10_000
 

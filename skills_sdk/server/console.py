@@ -115,6 +115,20 @@ def _check_csrf() -> Response | None:
     return Response(render_template("console/error.html", title="Form expired", message=message), status=403)
 
 
+@bp.before_request
+def _refuse_nul() -> Response | None:
+    """A NUL in a filter, a form field or the address: no transcript holds one, and PostgreSQL failed on it (500)."""
+    values = [*request.args.items(multi=True), *request.form.items(multi=True),
+              *((k, v) for k, v in (request.view_args or {}).items() if isinstance(v, str))]
+    name = next((k for k, v in values if "\x00" in k or "\x00" in v), None)
+    if name is None:
+        return None
+    message = f"The {name[:40]!r} value holds a NUL character (%00), which no transcript holds; send it without it."
+    if _wants_json():
+        return error_response(400, "invalid_value", message, field=name[:40])
+    return Response(render_template("console/error.html", title="Bad request", message=message), status=400)
+
+
 def _error_page(answer: Callable[[Any], Response]) -> Callable[[Any], Response]:
     """An error handler: ``answer``'s JSON error, shown as a console page to a browser under the console's prefix."""
     def handle(exc: Any) -> Response:
