@@ -323,6 +323,14 @@ def test_a_forged_cross_site_erase_changes_nothing(http, store):
     assert store.count(user_id=USER) == before
 
 
+@pytest.mark.parametrize("path", [*POSTS, "/console/no-such-page"])
+def test_a_refused_form_from_another_site_sets_no_cookie(http, path):
+    """The form arrives without the SameSite cookie; a new id in the refusal replaced the visitor's, signing them out."""
+    for origin in ("http://evil.example", "null"):
+        resp = http.post(path, data={"key": http.application.keys.dev}, headers={"Origin": origin, **BROWSER})
+        assert resp.status_code in (403, 404) and "Set-Cookie" not in resp.headers
+
+
 def test_signing_in_gives_a_new_csrf_token(http):
     old = csrf(http)
     sign_in(http)

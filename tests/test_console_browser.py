@@ -200,7 +200,8 @@ def test_a_user_downloads_sets_capture_mode_and_erases_their_data(server, browse
 
 def test_untrusted_text_neither_widens_the_page_nor_reverses_the_text_after_it(server, browser):
     """A 20,000-character word made the page 350,000 px wide; an unclosed U+202E in a user id showed the
-    thread's "on this page · from <date>" backwards. Also: the sign-in form works from the keyboard alone."""
+    thread's "on this page · from <date>" backwards. Also: the sign-in form works from the keyboard alone,
+    and a form another site posts cannot sign the developer out."""
     server["store"].record(_row(9, user_id=RLO_USER, session_id="W" * 3000, utterance="W" * 20_000,
                                 slots={"size": "W" * 5000}))
     browser.delete_all_cookies()
@@ -219,6 +220,14 @@ def test_untrusted_text_neither_widens_the_page_nor_reverses_the_text_after_it(s
           return r.getBoundingClientRect().left; };
         return [left(at), left(at + 3)];""", meta)
     assert p_left < e_left
+    # Another site (here an opaque data: page) posts a form to sign the developer out: it is refused, and
+    # its refusal must not hand the browser a new session id in place of the signed-in one.
+    target = server["url"] + "/console/sign-out"
+    browser.get("data:text/html,<form method=post action='" + target + "'><button id=go>win</button></form>")
+    browser.find_element(By.ID, "go").click()
+    wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Form"))
+    browser.get(server["url"] + "/console/")
+    assert browser.find_elements(By.ID, "filters"), "another site's refused form signed the developer out"
     for width in (1100, 480):
         browser.set_window_size(width, 900)
         page, window = browser.execute_script(

@@ -118,7 +118,11 @@ class LedgerSessionInterface(SessionInterface):
             session.record.data = dict(session)
             ttl = float(app.config.get("SKILLS_CONSOLE_SESSION_TTL", DEFAULT_TTL))
             self.store.save_session(session.record, ttl=ttl)
-        if not session.from_cookie and (session.accessed or session.modified):
+        # A page read without a cookie gives the browser an id (its forms' token derives from it); a POST
+        # without one gets none unless it signed in: a form posted from another site arrives without the
+        # SameSite cookie, and a new id in the refusal replaced the visitor's cookie, signing them out.
+        reading = active_request.method in ("GET", "HEAD")
+        if not session.from_cookie and (session.modified or (session.accessed and reading)):
             response.set_cookie(
                 self.get_cookie_name(app), session.sid, httponly=True, path=self.get_cookie_path(app),
                 # Over HTTPS the cookie is Secure even unconfigured: an http:// page of the host never gets it.
