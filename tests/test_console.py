@@ -523,6 +523,14 @@ def test_dashboard_shows_requests_errors_transactions_and_latency_per_skill(app,
     assert board.count('<rect class="ok"') == 7 and '<rect class="err"' in board
 
 
+def test_a_skill_without_transcripts_has_a_dashboard_of_zeros(app, store):
+    http = app.test_client()
+    sign_in(http, create_key(store, "developer", "freshcart-labs")[1])
+    board = http.get("/console/dashboard?days=7").get_data(as_text=True).split('id="board-grocery"')[1]
+    assert '<dd class="requests">0</dd>' in board and "peak 0</figcaption>" in board  # "peak 1" was shown
+    assert board.count('height="0.0"') == 7  # seven empty bars
+
+
 # -- My data ---------------------------------------------------------------------------------------------
 
 

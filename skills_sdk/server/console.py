@@ -408,13 +408,14 @@ def _chart(stats: dict[str, Any], since: str, days: int) -> dict[str, Any]:
     start = date.fromisoformat(since)
     width, height, gap = 600, 120, 2
     bar_w = max(1.0, width / days - gap)
-    peak = max([d["requests"] for d in stats["days"]] or [1]) or 1
+    peak = max([d["requests"] for d in stats["days"]] or [0])  # shown: 0 on a quiet skill, not 1
+    scale = peak or 1
     bars = []
     for i in range(days):
         day = (start + timedelta(days=i)).isoformat()
         d = per_day.get(day, {"requests": 0, "errors": 0})
-        h = height * d["requests"] / peak
-        eh = height * d["errors"] / peak
+        h = height * d["requests"] / scale
+        eh = height * d["errors"] / scale
         x = i * (bar_w + gap)
         bars.append({"day": day, "x": round(x, 1), "w": round(bar_w, 1), "y": round(height - h, 1),
                      "h": round(h - eh, 1), "ey": round(height - eh, 1), "eh": round(eh, 1),
