@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .errors import SettingError
@@ -58,7 +59,7 @@ class PartnerSession(requests.Session):
         # The retries are urllib3's, on the adapter of every http(s) URL; an adapter a skill mounts
         # for a prefix (an in-process stand-in) brings its own behaviour.
         for prefix in ("https://", "http://"):
-            self.mount(prefix, HTTPAdapter(max_retries=_retry(retries)))
+            self.mount(prefix, _PartnerAdapter(max_retries=_retry(retries)))
         _install_log_filter()
 
     @classmethod
@@ -107,6 +108,25 @@ class PartnerSession(requests.Session):
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, **kwargs)
+
+
+class _PartnerAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose read timeouts stay ``requests.ReadTimeout`` once urllib3 has retried them.
+
+    With a ``Retry`` on the adapter, urllib3 reports a read timeout on the last try as a
+    ``MaxRetryError``, which ``requests`` turns into a plain ``ConnectionError``: a handler's
+    ``except requests.Timeout`` would never run when served, while under ``responses`` (which
+    raises the ``ReadTimeout`` a test registers) it would. Raising ``ReadTimeout`` makes both agree.
+    """
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.ConnectionError as exc:
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, MaxRetryError) and isinstance(cause.reason, ReadTimeoutError):
+                raise requests.ReadTimeout(cause, request=request) from exc
+            raise
 
 
 def _retry(retries: int) -> Retry:

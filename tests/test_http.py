@@ -43,3 +43,19 @@ def test_a_refused_connection_is_retried_and_the_log_keeps_no_query_string(caplo
         PartnerSession(retries=2, timeout=2).get(f"http://127.0.0.1:{port}/v1/search?q=my+secret+song")
     retried = [r.getMessage() for r in caplog.records if r.name == "urllib3.connectionpool"]
     assert len(retried) == 2 and all("/v1/search" in m and "secret" not in m for m in retried)
+
+
+@pytest.fixture
+def slow_partner():
+    """A loopback server that accepts connections and never answers, so every read times out."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_read_timeout_is_raised_as_a_timeout_after_the_retries(slow_partner, retries):
+    # A handler's `except requests.Timeout` must run when served, as it does under `responses`.
+    with pytest.raises(requests.ReadTimeout, match="Read timed out"):
+        PartnerSession(retries=retries, timeout=0.2).get(f"{slow_partner}/v1/menu")
