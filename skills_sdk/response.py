@@ -199,16 +199,39 @@ class Response:
         expected_previous_token: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Response:
-        """Play an audio stream (``AudioPlayer.Play``). ``url`` must be https."""
+        """Play an audio stream (``AudioPlayer.Play``), from ``offset_ms`` into it.
+
+        >>> empty().play("https://cdn.example.com/ep1.mp3", token="ep1", offset_ms=61000)  # doctest: +SKIP
+
+        :param url: the stream, an https URL.
+        :param token: names the stream in the AudioPlayer events Alexa sends back (1 to 1024 characters).
+        :param offset_ms: where to start, in milliseconds (a paused stream's ``offsetInMilliseconds``).
+        :param behavior: ``REPLACE_ALL`` (play now), ``ENQUEUE`` (after the playing stream) or
+            ``REPLACE_ENQUEUED`` (replace what is queued).
+        :param expected_previous_token: with ``ENQUEUE`` only, and required there: the playing stream's token.
+        :raises ValueError: naming the argument Alexa would refuse.
+        """
         if not url.startswith("https://"):
             raise ValueError(f"AudioPlayer streams must be https URLs, got {url!r}.")
         if behavior not in ("REPLACE_ALL", "ENQUEUE", "REPLACE_ENQUEUED"):
             raise ValueError(f"behavior must be REPLACE_ALL, ENQUEUE or REPLACE_ENQUEUED, got {behavior!r}.")
+        if not isinstance(token, str) or not 0 < len(token) <= 1024:
+            raise ValueError(f"token must be a string of 1 to 1024 characters, got {token!r}: Alexa refuses a "
+                             "stream without one, and its AudioPlayer events name the stream by it.")
+        if int(offset_ms) < 0:
+            raise ValueError(f"offset_ms must be 0 or more (milliseconds from the stream's start), got {offset_ms!r}.")
         stream: dict[str, Any] = {"url": url, "token": token, "offsetInMilliseconds": int(offset_ms)}
         if behavior == "ENQUEUE":
             if expected_previous_token is None:
-                raise ValueError("Enqueuing needs expected_previous_token: the token of the playing stream.")
+                raise ValueError("Enqueuing needs expected_previous_token: the token of the playing stream "
+                                 "(in an AudioPlayer event, ctx.request.raw['token']).")
             stream["expectedPreviousToken"] = expected_previous_token
+        elif expected_previous_token is not None:
+            # Alexa refuses it with REPLACE_ALL and REPLACE_ENQUEUED; most often behavior="ENQUEUE" was forgotten,
+            # and the stream would cut off the one playing instead of following it.
+            raise ValueError(f"expected_previous_token goes with behavior='ENQUEUE' only, not {behavior!r}: pass "
+                             "behavior='ENQUEUE' to play this stream after the playing one, or leave "
+                             "expected_previous_token out to replace it.")
         item: dict[str, Any] = {"stream": stream}
         if metadata:
             item["metadata"] = metadata

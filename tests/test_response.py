@@ -65,6 +65,23 @@ def test_enqueue_needs_the_previous_token():
     assert d["audioItem"]["stream"]["expectedPreviousToken"] == "t1"
 
 
+@pytest.mark.parametrize("behavior", ["REPLACE_ALL", "REPLACE_ENQUEUED"])
+def test_a_previous_token_without_enqueue_is_refused_rather_than_cutting_off_the_playing_stream(behavior):
+    with pytest.raises(ValueError, match="behavior='ENQUEUE'"):
+        empty().play("https://cdn/x.mp3", token="t2", behavior=behavior, expected_previous_token="t1")
+
+
+@pytest.mark.parametrize(("kw", "error"), [
+    ({"token": ""}, "token must be a string of 1 to 1024"),
+    ({"token": "t" * 1025}, "token must be a string of 1 to 1024"),
+    ({"token": None}, "token must be a string"),
+    ({"token": "t", "offset_ms": -1}, "offset_ms must be 0 or more"),
+])
+def test_a_stream_alexa_would_refuse_is_refused_naming_the_argument(kw, error):
+    with pytest.raises(ValueError, match=error):
+        empty().play("https://cdn/x.mp3", **kw)
+
+
 def test_audio_stream_must_be_https():
     with pytest.raises(ValueError, match="https"):
         empty().play("http://cdn/x.mp3", token="t")
