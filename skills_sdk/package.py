@@ -33,7 +33,8 @@ from .errors import RegistrationError, SkillsError
 if TYPE_CHECKING:
     from .skill import Skill
 
-__all__ = ["Listing", "Publishing", "PackageError", "build_package", "write_package", "CATEGORIES", "INTERFACES"]
+__all__ = ["Listing", "Publishing", "PackageError", "build_package", "write_package", "CATEGORIES", "INTERFACES",
+           "AUDIO_PLAYER_INTENTS"]
 
 #: Skill store categories Alexa accepts for custom skills (the manifest's ``category``), as the
 #: skill manifest reference lists them, with FOOD_AND_DRINK that published manifests use.
@@ -52,6 +53,9 @@ CATEGORIES = (
     "TO_DO_LISTS_AND_NOTES", "TRANSLATORS", "TV_GUIDES", "UNIT_CONVERTERS", "WEATHER", "WINE_AND_BEVERAGE",
     "ZIP_CODE_LOOKUP",
 )
+#: The built-in intents Alexa requires of a skill that declares the ``AUDIO_PLAYER`` interface.
+AUDIO_PLAYER_INTENTS = ("AMAZON.PauseIntent", "AMAZON.ResumeIntent")
+
 #: Interfaces a custom skill declares in ``apis.custom.interfaces``.
 INTERFACES = ("AUDIO_PLAYER", "VIDEO_APP", "RENDER_TEMPLATE", "ALEXA_PRESENTATION_APL", "ALEXA_PRESENTATION_HTML",
               "CAN_FULFILL_INTENT_REQUEST", "GAME_ENGINE", "GADGET_CONTROLLER")
@@ -164,6 +168,15 @@ def build_package(skill: Skill, *, endpoint: str | None = None,
     for interface in pub.interfaces:
         if interface not in INTERFACES:
             missing.append(f"manifest.apis.custom.interfaces: {interface!r} is not one of {', '.join(INTERFACES)}")
+    if "AUDIO_PLAYER" in pub.interfaces:
+        have = {intent.name for intent in skill.model.intents}
+        for name in AUDIO_PLAYER_INTENTS:
+            if name not in have:
+                # Alexa's build refuses the model without it; and without a handler, "Alexa, pause"
+                # would reach the fallback and be told the skill can't help while the stream plays on.
+                missing.append(f"interactionModels: the skill declares the AUDIO_PLAYER interface, which needs "
+                               f"{name}; handle it: @skill.intent({name!r}) (return empty().stop_audio() "
+                               "to pause, or empty().play(...) from the stored offset to resume)")
     uri = endpoint or pub.endpoint
     endpoint_json: dict[str, Any] = {}
     if not uri:

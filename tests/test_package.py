@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from example_skills import all_skills
 from example_skills.pizza import create_skill
-from skills_sdk import Skill, say
+from skills_sdk import Skill, empty, say
 from skills_sdk.cli import main
 from skills_sdk.errors import RegistrationError
 from skills_sdk.nlu import export_model
@@ -75,6 +75,8 @@ GOOD = {"category": "FOOD_AND_DRINK", "privacy_policy_url": "https://cafe.exampl
     ({**GOOD, "privacy_policy_url": "http://cafe.example/privacy"}, ARN, ["must be an https:// URL"]),
     ({**GOOD, "listings": {"en-US": LISTING, "fr-FR": LISTING}}, ARN, ["listings for fr-FR, which the skill does not"]),
     ({**GOOD, "interfaces": ["HOLOGRAM"]}, ARN, ["'HOLOGRAM' is not one of"]),
+    ({**GOOD, "interfaces": ["AUDIO_PLAYER"]}, ARN, ["AUDIO_PLAYER interface, which needs AMAZON.PauseIntent",
+                                                     "AUDIO_PLAYER interface, which needs AMAZON.ResumeIntent"]),
 ])
 def test_a_missing_or_wrong_required_field_is_refused_naming_it(publish, endpoint, missing):
     with pytest.raises(PackageError) as info:
@@ -83,6 +85,15 @@ def test_a_missing_or_wrong_required_field_is_refused_naming_it(publish, endpoin
     for expected in missing:
         assert expected in text, text
     assert len(info.value.missing) == len(missing)
+
+
+def test_an_audio_skill_that_handles_pause_and_resume_packages_with_both_in_its_model():
+    skill = bare(**GOOD, interfaces=["AUDIO_PLAYER"])
+    skill.add_intent("AMAZON.PauseIntent", lambda ctx: empty().stop_audio())
+    skill.add_intent("AMAZON.ResumeIntent", lambda ctx: empty())
+    names = [i["name"] for i in build_package(skill, endpoint=ARN)["interactionModels/custom/en-US.json"]
+             ["interactionModel"]["languageModel"]["intents"]]
+    assert {"AMAZON.PauseIntent", "AMAZON.ResumeIntent"} <= set(names)
 
 
 def test_a_broken_model_rule_refuses_the_package():
