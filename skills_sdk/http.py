@@ -25,16 +25,12 @@ from urllib3.util.retry import Retry
 
 from .errors import SettingError
 
-__all__ = ["PartnerSession", "PartnerUnavailable", "partner_variable"]
+__all__ = ["PartnerSession", "partner_variable"]
 
 log = logging.getLogger("skills_sdk.http")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _RETRY_STATUS = frozenset({502, 503, 504})
-
-
-class PartnerUnavailable(requests.RequestException):
-    """A partner API could not be reached or answered with a server error after the retry."""
 
 
 class PartnerSession(requests.Session):
