@@ -499,6 +499,8 @@ class Conversation:
             body = self._dialog_body(dialog, "COMPLETED")
             turn = self.send(body, utterance=text if after is None else None, nlu=nlu)
             turn.delegated = after
+            if after is not None:  # the words are recorded once, with the delegated request, but were said this turn
+                turn.text = text
             return turn
         return self._ask(dialog, step, text, nlu, after)
 

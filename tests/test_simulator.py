@@ -287,6 +287,36 @@ def test_a_partner_url_without_a_scheme_stops_skills_say_naming_the_variable(tmp
     assert "SKILLS_PARTNER_BEAN_URL=http://localhost:9000" in result.output
 
 
+DELEGATING = """
+from skills_sdk import Skill, empty, say
+from skills_sdk.dialog import required
+skill = Skill("booker", developer_id="d", invocation_name="table booker")
+skill.slot_type("Area", {"terrace": [], "window": []})
+@skill.intent("BookIntent", samples=["book a table on the {area}"], delegation="SKILL_RESPONSE",
+              slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
+def book(ctx, area=None, people: int = 0):
+    if ctx.dialog_state != "COMPLETED":
+        return empty().delegate(ctx.request.intent)
+    return say(f"Booked {people} at the {area}.")
+"""
+
+
+def test_skills_chat_shows_the_turns_a_skill_delegated_and_their_rows(tmp_path, monkeypatch):
+    (tmp_path / "booker_skill.py").write_text(DELEGATING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["chat", "booker", "--skills", "booker_skill:skill", "--db", str(tmp_path / "t.db")],
+                                input="book a table on the window\nfour\n")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # The skill was called and delegated: it is not said to have been left out, and its row is shown.
+    assert "dialog:     asked by Alexa's dialog model; the skill delegated to it" in out
+    assert "the skill was not called" not in out
+    assert "utterance='book a table on the window'" in out
+    # The answer that completed the dialog shows what was heard, and both rows it wrote.
+    assert "heard:      BookIntent  area='window' people='4'" in out
+    assert "utterance='four' speech=None" in out and "utterance=None speech='Booked 4 at the window.'" in out
+
+
 # -- skills model export ----------------------------------------------------------------------------
 
 

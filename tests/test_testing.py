@@ -11,6 +11,7 @@ from conftest import make_envelope
 
 from example_skills import partner_session, pizza
 from skills_sdk import Skill, ask, empty, say
+from skills_sdk.dialog import required
 from skills_sdk.envelope import load_request
 from skills_sdk.testing import (
     SkillClient,
@@ -518,3 +519,21 @@ def test_the_conversation_log_shows_what_a_purchase_came_back_with():
     client.request("Connections.Response", name="Buy", status={"code": "200", "message": "OK"},
                    payload={"purchaseResult": "DECLINED", "productId": "amzn1.adg.product.sci"}, token="buy")
     assert "(Connections.Response name=Buy token=buy purchaseResult=DECLINED)" in client.conversation_log()
+
+
+def test_the_log_shows_the_words_of_a_turn_the_skill_delegated_and_the_dialog_completed():
+    skill = Skill("booker", developer_id="d", invocation_name="table booker")
+    skill.slot_type("Area", {"terrace": [], "window": []})
+
+    @skill.intent("BookIntent", samples=["book a table on the {area}"], delegation="SKILL_RESPONSE",
+                  slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
+    def book(ctx, area=None, people: int = 0):
+        if ctx.dialog_state != "COMPLETED":
+            return empty().delegate(ctx.request.intent)
+        return say(f"Booked {people} at the {area}.")
+
+    client = SkillClient(skill)
+    client.say("book a table on the window")
+    client.say("four")
+    assert client.last.delegated is not None  # the skill delegated, then got the completed intent
+    assert "  user   > 'four'  [BookIntent area=window people=4 dialogState=COMPLETED]" in client.conversation_log()

@@ -89,8 +89,10 @@ def _show(turn: Any, skill: str) -> None:
         click.echo(f"  hint:       {nlu['hint']}")
     speaker = "alexa:" if d.get("spoken_by") == "dialog" else skill + ":"
     click.echo(f"  {speaker:<11} {d['speech'] if d['speech'] is not None else '(says nothing)'}")
+    delegated = turn.delegated  # the skill's own Dialog.Delegate answer this turn, if it gave one
     if d.get("spoken_by") == "dialog":
-        click.echo("  dialog:     asked by Alexa's dialog model; the skill was not called")
+        click.echo("  dialog:     asked by Alexa's dialog model; "
+                   + ("the skill delegated to it" if delegated is not None else "the skill was not called"))
     elif d.get("dialog_state"):
         conf = (d.get("confirmation") or {}).get("intent")
         click.echo(f"  dialog:     dialogState={d['dialog_state']}" + (f" confirmation={conf}" if conf != "NONE" else ""))
@@ -108,8 +110,10 @@ def _show(turn: Any, skill: str) -> None:
         click.echo(f"  transaction: {tx['kind']} {tx['reference']} {tx['amount']} {tx['currency']} ({tx['status']})")
     state = {True: "ended", False: "open", None: "unchanged"}[d["end_session"]]
     click.echo(f"  session:    {state}  {json.dumps(d['session_attributes']) if d['session_attributes'] else ''}".rstrip())
-    row = d["transcript"]
-    if row is not None:
+    # A turn the skill delegated wrote its row before the dialog model went on: show it first.
+    for row in (delegated.transcript if delegated is not None else None, d["transcript"]):
+        if row is None:
+            continue
         click.echo(f"  transcript: #{row.get('id')} {row['created_at']} status={row['status']} "
                    f"session={row['session_id']} utterance={row['utterance']!r} speech={row['speech']!r}")
         if row.get("error"):  # what the handler raised (a partner unreachable, say): the user only heard an apology
