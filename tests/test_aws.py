@@ -10,7 +10,7 @@ import pytest
 from _alexa_rules import REFUSED, check_answer, corpus
 
 from skills_sdk import aws
-from skills_sdk.errors import SettingError
+from skills_sdk.errors import RegistrationError, SettingError
 from skills_sdk.wsgi import build_app
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -94,6 +94,12 @@ def test_handler_answers_a_real_envelope_and_records_its_row(warm_lambda, path):
     assert [r["request_id"] for r in recorded] == [event["request"]["requestId"]]
     assert recorded[0]["skill"] == "pizza"
     assert check_answer(event, 200, json.dumps(answer).encode(), recorded[0]) == []
+
+
+def test_skills_without_a_skill_id_are_refused_naming_the_lambda_setting(lambda_env, monkeypatch, order_pizza_body):
+    monkeypatch.delenv("SKILLS_ANY_APPLICATION")
+    with pytest.raises(RegistrationError, match="SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi and the Lambda handler"):
+        aws.handler(json.loads(order_pizza_body), None)
 
 
 def test_handler_answers_exactly_as_the_wsgi_app(lambda_env, order_pizza_body, tmp_path):

@@ -184,7 +184,7 @@ def check_application_ids(skills: Sequence[Skill], allowed: bool) -> None:
             f"Skill(s) {names} have no application_id, so this verifying server would answer requests Alexa signed "
             "for any skill, anyone's. Give each its skill id from the Alexa developer console "
             "(Skill(..., application_id='amzn1.ask.skill.…')), or accept that knowingly with "
-            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi).")
+            "`skills serve --any-application` (SKILLS_ANY_APPLICATION=1 for skills_sdk.wsgi and the Lambda handler).")
     log.warning("Skill(s) %s have no application_id and accept requests for any Alexa skill, as the operator chose "
                 "(--any-application / SKILLS_ANY_APPLICATION).", names)
 
