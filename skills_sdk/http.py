@@ -6,7 +6,7 @@ handler, ``skills chat``, ``SkillClient``) hands handlers a session made by
 
 | variable | meaning | default |
 |---|---|---|
-| ``SKILLS_HTTP_TIMEOUT`` | seconds a partner call may take (connect and each read) | ``5`` |
+| ``SKILLS_HTTP_TIMEOUT`` | seconds a partner call may take (connect and each read) | ``3`` |
 | ``SKILLS_HTTP_RETRIES`` | extra tries of an idempotent call (GET, HEAD, OPTIONS) after a read timeout or a 502/503/504, and of any call whose connection could not be made | ``1`` |
 | ``SKILLS_PARTNER_<NAME>_URL`` | the base URL of partner ``<name>``, read by ``ctx.http.url("<name>", ...)`` | the ``default=`` the skill passes |
 """
@@ -25,11 +25,15 @@ from urllib3.util.retry import Retry
 
 from .errors import SettingError
 
-__all__ = ["PartnerSession", "partner_variable"]
+__all__ = ["PartnerSession", "partner_variable", "ALEXA_DEADLINE", "DEFAULT_TIMEOUT"]
 
 log = logging.getLogger("skills_sdk.http")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Seconds Alexa waits for a skill's answer; past them the user hears that the skill did not respond.
+ALEXA_DEADLINE = 8.0
+#: One try's timeout by default: a partner that hangs, tried twice, leaves the turn 2 s of Alexa's 8.
+DEFAULT_TIMEOUT = 3.0
 _RETRY_STATUS = frozenset({502, 503, 504})
 
 
@@ -45,7 +49,7 @@ class PartnerSession(requests.Session):
     (which covers timeouts, connection errors and ``raise_for_status``) to answer the user honestly.
     """
 
-    def __init__(self, *, timeout: float = 5.0, retries: int = 1,
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 1,
                  base_urls: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.timeout = timeout
@@ -70,12 +74,17 @@ class PartnerSession(requests.Session):
         A value that is not a number, or a base URL that is not http(s), raises :class:`ValueError` naming the variable.
         """
         env = os.environ if environ is None else environ
-        timeout = _number(env, "SKILLS_HTTP_TIMEOUT", 5.0, float)
+        timeout = _number(env, "SKILLS_HTTP_TIMEOUT", DEFAULT_TIMEOUT, float)
         retries = int(_number(env, "SKILLS_HTTP_RETRIES", 1, int))
         if timeout <= 0:
             raise SettingError(f"SKILLS_HTTP_TIMEOUT={timeout:g}: a timeout must be more than 0 seconds.")
         if retries < 0:
             raise SettingError(f"SKILLS_HTTP_RETRIES={retries}: use 0 for no retry, or a positive count.")
+        if (worst := timeout * (retries + 1)) >= ALEXA_DEADLINE:
+            log.warning("SKILLS_HTTP_TIMEOUT=%g with SKILLS_HTTP_RETRIES=%d: a partner that never answers holds a "
+                        "turn %g s, past Alexa's %g s, so the user hears that the skill did not respond instead of "
+                        "its apology. Keep SKILLS_HTTP_TIMEOUT x (1 + SKILLS_HTTP_RETRIES) under %g.",
+                        timeout, retries, worst, ALEXA_DEADLINE, ALEXA_DEADLINE)
         prefix, suffix = "SKILLS_PARTNER_", "_URL"
         urls = {key[len(prefix):-len(suffix)]: value for key, value in env.items()
                 if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix) and value}

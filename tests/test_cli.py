@@ -181,7 +181,7 @@ def test_serve_on_an_address_not_this_machines_names_host_and_port(tmp_path):
     ("SKILLS_WAL_RESERVE", "64MB", "SKILLS_WAL_RESERVE must be a number of bytes (0 for none), got '64MB'"),
     ("SKILLS_BACKGROUND", "bogus", "SKILLS_BACKGROUND must be 'thread'"),
     # the example skills' own partner_session() starts from PartnerSession.from_env() too
-    ("SKILLS_HTTP_TIMEOUT", "abc", "SKILLS_HTTP_TIMEOUT='abc' is not a number of seconds; e.g. SKILLS_HTTP_TIMEOUT=5."),
+    ("SKILLS_HTTP_TIMEOUT", "abc", "SKILLS_HTTP_TIMEOUT='abc' is not a number of seconds; e.g. SKILLS_HTTP_TIMEOUT=3."),
     ("SKILLS_PARTNER_PIZZA_URL", "localhost:9000", "SKILLS_PARTNER_PIZZA_URL='localhost:9000' is not an http://"),
 ])
 def test_serve_refuses_a_bad_setting_in_one_line_before_any_worker_starts(tmp_path, monkeypatch, variable, value,

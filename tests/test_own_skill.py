@@ -119,3 +119,16 @@ def test_the_lambda_handler_gives_a_developers_skill_the_partner_session_from_it
     aws._GATEWAY.app.extensions["skills_sdk"]["store"].close()  # the instance's ledger, as test_aws closes it
     assert answer["response"]["outputSpeech"]["ssml"] == "<speak>Your espresso is order B-1.</speak>"
     assert partner.orders == [{"path": "/v1/orders", "drink": "espresso"}]
+
+
+def test_the_default_partner_budget_fits_alexas_deadline_and_a_longer_one_is_named(caplog):
+    from skills_sdk.http import ALEXA_DEADLINE
+
+    with caplog.at_level("WARNING", logger="skills_sdk.http"):
+        http = PartnerSession.from_env({})
+        assert http.timeout * (http.retries + 1) < ALEXA_DEADLINE  # a hanging partner leaves time to apologise
+        assert not caplog.records
+        PartnerSession.from_env({"SKILLS_HTTP_TIMEOUT": "5"})
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said.startswith("SKILLS_HTTP_TIMEOUT=5 with SKILLS_HTTP_RETRIES=1: a partner that never answers holds a "
+                           "turn 10 s, past Alexa's 8 s")
