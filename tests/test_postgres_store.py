@@ -213,7 +213,7 @@ def test_migrations_from_many_hosts_at_once_run_once(postgres_url):
     assert sorted(n for applied in results for n in applied) == list(range(1, len(schema.MIGRATIONS) + 1))
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE ledger_meta SET value = '99' WHERE name = 'schema_version'")
-        with pytest.raises(RuntimeError, match="newer than this skills_sdk knows"):
+        with pytest.raises(StoreError, match="newer than this skills_sdk knows"):
             schema.migrate(conn)
 
 

@@ -220,8 +220,8 @@ def migrate(conn: Any, *, target: int | None = None) -> list[int]:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             version = schema_version(conn)
             if version > len(MIGRATIONS):
-                raise RuntimeError(f"The database's ledger schema is at version {version}, newer than this "
-                                   f"skills_sdk knows ({len(MIGRATIONS)}): upgrade skills_sdk on this host.")
+                raise StoreError(f"The database's ledger schema is at version {version}, newer than this "
+                                 f"skills_sdk knows ({len(MIGRATIONS)}): upgrade skills_sdk on this host.")
             if version >= target:
                 return done
             for statement in MIGRATIONS[version]:
