@@ -295,7 +295,7 @@ class _Checkout:
             return
         self.pool.putconn(self.conn)  # rolls back a transaction left open; discards a broken connection
         if isinstance(exc, psycopg.OperationalError):
-            raise StoreError(f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
+            raise StoreError(_cancelled(exc) or f"The PostgreSQL ledger cannot be reached: {exc}".strip()) from exc
 
 
 def _settings(conn: psycopg.Connection[Any]) -> None:
@@ -307,6 +307,28 @@ def _settings(conn: psycopg.Connection[Any]) -> None:
     """
     conn.execute("SET plan_cache_mode = force_generic_plan")
     conn.execute("SET jit = off")
+
+
+def _cancelled(exc: psycopg.OperationalError) -> str | None:
+    """What to say when the server cancelled a statement (a timeout an operator set, or a cancel), else None.
+
+    A ``statement_timeout`` or ``lock_timeout`` set on the role or the database reaches the ledger's
+    connections too: what it cancelled was rolled back whole, and the server was reached.
+    """
+    said = exc.diag.message_primary or " ".join(str(exc).split())
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        setting = "lock_timeout"
+    elif isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in said:
+        setting = "statement_timeout"
+    elif isinstance(exc, psycopg.errors.QueryCanceled):
+        return (f"PostgreSQL cancelled the ledger's statement ({said}); what it was doing was rolled back. "
+                "Run it again.")
+    else:
+        return None
+    return (f"PostgreSQL cancelled the ledger's statement ({said}): the {setting} set for this role or database "
+            "is shorter than this operation needs, and what it was doing was rolled back. Raise or lift it for the "
+            f"ledger's role (ALTER ROLE ... SET {setting} = 0), or for one command by running it with "
+            f"PGOPTIONS='-c {setting}=0' set")
 
 
 def _safe(url: str) -> str:
