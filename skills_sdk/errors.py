@@ -75,6 +75,15 @@ class InvalidRow(StoreError, ValueError):
     """A transcript row lacks what the ledger needs (its developer, skill or user); the message names the field."""
 
 
+class ProgressTaken(StoreError):
+    """Another run committed the same progress mark as far or further (one import or copy run twice at once); the batch was not written."""
+
+    def __init__(self, name: str, held: int, wanted: int) -> None:
+        super().__init__(f"Progress {name!r} is at {held} already, committed by another run; this batch (up to "
+                         f"{wanted}) was not written.")
+        self.name, self.held, self.wanted = name, held, wanted
+
+
 class NotFound(StoreError):
     """The record asked for does not exist (or belongs to someone else)."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from itertools import islice
 
 import click
 
-from ..errors import StoreError
+from ..errors import ProgressTaken, StoreError
 from ..transcripts.ledger import BACKENDS, backend_of, open_ledger
 from ..transcripts.record import from_export
 from ._common import db_option, open_store, opening_ledger
@@ -135,13 +136,21 @@ def copy(source: str, target: str) -> None:
         dst.stop()
         raise click.BadParameter(problem, param_hint="--to")
     copied = 0
+    # Each batch advances this mark in its own commit: a second copy of this ledger into --to started
+    # at the same time (both found it empty) stops at its first batch instead of doubling every row.
+    mark = "copy:" + hashlib.sha256(src.secret()).hexdigest()[:16]
     try:
         with Progress("copied") as bar:
             rows = (_checked(r) for r in src.iter_transcripts(batch=COPY_BATCH))
             while batch := list(islice(rows, COPY_BATCH)):
-                copied += dst.record_many(batch)
+                copied += dst.record_many(batch, progress=(mark, copied + len(batch)))
                 bar.update(copied)
         taken = dst.load_copied(src.iter_copyable())
+    except ProgressTaken as exc:
+        raise click.ClickException(
+            f"Another copy of this ledger into --to is running (it has copied {exc.held} transcript(s)), or one "
+            "ran into it before: this one stopped without adding a row. Let that copy finish (or, if none is "
+            "running, copy into a new, empty target).") from None
         dst.audit("cli", "import", {"source": _scheme(source)}, copied)
     finally:
         src.stop()

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..errors import ProgressTaken
 from ..transcripts.audit import audit, tally
 from ..transcripts.ledger import Ledger
 from ..transcripts.record import from_export, iter_csv
@@ -128,6 +129,12 @@ def import_transcripts(db_path: str, file: str) -> None:
     except _BadLine as exc:
         _audited(store, file, imported, done_line, done_rows)
         raise click.ClickException(exc.explain(imported, last_line)) from None
+    except ProgressTaken as exc:  # checked before store.errors: it is one of them
+        _audited(store, file, imported, done_line, done_rows)
+        raise click.ClickException(
+            f"Another import of {file} into {db_path} is running (it has reached line {exc.held}): this one stopped. "
+            f"{_what_stays(done_rows + imported, last_line)} Let that import finish: it imports the rest of the "
+            "file (if it stops too, run the import again: it goes on after the last line committed).") from None
     except store.errors as exc:
         _audited(store, file, imported, done_line, done_rows)
         again = " Run the same import again once that is fixed: it goes on after them." if mark and last_line else ""

@@ -86,8 +86,9 @@ class Ledger(Lifecycle, abc.ABC):
     def record_many(self, rows: Sequence[Mapping[str, Any]], *, progress: tuple[str, int] | None = None) -> int:
         """Write many rows in one transaction (imports, spool replay); returns how many.
 
-        ``progress=(name, n)`` records ``n`` as ``name``'s progress in the same commit (an import's
-        last line written), so a run killed between batches resumes after what it committed.
+        ``progress=(name, n)`` records ``n`` as ``name``'s progress in the same commit (an import's last
+        line written): a run killed between batches resumes after it, and a second run of the same work
+        at once gets :class:`~skills_sdk.errors.ProgressTaken` (``n`` must pass what is stored).
         """
 
     @abc.abstractmethod

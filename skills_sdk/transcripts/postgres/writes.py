@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import errors, pq
 
-from ...errors import StoreError
+from ...errors import ProgressTaken, StoreError
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, keyring, schema
 from . import sealed as sealed_words
@@ -240,13 +240,21 @@ class WritesMixin:
             with conn.transaction():
                 self.copy_in(conn, prepared)
                 if progress is not None:
-                    conn.execute("INSERT INTO ledger_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                                 "SET value = excluded.value", (_PROGRESS + progress[0], str(progress[1])))
+                    # Must advance the mark: a second run of the same import or copy at once stops here (rolled back).
+                    held = conn.execute("INSERT INTO ledger_meta AS m (name, value) VALUES (%s, %s) ON CONFLICT (name) "
+                                        "DO UPDATE SET value = excluded.value WHERE m.value::bigint < "
+                                        "excluded.value::bigint RETURNING 1", (_PROGRESS + progress[0], str(progress[1]))
+                                        ).fetchone()
+                    if held is None:
+                        raise ProgressTaken(progress[0], self.progress_in(conn, progress[0]), progress[1])
         return len(prepared)
 
     def progress(self: Any, name: str) -> int | None:
         with self.connection() as conn:
-            got = conn.execute("SELECT value FROM ledger_meta WHERE name = %s", (_PROGRESS + name,)).fetchone()
+            return self.progress_in(conn, name)
+
+    def progress_in(self: Any, conn: Any, name: str) -> int | None:
+        got = conn.execute("SELECT value FROM ledger_meta WHERE name = %s", (_PROGRESS + name,)).fetchone()
         return None if got is None else int(got[0])
 
     def forget_progress(self: Any, name: str) -> None:

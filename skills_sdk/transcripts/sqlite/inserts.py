@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...errors import ProgressTaken
 from ..record import INSERT_COLUMNS, picker
 
-__all__ = ["INSERT_SQL", "INSERT_ID_SQL", "insert_by_shape"]
+__all__ = ["INSERT_SQL", "INSERT_ID_SQL", "insert_by_shape", "save_progress"]
 
 #: The INSERT of a transcript row with every column, the id left to SQLite.
 INSERT_SQL = "INSERT INTO transcripts ({}) VALUES ({})".format(
@@ -70,3 +71,16 @@ def _insert_sql(kept: Sequence[int], next_id_sql: str) -> str:
     nid = f"({next_id_sql})"
     return 'INSERT INTO transcripts ("id", "seal", {}) VALUES ({}, skills_seal({}, ?), {})'.format(
         ", ".join(f'"{INSERT_COLUMNS[i]}"' for i in kept), nid, nid, ", ".join("?" for _ in kept))
+
+
+def save_progress(conn: Any, name: str, value: int) -> None:
+    """Store ``value`` as ``name``'s progress in the caller's transaction, or raise :class:`ProgressTaken` if it does not advance it.
+
+    Two runs of one import (or copy) at once each read no progress and would each write every row:
+    the second to commit a batch finds the mark where it was going, and its batch rolls back.
+    """
+    if conn.execute("INSERT INTO privacy_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
+                    "excluded.value WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                    (name, str(value))).rowcount == 0:
+        held = conn.execute("SELECT value FROM privacy_meta WHERE name = ?", (name,)).fetchone()[0]
+        raise ProgressTaken(name.split(":", 1)[-1], int(held), value)

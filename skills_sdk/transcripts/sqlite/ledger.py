@@ -28,7 +28,7 @@ from .driver import DB_ERRORS, is_busy
 from .fts import index_pending
 from .group_commit import GroupCommit, Pending
 from .health import check_writable
-from .inserts import INSERT_ID_SQL, INSERT_SQL, insert_by_shape
+from .inserts import INSERT_ID_SQL, INSERT_SQL, insert_by_shape, save_progress
 from .schema import ensure_schema, privacy_secret
 from .search import text_page
 from .stats import skill_stats
@@ -138,8 +138,7 @@ class SQLiteLedger(Connection, Ledger):
             conn.executemany(INSERT_ID_SQL, [(first + i, *values) for i, values in enumerate(prepared)])
             seal_inserted(conn, self.secret(), first, first + len(prepared) - 1)
             if progress is not None:
-                conn.execute("INSERT INTO privacy_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
-                             "SET value = excluded.value", (_PROGRESS + progress[0], str(progress[1])))
+                save_progress(conn, _PROGRESS + progress[0], progress[1])
         return len(prepared)
 
     def progress(self, name: str) -> int | None:
