@@ -14,6 +14,7 @@ hosts need no coordination beyond the epoch number the database holds.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import hmac
@@ -82,9 +83,8 @@ class KeyFile:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"The ledger's key file {path!r} cannot be read ({exc}); it must hold "
                              '{"epoch": N, "key": "<64 hex digits>"}.') from exc
-        kf = cls(path, 0, new_key())
         try:
-            kf._write()
+            return cls(path, 0, new_key())._write(first=True)
         except OSError as exc:  # a folder not writable, a file where a folder should be: one line, not a traceback
             why = ("a file is where its folder should be" if isinstance(exc, FileExistsError | NotADirectoryError)
                    else exc.strerror or str(exc))
@@ -92,7 +92,6 @@ class KeyFile:
                 f"The ledger's key file {path!r} cannot be made ({why}). Set "
                 "SKILLS_LEDGER_KEY_FILE to a path in a folder this user can write (the file is made with mode "
                 "0600); every host of this ledger needs the same file.") from None
-        return kf
 
     def check_value(self) -> str:
         """A value the database keeps to tell a wrong key file from the right one (reveals nothing of the key)."""
@@ -117,22 +116,51 @@ class KeyFile:
         self.epoch = epoch
         self._write()
 
-    def _write(self) -> None:
+    def _write(self, *, first: bool = False) -> KeyFile:
+        """Put this key in the file (whole: a new file replaces the old); returns the key file as it now is.
+
+        The processes of one host share the file (gunicorn's workers, ``skills ledger ratchet``) and
+        each writes it after its own ratchet commits, so they take turns (a lock on the folder), and
+        one never puts back an earlier epoch of the same key over a later one: an earlier key on disk
+        is a key a ratchet was meant to destroy. ``first``: a new ledger's key, unless another
+        process made the file meanwhile (then that file is the one returned).
+        """
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps({"epoch": self.epoch, "key": self.key.hex()}).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
         dfd = os.open(folder, os.O_RDONLY)
         try:
+            fcntl.flock(dfd, fcntl.LOCK_EX)
+            # A process killed between its write and its rename left its new file behind: a whole
+            # key, which the next ratchet would make an old one. Every writer takes the lock, so
+            # any such file now is a leftover.
+            prefix = os.path.basename(self.path) + "."
+            for name in os.listdir(folder):
+                if name.startswith(prefix) and name.endswith(".tmp") and name[len(prefix):-4].isdigit():
+                    os.unlink(os.path.join(folder, name))
+            there = self._on_disk()
+            if there is not None and (first or (there.epoch >= self.epoch and there.key == self.key_at(there.epoch))):
+                return there
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, json.dumps({"epoch": self.epoch, "key": self.key.hex()}).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
             os.fsync(dfd)
+            return self
         finally:
-            os.close(dfd)
+            os.close(dfd)  # and with it the lock
+
+    def _on_disk(self) -> KeyFile | None:
+        """The key file as it is on disk now, or None when there is none that can be read."""
+        try:
+            with open(self.path, encoding="ascii") as f:
+                data = json.load(f)
+            return KeyFile(self.path, int(data["epoch"]), bytes.fromhex(data["key"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 def wrap(kek: bytes, key: bytes, label: str) -> bytes:
