@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -49,3 +50,16 @@ def test_two_copies_into_one_empty_ledger_at_once_copy_every_row_once(request, t
     with open_ledger(dst, **({"key_file": env["SKILLS_LEDGER_KEY_FILE"]} if target == "postgres" else {})) as copied:
         assert sorted(r["request_id"] for r in copied.iter_transcripts()) == expected
         assert copied.verify_chain().ok
+
+
+def test_two_imports_of_one_file_at_once_store_its_rows_once(tmp_path):
+    lines = tmp_path / "rows.jsonl"
+    lines.write_text("".join(json.dumps(row) + "\n" for row in _rows(12_000)))
+    db = tmp_path / "t.db"
+    open_ledger(str(db)).stop()  # made first, as a running server's file would be
+    imports = [subprocess.Popen([SKILLS, "transcripts", "import", "--db", str(db), str(lines)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    said = [(p.wait(timeout=600), p.stdout.read()) for p in imports]
+    assert all(code == 0 or "Another import of" in out and "Traceback" not in out for code, out in said), said
+    with open_ledger(str(db)) as led:
+        assert sorted(r["request_id"] for r in led.iter_transcripts()) == sorted(r["request_id"] for r in _rows(12_000))
