@@ -1,4 +1,4 @@
-"""The INSERT statements of a transcript row: every column (imports, spool replay), or a capture's by its shape."""
+"""The INSERT statements of a transcript row (every column, or a capture's by its shape), and the progress marks of batches."""
 
 from __future__ import annotations
 
