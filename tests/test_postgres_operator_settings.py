@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 
 import psycopg
 import pytest
-from _server import command
+from _server import command, free_port, start, stop
+from conftest import make_envelope
 
 from skills_sdk.transcripts import open_ledger
 from skills_sdk.transcripts.postgres import schema
@@ -55,3 +58,27 @@ def test_a_timeout_set_on_the_database_names_itself_and_the_fix_and_erases_nothi
     lifted = command(["transcripts", "erase", "--db", postgres_ledger_url, "--user", "u1"],
                      env={**env, "PGOPTIONS": f"-c {setting}=0"})
     assert lifted.returncode == 0, lifted.out
+
+
+def test_a_turn_is_answered_while_another_session_holds_the_transcripts_table_and_its_row_kept_once(
+        postgres_ledger_url, tmp_path):
+    env = _env(tmp_path)
+    port = free_port()
+    server = start(["serve", "--db", postgres_ledger_url], port, env=env, timeout=90,
+                   stdout=open(tmp_path / "serve.log", "ab"))
+    turn = make_envelope(intent="AMAZON.HelpIntent", user_id="amzn1.ask.account.LOCKED")
+    try:
+        # What a migration rebuilding the table holds until it commits (say, 16 s per million rows).
+        with psycopg.connect(postgres_ledger_url) as holder:
+            holder.execute("LOCK TABLE transcripts IN ACCESS EXCLUSIVE MODE")
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/alexa/pizza", data=json.dumps(turn).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as answer:  # answered with the lock still held
+                assert answer.status == 200 and b"outputSpeech" in answer.read()
+    finally:
+        stop(server)
+    replayed = command(["transcripts", "replay", "--db", postgres_ledger_url], env=env)
+    assert replayed.returncode == 0, replayed.out
+    with psycopg.connect(postgres_ledger_url) as conn:
+        assert conn.execute("SELECT count(*) FROM transcripts WHERE request_id = %s",
+                            (turn["request"]["requestId"],)).fetchone()[0] == 1

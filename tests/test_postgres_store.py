@@ -723,6 +723,8 @@ def test_a_users_later_captures_of_a_day_leave_its_row_alone_until_an_id_passes_
 def _capture_behind(store, other, turn: dict, table: str) -> list[int]:
     """Capture ``turn`` while ``other``'s open transaction holds a row of ``table``; commit it once the capture waits."""
     got: list[int] = []
+    # This capture waits for ``other`` on purpose: past the fixture's write_timeout, it would be cancelled and spooled.
+    store.write_timeout = 60
     capture = threading.Thread(target=lambda: got.append(store.record(turn)))
     capture.start()
     with psycopg.connect(store.url, autocommit=True) as watch:

@@ -15,6 +15,7 @@ from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, keyring, schema
 from . import sealed as sealed_words
 from .columns import CLEAR_COLUMNS, COPY_TYPES, SEALED_COLUMNS, STORED, STORED_USER
+from .deadline import bounded
 from .prepared import Prepared
 
 __all__ = ["WritesMixin"]
@@ -166,12 +167,13 @@ class WritesMixin:
 
         One statement, so one round trip: the row, its chain entry, the state, and a new user's data
         key (:meth:`.Keyring.offer`) commit together. Waits ``write_timeout`` seconds at most for a
-        connection (as do the capture path's reads, :meth:`capture_mode` and :meth:`load_state`):
-        with the server gone, capture spools the row instead of holding the user's answer.
+        connection (as do the capture path's reads, :meth:`capture_mode` and :meth:`load_state`), and
+        as long again for its statements (:mod:`.deadline`): with the server gone, or a lock on the
+        table held by a migration, capture spools the row instead of holding the user's answer.
         """
         secret = self.secret()
         clear, words = _split(row)
-        with self.connection(timeout=self.write_timeout) as conn:
+        with self.connection(timeout=self.write_timeout) as conn, bounded(conn, self.write_timeout):
             if not words:
                 return self._record_plain(conn, clear, state, secret)
             owner = (clear[1], clear[2], clear[3])
