@@ -845,10 +845,8 @@ def test_turns_answered_while_the_server_is_read_only_are_spooled_not_failed_and
     sent.append(ask())
     rows = {r["request_id"]: r for r in store.iter_transcripts()}
     assert sorted(rows) == sorted(sent)
-    # The users' choices could not be read during the outage: those rows keep the least, no words.
-    assert [(rows[i]["capture_mode"], rows[i]["speech"]) for i in sent[1:4]] == [("metadata", None)] * 3
-    assert rows[sent[0]]["capture_mode"] == rows[sent[-1]]["capture_mode"] == "redacted"
-    assert "How are you" in rows[sent[-1]]["speech"]
+    # A read-only server still answers reads: the users' choices were read, and kept.
+    assert {rows[i]["capture_mode"] for i in sent} == {"redacted"}
 
 
 def test_a_nul_in_a_clear_value_is_refused_never_stored_cut_at_it(store):
