@@ -2,7 +2,7 @@
 
 from ._version import __version__
 from .context import Turn
-from .envelope import RequestEnvelope, Slot, SlotText, load_request
+from .envelope import AudioPlayerState, RequestEnvelope, Slot, SlotText, load_request
 from .errors import (
     BadQuery,
     EnvelopeError,
@@ -41,6 +41,7 @@ __all__ = [
     "IntentModel",
     "InteractionModel",
     "RequestEnvelope",
+    "AudioPlayerState",
     "load_request",
     "Middleware",
     "compose",

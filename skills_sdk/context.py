@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .envelope import Request, RequestEnvelope, Slot
+from .envelope import AudioPlayerState, Request, RequestEnvelope, Slot
 
 if TYPE_CHECKING:
     import requests
@@ -219,6 +219,7 @@ class Turn:
         "_state_backend",
         "_state_token",
         "_consent",
+        "_audio_player",  # set on the first read of ctx.audio_player, not in __init__ (most turns never read it)
     )
 
     def __init__(
@@ -295,6 +296,22 @@ class Turn:
     def slots(self) -> Mapping[str, Slot]:
         """The intent's slots by name (empty outside IntentRequests)."""
         return self.request.intent.slots if self.request.intent else {}
+
+    @property
+    def audio_player(self) -> AudioPlayerState | None:
+        """The device's audio player as this request reports it (``context.AudioPlayer``); None when it reports none.
+
+        >>> ctx.audio_player            # doctest: +SKIP
+        AudioPlayerState(token='0:trk_1', offset_ms=42000, activity='PLAYING')
+
+        Where the listener was when they said "Alexa, pause": remember ``token`` and ``offset_ms``,
+        and play the same token from that offset on ``AMAZON.ResumeIntent``. Read once per turn.
+        """
+        try:
+            return self._audio_player
+        except AttributeError:
+            self._audio_player: AudioPlayerState | None = self.envelope.audio_player
+            return self._audio_player
 
     @property
     def dialog_state(self) -> str | None:

@@ -32,6 +32,8 @@ __all__ = [
     "Slot",
     "Intent",
     "Request",
+    "AudioPlayerState",
+    "PLAYER_ACTIVITIES",
     "RequestEnvelope",
     "load_request",
 ]
@@ -411,20 +413,86 @@ class Request(Frozen):
         set_field(self, "raw", {} if raw is NEW_DICT else raw)
 
 
+#: The ``playerActivity`` values Alexa documents for ``context.AudioPlayer``. Another string is kept
+#: as sent (sample envelopes carry placeholders), so compare with these rather than assume one of them.
+PLAYER_ACTIVITIES = ("IDLE", "PAUSED", "PLAYING", "BUFFER_UNDERRUN", "FINISHED", "STOPPED")
+
+
+@dataclass(**RECORD)
+class AudioPlayerState(Frozen):
+    """The device's audio player as the request reports it (``context.AudioPlayer``): read it as ``ctx.audio_player``.
+
+    >>> state = AudioPlayerState("ep1", 61000, "STOPPED")
+    >>> state.token, state.offset_ms, state.stopped
+    ('ep1', 61000, True)
+
+    ``token`` names the stream (None when nothing was played: ``IDLE``); ``offset_ms`` is the position
+    in it, in milliseconds (0 when the request leaves it out); ``activity`` is one of
+    :data:`PLAYER_ACTIVITIES` (None when left out).
+    """
+
+    token: str | None = None
+    offset_ms: int = 0
+    activity: str | None = None
+
+    def __init__(self, token: str | None = None, offset_ms: int = 0, activity: str | None = None) -> None:
+        set_field(self, "token", token)
+        set_field(self, "offset_ms", offset_ms)
+        set_field(self, "activity", activity)
+
+    @property
+    def playing(self) -> bool:
+        """True while a stream plays (``PLAYING``, or ``BUFFER_UNDERRUN``: playing, waiting for data)."""
+        return self.activity in ("PLAYING", "BUFFER_UNDERRUN")
+
+    @property
+    def stopped(self) -> bool:
+        """True when a stream was interrupted where ``offset_ms`` says (``STOPPED`` or ``PAUSED``): resume from there."""
+        return self.activity in ("STOPPED", "PAUSED") and self.token is not None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AudioPlayerState:
+        """The state ``context.AudioPlayer`` describes (types already checked by the loader)."""
+        return cls(data.get("token"), data.get("offsetInMilliseconds") or 0, data.get("playerActivity"))
+
+
+def _player_types_ok(p: dict[str, Any]) -> bool:
+    """True when ``context.AudioPlayer`` holds the types Alexa sends (the schema names the field otherwise)."""
+    t, o, a = p.get("token"), p.get("offsetInMilliseconds"), p.get("playerActivity")
+    return (t is None or type(t) is str) and (o is None or type(o) is int) and (a is None or type(a) is str)
+
+
 @dataclass(**RECORD)
 class RequestEnvelope(Frozen):
-    """A whole Alexa request: version, session (absent for some events), context.System, request."""
+    """A whole Alexa request: version, session (absent for some events), context.System, request.
+
+    ``audio_player_raw`` is ``context.AudioPlayer`` as sent (its types checked), None when the request
+    has none; :attr:`audio_player` reads it.
+    """
 
     version: str
     request: Request
     system: System
     session: Session | None = None
+    audio_player_raw: Mapping[str, Any] | None = None
 
-    def __init__(self, version: str, request: Request, system: System, session: Session | None = None) -> None:
+    def __init__(self, version: str, request: Request, system: System, session: Session | None = None,
+                 audio_player_raw: Mapping[str, Any] | None = None) -> None:
         set_field(self, "version", version)
         set_field(self, "request", request)
         set_field(self, "system", system)
         set_field(self, "session", session)
+        set_field(self, "audio_player_raw", audio_player_raw)
+
+    @property
+    def audio_player(self) -> AudioPlayerState | None:
+        """The device's audio player (``context.AudioPlayer``), or None when the request carries none.
+
+        Built on each read: the loader only checks the types, so requests that never read it pay
+        nothing more; ``ctx.audio_player`` builds it once per turn.
+        """
+        raw = self.audio_player_raw
+        return None if raw is None else AudioPlayerState.from_dict(raw)
 
     @property
     def user_id(self) -> str | None:
@@ -583,9 +651,13 @@ def _fast_load(d: Any) -> RequestEnvelope:
         r,
     )
     system = System()
+    player = None
     ctx = d.get("context")
     if ctx is not None:
         if type(ctx) is not dict:
+            raise _Slow
+        player = ctx.get("AudioPlayer")
+        if player is not None and (type(player) is not dict or not _player_types_ok(player)):
             raise _Slow
         s = ctx.get("System")
         if s is not None:
@@ -624,7 +696,7 @@ def _fast_load(d: Any) -> RequestEnvelope:
     version = d.get("version", "1.0")
     if type(version) is not str:
         raise _Slow
-    env = RequestEnvelope(version, request, system, session)
+    env = RequestEnvelope(version, request, system, session, player)
     if not env.user_id:
         raise _Slow
     return _kept_clear(env)

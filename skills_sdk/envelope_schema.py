@@ -80,8 +80,15 @@ class _SystemSchema(_Base):
         )
 
 
+class _AudioPlayerSchema(_Base):
+    token = fields.Str(allow_none=True)
+    offsetInMilliseconds = fields.Int(strict=True, allow_none=True)  # "8940" or 8940.0: not what Alexa sends
+    playerActivity = fields.Str(allow_none=True)
+
+
 class _ContextSchema(_Base):
     System = fields.Nested(_SystemSchema, allow_none=True)
+    AudioPlayer = fields.Nested(_AudioPlayerSchema, allow_none=True)
 
 
 class _SessionSchema(_Base):
@@ -248,7 +255,9 @@ def _envelope_from_schema(d: dict, raw: Mapping[str, Any]) -> RequestEnvelope:
         raw["request"],
     )
     system = (d.get("context") or {}).get("System") or System()
-    return RequestEnvelope(d["version"], request, system, d.get("session"))
+    # As the fast loader keeps it: the object as sent, unknown fields included (the schema checked the types).
+    player = raw["context"]["AudioPlayer"] if (d.get("context") or {}).get("AudioPlayer") is not None else None
+    return RequestEnvelope(d["version"], request, system, d.get("session"), player)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -248,7 +248,7 @@ def test_the_envelopes_classes_behave_as_frozen_dataclasses():
 
     env = load_request(copy.deepcopy(LAUNCH))
     assert dataclasses.is_dataclass(env) and [f.name for f in dataclasses.fields(env)] == [
-        "version", "request", "system", "session"]
+        "version", "request", "system", "session", "audio_player_raw"]
     assert env == load_request(copy.deepcopy(LAUNCH)) and env != dataclasses.replace(env, version="2.0")
     assert pickle.loads(pickle.dumps(env)) == env and copy.deepcopy(env) == env
     assert dataclasses.asdict(User("u1")) == {"user_id": "u1", "access_token": None}
