@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import request_builders as b
+from .device_audio import DevicePlayer
 from .dialog import SlotState, Step, fill, next_step
 from .model import IntentModel, InteractionModel
 from .nlu import (
@@ -347,6 +348,9 @@ class Conversation:
         #: (intent, directive) when the last answer sent a Dialog directive for an intent with no dialog model
         self._unmodelled: tuple[str, str] | None = None
         self._spoken: dict[str, int] = {}
+        #: The device's audio player: every request carries its state as ``context.AudioPlayer`` (when the
+        #: device plays audio), and each answer's AudioPlayer directives change it. Sessions do not reset it.
+        self.player = DevicePlayer()
         self._lock = threading.RLock()
 
     # -- session --------------------------------------------------------------------
@@ -371,15 +375,23 @@ class Conversation:
         """The interaction model of the skill in this conversation's locale."""
         return model_for(self.skill, self.locale)
 
+    @property
+    def plays_audio(self) -> bool:
+        """True when the device supports the AudioPlayer interface (an Echo does: ``interfaces`` None)."""
+        return self.interfaces is None or "AudioPlayer" in self.interfaces
+
+    def _player(self) -> dict[str, Any] | None:
+        return self.player.context() if self.plays_audio else None
+
     def _common(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": self.session_id, "new": self.fresh,
                 "attributes": self.attributes, "locale": self.locale,
                 "application_id": self.skill.application_id, "device_id": self.device_id,
-                "interfaces": self.interfaces}
+                "interfaces": self.interfaces, "audio_player": self._player()}
 
     def _events(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "locale": self.locale, "application_id": self.skill.application_id,
-                "device_id": self.device_id, "interfaces": self.interfaces}
+                "device_id": self.device_id, "interfaces": self.interfaces, "audio_player": self._player()}
 
     # -- turns ----------------------------------------------------------------------
     def say(self, text: str) -> SimulatedTurn:
@@ -635,12 +647,24 @@ class Conversation:
             if request_type == "IntentRequest":
                 raise ValueError("Send intents with intent(name, slots) or say(text), not event('IntentRequest').")
             if request_type.startswith("AudioPlayer."):
-                body = b.audio_player_request(request_type, token=fields.pop("token", None),
-                                              offset_ms=fields.pop("offset_ms", 0),
-                                              error=fields.pop("error", None), **self._events())
+                # Without a token the event is about what the device's player holds, where it is now.
+                here = "token" not in fields
+                token = self.player.token if here else fields.pop("token")
+                offset_ms = fields.pop("offset_ms", self.player.offset_ms if here else 0)
+                events = self._events()
+                events.pop("audio_player")  # the builder reports the player as the event leaves it
+                body = b.audio_player_request(request_type, token=token, offset_ms=offset_ms,
+                                              error=fields.pop("error", None), **events)
+                if self.plays_audio:
+                    self.player.reported(body["request"]["type"].split(".", 1)[1], token, offset_ms)
             elif request_type.startswith("PlaybackController."):
-                body = b.playback_controller_request(request_type, token=fields.pop("token", None),
-                                                     offset_ms=fields.pop("offset_ms", 0), **self._events())
+                here = "token" not in fields
+                token = self.player.token if here else fields.pop("token")
+                offset_ms = fields.pop("offset_ms", self.player.offset_ms if here else 0)
+                events = self._events()
+                if not here or not self.plays_audio:
+                    events.pop("audio_player")  # a token given: the builder reports it as playing
+                body = b.playback_controller_request(request_type, token=token, offset_ms=offset_ms, **events)
             elif request_type.startswith("AlexaSkillEvent."):
                 body = b.skill_event_request(request_type, persistence=fields.pop("persistence", "NOT_PERSISTED"),
                                              **self._events())
@@ -659,6 +683,8 @@ class Conversation:
         """Send a whole request envelope through the host and carry the session from its answer."""
         with self._lock:
             result = self.host.handle(self.skill.name, body, utterance=utterance)
+            if self.plays_audio:
+                self.player.apply((result.envelope.get("response") or {}).get("directives") or ())
             ended = self._carry(body, result)
             return SimulatedTurn(utterance, nlu, body, result, ended)
 

@@ -22,11 +22,12 @@ from ..request_builders import (
     skill_event_request,
     slot_object,
 )
-from .client import Reply, SkillClient
+from .client import DeviceAudio, Reply, SkillClient
 
 __all__ = [
     "SkillClient",
     "Reply",
+    "DeviceAudio",
     "DEFAULT_USER",
     "DEFAULT_DEVICE",
     "envelope",

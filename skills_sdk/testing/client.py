@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .. import simulator as _sim
+from ..envelope import AudioPlayerState
 from ..request_builders import DEFAULT_USER
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ..skill import Skill
     from ..transcripts.ledger import Ledger
 
-__all__ = ["SkillClient", "Reply"]
+__all__ = ["SkillClient", "Reply", "DeviceAudio"]
 
 
 class Reply:
@@ -121,6 +122,85 @@ class Reply:
         return f"<Reply {self.turn.request_type} speech={self.speech!r} ended={self.ended!r}>"
 
 
+class DeviceAudio:
+    """The test device's audio player, as ``client.audio``: it plays what the skill sent, and every request reports it.
+
+    >>> client.say("play some jazz")                       # the skill answers AudioPlayer.Play   # doctest: +SKIP
+    >>> client.audio.advance(42_000)                       # 42 seconds of it go by              # doctest: +SKIP
+    >>> client.say("pause")                                # context.AudioPlayer: PLAYING at 42000  # doctest: +SKIP
+    >>> client.audio.state                                 # the skill answered AudioPlayer.Stop  # doctest: +SKIP
+    AudioPlayerState(token='0:trk_1', offset_ms=42000, activity='STOPPED')
+
+    After each answer the player carries out its AudioPlayer directives (``Play``, ``Stop``,
+    ``ClearQueue``), and each later request carries the player as ``context.AudioPlayer``, as an
+    Echo's do: intents, launches and session ends as much as events. Time passes only when
+    :meth:`advance` says so, and the device reports events only when the test sends them
+    (:meth:`finish`, :meth:`stop`, or ``client.request("AudioPlayer.PlaybackNearlyFinished")``, whose
+    token and offset default to the player's).
+    """
+
+    def __init__(self, client: SkillClient) -> None:
+        self._client = client
+
+    @property
+    def _player(self) -> Any:
+        return self._client.conversation.player
+
+    @property
+    def state(self) -> AudioPlayerState:
+        """The player as the next request will report it (what a handler reads as ``ctx.audio_player``)."""
+        p = self._player
+        return AudioPlayerState(p.token, p.offset_ms, p.activity)
+
+    @property
+    def token(self) -> str | None:
+        """The token of the current stream (None before anything played)."""
+        return self._player.token
+
+    @property
+    def offset_ms(self) -> int:
+        """Where the current stream is, in milliseconds."""
+        return self._player.offset_ms
+
+    @property
+    def activity(self) -> str:
+        """``IDLE``, ``PLAYING``, ``STOPPED`` or ``FINISHED`` (the simulated device buffers and pauses never)."""
+        return self._player.activity
+
+    @property
+    def queue(self) -> list[str]:
+        """The tokens enqueued after the current stream, in order."""
+        return [stream.get("token") for stream in self._player.queue]
+
+    def advance(self, ms: int) -> None:
+        """Let ``ms`` milliseconds of the playing stream go by (ValueError when nothing plays)."""
+        self._player.advance(ms)
+
+    def finish(self) -> Reply:
+        """The stream plays to its end: send ``PlaybackFinished``, then, if a stream was enqueued, play it and
+        send ``PlaybackStarted``; returns the last reply."""
+        self._refuse_unless_playing("finish")
+        reply = self._client.request("AudioPlayer.PlaybackFinished")
+        if self._player.queue:
+            stream = self._player.queue[0]
+            reply = self._client.request("AudioPlayer.PlaybackStarted", token=stream.get("token"),
+                                         offset_ms=int(stream.get("offsetInMilliseconds") or 0))
+        return reply
+
+    def stop(self) -> Reply:
+        """The device stops the stream where it is on its own (another app took the speaker): send ``PlaybackStopped``."""
+        self._refuse_unless_playing("stop")
+        return self._client.request("AudioPlayer.PlaybackStopped")
+
+    def _refuse_unless_playing(self, what: str) -> None:
+        if self.activity != "PLAYING":
+            raise self._client._fail(f"Expected a stream playing to {what}",
+                                     f"the player is {self.activity}" + (f" ({self.token!r})" if self.token else ""))
+
+    def __repr__(self) -> str:
+        return f"<DeviceAudio {self.activity} token={self.token!r} offset_ms={self.offset_ms}>"
+
+
 class SkillClient:
     """A test client for one skill: requests go through a :class:`SkillHost`, as in production.
 
@@ -208,6 +288,11 @@ class SkillClient:
     def new_session(self) -> None:
         """Make the next request start a new session for the same user."""
         self.conversation.new_session()
+
+    @property
+    def audio(self) -> DeviceAudio:
+        """The device's audio player: what it plays, where it is, and the events it sends (see :class:`DeviceAudio`)."""
+        return DeviceAudio(self)
 
     @property
     def session(self) -> dict[str, Any]:
