@@ -146,7 +146,13 @@ def create_skill() -> Skill:
 
     # -- transport: spoken intents and the device's buttons share one handler each ------------------
     def pause(ctx: Turn):
-        return empty().stop_audio()  # PlaybackStopped follows and remembers the offset
+        # The request reports where the listener is (context.AudioPlayer): remember it now, so "resume"
+        # finds it in a later session too. PlaybackStopped follows and says the same.
+        here = ctx.audio_player
+        index = index_of(here.token) if here is not None and here.token else None
+        if index is not None:
+            player(ctx).update(index=index, offset_ms=here.offset_ms)
+        return empty().stop_audio()
 
     def resume(ctx: Turn):
         p = player(ctx)

@@ -205,3 +205,34 @@ def test_audio_events_leave_no_speech_in_the_envelope(client):
     for event in ("PlaybackStarted", "PlaybackFinished", "PlaybackStopped"):
         r = client.request(f"AudioPlayer.{event}", token="0:trk_1", offset_ms=1000)
         assert json.dumps(r.envelope["response"]) == "{}"
+
+
+def test_pause_remembers_where_the_device_was_and_resume_plays_from_there(client):
+    client.say("play some jazz")
+    client.say("next")
+    client.audio.advance(95_000)
+    r = client.say("pause")  # no PlaybackStopped sent: the request itself says where the listener was
+    assert r.directive_types == ["AudioPlayer.Stop"] and client.audio.activity == "STOPPED"
+    client.new_session()
+    _, stream = play_directive(client.say("resume"))
+    assert stream["token"] == "1:trk_2" and stream["offsetInMilliseconds"] == 95_000
+    assert client.audio.state.playing and client.audio.offset_ms == 95_000
+
+
+def test_the_pause_button_remembers_the_offset_too(client):
+    client.say("play some jazz")
+    client.audio.advance(30_464)
+    client.request("PlaybackController.PauseCommandIssued")
+    assert client.audio.activity == "STOPPED"
+    _, stream = play_directive(client.request("PlaybackController.PlayCommandIssued"))
+    assert (stream["token"], stream["offsetInMilliseconds"]) == ("0:trk_1", 30_464)
+
+
+def test_a_finished_track_moves_the_device_to_the_enqueued_one(client):
+    client.say("play some jazz")
+    client.request("AudioPlayer.PlaybackNearlyFinished")  # the player's own token: the skill enqueues the next
+    assert client.audio.queue == ["1:trk_2"]
+    client.audio.finish()
+    assert (client.audio.token, client.audio.offset_ms, client.audio.activity) == ("1:trk_2", 0, "PLAYING")
+    client.say("what's playing")
+    client.assert_said("This is Rain on Lenox")
