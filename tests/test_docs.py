@@ -116,6 +116,27 @@ def test_the_in_skill_purchase_guide_runs_and_its_test_passes(skill_client, part
     namespace["test_buying_the_science_pack"](skill_client, partners)
 
 
+def test_the_pause_and_resume_guide_runs_and_its_test_passes(skill_client):
+    from skills_sdk import AudioPlayerState, Skill, ask, empty, say
+
+    guide = (ROOT / "docs" / "writing-skills.md").read_text()
+    skill_code = next(b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "AMAZON.PauseIntent" in b)
+    test_code = re.search(r"## Audio.*?```python\n(.*?)```", (ROOT / "docs" / "testing.md").read_text(),
+                          re.S).group(1)
+    skill = Skill("podcast", developer_id="pod-labs", invocation_name="the podcast")
+    episodes = {"ep-42": "https://cdn.example.com/ep-42.mp3"}
+
+    @skill.intent("PlayLatestIntent", samples=["play the latest episode"])
+    def latest(ctx):
+        return say("Episode 42.").play(episodes["ep-42"], token="ep-42")
+
+    exec(compile(skill_code, "docs/writing-skills.md: Any request type", "exec"),
+         {"skill": skill, "ask": ask, "empty": empty, "EPISODES": episodes})
+    namespace: dict = {"podcast": skill, "AudioPlayerState": AudioPlayerState}
+    exec(compile(test_code, "docs/testing.md: Audio", "exec"), namespace)
+    namespace["test_resume_plays_from_where_the_listener_paused"](skill_client)
+
+
 def _shown_commands(text: str) -> list[str]:
     """Each ``skills ...`` command line of ``text``: in its shell blocks, and in inline code."""
     shell, fence = [], None
