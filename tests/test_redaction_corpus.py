@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from skills_sdk.transcripts.redaction import DEFAULT_REDACTOR
 
 sys.path.insert(0, str(FIXTURES / "pii"))
-from scoring import ADVERSARIAL, CORPUS, HELDOUT, KINDS, load, score  # noqa: E402
+from scoring import ADVERSARIAL, CORPUS, HELDOUT, KINDS, SPOKEN, SPOKEN_KINDS, load, score  # noqa: E402
 
 CORPUS_ROWS = load(CORPUS)
 ADVERSARIAL_ROWS = load(ADVERSARIAL)
@@ -80,6 +80,44 @@ def test_heldout_scores_do_not_fall(kind: str) -> None:
     recall, precision = HELDOUT_FLOORS[kind]
     assert result.recall >= recall, "\n".join(result.misses)
     assert result.precision >= precision, "\n".join(result.false_positives)
+
+
+SPOKEN_ROWS = load(SPOKEN)
+SPOKEN_SOURCES = {
+    "pswietojanski/slurp",
+    "bringtree/SLU",
+    "google-research-datasets/dstc8-schema-guided-dialogue",
+}
+
+
+def test_spoken_set_is_labelled_from_its_sources() -> None:
+    assert len(SPOKEN_ROWS) >= 300
+    assert len({row["text"] for row in SPOKEN_ROWS}) == len(SPOKEN_ROWS)
+    assert {row["form"] for row in SPOKEN_ROWS} == {"asr", "written"}
+    for row in SPOKEN_ROWS:
+        assert row["source"].split(":")[0] in SPOKEN_SOURCES, row["id"]
+        for start, end, kind in row["spans"] + row["keep"]:
+            assert 0 <= start < end <= len(row["text"]) and kind, row["id"]
+
+
+# The spoken set's scores (docs/privacy.md): what users said or typed to an assistant, from
+# published datasets (SOURCES.md). It holds no phone or card number a user said, so those kinds
+# are held only to precision: nothing of the sort may be found in it.
+SPOKEN_FLOORS = {"CARD": (1.0, 1.0), "PHONE": (1.0, 1.0), "EMAIL": (1.0, 1.0), "ADDRESS": (0.63, 1.0)}
+
+
+@pytest.mark.parametrize("kind", SPOKEN_KINDS)
+def test_spoken_scores_do_not_fall(kind: str) -> None:
+    result = score(SPOKEN_ROWS, spans, SPOKEN_KINDS)[kind]
+    recall, precision = SPOKEN_FLOORS[kind]
+    assert result.recall >= recall, "\n".join(result.misses)
+    assert result.precision >= precision, "\n".join(result.false_positives)
+
+
+def test_spoken_lines_without_personal_data_are_kept_whole() -> None:
+    # Times, dates, amounts, flight numbers said as users say them: none of it may be replaced.
+    changed = [row["id"] for row in SPOKEN_ROWS if not row["spans"] and spans(row["text"], row["locale"])]
+    assert changed == []
 
 
 def test_the_digits_only_reader_reads_what_the_full_reader_reads_where_no_digit_word_is() -> None:
