@@ -150,6 +150,20 @@ def test_non_emails_are_kept(text: str) -> None:
         ("350 5th Ave.", "[ADDRESS]."),
         ("deliver to 12 north main st please", "deliver to [ADDRESS] please"),
         ("5 minutes to 42 wallaby way", "5 minutes to [ADDRESS]"),
+        # as users type them to assistants (Schema-Guided Dialogue, tests/fixtures/pii/spoken.jsonl)
+        ("I am going to 5434 Ygnacio Valley Road #90", "I am going to [ADDRESS]"),
+        ("a cab to 160 Saratoga Ave # 280, shared is fine", "a cab to [ADDRESS], shared is fine"),
+        ("to 655 Redwood highway Suite 100, for 2 people", "to [ADDRESS], for 2 people"),
+        ("head to 45 San Clemente Drive b200.", "head to [ADDRESS]."),
+        ("go to 4067 Transport Street b and it is for 1", "go to [ADDRESS] and it is for 1"),
+        ("located at 1188 El camino real 4th floor", "located at [ADDRESS]"),
+        ("a regular cab to 540 El Camino Real.", "a regular cab to [ADDRESS]."),
+        ("share the location 1355 Broadway with Jacob", "share the location [ADDRESS] with Jacob"),
+        ("to get to 15099-A Hesperian Boulevard", "to get to [ADDRESS]"),
+        ("It's 1502 1/2 Webster St.", "It's [ADDRESS]."),
+        ("go to 1771 Inner Circle Drive and", "go to [ADDRESS] and"),
+        ("42 wallaby way a shared ride", "[ADDRESS] a shared ride"),
+        ("go to 12 main street 2nd and elm", "go to [ADDRESS] 2nd and elm"),
     ],
 )
 def test_addresses_are_replaced(text: str, expected: str) -> None:
@@ -158,7 +172,18 @@ def test_addresses_are_replaced(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I'm 5 minutes on my way", "a 4 lane road", "a 10 minute drive", "2 large pizzas", "a 4 way stop"],
+    [
+        "I'm 5 minutes on my way",
+        "a 4 lane road",
+        "a 10 minute drive",
+        "2 large pizzas",
+        "a 4 way stop",
+        "2 broadway tickets",
+        "book 250 broadway tickets",
+        "a 5-a-side pitch",
+        "in 2 1/2 hours",
+        "5 camino real",
+    ],
 )
 def test_non_addresses_are_kept(text: str) -> None:
     assert redacted(text) == Redaction(text, frozenset())

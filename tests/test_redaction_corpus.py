@@ -102,8 +102,9 @@ def test_spoken_set_is_labelled_from_its_sources() -> None:
 
 # The spoken set's scores (docs/privacy.md): what users said or typed to an assistant, from
 # published datasets (SOURCES.md). It holds no phone or card number a user said, so those kinds
-# are held only to precision: nothing of the sort may be found in it.
-SPOKEN_FLOORS = {"CARD": (1.0, 1.0), "PHONE": (1.0, 1.0), "EMAIL": (1.0, 1.0), "ADDRESS": (0.63, 1.0)}
+# are held only to precision: nothing of the sort may be found in it. Addresses were 38/60 when it
+# was first scored; the address rule was then taught units, suffixless streets and "15099-A".
+SPOKEN_FLOORS = {"CARD": (1.0, 1.0), "PHONE": (1.0, 1.0), "EMAIL": (1.0, 1.0), "ADDRESS": (0.98, 1.0)}
 
 
 @pytest.mark.parametrize("kind", SPOKEN_KINDS)
