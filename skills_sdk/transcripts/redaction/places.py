@@ -7,8 +7,8 @@ import re
 __all__ = ["find_addresses", "find_coordinates"]
 
 # "1600 Pennsylvania Avenue", "42 Wallaby Way", "221b Baker Street", "350 5th Ave.": a house number,
-# then up to five words of which one is a street suffix. The words are read from a window of at
-# most _ADDRESS_WINDOW characters after the number, so each number costs a bounded amount.
+# then up to five words of which one is a street suffix. Each word is read with a bounded match
+# (at most 8 spaces, 40 characters) and at most seven are read, so each number costs a bounded amount.
 # Requests to assistants (Schema-Guided Dialogue, tests/fixtures/pii/spoken.jsonl) also write
 # "15099-A Hesperian Boulevard", "1502 1/2 Webster St", "1771 Inner Circle Drive", a unit after the
 # street ("#90", "# 125C", "Suite 100", "b200", "D") and streets named without a suffix
@@ -26,6 +26,7 @@ _STREET_PREFIXES = frozenset("camino calle avenida".split())
 # number of three digits or more and no word of the theatre after them.
 _SUFFIXLESS_STREETS = frozenset(["broadway"])
 _NOT_AFTER_A_STREET = frozenset("show shows ticket tickets musical musicals play plays".split())
+_NAMED_STREET_WORDS = _STREET_PREFIXES | _SUFFIXLESS_STREETS
 # A unit after the street: "#" or a unit word, then a short token ("#90", "suite 100", "apt 4b"), or
 # alone a token of letters and digits ("b200", "125c"), one letter that is not a word ("d", "e.") or
 # a floor ("4th floor").
@@ -58,39 +59,40 @@ def find_addresses(view: str, spans: list[tuple[int, int, str]]) -> None:
         start, cursor = match.span()
         if start < taken_to:
             continue
-        digits = len(match.group()) - len(match.group().lstrip("0123456789"))
-        end = _street_end(view, cursor, digits)
-        if end is not None:
-            end = _unit_end(view, end)
-            spans.append((start, end, "ADDRESS"))
-            taken_to = end
+        for index in range(5):
+            word = _NEXT_WORD.match(view, cursor)
+            if word is None:
+                break
+            cursor = word.end()
+            bare = word.group(1).rstrip(".")
+            if index and bare in _STREET_SUFFIXES:
+                after = _NEXT_WORD.match(view, cursor)  # "Inner Circle Drive": a suffix after a suffix
+                if after is not None and after.group(1).rstrip(".") in _STREET_SUFFIXES:
+                    word, bare = after, after.group(1).rstrip(".")
+                end: int | None = word.start(1) + len(bare)
+            elif bare in _NOT_A_STREET_NAME or bare.isdigit():  # "200 200 0000 ct" is a phone
+                break
+            elif bare in _NAMED_STREET_WORDS:  # after the stop words: most numbers end before this
+                end = _named_street_end(view, match.group(), bare, word.start(1) + len(bare), cursor)
+            else:
+                continue
+            if end is not None:
+                end = _unit_end(view, end)
+                spans.append((start, end, "ADDRESS"))
+                taken_to = end
+            break
 
 
-def _street_end(view: str, cursor: int, digits: int) -> int | None:
-    """Where the street after a house number ends, or None when what follows is not a street."""
-    for index in range(5):
-        word = _NEXT_WORD.match(view, cursor)
-        if word is None:
-            return None
-        cursor = word.end()
-        bare = word.group(1).rstrip(".")
-        end = word.start(1) + len(bare)
-        if index and bare in _STREET_SUFFIXES:
-            after = _NEXT_WORD.match(view, cursor)  # "Inner Circle Drive": a suffix after a suffix
-            if after is not None and after.group(1).rstrip(".") in _STREET_SUFFIXES:
-                return after.start(1) + len(after.group(1).rstrip("."))
-            return end
-        if index == 0 and bare in _SUFFIXLESS_STREETS and digits >= 3:
-            after = _NEXT_WORD.match(view, cursor)
-            return None if after is not None and after.group(1).rstrip(".") in _NOT_AFTER_A_STREET else end
-        if bare in _STREET_PREFIXES and digits >= 2:
-            name = _NEXT_WORD.match(view, cursor)
-            if name is None or name.group(1).rstrip(".") in _NOT_A_STREET_NAME:
-                return None
-            return name.start(1) + len(name.group(1).rstrip("."))
-        if bare in _NOT_A_STREET_NAME or bare.isdigit():  # "200 200 0000 ct" is a phone
-            return None
-    return None
+def _named_street_end(view: str, number: str, bare: str, word_end: int, cursor: int) -> int | None:
+    """Where a street without a type ("Broadway") or with the type first ("El Camino Real") ends."""
+    digits = len(number) - len(number.lstrip("0123456789"))
+    after = _NEXT_WORD.match(view, cursor)
+    following = None if after is None else after.group(1).rstrip(".")
+    if bare in _SUFFIXLESS_STREETS:
+        return word_end if digits >= 3 and following not in _NOT_AFTER_A_STREET else None
+    if digits < 2 or after is None or following in _NOT_A_STREET_NAME:
+        return None
+    return after.start(1) + len(following)
 
 
 def _unit_end(view: str, end: int) -> int:
