@@ -300,3 +300,18 @@ def mounted_tmpfs(tmp_path: pathlib.Path, size: str) -> Iterator[pathlib.Path]:
 def small_fs(tmp_path):
     """A 4 MB tmpfs, mounted for the test (root only, as the suite runs in CI)."""
     yield from mounted_tmpfs(tmp_path, "4m")
+
+
+#: A skill module whose BookIntent delegates its dialog to Alexa (SKILL_RESPONSE) until it completes.
+DELEGATING_SKILL = """
+from skills_sdk import Skill, empty, say
+from skills_sdk.dialog import required
+skill = Skill("booker", developer_id="d", invocation_name="table booker")
+skill.slot_type("Area", {"terrace": [], "window": []})
+@skill.intent("BookIntent", samples=["book a table on the {area}"], delegation="SKILL_RESPONSE",
+              slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
+def book(ctx, area=None, people: int = 0):
+    if ctx.dialog_state != "COMPLETED":
+        return empty().delegate(ctx.request.intent)
+    return say(f"Booked {people} at the {area}.")
+"""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import example_app
+from conftest import DELEGATING_SKILL, example_app
 
 from example_skills import SKILL_MODULES
 from skills_sdk.cli import main
@@ -287,22 +287,8 @@ def test_a_partner_url_without_a_scheme_stops_skills_say_naming_the_variable(tmp
     assert "SKILLS_PARTNER_BEAN_URL=http://localhost:9000" in result.output
 
 
-DELEGATING = """
-from skills_sdk import Skill, empty, say
-from skills_sdk.dialog import required
-skill = Skill("booker", developer_id="d", invocation_name="table booker")
-skill.slot_type("Area", {"terrace": [], "window": []})
-@skill.intent("BookIntent", samples=["book a table on the {area}"], delegation="SKILL_RESPONSE",
-              slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
-def book(ctx, area=None, people: int = 0):
-    if ctx.dialog_state != "COMPLETED":
-        return empty().delegate(ctx.request.intent)
-    return say(f"Booked {people} at the {area}.")
-"""
-
-
 def test_skills_chat_shows_the_turns_a_skill_delegated_and_their_rows(tmp_path, monkeypatch):
-    (tmp_path / "booker_skill.py").write_text(DELEGATING)
+    (tmp_path / "booker_skill.py").write_text(DELEGATING_SKILL)
     monkeypatch.syspath_prepend(str(tmp_path))
     result = CliRunner().invoke(main, ["chat", "booker", "--skills", "booker_skill:skill", "--db", str(tmp_path / "t.db")],
                                 input="book a table on the window\nfour\n")

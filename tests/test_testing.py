@@ -7,11 +7,10 @@ import re
 
 import pytest
 import responses
-from conftest import make_envelope
+from conftest import DELEGATING_SKILL, make_envelope
 
 from example_skills import partner_session, pizza
 from skills_sdk import Skill, ask, empty, say
-from skills_sdk.dialog import required
 from skills_sdk.envelope import load_request
 from skills_sdk.testing import (
     SkillClient,
@@ -522,15 +521,9 @@ def test_the_conversation_log_shows_what_a_purchase_came_back_with():
 
 
 def test_the_log_shows_the_words_of_a_turn_the_skill_delegated_and_the_dialog_completed():
-    skill = Skill("booker", developer_id="d", invocation_name="table booker")
-    skill.slot_type("Area", {"terrace": [], "window": []})
-
-    @skill.intent("BookIntent", samples=["book a table on the {area}"], delegation="SKILL_RESPONSE",
-                  slots={"area": required("Area", "Terrace or window?"), "people": required("AMAZON.NUMBER", "How many?")})
-    def book(ctx, area=None, people: int = 0):
-        if ctx.dialog_state != "COMPLETED":
-            return empty().delegate(ctx.request.intent)
-        return say(f"Booked {people} at the {area}.")
+    module: dict = {}
+    exec(DELEGATING_SKILL, module)
+    skill = module["skill"]
 
     client = SkillClient(skill)
     client.say("book a table on the window")
