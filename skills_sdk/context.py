@@ -135,15 +135,30 @@ class StateChange(str):
     """
 
     token: Any
-    base: Mapping[str, Any]
-    mine: Mapping[str, Any]
     #: True once a spool took the change with its turn's row: the replay saves it, not the turn.
     spooled: bool = False
 
-    def __new__(cls, text: str, *, token: Any, base: Mapping[str, Any], mine: Mapping[str, Any]) -> StateChange:
+    def __new__(cls, text: str, *, token: Any, base: Mapping[str, Any] | None = None,
+                mine: Mapping[str, Any] | None = None, base_json: str | None = None) -> StateChange:
+        """``base`` (what was loaded) may come as its JSON, ``base_json``: both it and ``mine`` (this
+        text's own) are read only when needed, by a merge or a spool, not by the common save."""
         change = super().__new__(cls, text)
-        change.token, change.base, change.mine = token, base, mine
+        change.token, change._base, change._mine, change._base_json = token, base, mine, base_json
         return change
+
+    @property
+    def base(self) -> Mapping[str, Any]:
+        """The state as the turn loaded it."""
+        if self._base is None:
+            self._base = json.loads(self._base_json or "{}")
+        return self._base
+
+    @property
+    def mine(self) -> Mapping[str, Any]:
+        """The state as the turn left it."""
+        if self._mine is None:
+            self._mine = json.loads(self)
+        return self._mine
 
     def merged(self, current: Mapping[str, Any]) -> dict[str, Any]:
         """``current`` with every key this turn set, changed or removed taken from this turn (others kept)."""
@@ -400,8 +415,7 @@ class Turn:
         now = json.dumps(self._state, sort_keys=True, separators=(",", ":"))
         if now == self._state_json:
             return None
-        return StateChange(now, token=self._state_token, base=json.loads(self._state_json or "{}"),
-                           mine=json.loads(now))
+        return StateChange(now, token=self._state_token, base_json=self._state_json)
 
     def state_saved(self, saved_json: str) -> None:
         """Note that ``saved_json`` is now what the backend holds (called by whoever saved it)."""

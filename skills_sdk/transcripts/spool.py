@@ -299,8 +299,7 @@ def erase_spooled(store: Ledger, user_id: str, *, skill: str | None = None, deve
 
 def with_state(row: Mapping[str, Any], state: str | None) -> Mapping[str, Any]:
     """``row`` as a spool keeps it: with its turn's state change (a :class:`~skills_sdk.context.StateChange`), if any."""
-    delta = getattr(state, "delta", None)
-    return row if delta is None else {**row, STATE_KEY: delta()}
+    return {**row, STATE_KEY: state.delta()} if isinstance(state, StateChange) else row
 
 
 def spool_turn(append: Callable[[Mapping[str, Any], BaseException | None], Any], row: Mapping[str, Any],

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...context import LoadedState
+from ...context import LoadedState, StateChange
 from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE
 from ..record import utcnow_iso
 from . import crypto
@@ -28,7 +28,6 @@ _UPSERT = ("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed
 _OVER_LOADED = _UPSERT + " WHERE user_state.sealed IS NOT DISTINCT FROM %s RETURNING 1"
 _CURRENT = ("SELECT s.key_id, s.sealed, k.epoch, k.wrapped FROM user_state s LEFT JOIN user_keys k ON k.id = s.key_id "
             "WHERE s.developer_id = %s AND s.skill = %s AND s.user_id = %s FOR UPDATE OF s")
-_WHOLE = object()
 
 
 class StateMixin:
@@ -81,10 +80,9 @@ class StateMixin:
         """Store ``state`` in the caller's transaction: a turn's change over the version it loaded, else merged."""
         key_id, key = self.keys.user_key(conn, dev, skill, user)
         sealed = crypto.seal(key, state.encode(), f"state:{key_id}".encode())
-        token = getattr(state, "token", _WHOLE)
-        if token is _WHOLE:
+        if not isinstance(state, StateChange):
             conn.execute(_UPSERT, (dev, skill, user, key_id, sealed, at))
-        elif conn.execute(_OVER_LOADED, (dev, skill, user, key_id, sealed, at, token)).fetchone() is None:
+        elif conn.execute(_OVER_LOADED, (dev, skill, user, key_id, sealed, at, state.token)).fetchone() is None:
             self.merge_state(conn, dev, skill, user, state, at)
 
     def merge_state(self: Any, conn: Any, dev: str, skill: str, user: str, change: Any, at: str) -> None:

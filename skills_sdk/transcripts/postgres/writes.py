@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg import errors, pq
 
+from ...context import StateChange
 from ...errors import ProgressTaken, StoreError
 from ..record import INSERT_COLUMNS, storage_values, utcnow_iso
 from . import chain, crypto, keyring, schema
@@ -131,7 +132,6 @@ _INSERT_PLAIN = Prepared("skills_capture_plain", chain.insert_sql(
     "INSERT INTO transcripts (" + ", ".join(f'"{c}"' for c in CLEAR_COLUMNS) + ") VALUES (" + _CLEAR_PARAMS
     + ") RETURNING id"))
 _USER = STORED_USER
-_WHOLE = object()  # a plain JSON state (no turn's change): stored whole
 #: The wrapped key comes back as bytea's text (hex, or the escape format where a server has
 #: ``bytea_output = escape``): libpq's own reading of either.
 _BYTEA = pq.Escaping()
@@ -192,9 +192,9 @@ class WritesMixin:
                 if made is not None:
                     params.update(made)
                 if state is not None:
-                    token = getattr(state, "token", _WHOLE)
+                    change = isinstance(state, StateChange)  # else a plain JSON state, stored whole
                     params.update(state=crypto.seal(key, state.encode(), f"state:{key_id}".encode()),
-                                  state_whole=token is _WHOLE, state_base=None if token is _WHOLE else token)
+                                  state_whole=not change, state_base=state.token if change else None)
                 got = _run_capture(conn, made is not None, state is not None, clear[0][:10], params)
                 if got and (made is None or got[0][1] is None):
                     if made is not None:

@@ -18,7 +18,6 @@ STATE_SQL = (
 _OVER_LOADED = STATE_SQL + " WHERE user_state.state IS ?"
 _CURRENT = "SELECT state FROM user_state WHERE developer_id = ? AND skill = ? AND user_id = ?"
 _DUMPS = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
-_WHOLE = object()
 
 
 def write_state(conn: Any, developer_id: str, skill: str, user_id: str, state: str, at: str) -> None:
@@ -29,12 +28,10 @@ def write_state(conn: Any, developer_id: str, skill: str, user_id: str, state: s
     key, over what is stored now (read in this transaction, so no third turn slips between).
     Plain text is stored whole.
     """
-    token = getattr(state, "token", _WHOLE)
-    if token is _WHOLE:
+    if not isinstance(state, StateChange):
         conn.execute(STATE_SQL, (developer_id, skill, user_id, str(state), at))
-        return
-    if not conn.execute(_OVER_LOADED, (developer_id, skill, user_id, str(state), at, token)).rowcount:
-        merge_state(conn, developer_id, skill, user_id, state, at)  # type: ignore[arg-type]
+    elif not conn.execute(_OVER_LOADED, (developer_id, skill, user_id, str(state), at, state.token)).rowcount:
+        merge_state(conn, developer_id, skill, user_id, state, at)
 
 
 def merge_state(conn: Any, developer_id: str, skill: str, user_id: str, change: StateChange, at: str) -> None:
