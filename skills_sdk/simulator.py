@@ -647,10 +647,7 @@ class Conversation:
             if request_type == "IntentRequest":
                 raise ValueError("Send intents with intent(name, slots) or say(text), not event('IntentRequest').")
             if request_type.startswith("AudioPlayer."):
-                # Without a token the event is about what the device's player holds, where it is now.
-                here = "token" not in fields
-                token = self.player.token if here else fields.pop("token")
-                offset_ms = fields.pop("offset_ms", self.player.offset_ms if here else 0)
+                token, offset_ms, _ = self._position(fields)
                 events = self._events()
                 events.pop("audio_player")  # the builder reports the player as the event leaves it
                 body = b.audio_player_request(request_type, token=token, offset_ms=offset_ms,
@@ -658,9 +655,7 @@ class Conversation:
                 if self.plays_audio:
                     self.player.reported(body["request"]["type"].split(".", 1)[1], token, offset_ms)
             elif request_type.startswith("PlaybackController."):
-                here = "token" not in fields
-                token = self.player.token if here else fields.pop("token")
-                offset_ms = fields.pop("offset_ms", self.player.offset_ms if here else 0)
+                token, offset_ms, here = self._position(fields)
                 events = self._events()
                 if not here or not self.plays_audio:
                     events.pop("audio_player")  # a token given: the builder reports it as playing
@@ -678,6 +673,13 @@ class Conversation:
                 body = b.envelope({"type": request_type}, **self._common())
             body["request"].update(fields)
             return self.send(body)
+
+    def _position(self, fields: dict[str, Any]) -> tuple[str | None, int, bool]:
+        """The token and offset an AudioPlayer or PlaybackController event names, and whether they are the
+        device player's own (the event names no token: it is about what the player holds, where it is now)."""
+        here = "token" not in fields
+        token = self.player.token if here else fields.pop("token")
+        return token, fields.pop("offset_ms", self.player.offset_ms if here else 0), here
 
     def send(self, body: dict[str, Any], *, utterance: str | None = None, nlu: NluResult | None = None) -> SimulatedTurn:
         """Send a whole request envelope through the host and carry the session from its answer."""
