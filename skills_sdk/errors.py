@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class SkillsError(Exception):
     """Base class of every error skills_sdk raises on purpose."""
@@ -16,7 +19,16 @@ class StateError(SkillsError, TypeError):
 
 
 class ModelError(RegistrationError):
-    """An interaction model (samples, slots, slot types) is inconsistent."""
+    """An interaction model (samples, slots, slot types) is inconsistent.
+
+    ``problems`` holds each problem the message lists, in its order. Those the model's own check
+    finds (:func:`skills_sdk.nlu.validate_model`) also say which ``intent``, ``sample`` or ``slot``
+    they are about, so a tool can act on them without reading the message.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class EnvelopeError(SkillsError):

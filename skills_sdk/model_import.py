@@ -43,8 +43,6 @@ _WHY = {
     "dialog.delegationStrategy": "",
     "version": "a revision number of the file, not part of the model the SDK exports",
 }
-_SAMPLE_IN = re.compile(r"Sample '(.+?)' of intent '([^']+)'")
-_SLOT_IN = re.compile(r"Slot '([^']+)' of intent '([^']+)'")
 
 
 @dataclass
@@ -444,30 +442,26 @@ def _settle(r: _Reader, result: Imported, intents: list[_Intent]) -> None:
             validate_model(result.model())
             return
         except ModelError as exc:
-            if not _drop_named(r, result, str(exc)):
+            if not _drop_named(r, result, exc.problems):
                 r.refuse("interactionModel.languageModel", str(exc))
                 return
 
 
-def _drop_named(r: _Reader, result: Imported, message: str) -> bool:
-    """Leave out the samples (or slots) ``message`` names; False when it names none."""
-    lines = [line.split(". ", 1)[1] if re.match(r"\s*\d+\. ", line) else line for line in message.splitlines()]
-    lines = [line.strip() for line in lines if "Sample '" in line or "Slot '" in line] or [message]
+def _drop_named(r: _Reader, result: Imported, problems: Sequence[Any]) -> bool:
+    """Leave out the samples (or slots) ``problems`` name; False when they name none."""
     dropped = False
-    for line in lines:
-        m = _SAMPLE_IN.search(line)
-        if m:
-            text, name = m.groups()
+    for p in problems:
+        name = getattr(p, "intent", None)
+        if getattr(p, "sample", None) is not None:
+            text = p.sample
             for n, im in enumerate(result.intents):
                 if im.name == name and text in im.samples:
                     result.intents[n] = IntentModel(im.name, tuple(s for s in im.samples if s != text), im.slots,
                                                     im.dialog_slots, im.confirm, im.delegation)
-                    r.refuse(f"interactionModel.languageModel.intents[{name}].samples[{text!r}]", line, name)
+                    r.refuse(f"interactionModel.languageModel.intents[{name}].samples[{text!r}]", str(p), name)
                     dropped = True
-            continue
-        m = _SLOT_IN.search(line)
-        if m:
-            slot, name = m.groups()
+        elif getattr(p, "slot", None) is not None:
+            slot = p.slot
             for n, im in enumerate(result.intents):
                 if im.name == name and slot in im.slots:
                     result.intents[n] = IntentModel(
@@ -475,7 +469,7 @@ def _drop_named(r: _Reader, result: Imported, message: str) -> bool:
                         {k: v for k, v in im.slots.items() if k != slot},
                         {k: v for k, v in im.dialog_slots.items() if k != slot}, im.confirm, im.delegation)
                     r.refuse(f"interactionModel.languageModel.intents[{name}].slots[{slot}]",
-                             line + " (its samples go with it)", name)
+                             f"{p} (its samples go with it)", name)
                     dropped = True
     return dropped
 

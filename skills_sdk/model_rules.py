@@ -81,13 +81,12 @@ class ModelRuleError(ModelError):
     """The interaction model breaks Alexa's rules; ``problems`` lists each one."""
 
     def __init__(self, problems: Sequence[Problem], subject: str = "the interaction model") -> None:
-        self.problems = tuple(problems)
-        if len(self.problems) == 1:
-            message = str(self.problems[0])
+        if len(problems) == 1:
+            message = str(problems[0])
         else:
-            listed = "\n".join(f"  {n}. {p}" for n, p in enumerate(self.problems, 1))
-            message = f"{len(self.problems)} problems in {subject}:\n{listed}"
-        super().__init__(message)
+            listed = "\n".join(f"  {n}. {p}" for n, p in enumerate(problems, 1))
+            message = f"{len(problems)} problems in {subject}:\n{listed}"
+        super().__init__(message, problems)
 
 
 def raise_for(problems: Sequence[Problem], subject: str = "the interaction model") -> None:

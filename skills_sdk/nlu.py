@@ -13,6 +13,7 @@ from skills_sdk.model import BUILTIN_INTENTS, BUILTIN_SLOT_TYPES, IntentModel, I
 
 __all__ = [
     "Matcher",
+    "ModelProblem",
     "NluResult",
     "SlotMatch",
     "compile_model",
@@ -530,13 +531,39 @@ def _check_slot_type(intent: str, slot: str, type_name: str, types: Mapping[str,
     )
 
 
+class ModelProblem(str):
+    """One problem :func:`validate_model` found: its message, and the ``intent``, ``sample`` or ``slot`` it is about.
+
+    It is the message itself (a ``str``), so it prints and joins as one; :attr:`ModelError.problems`
+    holds one per problem, for a tool that leaves a piece out rather than reading the text.
+
+    >>> p = ModelProblem("Sample 'hi' of intent 'A' ...", intent="A", sample="hi")
+    >>> (p.intent, p.sample, p.slot)
+    ('A', 'hi', None)
+    """
+
+    intent: str | None
+    sample: str | None
+    slot: str | None
+
+    def __new__(cls, message: str, *, intent: str | None = None, sample: str | None = None,
+                slot: str | None = None) -> ModelProblem:
+        problem = super().__new__(cls, message)
+        problem.intent, problem.sample, problem.slot = intent, sample, slot
+        return problem
+
+
 def _compile_sample(
-    intent: str, text: str, slots: Mapping[str, _Slot], order: tuple[int, int], problems: list[str]
+    intent: str, text: str, slots: Mapping[str, _Slot], order: tuple[int, int], problems: list[ModelProblem]
 ) -> _Sample | None:
     """Parse one sample into literal runs and slots, appending what is wrong with it to ``problems``."""
     where = f"Sample '{text}' of intent '{intent}'"
+
+    def found(message: str) -> None:
+        problems.append(ModelProblem(message, intent=intent, sample=text))
+
     if not text.strip():
-        problems.append(
+        found(
             f"Intent '{intent}' has an empty sample ({text!r}). Remove it or write the words a user says."
         )
         return None
@@ -546,7 +573,7 @@ def _compile_sample(
     for m in [*_PLACEHOLDER.finditer(text), None]:
         chunk = text[pos : m.start() if m else len(text)]
         if "{" in chunk or "}" in chunk:
-            problems.append(
+            found(
                 f"{where} has an unbalanced brace. Write each slot as {{name}}, e.g. 'order a {{size}} pizza'."
             )
             return None
@@ -557,19 +584,19 @@ def _compile_sample(
         pos = m.end()
         name = m.group(1).strip()
         if not _SLOT_NAME.fullmatch(name):
-            problems.append(
+            found(
                 f"{where} has a placeholder {m.group(0)!r} that is not a slot name. "
                 "Write each slot as {name} with letters, digits or underscores."
             )
             return None
         if name not in slots:
-            problems.append(
+            found(
                 f"{where} uses slot '{name}', which is not declared. Declared slots: "
                 f"{_quote_all(list(slots))}. Declare it in slots={{...}} or fix the sample."
             )
             return None
         if name in used:
-            problems.append(
+            found(
                 f"{where} uses slot '{name}' twice. Use each slot once per sample, "
                 "or declare a second slot of the same type."
             )
@@ -577,7 +604,7 @@ def _compile_sample(
         prev = elements[-1] if elements else None
         kinds = (prev.kind, slots[name].kind) if isinstance(prev, _Slot) else ()
         if "free" in kinds and not set(kinds) & _SPOKEN.keys():  # a number's words end it: "march twenty first"
-            problems.append(
+            found(
                 f"{where} puts slots '{prev.name}' and '{name}' next to each other, and free text "
                 f"({prev.type if prev.kind == 'free' else slots[name].type}) makes the split "
                 f"ambiguous. Put a word between them, e.g. '{{{prev.name}}} by {{{name}}}'."
@@ -586,7 +613,7 @@ def _compile_sample(
         used.append(name)
         elements.append(slots[name])
     if not elements:
-        problems.append(f"{where} has no words. Remove it or write the words a user says.")
+        found(f"{where} has no words. Remove it or write the words a user says.")
         return None
     needs = [len(e) if isinstance(e, tuple) else 1 for e in elements]
     n_literals = sum(len(e) for e in elements if isinstance(e, tuple))
@@ -609,29 +636,29 @@ def _signature(sample: _Sample) -> tuple[Any, ...]:
     return tuple(e if isinstance(e, tuple) else ("{", e.type) for e in sample.elements)
 
 
-def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
-    problems: list[str] = []
+def _analyse(model: InteractionModel) -> tuple[list[ModelProblem], list[_Sample]]:
+    problems: list[ModelProblem] = []
     if len(model.invocation_name) < 2 or not _INVOCATION.fullmatch(model.invocation_name):
-        problems.append(
+        problems.append(ModelProblem(
             f"Invocation name {model.invocation_name!r} must be lowercase words (letters, apostrophes, "
             "periods) separated by single spaces, at least 2 characters. Rename it, e.g. 'pizza shop'."
-        )
+        ))
     types: dict[str, SlotType] = {}
     for t in model.types:
         if t.name in types:
-            problems.append(
+            problems.append(ModelProblem(
                 f"Slot type '{t.name}' is declared twice. Merge the two value lists into one SlotType."
-            )
+            ))
         types.setdefault(t.name, t)
         if not t.values:
-            problems.append(
+            problems.append(ModelProblem(
                 f"Slot type '{t.name}' has no values. Add at least one, e.g. "
                 f"skill.slot_type('{t.name}', ['first value'])."
-            )
+            ))
         elif any(not _words(v.name) for v in t.values):
-            problems.append(
+            problems.append(ModelProblem(
                 f"Slot type '{t.name}' has a value with no words in its name. Remove it or name it."
-            )
+            ))
 
     # Unlisted required built-ins are still answered; every built-in's default samples are
     # registered before any model sample, so a clash is always reported against the built-in.
@@ -641,19 +668,19 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
     intents: list[tuple[int, IntentModel, dict[str, _Slot]]] = []
     for index, intent in enumerate(entries):
         if intent.name in seen:
-            problems.append(
-                f"Intent '{intent.name}' is declared twice. Merge its samples and slots into one IntentModel."
-            )
+            problems.append(ModelProblem(
+                f"Intent '{intent.name}' is declared twice. Merge its samples and slots into one IntentModel.",
+                intent=intent.name))
             continue
         seen.add(intent.name)
         if intent.name == FALLBACK_INTENT and intent.samples:
-            problems.append(
+            problems.append(ModelProblem(
                 f"Intent '{FALLBACK_INTENT}' takes no samples: it is what nothing else matching returns. "
-                "Move the samples to a custom intent."
-            )
+                "Move the samples to a custom intent.", intent=intent.name))
             continue
         problems.extend(
-            p for s, ty in intent.slots.items() if (p := _check_slot_type(intent.name, s, ty, types))
+            ModelProblem(p, intent=intent.name, slot=s)
+            for s, ty in intent.slots.items() if (p := _check_slot_type(intent.name, s, ty, types))
         )
         intents.append((index, intent, {s: _slot(s, ty, types) for s, ty in intent.slots.items()}))
 
@@ -675,27 +702,25 @@ def _analyse(model: InteractionModel) -> tuple[list[str], list[_Sample]]:
                 elif other.intent == intent.name:
                     pass  # the same words twice in one intent do no harm
                 elif other.text in builtins.get(other.intent, ()):
-                    problems.append(
+                    problems.append(ModelProblem(
                         f"Sample '{text}' of intent '{intent.name}' is the same as the built-in sample "
                         f"'{other.text}' of intent '{other.intent}'. Handle '{other.intent}' instead, "
-                        "or reword the sample."
-                    )
+                        "or reword the sample.", intent=intent.name, sample=text))
                 else:
-                    problems.append(
+                    problems.append(ModelProblem(
                         f"Sample '{text}' of intent '{intent.name}' is the same as sample '{other.text}' of "
                         f"intent '{other.intent}', so the two cannot be told apart. Keep it in one intent, "
-                        "or reword one of them."
-                    )
+                        "or reword one of them.", intent=intent.name, sample=text))
     return problems, samples
 
 
-def _raise_for(problems: Sequence[str], model: InteractionModel) -> None:
+def _raise_for(problems: Sequence[ModelProblem], model: InteractionModel) -> None:
     if len(problems) == 1:
-        raise ModelError(problems[0])
+        raise ModelError(problems[0], problems)
     if problems:
         listed = "\n".join(f"  {n}. {p}" for n, p in enumerate(problems, 1))
         raise ModelError(
-            f"{len(problems)} problems in the interaction model of '{model.invocation_name}':\n{listed}"
+            f"{len(problems)} problems in the interaction model of '{model.invocation_name}':\n{listed}", problems
         )
 
 
@@ -707,7 +732,8 @@ def validate_model(model: InteractionModel) -> None:
     skills_sdk.errors.ModelError: Sample 'order a {size}' of intent 'Order' uses slot 'size', which is not declared. ...
 
     :param model: the skill's interaction model.
-    :raises ModelError: one message per problem, numbered when there are several.
+    :raises ModelError: one message per problem, numbered when there are several; its ``problems``
+        name the intent, sample or slot each is about (:class:`ModelProblem`).
     """
     _raise_for(_analyse(model)[0], model)
 

@@ -172,6 +172,35 @@ def test_a_sample_with_digits_is_refused_with_the_rule_and_the_fix(tmp_path):
     assert '"order {size} pizzas"' in lenient.stdout and "order 2 pizzas" in lenient.stdout  # the comment
 
 
+def test_a_blank_sample_is_left_out_on_its_own_and_the_module_builds(tmp_path):
+    path = tmp_path / "en-US.json"
+    path.write_text(json.dumps(_model(["order {size} pizzas", "   "])))
+    strict = CliRunner().invoke(main, ["model", "import", str(path)])
+    assert strict.exit_code == 2
+    assert "intents[OrderIntent].samples['']" in strict.stderr and "empty sample" in strict.stderr
+    out = tmp_path / "blank_skill.py"
+    lenient = CliRunner().invoke(main, ["model", "import", str(path), "--lenient", "--out", str(out)])
+    assert lenient.exit_code == 0, lenient.output
+    assert "left out: interactionModel.languageModel.intents[OrderIntent].samples['']" in lenient.stderr
+    skill = _load(out, "blank_skill").skill  # a module that raises ModelError on import is no module
+    assert [i.samples for i in skill.model.intents if i.name == "OrderIntent"] == [("order {size} pizzas",)]
+
+
+def test_the_models_own_check_names_the_intent_sample_and_slot_of_each_problem():
+    from skills_sdk.errors import ModelError
+    from skills_sdk.model import IntentModel, InteractionModel
+    from skills_sdk.nlu import validate_model
+
+    model = InteractionModel("pizza shop", (
+        IntentModel("Order", ("order a {size}", "order it"), {"size": "AMAZON.NUBMER"}),
+        IntentModel("Again", ("order it",))))
+    with pytest.raises(ModelError) as exc:
+        validate_model(model)
+    found = {(p.intent, p.sample, p.slot) for p in exc.value.problems}
+    assert found == {("Order", None, "size"), ("Again", "order it", None)}
+    assert all(str(p) in str(exc.value) for p in exc.value.problems)
+
+
 def test_an_unsupported_slot_feature_is_left_out_saying_why():
     imported = read_model(_model(["order {size} pizzas"], multipleValues={"enabled": True}))
     [item] = imported.left_out
