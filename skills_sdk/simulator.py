@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import request_builders as b
@@ -143,6 +143,9 @@ class SimulatedTurn:
     delegated: SimulatedTurn | None = None
     #: Why typed words that fell to the fallback may have been meant for an intent nothing spoken reaches.
     hint: str | None = None
+    #: The AudioPlayer events the answer's directives make the device owe the skill, in order:
+    #: ``(request type, token, offset_ms)`` (see :meth:`skills_sdk.device_audio.DevicePlayer.apply`).
+    audio_events: list[tuple[str, str | None, int]] = field(default_factory=list)
 
     @property
     def envelope(self) -> dict[str, Any]:
@@ -685,10 +688,12 @@ class Conversation:
         """Send a whole request envelope through the host and carry the session from its answer."""
         with self._lock:
             result = self.host.handle(self.skill.name, body, utterance=utterance)
+            events = []
             if self.plays_audio:
-                self.player.apply((result.envelope.get("response") or {}).get("directives") or ())
+                events = self.player.apply((result.envelope.get("response") or {}).get("directives") or (),
+                                           answering=body["request"]["type"])
             ended = self._carry(body, result)
-            return SimulatedTurn(utterance, nlu, body, result, ended)
+            return SimulatedTurn(utterance, nlu, body, result, ended, audio_events=events)
 
     def _carry(self, body: dict[str, Any], result: TurnResult) -> bool:
         """Update the session from the answer; True if the session ended."""
