@@ -6,12 +6,17 @@ import copy
 import json
 
 import pytest
+import responses
 from _alexa_rules import REFUSED, corpus
 from conftest import build_greeter, make_envelope
 from test_envelope import LAUNCH
+from test_example_music import OFFER, PREMIUM_USER, TRACKS
 
+from example_skills import BASE_URLS
+from example_skills.music import create_skill as create_music
 from skills_sdk import AudioPlayerState, EnvelopeError, Skill, empty, load_request, say
 from skills_sdk.device_audio import DevicePlayer
+from skills_sdk.http import PartnerSession
 from skills_sdk.testing import SkillClient
 
 LOADABLE = [p for p in corpus() if p.name not in REFUSED]
@@ -196,3 +201,162 @@ def test_directives_change_the_player_as_alexa_documents(directives, after):
     player.advance(500)
     player.apply(directives)
     assert (player.token, player.offset_ms, player.activity, [s["token"] for s in player.queue]) == after
+
+
+# --- the device reporting playback on its own, and what only time brings --------------------------------
+
+def sent(client):
+    """The AudioPlayer events so far as (type without the prefix, token, offset, reported activity)."""
+    return [(r.request_type.split(".", 1)[1], r.request["request"]["token"], r.request["request"]["offsetInMilliseconds"],
+             r.request["context"]["AudioPlayer"]["playerActivity"]) for r in client.audio.events]
+
+
+def test_with_playback_events_a_play_and_a_pause_are_reported_with_token_and_offset(podcast):
+    skill, seen = podcast
+    client = SkillClient(skill, playback_events=True)
+    client.launch()
+    assert sent(client) == [("PlaybackStarted", "ep1", 0, "PLAYING")]
+    client.audio.advance(61_000)
+    r = client.intent("AMAZON.PauseIntent")
+    assert seen[-1] == AudioPlayerState("ep1", 61_000, "PLAYING")  # the intent reports where the listener was
+    assert sent(client)[-1] == ("PlaybackStopped", "ep1", 61_000, "STOPPED")
+    assert client.last is r and r.directive_types == ["AudioPlayer.Stop"] and client.audio.events[-1].by_device
+    assert "  device  > (AudioPlayer.PlaybackStopped token=ep1 offsetInMilliseconds=61000)\n" in client.conversation_log()
+
+
+def test_without_playback_events_the_device_sends_nothing_on_its_own(podcast):
+    skill, _ = podcast
+    client = SkillClient(skill)
+    client.launch()
+    client.intent("AMAZON.PauseIntent")
+    assert client.audio.events == [] and [r.request_type for r in client.replies] == ["LaunchRequest", "IntentRequest"]
+
+
+def test_replace_all_over_a_playing_track_stops_it_then_starts_the_new_one(partner):
+    client = SkillClient(create_music(), http=PartnerSession(), user_id=PREMIUM_USER, playback_events=True)
+    client.say("play some jazz")
+    client.audio.advance(12_000)
+    client.say("next")
+    assert sent(client) == [("PlaybackStarted", "0:trk_1", 0, "PLAYING"),
+                            ("PlaybackStopped", "0:trk_1", 12_000, "STOPPED"),
+                            ("PlaybackStarted", "1:trk_2", 0, "PLAYING")]
+    assert client.audio.state == AudioPlayerState("1:trk_2", 0, "PLAYING")
+    client.say("what's playing")
+    client.assert_said("Rain on Lenox")
+
+
+def test_the_music_skill_plays_a_queue_through_and_skips_a_broken_track(partner):
+    client = SkillClient(create_music(), http=PartnerSession(), user_id=PREMIUM_USER, playback_events=True)
+    client.say("play some jazz")
+    client.audio.advance(290_000)
+    client.audio.nearly_finish()
+    assert client.audio.queue == ["1:trk_2"]
+    client.audio.finish()
+    r = client.audio.fail("MEDIA_ERROR_SERVICE_UNAVAILABLE")
+    assert r.request["request"]["error"]["type"] == "MEDIA_ERROR_SERVICE_UNAVAILABLE"
+    assert r.directives[0]["audioItem"]["stream"]["token"] == "2:trk_3"
+    assert [e[0] for e in sent(client)] == ["PlaybackStarted", "PlaybackNearlyFinished", "PlaybackFinished",
+                                            "PlaybackStarted", "PlaybackFailed", "PlaybackStarted"]
+    assert client.audio.state == AudioPlayerState("2:trk_3", 0, "PLAYING")
+
+
+@pytest.fixture
+def partner(monkeypatch):
+    """TuneStream, mocked: three jazz tracks for a Premium listener."""
+    music = BASE_URLS["music"]
+    monkeypatch.delenv("SKILLS_PARTNER_MUSIC_URL", raising=False)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.GET, f"{music}/v1/search", json={"tracks": TRACKS})
+        rsps.add(responses.GET, f"{music}/v1/users/{PREMIUM_USER}/subscription", json={"active": True})
+        rsps.add(responses.GET, f"{music}/v1/offers", json={"offers": [OFFER]})
+        yield rsps
+
+
+def test_pausing_and_buffering_are_reported_in_the_next_request_without_an_event(podcast):
+    # Alexa sends skills five AudioPlayer requests, none for a pause or an underrun: the context says it.
+    skill, seen = podcast
+    client = SkillClient(skill, playback_events=True)
+    client.launch()
+    client.audio.advance(3_000)
+    client.audio.pause()
+    client.intent("AMAZON.StopIntent")
+    assert client.last.request["context"]["AudioPlayer"]["playerActivity"] == "PAUSED"
+    assert sent(client)[-1] == ("PlaybackStopped", "ep1", 3_000, "STOPPED")  # Stop stops a paused stream too
+    client.launch()
+    client.audio.underrun()
+    with pytest.raises(ValueError, match="does not move while the player is BUFFER_UNDERRUN.*resume"):
+        client.audio.advance(1_000)
+    client.intent("AMAZON.PauseIntent")
+    assert seen[-1] == AudioPlayerState("ep1", 0, "BUFFER_UNDERRUN")
+    assert [e[0] for e in sent(client)] == ["PlaybackStarted", "PlaybackStopped", "PlaybackStarted", "PlaybackStopped"]
+
+
+def test_resume_plays_on_from_where_the_device_paused(podcast):
+    skill, _ = podcast
+    client = SkillClient(skill)
+    client.launch()
+    client.audio.advance(2_000)
+    client.audio.underrun()
+    client.audio.resume()
+    client.audio.advance(500)
+    assert client.audio.state == AudioPlayerState("ep1", 2_500, "PLAYING") and client.audio.events == []
+
+
+def music_like(answer_to: str, directive):
+    skill = Skill("radio", developer_id="dev-1", invocation_name="the radio")
+
+    @skill.launch
+    def launch(ctx):
+        return say("On air.").play(URL.format(1), token="ep1")
+
+    skill.add_request_handler(answer_to, lambda ctx: directive(empty()))
+    return skill
+
+
+@pytest.mark.parametrize(("event", "directive", "problem"), [
+    ("AudioPlayer.PlaybackStarted", lambda r: r.play(URL.format(2), token="ep2"),
+     "PlaybackStarted may be answered with AudioPlayer.Stop or AudioPlayer.ClearQueue only, not AudioPlayer.Play"),
+    ("AudioPlayer.PlaybackFinished", lambda r: r.play(URL.format(2), token="ep2"),
+     "PlaybackFinished may be answered with AudioPlayer.Stop or AudioPlayer.ClearQueue only, not AudioPlayer.Play"),
+    ("AudioPlayer.PlaybackStopped", lambda r: r.clear_queue(),
+     "Alexa ignores any answer to AudioPlayer.PlaybackStopped, so AudioPlayer.ClearQueue does nothing"),
+])
+def test_an_answer_alexa_would_not_carry_out_fails_and_the_device_ignores_it(event, directive, problem):
+    client = SkillClient(music_like(event, directive))
+    client.launch()
+    with pytest.raises(AssertionError, match="an answer Alexa would carry out") as info:
+        client.request(event)
+    assert problem in str(info.value) and client.audio.token == "ep1"
+
+
+def test_an_enqueue_expecting_another_stream_is_ignored():
+    player = DevicePlayer()
+    events = player.apply([{"type": "AudioPlayer.Play", "playBehavior": "REPLACE_ALL",
+                            "audioItem": {"stream": {"token": "t1", "url": "https://x/1", "offsetInMilliseconds": 0}}}])
+    assert events == [("AudioPlayer.PlaybackStarted", "t1", 0)]
+    for expected, queued in (("t0", []), ("t1", ["t2"])):
+        player.apply([{"type": "AudioPlayer.Play", "playBehavior": "ENQUEUE",
+                       "audioItem": {"stream": {"token": "t2", "url": "https://x/2", "expectedPreviousToken": expected}}}])
+        assert [s["token"] for s in player.queue] == queued
+
+
+@pytest.mark.parametrize(("act", "error", "message"), [
+    (lambda a: a.finish(), AssertionError, "the player is IDLE: have the skill answer with AudioPlayer.Play first"),
+    (lambda a: a.nearly_finish(), AssertionError, "the player is IDLE: have the skill answer with AudioPlayer.Play"),
+    (lambda a: a.fail(), AssertionError, "Expected a stream playing to fail"),
+    (lambda a: a.pause(), ValueError, r"pause\(\) needs a stream playing, but the player is IDLE"),
+    (lambda a: a.resume(), ValueError, r"resume\(\) plays on after pause\(\) or underrun\(\), but the player is IDLE"),
+    (lambda a: a.fail("BROKEN"), ValueError, "Unknown PlaybackFailed error type 'BROKEN'.*MEDIA_ERROR_UNKNOWN"),
+])
+def test_asking_the_device_for_what_cannot_happen_names_the_problem_and_the_fix(podcast, act, error, message):
+    client = SkillClient(podcast[0])
+    with pytest.raises(error, match=message):
+        act(client.audio)
+
+
+def test_a_paused_device_is_told_to_resume_before_the_stream_ends(podcast):
+    client = SkillClient(podcast[0])
+    client.launch()
+    client.audio.pause()
+    with pytest.raises(AssertionError, match=r"the player is PAUSED \('ep1' at 0 ms\): call resume\(\) first"):
+        client.audio.finish()

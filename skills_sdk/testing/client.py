@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .. import simulator as _sim
+from ..device_audio import not_carried_out
 from ..envelope import AudioPlayerState
 from ..request_builders import DEFAULT_USER
 
@@ -20,12 +21,25 @@ if TYPE_CHECKING:
 
 __all__ = ["SkillClient", "Reply", "DeviceAudio"]
 
+#: The activities in which a stream is under way: it can stop or fail.
+_UNDER_WAY = ("PLAYING", "PAUSED", "BUFFER_UNDERRUN")
+#: The ``error.type`` values of ``AudioPlayer.PlaybackFailed`` (Alexa's AudioPlayer interface reference).
+MEDIA_ERRORS = ("MEDIA_ERROR_UNKNOWN", "MEDIA_ERROR_INVALID_REQUEST", "MEDIA_ERROR_SERVICE_UNAVAILABLE",
+                "MEDIA_ERROR_INTERNAL_SERVER_ERROR", "MEDIA_ERROR_INTERNAL_DEVICE_ERROR")
+
 
 class Reply:
     """What the skill answered to one request, read back the way a test wants it."""
 
-    def __init__(self, turn: _sim.SimulatedTurn) -> None:
+    def __init__(self, turn: _sim.SimulatedTurn, *, by_device: bool = False) -> None:
         self.turn = turn
+        #: True when the device sent the request on its own (``playback_events=True``), not the test.
+        self.by_device = by_device
+
+    @property
+    def request_type(self) -> str:
+        """The type of the request that was sent: ``"IntentRequest"``, ``"AudioPlayer.PlaybackStarted"``..."""
+        return self.turn.request_type
 
     @property
     def speech(self) -> str | None:
@@ -134,9 +148,14 @@ class DeviceAudio:
     After each answer the player carries out its AudioPlayer directives (``Play``, ``Stop``,
     ``ClearQueue``), and each later request carries the player as ``context.AudioPlayer``, as an
     Echo's do: intents, launches and session ends as much as events. Time passes only when
-    :meth:`advance` says so, and the device reports events only when the test sends them
-    (:meth:`finish`, :meth:`stop`, or ``client.request("AudioPlayer.PlaybackNearlyFinished")``, whose
-    token and offset default to the player's).
+    :meth:`advance` says so. Made with ``SkillClient(skill, playback_events=True)``, the device also
+    reports what the directives did, as an Echo does: ``PlaybackStarted`` when a stream starts,
+    ``PlaybackStopped`` (token and offset where it was) when ``Stop``, ``ClearQueue`` ``CLEAR_ALL`` or
+    a ``REPLACE_ALL`` stops one. Otherwise, and for what only time brings, the test sends events:
+    :meth:`nearly_finish`, :meth:`finish`, :meth:`fail`, :meth:`stop`, or ``client.request(...)``,
+    whose token and offset default to the player's. :meth:`pause`, :meth:`underrun` and :meth:`resume`
+    change what the device reports (``PAUSED``, ``BUFFER_UNDERRUN``) without a request: Alexa sends
+    skills no event for them.
     """
 
     def __init__(self, client: SkillClient) -> None:
@@ -164,7 +183,7 @@ class DeviceAudio:
 
     @property
     def activity(self) -> str:
-        """``IDLE``, ``PLAYING``, ``STOPPED`` or ``FINISHED`` (the simulated device buffers and pauses never)."""
+        """``IDLE``, ``PLAYING``, ``PAUSED``, ``BUFFER_UNDERRUN``, ``STOPPED`` or ``FINISHED``."""
         return self._player.activity
 
     @property
@@ -172,14 +191,37 @@ class DeviceAudio:
         """The tokens enqueued after the current stream, in order."""
         return [stream.get("token") for stream in self._player.queue]
 
+    @property
+    def events(self) -> list[Reply]:
+        """The replies to every ``AudioPlayer.*`` request so far, the device's own and the test's, in order."""
+        return [r for r in self._client.replies if r.request_type.startswith("AudioPlayer.")]
+
     def advance(self, ms: int) -> None:
         """Let ``ms`` milliseconds of the playing stream go by (ValueError when nothing plays)."""
         self._player.advance(ms)
 
+    def pause(self) -> None:
+        """The device pauses the stream on its own (an alarm, a call): requests report ``PAUSED`` until :meth:`resume`."""
+        self._player.pause()
+
+    def underrun(self) -> None:
+        """The stream's data comes too slowly: requests report ``BUFFER_UNDERRUN`` until :meth:`resume`."""
+        self._player.underrun()
+
+    def resume(self) -> None:
+        """Play on after :meth:`pause` or :meth:`underrun`, from the same offset (ValueError otherwise)."""
+        self._player.resume()
+
+    def nearly_finish(self) -> Reply:
+        """The stream is nearly over and the device can take the next one: send ``PlaybackNearlyFinished``
+        with the player's token and offset; the skill's ``ENQUEUE`` answer fills the queue."""
+        self._refuse_unless(("PLAYING",), "be nearly finished")
+        return self._client.request("AudioPlayer.PlaybackNearlyFinished")
+
     def finish(self) -> Reply:
         """The stream plays to its end: send ``PlaybackFinished``, then, if a stream was enqueued, play it and
         send ``PlaybackStarted``; returns the last reply."""
-        self._refuse_unless_playing("finish")
+        self._refuse_unless(("PLAYING",), "finish")
         reply = self._client.request("AudioPlayer.PlaybackFinished")
         if self._player.queue:
             stream = self._player.queue[0]
@@ -189,13 +231,28 @@ class DeviceAudio:
 
     def stop(self) -> Reply:
         """The device stops the stream where it is on its own (another app took the speaker): send ``PlaybackStopped``."""
-        self._refuse_unless_playing("stop")
+        self._refuse_unless(_UNDER_WAY, "stop")
         return self._client.request("AudioPlayer.PlaybackStopped")
 
-    def _refuse_unless_playing(self, what: str) -> None:
-        if self.activity != "PLAYING":
+    def fail(self, error_type: str = "MEDIA_ERROR_UNKNOWN", message: str = "The stream could not be played.") -> Reply:
+        """The stream breaks: send ``PlaybackFailed`` with ``error`` ``{type, message}`` and the player's token and
+        offset; the player stops, and the skill may answer with any AudioPlayer directive (the next track).
+
+        >>> client.audio.fail("MEDIA_ERROR_SERVICE_UNAVAILABLE")              # doctest: +SKIP
+        """
+        if error_type not in MEDIA_ERRORS:
+            raise ValueError(f"Unknown PlaybackFailed error type {error_type!r}. Alexa sends one of: "
+                             f"{', '.join(MEDIA_ERRORS)}.")
+        self._refuse_unless(_UNDER_WAY, "fail")
+        return self._client.request("AudioPlayer.PlaybackFailed", error={"type": error_type, "message": message})
+
+    def _refuse_unless(self, activities: tuple[str, ...], what: str) -> None:
+        if self.activity not in activities:
+            where = f" ({self.token!r} at {self.offset_ms} ms)" if self.token else ""
+            fix = ("call resume() first" if self.activity in ("PAUSED", "BUFFER_UNDERRUN")
+                   else "have the skill answer with AudioPlayer.Play first (empty().play(...))")
             raise self._client._fail(f"Expected a stream playing to {what}",
-                                     f"the player is {self.activity}" + (f" ({self.token!r})" if self.token else ""))
+                                     f"the player is {self.activity}{where}: {fix}")
 
     def __repr__(self) -> str:
         return f"<DeviceAudio {self.activity} token={self.token!r} offset_ms={self.offset_ms}>"
@@ -217,6 +274,9 @@ class SkillClient:
     carries the session between requests as a device does (see :mod:`skills_sdk.simulator`).
     ``interfaces`` is what the device supports: an Echo's ``{"AudioPlayer": {}}`` when None, ``{}``
     for one that plays no audio (to test a skill's answer to it), or a screen's APL besides.
+    ``playback_events=True`` makes the device send ``AudioPlayer.PlaybackStarted`` and
+    ``PlaybackStopped`` on its own when the skill's directives start or stop a stream (see
+    :class:`DeviceAudio`); those replies are in the log, and :attr:`last` stays the reply to the test's request.
     """
 
     def __init__(
@@ -230,6 +290,7 @@ class SkillClient:
         middleware: Sequence[Middleware] = (),
         capture: bool = True,
         interfaces: Mapping[str, Any] | None = None,
+        playback_events: bool = False,
     ) -> None:
         from ..host import SkillHost
         from ..http import PartnerSession
@@ -247,15 +308,39 @@ class SkillClient:
         self.conversation = _sim.Conversation(self.host, skill.name, user_id=user_id, locale=locale,
                                               interfaces=interfaces)
         self.replies: list[Reply] = []
+        #: True: the device reports PlaybackStarted / PlaybackStopped on its own, as an Echo does.
+        self.playback_events = playback_events
 
     # -- talking ------------------------------------------------------------------------
     def _keep(self, turn: _sim.SimulatedTurn) -> Reply:
-        reply = Reply(turn)
+        reply = self._check(Reply(turn))
+        if self.playback_events:
+            self._report(turn.audio_events)
+        return reply
+
+    def _check(self, reply: Reply) -> Reply:
         self.replies.append(reply)
+        turn = reply.turn
         if turn.result is not None and (problems := turn.result.limit_problems()):
             # A test is where this is cheap to find: on a device the user only hears that the skill failed.
             raise self._fail("an answer Alexa would speak", "it is past Alexa's limits: " + "; ".join(problems))
+        if refused := not_carried_out(turn.request_type, turn.directives):
+            # The device leaves such a directive out, as Alexa does: say so here rather than leave a silent queue.
+            raise self._fail("an answer Alexa would carry out", "; ".join(refused))
         return reply
+
+    def _report(self, events: Sequence[tuple[str, str | None, int]]) -> None:
+        """Send the events the device owes the skill, and those their answers bring, in order.
+
+        The chain ends: only answers to PlaybackNearlyFinished and PlaybackFailed may start a stream, and
+        the device sends neither on its own.
+        """
+        pending = list(events)
+        while pending:
+            kind, token, offset_ms = pending.pop(0)
+            turn = self.conversation.event(kind, token=token, offset_ms=offset_ms)
+            self._check(Reply(turn, by_device=True))
+            pending.extend(turn.audio_events)
 
     def say(self, text: str) -> Reply:
         """Say ``text``: the skill's own NLU turns it into a LaunchRequest ("open <invocation name>")
@@ -301,11 +386,13 @@ class SkillClient:
 
     @property
     def last(self) -> Reply:
-        """The latest reply; raises AssertionError before the first request."""
-        if not self.replies:
-            raise AssertionError(f"Nothing was sent to skill {self.skill.name!r} yet: call say(), launch() or "
-                                 "intent() before asserting.")
-        return self.replies[-1]
+        """The latest reply to a request the test sent (not one the device sent on its own); raises
+        AssertionError before the first request."""
+        for reply in reversed(self.replies):
+            if not reply.by_device:
+                return reply
+        raise AssertionError(f"Nothing was sent to skill {self.skill.name!r} yet: call say(), launch() or "
+                             "intent() before asserting.")
 
     @property
     def state(self) -> dict[str, Any]:
@@ -329,10 +416,10 @@ class SkillClient:
     def conversation_log(self) -> str:
         """The conversation so far as a chat log: each user turn and the skill's reply."""
         name = self.skill.name
-        width = max(len(name), 4)
+        width = max(len(name), 6 if any(r.by_device for r in self.replies) else 4)
         lines = [f"Conversation with skill {name!r} ({len(self.replies)} turn{'s' if len(self.replies) != 1 else ''}):"]
         for n, reply in enumerate(self.replies):
-            lines.append(f"  {'user':<{width}} > {_user_side(reply)}")
+            lines.append(f"  {'device' if reply.by_device else 'user':<{width}} > {_user_side(reply)}")
             lines.append(f"  {name:<{width}} < {_skill_side(reply)}")
             if reply.turn.hint:
                 lines.append(f"  {'':<{width}}   hint: {reply.turn.hint}")
