@@ -135,6 +135,10 @@ def test_the_pause_and_resume_guide_runs_and_its_test_passes(skill_client):
     namespace: dict = {"podcast": skill, "AudioPlayerState": AudioPlayerState}
     exec(compile(test_code, "docs/testing.md: Audio", "exec"), namespace)
     namespace["test_resume_plays_from_where_the_listener_paused"](skill_client)
+    reporting = re.search(r"### A device that reports playback.*?```python\n(.*?)```",
+                          (ROOT / "docs" / "testing.md").read_text(), re.S).group(1)
+    exec(compile(reporting, "docs/testing.md: A device that reports playback", "exec"), namespace)
+    namespace["test_pausing_reports_where_the_listener_stopped"](skill_client)
 
 
 def _shown_commands(text: str) -> list[str]:
