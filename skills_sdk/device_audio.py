@@ -95,6 +95,11 @@ class DevicePlayer:
         self.offset_ms = int(stream.get("offsetInMilliseconds") or 0)
         self.activity = "PLAYING"
 
+    # What an Echo reports, per Alexa's AudioPlayer interface reference: PlaybackStarted "when Alexa
+    # begins playing the audio stream previously sent in a Play directive"; PlaybackStopped "when Alexa
+    # stops playing an audio stream in response to ... Stop, Play with a playBehavior of REPLACE_ALL,
+    # ClearQueue with a clearBehavior of CLEAR_ALL". The AVS AudioPlayer state diagram moves a playing
+    # stream to STOPPED on the same three directives.
     def _stop(self, events: list[tuple[str, str | None, int]]) -> None:
         if self.activity in _UNDER_WAY:
             events.append(("AudioPlayer.PlaybackStopped", self.token, self.offset_ms))
