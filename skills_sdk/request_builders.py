@@ -304,9 +304,9 @@ def audio_player_request(
     if rtype == "AudioPlayer.PlaybackFailed":
         request["error"] = dict(error or {"type": "MEDIA_ERROR_UNKNOWN", "message": "Playback failed."})
         request["currentPlaybackState"] = {"token": token, "offsetInMilliseconds": int(offset_ms),
-                                           "playerActivity": "FAILED"}
+                                           "playerActivity": "STOPPED"}
     activity = {"PlaybackStarted": "PLAYING", "PlaybackNearlyFinished": "PLAYING", "PlaybackFinished": "FINISHED",
-                "PlaybackStopped": "STOPPED", "PlaybackFailed": "FAILED"}[rtype.split(".", 1)[1]]
+                "PlaybackStopped": "STOPPED", "PlaybackFailed": "STOPPED"}[rtype.split(".", 1)[1]]
     common.setdefault("in_session", False)
     common.setdefault("audio_player", {"token": token, "offsetInMilliseconds": int(offset_ms),
                                        "playerActivity": activity})

@@ -360,3 +360,14 @@ def test_a_paused_device_is_told_to_resume_before_the_stream_ends(podcast):
     client.audio.pause()
     with pytest.raises(AssertionError, match=r"the player is PAUSED \('ep1' at 0 ms\): call resume\(\) first"):
         client.audio.finish()
+
+
+@pytest.mark.parametrize("event", ["PlaybackStarted", "PlaybackNearlyFinished", "PlaybackFinished", "PlaybackStopped",
+                                   "PlaybackFailed"])
+def test_every_built_audio_event_reports_an_activity_alexa_has(event):
+    from skills_sdk.envelope import PLAYER_ACTIVITIES
+    from skills_sdk.request_builders import audio_player_request
+
+    body = audio_player_request(event, token="t1", offset_ms=5)
+    states = [body["context"]["AudioPlayer"], body["request"].get("currentPlaybackState")]
+    assert all(s["playerActivity"] in PLAYER_ACTIVITIES for s in states if s is not None)
