@@ -303,6 +303,15 @@ def load_skills(spec: str) -> list[Skill]:
         held = [n for n, v in vars(module).items() if isinstance(v, Skill)]
         return f" It holds {', '.join(map(repr, held))}: --skills {mod_name}:{held[0]}." if held else ""
 
+    folders = list(getattr(module, "__path__", ())) if getattr(module, "__file__", None) is None else []
+    if obj is None and folders:
+        # A folder without __init__.py imports as an empty namespace package: typically the folder
+        # above a project made by `skills new NAME`, whose package is NAME/NAME/.
+        name = mod_name.rpartition(".")[2]
+        raise RegistrationError(
+            f"{spec!r}: {mod_name!r} is the folder {folders[0]}, which has no __init__.py, so it holds no skill. "
+            f"If your package is inside it (`skills new {name}` makes {name}/{name}/), run the command from "
+            f"{folders[0]}, or set PYTHONPATH to that folder.")
     if obj is None:
         raise RegistrationError(f"{spec!r}: {mod_name!r} has no attribute {attr or 'skill'!r}; "
                                 f"expected module:attr naming a Skill, a list of skills, or a factory.{hint()}")

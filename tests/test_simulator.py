@@ -213,6 +213,19 @@ def test_a_misspelled_attribute_names_the_skills_the_module_holds(tmp_path, monk
     assert "'bean_skill' has no attribute 'skil'" in result.output and "It holds 'skill': --skills bean_skill:skill." in result.output
 
 
+def test_the_folder_above_a_project_is_named_with_where_to_run_from(tmp_path, monkeypatch):
+    # `skills new coffee` makes coffee/coffee/; from the folder above, `coffee` imports as an empty folder.
+    (tmp_path / "coffee" / "coffee").mkdir(parents=True)
+    (tmp_path / "coffee" / "coffee" / "__init__.py").write_text(NOT_SKILLS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(main, ["say", "coffee", "hi", "--skills", "coffee:skill", "--db", str(tmp_path / "t.db")])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"'coffee' is the folder {tmp_path / 'coffee'}, which has no __init__.py" in said
+    assert f"run the command from {tmp_path / 'coffee'}" in said
+
+
 NOT_SKILLS = """
 from skills_sdk import Skill, SlotType
 skill = Skill("coffee", developer_id="bean-co")
