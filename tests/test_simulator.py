@@ -99,6 +99,8 @@ def test_bad_simulate_input_is_a_400_naming_the_field(http, store, data, code, f
     assert error["code"] == code and error.get("field") == field
     if field is not None:  # the shape every endpoint's 4xx shares: what is wrong, by name
         assert list(error["fields"]) == [field] and error["fields"][field] == [error["message"]]
+    else:  # the body as a whole is wrong, named "(body)" as /alexa names it
+        assert list(error["fields"]) == ["(body)"]
     assert store.count() == before
 
 

@@ -30,7 +30,7 @@ def _parse() -> dict[str, Any]:
         body = load_body(SimulateBody(), data)
     except BodyError as exc:
         if not exc.field:
-            abort(error_response(400, "invalid_body", f"{exc} {_EXAMPLE}"))
+            abort(error_response(400, "invalid_body", f"{exc} {_EXAMPLE}", fields={"(body)": [str(exc)]}))
         abort(error_response(400, "invalid_field", str(exc), field=exc.field, fields={exc.field: [str(exc)]}))
     body["user_id"] = body["user_id"] or SIMULATOR_USER
     return body
