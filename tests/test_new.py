@@ -134,6 +134,8 @@ def test_a_name_with_digits_gets_an_invocation_name_alexa_accepts(tmp_path):
 @pytest.mark.parametrize(("args", "problem"), [
     (["alexa_tips"], "contains 'alexa'"),
     (["tips", "--invocation", "Tips 4 You"], "Fix: write it as 'tips you'"),
+    # lowercasing alone would not do: the launch phrase is refused too, so both are named at once
+    (["tips", "--invocation", "Open Tea Shop"], "contains the launch phrase 'open'"),
 ])
 def test_an_invocation_name_alexa_refuses_is_refused_before_the_project_is_written(tmp_path, args, problem):
     result = CliRunner().invoke(main, ["new", *args, "--dir", str(tmp_path)])

@@ -49,11 +49,12 @@ def create_project(name: str, where: pathlib.Path, *, developer: str, invocation
         "invocation": invocation or _invocation_for(name),
         "sdk_version": __version__,
     }
-    from ..model_rules import check_invocation
+    from ..model_rules import ModelRuleError, check_invocation
 
     if problems := check_invocation(values["invocation"], whole=True):  # the generated tests would fail to import
         made = "" if invocation else f" (the default, made from {name!r}: choose one with --invocation '...')"
-        raise click.BadParameter(f"{problems[0]}{made}", param_hint="--invocation")
+        # Every problem, not the first: one fix alone ('Open Tea Shop' -> 'open tea shop') may still break another rule.
+        raise click.BadParameter(f"{ModelRuleError(problems, 'the invocation name')}{made}", param_hint="--invocation")
     root = where / name
     if root.exists():
         raise click.ClickException(f"{root} already exists; pick another NAME or another --dir.")
