@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import json
 
 import pytest
@@ -216,16 +218,19 @@ def test_a_misspelled_attribute_names_the_skills_the_module_holds(tmp_path, monk
 
 
 def test_the_folder_above_a_project_is_named_with_where_to_run_from(tmp_path, monkeypatch):
-    # `skills new coffee` makes coffee/coffee/; from the folder above, `coffee` imports as an empty folder.
-    (tmp_path / "coffee" / "coffee").mkdir(parents=True)
-    (tmp_path / "coffee" / "coffee" / "__init__.py").write_text(NOT_SKILLS)
+    # `skills new latte_bar` makes latte_bar/latte_bar/; from the folder above, `latte_bar` imports as an
+    # empty folder. The name is this test's own: the import it makes stays in sys.modules for the process.
+    (tmp_path / "latte_bar" / "latte_bar").mkdir(parents=True)
+    (tmp_path / "latte_bar" / "latte_bar" / "__init__.py").write_text(NOT_SKILLS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    result = CliRunner().invoke(main, ["say", "coffee", "hi", "--skills", "coffee:skill", "--db", str(tmp_path / "t.db")])
+    monkeypatch.delitem(sys.modules, "latte_bar", raising=False)  # put back as it was (absent) afterwards
+    result = CliRunner().invoke(main, ["say", "coffee", "hi", "--skills", "latte_bar:skill", "--db",
+                                       str(tmp_path / "t.db")])
     assert result.exit_code == 2, result.output
     said = " ".join(result.output.split())
-    assert f"'coffee' is the folder {tmp_path / 'coffee'}, which has no __init__.py" in said
-    assert f"run the command from {tmp_path / 'coffee'}" in said
+    assert f"'latte_bar' is the folder {tmp_path / 'latte_bar'}, which has no __init__.py" in said
+    assert f"run the command from {tmp_path / 'latte_bar'}" in said
 
 
 NOT_SKILLS = """
