@@ -184,14 +184,24 @@ _V10 = (
     *userdays.DDL_10,
 )
 
+# Migration 11: a capture whose turn's state change meets a state another turn stored since it
+# loaded fails whole (its row too, in the same statement), so that it is written again with the
+# change merged, row and state in one commit (writes.py). Raised as a serialization failure: what
+# it is, and what a caller retries.
+_V11 = (
+    """CREATE FUNCTION ledger_state_moved() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN
+        RAISE EXCEPTION 'the user''s state changed since the turn loaded it' USING ERRCODE = 'serialization_failure';
+        END $$""",
+)
+
 #: The schema's history: migration N brings a database from version N-1 to N. Append, never edit.
 #: 2: the tamper-evident chains (see chain.py). 3: search groups. 4: the search's view. 5: the days
 #: each user has rows in (see userdays.py). 6: the capture keeps its user's day itself. 7: a
 #: user's history reads its days in batches. 8: the search groups' index by developer. 9: an
 #: erasure's check of its users' days under a generic plan. 10: a history's days and keys read from
-#: indexes, each batch of its days pruned to those days.
+#: indexes, each batch of its days pruned to those days. 11: a capture over a moved state fails whole.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, chain.DDL, _V3, _V4, userdays.DDL, _V6, userdays.DDL_7, _V8, _V9,
-                                           _V10)
+                                           _V10, _V11)
 
 
 def schema_version(conn: Any) -> int:

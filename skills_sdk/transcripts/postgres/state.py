@@ -26,8 +26,9 @@ _UPSERT = ("INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed
            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (developer_id, skill, user_id) DO UPDATE SET "
            "key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at")
 _OVER_LOADED = _UPSERT + " WHERE user_state.sealed IS NOT DISTINCT FROM %s RETURNING 1"
-_CURRENT = ("SELECT s.key_id, s.sealed, k.epoch, k.wrapped FROM user_state s LEFT JOIN user_keys k ON k.id = s.key_id "
-            "WHERE s.developer_id = %s AND s.skill = %s AND s.user_id = %s FOR UPDATE OF s")
+_STORED = ("SELECT s.key_id, s.sealed, k.epoch, k.wrapped FROM user_state s LEFT JOIN user_keys k ON k.id = s.key_id "
+           "WHERE s.developer_id = %s AND s.skill = %s AND s.user_id = %s")
+_CURRENT = _STORED + " FOR UPDATE OF s"
 
 
 class StateMixin:
@@ -91,9 +92,21 @@ class StateMixin:
         The stored state is locked, opened and merged key by key (:meth:`StateChange.merged`), so a
         third turn waits rather than slips in between.
         """
-        got = conn.execute(_CURRENT, (dev, skill, user)).fetchone()
-        current = {} if got is None or got[3] is None else self._unsealed(dev, skill, user, *got)
-        merged = json.dumps(change.merged(current), separators=(",", ":"), sort_keys=True)
+        merged = self._merged(conn, dev, skill, user, change, _CURRENT)[1]
         key_id, key = self.keys.user_key(conn, dev, skill, user)
         conn.execute(_UPSERT, (dev, skill, user, key_id, crypto.seal(key, merged.encode(), f"state:{key_id}".encode()),
                                at))
+
+    def merged_over_stored(self: Any, conn: Any, dev: str, skill: str, user: str, change: Any) -> tuple[bytes | None, str]:
+        """The state stored now (its sealed bytes, None for none) and ``change`` merged over it, as JSON; nothing locked.
+
+        For a capture that writes the merge only over that version (its statement fails whole when
+        the state moved again: writes.py), so it need not lock the state before its row's lane.
+        """
+        return self._merged(conn, dev, skill, user, change, _STORED)
+
+    def _merged(self: Any, conn: Any, dev: str, skill: str, user: str, change: Any, sql: str) -> tuple[bytes | None, str]:
+        got = conn.execute(sql, (dev, skill, user)).fetchone()
+        current = {} if got is None or got[3] is None else self._unsealed(dev, skill, user, *got)
+        return (None if got is None else bytes(got[1]),
+                json.dumps(change.merged(current), separators=(",", ":"), sort_keys=True))

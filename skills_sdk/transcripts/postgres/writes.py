@@ -66,13 +66,19 @@ _DAY = (f", ud AS (INSERT INTO user_days (user_id, day, top_id) {_DAY_ROW} ON CO
         f"SET top_id = excluded.top_id WHERE user_days.top_id < excluded.top_id - {DAY_AHEAD})")
 # A stateful turn's state, written by the same statement when (and only when) its row is: one
 # round trip, where BEGIN, the row, the state and COMMIT were four. Only over the version the turn
-# loaded (its sealed bytes, or none): when another turn of the user stored one meanwhile, nothing is
-# written here (``st`` returns no row) and the turn's changes are merged over it after.
+# loaded (its sealed bytes, or none): when another turn of the user stored one meanwhile, ``st``
+# writes nothing and the statement fails whole (``_STORED``: a serialization failure), its row
+# too. The capture then writes both again with the turn's changes merged over what is stored
+# (:meth:`WritesMixin._run_over_state`): a row is never committed without its state change, nor a
+# change without its row, as in the SQLite ledger's one transaction. A row committed and its merge
+# committed after (two commits) lost the change to a crash between them, and its row was spooled
+# and replayed a second time when the merge failed.
 _STATE = (", st AS (INSERT INTO user_state (developer_id, skill, user_id, key_id, sealed, updated_at) "
           "SELECT %(c1)s, %(c2)s, %(c3)s, %(key_id)s, %(state)s, %(c0)s FROM h ON CONFLICT (developer_id, skill, "
           "user_id) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = excluded.updated_at "
           "WHERE %(state_whole)s OR user_state.sealed IS NOT DISTINCT FROM %(state_base)s RETURNING 1)")
-_STORED = ", (SELECT count(*) FROM st)"
+# In the select list, evaluated only for the row inserted (none inserted: nothing to fail).
+_STORED = ", CASE WHEN EXISTS (SELECT 1 FROM st) THEN 1 ELSE ledger_state_moved() END"
 # With a new user's key made by the statement (keyring.MAKE): the row's id, or the user's existing key.
 _MADE_OR_OLD = "SELECT id, NULL::integer, NULL::bytea FROM c UNION ALL SELECT id, epoch, wrapped FROM old"
 #: The capture's statements by (makes the user's key, writes the turn's state, the row's day or None).
@@ -138,6 +144,8 @@ _BYTEA = pq.Escaping()
 _END = CLEAR_COLUMNS.index("end_session")
 #: Attempts of a capture whose user's key an erasure destroys meanwhile (each makes a new key).
 _KEY_RETRIES = 8
+#: Runs of a capture whose user's state other turns keep storing under it (each merges over the newest).
+_STATE_TRIES = 8
 
 
 class WritesMixin:
@@ -195,13 +203,10 @@ class WritesMixin:
                     change = isinstance(state, StateChange)  # else a plain JSON state, stored whole
                     params.update(state=crypto.seal(key, state.encode(), f"state:{key_id}".encode()),
                                   state_whole=not change, state_base=state.token if change else None)
-                got = _run_capture(conn, made is not None, state is not None, clear[0][:10], params)
+                got = self._run_over_state(conn, made is not None, state, clear[0][:10], params, owner, key_id, key)
                 if got and (made is None or got[0][1] is None):
                     if made is not None:
                         self.keys.made(owner, key_id, key)
-                    if state is not None and got[0][-1] == b"0":  # another turn stored the user's state meanwhile
-                        with conn.transaction():
-                            self.merge_state(conn, *owner, state, clear[0])
                     return int(got[0][0])
                 if got:  # the user had a key (from before this process, or another host's): use it
                     old_id, epoch, wrapped = got[0][:3]
@@ -215,6 +220,28 @@ class WritesMixin:
                 fresh = True
         raise StoreError(f"The user's data key was erased {_KEY_RETRIES} times while this row was being written; "
                          "not recorded (the capture spools it).")
+
+    def _run_over_state(self: Any, conn: Any, made: bool, state: str | None, day: str, params: dict[str, Any],
+                        owner: tuple[str, str, str], key_id: int, key: bytes) -> list[Any]:
+        """Run the capture's statement; when the user's state moved under the turn's change, again with it merged.
+
+        Each run is one statement, so one transaction: the row and the state commit together or
+        not at all. The merge is over the version read just before, written only over that version
+        (a third turn storing one in between fails the run whole, as a deadlock would), so no lock
+        is taken out of the capture's order (key, lane, day, state). Within the capture's deadline
+        (:func:`.deadline.bounded`), :data:`_STATE_TRIES` runs at most.
+        """
+        for _ in range(_STATE_TRIES):
+            try:
+                return _run_capture(conn, made, state is not None, day, params)
+            except (errors.SerializationFailure, errors.DeadlockDetected):  # nothing was written
+                if isinstance(state, StateChange):
+                    base, merged = self.merged_over_stored(conn, *owner, state)
+                    params.update(state=crypto.seal(key, merged.encode(), f"state:{key_id}".encode()),
+                                  state_base=base)
+        raise StoreError(f"The user's state changed under this turn's change {_STATE_TRIES} times while its row was "
+                         "being written (many turns of one user at once); not recorded, the capture spools the row "
+                         "and its change, which the replay merges.")
 
     def _record_plain(self: Any, conn: Any, clear: list[Any], state: str | None, secret: bytes) -> int:
         """A row without words (no key to share-lock) and its chain entry; its state in the same transaction."""
