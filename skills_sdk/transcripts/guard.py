@@ -10,6 +10,7 @@ from typing import Any
 
 from .._logs import LazyLogger
 from ..errors import LedgerUnavailable
+from .backoff import PROBE_EVERY, Backoff
 from .ledger import Ledger
 from .reserve import DEFAULT_FLOOR, DEFAULT_RESERVE, Reserve
 from .spool import Spool, spool_turn
@@ -33,28 +34,42 @@ class Unguarded:
     nothing: a row the store cannot take goes to ``fallback(row, exc)`` (e.g. a
     :meth:`~skills_sdk.transcripts.spool.Spool.append`), else its loss is logged with the request id.
     Either policy hands a spool the turn's state change with its row (under
-    :data:`~skills_sdk.transcripts.spool.STATE_KEY`), so a replay saves it too.
+    :data:`~skills_sdk.transcripts.spool.STATE_KEY`), so a replay saves it too. Either one, after a
+    write the store failed, sends the rows that follow straight to the spool (:class:`.Backoff`):
+    here for ``backoff`` seconds, after which the next turn tries the store again. A lock held on
+    the table (a migration's) costs one turn its ``write_timeout`` a second, not every turn. Without
+    a ``fallback`` every row tries the store: it has nowhere else to go. Replaying the spool stays
+    the caller's (:meth:`~skills_sdk.transcripts.spool.Spool.replay`, ``skills transcripts replay``).
     """
 
-    __slots__ = ("store", "fallback")
+    __slots__ = ("store", "fallback", "backoff")
 
-    def __init__(self, store: Ledger, fallback: Callable[[Mapping[str, Any], BaseException], Any] | None = None) -> None:
+    def __init__(self, store: Ledger, fallback: Callable[[Mapping[str, Any], BaseException], Any] | None = None, *,
+                 backoff: float = PROBE_EVERY) -> None:
         self.store = store
         self.fallback = fallback
+        #: Whether rows skip the store for now (after a failed write), shared in kind with the guard's.
+        self.backoff = Backoff(backoff)
 
     def admit(self) -> None:
         """Every turn runs: there is nothing to check before the handler."""
 
     def record(self, row: Mapping[str, Any], *, user_state: str | None = None) -> int | None:
         """Write ``row`` (with ``user_state``) to the store and return its id; None when it went to ``fallback`` or was lost."""
+        if self.fallback is not None and self.backoff.skip():
+            spool_turn(self.fallback, row, user_state, self.backoff.cause)
+            return None
         try:
-            return self.store.record(row, state=user_state)
+            rid = self.store.record(row, state=user_state)
         except self.store.errors as exc:
             if self.fallback is None:
                 log.error("transcript not recorded for request %s: %s", row.get("request_id"), exc)
             else:
+                self.backoff.failed(exc)
                 spool_turn(self.fallback, row, user_state, exc)
             return None
+        self.backoff.recovered()
+        return rid
 
 
 class LedgerGuard:
@@ -79,7 +94,7 @@ class LedgerGuard:
     """
 
     def __init__(self, store: Ledger, spool: Spool | None = None, *, floor: int = DEFAULT_FLOOR,
-                 interval: float = 1.0, replay_interval: float = 30.0) -> None:
+                 interval: float = PROBE_EVERY, replay_interval: float = 30.0) -> None:
         self.store = store
         self.spool = spool
         self.reserve: Reserve | None = spool.reserve if spool is not None else None
@@ -90,6 +105,8 @@ class LedgerGuard:
         self.listeners: list[Callable[[str, float], None]] = []
         self.state = "ok"
         self.cause: str | None = None
+        # Rows skip the store from a failure until the thread's probe finds it writable (check()).
+        self.backoff = Backoff(None)
         self._lock = threading.Lock()
         # The database file whose identity and space the guard watches (None for ``:memory:`` or a
         # server database): looked up once, as every turn checks it twice.
@@ -162,7 +179,7 @@ class LedgerGuard:
 
         Never raises: a row neither can take is logged with its request id and counted (``lost``).
         """
-        if self.state == "ok":
+        if not self.backoff.skip():
             t0 = time.perf_counter()
             try:
                 rid = self.store.record(row, state=user_state)
@@ -211,6 +228,7 @@ class LedgerGuard:
                     log.warning("transcript ledger recovered: rows go to the store again")
                 self.cause = None
                 self._set("ok")
+                self.backoff.recovered()
             elif self.state != "ok":
                 self.cause = problem
                 self._set("spooling" if self.spool_room() else "refusing")
@@ -266,6 +284,7 @@ class LedgerGuard:
     def _degrade(self, cause: str) -> None:
         with self._lock:
             self.cause = cause
+            self.backoff.failed(cause)
             if self.state == "ok":
                 log.error("transcript ledger cannot take rows (%s): turns are spooled while the reserve lasts", cause)
                 self._set("spooling")
