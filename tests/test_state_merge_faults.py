@@ -134,7 +134,8 @@ def test_a_state_that_keeps_moving_under_a_turn_ends_its_retries_with_a_clear_er
                              mine={"plays": 3, "offset": 1})
         row = {"developer_id": OWNER[0], "skill": OWNER[1], "user_id": USER, "speech": "Saved your place.",
                "request_id": "R-moving"}
-        with pytest.raises(StoreError, match="state changed under this turn's change 8 times.*spools the row"):
+        moved = "ran 8 times and each time the user's state changed under this turn's change.*spools the row"
+        with pytest.raises(StoreError, match=moved):
             led.record(row, state=change)
         assert [r for r in led.iter_transcripts() if r["request_id"] == "R-moving"] == []
         assert dict(led.load_state(*OWNER)) == {"plays": 4}

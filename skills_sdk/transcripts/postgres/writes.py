@@ -231,17 +231,21 @@ class WritesMixin:
         is taken out of the capture's order (key, lane, day, state). Within the capture's deadline
         (:func:`.deadline.bounded`), :data:`_STATE_TRIES` runs at most.
         """
+        last: Exception | None = None
         for _ in range(_STATE_TRIES):
             try:
                 return _run_capture(conn, made, state is not None, day, params)
-            except (errors.SerializationFailure, errors.DeadlockDetected):  # nothing was written
+            except (errors.SerializationFailure, errors.DeadlockDetected) as exc:  # nothing was written
+                last = exc
                 if isinstance(state, StateChange):
                     base, merged = self.merged_over_stored(conn, *owner, state)
                     params.update(state=crypto.seal(key, merged.encode(), f"state:{key_id}".encode()),
                                   state_base=base)
-        raise StoreError(f"The user's state changed under this turn's change {_STATE_TRIES} times while its row was "
-                         "being written (many turns of one user at once); not recorded, the capture spools the row "
-                         "and its change, which the replay merges.")
+        why = ("the user's state changed under this turn's change" if isinstance(last, errors.SerializationFailure)
+               else "it met other writes in a deadlock")
+        raise StoreError(f"The capture ran {_STATE_TRIES} times and each time {why} (many turns of one user at "
+                         "once); not recorded: the capture spools the row with its change, which the replay merges."
+                         ) from last
 
     def _record_plain(self: Any, conn: Any, clear: list[Any], state: str | None, secret: bytes) -> int:
         """A row without words (no key to share-lock) and its chain entry; its state in the same transaction."""
