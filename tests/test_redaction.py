@@ -113,10 +113,31 @@ def test_phones_are_replaced(text: str) -> None:
         "on 2024-01-15",
         "4111 1111 1111 1112",
         "1234 5678 9012",  # twelve digits without a "+" or trunk "0": not a phone
+        # seven digits said, but no local number
+        "seven six five four three two one",  # a count
+        "six thousand one hundred",  # 6000100, an amount
+        "five five five one two three four five",  # eight digits: no North American number
+        "order five five five one two three four",
+        "five 5 5 one two three four",  # digits written and said do not make one number
     ],
 )
 def test_non_phones_are_kept(text: str) -> None:
     assert redacted(text) == Redaction(text, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me at five five five one two three four", "call me at [PHONE]"),
+        ("it's five five five, one two three four thanks", "it's [PHONE] thanks"),
+        ("double five five oh one two three", "[PHONE]"),
+        ("eight six seven five three oh nine", "[PHONE]"),
+        ("oh, five five five one two three four", "oh, [PHONE]"),
+    ],
+)
+def test_local_numbers_said_digit_by_digit_are_replaced(text: str, expected: str) -> None:
+    # Written, a seven-digit number is a phone only as "555-0100"; said, each digit is its own group.
+    assert redacted(text) == Redaction(expected, frozenset({"PHONE"}))
 
 
 @pytest.mark.parametrize(

@@ -608,6 +608,26 @@ static int cue_at(Phones *p, Py_ssize_t index) {
     return said;
 }
 
+/* phones._said_local: seven digits that are all of their sequence between strong separators, every
+ * group a digit word or a repeat (none "hundred" or "thousand": phones._ZERO_WORDS), an exchange
+ * not starting with 0 or 1, and not a count up or down by one. */
+static int said_local(const Phones *p, Py_ssize_t first, Py_ssize_t end, const char *digits) {
+    if ((first > 0 && !gap_strong(p, first)) || (end < p->count && !gap_strong(p, end))) return 0;
+    for (Py_ssize_t g = first; g < end; g++) {
+        const char *word = p->s + p->groups[g].start;
+        Py_ssize_t left = p->n - p->groups[g].start;
+        if (!p->groups[g].spoken) return 0;
+        if (left >= 4 && (!memcmp(word, "hund", 4) || !memcmp(word, "thou", 4) || !memcmp(word, "taus", 4))) return 0;
+    }
+    if (digits[0] == '0' || digits[0] == '1') return 0;
+    int up = 1, down = 1;
+    for (int i = 1; i < 7; i++) {
+        up = up && digits[i] - digits[i - 1] == 1;
+        down = down && digits[i] - digits[i - 1] == -1;
+    }
+    return !up && !down;
+}
+
 /* phones._is_phone: the shape of groups first to end - 1 here, libphonenumber's verdict in
  * phones.checked. */
 static int is_phone(Phones *p, Py_ssize_t first, Py_ssize_t end) {
@@ -616,7 +636,8 @@ static int is_phone(Phones *p, Py_ssize_t first, Py_ssize_t end) {
     Py_ssize_t length = offsets[end] - offsets[first], size = end - first;
     int plus = first == 0 && p->plus;
     if (!plausible_length(digits, length, p->nanpa, plus)) return 0;
-    if (length == 7 && (size != 2 || offsets[first + 1] - offsets[first] != 3)) return 0;
+    if (length == 7 && (size != 2 || offsets[first + 1] - offsets[first] != 3) && !said_local(p, first, end, digits))
+        return 0;
     if (size == 4 && offsets[end] - offsets[end - 1] <= 3) { /* 192.168.95.71 */
         int dotted = 1, short_groups = 1;
         for (Py_ssize_t g = first + 1; g < end; g++) {

@@ -15,6 +15,9 @@ _PHONE_CHECKS = 64
 # Regions tried for a national number that starts with a trunk "0" and is not one of the locale's.
 _OTHER_REGIONS = ("GB", "DE", "FR", "IN", "AU", "IE", "AT", "CH", "IT", "ES", "NL")
 _NANPA = frozenset({"US", "CA", "PR", "GU", "VI", "AS", "MP", "BS", "BB", "JM", "TT", "DO"})
+# How the words for "00" and "000" in a sequence begin (numbers._ZEROS: hundred, hundert, thousand,
+# tausend): no digit word or repeat word begins so.
+_ZERO_WORDS = ("hund", "thou", "taus")
 
 
 @lru_cache(maxsize=64)
@@ -56,7 +59,7 @@ def _is_phone(
     if not _plausible_length(digits, region, plus):
         return False
     window = seq.groups[first:end]
-    if len(digits) == 7 and (len(window) != 2 or offsets[first + 1] - offsets[first] != 3):
+    if len(digits) == 7 and (len(window) != 2 or offsets[first + 1] - offsets[first] != 3) and not _said_local(view, seq, first, end):
         return False  # a local number only as "555-0100": seven digits read out are more often a count
     if len(window) == 4 and offsets[end] - offsets[end - 1] <= 3 and all(
         view[a[1] : b[0]] == "." for a, b in zip(window, window[1:], strict=False)
@@ -77,6 +80,27 @@ def _is_phone(
     ) and all(offsets[index + 1] - offsets[index] == 3 for index in range(first + 1, end)):
         return False
     return checked(seq, first, end, digits, region, plus, budget)
+
+
+def _said_local(view: str, seq: Sequence, first: int, end: int) -> bool:
+    """Whether groups ``first`` to ``end - 1``, seven digits, are a local number said digit by digit
+    ("five five five, one two three four"): all of the sequence between strong separators, every
+    group a digit word or a repeat ("double five"), an exchange that does not start with 0 or 1, and
+    no count ("seven six five four three two one"). "six thousand one hundred" and the first seven
+    of "seven double nine one two three double one three" are not."""
+    groups = seq.groups
+    if (first and not strong(view[groups[first - 1][1] : groups[first][0]])) or (
+        end < len(groups) and not strong(view[groups[end - 1][1] : groups[end][0]])
+    ):
+        return False
+    for index in range(first, end):
+        if not groups[index][3] or view.startswith(_ZERO_WORDS, groups[index][0]):
+            return False
+    digits = seq.digits[seq.offsets[first] : seq.offsets[end]]
+    if digits[0] in "01":
+        return False
+    steps = {ord(b) - ord(a) for a, b in zip(digits, digits[1:], strict=False)}
+    return steps != {1} and steps != {-1}
 
 
 def checked(seq: Sequence, first: int, end: int, digits: str, region: str, plus: bool, budget: Budget) -> bool:
