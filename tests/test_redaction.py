@@ -192,6 +192,32 @@ def test_addresses_are_replaced(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("twelve forty five oak street", "[ADDRESS]"),
+        ("one two three main street apartment four", "[ADDRESS]"),
+        ("I live at nineteen hundred north elm avenue", "I live at [ADDRESS]"),
+        ("ship it to one twenty three main st please", "ship it to [ADDRESS] please"),
+        ("send it to fifteen oh nine elm road", "send it to [ADDRESS]"),
+        ("forty-two wallaby way, sydney", "[ADDRESS], sydney"),
+        ("ten downing street", "[ADDRESS]"),
+        ("it's twelve oh four oak lane suite twelve oh one ok", "it's [ADDRESS] ok"),
+        ("fifteen fifty el camino real", "[ADDRESS]"),
+        ("eighteen fifty broadway", "[ADDRESS]"),
+        ("Twelve Forty Five Oak Street", "[ADDRESS]"),
+    ],
+)
+def test_addresses_with_a_house_number_said_in_words_are_replaced(text: str, expected: str) -> None:
+    assert redacted(text) == Redaction(expected, frozenset({"ADDRESS"}))
+
+
+def test_a_long_run_of_number_words_before_a_street_is_read_once() -> None:
+    # The run is one match; only its last six words can be a house number, and the rest is kept.
+    text = "one " * 10_000 + "twelve forty five oak street"
+    assert redacted(text).text == "one " * 9_997 + "[ADDRESS]"
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I'm 5 minutes on my way",
@@ -204,6 +230,18 @@ def test_addresses_are_replaced(text: str, expected: str) -> None:
         "a 5-a-side pitch",
         "in 2 1/2 hours",
         "5 camino real",
+        "less than 200 dollars one way",
+        # house numbers said in words
+        "less than two hundred dollars one way",
+        "two large pizzas",
+        "play track four",
+        "set a timer for five minutes",
+        "order three apples and a street taco",
+        "a one way street",
+        "a five star place",  # one digit word alone is too common a word to be a house number
+        "two broadway tickets",
+        "a two hour drive",
+        "twenty five minutes on my way",
     ],
 )
 def test_non_addresses_are_kept(text: str) -> None:
@@ -644,6 +682,7 @@ def test_every_builtin_pattern_is_checked() -> None:
         "numbers._NUMERAL_STRETCH",
         "places._COORDINATES",
         "places._HOUSE_NUMBER",
+        "places._SAID_NUMBER",
     } <= set(BUILTIN_PATTERNS)
 
 

@@ -9,7 +9,7 @@ from .lazy import LazyPattern
 
 __all__ = [
     "MIN_DIGITS", "TOKEN_WORD", "Group", "Sequence", "any_cue", "cue_before", "sequence_words", "sequences", "strong",
-    "survey", "unit_after", "words_of",
+    "survey", "unit_after", "word_branches", "words_of",
 ]  # fmt: skip
 
 # A sequence is digits and digit words ("four", "oh", "double five", "vier") joined by short runs
@@ -44,16 +44,21 @@ _TOKEN = LazyPattern(r"[0-9]+|\b" + _trie([*_WORD_VALUES, *_REPEATS, *_ZEROS, "p
 _MAX_GAP = 4
 
 
-def _word_branches() -> list[str]:
-    """The words of _TOKEN as branches that each start with one literal character ("f(?<!...)..."),
-    so that re, looking for one, skips in C to the next character a token word can start with
-    instead of trying every word at every position. The "\\b" before a word becomes a check,
-    after its first letter, that the character before that letter is not a word character (the
-    view is ASCII: its word characters are [0-9a-z_])."""
+def word_branches(words: list[str]) -> list[str]:
+    """``words`` as branches that each start with one literal character ("f(?<!...)..."), so that re,
+    looking for one, skips in C to the next character a word can start with instead of trying every
+    word at every position. The "\\b" before a word becomes a check, after its first letter, that the
+    character before that letter is not a word character (the view is ASCII: its word characters
+    are [0-9a-z_])."""
     rests: dict[str, list[str]] = {}
-    for word in [*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"]:
+    for word in words:
         rests.setdefault(word[0], []).append(word[1:])
     return [rf"{first}(?<![0-9a-z_].){_trie(rest)}\b" for first, rest in sorted(rests.items())]
+
+
+def _word_branches() -> list[str]:
+    """The words of _TOKEN as :func:`word_branches`."""
+    return word_branches([*_WORD_VALUES, *_REPEATS, *_ZEROS, "plus"])
 
 
 #: Any word that stands for digits ("four", "oh", "double", "plus"), as a pattern of branches that

@@ -11,7 +11,7 @@ from . import speedups
 from .cards import MIN_CARD_DIGITS
 from .numbers import Sequence
 from .phones import Budget, region_of
-from .places import find_addresses, find_coordinates
+from .places import find_addresses, find_coordinates, find_said_addresses, may_hold_said_address
 
 __all__ = ["DEFAULT_REDACTOR", "KINDS", "MAX_SCAN_CHARS", "TRUNCATED", "Redaction", "Redactor"]
 
@@ -216,8 +216,11 @@ class Redactor:
             if self._numbers:
                 if said is not None:
                     self._numbers_in(view, speedups.sequences(view, said), cue_words, locale, spans)
-            if digit_count and self._addresses:
-                find_addresses(view, spans)
+            if self._addresses:
+                if digit_count:
+                    find_addresses(view, spans)
+                if may_hold_said_address(view):
+                    find_said_addresses(view, spans)
         for pattern, kind in self._custom:
             _find(pattern, kind, text, spans)
         return spans
