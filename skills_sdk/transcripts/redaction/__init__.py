@@ -9,7 +9,7 @@ position-preserving view of the text (``text.py``):
   around a number that say it is an order number or an amount;
 * ``cards.py``: payment cards (Luhn over a sequence's groups);
 * ``phones.py`` and ``verdicts.py``: phone numbers, checked with libphonenumber's metadata;
-* ``places.py``: street addresses and coordinates;
+* ``places.py``: street addresses (house numbers written or said) and coordinates;
 * ``speedups.py``: which code runs. ``_speedups.c`` is a compiled twin of the hot loops of
   ``text.py``, ``numbers.py``, ``cards.py``, ``phones.py`` and ``emails.py`` (the view, the survey of a
   line, the sequence reader, the card and phone windows, the e-mail anchors), built where a C

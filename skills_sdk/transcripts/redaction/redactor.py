@@ -63,10 +63,11 @@ class Redaction(Frozen):
 # "a@a@a@..." storm) slower, not faster; see docs/privacy.md.
 #
 # Most text holds no personal data. Every built-in rule starts from a digit (cards, phones,
-# addresses, coordinates), an "@" or an "at" (e-mails) or a word that stands for a digit (spoken
-# numbers), so a field with none of these is returned after the view and a few scans in C: a byte
-# count of digits, two substring tests, and its words against a set. One regular expression for
-# all of them was tried and cost more: re has to try every branch at most characters of the text.
+# addresses, coordinates), an "@" or an "at" (e-mails), a word that stands for a digit (spoken
+# numbers) or a street word (addresses with a house number said in words), so a field with none of
+# these is returned after the view and a few scans in C: a byte count of digits, two substring
+# tests, and its words against two sets. One regular expression for all of them was tried and cost
+# more: re has to try every branch at most characters of the text.
 
 
 def _find(pattern: re.Pattern[str], kind: str, text: str, spans: list[tuple[int, int, str]]) -> None:
