@@ -10,6 +10,7 @@
 | ``SKILLS_VERIFY`` | check Alexa request signatures (``0``/``false``/``off`` to disable) | on |
 | ``SKILLS_SKILLS`` | your skills, ``module:attr`` (a Skill, a list, or a factory) | ``example_skills:all_skills``, as ``skills serve`` |
 | ``SKILLS_ANY_APPLICATION`` | serve skills without ``application_id`` while verifying (they answer any skill's requests) | off: they refuse to start |
+| ``SKILLS_PROXY_HOPS`` | how many reverse proxies (load balancers) in front set ``X-Forwarded-For``, ``-Proto``, ``-Host``, ``-Port``: the client's address, scheme and host are read from them | 0: those headers are ignored |
 | ``SKILLS_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (JSON lines on stderr) | ``INFO`` |
 | ``SKILLS_HTTP_TIMEOUT``, ``SKILLS_HTTP_RETRIES``, ``SKILLS_PARTNER_<NAME>_URL`` | your skills' ``ctx.http`` (:mod:`skills_sdk.http`) | 5 s, 1 retry |
 """
@@ -40,11 +41,13 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
     """
     from .server import create_app
     from .server.ops import configure_logging, log_level
+    from .server.proxy import PROXY_HOPS, proxy_hops
     from .transcripts.ledger import DEFAULT_DB
 
     env = os.environ if environ is None else environ
     configure_logging(log_level(env.get("SKILLS_LOG_LEVEL") or "INFO", "SKILLS_LOG_LEVEL"))
     verify = env.get("SKILLS_VERIFY", "1").strip().lower() not in _FALSE
+    hops = proxy_hops(env.get(PROXY_HOPS))  # before any skill is loaded
     spec = env.get("SKILLS_SKILLS") or DEFAULT_SKILLS
     try:
         skills = load_skills(spec)
@@ -59,7 +62,8 @@ def build_app(environ: Mapping[str, str] | None = None) -> Any:
     # settings is set, so none can be wrong now): a worker whose skills call no partner never imports requests.
     any_application = env.get("SKILLS_ANY_APPLICATION", "0").strip().lower() not in (*_FALSE, "")
     return create_app(skills, db=env.get("SKILLS_DB") or DEFAULT_DB, http=http, verify=verify,
-                      test_config={"SKILLS_ANY_APPLICATION": any_application})
+                      test_config={"SKILLS_ANY_APPLICATION": any_application,
+                                   PROXY_HOPS: hops})
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from ..middleware import Middleware
 from ..skill import Skill
 from ..transcripts.compose import ledger_middleware
 from ..transcripts.ledger import DEFAULT_DB, Ledger, open_ledger
+from .proxy import PROXY_HOPS, behind_proxies, proxy_hops
 
 __all__ = ["create_app", "check_settings", "check_application_ids", "get_host", "settle"]
 
@@ -50,11 +51,16 @@ def create_app(
     A verifying server refuses to start with a skill that has no ``application_id`` (it would answer
     any Alexa skill's signed requests) unless ``SKILLS_ANY_APPLICATION`` is true in the config; then
     a warning names the skills that accept any application.
+
+    ``SKILLS_PROXY_HOPS`` in the config (default 0) is how many reverse proxies in front to believe
+    about the client's address, scheme, host and port (:mod:`skills_sdk.server.proxy`); with 0 no
+    ``X-Forwarded-*`` header is read.
     """
     app = Flask("skills_sdk")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False, SKILLS_VERIFY=verify)
     if test_config:
         app.config.update(test_config)
+    hops = proxy_hops(app.config.get(PROXY_HOPS))  # a bad value before anything is opened
     if skills is None:
         # A server of the API and console alone (over a shared ledger) is a real setup; serving
         # nothing by mistake is not, so it is said.
@@ -91,6 +97,10 @@ def create_app(
                 raise
             continue
         module.register(app)
+    if hops:
+        # Outermost, so the Alexa endpoint in front of Flask sees the same client as every route;
+        # with no proxies nothing wraps the app, and a request pays nothing for the setting.
+        app.wsgi_app = behind_proxies(app.wsgi_app, hops)  # type: ignore[method-assign]
     ext = app.extensions["skills_sdk"]
     # The ledger owns its background work (indexing, checkpoints, purges, the guard's probes and
     # spool replay): started here, in one place, and again in each forked worker (gunicorn
@@ -157,6 +167,7 @@ def check_settings(config: Mapping[str, Any] | None = None) -> None:
     from ..transcripts.sqlite.walfile import configured_reserve
 
     _guard_settings(config or {})
+    proxy_hops((config or {}).get(PROXY_HOPS, os.environ.get(PROXY_HOPS)))
     configured_io()
     configured_reserve()
     background = os.environ.get(BACKGROUND, "").strip().lower()
