@@ -17,6 +17,18 @@ from ._common import DEFAULT_SKILLS, db_option, load_skills, opening_ledger, par
 __all__ = ["register", "serve", "run_threaded"]
 
 
+def _proxy_hops(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """``--proxy-hops`` (or ``SKILLS_PROXY_HOPS``) as a number; a usage error naming where a bad one came from."""
+    from ..errors import SettingError
+    from ..server.proxy import PROXY_HOPS, proxy_hops
+
+    from_env = ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT
+    try:
+        return proxy_hops(value, PROXY_HOPS if from_env else "--proxy-hops")
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @click.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -32,10 +44,15 @@ __all__ = ["register", "serve", "run_threaded"]
                    "signed for any Alexa skill); without it such skills refuse to start.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes; more than 1 runs gunicorn (sync workers) with skills_sdk.wsgi:app.")
+@click.option("--proxy-hops", default="0", show_default=True, envvar="SKILLS_PROXY_HOPS", show_envvar=True,
+              metavar="N", callback=_proxy_hops,
+              help="Reverse proxies (load balancers) in front that set X-Forwarded-For, -Proto, -Host and -Port: "
+                   "the client's address, scheme and host are read from the last N. 0 ignores those headers, "
+                   "which any client can send.")
 @click.option("--log-level", default="INFO", show_default=True, envvar="SKILLS_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool | None,
-          production: bool, any_application: bool, workers: int, log_level: str) -> None:
+          production: bool, any_application: bool, workers: int, proxy_hops: int, log_level: str) -> None:
     """Serve skills at http://HOST:PORT/alexa/<skill>, recording transcripts in --db.
 
     SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight, then exits.
@@ -47,7 +64,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     from ..server import check_settings
 
     try:
-        check_settings()  # every SKILLS_* value, before a skill is loaded or a worker forked
+        check_settings({"SKILLS_PROXY_HOPS": proxy_hops})  # every SKILLS_* value, before a skill is loaded or a worker forked
     except SettingError as exc:
         raise click.UsageError(str(exc)) from None
     if workers > 1:
@@ -60,7 +77,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
                 check_application_ids(skills, any_application)
             except RegistrationError as exc:
                 raise click.UsageError(str(exc)) from None
-        _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application)
+        _exec_gunicorn(db_path, host, port, skills_spec, verify, workers, log_level, any_application, proxy_hops)
         return
     from ..server import create_app, settle
     from ..server.ops import configure_logging
@@ -71,7 +88,7 @@ def serve(db_path: str, host: str, port: int, skills_spec: str | None, verify: b
     try:
         with opening_ledger():
             app = create_app(skills, db=db_path, http=http, verify=verify,
-                             test_config={"SKILLS_ANY_APPLICATION": any_application})
+                             test_config={"SKILLS_ANY_APPLICATION": any_application, "SKILLS_PROXY_HOPS": proxy_hops})
     except (RegistrationError, SettingError) as exc:
         raise click.UsageError(str(exc)) from None
     names = ", ".join(s.name for s in skills)
@@ -154,7 +171,7 @@ def run_threaded(app: Any, host: str, port: int, *, banner: str | None = None) -
 
 
 def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, verify: bool,
-                   workers: int, log_level: str, any_application: bool = False) -> None:
+                   workers: int, log_level: str, any_application: bool = False, proxy_hops: int = 0) -> None:
     """Replace this process with gunicorn serving ``skills_sdk.wsgi:app``, configured by environment."""
     try:
         import gunicorn  # noqa: F401
@@ -166,7 +183,7 @@ def _exec_gunicorn(db_path: str, host: str, port: int, skills_spec: str | None, 
     # A path is made absolute (gunicorn may change directory); a URL is passed as it is.
     env = dict(os.environ, SKILLS_DB=db_path if "://" in db_path else os.path.abspath(db_path),
                SKILLS_VERIFY="1" if verify else "0", SKILLS_LOG_LEVEL=log_level.upper(),
-               SKILLS_ANY_APPLICATION="1" if any_application else "0")
+               SKILLS_ANY_APPLICATION="1" if any_application else "0", SKILLS_PROXY_HOPS=str(proxy_hops))
     env["SKILLS_SKILLS"] = skills_spec or DEFAULT_SKILLS
     from ..server.gunicorn_hooks import OWNED_METRICS_DIR
 
