@@ -11,8 +11,9 @@ from skills_sdk.context import StateChange
 USER = "amzn1.ask.account.TWO-DEVICES"
 
 
-def player(host_of, *, key: str, value, removes: str | None = None) -> Skill:
-    """A skill whose ProgressIntent changes ``key`` and, while it runs, lets the other device's turn run whole."""
+def player(host_of, *, key: str, value, removes: str | None = None, after_other=lambda: None) -> Skill:
+    """A skill whose ProgressIntent changes ``key`` and, while it runs, lets the other device's turn run whole
+    (then calls ``after_other``: a fault armed for this turn's own write)."""
     skill = Skill("player", developer_id="dev-player", invocation_name="jazz player")
 
     @skill.intent("ProgressIntent", samples=["progress"])
@@ -21,6 +22,7 @@ def player(host_of, *, key: str, value, removes: str | None = None) -> Skill:
         if removes:
             ctx.state.pop(removes, None)
         host_of[0].handle("player", make_envelope(intent="FavoriteIntent", user_id=USER))
+        after_other()
         return say("Saved your place.")
 
     @skill.intent("FavoriteIntent", samples=["favorite"])

@@ -7,11 +7,11 @@ import threading
 import psycopg
 import pytest
 from conftest import LEDGER_BACKENDS, make_envelope, raw_sql
+from test_state_merge import USER, player
 
-from skills_sdk import Skill, SkillHost, say
+from skills_sdk import SkillHost
 from skills_sdk.transcripts.compose import ledger_middleware
 
-USER = "amzn1.ask.account.TWO-DEVICES"
 OWNER = ("dev-player", "player", USER)
 #: The advisory lock the injected trigger waits on, held by the test until it ends that backend.
 HELD = 0x54455354
@@ -29,26 +29,6 @@ def ledger(request, tmp_path):
     led.start()
     yield led
     led.stop()
-
-
-def player(host_of: list, fault) -> Skill:
-    """ProgressIntent changes the user's state while the other device's FavoriteIntent runs whole, then arms ``fault``."""
-    skill = Skill("player", developer_id=OWNER[0], invocation_name="jazz player")
-
-    @skill.intent("ProgressIntent", samples=["progress"])
-    def progress(ctx):
-        ctx.state["offset"] = 1200
-        host_of[0].handle("player", make_envelope(intent="FavoriteIntent", user_id=USER))
-        fault()  # the next write of the user's state (this turn's merge) fails
-        return say("Saved your place.")
-
-    @skill.intent("FavoriteIntent", samples=["favorite"])
-    def favorite(ctx):
-        ctx.state["favorite"] = "jazz"
-        ctx.state["plays"] = ctx.state.get("plays", 0) + 1
-        return say("Jazz it is.")
-
-    return skill
 
 
 def _pg_trigger(ledger, body: str) -> None:
@@ -96,7 +76,7 @@ def test_a_merged_turn_keeps_its_row_and_its_change_together_through_a_fault(led
             ender.append(_crash_when_waiting(ledger.url, holder))
 
     host_of: list = []
-    host = SkillHost([player(host_of, arm)], state=ledger, middleware=ledger_middleware(ledger, spool=spool))
+    host = SkillHost([player(host_of, key="offset", value=1200, after_other=arm)], state=ledger, middleware=ledger_middleware(ledger, spool=spool))
     host_of.append(host)
     turn = make_envelope(intent="ProgressIntent", user_id=USER)
     try:
