@@ -114,6 +114,17 @@ def test_gunicorn_workers_take_the_setting_and_nothing_else(serve, hops):
         assert clients == ["127.0.0.1"] * 2
 
 
+def test_a_local_clients_script_name_header_changes_no_path_under_gunicorn(serve, order_pizza_body):
+    """gunicorn believed ``SCRIPT_NAME`` from loopback peers and cut it from the path the app routes on."""
+    port, _ = serve("--workers", "2")
+    resp = _request(port, "POST", "/alexa/pizza", {"SCRIPT_NAME": "/alexa", "Content-Type": "application/json"},
+                    order_pizza_body.encode())
+    assert resp.status == 200  # not routed as /pizza
+    # A path nothing serves stays unserved: not the console under a prefix the client made up.
+    resp = _request(port, "GET", "/elsewhere/console", {"SCRIPT_NAME": "/elsewhere"})
+    assert resp.status == 404, resp.headers.get("Location")
+
+
 @pytest.mark.parametrize("value", ["-1", "two", "1.5"])
 def test_a_bad_proxy_hops_option_is_refused_naming_it(tmp_path, value):
     done = subprocess.run([SKILLS, "serve", "--db", str(tmp_path / "t.db"), "--port", str(free_port()),

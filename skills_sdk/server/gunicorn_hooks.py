@@ -9,8 +9,9 @@ prometheus_client, so gauges of live workers only (the ledger's state) forget it
 ``skills serve --workers N`` made for them is removed by ``on_exit`` when gunicorn stops; a folder
 the operator gave stays.
 
-gunicorn's own trust of ``X-Forwarded-Proto`` (from loopback peers, by default) is turned off:
-which proxies' headers are believed is ``SKILLS_PROXY_HOPS``'s to say (:mod:`.proxy`), alone.
+gunicorn's own trust of ``X-Forwarded-Proto`` and of ``SCRIPT_NAME`` / ``PATH_INFO`` headers (from
+loopback peers, by default) is turned off: which proxies' headers are believed is
+``SKILLS_PROXY_HOPS``'s to say (:mod:`.proxy`), alone.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from typing import Any
 
 from .maintenance import BACKGROUND, Maintenance
 
-__all__ = ["OWNED_METRICS_DIR", "child_exit", "on_exit", "on_reload", "on_starting", "secure_scheme_headers",
-           "when_ready"]
+__all__ = ["OWNED_METRICS_DIR", "child_exit", "forwarder_headers", "on_exit", "on_reload", "on_starting",
+           "secure_scheme_headers", "when_ready"]
 
 #: gunicorn's setting: no header makes a request https. By default any program on the same host,
 #: not only a proxy, could make gunicorn call a request https by sending X-Forwarded-Proto.
 secure_scheme_headers: dict[str, str] = {}
+
+#: gunicorn's setting (a comma-separated string; empty, none): no header sets the WSGI environ's
+#: ``SCRIPT_NAME`` or ``PATH_INFO``. By default a loopback peer's ``SCRIPT_NAME`` header was believed,
+#: and cut from the path the app routes on: ``/alexa/pizza`` became ``/pizza`` to Flask.
+forwarder_headers = ""
 
 #: Set by ``skills serve --workers N`` to the metrics folder it made, which is its to remove.
 OWNED_METRICS_DIR = "SKILLS_OWNED_METRICS_DIR"
