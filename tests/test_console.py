@@ -661,11 +661,43 @@ def test_a_form_posted_from_another_port_of_this_host_is_refused(http, keys):
     token = csrf(http)
     resp = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": token},
                      headers={"Origin": "http://localhost:8772"})
-    assert resp.status_code == 403 and "not from the console at localhost" in resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "not from the console at http://localhost" in resp.get_data(as_text=True)
     assert http.get("/console/dashboard").status_code == 302  # not signed in
     same = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": token},
                      headers={"Origin": "http://localhost"})
     assert same.status_code in (302, 303) and http.get("/console/dashboard").status_code == 200
+
+
+@pytest.mark.parametrize("hops", [0, 1], ids=["direct", "behind-a-proxy"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_form_posted_from_the_other_scheme_of_this_host_is_refused(tmp_path, hops, scheme):
+    """An http:// page of the console's host, which a network attacker can write, posted to the https:// console."""
+    app = example_app(db=str(tmp_path / "t.db"), test_config={**CONFIG, "SKILLS_PROXY_HOPS": hops})
+    store = app.extensions["skills_sdk"]["store"]
+    key = create_key(store, "developer", "pronto-pizza-labs")[1]
+    http = app.test_client()
+    if hops:  # the scheme and host the load balancer says the browser used
+        host, base, forwarded = "skills.example.com", "http://localhost", {"X-Forwarded-Proto": scheme,
+                                                                           "X-Forwarded-Host": "skills.example.com"}
+    else:
+        host, base, forwarded = "localhost", f"{scheme}://localhost", {}
+    other = "http" if scheme == "https" else "https"
+    try:
+        page = http.get("/console/", base_url=base, headers=forwarded).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        def post(origin: str):
+            return http.post("/console/sign-in", base_url=base, data={"key": key, "csrf_token": token},
+                             headers={**forwarded, "Origin": origin, "Accept": "application/json"})
+
+        refused = post(f"{other}://{host}")
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "cross_origin"
+        assert f"not from the console at {scheme}://{host}" in refused.get_json()["error"]["message"]
+        assert http.get("/console/dashboard", base_url=base, headers=forwarded).status_code == 302  # not signed in
+        assert post(f"{scheme}://{host}").status_code in (302, 303)
+        assert http.get("/console/dashboard", base_url=base, headers=forwarded).status_code == 200
+    finally:
+        store.stop()
 
 
 def test_an_erase_naming_a_skill_longer_than_any_name_is_refused_and_erases_nothing(http, store):

@@ -94,11 +94,13 @@ def _check_csrf() -> Response | None:
     if request.method != "POST":
         return None
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+    sent_from = urlsplit(origin or "")
+    if origin and origin != "null" and (sent_from.scheme, sent_from.netloc) != (request.scheme, request.host):
         # Another port of this host is the same site to the browser, and can set this site's cookies:
-        # it planted a session id, fetched its token, and posted a sign-in as another developer.
-        message = (f"This form was sent from {origin}, not from the console at {request.host}: the console "
-                   "takes forms only from its own pages.")
+        # it planted a session id, fetched its token, and posted a sign-in as another developer. The
+        # host's http:// pages could do the same to an https:// console, and a network attacker writes those.
+        message = (f"This form was sent from {origin}, not from the console at {request.scheme}://{request.host}: "
+                   "the console takes forms only from its own pages.")
         if _wants_json():
             return error_response(403, "cross_origin", message)
         return Response(render_template("console/error.html", title="Form refused", message=message), status=403)
