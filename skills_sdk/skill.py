@@ -102,6 +102,22 @@ def check_callable(func: Any, where: str) -> None:
         )
 
 
+def _needs_name(decorator: str, example: str, func: Any) -> RegistrationError:
+    """``@skill.intent`` or ``@skill.on`` given no name, bare or with empty parentheses, above ``func``."""
+    what = "the intent's name" if decorator == "intent" else "the request type"
+    return RegistrationError(
+        f"@skill.{decorator} needs {what}: write @skill.{decorator}({example}) above "
+        f"def {getattr(func, '__name__', 'handler')}(ctx, ...)."
+    )
+
+
+def _no_parentheses(decorator: str, signature: str) -> RegistrationError:
+    """``@skill.launch()`` and the like: the decorator was called with nothing, not given the function."""
+    return RegistrationError(
+        f"@skill.{decorator} takes no parentheses: write @skill.{decorator} above def {signature}."
+    )
+
+
 def _type_name(intent: str, slot: str, declared: object) -> str:
     """A slot's type as the model names it; a :class:`SlotType` (what ``skill.slot_type`` returns) stands for its name."""
     if isinstance(declared, SlotType):
@@ -395,10 +411,7 @@ class Skill:
         ``delegation`` overrides the skill's strategy for this intent ("ALWAYS" or "SKILL_RESPONSE").
         """
         if callable(name):
-            raise RegistrationError(
-                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
-                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
-            )
+            raise _needs_name("intent", "'OrderIntent', samples=[...]", name)
         if not isinstance(name, str) or not name:
             raise RegistrationError(f"Intent name must be a non-empty string, got {name!r}.")
         if isinstance(samples, str):
@@ -425,7 +438,7 @@ class Skill:
 
     def intent(
         self,
-        name: str,
+        name: str = "",
         *,
         samples: Sequence[str] = (),
         slots: Mapping[str, str | DialogSlot] | None = None,
@@ -434,12 +447,11 @@ class Skill:
     ) -> Callable[[F], F]:
         """Decorator twin of :meth:`add_intent`."""
         if callable(name):
-            raise RegistrationError(
-                f"@skill.intent needs the intent's name: write @skill.intent('OrderIntent', samples=[...]) above "
-                f"def {getattr(name, '__name__', 'handler')}(ctx, ...)."
-            )
+            raise _needs_name("intent", "'OrderIntent', samples=[...]", name)
 
         def decorator(func: F) -> F:
+            if not name:  # @skill.intent() or @skill.intent(samples=[...]): named when the function is known
+                raise _needs_name("intent", "'OrderIntent', samples=[...]", func)
             self.add_intent(name, func, samples=samples, slots=slots, confirm=confirm, delegation=delegation)
             return func
 
@@ -449,8 +461,10 @@ class Skill:
         """Register ``func`` for LaunchRequest ("open <invocation name>")."""
         self._register(Handler("request", "LaunchRequest", func, _slot_params(func, "LaunchRequest")))
 
-    def launch(self, func: F) -> F:
+    def launch(self, func: F | None = None) -> F:
         """Decorator twin of :meth:`add_launch`."""
+        if func is None:
+            raise _no_parentheses("launch", "welcome(ctx)")
         self.add_launch(func)
         return func
 
@@ -458,8 +472,10 @@ class Skill:
         """Register ``func`` for SessionEndedRequest (its response body is ignored by the platform)."""
         self._register(Handler("request", "SessionEndedRequest", func, _slot_params(func, "SessionEndedRequest")))
 
-    def session_ended(self, func: F) -> F:
+    def session_ended(self, func: F | None = None) -> F:
         """Decorator twin of :meth:`add_session_ended`."""
+        if func is None:
+            raise _no_parentheses("session_ended", "goodbye(ctx)")
         self.add_session_ended(func)
         return func
 
@@ -467,8 +483,10 @@ class Skill:
         """Register ``func`` for AMAZON.FallbackIntent and for any intent without a handler."""
         self.add_intent("AMAZON.FallbackIntent", func)
 
-    def fallback(self, func: F) -> F:
+    def fallback(self, func: F | None = None) -> F:
         """Decorator twin of :meth:`add_fallback`."""
+        if func is None:
+            raise _no_parentheses("fallback", "fallback(ctx)")
         self.add_fallback(func)
         return func
 
@@ -488,10 +506,14 @@ class Skill:
             )
         self._register(Handler("request", request_type, func, _slot_params(func, request_type)))
 
-    def on(self, request_type: str) -> Callable[[F], F]:
+    def on(self, request_type: str = "") -> Callable[[F], F]:
         """Decorator twin of :meth:`add_request_handler`."""
+        if callable(request_type):  # bare @skill.on: the function would be replaced by a decorator, registered nowhere
+            raise _needs_name("on", "'SessionResumedRequest'", request_type)
 
         def decorator(func: F) -> F:
+            if not request_type:
+                raise _needs_name("on", "'SessionResumedRequest'", func)
             self.add_request_handler(request_type, func)
             return func
 
@@ -508,8 +530,10 @@ class Skill:
         self._register(Handler("request", "CanFulfillIntentRequest", func,
                                _slot_params(func, "CanFulfillIntentRequest")))
 
-    def can_fulfill(self, func: F) -> F:
+    def can_fulfill(self, func: F | None = None) -> F:
         """Decorator twin of :meth:`add_can_fulfill`."""
+        if func is None:
+            raise _no_parentheses("can_fulfill", "can_fulfill(ctx, ...)")
         self.add_can_fulfill(func)
         return func
 
@@ -545,8 +569,10 @@ class Skill:
         check_callable(func, "the error handler")
         self._register(Handler("error", "*", func))
 
-    def error(self, func: F) -> F:
+    def error(self, func: F | None = None) -> F:
         """Decorator twin of :meth:`add_error_handler`."""
+        if func is None:
+            raise _no_parentheses("error", "on_error(ctx, exc)")
         self.add_error_handler(func)
         return func
 
@@ -573,8 +599,10 @@ class Skill:
         self.add_slot_type(st)
         return st
 
-    def use(self, middleware: Middleware) -> Middleware:
+    def use(self, middleware: Middleware | None = None) -> Middleware:
         """Add a middleware for this skill (runs inside the server's middleware). Usable as decorator."""
+        if middleware is None:
+            raise _no_parentheses("use", "middleware(ctx, call_next)")
         self._check_open(f"add middleware {getattr(middleware, '__name__', middleware)!r}")
         check_callable(middleware, f"middleware of skill {self.name!r}")
         self._middleware.append(middleware)

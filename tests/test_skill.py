@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import build_greeter, ledger_host, make_envelope
 
@@ -340,6 +342,43 @@ def test_intent_decorator_without_a_name_says_how_to_write_it():
         @skill.intent
         def order(ctx):
             return say("ok")
+
+
+@pytest.mark.parametrize("decorate", [lambda skill: skill.intent(), lambda skill: skill.intent(samples=["a latte"])],
+                         ids=["empty", "samples-only"])
+def test_intent_decorator_with_parentheses_but_no_name_says_how_to_write_it(decorate):
+    skill = _coffee()
+    with pytest.raises(RegistrationError, match=r"^@skill.intent needs the intent's name: write "
+                                                r"@skill.intent\('OrderIntent', samples=\[...\]\) above def order\(ctx"):
+        @decorate(skill)
+        def order(ctx):
+            return say("ok")
+    assert skill.intents() == []
+
+
+@pytest.mark.parametrize("bare", [True, False], ids=["bare", "empty"])
+def test_on_decorator_without_a_request_type_says_how_to_write_it(bare):
+    """Bare, the function was replaced by the inner decorator and registered for nothing."""
+    skill = _coffee()
+    with pytest.raises(RegistrationError, match=r"^@skill.on needs the request type: write "
+                                                r"@skill.on\('SessionResumedRequest'\) above def resumed\(ctx"):
+        def resumed(ctx):
+            return say("welcome back")
+
+        if bare:
+            skill.on(resumed)
+        else:
+            skill.on()(resumed)
+
+
+@pytest.mark.parametrize("decorator, fix", [("launch", "def welcome(ctx)"), ("session_ended", "def goodbye(ctx)"),
+                                            ("fallback", "def fallback(ctx)"), ("can_fulfill", "def can_fulfill(ctx"),
+                                            ("error", "def on_error(ctx, exc)"),
+                                            ("use", "def middleware(ctx, call_next)")])
+def test_a_decorator_called_with_empty_parentheses_says_to_drop_them(decorator, fix):
+    with pytest.raises(RegistrationError, match=rf"^@skill.{decorator} takes no parentheses: write "
+                                                rf"@skill.{decorator} above {re.escape(fix)}"):
+        getattr(_coffee(), decorator)()
 
 
 def test_a_handler_returning_none_is_answered_for_and_named():
