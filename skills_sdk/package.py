@@ -16,7 +16,7 @@ writes::
     build/pizza/skill-package/interactionModels/custom/en-US.json
     build/pizza/privacy-policy.txt      (from `skills privacy report`: publish it at privacy_policy_url)
 
-:func:`build_package` refuses a package with a missing required field, naming each one.
+:func:`build_package` refuses a package with a required field missing or wrong, naming each one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ _WAKE = re.compile(r"^alexa[,]?\s", re.I)
 
 
 class PackageError(SkillsError):
-    """The skill package cannot be built; ``missing`` names each required field and how to give it."""
+    """The skill package cannot be built; ``missing`` names each required field missing or wrong, and the fix."""
 
     def __init__(self, skill: str, missing: Iterable[str]) -> None:
         self.missing = tuple(missing)
@@ -150,7 +150,7 @@ def build_package(skill: Skill, *, endpoint: str | None = None,
 
     :param endpoint: where Alexa sends requests: ``https://host/alexa/<skill>`` (self-hosted) or a
         Lambda function ARN; default the one given to ``skill.publish(endpoint=...)``.
-    :raises PackageError: naming every missing required field (and every model rule broken).
+    :raises PackageError: naming every required field missing or wrong (and every model rule broken).
     """
     from .model_rules import check_model
     from .nlu import export_model
@@ -300,7 +300,7 @@ def write_package(skill: Skill, out: str | Path, *, endpoint: str | None = None,
                   ssl_certificate_type: str = "Trusted", privacy_policy: str | None = None) -> list[Path]:
     """Build the package (see :func:`build_package`) and write it under ``out``; the files written.
 
-    Nothing is written when a required field is missing.
+    Nothing is written when a required field is missing or wrong.
     """
     files = build_package(skill, endpoint=endpoint, ssl_certificate_type=ssl_certificate_type)
     root = Path(out)

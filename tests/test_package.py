@@ -128,4 +128,14 @@ def test_cli_refuses_without_writing_anything(tmp_path):
     result = CliRunner().invoke(main, ["package", "pizza", "--out", str(out)])
     assert result.exit_code == 1 and not out.exists()
     assert "error: manifest.apis.custom.endpoint.uri: give --endpoint" in result.stderr
-    assert "nothing was written" in result.stderr
+    assert "Error: The package of skill 'pizza' has 1 problem, listed above; nothing was written." in result.stderr
+
+
+def test_cli_does_not_call_a_wrong_field_missing(tmp_path):
+    """The summary said "missing 1 required thing(s)" of an endpoint given, but not one Alexa calls."""
+    out = tmp_path / "pizza"
+    result = CliRunner().invoke(main, ["package", "pizza", "--out", str(out),
+                                       "--endpoint", "http://skills.example.com/alexa/pizza"])
+    assert result.exit_code == 1 and not out.exists()
+    assert "'http://skills.example.com/alexa/pizza' is neither an https:// URL" in result.stderr
+    assert "has 1 problem, listed above" in result.stderr and "missing" not in result.stderr, result.stderr

@@ -276,8 +276,8 @@ def package_command(skill: str, out_dir: str, endpoint: str | None, ssl_certific
                     skills_spec: str | None) -> None:
     """Write SKILL's skill package for the ASK CLI: skill-package/skill.json and one interaction model per locale.
 
-    Refuses (status 1, nothing written) a package with a missing required field or a broken model
-    rule, naming each one.
+    Refuses (status 1, nothing written) a package with a required field missing or wrong, or a broken
+    model rule, naming each one.
     """
     from ..package import PackageError, write_package
     from ..transcripts.report import privacy_report
@@ -289,8 +289,10 @@ def package_command(skill: str, out_dir: str, endpoint: str | None, ssl_certific
     except PackageError as exc:
         for item in exc.missing:
             click.echo(f"error: {item}", err=True)
-        raise click.ClickException(f"The package of skill {skill!r} is missing {len(exc.missing)} required "
-                                   "thing(s), listed above; nothing was written.") from None
+        # Not "missing": some are present but wrong (an unknown category, a phrase no sample covers).
+        problems = f"{len(exc.missing)} problem{'' if len(exc.missing) == 1 else 's'}"
+        raise click.ClickException(f"The package of skill {skill!r} has {problems}, listed above; "
+                                   "nothing was written.") from None
     for path in written:
         click.echo(str(path))
 
