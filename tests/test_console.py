@@ -668,6 +668,14 @@ def test_a_form_posted_from_another_port_of_this_host_is_refused(http, keys):
     assert same.status_code in (302, 303) and http.get("/console/dashboard").status_code == 200
 
 
+@pytest.mark.parametrize("origin", ["http://[bad", "http://[::1"])
+def test_a_form_whose_origin_is_no_url_is_refused_as_from_another_site(http, keys, origin):
+    resp = http.post("/console/sign-in", data={"key": keys.dev, "csrf_token": csrf(http)},
+                     headers={"Origin": origin, "Accept": "application/json"})
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "cross_origin"
+    assert http.get("/console/dashboard").status_code == 302  # not signed in
+
+
 @pytest.mark.parametrize("hops", [0, 1], ids=["direct", "behind-a-proxy"])
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_form_posted_from_the_other_scheme_of_this_host_is_refused(tmp_path, hops, scheme):

@@ -94,8 +94,12 @@ def _check_csrf() -> Response | None:
     if request.method != "POST":
         return None
     origin = request.headers.get("Origin")
-    sent_from = urlsplit(origin or "")
-    if origin and origin != "null" and (sent_from.scheme, sent_from.netloc) != (request.scheme, request.host):
+    try:
+        sent_from = urlsplit(origin or "")
+        place = (sent_from.scheme, sent_from.netloc)
+    except ValueError:  # "http://[bad": no origin a page of this console sends, so a foreign one
+        place = ("", origin)
+    if origin and origin != "null" and place != (request.scheme, request.host):
         # Another port of this host is the same site to the browser, and can set this site's cookies:
         # it planted a session id, fetched its token, and posted a sign-in as another developer. The
         # host's http:// pages could do the same to an https:// console, and a network attacker writes those.
