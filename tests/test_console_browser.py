@@ -206,8 +206,9 @@ def test_untrusted_text_neither_widens_the_page_nor_reverses_the_text_after_it(s
                                 slots={"size": "W" * 5000}))
     browser.delete_all_cookies()
     browser.get(server["url"] + "/console/")
-    focused = wait(browser, lambda b: b.switch_to.active_element)
-    assert focused.get_attribute("id") == "key"  # typing starts in the key field
+    # Typing starts in the key field: autofocus moves there after the page has loaded, so the body
+    # can still hold the focus when the page is first there (and a loaded machine shows it).
+    focused = wait(browser, lambda b: b.switch_to.active_element.get_attribute("id") == "key" and b.switch_to.active_element)
     focused.send_keys(server["dev_key"] + Keys.ENTER)
     meta = wait(browser, EC.presence_of_element_located((By.XPATH, "//p[@class='thread-meta'][code[contains(., 'LIAM')]]")))
     assert "on this page" in meta.text
