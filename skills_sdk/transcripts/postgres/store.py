@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import StoreError
 from ..ledger import Ledger
-from . import chain, schema, warmkeys
+from . import chain, probe, schema, warmkeys
 from . import spool as spool_file
 from .columns import SEALED_COLUMNS, STORED
 from .copying import CopyingMixin
@@ -230,16 +230,13 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
 
     # -- the rest of the interface: health and the spool (search, erasure, keys, audit: the mixins) ---------
     def check_writable(self, *, timeout_ms: int = 250) -> str | None:
-        """None when a row can be written now: the server answers within ``timeout_ms`` and is not a read-only replica."""
+        """None when a row can be written now: the server answers within ``timeout_ms``, is a primary, and a
+        capture's locks are free (none held past ``timeout_ms`` by a migration or a ``LOCK TABLE``: :mod:`.probe`)."""
         try:
-            with self.pool.connection(timeout=timeout_ms / 1000) as conn, conn.transaction():
-                conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-                if conn.execute("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
-                                ).fetchone()[0]:
-                    return "the PostgreSQL server is a read-only replica; point --db at the primary"
+            with self.pool.connection(timeout=timeout_ms / 1000) as conn:
+                return probe.check_writable(conn, timeout_ms)
         except Exception as exc:  # a pool timeout, a refused connection, a statement timeout
             return f"the PostgreSQL ledger cannot be written: {exc}"
-        return None
 
     def spool(self) -> Spool | None:
         """This host's spool file (``spool_path``, else ``$SKILLS_SPOOL``, else ``var/ledger.spool``)."""
