@@ -1,0 +1,66 @@
+"""Readiness on PostgreSQL: while a lock a capture needs is held, the probe and /readyz say so, and name it."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import psycopg
+import pytest
+from conftest import build_greeter, make_envelope
+
+from skills_sdk.server import create_app
+from skills_sdk.transcripts.postgres import PostgresLedger, probe, writes
+
+
+@pytest.fixture
+def store(postgres_ledger_url, tmp_path):
+    # Two connections: a capture cancelled under the lock has its connection closed, and the probe takes the other.
+    s = PostgresLedger(postgres_ledger_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"),
+                       write_timeout=0.5, min_size=2)
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("table", ["transcripts", "user_state"])
+def test_a_lock_held_on_a_table_captures_write_is_named_by_the_probe_and_readyz_until_released(store, table):
+    client = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600}).test_client()
+    # What a migration rebuilding the table holds until it commits.
+    with psycopg.connect(store.url) as holder:
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        problem = store.check_writable(timeout_ms=100)
+        assert problem is not None and f"a lock on {table} is held by pid {holder.info.backend_pid}" in problem
+        assert "LOCK TABLE" in problem, problem  # what the holder is doing
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and f"a lock on {table}" in ready.get_json()["store"]
+    assert store.check_writable() is None
+    assert client.get("/readyz").status_code == 200
+
+
+def test_the_guard_stays_spooling_while_the_lock_that_failed_a_capture_is_held(store):
+    app = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600})
+    client, guard = app.test_client(), app.extensions["skills_sdk"]["guard"]
+    turn = make_envelope("LaunchRequest")
+    with psycopg.connect(store.url) as holder:
+        holder.execute("LOCK TABLE transcripts IN ACCESS EXCLUSIVE MODE")
+        # Released by then at the latest: a probe that calls the store writable replays the spool into it, which waits.
+        release = threading.Timer(20, holder.rollback)
+        release.start()
+        assert client.post("/alexa/greeter", json=turn).status_code == 200  # answered; its row spooled
+        assert guard.state == "spooling"
+        assert guard.check() == "spooling"  # not "ok": the next turn would only wait out write_timeout again
+        assert "a lock on transcripts" in guard.cause and client.get("/readyz").status_code == 503
+        release.cancel()
+    assert guard.check() == "ok" and client.get("/readyz").status_code == 200
+    assert [r["request_id"] for r in store.iter_transcripts()] == [turn["request"]["requestId"]]  # replayed once
+
+
+@pytest.mark.parametrize("day", ["2026-11-28", None])
+def test_the_probe_takes_the_tables_a_capture_writes_in_the_order_its_statement_names_them(day):
+    # A table added to the capture's statement, or its order changed, must reach the probe too.
+    sql = writes._capture(True, True, day).sql.decode()
+    ctes = set(re.findall(r"(\w+) AS \(", sql))
+    named = [t for t in re.findall(r"\b(?:INSERT INTO|UPDATE|FROM) ([a-z_0-9]+)", sql) if t not in ctes]
+    seen = [t for t in dict.fromkeys(named) if t != "ledger_meta"]  # the key epoch's row, share-locked: never at stake
+    partition = "transcripts_20261128" if day else None
+    assert seen == [t or partition for t, _ in probe.TABLES if (t or partition) and (t != "transcripts" or not day)]
