@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import threading
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ...errors import StoreError
 from ..record import utcnow_iso
 from . import crypto
+from .keycache import KeyCache
 
 if TYPE_CHECKING:
     from .store import PostgresLedger
@@ -64,8 +64,7 @@ class Keyring:
         self.key_file_path = key_file
         self.key_file: crypto.KeyFile  # set by bind()
         self._lock = threading.Lock()
-        self._by_owner: collections.OrderedDict[tuple[str, str, str], tuple[int, bytes]] = collections.OrderedDict()
-        self._by_id: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._users = KeyCache(_CACHE_SIZE)  # opened data keys, by owner and by id
         self._groups: dict[tuple[str, int], tuple[int, bytes]] = {}
         self._group_by_id: dict[int, bytes] = {}
         self._ids: tuple[int, list[int]] = (0, [])  # key ids taken ahead, and the process they belong to
@@ -108,7 +107,7 @@ class Keyring:
         """The data key of (developer, skill, user), made on first use; ``(key id, key)``."""
         ident = (dev, skill, user)
         if not fresh:
-            hit = self._by_owner.get(ident)
+            hit = self._users.get(ident)
             if hit is not None:
                 return hit
         label = user_label(dev, skill, user)
@@ -133,7 +132,7 @@ class Keyring:
         user's capture is then one statement, not a key's round trip and then the row's. Give the
         id back with :meth:`unused` when the statement made no key.
         """
-        hit = self._by_owner.get((dev, skill, user))
+        hit = self._users.get((dev, skill, user))
         if hit is not None:
             return hit[0], hit[1], None
         epoch, key = self.key_file.epoch, crypto.new_key()
@@ -196,7 +195,7 @@ class Keyring:
 
         One key per statement made a 100,000-user import wait on 100,000 round trips.
         """
-        missing = [o for o in owners if o not in self._by_owner]
+        missing = [o for o in owners if o not in self._users]
         for lo in range(0, len(missing), 5000):
             part = missing[lo:lo + 5000]
             devs, skills, users = ([o[i] for o in part] for i in range(3))
@@ -223,25 +222,15 @@ class Keyring:
             # Owners another host keyed meanwhile are read one by one (rare).
 
     def remember(self, ident: tuple[str, str, str], found: tuple[int, bytes]) -> None:
-        with self._lock:
-            self._by_owner[ident] = found
-            self._by_id[found[0]] = found[1]
-            for cache in (self._by_owner, self._by_id):
-                while len(cache) > _CACHE_SIZE:
-                    cache.popitem(last=False)
+        self._users.put(ident, found)
 
     def forget(self, key_ids: Sequence[int] = (), *, everything: bool = False) -> None:
         with self._lock:
             self.forgotten += 1
             if everything:
-                self._by_owner.clear()
-                self._by_id.clear()
-                return
-            gone = set(key_ids)
-            for ident in [i for i, (kid, _) in self._by_owner.items() if kid in gone]:
-                del self._by_owner[ident]
-            for kid in gone:
-                self._by_id.pop(kid, None)
+                self._users.clear()
+            else:
+                self._users.forget(key_ids)
 
     def keep(self, users: Sequence[tuple[tuple[str, str, str], tuple[int, bytes]]],
              groups: Sequence[tuple[tuple[str, int], tuple[int, bytes]]], *, unless_forgotten_since: int) -> int:
@@ -250,16 +239,11 @@ class Keyring:
         with self._lock:
             if self.forgotten != unless_forgotten_since:
                 return 0
-            new = [(i, f) for i, f in users if i not in self._by_owner]
-            self._by_owner.update(new)
-            self._by_id.update(f for _, f in new)
+            new = self._users.add_new(users)
             live = [(i, f) for i, f in groups if i not in self._groups]
             self._groups.update(live)
             self._group_by_id.update(f for _, f in live)
-            for cache in (self._by_owner, self._by_id):
-                while len(cache) > _CACHE_SIZE:
-                    cache.popitem(last=False)
-        return len(new) + len(live)
+        return new + len(live)
 
     def keys_for(self, conn: Any, key_ids: set[int], *, cache: bool = True) -> dict[int, bytes]:
         """Data keys by id, for reading rows; ids whose key is gone (erased) are left out.
@@ -267,7 +251,7 @@ class Keyring:
         ``cache=False`` (an export, which keeps the keys it opened itself) leaves this process's
         cache as it was: a walk over every user would only push the capture's keys out of it.
         """
-        out = {k: self._by_id[k] for k in key_ids if k in self._by_id}
+        out = {k: key for k in key_ids if (key := self._users.key(k, touch=cache)) is not None}
         missing = [k for k in key_ids if k not in out]
         if missing:
             keks: dict[int, AESGCM] = {}  # for this call only: a ratchet destroys the old KEK
@@ -286,7 +270,7 @@ class Keyring:
         out = {}
         keks: dict[int, AESGCM] = {}  # one per epoch for this call, as in keys_for: a page of a history opens ~7 keys
         for kid, (dev, skill, user, epoch, blob) in wrapped.items():
-            key = self._by_id.get(kid)
+            key = self._users.key(kid)
             if key is None:
                 kek = keks.get(epoch) or keks.setdefault(epoch, AESGCM(self.kek(epoch)))
                 key = crypto.unwrap(kek, bytes(blob), user_label(dev, skill, user))
