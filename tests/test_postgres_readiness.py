@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from conftest import build_greeter, make_envelope
 
+from skills_sdk.errors import StoreError
 from skills_sdk.server import create_app
 from skills_sdk.transcripts.postgres import PostgresLedger, probe, writes
 
@@ -64,3 +65,15 @@ def test_the_probe_takes_the_tables_a_capture_writes_in_the_order_its_statement_
     seen = [t for t in dict.fromkeys(named) if t != "ledger_meta"]  # the key epoch's row, share-locked: never at stake
     partition = "transcripts_20261128" if day else None
     assert seen == [t or partition for t, _ in probe.TABLES if (t or partition) and (t != "transcripts" or not day)]
+
+
+def test_a_turn_reading_its_state_under_a_held_lock_fails_within_write_timeout(store):
+    store.save_state("dev", "greeter", "amzn1.ask.account.U", {"visits": 1})
+    with psycopg.connect(store.url) as holder:
+        holder.execute("LOCK TABLE user_state IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(20, holder.rollback)  # an unbounded read would wait for this, and then succeed
+        release.start()
+        with pytest.raises(StoreError, match=r"Reading the user's state waited past write_timeout \(0.5 s\)"):
+            store.load_state_and_mode("dev", "greeter", "amzn1.ask.account.U")
+        release.cancel()
+    assert store.load_state("dev", "greeter", "amzn1.ask.account.U") == {"visits": 1}  # the lock gone, read again

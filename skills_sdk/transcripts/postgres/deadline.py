@@ -1,5 +1,8 @@
 """A capture's bound in time on PostgreSQL: its statements are cancelled once they wait past ``write_timeout``.
 
+A turn's read of its user's state is bounded the same way (state.py): a lock on ``user_state``
+held it as long as the lock, with no answer to Alexa meanwhile.
+
 ``write_timeout`` bounds the wait for a pooled connection; a statement that then waits on a lock
 (a migration rebuilding a table, anything holding ``LOCK TABLE transcripts``) waited as long as the
 lock was held: 15 s held, a turn answered 15 s late, past Alexa's 8 s. A ``lock_timeout`` on the
@@ -34,11 +37,15 @@ _wakes: list[float] = [float("inf")]
 
 
 @contextlib.contextmanager
-def bounded(conn: Any, seconds: float) -> Iterator[None]:
+def bounded(conn: Any, seconds: float, what: str = "A capture",
+            then: str = "not recorded, the capture spools it") -> Iterator[None]:
     """Run the ``with`` block's statements on ``conn``, cancelled when still running after ``seconds``.
 
     >>> with bounded(conn, 2.0):          # doctest: +SKIP
     ...     conn.execute("INSERT ...")
+
+    A cancelled block raises :class:`StoreError` saying that ``what`` waited past ``write_timeout``,
+    and ``then``: what became of it.
     """
     entry = [conn, time.monotonic() + seconds, False]
     with _lock:
@@ -52,9 +59,8 @@ def bounded(conn: Any, seconds: float) -> Iterator[None]:
         yield
     except Exception as exc:
         if entry[2]:
-            raise StoreError(f"A capture waited past write_timeout ({seconds:g} s) for the database (another session "
-                             "holds a lock the row needs, such as a migration's); not recorded, the capture spools "
-                             "it.") from exc
+            raise StoreError(f"{what} waited past write_timeout ({seconds:g} s) for the database (another session "
+                             f"holds a lock it needs, such as a migration's); {then}.") from exc
         raise
     finally:
         with _lock:

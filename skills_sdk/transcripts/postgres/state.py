@@ -10,6 +10,7 @@ from ...context import LoadedState, StateChange
 from ..ledger import CAPTURE_MODES, DEFAULT_CAPTURE_MODE
 from ..record import utcnow_iso
 from . import crypto
+from .deadline import bounded
 
 __all__ = ["StateMixin"]
 
@@ -58,7 +59,9 @@ class StateMixin:
 
     def load_state_and_mode(self: Any, developer_id: str, skill: str, user_id: str) -> tuple[dict[str, Any], str]:
         """``load_state`` and ``capture_mode`` in one statement: a turn that reads its state makes one round trip."""
-        with self.connection(timeout=self.write_timeout) as conn:
+        with self.connection(timeout=self.write_timeout) as conn, bounded(
+                conn, self.write_timeout, "Reading the user's state",
+                "the turn fails rather than answer Alexa after its 8 seconds"):
             key_id, sealed, epoch, wrapped, mode = conn.execute(
                 _STATE_AND_MODE, {"d": developer_id, "s": skill, "u": user_id}).fetchone()
         if key_id is None or wrapped is None:
