@@ -77,3 +77,13 @@ def test_a_turn_reading_its_state_under_a_held_lock_fails_within_write_timeout(s
             store.load_state_and_mode("dev", "greeter", "amzn1.ask.account.U")
         release.cancel()
     assert store.load_state("dev", "greeter", "amzn1.ask.account.U") == {"visits": 1}  # the lock gone, read again
+
+
+def test_readyz_names_what_holds_the_lock_without_its_querys_values(store):
+    client = create_app([build_greeter()], store=store, test_config={"SKILLS_LEDGER_INTERVAL": 3600}).test_client()
+    with psycopg.connect(store.url) as holder:
+        holder.execute("LOCK TABLE user_state IN ACCESS EXCLUSIVE MODE")
+        holder.execute("SELECT count(*) FROM user_state WHERE user_id = 'amzn1.ask.account.SECRET'")  # its last query
+        body = client.get("/readyz").get_json()
+    assert "a lock on user_state is held by pid" in body["store"]
+    assert "SELECT count ..." in body["store"] and "SECRET" not in body["store"]  # /readyz answers anyone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -26,6 +27,8 @@ _CONFLICTS = {"ROW SHARE": {"ExclusiveLock", "AccessExclusiveLock"},
               "ROW EXCLUSIVE": {"ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}}
 _START = ("SELECT set_config('statement_timeout', %(ms)s, true), set_config('lock_timeout', %(ms)s, true), "
           "pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on', to_regclass(%(day)s) IS NOT NULL")
+#: Up to four leading words of a query, before any literal, number or parenthesis.
+_COMMAND = re.compile(r"[A-Za-z_][\w.]*(?: [A-Za-z_][\w.]*){0,3}")
 _HOLDERS = ("SELECT l.relation::regclass::text, l.pid, l.mode, l.granted, left(a.query, 200) FROM pg_locks l "
             "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'relation' AND l.pid <> pg_backend_pid() "
             "AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) n) AND l.mode = ANY(%s) "
@@ -93,8 +96,11 @@ def _named(conn: Any, tables: list[tuple[str, str]], timeout_ms: int) -> str:
     if not rows:
         return f"{lead}: a lock on one of {', '.join(order)} was held for more than {timeout_ms} ms (released since)"
     table, pid, mode, granted, query = rows[0]
-    doing = " ".join((query or "").split())
-    who = f"pid {pid} ({mode}{': ' + (doing if len(doing) <= 60 else doing[:60] + '...') if doing else ''})"
+    # Its first words only ("LOCK TABLE user_state IN", "ALTER TABLE transcripts ADD"): /readyz answers
+    # anyone, and a query's literals may be a user's id or words.
+    words = _COMMAND.match(" ".join((query or "").split()))
+    doing = f"{words.group()} ..." if words else ""
+    who = f"pid {pid} ({mode}{': ' + doing if doing else ''})"
     if granted:
         return f"{lead}: a lock on {table} is held by {who}; captures wait for it (still held after {timeout_ms} ms)"
     return (f"{lead}: {who} waits for a lock on {table}, and captures queue behind it "
