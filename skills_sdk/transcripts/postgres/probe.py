@@ -48,8 +48,8 @@ def check_writable(conn: Any, timeout_ms: int) -> str | None:
     who holds it. The transaction commits, not rolls back: it wrote nothing, so the two are the
     same to the server, and psycopg answers a rollback by deallocating every statement prepared on
     the connection, the capture's too (a plan over every day partition, made again by the next
-    capture there). Eight locks in three statements (the mode changes twice), one round trip each,
-    each waiting ``timeout_ms`` at most.
+    capture there). Eight locks in one statement (a ``DO`` block: three ``LOCK TABLE``, as the mode
+    changes twice), so one round trip, all its waits together ``timeout_ms`` at most.
     """
     partition = schema.partition_name(utcnow_iso()[:10])
     tables: list[tuple[str, str]] = []
@@ -60,8 +60,11 @@ def check_writable(conn: Any, timeout_ms: int) -> str | None:
                 return "the PostgreSQL server is a read-only replica; point --db at the primary"
             # Without today's partition, the parent puts today's rows in its default one (writes.py).
             tables = [(name or (partition if made else "transcripts_other"), mode) for name, mode in TABLES]
-            for mode, names in _runs(tables):
-                conn.execute(f"LOCK TABLE {', '.join('ONLY ' + n for n in names)} IN {mode} MODE")
+            # One statement: statement_timeout bounds all the waits together, where three LOCK statements
+            # could each wait their lock_timeout; one round trip, not three.
+            locks = "; ".join(f"LOCK TABLE {', '.join('ONLY ' + n for n in names)} IN {mode} MODE"
+                              for mode, names in _runs(tables))
+            conn.execute(f"DO $$ BEGIN {locks}; END $$")
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         if not tables:  # the server too slow to answer the first statement: the caller says so
             raise
