@@ -87,3 +87,31 @@ def test_readyz_names_what_holds_the_lock_without_its_querys_values(store):
         body = client.get("/readyz").get_json()
     assert "a lock on user_state is held by pid" in body["store"]
     assert "SELECT count ..." in body["store"] and "SECRET" not in body["store"]  # /readyz answers anyone
+
+
+def test_a_new_connection_warms_without_waiting_for_a_held_lock(postgres_ledger_url, tmp_path):
+    # A new pooled connection plans the hot reads first; under a migration's lock that waited as long
+    # as the lock was held, and the pool could hand out no new connection meanwhile.
+    s = PostgresLedger(postgres_ledger_url, key_file=str(tmp_path / "ledger.key"), spool_path=str(tmp_path / "spool"),
+                       write_timeout=0.5, min_size=1, max_size=2)
+    released = threading.Event()
+    try:
+        first = s.pool.getconn()
+        with psycopg.connect(s.url) as holder:
+            holder.execute("LOCK TABLE transcripts IN ACCESS EXCLUSIVE MODE")
+
+            def release() -> None:
+                holder.rollback()
+                released.set()
+
+            timer = threading.Timer(20, release)  # an unbounded warm-up waits for this
+            timer.start()
+            second = s.pool.getconn(timeout=30)  # the pool must open and set up a new one now
+            assert not released.is_set()  # handed out while the lock was still held
+            timer.cancel()
+            release()
+        s.pool.putconn(second)
+        s.pool.putconn(first)
+        assert s.check_writable() is None
+    finally:
+        s.stop()

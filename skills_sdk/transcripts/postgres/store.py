@@ -255,7 +255,14 @@ class PostgresLedger(WritesMixin, ReadsMixin, ExportMixin, StateMixin, SearchMix
         """Every new pooled connection: its settings, then (once the schema is there) the hot reads planned."""
         _settings(conn)
         if self._warm:
-            self.warm(conn)
+            # Planning the hot reads takes the tables' locks: under a migration's it waited as long as
+            # the lock was held, and the pool could open no connection meanwhile. Past write_timeout
+            # it gives up, and the connection starts cold.
+            conn.execute(f"SET lock_timeout = {max(1, int(self.write_timeout * 1000))}")
+            try:
+                self.warm(conn)
+            finally:
+                conn.execute("RESET lock_timeout")  # the role's or database's own, if an operator set one
 
 
 class _Checkout:
