@@ -1,4 +1,4 @@
-"""The switch both write policies share: after a write the store failed, rows go straight to the spool until it is probed."""
+"""A capture without the server's guard: after a write the store failed, rows go straight to the spool until a turn probes it."""
 
 from __future__ import annotations
 
@@ -30,20 +30,20 @@ class Backoff:
     timeout (``write_timeout``, ``capture_timeout_ms``) before the row is spooled: every turn
     answered that much later. After one such failure the rows of the next ``seconds`` go to the
     spool without trying; then one write (one turn, while the others go on spooling) tries the
-    store again, the probe. ``seconds=None`` waits for :meth:`recovered` instead: the server's
-    :class:`~skills_sdk.transcripts.guard.LedgerGuard` probes on a thread of its own and calls it;
-    :class:`~skills_sdk.transcripts.guard.Unguarded` (a capture without a guard) runs no thread,
-    so its turns probe. ``clock`` is :func:`time.monotonic`; tests pass their own.
+    store again, the probe. It is :class:`~skills_sdk.transcripts.guard.Unguarded`'s (a capture
+    without a guard runs no thread, so its turns probe); the server's
+    :class:`~skills_sdk.transcripts.guard.LedgerGuard` gets the same from its state, which its own
+    thread's probe sets back to ``ok``. ``clock`` is :func:`time.monotonic`; tests pass their own.
     """
 
     __slots__ = ("seconds", "clock", "cause", "_until", "_lock")
 
-    def __init__(self, seconds: float | None = PROBE_EVERY, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float = PROBE_EVERY, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self.clock = clock
         #: What the last failed write raised (the spool's log line says it), None while the store takes rows.
         self.cause: Any = None
-        self._until = 0.0  # 0: the store takes rows; else until when rows skip it (inf: until recovered)
+        self._until = 0.0  # 0: the store takes rows; else until when rows skip it
         self._lock = threading.Lock()
 
     def skip(self) -> bool:
@@ -57,13 +57,13 @@ class Backoff:
         with self._lock:  # the back-off is over: this write probes, the others spool while it does
             if self._until != until:
                 return bool(self._until)  # another write probed first (still failing), or it recovered
-            self._until = now + (self.seconds or 0.0)
+            self._until = now + self.seconds
         return False
 
     def failed(self, cause: Any = None) -> None:
-        """A write the store failed (or a fault seen before one): skip it for ``seconds`` (None: until recovered)."""
+        """A write the store failed: skip it for ``seconds``."""
         self.cause = cause
-        self._until = float("inf") if self.seconds is None else self.clock() + self.seconds
+        self._until = self.clock() + self.seconds
 
     def recovered(self) -> None:
         """The store took a row, or a probe found it writable: rows go to it again."""

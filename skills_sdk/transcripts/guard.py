@@ -35,8 +35,9 @@ class Unguarded:
     :meth:`~skills_sdk.transcripts.spool.Spool.append`), else its loss is logged with the request id.
     Either policy hands a spool the turn's state change with its row (under
     :data:`~skills_sdk.transcripts.spool.STATE_KEY`), so a replay saves it too. Either one, after a
-    write the store failed, sends the rows that follow straight to the spool (:class:`.Backoff`):
-    here for ``backoff`` seconds, after which the next turn tries the store again. A lock held on
+    write the store failed, sends the rows that follow straight to the spool: the guard until its
+    thread's probe finds the store writable, this one for ``backoff`` seconds (:class:`.Backoff`),
+    after which the next turn tries the store again. A lock held on
     the table (a migration's) costs one turn its ``write_timeout`` a second, not every turn. Without
     a ``fallback`` every row tries the store: it has nowhere else to go. Replaying the spool stays
     the caller's (:meth:`~skills_sdk.transcripts.spool.Spool.replay`, ``skills transcripts replay``).
@@ -105,8 +106,6 @@ class LedgerGuard:
         self.listeners: list[Callable[[str, float], None]] = []
         self.state = "ok"
         self.cause: str | None = None
-        # Rows skip the store from a failure until the thread's probe finds it writable (check()).
-        self.backoff = Backoff(None)
         self._lock = threading.Lock()
         # The database file whose identity and space the guard watches (None for ``:memory:`` or a
         # server database): looked up once, as every turn checks it twice.
@@ -179,7 +178,7 @@ class LedgerGuard:
 
         Never raises: a row neither can take is logged with its request id and counted (``lost``).
         """
-        if not self.backoff.skip():
+        if self.state == "ok":
             t0 = time.perf_counter()
             try:
                 rid = self.store.record(row, state=user_state)
@@ -228,7 +227,6 @@ class LedgerGuard:
                     log.warning("transcript ledger recovered: rows go to the store again")
                 self.cause = None
                 self._set("ok")
-                self.backoff.recovered()
             elif self.state != "ok":
                 self.cause = problem
                 self._set("spooling" if self.spool_room() else "refusing")
@@ -284,7 +282,6 @@ class LedgerGuard:
     def _degrade(self, cause: str) -> None:
         with self._lock:
             self.cause = cause
-            self.backoff.failed(cause)
             if self.state == "ok":
                 log.error("transcript ledger cannot take rows (%s): turns are spooled while the reserve lasts", cause)
                 self._set("spooling")
