@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DevicePlayer", "ANSWERS", "not_carried_out"]
+__all__ = ["DevicePlayer", "ANSWERS", "UNDER_WAY", "not_carried_out"]
 
 #: The activities during which a stream is under way, so a Stop directive (or CLEAR_ALL) stops it.
-_UNDER_WAY = ("PLAYING", "BUFFER_UNDERRUN", "PAUSED")
+UNDER_WAY = ("PLAYING", "BUFFER_UNDERRUN", "PAUSED")
 #: The directives Alexa carries out in an answer to each AudioPlayer event; any other is refused (an
 #: empty tuple: Alexa ignores the answer). Amazon's skills kit for Java documents them per event
 #: (alexa-skills-kit-sdk-for-java, ``interfaces/audioplayer/AudioPlayer.java``): PlaybackStarted and
@@ -101,7 +101,7 @@ class DevicePlayer:
     # ClearQueue with a clearBehavior of CLEAR_ALL". The AVS AudioPlayer state diagram moves a playing
     # stream to STOPPED on the same three directives.
     def _stop(self, events: list[tuple[str, str | None, int]]) -> None:
-        if self.activity in _UNDER_WAY:
+        if self.activity in UNDER_WAY:
             events.append(("AudioPlayer.PlaybackStopped", self.token, self.offset_ms))
             self.activity = "STOPPED"
 

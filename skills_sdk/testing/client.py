@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .. import simulator as _sim
-from ..device_audio import not_carried_out
+from ..device_audio import UNDER_WAY, not_carried_out
 from ..envelope import AudioPlayerState
 from ..request_builders import DEFAULT_USER
 
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SkillClient", "Reply", "DeviceAudio"]
 
-#: The activities in which a stream is under way: it can stop or fail.
-_UNDER_WAY = ("PLAYING", "PAUSED", "BUFFER_UNDERRUN")
 #: The ``error.type`` values of ``AudioPlayer.PlaybackFailed`` (Alexa's AudioPlayer interface reference).
 MEDIA_ERRORS = ("MEDIA_ERROR_UNKNOWN", "MEDIA_ERROR_INVALID_REQUEST", "MEDIA_ERROR_SERVICE_UNAVAILABLE",
                 "MEDIA_ERROR_INTERNAL_SERVER_ERROR", "MEDIA_ERROR_INTERNAL_DEVICE_ERROR")
@@ -231,7 +229,7 @@ class DeviceAudio:
 
     def stop(self) -> Reply:
         """The device stops the stream where it is on its own (another app took the speaker): send ``PlaybackStopped``."""
-        self._refuse_unless(_UNDER_WAY, "stop")
+        self._refuse_unless(UNDER_WAY, "stop")
         return self._client.request("AudioPlayer.PlaybackStopped")
 
     def fail(self, error_type: str = "MEDIA_ERROR_UNKNOWN", message: str = "The stream could not be played.") -> Reply:
@@ -243,7 +241,7 @@ class DeviceAudio:
         if error_type not in MEDIA_ERRORS:
             raise ValueError(f"Unknown PlaybackFailed error type {error_type!r}. Alexa sends one of: "
                              f"{', '.join(MEDIA_ERRORS)}.")
-        self._refuse_unless(_UNDER_WAY, "fail")
+        self._refuse_unless(UNDER_WAY, "fail")
         return self._client.request("AudioPlayer.PlaybackFailed", error={"type": error_type, "message": message})
 
     def _refuse_unless(self, activities: tuple[str, ...], what: str) -> None:
